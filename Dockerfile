@@ -1,0 +1,25 @@
+# One image for every role: agent, coordinator, bootstrap, run and the kubectl plugin.
+# Build stage: install dev dependencies and bundle each entry point with esbuild.
+FROM node:24-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts/ scripts/
+COPY src/ src/
+COPY agent/ agent/
+COPY leader/ leader/
+RUN npm run build
+
+# Runtime stage: the bundles need no node_modules.
+FROM node:24-slim
+LABEL org.opencontainers.image.title="lockstep" \
+      org.opencontainers.image.description="Multi-host inference on Kubernetes that starts and recovers as one unit"
+WORKDIR /opt/lockstep
+COPY --from=build /src/dist/ ./dist/
+RUN ln -s /opt/lockstep/dist/lockstep.mjs /usr/local/bin/lockstep \
+ && ln -s /opt/lockstep/dist/kubectl-lockstep.mjs /usr/local/bin/kubectl-lockstep
+# Non-root by default; the agent's DaemonSet runs it privileged where it must.
+USER 65532:65532
+ENTRYPOINT ["lockstep"]
+CMD ["--help"]

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { kubectlProgram } from '../kubectl/program.js';
+import { runProgram } from './run-program.js';
+
+process.exitCode = await runProgram(kubectlProgram(process.env), process.argv.slice(2));

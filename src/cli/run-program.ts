@@ -1,0 +1,47 @@
+import { type Command, CommanderError } from 'commander';
+import { CliError, EXIT_USAGE, handleCliError } from './errors.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/**
+ * Runs a commander program and returns the exit code instead of exiting, so the entry points and the tests share
+ * one path. Usage errors (unknown flag, bad value, missing argument) become one `error: …` line and exit 2.
+ */
+export async function runProgram(program: Command, argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  configureTree(program, io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        return 0;
+      }
+      if (err.code === 'commander.executeSubCommandAsync') return err.exitCode;
+      return handleCliError(new CliError(EXIT_USAGE, err.message), io.stderr);
+    }
+    return handleCliError(err, io.stderr);
+  }
+}
+
+function configureTree(command: Command, io: CliIo): void {
+  command.exitOverride();
+  command.configureOutput({
+    writeOut: io.stdout,
+    // commander's own error text is re-emitted by runProgram as exactly one line
+    writeErr: (text) => {
+      if (!text.startsWith('error:')) io.stderr(text);
+    },
+    outputError: () => {},
+  });
+  command.showSuggestionAfterError(true);
+  for (const sub of command.commands) configureTree(sub, io);
+}

@@ -1,0 +1,124 @@
+import { Command } from 'commander';
+import { notImplemented } from '../../cli/errors.js';
+import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
+import { DEFAULT_DRIVER_NAME } from '../../version.js';
+import { devRootFlag, kubeconfigFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
+
+export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
+  return new Command('agent')
+    .description('node agent: discover devices, publish ResourceSlices, serve the kubelet DRA plugin, watch health')
+    .addOption(nodeNameFlag(env))
+    .addOption(
+      flag(
+        { flags: '--pod-uid <uid>', description: 'this pod’s UID (rolling-update socket names)', alsoEnv: ['POD_UID'] },
+        env,
+      ),
+    )
+    .addOption(
+      flag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DEFAULT_DRIVER_NAME }, env),
+    )
+    .addOption(kubeconfigFlag(env))
+    .addOption(sysfsRootFlag(env))
+    .addOption(devRootFlag(env))
+    .addOption(nvidiaSmiFlag(env))
+    .addOption(
+      flag(
+        {
+          flags: '--nvidia-smi-timeout <duration>',
+          description: 'timeout of one nvidia-smi call',
+          default: 10_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(flag({ flags: '--kmsg <path>', description: 'kernel log device', default: '/dev/kmsg' }, env))
+    .addOption(
+      flag(
+        {
+          flags: '--plugin-registry-dir <dir>',
+          description: 'kubelet plugin registration directory',
+          default: '/var/lib/kubelet/plugins_registry',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--plugin-dir <dir>',
+          description: 'directory of the DRA service socket',
+          default: '/var/lib/kubelet/plugins/lockstep.dev',
+        },
+        env,
+      ),
+    )
+    .addOption(flag({ flags: '--cdi-dir <dir>', description: 'CDI spec directory', default: '/var/run/cdi' }, env))
+    .addOption(
+      flag(
+        {
+          flags: '--state-dir <dir>',
+          description: 'checkpoint and kernel-log cursor directory',
+          default: '/var/lib/kubelet/plugins/lockstep.dev',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--rescan-interval <duration>',
+          description: 'full rediscovery period',
+          default: 60_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--health-interval <duration>',
+          description: 'nvidia-smi health poll period',
+          default: 30_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        { flags: '--http-address <addr>', description: 'address for /metrics, /healthz, /readyz', default: ':8080' },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--taint-effect <effect>',
+          description: 'effect of the unhealthy-device taint',
+          default: 'NoSchedule',
+          choices: ['NoSchedule', 'NoExecute', 'None'],
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--link-stable-time <duration>',
+          description: 'how long a flapping link must stay up before it is healthy again',
+          default: 10_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag({ flags: '--uninstall', description: 'remove this node’s ResourceSlices and exit', default: false }, env),
+    )
+    .addOption(logLevelFlag(env))
+    .action(() => {
+      throw notImplemented('lockstep agent');
+    });
+}

@@ -1,0 +1,110 @@
+import { Command } from 'commander';
+import { notImplemented } from '../../cli/errors.js';
+import { flag, logLevelFlag, parseDuration, parseNonNegativeInt, parsePositiveInt } from '../../cli/options.js';
+import { kubeconfigFlag, namespaceFlag, podNameFlag } from '../shared-flags.js';
+
+export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Command {
+  return new Command('coordinator')
+    .description(
+      'group coordinator (native sidecar in the leader pod): admits members, holds the start barrier, runs epochs',
+    )
+    .addOption(
+      flag(
+        { flags: '--group <name>', description: 'group name (default: from the pod’s LWS or StatefulSet labels)' },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--group-size <n>',
+          description: 'expected members, leader included',
+          alsoEnv: ['LWS_GROUP_SIZE'],
+          parse: parsePositiveInt,
+        },
+        env,
+      ),
+    )
+    .addOption(namespaceFlag(env))
+    .addOption(podNameFlag(env))
+    .addOption(flag({ flags: '--listen <addr>', description: 'gRPC listen address', default: '0.0.0.0:7470' }, env))
+    .addOption(kubeconfigFlag(env))
+    .addOption(
+      flag(
+        {
+          flags: '--heartbeat-timeout <duration>',
+          description: 'a member silent this long is lost',
+          default: 2000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--recovery <policy>',
+          description: 'what a lost member triggers',
+          default: 'InPlace',
+          choices: ['InPlace', 'RecreateGroup'],
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--restart-budget <n>',
+          description: 'group restarts allowed per window before Failed',
+          default: 5,
+          parse: parseNonNegativeInt,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--restart-window <duration>',
+          description: 'window of the restart budget',
+          default: 600_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--backoff-initial <duration>',
+          description: 'first delay between group restarts',
+          default: 1000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--backoff-max <duration>',
+          description: 'longest delay between group restarts',
+          default: 60_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        { flags: '--token-audience <aud>', description: 'audience members’ tokens must carry', default: 'lockstep' },
+        env,
+      ),
+    )
+    .addOption(flag({ flags: '--tls-cert <file>', description: 'serve TLS with this certificate' }, env))
+    .addOption(flag({ flags: '--tls-key <file>', description: 'key of --tls-cert' }, env))
+    .addOption(logLevelFlag(env))
+    .action(() => {
+      throw notImplemented('lockstep coordinator');
+    });
+}

@@ -1,0 +1,40 @@
+import { Command } from 'commander';
+import { notImplemented } from '../../cli/errors.js';
+import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
+import { addJoinFlags } from '../join-flags.js';
+
+export const ENGINES = ['auto', 'vllm', 'sglang', 'torchrun', 'torch', 'ray', 'jax', 'none'] as const;
+
+export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
+  const command = new Command('run')
+    .description('run the engine with the group environment; stop and restart it with the group')
+    .argument('<command...>', 'the engine command, after --');
+  return addJoinFlags(command, env)
+    .addOption(
+      flag(
+        {
+          flags: '--engine <name>',
+          description: 'engine whose flags and variables to add',
+          default: 'auto',
+          choices: ENGINES,
+        },
+        env,
+      ),
+    )
+    .addOption(flag({ flags: '--shell', description: 'run the command through /bin/sh -c', default: false }, env))
+    .addOption(
+      flag(
+        {
+          flags: '--grace-period <duration>',
+          description: 'SIGTERM → SIGKILL delay when stopping the engine',
+          default: 30_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(logLevelFlag(env))
+    .action(() => {
+      throw notImplemented('lockstep run');
+    });
+}

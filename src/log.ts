@@ -1,0 +1,40 @@
+import { Writable } from 'node:stream';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+import type { LogLevel } from './cli/options.js';
+
+export type { Logger } from 'pino';
+
+export interface LogOptions {
+  level: LogLevel;
+  /**
+   * Daemons (agent, coordinator) log JSON to stdout as containers should. Commands whose stdout is data (discover,
+   * inject, the kubectl plugin) log to stderr so their output stays parseable.
+   */
+  to?: 'stdout' | 'stderr';
+  /** human-readable lines; defaults to "the stream is a terminal" */
+  pretty?: boolean;
+  /** tests pass a sink to capture records */
+  sink?: DestinationStream;
+}
+
+export function createLogger(options: LogOptions): Logger {
+  const target = options.to === 'stderr' ? process.stderr : process.stdout;
+  const human = options.pretty ?? target.isTTY === true;
+  const stream: DestinationStream =
+    options.sink ??
+    (human
+      ? pretty({ colorize: !process.env.NO_COLOR, sync: true, destination: target as unknown as Writable })
+      : pino.destination({ fd: options.to === 'stderr' ? 2 : 1, sync: false }));
+  return pino({ level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+}
+
+/** One child logger per component, so every line says where it came from. */
+export function componentLogger(parent: Logger, component: string): Logger {
+  return parent.child({ component });
+}
+
+/** A logger that drops everything: for library code called without one and for quiet tests. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() }));
+}
