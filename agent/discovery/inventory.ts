@@ -1,0 +1,182 @@
+/**
+ * The inventory: what discovery found on a node, as plain data. Everything downstream (slice builder, health, CDI,
+ * `lockstep discover`) reads this shape. Fields may be added; existing ones keep their meaning.
+ */
+
+/** Distance classes as `nvidia-smi topo -m` names them (FACTS.md §9), nearest first. */
+export type DistanceClass = 'PIX' | 'PXB' | 'PHB' | 'NODE' | 'SYS';
+
+export type HealthState = 'healthy' | 'unhealthy' | 'unknown';
+
+export interface HealthReading {
+  state: HealthState;
+  /** short, human-readable; becomes the taint value (≤ 64 chars) and the condition message */
+  reason?: string;
+}
+
+/** One PCI function as sysfs describes it. */
+export interface PciFunction {
+  /** normalised BDF, lower case: `0000:19:00.0` */
+  address: string;
+  /** 4 hex digits, lower case, no 0x: `10de` */
+  vendorId: string;
+  deviceId: string;
+  /** 6 hex digits: `030200` */
+  classCode: string;
+  subsystemVendorId?: string;
+  subsystemDeviceId?: string;
+  /** null when sysfs says -1 or the file is missing */
+  numaNode: number | null;
+  /** `32.0 GT/s PCIe` */
+  linkSpeed?: string;
+  linkWidth?: number;
+  iommuGroup?: string;
+  /** bound kernel driver, e.g. `nvidia`, `mlx5_core`, `vfio-pci` */
+  driver?: string;
+  /** resolved device path below the sysfs root: `devices/pci0000:16/0000:16:01.0/0000:17:00.0/0000:19:00.0` */
+  sysfsPath: string;
+  /** `resource.kubernetes.io/pcieRoot`: `pci0000:16` */
+  pcieRoot: string;
+  /** BDF of the upstream port of the nearest PCIe switch above the device, when there is one */
+  pcieSwitch?: string;
+  /** for an SR-IOV virtual function: the BDF of its physical function */
+  physfn?: string;
+}
+
+export interface MigDevice {
+  /** `gpu-0-mig-1-0` style device name (GPU instance, compute instance) */
+  name: string;
+  gpuInstanceId: number;
+  computeInstanceId: number;
+  /** e.g. `1g.10gb` */
+  profile?: string;
+  memoryBytes?: number;
+  uuid?: string;
+}
+
+export interface GpuDevice {
+  kind: 'gpu';
+  /** `gpu-<index>`: a DNS label, stable across scans */
+  name: string;
+  index: number;
+  vendor: 'nvidia' | 'amd' | 'intel' | 'habana' | 'other';
+  pci: PciFunction;
+  /** `NVIDIA H100 80GB HBM3` (NVIDIA) or the PCI identity (others) */
+  model: string;
+  uuid?: string;
+  serial?: string;
+  minor?: number;
+  architecture?: string;
+  memoryBytes?: number;
+  driverVersion?: string;
+  cudaVersion?: string;
+  /** `9.0` */
+  computeCapability?: string;
+  migEnabled: boolean;
+  migDevices: MigDevice[];
+  /** fabric clique as `<clusterUuid>.<cliqueId>` where the fabric reports one */
+  nvlinkClique?: string;
+  /** device names of NVLink peers, where nvidia-smi reports them */
+  nvlinkPeers: string[];
+  /** ECC / retired pages / remapped rows / recovery action, as read at scan time */
+  memoryErrors?: {
+    uncorrectableVolatile?: number;
+    uncorrectableAggregate?: number;
+    retiredPagesDoubleBit?: number;
+    retiredPagesPending?: boolean;
+    remappedRowsPending?: boolean;
+    remappedRowsFailure?: boolean;
+    recoveryAction?: string;
+  };
+  /** /dev nodes the container needs for this GPU (e.g. /dev/nvidia0) */
+  deviceNodes: string[];
+  health: HealthReading;
+}
+
+export interface TpuDevice {
+  kind: 'tpu';
+  /** `tpu-<index>` */
+  name: string;
+  index: number;
+  /** `v4`, `v5e`, `v5p`, `v6e`, `7x`, `v2/v3` */
+  generation: string;
+  pci: PciFunction;
+  /** `/dev/accel0` or `/dev/vfio/<iommu group>`, when present */
+  deviceNodes: string[];
+  health: HealthReading;
+}
+
+export interface RdmaPort {
+  /** RDMA device, e.g. `mlx5_0` */
+  device: string;
+  port: number;
+  /** `ACTIVE`, `DOWN`, … */
+  state: string;
+  /** `LinkUp`, `Disabled`, … */
+  physState: string;
+  /** `InfiniBand` | `Ethernet` */
+  linkLayer: string;
+  rateGbps?: number;
+}
+
+export interface NicDevice {
+  kind: 'nic';
+  /** `nic-<pci address with dashes>`, e.g. `nic-0000-1a-00-0`; always a valid DNS label */
+  name: string;
+  /** kernel interface name as found (may be long or non-ASCII; never used as a Kubernetes name) */
+  ifName: string;
+  mac?: string;
+  mtu?: number;
+  speedMbps?: number;
+  /** `up`, `down`, `unknown`, … */
+  operState: string;
+  carrier?: boolean;
+  pci?: PciFunction;
+  virtual: boolean;
+  sriovVf: boolean;
+  rdma: RdmaPort[];
+  deviceNodes: string[];
+  health: HealthReading;
+}
+
+/** An accelerator found on the PCI bus that discovery does not drive itself (AMD, Intel, Habana, unknown NVIDIA). */
+export interface OtherAccelerator {
+  kind: 'accelerator';
+  name: string;
+  vendor: string;
+  pci: PciFunction;
+  health: HealthReading;
+}
+
+export type Device = GpuDevice | TpuDevice | NicDevice | OtherAccelerator;
+
+export interface NicAffinity {
+  /** NIC device name */
+  nic: string;
+  distance: DistanceClass;
+}
+
+export interface GpuAffinity {
+  /** GPU device name */
+  gpu: string;
+  /** NICs ordered nearest first */
+  nics: NicAffinity[];
+}
+
+/** Something the scan could not read; the scan goes on without it. */
+export interface ScanProblem {
+  source: string;
+  message: string;
+}
+
+export interface Inventory {
+  /** node name, when known */
+  node?: string;
+  /** RFC 3339 */
+  scannedAt: string;
+  devices: Device[];
+  affinity: GpuAffinity[];
+  /** interfaces left out because they are virtual (reported by `discover --all`) */
+  excludedInterfaces: { ifName: string; reason: string }[];
+  problems: ScanProblem[];
+}
