@@ -11,6 +11,7 @@ const dist = join(root, 'dist');
 export const ENTRY_POINTS = {
   lockstep: 'src/cli/lockstep.ts',
   'kubectl-lockstep': 'src/cli/kubectl-lockstep.ts',
+  'kubectl_complete-lockstep': 'src/cli/kubectl-complete-lockstep.ts',
 };
 
 await mkdir(join(dist, 'proto'), { recursive: true });

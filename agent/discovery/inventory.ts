@@ -78,7 +78,12 @@ export interface GpuDevice {
   nvlinkClique?: string;
   /** device names of NVLink peers, where nvidia-smi reports them */
   nvlinkPeers: string[];
-  /** ECC / retired pages / remapped rows / recovery action, as read at scan time */
+  /**
+   * ECC / retired pages / remapped rows / recovery action, as read at scan time from `nvidia-smi -q -x` (absent when
+   * nvidia-smi could not be read; a field is absent when this driver/GPU does not report it — N/A). Uncorrectable
+   * counts add DRAM and SRAM counters across schemas (v11 `double_bit/total`, v12 `dram_/sram_uncorrectable`,
+   * v13 `sram_uncorrectable_parity/_secded`).
+   */
   memoryErrors?: {
     uncorrectableVolatile?: number;
     uncorrectableAggregate?: number;
@@ -87,8 +92,23 @@ export interface GpuDevice {
     remappedRowsPending?: boolean;
     remappedRowsFailure?: boolean;
     recoveryAction?: string;
+    /** correctable errors since the driver loaded (DRAM + SRAM) */
+    correctableVolatile?: number;
+    /** lifetime SRAM uncorrectable errors */
+    sramUncorrectableAggregate?: number;
+    sramThresholdExceeded?: boolean;
+    retiredPagesSingleBit?: number;
+    remappedRowsCorrectable?: number;
+    remappedRowsUncorrectable?: number;
+    /** `gpu_reset_status/reset_required` */
+    resetRequired?: boolean;
+    /** `ecc_mode/current_ecc`: `Enabled` / `Disabled` */
+    eccMode?: string;
   };
-  /** /dev nodes the container needs for this GPU (e.g. /dev/nvidia0) */
+  /** NVLink fabric registration (`fabric/state`, e.g. `Completed`; `status`, e.g. `Success`) where reported */
+  fabricState?: string;
+  fabricStatus?: string;
+  /** /dev nodes the container needs for this GPU (e.g. /dev/nvidia0), under the scan's --dev-root, when present */
   deviceNodes: string[];
   health: HealthReading;
 }
@@ -121,9 +141,15 @@ export interface RdmaPort {
 
 export interface NicDevice {
   kind: 'nic';
-  /** `nic-<pci address with dashes>`, e.g. `nic-0000-1a-00-0`; always a valid DNS label */
+  /**
+   * `nic-<pci address with dashes>`, e.g. `nic-0000-1a-00-0`; a second netdev of one PCI function (dev_port N > 0)
+   * is `nic-<…>-p<N>`; a NIC without a PCI function is `nic-<sanitised ifName>-<hash>`. Always a valid DNS label.
+   */
   name: string;
-  /** kernel interface name as found (may be long or non-ASCII; never used as a Kubernetes name) */
+  /**
+   * kernel interface name as found (may be long or non-ASCII; never used as a Kubernetes name); '' for an RDMA
+   * device whose PCI function has no netdev (an InfiniBand HCA without IPoIB)
+   */
   ifName: string;
   mac?: string;
   mtu?: number;
@@ -132,7 +158,11 @@ export interface NicDevice {
   operState: string;
   carrier?: boolean;
   pci?: PciFunction;
+  /** PCI address of the function the netdev belongs to, also when its sysfs entry could not be read (then `pci` is absent) */
+  pciAddress?: string;
+  /** true for paravirtual NICs (virtio) and SR-IOV VFs: not a physical port of its own */
   virtual: boolean;
+  /** an SR-IOV virtual function (`physfn` link present) */
   sriovVf: boolean;
   rdma: RdmaPort[];
   deviceNodes: string[];
@@ -142,7 +172,9 @@ export interface NicDevice {
 /** An accelerator found on the PCI bus that discovery does not drive itself (AMD, Intel, Habana, unknown NVIDIA). */
 export interface OtherAccelerator {
   kind: 'accelerator';
+  /** `accel-<pci address with dashes>` */
   name: string;
+  /** `amd`, `intel`, `habana`, or the PCI vendor id */
   vendor: string;
   pci: PciFunction;
   health: HealthReading;

@@ -1,26 +1,159 @@
 import { Command } from 'commander';
-import { notImplemented } from '../cli/errors.js';
-import { VERSION } from '../version.js';
+import { stringify as toYaml } from 'yaml';
+import { CliError } from '../cli/errors.js';
+import { flag } from '../cli/options.js';
+import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
+import { ApiError, apiReader, type ClusterReader } from './cluster.js';
+import type { VerbInfo } from './completion.js';
+import type { OutputFormat, VerbContext, View } from './context.js';
 import { addKubectlFlags } from './global-flags.js';
+import { loadKubeConfig } from './kubeconfig.js';
+import { DISTANCE_LEGEND } from './model/topology.js';
+import { useColour } from './render/table.js';
+import { checkVerb, EXIT_COULD_NOT_CHECK } from './verbs/check.js';
+import { devicesVerb } from './verbs/devices.js';
+import { groupsVerb, groupVerb } from './verbs/groups.js';
+import { nodesVerb } from './verbs/nodes.js';
+import { podsVerb } from './verbs/pods.js';
+import { topoVerb } from './verbs/topo.js';
+import { apiChangeSource, type ChangeSource, debounce } from './watch.js';
+
+/** What the program touches outside itself; tests replace parts of it. */
+export interface PluginDeps {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  stdoutIsTTY: boolean;
+  now: () => Date;
+  /** builds the reader and change source from the kubeconfig flags; tests give hand-made ones */
+  connect?: (options: GlobalOptions) => { reader: ClusterReader; namespace: string; changes?: ChangeSource };
+  /** resolves when a watch should stop (SIGINT/SIGTERM by default) */
+  untilStopped?: () => Promise<void>;
+}
+
+export interface GlobalOptions {
+  namespace?: string;
+  allNamespaces: boolean;
+  context?: string;
+  kubeconfig?: string;
+  selector?: string;
+  output: OutputFormat;
+  headers: boolean;
+  watch: boolean;
+  driverName: string;
+}
+
+type Run = (ctx: VerbContext, arg: string | undefined, defaultNamespace: string) => Promise<View>;
 
 interface Verb {
   name: string;
   args?: string;
   description: string;
+  help?: string;
+  run: Run;
 }
 
+const TOPO_HELP = [
+  '',
+  'Distance classes, derived from the attributes the agents publish (no node is read):',
+  ...DISTANCE_LEGEND.map(([k, v]) => `  ${k.padEnd(4)}  ${v}`),
+].join('\n');
+
+const CHECK_HELP = [
+  '',
+  'Exit codes: 0 everything in scope is healthy; 1 problems found (listed on stdout);',
+  '2 usage error; 3 could not check (API unreachable, no permission, no kubeconfig).',
+  'Problems: unhealthy devices or devices without published health, incomplete pools, pods whose devices the',
+  'kubelet or the agent reports unhealthy, groups Recovering or Failed or Running with members not ready.',
+].join('\n');
+
 const VERBS: readonly Verb[] = [
-  { name: 'nodes', description: 'accelerators and NICs per node, with health counts and taints' },
-  { name: 'devices', args: '[node]', description: 'devices with type, model, health, topology and holder' },
-  { name: 'topo', args: '<node>', description: 'GPU/NIC distance matrix of a node, like nvidia-smi topo -m' },
-  { name: 'groups', description: 'multi-host groups: size, ready members, epoch, state' },
-  { name: 'group', args: '<name>', description: 'one group and its members' },
-  { name: 'pods', description: 'pods with allocated devices and their health' },
-  { name: 'check', description: 'exit 0 if all is healthy, 1 with a list of problems, >1 if it could not check' },
+  {
+    name: 'nodes',
+    description: 'accelerators and NICs per node, with health counts and taints',
+    run: (ctx) => nodesVerb(ctx),
+  },
+  {
+    name: 'devices',
+    args: '[node]',
+    description: 'devices with type, model, health, topology and holder',
+    run: (ctx, node) => devicesVerb(ctx, node),
+  },
+  {
+    name: 'topo',
+    args: '<node>',
+    description: 'GPU/NIC distance matrix of a node, like nvidia-smi topo -m',
+    help: TOPO_HELP,
+    run: (ctx, node) => topoVerb(ctx, node!),
+  },
+  {
+    name: 'groups',
+    description: 'multi-host groups: size, ready members, epoch, state',
+    run: (ctx) => groupsVerb(ctx),
+  },
+  {
+    name: 'group',
+    args: '<name>',
+    description: 'one group and its members',
+    run: (ctx, name, ns) => groupVerb(ctx, name!, ns),
+  },
+  { name: 'pods', description: 'pods with allocated devices and their health', run: (ctx) => podsVerb(ctx) },
+  {
+    name: 'check',
+    description: 'exit 0 if all is healthy, 1 with a list of problems, >1 if it could not check',
+    help: CHECK_HELP,
+    run: (ctx) => checkVerb(ctx),
+  },
 ];
 
+export const VERB_NAMES = VERBS.map((v) => v.name);
+
+/** What shell completion offers for each verb and its argument. */
+export const COMPLETION_VERBS: VerbInfo[] = VERBS.map((v) => ({
+  name: v.name,
+  description: v.description,
+  ...(v.args?.includes('node') ? { arg: 'node' as const } : v.args?.includes('name') ? { arg: 'group' as const } : {}),
+}));
+
+function defaultConnect(options: GlobalOptions) {
+  const { kc, namespace } = loadKubeConfig({
+    ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
+  const scopeNs = options.allNamespaces ? undefined : (options.namespace ?? namespace);
+  return {
+    reader: apiReader(kc),
+    namespace,
+    changes: apiChangeSource(kc, {
+      driver: options.driverName,
+      namespace: scopeNs,
+      eventsNamespace: scopeNs ?? namespace,
+    }),
+  };
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+export function formatView(view: View, output: OutputFormat): string {
+  if (output === 'json') return `${JSON.stringify(view.data, null, 2)}\n`;
+  if (output === 'yaml') return toYaml(JSON.parse(JSON.stringify(view.data)));
+  return view.table();
+}
+
+const processDeps: PluginDeps = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  stdoutIsTTY: process.stdout.isTTY === true,
+  now: () => new Date(),
+};
+
 /** `kubectl lockstep …`: reads only the API. */
-export function kubectlProgram(env: NodeJS.ProcessEnv = process.env): Command {
+export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Partial<PluginDeps> = {}): Command {
+  const d: PluginDeps = { ...processDeps, ...deps };
   const program = new Command('kubectl-lockstep')
     .usage('<verb> [flags]')
     .description('health and topology of lockstep nodes, devices and groups')
@@ -28,10 +161,95 @@ export function kubectlProgram(env: NodeJS.ProcessEnv = process.env): Command {
   for (const verb of VERBS) {
     const command = new Command(verb.name).description(verb.description);
     if (verb.args) command.argument(verb.args);
-    addKubectlFlags(command, env).action(() => {
-      throw notImplemented(`kubectl lockstep ${verb.name}`);
+    if (verb.help) command.addHelpText('after', verb.help);
+    addKubectlFlags(command, env).addOption(
+      flag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DEFAULT_DRIVER_NAME }, env),
+    );
+    command.action(async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      const arg = verb.args ? (args[0] as string | undefined) : undefined;
+      await runVerb(verb, arg, cmd.opts<GlobalOptions>(), d);
     });
     program.addCommand(command);
   }
   return program;
+}
+
+async function runVerb(verb: Verb, arg: string | undefined, options: GlobalOptions, d: PluginDeps): Promise<void> {
+  const couldNotCheck = (err: unknown): never => {
+    const message = err instanceof Error ? err.message : String(err);
+    if (verb.name === 'check') throw new CliError(EXIT_COULD_NOT_CHECK, `could not check: ${message}`);
+    throw err instanceof CliError ? err : new CliError(1, message);
+  };
+  let connection: ReturnType<NonNullable<PluginDeps['connect']>>;
+  try {
+    connection = (d.connect ?? defaultConnect)(options);
+  } catch (err) {
+    return couldNotCheck(err);
+  }
+  const ctx: VerbContext = {
+    reader: connection.reader,
+    driver: options.driverName,
+    namespace: options.allNamespaces ? undefined : (options.namespace ?? connection.namespace),
+    ...(options.selector ? { selector: options.selector } : {}),
+    output: options.output,
+    headers: options.headers !== false,
+    colour: useColour(d.stdoutIsTTY, process.env) && (options.output === 'table' || options.output === 'wide'),
+    now: d.now,
+    warn: (message) => d.stderr(`warning: ${message}\n`),
+  };
+  const produce = async (): Promise<{ view: View; text: string }> => {
+    const view = await verb.run(ctx, arg, connection.namespace);
+    return { view, text: formatView(view, options.output) };
+  };
+  let first: { view: View; text: string };
+  try {
+    first = await produce();
+  } catch (err) {
+    if (err instanceof ApiError) return couldNotCheck(err);
+    throw err;
+  }
+  const table = options.output === 'table' || options.output === 'wide';
+  const show = (r: { view: View; text: string }) => {
+    if (r.view.empty && table) d.stderr(`${r.view.empty}\n`);
+    else d.stdout(r.text);
+  };
+  show(first);
+  if (!options.watch) {
+    if (first.view.exitCode) throw new CliError(first.view.exitCode, first.view.failure ?? 'problems found');
+    return;
+  }
+  await watchLoop(first, produce, show, connection.changes, d);
+}
+
+/** -w: redraw when a watched kind changes and the output differs; on a terminal, redraw in place. */
+async function watchLoop(
+  first: { view: View; text: string },
+  produce: () => Promise<{ view: View; text: string }>,
+  show: (r: { view: View; text: string }) => void,
+  changes: ChangeSource | undefined,
+  d: PluginDeps,
+): Promise<void> {
+  if (!changes) return;
+  let last = first.text;
+  let busy = Promise.resolve();
+  const redraw = () => {
+    busy = busy.then(async () => {
+      try {
+        const next = await produce();
+        if (next.text === last) return;
+        last = next.text;
+        if (d.stdoutIsTTY) d.stdout('\u001b[H\u001b[2J');
+        else d.stdout('\n');
+        show(next);
+      } catch (err) {
+        // a failed redraw is reported and the watch goes on: the next change retries
+        d.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    });
+  };
+  const stop = changes.start(first.view.watches, debounce(redraw, 200));
+  await (d.untilStopped ?? untilSignal)();
+  stop();
+  await busy;
 }

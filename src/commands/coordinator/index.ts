@@ -27,6 +27,17 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
     )
     .addOption(namespaceFlag(env))
     .addOption(podNameFlag(env))
+    .addOption(
+      flag(
+        {
+          flags: '--only-rank <n>',
+          description:
+            'coordinate only in the pod of this rank ($LOCKSTEP_RANK, $LWS_WORKER_INDEX, $JOB_COMPLETION_INDEX or the pod ordinal) and idle in the others (one template for every pod: StatefulSet, Job)',
+          parse: parseNonNegativeInt,
+        },
+        env,
+      ),
+    )
     .addOption(flag({ flags: '--listen <addr>', description: 'gRPC listen address', default: '0.0.0.0:7470' }, env))
     .addOption(kubeconfigFlag(env))
     .addOption(

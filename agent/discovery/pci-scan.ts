@@ -1,0 +1,91 @@
+/**
+ * Reads the PCI bus from sysfs in two passes so a scan reads only what it needs: pass 1 reads, for every function,
+ * the resolved path (readlink) and the class and vendor (two tiny files) — enough to build the tree and pick the
+ * interesting functions; pass 2 reads the remaining attributes of only those functions. All reads run in parallel.
+ */
+import { basename, join, relative } from 'node:path';
+import { isBdf } from './bdf.js';
+import type { PciFunction } from './inventory.js';
+import { type PciNode, PciTopology, pcieRootOf } from './pci-tree.js';
+import { hexId, intOrUndefined, type SysfsReader } from './sysfs-read.js';
+
+export interface PciEntry extends PciNode {
+  vendorId: string;
+  /** read in pass 1 only for functions whose class or vendor may matter; filled in pass 2 */
+  deviceId?: string;
+}
+
+export interface PciBus {
+  entries: Map<string, PciEntry>;
+  topology: PciTopology;
+}
+
+export async function scanPciBus(fs: SysfsReader): Promise<PciBus> {
+  const dir = fs.abs('bus/pci/devices');
+  const names = (await fs.list(dir)).filter(isBdf);
+  const found = await Promise.all(
+    names.map(async (name): Promise<PciEntry | undefined> => {
+      const link = join(dir, name);
+      const [target, cls, vendor] = await Promise.all([
+        fs.link(link),
+        fs.attr(join(link, 'class')),
+        fs.attr(join(link, 'vendor')),
+      ]);
+      // a function that vanished between readdir and here has no link and no files: leave it out
+      if (target === undefined && cls === undefined) return undefined;
+      const sysfsPath = target ? relative(fs.root, target) : `devices/${name}`;
+      return {
+        address: name.toLowerCase(),
+        sysfsPath,
+        classCode: hexId(cls, 6) ?? '000000',
+        vendorId: hexId(vendor, 4) ?? '0000',
+        numaNode: null,
+      };
+    }),
+  );
+  const entries = new Map<string, PciEntry>();
+  for (const e of found) if (e) entries.set(e.address, e);
+  return { entries, topology: new PciTopology([...entries.values()]) };
+}
+
+/** Pass 2: every attribute of one function the inventory keeps. */
+export async function readPciFunction(fs: SysfsReader, bus: PciBus, entry: PciEntry): Promise<PciFunction> {
+  const dir = fs.abs(join('bus/pci/devices', entry.address));
+  const [device, subVendor, subDevice, numa, speed, width, iommu, driver, physfn] = await Promise.all([
+    fs.attr(join(dir, 'device')),
+    fs.attr(join(dir, 'subsystem_vendor')),
+    fs.attr(join(dir, 'subsystem_device')),
+    fs.attr(join(dir, 'numa_node')),
+    fs.attr(join(dir, 'current_link_speed')),
+    fs.attr(join(dir, 'current_link_width')),
+    fs.linkName(join(dir, 'iommu_group')),
+    fs.linkName(join(dir, 'driver')),
+    fs.link(join(dir, 'physfn')),
+  ]);
+  const numaNode = intOrUndefined(numa);
+  entry.numaNode = numaNode === undefined || numaNode < 0 ? null : numaNode;
+  entry.deviceId = hexId(device, 4);
+  const fn: PciFunction = {
+    address: entry.address,
+    vendorId: entry.vendorId,
+    deviceId: entry.deviceId ?? '0000',
+    classCode: entry.classCode,
+    numaNode: entry.numaNode,
+    sysfsPath: entry.sysfsPath,
+    pcieRoot: pcieRootOf(entry.sysfsPath) ?? '',
+  };
+  const sv = hexId(subVendor, 4);
+  const sd = hexId(subDevice, 4);
+  if (sv) fn.subsystemVendorId = sv;
+  if (sd) fn.subsystemDeviceId = sd;
+  // "Unknown" / "255" (x255) are what the kernel prints for links it cannot read (VMs, powered-down slots)
+  if (speed && !/^unknown/i.test(speed)) fn.linkSpeed = speed;
+  const w = intOrUndefined(width);
+  if (w !== undefined && w > 0 && w < 255) fn.linkWidth = w;
+  if (iommu) fn.iommuGroup = iommu;
+  if (driver) fn.driver = driver;
+  const sw = bus.topology.switchOf(entry.address);
+  if (sw) fn.pcieSwitch = sw;
+  if (physfn) fn.physfn = basename(physfn);
+  return fn;
+}

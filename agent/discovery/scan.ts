@@ -1,0 +1,371 @@
+/**
+ * One discovery scan: reads sysfs, /dev and (once, only when NVIDIA GPUs are on the bus) `nvidia-smi -q -x`, and
+ * returns the inventory as plain data. Everything that cannot be read becomes a `problems` entry; the scan never
+ * throws for bad machine state, only for bad arguments.
+ */
+import { join } from 'node:path';
+import { computeCapability } from './compute-capability.js';
+import { gpuHealth, nicHealth } from './first-health.js';
+import type {
+  Device,
+  GpuAffinity,
+  GpuDevice,
+  Inventory,
+  MigDevice,
+  NicDevice,
+  OtherAccelerator,
+  PciFunction,
+  ScanProblem,
+  TpuDevice,
+} from './inventory.js';
+import { type RawInterface, type RdmaDevice, scanInterfaces, scanRdma, scanUverbs } from './net-scan.js';
+import { acceleratorName, gpuName, migName, nicName, nicNameForInterface, tpuName } from './names.js';
+import {
+  type NvidiaSmiGpu,
+  type NvidiaSmiReport,
+  type NvidiaSmiRun,
+  parseNvidiaSmiXml,
+  runNvidiaSmi,
+} from './nvidia-smi.js';
+import { type PciBus, type PciEntry, readPciFunction, scanPciBus } from './pci-scan.js';
+import { compareDistance } from './pci-tree.js';
+import { SysfsReader } from './sysfs-read.js';
+import { tpuGeneration } from './tpu.js';
+
+export interface ScanOptions {
+  sysfsRoot: string;
+  devRoot: string;
+  /** nvidia-smi executable (name on PATH or path) */
+  nvidiaSmi: string;
+  nvidiaSmiTimeoutMs: number;
+  nodeName?: string;
+  now?: () => Date;
+  /** seam for tests that need to count or replace the nvidia-smi call */
+  runNvidiaSmi?: (nvidiaSmi: string, timeoutMs: number) => Promise<NvidiaSmiRun>;
+}
+
+const NVIDIA = '10de';
+/** vendors whose compute accelerators are listed by PCI identity only */
+const OTHER_ACCEL_VENDORS: Record<string, string> = { '1002': 'amd', '8086': 'intel', '1da3': 'habana' };
+
+const isNvidiaGpu = (e: PciEntry) =>
+  e.vendorId === NVIDIA && (e.classCode.startsWith('0300') || e.classCode.startsWith('0302'));
+/** 3D controller, display controller, processing accelerator; plain VGA (0x0300) of these vendors is a BMC/iGPU */
+const isOtherAccelerator = (e: PciEntry) =>
+  OTHER_ACCEL_VENDORS[e.vendorId] !== undefined && /^(0302|0380|1200)/.test(e.classCode);
+
+export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
+  const fs = new SysfsReader(opts.sysfsRoot);
+  const problems: ScanProblem[] = [];
+  const [bus, net, rdma, uverbs, devNames, vfioNames, ibNodes] = await Promise.all([
+    scanPciBus(fs),
+    scanInterfaces(fs),
+    scanRdma(fs),
+    scanUverbs(fs),
+    fs.list(opts.devRoot),
+    fs.list(join(opts.devRoot, 'vfio')),
+    fs.list(join(opts.devRoot, 'infiniband')),
+  ]);
+  if (bus.entries.size === 0) {
+    problems.push({ source: join(opts.sysfsRoot, 'bus/pci/devices'), message: 'no PCI devices found' });
+  }
+  const entries = [...bus.entries.values()].sort((a, b) => (a.address < b.address ? -1 : 1));
+  const gpuEntries = entries.filter(isNvidiaGpu);
+  const accelEntries = entries.filter(isOtherAccelerator);
+  const tpuEntries = entries.filter((e) => e.vendorId === '1ae0');
+  const nicAddresses = new Set<string>();
+  for (const i of net.interfaces) if (i.pciAddress && bus.entries.has(i.pciAddress)) nicAddresses.add(i.pciAddress);
+  for (const r of rdma) if (r.pciAddress && bus.entries.has(r.pciAddress)) nicAddresses.add(r.pciAddress);
+
+  const selected = new Map<string, PciEntry>();
+  for (const e of [...gpuEntries, ...accelEntries, ...tpuEntries]) selected.set(e.address, e);
+  for (const a of nicAddresses) selected.set(a, bus.entries.get(a)!);
+
+  const callSmi = opts.runNvidiaSmi ?? runNvidiaSmi;
+  const [functions, smi] = await Promise.all([
+    Promise.all([...selected.values()].map((e) => readPciFunction(fs, bus, e))),
+    gpuEntries.length > 0 ? callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs) : Promise.resolve(undefined),
+  ]);
+  const pci = new Map(functions.map((f) => [f.address, f]));
+
+  // TPU device ids are only known after pass 2 (the `device` file)
+  const tpus = buildTpus(
+    tpuEntries.map((e) => pci.get(e.address)!),
+    opts.devRoot,
+    devNames,
+    vfioNames,
+  );
+
+  let report: NvidiaSmiReport | undefined;
+  let smiError: string | undefined;
+  if (smi) {
+    if (smi.ok) {
+      const parsed = parseNvidiaSmiXml(smi.xml);
+      if (parsed.ok) report = parsed.report;
+      else smiError = parsed.error;
+    } else {
+      smiError = smi.error;
+    }
+    if (smiError) {
+      problems.push({ source: 'nvidia-smi', message: `${smiError}; GPUs are listed from the PCI bus only` });
+    }
+  }
+  const gpus = buildGpus(
+    gpuEntries.map((e) => pci.get(e.address)!),
+    report,
+    smiError,
+    opts.devRoot,
+    devNames,
+    problems,
+  );
+  const accelerators: OtherAccelerator[] = accelEntries.map((e) => {
+    const fn = pci.get(e.address)!;
+    return {
+      kind: 'accelerator',
+      name: acceleratorName(fn.address),
+      vendor: OTHER_ACCEL_VENDORS[fn.vendorId] ?? fn.vendorId,
+      pci: fn,
+      health: { state: 'unknown', reason: 'not monitored (listed by PCI identity)' },
+    };
+  });
+  const nics = buildNics(net.interfaces, rdma, pci, (d) => {
+    const n = uverbs.get(d);
+    return n && ibNodes.includes(n) ? join(opts.devRoot, 'infiniband', n) : undefined;
+  });
+  const affinity = buildAffinity(gpus, nics, bus);
+  const devices: Device[] = [...gpus, ...tpus, ...accelerators, ...nics];
+  return {
+    ...(opts.nodeName ? { node: opts.nodeName } : {}),
+    scannedAt: (opts.now?.() ?? new Date()).toISOString(),
+    devices,
+    affinity,
+    excludedInterfaces: net.excluded,
+    problems: [...problems, ...fs.problems],
+  };
+}
+
+function buildGpus(
+  fns: PciFunction[],
+  report: NvidiaSmiReport | undefined,
+  smiError: string | undefined,
+  devRoot: string,
+  devNames: readonly string[],
+  problems: ScanProblem[],
+): GpuDevice[] {
+  const byBus = new Map<string, NvidiaSmiGpu>();
+  for (const g of report?.gpus ?? []) byBus.set(g.busId, g);
+  const dev = new Set(devNames);
+  const gpus = fns.map((fn, index): GpuDevice => {
+    const name = gpuName(index);
+    const g = byBus.get(fn.address);
+    byBus.delete(fn.address);
+    const gpu: GpuDevice = {
+      kind: 'gpu',
+      name,
+      index,
+      vendor: 'nvidia',
+      pci: fn,
+      model: g?.productName ?? `NVIDIA ${fn.deviceId}`,
+      migEnabled: false,
+      migDevices: [],
+      nvlinkPeers: [],
+      deviceNodes: [],
+      health: { state: 'unknown' },
+    };
+    if (!g) {
+      gpu.health = report
+        ? fn.driver === 'nvidia'
+          ? { state: 'unhealthy', reason: 'bound to nvidia but not visible to nvidia-smi' }
+          : { state: 'unknown', reason: `not driven by nvidia (driver ${fn.driver ?? 'none'})` }
+        : { state: 'unknown', reason: smiError ? 'nvidia-smi failed' : 'nvidia-smi not run' };
+      return gpu;
+    }
+    if (g.uuid) gpu.uuid = g.uuid;
+    if (g.serial) gpu.serial = g.serial;
+    if (g.minor !== undefined) {
+      gpu.minor = g.minor;
+      if (dev.has(`nvidia${g.minor}`)) gpu.deviceNodes.push(join(devRoot, `nvidia${g.minor}`));
+    }
+    if (g.architecture) gpu.architecture = g.architecture;
+    if (g.memoryTotalBytes !== undefined) gpu.memoryBytes = g.memoryTotalBytes;
+    if (report?.driverVersion) gpu.driverVersion = report.driverVersion;
+    if (report?.cudaVersion) gpu.cudaVersion = report.cudaVersion;
+    const cc = computeCapability(g.architecture, g.productName);
+    if (cc) gpu.computeCapability = cc;
+    gpu.migEnabled = g.migCurrent?.toLowerCase() === 'enabled';
+    gpu.migDevices = g.migDevices.map(
+      (m): MigDevice => ({
+        name: migName(name, m.gpuInstanceId, m.computeInstanceId),
+        gpuInstanceId: m.gpuInstanceId,
+        computeInstanceId: m.computeInstanceId,
+        ...(m.memoryBytes !== undefined ? { memoryBytes: m.memoryBytes } : {}),
+      }),
+    );
+    if (g.fabricClusterUuid && g.fabricCliqueId) gpu.nvlinkClique = `${g.fabricClusterUuid}.${g.fabricCliqueId}`;
+    if (g.fabricState) gpu.fabricState = g.fabricState;
+    if (g.fabricStatus) gpu.fabricStatus = g.fabricStatus;
+    const e = g.memoryErrors;
+    gpu.memoryErrors = {
+      ...(e.uncorrectableVolatile !== undefined ? { uncorrectableVolatile: e.uncorrectableVolatile } : {}),
+      ...(e.uncorrectableAggregate !== undefined ? { uncorrectableAggregate: e.uncorrectableAggregate } : {}),
+      ...(e.retiredPagesDoubleBit !== undefined ? { retiredPagesDoubleBit: e.retiredPagesDoubleBit } : {}),
+      ...(e.retiredPagesPending !== undefined ? { retiredPagesPending: e.retiredPagesPending } : {}),
+      ...(e.remappedRowsPending !== undefined ? { remappedRowsPending: e.remappedRowsPending } : {}),
+      ...(e.remappedRowsFailure !== undefined ? { remappedRowsFailure: e.remappedRowsFailure } : {}),
+      ...(g.recoveryAction !== undefined ? { recoveryAction: g.recoveryAction } : {}),
+      ...(e.correctableVolatile !== undefined ? { correctableVolatile: e.correctableVolatile } : {}),
+      ...(e.sramUncorrectableAggregate !== undefined ? { sramUncorrectableAggregate: e.sramUncorrectableAggregate } : {}),
+      ...(e.sramThresholdExceeded !== undefined ? { sramThresholdExceeded: e.sramThresholdExceeded } : {}),
+      ...(e.retiredPagesSingleBit !== undefined ? { retiredPagesSingleBit: e.retiredPagesSingleBit } : {}),
+      ...(e.remappedRowsCorrectable !== undefined ? { remappedRowsCorrectable: e.remappedRowsCorrectable } : {}),
+      ...(e.remappedRowsUncorrectable !== undefined ? { remappedRowsUncorrectable: e.remappedRowsUncorrectable } : {}),
+      ...(g.resetRequired !== undefined ? { resetRequired: g.resetRequired } : {}),
+      ...(e.eccModeCurrent !== undefined ? { eccMode: e.eccModeCurrent } : {}),
+    };
+    gpu.health = gpuHealth(g);
+    return gpu;
+  });
+  for (const g of byBus.values()) {
+    problems.push({ source: 'nvidia-smi', message: `nvidia-smi reports GPU ${g.busId}, which is not on the PCI bus` });
+  }
+  linkNvlinkPeers(gpus);
+  return gpus;
+}
+
+/**
+ * `nvidia-smi -q -x` has no NVLink topology. Two sources say which GPUs share an NVLink domain: a fabric clique
+ * (`clusterUuid.cliqueId`, multi-node NVLink) and, on NVSwitch systems without cliques (HGX H100: fabric state
+ * `Completed`, status `Success`), registration with the node's NVSwitch fabric.
+ */
+function linkNvlinkPeers(gpus: GpuDevice[]): void {
+  const fabricDone = (g: GpuDevice) => g.fabricState === 'Completed' && g.fabricStatus === 'Success';
+  for (const g of gpus) {
+    g.nvlinkPeers = gpus
+      .filter((o) => o !== g)
+      .filter((o) =>
+        g.nvlinkClique ? o.nvlinkClique === g.nvlinkClique : !o.nvlinkClique && fabricDone(g) && fabricDone(o),
+      )
+      .map((o) => o.name);
+  }
+}
+
+function buildTpus(
+  fns: PciFunction[],
+  devRoot: string,
+  devNames: readonly string[],
+  vfioNames: readonly string[],
+): TpuDevice[] {
+  const tpus: TpuDevice[] = [];
+  const accel = devNames.filter((n) => /^accel\d+$/.test(n)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  let accelIndex = 0;
+  for (const fn of fns) {
+    const gen = tpuGeneration(fn.vendorId, fn.deviceId);
+    if (!gen) continue; // gVNIC and other Google functions
+    const index = tpus.length;
+    const deviceNodes: string[] = [];
+    if (gen.node === 'accel') {
+      // accel nodes are numbered in probe (PCI) order
+      const n = accel[accelIndex++];
+      if (n) deviceNodes.push(join(devRoot, n));
+    } else if (fn.iommuGroup && vfioNames.includes(fn.iommuGroup)) {
+      deviceNodes.push(join(devRoot, 'vfio', fn.iommuGroup));
+    }
+    tpus.push({
+      kind: 'tpu',
+      name: tpuName(index),
+      index,
+      generation: gen.generation,
+      pci: fn,
+      deviceNodes,
+      health: deviceNodes.length ? { state: 'healthy' } : { state: 'unknown', reason: 'no device node' },
+    });
+  }
+  return tpus;
+}
+
+function buildNics(
+  interfaces: readonly RawInterface[],
+  rdma: readonly RdmaDevice[],
+  pci: ReadonlyMap<string, PciFunction>,
+  verbsNode: (rdmaDevice: string) => string | undefined,
+): NicDevice[] {
+  const byPci = new Map<string, RdmaDevice[]>();
+  const byNetdev = new Map<string, RdmaDevice[]>();
+  for (const r of rdma) {
+    if (r.pciAddress) byPci.set(r.pciAddress, [...(byPci.get(r.pciAddress) ?? []), r]);
+    else for (const n of r.netdevs) byNetdev.set(n, [...(byNetdev.get(n) ?? []), r]);
+  }
+  const nodesOf = (devs: readonly RdmaDevice[]) =>
+    devs.map((d) => verbsNode(d.device)).filter((p): p is string => p !== undefined);
+  const nics: NicDevice[] = [];
+  const used = new Set<string>();
+  const withPorts = (ifName: string, addr: string | undefined) => {
+    const devs = (addr ? byPci.get(addr) : undefined) ?? byNetdev.get(ifName) ?? [];
+    return devs;
+  };
+  for (const i of interfaces) {
+    const fn = i.pciAddress ? pci.get(i.pciAddress) : undefined;
+    const devs = withPorts(i.ifName, i.pciAddress);
+    if (i.pciAddress) used.add(i.pciAddress);
+    const ports = devs.flatMap((d) => d.ports);
+    const name = i.pciAddress ? nicName(i.pciAddress, i.devPort) : nicNameForInterface(i.ifName);
+    const nic: NicDevice = {
+      kind: 'nic',
+      name,
+      ifName: i.ifName,
+      operState: i.operState,
+      virtual: i.paravirtual || fn?.physfn !== undefined,
+      sriovVf: fn?.physfn !== undefined,
+      rdma: ports,
+      deviceNodes: nodesOf(devs),
+      health: nicHealth(i.operState, ports),
+    };
+    if (i.mac) nic.mac = i.mac;
+    if (i.mtu !== undefined) nic.mtu = i.mtu;
+    if (i.speedMbps !== undefined) nic.speedMbps = i.speedMbps;
+    if (i.carrier !== undefined) nic.carrier = i.carrier;
+    if (fn) nic.pci = fn;
+    if (i.pciAddress) nic.pciAddress = i.pciAddress;
+    nics.push(nic);
+  }
+  // RDMA functions with no netdev (InfiniBand HCA without IPoIB): still NICs a pod can be given
+  for (const [addr, devs] of byPci) {
+    if (used.has(addr)) continue;
+    const fn = pci.get(addr);
+    const ports = devs.flatMap((d) => d.ports);
+    const nic: NicDevice = {
+      kind: 'nic',
+      name: nicName(addr),
+      ifName: '',
+      operState: ports.some((p) => p.state === 'ACTIVE') ? 'up' : 'down',
+      virtual: fn?.physfn !== undefined,
+      sriovVf: fn?.physfn !== undefined,
+      rdma: ports,
+      deviceNodes: nodesOf(devs),
+      health: nicHealth('up', ports),
+      pciAddress: addr,
+    };
+    if (fn) nic.pci = fn;
+    nics.push(nic);
+  }
+  nics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return nics;
+}
+
+function buildAffinity(gpus: readonly GpuDevice[], nics: readonly NicDevice[], bus: PciBus): GpuAffinity[] {
+  const placed = nics.filter((n) => n.pci);
+  const rate = (n: NicDevice) => Math.max(0, ...n.rdma.map((p) => p.rateGbps ?? 0), (n.speedMbps ?? 0) / 1000);
+  return gpus.map((g) => ({
+    gpu: g.name,
+    nics: placed
+      .map((n) => ({ n, distance: bus.topology.distance(g.pci.address, n.pci!.address) }))
+      .sort(
+        (a, b) =>
+          compareDistance(a.distance, b.distance) ||
+          Number(b.n.rdma.length > 0) - Number(a.n.rdma.length > 0) ||
+          rate(b.n) - rate(a.n) ||
+          (a.n.name < b.n.name ? -1 : 1),
+      )
+      .map(({ n, distance }) => ({ nic: n.name, distance })),
+  }));
+}

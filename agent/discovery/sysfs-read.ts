@@ -1,0 +1,76 @@
+/**
+ * Small, non-throwing readers for sysfs attributes. Missing files are normal in sysfs (attributes differ by driver
+ * and kernel; devices vanish mid-scan), so a missing file is "no value"; anything else (EACCES, EIO, EINVAL from a
+ * driver) is also "no value" but is reported through `problems` so the operator can see why a field is empty.
+ */
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import type { ScanProblem } from './inventory.js';
+
+/** Errors that just mean "this attribute is not there (any more)". */
+const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'ENXIO']);
+/** Errors that a driver returns for "no value right now" (speed of a down link, carrier of a down interface). */
+const NO_VALUE = new Set(['EINVAL', 'EOPNOTSUPP', 'ENOTSUP']);
+
+export class SysfsReader {
+  readonly problems: ScanProblem[] = [];
+
+  constructor(readonly root: string) {}
+
+  abs(rel: string): string {
+    return resolve(this.root, rel);
+  }
+
+  /** The file's text, trimmed; undefined when missing or unreadable. */
+  async attr(path: string): Promise<string | undefined> {
+    try {
+      return (await readFile(path, 'utf8')).trim();
+    } catch (err) {
+      this.note(path, err);
+      return undefined;
+    }
+  }
+
+  /** readlink, resolved against the link's directory; undefined when missing or not a link. */
+  async link(path: string): Promise<string | undefined> {
+    try {
+      return resolve(dirname(path), await readlink(path));
+    } catch (err) {
+      // EINVAL: not a symlink (hand-made snapshots keep real directories in /sys/class)
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') this.note(path, err);
+      return undefined;
+    }
+  }
+
+  /** Last element of a link's target (driver, iommu_group, physfn). */
+  async linkName(path: string): Promise<string | undefined> {
+    const target = await this.link(path);
+    return target ? basename(target) : undefined;
+  }
+
+  async list(path: string): Promise<string[]> {
+    try {
+      return (await readdir(path)).sort();
+    } catch (err) {
+      this.note(path, err);
+      return [];
+    }
+  }
+
+  private note(path: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (ABSENT.has(code) || NO_VALUE.has(code)) return;
+    this.problems.push({ source: path, message: `${code || 'error'}: ${(err as Error).message}` });
+  }
+}
+
+export function hexId(raw: string | undefined, digits: number): string | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(?:0x)?([0-9a-f]+)$/i.exec(raw.trim());
+  return m ? m[1]!.toLowerCase().padStart(digits, '0').slice(-digits) : undefined;
+}
+
+export function intOrUndefined(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) return undefined;
+  return Number(raw.trim());
+}

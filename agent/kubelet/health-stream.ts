@@ -1,0 +1,144 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { HealthReading } from '../discovery/inventory.js';
+import type { Logger } from '../../src/log.js';
+import type { DeviceHealthMessage, NodeWatchResourcesResponse, WireHealthStatus } from './protos.js';
+
+/**
+ * The kubelet's device health stream (KEP-4680, FACTS.md §3): every message is the complete device list. Sent on
+ * connect, on every change, and again every `resendIntervalMs`, because the kubelet reads a device as Unknown when it
+ * has not been reported for its timeout (30 s in 1.34, which ignores health_check_timeout_seconds). Many kubelet
+ * connections may be open at once; a reader that does not keep up gets only the newest list once it drains (one
+ * pending list per connection at most), so it never holds the agent up or grows memory.
+ */
+export interface DeviceHealthSnapshot extends HealthReading {
+  device: string;
+  /** Unix ms of the last change */
+  since?: number;
+}
+
+export interface HealthStreamOptions {
+  poolName: string;
+  /** every device of this node with its current health */
+  snapshot: () => DeviceHealthSnapshot[];
+  /** calls back on any health change; returns the unsubscribe function */
+  subscribe: (onChange: () => void) => () => void;
+  /** health_check_timeout_seconds sent with every device */
+  timeoutSeconds: number;
+  resendIntervalMs: number;
+  now?: () => number;
+  logger: Logger;
+}
+
+const MAX_MESSAGE = 1024;
+
+export function toWireHealth(state: HealthReading['state']): WireHealthStatus {
+  return state === 'healthy' ? 'HEALTHY' : state === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN';
+}
+
+export function healthMessage(
+  poolName: string,
+  devices: DeviceHealthSnapshot[],
+  timeoutSeconds: number,
+  fallbackSince: number,
+): NodeWatchResourcesResponse {
+  return {
+    devices: devices.map(
+      (entry): DeviceHealthMessage => ({
+        device: { pool_name: poolName, device_name: entry.device },
+        health: toWireHealth(entry.state),
+        last_updated_time: Math.floor((entry.since ?? fallbackSince) / 1000),
+        health_check_timeout_seconds: timeoutSeconds,
+        message: (entry.reason ?? '').slice(0, MAX_MESSAGE),
+      }),
+    ),
+  };
+}
+
+type Call = ServerWritableStream<unknown, NodeWatchResourcesResponse>;
+
+interface Watcher {
+  call: Call;
+  blocked: boolean;
+  pending: boolean;
+}
+
+export class HealthStreamServer {
+  private readonly watchers = new Set<Watcher>();
+  private readonly startedAt: number;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+
+  constructor(private readonly options: HealthStreamOptions) {
+    this.startedAt = (options.now ?? Date.now)();
+  }
+
+  start(): void {
+    this.unsubscribe ??= this.options.subscribe(() => this.broadcast());
+    this.timer ??= setInterval(() => this.broadcast(), this.options.resendIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const watcher of this.watchers) watcher.call.end();
+    this.watchers.clear();
+  }
+
+  connections(): number {
+    return this.watchers.size;
+  }
+
+  /** The gRPC handler for NodeWatchResources. */
+  readonly handler = (call: Call): void => {
+    const watcher: Watcher = { call, blocked: false, pending: false };
+    this.watchers.add(watcher);
+    this.options.logger.info({ connections: this.watchers.size }, 'kubelet opened the device health stream');
+    const drop = () => {
+      if (this.watchers.delete(watcher)) {
+        this.options.logger.info({ connections: this.watchers.size }, 'kubelet closed the device health stream');
+      }
+    };
+    call.on('cancelled', drop);
+    call.on('close', drop);
+    call.on('error', drop);
+    call.on('drain', () => {
+      watcher.blocked = false;
+      if (watcher.pending) this.send(watcher, this.message());
+    });
+    this.send(watcher, this.message());
+  };
+
+  /** Sends the current list to every connection soon (changes in one tick are coalesced into one message). */
+  broadcast(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.watchers.size === 0) return;
+      const message = this.message();
+      for (const watcher of this.watchers) this.send(watcher, message);
+    });
+  }
+
+  private message(): NodeWatchResourcesResponse {
+    return healthMessage(this.options.poolName, this.options.snapshot(), this.options.timeoutSeconds, this.startedAt);
+  }
+
+  private send(watcher: Watcher, message: NodeWatchResourcesResponse): void {
+    if (watcher.blocked) {
+      watcher.pending = true;
+      return;
+    }
+    watcher.pending = false;
+    try {
+      if (!watcher.call.write(message)) watcher.blocked = true;
+    } catch (error) {
+      this.options.logger.warn({ error: String(error) }, 'health stream write failed; dropping the connection');
+      this.watchers.delete(watcher);
+    }
+  }
+}

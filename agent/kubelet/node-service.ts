@@ -1,0 +1,63 @@
+import { type sendUnaryData, type ServerUnaryCall, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from '../../src/log.js';
+import { MAX_CLAIMS_PER_CALL, type ClaimPreparer } from './preparer.js';
+import type {
+  NodePrepareResourcesRequest,
+  NodePrepareResourcesResponse,
+  NodeUnprepareResourcesRequest,
+  NodeUnprepareResourcesResponse,
+} from './protos.js';
+
+/**
+ * gRPC handlers of the DRA node service (FACTS.md §2). v1 and v1beta1 have the same shapes (v1beta1 lacks share_id)
+ * and the same behaviour: both call the one ClaimPreparer. A whole-call gRPC error only for what is wrong with the
+ * call itself (too many claims) or with the node (checkpoint cannot be written); everything about one claim goes in
+ * that claim's `error`.
+ */
+export type DraVersion = 'v1' | 'v1beta1';
+
+export function nodeServiceImplementation(
+  preparer: ClaimPreparer,
+  version: DraVersion,
+  logger: Logger,
+): UntypedServiceImplementation {
+  const tooMany = (count: number) => ({
+    code: status.INVALID_ARGUMENT,
+    details: `request has ${count} claims; at most ${MAX_CLAIMS_PER_CALL} per call`,
+  });
+  const internal = (what: string, error: unknown) => {
+    logger.error({ version, error: String(error) }, `${what} failed as a whole`);
+    return { code: status.INTERNAL, details: `${what}: ${error instanceof Error ? error.message : String(error)}` };
+  };
+  return {
+    NodePrepareResources(
+      call: ServerUnaryCall<NodePrepareResourcesRequest, NodePrepareResourcesResponse>,
+      callback: sendUnaryData<NodePrepareResourcesResponse>,
+    ) {
+      const claims = call.request.claims ?? [];
+      if (claims.length > MAX_CLAIMS_PER_CALL) return callback(tooMany(claims.length));
+      preparer.prepare(claims).then(
+        (responses) => {
+          if (version === 'v1beta1') {
+            for (const response of Object.values(responses)) {
+              for (const device of response.devices) delete device.share_id;
+            }
+          }
+          callback(null, { claims: responses });
+        },
+        (error: unknown) => callback(internal('NodePrepareResources', error)),
+      );
+    },
+    NodeUnprepareResources(
+      call: ServerUnaryCall<NodeUnprepareResourcesRequest, NodeUnprepareResourcesResponse>,
+      callback: sendUnaryData<NodeUnprepareResourcesResponse>,
+    ) {
+      const claims = call.request.claims ?? [];
+      if (claims.length > MAX_CLAIMS_PER_CALL) return callback(tooMany(claims.length));
+      preparer.unprepare(claims).then(
+        (responses) => callback(null, { claims: responses }),
+        (error: unknown) => callback(internal('NodeUnprepareResources', error)),
+      );
+    },
+  };
+}

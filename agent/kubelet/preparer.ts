@@ -1,0 +1,302 @@
+import type { Device, HealthReading } from '../discovery/inventory.js';
+import type { Logger } from '../../src/log.js';
+import { buildClaimSpec, type CdiDirectory, renderSpec, specFileName } from './cdi.js';
+import type { CheckpointData, CheckpointEntry, CheckpointStore } from './checkpoint.js';
+import { claimRef, planClaim, type ResourceClaimLike, validateClaimRequest, validateClaimUid } from './claims.js';
+import type {
+  Claim,
+  NodePrepareResourceResponse,
+  NodeUnprepareResourceResponse,
+  PreparedDevice,
+} from './protos.js';
+
+/** Reads ResourceClaims from the API. Resolves undefined when the claim does not exist (404); throws otherwise. */
+export interface ClaimReader {
+  get(namespace: string, name: string): Promise<ResourceClaimLike | undefined>;
+}
+
+export interface PreparerOptions {
+  driver: string;
+  nodeName: string;
+  poolName: string;
+  cdi: CdiDirectory;
+  checkpoint: CheckpointStore;
+  claims: ClaimReader;
+  /** this node's devices now (discovery's latest inventory) */
+  devices: () => ReadonlyMap<string, Device>;
+  health: (device: string) => HealthReading | undefined;
+  devRoot?: string;
+  logger: Logger;
+  /** API reads in flight at once during one call */
+  concurrency?: number;
+}
+
+export interface ReconcileReport {
+  checkpoint: 'missing' | 'loaded' | 'corrupt';
+  orphanSpecsRemoved: string[];
+  tempFilesRemoved: string[];
+  specsRewritten: string[];
+  /** claims dropped because the API says they are gone (or have another UID) */
+  claimsDropped: string[];
+  /** API reads that failed: those claims are kept */
+  apiErrors: number;
+}
+
+/** Requests above this size are refused as a whole: no pod has that many claims, and the API would suffer. */
+export const MAX_CLAIMS_PER_CALL = 1024;
+
+/**
+ * The node service's state machine. Order of effects, so that kill -9 at any instant converges on the next start:
+ * prepare writes CDI specs, then the checkpoint, then replies (a spec without a checkpoint entry is an orphan the next
+ * start removes; the kubelet retries the unanswered prepare). Unprepare writes the checkpoint first, then removes the
+ * specs (a spec left behind is again an orphan). Calls are serialised: the checkpoint is one file.
+ */
+export class ClaimPreparer {
+  private state: CheckpointData | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: PreparerOptions) {}
+
+  /** Brings checkpoint, CDI directory and API into agreement. Run once before serving. */
+  reconcile(): Promise<ReconcileReport> {
+    return this.serialised(() => this.reconcileNow());
+  }
+
+  prepare(claims: Claim[]): Promise<Record<string, NodePrepareResourceResponse>> {
+    return this.serialised(() => this.prepareNow(claims));
+  }
+
+  unprepare(claims: Claim[]): Promise<Record<string, NodeUnprepareResourceResponse>> {
+    return this.serialised(() => this.unprepareNow(claims));
+  }
+
+  /** Prepared claims as recorded (a copy). */
+  prepared(): CheckpointEntry[] {
+    return Object.values(this.state?.claims ?? {}).map((entry) => structuredClone(entry));
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async current(): Promise<CheckpointData> {
+    if (!this.state) this.state = (await this.options.checkpoint.load()).data;
+    return this.state;
+  }
+
+  private async reconcileNow(): Promise<ReconcileReport> {
+    const { cdi, checkpoint, logger } = this.options;
+    const load = await checkpoint.load();
+    if (load.state === 'corrupt') {
+      logger.error(
+        { path: checkpoint.path, movedTo: load.movedTo, error: load.error },
+        'checkpoint is damaged: moved aside; starting from an empty record (the kubelet re-prepares running pods)',
+      );
+    }
+    const data = load.data;
+    this.state = data;
+    const report: ReconcileReport = {
+      checkpoint: load.state,
+      orphanSpecsRemoved: [],
+      tempFilesRemoved: [],
+      specsRewritten: [],
+      claimsDropped: [],
+      apiErrors: 0,
+    };
+    const { specs, temps } = await cdi.list();
+    for (const temp of temps) {
+      await cdi.remove(temp);
+      report.tempFilesRemoved.push(temp);
+    }
+    for (const [uid, file] of specs) {
+      if (!data.claims[uid] || data.claims[uid].specFile !== file) {
+        await cdi.remove(file);
+        report.orphanSpecsRemoved.push(file);
+      }
+    }
+    // Claims the API no longer has (or has under another UID) are over: nobody will ask to unprepare them.
+    const entries = Object.values(data.claims);
+    const verdicts = await mapLimit(entries, this.options.concurrency ?? 16, async (entry) => {
+      try {
+        const apiClaim = await this.options.claims.get(entry.namespace, entry.name);
+        return apiClaim?.metadata?.uid === entry.uid ? 'keep' : 'drop';
+      } catch (error) {
+        logger.warn({ claim: `${entry.namespace}/${entry.name}`, error: String(error) }, 'cannot check claim in the API; keeping it');
+        report.apiErrors++;
+        return 'keep';
+      }
+    });
+    const dropped = entries.filter((_, index) => verdicts[index] === 'drop');
+    if (dropped.length > 0) {
+      const next = { ...data, claims: { ...data.claims } };
+      for (const entry of dropped) delete next.claims[entry.uid];
+      await checkpoint.save(next);
+      this.state = next;
+      for (const entry of dropped) {
+        await cdi.remove(entry.specFile);
+        report.claimsDropped.push(`${entry.namespace}/${entry.name} (${entry.uid})`);
+      }
+    } else if (load.state !== 'loaded') {
+      await checkpoint.save(data);
+    }
+    for (const entry of Object.values(this.state.claims)) {
+      if ((await cdi.read(entry.specFile)) !== entry.specContent) {
+        await cdi.write(entry.specFile, entry.specContent);
+        report.specsRewritten.push(entry.specFile);
+      }
+    }
+    logger.info(report, 'reconciled checkpoint, CDI directory and API');
+    return report;
+  }
+
+  private async prepareNow(claims: Claim[]): Promise<Record<string, NodePrepareResourceResponse>> {
+    const { cdi, checkpoint, logger } = this.options;
+    const data = await this.current();
+    const responses: Record<string, NodePrepareResourceResponse> = {};
+    const fresh: Claim[] = [];
+    const seen = new Set<string>();
+    for (const claim of claims) {
+      if (seen.has(claim.uid)) continue;
+      seen.add(claim.uid);
+      const invalid = validateClaimRequest(claim);
+      if (invalid) {
+        responses[claim.uid] = { devices: [], error: invalid };
+        continue;
+      }
+      const known = data.claims[claim.uid];
+      if (known) {
+        // Idempotent: the same answer as the first time, and the spec is put back if someone removed it.
+        if ((await cdi.read(known.specFile)) !== known.specContent) await cdi.write(known.specFile, known.specContent);
+        responses[claim.uid] = { devices: known.devices.map((device) => ({ ...device })), error: '' };
+        continue;
+      }
+      fresh.push(claim);
+    }
+
+    const reads = await mapLimit(fresh, this.options.concurrency ?? 16, async (claim) => {
+      try {
+        return { claim, apiClaim: await this.options.claims.get(claim.namespace, claim.name) };
+      } catch (error) {
+        return { claim, error: `cannot read ResourceClaim ${claimRef(claim)} from the API: ${errorText(error)}; the kubelet will retry` };
+      }
+    });
+
+    const devices = this.options.devices();
+    const newEntries: CheckpointEntry[] = [];
+    for (const read of reads) {
+      const { claim } = read;
+      if ('error' in read && read.error) {
+        responses[claim.uid] = { devices: [], error: read.error };
+        continue;
+      }
+      const plan = planClaim(claim, 'apiClaim' in read ? read.apiClaim : undefined, {
+        driver: this.options.driver,
+        nodeName: this.options.nodeName,
+        poolName: this.options.poolName,
+        devices,
+        health: this.options.health,
+      });
+      if (!plan.ok) {
+        responses[claim.uid] = { devices: [], error: plan.error };
+        continue;
+      }
+      const built = buildClaimSpec(claim, plan.devices, { devRoot: this.options.devRoot });
+      const prepared: PreparedDevice[] = plan.devices.map((entry, index) => {
+        const device: PreparedDevice = {
+          request_names: entry.requestNames,
+          pool_name: this.options.poolName,
+          device_name: entry.device.name,
+          cdi_device_ids: [built.cdiIds[index] as string],
+        };
+        if (entry.shareId) device.share_id = entry.shareId;
+        return device;
+      });
+      newEntries.push({
+        uid: claim.uid,
+        namespace: claim.namespace,
+        name: claim.name,
+        devices: prepared,
+        specFile: built.fileName,
+        specContent: renderSpec(built.spec),
+      });
+    }
+
+    if (newEntries.length > 0) {
+      const next: CheckpointData = { ...data, claims: { ...data.claims } };
+      for (const entry of newEntries) next.claims[entry.uid] = entry;
+      try {
+        for (const entry of newEntries) await cdi.write(entry.specFile, entry.specContent);
+        await checkpoint.save(next);
+      } catch (error) {
+        // Nothing recorded: take back the specs (best effort; the next start removes any that stay).
+        for (const entry of newEntries) await cdi.remove(entry.specFile).catch(() => undefined);
+        throw error;
+      }
+      this.state = next;
+      for (const entry of newEntries) {
+        responses[entry.uid] = { devices: entry.devices.map((device) => ({ ...device })), error: '' };
+        logger.info(
+          { claim: `${entry.namespace}/${entry.name}`, uid: entry.uid, devices: entry.devices.map((d) => d.device_name) },
+          'prepared claim',
+        );
+      }
+    }
+    for (const [uid, response] of Object.entries(responses)) {
+      if (response.error) logger.warn({ uid, error: response.error }, 'prepare failed for claim');
+    }
+    return responses;
+  }
+
+  private async unprepareNow(claims: Claim[]): Promise<Record<string, NodeUnprepareResourceResponse>> {
+    const { cdi, checkpoint, logger } = this.options;
+    const data = await this.current();
+    const responses: Record<string, NodeUnprepareResourceResponse> = {};
+    const known: CheckpointEntry[] = [];
+    const strays: string[] = [];
+    for (const claim of claims) {
+      if (claim.uid in responses) continue;
+      const invalid = validateClaimUid(claim);
+      if (invalid) {
+        responses[claim.uid] = { error: invalid };
+        continue;
+      }
+      responses[claim.uid] = { error: '' };
+      const entry = data.claims[claim.uid];
+      if (entry) known.push(entry);
+      else strays.push(specFileName(claim.uid));
+    }
+    // Never prepared as far as the record goes; a spec of a prepare that failed halfway may still lie there.
+    for (const file of strays) if ((await cdi.read(file)) !== undefined) await cdi.remove(file);
+    if (known.length > 0) {
+      const next: CheckpointData = { ...data, claims: { ...data.claims } };
+      for (const entry of known) delete next.claims[entry.uid];
+      await checkpoint.save(next);
+      this.state = next;
+      for (const entry of known) {
+        await cdi.remove(entry.specFile);
+        logger.info({ claim: `${entry.namespace}/${entry.name}`, uid: entry.uid }, 'unprepared claim');
+      }
+    }
+    return responses;
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Maps with at most `limit` promises in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

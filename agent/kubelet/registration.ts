@@ -1,0 +1,67 @@
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from '../../src/log.js';
+import {
+  PLUGIN_TYPE_DRA,
+  type PluginInfo,
+  type RegistrationStatus,
+  VERSION_DRA_V1,
+  VERSION_DRA_V1BETA1,
+  VERSION_HEALTH_V1ALPHA1,
+} from './protos.js';
+
+/**
+ * The plugin side of kubelet plugin registration (FACTS.md §1): GetInfo says who we are and where the DRA service
+ * socket is; the kubelet answers with NotifyRegistrationStatus. A refusal means the node cannot use the driver at all,
+ * so it is logged as an error with the kubelet's reason, and readiness reports it.
+ */
+export type RegistrationState =
+  | { state: 'waiting' }
+  | { state: 'registered'; at: number }
+  | { state: 'refused'; error: string; at: number };
+
+export function pluginInfo(driver: string, draSocket: string, withHealth = true): PluginInfo {
+  // In order of preference: the kubelet takes the first DRAPlugin entry it knows.
+  const versions = [VERSION_DRA_V1, VERSION_DRA_V1BETA1];
+  if (withHealth) versions.push(VERSION_HEALTH_V1ALPHA1);
+  return { type: PLUGIN_TYPE_DRA, name: driver, endpoint: draSocket, supported_versions: versions };
+}
+
+export class RegistrationService {
+  private current: RegistrationState = { state: 'waiting' };
+
+  constructor(
+    private readonly info: PluginInfo,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  state(): RegistrationState {
+    return this.current;
+  }
+
+  implementation(): UntypedServiceImplementation {
+    return {
+      GetInfo: (_call: ServerUnaryCall<unknown, PluginInfo>, callback: sendUnaryData<PluginInfo>) => {
+        this.logger.debug({ info: this.info }, 'kubelet asked for plugin info');
+        callback(null, this.info);
+      },
+      NotifyRegistrationStatus: (
+        call: ServerUnaryCall<RegistrationStatus, Record<string, never>>,
+        callback: sendUnaryData<Record<string, never>>,
+      ) => {
+        const { plugin_registered: registered, error } = call.request;
+        if (registered) {
+          this.current = { state: 'registered', at: this.now() };
+          this.logger.info({ driver: this.info.name, endpoint: this.info.endpoint }, 'kubelet registered the DRA plugin');
+        } else {
+          this.current = { state: 'refused', error: error || '(no reason given)', at: this.now() };
+          this.logger.error(
+            { driver: this.info.name, endpoint: this.info.endpoint, error: this.current.error },
+            'KUBELET REFUSED THE DRA PLUGIN REGISTRATION: pods on this node cannot use the driver until this is fixed',
+          );
+        }
+        callback(null, {});
+      },
+    };
+  }
+}

@@ -1,0 +1,347 @@
+import { ANNOTATION_AGENT_VERSION, ATTR, CAPACITY_MEMORY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
+import type {
+  Device,
+  DeviceAttribute,
+  DeviceCapacity,
+  DeviceTaint,
+  DeviceTaintEffect,
+  OwnerReference,
+  ResourceSlice,
+} from '../../src/kube/types.js';
+import type {
+  GpuDevice,
+  HealthReading,
+  Inventory,
+  Device as InventoryDevice,
+  MigDevice,
+  NicDevice,
+  PciFunction,
+  TpuDevice,
+} from '../discovery/inventory.js';
+import { formatBytes } from './quantity.js';
+import {
+  clampString,
+  isDnsLabel,
+  isQualifiedAttributeName,
+  MAX_ATTRIBUTES_AND_CAPACITIES,
+  MAX_DEVICES_PER_SLICE,
+  MAX_DEVICES_PER_SLICE_WITH_TAINTS,
+  MAX_VALUE_LENGTH,
+  toLabelValue,
+  toSemver,
+} from './validate.js';
+
+/**
+ * The slice builder: inventory in, ResourceSlice objects out, no I/O. Everything the API would reject (names, value
+ * lengths, attribute counts, devices per slice) is handled here, so the publisher only moves objects.
+ */
+
+/** A health reading with the time it began (for the taint's timeAdded). */
+export interface DeviceHealth extends HealthReading {
+  /** Unix ms */
+  since?: number;
+}
+
+export interface BuildDevicesOptions {
+  /** live health (the DeviceHealthBoard); falls back to the inventory's reading */
+  healthOf?: (device: string) => DeviceHealth | undefined;
+  /** put a taint on unhealthy devices; undefined = the API server drops taints, write none */
+  taintEffect?: DeviceTaintEffect;
+  /** used for timeAdded when a reading has no `since` */
+  now?: () => number;
+}
+
+export interface BuildProblem {
+  device: string;
+  message: string;
+}
+
+export interface BuiltDevices {
+  devices: Device[];
+  problems: BuildProblem[];
+}
+
+type Attrs = Record<string, DeviceAttribute>;
+
+const str = (value: string | undefined): DeviceAttribute | undefined =>
+  value === undefined || value === '' ? undefined : { string: clampString(value) };
+const int = (value: number | null | undefined): DeviceAttribute | undefined =>
+  value === undefined || value === null || !Number.isSafeInteger(value) ? undefined : { int: value };
+const bool = (value: boolean | undefined): DeviceAttribute | undefined =>
+  value === undefined ? undefined : { bool: value };
+const version = (value: string | undefined): DeviceAttribute | undefined => {
+  const v = toSemver(value);
+  return v === undefined ? undefined : { version: v };
+};
+
+/** Attributes every PCI device carries: where it sits, so claims can align devices of different kinds. */
+function pciAttributes(pci: PciFunction | undefined): [string, DeviceAttribute | undefined][] {
+  if (!pci) return [];
+  return [
+    [ATTR.pciBusID, str(pci.address)],
+    [ATTR.pcieRoot, str(pci.pcieRoot)],
+    [ATTR.pcieSwitch, str(pci.pcieSwitch)],
+    [ATTR.numaNode, int(pci.numaNode)],
+  ];
+}
+
+const PCI_VENDORS: Record<string, string> = {
+  '10de': 'nvidia',
+  '15b3': 'mellanox',
+  '8086': 'intel',
+  '1d0f': 'amazon',
+  '1ae0': 'google',
+  '14e4': 'broadcom',
+  '1af4': 'virtio',
+  '1002': 'amd',
+  '1077': 'qlogic',
+  '19e5': 'huawei',
+};
+
+function gpuAttributes(gpu: GpuDevice): [string, DeviceAttribute | undefined][] {
+  return [
+    [ATTR.type, str('gpu')],
+    [ATTR.vendor, str(gpu.vendor)],
+    [ATTR.model, str(gpu.model)],
+    [ATTR.uuid, str(gpu.uuid)],
+    ['index', int(gpu.index)],
+    ['minor', int(gpu.minor)],
+    ...pciAttributes(gpu.pci),
+    ['architecture', str(gpu.architecture)],
+    [ATTR.driverVersion, version(gpu.driverVersion)],
+    ['cudaDriverVersion', version(gpu.cudaVersion)],
+    [ATTR.cudaComputeCapability, version(gpu.computeCapability)],
+    [ATTR.nvlinkClique, str(gpu.nvlinkClique)],
+    ['mig', bool(gpu.migEnabled)],
+  ];
+}
+
+function migAttributes(gpu: GpuDevice, mig: MigDevice): [string, DeviceAttribute | undefined][] {
+  return [
+    [ATTR.type, str('mig')],
+    [ATTR.vendor, str(gpu.vendor)],
+    [ATTR.model, str(gpu.model)],
+    [ATTR.uuid, str(mig.uuid)],
+    ['parentUUID', str(gpu.uuid)],
+    ['parentDevice', str(gpu.name)],
+    ['profile', str(mig.profile)],
+    ['gpuInstance', int(mig.gpuInstanceId)],
+    ['computeInstance', int(mig.computeInstanceId)],
+    ...pciAttributes(gpu.pci),
+    [ATTR.driverVersion, version(gpu.driverVersion)],
+    [ATTR.cudaComputeCapability, version(gpu.computeCapability)],
+  ];
+}
+
+function tpuAttributes(tpu: TpuDevice): [string, DeviceAttribute | undefined][] {
+  return [
+    [ATTR.type, str('tpu')],
+    [ATTR.vendor, str('google')],
+    [ATTR.model, str(`TPU ${tpu.generation}`)],
+    ['tpuGeneration', str(tpu.generation)],
+    ['index', int(tpu.index)],
+    ...pciAttributes(tpu.pci),
+  ];
+}
+
+function nicAttributes(nic: NicDevice): [string, DeviceAttribute | undefined][] {
+  const port = nic.rdma[0];
+  const speedGbps =
+    port?.rateGbps !== undefined
+      ? Math.round(port.rateGbps)
+      : nic.speedMbps !== undefined && nic.speedMbps > 0
+        ? Math.round(nic.speedMbps / 1000)
+        : undefined;
+  const vendor = nic.pci ? (PCI_VENDORS[nic.pci.vendorId] ?? nic.pci.vendorId) : undefined;
+  // interface names are never Kubernetes names, but as attribute values they only need to be short
+  const ifName = nic.ifName.length <= MAX_VALUE_LENGTH ? nic.ifName : undefined;
+  return [
+    [ATTR.type, str('nic')],
+    [ATTR.vendor, str(vendor)],
+    [ATTR.model, str(nic.pci ? `${nic.pci.vendorId}:${nic.pci.deviceId}` : undefined)],
+    [ATTR.ifName, str(ifName)],
+    ['mac', str(nic.mac)],
+    ['mtu', int(nic.mtu)],
+    ...pciAttributes(nic.pci),
+    [ATTR.rdma, bool(nic.rdma.length > 0)],
+    [ATTR.rdmaDevice, str(port?.device)],
+    [ATTR.linkLayer, str(port?.linkLayer ?? (nic.pci ? 'Ethernet' : undefined))],
+    [ATTR.linkSpeedGbps, int(speedGbps)],
+    ['state', str(nic.operState)],
+    [ATTR.virtual, bool(nic.virtual)],
+    ['sriovVF', bool(nic.sriovVf)],
+  ];
+}
+
+function effectiveHealth(name: string, fallback: HealthReading, options: BuildDevicesOptions): DeviceHealth {
+  return options.healthOf?.(name) ?? fallback;
+}
+
+/** RFC 3339 with whole seconds: the API stores metav1.Time at second precision. */
+export function rfc3339Seconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function finishDevice(
+  name: string,
+  entries: [string, DeviceAttribute | undefined][],
+  memoryBytes: number | undefined,
+  health: DeviceHealth,
+  options: BuildDevicesOptions,
+  problems: BuildProblem[],
+): Device | undefined {
+  if (!isDnsLabel(name)) {
+    problems.push({ device: name, message: `device name "${name}" is not a DNS label; device left out` });
+    return undefined;
+  }
+  const healthy = health.state !== 'unhealthy';
+  const capacity: Record<string, DeviceCapacity> = {};
+  if (memoryBytes !== undefined && memoryBytes > 0) capacity[CAPACITY_MEMORY] = { value: formatBytes(memoryBytes) };
+  const attributes: Attrs = {};
+  // `healthy` first: it must survive the 32-entry cap, whatever else is dropped
+  const ordered: [string, DeviceAttribute | undefined][] = [[ATTR.healthy, { bool: healthy }], ...entries];
+  const room = MAX_ATTRIBUTES_AND_CAPACITIES - Object.keys(capacity).length;
+  for (const [key, value] of ordered) {
+    if (value === undefined || key in attributes) continue;
+    if (!isQualifiedAttributeName(key)) {
+      problems.push({ device: name, message: `attribute name "${key}" is not valid; left out` });
+      continue;
+    }
+    if (Object.keys(attributes).length >= room) {
+      problems.push({
+        device: name,
+        message: `more than ${MAX_ATTRIBUTES_AND_CAPACITIES} attributes; "${key}" left out`,
+      });
+      continue;
+    }
+    attributes[key] = value;
+  }
+  const device: Device = { name, attributes };
+  if (Object.keys(capacity).length > 0) device.capacity = capacity;
+  if (!healthy && options.taintEffect) {
+    const taint: DeviceTaint = {
+      key: UNHEALTHY_TAINT_KEY,
+      effect: options.taintEffect,
+      timeAdded: rfc3339Seconds(health.since ?? (options.now ?? Date.now)()),
+    };
+    const value = toLabelValue(health.reason ?? 'unhealthy');
+    if (value !== '') taint.value = value;
+    device.taints = [taint];
+  }
+  return device;
+}
+
+const KIND_ORDER: Record<string, number> = { gpu: 0, mig: 1, tpu: 2, nic: 3 };
+
+/** The devices of the node's pool, in a stable order (kind, then index or name). */
+export function buildDevices(inventory: Inventory, options: BuildDevicesOptions = {}): BuiltDevices {
+  const devices: { order: [number, number, string]; device: Device }[] = [];
+  const problems: BuildProblem[] = [];
+  const add = (kind: string, index: number, device: Device | undefined) => {
+    if (device) devices.push({ order: [KIND_ORDER[kind] ?? 9, index, device.name], device });
+  };
+  for (const d of inventory.devices as InventoryDevice[]) {
+    if (d.kind === 'gpu') {
+      const health = effectiveHealth(d.name, d.health, options);
+      if (d.migEnabled && d.migDevices.length > 0) {
+        // with MIG on, the GPU is handed out as its MIG devices: publishing both would let two claims share it
+        for (const mig of d.migDevices) {
+          const migHealth = options.healthOf?.(mig.name) ?? health;
+          add(
+            'mig',
+            d.index,
+            finishDevice(mig.name, migAttributes(d, mig), mig.memoryBytes, migHealth, options, problems),
+          );
+        }
+      } else {
+        add('gpu', d.index, finishDevice(d.name, gpuAttributes(d), d.memoryBytes, health, options, problems));
+      }
+    } else if (d.kind === 'tpu') {
+      const health = effectiveHealth(d.name, d.health, options);
+      add('tpu', d.index, finishDevice(d.name, tpuAttributes(d), undefined, health, options, problems));
+    } else if (d.kind === 'nic') {
+      const health = effectiveHealth(d.name, d.health, options);
+      add('nic', 0, finishDevice(d.name, nicAttributes(d), undefined, health, options, problems));
+    }
+    // other accelerators (AMD, Intel, Habana) are listed by discovery but not driven: nothing to prepare, no slice
+  }
+  devices.sort(
+    (a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2].localeCompare(b.order[2], 'en'),
+  );
+  const seen = new Set<string>();
+  const unique: Device[] = [];
+  for (const { device } of devices) {
+    if (seen.has(device.name)) {
+      problems.push({ device: device.name, message: 'duplicate device name; second one left out' });
+      continue;
+    }
+    seen.add(device.name);
+    unique.push(device);
+  }
+  return { devices: unique, problems };
+}
+
+export function hasTaints(devices: readonly Device[]): boolean {
+  return devices.some((d) => (d.taints?.length ?? 0) > 0);
+}
+
+export function maxDevicesPerSlice(devices: readonly Device[]): number {
+  return hasTaints(devices) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
+}
+
+/** Devices cut into slice-sized chunks; a node with no devices still gets one (empty) slice so its pool exists. */
+export function splitDevices(devices: readonly Device[], max = maxDevicesPerSlice(devices)): Device[][] {
+  if (devices.length === 0) return [[]];
+  const chunks: Device[][] = [];
+  for (let i = 0; i < devices.length; i += max) chunks.push(devices.slice(i, i + max));
+  return chunks;
+}
+
+export interface SliceIdentity {
+  driver: string;
+  nodeName: string;
+  /** the Node's UID: with it, slices carry an ownerReference and go when the node goes */
+  nodeUid?: string;
+  agentVersion?: string;
+}
+
+export function nodeOwnerReference(nodeName: string, nodeUid: string): OwnerReference {
+  return { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUid, controller: true };
+}
+
+/** The upstream helper's naming: `<node>-<driver>-` plus the API server's random suffix, cut to fit. */
+export function sliceGenerateName(nodeName: string, driver: string): string {
+  const prefix = `${nodeName}-${driver}-`;
+  // generateName plus the 5-char suffix must stay a DNS subdomain ≤ 253
+  return prefix.length > 200 ? `${prefix.slice(0, 199)}-` : prefix;
+}
+
+/** One slice object (no name: creates use generateName) for the pool's chunk `devices`. */
+export function buildSlice(
+  identity: SliceIdentity,
+  devices: Device[],
+  pool: { generation: number; resourceSliceCount: number },
+): ResourceSlice {
+  const metadata: ResourceSlice['metadata'] = {
+    generateName: sliceGenerateName(identity.nodeName, identity.driver),
+  };
+  if (identity.nodeUid) metadata.ownerReferences = [nodeOwnerReference(identity.nodeName, identity.nodeUid)];
+  if (identity.agentVersion) metadata.annotations = { [ANNOTATION_AGENT_VERSION]: identity.agentVersion };
+  return {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceSlice',
+    metadata,
+    spec: {
+      driver: identity.driver,
+      nodeName: identity.nodeName,
+      pool: { name: identity.nodeName, generation: pool.generation, resourceSliceCount: pool.resourceSliceCount },
+      devices,
+    },
+  };
+}
+
+/** The whole pool at one generation. */
+export function buildSlices(identity: SliceIdentity, devices: readonly Device[], generation: number): ResourceSlice[] {
+  const chunks = splitDevices(devices);
+  return chunks.map((chunk) => buildSlice(identity, chunk, { generation, resourceSliceCount: chunks.length }));
+}

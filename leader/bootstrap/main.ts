@@ -1,0 +1,92 @@
+/**
+ * `lockstep bootstrap`: join, wait at the barrier with progress lines, write the environment file, exit 0. This
+ * module is bootstrap's whole start-up path: it must not import client-node or anything heavy (see the
+ * formation benchmark's start-up figure).
+ */
+import { CliError, usageError } from '../../src/cli/errors.js';
+import type { Logger } from '../../src/log.js';
+import { groupEnvironment } from '../environment.js';
+import { formatMs, JoinRefusedError, JoinTimeoutError, joinGroup, type Joined } from '../member/client.js';
+import { writeEnvFile } from '../member/env-file.js';
+import { type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
+import { LocateError } from '../member/locate.js';
+import type { Role } from '../protocol/messages.js';
+
+/** Exit codes: the group never formed in time; the coordinator refused this pod. */
+export const EXIT_TIMEOUT = 3;
+export const EXIT_REFUSED = 4;
+
+export function plan(flags: JoinFlags, rankFromCli: boolean, env: NodeJS.ProcessEnv, facts?: PodFacts): JoinPlan {
+  try {
+    return planJoin(flags, rankFromCli, env, facts);
+  } catch (err) {
+    if (err instanceof LocateError) throw usageError(err.message);
+    throw err;
+  }
+}
+
+/** Joins and writes the environment file; the session stays open for the caller (run keeps it). */
+export async function joinAndWrite(
+  flags: JoinFlags,
+  joinPlan: JoinPlan,
+  role: Role,
+  log: Logger,
+  onJoinSent?: () => void,
+): Promise<Joined> {
+  let joined: Joined;
+  try {
+    joined = await joinGroup({
+      target: joinPlan.target,
+      identity: joinPlan.identity,
+      token: joinPlan.token,
+      role,
+      timeoutMs: flags.timeout,
+      progressIntervalMs: flags.progressInterval,
+      onProgress: (line) => log.info(line),
+      onJoinSent,
+    });
+  } catch (err) {
+    if (err instanceof JoinTimeoutError) throw new CliError(EXIT_TIMEOUT, err.message);
+    if (err instanceof JoinRefusedError) throw new CliError(EXIT_REFUSED, err.message);
+    throw err;
+  }
+  const { release, reply } = joined;
+  const env = groupEnvironment(release);
+  await writeEnvFile(flags.envFile, {
+    version: 1,
+    group: release.group,
+    namespace: release.namespace,
+    rank: release.rank,
+    epoch: release.epoch,
+    size: release.size,
+    memberId: reply.memberId,
+    coordinator: `${joined.address.includes(':') ? `[${joined.address}]` : joined.address}:${joinPlan.target.port}`,
+    env,
+    release,
+  });
+  log.info(
+    { group: release.group, rank: release.rank, size: release.size, epoch: release.epoch, envFile: flags.envFile },
+    `group ${release.group} released: rank ${release.rank} of ${release.size}, epoch ${release.epoch}; environment in ${flags.envFile}`,
+  );
+  return joined;
+}
+
+export async function runBootstrap(
+  flags: JoinFlags,
+  rankFromCli: boolean,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  facts?: PodFacts,
+): Promise<number> {
+  const joinPlan = plan(flags, rankFromCli, env, facts);
+  log.info(
+    { coordinator: `${joinPlan.target.host}:${joinPlan.target.port}`, pod: joinPlan.identity.pod, rank: joinPlan.identity.rankHint },
+    `joining the group through ${joinPlan.target.host}:${joinPlan.target.port} (${joinPlan.target.source}); giving up after ${formatMs(flags.timeout)}`,
+  );
+  const joined = await joinAndWrite(flags, joinPlan, 'ROLE_BOOTSTRAP', log, () => {
+    // the start-up benchmark measures process start → this line
+    if (env.LOCKSTEP_TRACE_STARTUP === '1') process.stderr.write(`lockstep-trace join-sent ${performance.now().toFixed(1)}\n`);
+  });
+  joined.session.close();
+  return 0;
+}

@@ -1,0 +1,63 @@
+/**
+ * The coordinator as a manager: the member table, the gRPC server and the status publisher, started and stopped
+ * together. Recovery (issue 9) adds its watchdog and pod watch as further managers beside these, driven by the hooks.
+ */
+import type { Logger } from '../../src/log.js';
+import { GroupTable, type GroupTableOptions } from './group-table.js';
+import { type Authenticator, type CoordinatorHooks, CoordinatorServer } from './server.js';
+import { StatusPublisher, type StatusSink } from './status-publisher.js';
+
+export interface CoordinatorOptions extends GroupTableOptions {
+  /** `host:port` to listen on (port 0 = any free one) */
+  listen: string;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  progressIntervalMs?: number;
+  /** where the status goes; none = only the Status RPC */
+  sink?: StatusSink;
+  authenticate?: Authenticator;
+  hooks?: CoordinatorHooks;
+}
+
+export class Coordinator {
+  readonly table: GroupTable;
+  readonly server: CoordinatorServer;
+  readonly publisher: StatusPublisher | undefined;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.table = new GroupTable(options);
+    this.publisher = options.sink
+      ? new StatusPublisher({
+          sink: options.sink,
+          leaderPod: options.leaderPod,
+          snapshot: () => this.table.snapshot(),
+          log: options.log,
+        })
+      : undefined;
+    this.server = new CoordinatorServer({
+      table: this.table,
+      log: options.log,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      progressIntervalMs: options.progressIntervalMs,
+      authenticate: options.authenticate,
+      hooks: options.hooks,
+      onChange: () => this.publisher?.schedule(),
+    });
+  }
+
+  /** Listens and publishes the initial (Forming) status; returns the bound port. */
+  async start(): Promise<number> {
+    const port = await this.server.listen(this.options.listen);
+    this.publisher?.start();
+    this.options.log.info(
+      { port, group: this.table.group, size: this.table.size, leaderPod: this.table.leaderPod },
+      'coordinator listening',
+    );
+    return port;
+  }
+
+  async stop(): Promise<void> {
+    await this.server.close();
+    await this.publisher?.stop();
+  }
+}

@@ -1,0 +1,96 @@
+/** `lockstep coordinator`: resolves the group from flags and the leader pod, then runs until SIGTERM. */
+import { readFileSync } from 'node:fs';
+import { CliError, usageError } from '../../src/cli/errors.js';
+import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/config.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { PODS, resourcePath } from '../../src/kube/resources.js';
+import type { Pod } from '../../src/kube/types.js';
+import type { Logger } from '../../src/log.js';
+import { Coordinator } from './coordinator.js';
+import { KubeStatusSink } from './kube-sink.js';
+import { factsFromPod, groupFromPodName, sizeFromOwner, type WorkloadFacts } from './workload.js';
+
+export interface CoordinatorCliOptions {
+  group?: string;
+  groupSize?: number;
+  namespace?: string;
+  podName?: string;
+  listen: string;
+  kubeconfig?: string;
+  heartbeatTimeout: number;
+  masterPort: number;
+}
+
+export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
+  // the API is used when there is one to use: an explicit kubeconfig, or a service account in a pod
+  const useApi = Boolean(opts.kubeconfig) || Boolean(env.KUBERNETES_SERVICE_HOST);
+  const kube = useApi ? new KubeClient(loadKubeConfig({ kubeconfig: opts.kubeconfig, env })) : undefined;
+  const namespace = opts.namespace || readServiceAccountNamespace() || 'default';
+  let facts: WorkloadFacts = {};
+  if (kube && opts.podName) {
+    let pod: Pod;
+    try {
+      pod = await kube.get<Pod>(resourcePath(PODS, { namespace, name: opts.podName }));
+    } catch (err) {
+      throw new CliError(1, `cannot read the leader pod ${namespace}/${opts.podName}: ${String(err)}`);
+    }
+    facts = factsFromPod(pod);
+    if (!opts.groupSize && facts.size === undefined && facts.owner) {
+      const owner = facts.owner;
+      const path =
+        owner.kind === 'StatefulSet'
+          ? `/apis/apps/v1/namespaces/${namespace}/statefulsets/${owner.name}`
+          : `/apis/batch/v1/namespaces/${namespace}/jobs/${owner.name}`;
+      try {
+        const object = await kube.get<{ spec?: Record<string, unknown> }>(path);
+        facts.size = sizeFromOwner(owner.kind, object);
+        facts.sizeSource = `${owner.kind} ${owner.name}`;
+      } catch (err) {
+        log.warn({ err: String(err), owner: owner.name }, 'cannot read the workload for the group size');
+      }
+    }
+  }
+  const group = opts.group || facts.group || groupFromPodName(opts.podName);
+  if (!group) throw usageError('the group has no name: pass --group or run in the leader pod (--pod-name / POD_NAME)');
+  const size = opts.groupSize ?? facts.size;
+  if (!size) {
+    throw usageError(
+      'the group size is unknown: pass --group-size, set LWS_GROUP_SIZE, or run in a pod of a LeaderWorkerSet, StatefulSet or indexed Job with API access',
+    );
+  }
+  const coordinator = new Coordinator({
+    group,
+    namespace,
+    size,
+    leaderPod: opts.podName,
+    masterPort: opts.masterPort,
+    lastEpoch: facts.lastEpoch,
+    listen: opts.listen,
+    log,
+    // four heartbeats fit in the timeout, so one lost packet never looks like a lost member
+    heartbeatIntervalMs: Math.max(100, Math.floor(opts.heartbeatTimeout / 4)),
+    sink: kube ? new KubeStatusSink(kube, namespace) : undefined,
+  });
+  await coordinator.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'stopping');
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  await coordinator.stop();
+  kube?.close();
+  return 0;
+}
+
+function readServiceAccountNamespace(): string | undefined {
+  try {
+    return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,345 @@
+/**
+ * The coordinator's gRPC service: a thin shell around GroupTable. Join admits, Session streams progress and releases
+ * to members and takes their heartbeats and engine reports, Status answers with the group status.
+ */
+import {
+  type Metadata,
+  Server,
+  ServerCredentials,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  status as GrpcStatus,
+} from '@grpc/grpc-js';
+import type { Logger } from '../../src/log.js';
+import type {
+  CoordinatorMessage,
+  EngineEvent,
+  JoinReply,
+  JoinRequest,
+  MemberIdentity,
+  MemberMessage,
+  Role,
+  StatusReply,
+} from '../protocol/messages.js';
+import { COMMAND_SINCE, groupService, negotiateVersion, PROTOCOL_VERSION } from '../protocol/service.js';
+import { type GroupTable, JoinRefused, type Member, type RefusalCode } from './group-table.js';
+
+/** Checks a member's credentials before admission (issue 9: TokenReview + group labels). Throws JoinRefused. */
+export type Authenticator = (request: {
+  token: string;
+  identity: MemberIdentity;
+  metadata: Metadata;
+  peer: string;
+}) => Promise<void>;
+
+/** Where recovery (issue 9) plugs in; every hook is optional and called after the table changed. */
+export interface CoordinatorHooks {
+  /** a pod joined again (restarted bootstrap / recreated pod); `released` = it had been released before */
+  onRejoin?(member: Member, released: boolean): void;
+  /** a member's run session ended (without reporting an exit first when `clean` is false) */
+  onSessionClosed?(member: Member, role: Role, clean: boolean): void;
+  onEngineEvent?(member: Member, event: EngineEvent): void;
+  onHeartbeat?(member: Member): void;
+  /** the barrier opened a new epoch */
+  onRelease?(epoch: number): void;
+}
+
+export interface CoordinatorServerOptions {
+  table: GroupTable;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  /** coalesce progress broadcasts to at most one per interval */
+  progressIntervalMs?: number;
+  authenticate?: Authenticator;
+  hooks?: CoordinatorHooks;
+  /** the table changed: the status publisher listens here */
+  onChange?: () => void;
+}
+
+interface Session {
+  memberId: string;
+  role: Role;
+  version: number;
+  call: ServerDuplexStream<MemberMessage, CoordinatorMessage>;
+  /** the epoch this session was last released into */
+  releasedEpoch: number;
+  reportedExit: boolean;
+}
+
+const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
+  ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
+  OUT_OF_RANGE: GrpcStatus.OUT_OF_RANGE,
+  FAILED_PRECONDITION: GrpcStatus.FAILED_PRECONDITION,
+  INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
+  UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
+  PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+};
+
+export class CoordinatorServer {
+  private readonly server = new Server({ 'grpc.keepalive_permit_without_calls': 1 });
+  private readonly sessions = new Map<string, Set<Session>>();
+  private progressTimer: NodeJS.Timeout | undefined;
+  private boundPort = 0;
+
+  constructor(private readonly options: CoordinatorServerOptions) {
+    const service = groupService();
+    this.server.addService(service, {
+      Join: (call: ServerUnaryCall<JoinRequest, JoinReply>, callback: sendUnaryData<JoinReply>) => {
+        this.join(call, callback).catch((err: unknown) => callback(toServiceError(err)));
+      },
+      Session: (call: ServerDuplexStream<MemberMessage, CoordinatorMessage>) => this.session(call),
+      Status: (_call: ServerUnaryCall<unknown, StatusReply>, callback: sendUnaryData<StatusReply>) => {
+        callback(null, this.statusReply());
+      },
+    });
+  }
+
+  /** Binds `host:port` (port 0 = any); returns the bound port. */
+  async listen(address: string): Promise<number> {
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port),
+      );
+    });
+    return this.boundPort;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async close(): Promise<void> {
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    for (const set of this.sessions.values()) for (const s of set) s.call.end();
+    this.sessions.clear();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Sends every attached member the release of the current epoch it has not received yet. */
+  broadcastReleases(): void {
+    const releases = this.options.table.releases();
+    for (const [id, set] of this.sessions) {
+      const release = releases.get(id);
+      if (!release) continue;
+      for (const s of set) {
+        if (s.releasedEpoch >= release.epoch) continue;
+        s.releasedEpoch = release.epoch;
+        this.send(s, { kind: 'release', release });
+      }
+    }
+  }
+
+  /** Sends a command to every session of a member (recovery's stop goes through here). */
+  sendTo(memberId: string, message: CoordinatorMessage): number {
+    let sent = 0;
+    for (const s of this.sessions.get(memberId) ?? []) if (this.send(s, message)) sent++;
+    return sent;
+  }
+
+  private async join(call: ServerUnaryCall<JoinRequest, JoinReply>, callback: sendUnaryData<JoinReply>) {
+    const request = call.request;
+    const { table, log } = this.options;
+    const version = negotiateVersion(request.protocolVersion);
+    if (version === undefined) {
+      throw new JoinRefused(
+        'FAILED_PRECONDITION',
+        `member speaks protocol ${request.protocolVersion}, this coordinator needs at least ${PROTOCOL_VERSION}: upgrade the member's lockstep`,
+      );
+    }
+    const identity = normaliseIdentity(request.member, call.getPeer());
+    if (this.options.authenticate) {
+      await this.options.authenticate({ token: request.token, identity, metadata: call.metadata, peer: call.getPeer() });
+    }
+    const wasReleased = (table.member(identity.pod)?.epoch ?? 0) > 0;
+    const outcome = table.join(identity);
+    const { member } = outcome;
+    log.info(
+      { pod: member.id, rank: member.rank, ip: identity.ip, node: identity.node, joined: table.joinedCount(), size: table.size },
+      outcome.rejoined ? 'member joined again' : 'member joined',
+    );
+    callback(null, {
+      protocolVersion: version,
+      memberId: member.id,
+      rank: member.rank,
+      rankFinal: member.rankFinal,
+      group: table.group,
+      groupSize: table.size,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      epoch: table.epoch,
+    });
+    if (outcome.rejoined) this.options.hooks?.onRejoin?.(member, wasReleased);
+    this.afterChange();
+  }
+
+  /** After any admission: open the barrier when the group is whole, else tell the waiting members. */
+  private afterChange(): void {
+    const { table, log } = this.options;
+    if (table.state === 'Forming' && table.isComplete()) {
+      const epoch = table.openEpoch();
+      log.info({ epoch, size: table.size }, 'group complete: released');
+      this.broadcastReleases();
+      this.options.hooks?.onRelease?.(epoch);
+    } else {
+      this.scheduleProgress();
+    }
+    this.options.onChange?.();
+  }
+
+  private scheduleProgress(): void {
+    if (this.progressTimer) return;
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = undefined;
+      const progress = this.options.table.progress();
+      for (const set of this.sessions.values()) {
+        for (const s of set) if (s.releasedEpoch < progress.epoch || progress.epoch === 0) this.send(s, { kind: 'progress', progress });
+      }
+    }, this.options.progressIntervalMs ?? 200);
+    this.progressTimer.unref();
+  }
+
+  private session(call: ServerDuplexStream<MemberMessage, CoordinatorMessage>): void {
+    const { table, log } = this.options;
+    let session: Session | undefined;
+    call.on('data', (message: MemberMessage) => {
+      if (!session) {
+        if (message.kind !== 'attach') {
+          call.emit('error', new Error('first message must be attach'));
+          call.end();
+          return;
+        }
+        const { attach } = message;
+        const member = table.member(attach.memberId);
+        if (!member) {
+          call.destroy(
+            Object.assign(new Error(`unknown member ${attach.memberId}: join first`), { code: GrpcStatus.NOT_FOUND }),
+          );
+          return;
+        }
+        session = {
+          memberId: member.id,
+          role: attach.role,
+          version: negotiateVersion(attach.protocolVersion) ?? PROTOCOL_VERSION,
+          call,
+          releasedEpoch: attach.epoch,
+          reportedExit: false,
+        };
+        let set = this.sessions.get(member.id);
+        if (!set) this.sessions.set(member.id, (set = new Set()));
+        set.add(session);
+        table.seen(member.id);
+        // a member attaching after the barrier opened gets its release at once, else where the barrier stands
+        const release = table.releases().get(member.id);
+        if (release && session.releasedEpoch < release.epoch) {
+          session.releasedEpoch = release.epoch;
+          this.send(session, { kind: 'release', release });
+        } else if (!release) {
+          this.send(session, { kind: 'progress', progress: table.progress() });
+        }
+        return;
+      }
+      const member = table.member(session.memberId);
+      if (!member) return;
+      if (message.kind === 'heartbeat') {
+        table.seen(member.id);
+        this.options.hooks?.onHeartbeat?.(member);
+      } else if (message.kind === 'engine') {
+        if (message.engine.state === 'ENGINE_EXITED' || message.engine.state === 'ENGINE_STOPPED') {
+          session.reportedExit = true;
+        }
+        table.recordEngine(member.id, message.engine);
+        log.info({ pod: member.id, rank: member.rank, engine: message.engine }, 'engine event');
+        this.send(session, { kind: 'ack', ack: { sequence: 0 } });
+        this.options.hooks?.onEngineEvent?.(member, message.engine);
+        this.options.onChange?.();
+      }
+    });
+    const closed = () => {
+      if (!session) return;
+      const s = session;
+      session = undefined;
+      this.sessions.get(s.memberId)?.delete(s);
+      const member = table.member(s.memberId);
+      if (member) this.options.hooks?.onSessionClosed?.(member, s.role, s.reportedExit || s.role === 'ROLE_BOOTSTRAP');
+      if (!call.writableEnded) call.end();
+    };
+    call.on('end', closed);
+    call.on('error', closed);
+    call.on('cancelled', closed);
+  }
+
+  private send(session: Session, message: CoordinatorMessage): boolean {
+    if (COMMAND_SINCE[message.kind] > session.version) return false;
+    if (session.call.writableEnded || session.call.destroyed) return false;
+    session.call.write(message);
+    return true;
+  }
+
+  private statusReply(): StatusReply {
+    const s = this.options.table.snapshot();
+    const states = new Map(this.options.table.members().map((m) => [m.id, m.state]));
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      group: s.group,
+      namespace: s.namespace,
+      size: s.size,
+      epoch: s.epoch,
+      state: s.state,
+      members: s.members.map((m) => ({
+        rank: m.rank,
+        pod: m.pod,
+        node: m.node ?? '',
+        address: m.address ?? '',
+        ready: m.ready,
+        state: states.get(m.pod) ?? '',
+        reason: m.reason ?? '',
+      })),
+      restarts: s.restarts,
+      lastReason: s.lastReason ?? '',
+      lastChange: s.lastChange,
+    };
+  }
+}
+
+/** The member's address is what it says (its pod IP); without one, the address its connection came from. */
+function normaliseIdentity(identity: MemberIdentity | undefined, peer: string): MemberIdentity {
+  const base: MemberIdentity = identity ?? {
+    pod: '',
+    namespace: '',
+    ip: '',
+    node: '',
+    rankSource: '',
+    devices: [],
+    group: '',
+    groupSize: 0,
+    hostname: '',
+  };
+  const ip = base.ip || peerAddress(peer);
+  return { ...base, ip, devices: base.devices ?? [] };
+}
+
+/** `ipv4:127.0.0.5:41234` / `ipv6:[::1]:4000` / `127.0.0.5:41234` → the address. */
+export function peerAddress(peer: string): string {
+  const p = peer.replace(/^ipv[46]:/, '');
+  const v6 = /^\[([^\]]+)\]:\d+$/.exec(p);
+  if (v6) return v6[1]!;
+  const v4 = /^(.+):\d+$/.exec(p);
+  return v4 ? v4[1]! : p;
+}
+
+function toServiceError(err: unknown): Error & { code: GrpcStatus; details: string } {
+  if (err instanceof JoinRefused) {
+    return Object.assign(new Error(err.message), { code: GRPC_CODE[err.code], details: err.message });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return Object.assign(new Error(message), { code: GrpcStatus.INTERNAL, details: message });
+}

@@ -1,0 +1,61 @@
+/**
+ * The group as the workload defines it, read from the leader pod (and its owner): name, expected size, last epoch.
+ * Pure over plain objects; the coordinator's main fetches them.
+ */
+import { ANNOTATION_EPOCH, LABEL_GROUP, LWS } from '../../src/contract/names.js';
+import type { OwnerReference, Pod } from '../../src/kube/types.js';
+
+export interface WorkloadFacts {
+  group?: string;
+  size?: number;
+  /** where the size came from, for logs */
+  sizeSource?: string;
+  lastEpoch?: number;
+  /** an owner whose replicas give the size (fetched by the caller) */
+  owner?: OwnerReference;
+}
+
+const JOB_NAME_LABELS = ['batch.kubernetes.io/job-name', 'job-name'];
+const JOBSET_NAME_LABEL = 'jobset.sigs.k8s.io/jobset-name';
+
+export function factsFromPod(pod: Pod): WorkloadFacts {
+  const labels = pod.metadata.labels ?? {};
+  const annotations = pod.metadata.annotations ?? {};
+  const owner = pod.metadata.ownerReferences?.find((o) => o.controller) ?? pod.metadata.ownerReferences?.[0];
+  const facts: WorkloadFacts = {};
+  if (labels[LABEL_GROUP]) facts.group = labels[LABEL_GROUP];
+  else if (labels[LWS.labelName] && labels[LWS.labelGroupIndex] !== undefined) {
+    facts.group = `${labels[LWS.labelName]}-${labels[LWS.labelGroupIndex]}`;
+  } else if (labels[JOBSET_NAME_LABEL]) facts.group = labels[JOBSET_NAME_LABEL];
+  else if (owner?.kind === 'StatefulSet') facts.group = owner.name;
+  else {
+    const job = JOB_NAME_LABELS.map((l) => labels[l]).find((v) => v);
+    if (job) facts.group = job;
+  }
+  const lwsSize = annotations[LWS.annotationSize];
+  if (lwsSize && /^\d+$/.test(lwsSize) && Number(lwsSize) > 0) {
+    facts.size = Number(lwsSize);
+    facts.sizeSource = `annotation ${LWS.annotationSize}`;
+  } else if (owner && (owner.kind === 'StatefulSet' || owner.kind === 'Job')) {
+    facts.owner = owner;
+  }
+  const epoch = annotations[ANNOTATION_EPOCH];
+  if (epoch && /^\d+$/.test(epoch)) facts.lastEpoch = Number(epoch);
+  return facts;
+}
+
+/** Members a StatefulSet (replicas) or an indexed Job (completions, else parallelism) runs. */
+export function sizeFromOwner(kind: string, object: { spec?: Record<string, unknown> }): number | undefined {
+  const spec = object.spec ?? {};
+  const pick = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
+  if (kind === 'StatefulSet') return pick(spec.replicas) ?? 1;
+  if (kind === 'Job') return pick(spec.completions) ?? pick(spec.parallelism);
+  return undefined;
+}
+
+/** The group name without an API: the pod name less its ordinal (`web-3` → `web`). */
+export function groupFromPodName(pod: string | undefined): string | undefined {
+  if (!pod) return undefined;
+  const m = /^(.+)-\d+$/.exec(pod);
+  return m ? m[1] : pod;
+}

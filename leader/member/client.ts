@@ -1,0 +1,411 @@
+/**
+ * The member side of the protocol: find the coordinator, join (retrying while the leader's DNS name does not resolve
+ * or the coordinator is not up), wait at the barrier with progress lines, and keep a session for heartbeats and
+ * engine reports. Imports only gRPC and node: this is bootstrap's start-up path.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import {
+  type ClientDuplexStream,
+  Client,
+  credentials,
+  Metadata,
+  type ServiceError,
+  status as GrpcStatus,
+} from '@grpc/grpc-js';
+import type {
+  CoordinatorMessage,
+  EngineEvent,
+  EngineState,
+  JoinReply,
+  JoinRequest,
+  MemberIdentity,
+  MemberMessage,
+  Progress,
+  Release,
+  Role,
+  Stop,
+} from '../protocol/messages.js';
+import { groupService, PROTOCOL_VERSION } from '../protocol/service.js';
+import type { CoordinatorTarget } from './locate.js';
+
+/** The coordinator said no (duplicate rank, other group…): retrying cannot help. */
+export class JoinRefusedError extends Error {
+  override name = 'JoinRefusedError';
+}
+
+/** The deadline passed; the message says what was still missing. */
+export class JoinTimeoutError extends Error {
+  override name = 'JoinTimeoutError';
+}
+
+const FATAL = new Set<number>([
+  GrpcStatus.ALREADY_EXISTS,
+  GrpcStatus.OUT_OF_RANGE,
+  GrpcStatus.FAILED_PRECONDITION,
+  GrpcStatus.INVALID_ARGUMENT,
+  GrpcStatus.UNAUTHENTICATED,
+  GrpcStatus.PERMISSION_DENIED,
+]);
+
+export interface JoinOptions {
+  target: CoordinatorTarget;
+  identity: MemberIdentity;
+  token: string;
+  role: Role;
+  timeoutMs: number;
+  /** a progress line every this often (and on the first change) */
+  progressIntervalMs: number;
+  onProgress: (line: string) => void;
+  /** host → address; tests replace DNS here */
+  resolve?: (host: string) => Promise<string>;
+  /** the moment Join is first sent (the start-up benchmark reads it) */
+  onJoinSent?: () => void;
+}
+
+export interface Joined {
+  reply: JoinReply;
+  release: Release;
+  session: MemberSession;
+  address: string;
+}
+
+async function defaultResolve(host: string): Promise<string> {
+  if (isIP(host)) return host;
+  const { address } = await lookup(host);
+  return address;
+}
+
+function grpcTarget(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function describeProgress(p: Progress): string {
+  const missing = p.missingRanks;
+  if (missing.length === 0) return `all ${p.size} members joined`;
+  const list = missing.length > 16 ? `${missing.slice(0, 16).join(', ')} and ${missing.length - 16} more` : missing.join(', ');
+  return `waiting for ${p.joined}/${p.size} members: missing rank${missing.length === 1 ? '' : 's'} ${list}`;
+}
+
+/**
+ * Joins and waits for the release. Resolves with the release and an open session (bootstrap closes it, run keeps
+ * it); rejects with JoinRefusedError or JoinTimeoutError.
+ */
+export async function joinGroup(options: JoinOptions): Promise<Joined> {
+  const resolve = options.resolve ?? defaultResolve;
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  const where = `${options.target.host}:${options.target.port}`;
+  let waiting = `looking up ${options.target.host}`;
+  let lastLine = '';
+  let lastPrinted = 0;
+  const report = (line: string, force = false) => {
+    waiting = line;
+    const now = Date.now();
+    if (force || (line !== lastLine && lastPrinted === 0) || now - lastPrinted >= options.progressIntervalMs) {
+      options.onProgress(line);
+      lastLine = line;
+      lastPrinted = now;
+    }
+  };
+  const ticker = setInterval(() => report(waiting, true), options.progressIntervalMs);
+  ticker.unref();
+  let delay = 100;
+  let sentOnce = false;
+  try {
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new JoinTimeoutError(`gave up after ${formatMs(options.timeoutMs)}: ${waiting}`);
+      }
+      let address: string;
+      try {
+        address = await withTimeout(resolve(options.target.host), left);
+      } catch (err) {
+        report(
+          `waiting for the leader's DNS name ${options.target.host} to resolve (${options.target.source}): ${errorText(err)}`,
+        );
+        await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+        delay = Math.min(delay * 2, 1000);
+        continue;
+      }
+      const client = new Client(grpcTarget(address, options.target.port), credentials.createInsecure());
+      try {
+        const request: JoinRequest = {
+          protocolVersion: PROTOCOL_VERSION,
+          member: options.identity,
+          token: options.token,
+          role: options.role,
+        };
+        if (!sentOnce) {
+          sentOnce = true;
+          options.onJoinSent?.();
+        }
+        const reply = await unaryJoin(client, request, Math.min(5000, Math.max(1, deadline - Date.now())));
+        delay = 100;
+        report(`joined group ${reply.group} as rank ${reply.rank}; waiting for the other members`, true);
+        const session = new MemberSession(client, reply, options.role);
+        const release = await session.waitForRelease(deadline, (p) =>
+          report(`${describeProgress(p)} (this pod is rank ${reply.rank})`),
+        );
+        return { reply: { ...reply, rank: release.rank }, release, session, address };
+      } catch (err) {
+        client.close();
+        if (err instanceof JoinRefusedError || err instanceof JoinTimeoutError) throw err;
+        const e = err as Partial<ServiceError>;
+        if (e.code !== undefined && FATAL.has(e.code)) {
+          throw new JoinRefusedError(`the coordinator at ${where} refused this pod: ${e.details || e.message}`);
+        }
+        report(
+          e.code === GrpcStatus.UNAVAILABLE
+            ? `waiting for the coordinator at ${where} (${options.target.source}) to come up: ${e.details || 'unavailable'}`
+            : `lost the coordinator at ${where}: ${e.details || errorText(err)}; joining again`,
+        );
+        await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+function unaryJoin(client: Client, request: JoinRequest, timeoutMs: number): Promise<JoinReply> {
+  const method = groupService().Join;
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      new Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err, reply) => (err || !reply ? reject(err ?? new Error('empty Join reply')) : resolve(reply)),
+    );
+  });
+}
+
+/** Reads the group status from a coordinator (the Status RPC). */
+export function queryStatus(address: string, timeoutMs = 5000) {
+  const method = groupService().Status;
+  const client = new Client(address, credentials.createInsecure());
+  return new Promise<import('../protocol/messages.js').StatusReply>((resolve, reject) => {
+    client.makeUnaryRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      {},
+      new Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err, reply) => {
+        client.close();
+        if (err || !reply) reject(err ?? new Error('empty Status reply'));
+        else resolve(reply);
+      },
+    );
+  });
+}
+
+export interface SessionHandlers {
+  /** a new epoch opened (after a recovery): issue 9 restarts the engine here */
+  onRelease?(release: Release): void;
+  onStop?(stop: Stop): void;
+  onProgress?(progress: Progress): void;
+  /** the stream broke; the session re-attaches by itself */
+  onDisconnect?(reason: string): void;
+}
+
+/**
+ * One member's stream to the coordinator. Waits for the release, then (for run) heartbeats and reports the engine;
+ * re-attaches when the stream breaks, until closed.
+ */
+export class MemberSession {
+  private call: ClientDuplexStream<MemberMessage, CoordinatorMessage> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private sequence = 0;
+  private epoch = 0;
+  private engineState: EngineState = 'ENGINE_STATE_UNSPECIFIED';
+  private closed = false;
+  private handlers: SessionHandlers = {};
+  private reconnect: NodeJS.Timeout | undefined;
+  private acks: Array<() => void> = [];
+
+  constructor(
+    private readonly client: Client,
+    readonly joined: Pick<JoinReply, 'memberId' | 'heartbeatIntervalMs' | 'protocolVersion'>,
+    private readonly role: Role,
+  ) {}
+
+  /** Attaches and resolves with the first release; rejects when the stream fails or the deadline passes. */
+  waitForRelease(deadline: number, onProgress: (p: Progress) => void): Promise<Release> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new JoinTimeoutError('deadline')), Math.max(0, deadline - Date.now()));
+      timer.unref();
+      this.open(0, {
+        onProgress,
+        onRelease: (release) => {
+          clearTimeout(timer);
+          this.epoch = release.epoch;
+          resolve(release);
+        },
+        onError: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+    }).then(
+      (release) => release as Release,
+      (err: unknown) => {
+        // the timer's rejection carries no context; the caller's loop reports what it was waiting for
+        if (err instanceof JoinTimeoutError) throw err;
+        throw err;
+      },
+    );
+  }
+
+  /** Keeps the session for run: heartbeats every interval, commands to the handlers, re-attach on breaks. */
+  keep(epoch: number, handlers: SessionHandlers): void {
+    this.epoch = epoch;
+    this.handlers = handlers;
+    if (!this.call) this.attachForRun();
+    const interval = Math.max(100, this.joined.heartbeatIntervalMs || 1000);
+    this.heartbeat = setInterval(() => {
+      this.write({
+        kind: 'heartbeat',
+        heartbeat: { epoch: this.epoch, sequence: ++this.sequence, engine: this.engineState },
+      });
+    }, interval);
+    this.heartbeat.unref();
+  }
+
+  /** Reports the engine's state; resolves when the coordinator acknowledged it or after `waitMs`. */
+  reportEngine(event: Omit<EngineEvent, 'epoch'>, waitMs = 0): Promise<void> {
+    this.engineState = event.state;
+    const sent = this.write({ kind: 'engine', engine: { ...event, epoch: this.epoch } });
+    if (!sent || waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      this.acks.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.reconnect) clearTimeout(this.reconnect);
+    this.call?.end();
+    this.call = undefined;
+    this.client.close();
+  }
+
+  private attachForRun(): void {
+    this.open(this.epoch, {
+      onProgress: (p) => this.handlers.onProgress?.(p),
+      onRelease: (r) => {
+        this.epoch = r.epoch;
+        this.handlers.onRelease?.(r);
+      },
+      onError: (err) => {
+        this.call = undefined;
+        if (this.closed) return;
+        this.handlers.onDisconnect?.(errorText(err));
+        this.reconnect = setTimeout(() => this.attachForRun(), 1000);
+        this.reconnect.unref();
+      },
+    });
+  }
+
+  private open(
+    epoch: number,
+    on: { onProgress(p: Progress): void; onRelease(r: Release): void; onError(err: unknown): void },
+  ): void {
+    const method = groupService().Session;
+    const call = this.client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize);
+    this.call = call;
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      if (this.call === call) this.call = undefined;
+      on.onError(err);
+    };
+    call.on('data', (message: CoordinatorMessage) => {
+      switch (message.kind) {
+        case 'progress':
+          on.onProgress(message.progress);
+          break;
+        case 'release':
+          on.onRelease(message.release);
+          break;
+        case 'stop':
+          this.handlers.onStop?.(message.stop);
+          break;
+        case 'ack':
+          this.acks.shift()?.();
+          break;
+        default:
+          // a command from a newer coordinator that this member does not know: ignored by design
+          break;
+      }
+    });
+    call.on('error', fail);
+    call.on('end', () => fail(new Error('the coordinator ended the session')));
+    call.write({
+      kind: 'attach',
+      attach: { memberId: this.joined.memberId, role: this.role, epoch, protocolVersion: PROTOCOL_VERSION },
+    });
+  }
+
+  private write(message: MemberMessage): boolean {
+    const call = this.call;
+    if (!call || call.writableEnded || call.destroyed) return false;
+    call.write(message);
+    return true;
+  }
+}
+
+/** A session for a member that joined earlier (run after bootstrap): attach by member id, no Join. */
+export function attachSession(
+  coordinator: string,
+  memberId: string,
+  heartbeatIntervalMs: number,
+  role: Role,
+): MemberSession {
+  const client = new Client(coordinator, credentials.createInsecure());
+  return new MemberSession(client, { memberId, heartbeatIntervalMs, protocolVersion: PROTOCOL_VERSION }, role);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${formatMs(ms)}`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+function errorText(err: unknown): string {
+  const e = err as { code?: string; message?: string; details?: string };
+  if (e?.details) return e.details;
+  if (e?.code === 'ENOTFOUND') return 'not found';
+  if (e?.code === 'EAI_AGAIN') return 'temporary DNS failure';
+  return e?.message ?? String(err);
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 60_000 === 0 && ms >= 60_000) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

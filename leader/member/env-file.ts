@@ -1,0 +1,116 @@
+/**
+ * The environment file bootstrap leaves on the shared volume: a shell-sourceable file and a JSON twin beside it
+ * (`group.env` → `group.env.json`). Both are written atomically (temp + fsync + rename), shell first, so the JSON
+ * existing means both are complete; `run` reads the JSON.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ENV_NAME } from '../environment.js';
+import type { Release } from '../protocol/messages.js';
+
+export const ENV_FILE_VERSION = 1;
+
+export interface EnvFile {
+  version: typeof ENV_FILE_VERSION;
+  group: string;
+  namespace: string;
+  rank: number;
+  epoch: number;
+  size: number;
+  /** the pod name the coordinator knows this member by */
+  memberId: string;
+  /** host:port of the coordinator, so run can attach without searching again */
+  coordinator: string;
+  env: Record<string, string>;
+  release: Release;
+}
+
+export function jsonPathFor(envFile: string): string {
+  return `${envFile}.json`;
+}
+
+/** POSIX single quoting: everything literal, a quote becomes '\''. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function renderShell(file: EnvFile): string {
+  const lines = [
+    `# lockstep group environment: group ${file.group}, rank ${file.rank}/${file.size}, epoch ${file.epoch}`,
+    '# written by `lockstep bootstrap`; source it with: . <this file>',
+  ];
+  for (const [name, value] of Object.entries(file.env)) {
+    if (!ENV_NAME.test(name)) throw new Error(`refusing to write variable with invalid name "${name}"`);
+    lines.push(`export ${name}=${shellQuote(value)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function parseEnvFile(text: string, path: string): EnvFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const file = value as Partial<EnvFile> | null;
+  if (
+    !file ||
+    typeof file !== 'object' ||
+    file.version !== ENV_FILE_VERSION ||
+    typeof file.env !== 'object' ||
+    file.env === null ||
+    typeof file.rank !== 'number' ||
+    typeof file.group !== 'string'
+  ) {
+    throw new Error(`${path} is not a lockstep group environment file (version ${ENV_FILE_VERSION})`);
+  }
+  for (const [k, v] of Object.entries(file.env)) {
+    if (!ENV_NAME.test(k) || typeof v !== 'string') throw new Error(`${path}: bad variable "${k}"`);
+  }
+  return file as EnvFile;
+}
+
+async function writeAtomic(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'w', 0o644);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  // the rename itself survives a crash only once the directory is synced
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export async function writeEnvFile(path: string, file: EnvFile): Promise<void> {
+  await writeAtomic(path, renderShell(file));
+  await writeAtomic(jsonPathFor(path), `${JSON.stringify(file, null, 2)}\n`);
+}
+
+/** The environment file, or undefined when bootstrap has not written one. */
+export async function readEnvFile(path: string): Promise<EnvFile | undefined> {
+  const json = jsonPathFor(path);
+  let text: string;
+  try {
+    text = await readFile(json, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return parseEnvFile(text, json);
+}

@@ -1,0 +1,82 @@
+/**
+ * Turns the join flags (shared by bootstrap and run) into the member's identity and the coordinator's address.
+ * Reads the pod's small facts (its /etc/hosts, its /dev listing, the token) through parameters.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { MemberIdentity } from '../protocol/messages.js';
+import { detectDevices, rankHint } from './identity.js';
+import { type CoordinatorTarget, locateCoordinator, ownFqdn } from './locate.js';
+
+export interface JoinFlags {
+  leaderAddress?: string;
+  coordinatorPort: number;
+  groupSize?: number;
+  rank?: number;
+  podName?: string;
+  podIp?: string;
+  nodeName?: string;
+  namespace?: string;
+  tokenFile: string;
+  envFile: string;
+  timeout: number;
+  group?: string;
+  devices?: string;
+  progressInterval: number;
+}
+
+export interface PodFacts {
+  hostsFile?: string;
+  devRoot?: string;
+}
+
+export interface JoinPlan {
+  identity: MemberIdentity;
+  target: CoordinatorTarget;
+  token: string;
+}
+
+function readOr(path: string | undefined, fallback: string): string {
+  if (!path) return fallback;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+export function planJoin(flags: JoinFlags, rankFromCli: boolean, env: NodeJS.ProcessEnv, facts: PodFacts = {}): JoinPlan {
+  const hostsText = readOr(facts.hostsFile ?? '/etc/hosts', '');
+  const podName = flags.podName;
+  const hint = rankHint(flags.rank, rankFromCli, env, podName);
+  const leaderFromLws =
+    !!env.LWS_LEADER_ADDRESS && !env.LOCKSTEP_LEADER_ADDRESS && env.LWS_LEADER_ADDRESS === flags.leaderAddress;
+  const target = locateCoordinator({
+    leaderAddress: flags.leaderAddress,
+    leaderAddressSource: leaderFromLws ? 'LWS_LEADER_ADDRESS' : '--leader-address',
+    port: flags.coordinatorPort,
+    podName,
+    hostsText,
+  });
+  const identity: MemberIdentity = {
+    pod: podName ?? '',
+    namespace: flags.namespace ?? '',
+    ip: flags.podIp ?? '',
+    node: flags.nodeName ?? '',
+    rankSource: hint?.source ?? '',
+    devices: detectDevices(flags.devices, env, listDir(facts.devRoot ?? '/dev')),
+    group: flags.group ?? '',
+    groupSize: flags.groupSize ?? 0,
+    hostname: (podName && ownFqdn(podName, hostsText)) || '',
+  };
+  if (hint) identity.rankHint = hint.rank;
+  const token = readOr(flags.tokenFile, '').trim();
+  return { identity, target, token };
+}

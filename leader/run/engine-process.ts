@@ -1,0 +1,84 @@
+/**
+ * The engine as a child process: started with the group environment (no shell), signals forwarded, stopped with
+ * SIGTERM then SIGKILL after the grace period. Recovery (issue 9) stops and starts it again through stop()/start().
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { constants } from 'node:os';
+
+export interface EngineExit {
+  /** exit status when it exited by itself */
+  code: number | null;
+  /** signal name when a signal ended it */
+  signal: NodeJS.Signals | null;
+}
+
+/** The shell convention: a signal's death reads as 128 + its number. */
+export function exitStatus(exit: EngineExit): number {
+  if (exit.code !== null) return exit.code;
+  const n = exit.signal ? constants.signals[exit.signal] : undefined;
+  return n ? 128 + n : 1;
+}
+
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export class EngineProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<EngineExit> | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly argv: readonly string[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly gracePeriodMs: number,
+  ) {
+    if (argv.length === 0) throw new Error('no command to run');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the engine; resolves once it is running, rejects when it cannot be started (e.g. not found). */
+  start(): Promise<void> {
+    const child = spawn(this.argv[0]!, this.argv.slice(1), { env: this.env, stdio: 'inherit' });
+    this.child = child;
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        if (this.killTimer) clearTimeout(this.killTimer);
+        resolve({ code, signal });
+      });
+    });
+    return new Promise((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        reject(
+          new Error(
+            err.code === 'ENOENT'
+              ? `cannot start ${this.argv[0]}: command not found`
+              : `cannot start ${this.argv[0]}: ${err.message}`,
+          ),
+        );
+      });
+    });
+  }
+
+  /** Resolves when the engine has exited. */
+  wait(): Promise<EngineExit> {
+    if (!this.exited) throw new Error('engine not started');
+    return this.exited;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL once the grace period has passed; resolves on exit. */
+  stop(gracePeriodMs = this.gracePeriodMs): Promise<EngineExit> {
+    this.signal('SIGTERM');
+    if (!this.killTimer) {
+      this.killTimer = setTimeout(() => this.signal('SIGKILL'), gracePeriodMs);
+      this.killTimer.unref();
+    }
+    return this.wait();
+  }
+}

@@ -1,0 +1,338 @@
+import { CONDITION_GROUP_READY, LABEL_GROUP } from '../contract/names.js';
+import {
+  BOOTSTRAP_CONTAINER,
+  COORDINATOR_CONTAINER,
+  COORDINATOR_PORT,
+  COORDINATOR_PORT_NAME,
+  DOWNWARD_ENV,
+  LOCKSTEP_BIN,
+  RUN_DIR,
+  RUN_VOLUME,
+  TOKEN_AUDIENCE,
+  TOKEN_DIR,
+  TOKEN_EXPIRATION_SECONDS,
+  TOKEN_PATH,
+  TOKEN_VOLUME,
+} from './constants.js';
+import { detectEngine } from './engine.js';
+import {
+  arrayAt,
+  childArray,
+  childObject,
+  deepEqual,
+  isObject,
+  type Json,
+  type JsonObject,
+  objectAt,
+  stringArray,
+  stringAt,
+} from './json.js';
+import { InjectError, type InjectOptions, type InjectReport } from './options.js';
+
+/** How one pod template takes part in its group; the workload modules work it out from the object's kind. */
+export interface TemplatePlan {
+  /** where the template sits, for messages: `LeaderWorkerSet/vllm spec.leaderWorkerTemplate.leaderTemplate` */
+  where: string;
+  /** value of the lockstep.dev/group label */
+  groupLabel: string;
+  /** never: not on this template; always: every pod of it is a leader; rank0: only the pod whose rank is 0 */
+  coordinator: 'never' | 'always' | 'rank0';
+  /** arguments both lockstep containers need that the workload does not provide as env (LWS does) */
+  coordinatorArgs: readonly string[];
+  bootstrapArgs: readonly string[];
+  /** extra env for the lockstep containers (rank and indexes from the downward API) */
+  env: readonly JsonObject[];
+}
+
+const SECURITY_CONTEXT: JsonObject = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+export function downwardEnv(): JsonObject[] {
+  return DOWNWARD_ENV.map((e) => ({ name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldPath } } }));
+}
+
+export function coordinatorContainer(image: string, plan: TemplatePlan): JsonObject {
+  const args = ['coordinator', ...plan.coordinatorArgs, ...(plan.coordinator === 'rank0' ? ['--only-rank=0'] : [])];
+  return {
+    name: COORDINATOR_CONTAINER,
+    image,
+    // A native sidecar: it starts before bootstrap (which joins it) and runs beside the engine for the pod's life.
+    restartPolicy: 'Always',
+    args,
+    env: [...downwardEnv(), ...plan.env],
+    ports: [{ name: COORDINATOR_PORT_NAME, containerPort: COORDINATOR_PORT, protocol: 'TCP' }],
+    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    securityContext: SECURITY_CONTEXT,
+  };
+}
+
+export function bootstrapContainer(image: string, plan: TemplatePlan): JsonObject {
+  return {
+    name: BOOTSTRAP_CONTAINER,
+    image,
+    args: ['bootstrap', ...plan.bootstrapArgs],
+    env: [...downwardEnv(), ...plan.env],
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
+    securityContext: SECURITY_CONTEXT,
+    volumeMounts: runAndTokenMounts(),
+  };
+}
+
+export function runAndTokenMounts(): JsonObject[] {
+  return [
+    { name: RUN_VOLUME, mountPath: RUN_DIR },
+    { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
+  ];
+}
+
+export function runVolume(): JsonObject {
+  return { name: RUN_VOLUME, emptyDir: {} };
+}
+
+export function tokenVolume(): JsonObject {
+  return {
+    name: TOKEN_VOLUME,
+    projected: {
+      sources: [
+        {
+          serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: TOKEN_EXPIRATION_SECONDS, path: TOKEN_PATH },
+        },
+      ],
+    },
+  };
+}
+
+/** Did lockstep write this init container? Same name and the same lockstep subcommand. */
+function isOurs(container: JsonObject, name: string, subcommand: string): boolean {
+  if (stringAt(container, 'name') !== name) return false;
+  const argv = [...(stringArray(container.command) ?? []), ...(stringArray(container.args) ?? [])];
+  const at = argv.indexOf(subcommand);
+  return at === 0 || (at === 1 && /(^|\/)lockstep$/.test(argv[0] ?? ''));
+}
+
+function containerName(c: Json): string | undefined {
+  return isObject(c) ? stringAt(c, 'name') : undefined;
+}
+
+/**
+ * Rewrites one pod template in place so its pods join a lockstep group. Everything lockstep writes is recognised on
+ * a second pass and left as it is, which makes injection idempotent.
+ */
+export function injectPodTemplate(
+  template: JsonObject,
+  plan: TemplatePlan,
+  options: InjectOptions,
+  report: InjectReport,
+): void {
+  const at = plan.where;
+  const spec = objectAt(template, 'spec');
+  const containers = arrayAt(spec, 'containers');
+  if (!spec || !containers || containers.length === 0) {
+    throw new InjectError(`${at}: the pod template has no containers`);
+  }
+  const change = (what: string) => report.changes.push(`${at}: ${what}`);
+
+  // Labels the coordinator selects its group's pods with.
+  const metadata = childObject(template, 'metadata', ['spec']);
+  const labels = childObject(metadata, 'labels');
+  if (labels[LABEL_GROUP] !== plan.groupLabel) {
+    labels[LABEL_GROUP] = plan.groupLabel;
+    change(`label ${LABEL_GROUP}=${plan.groupLabel} (the coordinator finds the group's pods by it)`);
+  }
+
+  ensureVolumes(spec, at, change);
+  ensureInitContainers(spec, plan, options, at, change);
+  const main = mainContainer(containers, template, at);
+  wrapCommand(main, options, report, at, change);
+  ensureMainEnvAndMounts(main, at, change);
+
+  const gates = childArray(spec, 'readinessGates');
+  if (!gates.some((g) => isObject(g) && g.conditionType === CONDITION_GROUP_READY)) {
+    gates.push({ conditionType: CONDITION_GROUP_READY });
+    change(`readiness gate ${CONDITION_GROUP_READY} (a pod is Ready only while its whole group runs)`);
+  }
+}
+
+function ensureVolumes(spec: JsonObject, at: string, change: (what: string) => void): void {
+  const volumes = childArray(spec, 'volumes');
+  const run = volumes.find((v) => containerName(v) === RUN_VOLUME);
+  if (run === undefined) {
+    volumes.push(runVolume());
+    change(`volume ${RUN_VOLUME} (emptyDir: the group environment file, shared by bootstrap and the engine)`);
+  } else if (!isObject(run) || !isObject(run.emptyDir)) {
+    throw new InjectError(`${at}: volume ${RUN_VOLUME} already exists and is not an emptyDir; rename it`);
+  }
+  const token = volumes.find((v) => containerName(v) === TOKEN_VOLUME);
+  if (token === undefined) {
+    volumes.push(tokenVolume());
+    change(
+      `volume ${TOKEN_VOLUME} (projected service-account token, audience ${TOKEN_AUDIENCE}: members prove who they are to the coordinator)`,
+    );
+  } else {
+    const sources = arrayAt(objectAt(isObject(token) ? token : undefined, 'projected'), 'sources') ?? [];
+    const hasOurs = sources.some(
+      (s) => isObject(s) && stringAt(objectAt(s, 'serviceAccountToken'), 'audience') === TOKEN_AUDIENCE,
+    );
+    if (!hasOurs) {
+      throw new InjectError(
+        `${at}: volume ${TOKEN_VOLUME} already exists and is not a projected token with audience ${TOKEN_AUDIENCE}; rename it`,
+      );
+    }
+  }
+}
+
+function ensureInitContainers(
+  spec: JsonObject,
+  plan: TemplatePlan,
+  options: InjectOptions,
+  at: string,
+  change: (what: string) => void,
+): void {
+  const inits = childArray(spec, 'initContainers', ['containers']);
+  for (const c of inits) {
+    const name = containerName(c);
+    if (!isObject(c)) continue;
+    if (name === COORDINATOR_CONTAINER && !isOurs(c, COORDINATOR_CONTAINER, 'coordinator')) {
+      throw new InjectError(
+        `${at}: init container ${COORDINATOR_CONTAINER} already exists and does not run \`lockstep coordinator\`; rename or remove it`,
+      );
+    }
+    if (name === BOOTSTRAP_CONTAINER && !isOurs(c, BOOTSTRAP_CONTAINER, 'bootstrap')) {
+      throw new InjectError(
+        `${at}: init container ${BOOTSTRAP_CONTAINER} already exists and does not run \`lockstep bootstrap\`; rename or remove it`,
+      );
+    }
+    if (name !== COORDINATOR_CONTAINER && name !== BOOTSTRAP_CONTAINER && runsLockstep(c)) {
+      throw new InjectError(
+        `${at}: init container ${name ?? '(unnamed)'} already runs lockstep; remove it and inject again (lockstep names its own ${COORDINATOR_CONTAINER} and ${BOOTSTRAP_CONTAINER})`,
+      );
+    }
+  }
+  // Wanted order: the coordinator sidecar first (bootstrap joins it), the user's own init containers, bootstrap last
+  // so the start barrier opens only when every pod is about to start its engine.
+  const others = inits.filter((c) => {
+    const name = containerName(c);
+    return name !== COORDINATOR_CONTAINER && name !== BOOTSTRAP_CONTAINER;
+  });
+  const wanted: Json[] = [];
+  if (plan.coordinator !== 'never') {
+    wanted.push(merged(inits, coordinatorContainer(options.image, plan)));
+  }
+  wanted.push(...others, merged(inits, bootstrapContainer(options.image, plan)));
+  const hadCoordinator = inits.some((c) => containerName(c) === COORDINATOR_CONTAINER);
+  const hadBootstrap = inits.some((c) => containerName(c) === BOOTSTRAP_CONTAINER);
+  if (deepEqual(inits, wanted)) return;
+  inits.splice(0, inits.length, ...wanted);
+  if (plan.coordinator === 'never' && hadCoordinator) {
+    change(`removed native sidecar ${COORDINATOR_CONTAINER} (this template is not the leader's)`);
+  }
+  if (plan.coordinator !== 'never') {
+    const how =
+      plan.coordinator === 'rank0'
+        ? 'on every pod of this template; it coordinates on rank 0 and idles elsewhere (--only-rank=0)'
+        : 'on the leader';
+    change(`${hadCoordinator ? 'updated' : 'added'} native sidecar ${COORDINATOR_CONTAINER} (${how})`);
+  }
+  change(
+    `${hadBootstrap ? 'updated' : 'added'} init container ${BOOTSTRAP_CONTAINER} (joins the group and writes ${RUN_DIR}/group.env before the engine starts)`,
+  );
+}
+
+/** The wanted container, keeping fields an API server added to an earlier injection (so re-injecting is quiet). */
+function merged(existing: readonly Json[], wanted: JsonObject): JsonObject {
+  const before = existing.find((c) => containerName(c) === wanted.name);
+  return isObject(before) ? { ...before, ...wanted } : wanted;
+}
+
+function runsLockstep(c: JsonObject): boolean {
+  const argv = [...(stringArray(c.command) ?? []), ...(stringArray(c.args) ?? [])];
+  const image = stringAt(c, 'image') ?? '';
+  return /(^|\/)lockstep(:|@|$)/.test(image) && argv.some((a) => a === 'bootstrap' || a === 'coordinator');
+}
+
+function mainContainer(containers: Json[], template: JsonObject, at: string): JsonObject {
+  const objects = containers.filter(isObject);
+  const named = stringAt(objectAt(objectAt(template, 'metadata'), 'annotations'), 'kubectl.kubernetes.io/default-container');
+  if (named !== undefined) {
+    const found = objects.find((c) => c.name === named);
+    if (!found) {
+      throw new InjectError(`${at}: kubectl.kubernetes.io/default-container names ${named}, which is not a container`);
+    }
+    return found;
+  }
+  if (objects.length === 1) return objects[0]!;
+  const engineOf = (c: JsonObject) =>
+    isWrapped(c) || detectEngine([...(stringArray(c.command) ?? []), ...(stringArray(c.args) ?? [])]) !== undefined;
+  return objects.find(engineOf) ?? objects[0]!;
+}
+
+function isWrapped(c: JsonObject): boolean {
+  const command = stringArray(c.command);
+  return command !== undefined && command[0] === LOCKSTEP_BIN && command[1] === 'run';
+}
+
+function wrapCommand(
+  main: JsonObject,
+  options: InjectOptions,
+  report: InjectReport,
+  at: string,
+  change: (what: string) => void,
+): void {
+  const name = stringAt(main, 'name') ?? '(unnamed)';
+  if (isWrapped(main)) return;
+  if (main.command !== undefined && stringArray(main.command) === undefined) {
+    throw new InjectError(`${at}: container ${name} has a command that is not a list of strings`);
+  }
+  let command = stringArray(main.command);
+  const args = stringArray(main.args) ?? [];
+  let fromFlag = false;
+  if (!command || command.length === 0) {
+    if (!options.command || options.command.length === 0) {
+      throw new InjectError(
+        `${at}: container ${name} has no command to wrap (its image's entrypoint runs); pass --engine and --command with the entrypoint, e.g. --engine vllm --command "vllm serve"`,
+      );
+    }
+    command = [...options.command];
+    fromFlag = true;
+  }
+  const chosen = options.engine && options.engine !== 'auto' ? options.engine : undefined;
+  const engine = chosen ?? detectEngine([...command, ...args]);
+  if (!engine) {
+    report.warnings.push(
+      `${at}: container ${name}: no engine recognised in \`${[...command, ...args].join(' ').slice(0, 120)}\`; its command is left as it is (pass --engine to wrap it with \`lockstep run\`)`,
+    );
+    return;
+  }
+  main.command = [LOCKSTEP_BIN, 'run', `--engine=${engine}`, '--', ...command];
+  change(
+    `container ${name}: command wrapped with \`lockstep run --engine=${engine} --\`${fromFlag ? ' (command from --command)' : chosen ? '' : ' (engine detected)'}; it starts and restarts the engine with the group`,
+  );
+}
+
+function ensureMainEnvAndMounts(main: JsonObject, at: string, change: (what: string) => void): void {
+  const name = stringAt(main, 'name') ?? '(unnamed)';
+  const env = childArray(main, 'env');
+  const missing = downwardEnv().filter((e) => !env.some((have) => containerName(have) === e.name));
+  if (missing.length > 0) {
+    env.push(...missing);
+    change(`container ${name}: env ${missing.map((e) => e.name).join(', ')} from the downward API`);
+  }
+  const mounts = childArray(main, 'volumeMounts');
+  for (const wanted of runAndTokenMounts()) {
+    const clash = mounts.find((m) => isObject(m) && m.mountPath === wanted.mountPath);
+    if (clash !== undefined) {
+      if (containerName(clash) !== wanted.name) {
+        throw new InjectError(
+          `${at}: container ${name} already mounts volume ${containerName(clash)} at ${String(wanted.mountPath)}, where lockstep mounts ${String(wanted.name)}`,
+        );
+      }
+      continue;
+    }
+    mounts.push(wanted);
+    change(`container ${name}: mounts ${String(wanted.name)} at ${String(wanted.mountPath)}`);
+  }
+}

@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { CliError } from '../cli/errors.js';
+
+/** Exit code when the API cannot be reached or configured (not a usage error: the flags were fine). */
+export const EXIT_KUBECONFIG = 1;
+
+export interface KubeConfigSource {
+  /** --kubeconfig (may be a `:`-separated list, as $KUBECONFIG can be) */
+  kubeconfig?: string;
+  /** --context */
+  context?: string;
+  env?: NodeJS.ProcessEnv;
+  /** prefix in front of the service-account mount (tests build a fake one); client-node reads it the same way */
+  inClusterRoot?: string;
+}
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * Loads the client configuration the way kubectl users expect, in this order: an explicit --kubeconfig (or
+ * $KUBECONFIG through the flag's env twin), the in-cluster service account when running in a pod, then
+ * ~/.kube/config. Every failure is a CliError that says which source was tried.
+ */
+export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
+  const env = source.env ?? process.env;
+  const kc = new KubeConfig();
+  const explicit = source.kubeconfig ?? (env.KUBECONFIG || undefined);
+  const root = source.inClusterRoot ?? '';
+  if (explicit) {
+    const files = explicit.split(delimiter).filter((f) => f !== '');
+    const found = files.filter((f) => existsSync(f));
+    if (found.length === 0) {
+      throw new CliError(EXIT_KUBECONFIG, `kubeconfig ${explicit} does not exist`);
+    }
+    for (const [i, file] of found.entries()) {
+      const next = new KubeConfig();
+      try {
+        next.loadFromFile(file);
+      } catch (err) {
+        throw new CliError(EXIT_KUBECONFIG, `kubeconfig ${file} is not valid: ${errorMessage(err)}`);
+      }
+      // the first file that sets a current context wins, as kubectl merges
+      if (i === 0) kc.loadFromString(next.exportConfig());
+      else kc.mergeConfig(next, true);
+    }
+  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(`${root}${SERVICE_ACCOUNT_DIR}/token`)) {
+    // client-node reads KUBERNETES_SERVICE_HOST/PORT from process.env itself
+    kc.loadFromCluster(root);
+  } else {
+    const home = join(env.HOME ?? homedir(), '.kube', 'config');
+    if (!existsSync(home)) {
+      throw new CliError(
+        EXIT_KUBECONFIG,
+        'no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, run in a pod, or create ~/.kube/config',
+      );
+    }
+    try {
+      kc.loadFromFile(home);
+    } catch (err) {
+      throw new CliError(EXIT_KUBECONFIG, `kubeconfig ${home} is not valid: ${errorMessage(err)}`);
+    }
+  }
+  if (source.context) {
+    if (!kc.getContextObject(source.context)) {
+      throw new CliError(EXIT_KUBECONFIG, `context "${source.context}" is not in the kubeconfig`);
+    }
+    kc.setCurrentContext(source.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new CliError(EXIT_KUBECONFIG, `kubeconfig has no cluster for context "${kc.getCurrentContext()}"`);
+  }
+  return kc;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

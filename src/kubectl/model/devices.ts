@@ -1,0 +1,226 @@
+import type { V1Device, V1DeviceAttribute, V1DeviceTaint, V1ResourceSlice } from '@kubernetes/client-node';
+import {
+  ANNOTATION_AGENT_VERSION,
+  ANNOTATION_PUBLISHED_AT,
+  ATTR,
+  CAPACITY_MEMORY,
+  UNHEALTHY_TAINT_KEY,
+} from '../../contract/names.js';
+
+export type DeviceHealth = 'Healthy' | 'Unhealthy' | 'Unknown';
+
+export interface TaintView {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
+/** One published device, flattened from its slice: what every verb shows about a device. */
+export interface DeviceRecord {
+  node: string;
+  pool: string;
+  slice: string;
+  name: string;
+  type: string;
+  vendor?: string;
+  model?: string;
+  uuid?: string;
+  pciBusID?: string;
+  numaNode?: number;
+  pcieSwitch?: string;
+  pcieRoot?: string;
+  driverVersion?: string;
+  cudaComputeCapability?: string;
+  nvlinkClique?: string;
+  ifName?: string;
+  rdma?: boolean;
+  rdmaDevice?: string;
+  linkLayer?: string;
+  linkSpeedGbps?: number;
+  virtual?: boolean;
+  memory?: string;
+  health: DeviceHealth;
+  /** the unhealthy taint's value, which the agent sets to the reason */
+  reason?: string;
+  taints: TaintView[];
+}
+
+/** What the agent says about itself on a node's slices. */
+export interface PoolRecord {
+  node: string;
+  pool: string;
+  generation: number;
+  /** slices of the newest generation that were seen */
+  slices: number;
+  /** slices the pool says it has (`resourceSliceCount`) */
+  expectedSlices: number;
+  agentVersion?: string;
+  /** newest `lockstep.dev/published-at` over the pool's slices */
+  publishedAt?: Date;
+  /** oldest slice creation, for AGE */
+  created?: Date;
+}
+
+export interface Inventory {
+  devices: DeviceRecord[];
+  pools: PoolRecord[];
+}
+
+/**
+ * Unprefixed attribute names belong to the driver's domain (FACTS.md §4), so a slice may spell `type` or
+ * `lockstep.dev/type`; both are accepted.
+ */
+function attribute(device: V1Device, name: string, driver: string): V1DeviceAttribute | undefined {
+  const attrs = device.attributes;
+  if (!attrs) return undefined;
+  return attrs[name] ?? attrs[`${driver}/${name}`];
+}
+
+/** client-node's model calls `int` `_int`; raw JSON (tests, -o json round trips) says `int`. Accept both. */
+function intOf(a: V1DeviceAttribute | undefined): number | undefined {
+  if (!a) return undefined;
+  const raw = a as V1DeviceAttribute & { int?: number };
+  const v = raw._int ?? raw.int;
+  return typeof v === 'number' ? v : undefined;
+}
+
+function stringOf(a: V1DeviceAttribute | undefined): string | undefined {
+  if (!a) return undefined;
+  if (typeof a.string === 'string') return a.string;
+  if (typeof a.version === 'string') return a.version;
+  return undefined;
+}
+
+function boolOf(a: V1DeviceAttribute | undefined): boolean | undefined {
+  return typeof a?.bool === 'boolean' ? a.bool : undefined;
+}
+
+export function toDate(value: Date | string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * Health as the slice tells it (DESIGN.md "Health"): the `healthy` attribute, and the `lockstep.dev/unhealthy`
+ * taint whose value is the reason. Either one saying unhealthy wins, because an API server without the
+ * DRADeviceTaints gate drops taints silently while the attribute always survives.
+ */
+export function deviceHealth(healthy: boolean | undefined, taints: readonly TaintView[]): DeviceHealth {
+  if (healthy === false || taints.some((t) => t.key === UNHEALTHY_TAINT_KEY)) return 'Unhealthy';
+  if (healthy === true) return 'Healthy';
+  return 'Unknown';
+}
+
+function taintsOf(taints: readonly V1DeviceTaint[] | undefined): TaintView[] {
+  return (taints ?? []).map((t) => ({
+    key: t.key,
+    ...(t.value !== undefined && t.value !== '' ? { value: t.value } : {}),
+    effect: t.effect,
+  }));
+}
+
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function deviceRecord(slice: V1ResourceSlice, device: V1Device, driver: string): DeviceRecord {
+  const a = (name: string) => attribute(device, name, driver);
+  const taints = taintsOf(device.taints);
+  const unhealthyTaint = taints.find((t) => t.key === UNHEALTHY_TAINT_KEY);
+  const node = slice.spec.nodeName ?? device.nodeName ?? slice.spec.pool.name;
+  return definedOnly({
+    node,
+    pool: slice.spec.pool.name,
+    slice: slice.metadata?.name ?? '',
+    name: device.name,
+    type: stringOf(a(ATTR.type)) ?? 'unknown',
+    vendor: stringOf(a(ATTR.vendor)),
+    model: stringOf(a(ATTR.model)),
+    uuid: stringOf(a(ATTR.uuid)),
+    pciBusID: stringOf(a(ATTR.pciBusID)),
+    numaNode: intOf(a(ATTR.numaNode)),
+    pcieSwitch: stringOf(a(ATTR.pcieSwitch)),
+    pcieRoot: stringOf(a(ATTR.pcieRoot)),
+    driverVersion: stringOf(a(ATTR.driverVersion)),
+    cudaComputeCapability: stringOf(a(ATTR.cudaComputeCapability)),
+    nvlinkClique: stringOf(a(ATTR.nvlinkClique)),
+    ifName: stringOf(a(ATTR.ifName)),
+    rdma: boolOf(a(ATTR.rdma)),
+    rdmaDevice: stringOf(a(ATTR.rdmaDevice)),
+    linkLayer: stringOf(a(ATTR.linkLayer)),
+    linkSpeedGbps: intOf(a(ATTR.linkSpeedGbps)),
+    virtual: boolOf(a(ATTR.virtual)),
+    memory: device.capacity?.[CAPACITY_MEMORY]?.value,
+    health: deviceHealth(boolOf(a(ATTR.healthy)), taints),
+    reason: unhealthyTaint?.value,
+    taints,
+  });
+}
+
+/**
+ * Flattens the driver's slices into devices and pools. Pool semantics (FACTS.md §4): only slices of a pool's
+ * newest generation count; older ones are leftovers of an update in progress.
+ */
+export function buildInventory(slices: readonly V1ResourceSlice[], driver: string): Inventory {
+  const byPool = new Map<string, V1ResourceSlice[]>();
+  for (const slice of slices) {
+    if (slice.spec.driver !== driver) continue;
+    const key = slice.spec.pool.name;
+    const list = byPool.get(key);
+    if (list) list.push(slice);
+    else byPool.set(key, [slice]);
+  }
+  const devices: DeviceRecord[] = [];
+  const pools: PoolRecord[] = [];
+  for (const [pool, all] of byPool) {
+    const generation = Math.max(...all.map((s) => s.spec.pool.generation));
+    const current = all.filter((s) => s.spec.pool.generation === generation);
+    let publishedAt: Date | undefined;
+    let created: Date | undefined;
+    let agentVersion: string | undefined;
+    for (const slice of current) {
+      const annotations = slice.metadata?.annotations ?? {};
+      const at = toDate(annotations[ANNOTATION_PUBLISHED_AT]);
+      if (at && (!publishedAt || at > publishedAt)) {
+        publishedAt = at;
+        agentVersion = annotations[ANNOTATION_AGENT_VERSION] ?? agentVersion;
+      }
+      agentVersion ??= annotations[ANNOTATION_AGENT_VERSION];
+      const c = toDate(slice.metadata?.creationTimestamp);
+      if (c && (!created || c < created)) created = c;
+      for (const device of slice.spec.devices ?? []) devices.push(deviceRecord(slice, device, driver));
+    }
+    const first = current[0]!;
+    pools.push(
+      definedOnly({
+        node: first.spec.nodeName ?? pool,
+        pool,
+        generation,
+        slices: current.length,
+        expectedSlices: first.spec.pool.resourceSliceCount,
+        agentVersion,
+        publishedAt,
+        created,
+      }),
+    );
+  }
+  devices.sort(compareDevices);
+  pools.sort((x, y) => x.node.localeCompare(y.node));
+  return { devices, pools };
+}
+
+const TYPE_ORDER: Record<string, number> = { gpu: 0, tpu: 1, nic: 2 };
+
+/** Node, then accelerators before NICs, then names with numbers in numeric order (gpu-2 before gpu-10). */
+export function compareDevices(x: DeviceRecord, y: DeviceRecord): number {
+  return (
+    x.node.localeCompare(y.node) ||
+    (TYPE_ORDER[x.type] ?? 3) - (TYPE_ORDER[y.type] ?? 3) ||
+    x.name.localeCompare(y.name, 'en', { numeric: true })
+  );
+}
+
+export function isAccelerator(d: DeviceRecord): boolean {
+  return d.type === 'gpu' || d.type === 'tpu';
+}

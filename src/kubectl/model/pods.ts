@@ -1,0 +1,153 @@
+import type { ResourceV1ResourceClaim, V1Pod, V1PodCondition } from '@kubernetes/client-node';
+import { CONDITION_DEVICES_HEALTHY, LABEL_GROUP } from '../../contract/names.js';
+import { claimDevices } from './claims.js';
+import type { DeviceHealth } from './devices.js';
+import { toDate } from './devices.js';
+
+export interface AllocatedStatus {
+  /** `claim:<podClaimName>[/<request>]` as the kubelet writes it (FACTS.md §3) */
+  name: string;
+  resourceID: string;
+  /** the device name when the resource ID says which one */
+  device?: string;
+  health: DeviceHealth;
+}
+
+export interface PodRecord {
+  namespace: string;
+  name: string;
+  uid?: string;
+  node?: string;
+  phase?: string;
+  group?: string;
+  created?: Date;
+  claims: string[];
+  /** `<pool>/<device>` of every device the pod's claims allocated from the driver */
+  devices: { pool: string; device: string }[];
+  allocated: AllocatedStatus[];
+  /** the `lockstep.dev/DevicesHealthy` condition */
+  condition?: { status: string; reason?: string; message?: string };
+  /** the overall verdict the PODS table shows */
+  health: DeviceHealth;
+  restarts: number;
+}
+
+function healthOf(value: string | undefined): DeviceHealth {
+  return value === 'Healthy' || value === 'Unhealthy' ? value : 'Unknown';
+}
+
+/**
+ * The kubelet's resourceID is the device's first CDI ID when prepare returned one (`vendor/class=name`), else
+ * `<driver>/<pool>/<device>` (FACTS.md §3). Returns the device name when either form names a device of the pod.
+ */
+export function deviceOfResourceId(resourceID: string, driver: string, known: readonly string[]): string | undefined {
+  const parts = resourceID.split('/');
+  if (parts.length === 3 && parts[0] === driver && known.includes(parts[2]!)) return parts[2];
+  const cdiName = resourceID.includes('=') ? resourceID.slice(resourceID.lastIndexOf('=') + 1) : undefined;
+  if (cdiName === undefined) return undefined;
+  if (known.includes(cdiName)) return cdiName;
+  // CDI names are often prefixed with the claim UID; the device name is then the tail.
+  return known.find((name) => cdiName.endsWith(`-${name}`));
+}
+
+function condition(pod: V1Pod, type: string): V1PodCondition | undefined {
+  return pod.status?.conditions?.find((c) => c.type === type);
+}
+
+/**
+ * Joins pods with the claims reserved for them. Returns only pods that hold devices of the driver or carry the
+ * kubelet's device status or the DevicesHealthy condition.
+ */
+export function buildPods(
+  pods: readonly V1Pod[],
+  claims: readonly ResourceV1ResourceClaim[],
+  driver: string,
+): PodRecord[] {
+  const byUid = new Map<string, { claim: string; devices: { pool: string; device: string }[] }[]>();
+  const byName = new Map<string, { claim: string; devices: { pool: string; device: string }[] }>();
+  for (const claim of claims) {
+    const c = claimDevices(claim, driver);
+    if (c.devices.length === 0) continue;
+    const entry = { claim: c.claim, devices: c.devices.map((d) => ({ pool: d.pool, device: d.device })) };
+    byName.set(`${c.namespace}/${c.claim}`, entry);
+    for (const r of c.reservedFor) {
+      const list = byUid.get(r.uid);
+      if (list) list.push(entry);
+      else byUid.set(r.uid, [entry]);
+    }
+  }
+  const out: PodRecord[] = [];
+  for (const pod of pods) {
+    const namespace = pod.metadata?.namespace ?? '';
+    const uid = pod.metadata?.uid;
+    const held = new Map<string, { pool: string; device: string }[]>();
+    for (const e of (uid && byUid.get(uid)) || []) held.set(e.claim, e.devices);
+    // A pod's own claim names (direct or generated from a template) find claims not yet reserved for it.
+    const names = [
+      ...(pod.spec?.resourceClaims ?? []).map((c) => c.resourceClaimName),
+      ...(pod.status?.resourceClaimStatuses ?? []).map((c) => c.resourceClaimName),
+    ].filter((n): n is string => typeof n === 'string');
+    for (const n of names) {
+      const e = byName.get(`${namespace}/${n}`);
+      if (e) held.set(e.claim, e.devices);
+    }
+    const devices = [...held.values()].flat();
+    const known = devices.map((d) => d.device);
+    const seen = new Set<string>();
+    const allocated: AllocatedStatus[] = [];
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    for (const cs of statuses) {
+      for (const rs of cs.allocatedResourcesStatus ?? []) {
+        if (!rs.name.startsWith('claim:')) continue;
+        for (const r of rs.resources ?? []) {
+          if (seen.has(r.resourceID)) continue;
+          seen.add(r.resourceID);
+          const device = deviceOfResourceId(r.resourceID, driver, known);
+          allocated.push({
+            name: rs.name,
+            resourceID: r.resourceID,
+            ...(device ? { device } : {}),
+            health: healthOf(r.health),
+          });
+        }
+      }
+    }
+    const cond = condition(pod, CONDITION_DEVICES_HEALTHY);
+    if (devices.length === 0 && allocated.length === 0 && !cond) continue;
+    const restarts = statuses.reduce((n, cs) => n + (cs.restartCount ?? 0), 0);
+    const record: PodRecord = {
+      namespace,
+      name: pod.metadata?.name ?? '',
+      claims: [...held.keys()].sort(),
+      devices,
+      allocated,
+      health: podHealth(allocated, cond?.status),
+      restarts,
+    };
+    if (uid) record.uid = uid;
+    if (pod.spec?.nodeName) record.node = pod.spec.nodeName;
+    if (pod.status?.phase) record.phase = pod.status.phase;
+    const group = pod.metadata?.labels?.[LABEL_GROUP];
+    if (group) record.group = group;
+    const created = toDate(pod.metadata?.creationTimestamp);
+    if (created) record.created = created;
+    if (cond) {
+      record.condition = {
+        status: cond.status,
+        ...(cond.reason ? { reason: cond.reason } : {}),
+        ...(cond.message ? { message: cond.message } : {}),
+      };
+    }
+    out.push(record);
+  }
+  out.sort((x, y) => x.namespace.localeCompare(y.namespace) || x.name.localeCompare(y.name, 'en', { numeric: true }));
+  return out;
+}
+
+/** Unhealthy when the kubelet or the agent says so; Healthy when one says so and none disagrees. */
+export function podHealth(allocated: readonly AllocatedStatus[], conditionStatus: string | undefined): DeviceHealth {
+  if (conditionStatus === 'False' || allocated.some((a) => a.health === 'Unhealthy')) return 'Unhealthy';
+  if (conditionStatus === 'True') return 'Healthy';
+  if (allocated.length > 0 && allocated.every((a) => a.health === 'Healthy')) return 'Healthy';
+  return 'Unknown';
+}

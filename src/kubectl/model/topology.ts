@@ -1,0 +1,102 @@
+import type { DeviceRecord } from './devices.js';
+
+/**
+ * Distance between two devices of one node, in `nvidia-smi topo -m` terms, derived only from what the agent
+ * publishes (the plugin never reads a node). The published attributes name the nearest PCIe switch and the PCIe
+ * root, not the whole path, so the mapping is:
+ *
+ *   X     the device itself
+ *   NV    two GPUs in the same NVLink clique (`nvlinkClique`); the link count is not published, so no number
+ *   PIX   same nearest PCIe switch (`pcieSwitch`): at most one bridge between them
+ *   PXB   same PCIe root, each below a switch but not the same one: several bridges, no host bridge
+ *   PHB   same PCIe root otherwise: the path goes through the host bridge
+ *   NODE  different roots on the same NUMA node (`numaNode`)
+ *   SYS   different NUMA nodes, or a NUMA node not published: across the socket interconnect (the safe guess)
+ */
+export type Distance = 'X' | 'NV' | 'PIX' | 'PXB' | 'PHB' | 'NODE' | 'SYS';
+
+export const DISTANCE_LEGEND: readonly [Distance, string][] = [
+  ['X', 'self'],
+  ['NV', 'both GPUs in one NVLink clique (nvlinkClique; the link count is not published)'],
+  ['PIX', 'same PCIe switch (pcieSwitch)'],
+  ['PXB', 'same PCIe root, below different switches (several bridges, no host bridge)'],
+  ['PHB', 'same PCIe root, through the host bridge'],
+  ['NODE', 'different PCIe roots on one NUMA node (numaNode)'],
+  ['SYS', 'different NUMA nodes, or NUMA node not published'],
+];
+
+const RANK: Record<Distance, number> = { X: 0, NV: 1, PIX: 2, PXB: 3, PHB: 4, NODE: 5, SYS: 6 };
+
+export function distance(a: DeviceRecord, b: DeviceRecord): Distance {
+  if (a.node === b.node && a.name === b.name) return 'X';
+  if (a.type === 'gpu' && b.type === 'gpu' && a.nvlinkClique && a.nvlinkClique === b.nvlinkClique) return 'NV';
+  if (a.pcieSwitch && a.pcieSwitch === b.pcieSwitch) return 'PIX';
+  if (a.pcieRoot && a.pcieRoot === b.pcieRoot) return a.pcieSwitch && b.pcieSwitch ? 'PXB' : 'PHB';
+  if (a.numaNode !== undefined && a.numaNode >= 0 && a.numaNode === b.numaNode) return 'NODE';
+  return 'SYS';
+}
+
+/** A NIC worth pairing with an accelerator: on the PCI bus (not a bond, veth or bridge). */
+function pairable(nic: DeviceRecord): boolean {
+  return nic.type === 'nic' && nic.virtual !== true && nic.pciBusID !== undefined;
+}
+
+export interface NearestNic {
+  nic: DeviceRecord;
+  distance: Distance;
+}
+
+/**
+ * The NIC nearest to a device of the same node: lowest distance class, then RDMA-capable first (what NCCL would
+ * pick), then name.
+ */
+export function nearestNic(device: DeviceRecord, sameNode: readonly DeviceRecord[]): NearestNic | undefined {
+  let best: NearestNic | undefined;
+  for (const nic of sameNode) {
+    if (nic === device || !pairable(nic) || nic.node !== device.node) continue;
+    const d = distance(device, nic);
+    if (!best) {
+      best = { nic, distance: d };
+      continue;
+    }
+    const byRank = RANK[d] - RANK[best.distance];
+    const byRdma = (nic.rdma ? 0 : 1) - (best.nic.rdma ? 0 : 1);
+    if (byRank < 0 || (byRank === 0 && (byRdma < 0 || (byRdma === 0 && nic.name < best.nic.name)))) {
+      best = { nic, distance: d };
+    }
+  }
+  return best;
+}
+
+export interface TopoEntry {
+  /** `GPU0`, `TPU0`, `NIC0`: as nvidia-smi labels them */
+  label: string;
+  device: DeviceRecord;
+}
+
+export interface TopoMatrix {
+  node: string;
+  entries: TopoEntry[];
+  /** distances[i][j] between entries[i] and entries[j] */
+  distances: Distance[][];
+}
+
+function byPciThenName(x: DeviceRecord, y: DeviceRecord): number {
+  return (x.pciBusID ?? '').localeCompare(y.pciBusID ?? '') || x.name.localeCompare(y.name, 'en', { numeric: true });
+}
+
+/** GPUs (by name: gpu-0, gpu-1, …), then TPUs, then PCI NICs in bus order, as `nvidia-smi topo -m` lists them. */
+export function topoMatrix(node: string, devices: readonly DeviceRecord[]): TopoMatrix {
+  const mine = devices.filter((d) => d.node === node);
+  const byName = (x: DeviceRecord, y: DeviceRecord) => x.name.localeCompare(y.name, 'en', { numeric: true });
+  const groups: [string, DeviceRecord[]][] = [
+    ['GPU', mine.filter((d) => d.type === 'gpu').sort(byName)],
+    ['TPU', mine.filter((d) => d.type === 'tpu').sort(byName)],
+    ['NIC', mine.filter(pairable).sort(byPciThenName)],
+  ];
+  const entries: TopoEntry[] = groups.flatMap(([prefix, list]) =>
+    list.map((device, i) => ({ label: `${prefix}${i}`, device })),
+  );
+  const distances = entries.map((a) => entries.map((b) => distance(a.device, b.device)));
+  return { node, entries, distances };
+}

@@ -1,0 +1,89 @@
+import type { VerbContext, View } from '../context.js';
+import { deviceKey, type Holder, holdersByDevice } from '../model/claims.js';
+import { buildInventory, type DeviceRecord, isAccelerator } from '../model/devices.js';
+import { nearestNic } from '../model/topology.js';
+import { type Column, healthColour, renderTable } from '../render/table.js';
+import { driverSelector, readNodes, selectNodes } from './nodes.js';
+
+export interface DeviceRow extends DeviceRecord {
+  nearestNic?: { name: string; ifName?: string; distance: string };
+  holder?: Holder;
+}
+
+export function deviceRows(devices: readonly DeviceRecord[], holders: ReadonlyMap<string, Holder>): DeviceRow[] {
+  const byNode = new Map<string, DeviceRecord[]>();
+  for (const d of devices) {
+    const list = byNode.get(d.node);
+    if (list) list.push(d);
+    else byNode.set(d.node, [d]);
+  }
+  return devices.map((d) => {
+    const row: DeviceRow = { ...d };
+    if (isAccelerator(d)) {
+      const near = nearestNic(d, byNode.get(d.node) ?? []);
+      if (near) {
+        row.nearestNic = {
+          name: near.nic.name,
+          ...(near.nic.ifName ? { ifName: near.nic.ifName } : {}),
+          distance: near.distance,
+        };
+      }
+    }
+    const holder = holders.get(deviceKey(d.pool, d.name));
+    if (holder) row.holder = holder;
+    return row;
+  });
+}
+
+export function deviceColumns(ctx: VerbContext, showNode: boolean): Column<DeviceRow>[] {
+  const ns = (h: Holder | undefined, name: string | undefined) =>
+    h && name !== undefined ? (ctx.namespace === undefined ? `${h.namespace}/${name}` : name) : undefined;
+  const columns: Column<DeviceRow>[] = [
+    { header: 'NAME', cell: (r) => r.name },
+    { header: 'TYPE', cell: (r) => r.type },
+    { header: 'MODEL', cell: (r) => r.model },
+    { header: 'HEALTH', cell: (r) => r.health, colour: healthColour },
+    { header: 'REASON', cell: (r) => r.reason },
+    { header: 'TAINTS', cell: (r) => r.taints.map((t) => `${t.key}:${t.effect}`).join(',') },
+    { header: 'PCIE ROOT', cell: (r) => r.pcieRoot },
+    { header: 'SWITCH', cell: (r) => r.pcieSwitch },
+    { header: 'NUMA', cell: (r) => r.numaNode },
+    { header: 'NIC', cell: (r) => (r.nearestNic ? `${r.nearestNic.name}(${r.nearestNic.distance})` : undefined) },
+    { header: 'CLAIM', cell: (r) => ns(r.holder, r.holder?.claim) },
+    { header: 'POD', cell: (r) => ns(r.holder, r.holder?.pods.join(',')) },
+    { header: 'PCI', cell: (r) => r.pciBusID, wide: true },
+    { header: 'UUID', cell: (r) => r.uuid, wide: true },
+    { header: 'MEMORY', cell: (r) => r.memory, wide: true },
+    { header: 'DRIVER', cell: (r) => r.driverVersion, wide: true },
+    { header: 'IFNAME', cell: (r) => r.ifName, wide: true },
+  ];
+  return showNode ? [{ header: 'NODE', cell: (r) => r.node }, ...columns] : columns;
+}
+
+/** `devices [NODE]`: one request for the slices (by field selector), one for the claims of the scope. */
+export async function devicesVerb(ctx: VerbContext, node: string | undefined): Promise<View> {
+  const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
+  const [slices, claims, nodes] = await Promise.all([
+    ctx.reader.slices(driverSelector(ctx.driver, node)),
+    ctx.reader.claims(scope),
+    ctx.selector ? readNodes(ctx) : Promise.resolve(undefined),
+  ]);
+  const inventory = selectNodes(buildInventory(slices, ctx.driver), nodes, ctx.selector);
+  const rows = deviceRows(inventory.devices, holdersByDevice(claims, ctx.driver));
+  return {
+    data: { kind: 'DeviceList', items: rows },
+    table: () =>
+      renderTable(rows, deviceColumns(ctx, node === undefined), {
+        wide: ctx.output === 'wide',
+        headers: ctx.headers,
+        colour: ctx.colour,
+      }),
+    watches: ['resourceslices', 'resourceclaims'],
+    empty:
+      rows.length === 0
+        ? node
+          ? `No devices of ${ctx.driver} found on node ${node}.`
+          : `No devices of ${ctx.driver} found.`
+        : undefined,
+  };
+}

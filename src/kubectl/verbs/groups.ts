@@ -1,0 +1,142 @@
+import type { CoreV1Event } from '@kubernetes/client-node';
+import { CliError } from '../../cli/errors.js';
+import { LABEL_GROUP } from '../../contract/names.js';
+import { ApiError } from '../cluster.js';
+import type { VerbContext, View } from '../context.js';
+import { toDate } from '../model/devices.js';
+import { buildGroups, type GroupRecord, type MemberRecord } from '../model/groups.js';
+import { age } from '../render/age.js';
+import { type Column, cellText, healthColour, renderTable } from '../render/table.js';
+
+export function groupSelector(selector: string | undefined, name?: string): string {
+  const mine = name ? `${LABEL_GROUP}=${name}` : LABEL_GROUP;
+  return selector ? `${mine},${selector}` : mine;
+}
+
+export function groupColumns(ctx: VerbContext): Column<GroupRecord>[] {
+  const now = ctx.now();
+  const columns: Column<GroupRecord>[] = [
+    { header: 'NAME', cell: (g) => g.name },
+    { header: 'SIZE', cell: (g) => g.size },
+    { header: 'READY', cell: (g) => `${g.ready}/${g.size}` },
+    { header: 'EPOCH', cell: (g) => g.epoch },
+    { header: 'STATE', cell: (g) => g.state, colour: healthColour },
+    { header: 'RESTARTS', cell: (g) => g.restarts },
+    { header: 'LAST REASON', cell: (g) => g.lastReason },
+    { header: 'LAST CHANGE', cell: (g) => (g.lastChange ? age(g.lastChange, now) : undefined) },
+    { header: 'AGE', cell: (g) => age(g.created, now) },
+    { header: 'LEADER', cell: (g) => g.leader, wide: true },
+  ];
+  return ctx.namespace === undefined ? [{ header: 'NAMESPACE', cell: (g) => g.namespace }, ...columns] : columns;
+}
+
+export async function groupsVerb(ctx: VerbContext): Promise<View> {
+  const pods = await ctx.reader.pods({
+    ...(ctx.namespace === undefined ? {} : { namespace: ctx.namespace }),
+    labelSelector: groupSelector(ctx.selector),
+  });
+  const groups = buildGroups(pods);
+  return {
+    data: { kind: 'GroupList', items: groups },
+    table: () =>
+      renderTable(groups, groupColumns(ctx), { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour }),
+    watches: ['pods'],
+    empty: groups.length === 0 ? noneFound(ctx, 'groups') : undefined,
+  };
+}
+
+export function noneFound(ctx: VerbContext, what: string): string {
+  return ctx.namespace === undefined ? `No ${what} found.` : `No ${what} found in ${ctx.namespace} namespace.`;
+}
+
+const memberColumns: Column<MemberRecord>[] = [
+  { header: 'RANK', cell: (m) => m.rank },
+  { header: 'POD', cell: (m) => (m.podFound ? m.pod : `${m.pod} (gone)`) },
+  { header: 'NODE', cell: (m) => m.node },
+  { header: 'READY', cell: (m) => (m.ready ? 'True' : 'False'), colour: healthColour },
+  { header: 'DEVICES', cell: (m) => m.devices, colour: healthColour },
+  { header: 'RESTARTS', cell: (m) => m.restarts },
+  { header: 'PHASE', cell: (m) => m.phase, wide: true },
+  { header: 'REASON', cell: (m) => m.reason },
+];
+
+interface EventRow {
+  type: string;
+  reason: string;
+  object: string;
+  message: string;
+  last?: Date;
+}
+
+function eventRows(events: readonly CoreV1Event[], pods: ReadonlySet<string>): EventRow[] {
+  return events
+    .filter((e) => e.involvedObject.kind === 'Pod' && pods.has(e.involvedObject.name ?? ''))
+    .map((e) => {
+      const row: EventRow = {
+        type: e.type ?? '',
+        reason: e.reason ?? '',
+        object: `pod/${e.involvedObject.name ?? ''}`,
+        message: (e.message ?? '').replace(/\s*\n\s*/g, ' '),
+      };
+      const last = toDate(e.lastTimestamp) ?? toDate(e.eventTime) ?? toDate(e.metadata.creationTimestamp);
+      if (last) row.last = last;
+      return row;
+    })
+    .sort((x, y) => (x.last?.getTime() ?? 0) - (y.last?.getTime() ?? 0));
+}
+
+/** `group NAME`: the group as `kubectl describe` would show it, members as a table, then its pods' events. */
+export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace: string): Promise<View> {
+  const namespace = ctx.namespace ?? defaultNamespace;
+  const [pods, events] = await Promise.all([
+    ctx.reader.pods({ namespace, labelSelector: groupSelector(ctx.selector, name) }),
+    ctx.reader.events({ namespace, fieldSelector: 'involvedObject.kind=Pod' }).catch((err: unknown) => {
+      if (err instanceof ApiError && err.failure === 'forbidden') {
+        ctx.warn(`${err.message} (events not shown)`);
+        return [] as CoreV1Event[];
+      }
+      throw err;
+    }),
+  ]);
+  const group = buildGroups(pods).find((g) => g.name === name);
+  if (!group) throw new CliError(1, `group "${name}" not found in namespace "${namespace}"`);
+  // Events of every pod of the group, including pods the coordinator no longer lists.
+  const podNames = new Set([...group.members.map((m) => m.pod), ...pods.map((p) => p.metadata?.name ?? '')]);
+  const rows = eventRows(events, podNames);
+  return {
+    data: { kind: 'Group', ...group, events: rows },
+    table: () => renderGroup(ctx, group, rows),
+    watches: ['pods', 'events'],
+  };
+}
+
+function renderGroup(ctx: VerbContext, g: GroupRecord, events: readonly EventRow[]): string {
+  const now = ctx.now();
+  const options = { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour };
+  const members = renderTable(g.members, memberColumns, options);
+  if (!ctx.headers) return members;
+  const paint = (text: string) => (ctx.colour ? healthColour(text) : text);
+  const fields: [string, string][] = [
+    ['Name', g.name],
+    ['Namespace', g.namespace],
+    ['Size', String(g.size)],
+    ['Ready', `${g.ready}/${g.size}`],
+    ['Epoch', cellText(g.epoch)],
+    ['State', paint(g.state)],
+    ['Restarts', String(g.restarts)],
+    ['Last Reason', cellText(g.lastReason)],
+    ['Last Change', g.lastChange ? `${g.lastChange.toISOString()} (${age(g.lastChange, now)} ago)` : '<none>'],
+    ['Leader', cellText(g.leader)],
+  ];
+  const width = Math.max(...fields.map(([k]) => k.length)) + 2;
+  const head = fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n');
+  const eventColumns: Column<EventRow>[] = [
+    { header: 'LAST SEEN', cell: (e) => age(e.last, now) },
+    { header: 'TYPE', cell: (e) => e.type },
+    { header: 'REASON', cell: (e) => e.reason },
+    { header: 'OBJECT', cell: (e) => e.object },
+    { header: 'MESSAGE', cell: (e) => e.message },
+  ];
+  const eventsText = events.length === 0 ? '<none>\n' : renderTable(events, eventColumns, options);
+  return `${head}\n\nMembers:\n${members}\nEvents:\n${eventsText}`;
+}

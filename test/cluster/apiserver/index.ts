@@ -1,0 +1,211 @@
+/**
+ * The Kubernetes API server double of the test cluster. `startApiServer()` listens on 127.0.0.1 (random port),
+ * writes an admin kubeconfig, and returns handles for tests: kubeconfigs per user or service account, fault
+ * injection, request counters and an in-process client. See test/cluster/README.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InProcessClient } from './client.js';
+import { Faults, RequestCounters } from './faults.js';
+import { KINDS, KindRegistry, type KindSpec } from './kinds.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { OpenApi } from './openapi.js';
+import { Rbac } from './rbac.js';
+import { Registry, SYSTEM_USER } from './registry.js';
+import { ApiHandler } from './server.js';
+import { installAdmission, installValidation } from './setup.js';
+import { Authenticator } from './serviceaccounts.js';
+import { Store } from './store.js';
+import { makeTls } from './tls.js';
+import { TokenIssuer } from './tokens.js';
+import type { UserInfo } from './types.js';
+
+export type { FaultMatch, FaultSettings } from './faults.js';
+export type { KubeObject, UserInfo } from './types.js';
+export { InProcessClient } from './client.js';
+export { Faults, RequestCounters } from './faults.js';
+
+export interface FeatureGates {
+  /** KEP-5055 device taints: without it the server drops `spec.devices[].taints` silently, as a real one does. */
+  DRADeviceTaints?: boolean;
+}
+
+export interface ApiServerOptions {
+  /** Loopback address to listen on (default 127.0.0.1). */
+  host?: string;
+  port?: number;
+  /** Where kubeconfigs and TLS files go (default: a new temp dir, removed by stop()). */
+  dir?: string;
+  tls?: boolean;
+  /** Watch history kept, in events; a watch from before it answers 410 Expired (default 10,000). */
+  historySize?: number;
+  /** How often watches that allow bookmarks get a BOOKMARK (default 5 s; the real server: about a minute). */
+  bookmarkIntervalMs?: number;
+  featureGates?: FeatureGates;
+  /** Pods on a node are deleted gracefully (deletionTimestamp, then the kubelet deletes them). Default false. */
+  podGracefulDeletion?: boolean;
+  /** Namespaces created at start besides default, kube-system, kube-public, kube-node-lease. */
+  namespaces?: string[];
+  /** Extra kinds (one table entry each). */
+  extraKinds?: KindSpec[];
+  clock?: () => number;
+}
+
+/** Who a kubeconfig authenticates as. */
+export type Identity =
+  | string
+  | { user: string; groups?: string[]; extra?: Record<string, string[]> }
+  | {
+      serviceAccount: { namespace: string; name: string };
+      /** Binds the token to this pod (its node too, when scheduled), as a projected token is. */
+      pod?: string;
+      audiences?: string[];
+      expirationSeconds?: number;
+    };
+
+export interface ApiServer {
+  url: string;
+  /** Admin kubeconfig (user in group system:masters). */
+  kubeconfigPath: string;
+  caPem?: string;
+  adminToken: string;
+  /** Writes a kubeconfig for the identity and returns its path. Service accounts must exist first. */
+  kubeconfigFor(identity: Identity, namespace?: string): string;
+  /** A bearer token for the identity (static token for users, a TokenRequest JWT for service accounts). */
+  tokenFor(identity: Identity): string;
+  faults: Faults;
+  counters: RequestCounters;
+  /** In-process access to the same objects, as the server itself (no RBAC, same validation and watches). */
+  store: InProcessClient;
+  registry: Registry;
+  openWatches(): number;
+  stop(): Promise<void>;
+}
+
+const ADMIN: UserInfo = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] };
+
+export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const ownDir = !options.dir;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'lockstep-apiserver-'));
+  const clock = options.clock ?? Date.now;
+  const kinds = new KindRegistry([...KINDS, ...(options.extraKinds ?? [])]);
+  const store = new Store(options.historySize ?? 10_000);
+  const registry = new Registry(kinds, store, clock);
+  registry.podGracefulDeletion = options.podGracefulDeletion ?? false;
+  const auth = new Authenticator(registry, new TokenIssuer(), undefined, clock);
+  const rbac = new Rbac(registry);
+  const faults = new Faults();
+  const counters = new RequestCounters();
+  installValidation(registry, { deviceTaints: options.featureGates?.DRADeviceTaints ?? false });
+  installAdmission(registry);
+
+  const adminToken = randomBytes(24).toString('hex');
+  auth.addStaticToken(adminToken, ADMIN);
+
+  for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease', ...(options.namespaces ?? [])]) {
+    if (!store.get('namespaces', undefined, ns))
+      registry.create(kinds.lookup('', 'v1', 'namespaces')!, undefined, { metadata: { name: ns } }, { user: SYSTEM_USER });
+  }
+
+  let url = '';
+  const handler = new ApiHandler({
+    kinds,
+    registry,
+    faults,
+    counters,
+    rbac,
+    auth,
+    openapi: new OpenApi(kinds),
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 5000,
+    serverAddress: () => new URL(url).host,
+    version: { major: '1', minor: '34', gitVersion: 'v1.34.0-lockstep-test' },
+  });
+  const tls = options.tls ? makeTls(dir, host) : undefined;
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler.handle)
+    : createHttpServer(handler.handle);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+
+  const client = new InProcessClient(registry);
+  const userTokens = new Map<string, string>();
+
+  const tokenFor = (identity: Identity): string => {
+    if (typeof identity === 'string' || 'user' in identity) {
+      const id = typeof identity === 'string' ? { user: identity } : identity;
+      if (id.user === ADMIN.username) return adminToken;
+      const key = JSON.stringify(id);
+      let token = userTokens.get(key);
+      if (!token) {
+        token = randomBytes(24).toString('hex');
+        auth.addStaticToken(token, {
+          username: id.user,
+          groups: [...(id.groups ?? []), 'system:authenticated'],
+          ...(id.extra ? { extra: id.extra } : {}),
+        });
+        userTokens.set(key, token);
+      }
+      return token;
+    }
+    const { namespace, name } = identity.serviceAccount;
+    const pod = identity.pod ? client.get('pods', identity.pod, namespace) : undefined;
+    const tr = auth.tokenRequest(namespace, name, {
+      spec: {
+        audiences: identity.audiences,
+        expirationSeconds: identity.expirationSeconds ?? 3600,
+        ...(pod ? { boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata.name, uid: pod.metadata.uid } } : {}),
+      },
+    });
+    return String((tr.status as { token: string }).token);
+  };
+
+  let counter = 0;
+  const kubeconfigFor = (identity: Identity, namespace?: string): string => {
+    const label =
+      typeof identity === 'string'
+        ? identity
+        : 'user' in identity
+          ? identity.user
+          : `system:serviceaccount:${identity.serviceAccount.namespace}:${identity.serviceAccount.name}`;
+    const file = join(dir, `kubeconfig-${++counter}-${label.replace(/[^A-Za-z0-9_.-]/g, '_')}.yaml`);
+    return writeKubeconfig(file, { server: url, token: tokenFor(identity), user: label, caPem: tls?.caPem, namespace });
+  };
+
+  const kubeconfigPath = writeKubeconfig(join(dir, 'admin.kubeconfig'), {
+    server: url,
+    token: adminToken,
+    user: ADMIN.username,
+    caPem: tls?.caPem,
+  });
+
+  return {
+    url,
+    kubeconfigPath,
+    caPem: tls?.caPem,
+    adminToken,
+    kubeconfigFor,
+    tokenFor,
+    faults,
+    counters,
+    store: client,
+    registry,
+    openWatches: () => handler.watchCount,
+    stop: async () => {
+      handler.dropWatches();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

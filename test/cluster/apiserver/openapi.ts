@@ -1,0 +1,83 @@
+/**
+ * /openapi/v3: the root index and one document per group-version. resource.k8s.io/v1 is served from the official
+ * document (../../../../shared/k8s); the others are generated stubs that declare, per kind, the PATCH operation and
+ * its `fieldValidation` parameter, which is what kubectl reads to decide that the server validates fields itself.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
+
+export const SHARED_K8S_DIR = new URL('../../../../shared/k8s/', import.meta.url);
+
+function loadJson(name: string): unknown {
+  return JSON.parse(readFileSync(new URL(name, SHARED_K8S_DIR), 'utf8'));
+}
+
+let resourceDoc: unknown;
+export function resourceOpenApi(): unknown {
+  resourceDoc ??= loadJson('apis__resource.k8s.io__v1_openapi.json');
+  return resourceDoc;
+}
+
+function gvPath(group: string, version: string): string {
+  return group === '' ? `api/${version}` : `apis/${group}/${version}`;
+}
+
+function stubDoc(kinds: KindSpec[], group: string, version: string): unknown {
+  const paths: Record<string, unknown> = {};
+  for (const k of kinds) {
+    const base = `/${gvPath(group, version)}${k.namespaced ? '/namespaces/{namespace}' : ''}/${k.plural}`;
+    const gvk = { group, version, kind: k.kind };
+    const params = [
+      { name: 'dryRun', in: 'query', schema: { type: 'string', uniqueItems: true } },
+      { name: 'fieldManager', in: 'query', schema: { type: 'string', uniqueItems: true } },
+      { name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } },
+    ];
+    const content = Object.fromEntries(
+      ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'].map((t) => [
+        t,
+        { schema: { type: 'object' } },
+      ]),
+    );
+    paths[`${base}/{name}`] = {
+      get: { operationId: `read${k.kind}`, 'x-kubernetes-action': 'get', 'x-kubernetes-group-version-kind': gvk },
+      put: { operationId: `replace${k.kind}`, parameters: params, 'x-kubernetes-action': 'put', 'x-kubernetes-group-version-kind': gvk },
+      patch: {
+        operationId: `patch${k.kind}`,
+        parameters: params,
+        requestBody: { content, required: true },
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': gvk,
+      },
+    };
+    paths[base] = {
+      post: { operationId: `create${k.kind}`, parameters: params, 'x-kubernetes-action': 'post', 'x-kubernetes-group-version-kind': gvk },
+    };
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.34.0' }, paths, components: { schemas: {} } };
+}
+
+export class OpenApi {
+  private readonly docs = new Map<string, { doc: unknown; hash: string }>();
+
+  constructor(kinds: KindRegistry) {
+    for (const gv of kinds.groupVersions()) {
+      const list = kinds.all.filter((k) => k.group === gv.group && k.version === gv.version && !k.virtual);
+      const doc =
+        apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : stubDoc(list, gv.group, gv.version);
+      const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
+      this.docs.set(gvPath(gv.group, gv.version), { doc, hash });
+    }
+  }
+
+  /** The answer for /openapi/<segments>; undefined → 404. */
+  serve(segments: string[], _query: URLSearchParams): unknown {
+    if (segments[0] !== 'v3') return undefined;
+    if (segments.length === 1) {
+      const paths: Record<string, unknown> = {};
+      for (const [path, { hash }] of this.docs) paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${hash}` };
+      return { paths };
+    }
+    return this.docs.get(segments.slice(1).join('/'))?.doc;
+  }
+}

@@ -1,0 +1,544 @@
+/**
+ * The HTTP face of the API server double: authentication, request counting, fault injection, authorization, then
+ * routing to discovery, OpenAPI, or the registry. Watches are chunked streams of newline-delimited JSON events.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import {
+  AGGREGATED_CONTENT_TYPE,
+  aggregatedDiscovery,
+  apiGroupDoc,
+  apiGroupList,
+  apiResourceList,
+  legacyApiVersions,
+  wantsAggregated,
+} from './discovery.js';
+import { ApiError, badRequest, conflict, forbidden, gone, STALE_OBJECT, unauthorized } from './errors.js';
+import type { Faults, RequestCounters } from './faults.js';
+import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
+import type { OpenApi } from './openapi.js';
+import { Rbac, type ResourceAttributes } from './rbac.js';
+import type { DeleteOptions, PatchType, Registry, WriteOptions } from './registry.js';
+import type { Authenticator } from './serviceaccounts.js';
+import { ExpiredError, type EventType, type StoreEvent, type Watcher } from './store.js';
+import { tableOf, wantsTable } from './tables.js';
+import { isRecord, type KubeObject, type UserInfo } from './types.js';
+
+export interface ServerDeps {
+  kinds: KindRegistry;
+  registry: Registry;
+  faults: Faults;
+  counters: RequestCounters;
+  rbac: Rbac;
+  auth: Authenticator;
+  openapi: OpenApi;
+  bookmarkIntervalMs: number;
+  serverAddress: () => string;
+  version: { major: string; minor: string; gitVersion: string };
+  maxBodyBytes?: number;
+}
+
+interface ResourceRequest {
+  spec: KindSpec;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+const JSON_TYPE = 'application/json';
+
+function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: ApiError): void {
+  const headers: Record<string, string> = { ...err.headers };
+  if (err.details?.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.details.retryAfterSeconds);
+  sendJson(res, err.code, err.status(), headers);
+}
+
+function warningHeaders(warnings: string[]): Record<string, string[]> {
+  if (warnings.length === 0) return {};
+  return { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) };
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseBody(text: string, contentType: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    if (contentType.includes('yaml')) return parseYaml(text);
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`the body of the request could not be decoded: ${(err as Error).message}`);
+  }
+}
+
+function patchTypeOf(contentType: string): PatchType {
+  const ct = contentType.split(';')[0].trim();
+  switch (ct) {
+    case 'application/json-patch+json':
+      return 'json';
+    case 'application/merge-patch+json':
+      return 'merge';
+    case 'application/strategic-merge-patch+json':
+      return 'strategic';
+    case 'application/apply-patch+yaml':
+    case 'application/apply-patch+cbor':
+      return 'apply';
+    default:
+      throw new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      );
+  }
+}
+
+function rbacVerb(method: string, r: ResourceRequest, query: URLSearchParams): string {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      if (r.name) return 'get';
+      return query.get('watch') === 'true' || query.get('watch') === '1' ? 'watch' : 'list';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return r.name ? 'delete' : 'deletecollection';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+/** The name a list or watch is narrowed to by `fieldSelector=metadata.name=x`, which RBAC resourceNames may grant. */
+function selectedName(query: URLSearchParams): string | undefined {
+  const fs = query.get('fieldSelector');
+  const m = fs ? /^metadata\.name(?:==|=)([^,]+)$/.exec(fs.trim()) : null;
+  return m ? m[1] : undefined;
+}
+
+function fieldValidation(query: URLSearchParams): WriteOptions['fieldValidation'] {
+  const v = query.get('fieldValidation');
+  if (v === null || v === '') return 'Warn';
+  if (v === 'Strict' || v === 'Warn' || v === 'Ignore') return v;
+  throw badRequest(`fieldValidation parameter unsupported: ${v}`);
+}
+
+export class ApiHandler {
+  private readonly openWatches = new Set<ServerResponse>();
+
+  constructor(private readonly d: ServerDeps) {
+    d.faults.dropWatchesHook = () => this.dropWatches();
+  }
+
+  dropWatches(): number {
+    const n = this.openWatches.size;
+    for (const res of [...this.openWatches]) res.end();
+    this.openWatches.clear();
+    return n;
+  }
+
+  get watchCount(): number {
+    return this.openWatches.size;
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.serve(req, res).catch((err: unknown) => {
+      const apiErr =
+        err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${String(err)}`);
+      if (!res.headersSent) sendError(res, apiErr);
+      else res.end();
+    });
+  };
+
+  private authenticate(req: IncomingMessage): UserInfo {
+    const header = req.headers.authorization;
+    const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!m) throw unauthorized();
+    const result = this.d.auth.authenticate(m[1]);
+    if (typeof result === 'string') throw unauthorized();
+    return result.user;
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const segments = url.pathname.split('/').filter((s) => s !== '');
+    const user = this.authenticate(req);
+    const resource = this.parseResource(segments);
+    if (!resource) {
+      const path = url.pathname;
+      this.d.counters.record(method.toLowerCase(), path, user.username);
+      if (!this.d.rbac.allowedPath(user, { verb: method === 'GET' ? 'get' : method.toLowerCase(), path })) {
+        throw new ApiError(403, 'Forbidden', `forbidden: User "${user.username}" cannot ${method.toLowerCase()} path "${path}"`);
+      }
+      return this.serveNonResource(req, res, segments, url);
+    }
+    const verb = rbacVerb(method, resource, url.searchParams);
+    this.d.counters.record(verb, resource.spec.plural, user.username);
+    const facts = { verb, resource: resource.spec.plural, user: user.username };
+    const delay = this.d.faults.latencyFor(facts);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const injected = this.d.faults.errorFor(facts);
+    if (injected) {
+      if (injected.code === 429)
+        throw new ApiError(
+          429,
+          'TooManyRequests',
+          'Too many requests, please try again later.',
+          { retryAfterSeconds: injected.retryAfterSeconds ?? 1 },
+          { 'Retry-After': String(injected.retryAfterSeconds ?? 1) },
+        );
+      throw new ApiError(
+        injected.code,
+        injected.code === 503 ? 'ServiceUnavailable' : 'InternalError',
+        injected.code === 503 ? 'The server is currently unable to handle the request' : 'Internal error occurred: injected fault',
+      );
+    }
+    const attrs: ResourceAttributes = {
+      verb,
+      apiGroup: resource.spec.group,
+      resource: resource.spec.plural,
+      subresource: resource.subresource,
+      name: resource.name ?? (verb === 'list' || verb === 'watch' ? selectedName(url.searchParams) : undefined),
+      namespace: resource.namespace,
+    };
+    if (!this.d.rbac.allowed(user, attrs))
+      throw forbidden(Rbac.forbiddenMessage(user, attrs), resource.spec.group, resource.spec.plural, resource.name);
+    return this.serveResource(req, res, method, verb, resource, url.searchParams, user);
+  }
+
+  private parseResource(segments: string[]): ResourceRequest | undefined {
+    let group: string;
+    let version: string;
+    let rest: string[];
+    if (segments[0] === 'api' && segments.length >= 3) {
+      group = '';
+      version = segments[1];
+      rest = segments.slice(2);
+    } else if (segments[0] === 'apis' && segments.length >= 4) {
+      group = segments[1];
+      version = segments[2];
+      rest = segments.slice(3);
+    } else {
+      return undefined;
+    }
+    let namespace: string | undefined;
+    if (rest[0] === 'namespaces' && rest.length >= 3 && rest[2] !== 'status' && rest[2] !== 'finalize') {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
+    const spec = this.d.kinds.lookup(group, version, rest[0]);
+    if (!spec) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (namespace !== undefined && !spec.namespaced) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    const name = rest[1];
+    const subresource = rest[2];
+    if (rest.length > 3) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (subresource && !(spec.subresources ?? []).includes(subresource as 'status'))
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    return { spec, namespace, name, subresource };
+  }
+
+  private serveNonResource(req: IncomingMessage, res: ServerResponse, segments: string[], url: URL): void {
+    const accept = req.headers.accept;
+    const path = `/${segments.join('/')}`;
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    if (path === '/version') return sendJson(res, 200, { ...this.d.version, platform: `${process.platform}/${process.arch}`, goVersion: 'go1.24', compiler: 'gc' });
+    if (path === '/healthz' || path === '/livez' || path === '/readyz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    if (path === '/api' || path === '/apis') {
+      const aggregated = wantsAggregated(accept);
+      if (aggregated) {
+        const contentType = aggregated === 'v2' ? AGGREGATED_CONTENT_TYPE : AGGREGATED_CONTENT_TYPE.replace('v=v2', 'v=v2beta1');
+        return sendJson(res, 200, aggregatedDiscovery(this.d.kinds, path === '/api', aggregated), {
+          'Content-Type': contentType,
+          Vary: 'Accept',
+        });
+      }
+      return sendJson(
+        res,
+        200,
+        path === '/api' ? legacyApiVersions(this.d.serverAddress()) : apiGroupList(this.d.kinds),
+        { Vary: 'Accept' },
+      );
+    }
+    if (segments[0] === 'api' && segments.length === 2 && segments[1] === 'v1')
+      return sendJson(res, 200, apiResourceList(this.d.kinds, '', 'v1'));
+    if (segments[0] === 'apis' && segments.length === 2) {
+      const doc = apiGroupDoc(this.d.kinds, segments[1]);
+      if (doc) return sendJson(res, 200, doc);
+    }
+    if (segments[0] === 'apis' && segments.length === 3) {
+      if (this.d.kinds.groupVersions().some((gv) => gv.group === segments[1] && gv.version === segments[2]))
+        return sendJson(res, 200, apiResourceList(this.d.kinds, segments[1], segments[2]));
+    }
+    if (segments[0] === 'openapi') {
+      const doc = this.d.openapi.serve(segments.slice(1), url.searchParams);
+      if (doc !== undefined) return sendJson(res, 200, doc, { 'Cache-Control': 'no-cache, private' });
+    }
+    throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  }
+
+  private async serveResource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    verb: string,
+    r: ResourceRequest,
+    query: URLSearchParams,
+    user: UserInfo,
+  ): Promise<void> {
+    const { registry } = this.d;
+    const spec = r.spec;
+    const accept = req.headers.accept;
+    const dryRun = query.get('dryRun') === 'All';
+    const contentType = req.headers['content-type'] ?? JSON_TYPE;
+    const needsBody = method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE';
+    const body = needsBody ? parseBody(await readBody(req, this.d.maxBodyBytes ?? 3 * 1024 * 1024), contentType) : undefined;
+    if (spec.verbs && !spec.verbs.includes(verb as 'create'))
+      throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {
+        kind: spec.plural,
+        group: spec.group || undefined,
+      });
+    const writeOpts: WriteOptions = { user, dryRun, fieldValidation: fieldValidation(query), subresource: r.subresource };
+
+    switch (verb) {
+      case 'get': {
+        const obj = registry.get(spec, r.namespace, r.name ?? '');
+        if (wantsTable(accept) && !r.subresource)
+          return sendJson(res, 200, tableOf(spec, [obj], { resourceVersion: obj.metadata.resourceVersion }, query.get('includeObject') ?? undefined));
+        return sendJson(res, 200, obj);
+      }
+      case 'list': {
+        const list = registry.list(spec, r.namespace, {
+          labelSelector: query.get('labelSelector') ?? undefined,
+          fieldSelector: query.get('fieldSelector') ?? undefined,
+          limit: query.get('limit') ? Number(query.get('limit')) : undefined,
+          continue: query.get('continue') ?? undefined,
+        });
+        const meta = {
+          resourceVersion: list.resourceVersion,
+          ...(list.continue ? { continue: list.continue } : {}),
+          ...(list.remainingItemCount !== undefined ? { remainingItemCount: list.remainingItemCount } : {}),
+        };
+        if (wantsTable(accept)) return sendJson(res, 200, tableOf(spec, list.items, meta, query.get('includeObject') ?? undefined));
+        // Typed lists carry kind/apiVersion once, not per item; custom resources keep them per item.
+        const items = spec.custom ? list.items : list.items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest);
+        return sendJson(res, 200, { kind: `${spec.kind}List`, apiVersion: apiVersionOf(spec), metadata: meta, items });
+      }
+      case 'watch':
+        return this.serveWatch(req, res, spec, r.namespace, query);
+      case 'create': {
+        if (r.subresource === 'token') {
+          const tr = this.d.auth.tokenRequest(r.namespace ?? '', r.name ?? '', body);
+          return sendJson(res, 201, tr);
+        }
+        if (r.subresource === 'binding') return this.bind(res, spec, r, body, writeOpts);
+        if (spec.kind === 'TokenReview') return sendJson(res, 201, this.d.auth.tokenReview(body));
+        if (r.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        const { object, warnings } = registry.create(spec, r.namespace, body, writeOpts);
+        return sendJson(res, 201, object, warningHeaders(warnings));
+      }
+      case 'update': {
+        if (this.d.faults.takeConflict()) throw conflict(spec.group, spec.plural, r.name ?? '', STALE_OBJECT);
+        const { object, warnings } = registry.update(spec, r.namespace, r.name ?? '', body, writeOpts);
+        return sendJson(res, 200, object, warningHeaders(warnings));
+      }
+      case 'patch': {
+        if (this.d.faults.takeConflict()) throw conflict(spec.group, spec.plural, r.name ?? '', STALE_OBJECT);
+        const type = patchTypeOf(contentType);
+        const { object, warnings } = registry.patch(spec, r.namespace, r.name ?? '', type, body, {
+          ...writeOpts,
+          force: query.get('force') === 'true',
+        });
+        return sendJson(res, type === 'apply' && !object ? 201 : 200, object, warningHeaders(warnings));
+      }
+      case 'delete': {
+        const opts = this.deleteOptions(body, query, writeOpts);
+        const { object, deleted } = registry.delete(spec, r.namespace, r.name ?? '', opts);
+        return sendJson(res, deleted ? 200 : 202, object);
+      }
+      case 'deletecollection': {
+        const opts = this.deleteOptions(body, query, writeOpts);
+        const items = registry.deleteCollection(
+          spec,
+          r.namespace,
+          { labelSelector: query.get('labelSelector') ?? undefined, fieldSelector: query.get('fieldSelector') ?? undefined },
+          opts,
+        );
+        return sendJson(res, 200, {
+          kind: `${spec.kind}List`,
+          apiVersion: apiVersionOf(spec),
+          metadata: { resourceVersion: String(registry.store.resourceVersion) },
+          items,
+        });
+      }
+      default:
+        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    }
+  }
+
+  private deleteOptions(body: unknown, query: URLSearchParams, base: WriteOptions): DeleteOptions {
+    const b = isRecord(body) ? body : {};
+    const policy = (b.propagationPolicy ?? query.get('propagationPolicy') ?? undefined) as DeleteOptions['propagationPolicy'];
+    if (policy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(policy))
+      throw badRequest(`propagationPolicy: Unsupported value: "${String(policy)}"`);
+    const grace = b.gracePeriodSeconds ?? query.get('gracePeriodSeconds') ?? undefined;
+    const orphan = b.orphanDependents === true || query.get('orphanDependents') === 'true';
+    return {
+      ...base,
+      dryRun: base.dryRun || (Array.isArray(b.dryRun) && b.dryRun.includes('All')),
+      propagationPolicy: orphan ? 'Orphan' : policy,
+      preconditions: isRecord(b.preconditions) ? (b.preconditions as DeleteOptions['preconditions']) : undefined,
+      gracePeriodSeconds: grace === undefined ? undefined : Number(grace),
+    };
+  }
+
+  /** pods/<name>/binding: what the scheduler posts to place a pod on a node. */
+  private bind(res: ServerResponse, spec: KindSpec, r: ResourceRequest, body: unknown, opts: WriteOptions): void {
+    const target = isRecord(body) && isRecord(body.target) ? body.target : undefined;
+    const nodeName = target && typeof target.name === 'string' ? target.name : '';
+    if (!nodeName) throw badRequest('Binding target.name is required');
+    const pod = this.d.registry.get(spec, r.namespace, r.name ?? '');
+    const podSpec = isRecord(pod.spec) ? pod.spec : {};
+    if (pod.metadata.deletionTimestamp)
+      throw conflict('', 'pods', r.name ?? '', 'pod is being deleted, cannot be assigned to a host');
+    if (typeof podSpec.nodeName === 'string' && podSpec.nodeName !== '')
+      throw conflict('', 'pods', r.name ?? '', `pod ${r.name} is already assigned to node "${podSpec.nodeName}"`);
+    const status = isRecord(pod.status) ? pod.status : {};
+    const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter(
+      (c) => !(isRecord(c) && c.type === 'PodScheduled'),
+    );
+    conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date().toISOString().slice(0, 19) + 'Z' });
+    const bound: KubeObject = { ...pod, spec: { ...podSpec, nodeName }, status: { ...status, conditions } };
+    // Binding writes spec and status together, which neither the main resource nor /status may do.
+    this.d.registry.store.put('pods', bound);
+    void opts;
+    sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+  }
+
+  private serveWatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    spec: KindSpec,
+    namespace: string | undefined,
+    query: URLSearchParams,
+  ): void {
+    const { registry } = this.d;
+    const sel = registry.compileSelectors(spec, {
+      labelSelector: query.get('labelSelector') ?? undefined,
+      fieldSelector: query.get('fieldSelector') ?? undefined,
+    });
+    const match = registry.matcher(spec, sel);
+    const table = wantsTable(req.headers.accept);
+    const includeObject = query.get('includeObject') ?? undefined;
+    const rvParam = query.get('resourceVersion') ?? '';
+    const sendInitial = query.get('sendInitialEvents') === 'true';
+    const bookmarks = query.get('allowWatchBookmarks') === 'true';
+    let fromRv: number | undefined;
+    if (rvParam !== '' && rvParam !== '0' && !sendInitial) {
+      fromRv = Number(rvParam);
+      if (!Number.isInteger(fromRv) || fromRv < 0) throw badRequest(`invalid resource version: ${rvParam}`);
+    }
+    res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.flushHeaders();
+    const apiVersion = apiVersionOf(spec);
+    const formatKey = table ? undefined : apiVersion;
+    let headersSent = false;
+    const encode = (type: EventType | 'ERROR' | 'BOOKMARK', obj: unknown): string => {
+      let object = obj;
+      if (table && type !== 'ERROR' && type !== 'BOOKMARK') {
+        object = tableOf(spec, [obj as KubeObject], { resourceVersion: (obj as KubeObject).metadata.resourceVersion }, includeObject, !headersSent);
+        headersSent = true;
+      }
+      return `${JSON.stringify({ type, object })}\n`;
+    };
+    const write = (line: string) => {
+      if (!res.writableEnded) res.write(line);
+    };
+    const expired = (message: string) => {
+      write(encode('ERROR', gone(message).status()));
+      res.end();
+    };
+    if (this.d.faults.takeExpiredWatch()) {
+      const rv = registry.store.resourceVersion;
+      return expired(`too old resource version: ${fromRv ?? rv} (${rv + 1})`);
+    }
+    const watcher: Watcher = {
+      namespace: spec.namespaced ? namespace : undefined,
+      matches: match,
+      send: (type: EventType, object: KubeObject, ev: StoreEvent) => {
+        if (formatKey && object === ev.object) {
+          ev.encoded ??= new Map();
+          let line = ev.encoded.get(formatKey);
+          if (line === undefined) {
+            line = encode(type, registry.present(spec, object));
+            ev.encoded.set(formatKey, line);
+          }
+          write(line);
+          return;
+        }
+        write(encode(type, registry.present(spec, object)));
+      },
+    };
+    if (fromRv === undefined) {
+      for (const o of registry.list(spec, namespace).items) if (match(o)) write(encode('ADDED', o));
+      if (sendInitial && bookmarks)
+        write(
+          encode('BOOKMARK', {
+            kind: spec.kind,
+            apiVersion,
+            metadata: { resourceVersion: String(registry.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } },
+          }),
+        );
+    }
+    let unregister: () => void;
+    try {
+      unregister = registry.watch(spec, watcher, fromRv);
+    } catch (err) {
+      if (err instanceof ExpiredError) return expired(err.message);
+      throw err;
+    }
+    this.openWatches.add(res);
+    const timers: NodeJS.Timeout[] = [];
+    if (bookmarks && this.d.bookmarkIntervalMs > 0) {
+      timers.push(
+        setInterval(() => {
+          write(encode('BOOKMARK', { kind: spec.kind, apiVersion, metadata: { resourceVersion: String(registry.store.resourceVersion) } }));
+        }, this.d.bookmarkIntervalMs),
+      );
+    }
+    const timeout = Number(query.get('timeoutSeconds') ?? 0);
+    if (timeout > 0) timers.push(setTimeout(() => res.end(), timeout * 1000));
+    const cleanup = () => {
+      unregister();
+      for (const t of timers) clearTimeout(t);
+      this.openWatches.delete(res);
+    };
+    res.on('close', cleanup);
+    res.on('finish', cleanup);
+    req.on('close', () => {
+      if (!res.writableEnded) res.end();
+    });
+  }
+}

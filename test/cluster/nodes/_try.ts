@@ -1,0 +1,14 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSimulatedNode, type SimulatedNodeKind } from './index.js';
+import { scanInventory } from '../../../agent/discovery/scan.js';
+const kind = process.argv[2] as SimulatedNodeKind;
+const dir = await mkdtemp(join(tmpdir(), 'node-'));
+let t = performance.now();
+const node = await buildSimulatedNode(kind, dir);
+console.error('build ms', performance.now() - t, dir);
+t = performance.now();
+const inv = await scanInventory({ sysfsRoot: node.sysfsRoot, devRoot: node.devRoot, nvidiaSmi: node.nvidiaSmiPath, nvidiaSmiTimeoutMs: 5000 });
+console.error('scan ms', performance.now() - t);
+console.log(JSON.stringify(inv, null, 1));
