@@ -15,26 +15,47 @@ export const ENTRY_POINTS = {
 };
 
 await mkdir(join(dist, 'proto'), { recursive: true });
-const result = await build({
-  entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([k, v]) => [k, join(root, v)])),
-  outdir: dist,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: 'linked',
-  write: false,
-  logLevel: 'warning',
-  define: { __LOCKSTEP_VERSION__: JSON.stringify(pkg.version) },
-  // CommonJS dependencies call require(); give the ESM bundle one.
-  banner: {
-    js: "import { createRequire as __lockstepCreateRequire } from 'node:module'; const require = __lockstepCreateRequire(import.meta.url);",
-  },
-});
+// `lockstep` is split: its dynamic import()s become chunks beside it, so a command loads only what it uses
+// (`lockstep bootstrap` must start in ≤ 200 ms, DESIGN.md budgets, and never parses client-node). Same directory, so
+// protoPath() holds. The kubectl programs stay single files: their Node-20 shims must run before client-node.
+const SPLIT = new Set(['lockstep']);
+const bundle = (names, split) =>
+  build({
+    entryPoints: Object.fromEntries(names.map((k) => [k, join(root, ENTRY_POINTS[k])])),
+    splitting: split,
+    chunkNames: 'chunk-[hash]',
+    outdir: dist,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    write: false,
+    logLevel: 'warning',
+    define: { __LOCKSTEP_VERSION__: JSON.stringify(pkg.version) },
+    // CommonJS dependencies call require(); give the ESM bundle one.
+    banner: {
+      js: "import { createRequire as __lockstepCreateRequire } from 'node:module'; const require = __lockstepCreateRequire(import.meta.url);",
+    },
+  });
+const names = Object.keys(ENTRY_POINTS);
+const results = await Promise.all([
+  bundle(
+    names.filter((n) => SPLIT.has(n)),
+    true,
+  ),
+  bundle(
+    names.filter((n) => !SPLIT.has(n)),
+    false,
+  ),
+]);
+const result = { outputFiles: results.flatMap((r) => r.outputFiles) };
 
 // Write each file to a temporary name, then rename: a test running the old bundle never sees half a file.
-for (const file of result.outputFiles) {
+// Chunks first: an entry written before the chunks it imports could be started in between.
+const isEntry = (path) => Object.keys(ENTRY_POINTS).some((name) => path.endsWith(`/${name}.mjs`));
+for (const file of [...result.outputFiles].sort((a, b) => Number(isEntry(a.path)) - Number(isEntry(b.path)))) {
   const tmp = `${file.path}.${process.pid}.tmp`;
   await writeFile(tmp, file.contents);
   await rename(tmp, file.path);

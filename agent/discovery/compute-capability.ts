@@ -4,8 +4,9 @@
  * capabilities, the product name. Source: NVIDIA's CUDA GPU list (developer.nvidia.com/cuda-gpus).
  */
 export function computeCapability(architecture: string | undefined, productName: string | undefined): string | undefined {
-  const arch = architecture?.toLowerCase();
   const name = productName?.toLowerCase() ?? '';
+  // drivers before ~470 have no <product_architecture>: fall back to the product name
+  const arch = architecture?.toLowerCase() ?? architectureFromName(name);
   switch (arch) {
     case 'kepler':
       return /k80/.test(name) ? '3.7' : '3.5';
@@ -31,4 +32,13 @@ export function computeCapability(architecture: string | undefined, productName:
     default:
       return undefined;
   }
+}
+
+function architectureFromName(name: string): string | undefined {
+  if (/\bv100/.test(name) || /titan v\b/.test(name)) return 'volta';
+  if (/\b(t4|t10|rtx 20\d0|quadro rtx|titan rtx)\b/.test(name)) return 'turing';
+  if (/\b(p100|p4|p40|p6|quadro p\d+|gtx 10\d0|titan x(p)?)\b/.test(name)) return 'pascal';
+  if (/\b(k80|k40|k20)\b/.test(name)) return 'kepler';
+  if (/\b(m40|m60|m10|quadro m\d+)\b/.test(name)) return 'maxwell';
+  return undefined;
 }

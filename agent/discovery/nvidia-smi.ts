@@ -5,7 +5,6 @@
  * `Requested functionality has been deprecated`, `Not Supported`, …) as "no value" (FACTS.md §9).
  */
 import { execFile } from 'node:child_process';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { normaliseBusId } from './bdf.js';
 
 export interface NvidiaSmiMigDevice {
@@ -98,15 +97,116 @@ interface XmlObject {
   [key: string]: XmlNode;
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  processEntities: true,
-  isArray: (name) => name === 'gpu' || name === 'mig_device',
-});
+/**
+ * A small XML reader for nvidia-smi's output, which is a plain element tree: elements, text, attributes (only on
+ * `<gpu id=…>`), the XML declaration, a DOCTYPE, the five predefined entities. It builds the same shape
+ * fast-xml-parser would (text-only elements → string, repeated elements → array, attributes as `@_name`), but a
+ * whole 8-GPU file takes a few milliseconds on a cold process where fast-xml-parser's validate + parse took
+ * 120–350 ms — more than the whole `lockstep discover` budget. Errors name the element and line.
+ */
+const TOKEN = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^<>]*?)?)\s*(\/?)>|([^<]+)|(<)/g;
+const ATTR = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+const ENTITY = /&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g;
+const ARRAYS = new Set(['gpu', 'mig_device']);
+
+function decode(s: string): string {
+  return s.replace(ENTITY, (_, e: string) => {
+    switch (e) {
+      case 'amp':
+        return '&';
+      case 'lt':
+        return '<';
+      case 'gt':
+        return '>';
+      case 'quot':
+        return '"';
+      case 'apos':
+        return "'";
+      default:
+        return String.fromCodePoint(e[1] === 'x' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1)));
+    }
+  });
+}
+
+interface Frame {
+  name: string;
+  line: number;
+  obj: XmlObject;
+  text: string;
+  hasChildren: boolean;
+}
+
+/** Returns the document as an object, or an error message. */
+export function readXml(xml: string): { ok: true; doc: XmlObject } | { ok: false; error: string } {
+  const root: Frame = { name: '', line: 0, obj: {}, text: '', hasChildren: false };
+  const stack: Frame[] = [root];
+  let line = 1;
+  let last = 0;
+  const lineAt = (index: number) => {
+    for (let i = last; i < index; i++) if (xml.charCodeAt(i) === 10) line++;
+    last = index;
+    return line;
+  };
+  const add = (parent: Frame, name: string, value: XmlNode) => {
+    parent.hasChildren = true;
+    const existing = parent.obj[name];
+    if (existing === undefined) parent.obj[name] = ARRAYS.has(name) ? [value] : value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else parent.obj[name] = [existing, value];
+  };
+  TOKEN.lastIndex = 0;
+  for (let m = TOKEN.exec(xml); m !== null; m = TOKEN.exec(xml)) {
+    const top = stack[stack.length - 1]!;
+    if (m[6]) {
+      // a tag cut off by the end of the output is truncation, reported below with the open elements
+      if (xml.indexOf('>', m.index) === -1 && stack.length > 1) break;
+      return { ok: false, error: `stray "<" at line ${lineAt(m.index)}` };
+    }
+    if (m[5] !== undefined) {
+      if (stack.length === 1) {
+        if (m[5].trim()) return { ok: false, error: `text outside the root element at line ${lineAt(m.index)}` };
+      } else top.text += m[5];
+      continue;
+    }
+    const name = m[2];
+    if (!name) continue; // comment, declaration, DOCTYPE
+    if (m[1]) {
+      if (stack.length === 1 || top.name !== name) {
+        const expected = stack.length > 1 ? `</${top.name}> (opened at line ${top.line})` : 'no closing tag';
+        return { ok: false, error: `</${name}> at line ${lineAt(m.index)} does not match: expected ${expected}` };
+      }
+      stack.pop();
+      const parent = stack[stack.length - 1]!;
+      const text = decode(top.text.trim());
+      const hasAttrs = Object.keys(top.obj).some((k) => k.startsWith('@_'));
+      if (!top.hasChildren && !hasAttrs) add(parent, name, text);
+      else {
+        if (text && !top.hasChildren) top.obj['#text'] = text;
+        add(parent, name, top.obj);
+      }
+      continue;
+    }
+    if (stack.length === 1 && root.hasChildren) {
+      return { ok: false, error: `a second root element <${name}> at line ${lineAt(m.index)}` };
+    }
+    const obj: XmlObject = {};
+    if (m[3]) for (const a of m[3].matchAll(ATTR)) obj[`@_${a[1]}`] = decode(a[2] ?? a[3] ?? '');
+    if (m[4]) {
+      add(top, name, Object.keys(obj).length ? obj : '');
+      continue;
+    }
+    stack.push({ name, line: lineAt(m.index), obj, text: '', hasChildren: false });
+  }
+  if (stack.length > 1) {
+    const open = stack.slice(1).map((f) => f.name);
+    return {
+      ok: false,
+      error: `output ends inside <${open.join('/')}> (opened at line ${stack[stack.length - 1]!.line}): truncated`,
+    };
+  }
+  if (!root.hasChildren) return { ok: false, error: 'no XML element found' };
+  return { ok: true, doc: root.obj };
+}
 
 /**
  * Parses `nvidia-smi -q -x` output. Never throws: bad input yields `{ ok: false, error }` with a message that names
@@ -118,21 +218,9 @@ export function parseNvidiaSmiXml(xml: string): NvidiaSmiParseResult {
     const first = xml.trim().split('\n')[0]?.slice(0, 120) ?? '';
     return { ok: false, error: `nvidia-smi -q -x output is not XML (starts with "${first}")` };
   }
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    const { msg, line, col } = valid.err;
-    const truncated = /unclosed|closing tag|expected closing|not closed|invalid '\[/i.test(msg);
-    return {
-      ok: false,
-      error: `nvidia-smi -q -x output is not valid XML${truncated ? ' (truncated?)' : ''}: ${msg} at line ${line}, column ${col}`,
-    };
-  }
-  let doc: XmlObject;
-  try {
-    doc = parser.parse(xml) as XmlObject;
-  } catch (err) {
-    return { ok: false, error: `nvidia-smi -q -x output could not be parsed: ${(err as Error).message}` };
-  }
+  const read = readXml(xml);
+  if (!read.ok) return { ok: false, error: `nvidia-smi -q -x output is not valid XML: ${read.error}` };
+  const doc = read.doc;
   const log = obj(doc.nvidia_smi_log);
   if (!log) return { ok: false, error: 'nvidia-smi -q -x output has no <nvidia_smi_log> root element' };
 

@@ -128,6 +128,11 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
       health: { state: 'unknown', reason: 'not monitored (listed by PCI identity)' },
     };
   });
+  for (const r of rdma) {
+    if (!r.pciAddress && r.netdevs.length === 0) {
+      problems.push({ source: join(opts.sysfsRoot, 'class/infiniband', r.device), message: `RDMA device ${r.device} has no PCI device link; left out` });
+    }
+  }
   const nics = buildNics(net.interfaces, rdma, pci, (d) => {
     const n = uverbs.get(d);
     return n && ibNodes.includes(n) ? join(opts.devRoot, 'infiniband', n) : undefined;

@@ -41,11 +41,19 @@ export class SmiHealthMonitor {
     this.gpus = [...gpus];
   }
 
-  /** Starts polling; the first poll runs at once, in the background (start() does not wait for nvidia-smi). */
-  start(): void {
+  /**
+   * Starts polling in the background (start() never waits for nvidia-smi). The first poll runs after
+   * `firstDelayMs`: the agent's startup scan has just called nvidia-smi, and one slow call at a time is enough.
+   */
+  start(firstDelayMs = 0): void {
     if (this.running) return;
     this.running = true;
-    this.tick();
+    if (firstDelayMs <= 0) {
+      this.tick();
+      return;
+    }
+    this.timer = setTimeout(() => this.tick(), firstDelayMs);
+    this.timer.unref();
   }
 
   async stop(): Promise<void> {

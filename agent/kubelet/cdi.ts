@@ -92,13 +92,18 @@ export function buildClaimSpec(
   for (const entry of planned) {
     const name = cdiDeviceName(claim.uid, entry.device.name, entry.shareId);
     const nodes = deviceNodesOf(entry.device).map((hostPath) => deviceNode(hostPath, devRoot));
-    const edits: CdiContainerEdits = { env: [`LOCKSTEP_DEVICE_${envName(entry.device.name)}=${describeDevice(entry.device)}`] };
+    const edits: CdiContainerEdits = {
+      env: [`LOCKSTEP_DEVICE_${envName(entry.device.name)}=${describeDevice(entry.device)}`],
+    };
     if (nodes.length > 0) edits.deviceNodes = nodes;
     devices.push({ name, containerEdits: edits });
     cdiIds.push(cdiDeviceId(name));
   }
   const spec: CdiSpec = { cdiVersion: CDI_VERSION, kind: CDI_KIND, devices };
-  const env = claimEnv(claim, planned.map((entry) => entry.device));
+  const env = claimEnv(
+    claim,
+    planned.map((entry) => entry.device),
+  );
   if (env.length > 0) spec.containerEdits = { env };
   return { spec, fileName: specFileName(claim.uid), cdiIds };
 }
@@ -152,20 +157,44 @@ function claimEnv(claim: { uid: string; namespace: string; name: string }, devic
   };
   put('LOCKSTEP_CLAIM', [`${claim.namespace}/${claim.name}`]);
   put('LOCKSTEP_CLAIM_UID', [claim.uid]);
-  put('LOCKSTEP_DEVICES', devices.map((device) => device.name));
+  put(
+    'LOCKSTEP_DEVICES',
+    devices.map((device) => device.name),
+  );
   const gpus = devices.filter((device) => device.kind === 'gpu');
   const nvidia = gpus.filter((gpu) => gpu.vendor === 'nvidia');
   // NVIDIA_VISIBLE_DEVICES as the NVIDIA device plugin sets it: UUIDs, else indices.
-  put('NVIDIA_VISIBLE_DEVICES', nvidia.map((gpu) => gpu.uuid ?? gpu.index));
-  put('LOCKSTEP_GPUS', gpus.map((gpu) => gpu.name));
+  put(
+    'NVIDIA_VISIBLE_DEVICES',
+    nvidia.map((gpu) => gpu.uuid ?? gpu.index),
+  );
+  put(
+    'LOCKSTEP_GPUS',
+    gpus.map((gpu) => gpu.name),
+  );
   put('LOCKSTEP_GPU_UUIDS', gpus.every((gpu) => gpu.uuid) ? gpus.map((gpu) => gpu.uuid) : []);
-  put('LOCKSTEP_GPU_PCI_BUS_IDS', gpus.map((gpu) => gpu.pci.address));
+  put(
+    'LOCKSTEP_GPU_PCI_BUS_IDS',
+    gpus.map((gpu) => gpu.pci.address),
+  );
   const tpus = devices.filter((device) => device.kind === 'tpu');
-  put('LOCKSTEP_TPUS', tpus.map((tpu) => tpu.name));
-  put('TPU_VISIBLE_CHIPS', tpus.map((tpu) => tpu.index));
+  put(
+    'LOCKSTEP_TPUS',
+    tpus.map((tpu) => tpu.name),
+  );
+  put(
+    'TPU_VISIBLE_CHIPS',
+    tpus.map((tpu) => tpu.index),
+  );
   const nics = devices.filter((device) => device.kind === 'nic');
-  put('LOCKSTEP_NICS', nics.map((nic) => nic.name));
-  put('LOCKSTEP_NIC_INTERFACES', nics.map((nic) => nic.ifName));
+  put(
+    'LOCKSTEP_NICS',
+    nics.map((nic) => nic.name),
+  );
+  put(
+    'LOCKSTEP_NIC_INTERFACES',
+    nics.map((nic) => nic.ifName),
+  );
   put('LOCKSTEP_RDMA_DEVICES', unique(nics.flatMap((nic) => nic.rdma.map((port) => port.device))));
   const pcis = devices.map((device) => device.pci).filter((pci) => pci !== undefined);
   put(

@@ -1,20 +1,17 @@
-import { ApiException, type KubeConfig, ResourceV1Api } from '@kubernetes/client-node';
+import { isNotFound, type KubeClient } from '../../src/kube/client.js';
+import { RESOURCE_CLAIMS, resourcePath } from '../../src/kube/resources.js';
 import type { ResourceClaimLike } from './claims.js';
 import type { ClaimReader } from './preparer.js';
 
-/** Reads ResourceClaims (`resource.k8s.io/v1`) through the API server; 404 → undefined. */
+/** Reads ResourceClaims (`resource.k8s.io/v1`) through the API server with the agent's client; 404 → undefined. */
 export class ApiClaimReader implements ClaimReader {
-  private readonly api: ResourceV1Api;
-
-  constructor(kubeConfig: KubeConfig) {
-    this.api = kubeConfig.makeApiClient(ResourceV1Api);
-  }
+  constructor(private readonly client: KubeClient) {}
 
   async get(namespace: string, name: string): Promise<ResourceClaimLike | undefined> {
     try {
-      return (await this.api.readNamespacedResourceClaim({ name, namespace })) as ResourceClaimLike;
+      return await this.client.get<ResourceClaimLike>(resourcePath(RESOURCE_CLAIMS, { namespace, name }));
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }

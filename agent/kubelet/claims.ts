@@ -49,7 +49,8 @@ export function claimRef(claim: Claim): string {
 export function validateClaimRequest(claim: Claim): string | undefined {
   const uidError = validateClaimUid(claim);
   if (uidError) return uidError;
-  if (!claim.name || !claim.namespace) return `claim with UID ${claim.uid} lacks a name or namespace: the request is malformed`;
+  if (!claim.name || !claim.namespace)
+    return `claim with UID ${claim.uid} lacks a name or namespace: the request is malformed`;
   return undefined;
 }
 
@@ -85,7 +86,10 @@ export function planClaim(requested: Claim, apiClaim: ResourceClaimLike | undefi
   }
   const results = apiClaim.status?.allocation?.devices?.results;
   if (!apiClaim.status?.allocation) {
-    return { ok: false, error: `ResourceClaim ${ref} is not allocated: the scheduler has not allocated devices to it yet` };
+    return {
+      ok: false,
+      error: `ResourceClaim ${ref} is not allocated: the scheduler has not allocated devices to it yet`,
+    };
   }
   const mine = (results ?? []).filter((result) => result.driver === context.driver);
   const byDevice = new Map<string, PlannedDevice>();

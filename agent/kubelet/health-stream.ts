@@ -1,6 +1,6 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import type { HealthReading } from '../discovery/inventory.js';
 import type { Logger } from '../../src/log.js';
+import type { HealthReading } from '../discovery/inventory.js';
 import type { DeviceHealthMessage, NodeWatchResourcesResponse, WireHealthStatus } from './protos.js';
 
 /**

@@ -1,6 +1,6 @@
-import { type sendUnaryData, type ServerUnaryCall, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { type ServerUnaryCall, type sendUnaryData, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
-import { MAX_CLAIMS_PER_CALL, type ClaimPreparer } from './preparer.js';
+import { type ClaimPreparer, MAX_CLAIMS_PER_CALL } from './preparer.js';
 import type {
   NodePrepareResourcesRequest,
   NodePrepareResourcesResponse,

@@ -2,16 +2,16 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from '../../src/log.js';
 import type { Device, Inventory } from '../discovery/inventory.js';
 import type { DeviceHealthBoard } from '../health/board.js';
-import type { Logger } from '../../src/log.js';
 import { CdiDirectory, DEFAULT_CDI_DIR } from './cdi.js';
 import { CheckpointStore } from './checkpoint.js';
 import { type DeviceHealthSnapshot, HealthStreamServer } from './health-stream.js';
 import { nodeServiceImplementation } from './node-service.js';
-import { type ClaimReader, ClaimPreparer, type ReconcileReport } from './preparer.js';
+import { ClaimPreparer, type ClaimReader, type ReconcileReport } from './preparer.js';
 import { DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_SERVICE, kubeletServices } from './protos.js';
-import { pluginInfo, type RegistrationState, RegistrationService } from './registration.js';
+import { pluginInfo, RegistrationService, type RegistrationState } from './registration.js';
 import { ensureSocketDirs, removeStaleSockets, restrictSocket, type SocketLayout, socketLayout } from './sockets.js';
 
 /**
@@ -57,7 +57,9 @@ export interface PluginReadiness {
 
 /** The devices this plugin serves, by name. Accelerators we do not drive are never published, so never prepared. */
 export function servedDevices(inventory: Inventory): Map<string, Device> {
-  return new Map(inventory.devices.filter((device) => device.kind !== 'accelerator').map((device) => [device.name, device]));
+  return new Map(
+    inventory.devices.filter((device) => device.kind !== 'accelerator').map((device) => [device.name, device]),
+  );
 }
 
 export class KubeletPluginManager {
@@ -167,7 +169,8 @@ export class KubeletPluginManager {
   /** Removes the registration socket first (the kubelet de-registers this instance), then closes the service. */
   async stop(): Promise<void> {
     this.serving = false;
-    for (const name of ['', DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_SERVICE]) this.grpcHealth?.setStatus(name, 'NOT_SERVING');
+    for (const name of ['', DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_SERVICE])
+      this.grpcHealth?.setStatus(name, 'NOT_SERVING');
     await shutdown(this.registrationServer);
     this.registrationServer = undefined;
     this.healthStream.stop();
@@ -237,7 +240,9 @@ export class KubeletPluginManager {
 
 function bindUnix(server: Server, path: string): Promise<void> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+    server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (error) =>
+      error ? reject(error) : resolve(),
+    ),
   );
 }
 

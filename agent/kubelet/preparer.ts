@@ -1,14 +1,9 @@
-import type { Device, HealthReading } from '../discovery/inventory.js';
 import type { Logger } from '../../src/log.js';
+import type { Device, HealthReading } from '../discovery/inventory.js';
 import { buildClaimSpec, type CdiDirectory, renderSpec, specFileName } from './cdi.js';
 import type { CheckpointData, CheckpointEntry, CheckpointStore } from './checkpoint.js';
 import { claimRef, planClaim, type ResourceClaimLike, validateClaimRequest, validateClaimUid } from './claims.js';
-import type {
-  Claim,
-  NodePrepareResourceResponse,
-  NodeUnprepareResourceResponse,
-  PreparedDevice,
-} from './protos.js';
+import type { Claim, NodePrepareResourceResponse, NodeUnprepareResourceResponse, PreparedDevice } from './protos.js';
 
 /** Reads ResourceClaims from the API. Resolves undefined when the claim does not exist (404); throws otherwise. */
 export interface ClaimReader {
@@ -123,7 +118,10 @@ export class ClaimPreparer {
         const apiClaim = await this.options.claims.get(entry.namespace, entry.name);
         return apiClaim?.metadata?.uid === entry.uid ? 'keep' : 'drop';
       } catch (error) {
-        logger.warn({ claim: `${entry.namespace}/${entry.name}`, error: String(error) }, 'cannot check claim in the API; keeping it');
+        logger.warn(
+          { claim: `${entry.namespace}/${entry.name}`, error: String(error) },
+          'cannot check claim in the API; keeping it',
+        );
         report.apiErrors++;
         return 'keep';
       }
@@ -179,7 +177,10 @@ export class ClaimPreparer {
       try {
         return { claim, apiClaim: await this.options.claims.get(claim.namespace, claim.name) };
       } catch (error) {
-        return { claim, error: `cannot read ResourceClaim ${claimRef(claim)} from the API: ${errorText(error)}; the kubelet will retry` };
+        return {
+          claim,
+          error: `cannot read ResourceClaim ${claimRef(claim)} from the API: ${errorText(error)}; the kubelet will retry`,
+        };
       }
     });
 
@@ -238,7 +239,11 @@ export class ClaimPreparer {
       for (const entry of newEntries) {
         responses[entry.uid] = { devices: entry.devices.map((device) => ({ ...device })), error: '' };
         logger.info(
-          { claim: `${entry.namespace}/${entry.name}`, uid: entry.uid, devices: entry.devices.map((d) => d.device_name) },
+          {
+            claim: `${entry.namespace}/${entry.name}`,
+            uid: entry.uid,
+            devices: entry.devices.map((d) => d.device_name),
+          },
           'prepared claim',
         );
       }

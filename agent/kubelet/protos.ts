@@ -40,7 +40,10 @@ let cached: KubeletServices | undefined;
 
 function service(file: string, name: string): ServiceDefinition {
   const definition = loadSync(protoPath(file), LOADER_OPTIONS)[name];
-  if (!definition || !('NodePrepareResources' in definition || 'GetInfo' in definition || 'NodeWatchResources' in definition)) {
+  if (
+    !definition ||
+    !('NodePrepareResources' in definition || 'GetInfo' in definition || 'NodeWatchResources' in definition)
+  ) {
     throw new Error(`${file} does not define the service ${name}`);
   }
   return definition as unknown as ServiceDefinition;

@@ -1,4 +1,4 @@
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
 import {
   PLUGIN_TYPE_DRA,
@@ -52,7 +52,10 @@ export class RegistrationService {
         const { plugin_registered: registered, error } = call.request;
         if (registered) {
           this.current = { state: 'registered', at: this.now() };
-          this.logger.info({ driver: this.info.name, endpoint: this.info.endpoint }, 'kubelet registered the DRA plugin');
+          this.logger.info(
+            { driver: this.info.name, endpoint: this.info.endpoint },
+            'kubelet registered the DRA plugin',
+          );
         } else {
           this.current = { state: 'refused', error: error || '(no reason given)', at: this.now() };
           this.logger.error(

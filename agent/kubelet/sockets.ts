@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 /**

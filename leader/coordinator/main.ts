@@ -1,13 +1,12 @@
 /** `lockstep coordinator`: resolves the group from flags and the leader pod, then runs until SIGTERM. */
 import { readFileSync } from 'node:fs';
 import { CliError, usageError } from '../../src/cli/errors.js';
-import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/config.js';
-import { KubeClient } from '../../src/kube/client.js';
+import type { KubeClient } from '../../src/kube/client.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
 import type { Logger } from '../../src/log.js';
 import { Coordinator } from './coordinator.js';
-import { KubeStatusSink } from './kube-sink.js';
+import type { KubeStatusSink } from './kube-sink.js';
 import { factsFromPod, groupFromPodName, sizeFromOwner, type WorkloadFacts } from './workload.js';
 
 export interface CoordinatorCliOptions {
@@ -24,7 +23,8 @@ export interface CoordinatorCliOptions {
 export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
   // the API is used when there is one to use: an explicit kubeconfig, or a service account in a pod
   const useApi = Boolean(opts.kubeconfig) || Boolean(env.KUBERNETES_SERVICE_HOST);
-  const kube = useApi ? new KubeClient(loadKubeConfig({ kubeconfig: opts.kubeconfig, env })) : undefined;
+  const api = useApi ? await loadApi() : undefined;
+  const kube = api ? new api.KubeClient(api.loadKubeConfig({ kubeconfig: opts.kubeconfig, env })) : undefined;
   const namespace = opts.namespace || readServiceAccountNamespace() || 'default';
   let facts: WorkloadFacts = {};
   if (kube && opts.podName) {
@@ -69,7 +69,7 @@ export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.Pr
     log,
     // four heartbeats fit in the timeout, so one lost packet never looks like a lost member
     heartbeatIntervalMs: Math.max(100, Math.floor(opts.heartbeatTimeout / 4)),
-    sink: kube ? new KubeStatusSink(kube, namespace) : undefined,
+    sink: kube && api ? new api.KubeStatusSink(kube, namespace) : undefined,
   });
   await coordinator.start();
   await new Promise<void>((resolve) => {
@@ -87,9 +87,29 @@ export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.Pr
   return 0;
 }
 
+/**
+ * client-node's undici needs small shims on Node < 22 (development machines; a no-op on the image's Node 24) that
+ * must run before it loads: dynamic imports keep that order even when the bundle is split into chunks.
+ */
+async function loadApi(): Promise<{
+  KubeClient: typeof KubeClient;
+  loadKubeConfig: (typeof import('../../src/kube/config.js'))['loadKubeConfig'];
+  KubeStatusSink: typeof KubeStatusSink;
+}> {
+  await import('../../src/kubectl/node-compat.js');
+  const [{ KubeClient }, { loadKubeConfig }, { KubeStatusSink }] = await Promise.all([
+    import('../../src/kube/client.js'),
+    import('../../src/kube/config.js'),
+    import('./kube-sink.js'),
+  ]);
+  return { KubeClient, loadKubeConfig, KubeStatusSink };
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
 function readServiceAccountNamespace(): string | undefined {
   try {
-    return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8').trim() || undefined;
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined;
   } catch {
     return undefined;
   }

@@ -68,6 +68,29 @@ export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command 
       ),
     )
     .addOption(
+      flag({ flags: '--group <name>', description: 'group this pod belongs to (checked by the coordinator)' }, env),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--devices <ids>',
+          description: 'accelerators of this pod, comma-separated (default: $NVIDIA_VISIBLE_DEVICES, then /dev/nvidiaN)',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--progress-interval <duration>',
+          description: 'how often to print where the group stands while waiting',
+          default: 5000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
       flag(
         {
           flags: '--timeout <duration>',

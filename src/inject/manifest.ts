@@ -22,5 +22,5 @@ export function injectObject(input: Json, options: InjectOptions, report: Inject
 
 function isList(object: JsonObject): boolean {
   const kind = stringAt(object, 'kind');
-  return kind !== undefined && kind.endsWith('List') && Array.isArray(object.items);
+  return kind?.endsWith('List') === true && Array.isArray(object.items);
 }

@@ -99,7 +99,11 @@ export function tokenVolume(): JsonObject {
     projected: {
       sources: [
         {
-          serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: TOKEN_EXPIRATION_SECONDS, path: TOKEN_PATH },
+          serviceAccountToken: {
+            audience: TOKEN_AUDIENCE,
+            expirationSeconds: TOKEN_EXPIRATION_SECONDS,
+            path: TOKEN_PATH,
+          },
         },
       ],
     },
@@ -256,7 +260,10 @@ function runsLockstep(c: JsonObject): boolean {
 
 function mainContainer(containers: Json[], template: JsonObject, at: string): JsonObject {
   const objects = containers.filter(isObject);
-  const named = stringAt(objectAt(objectAt(template, 'metadata'), 'annotations'), 'kubectl.kubernetes.io/default-container');
+  const named = stringAt(
+    objectAt(objectAt(template, 'metadata'), 'annotations'),
+    'kubectl.kubernetes.io/default-container',
+  );
   if (named !== undefined) {
     const found = objects.find((c) => c.name === named);
     if (!found) {

@@ -53,7 +53,7 @@ function injectYaml(text: string, options: InjectOptions, report: InjectReport):
       return;
     }
     doc.contents = mergeInto(doc, doc.contents, before, after) as typeof doc.contents;
-    let rendered = doc.toString({ lineWidth: 0, indentSeq: indentsSequences(source) });
+    let rendered = doc.toString({ lineWidth: 0, indentSeq: indentsSequences(source), flowCollectionPadding: false });
     // keep what followed the document in its source slice (a trailing comment line, the blank before `---`)
     if (!source.endsWith('\n')) rendered = rendered.replace(/\n$/, '');
     pieces.push(rendered);

@@ -41,13 +41,17 @@ export function injectWorkload(object: JsonObject, options: InjectOptions, repor
   if (!spec) throw new InjectError(`${id}: has no spec`);
   switch (kind) {
     case 'LeaderWorkerSet':
-      return injectLeaderWorkerSet(id, name, spec, options, report);
+      injectLeaderWorkerSet(id, name, spec, options, report);
+      return;
     case 'StatefulSet':
-      return injectStatefulSet(id, name, spec, options, report);
+      injectStatefulSet(id, name, spec, options, report);
+      return;
     case 'Job':
-      return injectJob(id, name, spec, options, report);
+      injectJob(id, name, spec, options, report);
+      return;
     case 'JobSet':
-      return injectJobSet(id, name, spec, options, report);
+      injectJobSet(id, name, spec, options, report);
+      return;
     default:
       throw new InjectError(`${id}: not a kind lockstep injects`);
   }

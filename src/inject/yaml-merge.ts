@@ -28,18 +28,18 @@ export function mergeInto(doc: Document, node: unknown, before: Json, after: Jso
   if (Array.isArray(before) && Array.isArray(after) && isSeq(node)) {
     const used = new Set<number>();
     const olds = node.items;
-    const match = (value: Json, test: (old: Json) => boolean): number => {
+    const match = (test: (old: Json) => boolean): number => {
       const i = before.findIndex((old, j) => !used.has(j) && test(old));
       if (i >= 0) used.add(i);
       return i;
     };
-    const exact = after.map((value) => match(value, (old) => deepEqual(old, value)));
+    const exact = after.map((value) => match((old) => deepEqual(old, value)));
     const quoted = node.flow
       ? (olds.find((item) => isScalar(item) && item.type !== Scalar.PLAIN) as Scalar | undefined)
       : undefined;
     node.items = after.map((value, j) => {
       let i = exact[j]!;
-      if (i < 0) i = match(value, (old) => sameIdentity(old, value));
+      if (i < 0) i = match((old) => sameIdentity(old, value));
       if (i >= 0) return mergeInto(doc, olds[i], before[i]!, value);
       const created = doc.createNode(value, { aliasDuplicateObjects: false });
       // new words in a quoted list (`command: ["sh", "-c", …]`) are quoted the same way

@@ -1,3 +1,5 @@
+// Node 20 only: client-node 2's undici needs shims, which must load before client-node itself
+import '../kubectl/node-compat.js';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -42,9 +44,14 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
       } catch (err) {
         throw new CliError(EXIT_KUBECONFIG, `kubeconfig ${file} is not valid: ${errorMessage(err)}`);
       }
-      // the first file that sets a current context wins, as kubectl merges
+      // as kubectl merges: the first file that names a cluster, user or context wins, and so does its current context
       if (i === 0) kc.loadFromString(next.exportConfig());
-      else kc.mergeConfig(next, true);
+      else {
+        for (const c of next.getClusters()) if (!kc.getCluster(c.name)) kc.addCluster(c);
+        for (const u of next.getUsers()) if (!kc.getUser(u.name)) kc.addUser(u);
+        for (const c of next.getContexts()) if (!kc.getContextObject(c.name)) kc.addContext(c);
+        if (!kc.getCurrentContext()) kc.setCurrentContext(next.getCurrentContext());
+      }
     }
   } else if (env.KUBERNETES_SERVICE_HOST && existsSync(`${root}${SERVICE_ACCOUNT_DIR}/token`)) {
     // client-node reads KUBERNETES_SERVICE_HOST/PORT from process.env itself

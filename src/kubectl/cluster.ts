@@ -1,16 +1,19 @@
 import './node-compat.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiError as KubeApiError, KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/config.js';
 import {
-  ApiException,
-  CoreV1Api,
-  type CoreV1Event,
-  type KubeConfig,
-  ResourceV1Api,
-  type ResourceV1ResourceClaim,
-  type V1ListMeta,
-  type V1Node,
-  type V1Pod,
-  type V1ResourceSlice,
-} from '@kubernetes/client-node';
+  EVENTS,
+  NODES,
+  PODS,
+  RESOURCE_CLAIMS,
+  RESOURCE_SLICES,
+  type ResourceType,
+  resourcePath,
+} from '../kube/resources.js';
+import type { KubeList } from '../kube/types.js';
+import { VERSION } from '../version.js';
+import type { Event, Node, Pod, ResourceClaim, ResourceSlice } from './wire.js';
 
 export interface Scope {
   /** undefined = all namespaces */
@@ -19,13 +22,27 @@ export interface Scope {
   fieldSelector?: string;
 }
 
-/** What the plugin reads, one list per kind. A seam so the verbs can be tested on hand-made objects. */
+export type ReadKind = 'resourceslices' | 'nodes' | 'pods' | 'resourceclaims' | 'events';
+
+export const RESOURCE_TYPES: Record<ReadKind, ResourceType> = {
+  resourceslices: RESOURCE_SLICES,
+  nodes: NODES,
+  pods: PODS,
+  resourceclaims: RESOURCE_CLAIMS,
+  events: EVENTS,
+};
+
+export interface KindMap {
+  resourceslices: ResourceSlice;
+  nodes: Node;
+  pods: Pod;
+  resourceclaims: ResourceClaim;
+  events: Event;
+}
+
+/** What the plugin reads: one list per kind, whatever the cluster's size. A seam for tests and for -w. */
 export interface ClusterReader {
-  slices(fieldSelector: string): Promise<V1ResourceSlice[]>;
-  nodes(labelSelector?: string): Promise<V1Node[]>;
-  pods(scope: Scope): Promise<V1Pod[]>;
-  claims(scope: Scope): Promise<ResourceV1ResourceClaim[]>;
-  events(scope: Scope): Promise<CoreV1Event[]>;
+  list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]>;
 }
 
 export type ApiFailure = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found' | 'server';
@@ -44,109 +61,73 @@ export class ApiError extends Error {
 /** Large clusters: pages of this many objects (kubectl's default chunk size). */
 export const PAGE_SIZE = 500;
 
-interface Page<T> {
-  items: T[];
-  metadata?: V1ListMeta;
-}
-
-/** Lists every page: limit/continue, so the API server never builds one huge response. */
-export async function listAll<T>(what: string, page: (cont: string | undefined) => Promise<Page<T>>): Promise<T[]> {
-  const out: T[] = [];
-  let cont: string | undefined;
-  do {
-    let result: Page<T>;
-    try {
-      result = await page(cont);
-    } catch (err) {
-      throw toApiError(err, what);
-    }
-    out.push(...result.items);
-    cont = result.metadata?._continue || undefined;
-  } while (cont);
-  return out;
-}
-
-function statusMessage(body: unknown): string | undefined {
-  let value: unknown = body;
-  if (typeof body === 'string') {
-    try {
-      value = JSON.parse(body);
-    } catch {
-      return body.trim() || undefined;
-    }
-  }
-  if (value && typeof value === 'object' && 'message' in value && typeof value.message === 'string') {
-    return value.message;
-  }
-  return undefined;
-}
-
 function rootCause(err: unknown): string {
-  let e: unknown = err;
-  const seen = new Set<unknown>();
-  let message = err instanceof Error ? err.message : String(err);
-  while (e instanceof Error && !seen.has(e)) {
-    seen.add(e);
-    const code = (e as Error & { code?: unknown }).code;
-    if (typeof code === 'string') message = e.message || code;
-    e = (e as Error & { cause?: unknown }).cause;
-  }
-  return message;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown };
+  // Node reports a refused dual-stack connect as an AggregateError with an empty message
+  if (Array.isArray(e.errors) && e.errors.length > 0) return rootCause(e.errors[0]);
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  return message || (typeof e.code === 'string' ? e.code : 'unknown error');
 }
 
-/** Turns what client-node throws into one clear line, as kubectl would say it. */
-export function toApiError(err: unknown, what: string): ApiError {
+/** Turns what the client throws into one clear line, as kubectl would say it. */
+export function toApiError(err: unknown, kind: string): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof ApiException) {
-    const message = statusMessage(err.body) ?? `HTTP ${err.code}`;
+  if (err instanceof KubeApiError) {
+    const message = err.statusBody?.message ?? `HTTP ${err.status}`;
     const failure: ApiFailure =
-      err.code === 401 ? 'unauthorized' : err.code === 403 ? 'forbidden' : err.code === 404 ? 'not-found' : 'server';
-    const prefix =
-      failure === 'forbidden' ? 'Forbidden' : failure === 'unauthorized' ? 'Unauthorized' : `HTTP ${err.code}`;
-    return new ApiError(failure, `listing ${what}: ${prefix}: ${message}`);
+      err.status === 401
+        ? 'unauthorized'
+        : err.status === 403
+          ? 'forbidden'
+          : err.status === 404
+            ? 'not-found'
+            : 'server';
+    const label =
+      failure === 'forbidden' ? 'Forbidden' : failure === 'unauthorized' ? 'Unauthorized' : `HTTP ${err.status}`;
+    return new ApiError(failure, `listing ${kind}: ${label}: ${message}`);
   }
-  return new ApiError('unreachable', `cannot reach the API server listing ${what}: ${rootCause(err)}`);
+  return new ApiError('unreachable', `cannot reach the API server (listing ${kind}): ${rootCause(err)}`);
 }
 
-/** The real reader: @kubernetes/client-node, paged lists, field and label selectors passed to the server. */
-export function apiReader(kc: KubeConfig): ClusterReader {
-  const core = kc.makeApiClient(CoreV1Api);
-  const resource = kc.makeApiClient(ResourceV1Api);
-  return {
-    slices: (fieldSelector) =>
-      listAll('resourceslices', (cont) =>
-        resource.listResourceSlice({ fieldSelector, limit: PAGE_SIZE, _continue: cont }),
-      ),
-    nodes: (labelSelector) =>
-      listAll('nodes', (cont) => core.listNode({ labelSelector, limit: PAGE_SIZE, _continue: cont })),
-    pods: ({ namespace, labelSelector, fieldSelector }) =>
-      listAll('pods', (cont) =>
-        namespace === undefined
-          ? core.listPodForAllNamespaces({ labelSelector, fieldSelector, limit: PAGE_SIZE, _continue: cont })
-          : core.listNamespacedPod({ namespace, labelSelector, fieldSelector, limit: PAGE_SIZE, _continue: cont }),
-      ),
-    claims: ({ namespace, labelSelector, fieldSelector }) =>
-      listAll('resourceclaims', (cont) =>
-        namespace === undefined
-          ? resource.listResourceClaimForAllNamespaces({
-              labelSelector,
-              fieldSelector,
-              limit: PAGE_SIZE,
-              _continue: cont,
-            })
-          : resource.listNamespacedResourceClaim({
-              namespace,
-              labelSelector,
-              fieldSelector,
-              limit: PAGE_SIZE,
-              _continue: cont,
-            }),
-      ),
-    events: ({ namespace, labelSelector, fieldSelector }) =>
-      listAll('events', (cont) =>
-        namespace === undefined
-          ? core.listEventForAllNamespaces({ labelSelector, fieldSelector, limit: PAGE_SIZE, _continue: cont })
-          : core.listNamespacedEvent({ namespace, labelSelector, fieldSelector, limit: PAGE_SIZE, _continue: cont }),
-      ),
+/** The real reader: paged lists (limit/continue), field and label selectors evaluated by the server. */
+export function apiReader(client: KubeClient): ClusterReader {
+  const list = async <K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]> => {
+    const path = resourcePath(RESOURCE_TYPES[kind], scope.namespace ? { namespace: scope.namespace } : {});
+    const out: KindMap[K][] = [];
+    let cont: string | undefined;
+    do {
+      let page: KubeList<KindMap[K]>;
+      try {
+        page = await client.get<KubeList<KindMap[K]>>(path, {
+          limit: PAGE_SIZE,
+          continue: cont,
+          fieldSelector: scope.fieldSelector,
+          labelSelector: scope.labelSelector,
+        });
+      } catch (err) {
+        throw toApiError(err, kind);
+      }
+      out.push(...page.items);
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return out;
   };
+  return { list };
+}
+
+export interface Connection {
+  kc: KubeConfig;
+  client: KubeClient;
+  /** the context's namespace, else `default` (kubectl's rule) */
+  namespace: string;
+}
+
+/** kubeconfig as kubectl finds it (src/kube/config.ts), then a client for it. */
+export function connect(options: { kubeconfig?: string; context?: string }): Connection {
+  const kc = loadKubeConfig({
+    ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
+  const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
+  return { kc, client: new KubeClient(kc, { userAgent: `kubectl-lockstep/${VERSION}` }), namespace };
 }

@@ -1,39 +1,44 @@
-import './node-compat.js';
-import { CoreV1Api } from '@kubernetes/client-node';
 import { LABEL_GROUP } from '../contract/names.js';
 import { DEFAULT_DRIVER_NAME } from '../version.js';
-import { apiReader } from './cluster.js';
+import { apiReader, connect } from './cluster.js';
 import type { CompletionLookups, CompletionScope } from './completion.js';
-import { loadKubeConfig } from './kubeconfig.js';
 
-function load(scope: CompletionScope) {
-  return loadKubeConfig({
+function open(scope: CompletionScope) {
+  return connect({
     ...(scope.kubeconfig ? { kubeconfig: scope.kubeconfig } : {}),
     ...(scope.context ? { context: scope.context } : {}),
   });
 }
 
+const sorted = (values: (string | undefined)[]) => [...new Set(values.filter((v): v is string => !!v))].sort();
+
 /** Completion reads the same lists as the verbs (one request each), with the flags typed so far. */
 export const apiLookups: CompletionLookups = {
   async nodes(scope) {
-    const slices = await apiReader(load(scope).kc).slices(`spec.driver=${DEFAULT_DRIVER_NAME}`);
-    return [...new Set(slices.map((s) => s.spec.nodeName).filter((n): n is string => !!n))].sort();
+    const { client } = open(scope);
+    const slices = await apiReader(client).list('resourceslices', {
+      fieldSelector: `spec.driver=${DEFAULT_DRIVER_NAME}`,
+    });
+    client.close();
+    return sorted(slices.map((s) => s.spec.nodeName));
   },
   async groups(scope) {
-    const { kc, namespace } = load(scope);
-    const pods = await apiReader(kc).pods({
+    const { client, namespace } = open(scope);
+    const pods = await apiReader(client).list('pods', {
       ...(scope.allNamespaces ? {} : { namespace: scope.namespace ?? namespace }),
       labelSelector: LABEL_GROUP,
     });
-    return [...new Set(pods.map((p) => p.metadata?.labels?.[LABEL_GROUP]).filter((g): g is string => !!g))].sort();
+    client.close();
+    return sorted(pods.map((p) => p.metadata.labels?.[LABEL_GROUP]));
   },
   async namespaces(scope) {
-    const list = await load(scope).kc.makeApiClient(CoreV1Api).listNamespace();
-    return list.items.map((n) => n.metadata?.name ?? '').filter((n) => n !== '');
+    const { client } = open(scope);
+    const list = await client.get<{ items: { metadata: { name?: string } }[] }>('/api/v1/namespaces');
+    client.close();
+    return sorted(list.items.map((n) => n.metadata.name));
   },
   contexts(scope) {
-    return load({ ...scope, allNamespaces: false, context: undefined } as CompletionScope)
-      .kc.getContexts()
-      .map((c) => c.name);
+    const { kc } = connect(scope.kubeconfig ? { kubeconfig: scope.kubeconfig } : {});
+    return kc.getContexts().map((c) => c.name);
   },
 };

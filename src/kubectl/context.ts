@@ -1,4 +1,4 @@
-import type { ClusterReader } from './cluster.js';
+import type { ClusterReader, ReadKind } from './cluster.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
@@ -21,8 +21,6 @@ export interface VerbContext {
 export interface View {
   data: unknown;
   table: () => string;
-  /** the kinds the verb read, so -w knows what to watch */
-  watches: WatchKind[];
   /** kubectl's "No resources found" line (stderr), when the list is empty */
   empty?: string | undefined;
   /** set by `check`: 1 when problems were found */
@@ -31,7 +29,7 @@ export interface View {
   failure?: string;
 }
 
-export type WatchKind = 'resourceslices' | 'nodes' | 'pods' | 'resourceclaims' | 'events';
+export type WatchKind = ReadKind;
 
 export function isWide(ctx: VerbContext): boolean {
   return ctx.output === 'wide';

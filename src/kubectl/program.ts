@@ -3,11 +3,10 @@ import { stringify as toYaml } from 'yaml';
 import { CliError } from '../cli/errors.js';
 import { flag } from '../cli/options.js';
 import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
-import { ApiError, apiReader, type ClusterReader } from './cluster.js';
+import { ApiError, apiReader, type ClusterReader, connect } from './cluster.js';
 import type { VerbInfo } from './completion.js';
 import type { OutputFormat, VerbContext, View } from './context.js';
 import { addKubectlFlags } from './global-flags.js';
-import { loadKubeConfig } from './kubeconfig.js';
 import { DISTANCE_LEGEND } from './model/topology.js';
 import { useColour } from './render/table.js';
 import { checkVerb, EXIT_COULD_NOT_CHECK } from './verbs/check.js';
@@ -16,7 +15,7 @@ import { groupsVerb, groupVerb } from './verbs/groups.js';
 import { nodesVerb } from './verbs/nodes.js';
 import { podsVerb } from './verbs/pods.js';
 import { topoVerb } from './verbs/topo.js';
-import { apiChangeSource, type ChangeSource, debounce } from './watch.js';
+import { type ChangeSource, debounce, informerChangeSource, type ReadCall, recordingReader } from './watch.js';
 
 /** What the program touches outside itself; tests replace parts of it. */
 export interface PluginDeps {
@@ -25,9 +24,16 @@ export interface PluginDeps {
   stdoutIsTTY: boolean;
   now: () => Date;
   /** builds the reader and change source from the kubeconfig flags; tests give hand-made ones */
-  connect?: (options: GlobalOptions) => { reader: ClusterReader; namespace: string; changes?: ChangeSource };
+  connect?: (options: GlobalOptions) => Connected;
   /** resolves when a watch should stop (SIGINT/SIGTERM by default) */
   untilStopped?: () => Promise<void>;
+}
+
+export interface Connected {
+  reader: ClusterReader;
+  namespace: string;
+  changes?: ChangeSource;
+  close?: () => void;
 }
 
 export interface GlobalOptions {
@@ -114,21 +120,12 @@ export const COMPLETION_VERBS: VerbInfo[] = VERBS.map((v) => ({
   ...(v.args?.includes('node') ? { arg: 'node' as const } : v.args?.includes('name') ? { arg: 'group' as const } : {}),
 }));
 
-function defaultConnect(options: GlobalOptions) {
-  const { kc, namespace } = loadKubeConfig({
+function defaultConnect(options: GlobalOptions): Connected {
+  const { client, namespace } = connect({
     ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
     ...(options.context ? { context: options.context } : {}),
   });
-  const scopeNs = options.allNamespaces ? undefined : (options.namespace ?? namespace);
-  return {
-    reader: apiReader(kc),
-    namespace,
-    changes: apiChangeSource(kc, {
-      driver: options.driverName,
-      namespace: scopeNs,
-      eventsNamespace: scopeNs ?? namespace,
-    }),
-  };
+  return { reader: apiReader(client), namespace, changes: informerChangeSource(client), close: () => client.close() };
 }
 
 function untilSignal(): Promise<void> {
@@ -176,19 +173,42 @@ export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Parti
 }
 
 async function runVerb(verb: Verb, arg: string | undefined, options: GlobalOptions, d: PluginDeps): Promise<void> {
-  const couldNotCheck = (err: unknown): never => {
+  const fail = (err: unknown): never => {
     const message = err instanceof Error ? err.message : String(err);
     if (verb.name === 'check') throw new CliError(EXIT_COULD_NOT_CHECK, `could not check: ${message}`);
     throw err instanceof CliError ? err : new CliError(1, message);
   };
-  let connection: ReturnType<NonNullable<PluginDeps['connect']>>;
+  let connection: Connected;
   try {
     connection = (d.connect ?? defaultConnect)(options);
   } catch (err) {
-    return couldNotCheck(err);
+    return fail(err);
   }
+  try {
+    await runConnected(verb, arg, options, d, connection);
+  } catch (err) {
+    if (err instanceof ApiError) return fail(err);
+    throw err;
+  } finally {
+    connection.close?.();
+  }
+}
+
+interface Drawn {
+  view: View;
+  text: string;
+}
+
+async function runConnected(
+  verb: Verb,
+  arg: string | undefined,
+  options: GlobalOptions,
+  d: PluginDeps,
+  connection: Connected,
+): Promise<void> {
+  const calls: ReadCall[] = [];
   const ctx: VerbContext = {
-    reader: connection.reader,
+    reader: recordingReader(connection.reader, calls),
     driver: options.driverName,
     namespace: options.allNamespaces ? undefined : (options.namespace ?? connection.namespace),
     ...(options.selector ? { selector: options.selector } : {}),
@@ -198,45 +218,45 @@ async function runVerb(verb: Verb, arg: string | undefined, options: GlobalOptio
     now: d.now,
     warn: (message) => d.stderr(`warning: ${message}\n`),
   };
-  const produce = async (): Promise<{ view: View; text: string }> => {
-    const view = await verb.run(ctx, arg, connection.namespace);
+  const produce = async (reader: ClusterReader): Promise<Drawn> => {
+    const view = await verb.run({ ...ctx, reader }, arg, connection.namespace);
     return { view, text: formatView(view, options.output) };
   };
-  let first: { view: View; text: string };
-  try {
-    first = await produce();
-  } catch (err) {
-    if (err instanceof ApiError) return couldNotCheck(err);
-    throw err;
-  }
   const table = options.output === 'table' || options.output === 'wide';
-  const show = (r: { view: View; text: string }) => {
+  const show = (r: Drawn) => {
     if (r.view.empty && table) d.stderr(`${r.view.empty}\n`);
     else d.stdout(r.text);
   };
+  const first = await produce(ctx.reader);
   show(first);
   if (!options.watch) {
     if (first.view.exitCode) throw new CliError(first.view.exitCode, first.view.failure ?? 'problems found');
     return;
   }
-  await watchLoop(first, produce, show, connection.changes, d);
+  if (!connection.changes) return;
+  await watchLoop(first, calls, produce, show, connection.changes, d);
 }
 
-/** -w: redraw when a watched kind changes and the output differs; on a terminal, redraw in place. */
+/**
+ * -w: the lists the first drawing made are kept current by watches; every change redraws from those caches
+ * (no further list requests), and only when the output differs. On a terminal the screen is redrawn in place.
+ */
 async function watchLoop(
-  first: { view: View; text: string },
-  produce: () => Promise<{ view: View; text: string }>,
-  show: (r: { view: View; text: string }) => void,
-  changes: ChangeSource | undefined,
+  first: Drawn,
+  calls: readonly ReadCall[],
+  produce: (reader: ClusterReader) => Promise<Drawn>,
+  show: (r: Drawn) => void,
+  changes: ChangeSource,
   d: PluginDeps,
 ): Promise<void> {
-  if (!changes) return;
   let last = first.text;
   let busy = Promise.resolve();
+  let cache: ClusterReader | undefined;
   const redraw = () => {
     busy = busy.then(async () => {
+      if (!cache) return;
       try {
-        const next = await produce();
+        const next = await produce(cache);
         if (next.text === last) return;
         last = next.text;
         if (d.stdoutIsTTY) d.stdout('\u001b[H\u001b[2J');
@@ -248,8 +268,10 @@ async function watchLoop(
       }
     });
   };
-  const stop = changes.start(first.view.watches, debounce(redraw, 200));
+  const started = await changes.start(calls, debounce(redraw, 100));
+  cache = started.reader;
+  redraw();
   await (d.untilStopped ?? untilSignal)();
-  stop();
+  await started.stop();
   await busy;
 }

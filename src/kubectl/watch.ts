@@ -1,86 +1,70 @@
-import './node-compat.js';
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
-import type { WatchKind } from './context.js';
+import type { KubeClient } from '../kube/client.js';
+import { Informer } from '../kube/informer.js';
+import type { ClusterReader, KindMap, ReadKind, Scope } from './cluster.js';
+import { RESOURCE_TYPES } from './cluster.js';
+import type { KubeObject } from './wire.js';
 
-/** Starts watches on some kinds and calls `onChange` for every change; returns a function that stops them. */
+/** One list a verb made: the same call is then served from a watch cache. */
+export interface ReadCall {
+  kind: ReadKind;
+  scope: Scope;
+}
+
+function callKey(kind: ReadKind, scope: Scope): string {
+  return JSON.stringify([kind, scope.namespace ?? '', scope.labelSelector ?? '', scope.fieldSelector ?? '']);
+}
+
+/** Passes lists through and remembers which were made, so -w can watch exactly those. */
+export function recordingReader(inner: ClusterReader, calls: ReadCall[]): ClusterReader {
+  return {
+    list(kind, scope) {
+      if (!calls.some((c) => callKey(c.kind, c.scope) === callKey(kind, scope))) calls.push({ kind, scope });
+      return inner.list(kind, scope);
+    },
+  };
+}
+
+/** Keeps the lists of a verb current and says when any changed. */
 export interface ChangeSource {
-  start(kinds: readonly WatchKind[], onChange: () => void): () => void;
-}
-
-export interface WatchScope {
-  driver: string;
-  /** undefined = all namespaces */
-  namespace: string | undefined;
-  /** the namespace `events` are read from when the scope is all namespaces (group NAME has one) */
-  eventsNamespace?: string;
-}
-
-export function watchPath(kind: WatchKind, scope: WatchScope): { path: string; query: Record<string, string> } {
-  const ns = scope.namespace;
-  switch (kind) {
-    case 'resourceslices':
-      return {
-        path: '/apis/resource.k8s.io/v1/resourceslices',
-        query: { fieldSelector: `spec.driver=${scope.driver}` },
-      };
-    case 'nodes':
-      return { path: '/api/v1/nodes', query: {} };
-    case 'pods':
-      return { path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods', query: {} };
-    case 'resourceclaims':
-      return {
-        path: ns
-          ? `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`
-          : '/apis/resource.k8s.io/v1/resourceclaims',
-        query: {},
-      };
-    case 'events': {
-      const eventsNs = ns ?? scope.eventsNamespace;
-      return { path: eventsNs ? `/api/v1/namespaces/${eventsNs}/events` : '/api/v1/events', query: {} };
-    }
-  }
+  /** resolves once every cache holds a first full list; `reader` then answers from the caches */
+  start(
+    calls: readonly ReadCall[],
+    onChange: () => void,
+  ): Promise<{ reader: ClusterReader; stop: () => Promise<void> }>;
 }
 
 /**
- * Real watches with client-node's Watch. A watch that ends, for any reason (server timeout, 410 Gone, a network
- * error), is started again after a pause: client-node would otherwise stop for good. Restarting without a
- * resourceVersion replays the current objects as ADDED, which costs one redraw and misses nothing.
+ * -w with src/kube's Informer per list the verb made (same selectors): a list, then a watch that resumes after
+ * every error or timeout, so a redraw costs no request at all.
  */
-export function apiChangeSource(kc: KubeConfig, scope: WatchScope, retryMs = 1000): ChangeSource {
+export function informerChangeSource(client: KubeClient): ChangeSource {
   return {
-    start(kinds, onChange) {
-      let stopped = false;
-      const controllers = new Set<AbortController>();
-      const run = (kind: WatchKind) => {
-        if (stopped) return;
-        const { path, query } = watchPath(kind, scope);
-        const watch = new Watch(kc);
-        let controller: AbortController | undefined;
-        const again = () => {
-          if (controller) controllers.delete(controller);
-          if (!stopped) setTimeout(() => run(kind), retryMs).unref();
-        };
-        watch
-          .watch(
-            path,
-            { ...query, allowWatchBookmarks: 'true' },
-            (type) => {
-              if (type !== 'BOOKMARK') onChange();
-            },
-            again,
-          )
-          .then((c) => {
-            controller = c;
-            if (stopped) c.abort();
-            else controllers.add(c);
-          })
-          .catch(again);
+    async start(calls, onChange) {
+      const informers = new Map<string, Informer<KubeObject>>();
+      for (const call of calls) {
+        const informer = new Informer<KubeObject>(client, {
+          type: RESOURCE_TYPES[call.kind],
+          ...(call.scope.namespace ? { namespace: call.scope.namespace } : {}),
+          ...(call.scope.fieldSelector ? { fieldSelector: call.scope.fieldSelector } : {}),
+          ...(call.scope.labelSelector ? { labelSelector: call.scope.labelSelector } : {}),
+        });
+        informer.on(() => onChange());
+        informer.start();
+        informers.set(callKey(call.kind, call.scope), informer);
+      }
+      await Promise.all([...informers.values()].map((i) => i.synced()));
+      const reader: ClusterReader = {
+        async list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]> {
+          const informer = informers.get(callKey(kind, scope));
+          if (!informer) throw new Error(`no watch for ${kind}`);
+          return informer.list() as KindMap[K][];
+        },
       };
-      for (const kind of new Set(kinds)) run(kind);
-      return () => {
-        stopped = true;
-        for (const c of controllers) c.abort();
-        controllers.clear();
+      return {
+        reader,
+        stop: async () => {
+          await Promise.all([...informers.values()].map((i) => i.stop()));
+        },
       };
     },
   };

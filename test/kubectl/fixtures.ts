@@ -6,14 +6,6 @@
  * on NUMA node 0 and 4–7 on node 1 as in topo-matrix/EXCERPT__topo-m__8xh100-sxm-8x-mlx5-pix__sglang-issue-30401.txt.
  * The root-port names (pci0000:15 …) are invented: the recordings do not show them.
  */
-import type {
-  ResourceV1ResourceClaim,
-  V1Device,
-  V1DeviceAttribute,
-  V1Node,
-  V1Pod,
-  V1ResourceSlice,
-} from '@kubernetes/client-node';
 import type { GroupStatus } from '../../src/contract/group-status.js';
 import {
   ANNOTATION_AGENT_VERSION,
@@ -25,16 +17,17 @@ import {
   LABEL_GROUP,
   UNHEALTHY_TAINT_KEY,
 } from '../../src/contract/names.js';
+import type { Device, DeviceAttribute, Node, Pod, ResourceClaim, ResourceSlice } from '../../src/kubectl/wire.js';
 
 export const GPU_BUS = ['19', '3b', '4c', '5d', '9b', 'bb', 'cb', 'db'];
 export const NIC_BUS = ['1a', '3c', '4d', '5e', '9c', 'bc', 'cc', 'dc'];
 const ROOTS = ['15', '37', '48', '59', '97', 'b7', 'c7', 'd7'];
 const CLIQUE = '7c3b2f1e-5a4d-4b7e-9c21-0d8e6f4a1b22.32766';
 
-const str = (string: string): V1DeviceAttribute => ({ string });
-const int = (n: number): V1DeviceAttribute => ({ _int: n });
-const bool = (b: boolean): V1DeviceAttribute => ({ bool: b });
-const ver = (version: string): V1DeviceAttribute => ({ version });
+const str = (string: string): DeviceAttribute => ({ string });
+const int = (n: number): DeviceAttribute => ({ int: n });
+const bool = (b: boolean): DeviceAttribute => ({ bool: b });
+const ver = (version: string): DeviceAttribute => ({ version });
 
 export interface NodeOptions {
   /** device name → reason */
@@ -47,10 +40,10 @@ export interface NodeOptions {
   resourceSliceCount?: number;
 }
 
-export function gpuDevice(node: string, i: number, options: NodeOptions = {}): V1Device {
+export function gpuDevice(node: string, i: number, options: NodeOptions = {}): Device {
   const name = `gpu-${i}`;
   const reason = options.unhealthy?.[name];
-  const device: V1Device = {
+  const device: Device = {
     name,
     attributes: {
       type: str('gpu'),
@@ -74,12 +67,11 @@ export function gpuDevice(node: string, i: number, options: NodeOptions = {}): V
   return device;
 }
 
-export function nicDevice(node: string, i: number, options: NodeOptions = {}): V1Device {
+export function nicDevice(i: number, options: NodeOptions = {}): Device {
   const bdf = `0000:${NIC_BUS[i]}:00.0`;
   const name = `nic-${bdf.replace(/[:.]/g, '-')}`;
   const reason = options.unhealthy?.[name];
-  void node;
-  const device: V1Device = {
+  const device: Device = {
     name,
     attributes: {
       type: str('nic'),
@@ -105,15 +97,13 @@ export function nicDevice(node: string, i: number, options: NodeOptions = {}): V
 }
 
 /** The node's one slice: 8 GPUs and 8 NICs, as the agent publishes them. */
-export function h100Slice(node: string, options: NodeOptions = {}): V1ResourceSlice {
-  const taint = options.unhealthy && Object.keys(options.unhealthy).length > 0;
-  void taint;
+export function h100Slice(node: string, options: NodeOptions = {}): ResourceSlice {
   return {
     apiVersion: 'resource.k8s.io/v1',
     kind: 'ResourceSlice',
     metadata: {
       name: `${node}-lockstep.dev-abcde`,
-      creationTimestamp: new Date('2026-11-22T04:00:00Z'),
+      creationTimestamp: '2026-11-22T04:00:00Z',
       annotations: {
         [ANNOTATION_AGENT_VERSION]: options.agentVersion ?? '0.1.0',
         [ANNOTATION_PUBLISHED_AT]: options.publishedAt ?? '2026-11-22T05:00:00Z',
@@ -123,20 +113,17 @@ export function h100Slice(node: string, options: NodeOptions = {}): V1ResourceSl
       driver: DRIVER,
       nodeName: node,
       pool: { name: node, generation: options.generation ?? 1, resourceSliceCount: options.resourceSliceCount ?? 1 },
-      devices: [
-        ...GPU_BUS.map((_, i) => gpuDevice(node, i, options)),
-        ...NIC_BUS.map((_, i) => nicDevice(node, i, options)),
-      ],
+      devices: [...GPU_BUS.map((_, i) => gpuDevice(node, i, options)), ...NIC_BUS.map((_, i) => nicDevice(i, options))],
     },
   };
 }
 
-export function node(name: string, taints: V1Node['spec'] = {}): V1Node {
+export function node(name: string, spec: Node['spec'] = {}): Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name, creationTimestamp: new Date('2026-11-20T05:00:00Z'), labels: { 'kubernetes.io/hostname': name } },
-    spec: taints,
+    metadata: { name, creationTimestamp: '2026-11-20T05:00:00Z', labels: { 'kubernetes.io/hostname': name } },
+    spec,
   };
 }
 
@@ -145,16 +132,25 @@ export function claim(
   name: string,
   pod: { name: string; uid: string } | undefined,
   devices: { pool: string; device: string; request?: string }[],
-): ResourceV1ResourceClaim {
+): ResourceClaim {
   return {
     apiVersion: 'resource.k8s.io/v1',
     kind: 'ResourceClaim',
     metadata: { namespace, name, uid: `uid-claim-${name}` },
-    spec: { devices: { requests: [{ name: 'gpus', exactly: { deviceClassName: 'gpu.lockstep.dev', count: devices.length } }] } },
+    spec: {
+      devices: {
+        requests: [{ name: 'gpus', exactly: { deviceClassName: 'gpu.lockstep.dev', count: devices.length } }],
+      },
+    },
     status: {
       allocation: {
         devices: {
-          results: devices.map((d) => ({ request: d.request ?? 'gpus', driver: DRIVER, pool: d.pool, device: d.device })),
+          results: devices.map((d) => ({
+            request: d.request ?? 'gpus',
+            driver: DRIVER,
+            pool: d.pool,
+            device: d.device,
+          })),
         },
       },
       ...(pod ? { reservedFor: [{ resource: 'pods', name: pod.name, uid: pod.uid }] } : {}),
@@ -175,7 +171,7 @@ export interface PodOptions {
   labels?: Record<string, string>;
 }
 
-export function pod(namespace: string, name: string, options: PodOptions = {}): V1Pod {
+export function pod(namespace: string, name: string, options: PodOptions = {}): Pod {
   const conditions = [];
   if (options.devicesHealthy) conditions.push({ type: CONDITION_DEVICES_HEALTHY, ...options.devicesHealthy });
   if (options.groupReady !== undefined) {
@@ -188,9 +184,11 @@ export function pod(namespace: string, name: string, options: PodOptions = {}): 
       namespace,
       name,
       uid: `uid-${name}`,
-      creationTimestamp: new Date('2026-11-22T04:30:00Z'),
+      creationTimestamp: '2026-11-22T04:30:00Z',
       labels: { ...(options.group ? { [LABEL_GROUP]: options.group } : {}), ...options.labels },
-      ...(options.groupStatus ? { annotations: { [ANNOTATION_GROUP_STATUS]: JSON.stringify(options.groupStatus) } } : {}),
+      ...(options.groupStatus
+        ? { annotations: { [ANNOTATION_GROUP_STATUS]: JSON.stringify(options.groupStatus) } }
+        : {}),
     },
     spec: {
       ...(options.node ? { nodeName: options.node } : {}),
@@ -203,8 +201,6 @@ export function pod(namespace: string, name: string, options: PodOptions = {}): 
       containerStatuses: [
         {
           name: 'engine',
-          image: 'vllm/vllm-openai:v0.11.0',
-          imageID: '',
           ready: true,
           restartCount: options.restarts ?? 0,
           ...(options.allocated
@@ -212,7 +208,10 @@ export function pod(namespace: string, name: string, options: PodOptions = {}): 
                 allocatedResourcesStatus: [
                   {
                     name: 'claim:gpus',
-                    resources: Object.entries(options.allocated).map(([resourceID, health]) => ({ resourceID, health })),
+                    resources: Object.entries(options.allocated).map(([resourceID, health]) => ({
+                      resourceID,
+                      health,
+                    })),
                   },
                 ],
               }
@@ -234,7 +233,14 @@ export function recoveringGroup(namespace = 'default') {
     state: 'Recovering',
     members: [
       { rank: 0, pod: 'llama-0', node: 'h100-a', ready: true, devicesHealthy: true },
-      { rank: 1, pod: 'llama-1', node: 'h100-b', ready: false, devicesHealthy: false, reason: 'device gpu-3 unhealthy' },
+      {
+        rank: 1,
+        pod: 'llama-1',
+        node: 'h100-b',
+        ready: false,
+        devicesHealthy: false,
+        reason: 'device gpu-3 unhealthy',
+      },
     ],
     restarts: 2,
     lastReason: 'member 1: device gpu-3 unhealthy (xid 79)',

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { notImplemented } from '../../cli/errors.js';
 import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
 import { DEFAULT_DRIVER_NAME } from '../../version.js';
 import { devRootFlag, kubeconfigFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
+import type { AgentFlags } from './run.js';
 
 export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
   return new Command('agent')
@@ -18,6 +18,7 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
       flag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DEFAULT_DRIVER_NAME }, env),
     )
     .addOption(kubeconfigFlag(env))
+    .addOption(flag({ flags: '--context <name>', description: 'kubeconfig context to use' }, env))
     .addOption(sysfsRootFlag(env))
     .addOption(devRootFlag(env))
     .addOption(nvidiaSmiFlag(env))
@@ -106,6 +107,17 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag(
         {
+          flags: '--device-taints <mode>',
+          description: 'put the unhealthy taint on devices: auto (until the API server shows it drops taints), on, off',
+          default: 'auto',
+          choices: ['auto', 'on', 'off'],
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
           flags: '--link-stable-time <duration>',
           description: 'how long a flapping link must stay up before it is healthy again',
           default: 10_000,
@@ -118,7 +130,9 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
       flag({ flags: '--uninstall', description: 'remove this node’s ResourceSlices and exit', default: false }, env),
     )
     .addOption(logLevelFlag(env))
-    .action(() => {
-      throw notImplemented('lockstep agent');
+    .action(async (opts: AgentFlags) => {
+      // loaded on use: the other roles of the one binary never pay for the agent's modules
+      const { runAgent } = await import('./run.js');
+      process.exitCode = await runAgent(opts);
     });
 }

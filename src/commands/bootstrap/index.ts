@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { notImplemented } from '../../cli/errors.js';
 import { logLevelFlag } from '../../cli/options.js';
 import { addJoinFlags } from '../join-flags.js';
 
@@ -9,7 +8,14 @@ export function bootstrapCommand(env: NodeJS.ProcessEnv = process.env): Command 
   );
   return addJoinFlags(command, env)
     .addOption(logLevelFlag(env))
-    .action(() => {
-      throw notImplemented('lockstep bootstrap');
+    .action(async (opts, cmd: Command) => {
+      // loaded on use: bootstrap's start-up path stays free of the other commands' modules
+      const [{ runBootstrap }, { createLogger }] = await Promise.all([
+        import('../../../leader/bootstrap/main.js'),
+        import('../../log.js'),
+      ]);
+      const log = createLogger({ level: opts.logLevel, to: 'stdout' }).child({ component: 'bootstrap' });
+      const code = await runBootstrap(opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
+      process.exitCode = code;
     });
 }

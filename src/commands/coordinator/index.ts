@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { notImplemented } from '../../cli/errors.js';
-import { flag, logLevelFlag, parseDuration, parseNonNegativeInt, parsePositiveInt } from '../../cli/options.js';
+import { flag, logLevelFlag, parseDuration, parseNonNegativeInt, parsePort, parsePositiveInt } from '../../cli/options.js';
 import { kubeconfigFlag, namespaceFlag, podNameFlag } from '../shared-flags.js';
 
 export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Command {
@@ -39,6 +38,17 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
       ),
     )
     .addOption(flag({ flags: '--listen <addr>', description: 'gRPC listen address', default: '0.0.0.0:7470' }, env))
+    .addOption(
+      flag(
+        {
+          flags: '--master-port <port>',
+          description: 'rendezvous port on rank 0 given to torch.distributed, vLLM and SGLang',
+          default: 29500,
+          parse: parsePort,
+        },
+        env,
+      ),
+    )
     .addOption(kubeconfigFlag(env))
     .addOption(
       flag(
@@ -115,7 +125,12 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
     .addOption(flag({ flags: '--tls-cert <file>', description: 'serve TLS with this certificate' }, env))
     .addOption(flag({ flags: '--tls-key <file>', description: 'key of --tls-cert' }, env))
     .addOption(logLevelFlag(env))
-    .action(() => {
-      throw notImplemented('lockstep coordinator');
+    .action(async (opts) => {
+      const [{ runCoordinator }, { createLogger }] = await Promise.all([
+        import('../../../leader/coordinator/main.js'),
+        import('../../log.js'),
+      ]);
+      const log = createLogger({ level: opts.logLevel, to: 'stdout' }).child({ component: 'coordinator' });
+      process.exitCode = await runCoordinator(opts, env, log);
     });
 }

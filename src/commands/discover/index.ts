@@ -1,7 +1,19 @@
 import { Command } from 'commander';
-import { notImplemented } from '../../cli/errors.js';
-import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
+import { usageError } from '../../cli/errors.js';
+import { flag, type LogLevel, logLevelFlag, parseDuration } from '../../cli/options.js';
 import { devRootFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
+
+export interface DiscoverOptions {
+  output: 'table' | 'json' | 'yaml';
+  sysfsRoot: string;
+  devRoot: string;
+  nvidiaSmi: string;
+  nvidiaSmiTimeout: number;
+  all: boolean;
+  slices: boolean;
+  nodeName?: string;
+  logLevel: LogLevel;
+}
 
 export function discoverCommand(env: NodeJS.ProcessEnv = process.env): Command {
   return new Command('discover')
@@ -42,7 +54,11 @@ export function discoverCommand(env: NodeJS.ProcessEnv = process.env): Command {
     )
     .addOption(nodeNameFlag(env))
     .addOption(logLevelFlag(env, 'warn'))
-    .action(() => {
-      throw notImplemented('lockstep discover');
+    .action(async (opts: DiscoverOptions) => {
+      if (opts.nvidiaSmiTimeout <= 0) throw usageError('--nvidia-smi-timeout must be greater than 0');
+      // loaded on use: the other lockstep commands never parse the scanner, the slice builder or the YAML writer
+      const { discover } = await import('./run.js');
+      process.stdout.write(await discover(opts));
     });
 }
+

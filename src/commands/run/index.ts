@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { notImplemented } from '../../cli/errors.js';
 import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
 import { addJoinFlags } from '../join-flags.js';
 
@@ -34,7 +33,13 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
       ),
     )
     .addOption(logLevelFlag(env))
-    .action(() => {
-      throw notImplemented('lockstep run');
+    .action(async (argv: string[], opts, cmd: Command) => {
+      const [{ runRun }, { createLogger }] = await Promise.all([
+        import('../../../leader/run/main.js'),
+        import('../../log.js'),
+      ]);
+      // the engine owns stdout; lockstep's own lines go to stderr
+      const log = createLogger({ level: opts.logLevel, to: 'stderr' }).child({ component: 'run' });
+      process.exitCode = await runRun(argv, opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
     });
 }

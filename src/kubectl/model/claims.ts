@@ -1,4 +1,4 @@
-import type { ResourceV1ResourceClaim } from '@kubernetes/client-node';
+import type { ResourceClaim } from '../wire.js';
 
 /** Who holds a device: the claim that allocated it and the pods it is reserved for. */
 export interface Holder {
@@ -17,12 +17,12 @@ export interface ClaimDevices {
   devices: { request: string; pool: string; device: string }[];
 }
 
-export function claimDevices(claim: ResourceV1ResourceClaim, driver: string): ClaimDevices {
+export function claimDevices(claim: ResourceClaim, driver: string): ClaimDevices {
   const results = claim.status?.allocation?.devices?.results ?? [];
   return {
-    namespace: claim.metadata?.namespace ?? '',
-    claim: claim.metadata?.name ?? '',
-    ...(claim.metadata?.uid ? { uid: claim.metadata.uid } : {}),
+    namespace: claim.metadata.namespace ?? '',
+    claim: claim.metadata.name ?? '',
+    ...(claim.metadata.uid ? { uid: claim.metadata.uid } : {}),
     reservedFor: (claim.status?.reservedFor ?? [])
       .filter((r) => r.resource === 'pods' && (r.apiGroup ?? '') === '')
       .map((r) => ({ name: r.name, uid: r.uid })),
@@ -37,7 +37,7 @@ export function deviceKey(pool: string, device: string): string {
 }
 
 /** `<pool>/<device>` → holder, for every allocated device of the driver. */
-export function holdersByDevice(claims: readonly ResourceV1ResourceClaim[], driver: string): Map<string, Holder> {
+export function holdersByDevice(claims: readonly ResourceClaim[], driver: string): Map<string, Holder> {
   const map = new Map<string, Holder>();
   for (const claim of claims) {
     const c = claimDevices(claim, driver);

@@ -1,4 +1,3 @@
-import type { V1Device, V1DeviceAttribute, V1DeviceTaint, V1ResourceSlice } from '@kubernetes/client-node';
 import {
   ANNOTATION_AGENT_VERSION,
   ANNOTATION_PUBLISHED_AT,
@@ -6,6 +5,7 @@ import {
   CAPACITY_MEMORY,
   UNHEALTHY_TAINT_KEY,
 } from '../../contract/names.js';
+import type { Device, DeviceAttribute, DeviceTaint, ResourceSlice } from '../wire.js';
 
 export type DeviceHealth = 'Healthy' | 'Unhealthy' | 'Unknown';
 
@@ -70,28 +70,24 @@ export interface Inventory {
  * Unprefixed attribute names belong to the driver's domain (FACTS.md §4), so a slice may spell `type` or
  * `lockstep.dev/type`; both are accepted.
  */
-function attribute(device: V1Device, name: string, driver: string): V1DeviceAttribute | undefined {
+function attribute(device: Device, name: string, driver: string): DeviceAttribute | undefined {
   const attrs = device.attributes;
   if (!attrs) return undefined;
   return attrs[name] ?? attrs[`${driver}/${name}`];
 }
 
-/** client-node's model calls `int` `_int`; raw JSON (tests, -o json round trips) says `int`. Accept both. */
-function intOf(a: V1DeviceAttribute | undefined): number | undefined {
-  if (!a) return undefined;
-  const raw = a as V1DeviceAttribute & { int?: number };
-  const v = raw._int ?? raw.int;
-  return typeof v === 'number' ? v : undefined;
+function intOf(a: DeviceAttribute | undefined): number | undefined {
+  return typeof a?.int === 'number' ? a.int : undefined;
 }
 
-function stringOf(a: V1DeviceAttribute | undefined): string | undefined {
+function stringOf(a: DeviceAttribute | undefined): string | undefined {
   if (!a) return undefined;
   if (typeof a.string === 'string') return a.string;
   if (typeof a.version === 'string') return a.version;
   return undefined;
 }
 
-function boolOf(a: V1DeviceAttribute | undefined): boolean | undefined {
+function boolOf(a: DeviceAttribute | undefined): boolean | undefined {
   return typeof a?.bool === 'boolean' ? a.bool : undefined;
 }
 
@@ -112,7 +108,7 @@ export function deviceHealth(healthy: boolean | undefined, taints: readonly Tain
   return 'Unknown';
 }
 
-function taintsOf(taints: readonly V1DeviceTaint[] | undefined): TaintView[] {
+function taintsOf(taints: readonly DeviceTaint[] | undefined): TaintView[] {
   return (taints ?? []).map((t) => ({
     key: t.key,
     ...(t.value !== undefined && t.value !== '' ? { value: t.value } : {}),
@@ -124,15 +120,15 @@ function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-export function deviceRecord(slice: V1ResourceSlice, device: V1Device, driver: string): DeviceRecord {
+export function deviceRecord(slice: ResourceSlice, device: Device, driver: string): DeviceRecord {
   const a = (name: string) => attribute(device, name, driver);
   const taints = taintsOf(device.taints);
   const unhealthyTaint = taints.find((t) => t.key === UNHEALTHY_TAINT_KEY);
-  const node = slice.spec.nodeName ?? device.nodeName ?? slice.spec.pool.name;
+  const node = slice.spec.nodeName ?? slice.spec.pool.name;
   return definedOnly({
     node,
     pool: slice.spec.pool.name,
-    slice: slice.metadata?.name ?? '',
+    slice: slice.metadata.name ?? '',
     name: device.name,
     type: stringOf(a(ATTR.type)) ?? 'unknown',
     vendor: stringOf(a(ATTR.vendor)),
@@ -162,8 +158,8 @@ export function deviceRecord(slice: V1ResourceSlice, device: V1Device, driver: s
  * Flattens the driver's slices into devices and pools. Pool semantics (FACTS.md §4): only slices of a pool's
  * newest generation count; older ones are leftovers of an update in progress.
  */
-export function buildInventory(slices: readonly V1ResourceSlice[], driver: string): Inventory {
-  const byPool = new Map<string, V1ResourceSlice[]>();
+export function buildInventory(slices: readonly ResourceSlice[], driver: string): Inventory {
+  const byPool = new Map<string, ResourceSlice[]>();
   for (const slice of slices) {
     if (slice.spec.driver !== driver) continue;
     const key = slice.spec.pool.name;
@@ -180,14 +176,14 @@ export function buildInventory(slices: readonly V1ResourceSlice[], driver: strin
     let created: Date | undefined;
     let agentVersion: string | undefined;
     for (const slice of current) {
-      const annotations = slice.metadata?.annotations ?? {};
+      const annotations = slice.metadata.annotations ?? {};
       const at = toDate(annotations[ANNOTATION_PUBLISHED_AT]);
       if (at && (!publishedAt || at > publishedAt)) {
         publishedAt = at;
         agentVersion = annotations[ANNOTATION_AGENT_VERSION] ?? agentVersion;
       }
       agentVersion ??= annotations[ANNOTATION_AGENT_VERSION];
-      const c = toDate(slice.metadata?.creationTimestamp);
+      const c = toDate(slice.metadata.creationTimestamp);
       if (c && (!created || c < created)) created = c;
       for (const device of slice.spec.devices ?? []) devices.push(deviceRecord(slice, device, driver));
     }

@@ -1,4 +1,3 @@
-import type { V1Pod } from '@kubernetes/client-node';
 import { type GroupState, type GroupStatus, parseGroupStatus } from '../../contract/group-status.js';
 import {
   ANNOTATION_GROUP_STATUS,
@@ -7,6 +6,7 @@ import {
   LABEL_GROUP,
   LABEL_RANK,
 } from '../../contract/names.js';
+import type { Pod } from '../wire.js';
 import { toDate } from './devices.js';
 
 export interface MemberRecord {
@@ -39,25 +39,25 @@ export interface GroupRecord {
   members: MemberRecord[];
 }
 
-function conditionStatus(pod: V1Pod, type: string): string | undefined {
+function conditionStatus(pod: Pod, type: string): string | undefined {
   return pod.status?.conditions?.find((c) => c.type === type)?.status;
 }
 
-function restartsOf(pod: V1Pod): number {
+function restartsOf(pod: Pod): number {
   const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   return all.reduce((n, cs) => n + (cs.restartCount ?? 0), 0);
 }
 
-function rankLabel(pod: V1Pod): number | undefined {
-  const raw = pod.metadata?.labels?.[LABEL_RANK];
+function rankLabel(pod: Pod): number | undefined {
+  const raw = pod.metadata.labels?.[LABEL_RANK];
   return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
 }
 
 /** The leader is the pod carrying a readable status; with several (a leader being replaced), the newest wins. */
-function leaderStatus(pods: readonly V1Pod[]): { pod: V1Pod; status: GroupStatus } | undefined {
-  let best: { pod: V1Pod; status: GroupStatus } | undefined;
+function leaderStatus(pods: readonly Pod[]): { pod: Pod; status: GroupStatus } | undefined {
+  let best: { pod: Pod; status: GroupStatus } | undefined;
   for (const pod of pods) {
-    const status = parseGroupStatus(pod.metadata?.annotations?.[ANNOTATION_GROUP_STATUS]);
+    const status = parseGroupStatus(pod.metadata.annotations?.[ANNOTATION_GROUP_STATUS]);
     if (!status) continue;
     if (!best || (toDate(status.lastChange)?.getTime() ?? 0) > (toDate(best.status.lastChange)?.getTime() ?? 0)) {
       best = { pod, status };
@@ -66,7 +66,7 @@ function leaderStatus(pods: readonly V1Pod[]): { pod: V1Pod; status: GroupStatus
   return best;
 }
 
-function deviceHealthOfPod(pod: V1Pod | undefined): MemberRecord['devices'] {
+function deviceHealthOfPod(pod: Pod | undefined): MemberRecord['devices'] {
   const s = pod && conditionStatus(pod, CONDITION_DEVICES_HEALTHY);
   return s === 'True' ? 'Healthy' : s === 'False' ? 'Unhealthy' : 'Unknown';
 }
@@ -75,12 +75,12 @@ function deviceHealthOfPod(pod: V1Pod | undefined): MemberRecord['devices'] {
  * One record per group (`lockstep.dev/group` label, per namespace): the coordinator's status from the leader pod,
  * completed with what the pods themselves say, so a group whose coordinator has not written yet still shows.
  */
-export function buildGroups(pods: readonly V1Pod[]): GroupRecord[] {
-  const byGroup = new Map<string, V1Pod[]>();
+export function buildGroups(pods: readonly Pod[]): GroupRecord[] {
+  const byGroup = new Map<string, Pod[]>();
   for (const pod of pods) {
-    const group = pod.metadata?.labels?.[LABEL_GROUP];
+    const group = pod.metadata.labels?.[LABEL_GROUP];
     if (!group) continue;
-    const key = `${pod.metadata?.namespace ?? ''}/${group}`;
+    const key = `${pod.metadata.namespace ?? ''}/${group}`;
     const list = byGroup.get(key);
     if (list) list.push(pod);
     else byGroup.set(key, [pod]);
@@ -90,7 +90,7 @@ export function buildGroups(pods: readonly V1Pod[]): GroupRecord[] {
     const slash = key.indexOf('/');
     const namespace = key.slice(0, slash);
     const name = key.slice(slash + 1);
-    const podByName = new Map(groupPods.map((p) => [p.metadata?.name ?? '', p]));
+    const podByName = new Map(groupPods.map((p) => [p.metadata.name ?? '', p]));
     const leader = leaderStatus(groupPods);
     const members: MemberRecord[] = [];
     const listed = new Set<string>();
@@ -120,7 +120,7 @@ export function buildGroups(pods: readonly V1Pod[]): GroupRecord[] {
       members.push(member);
     }
     for (const pod of groupPods) {
-      const podName = pod.metadata?.name ?? '';
+      const podName = pod.metadata.name ?? '';
       if (listed.has(podName)) continue;
       const member: MemberRecord = {
         pod: podName,
@@ -139,7 +139,7 @@ export function buildGroups(pods: readonly V1Pod[]): GroupRecord[] {
       (x, y) => (x.rank ?? Number.MAX_SAFE_INTEGER) - (y.rank ?? Number.MAX_SAFE_INTEGER) || x.pod.localeCompare(y.pod),
     );
     const created = groupPods
-      .map((p) => toDate(p.metadata?.creationTimestamp))
+      .map((p) => toDate(p.metadata.creationTimestamp))
       .filter((d): d is Date => d !== undefined)
       .sort((x, y) => x.getTime() - y.getTime())[0];
     const status = leader?.status;
@@ -156,7 +156,7 @@ export function buildGroups(pods: readonly V1Pod[]): GroupRecord[] {
     if (status?.lastReason) record.lastReason = status.lastReason;
     const lastChange = toDate(status?.lastChange);
     if (lastChange) record.lastChange = lastChange;
-    if (leader) record.leader = leader.pod.metadata?.name ?? '';
+    if (leader) record.leader = leader.pod.metadata.name ?? '';
     if (created) record.created = created;
     out.push(record);
   }

@@ -1,4 +1,4 @@
-import type { V1Node } from '@kubernetes/client-node';
+import type { Node } from '../wire.js';
 import { type DeviceRecord, type Inventory, isAccelerator, toDate } from './devices.js';
 
 export interface NodeRecord {
@@ -38,8 +38,8 @@ export function nodeTaintText(t: { key: string; value?: string; effect: string }
  * One record per node the driver publishes for. `nodes` may be undefined when the caller may not list Nodes:
  * the record then says nothing about node taints and takes its age from the slices.
  */
-export function buildNodes(inventory: Inventory, nodes: readonly V1Node[] | undefined): NodeRecord[] {
-  const nodeByName = new Map((nodes ?? []).map((n) => [n.metadata?.name ?? '', n]));
+export function buildNodes(inventory: Inventory, nodes: readonly Node[] | undefined): NodeRecord[] {
+  const nodeByName = new Map((nodes ?? []).map((n) => [n.metadata.name ?? '', n]));
   const devicesByNode = new Map<string, DeviceRecord[]>();
   for (const d of inventory.devices) {
     const list = devicesByNode.get(d.node);
@@ -84,7 +84,7 @@ export function buildNodes(inventory: Inventory, nodes: readonly V1Node[] | unde
     };
     if (agentVersion) record.agentVersion = agentVersion;
     if (publishedAt) record.publishedAt = publishedAt;
-    const nodeCreated = toDate(apiNode?.metadata?.creationTimestamp) ?? created;
+    const nodeCreated = toDate(apiNode?.metadata.creationTimestamp) ?? created;
     if (nodeCreated) record.created = nodeCreated;
     out.push(record);
   }

@@ -1,5 +1,5 @@
-import type { ResourceV1ResourceClaim, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import { CONDITION_DEVICES_HEALTHY, LABEL_GROUP } from '../../contract/names.js';
+import type { Pod, ResourceClaim } from '../wire.js';
 import { claimDevices } from './claims.js';
 import type { DeviceHealth } from './devices.js';
 import { toDate } from './devices.js';
@@ -50,7 +50,7 @@ export function deviceOfResourceId(resourceID: string, driver: string, known: re
   return known.find((name) => cdiName.endsWith(`-${name}`));
 }
 
-function condition(pod: V1Pod, type: string): V1PodCondition | undefined {
+function condition(pod: Pod, type: string) {
   return pod.status?.conditions?.find((c) => c.type === type);
 }
 
@@ -58,11 +58,7 @@ function condition(pod: V1Pod, type: string): V1PodCondition | undefined {
  * Joins pods with the claims reserved for them. Returns only pods that hold devices of the driver or carry the
  * kubelet's device status or the DevicesHealthy condition.
  */
-export function buildPods(
-  pods: readonly V1Pod[],
-  claims: readonly ResourceV1ResourceClaim[],
-  driver: string,
-): PodRecord[] {
+export function buildPods(pods: readonly Pod[], claims: readonly ResourceClaim[], driver: string): PodRecord[] {
   const byUid = new Map<string, { claim: string; devices: { pool: string; device: string }[] }[]>();
   const byName = new Map<string, { claim: string; devices: { pool: string; device: string }[] }>();
   for (const claim of claims) {
@@ -78,8 +74,8 @@ export function buildPods(
   }
   const out: PodRecord[] = [];
   for (const pod of pods) {
-    const namespace = pod.metadata?.namespace ?? '';
-    const uid = pod.metadata?.uid;
+    const namespace = pod.metadata.namespace ?? '';
+    const uid = pod.metadata.uid;
     const held = new Map<string, { pool: string; device: string }[]>();
     for (const e of (uid && byUid.get(uid)) || []) held.set(e.claim, e.devices);
     // A pod's own claim names (direct or generated from a template) find claims not yet reserved for it.
@@ -117,7 +113,7 @@ export function buildPods(
     const restarts = statuses.reduce((n, cs) => n + (cs.restartCount ?? 0), 0);
     const record: PodRecord = {
       namespace,
-      name: pod.metadata?.name ?? '',
+      name: pod.metadata.name ?? '',
       claims: [...held.keys()].sort(),
       devices,
       allocated,
@@ -127,9 +123,9 @@ export function buildPods(
     if (uid) record.uid = uid;
     if (pod.spec?.nodeName) record.node = pod.spec.nodeName;
     if (pod.status?.phase) record.phase = pod.status.phase;
-    const group = pod.metadata?.labels?.[LABEL_GROUP];
+    const group = pod.metadata.labels?.[LABEL_GROUP];
     if (group) record.group = group;
-    const created = toDate(pod.metadata?.creationTimestamp);
+    const created = toDate(pod.metadata.creationTimestamp);
     if (created) record.created = created;
     if (cond) {
       record.condition = {

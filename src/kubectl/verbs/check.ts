@@ -23,9 +23,9 @@ const columns: Column<Problem>[] = [
 export async function checkVerb(ctx: VerbContext): Promise<View> {
   const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
   const [slices, pods, claims, nodes] = await Promise.all([
-    ctx.reader.slices(driverSelector(ctx.driver)),
-    ctx.reader.pods(scope),
-    ctx.reader.claims(scope),
+    ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver) }),
+    ctx.reader.list('pods', scope),
+    ctx.reader.list('resourceclaims', scope),
     ctx.selector ? readNodes(ctx) : Promise.resolve(undefined),
   ]);
   const inventory = selectNodes(buildInventory(slices, ctx.driver), nodes, ctx.selector);
@@ -44,7 +44,6 @@ export async function checkVerb(ctx: VerbContext): Promise<View> {
       ok
         ? `OK: ${summary}: all healthy\n`
         : renderTable(problems, columns, { wide: false, headers: ctx.headers, colour: false }),
-    watches: ['resourceslices', 'pods', 'resourceclaims'],
     ...(ok
       ? {}
       : {

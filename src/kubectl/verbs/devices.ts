@@ -64,8 +64,8 @@ export function deviceColumns(ctx: VerbContext, showNode: boolean): Column<Devic
 export async function devicesVerb(ctx: VerbContext, node: string | undefined): Promise<View> {
   const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
   const [slices, claims, nodes] = await Promise.all([
-    ctx.reader.slices(driverSelector(ctx.driver, node)),
-    ctx.reader.claims(scope),
+    ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver, node) }),
+    ctx.reader.list('resourceclaims', scope),
     ctx.selector ? readNodes(ctx) : Promise.resolve(undefined),
   ]);
   const inventory = selectNodes(buildInventory(slices, ctx.driver), nodes, ctx.selector);
@@ -78,7 +78,6 @@ export async function devicesVerb(ctx: VerbContext, node: string | undefined): P
         headers: ctx.headers,
         colour: ctx.colour,
       }),
-    watches: ['resourceslices', 'resourceclaims'],
     empty:
       rows.length === 0
         ? node

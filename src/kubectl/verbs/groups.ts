@@ -1,4 +1,3 @@
-import type { CoreV1Event } from '@kubernetes/client-node';
 import { CliError } from '../../cli/errors.js';
 import { LABEL_GROUP } from '../../contract/names.js';
 import { ApiError } from '../cluster.js';
@@ -7,6 +6,7 @@ import { toDate } from '../model/devices.js';
 import { buildGroups, type GroupRecord, type MemberRecord } from '../model/groups.js';
 import { age } from '../render/age.js';
 import { type Column, cellText, healthColour, renderTable } from '../render/table.js';
+import type { Event } from '../wire.js';
 
 export function groupSelector(selector: string | undefined, name?: string): string {
   const mine = name ? `${LABEL_GROUP}=${name}` : LABEL_GROUP;
@@ -31,7 +31,7 @@ export function groupColumns(ctx: VerbContext): Column<GroupRecord>[] {
 }
 
 export async function groupsVerb(ctx: VerbContext): Promise<View> {
-  const pods = await ctx.reader.pods({
+  const pods = await ctx.reader.list('pods', {
     ...(ctx.namespace === undefined ? {} : { namespace: ctx.namespace }),
     labelSelector: groupSelector(ctx.selector),
   });
@@ -40,7 +40,6 @@ export async function groupsVerb(ctx: VerbContext): Promise<View> {
     data: { kind: 'GroupList', items: groups },
     table: () =>
       renderTable(groups, groupColumns(ctx), { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour }),
-    watches: ['pods'],
     empty: groups.length === 0 ? noneFound(ctx, 'groups') : undefined,
   };
 }
@@ -68,7 +67,7 @@ interface EventRow {
   last?: Date;
 }
 
-function eventRows(events: readonly CoreV1Event[], pods: ReadonlySet<string>): EventRow[] {
+function eventRows(events: readonly Event[], pods: ReadonlySet<string>): EventRow[] {
   return events
     .filter((e) => e.involvedObject.kind === 'Pod' && pods.has(e.involvedObject.name ?? ''))
     .map((e) => {
@@ -89,11 +88,11 @@ function eventRows(events: readonly CoreV1Event[], pods: ReadonlySet<string>): E
 export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace: string): Promise<View> {
   const namespace = ctx.namespace ?? defaultNamespace;
   const [pods, events] = await Promise.all([
-    ctx.reader.pods({ namespace, labelSelector: groupSelector(ctx.selector, name) }),
-    ctx.reader.events({ namespace, fieldSelector: 'involvedObject.kind=Pod' }).catch((err: unknown) => {
+    ctx.reader.list('pods', { namespace, labelSelector: groupSelector(ctx.selector, name) }),
+    ctx.reader.list('events', { namespace, fieldSelector: 'involvedObject.kind=Pod' }).catch((err: unknown) => {
       if (err instanceof ApiError && err.failure === 'forbidden') {
         ctx.warn(`${err.message} (events not shown)`);
-        return [] as CoreV1Event[];
+        return [] as Event[];
       }
       throw err;
     }),
@@ -101,12 +100,11 @@ export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace
   const group = buildGroups(pods).find((g) => g.name === name);
   if (!group) throw new CliError(1, `group "${name}" not found in namespace "${namespace}"`);
   // Events of every pod of the group, including pods the coordinator no longer lists.
-  const podNames = new Set([...group.members.map((m) => m.pod), ...pods.map((p) => p.metadata?.name ?? '')]);
+  const podNames = new Set([...group.members.map((m) => m.pod), ...pods.map((p) => p.metadata.name ?? '')]);
   const rows = eventRows(events, podNames);
   return {
     data: { kind: 'Group', ...group, events: rows },
     table: () => renderGroup(ctx, group, rows),
-    watches: ['pods', 'events'],
   };
 }
 

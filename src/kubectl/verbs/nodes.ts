@@ -1,10 +1,10 @@
-import type { V1Node } from '@kubernetes/client-node';
 import { ApiError } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
 import { buildInventory, type Inventory } from '../model/devices.js';
 import { buildNodes, type NodeRecord } from '../model/nodes.js';
 import { age } from '../render/age.js';
 import { type Column, red, renderTable } from '../render/table.js';
+import type { Node } from '../wire.js';
 
 export function driverSelector(driver: string, node?: string): string {
   return node ? `spec.driver=${driver},spec.nodeName=${node}` : `spec.driver=${driver}`;
@@ -14,9 +14,9 @@ export function driverSelector(driver: string, node?: string): string {
  * With -l, the selector picks Nodes by label; without it, Nodes are read only for what they add (taints, age), and
  * a user who may not list them still gets the device view, with a warning.
  */
-export async function readNodes(ctx: VerbContext): Promise<V1Node[] | undefined> {
+export async function readNodes(ctx: VerbContext): Promise<Node[] | undefined> {
   try {
-    return await ctx.reader.nodes(ctx.selector);
+    return await ctx.reader.list('nodes', ctx.selector ? { labelSelector: ctx.selector } : {});
   } catch (err) {
     if (!ctx.selector && err instanceof ApiError && err.failure === 'forbidden') {
       ctx.warn(`${err.message} (node taints and ages not shown)`);
@@ -27,9 +27,9 @@ export async function readNodes(ctx: VerbContext): Promise<V1Node[] | undefined>
 }
 
 /** Restricts an inventory to the nodes a -l selector picked. */
-export function selectNodes(inventory: Inventory, nodes: readonly V1Node[] | undefined, selector: string | undefined) {
+export function selectNodes(inventory: Inventory, nodes: readonly Node[] | undefined, selector: string | undefined) {
   if (!selector || !nodes) return inventory;
-  const names = new Set(nodes.map((n) => n.metadata?.name ?? ''));
+  const names = new Set(nodes.map((n) => n.metadata.name ?? ''));
   return {
     devices: inventory.devices.filter((d) => names.has(d.node)),
     pools: inventory.pools.filter((p) => names.has(p.node)),
@@ -55,14 +55,16 @@ export function nodeColumns(ctx: VerbContext): Column<NodeRecord>[] {
 }
 
 export async function nodesVerb(ctx: VerbContext): Promise<View> {
-  const [slices, nodes] = await Promise.all([ctx.reader.slices(driverSelector(ctx.driver)), readNodes(ctx)]);
+  const [slices, nodes] = await Promise.all([
+    ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver) }),
+    readNodes(ctx),
+  ]);
   const inventory = selectNodes(buildInventory(slices, ctx.driver), nodes, ctx.selector);
   const rows = buildNodes(inventory, nodes);
   return {
     data: { kind: 'NodeList', items: rows },
     table: () =>
       renderTable(rows, nodeColumns(ctx), { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour }),
-    watches: ['resourceslices', 'nodes'],
     empty: rows.length === 0 ? `No nodes with devices of ${ctx.driver} found.` : undefined,
   };
 }

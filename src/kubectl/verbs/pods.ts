@@ -40,15 +40,14 @@ export function podColumns(ctx: VerbContext): Column<PodRecord>[] {
 export async function podsVerb(ctx: VerbContext): Promise<View> {
   const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
   const [pods, claims] = await Promise.all([
-    ctx.reader.pods({ ...scope, ...(ctx.selector ? { labelSelector: ctx.selector } : {}) }),
-    ctx.reader.claims(scope),
+    ctx.reader.list('pods', { ...scope, ...(ctx.selector ? { labelSelector: ctx.selector } : {}) }),
+    ctx.reader.list('resourceclaims', scope),
   ]);
   const rows = buildPods(pods, claims, ctx.driver);
   return {
     data: { kind: 'PodList', items: rows },
     table: () =>
       renderTable(rows, podColumns(ctx), { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour }),
-    watches: ['pods', 'resourceclaims'],
     empty: rows.length === 0 ? noneFound(ctx, 'pods with devices') : undefined,
   };
 }

@@ -41,7 +41,7 @@ export function renderTopo(m: TopoMatrix, headers: boolean): string {
 }
 
 export async function topoVerb(ctx: VerbContext, node: string): Promise<View> {
-  const slices = await ctx.reader.slices(driverSelector(ctx.driver, node));
+  const slices = await ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver, node) });
   const inventory = buildInventory(slices, ctx.driver);
   const m = topoMatrix(node, inventory.devices);
   if (m.entries.length === 0) {
@@ -65,5 +65,5 @@ export async function topoVerb(ctx: VerbContext, node: string): Promise<View> {
       m.entries.map((a, i) => [a.label, Object.fromEntries(m.entries.map((b, j) => [b.label, m.distances[i]![j]]))]),
     ),
   };
-  return { data, table: () => renderTopo(m, ctx.headers), watches: ['resourceslices'] };
+  return { data, table: () => renderTopo(m, ctx.headers) };
 }

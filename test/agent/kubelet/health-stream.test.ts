@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
-import { healthMessage, HealthStreamServer } from '../../../agent/kubelet/health-stream.js';
+import { HealthStreamServer, healthMessage } from '../../../agent/kubelet/health-stream.js';
 import type { NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
 import { silentLogger } from '../../../src/log.js';
 

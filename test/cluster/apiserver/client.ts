@@ -15,6 +15,11 @@ export interface Target {
   subresource?: string;
 }
 
+/** Any object with metadata: the in-process client takes the shapes of src/kube/types.ts or plain JSON alike. */
+export interface ObjectInput {
+  metadata?: { name?: string; namespace?: string };
+}
+
 export class InProcessClient {
   constructor(private readonly registry: Registry) {}
 
@@ -50,22 +55,24 @@ export class InProcessClient {
 
   create(resource: string, obj: unknown, t: Target = {}): KubeObject {
     const spec = this.kind(resource);
-    const ns = t.namespace ?? (isRecord(obj) && isRecord(obj.metadata) ? (obj.metadata.namespace as string | undefined) : undefined);
+    const ns =
+      t.namespace ??
+      (isRecord(obj) && isRecord(obj.metadata) ? (obj.metadata.namespace as string | undefined) : undefined);
     return this.registry.create(spec, ns ?? (spec.namespaced ? 'default' : undefined), obj, {
       user: t.user ?? SYSTEM_USER,
       subresource: t.subresource,
     }).object;
   }
 
-  update(resource: string, obj: KubeObject, t: Target = {}): KubeObject {
+  update(resource: string, obj: ObjectInput, t: Target = {}): KubeObject {
     const spec = this.kind(resource);
-    return this.registry.update(spec, t.namespace ?? obj.metadata.namespace, obj.metadata.name ?? '', obj, {
+    return this.registry.update(spec, t.namespace ?? obj.metadata?.namespace, obj.metadata?.name ?? '', obj, {
       user: t.user ?? SYSTEM_USER,
       subresource: t.subresource,
     }).object;
   }
 
-  updateStatus(resource: string, obj: KubeObject, t: Target = {}): KubeObject {
+  updateStatus(resource: string, obj: ObjectInput, t: Target = {}): KubeObject {
     return this.update(resource, obj, { ...t, subresource: 'status' });
   }
 
@@ -84,7 +91,10 @@ export class InProcessClient {
    * Creates or replaces every object of a multi-document YAML text or list of objects (like `kubectl apply` without
    * the three-way merge). Kinds the server does not serve are skipped and returned in `skipped`.
    */
-  apply(input: string | unknown[]): { applied: KubeObject[]; skipped: { apiVersion: string; kind: string; name: string }[] } {
+  apply(input: string | unknown[]): {
+    applied: KubeObject[];
+    skipped: { apiVersion: string; kind: string; name: string }[];
+  } {
     const docs =
       typeof input === 'string'
         ? parseAllDocuments(input)
@@ -105,7 +115,10 @@ export class InProcessClient {
           continue;
         }
         const ns = spec.namespaced ? String(meta.namespace ?? 'default') : undefined;
-        const existing = typeof meta.name === 'string' ? this.registry.store.get(this.registry.storageKey(spec), ns, meta.name) : undefined;
+        const existing =
+          typeof meta.name === 'string'
+            ? this.registry.store.get(this.registry.storageKey(spec), ns, meta.name)
+            : undefined;
         if (existing) {
           const next = { ...item, metadata: { ...meta, resourceVersion: existing.metadata.resourceVersion } };
           applied.push(this.registry.update(spec, ns, String(meta.name), next, { user: SYSTEM_USER }).object);

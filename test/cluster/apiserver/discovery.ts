@@ -84,7 +84,10 @@ export function apiGroupList(kinds: KindRegistry): unknown {
 }
 
 export function apiGroupDoc(kinds: KindRegistry, group: string): unknown | undefined {
-  const versions = kinds.groupVersions().filter((gv) => gv.group === group).map((gv) => gv.version);
+  const versions = kinds
+    .groupVersions()
+    .filter((gv) => gv.group === group)
+    .map((gv) => gv.version);
   if (versions.length === 0) return undefined;
   return { kind: 'APIGroup', apiVersion: 'v1', ...(apiGroup(group, versions) as object) };
 }

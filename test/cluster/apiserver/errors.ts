@@ -36,7 +36,13 @@ export class ApiError extends Error {
   readonly details: StatusDetails | undefined;
   readonly headers: Record<string, string>;
 
-  constructor(code: number, reason: string, message: string, details?: StatusDetails, headers?: Record<string, string>) {
+  constructor(
+    code: number,
+    reason: string,
+    message: string,
+    details?: StatusDetails,
+    headers?: Record<string, string>,
+  ) {
     super(message);
     this.code = code;
     this.reason = reason;
@@ -89,7 +95,8 @@ export function conflict(group: string, plural: string, name: string, why: strin
   );
 }
 
-export const STALE_OBJECT = 'the object has been modified; please apply your changes to the latest version and try again';
+export const STALE_OBJECT =
+  'the object has been modified; please apply your changes to the latest version and try again';
 
 export function badRequest(message: string): ApiError {
   return new ApiError(400, 'BadRequest', message);

@@ -18,17 +18,17 @@ import { OpenApi } from './openapi.js';
 import { Rbac } from './rbac.js';
 import { Registry, SYSTEM_USER } from './registry.js';
 import { ApiHandler } from './server.js';
-import { installAdmission, installValidation } from './setup.js';
 import { Authenticator } from './serviceaccounts.js';
+import { installAdmission, installValidation } from './setup.js';
 import { Store } from './store.js';
-import { makeTls } from './tls.js';
+import { tlsFor } from './tls.js';
 import { TokenIssuer } from './tokens.js';
 import type { UserInfo } from './types.js';
 
-export type { FaultMatch, FaultSettings } from './faults.js';
-export type { KubeObject, UserInfo } from './types.js';
 export { InProcessClient } from './client.js';
+export type { FaultMatch, FaultSettings } from './faults.js';
 export { Faults, RequestCounters } from './faults.js';
+export type { KubeObject, UserInfo } from './types.js';
 
 export interface FeatureGates {
   /** KEP-5055 device taints: without it the server drops `spec.devices[].taints` silently, as a real one does. */
@@ -41,6 +41,10 @@ export interface ApiServerOptions {
   port?: number;
   /** Where kubeconfigs and TLS files go (default: a new temp dir, removed by stop()). */
   dir?: string;
+  /**
+   * HTTPS with a generated CA (default true). kubectl sends bearer tokens only over TLS, so plain HTTP serves
+   * clients that do (client-node) and answers 401 to kubectl.
+   */
   tls?: boolean;
   /** Watch history kept, in events; a watch from before it answers 410 Expired (default 10,000). */
   historySize?: number;
@@ -110,7 +114,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
 
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease', ...(options.namespaces ?? [])]) {
     if (!store.get('namespaces', undefined, ns))
-      registry.create(kinds.lookup('', 'v1', 'namespaces')!, undefined, { metadata: { name: ns } }, { user: SYSTEM_USER });
+      registry.create(
+        kinds.lookup('', 'v1', 'namespaces')!,
+        undefined,
+        { metadata: { name: ns } },
+        { user: SYSTEM_USER },
+      );
   }
 
   let url = '';
@@ -126,7 +135,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     serverAddress: () => new URL(url).host,
     version: { major: '1', minor: '34', gitVersion: 'v1.34.0-lockstep-test' },
   });
-  const tls = options.tls ? makeTls(dir, host) : undefined;
+  const tls = (options.tls ?? true) ? tlsFor(dir, host) : undefined;
   const server: Server = tls
     ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler.handle)
     : createHttpServer(handler.handle);
@@ -164,7 +173,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       spec: {
         audiences: identity.audiences,
         expirationSeconds: identity.expirationSeconds ?? 3600,
-        ...(pod ? { boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata.name, uid: pod.metadata.uid } } : {}),
+        ...(pod
+          ? { boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata.name, uid: pod.metadata.uid } }
+          : {}),
       },
     });
     return String((tr.status as { token: string }).token);

@@ -102,7 +102,10 @@ function podReady(o: KubeObject): string {
 function podRestarts(o: KubeObject): number {
   const statuses = path(o, 'status', 'containerStatuses');
   if (!Array.isArray(statuses)) return 0;
-  return statuses.reduce((n: number, s) => n + (isRecord(s) && typeof s.restartCount === 'number' ? s.restartCount : 0), 0);
+  return statuses.reduce(
+    (n: number, s) => n + (isRecord(s) && typeof s.restartCount === 'number' ? s.restartCount : 0),
+    0,
+  );
 }
 
 function podStatus(o: KubeObject): string {
@@ -263,7 +266,11 @@ export const KINDS: KindSpec[] = [
       }),
       col('Type', (o) => str(o.type) ?? ''),
       col('Reason', (o) => str(o.reason) ?? ''),
-      col('Object', (o) => `${(str(path(o, 'involvedObject', 'kind')) ?? '').toLowerCase()}/${str(path(o, 'involvedObject', 'name')) ?? ''}`),
+      col(
+        'Object',
+        (o) =>
+          `${(str(path(o, 'involvedObject', 'kind')) ?? '').toLowerCase()}/${str(path(o, 'involvedObject', 'name')) ?? ''}`,
+      ),
       col('Message', (o) => str(o.message) ?? ''),
     ],
   },

@@ -23,7 +23,11 @@ export function kubeconfigYaml(input: KubeconfigInput): string {
     contexts: [
       {
         name: 'lockstep-test',
-        context: { cluster: 'lockstep-test', user: input.user, ...(input.namespace ? { namespace: input.namespace } : {}) },
+        context: {
+          cluster: 'lockstep-test',
+          user: input.user,
+          ...(input.namespace ? { namespace: input.namespace } : {}),
+        },
       },
     ],
     'current-context': 'lockstep-test',

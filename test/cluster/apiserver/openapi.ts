@@ -41,7 +41,12 @@ function stubDoc(kinds: KindSpec[], group: string, version: string): unknown {
     );
     paths[`${base}/{name}`] = {
       get: { operationId: `read${k.kind}`, 'x-kubernetes-action': 'get', 'x-kubernetes-group-version-kind': gvk },
-      put: { operationId: `replace${k.kind}`, parameters: params, 'x-kubernetes-action': 'put', 'x-kubernetes-group-version-kind': gvk },
+      put: {
+        operationId: `replace${k.kind}`,
+        parameters: params,
+        'x-kubernetes-action': 'put',
+        'x-kubernetes-group-version-kind': gvk,
+      },
       patch: {
         operationId: `patch${k.kind}`,
         parameters: params,
@@ -51,7 +56,12 @@ function stubDoc(kinds: KindSpec[], group: string, version: string): unknown {
       },
     };
     paths[base] = {
-      post: { operationId: `create${k.kind}`, parameters: params, 'x-kubernetes-action': 'post', 'x-kubernetes-group-version-kind': gvk },
+      post: {
+        operationId: `create${k.kind}`,
+        parameters: params,
+        'x-kubernetes-action': 'post',
+        'x-kubernetes-group-version-kind': gvk,
+      },
     };
   }
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.34.0' }, paths, components: { schemas: {} } };
@@ -63,8 +73,7 @@ export class OpenApi {
   constructor(kinds: KindRegistry) {
     for (const gv of kinds.groupVersions()) {
       const list = kinds.all.filter((k) => k.group === gv.group && k.version === gv.version && !k.virtual);
-      const doc =
-        apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : stubDoc(list, gv.group, gv.version);
+      const doc = apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : stubDoc(list, gv.group, gv.version);
       const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
       this.docs.set(gvPath(gv.group, gv.version), { doc, hash });
     }

@@ -65,7 +65,8 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
         if (typeof raw.from !== 'string') throw new PatchError(`${raw.op} operation needs "from"`);
         const fromTokens = parsePointer(raw.from);
         const value = getAt(doc, fromTokens);
-        if (value === undefined) throw new PatchError(`${raw.op} operation does not apply: doc is missing from path: ${raw.from}`);
+        if (value === undefined)
+          throw new PatchError(`${raw.op} operation does not apply: doc is missing from path: ${raw.from}`);
         if (raw.op === 'move') doc = removeAt(doc, fromTokens, raw.from);
         doc = setAt(doc, tokens, structuredClone(value), 'add', raw.path);
         break;
@@ -159,7 +160,8 @@ const MERGED_SCALAR_LISTS = new Set(['finalizers']);
 
 function mergeKeyFor(field: string, parentPath: string[]): string | undefined {
   // container ports merge on containerPort; Service ports on port.
-  if (field === 'ports') return parentPath.includes('containers') || parentPath.includes('initContainers') ? 'containerPort' : 'port';
+  if (field === 'ports')
+    return parentPath.includes('containers') || parentPath.includes('initContainers') ? 'containerPort' : 'port';
   return MERGE_KEYS[field];
 }
 
@@ -168,7 +170,11 @@ export function applyStrategicMergePatch(target: unknown, patch: unknown): unkno
   return smpMap(isRecord(target) ? target : {}, patch, []);
 }
 
-function smpMap(target: Record<string, unknown>, patch: Record<string, unknown>, at: string[]): Record<string, unknown> {
+function smpMap(
+  target: Record<string, unknown>,
+  patch: Record<string, unknown>,
+  at: string[],
+): Record<string, unknown> {
   if (patch.$patch === 'replace') {
     const { $patch: _drop, ...rest } = patch;
     return stripDirectives(rest) as Record<string, unknown>;

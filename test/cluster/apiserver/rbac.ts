@@ -36,7 +36,18 @@ interface Subject {
 }
 
 /** Paths every authenticated user may read (the bootstrap system:discovery / system:public-info-viewer roles). */
-const PUBLIC_PATHS = ['/api', '/api/*', '/apis', '/apis/*', '/version', '/version/', '/openapi/*', '/healthz', '/livez', '/readyz'];
+const PUBLIC_PATHS = [
+  '/api',
+  '/api/*',
+  '/apis',
+  '/apis/*',
+  '/version',
+  '/version/',
+  '/openapi/*',
+  '/healthz',
+  '/livez',
+  '/readyz',
+];
 
 function rulesOf(obj: KubeObject | undefined): PolicyRule[] {
   return obj && Array.isArray(obj.rules) ? (obj.rules.filter(isRecord) as PolicyRule[]) : [];
@@ -133,7 +144,10 @@ export class Rbac {
 
   allowedPath(user: UserInfo, a: NonResourceAttributes): boolean {
     if (user.groups.includes('system:masters')) return true;
-    if (a.verb === 'get' && PUBLIC_PATHS.some((p) => p === a.path || (p.endsWith('*') && a.path.startsWith(p.slice(0, -1)))))
+    if (
+      a.verb === 'get' &&
+      PUBLIC_PATHS.some((p) => p === a.path || (p.endsWith('*') && a.path.startsWith(p.slice(0, -1))))
+    )
       return true;
     return this.rulesFor(user, undefined).some((r) => nonResourceAllows(r, a));
   }

@@ -26,7 +26,7 @@ import {
   parseLabelSelector,
   SelectorError,
 } from './selectors.js';
-import { type Store, type StoreEvent, type Watcher } from './store.js';
+import type { Store, StoreEvent, Watcher } from './store.js';
 import { isRecord, type KubeObject, type UserInfo } from './types.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -50,9 +50,15 @@ export interface ValidationResult {
   /** Unknown fields found; Strict field validation turns them into a 400. */
   unknownFields: string[];
   object: KubeObject;
+  /** The body does not decode into the kind (a JSON type mismatch): 400 before any validation, as the real server. */
+  decodeError?: string;
 }
 
-export type Validator = (obj: KubeObject, old: KubeObject | undefined, subresource: string | undefined) => ValidationResult;
+export type Validator = (
+  obj: KubeObject,
+  old: KubeObject | undefined,
+  subresource: string | undefined,
+) => ValidationResult;
 
 export type AdmissionPlugin = (req: AdmissionRequest) => string[] | undefined;
 
@@ -165,9 +171,7 @@ export class Registry {
         if (f.field === 'metadata.name' || (f.field === 'metadata.namespace' && spec.namespaced)) continue;
         if (spec.fields && Object.hasOwn(spec.fields, f.field)) continue;
         if (spec.custom)
-          throw badRequest(
-            `"${f.field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
-          );
+          throw badRequest(`"${f.field}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
         throw badRequest(`field label not supported: ${f.field}`);
       }
       return { labels, fields };
@@ -245,6 +249,7 @@ export class Registry {
     const validator = this.validators.get(resourceKey(spec));
     if (!validator) return { object: obj, warnings: [] };
     const result = validator(obj, old, opts.subresource);
+    if (result.decodeError) throw badRequest(result.decodeError);
     if (result.unknownFields.length > 0 && opts.fieldValidation === 'Strict') {
       const list = result.unknownFields.map((f) => `unknown field "${f}"`).join(', ');
       throw badRequest(
@@ -295,7 +300,17 @@ export class Registry {
     else delete meta.generation;
     prepareForCreate(spec, input);
     const { object, warnings } = this.runValidation(spec, input, undefined, opts);
-    warnings.push(...this.admit({ operation: 'CREATE', spec, namespace: meta.namespace, name: meta.name, object, user: opts.user, dryRun: !!opts.dryRun }));
+    warnings.push(
+      ...this.admit({
+        operation: 'CREATE',
+        spec,
+        namespace: meta.namespace,
+        name: meta.name,
+        object,
+        user: opts.user,
+        dryRun: !!opts.dryRun,
+      }),
+    );
     const stored = this.toStorage(spec, object);
     if (opts.dryRun) return { object: this.present(spec, stored), warnings };
     return { object: this.present(spec, this.store.put(key, stored)), warnings };
@@ -427,12 +442,23 @@ export class Registry {
     if (stored.metadata.deletionTimestamp && (stored.metadata.finalizers ?? []).length === 0) {
       const last = this.store.remove(key, stored.metadata.namespace, stored.metadata.name ?? '');
       if (last) this.collectDependents(last, 'Background');
-      return { object: this.present(spec, { ...stored, metadata: { ...stored.metadata, resourceVersion: last?.metadata.resourceVersion } }), warnings };
+      return {
+        object: this.present(spec, {
+          ...stored,
+          metadata: { ...stored.metadata, resourceVersion: last?.metadata.resourceVersion },
+        }),
+        warnings,
+      };
     }
     return { object: this.present(spec, this.store.put(key, stored)), warnings };
   }
 
-  delete(spec: KindSpec, namespace: string | undefined, name: string, opts: DeleteOptions): { object: KubeObject; deleted: boolean } {
+  delete(
+    spec: KindSpec,
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions,
+  ): { object: KubeObject; deleted: boolean } {
     const ns = spec.namespaced ? namespace : undefined;
     const key = this.storageKey(spec);
     const stored = this.store.get(key, ns, name);
@@ -453,7 +479,15 @@ export class Registry {
         `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${stored.metadata.resourceVersion}`,
       );
     const old = this.present(spec, stored);
-    this.admit({ operation: 'DELETE', spec, namespace: ns, name, oldObject: old, user: opts.user, dryRun: !!opts.dryRun });
+    this.admit({
+      operation: 'DELETE',
+      spec,
+      namespace: ns,
+      name,
+      oldObject: old,
+      user: opts.user,
+      dryRun: !!opts.dryRun,
+    });
     if (opts.dryRun) return { object: old, deleted: true };
     const finalizers = [...(stored.metadata.finalizers ?? [])];
     const policy = opts.propagationPolicy ?? (spec.kind === 'Namespace' ? 'Background' : 'Background');
@@ -468,11 +502,16 @@ export class Registry {
       if (stored.metadata.deletionTimestamp) return { object: old, deleted: false };
       const grace = graceful
         ? (opts.gracePeriodSeconds ??
-          ((stored.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30))
+          (stored.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ??
+          30)
         : 0;
       const marked: KubeObject = {
         ...stored,
-        metadata: { ...stored.metadata, deletionTimestamp: nowTimestamp(this.clock() + grace * 1000), deletionGracePeriodSeconds: grace },
+        metadata: {
+          ...stored.metadata,
+          deletionTimestamp: nowTimestamp(this.clock() + grace * 1000),
+          deletionGracePeriodSeconds: grace,
+        },
       };
       return { object: this.present(spec, this.store.put(key, marked)), deleted: false };
     }
@@ -483,8 +522,16 @@ export class Registry {
     return { object: this.present(spec, last), deleted: true };
   }
 
-  deleteCollection(spec: KindSpec, namespace: string | undefined, list: ListOptions, opts: DeleteOptions): KubeObject[] {
-    const { items } = this.list(spec, namespace, { labelSelector: list.labelSelector, fieldSelector: list.fieldSelector });
+  deleteCollection(
+    spec: KindSpec,
+    namespace: string | undefined,
+    list: ListOptions,
+    opts: DeleteOptions,
+  ): KubeObject[] {
+    const { items } = this.list(spec, namespace, {
+      labelSelector: list.labelSelector,
+      fieldSelector: list.fieldSelector,
+    });
     const out: KubeObject[] = [];
     for (const o of items) {
       try {
@@ -509,7 +556,10 @@ export class Registry {
       if (others.length > 0) {
         this.store.put(dep.resource, {
           ...obj,
-          metadata: { ...obj.metadata, ownerReferences: (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid) },
+          metadata: {
+            ...obj.metadata,
+            ownerReferences: (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid),
+          },
         });
         continue;
       }
@@ -526,7 +576,11 @@ export class Registry {
     if (!ref) return false;
     const spec = this.kinds.byKind(ref.apiVersion, ref.kind);
     if (!spec) return false;
-    const o = this.store.get(this.storageKey(spec), spec.namespaced ? dependent.metadata.namespace : undefined, ref.name);
+    const o = this.store.get(
+      this.storageKey(spec),
+      spec.namespaced ? dependent.metadata.namespace : undefined,
+      ref.name,
+    );
     return o?.metadata.uid === uid;
   }
 
@@ -574,7 +628,9 @@ export class Registry {
         `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${apiVersion})`,
       );
     if (obj.kind !== undefined && obj.kind !== spec.kind)
-      throw badRequest(`${String(obj.kind)} in version "${spec.version}" cannot be handled as a ${spec.kind}: the kind does not match`);
+      throw badRequest(
+        `${String(obj.kind)} in version "${spec.version}" cannot be handled as a ${spec.kind}: the kind does not match`,
+      );
     obj.apiVersion = apiVersion;
     obj.kind = spec.kind;
     return obj;
@@ -599,7 +655,8 @@ function qosClass(pod: KubeObject): string {
     const req = isRecord(res.requests) ? res.requests : {};
     const lim = isRecord(res.limits) ? res.limits : {};
     if (Object.keys(req).length || Object.keys(lim).length) any = true;
-    for (const r of ['cpu', 'memory']) if (lim[r] === undefined || (req[r] !== undefined && req[r] !== lim[r])) guaranteed = false;
+    for (const r of ['cpu', 'memory'])
+      if (lim[r] === undefined || (req[r] !== undefined && req[r] !== lim[r])) guaranteed = false;
   }
   if (!any) return 'BestEffort';
   return guaranteed ? 'Guaranteed' : 'Burstable';

@@ -11,7 +11,8 @@ export type LabelSelector = LabelRequirement[];
 
 export class SelectorError extends Error {}
 
-const KEY_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const KEY_RE =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** Splits on commas that are not inside parentheses. */
@@ -33,7 +34,8 @@ function splitTopLevel(text: string): string[] {
 }
 
 function checkKey(key: string, whole: string): string {
-  if (!KEY_RE.test(key) || key.length > 316) throw new SelectorError(`unable to parse requirement: invalid label key "${key}" in "${whole}"`);
+  if (!KEY_RE.test(key) || key.length > 316)
+    throw new SelectorError(`unable to parse requirement: invalid label key "${key}" in "${whole}"`);
   return key;
 }
 
@@ -55,7 +57,7 @@ export function parseLabelSelector(text: string): LabelSelector {
       const values = setMatch[3]
         .split(',')
         .map((v) => v.trim())
-        .filter((v, i, all) => !(v === '' && all.length === 1));
+        .filter((v, _i, all) => !(v === '' && all.length === 1));
       out.push({
         key: checkKey(setMatch[1], part),
         op: setMatch[2] as 'in' | 'notin',

@@ -20,7 +20,7 @@ import type { OpenApi } from './openapi.js';
 import { Rbac, type ResourceAttributes } from './rbac.js';
 import type { DeleteOptions, PatchType, Registry, WriteOptions } from './registry.js';
 import type { Authenticator } from './serviceaccounts.js';
-import { ExpiredError, type EventType, type StoreEvent, type Watcher } from './store.js';
+import { type EventType, ExpiredError, type StoreEvent, type Watcher } from './store.js';
 import { tableOf, wantsTable } from './tables.js';
 import { isRecord, type KubeObject, type UserInfo } from './types.js';
 
@@ -47,7 +47,12 @@ interface ResourceRequest {
 
 const JSON_TYPE = 'application/json';
 
-function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -186,7 +191,11 @@ export class ApiHandler {
       const path = url.pathname;
       this.d.counters.record(method.toLowerCase(), path, user.username);
       if (!this.d.rbac.allowedPath(user, { verb: method === 'GET' ? 'get' : method.toLowerCase(), path })) {
-        throw new ApiError(403, 'Forbidden', `forbidden: User "${user.username}" cannot ${method.toLowerCase()} path "${path}"`);
+        throw new ApiError(
+          403,
+          'Forbidden',
+          `forbidden: User "${user.username}" cannot ${method.toLowerCase()} path "${path}"`,
+        );
       }
       return this.serveNonResource(req, res, segments, url);
     }
@@ -208,7 +217,9 @@ export class ApiHandler {
       throw new ApiError(
         injected.code,
         injected.code === 503 ? 'ServiceUnavailable' : 'InternalError',
-        injected.code === 503 ? 'The server is currently unable to handle the request' : 'Internal error occurred: injected fault',
+        injected.code === 503
+          ? 'The server is currently unable to handle the request'
+          : 'Internal error occurred: injected fault',
       );
     }
     const attrs: ResourceAttributes = {
@@ -246,7 +257,8 @@ export class ApiHandler {
     }
     const spec = this.d.kinds.lookup(group, version, rest[0]);
     if (!spec) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-    if (namespace !== undefined && !spec.namespaced) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (namespace !== undefined && !spec.namespaced)
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const name = rest[1];
     const subresource = rest[2];
     if (rest.length > 3) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -255,12 +267,18 @@ export class ApiHandler {
     return { spec, namespace, name, subresource };
   }
 
-  private serveNonResource(req: IncomingMessage, res: ServerResponse, segments: string[], url: URL): void {
+  private serveNonResource(req: IncomingMessage, res: ServerResponse, segments: string[], url: URL) {
     const accept = req.headers.accept;
     const path = `/${segments.join('/')}`;
     if (req.method !== 'GET' && req.method !== 'HEAD')
       throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-    if (path === '/version') return sendJson(res, 200, { ...this.d.version, platform: `${process.platform}/${process.arch}`, goVersion: 'go1.24', compiler: 'gc' });
+    if (path === '/version')
+      return sendJson(res, 200, {
+        ...this.d.version,
+        platform: `${process.platform}/${process.arch}`,
+        goVersion: 'go1.24',
+        compiler: 'gc',
+      });
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok');
@@ -269,7 +287,8 @@ export class ApiHandler {
     if (path === '/api' || path === '/apis') {
       const aggregated = wantsAggregated(accept);
       if (aggregated) {
-        const contentType = aggregated === 'v2' ? AGGREGATED_CONTENT_TYPE : AGGREGATED_CONTENT_TYPE.replace('v=v2', 'v=v2beta1');
+        const contentType =
+          aggregated === 'v2' ? AGGREGATED_CONTENT_TYPE : AGGREGATED_CONTENT_TYPE.replace('v=v2', 'v=v2beta1');
         return sendJson(res, 200, aggregatedDiscovery(this.d.kinds, path === '/api', aggregated), {
           'Content-Type': contentType,
           Vary: 'Accept',
@@ -314,19 +333,35 @@ export class ApiHandler {
     const dryRun = query.get('dryRun') === 'All';
     const contentType = req.headers['content-type'] ?? JSON_TYPE;
     const needsBody = method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE';
-    const body = needsBody ? parseBody(await readBody(req, this.d.maxBodyBytes ?? 3 * 1024 * 1024), contentType) : undefined;
+    const body = needsBody
+      ? parseBody(await readBody(req, this.d.maxBodyBytes ?? 3 * 1024 * 1024), contentType)
+      : undefined;
     if (spec.verbs && !spec.verbs.includes(verb as 'create'))
       throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {
         kind: spec.plural,
         group: spec.group || undefined,
       });
-    const writeOpts: WriteOptions = { user, dryRun, fieldValidation: fieldValidation(query), subresource: r.subresource };
+    const writeOpts: WriteOptions = {
+      user,
+      dryRun,
+      fieldValidation: fieldValidation(query),
+      subresource: r.subresource,
+    };
 
     switch (verb) {
       case 'get': {
         const obj = registry.get(spec, r.namespace, r.name ?? '');
         if (wantsTable(accept) && !r.subresource)
-          return sendJson(res, 200, tableOf(spec, [obj], { resourceVersion: obj.metadata.resourceVersion }, query.get('includeObject') ?? undefined));
+          return sendJson(
+            res,
+            200,
+            tableOf(
+              spec,
+              [obj],
+              { resourceVersion: obj.metadata.resourceVersion },
+              query.get('includeObject') ?? undefined,
+            ),
+          );
         return sendJson(res, 200, obj);
       }
       case 'list': {
@@ -341,7 +376,8 @@ export class ApiHandler {
           ...(list.continue ? { continue: list.continue } : {}),
           ...(list.remainingItemCount !== undefined ? { remainingItemCount: list.remainingItemCount } : {}),
         };
-        if (wantsTable(accept)) return sendJson(res, 200, tableOf(spec, list.items, meta, query.get('includeObject') ?? undefined));
+        if (wantsTable(accept))
+          return sendJson(res, 200, tableOf(spec, list.items, meta, query.get('includeObject') ?? undefined));
         // Typed lists carry kind/apiVersion once, not per item; custom resources keep them per item.
         const items = spec.custom ? list.items : list.items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest);
         return sendJson(res, 200, { kind: `${spec.kind}List`, apiVersion: apiVersionOf(spec), metadata: meta, items });
@@ -355,7 +391,12 @@ export class ApiHandler {
         }
         if (r.subresource === 'binding') return this.bind(res, spec, r, body, writeOpts);
         if (spec.kind === 'TokenReview') return sendJson(res, 201, this.d.auth.tokenReview(body));
-        if (r.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        if (r.name)
+          throw new ApiError(
+            405,
+            'MethodNotAllowed',
+            'the server does not allow this method on the requested resource',
+          );
         const { object, warnings } = registry.create(spec, r.namespace, body, writeOpts);
         return sendJson(res, 201, object, warningHeaders(warnings));
       }
@@ -383,7 +424,10 @@ export class ApiHandler {
         const items = registry.deleteCollection(
           spec,
           r.namespace,
-          { labelSelector: query.get('labelSelector') ?? undefined, fieldSelector: query.get('fieldSelector') ?? undefined },
+          {
+            labelSelector: query.get('labelSelector') ?? undefined,
+            fieldSelector: query.get('fieldSelector') ?? undefined,
+          },
           opts,
         );
         return sendJson(res, 200, {
@@ -400,7 +444,9 @@ export class ApiHandler {
 
   private deleteOptions(body: unknown, query: URLSearchParams, base: WriteOptions): DeleteOptions {
     const b = isRecord(body) ? body : {};
-    const policy = (b.propagationPolicy ?? query.get('propagationPolicy') ?? undefined) as DeleteOptions['propagationPolicy'];
+    const policy = (b.propagationPolicy ??
+      query.get('propagationPolicy') ??
+      undefined) as DeleteOptions['propagationPolicy'];
     if (policy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(policy))
       throw badRequest(`propagationPolicy: Unsupported value: "${String(policy)}"`);
     const grace = b.gracePeriodSeconds ?? query.get('gracePeriodSeconds') ?? undefined;
@@ -429,7 +475,12 @@ export class ApiHandler {
     const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter(
       (c) => !(isRecord(c) && c.type === 'PodScheduled'),
     );
-    conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date().toISOString().slice(0, 19) + 'Z' });
+    conditions.push({
+      type: 'PodScheduled',
+      status: 'True',
+      lastProbeTime: null,
+      lastTransitionTime: `${new Date().toISOString().slice(0, 19)}Z`,
+    });
     const bound: KubeObject = { ...pod, spec: { ...podSpec, nodeName }, status: { ...status, conditions } };
     // Binding writes spec and status together, which neither the main resource nor /status may do.
     this.d.registry.store.put('pods', bound);
@@ -443,7 +494,7 @@ export class ApiHandler {
     spec: KindSpec,
     namespace: string | undefined,
     query: URLSearchParams,
-  ): void {
+  ) {
     const { registry } = this.d;
     const sel = registry.compileSelectors(spec, {
       labelSelector: query.get('labelSelector') ?? undefined,
@@ -460,7 +511,11 @@ export class ApiHandler {
       fromRv = Number(rvParam);
       if (!Number.isInteger(fromRv) || fromRv < 0) throw badRequest(`invalid resource version: ${rvParam}`);
     }
-    res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.writeHead(200, {
+      'Content-Type': JSON_TYPE,
+      'Transfer-Encoding': 'chunked',
+      'Cache-Control': 'no-cache, private',
+    });
     res.flushHeaders();
     const apiVersion = apiVersionOf(spec);
     const formatKey = table ? undefined : apiVersion;
@@ -468,7 +523,13 @@ export class ApiHandler {
     const encode = (type: EventType | 'ERROR' | 'BOOKMARK', obj: unknown): string => {
       let object = obj;
       if (table && type !== 'ERROR' && type !== 'BOOKMARK') {
-        object = tableOf(spec, [obj as KubeObject], { resourceVersion: (obj as KubeObject).metadata.resourceVersion }, includeObject, !headersSent);
+        object = tableOf(
+          spec,
+          [obj as KubeObject],
+          { resourceVersion: (obj as KubeObject).metadata.resourceVersion },
+          includeObject,
+          !headersSent,
+        );
         headersSent = true;
       }
       return `${JSON.stringify({ type, object })}\n`;
@@ -508,7 +569,10 @@ export class ApiHandler {
           encode('BOOKMARK', {
             kind: spec.kind,
             apiVersion,
-            metadata: { resourceVersion: String(registry.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } },
+            metadata: {
+              resourceVersion: String(registry.store.resourceVersion),
+              annotations: { 'k8s.io/initial-events-end': 'true' },
+            },
           }),
         );
     }
@@ -524,7 +588,13 @@ export class ApiHandler {
     if (bookmarks && this.d.bookmarkIntervalMs > 0) {
       timers.push(
         setInterval(() => {
-          write(encode('BOOKMARK', { kind: spec.kind, apiVersion, metadata: { resourceVersion: String(registry.store.resourceVersion) } }));
+          write(
+            encode('BOOKMARK', {
+              kind: spec.kind,
+              apiVersion,
+              metadata: { resourceVersion: String(registry.store.resourceVersion) },
+            }),
+          );
         }, this.d.bookmarkIntervalMs),
       );
     }

@@ -27,7 +27,10 @@ export class Authenticator {
   }
 
   /** The user of a bearer token, or the reason it is refused. */
-  authenticate(token: string, audiences: string[] = this.apiAudiences): { user: UserInfo; audiences: string[] } | string {
+  authenticate(
+    token: string,
+    audiences: string[] = this.apiAudiences,
+  ): { user: UserInfo; audiences: string[] } | string {
     const user = this.staticTokens.get(token);
     if (user) return { user, audiences };
     const claims = this.issuer.verify(token, Math.floor(this.clock() / 1000));

@@ -1,10 +1,132 @@
 /** Wires validation and admission plugins into a registry (kept apart so each plugin stays a small module). */
-import type { Registry } from './registry.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { installPolicyAdmission } from './admission.js';
+import type { FieldError } from './errors.js';
+import { type KindSpec, resourceKey } from './kinds.js';
+import { SHARED_K8S_DIR, resourceOpenApi } from './openapi.js';
+import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
+import { isRecord, type KubeObject } from './types.js';
+import { validateObjectMeta } from './validation/names.js';
+import {
+  prepareSliceTaints,
+  validateClaimTemplate,
+  validateDeviceClass,
+  validateResourceClaim,
+  validateResourceSlice,
+} from './validation/resource.js';
+import { crdFieldErrors, decodeErrorMessage, type Schema, SchemaSet } from './validation/schema.js';
 
 export interface ValidationSettings {
   deviceTaints: boolean;
 }
 
-export function installValidation(_registry: Registry, _settings: ValidationSettings): void {}
+type Semantic = (obj: KubeObject, old: KubeObject | undefined, subresource: string | undefined) => FieldError[];
 
-export function installAdmission(_registry: Registry): void {}
+const NAME_RULES: Record<string, 'label' | 'subdomain' | 'path'> = {
+  Namespace: 'label',
+  Service: 'label',
+  Role: 'path',
+  ClusterRole: 'path',
+  RoleBinding: 'path',
+  ClusterRoleBinding: 'path',
+};
+
+let resourceSchemas: SchemaSet | undefined;
+function resourceSchemaSet(): SchemaSet {
+  const doc = resourceOpenApi() as { components: { schemas: Record<string, Schema> } };
+  resourceSchemas ??= new SchemaSet(doc.components.schemas, false);
+  return resourceSchemas;
+}
+
+/** The LeaderWorkerSet CRD's v1 schema from /work/shared/k8s (kubernetes-sigs/lws v0.10.0). */
+export function loadLwsSchema(): Schema {
+  const crd = parseYaml(readFileSync(new URL('leaderworkerset.x-k8s.io_leaderworkersets.yaml', SHARED_K8S_DIR), 'utf8')) as {
+    spec: { versions: { name: string; schema: { openAPIV3Schema: Schema } }[] };
+  };
+  const v1 = crd.spec.versions.find((v) => v.name === 'v1');
+  if (!v1) throw new Error('LeaderWorkerSet CRD has no v1 version');
+  return v1.schema.openAPIV3Schema;
+}
+
+let lwsSchemas: SchemaSet | undefined;
+function lwsSchemaSet(): SchemaSet {
+  lwsSchemas ??= new SchemaSet({ LeaderWorkerSet: loadLwsSchema() }, true);
+  return lwsSchemas;
+}
+
+function makeValidator(
+  spec: KindSpec,
+  semantic: Semantic | undefined,
+  structural: { set: () => SchemaSet; name: string; crd: boolean } | undefined,
+  prepare?: (obj: KubeObject, old: KubeObject | undefined) => void,
+) {
+  return (input: KubeObject, old: KubeObject | undefined, subresource: string | undefined): ValidationResult => {
+    const obj = input;
+    const errors: FieldError[] = [];
+    const unknownFields: string[] = [];
+    let decodeError: string | undefined;
+    if (structural) {
+      const set = structural.set();
+      const schema = set.named(structural.name);
+      unknownFields.push(...set.prune(obj, schema));
+      const problems = set.errors(structural.name, obj);
+      if (structural.crd) errors.push(...crdFieldErrors(problems, obj));
+      else {
+        const typeErr = problems.find((p) => p.keyword === 'type');
+        if (typeErr) decodeError = decodeErrorMessage(spec.kind, spec.version, typeErr, valueAtPointer(obj, typeErr.instancePath));
+      }
+    }
+    if (!decodeError) {
+      prepare?.(obj, old);
+      if (subresource !== 'status' && !old)
+        errors.push(...validateObjectMeta(obj.metadata, NAME_RULES[spec.kind] ?? 'subdomain'));
+      if (semantic) errors.push(...semantic(obj, old, subresource));
+    }
+    return { errors, warnings: [], unknownFields, object: obj, decodeError };
+  };
+}
+
+function valueAtPointer(root: unknown, pointer: string): unknown {
+  let cur = root;
+  for (const seg of pointer.split('/').slice(1)) {
+    if (Array.isArray(cur)) cur = cur[Number(seg)];
+    else if (isRecord(cur)) cur = cur[seg];
+    else return undefined;
+  }
+  return cur;
+}
+
+export function installValidation(registry: Registry, settings: ValidationSettings): void {
+  for (const spec of registry.kinds.all) {
+    if (spec.virtual || spec.storedAs) continue;
+    let semantic: Semantic | undefined;
+    let structural: { set: () => SchemaSet; name: string; crd: boolean } | undefined;
+    let prepare: ((obj: KubeObject, old: KubeObject | undefined) => void) | undefined;
+    if (spec.group === 'resource.k8s.io') {
+      structural = { set: resourceSchemaSet, name: `io.k8s.api.resource.v1.${spec.kind}`, crd: false };
+      switch (spec.kind) {
+        case 'ResourceSlice':
+          semantic = validateResourceSlice;
+          prepare = (obj, old) => prepareSliceTaints(obj, old, settings.deviceTaints, nowTimestamp());
+          break;
+        case 'ResourceClaim':
+          semantic = validateResourceClaim;
+          break;
+        case 'ResourceClaimTemplate':
+          semantic = validateClaimTemplate;
+          break;
+        case 'DeviceClass':
+          semantic = validateDeviceClass;
+          break;
+      }
+    } else if (spec.kind === 'LeaderWorkerSet') {
+      structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
+    }
+    registry.validators.set(resourceKey(spec), makeValidator(spec, semantic, structural, prepare));
+  }
+}
+
+export function installAdmission(registry: Registry): void {
+  installPolicyAdmission(registry);
+}

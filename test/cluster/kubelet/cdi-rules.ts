@@ -45,7 +45,8 @@ export function validateVendor(vendor: string): string | undefined {
   if (vendor.length > 253) return `vendor ${vendor} is longer than 253 characters`;
   const labels = vendor.split('.');
   if (labels.length < 2) return `vendor ${vendor} is not a DNS domain name`;
-  for (const label of labels) if (!DNS_LABEL.test(label) || label.length > 63) return `vendor ${vendor}: bad label "${label}"`;
+  for (const label of labels)
+    if (!DNS_LABEL.test(label) || label.length > 63) return `vendor ${vendor}: bad label "${label}"`;
   return undefined;
 }
 
@@ -74,7 +75,8 @@ function checkEdits(where: string, edits: unknown, problems: string[], features:
     if (!Array.isArray(edits.env)) problems.push(`${where}: env is not a list`);
     else
       for (const entry of edits.env) {
-        if (typeof entry !== 'string' || !/^[^=]+=/.test(entry)) problems.push(`${where}: env entry ${JSON.stringify(entry)} is not K=V`);
+        if (typeof entry !== 'string' || !/^[^=]+=/.test(entry))
+          problems.push(`${where}: env entry ${JSON.stringify(entry)} is not K=V`);
       }
   }
   if (edits.deviceNodes !== undefined) {
@@ -86,10 +88,12 @@ function checkEdits(where: string, edits: unknown, problems: string[], features:
           continue;
         }
         unknownFields(`${where} deviceNode`, node, NODE_FIELDS, problems);
-        if (typeof node.path !== 'string' || !node.path.startsWith('/')) problems.push(`${where}: device node path must be absolute`);
+        if (typeof node.path !== 'string' || !node.path.startsWith('/'))
+          problems.push(`${where}: device node path must be absolute`);
         if (node.hostPath !== undefined) {
           features.add('0.5.0');
-          if (typeof node.hostPath !== 'string' || !node.hostPath.startsWith('/')) problems.push(`${where}: hostPath must be absolute`);
+          if (typeof node.hostPath !== 'string' || !node.hostPath.startsWith('/'))
+            problems.push(`${where}: hostPath must be absolute`);
         }
       }
   }
@@ -100,7 +104,8 @@ function checkEdits(where: string, edits: unknown, problems: string[], features:
         if (!isObject(mount)) continue;
         unknownFields(`${where} mount`, mount, MOUNT_FIELDS, problems);
         if (mount.type !== undefined) features.add('0.4.0');
-        if (typeof mount.hostPath !== 'string' || typeof mount.containerPath !== 'string') problems.push(`${where}: mount needs hostPath and containerPath`);
+        if (typeof mount.hostPath !== 'string' || typeof mount.containerPath !== 'string')
+          problems.push(`${where}: mount needs hostPath and containerPath`);
       }
   }
   if (edits.hooks !== undefined) {
@@ -109,7 +114,8 @@ function checkEdits(where: string, edits: unknown, problems: string[], features:
       for (const hook of edits.hooks) {
         if (!isObject(hook)) continue;
         unknownFields(`${where} hook`, hook, HOOK_FIELDS, problems);
-        if (typeof hook.path !== 'string' || !hook.path.startsWith('/')) problems.push(`${where}: hook path must be absolute`);
+        if (typeof hook.path !== 'string' || !hook.path.startsWith('/'))
+          problems.push(`${where}: hook path must be absolute`);
       }
   }
 }
@@ -119,12 +125,14 @@ export function validateCdiSpec(spec: unknown): string[] {
   if (!isObject(spec)) return ['spec is not an object'];
   unknownFields('spec', spec, SPEC_FIELDS, problems);
   const version = spec.cdiVersion;
-  if (typeof version !== 'string' || !KNOWN_CDI_VERSIONS.includes(version)) problems.push(`unknown cdiVersion ${String(version)}`);
+  if (typeof version !== 'string' || !KNOWN_CDI_VERSIONS.includes(version))
+    problems.push(`unknown cdiVersion ${String(version)}`);
   const features = new Set<string>();
   if (spec.annotations !== undefined) features.add('0.6.0');
   const kind = typeof spec.kind === 'string' ? spec.kind : '';
   const slash = kind.indexOf('/');
-  if (slash <= 0 || kind.indexOf('/', slash + 1) !== -1) problems.push(`kind ${JSON.stringify(spec.kind)} is not <vendor>/<class>`);
+  if (slash <= 0 || kind.indexOf('/', slash + 1) !== -1)
+    problems.push(`kind ${JSON.stringify(spec.kind)} is not <vendor>/<class>`);
   else {
     const vendorProblem = validateVendor(kind.slice(0, slash));
     if (vendorProblem) problems.push(vendorProblem);
@@ -152,7 +160,8 @@ export function validateCdiSpec(spec: unknown): string[] {
   checkEdits('spec', spec.containerEdits, problems, features);
   if (typeof version === 'string' && KNOWN_CDI_VERSIONS.includes(version)) {
     for (const needed of features) {
-      if (compareVersions(version, needed) < 0) problems.push(`spec uses ${needed} features but declares cdiVersion ${version}`);
+      if (compareVersions(version, needed) < 0)
+        problems.push(`spec uses ${needed} features but declares cdiVersion ${version}`);
     }
   }
   return problems;
@@ -169,7 +178,9 @@ export interface CdiRegistryDevice {
  * Loads every spec file (.json/.yaml) of the given directories, later directories winning (the runtime's order:
  * /etc/cdi, then /var/run/cdi), and resolves fully-qualified ids like a runtime does at container creation.
  */
-export async function loadCdiRegistry(dirs: string[]): Promise<{ devices: Map<string, CdiRegistryDevice>; problems: string[] }> {
+export async function loadCdiRegistry(
+  dirs: string[],
+): Promise<{ devices: Map<string, CdiRegistryDevice>; problems: string[] }> {
   const devices = new Map<string, CdiRegistryDevice>();
   const problems: string[] = [];
   for (const dir of dirs) {

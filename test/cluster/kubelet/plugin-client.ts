@@ -3,8 +3,8 @@ import {
   type ClientReadableStream,
   connectivityState,
   credentials,
-  type MethodDefinition,
   Metadata,
+  type MethodDefinition,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import {
@@ -37,7 +37,12 @@ function method<Req, Res>(service: ServiceDefinition, name: string): MethodDefin
   return definition as MethodDefinition<Req, Res>;
 }
 
-function unary<Req, Res>(client: Client, definition: MethodDefinition<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+function unary<Req, Res>(
+  client: Client,
+  definition: MethodDefinition<Req, Res>,
+  request: Req,
+  timeoutMs: number,
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       definition.path,
@@ -46,7 +51,8 @@ function unary<Req, Res>(client: Client, definition: MethodDefinition<Req, Res>,
       request,
       new Metadata(),
       { deadline: Date.now() + timeoutMs },
-      (error, response) => (error || response === undefined ? reject(error ?? new Error('empty response')) : resolve(response)),
+      (error, response) =>
+        error || response === undefined ? reject(error ?? new Error('empty response')) : resolve(response),
     );
   });
 }
@@ -68,7 +74,12 @@ export class RegistrationClient {
   }
 
   async notify(status: RegistrationStatus, timeoutMs = GET_INFO_TIMEOUT_MS): Promise<void> {
-    await unary(this.client, method<RegistrationStatus, object>(kubeletServices().registration, 'NotifyRegistrationStatus'), status, timeoutMs);
+    await unary(
+      this.client,
+      method<RegistrationStatus, object>(kubeletServices().registration, 'NotifyRegistrationStatus'),
+      status,
+      timeoutMs,
+    );
   }
 
   close(): void {

@@ -42,6 +42,16 @@ export async function writePciFunction(sys: string, f: SimPciFunction): Promise<
     ['class', `0x${f.classCode}\n`],
     ['numa_node', `${f.numaNode}\n`],
   ];
+  // uevent as the kernel's pci_uevent() writes it (PCI_CLASS is %04X of the 24-bit class, so no leading zero)
+  files.push([
+    'uevent',
+    `${f.driver ? `DRIVER=${f.driver}\n` : ''}PCI_CLASS=${Number.parseInt(f.classCode, 16).toString(16).toUpperCase()}\n` +
+      `PCI_ID=${f.vendorId.toUpperCase()}:${f.deviceId.toUpperCase()}\n` +
+      (f.subsystemVendorId && f.subsystemDeviceId
+        ? `PCI_SUBSYS_ID=${f.subsystemVendorId.toUpperCase()}:${f.subsystemDeviceId.toUpperCase()}\n`
+        : '') +
+      `PCI_SLOT_NAME=${f.address}\n`,
+  ]);
   if (f.subsystemVendorId) files.push(['subsystem_vendor', `0x${f.subsystemVendorId}\n`]);
   if (f.subsystemDeviceId) files.push(['subsystem_device', `0x${f.subsystemDeviceId}\n`]);
   if (f.linkSpeed) files.push(['current_link_speed', `${f.linkSpeed}\n`]);

@@ -119,7 +119,9 @@ interface Slot {
   sibling: number;
 }
 
-export type AllocationOutcome = { ok: true; results: DeviceRequestAllocationResult[] } | { ok: false; reason: string };
+export type DeviceRequestResults = DeviceRequestAllocationResult[];
+
+export type AllocationOutcome = { ok: true; results: DeviceRequestResults } | { ok: false; reason: string };
 
 interface ResolvedRequest {
   name: string;

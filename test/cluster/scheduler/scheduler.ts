@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { silentLogger } from '../../../src/log.js';
 import { ApiError, isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../../../src/kube/client.js';
 import { Informer, objectKey } from '../../../src/kube/informer.js';
 import {
@@ -21,6 +20,7 @@ import type {
   ResourceClaimTemplate,
   ResourceSlice,
 } from '../../../src/kube/types.js';
+import { silentLogger } from '../../../src/log.js';
 import { allocateOnNode, collectPools, type DeviceRequestResults, devicesInUse } from './allocator.js';
 
 /**
@@ -87,7 +87,14 @@ export class SchedulerLite {
     this.slices = mk<ResourceSlice>(RESOURCE_SLICES);
     this.classes = mk<DeviceClass>(DEVICE_CLASSES);
     this.nodes = mk<Node>(NODES);
-    this.informers = [this.pods, this.claims, this.templates, this.slices, this.classes, this.nodes] as Informer<KubeObject>[];
+    this.informers = [
+      this.pods,
+      this.claims,
+      this.templates,
+      this.slices,
+      this.classes,
+      this.nodes,
+    ] as Informer<KubeObject>[];
   }
 
   async start(): Promise<void> {
@@ -258,7 +265,8 @@ export class SchedulerLite {
     if (typeof claimsOrWhy === 'string') return this.fail(pod, claimsOrWhy);
     const claims = [...claimsOrWhy.values()];
     const fixedNodes = new Set(claims.map((c) => this.nodeOfAllocation(c)).filter((n): n is string => !!n));
-    if (fixedNodes.size > 1) return this.fail(pod, `claims are allocated on different nodes: ${[...fixedNodes].join(', ')}`);
+    if (fixedNodes.size > 1)
+      return this.fail(pod, `claims are allocated on different nodes: ${[...fixedNodes].join(', ')}`);
     const { byNode, ignored } = collectPools(this.slices.list());
     const classes = new Map(this.classes.list().map((c) => [c.metadata.name ?? '', c]));
     const pending = claims.filter((c) => !c.status?.allocation);
@@ -336,7 +344,11 @@ export class SchedulerLite {
     };
     const body: ResourceClaim = { ...claim, status };
     const written = await this.client.replace<ResourceClaim>(
-      resourcePath(RESOURCE_CLAIMS, { namespace: claim.metadata.namespace, name: claim.metadata.name, subresource: 'status' }),
+      resourcePath(RESOURCE_CLAIMS, {
+        namespace: claim.metadata.namespace,
+        name: claim.metadata.name,
+        subresource: 'status',
+      }),
       body,
     );
     this.claims.remember(written);
@@ -371,7 +383,13 @@ export class SchedulerLite {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { generateName: `${pod.metadata.name}.`, namespace: ns },
-        involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace: ns, uid: pod.metadata.uid },
+        involvedObject: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          name: pod.metadata.name,
+          namespace: ns,
+          uid: pod.metadata.uid,
+        },
         reason: 'FailedScheduling',
         message,
         type: 'Warning',

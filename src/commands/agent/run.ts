@@ -1,0 +1,96 @@
+import { Agent } from '../../../agent/agent.js';
+import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
+import { isDnsSubdomain } from '../../../agent/slices/validate.js';
+import { CliError, usageError } from '../../cli/errors.js';
+import type { LogLevel } from '../../cli/options.js';
+import { KubeClient } from '../../kube/client.js';
+import { errorMessage, loadKubeConfig } from '../../kube/config.js';
+import type { DeviceTaintEffect } from '../../kube/types.js';
+import { createLogger, type Logger } from '../../log.js';
+
+/** The parsed flags of `lockstep agent` (commander's camelCase names). */
+export interface AgentFlags {
+  nodeName?: string;
+  driverName: string;
+  kubeconfig?: string;
+  context?: string;
+  sysfsRoot: string;
+  devRoot: string;
+  nvidiaSmi: string;
+  nvidiaSmiTimeout: number;
+  rescanInterval: number;
+  taintEffect: DeviceTaintEffect;
+  deviceTaints: TaintMode;
+  uninstall: boolean;
+  logLevel: LogLevel;
+}
+
+export interface RunAgentDeps {
+  log?: Logger;
+  /** ends the agent (tests); by default SIGTERM or SIGINT do */
+  signal?: AbortSignal;
+}
+
+export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Promise<number> {
+  if (!flags.nodeName) throw usageError('--node-name is required (or set NODE_NAME from the downward API)');
+  if (!isDnsSubdomain(flags.nodeName)) throw usageError(`--node-name "${flags.nodeName}" is not a valid node name`);
+  if (flags.driverName.length > 63 || !isDnsSubdomain(flags.driverName)) {
+    throw usageError(`--driver-name "${flags.driverName}" is not a DNS subdomain of at most 63 characters`);
+  }
+  const log = deps.log ?? createLogger({ level: flags.logLevel, to: 'stdout' }).child({ component: 'agent' });
+  const kc = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context });
+  const client = new KubeClient(kc);
+  try {
+    if (flags.uninstall) {
+      const publisher = new SlicePublisher({ client, driver: flags.driverName, nodeName: flags.nodeName, log });
+      let removed: number;
+      try {
+        removed = await publisher.uninstall();
+      } catch (err) {
+        throw new CliError(1, `cannot remove the ResourceSlices of node ${flags.nodeName}: ${errorMessage(err)}`);
+      }
+      log.info({ node: flags.nodeName, driver: flags.driverName, removed }, 'removed this node’s ResourceSlices');
+      return 0;
+    }
+    const agent = new Agent({
+      nodeName: flags.nodeName,
+      driverName: flags.driverName,
+      client,
+      sysfsRoot: flags.sysfsRoot,
+      devRoot: flags.devRoot,
+      nvidiaSmi: flags.nvidiaSmi,
+      nvidiaSmiTimeoutMs: flags.nvidiaSmiTimeout,
+      rescanIntervalMs: flags.rescanInterval,
+      taintEffect: flags.taintEffect,
+      deviceTaints: flags.deviceTaints,
+      log,
+    });
+    const stopped = waitForStop(deps.signal);
+    log.info({ node: flags.nodeName, driver: flags.driverName }, 'agent starting');
+    await Promise.race([agent.start(), stopped]);
+    log.info('agent running');
+    await stopped;
+    log.info('agent stopping');
+    await agent.stop();
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+function waitForStop(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal) {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      return;
+    }
+    const onSignal = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,282 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuDevice, Inventory, NicDevice } from '../../../agent/discovery/inventory.js';
+import { scanInventory } from '../../../agent/discovery/scan.js';
+import { DeviceHealthBoard } from '../../../agent/health/board.js';
+import { SlicePublisher } from '../../../agent/slices/publisher.js';
+import { KubeClient } from '../../../src/kube/client.js';
+import { loadKubeConfig } from '../../../src/kube/config.js';
+import type { ResourceSlice } from '../../../src/kube/types.js';
+import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
+import { buildSimulatedNode } from '../../cluster/nodes/index.js';
+import { waitFor } from '../../kube/wait.js';
+import { h100Inventory } from './h100-inventory.js';
+
+const DRIVER = 'lockstep.dev';
+const fast = { initialMs: 20, maxMs: 200 };
+
+interface Harness {
+  api: ApiServer;
+  client: KubeClient;
+  publishers: SlicePublisher[];
+}
+
+async function startHarness(taints: boolean): Promise<Harness> {
+  const api = await startApiServer({ featureGates: { DRADeviceTaints: taints }, bookmarkIntervalMs: 500 });
+  const client = new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigPath }));
+  return { api, client, publishers: [] };
+}
+
+async function stopHarness(h: Harness | undefined): Promise<void> {
+  if (!h) return;
+  await Promise.all(h.publishers.map((p) => p.stop()));
+  h.client.close();
+  await h.api.stop();
+}
+
+function publisher(h: Harness, nodeName: string, extra: Partial<ConstructorParameters<typeof SlicePublisher>[0]> = {}) {
+  const p = new SlicePublisher({ client: h.client, driver: DRIVER, nodeName, backoff: fast, ...extra });
+  h.publishers.push(p);
+  return p;
+}
+
+function slicesOf(h: Harness, node: string): ResourceSlice[] {
+  return (h.api.store.list('resourceslices').items as unknown as ResourceSlice[]).filter(
+    (s) => s.spec.nodeName === node && s.spec.driver === DRIVER,
+  );
+}
+
+/** A pool is whole when every slice has the newest generation and the count it states. */
+function poolState(slices: ResourceSlice[]) {
+  const generations = new Set(slices.map((s) => s.spec.pool.generation));
+  const devices = slices.flatMap((s) => s.spec.devices ?? []).map((d) => d.name);
+  return {
+    slices: slices.length,
+    generations: [...generations],
+    counts: [...new Set(slices.map((s) => s.spec.pool.resourceSliceCount))],
+    devices: devices.length,
+    unique: new Set(devices).size,
+  };
+}
+
+function nicInventory(node: string, count: number): Inventory {
+  const base = h100Inventory(node).devices.find((d) => d.kind === 'nic') as NicDevice;
+  const devices = Array.from({ length: count }, (_, i) => ({
+    ...base,
+    name: `nic-0000-${(i >> 8).toString(16).padStart(2, '0')}-${(i & 0xff).toString(16).padStart(2, '0')}-0`,
+  }));
+  return { ...h100Inventory(node), devices };
+}
+
+describe('publishing the recorded 8x H100 node (API server with device taints)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(true);
+  });
+  afterAll(() => stopHarness(h));
+
+  it('publishes slices the validating API server accepts, owned by the Node', async () => {
+    const node = await buildSimulatedNode('h100-hgx', await mkdtemp(join(tmpdir(), 'node-')), { nodeName: 'gpu-node-1' });
+    const inventory = await scanInventory({
+      sysfsRoot: node.sysfsRoot,
+      devRoot: node.devRoot,
+      nvidiaSmi: node.nvidiaSmiPath,
+      nvidiaSmiTimeoutMs: 10_000,
+      nodeName: 'gpu-node-1',
+    });
+    const created = h.api.store.create('nodes', { metadata: { name: 'gpu-node-1' } }) as { metadata: { uid: string } };
+    const p = publisher(h, 'gpu-node-1');
+    p.setInventory(inventory);
+    await p.start();
+    await p.whenConverged();
+    const slices = slicesOf(h, 'gpu-node-1');
+    expect(slices).toHaveLength(1);
+    const [slice] = slices;
+    expect(slice!.metadata.name).toMatch(/^gpu-node-1-lockstep\.dev-[a-z0-9]{5}$/);
+    expect(slice!.metadata.ownerReferences).toEqual([
+      { apiVersion: 'v1', kind: 'Node', name: 'gpu-node-1', uid: created.metadata.uid, controller: true },
+    ]);
+    expect(slice!.spec.pool).toEqual({ name: 'gpu-node-1', generation: 1, resourceSliceCount: 1 });
+    const names = slice!.spec.devices!.map((d) => d.name);
+    expect(names.filter((n) => n.startsWith('gpu-'))).toEqual([
+      'gpu-0',
+      'gpu-1',
+      'gpu-2',
+      'gpu-3',
+      'gpu-4',
+      'gpu-5',
+      'gpu-6',
+      'gpu-7',
+    ]);
+    expect(names).toContain('nic-0000-1a-00-0');
+    const gpu0 = slice!.spec.devices![0]!;
+    expect(gpu0.attributes?.pciBusID).toEqual({ string: '0000:19:00.0' });
+    const nic = slice!.spec.devices!.find((d) => d.name === 'nic-0000-1a-00-0')!;
+    expect(nic.attributes?.pcieSwitch).toEqual(gpu0.attributes?.pcieSwitch);
+    expect(p.stats).toMatchObject({ creates: 1, updates: 0, deletes: 0 });
+  });
+
+  it('writes nothing when a new agent starts on an unchanged node', async () => {
+    const first = publisher(h, 'n-restart');
+    first.setInventory(h100Inventory('n-restart'));
+    await first.start();
+    await first.whenConverged();
+    await first.stop();
+    const before = h.api.counters.writes({ resource: 'resourceslices' });
+    const second = publisher(h, 'n-restart');
+    second.setInventory(h100Inventory('n-restart'));
+    await second.start();
+    await second.whenConverged();
+    second.setInventory(h100Inventory('n-restart')); // a rescan with the same result
+    await second.whenConverged();
+    expect(h.api.counters.writes({ resource: 'resourceslices' })).toBe(before);
+    expect(second.stats).toMatchObject({ creates: 0, updates: 0, deletes: 0 });
+  });
+
+  it('repairs a slice someone edited or deleted, bumping the generation', async () => {
+    const p = publisher(h, 'n-repair');
+    p.setInventory(h100Inventory('n-repair'));
+    await p.start();
+    await p.whenConverged();
+    const [slice] = slicesOf(h, 'n-repair');
+    const edited = structuredClone(slice!);
+    edited.spec.devices![0]!.attributes!.model = { string: 'tampered' };
+    h.api.store.update('resourceslices', edited as never);
+    await waitFor(() => slicesOf(h, 'n-repair')[0]?.spec.devices?.[0]?.attributes?.model?.string !== 'tampered', 'repair');
+    expect(slicesOf(h, 'n-repair')[0]!.spec.pool.generation).toBe(2);
+
+    h.api.store.delete('resourceslices', undefined, slicesOf(h, 'n-repair')[0]!.metadata.name!);
+    await waitFor(() => slicesOf(h, 'n-repair').length === 1 && slicesOf(h, 'n-repair'), 'recreated after a delete');
+    await p.whenConverged();
+    expect(poolState(slicesOf(h, 'n-repair'))).toMatchObject({ slices: 1, devices: 16, unique: 16, generations: [3] });
+  });
+
+  it('republishes after the kubelet wipes the node’s slices, even across a dropped watch', async () => {
+    const p = publisher(h, 'n-wipe');
+    p.setInventory(h100Inventory('n-wipe'));
+    await p.start();
+    await p.whenConverged();
+    h.api.faults.dropWatches();
+    for (const s of slicesOf(h, 'n-wipe')) h.api.store.delete('resourceslices', undefined, s.metadata.name!);
+    await waitFor(() => slicesOf(h, 'n-wipe').length === 1, 'republished');
+    await p.whenConverged();
+    expect(poolState(slicesOf(h, 'n-wipe'))).toMatchObject({ slices: 1, devices: 16, unique: 16 });
+  });
+
+  it('publishes an unhealthy device as healthy=false with a taint, and clears both on recovery', async () => {
+    const board = new DeviceHealthBoard();
+    const p = publisher(h, 'n-health', { taintEffect: 'NoExecute' });
+    p.attachBoard(board);
+    p.setInventory(h100Inventory('n-health'));
+    await p.start();
+    await p.whenConverged();
+    board.set('gpu-4', { state: 'unhealthy', reason: 'XID 119: GSP RPC timeout' }, 'xid');
+    const gpu4 = () => slicesOf(h, 'n-health')[0]?.spec.devices?.find((d) => d.name === 'gpu-4');
+    await waitFor(() => gpu4()?.taints?.length, 'taint in the API');
+    expect(gpu4()!.attributes?.healthy).toEqual({ bool: false });
+    expect(gpu4()!.taints![0]).toMatchObject({ key: 'lockstep.dev/unhealthy', value: 'XID-119-GSP-RPC-timeout', effect: 'NoExecute' });
+    expect(gpu4()!.taints![0]!.timeAdded).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(p.taintsSupported).toBe(true);
+    board.set('gpu-4', { state: 'healthy' }, 'xid');
+    await waitFor(() => gpu4()?.attributes?.healthy?.bool === true, 'healthy again');
+    expect(gpu4()!.taints).toBeUndefined();
+  });
+
+  it('converges without duplicates or orphans when the API fails in the middle of an update', async () => {
+    const p = publisher(h, 'n-outage');
+    p.setInventory(nicInventory('n-outage', 200)); // two slices (128 + 72)
+    await p.start();
+    await p.whenConverged();
+    expect(poolState(slicesOf(h, 'n-outage'))).toMatchObject({ slices: 2, devices: 200, generations: [1] });
+    // shrink to one slice; the first write goes through, then the API is down for every write for a while
+    h.api.faults.failNext(1000, 503, { match: { verbs: ['delete', 'create'], resources: ['resourceslices'] } });
+    p.setInventory(nicInventory('n-outage', 100));
+    await waitFor(() => p.stats.errors >= 2, 'failed attempts during the outage');
+    h.api.faults.reset();
+    await p.whenConverged();
+    expect(poolState(slicesOf(h, 'n-outage'))).toEqual({
+      slices: 1,
+      generations: [2],
+      counts: [1],
+      devices: 100,
+      unique: 100,
+    });
+    // and grow again while creates fail now and then, and one update meets a conflict
+    h.api.faults.conflictNextUpdate(1);
+    h.api.faults.failNext(3, 500, { match: { verbs: ['create'], resources: ['resourceslices'] } });
+    p.setInventory(nicInventory('n-outage', 300));
+    await waitFor(() => poolState(slicesOf(h, 'n-outage')).devices === 300, 'grown pool');
+    await p.whenConverged();
+    const state = poolState(slicesOf(h, 'n-outage'));
+    expect(state).toMatchObject({ slices: 3, devices: 300, unique: 300, counts: [3] });
+    expect(state.generations).toHaveLength(1);
+  });
+
+  it('removes every slice of its node on uninstall, and no other node’s', async () => {
+    const p = publisher(h, 'n-gone');
+    p.setInventory(h100Inventory('n-gone'));
+    await p.start();
+    await p.whenConverged();
+    await p.stop();
+    const others = h.api.store.list('resourceslices').items.length - slicesOf(h, 'n-gone').length;
+    expect(await publisher(h, 'n-gone').uninstall()).toBe(1);
+    expect(slicesOf(h, 'n-gone')).toHaveLength(0);
+    expect(h.api.store.list('resourceslices').items).toHaveLength(others);
+  });
+});
+
+describe('an API server without device taints', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(false);
+  });
+  afterAll(() => stopHarness(h));
+  afterEach(() => h.api.faults.reset());
+
+  it('notices taints are dropped, keeps healthy=false, and then writes nothing more', async () => {
+    const board = new DeviceHealthBoard();
+    const p = publisher(h, 'n-notaints');
+    p.attachBoard(board);
+    p.setInventory(h100Inventory('n-notaints'));
+    await p.start();
+    await p.whenConverged();
+    board.set('gpu-2', { state: 'unhealthy', reason: 'XID 79' });
+    const gpu2 = () => slicesOf(h, 'n-notaints')[0]?.spec.devices?.find((d) => d.name === 'gpu-2');
+    await waitFor(() => gpu2()?.attributes?.healthy?.bool === false, 'unhealthy published');
+    await p.whenConverged();
+    expect(p.taintsSupported).toBe(false);
+    expect(gpu2()!.taints).toBeUndefined();
+    const writes = h.api.counters.writes({ resource: 'resourceslices' });
+    p.setInventory(h100Inventory('n-notaints'));
+    await p.whenConverged();
+    expect(h.api.counters.writes({ resource: 'resourceslices' })).toBe(writes);
+    // a restarted agent reads the answer off the pool instead of writing to find out
+    await p.stop();
+    const again = publisher(h, 'n-notaints');
+    again.attachBoard(board);
+    again.setInventory(h100Inventory('n-notaints'));
+    await again.start();
+    await again.whenConverged();
+    expect(h.api.counters.writes({ resource: 'resourceslices' })).toBe(writes);
+  });
+
+  it('publishes MIG devices instead of the GPU once MIG is turned on', async () => {
+    const p = publisher(h, 'n-mig');
+    const inventory = h100Inventory('n-mig');
+    p.setInventory(inventory);
+    await p.start();
+    await p.whenConverged();
+    const mig = structuredClone(inventory);
+    const gpu = mig.devices[0] as GpuDevice;
+    gpu.migEnabled = true;
+    gpu.migDevices = [{ name: 'gpu-0-mig-1-0', gpuInstanceId: 1, computeInstanceId: 0, profile: '1g.10gb' }];
+    p.setInventory(mig);
+    await waitFor(
+      () => slicesOf(h, 'n-mig')[0]?.spec.devices?.some((d) => d.name === 'gpu-0-mig-1-0'),
+      'MIG device published',
+    );
+    expect(slicesOf(h, 'n-mig')[0]!.spec.devices!.some((d) => d.name === 'gpu-0')).toBe(false);
+  });
+});

@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { buildDevices, buildSlices } from '../../../agent/slices/builder.js';
+import type { DeviceClass, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../../../src/kube/types.js';
+import { h100Inventory } from '../../agent/slices/h100-inventory.js';
+import { REPO_ROOT } from '../../support/cli.js';
+import { allocateOnNode, collectPools, deviceKey, devicesInUse } from './allocator.js';
+import { compileSelector } from './cel.js';
+
+function load<T>(rel: string): T[] {
+  return parseAllDocuments(readFileSync(join(REPO_ROOT, rel), 'utf8')).map((d) => d.toJS() as T);
+}
+
+const classes = new Map(load<DeviceClass>('deploy/base/deviceclasses.yaml').map((c) => [c.metadata.name!, c]));
+const [pairTemplate] = load<ResourceClaimTemplate>('deploy/examples/claims/gpu-nic-same-switch.yaml');
+const [eightTemplate] = load<ResourceClaimTemplate>('deploy/examples/claims/eight-gpus-eight-nics.yaml');
+const claimFrom = (t: ResourceClaimTemplate | undefined, name = 'c'): ResourceClaim => ({
+  metadata: { name, namespace: 'default', uid: `uid-${name}` },
+  spec: structuredClone(t!.spec.spec),
+});
+
+function nodeSlices(node: string, options: Parameters<typeof buildDevices>[1] = {}, generation = 1): ResourceSlice[] {
+  const { devices } = buildDevices(h100Inventory(node), options);
+  return buildSlices({ driver: 'lockstep.dev', nodeName: node }, devices, generation).map((s, i) => ({
+    ...s,
+    metadata: { ...s.metadata, name: `${node}-slice-${generation}-${i}` },
+  }));
+}
+
+const pcieRoot = (slices: ResourceSlice[], device: string) =>
+  slices.flatMap((s) => s.spec.devices ?? []).find((d) => d.name === device)?.attributes?.[
+    'resource.kubernetes.io/pcieRoot'
+  ]?.string;
+const attr = (slices: ResourceSlice[], device: string, name: string) =>
+  slices.flatMap((s) => s.spec.devices ?? []).find((d) => d.name === device)?.attributes?.[name];
+
+describe('example claims on the 8x H100 node', () => {
+  const slices = nodeSlices('gpu-node-1');
+  const devices = collectPools(slices).byNode.get('gpu-node-1')!;
+
+  it('gives one GPU and the NIC behind the same PCIe switch', () => {
+    const out = allocateOnNode(claimFrom(pairTemplate), devices, classes, new Set());
+    expect(out).toEqual({
+      ok: true,
+      results: [
+        { request: 'gpu', driver: 'lockstep.dev', pool: 'gpu-node-1', device: 'gpu-0' },
+        { request: 'nic', driver: 'lockstep.dev', pool: 'gpu-node-1', device: 'nic-0000-1a-00-0' },
+      ],
+    });
+  });
+
+  it('moves to the next switch when the first GPU is taken', () => {
+    const out = allocateOnNode(
+      claimFrom(pairTemplate),
+      devices,
+      classes,
+      new Set([deviceKey('lockstep.dev', 'gpu-node-1', 'gpu-0')]),
+    );
+    if (!out.ok) throw new Error(out.reason);
+    const [gpu, nic] = out.results;
+    expect(gpu!.device).toBe('gpu-1');
+    expect(attr(slices, nic!.device, 'pcieSwitch')).toEqual(attr(slices, 'gpu-1', 'pcieSwitch'));
+  });
+
+  it('gives 8 GPUs and 8 NICs with each pair on one pcieRoot', () => {
+    const out = allocateOnNode(claimFrom(eightTemplate), devices, classes, new Set());
+    if (!out.ok) throw new Error(out.reason);
+    expect(out.results).toHaveLength(16);
+    expect(new Set(out.results.map((r) => r.device)).size).toBe(16);
+    for (let i = 0; i < 8; i++) {
+      const gpu = out.results.find((r) => r.request === `gpu-${i}`)!;
+      const nic = out.results.find((r) => r.request === `nic-${i}`)!;
+      expect(pcieRoot(slices, nic.device)).toBe(pcieRoot(slices, gpu.device));
+    }
+  });
+
+  it('is unsatisfiable when a GPU is in use, and says why', () => {
+    const out = allocateOnNode(
+      claimFrom(eightTemplate),
+      devices,
+      classes,
+      new Set([deviceKey('lockstep.dev', 'gpu-node-1', 'gpu-3')]),
+    );
+    expect(out).toMatchObject({ ok: false });
+    expect(out.ok ? '' : out.reason).toMatch(/no combination|needs 1/);
+  });
+
+  it('counts devices held by other claims', () => {
+    const held: ResourceClaim = {
+      ...claimFrom(pairTemplate, 'held'),
+      status: {
+        allocation: {
+          devices: { results: [{ request: 'gpu', driver: 'lockstep.dev', pool: 'gpu-node-1', device: 'gpu-0' }] },
+        },
+      },
+    };
+    expect([...devicesInUse([held])]).toEqual(['lockstep.dev/gpu-node-1/gpu-0']);
+    expect([...devicesInUse([held], 'uid-held')]).toEqual([]);
+  });
+});
+
+describe('health, taints and tolerations', () => {
+  const since = Date.parse('2026-11-22T05:00:00Z');
+  const sick = (name: string) =>
+    name === 'gpu-0' ? { state: 'unhealthy' as const, reason: 'XID 79', since } : undefined;
+
+  it('skips an unhealthy GPU through the class selector', () => {
+    const devices = collectPools(nodeSlices('n', { healthOf: sick, taintEffect: 'NoSchedule' })).byNode.get('n')!;
+    const out = allocateOnNode(claimFrom(pairTemplate), devices, classes, new Set());
+    expect(out.ok && out.results[0]!.device).toBe('gpu-1');
+  });
+
+  it('skips a tainted device unless the request tolerates the taint', () => {
+    const slices = nodeSlices('n');
+    const gpu0 = slices[0]!.spec.devices![0]!;
+    gpu0.taints = [{ key: 'lockstep.dev/unhealthy', value: 'maintenance', effect: 'NoExecute' }];
+    const devices = collectPools(slices).byNode.get('n')!;
+    const claim = claimFrom(pairTemplate);
+    expect(allocateOnNode(claim, devices, classes, new Set())).toMatchObject({
+      ok: true,
+      results: [{ device: 'gpu-1' }, {}],
+    });
+    claim.spec.devices!.requests![0]!.exactly!.tolerations = [{ key: 'lockstep.dev/unhealthy', operator: 'Exists' }];
+    expect(allocateOnNode(claim, devices, classes, new Set())).toMatchObject({
+      ok: true,
+      results: [{ device: 'gpu-0' }, {}],
+    });
+    gpu0.taints = [{ key: 'lockstep.dev/unhealthy', effect: 'None' }];
+    const relaxed = collectPools(slices).byNode.get('n')!;
+    expect(allocateOnNode(claimFrom(pairTemplate), relaxed, classes, new Set())).toMatchObject({
+      ok: true,
+      results: [{ device: 'gpu-0' }, {}],
+    });
+  });
+});
+
+describe('pools', () => {
+  it('ignores incomplete pools and older generations', () => {
+    const current = nodeSlices('a', {}, 2);
+    const stale = nodeSlices('a', {}, 1);
+    stale[0]!.spec.devices = stale[0]!.spec.devices!.slice(0, 1);
+    const incomplete = nodeSlices('b').map((s) => ({
+      ...s,
+      spec: { ...s.spec, pool: { ...s.spec.pool, resourceSliceCount: 2 } },
+    }));
+    const { byNode, ignored } = collectPools([...stale, ...current, ...incomplete]);
+    expect(byNode.get('a')).toHaveLength(16);
+    expect(byNode.has('b')).toBe(false);
+    expect(ignored).toEqual(['lockstep.dev/b: incomplete (generation 1: 1 of 2 slices)']);
+  });
+});
+
+describe('CEL selectors', () => {
+  const devices = collectPools(nodeSlices('n')).byNode.get('n')!;
+  const gpu = devices[0]!.cel;
+
+  it('evaluates attributes, capacity and quantities', () => {
+    expect(compileSelector('device.capacity["lockstep.dev"].memory.compareTo(quantity("40Gi")) >= 0')(gpu)).toEqual({
+      match: true,
+    });
+    expect(compileSelector('device.capacity["lockstep.dev"].memory.compareTo(quantity("100Gi")) >= 0')(gpu)).toEqual({
+      match: false,
+    });
+    expect(compileSelector('device.attributes["lockstep.dev"].numaNode == 0')(gpu)).toEqual({ match: true });
+    expect(compileSelector('device.attributes["resource.kubernetes.io"].pcieRoot.startsWith("pci0000:")')(gpu)).toEqual(
+      { match: true },
+    );
+  });
+
+  it('treats a missing attribute as no match with an error, and rejects bad syntax', () => {
+    expect(compileSelector('device.attributes["lockstep.dev"].nope == 1')(gpu)).toMatchObject({
+      match: false,
+      error: expect.stringMatching(/nope/),
+    });
+    expect(compileSelector('device.driver')(gpu)).toMatchObject({
+      match: false,
+      error: expect.stringMatching(/not bool/),
+    });
+    expect(() => compileSelector('device.driver ==')).toThrow();
+  });
+
+  it('supports allocationMode All and unknown classes', () => {
+    const all: ResourceClaim = {
+      metadata: { name: 'all' },
+      spec: {
+        devices: {
+          requests: [{ name: 'gpus', exactly: { deviceClassName: 'gpu.lockstep.dev', allocationMode: 'All' } }],
+        },
+      },
+    };
+    const out = allocateOnNode(all, devices, classes, new Set());
+    expect(out.ok && out.results.length).toBe(8);
+    const partly = allocateOnNode(all, devices, classes, new Set([deviceKey('lockstep.dev', 'n', 'gpu-5')]));
+    expect(partly).toMatchObject({ ok: false, reason: expect.stringMatching(/in use/) });
+    const unknown: ResourceClaim = {
+      metadata: { name: 'x' },
+      spec: { devices: { requests: [{ name: 'r', exactly: { deviceClassName: 'fpga.example.com' } }] } },
+    };
+    expect(allocateOnNode(unknown, devices, classes, new Set())).toEqual({
+      ok: false,
+      reason: 'device class fpga.example.com not found',
+    });
+  });
+});

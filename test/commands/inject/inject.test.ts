@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { REPO_ROOT, runBundle } from '../../support/cli.js';
+
+const FIXTURES = join(REPO_ROOT, 'test', 'inject', 'fixtures');
+const fixture = (name: string) => join(FIXTURES, name);
+const RELEASE_IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.1.0';
+
+describe('lockstep inject (bundled)', () => {
+  it('reads a file, writes the injected manifests with this version’s image, and says nothing', () => {
+    const result = runBundle('lockstep', ['inject', '-f', fixture('lws-vllm-ray.yaml')]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`image: ${RELEASE_IMAGE}\n`);
+    expect(result.stdout).toContain('restartPolicy: None');
+  });
+
+  it('reads stdin with -f -, so `lockstep inject -f - | kubectl apply -f -` works', () => {
+    const input = readFileSync(fixture('statefulset-torchrun.yaml'), 'utf8');
+    const fromFile = runBundle('lockstep', ['inject', '-f', fixture('statefulset-torchrun.yaml')]);
+    const fromStdin = runBundle('lockstep', ['inject', '-f', '-'], {}, input);
+    expect(fromStdin.status).toBe(0);
+    expect(fromStdin.stdout).toBe(fromFile.stdout);
+  });
+
+  it('--image overrides the image; its env twin works too', () => {
+    const flag = runBundle('lockstep', [
+      'inject',
+      '-f',
+      fixture('job-jax.yaml'),
+      '--image',
+      'registry.local/lockstep:dev',
+    ]);
+    expect(flag.stdout).toContain('image: registry.local/lockstep:dev\n');
+    expect(flag.stdout).not.toContain(RELEASE_IMAGE);
+    const env = runBundle('lockstep', ['inject', '-f', fixture('job-jax.yaml')], {
+      LOCKSTEP_IMAGE: 'registry.local/lockstep:env',
+    });
+    expect(env.stdout).toContain('image: registry.local/lockstep:env\n');
+  });
+
+  it('--explain lists every change on stderr, one per line, and "no changes" on a second pass', () => {
+    const first = runBundle('lockstep', ['inject', '--explain', '-f', fixture('lws-vllm-ray.yaml')]);
+    const lines = first.stderr.trim().split('\n');
+    expect(lines).toContain(
+      'LeaderWorkerSet/vllm spec.leaderWorkerTemplate.leaderTemplate: added native sidecar lockstep-coordinator (on the leader)',
+    );
+    expect(lines.some((l) => l.includes('restartPolicy None (was RecreateGroupOnPodRestart)'))).toBe(true);
+    expect(lines.every((l) => l.startsWith('LeaderWorkerSet/vllm spec.'))).toBe(true);
+    const second = runBundle('lockstep', ['inject', '--explain', '-f', '-'], {}, first.stdout);
+    expect(second.stderr).toBe('no changes\n');
+    expect(second.stdout).toBe(first.stdout);
+  });
+
+  it('--keep-restart-policy leaves an LWS restartPolicy alone', () => {
+    const result = runBundle('lockstep', ['inject', '--keep-restart-policy', '-f', fixture('lws-vllm-ray.yaml')]);
+    expect(result.stdout).toContain('restartPolicy: RecreateGroupOnPodRestart');
+    expect(result.stdout).not.toContain('restartPolicy: None');
+  });
+
+  it('warns on stderr about a command it does not recognise, and leaves it alone', () => {
+    const result = runBundle('lockstep', ['inject', '-f', fixture('unknown-engine.yaml')]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(
+      /^warning: StatefulSet\/custom spec.template: container server: no engine recognised in `\/usr\/local\/bin\/my-server --listen=:8080`; its command is left as it is \(pass --engine to wrap it with `lockstep run`\)\n$/,
+    );
+    expect(result.stdout).toContain('command: [/usr/local/bin/my-server, --listen=:8080]');
+    const forced = runBundle('lockstep', ['inject', '--engine', 'none', '-f', fixture('unknown-engine.yaml')]);
+    expect(forced.stderr).toBe('');
+    expect(forced.stdout).toContain('--engine=none, --, /usr/local/bin/my-server');
+  });
+
+  it('--engine and --command wrap a container that relies on its image entrypoint', () => {
+    const refused = runBundle('lockstep', ['inject', '-f', fixture('no-command.yaml')]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^error: StatefulSet\/entrypoint spec.template: container vllm has no command to wrap .*--engine and --command/,
+    );
+    expect(refused.stdout).toBe('');
+    const result = runBundle('lockstep', [
+      'inject',
+      '-f',
+      fixture('no-command.yaml'),
+      '--engine',
+      'vllm',
+      '--command',
+      'vllm serve',
+    ]);
+    expect(result.status).toBe(0);
+    const lws = parseAllDocuments(result.stdout)[0]!.toJS() as {
+      spec: { template: { spec: { containers: { command: string[]; args: string[] }[] } } };
+    };
+    const main = lws.spec.template.spec.containers[0]!;
+    expect(main.command).toEqual(['/var/run/lockstep/bin/lockstep', 'run', '--engine=vllm', '--', 'vllm', 'serve']);
+    expect(main.args).toEqual(['--model', 'Qwen/Qwen2.5-7B-Instruct']);
+  });
+
+  it('keeps JSON as JSON (kubectl get -o json)', () => {
+    const result = runBundle('lockstep', ['inject', '-f', fixture('list.json')]);
+    expect(result.status).toBe(0);
+    const list = JSON.parse(result.stdout) as {
+      kind: string;
+      items: { spec: { leaderWorkerTemplate: { restartPolicy: string } } }[];
+    };
+    expect(list.kind).toBe('List');
+    expect(list.items[0]!.spec.leaderWorkerTemplate.restartPolicy).toBe('None');
+  });
+
+  it('passes other kinds through byte for byte', () => {
+    const text = 'apiVersion: v1\nkind: ConfigMap # a comment\nmetadata:\n  name: x\ndata: {a: "1"}\n';
+    const result = runBundle('lockstep', ['inject', '--explain', '-f', '-'], {}, text);
+    expect(result.stdout).toBe(text);
+    expect(result.stderr).toBe('no changes\n');
+  });
+
+  it('bad input: one error line, exit 1, nothing on stdout', () => {
+    const missing = runBundle('lockstep', ['inject', '-f', join(FIXTURES, 'nope.yaml')]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^error: cannot read .*nope\.yaml: ENOENT/);
+    const bad = runBundle(
+      'lockstep',
+      ['inject', '-f', '-'],
+      {},
+      'apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  serviceName: s\n  template: {spec: {containers: [{name: a, image: b, command: [vllm, serve]}]}}\n',
+    );
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe(
+      'error: StatefulSet/s: cannot determine the group size: spec.replicas is not set; a group needs a fixed number of pods\n',
+    );
+    expect(bad.stdout).toBe('');
+  });
+
+  it('usage errors exit 2', () => {
+    const noFile = runBundle('lockstep', ['inject']);
+    expect(noFile.status).toBe(2);
+    expect(noFile.stderr).toBe('error: missing -f, --filename (a manifest file, or - for stdin)\n');
+    const quote = runBundle('lockstep', ['inject', '-f', fixture('no-command.yaml'), '--command', '"vllm serve']);
+    expect(quote.status).toBe(2);
+    expect(quote.stderr).toBe('error: --command: unbalanced " quote in ""vllm serve"\n');
+    const engine = runBundle('lockstep', ['inject', '-f', fixture('no-command.yaml'), '--engine', 'tensorflow']);
+    expect(engine.status).toBe(2);
+  });
+});

@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import type { JsonObject } from '../../src/inject/json.js';
+import { InjectError } from '../../src/inject/options.js';
+import { injectText } from '../../src/inject/text.js';
+
+const IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.0.0-test';
+
+function podTemplate(extra: JsonObject = {}, container: JsonObject = {}): JsonObject {
+  return {
+    spec: {
+      containers: [{ name: 'main', image: 'vllm/vllm-openai:v0.11.0', command: ['vllm', 'serve', 'm'], ...container }],
+      ...extra,
+    },
+  };
+}
+
+function sts(spec: JsonObject, template: JsonObject = podTemplate()): JsonObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'web' },
+    spec: { replicas: 2, serviceName: 'web', template, ...spec },
+  };
+}
+
+function lws(lwt: JsonObject): JsonObject {
+  return {
+    apiVersion: 'leaderworkerset.x-k8s.io/v1',
+    kind: 'LeaderWorkerSet',
+    metadata: { name: 'lws' },
+    spec: { leaderWorkerTemplate: { size: 2, workerTemplate: podTemplate(), ...lwt } },
+  };
+}
+
+function job(spec: JsonObject, templateSpec: JsonObject = { subdomain: 'j' }): JsonObject {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'j' },
+    spec: { completionMode: 'Indexed', completions: 2, parallelism: 2, template: podTemplate(templateSpec), ...spec },
+  };
+}
+
+function jobset(spec: JsonObject, jobSpec: JsonObject = {}): JsonObject {
+  return {
+    apiVersion: 'jobset.x-k8s.io/v1alpha2',
+    kind: 'JobSet',
+    metadata: { name: 'js' },
+    spec: {
+      replicatedJobs: [
+        {
+          name: 'w',
+          replicas: 1,
+          template: { spec: { completions: 2, parallelism: 2, template: podTemplate(), ...jobSpec } },
+        },
+      ],
+      ...spec,
+    },
+  };
+}
+
+function refused(object: JsonObject, options: Partial<Parameters<typeof injectText>[1]> = {}): string {
+  try {
+    injectText(stringify(object), { image: IMAGE, ...options });
+  } catch (err) {
+    expect(err).toBeInstanceOf(InjectError);
+    return (err as Error).message;
+  }
+  throw new Error('inject accepted the manifest');
+}
+
+describe('inject refuses what it cannot wire, with the object, the field and the fix', () => {
+  it.each([
+    [
+      'LWS size not set',
+      lws({ size: undefined as unknown as JsonObject }),
+      'LeaderWorkerSet/lws: cannot determine the group size: spec.leaderWorkerTemplate.size is not set; set it to the number of pods per group, leader included',
+    ],
+    [
+      'LWS size templated',
+      lws({ size: '{{ .Values.size }}' }),
+      'spec.leaderWorkerTemplate.size is "{{ .Values.size }}", not a positive integer',
+    ],
+    [
+      'LWS without workerTemplate',
+      lws({ workerTemplate: null }),
+      'spec.leaderWorkerTemplate.workerTemplate is not set',
+    ],
+    [
+      'StatefulSet replicas not set',
+      sts({ replicas: undefined as unknown as number }),
+      'StatefulSet/web: cannot determine the group size: spec.replicas is not set',
+    ],
+    ['StatefulSet replicas 0', sts({ replicas: 0 }), 'spec.replicas is 0, not a positive integer'],
+    [
+      'StatefulSet without serviceName',
+      sts({ serviceName: undefined as unknown as string }),
+      'StatefulSet/web: spec.serviceName is not set',
+    ],
+    [
+      'Job not Indexed',
+      job({ completionMode: undefined as unknown as string }),
+      'Job/j spec: completionMode is not set (NonIndexed); lockstep needs completionMode: Indexed',
+    ],
+    [
+      'Job completions not set',
+      job({ completions: undefined as unknown as number }),
+      'Job/j spec: cannot determine the group size: completions is not set',
+    ],
+    ['Job parallelism below completions', job({ parallelism: 1 }), 'parallelism (1) differs from completions (2)'],
+    [
+      'Job parallelism not set',
+      job({ parallelism: undefined as unknown as number }),
+      'parallelism (not set, so 1) differs from completions (2)',
+    ],
+    ['Job without subdomain', job({}, {}), 'Job/j: spec.template.spec.subdomain is not set'],
+    [
+      'JobSet without DNS hostnames',
+      jobset({ network: { enableDNSHostnames: false } }),
+      'JobSet/js: spec.network.enableDNSHostnames is false',
+    ],
+    [
+      'JobSet NonIndexed',
+      jobset({}, { completionMode: 'NonIndexed' }),
+      'JobSet/js spec.replicatedJobs[0].template.spec: completionMode is NonIndexed',
+    ],
+    ['JobSet without jobs', jobset({ replicatedJobs: [] }), 'JobSet/js: spec.replicatedJobs is empty'],
+    ['no name', { ...sts({}), metadata: {} }, 'StatefulSet: metadata.name is not set (the group is named after it)'],
+    [
+      'no containers',
+      sts({}, { spec: { containers: [] } }),
+      'StatefulSet/web spec.template: the pod template has no containers',
+    ],
+  ])('%s', (_what, object, message) => {
+    expect(refused(object)).toContain(message);
+  });
+
+  it('a foreign init container with lockstep’s name', () => {
+    const object = sts(
+      {},
+      podTemplate({ initContainers: [{ name: 'lockstep-bootstrap', image: 'busybox', command: ['true'] }] }),
+    );
+    expect(refused(object)).toBe(
+      'StatefulSet/web spec.template: init container lockstep-bootstrap already exists and does not run `lockstep bootstrap`; rename or remove it',
+    );
+    const coordinator = sts(
+      {},
+      podTemplate({ initContainers: [{ name: 'lockstep-coordinator', image: 'x', args: ['serve'] }] }),
+    );
+    expect(refused(coordinator)).toContain(
+      'init container lockstep-coordinator already exists and does not run `lockstep coordinator`',
+    );
+  });
+
+  it('a hand-wired lockstep init container under another name', () => {
+    const object = sts(
+      {},
+      podTemplate({
+        initContainers: [{ name: 'join', image: 'ghcr.io/lockstep-dev/lockstep:v0.0.9', args: ['bootstrap'] }],
+      }),
+    );
+    expect(refused(object)).toBe(
+      'StatefulSet/web spec.template: init container join already runs lockstep; remove it and inject again (lockstep names its own lockstep-coordinator and lockstep-bootstrap)',
+    );
+  });
+
+  it('a main container with no command asks for --engine and --command', () => {
+    const object = sts({}, podTemplate({}, { command: undefined as unknown as string[], args: ['--model', 'm'] }));
+    expect(refused(object)).toBe(
+      'StatefulSet/web spec.template: container main has no command to wrap (its image\'s entrypoint runs); pass --engine and --command with the entrypoint, e.g. --engine vllm --command "vllm serve"',
+    );
+    // with them it wraps the given entrypoint and keeps the args
+    const { output } = injectText(stringify(object), { image: IMAGE, engine: 'vllm', command: ['vllm', 'serve'] });
+    expect(output).toContain('- /var/run/lockstep/bin/lockstep\n');
+    expect(output).toMatch(/- --engine=vllm\n\s+- --\n\s+- vllm\n\s+- serve\n/);
+  });
+
+  it('volumes and mounts of lockstep’s names or paths that are something else', () => {
+    expect(refused(sts({}, podTemplate({ volumes: [{ name: 'lockstep-run', hostPath: { path: '/x' } }] })))).toBe(
+      'StatefulSet/web spec.template: volume lockstep-run already exists and is not an emptyDir; rename it',
+    );
+    expect(refused(sts({}, podTemplate({ volumes: [{ name: 'lockstep-token', emptyDir: {} }] })))).toContain(
+      'volume lockstep-token already exists and is not a projected token with audience lockstep',
+    );
+    const clash = sts(
+      {},
+      podTemplate(
+        { volumes: [{ name: 'cache', emptyDir: {} }] },
+        { volumeMounts: [{ name: 'cache', mountPath: '/var/run/lockstep' }] },
+      ),
+    );
+    expect(refused(clash)).toBe(
+      'StatefulSet/web spec.template: container main already mounts volume cache at /var/run/lockstep, where lockstep mounts lockstep-run',
+    );
+  });
+
+  it('a default-container annotation that names no container', () => {
+    const object = sts(
+      {},
+      { metadata: { annotations: { 'kubectl.kubernetes.io/default-container': 'nope' } }, ...podTemplate() },
+    );
+    expect(refused(object)).toContain('kubectl.kubernetes.io/default-container names nope, which is not a container');
+  });
+
+  it('text that is not YAML or JSON', () => {
+    expect(() => injectText('kind: [unclosed', { image: IMAGE })).toThrow(/^document 1 is not valid YAML: /);
+    expect(() => injectText('{"kind": ', { image: IMAGE })).toThrow(/^input is not valid JSON: /);
+  });
+});
