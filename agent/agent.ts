@@ -7,6 +7,8 @@ import type { Inventory } from './discovery/inventory.js';
 import { scanInventory } from './discovery/scan.js';
 import { DeviceHealthBoard } from './health/board.js';
 import { HealthManager } from './health/manager.js';
+import { ApiClaimReader } from './kubelet/claim-reader.js';
+import { KubeletPluginManager } from './kubelet/plugin.js';
 import { AgentMetrics } from './metrics/registry.js';
 import { AgentHttpServer } from './metrics/server.js';
 import { SlicePublisher, type TaintMode } from './slices/publisher.js';
@@ -49,6 +51,19 @@ export interface AgentOptions {
   };
   /** --http-address for /metrics, /healthz, /readyz; left out, no HTTP endpoint */
   httpAddress?: string;
+  /** the kubelet DRA plugin (agent/kubelet): sockets, CDI specs, checkpoint; left out, the agent serves no plugin */
+  kubeletPlugin?: {
+    /** kubelet plugin registry dir (--plugin-registry-dir) */
+    registryDir: string;
+    /** dir of the DRA service socket (--plugin-dir) */
+    pluginDir: string;
+    /** --cdi-dir */
+    cdiDir: string;
+    /** the checkpoint goes here as kubelet-plugin-checkpoint.json (--state-dir) */
+    stateDir: string;
+    /** --pod-uid: rolling-update socket names */
+    podUid?: string;
+  };
 }
 
 export class Agent {
@@ -59,6 +74,8 @@ export class Agent {
   /** Prometheus metrics; other managers may add theirs to metrics.registry */
   readonly metrics: AgentMetrics;
   readonly health: HealthManager | undefined;
+  /** the kubelet DRA plugin, when options.kubeletPlugin is set */
+  readonly kubeletPlugin: KubeletPluginManager | undefined;
   /** other managers register readiness checks here (`http.addReadinessCheck(name, check)`) */
   readonly http: AgentHttpServer | undefined;
   private started: Manager[] = [];
@@ -94,9 +111,34 @@ export class Agent {
     this.managers = [
       { name: 'discovery', start: () => this.discovery.start(), stop: () => this.discovery.stop() },
       { name: 'slices', start: () => this.publisher.start(), stop: () => this.publisher.stop() },
-      // kubelet DRA plugin (registration, node service, CDI, health stream): appended by agent/kubelet/
       // health monitors (kernel log XIDs, nvidia-smi, AER, links) writing to this.board: appended by agent/health/
     ];
+
+    // kubelet DRA plugin (registration, node service, CDI, checkpoint, health stream): after the slices
+    if (options.kubeletPlugin) {
+      const { stateDir, ...dirs } = options.kubeletPlugin;
+      const plugin = new KubeletPluginManager({
+        ...dirs,
+        driver: options.driverName,
+        nodeName: options.nodeName,
+        checkpointPath: `${stateDir}/kubelet-plugin-checkpoint.json`,
+        devRoot: options.devRoot,
+        claims: new ApiClaimReader(options.client),
+        inventory: () =>
+          this.discovery.inventory ?? {
+            scannedAt: '',
+            devices: [],
+            affinity: [],
+            excludedInterfaces: [],
+            problems: [],
+          },
+        board: this.board,
+        logger: componentLogger(log, 'kubelet-plugin'),
+      });
+      this.kubeletPlugin = plugin;
+      this.discovery.onInventory(() => plugin.inventoryChanged());
+      this.managers.push({ name: 'kubelet-plugin', start: () => plugin.start(), stop: () => plugin.stop() });
+    }
 
     // health (agent/health) and /metrics (agent/metrics)
     this.metrics = new AgentMetrics({ labels: { node: options.nodeName } });
@@ -126,6 +168,11 @@ export class Agent {
       });
       this.http = http;
       if (this.health) http.addReadinessCheck('health', () => this.health?.ready() ?? true);
+      if (this.kubeletPlugin) {
+        const plugin = this.kubeletPlugin;
+        http.addReadinessCheck('kubelet-plugin', () => plugin.readiness().ready || plugin.readiness().reason);
+        http.addLivenessCheck('kubelet-plugin', () => plugin.readiness().live || plugin.readiness().reason);
+      }
       // first, so /healthz answers while the other managers start
       this.managers.unshift({ name: 'http', start: () => http.start(), stop: () => http.stop() });
     }

@@ -14,6 +14,19 @@ export const ENTRY_POINTS = {
   'kubectl_complete-lockstep': 'src/cli/kubectl-complete-lockstep.ts',
 };
 
+// grpc-health-check reads its .proto from `${__dirname}/../../proto` when first evaluated, and an ESM bundle has no
+// __dirname: give that one module a __dirname two levels below dist/, so it finds dist/proto/health/v1/health.proto
+// (copied below). The path is only joined, never opened, so those directories need not exist.
+const grpcHealthCheckDirname = {
+  name: 'grpc-health-check-dirname',
+  setup(b) {
+    b.onLoad({ filter: /grpc-health-check[\\/]build[\\/]src[\\/]health\.js$/ }, async (args) => ({
+      contents: `var __dirname = require('node:path').join(require.resolve('./proto/health/v1/health.proto'), '../../../../grpc-health-check/src');\n${await readFile(args.path, 'utf8')}`,
+      loader: 'js',
+    }));
+  },
+};
+
 await mkdir(join(dist, 'proto'), { recursive: true });
 // `lockstep` is split: its dynamic import()s become chunks beside it, so a command loads only what it uses
 // (`lockstep bootstrap` must start in ≤ 200 ms, DESIGN.md budgets, and never parses client-node). Same directory, so
@@ -34,6 +47,7 @@ const bundle = (names, split) =>
     write: false,
     logLevel: 'warning',
     define: { __LOCKSTEP_VERSION__: JSON.stringify(pkg.version) },
+    plugins: [grpcHealthCheckDirname],
     // CommonJS dependencies call require(); give the ESM bundle one.
     banner: {
       js: "import { createRequire as __lockstepCreateRequire } from 'node:module'; const require = __lockstepCreateRequire(import.meta.url);",
@@ -66,3 +80,8 @@ for (const file of [...result.outputFiles].sort((a, b) => Number(isEntry(a.path)
 for (const name of await readdir(join(root, 'src/proto'))) {
   if (name.endsWith('.proto')) await copyFile(join(root, 'src/proto', name), join(dist, 'proto', name));
 }
+await mkdir(join(dist, 'proto/health/v1'), { recursive: true });
+await copyFile(
+  join(root, 'node_modules/grpc-health-check/proto/health/v1/health.proto'),
+  join(dist, 'proto/health/v1/health.proto'),
+);

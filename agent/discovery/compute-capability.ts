@@ -3,7 +3,10 @@
  * calls nvidia-smi once), so it is derived from `product_architecture` and, where one architecture spans two
  * capabilities, the product name. Source: NVIDIA's CUDA GPU list (developer.nvidia.com/cuda-gpus).
  */
-export function computeCapability(architecture: string | undefined, productName: string | undefined): string | undefined {
+export function computeCapability(
+  architecture: string | undefined,
+  productName: string | undefined,
+): string | undefined {
   const name = productName?.toLowerCase() ?? '';
   // drivers before ~470 have no <product_architecture>: fall back to the product name
   const arch = architecture?.toLowerCase() ?? architectureFromName(name);

@@ -29,7 +29,8 @@ export function nicHealth(operState: string, ports: readonly RdmaPort[]): Health
   const down = ports.find((p) => p.state !== 'ACTIVE');
   if (down) return { state: 'unhealthy', reason: `${down.device} port ${down.port} ${down.state}` };
   if (operState === 'up') return { state: 'healthy' };
-  if (operState === 'down' || operState === 'lowerlayerdown') return { state: 'unhealthy', reason: `link ${operState}` };
+  if (operState === 'down' || operState === 'lowerlayerdown')
+    return { state: 'unhealthy', reason: `link ${operState}` };
   // `unknown` is what many virtual and some physical drivers report while working: not a fault
   if (ports.length > 0) return { state: 'healthy' };
   return { state: 'unknown', reason: `operstate ${operState}` };

@@ -52,9 +52,13 @@ export async function scanInterfaces(
   await Promise.all(
     names.map(async (ifName) => {
       const ifDir = join(dir, ifName);
-      const real = (await fs.link(ifDir)) ?? ifDir;
+      const link = await fs.link(ifDir);
+      // gone between readdir and now (an interface deleted mid-scan): not virtual, just not there
+      if (!link && !(await fs.exists(ifDir))) return;
+      const real = link ?? ifDir;
       // resolve `device` from the interface's real directory: the link is relative to it, not to /sys/class/net
       const device = await fs.link(join(real, 'device'));
+      if (!device && link && !(await fs.exists(real))) return; // a dangling class link: the netdev is gone
       const realRel = relative(fs.root, real);
       if (realRel.startsWith('devices/virtual/') || (!device && !lastBdf(realRel))) {
         excluded.push({ ifName, reason: await virtualReason(fs, ifDir, ifName) });
@@ -157,7 +161,6 @@ export function parseRate(raw: string | undefined): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*Gb\/sec/i.exec(raw ?? '');
   return m ? Number(m[1]) : undefined;
 }
-
 
 /** RDMA device → its user-verbs node (`mlx5_0` → `uverbs0`), from /sys/class/infiniband_verbs/uverbsN/ibdev. */
 export async function scanUverbs(fs: SysfsReader): Promise<Map<string, string>> {

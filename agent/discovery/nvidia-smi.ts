@@ -104,7 +104,8 @@ interface XmlObject {
  * whole 8-GPU file takes a few milliseconds on a cold process where fast-xml-parser's validate + parse took
  * 120–350 ms — more than the whole `lockstep discover` budget. Errors name the element and line.
  */
-const TOKEN = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^<>]*?)?)\s*(\/?)>|([^<]+)|(<)/g;
+const TOKEN =
+  /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^<>]*?)?)\s*(\/?)>|([^<]+)|(<)/g;
 const ATTR = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 const ENTITY = /&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g;
 const ARRAYS = new Set(['gpu', 'mig_device']);
@@ -276,7 +277,10 @@ function parseGpu(g: XmlObject, busId: string): NvidiaSmiGpu {
     uuid: value(g.uuid),
     serial: value(g.serial),
     minor: int(g.minor_number),
-    pciDeviceId: devId && /^[0-9a-f]{8}$/i.test(devId.replace(/^0x/i, '')) ? devId.replace(/^0x/i, '').slice(0, 4).toLowerCase() : undefined,
+    pciDeviceId:
+      devId && /^[0-9a-f]{8}$/i.test(devId.replace(/^0x/i, ''))
+        ? devId.replace(/^0x/i, '').slice(0, 4).toLowerCase()
+        : undefined,
     memoryTotalBytes: bytes(path(g, 'fb_memory_usage', 'total')),
     persistenceMode: value(g.persistence_mode),
     migCurrent: value(path(g, 'mig_mode', 'current_mig')),
@@ -319,8 +323,11 @@ function memoryErrors(g: XmlObject): NvidiaSmiMemoryErrors {
     return parts.length ? parts.reduce((a, b) => a + b, 0) : int(path(s, 'single_bit', 'total'));
   })();
   const agg = obj(ecc?.aggregate);
-  const sramAgg = [int(agg?.sram_uncorrectable), int(agg?.sram_uncorrectable_parity), int(agg?.sram_uncorrectable_secded)]
-    .filter((n): n is number => n !== undefined);
+  const sramAgg = [
+    int(agg?.sram_uncorrectable),
+    int(agg?.sram_uncorrectable_parity),
+    int(agg?.sram_uncorrectable_secded),
+  ].filter((n): n is number => n !== undefined);
   const rp = obj(g.retired_pages);
   const rr = obj(g.remapped_rows);
   return prune({

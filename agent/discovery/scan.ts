@@ -18,8 +18,8 @@ import type {
   ScanProblem,
   TpuDevice,
 } from './inventory.js';
-import { type RawInterface, type RdmaDevice, scanInterfaces, scanRdma, scanUverbs } from './net-scan.js';
 import { acceleratorName, gpuName, migName, nicName, nicNameForInterface, tpuName } from './names.js';
+import { type RawInterface, type RdmaDevice, scanInterfaces, scanRdma, scanUverbs } from './net-scan.js';
 import {
   type NvidiaSmiGpu,
   type NvidiaSmiReport,
@@ -57,6 +57,13 @@ const isOtherAccelerator = (e: PciEntry) =>
 export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
   const fs = new SysfsReader(opts.sysfsRoot);
   const problems: ScanProblem[] = [];
+  const callSmi = opts.runNvidiaSmi ?? runNvidiaSmi;
+  // nvidia-smi is the slow part on real GPU hosts (seconds without persistence mode): when the nvidia driver is
+  // loaded, start it now, beside the sysfs scan; otherwise call it only if the scan finds NVIDIA GPUs.
+  const driverLoaded = (await fs.list(fs.abs('bus/pci/drivers'))).includes('nvidia');
+  let smiCall: Promise<NvidiaSmiRun> | undefined = driverLoaded
+    ? callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs)
+    : undefined;
   const [bus, net, rdma, uverbs, devNames, vfioNames, ibNodes] = await Promise.all([
     scanPciBus(fs),
     scanInterfaces(fs),
@@ -81,11 +88,13 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
   for (const e of [...gpuEntries, ...accelEntries, ...tpuEntries]) selected.set(e.address, e);
   for (const a of nicAddresses) selected.set(a, bus.entries.get(a)!);
 
-  const callSmi = opts.runNvidiaSmi ?? runNvidiaSmi;
-  const [functions, smi] = await Promise.all([
+  if (!smiCall && gpuEntries.length > 0) smiCall = callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs);
+  const [functions, smiResult] = await Promise.all([
     Promise.all([...selected.values()].map((e) => readPciFunction(fs, bus, e))),
-    gpuEntries.length > 0 ? callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs) : Promise.resolve(undefined),
+    smiCall ?? Promise.resolve(undefined),
   ]);
+  // a loaded driver with no NVIDIA GPU on the bus (all unbound or passed through): nothing to join
+  const smi = gpuEntries.length > 0 ? smiResult : undefined;
   const pci = new Map(functions.map((f) => [f.address, f]));
 
   // TPU device ids are only known after pass 2 (the `device` file)
@@ -130,7 +139,10 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
   });
   for (const r of rdma) {
     if (!r.pciAddress && r.netdevs.length === 0) {
-      problems.push({ source: join(opts.sysfsRoot, 'class/infiniband', r.device), message: `RDMA device ${r.device} has no PCI device link; left out` });
+      problems.push({
+        source: join(opts.sysfsRoot, 'class/infiniband', r.device),
+        message: `RDMA device ${r.device} has no PCI device link; left out`,
+      });
     }
   }
   const nics = buildNics(net.interfaces, rdma, pci, (d) => {
@@ -219,7 +231,9 @@ function buildGpus(
       ...(e.remappedRowsFailure !== undefined ? { remappedRowsFailure: e.remappedRowsFailure } : {}),
       ...(g.recoveryAction !== undefined ? { recoveryAction: g.recoveryAction } : {}),
       ...(e.correctableVolatile !== undefined ? { correctableVolatile: e.correctableVolatile } : {}),
-      ...(e.sramUncorrectableAggregate !== undefined ? { sramUncorrectableAggregate: e.sramUncorrectableAggregate } : {}),
+      ...(e.sramUncorrectableAggregate !== undefined
+        ? { sramUncorrectableAggregate: e.sramUncorrectableAggregate }
+        : {}),
       ...(e.sramThresholdExceeded !== undefined ? { sramThresholdExceeded: e.sramThresholdExceeded } : {}),
       ...(e.retiredPagesSingleBit !== undefined ? { retiredPagesSingleBit: e.retiredPagesSingleBit } : {}),
       ...(e.remappedRowsCorrectable !== undefined ? { remappedRowsCorrectable: e.remappedRowsCorrectable } : {}),
@@ -312,7 +326,10 @@ function buildNics(
     const fn = i.pciAddress ? pci.get(i.pciAddress) : undefined;
     const devs = withPorts(i.ifName, i.pciAddress);
     if (i.pciAddress) used.add(i.pciAddress);
-    const ports = devs.flatMap((d) => d.ports);
+    // one PCI function with a two-port RDMA device and two netdevs (mlx4): netdev dev_port N is RDMA port N+1
+    const all = devs.flatMap((d) => d.ports);
+    const own = all.filter((p) => p.port === i.devPort + 1);
+    const ports = all.length > 1 && own.length > 0 ? own : all;
     const name = i.pciAddress ? nicName(i.pciAddress, i.devPort) : nicNameForInterface(i.ifName);
     const nic: NicDevice = {
       kind: 'nic',

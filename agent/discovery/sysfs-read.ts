@@ -3,7 +3,8 @@
  * and kernel; devices vanish mid-scan), so a missing file is "no value"; anything else (EACCES, EIO, EINVAL from a
  * driver) is also "no value" but is reported through `problems` so the operator can see why a field is empty.
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { close, open, read } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { ScanProblem } from './inventory.js';
 
@@ -24,7 +25,7 @@ export class SysfsReader {
   /** The file's text, trimmed; undefined when missing or unreadable. */
   async attr(path: string): Promise<string | undefined> {
     try {
-      return (await readFile(path, 'utf8')).trim();
+      return (await readSmall(path)).trim();
     } catch (err) {
       this.note(path, err);
       return undefined;
@@ -39,6 +40,16 @@ export class SysfsReader {
       // EINVAL: not a symlink (hand-made snapshots keep real directories in /sys/class)
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') this.note(path, err);
       return undefined;
+    }
+  }
+
+  /** Whether the path itself (not what it points to) is still there: tells a vanished entry from a plain one. */
+  async exists(path: string): Promise<boolean> {
+    try {
+      await lstat(path);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -73,4 +84,23 @@ export function hexId(raw: string | undefined, digits: number): string | undefin
 export function intOrUndefined(raw: string | undefined): number | undefined {
   if (raw === undefined || !/^-?\d+$/.test(raw.trim())) return undefined;
   return Number(raw.trim());
+}
+
+/**
+ * Reads a sysfs attribute: open, one read of up to a page, close. sysfs reports every attribute as 4096 bytes long,
+ * so readFile's fstat round trip buys nothing; with ~1,000 attributes per scan on an 8-GPU host the saved round
+ * trips and FileHandle objects are a measurable part of the scan. Non-blocking (callback API on the thread pool).
+ */
+function readSmall(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const buf = Buffer.allocUnsafe(4096);
+      read(fd, buf, 0, buf.length, 0, (rerr, n) => {
+        close(fd, () => {});
+        if (rerr) reject(rerr);
+        else resolve(buf.toString('utf8', 0, n));
+      });
+    });
+  });
 }

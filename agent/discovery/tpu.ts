@@ -14,6 +14,9 @@ const GENERATIONS: Record<string, { generation: string; node: 'accel' | 'vfio' }
   '0076': { generation: '7x', node: 'vfio' },
 };
 
-export function tpuGeneration(vendorId: string, deviceId: string): { generation: string; node: 'accel' | 'vfio' } | undefined {
+export function tpuGeneration(
+  vendorId: string,
+  deviceId: string,
+): { generation: string; node: 'accel' | 'vfio' } | undefined {
   return vendorId === GOOGLE_VENDOR ? GENERATIONS[deviceId] : undefined;
 }

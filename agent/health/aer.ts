@@ -48,7 +48,8 @@ export class AerTracker {
       return { state: 'healthy' };
     }
     const fatalRise = (sample.fatal ?? 0) - (this.baseline.fatal ?? sample.fatal ?? 0);
-    if (fatalRise > 0 && (!this.fatalSeen || this.fatalSeen.count < fatalRise)) this.fatalSeen = { count: fatalRise, at: now };
+    if (fatalRise > 0 && (!this.fatalSeen || this.fatalSeen.count < fatalRise))
+      this.fatalSeen = { count: fatalRise, at: now };
     if (sample.nonFatal !== undefined && this.nonFatalLast !== undefined && sample.nonFatal > this.nonFatalLast) {
       this.nonFatalAt = now;
     }

@@ -43,7 +43,10 @@ function findings(input: GpuHealthInput, options: GpuVerdictOptions): Finding[] 
   const e = input.memoryErrors ?? {};
   const recovery = input.recoveryAction ?? e.recoveryAction;
   if (input.unknownErrors?.some((p) => /(^|\/)(uuid|product_name|pci)/.test(p))) {
-    out.push({ reason: 'gpu-not-answering', text: `nvidia-smi could not read ${input.unknownErrors.slice(0, 3).join(', ')}` });
+    out.push({
+      reason: 'gpu-not-answering',
+      text: `nvidia-smi could not read ${input.unknownErrors.slice(0, 3).join(', ')}`,
+    });
   }
   if (recovery && !/^(none|n\/a)$/i.test(recovery.trim())) {
     out.push({ reason: recoveryReason(recovery), text: `the driver asks for recovery: ${recovery}` });
@@ -56,13 +59,17 @@ function findings(input: GpuHealthInput, options: GpuVerdictOptions): Finding[] 
       text: `${e.uncorrectableVolatile} uncorrectable (double-bit) ECC errors since the last reset`,
     });
   }
-  if (e.remappedRowsPending) out.push({ reason: 'row-remap-pending', text: 'row remapping pending (takes effect at GPU reset)' });
+  if (e.remappedRowsPending)
+    out.push({ reason: 'row-remap-pending', text: 'row remapping pending (takes effect at GPU reset)' });
   if (e.retiredPagesPending) {
     out.push({ reason: 'page-retirement-pending', text: 'page retirement pending (takes effect at GPU reset)' });
   }
   const limit = options.retiredPagesLimit ?? 60;
   if ((e.retiredPagesDoubleBit ?? 0) >= limit) {
-    out.push({ reason: 'retired-pages-limit', text: `${e.retiredPagesDoubleBit} pages retired for double-bit errors (limit ${limit})` });
+    out.push({
+      reason: 'retired-pages-limit',
+      text: `${e.retiredPagesDoubleBit} pages retired for double-bit errors (limit ${limit})`,
+    });
   }
   return out;
 }
@@ -71,7 +78,11 @@ export function gpuVerdict(input: GpuHealthInput, options: GpuVerdictOptions = {
   const found = findings(input, options);
   const first = found[0];
   if (!first) return { state: 'healthy' };
-  return { state: 'unhealthy', reason: first.reason, message: `nvidia-smi: ${found.map((f) => f.text).join('; ')}`.slice(0, 1024) };
+  return {
+    state: 'unhealthy',
+    reason: first.reason,
+    message: `nvidia-smi: ${found.map((f) => f.text).join('; ')}`.slice(0, 1024),
+  };
 }
 
 export function inputFromNvidiaSmi(g: NvidiaSmiGpu): GpuHealthInput {

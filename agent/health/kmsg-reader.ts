@@ -112,7 +112,10 @@ export class KernelLogReader {
    */
   private async deviceLoop(fh: FileHandle): Promise<void> {
     const buf = Buffer.alloc(RECORD_BUFFER);
-    const stale = this.cursor.bootId !== undefined && this.options.bootId !== undefined && this.cursor.bootId !== this.options.bootId;
+    const stale =
+      this.cursor.bootId !== undefined &&
+      this.options.bootId !== undefined &&
+      this.cursor.bootId !== this.options.bootId;
     // first start: skip what the ring buffer already holds; a cursor from another boot: read this boot from its start
     let skipExisting = this.cursor.seq === undefined && !stale;
     if (stale) delete this.cursor.seq;
@@ -159,7 +162,10 @@ export class KernelLogReader {
       if (last !== undefined && record.seq <= last) continue; // already delivered before a restart
       if (last !== undefined && record.seq > last + 1 && (pendingEpipe || first)) {
         lost += record.seq - last - 1;
-        this.log.warn({ lost: record.seq - last - 1, after: last }, 'kernel log records were overwritten before they could be read');
+        this.log.warn(
+          { lost: record.seq - last - 1, after: last },
+          'kernel log records were overwritten before they could be read',
+        );
       }
       pendingEpipe = false;
       first = false;

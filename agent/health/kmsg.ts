@@ -52,7 +52,8 @@ export interface XidEvent {
 }
 
 // The driver prints `NVRM: Xid (PCI:0000:9b:00): 119, pid=…, name=…, text`; older drivers left out `PCI:`.
-const xidLine = /NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})(?:\.[0-7])?\): (\d{1,5})\b,?\s*(.*)$/;
+const xidLine =
+  /NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})(?:\.[0-7])?\): (\d{1,5})\b,?\s*(.*)$/;
 
 /** The XID event a kernel-log message reports, or undefined. */
 export function parseXid(text: string): XidEvent | undefined {

@@ -1,7 +1,7 @@
-import type { Device, GpuDevice, Inventory } from '../discovery/inventory.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import type { Logger } from '../../src/log.js';
 import { componentLogger, silentLogger } from '../../src/log.js';
+import type { Device, GpuDevice, Inventory } from '../discovery/inventory.js';
 import type { DeviceHealthBoard } from './board.js';
 import { gpuVerdict, inputFromInventory } from './gpu-verdict.js';
 import type { HealthHooks } from './hooks.js';
@@ -92,7 +92,9 @@ export class HealthManager {
         board: options.board,
         nodeName: options.nodeName,
         driverName: options.driverName,
-        ...(hooks?.apiError ? { onApiError: (verb, resource, code) => hooks.apiError?.('health', verb, resource, code) } : {}),
+        ...(hooks?.apiError
+          ? { onApiError: (verb, resource, code) => hooks.apiError?.('health', verb, resource, code) }
+          : {}),
         log: componentLogger(this.log, 'health.pods'),
       });
     }
@@ -119,7 +121,8 @@ export class HealthManager {
       this.verdicts.track(d.name);
       if (this.gone.delete(d.name)) this.verdicts.report(d.name, 'discovery', { state: 'healthy' });
       // the scan's own nvidia-smi reading is as fresh as the monitor's: use it until the monitor's next poll
-      if (isNvidiaGpu(d) && d.memoryErrors) this.verdicts.report(d.name, 'nvidia-smi', gpuVerdict(inputFromInventory(d)));
+      if (isNvidiaGpu(d) && d.memoryErrors)
+        this.verdicts.report(d.name, 'nvidia-smi', gpuVerdict(inputFromInventory(d)));
       else if (isNvidiaGpu(d) && d.health.state !== 'healthy') this.verdicts.report(d.name, 'nvidia-smi', d.health);
     }
     for (const name of now) this.published.add(name);

@@ -2,8 +2,9 @@
  * Pure parts of the pod reporter: which of this node's devices a pod holds (through its ResourceClaims' allocation
  * results), and what its `lockstep.dev/DevicesHealthy` condition should say.
  */
-import type { Pod, ResourceClaim } from '../../src/kube/types.js';
+
 import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
+import type { Pod, ResourceClaim } from '../../src/kube/types.js';
 import type { BoardEntry } from './board.js';
 
 /** The names of the ResourceClaims a pod uses: generated names from status, direct names from spec. */
@@ -46,7 +47,9 @@ export function desiredCondition(
   const bad = entries.filter((e) => e.entry?.state === 'unhealthy');
   const unknown = entries.filter((e) => e.entry?.state === 'unknown');
   const describe = (list: typeof entries) =>
-    list.map((e) => `${e.device}: ${e.entry?.reason ?? e.entry?.state}${e.entry?.message ? ` (${e.entry.message})` : ''}`).join('; ');
+    list
+      .map((e) => `${e.device}: ${e.entry?.reason ?? e.entry?.state}${e.entry?.message ? ` (${e.entry.message})` : ''}`)
+      .join('; ');
   if (bad.length) {
     return {
       type: CONDITION_DEVICES_HEALTHY,
@@ -64,7 +67,12 @@ export function desiredCondition(
       message: `health unknown: ${describe(unknown)}`.slice(0, 1024),
     };
   }
-  return { type: CONDITION_DEVICES_HEALTHY, status: 'True', reason: 'DevicesHealthy', message: `healthy: ${devices.join(', ')}` };
+  return {
+    type: CONDITION_DEVICES_HEALTHY,
+    status: 'True',
+    reason: 'DevicesHealthy',
+    message: `healthy: ${devices.join(', ')}`,
+  };
 }
 
 export function currentCondition(pod: Pod): PodCondition | undefined {

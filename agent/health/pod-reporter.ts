@@ -1,11 +1,17 @@
-import type { Logger } from '../../src/log.js';
-import { silentLogger } from '../../src/log.js';
-import { ApiError, type KubeClient, isNotFound } from '../../src/kube/client.js';
+import { ApiError, isNotFound, type KubeClient } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
 import { EVENTS, PODS, RESOURCE_CLAIMS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod, ResourceClaim } from '../../src/kube/types.js';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
 import type { BoardEntry, DeviceHealthBoard } from './board.js';
-import { claimNamesOfPod, currentCondition, desiredCondition, type PodCondition, sameCondition } from './pod-conditions.js';
+import {
+  claimNamesOfPod,
+  currentCondition,
+  desiredCondition,
+  type PodCondition,
+  sameCondition,
+} from './pod-conditions.js';
 
 export interface PodReporterOptions {
   client: KubeClient;
@@ -135,7 +141,10 @@ export class PodHealthReporter {
     const state = this.pods.get(key);
     if (!state) return;
     state.chain = state.chain.then(work).catch((err: unknown) => {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err), pod: key }, 'pod health update failed; retrying');
+      this.log.warn(
+        { err: err instanceof Error ? err.message : String(err), pod: key },
+        'pod health update failed; retrying',
+      );
       this.retry(key, state);
     });
   }
@@ -176,7 +185,9 @@ export class PodHealthReporter {
         }
         cached = {
           uid: claim.metadata.uid ?? '',
-          devices: results.filter((r) => r.driver === this.options.driverName && r.pool === this.pool).map((r) => r.device),
+          devices: results
+            .filter((r) => r.driver === this.options.driverName && r.pool === this.pool)
+            .map((r) => r.device),
         };
         this.claims.set(cacheKey, cached);
       }
@@ -196,7 +207,9 @@ export class PodHealthReporter {
     if (!desired || sameCondition(current, desired)) return;
     const now = (this.options.now ?? (() => new Date()))().toISOString();
     const transition = current?.status !== desired.status;
-    const existing = pod.status?.conditions?.find((c) => c.type === desired.type) as { lastTransitionTime?: string } | undefined;
+    const existing = pod.status?.conditions?.find((c) => c.type === desired.type) as
+      | { lastTransitionTime?: string }
+      | undefined;
     const condition: PodCondition = {
       ...desired,
       lastTransitionTime: transition ? now : (existing?.lastTransitionTime ?? now),
@@ -217,12 +230,19 @@ export class PodHealthReporter {
     }
     this.informer.remember(updated);
     state.retries = 0;
-    this.log.info({ pod: key, status: desired.status, message: desired.message }, 'pod device-health condition updated');
+    this.log.info(
+      { pod: key, status: desired.status, message: desired.message },
+      'pod device-health condition updated',
+    );
     if (transition && (desired.status !== 'True' || current !== undefined)) {
       void this.createEvent(
         { kind: 'Pod', namespace, name, uid: pod.metadata.uid ?? '' },
         desired.status === 'True' ? 'Normal' : 'Warning',
-        desired.status === 'True' ? 'DevicesRecovered' : desired.status === 'False' ? 'DeviceUnhealthy' : 'DeviceHealthUnknown',
+        desired.status === 'True'
+          ? 'DevicesRecovered'
+          : desired.status === 'False'
+            ? 'DeviceUnhealthy'
+            : 'DeviceHealthUnknown',
         desired.message,
       );
     }
@@ -276,7 +296,10 @@ export class PodHealthReporter {
     } catch (err) {
       // an Event is best effort: the condition (and the node's slice) carry the state
       this.apiError('create', 'events', err);
-      this.log.warn({ err: err instanceof Error ? err.message : String(err), target: target.name }, 'cannot create event');
+      this.log.warn(
+        { err: err instanceof Error ? err.message : String(err), target: target.name },
+        'cannot create event',
+      );
     }
   }
 

@@ -1,7 +1,7 @@
-import { normaliseBusId } from '../discovery/bdf.js';
-import { type NvidiaSmiRun, parseNvidiaSmiXml, runNvidiaSmi } from '../discovery/nvidia-smi.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
+import { normaliseBusId } from '../discovery/bdf.js';
+import { type NvidiaSmiRun, parseNvidiaSmiXml, runNvidiaSmi } from '../discovery/nvidia-smi.js';
 import { type GpuVerdictOptions, gpuVerdict, inputFromNvidiaSmi } from './gpu-verdict.js';
 import { type HealthHooks, timed } from './hooks.js';
 import type { HealthVerdicts } from './verdicts.js';
@@ -67,7 +67,9 @@ export class SmiHealthMonitor {
   async poll(): Promise<void> {
     if (this.gpus.length === 0) return;
     const run = this.options.run ?? runNvidiaSmi;
-    const result = await timed(this.options.hooks, 'nvidia-smi', () => run(this.options.nvidiaSmi, this.options.timeoutMs));
+    const result = await timed(this.options.hooks, 'nvidia-smi', () =>
+      run(this.options.nvidiaSmi, this.options.timeoutMs),
+    );
     if (result.ok) {
       this.judgeReport(result.xml);
       return;
@@ -77,20 +79,34 @@ export class SmiHealthMonitor {
       return;
     }
     if (/timed out/.test(result.error)) {
-      this.reportAll({ state: 'unhealthy', reason: 'gpu-not-answering', message: `GPU not answering: ${result.error}` });
+      this.reportAll({
+        state: 'unhealthy',
+        reason: 'gpu-not-answering',
+        message: `GPU not answering: ${result.error}`,
+      });
       return;
     }
     // nvidia-smi names a lost GPU: "Unable to determine the device handle for GPU0000:9B:00.0: GPU is lost"
     const lost = new Set<string>();
-    for (const m of result.error.matchAll(/GPU\s*([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])[^\n]*?(lost|Unknown Error)/g)) {
+    for (const m of result.error.matchAll(
+      /GPU\s*([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])[^\n]*?(lost|Unknown Error)/g,
+    )) {
       const bdf = normaliseBusId(m[1] ?? '');
       if (bdf) lost.add(bdf);
     }
     for (const g of this.gpus) {
       if (lost.has(g.pciAddress)) {
-        this.options.verdicts.report(g.name, 'nvidia-smi', { state: 'unhealthy', reason: 'gpu-lost', message: result.error });
+        this.options.verdicts.report(g.name, 'nvidia-smi', {
+          state: 'unhealthy',
+          reason: 'gpu-lost',
+          message: result.error,
+        });
       } else {
-        this.options.verdicts.report(g.name, 'nvidia-smi', { state: 'unknown', reason: 'nvidia-smi-failed', message: result.error });
+        this.options.verdicts.report(g.name, 'nvidia-smi', {
+          state: 'unknown',
+          reason: 'nvidia-smi-failed',
+          message: result.error,
+        });
       }
     }
   }
@@ -98,7 +114,11 @@ export class SmiHealthMonitor {
   private judgeReport(xml: string): void {
     const parsed = parseNvidiaSmiXml(xml);
     if (!parsed.ok) {
-      this.reportAll({ state: 'unknown', reason: 'nvidia-smi-unreadable', message: `nvidia-smi -q -x: ${parsed.error}` });
+      this.reportAll({
+        state: 'unknown',
+        reason: 'nvidia-smi-unreadable',
+        message: `nvidia-smi -q -x: ${parsed.error}`,
+      });
       return;
     }
     const byBus = new Map(parsed.report.gpus.map((g) => [g.busId, g]));
@@ -113,7 +133,8 @@ export class SmiHealthMonitor {
         continue;
       }
       const verdict = gpuVerdict(inputFromNvidiaSmi(seen), this.options);
-      if (verdict.state !== 'healthy') this.log.warn({ device: gpu.name, ...verdict }, 'nvidia-smi reports a GPU fault');
+      if (verdict.state !== 'healthy')
+        this.log.warn({ device: gpu.name, ...verdict }, 'nvidia-smi reports a GPU fault');
       this.options.verdicts.report(gpu.name, 'nvidia-smi', verdict);
     }
   }

@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Device } from '../discovery/inventory.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
+import type { Device } from '../discovery/inventory.js';
 import { AerTracker, aerNonZero, parseAerTotal } from './aer.js';
 import { type HealthHooks, timed } from './hooks.js';
-import { type LinkReading, LinkHysteresis, linkStatus, type PortReading } from './link.js';
+import { LinkHysteresis, type LinkReading, linkStatus, type PortReading } from './link.js';
 import type { HealthVerdicts } from './verdicts.js';
 
 export interface SysfsMonitorOptions {
@@ -93,7 +93,8 @@ export class SysfsHealthMonitor {
       next.set(d.name, w);
     }
     for (const name of this.watched.keys()) {
-      if (!next.has(name)) for (const s of ['pci', 'aer', 'link', 'tpu'] as const) this.options.verdicts.withdraw(name, s);
+      if (!next.has(name))
+        for (const s of ['pci', 'aer', 'link', 'tpu'] as const) this.options.verdicts.withdraw(name, s);
     }
     this.watched = next;
   }
@@ -139,11 +140,16 @@ export class SysfsHealthMonitor {
         return;
       }
       verdicts.report(w.name, 'pci', { state: 'healthy' });
-      const [fatal, nonFatal] = await Promise.all([attr(join(dir, 'aer_dev_fatal')), attr(join(dir, 'aer_dev_nonfatal'))]);
+      const [fatal, nonFatal] = await Promise.all([
+        attr(join(dir, 'aer_dev_fatal')),
+        attr(join(dir, 'aer_dev_nonfatal')),
+      ]);
       if (fatal !== undefined || nonFatal !== undefined) {
         const sample = {
           ...(fatal !== undefined && parseAerTotal(fatal) !== undefined ? { fatal: parseAerTotal(fatal) } : {}),
-          ...(nonFatal !== undefined && parseAerTotal(nonFatal) !== undefined ? { nonFatal: parseAerTotal(nonFatal) } : {}),
+          ...(nonFatal !== undefined && parseAerTotal(nonFatal) !== undefined
+            ? { nonFatal: parseAerTotal(nonFatal) }
+            : {}),
           detail: { ...aerNonZero(fatal ?? ''), ...aerNonZero(nonFatal ?? '') },
         };
         verdicts.report(w.name, 'aer', w.aer.observe(sample, now));
@@ -160,7 +166,11 @@ export class SysfsHealthMonitor {
         w.name,
         'tpu',
         missing.length
-          ? { state: 'unhealthy', reason: 'device-node-missing', message: `TPU device node gone: ${missing.join(', ')}` }
+          ? {
+              state: 'unhealthy',
+              reason: 'device-node-missing',
+              message: `TPU device node gone: ${missing.join(', ')}`,
+            }
           : { state: 'healthy' },
       );
     }

@@ -132,7 +132,10 @@ export class XidMonitor {
     if (saved && (bootId === undefined || saved.cursor.bootId === undefined || saved.cursor.bootId === bootId)) {
       this.faults = new Map(Object.entries(saved.faults));
     } else if (saved && Object.keys(saved.faults).length) {
-      this.log.info({ faults: Object.keys(saved.faults) }, 'node rebooted since XID faults were recorded; clearing them');
+      this.log.info(
+        { faults: Object.keys(saved.faults) },
+        'node rebooted since XID faults were recorded; clearing them',
+      );
     }
     for (const [device, fault] of this.faults) {
       if (this.byName.has(device)) this.reportFault(device, fault);
@@ -176,7 +179,9 @@ export class XidMonitor {
     for (const device of [...this.faults.keys()]) {
       const address = this.byName.get(device)?.pciAddress;
       const match =
-        keys.size === 0 || keys.has(device) || (address !== undefined && [...keys].some((k) => pciDeviceKey(k) === pciDeviceKey(address)));
+        keys.size === 0 ||
+        keys.has(device) ||
+        (address !== undefined && [...keys].some((k) => pciDeviceKey(k) === pciDeviceKey(address)));
       if (!match) continue;
       this.faults.delete(device);
       cleared.push(device);
@@ -210,14 +215,18 @@ export class XidMonitor {
       return;
     }
     if (!fault) {
-      this.log.info({ xid: event.xid, device: gpu.name, detail: event.detail }, 'application XID (device stays healthy)');
+      this.log.info(
+        { xid: event.xid, device: gpu.name, detail: event.detail },
+        'application XID (device stays healthy)',
+      );
       return;
     }
     const now = (this.options.now ?? (() => new Date()))().toISOString();
     const current = this.faults.get(gpu.name);
     let next: XidFault;
     if (!current) next = { xid: event.xid, since: now, count: 1, detail: event.detail };
-    else if (moreSevere(event.xid, current.xid)) next = { xid: event.xid, since: now, count: current.count + 1, detail: event.detail };
+    else if (moreSevere(event.xid, current.xid))
+      next = { xid: event.xid, since: now, count: current.count + 1, detail: event.detail };
     else next = { ...current, count: current.count + 1 };
     this.faults.set(gpu.name, next);
     if (!current) this.log.warn({ xid: event.xid, device: gpu.name, detail: event.detail }, 'XID device fault');
@@ -254,7 +263,12 @@ export class XidMonitor {
     }
     if (raw === undefined) return undefined;
     const state = raw as Partial<XidState>;
-    if (state.version !== 1 || typeof state.kmsgPath !== 'string' || typeof state.cursor !== 'object' || !state.cursor) {
+    if (
+      state.version !== 1 ||
+      typeof state.kmsgPath !== 'string' ||
+      typeof state.cursor !== 'object' ||
+      !state.cursor
+    ) {
       this.log.error({ path: this.statePath }, 'ignoring XID state of an unknown shape');
       return undefined;
     }
@@ -276,9 +290,11 @@ export class XidMonitor {
 
   /** Serialised, so two watch events for one file cannot both act on it. */
   private checkClearRequest(): Promise<void> {
-    this.clearChain = this.clearChain.then(() => this.handleClearRequest()).catch((err: unknown) => {
-      this.log.warn({ err }, 'cannot handle the XID clear request');
-    });
+    this.clearChain = this.clearChain
+      .then(() => this.handleClearRequest())
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'cannot handle the XID clear request');
+      });
     return this.clearChain;
   }
 

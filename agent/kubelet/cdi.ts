@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Device } from '../discovery/inventory.js';
 import { isAtomicTempName, removeFileDurable, writeFileAtomic } from './atomic-file.js';
@@ -74,6 +74,28 @@ export function envName(device: string): string {
 export interface SpecOptions {
   /** where /dev lives for this agent (tests use a fake tree); the container always sees /dev */
   devRoot?: string;
+  /** device nodes every device of the claim needs once (host paths): see sharedDeviceNodes() */
+  sharedNodes?: string[];
+}
+
+/**
+ * Nodes that belong to no one device but that a device's users need: the NVIDIA control and UVM nodes for any NVIDIA
+ * GPU, the RDMA connection manager for any RDMA NIC. Only those present under the /dev root are named (a runtime
+ * fails a container whose CDI device node is missing).
+ */
+export async function sharedDeviceNodes(devices: Device[], devRoot = '/dev'): Promise<string[]> {
+  const wanted: string[] = [];
+  if (devices.some((device) => device.kind === 'gpu' && device.vendor === 'nvidia')) {
+    wanted.push('nvidiactl', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia-modeset');
+  }
+  if (devices.some((device) => device.kind === 'nic' && device.rdma.length > 0)) wanted.push('infiniband/rdma_cm');
+  const root = devRoot.replace(/\/+$/, '');
+  const present: string[] = [];
+  for (const name of wanted) {
+    const path = `${root}/${name}`;
+    if (await access(path).then(() => true, () => false)) present.push(path);
+  }
+  return present;
 }
 
 /**
@@ -104,7 +126,15 @@ export function buildClaimSpec(
     claim,
     planned.map((entry) => entry.device),
   );
-  if (env.length > 0) spec.containerEdits = { env };
+  const perDevice = new Set(
+    devices.flatMap((device) => (device.containerEdits.deviceNodes ?? []).map((node) => node.hostPath ?? node.path)),
+  );
+  const shared = (options.sharedNodes ?? []).filter((path) => !perDevice.has(path)).map((path) => deviceNode(path, devRoot));
+  if (env.length > 0 || shared.length > 0) {
+    spec.containerEdits = {};
+    if (env.length > 0) spec.containerEdits.env = env;
+    if (shared.length > 0) spec.containerEdits.deviceNodes = shared;
+  }
   return { spec, fileName: specFileName(claim.uid), cdiIds };
 }
 

@@ -73,6 +73,7 @@ export class KubeletPluginManager {
   private registrationServer: Server | undefined;
   private healthServer: Server | undefined;
   private serving = false;
+  private stopped = false;
   private lastReconcile: ReconcileReport | undefined;
 
   constructor(private readonly options: KubeletPluginOptions) {
@@ -117,6 +118,7 @@ export class KubeletPluginManager {
 
   async start(): Promise<void> {
     const { logger } = this.options;
+    this.stopped = false;
     await mkdir(this.cdi.dir, { recursive: true, mode: 0o755 });
     await ensureSocketDirs(this.layout);
     await mkdir(dirname(this.checkpointPath()), { recursive: true, mode: 0o750 });
@@ -127,7 +129,11 @@ export class KubeletPluginManager {
 
     // Loaded on start, not at import: grpc-health-check reads its .proto via __dirname when its module is first
     // evaluated, which an ESM bundle lacks; a dynamic import keeps every other command of the bundle unaffected.
-    const { HealthImplementation: Health } = await import('grpc-health-check');
+    // (A CommonJS module: bundlers may put its exports under `default`.)
+    const healthModule: { HealthImplementation?: typeof HealthImplementation; default?: { HealthImplementation: typeof HealthImplementation } } =
+      await import('grpc-health-check');
+    const Health = healthModule.HealthImplementation ?? healthModule.default?.HealthImplementation;
+    if (!Health) throw new Error('grpc-health-check did not load: no HealthImplementation export');
     const grpcHealth = new Health({ '': 'NOT_SERVING' });
     this.grpcHealth = grpcHealth;
     const services = kubeletServices();
@@ -169,6 +175,7 @@ export class KubeletPluginManager {
   /** Removes the registration socket first (the kubelet de-registers this instance), then closes the service. */
   async stop(): Promise<void> {
     this.serving = false;
+    this.stopped = true;
     for (const name of ['', DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_SERVICE])
       this.grpcHealth?.setStatus(name, 'NOT_SERVING');
     await shutdown(this.registrationServer);
@@ -184,7 +191,12 @@ export class KubeletPluginManager {
 
   /** For /readyz (ready: registered with the kubelet) and /healthz (live: sockets served). */
   readiness(): PluginReadiness {
-    if (!this.serving) return { ready: false, live: false, reason: 'kubelet plugin not serving' };
+    // Live while starting (a slow start is not a wedged process); not live once stopped.
+    if (!this.serving) {
+      return this.stopped
+        ? { ready: false, live: false, reason: 'kubelet plugin stopped' }
+        : { ready: false, live: true, reason: 'kubelet plugin starting' };
+    }
     const registration: RegistrationState = this.registration.state();
     switch (registration.state) {
       case 'registered':

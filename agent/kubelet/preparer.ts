@@ -1,6 +1,6 @@
 import type { Logger } from '../../src/log.js';
 import type { Device, HealthReading } from '../discovery/inventory.js';
-import { buildClaimSpec, type CdiDirectory, renderSpec, specFileName } from './cdi.js';
+import { buildClaimSpec, type CdiDirectory, renderSpec, sharedDeviceNodes, specFileName } from './cdi.js';
 import type { CheckpointData, CheckpointEntry, CheckpointStore } from './checkpoint.js';
 import { claimRef, planClaim, type ResourceClaimLike, validateClaimRequest, validateClaimUid } from './claims.js';
 import type { Claim, NodePrepareResourceResponse, NodeUnprepareResourceResponse, PreparedDevice } from './protos.js';
@@ -203,7 +203,11 @@ export class ClaimPreparer {
         responses[claim.uid] = { devices: [], error: plan.error };
         continue;
       }
-      const built = buildClaimSpec(claim, plan.devices, { devRoot: this.options.devRoot });
+      const sharedNodes = await sharedDeviceNodes(
+        plan.devices.map((entry) => entry.device),
+        this.options.devRoot,
+      );
+      const built = buildClaimSpec(claim, plan.devices, { devRoot: this.options.devRoot, sharedNodes });
       const prepared: PreparedDevice[] = plan.devices.map((entry, index) => {
         const device: PreparedDevice = {
           request_names: entry.requestNames,

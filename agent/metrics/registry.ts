@@ -71,7 +71,10 @@ export class AgentMetrics implements HealthHooks {
   watchBoard(board: DeviceHealthBoard, typeOf: (device: string) => string = deviceType): () => void {
     const show = (entry: BoardEntry) => {
       for (const state of STATES) {
-        this.deviceHealth.set({ device: entry.device, type: typeOf(entry.device), state }, state === entry.state ? 1 : 0);
+        this.deviceHealth.set(
+          { device: entry.device, type: typeOf(entry.device), state },
+          state === entry.state ? 1 : 0,
+        );
       }
     };
     for (const entry of board.all()) show(entry);

@@ -19,7 +19,9 @@ export function parseHttpAddress(address: string): { host?: string; port: number
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address.trim());
   const port = Number(m?.[3]);
   if (!m || !Number.isInteger(port) || port > 65535) {
-    throw new Error(`--http-address ${JSON.stringify(address)}: expected [host]:port, e.g. ":8080" or "127.0.0.1:9000"`);
+    throw new Error(
+      `--http-address ${JSON.stringify(address)}: expected [host]:port, e.g. ":8080" or "127.0.0.1:9000"`,
+    );
   }
   const host = m[1] ?? (m[2] || undefined);
   return host === undefined ? { port } : { host, port };

@@ -47,12 +47,14 @@ export function deviceEqual(a: Device, b: Device): boolean {
 }
 
 export interface PoolCheck {
-  /** the API's pool already says exactly what the agent wants */
+  /** the API's pool (its newest generation) already says exactly what the agent wants */
   upToDate: boolean;
   /** why not (for logs and tests) */
   reason?: string;
   /** highest generation seen in the pool (0 when empty) */
   generation: number;
+  /** slices of older generations: consumers already ignore them; they only need deleting */
+  obsolete: ResourceSlice[];
 }
 
 export interface PoolExpectation {
@@ -64,23 +66,27 @@ export interface PoolExpectation {
 }
 
 /**
- * Whether the slices in the API form a complete, current pool holding exactly the wanted devices. The split into
- * slices does not matter as long as every slice respects the limits: any valid layout is left alone.
+ * Whether the slices in the API form a complete, current pool holding exactly the wanted devices. Only the newest
+ * generation counts, as for every consumer; older slices are listed as obsolete. The split into slices does not
+ * matter as long as every slice respects the limits: any valid layout is left alone.
  */
 export function checkPool(slices: readonly ResourceSlice[], want: PoolExpectation): PoolCheck {
-  const generation = slices.reduce((g, s) => Math.max(g, s.spec.pool?.generation ?? 0), 0);
-  const fail = (reason: string): PoolCheck => ({ upToDate: false, reason, generation });
-  if (slices.length === 0) return fail('no slices');
+  const foreign = slices.filter((s) => s.spec.pool?.name !== want.nodeName);
+  const mine = slices.filter((s) => s.spec.pool?.name === want.nodeName);
+  const generation = mine.reduce((g, s) => Math.max(g, s.spec.pool.generation ?? 0), 0);
+  const current = mine.filter((s) => s.spec.pool.generation === generation);
+  // slices in another pool name (an older naming) are obsolete too: nothing reads them as this node's pool
+  const obsolete = [...foreign, ...mine.filter((s) => s.spec.pool.generation !== generation)];
+  const fail = (reason: string): PoolCheck => ({ upToDate: false, reason, generation, obsolete });
+  if (current.length === 0) return fail('no slices');
   const byName = new Map<string, Device>();
-  for (const slice of slices) {
+  for (const slice of current) {
     const { spec, metadata } = slice;
     if (metadata.deletionTimestamp) return fail(`slice ${metadata.name} is being deleted`);
     if (spec.driver !== want.driver || spec.nodeName !== want.nodeName)
       return fail(`slice ${metadata.name} is foreign`);
-    if (spec.pool.name !== want.nodeName) return fail(`slice ${metadata.name} is in pool ${spec.pool.name}`);
-    if (spec.pool.generation !== generation) return fail(`slice ${metadata.name} has an older generation`);
-    if (spec.pool.resourceSliceCount !== slices.length) {
-      return fail(`pool says ${spec.pool.resourceSliceCount} slices, API holds ${slices.length}`);
+    if (spec.pool.resourceSliceCount !== current.length) {
+      return fail(`pool says ${spec.pool.resourceSliceCount} slices, API holds ${current.length}`);
     }
     if ((spec.devices?.length ?? 0) > want.maxPerSlice) return fail(`slice ${metadata.name} holds too many devices`);
     if (want.nodeUid) {
@@ -99,8 +105,8 @@ export function checkPool(slices: readonly ResourceSlice[], want: PoolExpectatio
     if (!got) return fail(`device ${d.name} is missing`);
     if (!deviceEqual(d, got)) return fail(`device ${d.name} differs`);
   }
-  if (slices.length > 1 && slices.some((s) => (s.spec.devices?.length ?? 0) === 0)) {
+  if (current.length > 1 && current.some((s) => (s.spec.devices?.length ?? 0) === 0)) {
     return fail('an empty slice in a pool of several');
   }
-  return { upToDate: true, generation };
+  return { upToDate: true, generation, obsolete };
 }

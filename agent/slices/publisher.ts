@@ -209,6 +209,9 @@ export class SlicePublisher {
       this.timer = undefined;
       this.busy = this.runReconciles().finally(() => {
         this.busy = undefined;
+        // a trigger that arrived while the last reconcile was finishing still needs its run
+        if (this.dirty && !this.retryTimer) this.trigger(0);
+        else if (this.converged) for (const w of this.idleWaiters.splice(0)) w();
       });
     }, delay);
   }
@@ -237,9 +240,25 @@ export class SlicePublisher {
         return;
       }
     }
-    if (!this.dirty && this.running) {
-      this.converged = true;
-      for (const w of this.idleWaiters.splice(0)) w();
+    if (!this.dirty && this.running) this.converged = true;
+  }
+
+  private async deleteSlices(slices: readonly ResourceSlice[]): Promise<void> {
+    for (const surplus of slices) {
+      if (surplus.metadata.uid && this.deleted.has(surplus.metadata.uid)) continue;
+      try {
+        // the UID precondition makes sure a slice of the same name created since is left alone
+        await this.client.delete(resourcePath(RESOURCE_SLICES, { name: surplus.metadata.name }), undefined, {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          preconditions: { uid: surplus.metadata.uid },
+        });
+      } catch (err) {
+        if (!isNotFound(err) && !(err instanceof ApiError && err.status === 409)) throw err;
+      }
+      this.stats.deletes++;
+      if (surplus.metadata.uid) this.deleted.add(surplus.metadata.uid);
+      this.informer.forget(objectKey(surplus));
     }
   }
 
@@ -283,7 +302,12 @@ export class SlicePublisher {
     const check = checkPool(existing, { ...identity, devices, maxPerSlice });
     if (check.upToDate) {
       this.lastGeneration = Math.max(this.lastGeneration, check.generation);
-      this.stats.noops++;
+      if (check.obsolete.length === 0) {
+        this.stats.noops++;
+        return;
+      }
+      // the newest generation is complete and right: older slices (left by an interrupted update) just go
+      await this.deleteSlices(check.obsolete);
       return;
     }
     const generation = Math.max(check.generation, this.lastGeneration) + 1;
@@ -329,20 +353,7 @@ export class SlicePublisher {
       }
     }
     this.lastGeneration = generation;
-    for (const surplus of keep.slice(chunks.length)) {
-      try {
-        await this.client.delete(resourcePath(RESOURCE_SLICES, { name: surplus.metadata.name }), undefined, {
-          apiVersion: 'v1',
-          kind: 'DeleteOptions',
-          preconditions: { uid: surplus.metadata.uid },
-        });
-      } catch (err) {
-        if (!isNotFound(err) && !(err instanceof ApiError && err.status === 409)) throw err;
-      }
-      this.stats.deletes++;
-      if (surplus.metadata.uid) this.deleted.add(surplus.metadata.uid);
-      this.informer.forget(objectKey(surplus));
-    }
+    await this.deleteSlices(keep.slice(chunks.length));
     if (sentTaints && this.options.taints !== 'on') {
       const before = this.taintsKept;
       this.taintsKept = keptTaints;

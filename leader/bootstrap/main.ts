@@ -83,10 +83,14 @@ export async function runBootstrap(
     { coordinator: `${joinPlan.target.host}:${joinPlan.target.port}`, pod: joinPlan.identity.pod, rank: joinPlan.identity.rankHint },
     `joining the group through ${joinPlan.target.host}:${joinPlan.target.port} (${joinPlan.target.source}); giving up after ${formatMs(flags.timeout)}`,
   );
-  const joined = await joinAndWrite(flags, joinPlan, 'ROLE_BOOTSTRAP', log, () => {
-    // the start-up benchmark measures process start → this line
-    if (env.LOCKSTEP_TRACE_STARTUP === '1') process.stderr.write(`lockstep-trace join-sent ${performance.now().toFixed(1)}\n`);
-  });
+  // the formation benchmark reads these: ms since process start, and wall-clock ms for comparing processes
+  const trace = env.LOCKSTEP_TRACE_STARTUP === '1';
+  const mark = (what: string) =>
+    process.stderr.write(
+      `lockstep-trace ${what} ${performance.now().toFixed(1)} ${(performance.timeOrigin + performance.now()).toFixed(1)}\n`,
+    );
+  const joined = await joinAndWrite(flags, joinPlan, 'ROLE_BOOTSTRAP', log, trace ? () => mark('join-sent') : undefined);
+  if (trace) mark('released');
   joined.session.close();
   return 0;
 }

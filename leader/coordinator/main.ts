@@ -50,7 +50,7 @@ export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.Pr
       }
     }
   }
-  const group = opts.group || facts.group || groupFromPodName(opts.podName);
+  const group = opts.group || facts.group || groupFromPodName(opts.podName, env);
   if (!group) throw usageError('the group has no name: pass --group or run in the leader pod (--pod-name / POD_NAME)');
   const size = opts.groupSize ?? facts.size;
   if (!size) {
@@ -71,17 +71,23 @@ export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.Pr
     heartbeatIntervalMs: Math.max(100, Math.floor(opts.heartbeatTimeout / 4)),
     sink: kube && api ? new api.KubeStatusSink(kube, namespace) : undefined,
   });
-  await coordinator.start();
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
+  // handlers first: a SIGTERM right after start-up must still stop cleanly
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    onSignal = (signal) => {
       log.info({ signal }, 'stopping');
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
       resolve();
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
   });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await coordinator.start();
+    await stopped;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
   await coordinator.stop();
   kube?.close();
   return 0;

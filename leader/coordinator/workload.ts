@@ -53,8 +53,13 @@ export function sizeFromOwner(kind: string, object: { spec?: Record<string, unkn
   return undefined;
 }
 
-/** The group name without an API: the pod name less its ordinal (`web-3` → `web`). */
-export function groupFromPodName(pod: string | undefined): string | undefined {
+/**
+ * The group name without an API. In a LeaderWorkerSet the group is `<lws>-<groupIndex>`: the first label of
+ * LWS_LEADER_ADDRESS, which is also the leader pod's name. Elsewhere the pod name less its ordinal (`web-3` → `web`).
+ */
+export function groupFromPodName(pod: string | undefined, env: NodeJS.ProcessEnv = {}): string | undefined {
+  const lwsLeader = env.LWS_LEADER_ADDRESS?.split(/[.:]/)[0];
+  if (lwsLeader) return lwsLeader;
   if (!pod) return undefined;
   const m = /^(.+)-\d+$/.exec(pod);
   return m ? m[1] : pod;

@@ -6,6 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
+  type ChannelOptions,
   type ClientDuplexStream,
   Client,
   credentials,
@@ -61,6 +62,8 @@ export interface JoinOptions {
   resolve?: (host: string) => Promise<string>;
   /** the moment Join is first sent (the start-up benchmark reads it) */
   onJoinSent?: () => void;
+  /** gRPC channel options (the benchmark gives each in-process member its own connection) */
+  channelOptions?: ChannelOptions;
 }
 
 export interface Joined {
@@ -131,7 +134,12 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
         delay = Math.min(delay * 2, 1000);
         continue;
       }
-      const client = new Client(grpcTarget(address, options.target.port), credentials.createInsecure());
+      const client = new Client(
+        grpcTarget(address, options.target.port),
+        credentials.createInsecure(),
+        options.channelOptions,
+      );
+      let session: MemberSession | undefined;
       try {
         const request: JoinRequest = {
           protocolVersion: PROTOCOL_VERSION,
@@ -146,14 +154,19 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
         const reply = await unaryJoin(client, request, Math.min(5000, Math.max(1, deadline - Date.now())));
         delay = 100;
         report(`joined group ${reply.group} as rank ${reply.rank}; waiting for the other members`, true);
-        const session = new MemberSession(client, reply, options.role);
+        session = new MemberSession(client, reply, options.role);
         const release = await session.waitForRelease(deadline, (p) =>
           report(`${describeProgress(p)} (this pod is rank ${reply.rank})`),
         );
         return { reply: { ...reply, rank: release.rank }, release, session, address };
       } catch (err) {
+        // an open stream would keep the process alive: cancel it, not just the channel
+        session?.close();
         client.close();
-        if (err instanceof JoinRefusedError || err instanceof JoinTimeoutError) throw err;
+        if (err instanceof JoinTimeoutError) {
+          throw new JoinTimeoutError(`gave up after ${formatMs(options.timeoutMs)}: ${waiting}`);
+        }
+        if (err instanceof JoinRefusedError) throw err;
         const e = err as Partial<ServiceError>;
         if (e.code !== undefined && FATAL.has(e.code)) {
           throw new JoinRefusedError(`the coordinator at ${where} refused this pod: ${e.details || e.message}`);
@@ -240,7 +253,7 @@ export class MemberSession {
 
   /** Attaches and resolves with the first release; rejects when the stream fails or the deadline passes. */
   waitForRelease(deadline: number, onProgress: (p: Progress) => void): Promise<Release> {
-    return new Promise((resolve, reject) => {
+    return new Promise<Release>((resolve, reject) => {
       const timer = setTimeout(() => reject(new JoinTimeoutError('deadline')), Math.max(0, deadline - Date.now()));
       timer.unref();
       this.open(0, {
@@ -255,14 +268,7 @@ export class MemberSession {
           reject(err);
         },
       });
-    }).then(
-      (release) => release as Release,
-      (err: unknown) => {
-        // the timer's rejection carries no context; the caller's loop reports what it was waiting for
-        if (err instanceof JoinTimeoutError) throw err;
-        throw err;
-      },
-    );
+    });
   }
 
   /** Keeps the session for run: heartbeats every interval, commands to the handlers, re-attach on breaks. */
@@ -298,8 +304,13 @@ export class MemberSession {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.reconnect) clearTimeout(this.reconnect);
-    this.call?.end();
+    const call = this.call;
     this.call = undefined;
+    if (call) {
+      call.end();
+      // the coordinator sees the session end at once; nothing is left pending to keep the process alive
+      call.cancel();
+    }
     this.client.close();
   }
 

@@ -105,7 +105,14 @@ export async function runRun(
       { state: 'ENGINE_EXITED', exitCode: exit.code ?? status, signal: exit.signal ?? '', message: '' },
       1000,
     );
-    return status;
+    // the process exits with the engine's status (the CLI turns a CliError into exactly that code)
+    if (status !== 0) {
+      throw new CliError(
+        status,
+        exit.signal ? `the engine was killed by ${exit.signal}` : `the engine exited with code ${status}`,
+      );
+    }
+    return 0;
   } finally {
     for (const s of FORWARDED_SIGNALS) process.off(s, forward);
     session.close();

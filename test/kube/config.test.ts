@@ -89,7 +89,9 @@ describe('loadKubeConfig', () => {
     );
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'clusters: [ {');
-    expect(cliError(() => loadKubeConfig({ kubeconfig: bad, env: {} })).message).toMatch(/^kubeconfig .*bad.yaml is not valid/);
+    expect(cliError(() => loadKubeConfig({ kubeconfig: bad, env: {} })).message).toMatch(
+      /^kubeconfig .*bad.yaml is not valid/,
+    );
     const empty = mkdtempSync(join(tmpdir(), 'home-'));
     const none = cliError(() => loadKubeConfig({ env: { HOME: empty } }));
     expect(none.message).toMatch(/^no Kubernetes configuration/);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
 import { ApiError, isConflict, isNotFound, KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { Informer } from '../../src/kube/informer.js';
-import { CONFIG_MAPS_FOR_TEST, resourcePath } from './resources.js';
 import type { KubeObject } from '../../src/kube/types.js';
+import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
+import { CONFIG_MAPS_FOR_TEST, resourcePath } from './resources.js';
 import { waitFor } from './wait.js';
 
 interface ConfigMap extends KubeObject {

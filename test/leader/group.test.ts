@@ -30,9 +30,13 @@ const readJson = (envFile: string) => JSON.parse(readFileSync(`${envFile}.json`,
 describe('group formation on loopback', () => {
   it('forms an LWS-style group of 4; every member sees the right environment', async () => {
     const work = dir();
-    const coordinator = await startCoordinator(['--pod-name', 'vllm-0', '--namespace', 'ns', '--master-port', '29555'], {
-      LWS_GROUP_SIZE: '4',
-    });
+    const port = await freePort();
+    const coordinator = await startCoordinator(
+      ['--pod-name', 'vllm-0', '--namespace', 'ns', '--master-port', '29555'],
+      // what LWS sets on every container of the leader pod (the address would be vllm-0.vllm.ns in a cluster)
+      { LWS_GROUP_SIZE: '4', LWS_LEADER_ADDRESS: `vllm-0:${port}`, LWS_WORKER_INDEX: '0' },
+      port,
+    );
     const members = [0, 1, 2, 3].map((i) =>
       member(work, `m${i}`, ['--pod-ip', `127.0.0.${20 + i}`, '--devices', '0,1'], {
         LWS_LEADER_ADDRESS: coordinator.address,

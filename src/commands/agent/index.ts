@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
 import { DEFAULT_DRIVER_NAME } from '../../version.js';
 import { devRootFlag, kubeconfigFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
@@ -127,6 +127,16 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
       ),
     )
     .addOption(
+      flag(
+        {
+          flags: '--xid-ignore <list>',
+          description: 'XIDs recorded but not device faults, comma-separated (default: 13,31,43,45,68,109)',
+          parse: parseXidList,
+        },
+        env,
+      ),
+    )
+    .addOption(
       flag({ flags: '--uninstall', description: 'remove this node’s ResourceSlices and exit', default: false }, env),
     )
     .addOption(logLevelFlag(env))
@@ -135,4 +145,16 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
       const { runAgent } = await import('./run.js');
       process.exitCode = await runAgent(opts);
     });
+}
+
+/** `13,31,43` → [13, 31, 43]; anything that is not a list of XID numbers is a usage error. */
+function parseXidList(value: string): number[] {
+  const parts = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (parts.some((p) => !/^\d{1,5}$/.test(p))) {
+    throw new InvalidArgumentError(`"${value}" is not a comma-separated list of XID numbers (example: 13,31,43)`);
+  }
+  return parts.map(Number);
 }

@@ -23,6 +23,18 @@ export interface AgentFlags {
   deviceTaints: TaintMode;
   uninstall: boolean;
   logLevel: LogLevel;
+  // device health (agent/health) and the HTTP endpoint (agent/metrics)
+  kmsg: string;
+  stateDir: string;
+  healthInterval: number;
+  linkStableTime: number;
+  httpAddress: string;
+  xidIgnore?: number[];
+  // the kubelet DRA plugin (agent/kubelet)
+  pluginRegistryDir: string;
+  pluginDir: string;
+  cdiDir: string;
+  podUid?: string;
 }
 
 export interface RunAgentDeps {
@@ -64,13 +76,32 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       taintEffect: flags.taintEffect,
       deviceTaints: flags.deviceTaints,
       log,
+      health: {
+        stateDir: flags.stateDir,
+        kmsgPath: flags.kmsg,
+        healthIntervalMs: flags.healthInterval,
+        linkStableMs: flags.linkStableTime,
+        ...(flags.xidIgnore ? { xidIgnore: flags.xidIgnore } : {}),
+      },
+      httpAddress: flags.httpAddress,
+      kubeletPlugin: {
+        registryDir: flags.pluginRegistryDir,
+        pluginDir: flags.pluginDir,
+        cdiDir: flags.cdiDir,
+        stateDir: flags.stateDir,
+        ...(flags.podUid ? { podUid: flags.podUid } : {}),
+      },
     });
+    // SIGHUP clears XID faults (after GPUs were reset); `echo all > <state-dir>/clear-xid` does the same
+    const onHup = () => void agent.health?.clearXid();
+    process.on('SIGHUP', onHup);
     const stopped = waitForStop(deps.signal);
     log.info({ node: flags.nodeName, driver: flags.driverName }, 'agent starting');
     await Promise.race([agent.start(), stopped]);
     log.info('agent running');
     await stopped;
     log.info('agent stopping');
+    process.off('SIGHUP', onHup);
     await agent.stop();
     return 0;
   } finally {

@@ -15,7 +15,7 @@ export function bootstrapCommand(env: NodeJS.ProcessEnv = process.env): Command 
         import('../../log.js'),
       ]);
       const log = createLogger({ level: opts.logLevel, to: 'stdout' }).child({ component: 'bootstrap' });
-      const code = await runBootstrap(opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
-      process.exitCode = code;
+      // failures are thrown as CliError with their exit code (3 timeout, 4 refused)
+      await runBootstrap(opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
     });
 }

@@ -1,5 +1,12 @@
 import { Command } from 'commander';
-import { flag, logLevelFlag, parseDuration, parseNonNegativeInt, parsePort, parsePositiveInt } from '../../cli/options.js';
+import {
+  flag,
+  logLevelFlag,
+  parseDuration,
+  parseNonNegativeInt,
+  parsePort,
+  parsePositiveInt,
+} from '../../cli/options.js';
 import { kubeconfigFlag, namespaceFlag, podNameFlag } from '../shared-flags.js';
 
 export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Command {
@@ -131,6 +138,6 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
         import('../../log.js'),
       ]);
       const log = createLogger({ level: opts.logLevel, to: 'stdout' }).child({ component: 'coordinator' });
-      process.exitCode = await runCoordinator(opts, env, log);
+      await runCoordinator(opts, env, log);
     });
 }

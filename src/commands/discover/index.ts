@@ -61,4 +61,3 @@ export function discoverCommand(env: NodeJS.ProcessEnv = process.env): Command {
       process.stdout.write(await discover(opts));
     });
 }
-

@@ -148,16 +148,31 @@ export function renderInventoryTable(inv: Inventory, opts: { all?: boolean } = {
     const peers = gpus.filter((g) => g.nvlinkPeers.length > 0);
     if (peers.length > 0) {
       out.push('', 'NVLINK');
-      out.push(table(['GPU', 'PEERS'], peers.map((g) => [g.name, g.nvlinkPeers.join(',')])));
+      out.push(
+        table(
+          ['GPU', 'PEERS'],
+          peers.map((g) => [g.name, g.nvlinkPeers.join(',')]),
+        ),
+      );
     }
   }
   if (opts.all && inv.excludedInterfaces.length > 0) {
     out.push('', 'EXCLUDED INTERFACES');
-    out.push(table(['IFNAME', 'REASON'], inv.excludedInterfaces.map((e) => [printable(e.ifName), e.reason])));
+    out.push(
+      table(
+        ['IFNAME', 'REASON'],
+        inv.excludedInterfaces.map((e) => [printable(e.ifName), e.reason]),
+      ),
+    );
   }
   if (inv.problems.length > 0) {
     out.push('', 'PROBLEMS');
-    out.push(table(['SOURCE', 'MESSAGE'], inv.problems.map((p) => [printable(p.source), printable(p.message)])));
+    out.push(
+      table(
+        ['SOURCE', 'MESSAGE'],
+        inv.problems.map((p) => [printable(p.source), printable(p.message)]),
+      ),
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -40,6 +40,6 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
       ]);
       // the engine owns stdout; lockstep's own lines go to stderr
       const log = createLogger({ level: opts.logLevel, to: 'stderr' }).child({ component: 'run' });
-      process.exitCode = await runRun(argv, opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
+      await runRun(argv, opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
     });
 }

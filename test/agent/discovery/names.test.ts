@@ -14,11 +14,15 @@ describe('device names', () => {
     expect(nicNameForInterface('eth0')).toMatch(/^nic-eth0-[0-9a-f]{8}$/);
     expect(nicNameForInterface('€€€')).toMatch(/^nic-[0-9a-f]{8}$/);
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 64, unit: 'binary' }), fc.string({ minLength: 1, maxLength: 64 }), (a, b) => {
-        expect(isDnsLabel(nicNameForInterface(a))).toBe(true);
-        expect(nicNameForInterface(a)).toBe(nicNameForInterface(a));
-        if (a !== b) expect(nicNameForInterface(a)).not.toBe(nicNameForInterface(b));
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 64, unit: 'binary' }),
+        fc.string({ minLength: 1, maxLength: 64 }),
+        (a, b) => {
+          expect(isDnsLabel(nicNameForInterface(a))).toBe(true);
+          expect(nicNameForInterface(a)).toBe(nicNameForInterface(a));
+          if (a !== b) expect(nicNameForInterface(a)).not.toBe(nicNameForInterface(b));
+        },
+      ),
       { numRuns: 500 },
     );
   });

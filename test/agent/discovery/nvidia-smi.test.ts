@@ -124,8 +124,7 @@ describe('parseNvidiaSmiXml on every recorded XML (drivers 418 → 590)', () => 
       const theirs = ref.parse(xml(f)) as Record<string, unknown>;
       const normalise = (v: unknown): unknown => {
         if (Array.isArray(v)) return v.length === 1 ? normalise(v[0]) : v.map(normalise);
-        if (v && typeof v === 'object')
-          return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalise(x)]));
+        if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalise(x)]));
         return v;
       };
       expect(normalise(mine.doc.nvidia_smi_log), f).toEqual(normalise(theirs.nvidia_smi_log));
@@ -138,7 +137,8 @@ describe('parseNvidiaSmiXml on bad input: a clear error, never a throw', () => {
     const full = xml(A100);
     const r = parseNvidiaSmiXml(full.slice(0, 5000));
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.error).toMatch(
+    if (!r.ok)
+      expect(r.error).toMatch(
         /^nvidia-smi -q -x output is not valid XML: output ends inside <nvidia_smi_log\/gpu\/.*> \(opened at line \d+\): truncated$/,
       );
   });

@@ -40,7 +40,11 @@ const nodes = [
   node('0000:51:01.0', 'devices/pci0000:4f/0000:4f:01.0/0000:50:00.0/0000:51:01.0', '060400'),
   node('0000:52:00.0', 'devices/pci0000:4f/0000:4f:01.0/0000:50:00.0/0000:51:00.0/0000:52:00.0', '060400'),
   node('0000:53:00.0', 'devices/pci0000:4f/0000:4f:01.0/0000:50:00.0/0000:51:00.0/0000:52:00.0/0000:53:00.0', '060400'),
-  node('0000:54:00.0', 'devices/pci0000:4f/0000:4f:01.0/0000:50:00.0/0000:51:00.0/0000:52:00.0/0000:53:00.0/0000:54:00.0', '030200'),
+  node(
+    '0000:54:00.0',
+    'devices/pci0000:4f/0000:4f:01.0/0000:50:00.0/0000:51:00.0/0000:52:00.0/0000:53:00.0/0000:54:00.0',
+    '030200',
+  ),
   node('0000:55:00.0', 'devices/pci0000:4f/0000:4f:01.0/0000:50:00.0/0000:51:01.0/0000:55:00.0', '020000'),
   node('0000:4f:01.0', 'devices/pci0000:4f/0000:4f:01.0', '060400'),
 ];
@@ -50,7 +54,12 @@ describe('pci tree', () => {
   it('pcieRoot is the first element below devices/ (resource.kubernetes.io/pcieRoot)', () => {
     expect(pcieRootOf(`${SW}/0000:17:01.0/0000:19:00.0`)).toBe('pci0000:15');
     expect(pcieRootOf('devices/pci0001:00/0001:00:00.0')).toBe('pci0001:00');
-    expect(pciChain(`${SW}/0000:17:01.0/0000:19:00.0`)).toEqual(['0000:15:01.0', '0000:16:00.0', '0000:17:01.0', '0000:19:00.0']);
+    expect(pciChain(`${SW}/0000:17:01.0/0000:19:00.0`)).toEqual([
+      '0000:15:01.0',
+      '0000:16:00.0',
+      '0000:17:01.0',
+      '0000:19:00.0',
+    ]);
   });
 
   it('finds the nearest switch upstream port, and not a root port or a PCIe-to-PCI bridge', () => {
@@ -71,7 +80,8 @@ describe('pci tree', () => {
     expect(topo.distance('0000:19:00.0', '0000:9c:00.0')).toBe('SYS'); // other socket
     expect(topo.distance('0000:19:00.0', '0000:ff:00.0')).toBe('SYS'); // unknown device: farthest
     // symmetric
-    for (const a of nodes) for (const b of nodes) expect(topo.distance(a.address, b.address)).toBe(topo.distance(b.address, a.address));
+    for (const a of nodes)
+      for (const b of nodes) expect(topo.distance(a.address, b.address)).toBe(topo.distance(b.address, a.address));
   });
 
   it('unknown NUMA on both sides counts as one node (a VM without NUMA information)', () => {

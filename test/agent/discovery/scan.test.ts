@@ -16,8 +16,9 @@
  * - UUIDs / serials / minors from nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt
  *   (GPU 00000000:19:00.0: serial 1650124031592, uuid GPU-ee7954ec-…, minor 0; FB total 81559 MiB).
  */
-import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+
 import { readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ import type { GpuDevice, Inventory, NicDevice } from '../../../agent/discovery/i
 import { isDnsLabel } from '../../../agent/discovery/names.js';
 import { type ScanOptions, scanInventory } from '../../../agent/discovery/scan.js';
 import { buildSimulatedNode, type SimulatedNode, type SimulatedNodeKind } from '../../cluster/nodes/index.js';
+import { writeNetdev, writePciFunction, writeRdma } from '../../cluster/nodes/sysfs-writer.js';
 
 const dirs: string[] = [];
 async function node(kind: SimulatedNodeKind): Promise<SimulatedNode> {
@@ -92,8 +94,19 @@ describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.16
       fabricStatus: 'Success',
       health: { state: 'healthy' },
     });
-    expect(g0.pci).toMatchObject({ vendorId: '10de', deviceId: '2330', classCode: '030200', linkSpeed: '32.0 GT/s PCIe', linkWidth: 16, driver: 'nvidia' });
-    expect(g0.memoryErrors).toMatchObject({ uncorrectableVolatile: 0, remappedRowsPending: false, remappedRowsFailure: false });
+    expect(g0.pci).toMatchObject({
+      vendorId: '10de',
+      deviceId: '2330',
+      classCode: '030200',
+      linkSpeed: '32.0 GT/s PCIe',
+      linkWidth: 16,
+      driver: 'nvidia',
+    });
+    expect(g0.memoryErrors).toMatchObject({
+      uncorrectableVolatile: 0,
+      remappedRowsPending: false,
+      remappedRowsFailure: false,
+    });
     expect(g0.deviceNodes).toEqual([join(n.devRoot, 'nvidia0')]);
     expect(gpus(inv)[1]!.uuid).toBe('GPU-47daa2ad-a218-6286-252b-af45f0dfaf00');
     // all 8 registered with the NVSwitch fabric (Fabric State Completed / Status Success) → NVLink peers
@@ -137,16 +150,37 @@ describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.16
       deviceNodes: [join(n.devRoot, 'infiniband/uverbs0')],
       health: { state: 'healthy' },
     });
-    expect(nicByBus(inv, '0000:1a:00.0')!.pci).toMatchObject({ vendorId: '15b3', deviceId: '1021', pcieSwitch: '0000:16:00.0' });
+    expect(nicByBus(inv, '0000:1a:00.0')!.pci).toMatchObject({
+      vendorId: '15b3',
+      deviceId: '1021',
+      pcieSwitch: '0000:16:00.0',
+    });
     expect(nicByBus(inv, '0000:1b:00.1')!.rdma.map((p) => [p.device, p.rateGbps])).toEqual([['mlx5_3', 100]]);
     expect(
       nics(inv)
         .filter((x) => x.rdma.length > 0)
         .map((x) => x.rdma[0]!.device)
         .sort(),
-    ).toEqual(['mlx5_0', 'mlx5_1', 'mlx5_10', 'mlx5_11', 'mlx5_2', 'mlx5_3', 'mlx5_4', 'mlx5_5', 'mlx5_6', 'mlx5_7', 'mlx5_8', 'mlx5_9']);
+    ).toEqual([
+      'mlx5_0',
+      'mlx5_1',
+      'mlx5_10',
+      'mlx5_11',
+      'mlx5_2',
+      'mlx5_3',
+      'mlx5_4',
+      'mlx5_5',
+      'mlx5_6',
+      'mlx5_7',
+      'mlx5_8',
+      'mlx5_9',
+    ]);
     // the uncabled on-board port: down, speed -1 in sysfs → no speed, first health reading unhealthy
-    expect(nicByBus(inv, '0000:01:00.1')).toMatchObject({ operState: 'down', carrier: false, health: { state: 'unhealthy', reason: 'link down' } });
+    expect(nicByBus(inv, '0000:01:00.1')).toMatchObject({
+      operState: 'down',
+      carrier: false,
+      health: { state: 'unhealthy', reason: 'link down' },
+    });
     expect(nicByBus(inv, '0000:01:00.1')!.speedMbps).toBeUndefined();
     expect(inv.excludedInterfaces).toEqual([
       { ifName: 'docker0', reason: 'virtual (bridge)' },
@@ -180,12 +214,27 @@ describe('the other recorded nodes', () => {
     const n = await node('v100s-vm');
     const inv = await scan(n);
     expect(gpus(inv).map((g) => [g.pci.address, g.pci.numaNode, g.pci.pcieRoot, g.pci.pcieSwitch, g.minor])).toEqual(
-      ['0d', '0e', '0f', '10', '11', '12', '13', '14'].map((d, i) => [`0000:00:${d}.0`, null, 'pci0000:00', undefined, i]),
+      ['0d', '0e', '0f', '10', '11', '12', '13', '14'].map((d, i) => [
+        `0000:00:${d}.0`,
+        null,
+        'pci0000:00',
+        undefined,
+        i,
+      ]),
     );
-    expect(gpus(inv)[0]).toMatchObject({ model: 'Tesla V100S-PCIE-32GB', computeCapability: '7.0', driverVersion: '460.73.01' });
+    expect(gpus(inv)[0]).toMatchObject({
+      model: 'Tesla V100S-PCIE-32GB',
+      computeCapability: '7.0',
+      driverVersion: '460.73.01',
+    });
     expect(gpus(inv)[0]!.nvlinkPeers).toEqual([]); // no fabric, no clique reported
     expect(nics(inv)).toHaveLength(1);
-    expect(nics(inv)[0]).toMatchObject({ name: 'nic-0000-00-03-0', ifName: 'eth0', virtual: true, pciAddress: '0000:00:03.0' });
+    expect(nics(inv)[0]).toMatchObject({
+      name: 'nic-0000-00-03-0',
+      ifName: 'eth0',
+      virtual: true,
+      pciAddress: '0000:00:03.0',
+    });
     expect(inv.affinity.every((a) => a.nics.length === 1 && a.nics[0]!.distance === 'PHB')).toBe(true);
   });
 
@@ -210,7 +259,9 @@ describe('the other recorded nodes', () => {
     const inv = await scan(n);
     expect(gpus(inv)).toEqual([]);
     // sys/class/net/eth0 -> ../../devices/pci0000:00/0000:00:03.0/0000:03:00.0/net/eth0/ (a target not in the archive)
-    expect(nics(inv).map((x) => [x.name, x.ifName, x.pciAddress])).toEqual([['nic-0000-03-00-0', 'eth0', '0000:03:00.0']]);
+    expect(nics(inv).map((x) => [x.name, x.ifName, x.pciAddress])).toEqual([
+      ['nic-0000-03-00-0', 'eth0', '0000:03:00.0'],
+    ]);
     expect(inv.excludedInterfaces.map((e) => e.ifName)).toEqual(['bond0', 'dmz', 'int']);
     // mlx4_0 / i40iw0 have no device link in the snapshot: reported, not guessed
     expect(inv.problems.map((p) => p.message)).toEqual([
@@ -222,7 +273,9 @@ describe('the other recorded nodes', () => {
   it('procfs snapshot: eth0 through its device link to 0000:00:1f.6', async () => {
     const n = await node('procfs');
     const inv = await scan(n);
-    expect(nics(inv).map((x) => [x.name, x.ifName, x.pciAddress])).toEqual([['nic-0000-00-1f-6', 'eth0', '0000:00:1f.6']]);
+    expect(nics(inv).map((x) => [x.name, x.ifName, x.pciAddress])).toEqual([
+      ['nic-0000-00-1f-6', 'eth0', '0000:00:1f.6'],
+    ]);
   });
 });
 
@@ -232,7 +285,11 @@ describe('robustness', () => {
     await n.setNvidiaSmi({ mode: 'fail' });
     const inv = await scan(n);
     expect(gpus(inv)).toHaveLength(8);
-    expect(gpus(inv)[0]).toMatchObject({ name: 'gpu-0', model: 'NVIDIA 1df6', health: { state: 'unknown', reason: 'nvidia-smi failed' } });
+    expect(gpus(inv)[0]).toMatchObject({
+      name: 'gpu-0',
+      model: 'NVIDIA 1df6',
+      health: { state: 'unknown', reason: 'nvidia-smi failed' },
+    });
     expect(inv.problems).toEqual([
       {
         source: 'nvidia-smi',
@@ -246,7 +303,9 @@ describe('robustness', () => {
     await n.setNvidiaSmi({ mode: 'hang' });
     const inv = await scan(n, { nvidiaSmiTimeoutMs: 300 });
     expect(gpus(inv)).toHaveLength(8);
-    expect(inv.problems[0]!.message).toBe(`${n.nvidiaSmiPath} -q -x timed out after 300 ms; GPUs are listed from the PCI bus only`);
+    expect(inv.problems[0]!.message).toBe(
+      `${n.nvidiaSmiPath} -q -x timed out after 300 ms; GPUs are listed from the PCI bus only`,
+    );
   });
 
   it('nvidia-smi printing truncated XML: the parse error is reported, PCI view kept', async () => {
@@ -255,7 +314,9 @@ describe('robustness', () => {
     await n.setNvidiaSmi({ xml: xml.slice(0, 3000) });
     const inv = await scan(n);
     expect(gpus(inv)).toHaveLength(1);
-    expect(inv.problems[0]!.message).toMatch(/^nvidia-smi -q -x output is not valid XML: output ends inside <nvidia_smi_log\/gpu\/.*truncated; GPUs are listed from the PCI bus only$/);
+    expect(inv.problems[0]!.message).toMatch(
+      /^nvidia-smi -q -x output is not valid XML: output ends inside <nvidia_smi_log\/gpu\/.*truncated; GPUs are listed from the PCI bus only$/,
+    );
   });
 
   it('a pending row remap, an Unknown Error GPU and a GPU missing from nvidia-smi each make a first unhealthy reading', async () => {
@@ -263,8 +324,14 @@ describe('robustness', () => {
     const xml = await n.nvidiaSmiXml();
     const gpusXml = xml.split('<gpu id=');
     // GPU 3B: row remap pending; GPU 4C: product name Unknown Error; GPU DB: dropped from the output
-    gpusXml[2] = gpusXml[2]!.replace('<remapped_row_pending>No</remapped_row_pending>', '<remapped_row_pending>Yes</remapped_row_pending>');
-    gpusXml[3] = gpusXml[3]!.replace('<product_name>NVIDIA H100 80GB HBM3</product_name>', '<product_name>Unknown Error</product_name>');
+    gpusXml[2] = gpusXml[2]!.replace(
+      '<remapped_row_pending>No</remapped_row_pending>',
+      '<remapped_row_pending>Yes</remapped_row_pending>',
+    );
+    gpusXml[3] = gpusXml[3]!.replace(
+      '<product_name>NVIDIA H100 80GB HBM3</product_name>',
+      '<product_name>Unknown Error</product_name>',
+    );
     const last = gpusXml[8]!;
     gpusXml[8] = last.slice(last.indexOf('</gpu>') + '</gpu>'.length);
     const modified = gpusXml.slice(0, 8).join('<gpu id=') + gpusXml[8];
@@ -280,7 +347,9 @@ describe('robustness', () => {
   it('a device that vanished (dangling bus link, removed netdev) is left out without error', async () => {
     const n = await node('h100-hgx');
     // the GPU's directory goes, its /sys/bus/pci/devices link stays (as during a surprise removal)
-    await rm(join(n.sysfsRoot, 'devices/pci0000:97/0000:97:01.0/0000:98:00.0/0000:99:01.0/0000:9b:00.0'), { recursive: true });
+    await rm(join(n.sysfsRoot, 'devices/pci0000:97/0000:97:01.0/0000:98:00.0/0000:99:01.0/0000:9b:00.0'), {
+      recursive: true,
+    });
     await n.removePciDevice('0000:9c:00.0'); // and the NIC beside it, with its netdev and RDMA links
     const inv = await scan(n);
     expect(gpus(inv).map((g) => g.pci.address)).not.toContain('0000:9b:00.0');
@@ -288,7 +357,56 @@ describe('robustness', () => {
     expect(nicByBus(inv, '0000:9c:00.0')).toBeUndefined();
     expect(inv.problems.filter((p) => !p.source.startsWith('nvidia-smi'))).toEqual([]);
     // nvidia-smi still reports 9B (its XML is the recording): said, not hidden
-    expect(inv.problems.map((p) => p.message)).toContain('nvidia-smi reports GPU 0000:9b:00.0, which is not on the PCI bus');
+    expect(inv.problems.map((p) => p.message)).toContain(
+      'nvidia-smi reports GPU 0000:9b:00.0, which is not on the PCI bus',
+    );
+  });
+
+  it('an interface whose class/net link dangles (deleted mid-scan) is neither a NIC nor an excluded interface', async () => {
+    const n = await node('a100-mig');
+    await rm(join(n.sysfsRoot, 'devices/pci0000:00/0000:00:02.0/0000:02:00.0/net/enp2s0f0np0'), { recursive: true });
+    const inv = await scan(n);
+    expect(nics(inv)).toEqual([]);
+    expect(inv.excludedInterfaces).toEqual([{ ifName: 'lo', reason: 'loopback' }]);
+    expect(inv.problems).toEqual([]);
+  });
+
+  it('a two-port RDMA device on one PCI function (mlx4) gives each netdev its own port', async () => {
+    const n = await node('a100-mig');
+    const pciDir = 'devices/pci0000:00/0000:00:02.0/0000:02:00.0';
+    await writeNetdev(n.sysfsRoot, {
+      ifName: 'enp2s0d1',
+      deviceDir: pciDir,
+      mac: '02:00:00:00:00:02',
+      mtu: 1500,
+      speed: 40000,
+      operstate: 'up',
+      carrier: 1,
+      devPort: 1,
+    });
+    const port = (state: string) => ({
+      state,
+      phys_state: '5: LinkUp\n',
+      rate: '40 Gb/sec (4X QDR)\n',
+      link_layer: 'Ethernet\n',
+    });
+    await writeRdma(n.sysfsRoot, {
+      device: 'mlx4_0',
+      pciDir,
+      files: {},
+      ports: [
+        { port: 1, files: port('4: ACTIVE\n') },
+        { port: 2, files: port('1: DOWN\n') },
+      ],
+      uverbs: 0,
+    });
+    const inv = await scan(n);
+    expect(
+      nics(inv).map((x) => [x.name, x.ifName, x.rdma.map((p) => `${p.device}/${p.port} ${p.state}`), x.health.state]),
+    ).toEqual([
+      ['nic-0000-02-00-0', 'enp2s0f0np0', ['mlx4_0/1 ACTIVE'], 'healthy'],
+      ['nic-0000-02-00-0-p1', 'enp2s0d1', ['mlx4_0/2 DOWN'], 'unhealthy'],
+    ]);
   });
 
   it('an attribute that cannot be read (EISDIR here; EACCES is not reproducible as root) is a problem, not a crash', async () => {
@@ -298,7 +416,12 @@ describe('robustness', () => {
     await mkdir(numa);
     const inv = await scan(n);
     expect(gpus(inv)[0]!.pci.numaNode).toBeNull();
-    expect(inv.problems).toEqual([{ source: join(n.sysfsRoot, 'bus/pci/devices/0000:01:00.0/numa_node'), message: expect.stringMatching(/^EISDIR: /) }]);
+    expect(inv.problems).toEqual([
+      {
+        source: join(n.sysfsRoot, 'bus/pci/devices/0000:01:00.0/numa_node'),
+        message: expect.stringMatching(/^EISDIR: /),
+      },
+    ]);
   });
 
   it('odd interface names (15 bytes, non-ASCII, no PCI device) still give valid, distinct device names', async () => {
@@ -327,22 +450,83 @@ describe('robustness', () => {
   it('an empty sysfs root: no devices, one problem saying so', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'discovery-empty-'));
     dirs.push(dir);
-    const inv = await scanInventory({ sysfsRoot: dir, devRoot: dir, nvidiaSmi: 'nvidia-smi', nvidiaSmiTimeoutMs: 1000 });
+    const inv = await scanInventory({
+      sysfsRoot: dir,
+      devRoot: dir,
+      nvidiaSmi: 'nvidia-smi',
+      nvidiaSmiTimeoutMs: 1000,
+    });
     expect(inv.devices).toEqual([]);
     expect(inv.problems).toEqual([{ source: join(dir, 'bus/pci/devices'), message: 'no PCI devices found' }]);
   });
 });
 
+describe('TPUs and other accelerators (a hand-built tree with the ids of FACTS.md §9)', () => {
+  it('tells TPUs from gVNIC by device id, finds their device nodes, and lists AMD/Habana by PCI identity', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'discovery-accel-'));
+    dirs.push(dir);
+    const sys = join(dir, 'sys');
+    const dev = join(dir, 'dev');
+    const fn = (address: string, vendorId: string, deviceId: string, classCode: string, iommuGroup: number) =>
+      writePciFunction(sys, {
+        address,
+        sysfsPath: `devices/pci0000:00/${address}`,
+        vendorId,
+        deviceId,
+        classCode,
+        numaNode: 0,
+        iommuGroup,
+      });
+    await fn('0000:00:04.0', '1ae0', '0042', '020000', 4); // gVNIC: Google, but not a TPU
+    await fn('0000:00:05.0', '1ae0', '0063', '120000', 7); // TPU v5e → /dev/vfio/7
+    await fn('0000:00:06.0', '1ae0', '005e', '120000', 8); // TPU v4 → /dev/accel0
+    await fn('0000:00:07.0', '1002', '74a1', '120000', 9); // AMD Instinct (processing accelerator)
+    await fn('0000:00:08.0', '1da3', '1020', '120000', 10); // Habana Gaudi
+    await fn('0000:00:02.0', '8086', '46a6', '030000', 2); // Intel iGPU (VGA): not an accelerator
+    await mkdir(join(dev, 'vfio'), { recursive: true });
+    await writeFile(join(dev, 'vfio/7'), '');
+    await writeFile(join(dev, 'accel0'), '');
+    const inv = await scanInventory({
+      sysfsRoot: sys,
+      devRoot: dev,
+      nvidiaSmi: 'nvidia-smi',
+      nvidiaSmiTimeoutMs: 1000,
+    });
+    expect(
+      inv.devices.map((d) => [
+        d.kind,
+        d.name,
+        'generation' in d ? d.generation : 'vendor' in d ? d.vendor : '',
+        'deviceNodes' in d ? d.deviceNodes : [],
+      ]),
+    ).toEqual([
+      ['tpu', 'tpu-0', 'v5e', [join(dev, 'vfio/7')]],
+      ['tpu', 'tpu-1', 'v4', [join(dev, 'accel0')]],
+      ['accelerator', 'accel-0000-00-07-0', 'amd', []],
+      ['accelerator', 'accel-0000-00-08-0', 'habana', []],
+    ]);
+  });
+});
+
 describe('this machine', () => {
   it('finds every PCI-backed interface of /sys/class/net with the pcieRoot the kernel path gives, and no GPU error', async () => {
-    const inv = await scanInventory({ sysfsRoot: '/sys', devRoot: '/dev', nvidiaSmi: 'nvidia-smi', nvidiaSmiTimeoutMs: 10_000 });
+    const inv = await scanInventory({
+      sysfsRoot: '/sys',
+      devRoot: '/dev',
+      nvidiaSmi: 'nvidia-smi',
+      nvidiaSmiTimeoutMs: 10_000,
+    });
     const expected: [string, string][] = [];
     for (const ifName of readdirSync('/sys/class/net')) {
       const real = await realpath(join('/sys/class/net', ifName));
       if (real.startsWith('/sys/devices/virtual/')) continue;
       expected.push([ifName, real.split('/')[3]!]); // /sys/devices/<pcieRoot>/…
     }
-    expect(nics(inv).map((x) => [x.ifName, x.pci?.pcieRoot]).sort()).toEqual(expected.sort());
+    expect(
+      nics(inv)
+        .map((x) => [x.ifName, x.pci?.pcieRoot])
+        .sort(),
+    ).toEqual(expected.sort());
     expect(inv.problems.filter((p) => p.source === 'nvidia-smi')).toEqual([]);
     const eth0 = nics(inv).find((x) => x.ifName === 'eth0');
     if (eth0 && (await readFile('/sys/class/net/eth0/device/vendor', 'utf8').catch(() => '')).includes('0x1af4')) {

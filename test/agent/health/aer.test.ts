@@ -17,7 +17,10 @@ describe('AER counters', () => {
     const t = new AerTracker(60_000);
     expect(t.observe({ fatal: 2, nonFatal: 0 }, 0)).toEqual({ state: 'healthy' });
     expect(t.observe({ fatal: 2, nonFatal: 0 }, 1000)).toEqual({ state: 'healthy' });
-    expect(t.observe({ fatal: 3, nonFatal: 0, detail: { DLP: 1 } }, 2000)).toMatchObject({ state: 'unhealthy', reason: 'aer-fatal' });
+    expect(t.observe({ fatal: 3, nonFatal: 0, detail: { DLP: 1 } }, 2000)).toMatchObject({
+      state: 'unhealthy',
+      reason: 'aer-fatal',
+    });
     expect(t.observe({ fatal: 3, nonFatal: 0 }, 10_000_000).reason).toBe('aer-fatal');
     t.reset();
     expect(t.observe({ fatal: 3, nonFatal: 0 }, 10_000_001)).toEqual({ state: 'healthy' });

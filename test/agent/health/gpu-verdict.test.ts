@@ -12,7 +12,9 @@ const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 describe('gpuVerdict on the recorded ml-engineering captures (A100, nvidia-smi -q text)', () => {
   const blocks = codeBlocks(text('ml-engineering__nvidia-debug-doc__xid63-remapped-rows-sram-ecc-nvlink-e.md'));
-  const xid63 = blocks.find((b) => b.includes('Remapped Rows') && b.includes('Pending                           : Yes'));
+  const xid63 = blocks.find(
+    (b) => b.includes('Remapped Rows') && b.includes('Pending                           : Yes'),
+  );
   const pendingPages = blocks.find((b) => b.includes('Pending Page Blacklist    : Yes'));
   const sram = blocks.find((b) => b.includes('SRAM Uncorrectable            : 1') && b.includes('Aggregate'));
 
@@ -29,7 +31,10 @@ describe('gpuVerdict on the recorded ml-engineering captures (A100, nvidia-smi -
   it('pending page blacklist capture → unhealthy: page-retirement-pending', () => {
     const errors = memoryErrorsFromSmiText(pendingPages ?? '');
     expect(errors).toMatchObject({ retiredPagesDoubleBit: 0, retiredPagesPending: true });
-    expect(gpuVerdict({ memoryErrors: errors })).toMatchObject({ state: 'unhealthy', reason: 'page-retirement-pending' });
+    expect(gpuVerdict({ memoryErrors: errors })).toMatchObject({
+      state: 'unhealthy',
+      reason: 'page-retirement-pending',
+    });
   });
 
   it('SRAM uncorrectable capture (volatile 1, aggregate 5) → unhealthy: ecc-uncorrectable', () => {
@@ -97,12 +102,18 @@ describe('gpuVerdict on the v13 recording with faults written into it', () => {
 describe('gpuVerdict rules', () => {
   it('marks the retired-page limit', () => {
     expect(gpuVerdict({ memoryErrors: { retiredPagesDoubleBit: 59 } })).toEqual({ state: 'healthy' });
-    expect(gpuVerdict({ memoryErrors: { retiredPagesDoubleBit: 60 } })).toMatchObject({ reason: 'retired-pages-limit' });
-    expect(gpuVerdict({ memoryErrors: { retiredPagesDoubleBit: 10 } }, { retiredPagesLimit: 10 }).state).toBe('unhealthy');
+    expect(gpuVerdict({ memoryErrors: { retiredPagesDoubleBit: 60 } })).toMatchObject({
+      reason: 'retired-pages-limit',
+    });
+    expect(gpuVerdict({ memoryErrors: { retiredPagesDoubleBit: 10 } }, { retiredPagesLimit: 10 }).state).toBe(
+      'unhealthy',
+    );
   });
 
   it('treats aggregate (lifetime) errors alone as healthy: a reset cleared them', () => {
-    expect(gpuVerdict({ memoryErrors: { uncorrectableAggregate: 5, uncorrectableVolatile: 0 } })).toEqual({ state: 'healthy' });
+    expect(gpuVerdict({ memoryErrors: { uncorrectableAggregate: 5, uncorrectableVolatile: 0 } })).toEqual({
+      state: 'healthy',
+    });
   });
 
   it('a GPU whose identity reads Unknown Error is not answering', () => {

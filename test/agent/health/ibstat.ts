@@ -1,7 +1,19 @@
 /** Turns `ibstat` text into the RDMA ports sysfs would show: `State: Down` → `1: DOWN`, `Physical state: Disabled` → `3: Disabled`. */
-export function ibstatPorts(text: string): { device: string; port: number; state: string; physState: string; linkLayer: string }[] {
-  const STATE: Record<string, string> = { Down: '1: DOWN', Initializing: '2: INIT', Armed: '3: ARMED', Active: '4: ACTIVE' };
-  const PHYS: Record<string, string> = { Sleep: '1: Sleep', Polling: '2: Polling', Disabled: '3: Disabled', LinkUp: '5: LinkUp' };
+export function ibstatPorts(
+  text: string,
+): { device: string; port: number; state: string; physState: string; linkLayer: string }[] {
+  const STATE: Record<string, string> = {
+    Down: '1: DOWN',
+    Initializing: '2: INIT',
+    Armed: '3: ARMED',
+    Active: '4: ACTIVE',
+  };
+  const PHYS: Record<string, string> = {
+    Sleep: '1: Sleep',
+    Polling: '2: Polling',
+    Disabled: '3: Disabled',
+    LinkUp: '5: LinkUp',
+  };
   const out: { device: string; port: number; state: string; physState: string; linkLayer: string }[] = [];
   let device = '';
   let current: (typeof out)[number] | undefined;

@@ -32,12 +32,16 @@ describe('linkStatus', () => {
 
   it('uses carrier when operstate says unknown, and treats a vanished netdev as down', () => {
     expect(linkStatus({ ifName: 'ib0', operState: 'unknown', carrier: true, ports: [] }).up).toBe(true);
-    expect(linkStatus({ ifName: 'ib0', operState: 'unknown', carrier: false, ports: [] })).toMatchObject({ reason: 'no-carrier' });
+    expect(linkStatus({ ifName: 'ib0', operState: 'unknown', carrier: false, ports: [] })).toMatchObject({
+      reason: 'no-carrier',
+    });
     expect(linkStatus({ ifName: 'eth9', netdevMissing: true, ports: [] })).toMatchObject({ reason: 'netdev-missing' });
   });
 
   it('reads ports that are up but not yet ACTIVE (INIT, ARMED) as down', () => {
-    expect(linkStatus({ ports: [{ device: 'mlx5_0', port: 1, state: '2: INIT', physState: '5: LinkUp' }] }).up).toBe(false);
+    expect(linkStatus({ ports: [{ device: 'mlx5_0', port: 1, state: '2: INIT', physState: '5: LinkUp' }] }).up).toBe(
+      false,
+    );
   });
 
   it('strips sysfs enum numbers', () => {
@@ -90,7 +94,9 @@ describe('LinkHysteresis', () => {
 });
 
 describe('the recorded ibstat "some ports down" (H100 node)', () => {
-  const ports = ibstatPorts(readFileSync(join(FIXTURES, 'infiniband', 'gpud__ibstat__h100-node__some-ports-down.txt'), 'utf8'));
+  const ports = ibstatPorts(
+    readFileSync(join(FIXTURES, 'infiniband', 'gpud__ibstat__h100-node__some-ports-down.txt'), 'utf8'),
+  );
 
   it('maps the Down/Disabled ports to down links and the Active/LinkUp ones to up', () => {
     const verdicts = new Map(ports.map((p) => [p.device, linkStatus({ ports: [p] })]));

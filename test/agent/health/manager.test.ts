@@ -151,6 +151,7 @@ describe('HealthManager on the simulated 8x H100 node', () => {
     // the device names are positional (gpu-<index>); whatever name vanished is reported gone, not dropped
     const vanished = inventory.devices.map((d) => d.name).filter((n) => !rescanned.devices.some((d) => d.name === n));
     expect(vanished.length).toBeGreaterThan(0);
-    for (const name of vanished) expect(board.get(name)).toMatchObject({ state: 'unhealthy', reason: 'gone', source: 'discovery' });
+    for (const name of vanished)
+      expect(board.get(name)).toMatchObject({ state: 'unhealthy', reason: 'gone', source: 'discovery' });
   });
 });

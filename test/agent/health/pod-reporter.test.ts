@@ -29,7 +29,11 @@ function podWithClaim(pod: string, devices: string[], extra: { driver?: string; 
       apiVersion: 'resource.k8s.io/v1',
       kind: 'ResourceClaim',
       metadata: { name: `${pod}-gpus`, namespace: 'team' },
-      spec: { devices: { requests: [{ name: 'gpus', exactly: { deviceClassName: 'gpu.lockstep.dev', count: devices.length } }] } },
+      spec: {
+        devices: {
+          requests: [{ name: 'gpus', exactly: { deviceClassName: 'gpu.lockstep.dev', count: devices.length } }],
+        },
+      },
     },
     { namespace: 'team' },
   );
@@ -69,7 +73,9 @@ function podWithClaim(pod: string, devices: string[], extra: { driver?: string; 
 }
 
 const condition = (pod: string) =>
-  ((api.store.find('pods', pod, 'team') as Pod | undefined)?.status?.conditions ?? []).find((c) => c.type === CONDITION_DEVICES_HEALTHY);
+  ((api.store.find('pods', pod, 'team') as Pod | undefined)?.status?.conditions ?? []).find(
+    (c) => c.type === CONDITION_DEVICES_HEALTHY,
+  );
 
 interface EventObject {
   reason: string;
@@ -94,7 +100,11 @@ describe('PodHealthReporter against the API server double', () => {
     // healthy pods get no condition at all (no writes while nothing happens)
     expect(condition('worker-0')).toBeUndefined();
 
-    board.set('gpu-4', { state: 'unhealthy', reason: 'XID-79-fallen-off-bus', message: 'XID 79 on 0000:9b:00.0' }, 'xid');
+    board.set(
+      'gpu-4',
+      { state: 'unhealthy', reason: 'XID-79-fallen-off-bus', message: 'XID 79 on 0000:9b:00.0' },
+      'xid',
+    );
     await waitFor(() => condition('worker-0')?.status === 'False', 'the False condition');
     expect(condition('worker-0')).toMatchObject({
       status: 'False',
@@ -106,7 +116,11 @@ describe('PodHealthReporter against the API server double', () => {
     await waitFor(() => events('team').some((e) => e.involvedObject.name === 'worker-0'), 'the pod event');
     await waitFor(() => events('default').some((e) => e.involvedObject.kind === 'Node'), 'the node event');
     expect(events('team').filter((e) => e.involvedObject.name === 'worker-0')).toEqual([
-      expect.objectContaining({ type: 'Warning', reason: 'DeviceUnhealthy', involvedObject: expect.objectContaining({ kind: 'Pod' }) }),
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'DeviceUnhealthy',
+        involvedObject: expect.objectContaining({ kind: 'Pod' }),
+      }),
     ]);
     expect(events('default').find((e) => e.involvedObject.kind === 'Node')).toMatchObject({
       type: 'Warning',

@@ -24,7 +24,11 @@ export function memoryErrorsFromSmiText(text: string): MemoryErrors {
     const value = (m[2] ?? '').trim();
     const path = stack.map((s) => s.name);
     const within = (...names: string[]) => names.every((n) => path.includes(n));
-    if (within('ecc errors', 'volatile') && /uncorrectable|^total$/.test(key) && (key !== 'total' || path.includes('double bit'))) {
+    if (
+      within('ecc errors', 'volatile') &&
+      /uncorrectable|^total$/.test(key) &&
+      (key !== 'total' || path.includes('double bit'))
+    ) {
       const n = num(value);
       if (n !== undefined) out.uncorrectableVolatile = (out.uncorrectableVolatile ?? 0) + n;
     } else if (within('ecc errors', 'aggregate') && /uncorrectable/.test(key)) {

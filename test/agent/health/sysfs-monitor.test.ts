@@ -40,7 +40,9 @@ const aerNonFatal = (n: number) => `Undefined 0\nMalfTLP ${n}\nTOTAL_ERR_NONFATA
 
 /** A sysfs tree holding the RDMA ports of the recorded ibstat output, one PCI function per HCA. */
 async function ibstatNode(): Promise<NicDevice[]> {
-  const ports = ibstatPorts(readFileSync(join(FIXTURES, 'infiniband', 'gpud__ibstat__h100-node__some-ports-down.txt'), 'utf8'));
+  const ports = ibstatPorts(
+    readFileSync(join(FIXTURES, 'infiniband', 'gpud__ibstat__h100-node__some-ports-down.txt'), 'utf8'),
+  );
   const nics: NicDevice[] = [];
   for (const [i, p] of ports.entries()) {
     const address = `0000:${(0x10 + i).toString(16)}:00.0`;
@@ -68,7 +70,13 @@ function setup(devices: Device[], stableMs = 10_000) {
   let now = 0;
   const board = new DeviceHealthBoard(() => now);
   const verdicts = new HealthVerdicts(board);
-  const monitor = new SysfsHealthMonitor({ verdicts, sysfsRoot: sys, linkStableMs: stableMs, aerQuietMs: 5000, now: () => now });
+  const monitor = new SysfsHealthMonitor({
+    verdicts,
+    sysfsRoot: sys,
+    linkStableMs: stableMs,
+    aerQuietMs: 5000,
+    now: () => now,
+  });
   monitor.setDevices(devices);
   const byRdma = (rdma: string) => devices.find((d) => d.kind === 'nic' && d.rdma[0]?.device === rdma)?.name ?? '';
   return {
@@ -88,7 +96,9 @@ describe('SysfsHealthMonitor on a sysfs tree built from the recorded ibstat "som
     const { board, at, byRdma } = setup(nics);
     await at(0);
     const unhealthy = board.all().filter((e) => e.state === 'unhealthy');
-    expect(unhealthy.map((e) => e.device).sort()).toEqual([byRdma('mlx5_2'), byRdma('mlx5_7'), byRdma('mlx5_8')].sort());
+    expect(unhealthy.map((e) => e.device).sort()).toEqual(
+      [byRdma('mlx5_2'), byRdma('mlx5_7'), byRdma('mlx5_8')].sort(),
+    );
     expect(board.get(byRdma('mlx5_7'))).toMatchObject({ reason: 'rdma-port-down', source: 'link' });
     expect(board.get(byRdma('mlx5_7'))?.message).toBe('link down: mlx5_7 port 1: DOWN / Disabled');
     expect(board.all().filter((e) => e.state === 'healthy')).toHaveLength(9);

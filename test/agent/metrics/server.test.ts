@@ -57,7 +57,9 @@ describe('AgentHttpServer', () => {
     expect(body).toContain('lockstep_xid_events_total{device="gpu-4",xid="79",fault="true"} 1');
     expect(body).toContain('lockstep_xid_events_total{device="unknown",xid="13",fault="false"} 1');
     expect(body).toContain('lockstep_health_scan_duration_seconds_count{monitor="nvidia-smi"} 1');
-    expect(body).toContain('lockstep_api_errors_total{component="pod-reporter",verb="patch",resource="pods/status",code="500"} 1');
+    expect(body).toContain(
+      'lockstep_api_errors_total{component="pod-reporter",verb="patch",resource="pods/status",code="500"} 1',
+    );
     expect(body).toContain('lockstep_kernel_log_records_lost_total 3');
   });
 
@@ -94,7 +96,10 @@ describe('AgentHttpServer', () => {
 
   it('fails to start on an address in use', async () => {
     const { server } = await serve();
-    const second = new AgentHttpServer({ address: server.address(), registry: new AgentMetrics({ defaultMetrics: false }).registry });
+    const second = new AgentHttpServer({
+      address: server.address(),
+      registry: new AgentMetrics({ defaultMetrics: false }).registry,
+    });
     await expect(second.start()).rejects.toThrow(/EADDRINUSE/);
   });
 

@@ -49,7 +49,11 @@ describe('deviceEqual', () => {
 
 describe('checkPool', () => {
   it('accepts the pool the API holds when it means the same', () => {
-    expect(checkPool(asStored(buildSlices(identity, devices, 4)), want)).toEqual({ upToDate: true, generation: 4 });
+    expect(checkPool(asStored(buildSlices(identity, devices, 4)), want)).toEqual({
+      upToDate: true,
+      generation: 4,
+      obsolete: [],
+    });
   });
 
   it('accepts any valid split of the same devices', () => {
@@ -62,8 +66,12 @@ describe('checkPool', () => {
   it('rejects pools that are missing, stale, incomplete, foreign or different', () => {
     expect(checkPool([], want)).toMatchObject({ upToDate: false, reason: 'no slices', generation: 0 });
     const stored = asStored(buildSlices(identity, devices, 4));
-    const older = [...stored, ...asStored(buildSlices(identity, devices.slice(0, 1), 3))];
-    expect(checkPool(older, want)).toMatchObject({ upToDate: false, generation: 4 });
+    // an interrupted update left a slice of generation 3: the pool is right, that slice only needs deleting
+    const older = asStored(buildSlices(identity, devices.slice(0, 1), 3));
+    const withOld = [...stored, ...older];
+    expect(checkPool(withOld, want)).toMatchObject({ upToDate: true, generation: 4, obsolete: older });
+    // but an incomplete newest generation is not up to date
+    expect(checkPool(older, want)).toMatchObject({ upToDate: false, generation: 3 });
     const count = structuredClone(stored);
     count[0]!.spec.pool.resourceSliceCount = 2;
     expect(checkPool(count, want).reason).toMatch(/pool says 2 slices/);

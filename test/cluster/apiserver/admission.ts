@@ -78,7 +78,10 @@ function ruleMatches(rule: Rule, req: AdmissionRequest): boolean {
   const res = rule.resources ?? [];
   const full = req.subresource ? `${req.spec.plural}/${req.subresource}` : req.spec.plural;
   const resOk = req.subresource
-    ? res.includes(full) || res.includes('*/*') || res.includes(`*/${req.subresource}`) || res.includes(`${req.spec.plural}/*`)
+    ? res.includes(full) ||
+      res.includes('*/*') ||
+      res.includes(`*/${req.subresource}`) ||
+      res.includes(`${req.spec.plural}/*`)
     : res.includes(full) || res.includes('*') || res.includes('*/*');
   if (!resOk) return false;
   if (rule.resourceNames && rule.resourceNames.length > 0 && !rule.resourceNames.includes(req.name)) return false;

@@ -35,8 +35,14 @@ export class InProcessClient {
     return found;
   }
 
+  /** Namespaced kinds default to `default`, as kubectl does. */
+  private ns(spec: KindSpec, namespace: string | undefined): string | undefined {
+    return spec.namespaced ? (namespace ?? 'default') : undefined;
+  }
+
   get(resource: string, name: string, namespace?: string): KubeObject {
-    return this.registry.get(this.kind(resource), namespace, name);
+    const spec = this.kind(resource);
+    return this.registry.get(spec, this.ns(spec, namespace), name);
   }
 
   /** The object, or undefined when absent. */
@@ -66,10 +72,16 @@ export class InProcessClient {
 
   update(resource: string, obj: ObjectInput, t: Target = {}): KubeObject {
     const spec = this.kind(resource);
-    return this.registry.update(spec, t.namespace ?? obj.metadata?.namespace, obj.metadata?.name ?? '', obj, {
-      user: t.user ?? SYSTEM_USER,
-      subresource: t.subresource,
-    }).object;
+    return this.registry.update(
+      spec,
+      this.ns(spec, t.namespace ?? obj.metadata?.namespace),
+      obj.metadata?.name ?? '',
+      obj,
+      {
+        user: t.user ?? SYSTEM_USER,
+        subresource: t.subresource,
+      },
+    ).object;
   }
 
   updateStatus(resource: string, obj: ObjectInput, t: Target = {}): KubeObject {
@@ -77,14 +89,16 @@ export class InProcessClient {
   }
 
   patch(resource: string, name: string, patch: unknown, type: PatchType = 'merge', t: Target = {}): KubeObject {
-    return this.registry.patch(this.kind(resource), t.namespace, name, type, patch, {
+    const spec = this.kind(resource);
+    return this.registry.patch(spec, this.ns(spec, t.namespace), name, type, patch, {
       user: t.user ?? SYSTEM_USER,
       subresource: t.subresource,
     }).object;
   }
 
   delete(resource: string, name: string, namespace?: string, opts: Partial<DeleteOptions> = {}): KubeObject {
-    return this.registry.delete(this.kind(resource), namespace, name, { user: SYSTEM_USER, ...opts }).object;
+    const spec = this.kind(resource);
+    return this.registry.delete(spec, this.ns(spec, namespace), name, { user: SYSTEM_USER, ...opts }).object;
   }
 
   /**

@@ -371,6 +371,17 @@ export const KINDS: KindSpec[] = [
     }),
   ),
   {
+    group: 'batch',
+    version: 'v1',
+    kind: 'Job',
+    plural: 'jobs',
+    singular: 'job',
+    namespaced: true,
+    categories: ['all'],
+    subresources: ['status'],
+    generation: true,
+  },
+  {
     group: 'resource.k8s.io',
     version: 'v1',
     kind: 'ResourceSlice',
@@ -491,6 +502,14 @@ export const KINDS: KindSpec[] = [
     subresources: ['status'],
     generation: true,
     custom: true,
+    // additionalPrinterColumns of the LWS v0.10.0 CRD.
+    columns: [
+      nameCol,
+      col('Ready', (o) => Number(path(o, 'status', 'readyReplicas') ?? 0), 0, 'integer'),
+      col('Desired', (o) => Number(path(o, 'spec', 'replicas') ?? 0), 0, 'integer'),
+      col('Up-to-date', (o) => Number(path(o, 'status', 'updatedReplicas') ?? 0), 0, 'integer'),
+      { ...ageCol, type: 'date', cell: (o) => o.metadata.creationTimestamp ?? '' },
+    ],
   },
 ];
 

@@ -68,7 +68,10 @@ export function rawRequest(ep: Endpoint, method: string, path: string, opts: Raw
 
 export interface WatchEventLine {
   type: string;
-  object: { metadata?: { name?: string; resourceVersion?: string; annotations?: Record<string, string> }; [k: string]: unknown };
+  object: {
+    metadata?: { name?: string; resourceVersion?: string; annotations?: Record<string, string> };
+    [k: string]: unknown;
+  };
 }
 
 /** Opens a watch and collects its events; `close()` ends it, `ended` resolves when the server ends it. */
@@ -107,7 +110,10 @@ export function rawWatch(ep: Endpoint, path: string, opts: RawOptions = {}) {
     /** Resolves once `predicate(events)` holds (checked on every chunk). */
     until: (predicate: (events: WatchEventLine[]) => boolean, timeoutMs = 5000) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`watch condition not met; events: ${JSON.stringify(events.map((e) => e.type))}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`watch condition not met; events: ${JSON.stringify(events.map((e) => e.type))}`)),
+          timeoutMs,
+        );
         const check = () => {
           if (predicate(events)) {
             clearTimeout(timer);

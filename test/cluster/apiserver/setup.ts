@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { installPolicyAdmission } from './admission.js';
 import type { FieldError } from './errors.js';
 import { type KindSpec, resourceKey } from './kinds.js';
-import { SHARED_K8S_DIR, resourceOpenApi } from './openapi.js';
+import { resourceOpenApi, SHARED_K8S_DIR } from './openapi.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
 import { isRecord, type KubeObject } from './types.js';
 import { validateObjectMeta } from './validation/names.js';
@@ -41,7 +41,9 @@ function resourceSchemaSet(): SchemaSet {
 
 /** The LeaderWorkerSet CRD's v1 schema from /work/shared/k8s (kubernetes-sigs/lws v0.10.0). */
 export function loadLwsSchema(): Schema {
-  const crd = parseYaml(readFileSync(new URL('leaderworkerset.x-k8s.io_leaderworkersets.yaml', SHARED_K8S_DIR), 'utf8')) as {
+  const crd = parseYaml(
+    readFileSync(new URL('leaderworkerset.x-k8s.io_leaderworkersets.yaml', SHARED_K8S_DIR), 'utf8'),
+  ) as {
     spec: { versions: { name: string; schema: { openAPIV3Schema: Schema } }[] };
   };
   const v1 = crd.spec.versions.find((v) => v.name === 'v1');
@@ -74,7 +76,8 @@ function makeValidator(
       if (structural.crd) errors.push(...crdFieldErrors(problems, obj));
       else {
         const typeErr = problems.find((p) => p.keyword === 'type');
-        if (typeErr) decodeError = decodeErrorMessage(spec.kind, spec.version, typeErr, valueAtPointer(obj, typeErr.instancePath));
+        if (typeErr)
+          decodeError = decodeErrorMessage(spec.kind, spec.version, typeErr, valueAtPointer(obj, typeErr.instancePath));
       }
     }
     if (!decodeError) {

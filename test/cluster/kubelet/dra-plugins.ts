@@ -38,7 +38,8 @@ export interface DraPluginsOptions {
 
 export function chooseDraVersion(driver: string, endpoint: string, versions: string[]): DraServiceVersion {
   const prefix = `invalid supported gRPC versions of DRA driver plugin ${driver} at endpoint ${endpoint}`;
-  if (versions.length === 0) throw new Error(`${prefix}: empty list of supported gRPC services (aka supported versions)`);
+  if (versions.length === 0)
+    throw new Error(`${prefix}: empty list of supported gRPC services (aka supported versions)`);
   const chosen = versions.find((version): version is DraServiceVersion =>
     (KUBELET_DRA_VERSIONS as readonly string[]).includes(version),
   );

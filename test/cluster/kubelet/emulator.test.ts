@@ -5,9 +5,8 @@ import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { ApiClaimReader } from '../../../agent/kubelet/claim-reader.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import type { Pod } from '../../../src/kube/types.js';
-import type { KubeObject } from '../apiserver/index.js';
 import { type PluginHarness, startPlugin } from '../../agent/kubelet/harness.js';
-import type { ApiServer } from '../apiserver/index.js';
+import type { ApiServer, KubeObject } from '../apiserver/index.js';
 import { validateCdiSpec } from './cdi-rules.js';
 import { KubeletEmulator } from './emulator.js';
 import { createAllocatedClaim, nodeObject, podObject, shortTempDir, startApi } from './harness.js';
@@ -25,7 +24,9 @@ interface World {
   kubelet: KubeletEmulator;
 }
 
-async function world(options: { graceful?: boolean; kubelet?: Partial<ConstructorParameters<typeof KubeletEmulator>[0]> } = {}): Promise<World> {
+async function world(
+  options: { graceful?: boolean; kubelet?: Partial<ConstructorParameters<typeof KubeletEmulator>[0]> } = {},
+): Promise<World> {
   const { api, client } = await startApi({ podGracefulDeletion: options.graceful ?? false });
   stops.push(() => api.stop());
   api.store.create('nodes', nodeObject(NODE));
@@ -57,10 +58,19 @@ function containerStatus(pod: Pod, container = 'main'): Record<string, unknown> 
   return statuses.find((status) => status.name === container) ?? {};
 }
 
-async function runPodWithClaim(w: World, name: string, results: { request: string; device: string }[], containers?: Parameters<typeof podObject>[0]['containers']) {
-  const pod = w.api.store.create('pods', podObject({ name, node: NODE, claims: { devices: `${name}-claim` }, containers }), {
-    namespace: 'default',
-  });
+async function runPodWithClaim(
+  w: World,
+  name: string,
+  results: { request: string; device: string }[],
+  containers?: Parameters<typeof podObject>[0]['containers'],
+) {
+  const pod = w.api.store.create(
+    'pods',
+    podObject({ name, node: NODE, claims: { devices: `${name}-claim` }, containers }),
+    {
+      namespace: 'default',
+    },
+  );
   createAllocatedClaim(w.api, { name: `${name}-claim`, node: NODE, results, reservedFor: [pod] });
   await w.kubelet.waitForPodRunning('default', name);
   return pod;
@@ -73,14 +83,19 @@ describe('kubelet emulator with the agent’s plugin', () => {
       expect.objectContaining({ socket: join(w.plugin.registryDir, 'lockstep.dev-reg.sock'), registered: true }),
     ]);
     expect(w.kubelet.pluginList()).toEqual([
-      expect.objectContaining({ driver: 'lockstep.dev', endpoint: join(w.plugin.pluginDir, 'dra.sock'), version: 'v1.DRAPlugin' }),
+      expect.objectContaining({
+        driver: 'lockstep.dev',
+        endpoint: join(w.plugin.pluginDir, 'dra.sock'),
+        version: 'v1.DRAPlugin',
+      }),
     ]);
     const pod = await runPodWithClaim(w, 'train-0', [
       { request: 'gpus', device: 'gpu-0' },
       { request: 'gpus', device: 'gpu-1' },
       { request: 'nic', device: 'nic-0000-1a-00-0' },
     ]);
-    const claimUid = (w.api.store.get('resourceclaims', 'train-0-claim', 'default') as KubeObject).metadata.uid as string;
+    const claimUid = (w.api.store.get('resourceclaims', 'train-0-claim', 'default') as KubeObject).metadata
+      .uid as string;
     const spec = JSON.parse(await readFile(join(w.plugin.cdiDir, `k8s.lockstep.dev-claim_${claimUid}.json`), 'utf8'));
     expect(validateCdiSpec(spec)).toEqual([]);
     expect(spec.devices.map((device: { name: string }) => device.name)).toEqual([
@@ -111,7 +126,11 @@ describe('kubelet emulator with the agent’s plugin', () => {
     await w.kubelet.waitFor('gpu-1 unhealthy in pod status', () =>
       JSON.stringify(containerStatus(podFromApi(w.api, 'train-0')).allocatedResourcesStatus).includes('"Unhealthy"'),
     );
-    const resources = (containerStatus(podFromApi(w.api, 'train-0')).allocatedResourcesStatus as { resources: { resourceID: string; health: string }[] }[])[0]?.resources;
+    const resources = (
+      containerStatus(podFromApi(w.api, 'train-0')).allocatedResourcesStatus as {
+        resources: { resourceID: string; health: string }[];
+      }[]
+    )[0]?.resources;
     expect(resources?.map((resource) => resource.health)).toEqual(['Healthy', 'Unhealthy', 'Healthy']);
   });
 
@@ -130,14 +149,23 @@ describe('kubelet emulator with the agent’s plugin', () => {
         { name: 'sidecar' },
       ],
     );
-    await w.kubelet.waitFor('statuses', () => containerStatus(podFromApi(w.api, 'split'), 'engine').allocatedResourcesStatus !== undefined);
+    await w.kubelet.waitFor(
+      'statuses',
+      () => containerStatus(podFromApi(w.api, 'split'), 'engine').allocatedResourcesStatus !== undefined,
+    );
     const pod = podFromApi(w.api, 'split');
     const uid = (w.api.store.get('resourceclaims', 'split-claim', 'default') as KubeObject).metadata.uid as string;
     expect(containerStatus(pod, 'engine').allocatedResourcesStatus).toEqual([
-      { name: 'claim:devices/gpus', resources: [{ resourceID: `k8s.lockstep.dev/claim=${uid}-gpu-2`, health: 'Healthy' }] },
+      {
+        name: 'claim:devices/gpus',
+        resources: [{ resourceID: `k8s.lockstep.dev/claim=${uid}-gpu-2`, health: 'Healthy' }],
+      },
     ]);
     expect(containerStatus(pod, 'net').allocatedResourcesStatus).toEqual([
-      { name: 'claim:devices/nic', resources: [{ resourceID: `k8s.lockstep.dev/claim=${uid}-nic-0000-3c-00-0`, health: 'Healthy' }] },
+      {
+        name: 'claim:devices/nic',
+        resources: [{ resourceID: `k8s.lockstep.dev/claim=${uid}-nic-0000-3c-00-0`, health: 'Healthy' }],
+      },
     ]);
     expect(containerStatus(pod, 'sidecar').allocatedResourcesStatus).toBeUndefined();
   });
@@ -168,7 +196,12 @@ describe('kubelet emulator with the agent’s plugin', () => {
     const pod = w.api.store.create('pods', podObject({ name: 'bad', node: NODE, claims: { devices: 'bad-claim' } }), {
       namespace: 'default',
     });
-    createAllocatedClaim(w.api, { name: 'bad-claim', node: NODE, results: [{ request: 'gpus', device: 'gpu-42' }], reservedFor: [pod] });
+    createAllocatedClaim(w.api, {
+      name: 'bad-claim',
+      node: NODE,
+      results: [{ request: 'gpus', device: 'gpu-42' }],
+      reservedFor: [pod],
+    });
     await w.kubelet.waitFor('failure recorded', () => w.kubelet.pod('default', 'bad')?.lastError !== undefined);
     expect(w.kubelet.pod('default', 'bad')?.lastError).toMatch(
       /NodePrepareResources failed for ResourceClaim bad-claim: device gpu-42 of ResourceClaim default\/bad-claim is not on node gpu-node-1/,
@@ -183,8 +216,15 @@ describe('kubelet emulator with the agent’s plugin', () => {
 
   it('a pod not in the claim’s reservedFor is not prepared', async () => {
     const w = await world({ kubelet: { retryMs: 5000 } });
-    w.api.store.create('pods', podObject({ name: 'thief', node: NODE, claims: { devices: 'other-claim' } }), { namespace: 'default' });
-    createAllocatedClaim(w.api, { name: 'other-claim', node: NODE, results: [{ request: 'gpus', device: 'gpu-0' }], reservedFor: [] });
+    w.api.store.create('pods', podObject({ name: 'thief', node: NODE, claims: { devices: 'other-claim' } }), {
+      namespace: 'default',
+    });
+    createAllocatedClaim(w.api, {
+      name: 'other-claim',
+      node: NODE,
+      results: [{ request: 'gpus', device: 'gpu-0' }],
+      reservedFor: [],
+    });
     await w.kubelet.waitFor('refused', () => w.kubelet.pod('default', 'thief')?.lastError !== undefined);
     expect(w.kubelet.pod('default', 'thief')?.lastError).toMatch(/is not allowed to use ResourceClaim other-claim/);
     expect(w.kubelet.stats.prepareCalls).toBe(0);

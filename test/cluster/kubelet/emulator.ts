@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { Claim, NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
-import { type KubeClient, isNotFound } from '../../../src/kube/client.js';
+import { isNotFound, type KubeClient } from '../../../src/kube/client.js';
 import { Informer } from '../../../src/kube/informer.js';
 import { EVENTS, PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../../src/kube/resources.js';
 import type { Pod, ResourceClaim } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
 import { loadCdiRegistry } from './cdi-rules.js';
-import { DraPlugins, type DraPluginInfo } from './dra-plugins.js';
+import { type DraPluginInfo, DraPlugins } from './dra-plugins.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, HealthCache, type ResourceHealth } from './health-cache.js';
 import {
   allocatedResourcesStatus,
@@ -59,7 +59,9 @@ export interface ContainerRuntime {
   name: string;
   restartCount: number;
   startedAt: string;
-  lastState?: { terminated: { exitCode: number; reason: string; startedAt: string; finishedAt: string; containerID: string } };
+  lastState?: {
+    terminated: { exitCode: number; reason: string; startedAt: string; finishedAt: string; containerID: string };
+  };
 }
 
 export interface PodRuntime {
@@ -204,7 +206,10 @@ export class KubeletEmulator {
   async waitForPodRunning(namespace: string, name: string, timeoutMs = 10_000): Promise<PodRuntime> {
     await this.waitFor(
       `pod ${namespace}/${name} running (last error: ${this.pod(namespace, name)?.lastError ?? 'none'})`,
-      () => this.pod(namespace, name)?.phase === 'Running' && this.pod(namespace, name)?.lastStatus !== undefined && !this.dirtyPod(namespace, name),
+      () =>
+        this.pod(namespace, name)?.phase === 'Running' &&
+        this.pod(namespace, name)?.lastStatus !== undefined &&
+        !this.dirtyPod(namespace, name),
       timeoutMs,
     );
     return this.pod(namespace, name) as PodRuntime;
@@ -219,7 +224,8 @@ export class KubeletEmulator {
   ): Promise<void> {
     const runtime = this.pod(namespace, name);
     const state = runtime?.containers.get(container);
-    if (!runtime || !state) throw new Error(`no running container ${container} in pod ${namespace}/${name} on ${this.options.nodeName}`);
+    if (!runtime || !state)
+      throw new Error(`no running container ${container} in pod ${namespace}/${name} on ${this.options.nodeName}`);
     const now = new Date(this.now()).toISOString();
     state.lastState = {
       terminated: {
@@ -355,16 +361,24 @@ export class KubeletEmulator {
       if ('missing' in resolved) throw new Error(resolved.missing);
       let claim: ResourceClaim;
       try {
-        claim = await this.client.get<ResourceClaim>(resourcePath(RESOURCE_CLAIMS, { namespace: runtime.namespace, name: resolved.name }));
+        claim = await this.client.get<ResourceClaim>(
+          resourcePath(RESOURCE_CLAIMS, { namespace: runtime.namespace, name: resolved.name }),
+        );
       } catch (error) {
-        throw new Error(`fetch ResourceClaim ${resolved.name}: ${error instanceof Error ? error.message : String(error)}`);
+        throw new Error(
+          `fetch ResourceClaim ${resolved.name}: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       if (resolved.generated && !(claim.metadata.ownerReferences ?? []).some((owner) => owner.uid === runtime.uid)) {
         throw new Error(`ResourceClaim ${resolved.name} was not created for pod ${runtime.name} (pod is not owner)`);
       }
-      const reserved = (claim.status as { reservedFor?: { resource?: string; name?: string; uid?: string }[] } | undefined)?.reservedFor ?? [];
+      const reserved =
+        (claim.status as { reservedFor?: { resource?: string; name?: string; uid?: string }[] } | undefined)
+          ?.reservedFor ?? [];
       if (!reserved.some((ref) => ref.resource === 'pods' && ref.uid === runtime.uid)) {
-        throw new Error(`pod ${runtime.name} (${runtime.uid}) is not allowed to use ResourceClaim ${resolved.name} (${claim.metadata.uid})`);
+        throw new Error(
+          `pod ${runtime.name} (${runtime.uid}) is not allowed to use ResourceClaim ${resolved.name} (${claim.metadata.uid})`,
+        );
       }
       const results = claimResults(claim);
       for (const driver of new Set(results.map((result) => result.driver))) {
@@ -391,7 +405,9 @@ export class KubeletEmulator {
         };
         this.claimInfos.set(key, info);
       } else if (info.uid !== claim.metadata.uid) {
-        throw new Error(`old ResourceClaim with same name ${info.name} and different UID ${info.uid} still exists (previous pod force-deleted?!)`);
+        throw new Error(
+          `old ResourceClaim with same name ${info.name} and different UID ${info.uid} still exists (previous pod force-deleted?!)`,
+        );
       }
       info.podUIDs.add(runtime.uid);
       if (!runtime.claimNames.includes(info.name)) runtime.claimNames.push(info.name);
@@ -416,7 +432,8 @@ export class KubeletEmulator {
       for (const [uid, result] of Object.entries(response.claims ?? {})) {
         const requested = claims.find((claim) => claim.uid === uid);
         if (!requested) throw new Error(`NodePrepareResources returned result for unknown claim UID ${uid}`);
-        if (result.error) throw new Error(`NodePrepareResources failed for ResourceClaim ${requested.name}: ${result.error}`);
+        if (result.error)
+          throw new Error(`NodePrepareResources failed for ResourceClaim ${requested.name}: ${result.error}`);
         const info = this.claimInfos.get(`${requested.namespace}/${requested.name}`);
         if (!info) continue;
         // Repeated calls must be deterministic: replace, never append twice.
@@ -470,7 +487,8 @@ export class KubeletEmulator {
       for (const [uid, result] of Object.entries(response.claims ?? {})) {
         const requested = claims.find((claim) => claim.uid === uid);
         if (!requested) throw new Error(`NodeUnprepareResources returned result for unknown claim UID ${uid}`);
-        if (result.error) throw new Error(`NodeUnprepareResources failed for ResourceClaim ${requested.name}: ${result.error}`);
+        if (result.error)
+          throw new Error(`NodeUnprepareResources failed for ResourceClaim ${requested.name}: ${result.error}`);
       }
       const unfinished = claims.length - Object.keys(response.claims ?? {}).length;
       if (unfinished !== 0) throw new Error(`NodeUnprepareResources skipped ${unfinished} ResourceClaims`);
@@ -504,7 +522,9 @@ export class KubeletEmulator {
       const uses = runtime.claimNames.some((name) =>
         this.claimInfos
           .get(`${runtime.namespace}/${name}`)
-          ?.devices.some((device) => changed.some((c) => c.driver === device.driver && c.pool === device.pool && c.device === device.device)),
+          ?.devices.some((device) =>
+            changed.some((c) => c.driver === device.driver && c.pool === device.pool && c.device === device.device),
+          ),
       );
       if (uses) this.markDirty(runtime.uid);
     }
@@ -544,10 +564,18 @@ export class KubeletEmulator {
 
   private async writeStatus(pod: Pod, runtime: PodRuntime): Promise<void> {
     const running = runtime.phase === 'Running';
-    const gates = ((pod.spec as { readinessGates?: { conditionType: string }[] }).readinessGates ?? []).map((gate) => gate.conditionType);
-    const gatesOpen = gates.every((type) => pod.status?.conditions?.some((condition) => condition.type === type && condition.status === 'True'));
+    const gates = ((pod.spec as { readinessGates?: { conditionType: string }[] }).readinessGates ?? []).map(
+      (gate) => gate.conditionType,
+    );
+    const gatesOpen = gates.every((type) =>
+      pod.status?.conditions?.some((condition) => condition.type === type && condition.status === 'True'),
+    );
     const ready = running && gatesOpen;
-    const condition = (type: string, ok: boolean, reason?: string) => ({ type, status: ok ? 'True' : 'False', ...(reason && !ok ? { reason } : {}) });
+    const condition = (type: string, ok: boolean, reason?: string) => ({
+      type,
+      status: ok ? 'True' : 'False',
+      ...(reason && !ok ? { reason } : {}),
+    });
     const hostIP = this.options.hostIP ?? '127.0.0.1';
     const status = {
       phase: running ? 'Running' : 'Pending',
@@ -571,7 +599,11 @@ export class KubeletEmulator {
     const previous = new Map((pod.status?.conditions ?? []).map((c) => [c.type, c]));
     const conditions = status.conditions.map((c) => {
       const before = previous.get(c.type) as { status?: string; lastTransitionTime?: string } | undefined;
-      return { ...c, lastProbeTime: null, lastTransitionTime: before?.status === c.status ? (before.lastTransitionTime ?? stamp) : stamp };
+      return {
+        ...c,
+        lastProbeTime: null,
+        lastTransitionTime: before?.status === c.status ? (before.lastTransitionTime ?? stamp) : stamp,
+      };
     });
     await this.client.patch(
       resourcePath(PODS, { namespace: runtime.namespace, name: runtime.name, subresource: 'status' }),
@@ -586,13 +618,21 @@ export class KubeletEmulator {
   private async reportFailure(runtime: PodRuntime, message: string): Promise<void> {
     if (runtime.lastEventMessage === message) return;
     runtime.lastEventMessage = message;
-    const reason = /NodePrepareResources|DRA driver|ResourceClaim|CDI/.test(message) ? 'FailedPrepareDynamicResources' : 'FailedSync';
+    const reason = /NodePrepareResources|DRA driver|ResourceClaim|CDI/.test(message)
+      ? 'FailedPrepareDynamicResources'
+      : 'FailedSync';
     const now = new Date(this.now()).toISOString();
     await this.client.create(resourcePath(EVENTS, { namespace: runtime.namespace }), {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { generateName: `${runtime.name}.`, namespace: runtime.namespace },
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', name: runtime.name, namespace: runtime.namespace, uid: runtime.uid },
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        name: runtime.name,
+        namespace: runtime.namespace,
+        uid: runtime.uid,
+      },
       reason,
       message,
       type: 'Warning',
@@ -646,11 +686,20 @@ function containerId(runtime: PodRuntime, container: string, restart: number): s
 }
 
 function initContainerStatuses(pod: Pod, runtime: PodRuntime): Record<string, unknown>[] {
-  const inits = (pod.spec as { initContainers?: { name: string; image?: string; restartPolicy?: string }[] }).initContainers ?? [];
+  const inits =
+    (pod.spec as { initContainers?: { name: string; image?: string; restartPolicy?: string }[] }).initContainers ?? [];
   const at = runtime.startTime ?? new Date(0).toISOString();
   return inits.map((init) =>
     init.restartPolicy === 'Always'
-      ? { name: init.name, image: init.image ?? '', imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt: at } } }
+      ? {
+          name: init.name,
+          image: init.image ?? '',
+          imageID: '',
+          ready: true,
+          started: true,
+          restartCount: 0,
+          state: { running: { startedAt: at } },
+        }
       : {
           name: init.name,
           image: init.image ?? '',

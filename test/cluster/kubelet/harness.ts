@@ -34,11 +34,20 @@ export function podObject(spec: PodSpecForTest): unknown {
     metadata: { name: spec.name, namespace: 'default' },
     spec: {
       nodeName: spec.node,
-      containers: (spec.containers ?? [{ name: 'main', claims: Object.keys(spec.claims ?? {}).map((name) => ({ name })) }]).map(
-        (container) => ({ name: container.name, image: 'registry.example/engine:1', resources: { claims: container.claims ?? [] } }),
-      ),
-      resourceClaims: Object.entries(spec.claims ?? {}).map(([name, resourceClaimName]) => ({ name, resourceClaimName })),
-      ...(spec.readinessGates ? { readinessGates: spec.readinessGates.map((conditionType) => ({ conditionType })) } : {}),
+      containers: (
+        spec.containers ?? [{ name: 'main', claims: Object.keys(spec.claims ?? {}).map((name) => ({ name })) }]
+      ).map((container) => ({
+        name: container.name,
+        image: 'registry.example/engine:1',
+        resources: { claims: container.claims ?? [] },
+      })),
+      resourceClaims: Object.entries(spec.claims ?? {}).map(([name, resourceClaimName]) => ({
+        name,
+        resourceClaimName,
+      })),
+      ...(spec.readinessGates
+        ? { readinessGates: spec.readinessGates.map((conditionType) => ({ conditionType })) }
+        : {}),
     },
   };
 }
@@ -66,7 +75,10 @@ export function createAllocatedClaim(api: ApiServer, claim: ClaimForTest): KubeO
         devices: {
           requests: requests.map((name) => ({
             name,
-            exactly: { deviceClassName: 'gpu.lockstep.dev', count: claim.results.filter((r) => r.request === name).length },
+            exactly: {
+              deviceClassName: 'gpu.lockstep.dev',
+              count: claim.results.filter((r) => r.request === name).length,
+            },
           })),
         },
       },
@@ -82,13 +94,19 @@ export function createAllocatedClaim(api: ApiServer, claim: ClaimForTest): KubeO
           nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [claim.node] }] }],
         },
       },
-      reservedFor: (claim.reservedFor ?? []).map((pod) => ({ resource: 'pods', name: pod.metadata.name, uid: pod.metadata.uid })),
+      reservedFor: (claim.reservedFor ?? []).map((pod) => ({
+        resource: 'pods',
+        name: pod.metadata.name,
+        uid: pod.metadata.uid,
+      })),
     },
   };
   return api.store.updateStatus('resourceclaims', withStatus as KubeObject, { namespace: 'default' });
 }
 
-export async function startApi(options: Parameters<typeof startApiServer>[0] = {}): Promise<{ api: ApiServer; client: KubeClient }> {
+export async function startApi(
+  options: Parameters<typeof startApiServer>[0] = {},
+): Promise<{ api: ApiServer; client: KubeClient }> {
   const api = await startApiServer(options);
   const client = new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigPath }));
   return { api, client };

@@ -58,7 +58,12 @@ export class HealthCache {
         timeoutMs: seconds > 0 ? seconds * 1000 : this.defaultTimeoutMs,
       };
       const before = known.get(key);
-      if (!before || before.health !== entry.health || before.message !== entry.message || before.timeoutMs !== entry.timeoutMs) {
+      if (
+        !before ||
+        before.health !== entry.health ||
+        before.message !== entry.message ||
+        before.timeoutMs !== entry.timeoutMs
+      ) {
         changed.push({ driver, pool, device: name });
       }
       known.set(key, entry);

@@ -74,7 +74,8 @@ export function allocatedResourcesStatus(
     const seen = new Set<string>();
     const resources: ResourceHealthEntry[] = [];
     for (const device of devices) {
-      if (ref.request && device.requestNames.length > 0 && !device.requestNames.includes(baseRequest(ref.request))) continue;
+      if (ref.request && device.requestNames.length > 0 && !device.requestNames.includes(baseRequest(ref.request)))
+        continue;
       const resourceID = device.cdiIds[0] ?? `${device.driver}/${device.pool}/${device.device}`;
       if (seen.has(resourceID)) continue;
       seen.add(resourceID);

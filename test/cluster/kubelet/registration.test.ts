@@ -4,8 +4,8 @@ import { Server, ServerCredentials, type UntypedServiceImplementation } from '@g
 import { afterEach, describe, expect, it } from 'vitest';
 import { kubeletServices, type PluginInfo, type RegistrationStatus } from '../../../agent/kubelet/protos.js';
 import { chooseDraVersion, DraPlugins } from './dra-plugins.js';
-import { RegistrationWatcher } from './registration-watcher.js';
 import { shortTempDir } from './harness.js';
+import { RegistrationWatcher } from './registration-watcher.js';
 
 const servers: Server[] = [];
 const watchers: RegistrationWatcher[] = [];
@@ -31,14 +31,21 @@ async function fakePlugin(path: string, info: PluginInfo, hang = false): Promise
   };
   server.addService(kubeletServices().registration, implementation);
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+    server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (error) =>
+      error ? reject(error) : resolve(),
+    ),
   );
   servers.push(server);
   return notes;
 }
 
 async function watch(dir: string): Promise<{ watcher: RegistrationWatcher; store: DraPlugins }> {
-  const store = new DraPlugins({ onWipe: () => undefined, onHealth: () => undefined, onHealthStreamEnd: () => undefined, healthRetryMs: 60_000 });
+  const store = new DraPlugins({
+    onWipe: () => undefined,
+    onHealth: () => undefined,
+    onHealthStreamEnd: () => undefined,
+    healthRetryMs: 60_000,
+  });
   const watcher = new RegistrationWatcher({ dir, handlers: { DRAPlugin: store }, pollMs: 20, retryMs: 60_000 });
   watchers.push(watcher);
   stores.push(store);
@@ -56,23 +63,39 @@ const info = (overrides: Partial<PluginInfo>): PluginInfo => ({
 describe('registration (kubelet side)', () => {
   it('validates, registers and notifies; refusals carry the kubelet’s error text', async () => {
     const dir = await shortTempDir('rg-');
-    const good = await fakePlugin(join(dir, 'a-reg.sock'), info({ endpoint: join(dir, 'a.sock'), supported_versions: ['v9.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAPlugin'] }));
+    const good = await fakePlugin(
+      join(dir, 'a-reg.sock'),
+      info({
+        endpoint: join(dir, 'a.sock'),
+        supported_versions: ['v9.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAPlugin'],
+      }),
+    );
     const empty = await fakePlugin(join(dir, 'b-reg.sock'), info({ name: 'b.dev', supported_versions: [] }));
-    const unknown = await fakePlugin(join(dir, 'c-reg.sock'), info({ name: 'c.dev', supported_versions: ['v1alpha4.Node'] }));
+    const unknown = await fakePlugin(
+      join(dir, 'c-reg.sock'),
+      info({ name: 'c.dev', supported_versions: ['v1alpha4.Node'] }),
+    );
     const wrongType = await fakePlugin(join(dir, 'd-reg.sock'), info({ type: 'CSIPlugin', name: 'd.dev' }));
     const { watcher, store } = await watch(dir);
     await watcher.scanNow();
     expect(good).toEqual([{ plugin_registered: true, error: '' }]);
     // First DRAPlugin entry the kubelet knows wins: v1beta1 here, although v1 is listed later.
-    expect(store.list()).toEqual([expect.objectContaining({ driver: 'lockstep.dev', version: 'v1beta1.DRAPlugin', endpoint: join(dir, 'a.sock') })]);
+    expect(store.list()).toEqual([
+      expect.objectContaining({ driver: 'lockstep.dev', version: 'v1beta1.DRAPlugin', endpoint: join(dir, 'a.sock') }),
+    ]);
     expect(empty).toEqual([
       {
         plugin_registered: false,
         error: `invalid supported gRPC versions of DRA driver plugin b.dev at endpoint /var/lib/kubelet/plugins/lockstep.dev/dra.sock: empty list of supported gRPC services (aka supported versions)`,
       },
     ]);
-    expect(unknown[0]?.error).toMatch(/none of services supported by the plugin \(\["v1alpha4.Node"\]\) are supported by the kubelet/);
-    expect(wrongType[0]).toEqual({ plugin_registered: false, error: `no handler registered for plugin type: CSIPlugin at socket ${join(dir, 'd-reg.sock')}` });
+    expect(unknown[0]?.error).toMatch(
+      /none of services supported by the plugin \(\["v1alpha4.Node"\]\) are supported by the kubelet/,
+    );
+    expect(wrongType[0]).toEqual({
+      plugin_registered: false,
+      error: `no handler registered for plugin type: CSIPlugin at socket ${join(dir, 'd-reg.sock')}`,
+    });
   });
 
   it('skips dot-files and non-sockets; an empty endpoint means the registration socket itself', async () => {
@@ -115,7 +138,9 @@ describe('registration (kubelet side)', () => {
   });
 
   it('chooseDraVersion follows the order the plugin lists', () => {
-    expect(chooseDraVersion('d', '/e', ['v1alpha1.DRAResourceHealth', 'v1.DRAPlugin', 'v1beta1.DRAPlugin'])).toBe('v1.DRAPlugin');
+    expect(chooseDraVersion('d', '/e', ['v1alpha1.DRAResourceHealth', 'v1.DRAPlugin', 'v1beta1.DRAPlugin'])).toBe(
+      'v1.DRAPlugin',
+    );
     expect(() => chooseDraVersion('d', '/e', ['v1alpha1.DRAResourceHealth'])).toThrow(/none of services/);
   });
 });

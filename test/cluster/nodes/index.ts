@@ -3,7 +3,7 @@
  * and for how each derived part was derived). Trees are generated into a directory the caller owns (a temp dir);
  * nothing generated is committed.
  */
-import { readFile, readlink, readdir, rm, writeFile, mkdir, chmod } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseLspciVvv } from './lspci.js';
 import { nvidiaSmiTextToXml } from './nvidia-smi-text-to-xml.js';
@@ -84,7 +84,11 @@ export async function buildSimulatedNode(
   const sys = join(dir, 'sys');
   const dev = join(dir, 'dev');
   const bin = join(dir, 'bin');
-  await Promise.all([mkdir(sys, { recursive: true }), mkdir(dev, { recursive: true }), mkdir(bin, { recursive: true })]);
+  await Promise.all([
+    mkdir(sys, { recursive: true }),
+    mkdir(dev, { recursive: true }),
+    mkdir(bin, { recursive: true }),
+  ]);
   const built = await BUILDERS[kind](sys, dev);
   const nvidiaSmiPath = join(bin, 'nvidia-smi');
   const xmlPath = join(bin, 'nvidia-smi.xml');
@@ -221,11 +225,13 @@ async function buildH100(sys: string, dev: string): Promise<Built> {
     iommuGroup: i,
   }));
   // parents before children (mkdir -p makes order irrelevant, but keep writes bounded in parallelism)
-  for (let i = 0; i < sims.length; i += 64) await Promise.all(sims.slice(i, i + 64).map((s) => writePciFunction(sys, s)));
+  for (let i = 0; i < sims.length; i += 64)
+    await Promise.all(sims.slice(i, i + 64).map((s) => writePciFunction(sys, s)));
 
   // NICs: every Ethernet function
   const eth = sorted.filter((f) => f.classCode.startsWith('0200'));
-  const multi = (f: (typeof eth)[number]) => eth.some((o) => o !== f && o.address.slice(0, -1) === f.address.slice(0, -1));
+  const multi = (f: (typeof eth)[number]) =>
+    eth.some((o) => o !== f && o.address.slice(0, -1) === f.address.slice(0, -1));
   const nics: ExpectedNode['nics'] = [];
   const ib = readTar(await readFile(join(FIXTURES, ibTarSrc)));
   const ibFiles = (device: string) => {
@@ -327,8 +333,8 @@ async function buildH100(sys: string, dev: string): Promise<Built> {
 
 /** Bus ids (normalised) of the `<gpu id=…>` elements of a recorded XML. */
 function xmlGpuIds(xml: string): string[] {
-  return [...xml.matchAll(/<gpu id="([0-9A-Fa-f]{8}):([0-9A-Fa-f]{2}):([0-9A-Fa-f]{2})\.([0-7])"/g)].map(
-    (m) => `${m[1]!.slice(4)}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase(),
+  return [...xml.matchAll(/<gpu id="([0-9A-Fa-f]{8}):([0-9A-Fa-f]{2}):([0-9A-Fa-f]{2})\.([0-7])"/g)].map((m) =>
+    `${m[1]!.slice(4)}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase(),
   );
 }
 

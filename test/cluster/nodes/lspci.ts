@@ -88,7 +88,10 @@ const DEVICES: Record<string, string> = {
 };
 
 function vendorAndDevice(text: string): { vendorId: string; deviceId: string } {
-  const t = text.replace(/\s*\(rev [0-9a-f]+\)/i, '').replace(/\s*\(prog-if .*$/, '').trim();
+  const t = text
+    .replace(/\s*\(rev [0-9a-f]+\)/i, '')
+    .replace(/\s*\(prog-if .*$/, '')
+    .trim();
   for (const [name, id] of VENDORS) {
     if (t.startsWith(`${name} `)) {
       const rest = t.slice(name.length + 1).trim();
@@ -100,6 +103,43 @@ function vendorAndDevice(text: string): { vendorId: string; deviceId: string } {
   }
   throw new Error(`lspci: unknown vendor in "${t}"`);
 }
+
+/** Detail lines of a record and what each sets. */
+const FIELDS: [RegExp, (r: LspciFunction, m: RegExpExecArray) => void][] = [
+  [
+    /^Subsystem: (.+)$/,
+    (r, m) => {
+      try {
+        const sub = vendorAndDevice(m[1]!);
+        r.subsystemVendorId = sub.vendorId;
+        r.subsystemDeviceId = sub.deviceId;
+      } catch {
+        // subsystem names without a known id stay unset
+      }
+    },
+  ],
+  [/^NUMA node: (\d+)$/, (r, m) => (r.numaNode = Number(m[1]))],
+  [
+    /^LnkSta:\s+Speed ([\d.]+)GT\/s[^,]*, Width x(\d+)/,
+    (r, m) => {
+      const gts = Number(m[1]);
+      r.linkSpeed = `${Number.isInteger(gts) ? gts.toFixed(1) : String(gts)} GT/s PCIe`;
+      r.linkWidth = Number(m[2]);
+    },
+  ],
+  [/^Kernel driver in use: (\S+)$/, (r, m) => (r.driver = m[1])],
+  [
+    /^Bus: primary=([0-9a-f]{2}), secondary=([0-9a-f]{2}), subordinate=([0-9a-f]{2})/,
+    (r, m) => {
+      r.secondaryBus = Number.parseInt(m[2]!, 16);
+      r.subordinateBus = Number.parseInt(m[3]!, 16);
+    },
+  ],
+  [
+    /^Capabilities: \[[0-9a-f]+\] Express \(v\d\) (Root Port|Upstream Port|Downstream Port|Endpoint|Legacy Endpoint|PCI-Express to PCI\/PCI-X Bridge|Root Complex Integrated Endpoint)/,
+    (r, m) => (r.portType = m[1]),
+  ],
+];
 
 const HEADER = /^([0-9a-f]{2}):([0-9a-f]{2})\.([0-7]) ([^:]+): (.+)$/;
 
@@ -129,28 +169,13 @@ export function parseLspciVvv(text: string): LspciFunction[] {
     }
     if (!cur) continue;
     const t = line.trim();
-    let m: RegExpExecArray | null;
-    if ((m = /^Subsystem: (.+)$/.exec(t))) {
-      try {
-        const s = vendorAndDevice(m[1]!);
-        cur.subsystemVendorId = s.vendorId;
-        cur.subsystemDeviceId = s.deviceId;
-      } catch {
-        // subsystem names without a known id stay unset, as sysfs would show them only as ids
+    const rec = cur;
+    for (const [re, apply] of FIELDS) {
+      const m = re.exec(t);
+      if (m) {
+        apply(rec, m);
+        break;
       }
-    } else if ((m = /^NUMA node: (\d+)$/.exec(t))) {
-      cur.numaNode = Number(m[1]);
-    } else if ((m = /^LnkSta:\s+Speed ([\d.]+)GT\/s[^,]*, Width x(\d+)/.exec(t))) {
-      const gts = Number(m[1]);
-      cur.linkSpeed = `${Number.isInteger(gts) ? gts.toFixed(1) : String(gts)} GT/s PCIe`;
-      cur.linkWidth = Number(m[2]);
-    } else if ((m = /^Kernel driver in use: (\S+)$/.exec(t))) {
-      cur.driver = m[1];
-    } else if ((m = /^Bus: primary=([0-9a-f]{2}), secondary=([0-9a-f]{2}), subordinate=([0-9a-f]{2})/.exec(t))) {
-      cur.secondaryBus = Number.parseInt(m[2]!, 16);
-      cur.subordinateBus = Number.parseInt(m[3]!, 16);
-    } else if ((m = /^Capabilities: \[[0-9a-f]+\] Express \(v\d\) (Root Port|Upstream Port|Downstream Port|Endpoint|Legacy Endpoint|PCI-Express to PCI\/PCI-X Bridge|Root Complex Integrated Endpoint)/.exec(t))) {
-      cur.portType = m[1];
     }
   }
   placeInTree(records);

@@ -61,20 +61,30 @@ describe('ttar unpacker', () => {
   });
 
   it('refuses paths that climb out of the destination', async () => {
-    await expect(unpackTtar('Path: ../evil\nLines: 1\nx\n', await temp())).rejects.toThrow('ttar: unsafe path "../evil"');
+    await expect(unpackTtar('Path: ../evil\nLines: 1\nx\n', await temp())).rejects.toThrow(
+      'ttar: unsafe path "../evil"',
+    );
   });
 
   it('unpacks the node_exporter fixture as the recording has it', async () => {
     const d = await temp();
-    await unpackTtar(readFileSync(join(FIXTURES, 'sysfs/node_exporter__sysfs-snapshot__sys.ttar'), 'utf8'), d, { stripPrefix: 'sys/' });
-    expect(await readlink(join(d, 'bus/pci/devices/0000:45:00.0'))).toBe('../../../devices/pci0000:40/0000:40:01.3/0000:45:00.0');
-    expect(await readFile(join(d, 'devices/pci0000:40/0000:40:01.3/0000:45:00.0/current_link_speed'), 'utf8')).toBe('5.0 GT/s PCIe\n');
+    await unpackTtar(readFileSync(join(FIXTURES, 'sysfs/node_exporter__sysfs-snapshot__sys.ttar'), 'utf8'), d, {
+      stripPrefix: 'sys/',
+    });
+    expect(await readlink(join(d, 'bus/pci/devices/0000:45:00.0'))).toBe(
+      '../../../devices/pci0000:40/0000:40:01.3/0000:45:00.0',
+    );
+    expect(await readFile(join(d, 'devices/pci0000:40/0000:40:01.3/0000:45:00.0/current_link_speed'), 'utf8')).toBe(
+      '5.0 GT/s PCIe\n',
+    );
   });
 });
 
 describe('tar reader', () => {
   it('reads the infiniband tar (git archive): mlx5_0 port 1 is ACTIVE at 400 Gb/s NDR', () => {
-    const entries = readTar(readFileSync(join(FIXTURES, 'sysfs/gpud__sys-class-infiniband__h100-node-8xcx7-ndr-plus-bf3-bond.tar')));
+    const entries = readTar(
+      readFileSync(join(FIXTURES, 'sysfs/gpud__sys-class-infiniband__h100-node-8xcx7-ndr-plus-bf3-bond.tar')),
+    );
     const get = (p: string) => entries.find((e) => e.path.endsWith(p))?.content.toString('utf8');
     // the recording's files have no trailing newline (unlike live sysfs); the reader keeps bytes as they are
     expect(get('/mlx5_0/ports/1/state')?.trim()).toBe('4: ACTIVE');
@@ -85,7 +95,9 @@ describe('tar reader', () => {
 });
 
 describe('lspci -vvv parser', () => {
-  const fns = parseLspciVvv(readFileSync(join(FIXTURES, 'lspci/gpud__lspci-vvv__8x-h100-hgx-pex890xx-cx7.txt'), 'utf8'));
+  const fns = parseLspciVvv(
+    readFileSync(join(FIXTURES, 'lspci/gpud__lspci-vvv__8x-h100-hgx-pex890xx-cx7.txt'), 'utf8'),
+  );
   it('reads all 517 functions of the capture with ids, class, NUMA, link and driver', () => {
     expect(fns).toHaveLength(517);
     expect(fns.find((f) => f.address === '0000:19:00.0')).toMatchObject({
@@ -100,24 +112,36 @@ describe('lspci -vvv parser', () => {
       driver: 'nvidia',
       sysfsPath: 'devices/pci0000:15/0000:15:01.0/0000:16:00.0/0000:17:01.0/0000:19:00.0',
     });
-    expect(fns.find((f) => f.address === '0000:16:00.0')).toMatchObject({ portType: 'Upstream Port', secondaryBus: 0x17, subordinateBus: 0x1c });
+    expect(fns.find((f) => f.address === '0000:16:00.0')).toMatchObject({
+      portType: 'Upstream Port',
+      secondaryBus: 0x17,
+      subordinateBus: 0x1c,
+    });
     expect(fns.filter((f) => f.vendorId === '10de' && f.classCode === '068000')).toHaveLength(4); // NVSwitch bridges
   });
 
   it('the GPU bus ids of the lspci capture are exactly those of the nvidia-smi capture (checked, documented in README)', () => {
-    const text = readFileSync(join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'), 'utf8');
+    const text = readFileSync(
+      join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'),
+      'utf8',
+    );
     const smi = [...text.matchAll(/^GPU 0000(\S+)$/gm)].map((m) => m[1]!.toLowerCase());
     const lspci = fns.filter((f) => f.classCode === '030200').map((f) => f.address);
     expect(smi).toEqual(lspci);
   });
 
   it('names an unknown class instead of guessing', () => {
-    expect(() => parseLspciVvv('00:01.0 Weird thing: Intel Corporation Device 1234\n')).toThrow('lspci: unknown class "Weird thing" at 00:01.0');
+    expect(() => parseLspciVvv('00:01.0 Weird thing: Intel Corporation Device 1234\n')).toThrow(
+      'lspci: unknown class "Weird thing" at 00:01.0',
+    );
   });
 });
 
 describe('nvidia-smi text → XML (derived)', () => {
-  const text = readFileSync(join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'), 'utf8');
+  const text = readFileSync(
+    join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'),
+    'utf8',
+  );
   it('the derived XML parses and carries the text capture’s values', () => {
     const r = parseNvidiaSmiXml(nvidiaSmiTextToXml(text));
     if (!r.ok) throw new Error(r.error);
@@ -129,9 +153,21 @@ describe('nvidia-smi text → XML (derived)', () => {
     ]);
     expect(r.report.gpus).toHaveLength(8);
     const g = r.report.gpus[0]!;
-    expect(g).toMatchObject({ productName: 'NVIDIA H100 80GB HBM3', architecture: 'Hopper', pciDeviceId: '2330', fabricState: 'Completed', fabricStatus: 'Success', migCurrent: 'Disabled' });
+    expect(g).toMatchObject({
+      productName: 'NVIDIA H100 80GB HBM3',
+      architecture: 'Hopper',
+      pciDeviceId: '2330',
+      fabricState: 'Completed',
+      fabricStatus: 'Success',
+      migCurrent: 'Disabled',
+    });
     expect(g.memoryTotalBytes).toBe(81559 * 1024 ** 2);
-    expect(g.memoryErrors).toMatchObject({ uncorrectableVolatile: 0, remappedRowsCorrectable: 0, remappedRowsPending: false, remappedRowsFailure: false });
+    expect(g.memoryErrors).toMatchObject({
+      uncorrectableVolatile: 0,
+      remappedRowsCorrectable: 0,
+      remappedRowsPending: false,
+      remappedRowsFailure: false,
+    });
     expect(g.memoryErrors.retiredPagesDoubleBit).toBeUndefined(); // "Double Bit ECC : N/A"
   });
   it('refuses text without GPU sections', () => {

@@ -136,7 +136,9 @@ function parseText(text: string): { header: TextNode[]; gpus: { id: string; node
     }
     const indent = raw.length - raw.trimStart().length;
     const m = /^(.*?)\s+:\s?(.*)$/.exec(raw.trim());
-    const node: TextNode = m ? { label: m[1]!.trim(), value: m[2]!.trim(), children: [] } : { label: raw.trim(), children: [] };
+    const node: TextNode = m
+      ? { label: m[1]!.trim(), value: m[2]!.trim(), children: [] }
+      : { label: raw.trim(), children: [] };
     while (stack.length > 1 && stack[stack.length - 1]!.indent >= indent) stack.pop();
     stack[stack.length - 1]!.children.push(node);
     stack.push({ indent, children: node.children });

@@ -12,7 +12,11 @@ export function readTar(buf: Buffer): TarEntry[] {
   while (off + 512 <= buf.length) {
     const header = buf.subarray(off, off + 512);
     if (header.every((b) => b === 0)) break;
-    const str = (a: number, n: number) => header.subarray(a, a + n).toString('utf8').replace(/\0.*$/s, '');
+    const str = (a: number, n: number) =>
+      header
+        .subarray(a, a + n)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
     const size = Number.parseInt(str(124, 12).trim() || '0', 8);
     const flag = String.fromCharCode(header[156]!);
     const prefix = str(345, 155);

@@ -25,37 +25,39 @@ export async function unpackTtar(text: string, dest: string, opts: TtarOptions =
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    let m: RegExpExecArray | null;
-    if ((m = /^Directory: (.+)$/.exec(line))) {
-      const t = target(m[1]!);
+    const dirMatch = /^Directory: (.+)$/.exec(line);
+    if (dirMatch) {
+      const t = target(dirMatch[1]!);
       if (t) await mkdir(t, { recursive: true });
-    } else if ((m = /^Path: (.+)$/.exec(line))) {
-      const path = m[1]!;
-      const next = lines[i + 1] ?? '';
-      const t = target(path);
-      let sl: RegExpExecArray | null;
-      let ln: RegExpExecArray | null;
-      if ((sl = /^SymlinkTo: (.+)$/.exec(next))) {
-        i++;
-        if (t) {
-          await mkdir(dirname(t), { recursive: true });
-          await symlink(sl[1]!, t);
-          written++;
-        }
-      } else if ((ln = /^Lines: (\d+)$/.exec(next))) {
-        const n = Number(ln[1]);
-        const body = lines.slice(i + 2, i + 2 + n);
-        i += 1 + n;
-        let content = body.map((l) => l.replace(/NULLBYTE/g, '\0')).join('\n');
-        if (n > 0) content = content.endsWith('EOF') ? content.slice(0, -3) : `${content}\n`;
-        if (t) {
-          await mkdir(dirname(t), { recursive: true });
-          await writeFile(t, content);
-          written++;
-        }
-      } else {
-        throw new Error(`ttar: line ${i + 2}: expected SymlinkTo: or Lines: after Path: ${path}`);
+      continue;
+    }
+    const pathMatch = /^Path: (.+)$/.exec(line);
+    if (!pathMatch) continue;
+    const path = pathMatch[1]!;
+    const next = lines[i + 1] ?? '';
+    const t = target(path);
+    const sl = /^SymlinkTo: (.+)$/.exec(next);
+    const ln = /^Lines: (\d+)$/.exec(next);
+    if (sl) {
+      i++;
+      if (t) {
+        await mkdir(dirname(t), { recursive: true });
+        await symlink(sl[1]!, t);
+        written++;
       }
+    } else if (ln) {
+      const n = Number(ln[1]);
+      const body = lines.slice(i + 2, i + 2 + n);
+      i += 1 + n;
+      let content = body.map((l) => l.replace(/NULLBYTE/g, '\0')).join('\n');
+      if (n > 0) content = content.endsWith('EOF') ? content.slice(0, -3) : `${content}\n`;
+      if (t) {
+        await mkdir(dirname(t), { recursive: true });
+        await writeFile(t, content);
+        written++;
+      }
+    } else {
+      throw new Error(`ttar: line ${i + 2}: expected SymlinkTo: or Lines: after Path: ${path}`);
     }
   }
   return written;

@@ -135,7 +135,8 @@ export class SchedulerLite {
       this.timer = undefined;
       this.busy = this.passes().finally(() => {
         this.busy = undefined;
-        if (!this.dirty) for (const w of this.idleWaiters.splice(0)) w();
+        if (this.dirty) this.trigger();
+        else for (const w of this.idleWaiters.splice(0)) w();
       });
     }, 5);
   }

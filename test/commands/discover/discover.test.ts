@@ -18,7 +18,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const nodeArgs = (n: SimulatedNode) => ['--sysfs-root', n.sysfsRoot, '--dev-root', n.devRoot, '--nvidia-smi', n.nvidiaSmiPath];
+const nodeArgs = (n: SimulatedNode) => [
+  '--sysfs-root',
+  n.sysfsRoot,
+  '--dev-root',
+  n.devRoot,
+  '--nvidia-smi',
+  n.nvidiaSmiPath,
+];
 
 describe('lockstep discover', () => {
   it('on this machine: exits 0, finds the PCI NICs, reports no GPUs and no nvidia-smi error', () => {
@@ -57,14 +64,23 @@ describe('lockstep discover', () => {
       'healthy',
     ]);
     const topo = lines.slice(lines.indexOf('TOPOLOGY (GPU → NICs, nearest first)'));
-    expect(topo.find((l) => l.startsWith('gpu-1 '))!.split(/\s{3,}/).slice(0, 3)).toEqual(['gpu-1', 'nic-0000-3c-00-0', 'PIX']);
+    expect(
+      topo
+        .find((l) => l.startsWith('gpu-1 '))!
+        .split(/\s{3,}/)
+        .slice(0, 3),
+    ).toEqual(['gpu-1', 'nic-0000-3c-00-0', 'PIX']);
     expect(r.stdout).not.toContain('EXCLUDED INTERFACES');
     expect(r.stdout).not.toContain('PROBLEMS');
   });
 
   it('-o yaml and -o json print the same inventory; --all adds the virtual interfaces', () => {
-    const json = JSON.parse(runBundle('lockstep', ['discover', ...nodeArgs(h100), '-o', 'json', '--all']).stdout) as Inventory;
-    const yaml = parse(runBundle('lockstep', ['discover', ...nodeArgs(h100), '-o', 'yaml', '--all']).stdout) as Inventory;
+    const json = JSON.parse(
+      runBundle('lockstep', ['discover', ...nodeArgs(h100), '-o', 'json', '--all']).stdout,
+    ) as Inventory;
+    const yaml = parse(
+      runBundle('lockstep', ['discover', ...nodeArgs(h100), '-o', 'yaml', '--all']).stdout,
+    ) as Inventory;
     expect({ ...yaml, scannedAt: '' }).toEqual({ ...json, scannedAt: '' });
     expect(json.excludedInterfaces.map((e) => e.ifName)).toEqual(['docker0', 'lo', 'veth3f2a1b0']);
     expect(json.devices.filter((d): d is GpuDevice => d.kind === 'gpu')).toHaveLength(8);
@@ -98,7 +114,15 @@ describe('lockstep discover', () => {
   });
 
   it('--slices prints the ResourceSlices the agent would publish', () => {
-    const r = runBundle('lockstep', ['discover', ...nodeArgs(h100), '--slices', '-o', 'json', '--node-name', 'gpu-node-1']);
+    const r = runBundle('lockstep', [
+      'discover',
+      ...nodeArgs(h100),
+      '--slices',
+      '-o',
+      'json',
+      '--node-name',
+      'gpu-node-1',
+    ]);
     expect(r.status).toBe(0);
     const list = JSON.parse(r.stdout) as {
       kind: string;
@@ -112,7 +136,16 @@ describe('lockstep discover', () => {
       expect(s.spec.nodeName).toBe('gpu-node-1');
     }
     const names = list.items.flatMap((s) => s.spec.devices.map((d) => d.name));
-    expect(names.filter((x) => x.startsWith('gpu-'))).toEqual(['gpu-0', 'gpu-1', 'gpu-2', 'gpu-3', 'gpu-4', 'gpu-5', 'gpu-6', 'gpu-7']);
+    expect(names.filter((x) => x.startsWith('gpu-'))).toEqual([
+      'gpu-0',
+      'gpu-1',
+      'gpu-2',
+      'gpu-3',
+      'gpu-4',
+      'gpu-5',
+      'gpu-6',
+      'gpu-7',
+    ]);
     expect(names).toContain('nic-0000-1a-00-0');
   });
 

@@ -53,7 +53,9 @@ export function isQualifiedName(v: string): string[] {
     if (prefix.length === 0) out.push('prefix part must be non-empty');
     else for (const msg of isDns1123Subdomain(prefix)) out.push(`prefix part ${msg}`);
   } else {
-    return [`a qualified name ${QUALIFIED_NAME_MSG} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
+    return [
+      `a qualified name ${QUALIFIED_NAME_MSG} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
+    ];
   }
   if (name.length === 0) out.push('name part must be non-empty');
   else if (name.length > 63) out.push('name part must be no more than 63 characters');
@@ -83,7 +85,8 @@ export function validateObjectMeta(
   if (meta.name !== undefined) errs.push(...invalidEach('metadata.name', meta.name, check(meta.name)));
   for (const [k, v] of Object.entries(meta.labels ?? {})) {
     errs.push(...invalidEach('metadata.labels', k, isQualifiedName(k)));
-    if (typeof v !== 'string') errs.push({ type: 'FieldValueInvalid', field: 'metadata.labels', value: v, detail: 'must be a string' });
+    if (typeof v !== 'string')
+      errs.push({ type: 'FieldValueInvalid', field: 'metadata.labels', value: v, detail: 'must be a string' });
     else errs.push(...invalidEach('metadata.labels', v, isLabelValue(v)));
   }
   for (const k of Object.keys(meta.annotations ?? {}))

@@ -71,7 +71,12 @@ export function validateDriverName(name: unknown, field: string): Errs {
   const errs: Errs = [];
   if (v.length === 0) errs.push(required(field));
   if (v.length > LIMITS.driverNameLength)
-    errs.push({ type: 'FieldValueTooLong', field, value: v, detail: `may not be more than ${LIMITS.driverNameLength} bytes` });
+    errs.push({
+      type: 'FieldValueTooLong',
+      field,
+      value: v,
+      detail: `may not be more than ${LIMITS.driverNameLength} bytes`,
+    });
   errs.push(...invalidEach(field, v, isDns1123Subdomain(v.toLowerCase())));
   return errs;
 }
@@ -124,13 +129,15 @@ function validateAttribute(attr: unknown, field: string): Errs {
   if (a.int !== undefined && a.int !== null) n++;
   if (typeof a.string === 'string') {
     n++;
-    if (a.string.length > LIMITS.attributeValueLength) errs.push(tooLong(`${field}.string`, LIMITS.attributeValueLength));
+    if (a.string.length > LIMITS.attributeValueLength)
+      errs.push(tooLong(`${field}.string`, LIMITS.attributeValueLength));
   }
   if (typeof a.version === 'string') {
     n++;
     if (!SEMVER_RE.test(a.version))
       errs.push(invalid(`${field}.version`, a.version, 'must be a string compatible with semver.org spec 2.0.0'));
-    if (a.version.length > LIMITS.attributeValueLength) errs.push(tooLong(`${field}.version`, LIMITS.attributeValueLength));
+    if (a.version.length > LIMITS.attributeValueLength)
+      errs.push(tooLong(`${field}.version`, LIMITS.attributeValueLength));
   }
   if (n === 0) errs.push(invalid(field, '', 'exactly one value must be specified'));
   else if (n > 1) errs.push(invalid(field, a, 'exactly one value must be specified'));
@@ -143,11 +150,18 @@ function validateTaint(taint: unknown, field: string): Errs {
   const key = typeof t.key === 'string' ? t.key : '';
   if (key === '') errs.push(required(`${field}.key`));
   else errs.push(...invalidEach(`${field}.key`, key, isQualifiedName(key)));
-  if (typeof t.value === 'string' && t.value !== '') errs.push(...invalidEach(`${field}.value`, t.value, isLabelValue(t.value)));
+  if (typeof t.value === 'string' && t.value !== '')
+    errs.push(...invalidEach(`${field}.value`, t.value, isLabelValue(t.value)));
   const effect = typeof t.effect === 'string' ? t.effect : '';
   if (effect === '') errs.push(required(`${field}.effect`));
   else if (!TAINT_EFFECTS.includes(effect))
-    errs.push({ type: 'FieldValueNotSupported', field: `${field}.effect`, value: effect, detail: '', supported: TAINT_EFFECTS });
+    errs.push({
+      type: 'FieldValueNotSupported',
+      field: `${field}.effect`,
+      value: effect,
+      detail: '',
+      supported: TAINT_EFFECTS,
+    });
   return errs;
 }
 
@@ -162,7 +176,11 @@ function validateDevice(device: unknown, field: string): Errs {
   const total = Object.keys(attrs).length + Object.keys(caps).length;
   if (total > LIMITS.attributesAndCapacitiesPerDevice)
     errs.push(
-      invalid(field, total, `the total number of attributes and capacities must not exceed ${LIMITS.attributesAndCapacitiesPerDevice}`),
+      invalid(
+        field,
+        total,
+        `the total number of attributes and capacities must not exceed ${LIMITS.attributesAndCapacitiesPerDevice}`,
+      ),
     );
   for (const [key, value] of Object.entries(attrs)) {
     errs.push(...validateQualifiedName(key, `${field}.attributes`));
@@ -170,8 +188,12 @@ function validateDevice(device: unknown, field: string): Errs {
   }
   for (const key of Object.keys(caps)) errs.push(...validateQualifiedName(key, `${field}.capacity`));
   const taints = arr(d.taints);
-  if (taints.length > LIMITS.taintsPerDevice) errs.push(tooMany(`${field}.taints`, taints.length, LIMITS.taintsPerDevice));
-  else taints.forEach((t, i) => errs.push(...validateTaint(t, `${field}.taints[${i}]`)));
+  if (taints.length > LIMITS.taintsPerDevice)
+    errs.push(tooMany(`${field}.taints`, taints.length, LIMITS.taintsPerDevice));
+  else
+    taints.forEach((t, i) => {
+      errs.push(...validateTaint(t, `${field}.taints[${i}]`));
+    });
   if (d.nodeName !== undefined || d.nodeSelector !== undefined || d.allNodes !== undefined)
     errs.push(
       invalid(
@@ -186,7 +208,8 @@ function validateDevice(device: unknown, field: string): Errs {
 function validateNodeSelector(sel: unknown, field: string): Errs {
   const terms = arr(rec(sel).nodeSelectorTerms);
   const errs: Errs = [];
-  if (terms.length === 0) errs.push(required(`${field}.nodeSelectorTerms`, 'must have at least one node selector term'));
+  if (terms.length === 0)
+    errs.push(required(`${field}.nodeSelectorTerms`, 'must have at least one node selector term'));
   if (terms.length !== 1)
     errs.push(invalid(`${field}.nodeSelectorTerms`, terms, 'must have exactly one node selector term'));
   return errs;
@@ -228,7 +251,9 @@ export function validateResourceSliceSpec(spec: unknown, oldSpec: unknown): Errs
     else errs.push(invalid(`spec.${flag}`, s[flag], 'must be either unset or set to true'));
   }
   if (set.length === 0)
-    errs.push(required('spec', 'exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is required'));
+    errs.push(
+      required('spec', 'exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is required'),
+    );
   else if (set.length > 1)
     errs.push(
       invalid(
@@ -245,10 +270,13 @@ export function validateResourceSliceSpec(spec: unknown, oldSpec: unknown): Errs
     return errs;
   }
   const seen = new Set<string>();
-  devices.forEach((d, i) => errs.push(...validateDevice(d, `spec.devices[${i}]`)));
+  devices.forEach((d, i) => {
+    errs.push(...validateDevice(d, `spec.devices[${i}]`));
+  });
   devices.forEach((d, i) => {
     const name = String(rec(d).name ?? '');
-    if (seen.has(name)) errs.push({ type: 'FieldValueDuplicate', field: `spec.devices[${i}]`, value: name, detail: '' });
+    if (seen.has(name))
+      errs.push({ type: 'FieldValueDuplicate', field: `spec.devices[${i}]`, value: name, detail: '' });
     seen.add(name);
   });
   return errs;
@@ -273,7 +301,8 @@ function validateOpaqueConfig(config: unknown, field: string): Errs {
   const o = rec(opaque);
   const errs = validateDriverName(o.driver, `${field}.opaque.driver`);
   if (o.parameters === undefined || o.parameters === null) errs.push(required(`${field}.opaque.parameters`));
-  else if (!isRecord(o.parameters)) errs.push(invalid(`${field}.opaque.parameters`, '<value omitted>', 'must be a valid JSON object'));
+  else if (!isRecord(o.parameters))
+    errs.push(invalid(`${field}.opaque.parameters`, '<value omitted>', 'must be a valid JSON object'));
   else if (JSON.stringify(o.parameters).length > LIMITS.opaqueParametersLength)
     errs.push(tooLong(`${field}.opaque.parameters`, LIMITS.opaqueParametersLength));
   return errs;
@@ -285,10 +314,16 @@ export function validateDeviceClassSpec(spec: unknown): Errs {
   const selectors = arr(s.selectors);
   if (selectors.length > LIMITS.selectorsPerClass)
     errs.push(tooMany('spec.selectors', selectors.length, LIMITS.selectorsPerClass));
-  else selectors.forEach((sel, i) => errs.push(...validateCelSelector(sel, `spec.selectors[${i}]`)));
+  else
+    selectors.forEach((sel, i) => {
+      errs.push(...validateCelSelector(sel, `spec.selectors[${i}]`));
+    });
   const config = arr(s.config);
   if (config.length > LIMITS.configPerClass) errs.push(tooMany('spec.config', config.length, LIMITS.configPerClass));
-  else config.forEach((c, i) => errs.push(...validateOpaqueConfig(c, `spec.config[${i}]`)));
+  else
+    config.forEach((c, i) => {
+      errs.push(...validateOpaqueConfig(c, `spec.config[${i}]`));
+    });
   if (typeof s.extendedResourceName === 'string' && !/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(s.extendedResourceName))
     errs.push(invalid('spec.extendedResourceName', s.extendedResourceName, 'must be a valid extended resource name'));
   return errs;
@@ -299,7 +334,9 @@ function validateExactRequest(r: Record<string, unknown>, field: string): Errs {
   const cls = typeof r.deviceClassName === 'string' ? r.deviceClassName : '';
   if (cls === '') errs.push(required(`${field}.deviceClassName`));
   else errs.push(...invalidEach(`${field}.deviceClassName`, cls, isDns1123Subdomain(cls)));
-  arr(r.selectors).forEach((sel, i) => errs.push(...validateCelSelector(sel, `${field}.selectors[${i}]`)));
+  arr(r.selectors).forEach((sel, i) => {
+    errs.push(...validateCelSelector(sel, `${field}.selectors[${i}]`));
+  });
   const mode = r.allocationMode ?? 'ExactCount';
   if (mode === 'All') {
     if (r.count !== undefined && r.count !== 0)
@@ -308,7 +345,13 @@ function validateExactRequest(r: Record<string, unknown>, field: string): Errs {
     if (r.count !== undefined && (typeof r.count !== 'number' || r.count <= 0))
       errs.push(invalid(`${field}.count`, r.count, 'must be greater than zero'));
   } else {
-    errs.push({ type: 'FieldValueNotSupported', field: `${field}.allocationMode`, value: mode, detail: '', supported: ['All', 'ExactCount'] });
+    errs.push({
+      type: 'FieldValueNotSupported',
+      field: `${field}.allocationMode`,
+      value: mode,
+      detail: '',
+      supported: ['All', 'ExactCount'],
+    });
   }
   return errs;
 }
@@ -324,7 +367,9 @@ export function validateClaimSpec(spec: unknown, base: string): Errs {
     const field = `${base}.devices.requests[${i}]`;
     const r = rec(raw);
     const name = typeof r.name === 'string' ? r.name : '';
-    errs.push(...(name === '' ? [required(`${field}.name`)] : invalidEach(`${field}.name`, name, isDns1123Label(name))));
+    errs.push(
+      ...(name === '' ? [required(`${field}.name`)] : invalidEach(`${field}.name`, name, isDns1123Label(name))),
+    );
     if (names.has(name)) errs.push({ type: 'FieldValueDuplicate', field, value: name, detail: '' });
     names.add(name);
     const hasExactly = isRecord(r.exactly);
@@ -332,14 +377,20 @@ export function validateClaimSpec(spec: unknown, base: string): Errs {
     if (!hasExactly && first.length === 0)
       errs.push(required(field, 'exactly one of `exactly` or `firstAvailable` is required'));
     else if (hasExactly && first.length > 0)
-      errs.push(invalid(field, null, 'exactly one of `exactly` or `firstAvailable` is required, but multiple fields are set'));
+      errs.push(
+        invalid(field, null, 'exactly one of `exactly` or `firstAvailable` is required, but multiple fields are set'),
+      );
     else if (hasExactly) errs.push(...validateExactRequest(rec(r.exactly), `${field}.exactly`));
     else
       first.forEach((sub, j) => {
         const s = rec(sub);
         const subField = `${field}.firstAvailable[${j}]`;
         const subName = typeof s.name === 'string' ? s.name : '';
-        errs.push(...(subName === '' ? [required(`${subField}.name`)] : invalidEach(`${subField}.name`, subName, isDns1123Label(subName))));
+        errs.push(
+          ...(subName === ''
+            ? [required(`${subField}.name`)]
+            : invalidEach(`${subField}.name`, subName, isDns1123Label(subName))),
+        );
         errs.push(...validateExactRequest(s, subField));
       });
   });
@@ -350,12 +401,24 @@ export function validateClaimSpec(spec: unknown, base: string): Errs {
     arr(rec(c).requests).forEach((req, j) => {
       const top = String(req).split('/')[0];
       if (!names.has(top))
-        errs.push(invalid(`${base}.devices.constraints[${i}].requests[${j}]`, req, 'must be the name of a request in the claim or the name of a request and a subrequest separated by \'/\''));
+        errs.push(
+          invalid(
+            `${base}.devices.constraints[${i}].requests[${j}]`,
+            req,
+            "must be the name of a request in the claim or the name of a request and a subrequest separated by '/'",
+          ),
+        );
     });
     const match = rec(c).matchAttribute;
     if (typeof match === 'string') {
       if (!match.includes('/'))
-        errs.push(invalid(`${base}.devices.constraints[${i}].matchAttribute`, match, 'a fully qualified name must be a domain and a name separated by a slash'));
+        errs.push(
+          invalid(
+            `${base}.devices.constraints[${i}].matchAttribute`,
+            match,
+            'a fully qualified name must be a domain and a name separated by a slash',
+          ),
+        );
       errs.push(...validateQualifiedName(match, `${base}.devices.constraints[${i}].matchAttribute`));
     }
   });
@@ -366,7 +429,11 @@ export function validateResourceSlice(obj: KubeObject, old: KubeObject | undefin
   return validateResourceSliceSpec(obj.spec, old ? old.spec : undefined);
 }
 
-export function validateResourceClaim(obj: KubeObject, old: KubeObject | undefined, subresource: string | undefined): Errs {
+export function validateResourceClaim(
+  obj: KubeObject,
+  old: KubeObject | undefined,
+  subresource: string | undefined,
+): Errs {
   if (subresource === 'status') return validateClaimStatus(obj);
   if (old && JSON.stringify(obj.spec) !== JSON.stringify(old.spec))
     return [invalid('spec', obj.spec, 'field is immutable')];
@@ -392,7 +459,9 @@ function validateClaimStatus(obj: KubeObject): Errs {
 
 export function validateClaimTemplate(obj: KubeObject, old: KubeObject | undefined): Errs {
   if (old) {
-    return JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? [invalid('spec', obj.spec, 'field is immutable')] : [];
+    return JSON.stringify(obj.spec) !== JSON.stringify(old.spec)
+      ? [invalid('spec', obj.spec, 'field is immutable')]
+      : [];
   }
   return validateClaimSpec(rec(obj.spec).spec, 'spec.spec');
 }

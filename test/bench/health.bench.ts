@@ -1,0 +1,289 @@
+/**
+ * Device health, end to end on the simulated 8x H100 node: the real agent process (dist/lockstep.mjs agent) against
+ * the API server double. For each of N events an XID 79 line is appended to the node's kernel-log file and the bench
+ * times when each report becomes visible: the slice taint and the pod condition and Event in the API (seen by the
+ * API server's own store), the kubelet health stream (a gRPC NodeWatchResources client on the plugin socket, when the
+ * agent serves one) and /metrics (polled every METRICS_POLL_MS). Then the fault is cleared (clear-xid file) and the
+ * bench waits for recovery before the next event. Afterwards it samples the agent's resident memory and idle CPU
+ * over IDLE_SECONDS (BENCH_FULL=1: 10 minutes) while nothing changes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CONDITION_DEVICES_HEALTHY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
+import type { Pod, ResourceSlice } from '../../src/kube/types.js';
+import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
+import { DraClient, KUBELET_DRA_VERSIONS } from '../cluster/kubelet/plugin-client.js';
+import { buildSimulatedNode } from '../cluster/nodes/index.js';
+import { type Bench, type BenchRow, median, percentile } from './report.js';
+
+const NODE = 'h100-bench';
+const DEVICE = 'gpu-4'; // 0000:9b:00.0
+const METRICS_POLL_MS = 10;
+
+type Report = 'slice-taint' | 'pod-condition' | 'pod-event' | 'kubelet-stream' | 'metrics';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, what: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(1);
+  }
+}
+
+/** utime+stime of a process in clock ticks, and its resident set in bytes (Linux /proc). */
+async function procSample(pid: number): Promise<{ cpuTicks: number; rssBytes: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+  return { cpuTicks, rssBytes: rssKb * 1024 };
+}
+
+const bench: Bench = async (ctx) => {
+  const events = process.env.BENCH_FULL === '1' ? 200 : ctx.quick ? 40 : 200;
+  const idleSeconds = process.env.BENCH_FULL === '1' ? 600 : ctx.quick ? 15 : 45;
+  const dir = await mkdtemp(join(tmpdir(), 'health-bench-'));
+  const node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: NODE });
+  const api: ApiServer = await startApiServer({ namespaces: ['team'], featureGates: { DRADeviceTaints: true } });
+  let agent: ChildProcess | undefined;
+  let stream: ReturnType<DraClient['watchHealth']> | undefined;
+  let draClient: DraClient | undefined;
+  try {
+    api.store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } });
+    const claim = api.store.create(
+      'resourceclaims',
+      {
+        apiVersion: 'resource.k8s.io/v1',
+        kind: 'ResourceClaim',
+        metadata: { name: 'worker-gpu', namespace: 'team' },
+        spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.lockstep.dev' } }] } },
+      },
+      { namespace: 'team' },
+    );
+    api.store.updateStatus(
+      'resourceclaims',
+      {
+        ...claim,
+        status: { allocation: { devices: { results: [{ request: 'gpu', driver: 'lockstep.dev', pool: NODE, device: DEVICE }] } } },
+      } as typeof claim,
+      { namespace: 'team' },
+    );
+    api.store.create(
+      'pods',
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'worker', namespace: 'team' },
+        spec: {
+          nodeName: NODE,
+          containers: [{ name: 'vllm', image: 'vllm' }],
+          resourceClaims: [{ name: 'gpu', resourceClaimName: 'worker-gpu' }],
+        },
+      },
+      { namespace: 'team' },
+    );
+
+    // what the API shows, from the server's own store (the moment a write is committed)
+    const seen: Partial<Record<Report, number>> = {};
+    const mark = (r: Report) => {
+      if (seen[r] === undefined) seen[r] = performance.now();
+    };
+    let tainted = false;
+    let conditionFalse = false;
+    let streamUnhealthy = false;
+    api.store.subscribe('resourceslices', (_type, obj) => {
+      const slice = obj as unknown as ResourceSlice;
+      if (slice.spec.nodeName !== NODE) return;
+      const device = slice.spec.devices?.find((d) => d.name === DEVICE);
+      if (!device) return;
+      tainted = (device.taints ?? []).some((t) => t.key === UNHEALTHY_TAINT_KEY);
+      if (tainted) mark('slice-taint');
+    });
+    api.store.subscribe('pods', (_type, obj) => {
+      const c = (obj as unknown as Pod).status?.conditions?.find((x) => x.type === CONDITION_DEVICES_HEALTHY);
+      conditionFalse = c?.status === 'False';
+      if (conditionFalse) mark('pod-condition');
+    });
+    api.store.subscribe('events', (type, obj) => {
+      const e = obj as unknown as { reason?: string; involvedObject?: { kind?: string } };
+      if (type === 'ADDED' && e.reason === 'DeviceUnhealthy' && e.involvedObject?.kind === 'Pod') mark('pod-event');
+    });
+
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const pluginDir = join(dir, 'p');
+    const stateDir = join(dir, 's');
+    agent = spawn(
+      process.execPath,
+      [
+        join(ctx.root, 'dist', 'lockstep.mjs'),
+        'agent',
+        '--node-name',
+        NODE,
+        '--kubeconfig',
+        api.kubeconfigPath,
+        '--sysfs-root',
+        node.sysfsRoot,
+        '--dev-root',
+        node.devRoot,
+        '--nvidia-smi',
+        node.nvidiaSmiPath,
+        '--kmsg',
+        node.kmsgPath,
+        '--state-dir',
+        stateDir,
+        '--plugin-dir',
+        pluginDir,
+        '--plugin-registry-dir',
+        join(dir, 'r'),
+        '--cdi-dir',
+        join(dir, 'c'),
+        '--http-address',
+        `127.0.0.1:${port}`,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const pid = agent.pid ?? 0;
+    const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+    const unhealthyLine = `lockstep_device_health{device="${DEVICE}",type="gpu",state="unhealthy",node="${NODE}"} 1`;
+    const fetchText = async (url: string) => {
+      try {
+        const res = await fetch(url);
+        return { status: res.status, text: await res.text() };
+      } catch {
+        return { status: 0, text: '' };
+      }
+    };
+    // ready: /readyz answers 200 and the slices are in the API
+    const readyBy = Date.now() + 60_000;
+    for (;;) {
+      const ready = (await fetchText(`http://127.0.0.1:${port}/readyz`)).status === 200;
+      const sliced = api.store.list('resourceslices').some((s) => (s as unknown as ResourceSlice).spec.nodeName === NODE);
+      if (ready && sliced) break;
+      if (Date.now() > readyBy || agent.exitCode !== null) throw new Error('the agent did not become ready');
+      await sleep(50);
+    }
+    const draSocket = join(pluginDir, 'dra.sock');
+    if (existsSync(draSocket)) {
+      draClient = new DraClient(draSocket, KUBELET_DRA_VERSIONS[0]);
+      stream = draClient.watchHealth();
+      stream.on('data', (msg: { devices?: { device?: { device_name?: string }; health?: string | number }[] }) => {
+        const d = msg.devices?.find((x) => x.device?.device_name === DEVICE);
+        streamUnhealthy = d?.health === 'UNHEALTHY' || d?.health === 2;
+        if (streamUnhealthy) mark('kubelet-stream');
+      });
+      stream.on('error', () => undefined);
+    }
+    const hasStream = stream !== undefined;
+    const reports: Report[] = ['slice-taint', 'pod-condition', 'pod-event', 'metrics', ...(hasStream ? (['kubelet-stream'] as const) : [])];
+    const latencies: Record<Report, number[]> = {
+      'slice-taint': [],
+      'pod-condition': [],
+      'pod-event': [],
+      'kubelet-stream': [],
+      metrics: [],
+    };
+
+    ctx.log(`agent pid ${pid}; ${events} XID events; kubelet stream ${hasStream ? 'on' : 'not served by this agent build'}`);
+    for (let i = 0; i < events; i++) {
+      for (const r of reports) delete seen[r];
+      const t0 = performance.now();
+      await node.appendKernelLog(`NVRM: Xid (PCI:0000:9b:00): 79, pid=0, name=bench, GPU has fallen off the bus. (${i})`);
+      // /metrics is pulled, not pushed: poll it while waiting for the pushed reports
+      const end = Date.now() + 10_000;
+      while (reports.some((r) => seen[r] === undefined)) {
+        if (Date.now() > end) throw new Error(`event ${i}: no ${reports.filter((r) => seen[r] === undefined).join(', ')}`);
+        if (seen.metrics === undefined && (await fetchText(metricsUrl)).text.includes(unhealthyLine)) mark('metrics');
+        else await sleep(METRICS_POLL_MS);
+      }
+      for (const r of reports) latencies[r].push((seen[r] ?? t0) - t0);
+      // recover before the next event, so every event is a real transition
+      await writeFile(join(stateDir, 'clear-xid'), 'all\n');
+      await until(() => !tainted && !conditionFalse && (!hasStream || !streamUnhealthy), `recovery after event ${i}`, 10_000);
+    }
+
+    // steady state: nothing changes; sample CPU and memory of the agent process
+    await sleep(2000);
+    const start = await procSample(pid);
+    const t = performance.now();
+    const rss: number[] = [start.rssBytes];
+    const samples = Math.max(3, Math.round(idleSeconds / 5));
+    for (let s = 0; s < samples; s++) {
+      await sleep((idleSeconds * 1000) / samples);
+      rss.push((await procSample(pid)).rssBytes);
+    }
+    const stop = await procSample(pid);
+    const ticksPerSecond = 100; // USER_HZ on Linux
+    const idleCpuPct = (((stop.cpuTicks - start.cpuTicks) / ticksPerSecond) * 1000 * 100) / (performance.now() - t);
+    const rssMb = median(rss) / 1e6;
+
+    const rows: BenchRow[] = reports.map((r) => {
+      const p50 = median(latencies[r]);
+      const p99 = percentile(latencies[r], 99);
+      const budgeted = r === 'slice-taint' || r === 'kubelet-stream';
+      return {
+        id: `health.xid-to-${r}`,
+        what: `XID line appended → ${r} visible (${events} events${r === 'metrics' ? `, /metrics polled every ${METRICS_POLL_MS} ms` : ''})`,
+        budget: budgeted ? '≤ 250 ms p99' : '',
+        measured: `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...latencies[r]).toFixed(1)} ms`,
+        peer: budgeted ? 'NVIDIA device plugin: 5 s poll; kubelet health timeout 30 s' : undefined,
+        ...(budgeted ? { withinBudget: p99 <= 250 } : {}),
+        data: { p50, p99, samples: latencies[r] },
+      };
+    });
+    if (!hasStream) {
+      rows.push({
+        id: 'health.xid-to-kubelet-stream',
+        what: 'XID line appended → kubelet health stream',
+        budget: '≤ 250 ms p99',
+        measured: 'not measured: this agent build serves no DRA plugin socket',
+      });
+    }
+    rows.push(
+      {
+        id: 'health.agent-rss',
+        what: `agent resident memory, steady (median of ${rss.length} samples over ${idleSeconds} s after the events)`,
+        budget: '≤ 80 MB',
+        measured: `${rssMb.toFixed(1)} MB (max ${(Math.max(...rss) / 1e6).toFixed(1)} MB)`,
+        withinBudget: rssMb <= 80,
+        data: { rssBytes: rss },
+      },
+      {
+        id: 'health.agent-idle-cpu',
+        what: `agent CPU while nothing changes, over ${idleSeconds} s (BENCH_FULL=1: 600 s)`,
+        budget: '',
+        measured: `${idleCpuPct.toFixed(2)} % of one core`,
+        data: { idleSeconds, ticks: stop.cpuTicks - start.cpuTicks },
+      },
+    );
+    return rows;
+  } finally {
+    stream?.cancel();
+    draClient?.close();
+    if (agent && agent.exitCode === null) {
+      agent.kill('SIGTERM');
+      await new Promise((r) => {
+        const timer = setTimeout(() => {
+          agent?.kill('SIGKILL');
+          r(undefined);
+        }, 5000);
+        agent?.once('exit', () => {
+          clearTimeout(timer);
+          r(undefined);
+        });
+      });
+    }
+    await api.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+};
+
+export default bench;

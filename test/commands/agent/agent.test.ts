@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResourceSlice } from '../../../src/kube/types.js';
+import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
+import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
+import { waitFor } from '../../kube/wait.js';
+import { DIST, runBundle } from '../../support/cli.js';
+
+let api: ApiServer;
+let node: SimulatedNode;
+
+beforeAll(async () => {
+  api = await startApiServer({ featureGates: { DRADeviceTaints: true } });
+  node = await buildSimulatedNode('h100-hgx', await mkdtemp(join(tmpdir(), 'agent-node-')), { nodeName: 'gpu-node-1' });
+  api.store.create('nodes', { metadata: { name: 'gpu-node-1' } });
+});
+
+afterAll(async () => {
+  await api?.stop();
+});
+
+const slicesOf = (name: string) =>
+  (api.store.list('resourceslices') as unknown as ResourceSlice[]).filter((s) => s.spec.nodeName === name);
+
+function agentArgs(extra: string[] = []): string[] {
+  return [
+    'agent',
+    '--kubeconfig',
+    api.kubeconfigPath,
+    '--node-name',
+    node.nodeName,
+    '--sysfs-root',
+    node.sysfsRoot,
+    '--dev-root',
+    node.devRoot,
+    '--nvidia-smi',
+    node.nvidiaSmiPath,
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
+}
+
+function startAgent(): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
+  let output = '';
+  const child = spawn(process.execPath, [join(DIST, 'lockstep.mjs'), ...agentArgs()], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+describe('lockstep agent', () => {
+  it('publishes the node’s slices, stops cleanly on SIGTERM, and a restart writes nothing', async () => {
+    const first = startAgent();
+    await waitFor(() => slicesOf('gpu-node-1').length === 1, 'slices published', 20_000);
+    const [slice] = slicesOf('gpu-node-1');
+    expect(slice!.spec.devices!.filter((d) => d.name.startsWith('gpu-'))).toHaveLength(8);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(slicesOf('gpu-node-1')).toHaveLength(1); // stopping is not uninstalling
+
+    const writes = api.counters.writes({ resource: 'resourceslices' });
+    const watchesBefore = api.counters.total({ verb: 'watch', resource: 'resourceslices' });
+    const second = startAgent();
+    await waitFor(
+      () => api.counters.total({ verb: 'watch', resource: 'resourceslices' }) > watchesBefore,
+      'the restarted agent to watch its slices',
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(api.counters.writes({ resource: 'resourceslices' })).toBe(writes);
+  });
+
+  it('--uninstall removes this node’s slices and exits 0', () => {
+    expect(slicesOf('gpu-node-1')).toHaveLength(1);
+    const r = runBundle('lockstep', agentArgs(['--uninstall']));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(slicesOf('gpu-node-1')).toHaveLength(0);
+  });
+
+  it('refuses to start without a node name or with a bad driver name (usage errors)', () => {
+    const noNode = runBundle('lockstep', ['agent', '--kubeconfig', api.kubeconfigPath]);
+    expect(noNode.status).toBe(2);
+    expect(noNode.stderr).toBe('error: --node-name is required (or set NODE_NAME from the downward API)\n');
+    const badDriver = runBundle('lockstep', ['agent', '--node-name', 'n', '--driver-name', 'Not_A_Domain']);
+    expect(badDriver.status).toBe(2);
+    expect(badDriver.stderr).toBe(
+      'error: --driver-name "Not_A_Domain" is not a DNS subdomain of at most 63 characters\n',
+    );
+  });
+
+  it('says which kubeconfig is missing (exit 1)', () => {
+    const r = runBundle('lockstep', ['agent', '--node-name', 'n', '--kubeconfig', '/nonexistent/kubeconfig']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('error: kubeconfig /nonexistent/kubeconfig does not exist\n');
+  });
+});

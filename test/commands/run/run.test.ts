@@ -1,0 +1,82 @@
+/** `lockstep run` as a real process: joins a one-member group by itself, then runs the command. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { queryStatus } from '../../../leader/member/client.js';
+import { killAll, lockstep, startCoordinator } from '../../leader/support/processes.js';
+
+afterEach(killAll);
+
+async function solo(pod: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+  const coordinator = await startCoordinator(['--group', 'solo', '--group-size', '1', '--master-port', '29999']);
+  const envFile = join(mkdtempSync(join(tmpdir(), 'lockstep-run-')), 'group.env');
+  const proc = lockstep(
+    ['run', '--leader-address', coordinator.address, '--pod-name', pod, '--pod-ip', '127.0.0.70', ...args],
+    { LOCKSTEP_ENV_FILE: envFile, ...env },
+  );
+  return { coordinator, proc };
+}
+
+describe('lockstep run', () => {
+  it('expands $(VAR) from the group environment without a shell, as the kubelet does', async () => {
+    const { proc } = await solo('solo-0', [
+      '--',
+      process.execPath,
+      '-e',
+      'console.log(JSON.stringify(process.argv.slice(1)))',
+      '$(LOCKSTEP_RANK)@$(MASTER_ADDR):$(MASTER_PORT)',
+      '$$(LOCKSTEP_RANK)',
+      '$(NOT_SET)',
+      '$HOME',
+    ]);
+    expect(await proc.exited).toBe(0);
+    expect(JSON.parse(proc.stdout())).toEqual(['0@127.0.0.70:29999', '$(LOCKSTEP_RANK)', '$(NOT_SET)', '$HOME']);
+  });
+
+  it('uses a shell only when asked', async () => {
+    const { proc } = await solo('solo-0', ['--shell', '--', 'echo "$LOCKSTEP_GROUP/$WORLD_SIZE"']);
+    expect(await proc.exited).toBe(0);
+    expect(proc.stdout().trim()).toBe('solo/1');
+  });
+
+  it("exits with the engine's status and reports the exit to the coordinator", async () => {
+    const { proc, coordinator } = await solo('solo-0', ['--', '/bin/sh', '-c', 'exit 7']);
+    expect(await proc.exited).toBe(7);
+    expect(proc.stderr()).toContain('error: the engine exited with code 7');
+    const status = await queryStatus(coordinator.address);
+    expect(status).toMatchObject({ group: 'solo', epoch: 1, state: 'Running' });
+    expect(status.members).toEqual([
+      expect.objectContaining({ pod: 'solo-0', rank: 0, ready: false, state: 'Exited', reason: 'engine exited with code 7' }),
+    ]);
+  });
+
+  it('forwards SIGTERM to the engine and exits with what the engine returns', async () => {
+    const script = "process.on('SIGTERM', () => { console.log('engine got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const { proc } = await solo('solo-0', ['--', process.execPath, '-e', script]);
+    await proc.waitFor(/^ready$/);
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(42);
+    expect(proc.stdout()).toContain('engine got SIGTERM');
+  });
+
+  it('refuses a VLLM_PORT that is a service link before starting vLLM (exit 2)', async () => {
+    const { proc } = await solo('solo-0', ['--engine', 'vllm', '--', 'vllm', 'serve', 'm'], {
+      VLLM_PORT: 'tcp://10.96.0.7:8000',
+    });
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr()).toMatch(/error: VLLM_PORT is "tcp:\/\/10.96.0.7:8000", which vLLM would read as its own port/);
+  });
+
+  it('says when the command does not exist (exit 127)', async () => {
+    const { proc } = await solo('solo-0', ['--', 'lockstep-no-such-engine']);
+    expect(await proc.exited).toBe(127);
+    expect(proc.stderr()).toContain('error: cannot start lockstep-no-such-engine: command not found');
+  });
+
+  it('needs a command', async () => {
+    const proc = lockstep(['run']);
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr()).toContain("error: missing required argument 'command'");
+  });
+});
