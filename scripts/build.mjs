@@ -1,5 +1,5 @@
 // Bundles each entry point into one ESM file in dist/ so containers start fast (no module resolution at start-up).
-import { chmod, copyFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -85,3 +85,13 @@ await copyFile(
   join(root, 'node_modules/grpc-health-check/proto/health/v1/health.proto'),
   join(dist, 'proto/health/v1/health.proto'),
 );
+
+// Chunk names carry a content hash, so every changed build leaves the previous chunks behind. Remove those this build
+// did not write once they are a few minutes old (a process started from the previous build may still be loading them).
+const written = new Set(result.outputFiles.map((f) => f.path));
+for (const name of await readdir(dist)) {
+  const path = join(dist, name);
+  if (!/^chunk-.*\.mjs(\.map)?$/.test(name) || written.has(path)) continue;
+  const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: Date.now() }));
+  if (Date.now() - mtimeMs > 5 * 60_000) await unlink(path).catch(() => {});
+}

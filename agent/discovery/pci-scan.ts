@@ -64,7 +64,7 @@ export async function scanPciBus(fs: SysfsReader): Promise<PciBus> {
   const found = await Promise.all(
     names.map(async (name): Promise<PciEntry | undefined> => {
       const link = join(dir, name);
-      const [target, uevent] = await Promise.all([fs.link(link), fs.attr(join(link, 'uevent'))]);
+      const [target, uevent] = await fs.linkAndAttr(link, `${link}/uevent`);
       const ev = parseUevent(uevent);
       // snapshots without uevent: fall back to the class and vendor files
       const [cls, vendor] =

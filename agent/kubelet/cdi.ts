@@ -93,7 +93,13 @@ export async function sharedDeviceNodes(devices: Device[], devRoot = '/dev'): Pr
   const present: string[] = [];
   for (const name of wanted) {
     const path = `${root}/${name}`;
-    if (await access(path).then(() => true, () => false)) present.push(path);
+    if (
+      await access(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(path);
   }
   return present;
 }
@@ -129,7 +135,9 @@ export function buildClaimSpec(
   const perDevice = new Set(
     devices.flatMap((device) => (device.containerEdits.deviceNodes ?? []).map((node) => node.hostPath ?? node.path)),
   );
-  const shared = (options.sharedNodes ?? []).filter((path) => !perDevice.has(path)).map((path) => deviceNode(path, devRoot));
+  const shared = (options.sharedNodes ?? [])
+    .filter((path) => !perDevice.has(path))
+    .map((path) => deviceNode(path, devRoot));
   if (env.length > 0 || shared.length > 0) {
     spec.containerEdits = {};
     if (env.length > 0) spec.containerEdits.env = env;
@@ -252,12 +260,17 @@ export class CdiDirectory {
     return join(this.dir, fileName);
   }
 
-  /** Atomic: the runtime's CDI loader never sees half a spec. */
+  /**
+   * Atomic: the runtime's CDI loader never sees half a spec. The empty file name stands for "no spec" (a claim with
+   * no device of this driver: a spec without devices is invalid CDI), for which every operation is a no-op.
+   */
   async write(fileName: string, content: string): Promise<void> {
+    if (fileName === '') return;
     await writeFileAtomic(this.path(fileName), content);
   }
 
   async read(fileName: string): Promise<string | undefined> {
+    if (fileName === '') return '';
     try {
       return await readFile(this.path(fileName), 'utf8');
     } catch (error) {
@@ -267,6 +280,7 @@ export class CdiDirectory {
   }
 
   async remove(fileName: string): Promise<void> {
+    if (fileName === '') return;
     await removeFileDurable(this.path(fileName));
   }
 
@@ -280,11 +294,26 @@ export class CdiDirectory {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    for (const name of names) {
+    for (const name of names.sort()) {
       const uid = claimUidOfSpecFile(name);
       if (uid) specs.set(uid, name);
       else if (isAtomicTempName(name) && name.startsWith(`.${CDI_VENDOR}-${CDI_CLASS}_`)) temps.push(name);
     }
     return { specs, temps };
+  }
+}
+
+/** The claim a spec file of ours was written for (its LOCKSTEP_CLAIM variable), or undefined when unreadable. */
+export function claimOfSpec(content: string | undefined): { namespace: string; name: string } | undefined {
+  if (content === undefined) return undefined;
+  try {
+    const spec = JSON.parse(content) as Partial<CdiSpec>;
+    const entry = spec.containerEdits?.env?.find((variable) => variable.startsWith('LOCKSTEP_CLAIM='));
+    const value = entry?.slice('LOCKSTEP_CLAIM='.length) ?? '';
+    const slash = value.indexOf('/');
+    if (slash <= 0 || slash === value.length - 1) return undefined;
+    return { namespace: value.slice(0, slash), name: value.slice(slash + 1) };
+  } catch {
+    return undefined;
   }
 }

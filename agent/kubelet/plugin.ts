@@ -130,8 +130,10 @@ export class KubeletPluginManager {
     // Loaded on start, not at import: grpc-health-check reads its .proto via __dirname when its module is first
     // evaluated, which an ESM bundle lacks; a dynamic import keeps every other command of the bundle unaffected.
     // (A CommonJS module: bundlers may put its exports under `default`.)
-    const healthModule: { HealthImplementation?: typeof HealthImplementation; default?: { HealthImplementation: typeof HealthImplementation } } =
-      await import('grpc-health-check');
+    const healthModule: {
+      HealthImplementation?: typeof HealthImplementation;
+      default?: { HealthImplementation: typeof HealthImplementation };
+    } = await import('grpc-health-check');
     const Health = healthModule.HealthImplementation ?? healthModule.default?.HealthImplementation;
     if (!Health) throw new Error('grpc-health-check did not load: no HealthImplementation export');
     const grpcHealth = new Health({ '': 'NOT_SERVING' });

@@ -1,8 +1,15 @@
 import type { Logger } from '../../src/log.js';
 import type { Device, HealthReading } from '../discovery/inventory.js';
-import { buildClaimSpec, type CdiDirectory, renderSpec, sharedDeviceNodes, specFileName } from './cdi.js';
+import { buildClaimSpec, type CdiDirectory, claimOfSpec, renderSpec, sharedDeviceNodes, specFileName } from './cdi.js';
 import type { CheckpointData, CheckpointEntry, CheckpointStore } from './checkpoint.js';
-import { claimRef, planClaim, type ResourceClaimLike, validateClaimRequest, validateClaimUid } from './claims.js';
+import {
+  claimRef,
+  type PlannedDevice,
+  planClaim,
+  type ResourceClaimLike,
+  validateClaimRequest,
+  validateClaimUid,
+} from './claims.js';
 import type { Claim, NodePrepareResourceResponse, NodeUnprepareResourceResponse, PreparedDevice } from './protos.js';
 
 /** Reads ResourceClaims from the API. Resolves undefined when the claim does not exist (404); throws otherwise. */
@@ -28,7 +35,12 @@ export interface PreparerOptions {
 
 export interface ReconcileReport {
   checkpoint: 'missing' | 'loaded' | 'corrupt';
+  /** spec files with no record whose claim is gone (or unreadable) */
   orphanSpecsRemoved: string[];
+  /** spec files with no record whose claim the API still has allocated here: recorded as prepared */
+  orphanSpecsAdopted: string[];
+  /** spec files with no record that stay because the API could not be asked */
+  orphanSpecsKept: string[];
   tempFilesRemoved: string[];
   specsRewritten: string[];
   /** claims dropped because the API says they are gone (or have another UID) */
@@ -76,8 +88,17 @@ export class ClaimPreparer {
     return run;
   }
 
+  /**
+   * The record as on disk now: read again before every change, because during a rolling update an overlapping
+   * instance of the plugin may have written it since.
+   */
   private async current(): Promise<CheckpointData> {
-    if (!this.state) this.state = (await this.options.checkpoint.load()).data;
+    const load = await this.options.checkpoint.load();
+    if (load.state === 'corrupt') {
+      this.options.logger.error({ movedTo: load.movedTo, error: load.error }, 'checkpoint is damaged: moved aside');
+    }
+    // A damaged or vanished file: keep what this process knows rather than forget every prepared claim.
+    this.state = load.state === 'loaded' || !this.state ? load.data : this.state;
     return this.state;
   }
 
@@ -87,14 +108,15 @@ export class ClaimPreparer {
     if (load.state === 'corrupt') {
       logger.error(
         { path: checkpoint.path, movedTo: load.movedTo, error: load.error },
-        'checkpoint is damaged: moved aside; starting from an empty record (the kubelet re-prepares running pods)',
+        'checkpoint is damaged: moved aside; rebuilding the record from the CDI specs and the API',
       );
     }
-    const data = load.data;
-    this.state = data;
+    const claims = { ...load.data.claims };
     const report: ReconcileReport = {
       checkpoint: load.state,
       orphanSpecsRemoved: [],
+      orphanSpecsAdopted: [],
+      orphanSpecsKept: [],
       tempFilesRemoved: [],
       specsRewritten: [],
       claimsDropped: [],
@@ -105,14 +127,9 @@ export class ClaimPreparer {
       await cdi.remove(temp);
       report.tempFilesRemoved.push(temp);
     }
-    for (const [uid, file] of specs) {
-      if (!data.claims[uid] || data.claims[uid].specFile !== file) {
-        await cdi.remove(file);
-        report.orphanSpecsRemoved.push(file);
-      }
-    }
-    // Claims the API no longer has (or has under another UID) are over: nobody will ask to unprepare them.
-    const entries = Object.values(data.claims);
+
+    // Recorded claims the API no longer has (or has under another UID) are over: nobody will ask to unprepare them.
+    const entries = Object.values(claims);
     const verdicts = await mapLimit(entries, this.options.concurrency ?? 16, async (entry) => {
       try {
         const apiClaim = await this.options.claims.get(entry.namespace, entry.name);
@@ -126,20 +143,36 @@ export class ClaimPreparer {
         return 'keep';
       }
     });
-    const dropped = entries.filter((_, index) => verdicts[index] === 'drop');
-    if (dropped.length > 0) {
-      const next = { ...data, claims: { ...data.claims } };
-      for (const entry of dropped) delete next.claims[entry.uid];
-      await checkpoint.save(next);
-      this.state = next;
-      for (const entry of dropped) {
-        await cdi.remove(entry.specFile);
-        report.claimsDropped.push(`${entry.namespace}/${entry.name} (${entry.uid})`);
+    entries.forEach((entry, index) => {
+      if (verdicts[index] !== 'drop') return;
+      delete claims[entry.uid];
+      report.claimsDropped.push(`${entry.namespace}/${entry.name} (${entry.uid})`);
+    });
+
+    // Spec files without a record: a prepare cut short after writing its spec, an unprepare cut short before removing
+    // it, or a lost checkpoint. A claim the API still has allocated here is adopted (prepare is deterministic, so the
+    // record is what that prepare would have written, and the kubelet's repeated call finds it); anything else goes.
+    // When the API cannot be asked, the file stays: deleting the spec of a running pod is worse than keeping a stray.
+    const orphans = [...specs].filter(([uid, file]) => claims[uid]?.specFile !== file);
+    const adopted = await mapLimit(orphans, this.options.concurrency ?? 16, ([uid, file]) => this.adopt(uid, file));
+    orphans.forEach(([, file], index) => {
+      const outcome = adopted[index];
+      if (outcome === 'remove') report.orphanSpecsRemoved.push(file);
+      else if (outcome === 'keep') report.orphanSpecsKept.push(file);
+      else if (outcome) {
+        claims[outcome.uid] = outcome;
+        report.orphanSpecsAdopted.push(file);
       }
-    } else if (load.state !== 'loaded') {
-      await checkpoint.save(data);
+    });
+
+    const next: CheckpointData = { ...load.data, claims };
+    if (load.state !== 'loaded' || report.claimsDropped.length > 0 || report.orphanSpecsAdopted.length > 0) {
+      await checkpoint.save(next);
     }
-    for (const entry of Object.values(this.state.claims)) {
+    this.state = next;
+    for (const file of report.orphanSpecsRemoved) await cdi.remove(file);
+    for (const entry of entries) if (!claims[entry.uid]) await cdi.remove(entry.specFile);
+    for (const entry of Object.values(claims)) {
       if ((await cdi.read(entry.specFile)) !== entry.specContent) {
         await cdi.write(entry.specFile, entry.specContent);
         report.specsRewritten.push(entry.specFile);
@@ -147,6 +180,66 @@ export class ClaimPreparer {
     }
     logger.info(report, 'reconciled checkpoint, CDI directory and API');
     return report;
+  }
+
+  /** What to do with a spec file that has no record (see reconcileNow). */
+  private async adopt(uid: string, file: string): Promise<CheckpointEntry | 'remove' | 'keep'> {
+    const ref = claimOfSpec(await this.options.cdi.read(file));
+    if (!ref) return 'remove';
+    const claim: Claim = { uid, namespace: ref.namespace, name: ref.name };
+    let apiClaim: ResourceClaimLike | undefined;
+    try {
+      apiClaim = await this.options.claims.get(claim.namespace, claim.name);
+    } catch {
+      return 'keep';
+    }
+    // Health is not asked: the claim was prepared before, and refusing it now would not free the device.
+    const plan = planClaim(
+      claim,
+      apiClaim,
+      this.planContext(() => undefined),
+    );
+    if (!plan.ok || plan.devices.length === 0) return 'remove';
+    const entry = await this.entryFor(claim, plan.devices);
+    return entry.specFile === file ? entry : 'remove';
+  }
+
+  private planContext(health: PreparerOptions['health']) {
+    return {
+      driver: this.options.driver,
+      nodeName: this.options.nodeName,
+      poolName: this.options.poolName,
+      devices: this.options.devices(),
+      health,
+    };
+  }
+
+  private async entryFor(claim: Claim, planned: PlannedDevice[]): Promise<CheckpointEntry> {
+    const sharedNodes = await sharedDeviceNodes(
+      planned.map((entry) => entry.device),
+      this.options.devRoot,
+    );
+    const built = buildClaimSpec(claim, planned, { devRoot: this.options.devRoot, sharedNodes });
+    const devices: PreparedDevice[] = planned.map((entry, index) => {
+      const device: PreparedDevice = {
+        request_names: entry.requestNames,
+        pool_name: this.options.poolName,
+        device_name: entry.device.name,
+        cdi_device_ids: [built.cdiIds[index] as string],
+      };
+      if (entry.shareId) device.share_id = entry.shareId;
+      return device;
+    });
+    const none = planned.length === 0;
+    return {
+      uid: claim.uid,
+      namespace: claim.namespace,
+      name: claim.name,
+      devices,
+      // No device of ours: no spec file (CDI rejects a spec without devices).
+      specFile: none ? '' : built.fileName,
+      specContent: none ? '' : renderSpec(built.spec),
+    };
   }
 
   private async prepareNow(claims: Claim[]): Promise<Record<string, NodePrepareResourceResponse>> {
@@ -184,7 +277,6 @@ export class ClaimPreparer {
       }
     });
 
-    const devices = this.options.devices();
     const newEntries: CheckpointEntry[] = [];
     for (const read of reads) {
       const { claim } = read;
@@ -192,40 +284,16 @@ export class ClaimPreparer {
         responses[claim.uid] = { devices: [], error: read.error };
         continue;
       }
-      const plan = planClaim(claim, 'apiClaim' in read ? read.apiClaim : undefined, {
-        driver: this.options.driver,
-        nodeName: this.options.nodeName,
-        poolName: this.options.poolName,
-        devices,
-        health: this.options.health,
-      });
+      const plan = planClaim(
+        claim,
+        'apiClaim' in read ? read.apiClaim : undefined,
+        this.planContext(this.options.health),
+      );
       if (!plan.ok) {
         responses[claim.uid] = { devices: [], error: plan.error };
         continue;
       }
-      const sharedNodes = await sharedDeviceNodes(
-        plan.devices.map((entry) => entry.device),
-        this.options.devRoot,
-      );
-      const built = buildClaimSpec(claim, plan.devices, { devRoot: this.options.devRoot, sharedNodes });
-      const prepared: PreparedDevice[] = plan.devices.map((entry, index) => {
-        const device: PreparedDevice = {
-          request_names: entry.requestNames,
-          pool_name: this.options.poolName,
-          device_name: entry.device.name,
-          cdi_device_ids: [built.cdiIds[index] as string],
-        };
-        if (entry.shareId) device.share_id = entry.shareId;
-        return device;
-      });
-      newEntries.push({
-        uid: claim.uid,
-        namespace: claim.namespace,
-        name: claim.name,
-        devices: prepared,
-        specFile: built.fileName,
-        specContent: renderSpec(built.spec),
-      });
+      newEntries.push(await this.entryFor(claim, plan.devices));
     }
 
     if (newEntries.length > 0) {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ANNOTATION_PUBLISHED_AT } from '../../src/contract/names.js';
+import { ANNOTATION_PUBLISHED_AT, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
 import { Backoff, type BackoffOptions, sleep } from '../../src/kube/backoff.js';
 import { ApiError, isConflict, isNotFound, type KubeClient } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
@@ -39,6 +39,12 @@ export interface PublisherOptions {
   random?: () => number;
   /** informer tuning (tests, benchmarks) */
   watchTimeoutSeconds?: number;
+  /**
+   * After a (re)start, a device the monitors have not judged yet keeps the health the API already shows, for this
+   * long: otherwise a restarted agent would publish the scan's optimistic view and then the monitors' verdict again,
+   * two writes for nothing. Default 10 s.
+   */
+  healthGraceMs?: number;
 }
 
 export interface PublisherStats {
@@ -75,6 +81,8 @@ export class SlicePublisher {
   private retryTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private converged = false;
+  private startedAt = 0;
+  private graceTimer: NodeJS.Timeout | undefined;
   readonly stats: PublisherStats = {
     reconciles: 0,
     creates: 0,
@@ -123,6 +131,10 @@ export class SlicePublisher {
     if (this.board) this.unsubscribe.push(this.board.subscribe(() => this.trigger()));
     this.unsubscribe.push(this.informer.on(() => this.trigger()));
     this.unsubscribe.push(this.informer.onResync(() => this.deleted.clear()));
+    this.startedAt = this.now();
+    const grace = this.options.healthGraceMs ?? 10_000;
+    this.graceTimer = setTimeout(() => this.trigger(), grace);
+    this.graceTimer.unref?.();
     await this.lookUpNode();
     this.informer.start();
     await Promise.race([this.informer.synced(), new Promise((r) => this.stopping.signal.addEventListener('abort', r))]);
@@ -136,6 +148,7 @@ export class SlicePublisher {
     for (const u of this.unsubscribe.splice(0)) u();
     clearTimeout(this.timer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.graceTimer);
     this.timer = undefined;
     this.retryTimer = undefined;
     await this.busy;
@@ -264,7 +277,13 @@ export class SlicePublisher {
 
   private healthOf = (device: string): DeviceHealth | undefined => {
     const entry = this.board?.get(device);
-    return entry ? { state: entry.state, reason: entry.reason, since: entry.since } : undefined;
+    const live = entry ? { state: entry.state, reason: entry.reason, since: entry.since } : undefined;
+    // a device only tracked so far (healthy by default, no monitor has spoken) is not judged yet
+    const judged = entry && !(entry.state !== 'unhealthy' && (entry.source ?? 'discovery') === 'discovery');
+    if (!judged && this.board && this.now() - this.startedAt < (this.options.healthGraceMs ?? 10_000)) {
+      return publishedHealth(this.slices(), device) ?? live;
+    }
+    return live;
   };
 
   private async currentSlices(): Promise<ResourceSlice[]> {
@@ -364,6 +383,23 @@ export class SlicePublisher {
       }
     }
   }
+}
+
+/** The health a device already has in the API, when it is published unhealthy (undefined otherwise). */
+export function publishedHealth(slices: readonly ResourceSlice[], device: string): DeviceHealth | undefined {
+  for (const slice of slices) {
+    const d = slice.spec.devices?.find((x) => x.name === device);
+    if (!d) continue;
+    if (d.attributes?.healthy?.bool !== false) return undefined;
+    const taint = d.taints?.find((t) => t.key === UNHEALTHY_TAINT_KEY);
+    const since = taint?.timeAdded ? Date.parse(taint.timeAdded) : Number.NaN;
+    return {
+      state: 'unhealthy',
+      reason: taint?.value ?? 'unhealthy',
+      ...(Number.isNaN(since) ? {} : { since }),
+    };
+  }
+  return undefined;
 }
 
 /**

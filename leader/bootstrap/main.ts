@@ -6,7 +6,7 @@
 import { CliError, usageError } from '../../src/cli/errors.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
-import { formatMs, JoinRefusedError, JoinTimeoutError, joinGroup, type Joined } from '../member/client.js';
+import { formatMs, type Joined, JoinRefusedError, JoinTimeoutError, joinGroup } from '../member/client.js';
 import { writeEnvFile } from '../member/env-file.js';
 import { type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
 import { LocateError } from '../member/locate.js';
@@ -31,7 +31,7 @@ export async function joinAndWrite(
   joinPlan: JoinPlan,
   role: Role,
   log: Logger,
-  onJoinSent?: () => void,
+  trace: { onJoinSent?: () => void; onReleased?: () => void } = {},
 ): Promise<Joined> {
   let joined: Joined;
   try {
@@ -43,13 +43,14 @@ export async function joinAndWrite(
       timeoutMs: flags.timeout,
       progressIntervalMs: flags.progressInterval,
       onProgress: (line) => log.info(line),
-      onJoinSent,
+      onJoinSent: trace.onJoinSent,
     });
   } catch (err) {
     if (err instanceof JoinTimeoutError) throw new CliError(EXIT_TIMEOUT, err.message);
     if (err instanceof JoinRefusedError) throw new CliError(EXIT_REFUSED, err.message);
     throw err;
   }
+  trace.onReleased?.();
   const { release, reply } = joined;
   const env = groupEnvironment(release);
   await writeEnvFile(flags.envFile, {
@@ -61,6 +62,7 @@ export async function joinAndWrite(
     size: release.size,
     memberId: reply.memberId,
     coordinator: `${joined.address.includes(':') ? `[${joined.address}]` : joined.address}:${joinPlan.target.port}`,
+    heartbeatIntervalMs: reply.heartbeatIntervalMs,
     env,
     release,
   });
@@ -80,7 +82,11 @@ export async function runBootstrap(
 ): Promise<number> {
   const joinPlan = plan(flags, rankFromCli, env, facts);
   log.info(
-    { coordinator: `${joinPlan.target.host}:${joinPlan.target.port}`, pod: joinPlan.identity.pod, rank: joinPlan.identity.rankHint },
+    {
+      coordinator: `${joinPlan.target.host}:${joinPlan.target.port}`,
+      pod: joinPlan.identity.pod,
+      rank: joinPlan.identity.rankHint,
+    },
     `joining the group through ${joinPlan.target.host}:${joinPlan.target.port} (${joinPlan.target.source}); giving up after ${formatMs(flags.timeout)}`,
   );
   // the formation benchmark reads these: ms since process start, and wall-clock ms for comparing processes
@@ -89,8 +95,14 @@ export async function runBootstrap(
     process.stderr.write(
       `lockstep-trace ${what} ${performance.now().toFixed(1)} ${(performance.timeOrigin + performance.now()).toFixed(1)}\n`,
     );
-  const joined = await joinAndWrite(flags, joinPlan, 'ROLE_BOOTSTRAP', log, trace ? () => mark('join-sent') : undefined);
-  if (trace) mark('released');
+  const joined = await joinAndWrite(
+    flags,
+    joinPlan,
+    'ROLE_BOOTSTRAP',
+    log,
+    trace ? { onJoinSent: () => mark('join-sent'), onReleased: () => mark('released') } : {},
+  );
+  if (trace) mark('written');
   joined.session.close();
   return 0;
 }

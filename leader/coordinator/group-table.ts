@@ -179,7 +179,16 @@ export class GroupTable {
       rank = free[0]!;
       rankFinal = false;
     }
-    const member: Member = { id: pod, identity, rank, rankFinal, state: 'Joined', epoch: 0, joinedAt: now, lastSeen: now };
+    const member: Member = {
+      id: pod,
+      identity,
+      rank,
+      rankFinal,
+      state: 'Joined',
+      epoch: 0,
+      joinedAt: now,
+      lastSeen: now,
+    };
     this.byPod.set(pod, member);
     this.touch(now);
     return { member, rejoined: false, moved };

@@ -20,7 +20,11 @@ export interface CoordinatorCliOptions {
   masterPort: number;
 }
 
-export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
+export async function runCoordinator(
+  opts: CoordinatorCliOptions,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<number> {
   // the API is used when there is one to use: an explicit kubeconfig, or a service account in a pod
   const useApi = Boolean(opts.kubeconfig) || Boolean(env.KUBERNETES_SERVICE_HOST);
   const api = useApi ? await loadApi() : undefined;
@@ -99,7 +103,7 @@ export async function runCoordinator(opts: CoordinatorCliOptions, env: NodeJS.Pr
  */
 async function loadApi(): Promise<{
   KubeClient: typeof KubeClient;
-  loadKubeConfig: (typeof import('../../src/kube/config.js'))['loadKubeConfig'];
+  loadKubeConfig: typeof import('../../src/kube/config.js')['loadKubeConfig'];
   KubeStatusSink: typeof KubeStatusSink;
 }> {
   await import('../../src/kubectl/node-compat.js');

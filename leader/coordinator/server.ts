@@ -3,13 +3,13 @@
  * to members and takes their heartbeats and engine reports, Status answers with the group status.
  */
 import {
+  status as GrpcStatus,
   type Metadata,
   Server,
   ServerCredentials,
   type ServerDuplexStream,
   type ServerUnaryCall,
   type sendUnaryData,
-  status as GrpcStatus,
 } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
 import type {
@@ -158,13 +158,25 @@ export class CoordinatorServer {
     }
     const identity = normaliseIdentity(request.member, call.getPeer());
     if (this.options.authenticate) {
-      await this.options.authenticate({ token: request.token, identity, metadata: call.metadata, peer: call.getPeer() });
+      await this.options.authenticate({
+        token: request.token,
+        identity,
+        metadata: call.metadata,
+        peer: call.getPeer(),
+      });
     }
     const wasReleased = (table.member(identity.pod)?.epoch ?? 0) > 0;
     const outcome = table.join(identity);
     const { member } = outcome;
     log.info(
-      { pod: member.id, rank: member.rank, ip: identity.ip, node: identity.node, joined: table.joinedCount(), size: table.size },
+      {
+        pod: member.id,
+        rank: member.rank,
+        ip: identity.ip,
+        node: identity.node,
+        joined: table.joinedCount(),
+        size: table.size,
+      },
       outcome.rejoined ? 'member joined again' : 'member joined',
     );
     callback(null, {
@@ -201,7 +213,8 @@ export class CoordinatorServer {
       this.progressTimer = undefined;
       const progress = this.options.table.progress();
       for (const set of this.sessions.values()) {
-        for (const s of set) if (s.releasedEpoch < progress.epoch || progress.epoch === 0) this.send(s, { kind: 'progress', progress });
+        for (const s of set)
+          if (s.releasedEpoch < progress.epoch || progress.epoch === 0) this.send(s, { kind: 'progress', progress });
       }
     }, this.options.progressIntervalMs ?? 200);
     this.progressTimer.unref();
@@ -212,17 +225,18 @@ export class CoordinatorServer {
     let session: Session | undefined;
     call.on('data', (message: MemberMessage) => {
       if (!session) {
+        // an 'error' on a server stream ends it with that status (grpc-js)
         if (message.kind !== 'attach') {
-          call.emit('error', new Error('first message must be attach'));
-          call.end();
+          call.emit('error', {
+            code: GrpcStatus.INVALID_ARGUMENT,
+            details: 'the first message of a session must be attach',
+          });
           return;
         }
         const { attach } = message;
         const member = table.member(attach.memberId);
         if (!member) {
-          call.destroy(
-            Object.assign(new Error(`unknown member ${attach.memberId}: join first`), { code: GrpcStatus.NOT_FOUND }),
-          );
+          call.emit('error', { code: GrpcStatus.NOT_FOUND, details: `unknown member ${attach.memberId}: join first` });
           return;
         }
         session = {
@@ -233,8 +247,8 @@ export class CoordinatorServer {
           releasedEpoch: attach.epoch,
           reportedExit: false,
         };
-        let set = this.sessions.get(member.id);
-        if (!set) this.sessions.set(member.id, (set = new Set()));
+        const set = this.sessions.get(member.id) ?? new Set<Session>();
+        this.sessions.set(member.id, set);
         set.add(session);
         table.seen(member.id);
         // a member attaching after the barrier opened gets its release at once, else where the barrier stands

@@ -45,7 +45,8 @@ export function desiredConditions(status: GroupStatus): Map<string, PodCondition
       out.set(m.pod, {
         type: CONDITION_GROUP_READY,
         status: 'False',
-        reason: status.state === 'Recovering' ? 'Recovering' : status.state === 'Failed' ? 'GroupFailed' : 'MemberNotReady',
+        reason:
+          status.state === 'Recovering' ? 'Recovering' : status.state === 'Failed' ? 'GroupFailed' : 'MemberNotReady',
         message: m.reason ?? `rank ${m.rank} is not ready in epoch ${status.epoch}`,
       });
     }

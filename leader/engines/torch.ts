@@ -53,7 +53,10 @@ export const torchrun: Engine = {
     ];
     // with an explicit rendezvous the user chose elastic mode; its endpoint replaces master addr/port
     if (!elastic) wanted.push(['--master_addr', view.leaderAddress], ['--master_port', String(view.masterPort)]);
-    const adapted = addGroupFlags('torchrun', options, wanted, { mustMatch: ['--nnodes', '--node_rank'], style: 'equals' });
+    const adapted = addGroupFlags('torchrun', options, wanted, {
+      mustMatch: ['--nnodes', '--node_rank'],
+      style: 'equals',
+    });
     return [...head, ...adapted, ...script];
   },
 };
@@ -61,6 +64,8 @@ export const torchrun: Engine = {
 function takesValue(flag: string): boolean {
   // torchrun's boolean switches; every other option takes a value (unless written --x=v)
   if (flag.includes('=')) return false;
-  return flag.startsWith('-') && !['--standalone', '--no_python', '--no-python', '--run_path', '--run-path', '-m', '--module'].includes(flag);
+  return (
+    flag.startsWith('-') &&
+    !['--standalone', '--no_python', '--no-python', '--run_path', '--run-path', '-m', '--module'].includes(flag)
+  );
 }
-

@@ -6,7 +6,7 @@
 import { basename, flagValue, pythonModule } from './argv.js';
 import { addGroupFlags, positiveInt } from './flags.js';
 import { rayLaunch } from './ray.js';
-import { EngineError, type Engine, type GroupView } from './types.js';
+import { type Engine, EngineError, type GroupView } from './types.js';
 
 export function vllmArgs(view: GroupView): string[] {
   const args = [

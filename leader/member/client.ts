@@ -7,12 +7,12 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
   type ChannelOptions,
-  type ClientDuplexStream,
   Client,
+  type ClientDuplexStream,
   credentials,
+  status as GrpcStatus,
   Metadata,
   type ServiceError,
-  status as GrpcStatus,
 } from '@grpc/grpc-js';
 import type {
   CoordinatorMessage,
@@ -88,7 +88,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 function describeProgress(p: Progress): string {
   const missing = p.missingRanks;
   if (missing.length === 0) return `all ${p.size} members joined`;
-  const list = missing.length > 16 ? `${missing.slice(0, 16).join(', ')} and ${missing.length - 16} more` : missing.join(', ');
+  const list =
+    missing.length > 16 ? `${missing.slice(0, 16).join(', ')} and ${missing.length - 16} more` : missing.join(', ');
   return `waiting for ${p.joined}/${p.size} members: missing rank${missing.length === 1 ? '' : 's'} ${list}`;
 }
 

@@ -22,6 +22,8 @@ export interface EnvFile {
   memberId: string;
   /** host:port of the coordinator, so run can attach without searching again */
   coordinator: string;
+  /** how often run heartbeats (the coordinator's choice at Join) */
+  heartbeatIntervalMs?: number;
   env: Record<string, string>;
   release: Release;
 }
@@ -72,34 +74,46 @@ export function parseEnvFile(text: string, path: string): EnvFile {
   return file as EnvFile;
 }
 
-async function writeAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+/** Writes a synced temporary file beside `path`; returns its name. */
+async function writeTemp(path: string, content: string): Promise<string> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(tmp, 'w', 0o644);
   try {
     await handle.writeFile(content);
     await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, path);
   } catch (err) {
+    await handle.close();
     await rm(tmp, { force: true });
     throw err;
   }
-  // the rename itself survives a crash only once the directory is synced
+  await handle.close();
+  return tmp;
+}
+
+/**
+ * Both files are written to synced temporaries first, then renamed shell first, JSON last, then the directory is
+ * synced once so both renames survive a crash: a reader that finds the JSON finds a complete shell file too.
+ */
+export async function writeEnvFile(path: string, file: EnvFile): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const json = jsonPathFor(path);
+  const temps = await Promise.all([
+    writeTemp(path, renderShell(file)),
+    writeTemp(json, `${JSON.stringify(file, null, 2)}\n`),
+  ]);
+  try {
+    await rename(temps[0], path);
+    await rename(temps[1], json);
+  } catch (err) {
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
+    throw err;
+  }
   const dir = await open(dirname(path), 'r');
   try {
     await dir.sync();
   } finally {
     await dir.close();
   }
-}
-
-export async function writeEnvFile(path: string, file: EnvFile): Promise<void> {
-  await writeAtomic(path, renderShell(file));
-  await writeAtomic(jsonPathFor(path), `${JSON.stringify(file, null, 2)}\n`);
 }
 
 /** The environment file, or undefined when bootstrap has not written one. */

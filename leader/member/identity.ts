@@ -44,7 +44,11 @@ export function rankHint(
  * The accelerators this pod holds. An explicit list wins; then the container runtime's NVIDIA_VISIBLE_DEVICES (ids or
  * UUIDs; `all` means every /dev/nvidiaN node); then the device nodes themselves (/dev/nvidiaN, /dev/accelN for TPUs).
  */
-export function detectDevices(explicit: string | undefined, env: NodeJS.ProcessEnv, devNames: readonly string[]): Device[] {
+export function detectDevices(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv,
+  devNames: readonly string[],
+): Device[] {
   const list = (text: string, kind: string) =>
     text
       .split(',')

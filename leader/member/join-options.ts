@@ -52,7 +52,12 @@ function listDir(path: string): string[] {
   }
 }
 
-export function planJoin(flags: JoinFlags, rankFromCli: boolean, env: NodeJS.ProcessEnv, facts: PodFacts = {}): JoinPlan {
+export function planJoin(
+  flags: JoinFlags,
+  rankFromCli: boolean,
+  env: NodeJS.ProcessEnv,
+  facts: PodFacts = {},
+): JoinPlan {
   const hostsText = readOr(facts.hostsFile ?? '/etc/hosts', '');
   const podName = flags.podName;
   const hint = rankHint(flags.rank, rankFromCli, env, podName);

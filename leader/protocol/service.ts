@@ -1,20 +1,18 @@
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath } from '../../src/proto/index.js';
-import type {
-  CoordinatorMessage,
-  JoinReply,
-  JoinRequest,
-  MemberMessage,
-  StatusReply,
-} from './messages.js';
+import type { CoordinatorMessage, JoinReply, JoinRequest, MemberMessage, StatusReply } from './messages.js';
 
 /** The protocol version this build speaks, and the oldest member it still admits. */
 export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
 
 /** The version two sides speak: the lower one. undefined = the peer is too old to talk to. */
-export function negotiateVersion(peer: number, mine = PROTOCOL_VERSION, min = MIN_PROTOCOL_VERSION): number | undefined {
+export function negotiateVersion(
+  peer: number,
+  mine = PROTOCOL_VERSION,
+  min = MIN_PROTOCOL_VERSION,
+): number | undefined {
   // a peer that sends no version (0) predates versioning, which never existed: treat as 1
   const theirs = peer > 0 ? peer : 1;
   if (theirs < min) return undefined;

@@ -57,7 +57,7 @@ export async function runRun(
   let session: MemberSession;
   if (file) {
     log.info({ envFile: options.envFile, rank: file.rank, epoch: file.epoch }, 'using the environment bootstrap wrote');
-    session = attachSession(file.coordinator, file.memberId, 1000, 'ROLE_RUN');
+    session = attachSession(file.coordinator, file.memberId, file.heartbeatIntervalMs ?? 1000, 'ROLE_RUN');
   } else {
     log.info('no environment file: joining the group directly');
     const joined = await joinAndWrite(options, plan(options, rankFromCli, processEnv, facts), 'ROLE_RUN', log);
@@ -78,7 +78,8 @@ export async function runRun(
     // issue 9 (recovery) acts on these: stop the engine, wait for the next epoch's release, start again
     onStop: (stop) => log.warn({ stop }, 'coordinator asked to stop the engine (recovery is not handled yet)'),
     onRelease: (release) =>
-      release.epoch !== file.epoch && log.warn({ epoch: release.epoch }, 'a new epoch opened (recovery is not handled yet)'),
+      release.epoch !== file.epoch &&
+      log.warn({ epoch: release.epoch }, 'a new epoch opened (recovery is not handled yet)'),
   });
   const engine = new EngineProcess(command.argv, command.env, options.gracePeriod);
   const forward = (signal: NodeJS.Signals) => {
@@ -92,7 +93,12 @@ export async function runRun(
       await engine.start();
     } catch (err) {
       await session.reportEngine(
-        { state: 'ENGINE_EXITED', exitCode: 127, signal: '', message: err instanceof Error ? err.message : String(err) },
+        {
+          state: 'ENGINE_EXITED',
+          exitCode: 127,
+          signal: '',
+          message: err instanceof Error ? err.message : String(err),
+        },
         1000,
       );
       throw new CliError(127, err instanceof Error ? err.message : String(err));

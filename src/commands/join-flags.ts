@@ -74,7 +74,8 @@ export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command 
       flag(
         {
           flags: '--devices <ids>',
-          description: 'accelerators of this pod, comma-separated (default: $NVIDIA_VISIBLE_DEVICES, then /dev/nvidiaN)',
+          description:
+            'accelerators of this pod, comma-separated (default: $NVIDIA_VISIBLE_DEVICES, then /dev/nvidiaN)',
         },
         env,
       ),

@@ -23,4 +23,6 @@ export class InjectError extends Error {
 export interface InjectReport {
   changes: string[];
   warnings: string[];
+  /** what the user must do besides applying the output (RBAC), printed with the explanation */
+  notes: string[];
 }

@@ -307,17 +307,34 @@ function wrapCommand(
     fromFlag = true;
   }
   const chosen = options.engine && options.engine !== 'auto' ? options.engine : undefined;
-  const engine = chosen ?? detectEngine([...command, ...args]);
-  if (!engine) {
+  const detected = chosen ? undefined : detectEngine([...command, ...args]);
+  if (!chosen && !detected) {
     report.warnings.push(
       `${at}: container ${name}: no engine recognised in \`${[...command, ...args].join(' ').slice(0, 120)}\`; its command is left as it is (pass --engine to wrap it with \`lockstep run\`)`,
     );
     return;
   }
+  // `lockstep run` adapts an engine's own command line (adds flags, runs Ray's head or worker); a shell script it
+  // cannot rewrite, so the script runs as written with the group's variables (LOCKSTEP_*_ARGS, MASTER_ADDR, …)
+  const script = isShellScript(command);
+  const engine = chosen ?? (script ? 'none' : detected!);
   main.command = [LOCKSTEP_BIN, 'run', `--engine=${engine}`, '--', ...command];
+  const how = fromFlag
+    ? ' (command from --command)'
+    : chosen
+      ? ''
+      : script
+        ? ` (a shell script running ${detected}: it runs as written, with the group's variables)`
+        : ' (engine detected)';
   change(
-    `container ${name}: command wrapped with \`lockstep run --engine=${engine} --\`${fromFlag ? ' (command from --command)' : chosen ? '' : ' (engine detected)'}; it starts and restarts the engine with the group`,
+    `container ${name}: command wrapped with \`lockstep run --engine=${engine} --\`${how}; it starts and restarts the engine with the group`,
   );
+}
+
+/** `sh -c …`, `bash -ec …`: a shell running a script given inline. */
+function isShellScript(command: readonly string[]): boolean {
+  const shell = /(^|\/)(sh|bash|dash|ash|zsh)$/.test(command[0] ?? '');
+  return shell && command.slice(1).some((a) => /^-[a-z]*c[a-z]*$/.test(a));
 }
 
 function ensureMainEnvAndMounts(main: JsonObject, at: string, change: (what: string) => void): void {

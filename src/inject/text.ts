@@ -2,6 +2,7 @@ import { parseAllDocuments } from 'yaml';
 import type { Json } from './json.js';
 import { injectObject } from './manifest.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
+import { reviewInput } from './review.js';
 import { mergeInto } from './yaml-merge.js';
 
 export interface InjectResult {
@@ -14,7 +15,7 @@ export interface InjectResult {
  * order and quoting; documents inject does not change come back byte for byte.
  */
 export function injectText(text: string, options: InjectOptions): InjectResult {
-  const report: InjectReport = { changes: [], warnings: [] };
+  const report: InjectReport = { changes: [], warnings: [], notes: [] };
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     let parsed: Json;
@@ -24,6 +25,7 @@ export function injectText(text: string, options: InjectOptions): InjectResult {
       throw new InjectError(`input is not valid JSON: ${(err as Error).message}`);
     }
     const items = Array.isArray(parsed) ? parsed : [parsed];
+    reviewInput(items, report);
     const next = items.map((item) => injectObject(item, options, report));
     if (next.every((item, i) => item === items[i])) return { output: text, report };
     return { output: `${JSON.stringify(Array.isArray(parsed) ? next : next[0], null, 2)}\n`, report };
@@ -36,6 +38,10 @@ function injectYaml(text: string, options: InjectOptions, report: InjectReport):
   if (!Array.isArray(docs)) {
     throw new InjectError('input is empty or not YAML');
   }
+  reviewInput(
+    docs.map((doc) => (doc.errors.length === 0 ? (doc.toJS({ maxAliasCount: -1 }) as Json) : null)),
+    report,
+  );
   const pieces: string[] = [];
   let start = 0;
   docs.forEach((doc, index) => {
@@ -53,7 +59,11 @@ function injectYaml(text: string, options: InjectOptions, report: InjectReport):
       return;
     }
     doc.contents = mergeInto(doc, doc.contents, before, after) as typeof doc.contents;
-    let rendered = doc.toString({ lineWidth: 0, indentSeq: indentsSequences(source), flowCollectionPadding: false });
+    let rendered = doc.toString({
+      lineWidth: 0,
+      indentSeq: indentsSequences(source),
+      flowCollectionPadding: padsFlowCollections(source),
+    });
     // keep what followed the document in its source slice (a trailing comment line, the blank before `---`)
     if (!source.endsWith('\n')) rendered = rendered.replace(/\n$/, '');
     pieces.push(rendered);
@@ -75,4 +85,9 @@ function indentsSequences(source: string): boolean {
     if (item) return item[1]!.length > indent;
   }
   return true;
+}
+
+/** Whether the source writes flow collections with inner spaces (`{ a: 1 }`, `[ a ]`) or without (`{a: 1}`). */
+function padsFlowCollections(source: string): boolean {
+  return /:[ \t]*[{[] [^\s\]}]/.test(source);
 }

@@ -14,8 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CONDITION_DEVICES_HEALTHY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig } from '../../src/kube/config.js';
 import type { Pod, ResourceSlice } from '../../src/kube/types.js';
 import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
+import { KubeletEmulator } from '../cluster/kubelet/emulator.js';
+import { createAllocatedClaim, nodeObject, podObject, shortTempDir } from '../cluster/kubelet/harness.js';
 import { DraClient, KUBELET_DRA_VERSIONS } from '../cluster/kubelet/plugin-client.js';
 import { buildSimulatedNode } from '../cluster/nodes/index.js';
 import { type Bench, type BenchRow, median, percentile } from './report.js';
@@ -24,7 +28,7 @@ const NODE = 'h100-bench';
 const DEVICE = 'gpu-4'; // 0000:9b:00.0
 const METRICS_POLL_MS = 10;
 
-type Report = 'slice-taint' | 'pod-condition' | 'pod-event' | 'kubelet-stream' | 'metrics';
+type Report = 'slice-taint' | 'pod-condition' | 'pod-event' | 'kubelet-stream' | 'pod-resource-status' | 'metrics';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,45 +55,14 @@ const bench: Bench = async (ctx) => {
   const idleSeconds = process.env.BENCH_FULL === '1' ? 600 : ctx.quick ? 15 : 45;
   const dir = await mkdtemp(join(tmpdir(), 'health-bench-'));
   const node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: NODE });
-  const api: ApiServer = await startApiServer({ namespaces: ['team'], featureGates: { DRADeviceTaints: true } });
+  const api: ApiServer = await startApiServer({ featureGates: { DRADeviceTaints: true } });
   let agent: ChildProcess | undefined;
   let stream: ReturnType<DraClient['watchHealth']> | undefined;
   let draClient: DraClient | undefined;
+  let kubelet: KubeletEmulator | undefined;
+  const cleanup: string[] = [dir];
   try {
-    api.store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } });
-    const claim = api.store.create(
-      'resourceclaims',
-      {
-        apiVersion: 'resource.k8s.io/v1',
-        kind: 'ResourceClaim',
-        metadata: { name: 'worker-gpu', namespace: 'team' },
-        spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.lockstep.dev' } }] } },
-      },
-      { namespace: 'team' },
-    );
-    api.store.updateStatus(
-      'resourceclaims',
-      {
-        ...claim,
-        status: { allocation: { devices: { results: [{ request: 'gpu', driver: 'lockstep.dev', pool: NODE, device: DEVICE }] } } },
-      } as typeof claim,
-      { namespace: 'team' },
-    );
-    api.store.create(
-      'pods',
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'worker', namespace: 'team' },
-        spec: {
-          nodeName: NODE,
-          containers: [{ name: 'vllm', image: 'vllm' }],
-          resourceClaims: [{ name: 'gpu', resourceClaimName: 'worker-gpu' }],
-        },
-      },
-      { namespace: 'team' },
-    );
-
+    api.store.create('nodes', nodeObject(NODE));
     // what the API shows, from the server's own store (the moment a write is committed)
     const seen: Partial<Record<Report, number>> = {};
     const mark = (r: Report) => {
@@ -98,6 +71,7 @@ const bench: Bench = async (ctx) => {
     let tainted = false;
     let conditionFalse = false;
     let streamUnhealthy = false;
+    let statusUnhealthy = false;
     api.store.subscribe('resourceslices', (_type, obj) => {
       const slice = obj as unknown as ResourceSlice;
       if (slice.spec.nodeName !== NODE) return;
@@ -110,6 +84,14 @@ const bench: Bench = async (ctx) => {
       const c = (obj as unknown as Pod).status?.conditions?.find((x) => x.type === CONDITION_DEVICES_HEALTHY);
       conditionFalse = c?.status === 'False';
       if (conditionFalse) mark('pod-condition');
+      // what the kubelet writes from the health stream (FACTS.md §3): allocatedResourcesStatus
+      const statuses = ((obj as unknown as Pod).status?.containerStatuses ?? []) as {
+        allocatedResourcesStatus?: { resources?: { health?: string }[] }[];
+      }[];
+      statusUnhealthy = statuses.some((cs) =>
+        (cs.allocatedResourcesStatus ?? []).some((r) => (r.resources ?? []).some((x) => x.health === 'Unhealthy')),
+      );
+      if (statusUnhealthy) mark('pod-resource-status');
     });
     api.store.subscribe('events', (type, obj) => {
       const e = obj as unknown as { reason?: string; involvedObject?: { kind?: string } };
@@ -117,7 +99,12 @@ const bench: Bench = async (ctx) => {
     });
 
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const pluginDir = join(dir, 'p');
+    // unix socket paths must stay under 108 bytes
+    const sockets = await shortTempDir('hb-');
+    cleanup.push(sockets);
+    const pluginDir = join(sockets, 'p');
+    const registryDir = join(sockets, 'r');
+    const cdiDir = join(dir, 'c');
     const stateDir = join(dir, 's');
     agent = spawn(
       process.execPath,
@@ -141,9 +128,9 @@ const bench: Bench = async (ctx) => {
         '--plugin-dir',
         pluginDir,
         '--plugin-registry-dir',
-        join(dir, 'r'),
+        registryDir,
         '--cdi-dir',
-        join(dir, 'c'),
+        cdiDir,
         '--http-address',
         `127.0.0.1:${port}`,
         '--log-level',
@@ -162,13 +149,37 @@ const bench: Bench = async (ctx) => {
         return { status: 0, text: '' };
       }
     };
+    // the node's kubelet: registers the plugin, prepares the pod's claim and runs the pod
+    kubelet = new KubeletEmulator({
+      nodeName: NODE,
+      client: new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigPath })),
+      registryDir,
+      cdiDirs: [cdiDir],
+      pollMs: 50,
+      retryMs: 100,
+    });
+    await kubelet.start();
+    const pod = api.store.create('pods', podObject({ name: 'worker', node: NODE, claims: { gpu: 'worker-gpu' } }), {
+      namespace: 'default',
+    });
+    createAllocatedClaim(api, {
+      name: 'worker-gpu',
+      node: NODE,
+      results: [{ request: 'gpu', device: DEVICE }],
+      reservedFor: [pod],
+    });
     // ready: /readyz answers 200 and the slices are in the API
     const readyBy = Date.now() + 60_000;
     for (;;) {
       const ready = (await fetchText(`http://127.0.0.1:${port}/readyz`)).status === 200;
-      const sliced = api.store.list('resourceslices').some((s) => (s as unknown as ResourceSlice).spec.nodeName === NODE);
-      if (ready && sliced) break;
-      if (Date.now() > readyBy || agent.exitCode !== null) throw new Error('the agent did not become ready');
+      const sliced = api.store
+        .list('resourceslices')
+        .some((s) => (s as unknown as ResourceSlice).spec.nodeName === NODE);
+      if (ready && sliced && kubelet.pod('default', 'worker')) break;
+      if (Date.now() > readyBy || agent.exitCode !== null) {
+        const why = (await fetchText(`http://127.0.0.1:${port}/readyz?verbose`)).text.trim().replace(/\n/g, '; ');
+        throw new Error(`the agent did not become ready (readyz: ${why || 'no answer'}; slices: ${sliced})`);
+      }
       await sleep(50);
     }
     const draSocket = join(pluginDir, 'dra.sock');
@@ -183,31 +194,47 @@ const bench: Bench = async (ctx) => {
       stream.on('error', () => undefined);
     }
     const hasStream = stream !== undefined;
-    const reports: Report[] = ['slice-taint', 'pod-condition', 'pod-event', 'metrics', ...(hasStream ? (['kubelet-stream'] as const) : [])];
+    const reports: Report[] = [
+      'slice-taint',
+      'pod-condition',
+      'pod-event',
+      'metrics',
+      ...(hasStream ? (['kubelet-stream', 'pod-resource-status'] as const) : []),
+    ];
     const latencies: Record<Report, number[]> = {
       'slice-taint': [],
       'pod-condition': [],
       'pod-event': [],
       'kubelet-stream': [],
+      'pod-resource-status': [],
       metrics: [],
     };
 
-    ctx.log(`agent pid ${pid}; ${events} XID events; kubelet stream ${hasStream ? 'on' : 'not served by this agent build'}`);
+    ctx.log(
+      `agent pid ${pid}; ${events} XID events; kubelet stream ${hasStream ? 'on' : 'not served by this agent build'}`,
+    );
     for (let i = 0; i < events; i++) {
       for (const r of reports) delete seen[r];
       const t0 = performance.now();
-      await node.appendKernelLog(`NVRM: Xid (PCI:0000:9b:00): 79, pid=0, name=bench, GPU has fallen off the bus. (${i})`);
+      await node.appendKernelLog(
+        `NVRM: Xid (PCI:0000:9b:00): 79, pid=0, name=bench, GPU has fallen off the bus. (${i})`,
+      );
       // /metrics is pulled, not pushed: poll it while waiting for the pushed reports
       const end = Date.now() + 10_000;
       while (reports.some((r) => seen[r] === undefined)) {
-        if (Date.now() > end) throw new Error(`event ${i}: no ${reports.filter((r) => seen[r] === undefined).join(', ')}`);
+        if (Date.now() > end)
+          throw new Error(`event ${i}: no ${reports.filter((r) => seen[r] === undefined).join(', ')}`);
         if (seen.metrics === undefined && (await fetchText(metricsUrl)).text.includes(unhealthyLine)) mark('metrics');
         else await sleep(METRICS_POLL_MS);
       }
       for (const r of reports) latencies[r].push((seen[r] ?? t0) - t0);
       // recover before the next event, so every event is a real transition
       await writeFile(join(stateDir, 'clear-xid'), 'all\n');
-      await until(() => !tainted && !conditionFalse && (!hasStream || !streamUnhealthy), `recovery after event ${i}`, 10_000);
+      await until(
+        () => !tainted && !conditionFalse && (!hasStream || (!streamUnhealthy && !statusUnhealthy)),
+        `recovery after event ${i}`,
+        10_000,
+      );
     }
 
     // steady state: nothing changes; sample CPU and memory of the agent process
@@ -281,8 +308,9 @@ const bench: Bench = async (ctx) => {
         });
       });
     }
+    await kubelet?.stop();
     await api.stop();
-    await rm(dir, { recursive: true, force: true });
+    for (const d of cleanup) await rm(d, { recursive: true, force: true });
   }
 };
 

@@ -3,10 +3,11 @@
  * cluster's API server. The cluster holds two 8x H100 nodes (simulated from the recordings, slices from the real
  * discovery scan and slice builder), gpu-3 of h100-b unhealthy, and a two-member group recovering from it.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DRIVER } from '../../src/contract/names.js';
@@ -75,13 +76,20 @@ interface Run {
   stderr: string;
 }
 
-function kubectl(args: readonly string[], kubeconfig = api.kubeconfigPath, env: NodeJS.ProcessEnv = {}): Run {
-  const r = spawnSync('kubectl', ['lockstep', ...args, '--kubeconfig', kubeconfig], {
-    encoding: 'utf8',
+/** Async: the API server runs in this process, so a blocking spawn would deadlock it. */
+async function kubectl(
+  args: readonly string[],
+  kubeconfig = api.kubeconfigPath,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Run> {
+  const r = await execa('kubectl', ['lockstep', ...args, '--kubeconfig', kubeconfig], {
     env: { PATH: `${bin}:${process.env.PATH}`, HOME: work, ...env },
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: false,
     timeout: 60_000,
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.exitCode ?? null, stdout: r.stdout, stderr: r.stderr };
 }
 
 const lines = (text: string) => text.trimEnd().split('\n');
@@ -89,8 +97,8 @@ const cells = (line: string) => line.trim().split(/ {3,}/);
 const rowOf = (text: string, first: string) => lines(text).find((l) => l.startsWith(`${first} `));
 
 describe('kubectl lockstep nodes', () => {
-  it('prints one row per node with counts, agent and publish time', () => {
-    const r = kubectl(['nodes']);
+  it('prints one row per node with counts, agent and publish time', async () => {
+    const r = await kubectl(['nodes']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const [header, ...rows] = lines(r.stdout);
@@ -111,17 +119,17 @@ describe('kubectl lockstep nodes', () => {
     expect(cells(rows[0]!)[7]).toMatch(/^\d+s$/);
   });
 
-  it('-o wide adds models and driver versions; --no-headers drops the header', () => {
-    const wide = kubectl(['nodes', '-o', 'wide']);
+  it('-o wide adds models and driver versions; --no-headers drops the header', async () => {
+    const wide = await kubectl(['nodes', '-o', 'wide']);
     expect(lines(wide.stdout)[0]).toMatch(/MODELS\s+DRIVER\s+NODE TAINTS$/);
     expect(rowOf(wide.stdout, 'h100-a')).toMatch(/8x NVIDIA H100 80GB HBM3\s+535\.161\.8\s+<none>$/);
-    const bare = kubectl(['nodes', '--no-headers']);
+    const bare = await kubectl(['nodes', '--no-headers']);
     expect(lines(bare.stdout)).toHaveLength(2);
     expect(bare.stdout.startsWith('h100-a ')).toBe(true);
   });
 
-  it('-o json and -o yaml carry the same records', () => {
-    const json = JSON.parse(kubectl(['nodes', '-o', 'json']).stdout);
+  it('-o json and -o yaml carry the same records', async () => {
+    const json = JSON.parse((await kubectl(['nodes', '-o', 'json'])).stdout);
     expect(json.kind).toBe('NodeList');
     expect(json.items[1]).toMatchObject({
       node: 'h100-b',
@@ -133,14 +141,14 @@ describe('kubectl lockstep nodes', () => {
       models: ['8x NVIDIA H100 80GB HBM3'],
       poolComplete: true,
     });
-    expect(parseYaml(kubectl(['nodes', '-o', 'yaml']).stdout)).toEqual(
+    expect(parseYaml((await kubectl(['nodes', '-o', 'yaml'])).stdout)).toEqual(
       JSON.parse(JSON.stringify({ ...json, items: json.items.map((i: Record<string, unknown>) => i) })),
     );
   });
 
-  it('lists with one request per kind, selected on the server', () => {
+  it('lists with one request per kind, selected on the server', async () => {
     api.counters.reset();
-    expect(kubectl(['nodes']).status).toBe(0);
+    expect((await kubectl(['nodes'])).status).toBe(0);
     expect(api.counters.total({ verb: 'list', resource: 'resourceslices' })).toBe(1);
     expect(api.counters.total({ verb: 'list', resource: 'nodes' })).toBe(1);
     expect(api.counters.total({})).toBe(2);
@@ -148,8 +156,8 @@ describe('kubectl lockstep nodes', () => {
 });
 
 describe('kubectl lockstep devices', () => {
-  it('shows type, model, health, reason, taint, topology, nearest NIC and holder', () => {
-    const r = kubectl(['devices', 'h100-b', '-n', 'ml']);
+  it('shows type, model, health, reason, taint, topology, nearest NIC and holder', async () => {
+    const r = await kubectl(['devices', 'h100-b', '-n', 'ml']);
     expect(r.status).toBe(0);
     expect(cells(lines(r.stdout)[0]!)).toEqual([
       'NAME',
@@ -185,18 +193,18 @@ describe('kubectl lockstep devices', () => {
     expect(nic.slice(9)).toEqual(['<none>', '<none>', '<none>']);
   });
 
-  it('-A shows every node and qualifies holders with their namespace', () => {
-    const r = kubectl(['devices', '-A']);
+  it('-A shows every node and qualifies holders with their namespace', async () => {
+    const r = await kubectl(['devices', '-A']);
     expect(lines(r.stdout)).toHaveLength(1 + 44);
     expect(lines(r.stdout)[0]!.startsWith('NODE ')).toBe(true);
     expect(cells(rowOf(r.stdout, 'h100-a')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
     // in a namespace with no claims nobody holds anything
-    const quiet = kubectl(['devices', 'h100-a', '-n', 'quiet']);
+    const quiet = await kubectl(['devices', 'h100-a', '-n', 'quiet']);
     expect(cells(rowOf(quiet.stdout, 'gpu-0')!).slice(-2)).toEqual(['<none>', '<none>']);
   });
 
-  it('-o json has the device with its holder', () => {
-    const json = JSON.parse(kubectl(['devices', 'h100-b', '-A', '-o', 'json']).stdout);
+  it('-o json has the device with its holder', async () => {
+    const json = JSON.parse((await kubectl(['devices', 'h100-b', '-A', '-o', 'json'])).stdout);
     const gpu3 = json.items.find((d: { name: string }) => d.name === 'gpu-3');
     expect(gpu3).toMatchObject({
       node: 'h100-b',
@@ -208,8 +216,8 @@ describe('kubectl lockstep devices', () => {
     });
   });
 
-  it('a node with nothing published is an empty list, not an error', () => {
-    const r = kubectl(['devices', 'no-such-node']);
+  it('a node with nothing published is an empty list, not an error', async () => {
+    const r = await kubectl(['devices', 'no-such-node']);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('No devices of lockstep.dev found on node no-such-node.\n');
@@ -217,8 +225,8 @@ describe('kubectl lockstep devices', () => {
 });
 
 describe('kubectl lockstep topo', () => {
-  it('draws the matrix with NUMA affinity and a legend', () => {
-    const r = kubectl(['topo', 'h100-a']);
+  it('draws the matrix with NUMA affinity and a legend', async () => {
+    const r = await kubectl(['topo', 'h100-a']);
     expect(r.status).toBe(0);
     const [header, ...rest] = lines(r.stdout);
     expect(header!.trim().split(/\s{2,}/)).toEqual([
@@ -235,24 +243,24 @@ describe('kubectl lockstep topo', () => {
     expect(r.stdout).toContain('  NIC2: nic-0000-1a-00-0 (mlx5_0, enp26s0np0)');
   });
 
-  it('-o json gives the matrix by label', () => {
-    const json = JSON.parse(kubectl(['topo', 'h100-a', '-o', 'json']).stdout);
+  it('-o json gives the matrix by label', async () => {
+    const json = JSON.parse((await kubectl(['topo', 'h100-a', '-o', 'json'])).stdout);
     expect(json.devices[10]).toMatchObject({ label: 'NIC2', name: 'nic-0000-1a-00-0', numaNode: 0 });
     expect(json.matrix.GPU0.NIC2).toBe('PIX');
     expect(json.matrix.GPU0.GPU4).toBe('SYS');
     expect(json.matrix.GPU0.GPU1).toBe('NODE');
   });
 
-  it('is an error for a node without devices', () => {
-    const r = kubectl(['topo', 'nowhere']);
+  it('is an error for a node without devices', async () => {
+    const r = await kubectl(['topo', 'nowhere']);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('error: node "nowhere" has no GPUs, TPUs or PCI NICs published by lockstep.dev\n');
   });
 });
 
 describe('kubectl lockstep groups / group', () => {
-  it('lists the recovering group', () => {
-    const r = kubectl(['groups', '-n', 'ml']);
+  it('lists the recovering group', async () => {
+    const r = await kubectl(['groups', '-n', 'ml']);
     expect(r.status).toBe(0);
     expect(cells(lines(r.stdout)[0]!)).toEqual([
       'NAME',
@@ -274,21 +282,21 @@ describe('kubectl lockstep groups / group', () => {
       '2',
       'member 1: device gpu-3 unhealthy (xid 79)',
     ]);
-    const all = kubectl(['groups', '-A', '--no-headers']);
+    const all = await kubectl(['groups', '-A', '--no-headers']);
     expect(cells(all.stdout.trim())[0]).toBe('ml');
-    const none = kubectl(['groups']);
+    const none = await kubectl(['groups']);
     expect(none.stdout).toBe('');
     expect(none.stderr).toBe('No groups found in default namespace.\n');
   });
 
-  it('-o json has members', () => {
-    const json = JSON.parse(kubectl(['groups', '-n', 'ml', '-o', 'json']).stdout);
+  it('-o json has members', async () => {
+    const json = JSON.parse((await kubectl(['groups', '-n', 'ml', '-o', 'json'])).stdout);
     expect(json.items[0]).toMatchObject({ name: 'llama', epoch: 3, state: 'Recovering', leader: 'llama-0' });
     expect(json.items[0].members.map((m: { pod: string }) => m.pod)).toEqual(['llama-0', 'llama-1']);
   });
 
-  it('describes one group: fields, members, events', () => {
-    const r = kubectl(['group', 'llama', '-n', 'ml']);
+  it('describes one group: fields, members, events', async () => {
+    const r = await kubectl(['group', 'llama', '-n', 'ml']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Name: +llama\nNamespace: +ml\nSize: +2\nReady: +1\/2\nEpoch: +3\nState: +Recovering\n/);
     const members = r.stdout.split('Members:\n')[1]!.split('\nEvents:')[0]!;
@@ -303,20 +311,20 @@ describe('kubectl lockstep groups / group', () => {
       'device gpu-3 unhealthy',
     ]);
     expect(r.stdout).toMatch(/Warning\s+DeviceUnhealthy\s+pod\/llama-1\s+gpu-3: xid 79/);
-    const json = JSON.parse(kubectl(['group', 'llama', '-n', 'ml', '-o', 'json']).stdout);
+    const json = JSON.parse((await kubectl(['group', 'llama', '-n', 'ml', '-o', 'json'])).stdout);
     expect(json).toMatchObject({ kind: 'Group', name: 'llama', events: [{ reason: 'DeviceUnhealthy' }] });
   });
 
-  it('names a missing group', () => {
-    const r = kubectl(['group', 'nope', '-n', 'ml']);
+  it('names a missing group', async () => {
+    const r = await kubectl(['group', 'nope', '-n', 'ml']);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('error: group "nope" not found in namespace "ml"\n');
   });
 });
 
 describe('kubectl lockstep pods', () => {
-  it('shows the kubelet status and the DevicesHealthy condition', () => {
-    const r = kubectl(['pods', '-n', 'ml']);
+  it('shows the kubelet status and the DevicesHealthy condition', async () => {
+    const r = await kubectl(['pods', '-n', 'ml']);
     expect(r.status).toBe(0);
     expect(cells(lines(r.stdout)[0]!)).toEqual([
       'NAME',
@@ -346,20 +354,20 @@ describe('kubectl lockstep pods', () => {
       'False',
       'llama',
     ]);
-    const json = JSON.parse(kubectl(['pods', '-A', '-o', 'json']).stdout);
+    const json = JSON.parse((await kubectl(['pods', '-A', '-o', 'json'])).stdout);
     expect(json.items.map((p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`)).toEqual([
       'ml/llama-0',
       'ml/llama-1',
     ]);
-    expect(kubectl(['pods', '-n', 'ml', '-l', 'lockstep.dev/group=other']).stderr).toBe(
+    expect((await kubectl(['pods', '-n', 'ml', '-l', 'lockstep.dev/group=other'])).stderr).toBe(
       'No pods with devices found in ml namespace.\n',
     );
   });
 });
 
 describe('kubectl lockstep check', () => {
-  it('exits 1 with the list of problems', () => {
-    const r = kubectl(['check', '-A']);
+  it('exits 1 with the list of problems', async () => {
+    const r = await kubectl(['check', '-A']);
     expect(r.status).toBe(1);
     expect(lines(r.stdout).map(cells)).toEqual([
       ['KIND', 'OBJECT', 'PROBLEM'],
@@ -368,13 +376,13 @@ describe('kubectl lockstep check', () => {
       ['group', 'ml/llama', 'Recovering at epoch 3: member 1: device gpu-3 unhealthy (xid 79)'],
     ]);
     expect(r.stderr).toBe('error: 3 problems found (44 devices on 2 nodes, 2 pods with devices, 1 groups)\n');
-    const json = kubectl(['check', '-A', '-o', 'json']);
+    const json = await kubectl(['check', '-A', '-o', 'json']);
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, checked: { nodes: 2, devices: 44 } });
   });
 
-  it('exits 0 when everything in scope is healthy', () => {
-    const r = kubectl(['check', '-n', 'quiet', '-l', 'kubernetes.io/hostname=h100-a']);
+  it('exits 0 when everything in scope is healthy', async () => {
+    const r = await kubectl(['check', '-n', 'quiet', '-l', 'kubernetes.io/hostname=h100-a']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('OK: 22 devices on 1 nodes, 0 pods with devices, 0 groups: all healthy\n');
@@ -382,7 +390,7 @@ describe('kubectl lockstep check', () => {
 });
 
 describe('without a cluster, without permission, on an empty cluster', () => {
-  it('no cluster: error line, exit 1; check exits 3', () => {
+  it('no cluster: error line, exit 1; check exits 3', async () => {
     const dead = join(work, 'dead.kubeconfig');
     writeFileSync(
       dead,
@@ -395,61 +403,64 @@ describe('without a cluster, without permission, on an empty cluster', () => {
         'current-context: x',
       ].join('\n'),
     );
-    const r = kubectl(['nodes'], dead);
+    const r = await kubectl(['nodes'], dead);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: cannot reach the API server \(listing resourceslices\): .*ECONNREFUSED.*\n$/);
-    const c = kubectl(['check'], dead);
+    const c = await kubectl(['check'], dead);
     expect(c.status).toBe(3);
     expect(c.stderr).toMatch(/^error: could not check: cannot reach the API server/);
-    const missing = kubectl(['check'], join(work, 'nope.kubeconfig'));
+    const missing = await kubectl(['check'], join(work, 'nope.kubeconfig'));
     expect(missing.status).toBe(3);
     expect(missing.stderr).toMatch(/^error: could not check: kubeconfig .*nope\.kubeconfig does not exist\n$/);
   });
 
-  it('no permission: Forbidden, exit 1; check exits 3', () => {
+  it('no permission: Forbidden, exit 1; check exits 3', async () => {
     const alice = api.kubeconfigFor('alice');
-    const r = kubectl(['devices'], alice);
+    const r = await kubectl(['devices'], alice);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: listing resourceslices: Forbidden: .*alice.*\n$/);
-    const c = kubectl(['check'], alice);
+    const c = await kubectl(['check'], alice);
     expect(c.status).toBe(3);
     expect(c.stderr).toMatch(/^error: could not check: listing \w+: Forbidden/);
   });
 
-  it('an unknown context is an error', () => {
-    const r = kubectl(['nodes', '--context', 'nope']);
+  it('an unknown context is an error', async () => {
+    const r = await kubectl(['nodes', '--context', 'nope']);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('error: context "nope" is not in the kubeconfig\n');
   });
 
-  it('empty cluster: empty lists, check passes', () => {
-    const n = kubectl(['nodes'], empty.kubeconfigPath);
+  it('empty cluster: empty lists, check passes', async () => {
+    const n = await kubectl(['nodes'], empty.kubeconfigPath);
     expect(n).toEqual({ status: 0, stdout: '', stderr: `No nodes with devices of ${DRIVER} found.\n` });
-    expect(JSON.parse(kubectl(['devices', '-o', 'json'], empty.kubeconfigPath).stdout)).toEqual({
+    expect(JSON.parse((await kubectl(['devices', '-o', 'json'], empty.kubeconfigPath)).stdout)).toEqual({
       kind: 'DeviceList',
       items: [],
     });
-    const c = kubectl(['check', '-A'], empty.kubeconfigPath);
+    const c = await kubectl(['check', '-A'], empty.kubeconfigPath);
     expect(c.status).toBe(0);
     expect(c.stdout).toBe('OK: 0 devices on 0 nodes, 0 pods with devices, 0 groups: all healthy\n');
   });
 });
 
 describe('conventions', () => {
-  it('colour never without a terminal, even when asked for table output', () => {
-    expect(kubectl(['devices', 'h100-b']).stdout).not.toContain('\u001b[');
+  it('colour never without a terminal, even when asked for table output', async () => {
+    expect((await kubectl(['devices', 'h100-b'])).stdout).not.toContain('\u001b[');
   });
 
-  it('shell completion through kubectl_complete-lockstep', () => {
-    const complete = (...words: string[]) =>
-      spawnSync('kubectl', ['__complete', 'lockstep', ...words], {
-        encoding: 'utf8',
-        env: { PATH: `${bin}:${process.env.PATH}`, HOME: work },
-      }).stdout;
-    expect(complete('to')).toBe('topo\tGPU/NIC distance matrix of a node, like nvidia-smi topo -m\n:4\n');
-    expect(complete('topo', '--kubeconfig', api.kubeconfigPath, 'h100')).toBe('h100-a\nh100-b\n:4\n');
-    expect(complete('group', '--kubeconfig', api.kubeconfigPath, '-n', 'ml', '')).toBe('llama\n:4\n');
-    expect(complete('nodes', '-o', 'y')).toBe('yaml\n:4\n');
+  it('shell completion through kubectl_complete-lockstep', async () => {
+    const complete = async (...words: string[]) =>
+      (
+        await execa('kubectl', ['__complete', 'lockstep', ...words], {
+          env: { PATH: `${bin}:${process.env.PATH}`, HOME: work },
+          extendEnv: false,
+          stripFinalNewline: false,
+        })
+      ).stdout;
+    expect(await complete('to')).toBe('topo\tGPU/NIC distance matrix of a node, like nvidia-smi topo -m\n:4\n');
+    expect(await complete('topo', '--kubeconfig', api.kubeconfigPath, 'h100')).toBe('h100-a\nh100-b\n:4\n');
+    expect(await complete('group', '--kubeconfig', api.kubeconfigPath, '-n', 'ml', '')).toBe('llama\n:4\n');
+    expect(await complete('nodes', '-o', 'y')).toBe('yaml\n:4\n');
   });
 });
 

@@ -76,7 +76,14 @@ describe('group formation on loopback', () => {
   it('numbers StatefulSet pods by their ordinal, whatever the join order, and shows progress while waiting', async () => {
     const work = dir();
     const coordinator = await startCoordinator(['--pod-name', 'web-0', '--group-size', '3']);
-    const args = (i: number) => ['--leader-address', coordinator.address, '--pod-name', `web-${i}`, '--pod-ip', `127.0.0.${30 + i}`];
+    const args = (i: number) => [
+      '--leader-address',
+      coordinator.address,
+      '--pod-name',
+      `web-${i}`,
+      '--pod-ip',
+      `127.0.0.${30 + i}`,
+    ];
     const m2 = member(work, 'm2', args(2));
     await m2.proc.waitFor(/waiting for 1\/3 members: missing ranks 0, 1 \(this pod is rank 2\)/);
     const m0 = member(work, 'm0', args(0));
@@ -91,9 +98,18 @@ describe('group formation on loopback', () => {
   it('waits for a coordinator that starts after the members', async () => {
     const work = dir();
     const port = await freePort();
-    const args = (i: number) => ['--leader-address', `127.0.0.1:${port}`, '--pod-name', `db-${i}`, '--pod-ip', `127.0.0.${40 + i}`];
+    const args = (i: number) => [
+      '--leader-address',
+      `127.0.0.1:${port}`,
+      '--pod-name',
+      `db-${i}`,
+      '--pod-ip',
+      `127.0.0.${40 + i}`,
+    ];
     const members = [0, 1].map((i) => member(work, `m${i}`, args(i)));
-    await members[0]!.proc.waitFor(new RegExp(`waiting for the coordinator at 127.0.0.1:${port} \\(--leader-address\\) to come up`));
+    await members[0]!.proc.waitFor(
+      new RegExp(`waiting for the coordinator at 127.0.0.1:${port} \\(--leader-address\\) to come up`),
+    );
     await startCoordinator(['--pod-name', 'db-0', '--group-size', '2'], {}, port);
     expect(await Promise.all(members.map((m) => m.proc.exited))).toEqual([0, 0]);
     expect(readJson(members[1]!.envFile).env.MASTER_ADDR).toBe('127.0.0.40');
@@ -132,7 +148,14 @@ describe('group formation on loopback', () => {
 
   it("retries while the leader's DNS name does not resolve, then says so when it gives up", async () => {
     const work = dir();
-    const m = member(work, 'm', ['--leader-address', 'web-0.web.lockstep-test.invalid', '--pod-name', 'web-1', '--timeout', '2s']);
+    const m = member(work, 'm', [
+      '--leader-address',
+      'web-0.web.lockstep-test.invalid',
+      '--pod-name',
+      'web-1',
+      '--timeout',
+      '2s',
+    ]);
     expect(await m.proc.exited).toBe(3);
     expect(m.proc.stdout()).toContain("waiting for the leader's DNS name web-0.web.lockstep-test.invalid to resolve");
     expect(m.proc.stderr()).toMatch(
@@ -144,7 +167,14 @@ describe('group formation on loopback', () => {
     const work = dir();
     const coordinator = await startCoordinator(['--group', 'web', '--group-size', '2']);
     const out = member(work, 'o', ['--leader-address', coordinator.address, '--pod-name', 'web-5']);
-    const size = member(work, 's', ['--leader-address', coordinator.address, '--pod-name', 'web-1', '--group-size', '3']);
+    const size = member(work, 's', [
+      '--leader-address',
+      coordinator.address,
+      '--pod-name',
+      'web-1',
+      '--group-size',
+      '3',
+    ]);
     expect(await Promise.all([out.proc.exited, size.proc.exited])).toEqual([4, 4]);
     expect(out.proc.stderr()).toContain(
       'pod web-5 asks for rank 5 (ordinal of pod web-5), but group web has 2 members (ranks 0-1)',

@@ -36,7 +36,14 @@ describe.skipIf(!hasTorch())('torch.distributed through lockstep', () => {
   it('4 members run a gloo all-reduce with only the environment lockstep gives them', async () => {
     const work = mkdtempSync(join(tmpdir(), 'lockstep-torch-'));
     const masterPort = await freePort();
-    const coordinator = await startCoordinator(['--group', 'torch', '--group-size', '4', '--master-port', String(masterPort)]);
+    const coordinator = await startCoordinator([
+      '--group',
+      'torch',
+      '--group-size',
+      '4',
+      '--master-port',
+      String(masterPort),
+    ]);
     const members = [0, 1, 2, 3].map((i) =>
       lockstep(
         [

@@ -69,6 +69,7 @@ export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
       if (flags.explain) {
         for (const change of result.report.changes) process.stderr.write(`${change}\n`);
         if (result.report.changes.length === 0) process.stderr.write('no changes\n');
+        else for (const note of result.report.notes) process.stderr.write(`note: ${note}\n`);
       }
       process.stdout.write(result.output);
     });

@@ -409,6 +409,38 @@ describe('robustness', () => {
     ]);
   });
 
+  it('an SR-IOV virtual function (physfn link) is a NIC marked sriovVf and virtual', async () => {
+    const n = await node('a100-mig');
+    const vf = 'devices/pci0000:00/0000:00:02.0/0000:02:01.0';
+    await writePciFunction(n.sysfsRoot, {
+      address: '0000:02:01.0',
+      sysfsPath: vf,
+      vendorId: '8086',
+      deviceId: '1889',
+      classCode: '020000',
+      numaNode: 0,
+      driver: 'iavf',
+    });
+    await symlink('../0000:02:00.0', join(n.sysfsRoot, vf, 'physfn'));
+    await writeNetdev(n.sysfsRoot, {
+      ifName: 'enp2s1',
+      deviceDir: vf,
+      mac: '02:00:00:00:01:01',
+      mtu: 1500,
+      speed: 25000,
+      operstate: 'up',
+      carrier: 1,
+    });
+    const inv = await scan(n);
+    expect(nicByBus(inv, '0000:02:01.0')).toMatchObject({
+      name: 'nic-0000-02-01-0',
+      sriovVf: true,
+      virtual: true,
+      pci: { physfn: '0000:02:00.0' },
+    });
+    expect(nicByBus(inv, '0000:02:00.0')).toMatchObject({ sriovVf: false, virtual: false });
+  });
+
   it('an attribute that cannot be read (EISDIR here; EACCES is not reproducible as root) is a problem, not a crash', async () => {
     const n = await node('a100-mig');
     const numa = join(n.sysfsRoot, 'devices/pci0000:00/0000:00:01.0/0000:01:00.0/numa_node');

@@ -88,7 +88,11 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
   it('a pod claiming 2 GPUs and 1 aligned NIC gets a CDI spec naming exactly those devices', async () => {
     await waitOr('the agent registered with the kubelet', () => kubelet.registrations().some((r) => r.registered));
     expect(kubelet.pluginList()).toEqual([
-      expect.objectContaining({ driver: 'lockstep.dev', endpoint: join(dir, 'p', 'dra.sock'), version: 'v1.DRAPlugin' }),
+      expect.objectContaining({
+        driver: 'lockstep.dev',
+        endpoint: join(dir, 'p', 'dra.sock'),
+        version: 'v1.DRAPlugin',
+      }),
     ]);
     await waitOr('slices published', () => api.store.list('resourceslices').length > 0);
 
@@ -129,7 +133,9 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
         kind: 'Pod',
         metadata: { name: 'engine-0', namespace: 'default' },
         spec: {
-          containers: [{ name: 'engine', image: 'vllm/vllm-openai:v0.11.0', resources: { claims: [{ name: 'devices' }] } }],
+          containers: [
+            { name: 'engine', image: 'vllm/vllm-openai:v0.11.0', resources: { claims: [{ name: 'devices' }] } },
+          ],
           resourceClaims: [{ name: 'devices', resourceClaimTemplateName: 'two-gpus-one-nic' }],
         },
       },
@@ -141,8 +147,9 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
     expect(pod.spec.nodeName).toBe(NODE);
     const claimName = pod.status?.resourceClaimStatuses?.[0]?.resourceClaimName as string;
     const claim = api.store.get('resourceclaims', claimName, 'default') as unknown as ResourceClaim;
-    const results = (claim.status as { allocation: { devices: { results: { request: string; device: string; pool: string }[] } } })
-      .allocation.devices.results;
+    const results = (
+      claim.status as { allocation: { devices: { results: { request: string; device: string; pool: string }[] } } }
+    ).allocation.devices.results;
     expect(results.map((r) => r.request).sort()).toEqual(['gpu', 'nic', 'peer']);
     const byRequest = Object.fromEntries(results.map((r) => [r.request, r.device]));
     // The NIC sits behind the same PCIe switch as the first GPU (recording: GPU 19:00.0 ↔ NIC 1a:00.0 etc.).
@@ -163,15 +170,25 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
     const spec = JSON.parse(await readFile(join(dir, 'c', `k8s.lockstep.dev-claim_${uid}.json`), 'utf8'));
     expect(validateCdiSpec(spec)).toEqual([]);
     const allocated = results.map((r) => r.device);
-    expect(spec.devices.map((d: { name: string }) => d.name).sort()).toEqual(allocated.map((d) => `${uid}-${d}`).sort());
+    expect(spec.devices.map((d: { name: string }) => d.name).sort()).toEqual(
+      allocated.map((d) => `${uid}-${d}`).sort(),
+    );
     const gpuIndex = (name: string) => Number(name.slice('gpu-'.length));
     const gpuDevice = spec.devices.find((d: { name: string }) => d.name === `${uid}-${byRequest.gpu}`);
     expect(gpuDevice.containerEdits.deviceNodes).toEqual([
-      { path: `/dev/nvidia${gpuIndex(byRequest.gpu as string)}`, hostPath: join(node.devRoot, `nvidia${gpuIndex(byRequest.gpu as string)}`) },
+      {
+        path: `/dev/nvidia${gpuIndex(byRequest.gpu as string)}`,
+        hostPath: join(node.devRoot, `nvidia${gpuIndex(byRequest.gpu as string)}`),
+      },
     ]);
     const env: string[] = spec.containerEdits.env;
     expect(env).toContain(`LOCKSTEP_GPUS=${[byRequest.gpu, byRequest.peer].join(',')}`);
-    expect(env.find((e) => e.startsWith('NVIDIA_VISIBLE_DEVICES='))?.split('=')[1]?.split(',')).toHaveLength(2);
+    expect(
+      env
+        .find((e) => e.startsWith('NVIDIA_VISIBLE_DEVICES='))
+        ?.split('=')[1]
+        ?.split(','),
+    ).toHaveLength(2);
     expect(env.some((e) => /^LOCKSTEP_NIC_INTERFACES=enp\d+s0/.test(e))).toBe(true);
     expect(env.some((e) => /^LOCKSTEP_RDMA_DEVICES=mlx5_\d+$/.test(e))).toBe(true);
     expect(spec.containerEdits.deviceNodes.map((n: { path: string }) => n.path)).toEqual(
@@ -181,21 +198,27 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
     // Pod status: one resource per device, CDI ids as resourceIDs, Healthy from the agent's stream.
     await waitOr('device health in pod status', () => {
       const current = api.store.get('pods', 'engine-0', 'default') as unknown as Pod;
-      const status = (current.status?.containerStatuses as { allocatedResourcesStatus?: { resources: { health: string }[] }[] }[])?.[0];
+      const status = (
+        current.status?.containerStatuses as { allocatedResourcesStatus?: { resources: { health: string }[] }[] }[]
+      )?.[0];
       return status?.allocatedResourcesStatus?.[0]?.resources.every((r) => r.health === 'Healthy') === true;
     });
     const current = api.store.get('pods', 'engine-0', 'default') as unknown as Pod;
-    const status = (current.status?.containerStatuses as { allocatedResourcesStatus: unknown[] }[])[0];
+    const status = ((current.status?.containerStatuses ?? []) as { allocatedResourcesStatus: unknown[] }[])[0];
     expect(status?.allocatedResourcesStatus).toEqual([
       {
         name: 'claim:devices',
-        resources: expect.arrayContaining(allocated.map((d) => ({ resourceID: `k8s.lockstep.dev/claim=${uid}-${d}`, health: 'Healthy' }))),
+        resources: expect.arrayContaining(
+          allocated.map((d) => ({ resourceID: `k8s.lockstep.dev/claim=${uid}-${d}`, health: 'Healthy' })),
+        ),
       },
     ]);
 
     // Pod deleted: the kubelet unprepares, the spec goes.
     await api.store.delete('pods', 'engine-0', 'default');
     await waitOr('spec removed', () => kubelet.claim('default', claimName) === undefined);
-    await expect(readFile(join(dir, 'c', `k8s.lockstep.dev-claim_${uid}.json`), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(readFile(join(dir, 'c', `k8s.lockstep.dev-claim_${uid}.json`), 'utf8')).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
   }, 90_000);
 });

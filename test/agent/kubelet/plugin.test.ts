@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
@@ -325,5 +325,59 @@ describe('health stream', () => {
     expect(harness.plugin.healthConnections()).toBe(2);
     stalled.cancel();
     live.cancel();
+  });
+});
+
+describe('reconcile on start', () => {
+  async function restart(h: PluginHarness): Promise<PluginHarness> {
+    await h.plugin.stop();
+    return startPlugin({ claims: h.claims, board: h.board }, h.dir);
+  }
+
+  it('a damaged checkpoint is rebuilt from the CDI specs and the API; running claims keep their specs', async () => {
+    harness = await startPlugin();
+    harness.claims.put(claimObject({ name: 'a', uid: UID1, results: [{ request: 'g', device: 'gpu-0' }] }));
+    const first = await dra(harness).prepare([claim(UID1, 'a')]);
+    for (const client of clients.splice(0)) client.close();
+    await writeFile(join(harness.pluginDir, 'checkpoint.json'), '{"version":1,"claims":{');
+    harness = await restart(harness);
+    expect(harness.plugin.reconcileReport()).toMatchObject({
+      checkpoint: 'corrupt',
+      orphanSpecsAdopted: [`k8s.lockstep.dev-claim_${UID1}.json`],
+      orphanSpecsRemoved: [],
+    });
+    expect(await dra(harness).prepare([claim(UID1, 'a')])).toEqual(first);
+    expect((await readdir(harness.pluginDir)).some((name) => name.startsWith('checkpoint.json.corrupt-'))).toBe(true);
+  });
+
+  it('an orphan spec of a deleted claim is removed; with the API down it is kept', async () => {
+    harness = await startPlugin();
+    harness.claims.put(claimObject({ name: 'a', uid: UID1, results: [{ request: 'g', device: 'gpu-0' }] }));
+    harness.claims.put(claimObject({ name: 'b', uid: UID2, results: [{ request: 'g', device: 'gpu-1' }] }));
+    await dra(harness).prepare([claim(UID1, 'a'), claim(UID2, 'b')]);
+    for (const client of clients.splice(0)) client.close();
+    await rm(join(harness.pluginDir, 'checkpoint.json'));
+    harness.claims.delete('default', 'a');
+    harness.claims.failing = true;
+    harness = await restart(harness);
+    expect(harness.plugin.reconcileReport()).toMatchObject({
+      checkpoint: 'missing',
+      orphanSpecsKept: [`k8s.lockstep.dev-claim_${UID1}.json`, `k8s.lockstep.dev-claim_${UID2}.json`].sort(),
+    });
+    harness.claims.failing = false;
+    harness = await restart(harness);
+    expect(harness.plugin.reconcileReport()).toMatchObject({
+      orphanSpecsRemoved: [`k8s.lockstep.dev-claim_${UID1}.json`],
+      orphanSpecsAdopted: [`k8s.lockstep.dev-claim_${UID2}.json`],
+    });
+    expect(await readdir(harness.cdiDir)).toEqual([`k8s.lockstep.dev-claim_${UID2}.json`]);
+  });
+
+  it('a claim with no device of this driver is prepared without a spec file (CDI rejects empty specs)', async () => {
+    harness = await startPlugin();
+    harness.claims.put(claimObject({ name: 'net', uid: UID1, results: [{ request: 'n', device: 'eth0', driver: 'dra.net' }] }));
+    expect(await dra(harness).prepare([claim(UID1, 'net')])).toEqual({ claims: { [UID1]: { devices: [], error: '' } } });
+    expect(await readdir(harness.cdiDir)).toEqual([]);
+    expect(await dra(harness).unprepare([claim(UID1, 'net')])).toEqual({ claims: { [UID1]: { error: '' } } });
   });
 });

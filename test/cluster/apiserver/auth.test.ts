@@ -1,5 +1,5 @@
 import '../../../src/kubectl/node-compat.js';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApiServer } from './index.js';
@@ -238,5 +238,47 @@ subjects: [{kind: Group, name: ops}]
     });
     expect(tooShort.status).toBe(422);
     expect((await rawRequest(api, 'GET', '/apis/authentication.k8s.io/v1/tokenreviews')).status).toBe(405);
+  });
+
+  it('impersonation (kubectl --as) and SelfSubjectAccessReview / SubjectAccessReview', async () => {
+    const asAgent = await rawRequest(api, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      body: { spec: { resourceAttributes: { verb: 'create', group: 'resource.k8s.io', resource: 'resourceslices' } } },
+    });
+    expect((asAgent.json as { status: { allowed: boolean } }).status.allowed).toBe(true);
+    const sar = async (user: string, verb: string, resource: string) =>
+      (
+        (
+          await rawRequest(api, 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+            body: { spec: { user, groups: [], resourceAttributes: { verb, group: '', resource, namespace: NS } } },
+          })
+        ).json as { status: { allowed: boolean } }
+      ).status.allowed;
+    expect(await sar(`system:serviceaccount:${NS}:lockstep-agent`, 'list', 'pods')).toBe(true);
+    expect(await sar(`system:serviceaccount:${NS}:lockstep-agent`, 'delete', 'pods')).toBe(false);
+    const { stdout } = await new Promise<{ stdout: string }>((resolve) => {
+      execFile(
+        'kubectl',
+        [
+          '--kubeconfig',
+          api.kubeconfigPath,
+          '--as',
+          `system:serviceaccount:${NS}:lockstep-agent`,
+          'get',
+          'configmaps',
+          '-n',
+          NS,
+        ],
+        (_err, stdout, stderr) => resolve({ stdout: stdout + stderr }),
+      );
+    });
+    expect(stdout).toContain(`User "system:serviceaccount:${NS}:lockstep-agent" cannot list resource "configmaps"`);
+    const bobImpersonates = await rawRequest(api, 'GET', '/api/v1/nodes', {
+      token: api.tokenFor('bob'),
+      headers: { 'Impersonate-User': 'kubernetes-admin' },
+    });
+    expect(bobImpersonates.status).toBe(403);
+    expect((bobImpersonates.json as { message: string }).message).toBe(
+      'users "kubernetes-admin" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope',
+    );
   });
 });

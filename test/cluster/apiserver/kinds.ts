@@ -451,6 +451,28 @@ export const KINDS: KindSpec[] = [
     verbs: ['create'],
     virtual: true,
   },
+  {
+    group: 'authentication.k8s.io',
+    version: 'v1',
+    kind: 'SelfSubjectReview',
+    plural: 'selfsubjectreviews',
+    singular: 'selfsubjectreview',
+    namespaced: false,
+    verbs: ['create'],
+    virtual: true,
+  },
+  ...(['SelfSubjectAccessReview', 'SubjectAccessReview'] as const).map(
+    (kind): KindSpec => ({
+      group: 'authorization.k8s.io',
+      version: 'v1',
+      kind,
+      plural: `${kind.toLowerCase()}s`,
+      singular: kind.toLowerCase(),
+      namespaced: false,
+      verbs: ['create'],
+      virtual: true,
+    }),
+  ),
   ...(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const).map(
     (kind): KindSpec => ({
       group: 'rbac.authorization.k8s.io',

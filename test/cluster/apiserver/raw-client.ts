@@ -23,13 +23,14 @@ export interface RawOptions {
   token?: string | null;
   contentType?: string;
   accept?: string;
+  headers?: Record<string, string>;
 }
 
 function send(ep: Endpoint, method: string, path: string, opts: RawOptions) {
   const url = new URL(path, ep.url);
   const payload =
     opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
+  const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json', ...opts.headers };
   const token = opts.token === undefined ? ep.adminToken : opts.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (payload !== undefined) {

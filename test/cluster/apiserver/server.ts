@@ -83,6 +83,12 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function parseBody(text: string, contentType: string): unknown {
   if (text.trim() === '') return undefined;
+  if (!/json|yaml/.test(contentType))
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+    );
   try {
     if (contentType.includes('yaml')) return parseYaml(text);
     return JSON.parse(text);
@@ -185,7 +191,7 @@ export class ApiHandler {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const segments = url.pathname.split('/').filter((s) => s !== '');
-    const user = this.authenticate(req);
+    const user = this.impersonate(req, this.authenticate(req));
     const resource = this.parseResource(segments);
     if (!resource) {
       const path = url.pathname;
@@ -391,6 +397,7 @@ export class ApiHandler {
         }
         if (r.subresource === 'binding') return this.bind(res, spec, r, body, writeOpts);
         if (spec.kind === 'TokenReview') return sendJson(res, 201, this.d.auth.tokenReview(body));
+        if (spec.virtual) return sendJson(res, 201, this.review(spec, body, user));
         if (r.name)
           throw new ApiError(
             405,
@@ -440,6 +447,80 @@ export class ApiHandler {
       default:
         throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     }
+  }
+
+  /** SelfSubjectReview (`kubectl auth whoami`), SelfSubjectAccessReview (`kubectl auth can-i`), SubjectAccessReview. */
+  private review(spec: KindSpec, body: unknown, user: UserInfo): KubeObject {
+    const b = isRecord(body) ? body : {};
+    const reviewSpec = isRecord(b.spec) ? b.spec : {};
+    const base = {
+      kind: spec.kind,
+      apiVersion: apiVersionOf(spec),
+      metadata: { creationTimestamp: null as unknown as string },
+    };
+    if (spec.kind === 'SelfSubjectReview') return { ...base, status: { userInfo: user } };
+    let subject = user;
+    if (spec.kind === 'SubjectAccessReview') {
+      subject = {
+        username: String(reviewSpec.user ?? ''),
+        uid: typeof reviewSpec.uid === 'string' ? reviewSpec.uid : undefined,
+        groups: Array.isArray(reviewSpec.groups) ? reviewSpec.groups.map(String) : [],
+        extra: isRecord(reviewSpec.extra) ? (reviewSpec.extra as Record<string, string[]>) : undefined,
+      };
+    }
+    const ra = isRecord(reviewSpec.resourceAttributes) ? reviewSpec.resourceAttributes : undefined;
+    const nra = isRecord(reviewSpec.nonResourceAttributes) ? reviewSpec.nonResourceAttributes : undefined;
+    let allowed = false;
+    if (ra) {
+      allowed = this.d.rbac.allowed(subject, {
+        verb: String(ra.verb ?? ''),
+        apiGroup: String(ra.group ?? ''),
+        resource: String(ra.resource ?? ''),
+        subresource: ra.subresource ? String(ra.subresource) : undefined,
+        name: ra.name ? String(ra.name) : undefined,
+        namespace: ra.namespace ? String(ra.namespace) : undefined,
+      });
+    } else if (nra) {
+      allowed = this.d.rbac.allowedPath(subject, { verb: String(nra.verb ?? ''), path: String(nra.path ?? '') });
+    }
+    return { ...base, spec: reviewSpec, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed' } : {}) } };
+  }
+
+  /** Impersonate-User / Impersonate-Group / Impersonate-Extra-* headers, for users RBAC lets impersonate. */
+  private impersonate(req: IncomingMessage, user: UserInfo): UserInfo {
+    const as = req.headers['impersonate-user'];
+    if (typeof as !== 'string' || as === '') return user;
+    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(as);
+    const check = (resource: string, name: string, namespace?: string) => {
+      const attrs = {
+        verb: 'impersonate',
+        apiGroup: resource === 'userextras' ? 'authentication.k8s.io' : '',
+        resource,
+        name,
+        namespace,
+      };
+      if (!this.d.rbac.allowed(user, attrs))
+        throw forbidden(Rbac.forbiddenMessage(user, attrs), attrs.apiGroup, resource, name);
+    };
+    if (sa) check('serviceaccounts', sa[2], sa[1]);
+    else check('users', as);
+    const rawGroups = req.headers['impersonate-group'];
+    const groups =
+      rawGroups === undefined ? [] : Array.isArray(rawGroups) ? rawGroups : rawGroups.split(',').map((g) => g.trim());
+    for (const g of groups) check('groups', g);
+    const extra: Record<string, string[]> = {};
+    for (const [h, v] of Object.entries(req.headers)) {
+      if (!h.startsWith('impersonate-extra-') || v === undefined) continue;
+      const key = decodeURIComponent(h.slice('impersonate-extra-'.length));
+      check('userextras', key);
+      extra[key] = (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim());
+    }
+    const implicit = sa ? ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`] : [];
+    return {
+      username: as,
+      groups: [...new Set([...groups, ...implicit, 'system:authenticated'])],
+      ...(Object.keys(extra).length ? { extra } : {}),
+    };
   }
 
   private deleteOptions(body: unknown, query: URLSearchParams, base: WriteOptions): DeleteOptions {

@@ -339,4 +339,31 @@ describe('API semantics on the wire', () => {
     await req('DELETE', '/api/v1/namespaces/tmp');
     expect(api.store.list('pods', { namespace: 'tmp' })).toHaveLength(0);
   });
+
+  it('with podGracefulDeletion, a pod on a node gets a deletionTimestamp and goes when deleted with grace 0', async () => {
+    const graceful = await startApiServer({ tls: false, podGracefulDeletion: true });
+    try {
+      graceful.store.create('pods', {
+        metadata: { name: 'bound' },
+        spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'i' }] },
+      });
+      graceful.store.create('pods', {
+        metadata: { name: 'unbound' },
+        spec: { containers: [{ name: 'c', image: 'i' }] },
+      });
+      const first = await rawRequest(graceful, 'DELETE', '/api/v1/namespaces/default/pods/bound');
+      expect(first.status).toBe(202);
+      const marked = graceful.store.get('pods', 'bound');
+      expect(marked.metadata.deletionTimestamp).toBeDefined();
+      expect(marked.metadata.deletionGracePeriodSeconds).toBe(30);
+      const kubelet = await rawRequest(graceful, 'DELETE', '/api/v1/namespaces/default/pods/bound', {
+        body: { gracePeriodSeconds: 0 },
+      });
+      expect(kubelet.status).toBe(200);
+      expect(graceful.store.find('pods', 'bound')).toBeUndefined();
+      expect((await rawRequest(graceful, 'DELETE', '/api/v1/namespaces/default/pods/unbound')).status).toBe(200);
+    } finally {
+      await graceful.stop();
+    }
+  });
 });

@@ -104,7 +104,9 @@ describe('device health in pod status', () => {
     const health = () => {
       const current = api.store.get('pods', 'p', 'default') as unknown as Pod;
       const status = (
-        current.status?.containerStatuses as { allocatedResourcesStatus?: { resources: { health: string }[] }[] }[]
+        (current.status?.containerStatuses ?? []) as {
+          allocatedResourcesStatus?: { resources: { health: string }[] }[];
+        }[]
       )[0];
       return status?.allocatedResourcesStatus?.[0]?.resources[0]?.health;
     };

@@ -48,10 +48,29 @@ describe('lockstep inject (bundled)', () => {
       'LeaderWorkerSet/vllm spec.leaderWorkerTemplate.leaderTemplate: added native sidecar lockstep-coordinator (on the leader)',
     );
     expect(lines.some((l) => l.includes('restartPolicy None (was RecreateGroupOnPodRestart)'))).toBe(true);
-    expect(lines.every((l) => l.startsWith('LeaderWorkerSet/vllm spec.'))).toBe(true);
+    const notes = lines.filter((l) => l.startsWith('note: '));
+    expect(lines.filter((l) => !l.startsWith('note: ')).every((l) => l.startsWith('LeaderWorkerSet/vllm spec.'))).toBe(
+      true,
+    );
+    // what inject cannot do itself: the permissions of the coordinator's service account
+    expect(notes).toEqual([
+      'note: LeaderWorkerSet/vllm: its coordinator runs as service account default; bind it once per namespace: kubectl create rolebinding lockstep-coordinator -n NAMESPACE --clusterrole=lockstep-coordinator --serviceaccount=NAMESPACE:default (and lockstep-tokenreview with a clusterrolebinding, see deploy/README.md)',
+    ]);
     const second = runBundle('lockstep', ['inject', '--explain', '-f', '-'], {}, first.stdout);
     expect(second.stderr).toBe('no changes\n');
     expect(second.stdout).toBe(first.stdout);
+  });
+
+  it("warns when the members' DNS Service would hide not-ready pods", () => {
+    const input = readFileSync(fixture('statefulset-torchrun.yaml'), 'utf8').replace(
+      'publishNotReadyAddresses: true',
+      '',
+    );
+    const result = runBundle('lockstep', ['inject', '-f', '-'], {}, input);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe(
+      "warning: Service/ddp (the DNS names of StatefulSet/ddp's pods) does not set spec.publishNotReadyAddresses: true; members look rank 0 up before any pod is Ready, so they would not find it\n",
+    );
   });
 
   it('--keep-restart-policy leaves an LWS restartPolicy alone', () => {

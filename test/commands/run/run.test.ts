@@ -47,12 +47,19 @@ describe('lockstep run', () => {
     const status = await queryStatus(coordinator.address);
     expect(status).toMatchObject({ group: 'solo', epoch: 1, state: 'Running' });
     expect(status.members).toEqual([
-      expect.objectContaining({ pod: 'solo-0', rank: 0, ready: false, state: 'Exited', reason: 'engine exited with code 7' }),
+      expect.objectContaining({
+        pod: 'solo-0',
+        rank: 0,
+        ready: false,
+        state: 'Exited',
+        reason: 'engine exited with code 7',
+      }),
     ]);
   });
 
   it('forwards SIGTERM to the engine and exits with what the engine returns', async () => {
-    const script = "process.on('SIGTERM', () => { console.log('engine got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const script =
+      "process.on('SIGTERM', () => { console.log('engine got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);";
     const { proc } = await solo('solo-0', ['--', process.execPath, '-e', script]);
     await proc.waitFor(/^ready$/);
     proc.child.kill('SIGTERM');
@@ -65,13 +72,44 @@ describe('lockstep run', () => {
       VLLM_PORT: 'tcp://10.96.0.7:8000',
     });
     expect(await proc.exited).toBe(2);
-    expect(proc.stderr()).toMatch(/error: VLLM_PORT is "tcp:\/\/10.96.0.7:8000", which vLLM would read as its own port/);
+    expect(proc.stderr()).toMatch(
+      /error: VLLM_PORT is "tcp:\/\/10.96.0.7:8000", which vLLM would read as its own port/,
+    );
   });
 
   it('says when the command does not exist (exit 127)', async () => {
     const { proc } = await solo('solo-0', ['--', 'lockstep-no-such-engine']);
     expect(await proc.exited).toBe(127);
     expect(proc.stderr()).toContain('error: cannot start lockstep-no-such-engine: command not found');
+  });
+
+  it("uses bootstrap's environment file without joining again, heartbeats, and reports the engine", async () => {
+    const coordinator = await startCoordinator(['--group', 'pair', '--group-size', '1']);
+    const envFile = join(mkdtempSync(join(tmpdir(), 'lockstep-run-')), 'group.env');
+    const env = { LOCKSTEP_ENV_FILE: envFile };
+    const member = ['--leader-address', coordinator.address, '--pod-name', 'pair-0', '--pod-ip', '127.0.0.71'];
+    expect(await lockstep(['bootstrap', ...member], env).exited).toBe(0);
+    const script = "console.log('ready'); setInterval(() => {}, 1000);";
+    const run = lockstep(['run', ...member, '--', process.execPath, '-e', script], env);
+    await run.waitFor(/^ready$/);
+    const running = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const s = await queryStatus(coordinator.address);
+        if (s.members[0]?.state === 'Running') return s;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('the member never showed Running');
+    })();
+    expect(running.members[0]).toMatchObject({ pod: 'pair-0', ready: true, state: 'Running' });
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
+    expect(run.stderr()).toContain('using the environment bootstrap wrote');
+    expect((await queryStatus(coordinator.address)).members[0]).toMatchObject({
+      state: 'Exited',
+      reason: 'engine killed by SIGTERM',
+    });
+    // one Join only: bootstrap's
+    expect(coordinator.proc.stdout().match(/"msg":"member joined/g)).toHaveLength(1);
   });
 
   it('needs a command', async () => {

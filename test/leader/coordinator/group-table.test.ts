@@ -50,9 +50,7 @@ describe('GroupTable admission', () => {
   it('refuses ranks outside the group', () => {
     const e = refusal(() => table(4).join(identity('web-4', { rankHint: 4, rankSource: 'ordinal of pod web-4' })));
     expect(e.code).toBe('OUT_OF_RANGE');
-    expect(e.message).toBe(
-      'pod web-4 asks for rank 4 (ordinal of pod web-4), but group web has 4 members (ranks 0-3)',
-    );
+    expect(e.message).toBe('pod web-4 asks for rank 4 (ordinal of pod web-4), but group web has 4 members (ranks 0-3)');
   });
 
   it('refuses another group, namespace or size', () => {
@@ -86,7 +84,7 @@ describe('GroupTable admission', () => {
     const again = t.join(identity('web-1', { rankHint: 1, ip: '10.0.0.2' }));
     expect(again.rejoined).toBe(true);
     expect(again.member.identity.ip).toBe('10.0.0.2');
-    expect(refusal(() => t.join(identity('web-1', { rankHint: 0 }))).message).toContain('a pod\'s rank cannot change');
+    expect(refusal(() => t.join(identity('web-1', { rankHint: 0 }))).message).toContain("a pod's rank cannot change");
   });
 });
 

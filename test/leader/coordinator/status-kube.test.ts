@@ -91,7 +91,15 @@ describe('group status on the API', () => {
     ]);
     const join_ = (i: number) =>
       lockstep(
-        ['bootstrap', '--leader-address', coordinator.address, '--pod-name', `web-${i}`, '--pod-ip', `127.0.0.${80 + i}`],
+        [
+          'bootstrap',
+          '--leader-address',
+          coordinator.address,
+          '--pod-name',
+          `web-${i}`,
+          '--pod-ip',
+          `127.0.0.${80 + i}`,
+        ],
         { LOCKSTEP_ENV_FILE: join(work, `m${i}`, 'group.env') },
       );
     const first = [join_(0), join_(2)];
@@ -118,7 +126,9 @@ describe('group status on the API', () => {
     ]);
     expect(pod('web-0').metadata.annotations?.[ANNOTATION_EPOCH]).toBe('1');
     for (const name of ['web-0', 'web-1', 'web-2']) {
-      const c = await until(`GroupReady True on ${name}`, () => (groupReady(name)?.status === 'True' ? groupReady(name) : undefined));
+      const c = await until(`GroupReady True on ${name}`, () =>
+        groupReady(name)?.status === 'True' ? groupReady(name) : undefined,
+      );
       expect(c).toMatchObject({ reason: 'GroupReleased' });
       expect(c.message).toMatch(/^group web epoch 1: all 3 members released; this pod is rank \d$/);
     }

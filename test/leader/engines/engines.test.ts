@@ -30,12 +30,7 @@ describe('torchrun', () => {
   it('works with python -m torch.distributed.run and leaves an elastic rendezvous alone', () => {
     const argv = ['python3', '-m', 'torch.distributed.run', '--rdzv_backend=c10d', '--rdzv_endpoint=h:1', 'x.py'];
     expect(selectEngine('auto', argv).name).toBe('torchrun');
-    expect(torchrun.adapt(argv, view(2, 1), {})).toEqual([
-      ...argv.slice(0, 5),
-      '--nnodes=2',
-      '--node_rank=1',
-      'x.py',
-    ]);
+    expect(torchrun.adapt(argv, view(2, 1), {})).toEqual([...argv.slice(0, 5), '--nnodes=2', '--node_rank=1', 'x.py']);
     expect(() => torchrun.adapt(['torchrun', '--node-rank=0', 'x.py'], view(2, 1), {})).toThrow(
       'torchrun: the command says --node_rank 0, but the group gives 1',
     );
@@ -77,7 +72,7 @@ describe('Ray', () => {
     expect(ray.environment(view(3, 2)).LOCKSTEP_RAY_COMMAND).toBe('ray start --address=127.0.0.10:6379 --block');
   });
 
-  it("hands the user's arguments to the head's shell as \"$@\", never inside the script", () => {
+  it('hands the user\'s arguments to the head\'s shell as "$@", never inside the script', () => {
     const tricky = ['python3', '-c', "print('$(rm -rf /)'); `x`"];
     const head = ray.adapt(tricky, view(2, 0), {});
     expect(head.slice(4)).toEqual(tricky);

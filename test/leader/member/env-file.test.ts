@@ -44,11 +44,14 @@ describe('the environment file', () => {
   it('quotes any value so the shell reads it back unchanged', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-env-'));
     fc.assert(
-      fc.property(fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0')), (value) => {
-        const path = join(dir, 'p.env');
-        writeFileSync(path, renderShell(file({ V: value })));
-        return sourced(path, ['V']).V === value;
-      }),
+      fc.property(
+        fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0')),
+        (value) => {
+          const path = join(dir, 'p.env');
+          writeFileSync(path, renderShell(file({ V: value })));
+          return sourced(path, ['V']).V === value;
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -33,7 +33,9 @@ describe('devices', () => {
       'GPU-b',
     ]);
     expect(
-      detectDevices(undefined, { NVIDIA_VISIBLE_DEVICES: 'all' }, ['nvidia10', 'nvidia2', 'nvidiactl']).map((d) => d.id),
+      detectDevices(undefined, { NVIDIA_VISIBLE_DEVICES: 'all' }, ['nvidia10', 'nvidia2', 'nvidiactl']).map(
+        (d) => d.id,
+      ),
     ).toEqual(['nvidia2', 'nvidia10']);
     expect(detectDevices(undefined, {}, ['accel0', 'accel1']).map((d) => d.kind)).toEqual(['tpu', 'tpu']);
     expect(detectDevices(undefined, { NVIDIA_VISIBLE_DEVICES: 'void' }, [])).toEqual([]);
@@ -48,7 +50,10 @@ describe('finding the coordinator', () => {
   ].join('\n');
 
   it('uses an explicit address, with or without a port', () => {
-    expect(locateCoordinator({ leaderAddress: 'lead.ns:9000', port: 7470 })).toMatchObject({ host: 'lead.ns', port: 9000 });
+    expect(locateCoordinator({ leaderAddress: 'lead.ns:9000', port: 7470 })).toMatchObject({
+      host: 'lead.ns',
+      port: 9000,
+    });
     expect(
       locateCoordinator({ leaderAddress: 'vllm-0.vllm.ns', leaderAddressSource: 'LWS_LEADER_ADDRESS', port: 7470 }),
     ).toEqual({ host: 'vllm-0.vllm.ns', port: 7470, source: 'LWS_LEADER_ADDRESS' });

@@ -36,7 +36,12 @@ describe('$(VAR) expansion as the kubelet does it', () => {
   });
 
   it('is the identity on strings without $', () => {
-    fc.assert(fc.property(fc.string().filter((s) => !s.includes('$')), (s) => x(s) === s));
+    fc.assert(
+      fc.property(
+        fc.string().filter((s) => !s.includes('$')),
+        (s) => x(s) === s,
+      ),
+    );
   });
 
   it('with no variables defined and no references, only $$ changes anything', () => {
@@ -65,7 +70,8 @@ describe('$(VAR) expansion as the kubelet does it', () => {
         fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,10}$/),
         fc.string().filter((v) => !v.includes(')')),
         fc.string().filter((s) => !s.includes('$')),
-        (name, value, tail) => expandReferences(`$(${name})${tail}`, (n) => (n === name ? value : undefined)) === value + tail,
+        (name, value, tail) =>
+          expandReferences(`$(${name})${tail}`, (n) => (n === name ? value : undefined)) === value + tail,
       ),
     );
   });

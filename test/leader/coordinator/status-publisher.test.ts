@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { GroupTable } from '../../../leader/coordinator/group-table.js';
+import { type PodCondition, StatusPublisher, type StatusSink } from '../../../leader/coordinator/status-publisher.js';
+import { CONDITION_GROUP_READY } from '../../../src/contract/names.js';
+import { silentLogger } from '../../../src/log.js';
+import { identity } from '../support/identity.js';
+
+class RecordingSink implements StatusSink {
+  annotations: Array<Record<string, string>> = [];
+  conditions: Array<[string, PodCondition]> = [];
+  failNext = 0;
+  async annotateLeader(_pod: string, a: Record<string, string>): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('503 Service Unavailable');
+    }
+    this.annotations.push(a);
+  }
+  async setCondition(pod: string, c: PodCondition): Promise<void> {
+    this.conditions.push([pod, c]);
+  }
+}
+
+function setup(size: number) {
+  const table = new GroupTable({ group: 'web', namespace: 'ns', size, masterPort: 1, leaderPod: 'web-0' });
+  const sink = new RecordingSink();
+  const publisher = new StatusPublisher({
+    sink,
+    leaderPod: 'web-0',
+    snapshot: () => table.snapshot(),
+    log: silentLogger(),
+    retryMs: 10,
+    now: () => new Date('2026-01-01T00:00:00Z'),
+  });
+  return { table, sink, publisher };
+}
+
+describe('StatusPublisher', () => {
+  it('writes each member condition once while forming and once on release, not once per join', async () => {
+    const { table, sink, publisher } = setup(8);
+    publisher.start();
+    for (let i = 0; i < 8; i++) {
+      table.join(identity(`web-${i}`, { rankHint: i }));
+      publisher.schedule();
+    }
+    await publisher.idle();
+    table.openEpoch();
+    publisher.schedule();
+    await publisher.idle();
+    const perPod = new Map<string, string[]>();
+    for (const [pod, c] of sink.conditions) perPod.set(pod, [...(perPod.get(pod) ?? []), c.status]);
+    expect(perPod.size).toBe(8);
+    for (const statuses of perPod.values()) expect(statuses.at(-1)).toBe('True');
+    // bursts coalesce: at most False then True per pod
+    expect(sink.conditions.length).toBeLessThanOrEqual(16);
+    expect(sink.conditions.at(-1)?.[1]).toMatchObject({
+      type: CONDITION_GROUP_READY,
+      status: 'True',
+      reason: 'GroupReleased',
+      lastTransitionTime: '2026-01-01T00:00:00.000Z',
+    });
+    expect(JSON.parse(sink.annotations.at(-1)!['lockstep.dev/group-status']!)).toMatchObject({
+      epoch: 1,
+      state: 'Running',
+    });
+    expect(sink.annotations.at(-1)!['lockstep.dev/epoch']).toBe('1');
+    await publisher.stop();
+  });
+
+  it('retries a failed write and writes nothing when nothing changed', async () => {
+    const { table, sink, publisher } = setup(1);
+    table.join(identity('web-0'));
+    sink.failNext = 1;
+    publisher.start();
+    await publisher.idle();
+    expect(sink.annotations).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 50));
+    await publisher.idle();
+    expect(sink.annotations).toHaveLength(1);
+    const writes = sink.annotations.length + sink.conditions.length;
+    publisher.schedule();
+    await publisher.idle();
+    expect(sink.annotations.length + sink.conditions.length).toBe(writes);
+    await publisher.stop();
+  });
+});
