@@ -46,7 +46,7 @@ export interface AgentOptions {
     healthIntervalMs: number;
     linkStableMs: number;
     xidIgnore?: readonly number[];
-    /** sysfs poll period (links, AER, PCI presence); default 1 s */
+    /** sysfs poll period of NIC links (default 2 s; AER, PCI presence, TPU nodes every 5th) */
     sysfsIntervalMs?: number;
   };
   /** --http-address for /metrics, /healthz, /readyz; left out, no HTTP endpoint */

@@ -26,7 +26,7 @@ export interface HealthManagerOptions {
   healthIntervalMs: number;
   /** --link-stable-time */
   linkStableMs: number;
-  /** poll period of links, AER, PCI presence, TPU nodes (default 1 s) */
+  /** poll period of NIC links (default 2 s; AER, PCI presence and TPU nodes every 5th poll) */
   sysfsIntervalMs?: number;
   /** XIDs recorded but not device faults (default: application XIDs 13, 31, 43, 45, 68, 109) */
   xidIgnore?: readonly number[];

@@ -11,8 +11,10 @@ import type { HealthVerdicts } from './verdicts.js';
 export interface SysfsMonitorOptions {
   verdicts: HealthVerdicts;
   sysfsRoot: string;
-  /** poll period for links, PCI presence, TPU device nodes and AER counters */
+  /** poll period for NIC links (default 2 s) */
   intervalMs?: number;
+  /** PCI presence, AER counters and TPU device nodes are read every this many link polls (default 5) */
+  slowEvery?: number;
   /** a link that went down must stay up this long before it is healthy again */
   linkStableMs: number;
   /** a device whose non-fatal AER counter rose is unhealthy until it has not risen for this long */
@@ -63,6 +65,7 @@ export class SysfsHealthMonitor {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private current: Promise<void> | undefined;
+  private ticks = 0;
 
   constructor(private readonly options: SysfsMonitorOptions) {
     this.log = options.log ?? silentLogger();
@@ -112,9 +115,14 @@ export class SysfsHealthMonitor {
     await this.current;
   }
 
-  /** One pass over every device (public so tests can step it). */
-  async poll(): Promise<void> {
-    await timed(this.options.hooks, 'sysfs', () => Promise.all([...this.watched.values()].map((w) => this.check(w))));
+  /**
+   * One pass (public so tests can step it): links always; presence, AER and TPU nodes on every `slowEvery`-th pass
+   * (and always when `full`). Reading ~60 small sysfs files costs a few ms of CPU, so an idle agent spreads it out.
+   */
+  async poll(full = true): Promise<void> {
+    await timed(this.options.hooks, 'sysfs', () =>
+      Promise.all([...this.watched.values()].map((w) => this.check(w, full))),
+    );
   }
 
   /** Forgets sticky AER faults (after a reset); the next sample is the new baseline. */
@@ -126,10 +134,10 @@ export class SysfsHealthMonitor {
     }
   }
 
-  private async check(w: Watched): Promise<void> {
+  private async check(w: Watched, full: boolean): Promise<void> {
     const { verdicts, sysfsRoot } = this.options;
     const now = this.now();
-    if (w.pciAddress) {
+    if (full && w.pciAddress) {
       const dir = join(sysfsRoot, 'bus', 'pci', 'devices', w.pciAddress);
       if (!(await exists(dir))) {
         verdicts.report(w.name, 'pci', {
@@ -159,7 +167,7 @@ export class SysfsHealthMonitor {
       const reading = await this.readLink(w);
       verdicts.report(w.name, 'link', w.link.observe(linkStatus(reading), now));
     }
-    if (w.kind === 'tpu') {
+    if (full && w.kind === 'tpu') {
       const missing: string[] = [];
       for (const node of w.deviceNodes) if (!(await exists(node))) missing.push(node);
       verdicts.report(
@@ -199,11 +207,12 @@ export class SysfsHealthMonitor {
 
   private tick(): void {
     if (!this.running) return;
-    this.current = this.poll()
+    const full = this.ticks++ % (this.options.slowEvery ?? 5) === 0;
+    this.current = this.poll(full)
       .catch((err: unknown) => this.log.error({ err }, 'sysfs health poll failed'))
       .finally(() => {
         if (!this.running) return;
-        this.timer = setTimeout(() => this.tick(), this.options.intervalMs ?? 1000);
+        this.timer = setTimeout(() => this.tick(), this.options.intervalMs ?? 2000);
         this.timer.unref();
       });
   }

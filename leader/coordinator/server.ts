@@ -22,6 +22,7 @@ import type {
   Role,
   StatusReply,
 } from '../protocol/messages.js';
+import { cachingReleaseSerializer } from '../protocol/release-encoding.js';
 import { COMMAND_SINCE, groupService, negotiateVersion, PROTOCOL_VERSION } from '../protocol/service.js';
 import { type GroupTable, JoinRefused, type Member, type RefusalCode } from './group-table.js';
 
@@ -83,7 +84,12 @@ export class CoordinatorServer {
   private boundPort = 0;
 
   constructor(private readonly options: CoordinatorServerOptions) {
-    const service = groupService();
+    const base = groupService();
+    // every member's release shares one encoded member list (O(N) per epoch, not O(N²))
+    const service = {
+      ...base,
+      Session: { ...base.Session, responseSerialize: cachingReleaseSerializer(base.Session.responseSerialize) },
+    };
     this.server.addService(service, {
       Join: (call: ServerUnaryCall<JoinRequest, JoinReply>, callback: sendUnaryData<JoinReply>) => {
         this.join(call, callback).catch((err: unknown) => callback(toServiceError(err)));

@@ -35,9 +35,8 @@ export function injectText(text: string, options: InjectOptions): InjectResult {
 
 function injectYaml(text: string, options: InjectOptions, report: InjectReport): string {
   const docs = parseAllDocuments(text, { keepSourceTokens: false });
-  if (!Array.isArray(docs)) {
-    throw new InjectError('input is empty or not YAML');
-  }
+  // a stream of comments only (or nothing) has no documents: it passes through as it is
+  if (docs.length === 0) return text;
   reviewInput(
     docs.map((doc) => (doc.errors.length === 0 ? (doc.toJS({ maxAliasCount: -1 }) as Json) : null)),
     report,

@@ -1,12 +1,14 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { releaseImage } from '../../deploy/generate.js';
 import { CONDITION_GROUP_READY, LABEL_GROUP } from '../../src/contract/names.js';
 import { isObject, type Json, type JsonObject } from '../../src/inject/json.js';
 import { REPO_ROOT } from '../support/cli.js';
 import { find, kustomize } from './render.js';
 
-const PKG_IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.1.0';
+// the image of this version: the DaemonSet in base/ must move with package.json (as `lockstep inject` does)
+const PKG_IMAGE = releaseImage();
 
 /** `a.b[0].c` style access for the assertions below. */
 function at(value: Json | undefined, path: string): Json | undefined {

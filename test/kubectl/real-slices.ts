@@ -11,7 +11,7 @@ import { buildSimulatedNode } from '../cluster/nodes/index.js';
 export async function realH100Slices(
   nodeName: string,
   dir: string,
-  options: { unhealthy?: Record<string, string>; publishedAt?: string } = {},
+  options: { unhealthy?: Record<string, string>; healthy?: string[]; publishedAt?: string } = {},
 ): Promise<ResourceSlice[]> {
   const node = await buildSimulatedNode('h100-hgx', dir, { nodeName });
   const inventory = await scanInventory({
@@ -22,7 +22,9 @@ export async function realH100Slices(
     nodeName,
   });
   const { devices } = buildDevices(inventory, {
+    // what the health board would say now, over the first reading of the scan
     healthOf: (name) => {
+      if (options.healthy?.includes(name)) return { state: 'healthy' };
       const reason = options.unhealthy?.[name];
       return reason ? { state: 'unhealthy', reason, since: Date.parse('2026-11-22T05:00:00Z') } : undefined;
     },

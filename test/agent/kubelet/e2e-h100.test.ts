@@ -95,6 +95,13 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
       }),
     ]);
     await waitOr('slices published', () => api.store.list('resourceslices').length > 0);
+    // The agent's /readyz and /healthz include the plugin (registered with the kubelet).
+    const address = /"address":"([^"]+)","msg":"serving \/metrics/.exec(agentLog)?.[1];
+    expect(address).toBeDefined();
+    const readyz = await fetch(`http://${address}/readyz?verbose`);
+    expect(await readyz.text()).toContain('[+]kubelet-plugin ok');
+    const healthz = await fetch(`http://${address}/healthz?verbose`);
+    expect(await healthz.text()).toContain('[+]kubelet-plugin ok');
 
     api.store.create(
       'resourceclaimtemplates',

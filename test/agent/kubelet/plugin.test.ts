@@ -375,8 +375,12 @@ describe('reconcile on start', () => {
 
   it('a claim with no device of this driver is prepared without a spec file (CDI rejects empty specs)', async () => {
     harness = await startPlugin();
-    harness.claims.put(claimObject({ name: 'net', uid: UID1, results: [{ request: 'n', device: 'eth0', driver: 'dra.net' }] }));
-    expect(await dra(harness).prepare([claim(UID1, 'net')])).toEqual({ claims: { [UID1]: { devices: [], error: '' } } });
+    harness.claims.put(
+      claimObject({ name: 'net', uid: UID1, results: [{ request: 'n', device: 'eth0', driver: 'dra.net' }] }),
+    );
+    expect(await dra(harness).prepare([claim(UID1, 'net')])).toEqual({
+      claims: { [UID1]: { devices: [], error: '' } },
+    });
     expect(await readdir(harness.cdiDir)).toEqual([]);
     expect(await dra(harness).unprepare([claim(UID1, 'net')])).toEqual({ claims: { [UID1]: { error: '' } } });
   });

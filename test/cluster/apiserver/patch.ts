@@ -30,7 +30,7 @@ function getAt(doc: unknown, tokens: string[]): unknown {
   return cur;
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
+export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
   if (isRecord(a) && isRecord(b)) {

@@ -417,7 +417,6 @@ export class Registry {
     }
     next.apiVersion = apiVersionOf(spec);
     next.kind = spec.kind;
-    if (spec.kind === 'Pod' && sub !== 'status') preservePodImmutables(old, next);
     const { object, warnings } = this.runValidation(spec, next, old, opts);
     warnings.push(
       ...this.admit({
@@ -697,11 +696,4 @@ function prepareForCreate(spec: KindSpec, obj: KubeObject): void {
     default:
       if (spec.subresources?.includes('status') && spec.kind !== 'Node') delete obj.status;
   }
-}
-
-/** Pod spec fields that cannot change after create (most of the spec); the real server answers 422 instead. */
-function preservePodImmutables(old: KubeObject, next: KubeObject): void {
-  if (!isRecord(old.spec) || !isRecord(next.spec)) return;
-  // nodeName is set once by binding; keep it when an update omits it.
-  if (old.spec.nodeName !== undefined && next.spec.nodeName === undefined) next.spec.nodeName = old.spec.nodeName;
 }

@@ -8,6 +8,7 @@ import { resourceOpenApi, SHARED_K8S_DIR } from './openapi.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
 import { isRecord, type KubeObject } from './types.js';
 import { validateObjectMeta } from './validation/names.js';
+import { validatePodUpdate } from './validation/pod.js';
 import {
   prepareSliceTaints,
   validateClaimTemplate,
@@ -123,6 +124,8 @@ export function installValidation(registry: Registry, settings: ValidationSettin
           semantic = validateDeviceClass;
           break;
       }
+    } else if (spec.kind === 'Pod') {
+      semantic = validatePodUpdate;
     } else if (spec.kind === 'LeaderWorkerSet') {
       structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
     }

@@ -366,4 +366,33 @@ describe('API semantics on the wire', () => {
       await graceful.stop();
     }
   });
+
+  it('refuses pod spec changes other than images (422 Forbidden on spec), as ValidatePodUpdate', async () => {
+    api.store.create('pods', { metadata: { name: 'immutable' }, spec: { containers: [{ name: 'c', image: 'a:1' }] } });
+    const image = await req(
+      'PATCH',
+      '/api/v1/namespaces/default/pods/immutable',
+      { spec: { containers: [{ name: 'c', image: 'a:2' }] } },
+      'application/strategic-merge-patch+json',
+    );
+    expect(image.status).toBe(200);
+    const env = await req(
+      'PATCH',
+      '/api/v1/namespaces/default/pods/immutable',
+      { spec: { containers: [{ name: 'c', env: [{ name: 'X', value: '1' }] }] } },
+      'application/strategic-merge-patch+json',
+    );
+    expect(env.status).toBe(422);
+    expect((env.json as { details: { causes: { field: string; reason: string }[] } }).details.causes[0]).toMatchObject({
+      field: 'spec',
+      reason: 'FieldValueForbidden',
+    });
+    const labels = await req(
+      'PATCH',
+      '/api/v1/namespaces/default/pods/immutable',
+      { metadata: { labels: { a: 'b' } } },
+      'application/merge-patch+json',
+    );
+    expect(labels.status).toBe(200);
+  });
 });

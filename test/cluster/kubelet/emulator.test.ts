@@ -230,3 +230,69 @@ describe('kubelet emulator with the agent’s plugin', () => {
     expect(w.kubelet.stats.prepareCalls).toBe(0);
   });
 });
+
+describe('rolling update of the plugin', () => {
+  it('two agent pods overlap (pod-UID socket names); calls go to the newest; the old one leaving changes nothing', async () => {
+    const { api, client } = await startApi();
+    stops.push(() => api.stop());
+    api.store.create('nodes', nodeObject(NODE));
+    const dir = await shortTempDir('kr-');
+    const kubelet = new KubeletEmulator({
+      nodeName: NODE,
+      client,
+      registryDir: join(dir, 'reg'),
+      pollMs: 20,
+      retryMs: 50,
+      wipeDelayMs: 60_000,
+    });
+    await kubelet.start();
+    stops.push(() => kubelet.stop());
+    const old = await startPlugin({ claims: new ApiClaimReader(client), podUid: 'pod-old' }, dir);
+    stops.push(() => old.plugin.stop());
+    await kubelet.waitFor('old registered', () => old.plugin.readiness().ready);
+    const pod = api.store.create('pods', podObject({ name: 'a', node: NODE, claims: { devices: 'a-claim' } }), {
+      namespace: 'default',
+    });
+    createAllocatedClaim(api, {
+      name: 'a-claim',
+      node: NODE,
+      results: [{ request: 'g', device: 'gpu-0' }],
+      reservedFor: [pod],
+    });
+    await kubelet.waitForPodRunning('default', 'a');
+
+    const fresh = await startPlugin({ claims: new ApiClaimReader(client), podUid: 'pod-new' }, dir);
+    stops.push(() => fresh.plugin.stop());
+    await kubelet.waitFor(
+      'new registered and connected',
+      () => fresh.plugin.readiness().ready && kubelet.pluginList().every((p) => p.connected),
+    );
+    expect(kubelet.pluginList().map((p) => p.endpoint)).toEqual([
+      join(dir, 'plug', 'dra-pod-old.sock'),
+      join(dir, 'plug', 'dra-pod-new.sock'),
+    ]);
+    await old.plugin.stop();
+    await kubelet.waitFor('old de-registered', () => kubelet.pluginList().length === 1);
+    expect(kubelet.plugins.wipePending('lockstep.dev')).toBe(false);
+
+    // The new instance knows the claim the old one prepared (shared checkpoint) and answers the same.
+    await kubelet.repeatPrepare('default', 'a');
+    const second = api.store.create('pods', podObject({ name: 'b', node: NODE, claims: { devices: 'b-claim' } }), {
+      namespace: 'default',
+    });
+    createAllocatedClaim(api, {
+      name: 'b-claim',
+      node: NODE,
+      results: [{ request: 'g', device: 'gpu-1' }],
+      reservedFor: [second],
+    });
+    await kubelet.waitForPodRunning('default', 'b');
+    expect(
+      fresh.plugin
+        .claims()
+        .prepared()
+        .map((entry) => entry.name)
+        .sort(),
+    ).toEqual(['a-claim', 'b-claim']);
+  });
+});

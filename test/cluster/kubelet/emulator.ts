@@ -51,8 +51,29 @@ export interface KubeletEmulatorOptions {
   statusSyncMs?: number;
   hostIP?: string;
   podIP?: (pod: Pod) => string;
+  /** runs the pods' containers as real processes (test/cluster/pods); without it, containers are pretend */
+  containers?: ContainerRunner;
   log?: Logger;
   now?: () => number;
+}
+
+/** The container runtime seam: test/cluster/pods/runner.ts (PodRunner) implements it. */
+export interface ContainerRunner {
+  /** after the pod's claims are prepared: starts its containers in the background */
+  start(pod: Pod): Promise<void>;
+  /** before its claims are unprepared: stops its containers (grace period, then SIGKILL) */
+  stop(uid: string, gracePeriodSeconds?: number): Promise<void>;
+  /** what the runtime knows of the pod's status, undefined for a pod it does not run */
+  status(uid: string):
+    | {
+        phase: string;
+        podIP: string;
+        initialized: boolean;
+        containersReady: boolean;
+        initContainerStatuses: Record<string, unknown>[];
+        containerStatuses: Record<string, unknown>[];
+      }
+    | undefined;
 }
 
 export interface ContainerRuntime {
@@ -189,6 +210,11 @@ export class KubeletEmulator {
     return this.health.get(driver, pool, device).health;
   }
 
+  /** The container runtime saw a change in the pod (a container started or exited): write its status soon. */
+  podChanged(uid: string): void {
+    this.markDirty(uid);
+  }
+
   /** Scans the registry directory now instead of at the next poll. */
   scanRegistry(): Promise<void> {
     return this.watcher.scanNow();
@@ -213,6 +239,42 @@ export class KubeletEmulator {
       timeoutMs,
     );
     return this.pod(namespace, name) as PodRuntime;
+  }
+
+  /**
+   * Calls NodePrepareResources again for a running pod's claims, as a kubelet may (FACTS.md §2), and checks the plugin
+   * answers exactly as the first time. Throws when it does not.
+   */
+  async repeatPrepare(namespace: string, name: string): Promise<void> {
+    const runtime = this.pod(namespace, name);
+    if (!runtime) throw new Error(`no pod ${namespace}/${name} on ${this.options.nodeName}`);
+    for (const claimName of runtime.claimNames) {
+      const info = this.claimInfos.get(`${namespace}/${claimName}`);
+      if (!info) continue;
+      for (const driver of info.drivers) {
+        const plugin = this.plugins.get(driver);
+        if (!plugin) throw new Error(`DRA driver ${driver} is not registered`);
+        this.stats.prepareCalls++;
+        const response = await plugin.prepare([{ namespace, uid: info.uid, name: info.name }]);
+        const result = response.claims?.[info.uid];
+        if (!result) throw new Error(`NodePrepareResources skipped 1 ResourceClaims`);
+        if (result.error)
+          throw new Error(`NodePrepareResources failed for ResourceClaim ${info.name}: ${result.error}`);
+        const again = (result.devices ?? []).map((device) => ({
+          driver,
+          pool: device.pool_name,
+          device: device.device_name,
+          requestNames: device.request_names ?? [],
+          cdiIds: device.cdi_device_ids ?? [],
+        }));
+        const before = info.devices.filter((device) => device.driver === driver);
+        if (JSON.stringify(again) !== JSON.stringify(before)) {
+          throw new Error(
+            `NodePrepareResources is not deterministic for ResourceClaim ${info.name}: first ${JSON.stringify(before)}, now ${JSON.stringify(again)}`,
+          );
+        }
+      }
+    }
   }
 
   /** The container exits and the kubelet starts it again (restartPolicy Always): restartCount and lastState. */
@@ -298,6 +360,7 @@ export class KubeletEmulator {
     if (!pod) {
       // Gone from the API (deleted without grace): containers are gone, claims are unprepared.
       if (runtime) {
+        await this.options.containers?.stop(uid);
         await this.unprepare(runtime);
         this.runtimes.delete(uid);
       }
@@ -308,6 +371,10 @@ export class KubeletEmulator {
     const current = runtime ?? this.newRuntime(pod);
     if (pod.metadata.deletionTimestamp) {
       current.phase = 'Terminating';
+      await this.options.containers?.stop(
+        uid,
+        (pod.metadata as { deletionGracePeriodSeconds?: number }).deletionGracePeriodSeconds,
+      );
       await this.unprepare(current);
       this.runtimes.delete(uid);
       // Graceful deletion ends with the kubelet's delete with grace 0.
@@ -332,6 +399,7 @@ export class KubeletEmulator {
         current.containers.set(container.name, { name: container.name, restartCount: 0, startedAt: now });
       }
       current.phase = 'Running';
+      await this.options.containers?.start(pod);
     }
     await this.writeStatus(pod, current);
   }
@@ -592,6 +660,25 @@ export class KubeletEmulator {
       initContainerStatuses: initContainerStatuses(pod, runtime),
       containerStatuses: this.containerStatuses(pod, runtime),
     };
+    const real = this.options.containers?.status(runtime.uid);
+    if (real) {
+      // Real processes: phase, IP, conditions and container states are the runtime's; DRA health stays ours.
+      const health = new Map(status.containerStatuses.map((c) => [c.name, c.allocatedResourcesStatus]));
+      const ok = real.containersReady;
+      status.phase = real.phase;
+      status.podIP = real.podIP;
+      status.conditions = [
+        condition('PodReadyToStartContainers', true),
+        condition('Initialized', real.initialized, 'ContainersNotInitialized'),
+        condition('ContainersReady', ok, 'ContainersNotReady'),
+        condition('Ready', ok && gatesOpen, ok ? 'ReadinessGatesNotReady' : 'ContainersNotReady'),
+      ];
+      status.initContainerStatuses = real.initContainerStatuses;
+      status.containerStatuses = real.containerStatuses.map((c) => {
+        const allocated = health.get(c.name as string);
+        return allocated ? { ...c, allocatedResourcesStatus: allocated } : c;
+      });
+    }
     const text = JSON.stringify(status);
     if (text === runtime.lastStatus) return;
     // Strategic merge: conditions merge by type, so conditions others set (PodScheduled, lockstep.dev/…) stay.

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { releaseImage } from '../../../deploy/generate.js';
 import { REPO_ROOT, runBundle } from '../../support/cli.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'inject', 'fixtures');
 const fixture = (name: string) => join(FIXTURES, name);
-const RELEASE_IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.1.0';
+const RELEASE_IMAGE = releaseImage();
 
 describe('lockstep inject (bundled)', () => {
   it('reads a file, writes the injected manifests with this version’s image, and says nothing', () => {
@@ -125,6 +126,14 @@ describe('lockstep inject (bundled)', () => {
     };
     expect(list.kind).toBe('List');
     expect(list.items[0]!.spec.leaderWorkerTemplate.restartPolicy).toBe('None');
+  });
+
+  it('passes empty and comment-only input through', () => {
+    for (const text of ['', '# nothing here yet\n', '---\n# c\n---\n']) {
+      const result = runBundle('lockstep', ['inject', '-f', '-'], {}, text);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe(text);
+    }
   });
 
   it('passes other kinds through byte for byte', () => {

@@ -1,0 +1,521 @@
+/**
+ * The pod runner: the container runtime of a simulated node. It runs a pod's containers as local processes, in the
+ * kubelet's order: volumes first, then init containers one at a time (each must exit 0), native sidecars (init
+ * containers with `restartPolicy: Always`: started, kept running, restarted whenever they exit), then the main
+ * containers; restarts per the pod's restartPolicy with back-off; termination with the grace period (SIGTERM to the
+ * container's process group, SIGKILL when the time is up, sidecars after the main containers).
+ *
+ * Each pod has its own loopback IP, its own directory (volumes, logs), and a tiny bin/ with `lockstep` and `python3`
+ * standing in for its images (spec.ts). Node processes load netns-preload.mjs for cluster DNS and their own address.
+ * The kubelet emulator calls start/stop and asks `status()` when it writes the pod's status (see kubelet/emulator.ts).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { KubeClient } from '../../../src/kube/client.js';
+import type { Pod } from '../../../src/kube/types.js';
+import { silentLogger } from '../../../src/log.js';
+import type { AddressPool } from './addresses.js';
+import {
+  type ContainerSpec,
+  containerArgv,
+  containerEnv,
+  expandArgv,
+  isLockstepImage,
+  type LocalPrograms,
+  localArgv,
+  lockstepPathEnv,
+  type MountedPath,
+  type PodSpecView,
+  podSpecView,
+  rewritePaths,
+} from './spec.js';
+import { readDataObject, setUpVolumes } from './volumes.js';
+
+const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
+export const NETNS_PRELOAD = join(import.meta.dirname, 'netns-preload.mjs');
+
+export interface PodRunnerOptions {
+  nodeName: string;
+  /** the kubelet's client: TokenRequests, ConfigMaps, Secrets */
+  client: KubeClient;
+  /** pods' directories go here (one per pod UID) */
+  dir: string;
+  addresses: AddressPool;
+  hostIP?: string;
+  /** the cluster DNS hosts file (controllers/dns.ts) that pods' Node processes resolve names from */
+  hostsFile?: string;
+  /** a kubeconfig for the pod's service account, given to its containers as KUBECONFIG (API access from the pod) */
+  kubeconfigFor?: (pod: Pod) => string;
+  programs?: Partial<LocalPrograms>;
+  /** first restart back-off; doubles up to maxBackoffMs (kubelet: 10 s and 5 min; shorter here) */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** added to every container's environment (e.g. LOCKSTEP_LOG_LEVEL) */
+  extraEnv?: Record<string, string>;
+  /** something in a pod's status changed */
+  onChange?: (uid: string) => void;
+  log?: Logger;
+}
+
+type State =
+  | { waiting: { reason: string; message?: string } }
+  | { running: { startedAt: string } }
+  | { terminated: { exitCode: number; signal?: number; reason: string; startedAt: string; finishedAt: string } };
+
+interface Container {
+  spec: ContainerSpec;
+  kind: 'init' | 'sidecar' | 'main';
+  restartCount: number;
+  state: State;
+  lastState?: State;
+  child?: ChildProcess;
+  exited?: Promise<void>;
+  /** no further restarts (a main container done for good, or the pod stopping) */
+  done: boolean;
+  backoff?: NodeJS.Timeout;
+  /** PIDs of every process this container started, for checks that nothing is left */
+  pids: number[];
+}
+
+/** What the runner knows of a pod's status; the kubelet emulator adds the DRA parts. */
+export interface RunnerPodStatus {
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  podIP: string;
+  initialized: boolean;
+  containersReady: boolean;
+  message?: string;
+  initContainerStatuses: Record<string, unknown>[];
+  containerStatuses: Record<string, unknown>[];
+}
+
+interface PodInstance {
+  uid: string;
+  pod: Pod;
+  spec: PodSpecView;
+  ip: string;
+  dir: string;
+  logsDir: string;
+  volumes: Map<string, string>;
+  containers: Container[];
+  initialized: boolean;
+  stopping: boolean;
+  failed?: string;
+  driving?: Promise<void>;
+}
+
+const now = () => new Date().toISOString();
+
+export class PodRunner {
+  private readonly pods = new Map<string, PodInstance>();
+  private readonly log: Logger;
+  private readonly programs: LocalPrograms;
+
+  constructor(private readonly options: PodRunnerOptions) {
+    this.log = (options.log ?? silentLogger()).child({ component: 'pod-runner', node: options.nodeName });
+    this.programs = {
+      node: options.programs?.node ?? process.execPath,
+      lockstepBundle: options.programs?.lockstepBundle ?? join(REPO_ROOT, 'dist', 'lockstep.mjs'),
+      python: options.programs?.python ?? '/usr/bin/python3',
+    };
+    mkdirSync(options.dir, { recursive: true });
+  }
+
+  /** Starts the pod's containers in the background; resolves once its IP is chosen. */
+  async start(pod: Pod): Promise<void> {
+    const uid = pod.metadata.uid ?? '';
+    if (this.pods.has(uid)) return;
+    const spec = podSpecView(pod);
+    const dir = join(this.options.dir, `${pod.metadata.namespace}_${pod.metadata.name}_${uid.slice(0, 8)}`);
+    const instance: PodInstance = {
+      uid,
+      pod,
+      spec,
+      ip: this.options.addresses.allocate(),
+      dir,
+      logsDir: join(dir, 'logs'),
+      volumes: new Map(),
+      containers: [
+        ...spec.initContainers.map(
+          (c): Container => ({
+            spec: c,
+            kind: c.restartPolicy === 'Always' ? 'sidecar' : 'init',
+            restartCount: 0,
+            state: { waiting: { reason: 'PodInitializing' } },
+            done: false,
+            pids: [],
+          }),
+        ),
+        ...spec.containers.map(
+          (c): Container => ({
+            spec: c,
+            kind: 'main',
+            restartCount: 0,
+            state: { waiting: { reason: 'PodInitializing' } },
+            done: false,
+            pids: [],
+          }),
+        ),
+      ],
+      initialized: false,
+      stopping: false,
+    };
+    this.pods.set(uid, instance);
+    instance.driving = this.drive(instance).catch((error: unknown) => {
+      instance.failed = error instanceof Error ? error.message : String(error);
+      this.log.warn({ pod: pod.metadata.name, error: instance.failed }, 'pod failed');
+      this.changed(instance);
+    });
+  }
+
+  /** Stops every container (main ones first, then sidecars), SIGKILL after the grace period; frees the pod. */
+  async stop(uid: string, gracePeriodSeconds?: number): Promise<void> {
+    const instance = this.pods.get(uid);
+    if (!instance) return;
+    instance.stopping = true;
+    const graceMs = 1000 * (gracePeriodSeconds ?? instance.spec.terminationGracePeriodSeconds);
+    const deadline = Date.now() + graceMs;
+    for (const c of instance.containers) {
+      c.done = true;
+      clearTimeout(c.backoff);
+    }
+    const mains = instance.containers.filter((c) => c.kind !== 'sidecar');
+    await Promise.all(mains.map((c) => this.terminate(c, deadline)));
+    // sidecars stop after the main containers, in reverse order, with what is left of the grace period (≥ 2 s)
+    const sidecars = instance.containers.filter((c) => c.kind === 'sidecar').reverse();
+    for (const c of sidecars) await this.terminate(c, Math.max(deadline, Date.now() + 2000));
+    await instance.driving;
+    this.options.addresses.release(instance.ip);
+    rmSync(join(instance.dir, 'volumes'), { recursive: true, force: true });
+    this.pods.delete(uid);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.pods.keys()].map((uid) => this.stop(uid, 2)));
+  }
+
+  /** The pod's status as the runtime sees it; undefined for a pod it does not run. */
+  status(uid: string): RunnerPodStatus | undefined {
+    const instance = this.pods.get(uid);
+    if (!instance) return undefined;
+    const mains = instance.containers.filter((c) => c.kind === 'main');
+    const inits = instance.containers.filter((c) => c.kind !== 'main');
+    const running = (c: Container) => 'running' in c.state;
+    const allDone = mains.every((c) => c.done && 'terminated' in c.state);
+    let phase: RunnerPodStatus['phase'] = instance.initialized ? 'Running' : 'Pending';
+    if (instance.failed) phase = 'Failed';
+    else if (instance.initialized && allDone && !instance.stopping) {
+      phase = mains.every((c) => 'terminated' in c.state && c.state.terminated.exitCode === 0)
+        ? 'Succeeded'
+        : 'Failed';
+    }
+    return {
+      phase,
+      podIP: instance.ip,
+      initialized: instance.initialized,
+      containersReady:
+        instance.initialized &&
+        mains.every(running) &&
+        inits.filter((c) => c.kind === 'sidecar').every(running),
+      ...(instance.failed ? { message: instance.failed } : {}),
+      initContainerStatuses: inits.map((c) => this.containerStatus(instance, c)),
+      containerStatuses: mains.map((c) => this.containerStatus(instance, c)),
+    };
+  }
+
+  /** Where a pod's containers write their output: `<dir>/<container>.log`. */
+  logsDir(uid: string): string | undefined {
+    return this.pods.get(uid)?.logsDir;
+  }
+
+  /** Every PID any container of any running pod started (for leak checks). */
+  pids(): number[] {
+    return [...this.pods.values()].flatMap((p) => p.containers.flatMap((c) => c.pids));
+  }
+
+  uids(): string[] {
+    return [...this.pods.keys()];
+  }
+
+  // ---------- the pod's life ----------
+
+  private changed(instance: PodInstance): void {
+    this.options.onChange?.(instance.uid);
+  }
+
+  private async drive(instance: PodInstance): Promise<void> {
+    mkdirSync(instance.logsDir, { recursive: true });
+    this.writeBin(instance);
+    // volumes: retried like the kubelet retries MountVolume.SetUp (a Secret created later still works)
+    for (let attempt = 0; !instance.stopping; attempt++) {
+      try {
+        instance.volumes = await setUpVolumes(
+          this.options.client,
+          instance.pod,
+          instance.spec.volumes,
+          instance.spec.serviceAccountName,
+          join(instance.dir, 'volumes'),
+        );
+        break;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        for (const c of instance.containers) c.state = { waiting: { reason: 'ContainerCreating', message } };
+        this.changed(instance);
+        await sleep(Math.min(5000, 200 * 2 ** attempt));
+      }
+    }
+    for (const c of instance.containers) {
+      if (instance.stopping) return;
+      if (c.kind === 'main') continue;
+      if (c.kind === 'sidecar') {
+        await this.launch(instance, c);
+        continue;
+      }
+      // a regular init container: run to completion, again after a failure unless restartPolicy is Never
+      for (;;) {
+        await this.launch(instance, c);
+        await c.exited;
+        if (instance.stopping) return;
+        const state = c.state;
+        if ('terminated' in state && state.terminated.exitCode === 0) break;
+        if (instance.spec.restartPolicy === 'Never') {
+          instance.failed = `init container ${c.spec.name} failed`;
+          this.changed(instance);
+          await this.stopSidecars(instance);
+          return;
+        }
+        if (!(await this.backoff(instance, c))) return;
+      }
+    }
+    if (instance.stopping) return;
+    instance.initialized = true;
+    for (const c of instance.containers) if (c.kind === 'main') await this.launch(instance, c);
+    this.changed(instance);
+  }
+
+  private async stopSidecars(instance: PodInstance): Promise<void> {
+    for (const c of instance.containers.filter((x) => x.kind === 'sidecar').reverse()) {
+      c.done = true;
+      await this.terminate(c, Date.now() + 1000 * instance.spec.terminationGracePeriodSeconds);
+    }
+  }
+
+  /** Waits the back-off before a restart; false when the pod stopped meanwhile. */
+  private async backoff(instance: PodInstance, c: Container): Promise<boolean> {
+    const initial = this.options.backoffMs ?? 500;
+    const delay = Math.min(this.options.maxBackoffMs ?? 5000, initial * 2 ** Math.max(0, c.restartCount));
+    c.lastState = c.state;
+    c.state = {
+      waiting: {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.spec.name} pod=${instance.pod.metadata.name}_${instance.pod.metadata.namespace}(${instance.uid})`,
+      },
+    };
+    this.changed(instance);
+    await new Promise<void>((resolve) => {
+      c.backoff = setTimeout(resolve, delay);
+      if (c.done || instance.stopping) {
+        clearTimeout(c.backoff);
+        resolve();
+      }
+    });
+    if (instance.stopping) return false;
+    c.restartCount++;
+    return true;
+  }
+
+  /** Starts one container process; sidecars and main containers are supervised (restarted per policy). */
+  private async launch(instance: PodInstance, c: Container): Promise<void> {
+    let argv: string[];
+    let env: Record<string, string>;
+    try {
+      ({ argv, env } = await this.plan(instance, c.spec));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      c.state = { waiting: { reason: 'CreateContainerConfigError', message } };
+      this.changed(instance);
+      // the kubelet retries; so does this, unless the pod stops
+      c.exited = (async () => {
+        if (!(await this.backoff(instance, c))) return;
+        c.restartCount--; // a config error is not a restart
+        if (!instance.stopping) await this.launch(instance, c);
+        await c.exited;
+      })();
+      return;
+    }
+    const log = openSync(join(instance.logsDir, `${c.spec.name}.log`), 'a');
+    const startedAt = now();
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: instance.dir,
+      env,
+      detached: true, // its own process group: the whole container is signalled at once
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    c.child = child;
+    if (child.pid) c.pids.push(child.pid);
+    c.state = { running: { startedAt } };
+    this.log.info({ pod: instance.pod.metadata.name, container: c.spec.name, pid: child.pid, argv }, 'started');
+    this.changed(instance);
+    c.exited = new Promise<void>((resolve) => {
+      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+        // what was left in the container's process group goes with it, as when a container's init process dies
+        if (child.pid) killGroup(child.pid, 'SIGKILL');
+        c.child = undefined;
+        const exitCode = code ?? 128 + signalNumber(signal);
+        c.state = {
+          terminated: {
+            exitCode,
+            ...(signal ? { signal: signalNumber(signal) } : {}),
+            reason: exitCode === 0 ? 'Completed' : 'Error',
+            startedAt,
+            finishedAt: now(),
+          },
+        };
+        this.log.info({ pod: instance.pod.metadata.name, container: c.spec.name, exitCode }, 'exited');
+        this.changed(instance);
+        resolve();
+      };
+      child.once('error', (error) => {
+        c.state = { waiting: { reason: 'RunContainerError', message: error.message } };
+        finish(127, null);
+      });
+      child.once('exit', finish);
+    });
+    if (c.kind === 'init') return;
+    void c.exited.then(() => this.afterExit(instance, c));
+  }
+
+  private async afterExit(instance: PodInstance, c: Container): Promise<void> {
+    if (instance.stopping || c.done) return;
+    const state = c.state;
+    const code = 'terminated' in state ? state.terminated.exitCode : 1;
+    const policy = instance.spec.restartPolicy;
+    const restart = c.kind === 'sidecar' || policy === 'Always' || (policy === 'OnFailure' && code !== 0);
+    if (!restart) {
+      c.done = true;
+      const mains = instance.containers.filter((x) => x.kind === 'main');
+      if (mains.every((x) => x.done)) await this.stopSidecars(instance);
+      this.changed(instance);
+      return;
+    }
+    if (!(await this.backoff(instance, c))) return;
+    await this.launch(instance, c);
+  }
+
+  private async terminate(c: Container, deadline: number): Promise<void> {
+    const child = c.child;
+    if (!child?.pid) {
+      await c.exited;
+      return;
+    }
+    killGroup(child.pid, 'SIGTERM');
+    const killed = await Promise.race([
+      c.exited?.then(() => false),
+      sleep(Math.max(0, deadline - Date.now())).then(() => true),
+    ]);
+    if (killed) {
+      killGroup(child.pid, 'SIGKILL');
+      await c.exited;
+    }
+  }
+
+  /** The container's argv and environment: image stand-in, downward API, `$(VAR)`, paths into the pod's dir. */
+  private async plan(instance: PodInstance, spec: ContainerSpec): Promise<{ argv: string[]; env: Record<string, string> }> {
+    const namespace = instance.pod.metadata.namespace ?? 'default';
+    const refs = new Map<string, Record<string, Buffer> | undefined>();
+    for (const e of spec.env ?? []) {
+      const ref = e.valueFrom?.configMapKeyRef ?? e.valueFrom?.secretKeyRef;
+      if (!ref) continue;
+      const kind = e.valueFrom?.configMapKeyRef ? 'configMap' : 'secret';
+      const key = `${kind}/${ref.name}`;
+      if (!refs.has(key)) refs.set(key, await readDataObject(this.options.client, namespace, kind, ref.name));
+    }
+    const mounts: MountedPath[] = (spec.volumeMounts ?? []).flatMap((m) => {
+      const dir = instance.volumes.get(m.name);
+      if (!dir) return [];
+      return [{ mountPath: m.mountPath.replace(/\/$/, ''), realPath: m.subPath ? join(dir, m.subPath) : dir }];
+    });
+    const own = containerEnv(spec, {
+      pod: instance.pod,
+      podIP: instance.ip,
+      hostIP: this.options.hostIP ?? '127.0.0.1',
+      lookup: (kind, name, key) => refs.get(`${kind}/${name}`)?.[key]?.toString('utf8'),
+    });
+    for (const [name, value] of Object.entries(own)) own[name] = rewritePaths(value, mounts);
+    const argv = expandArgv(containerArgv(spec), own).map((arg, i) => (i === 0 ? arg : rewritePaths(arg, mounts)));
+    const local = localArgv(spec.image ?? '', argv, this.programs, existsSync);
+    const search = [`${namespace}.svc.cluster.local`, 'svc.cluster.local', 'cluster.local'];
+    const env: Record<string, string> = {
+      PATH: `${join(instance.dir, 'bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      HOME: instance.dir,
+      HOSTNAME: instance.spec.hostname ?? instance.pod.metadata.name ?? '',
+      LANG: 'C.UTF-8',
+      NODE_OPTIONS: `--import=${pathToFileURL(NETNS_PRELOAD).href}`,
+      TEST_CLUSTER_POD_IP: instance.ip,
+      TEST_CLUSTER_DNS_SEARCH: search.join(' '),
+      ...(this.options.hostsFile ? { TEST_CLUSTER_HOSTS_FILE: this.options.hostsFile } : {}),
+      ...(this.options.kubeconfigFor ? { KUBECONFIG: this.options.kubeconfigFor(instance.pod) } : {}),
+      ...(isLockstepImage(spec.image ?? '') || argv[0]?.endsWith('/lockstep') ? lockstepPathEnv(mounts) : {}),
+      ...this.options.extraEnv,
+      ...own,
+    };
+    return { argv: local, env };
+  }
+
+  /** bin/lockstep and bin/python3 for `lockstep run -- python3 …` and shells that call them by name. */
+  private writeBin(instance: PodInstance): void {
+    const bin = join(instance.dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const script = join(bin, 'lockstep');
+    writeFileSync(
+      script,
+      `#!/bin/sh\nexec ${shellQuote(this.programs.node)} ${shellQuote(this.programs.lockstepBundle)} "$@"\n`,
+    );
+    chmodSync(script, 0o755);
+    for (const name of ['python3', 'python']) {
+      const link = join(bin, name);
+      if (!existsSync(link)) symlinkSync(this.programs.python, link);
+    }
+  }
+
+  private containerStatus(instance: PodInstance, c: Container): Record<string, unknown> {
+    const running = 'running' in c.state;
+    return {
+      name: c.spec.name,
+      image: c.spec.image ?? '',
+      imageID: '',
+      ...(c.child?.pid || 'terminated' in c.state
+        ? { containerID: `emulated://${instance.uid}/${c.spec.name}/${c.restartCount}` }
+        : {}),
+      ready: c.kind === 'init' ? 'terminated' in c.state && c.state.terminated.exitCode === 0 : running,
+      started: running,
+      restartCount: c.restartCount,
+      state: c.state,
+      ...(c.lastState ? { lastState: c.lastState } : {}),
+    };
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11, SIGABRT: 6 };
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal ? (SIGNALS[signal] ?? 1) : 0;
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
