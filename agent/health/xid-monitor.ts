@@ -55,6 +55,8 @@ export interface XidMonitorOptions {
   now?: () => Date;
   devicePollMs?: number;
   filePollMs?: number;
+  /** retry period when the kernel log cannot be opened (default 30 s) */
+  retryMs?: number;
 }
 
 const ACTION_RANK: Record<XidAction, number> = {
@@ -106,6 +108,8 @@ export class XidMonitor {
   private lost = 0;
   private clearChain: Promise<void> = Promise.resolve();
   private emptyRechecks = 0;
+  private readerError: string | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: XidMonitorOptions) {
     this.log = options.log ?? silentLogger();
@@ -149,12 +153,40 @@ export class XidMonitor {
       ...(this.options.devicePollMs !== undefined ? { devicePollMs: this.options.devicePollMs } : {}),
       ...(this.options.filePollMs !== undefined ? { filePollMs: this.options.filePollMs } : {}),
     });
-    await this.reader.start();
+    await this.startReader(this.reader);
     this.watchClearRequests();
     await this.checkClearRequest();
   }
 
+  /**
+   * A kernel log that cannot be opened (no CAP_SYSLOG, /dev/kmsg not mounted) must not stop the agent: the other
+   * monitors still work. It is logged, and retried every 30 s.
+   */
+  private async startReader(reader: KernelLogReader): Promise<void> {
+    try {
+      await reader.start();
+      this.readerError = undefined;
+    } catch (err) {
+      this.readerError = err instanceof Error ? err.message : String(err);
+      this.log.error(
+        { err: this.readerError, path: this.options.kmsgPath },
+        'cannot read the kernel log; XIDs are not watched',
+      );
+      await reader.stop();
+      this.retryTimer = setTimeout(() => {
+        if (this.reader === reader) void this.startReader(reader);
+      }, this.options.retryMs ?? 30_000);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** why the kernel log is not being read, when it is not */
+  problem(): string | undefined {
+    return this.readerError;
+  }
+
   async stop(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.clearWatcher?.close();
     this.clearWatcher = undefined;
     await this.reader?.stop();

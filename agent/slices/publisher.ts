@@ -82,6 +82,7 @@ export class SlicePublisher {
   private idleWaiters: (() => void)[] = [];
   private converged = false;
   private startedAt = 0;
+  private booting: Promise<void> | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   readonly stats: PublisherStats = {
     reconciles: 0,
@@ -124,6 +125,11 @@ export class SlicePublisher {
     if (this.running) this.unsubscribe.push(board.subscribe(() => this.trigger()));
   }
 
+  /**
+   * Returns at once: the Node lookup, the first list and the first publish go on in the background (with retries),
+   * so an API outage at boot never holds up the managers after this one (the kubelet plugin, health).
+   * whenConverged() says when the API matches.
+   */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
@@ -132,10 +138,17 @@ export class SlicePublisher {
     this.unsubscribe.push(this.informer.on(() => this.trigger()));
     this.unsubscribe.push(this.informer.onResync(() => this.deleted.clear()));
     this.startedAt = this.now();
-    const grace = this.options.healthGraceMs ?? 10_000;
-    this.graceTimer = setTimeout(() => this.trigger(), grace);
-    this.graceTimer.unref?.();
+    if (this.board) {
+      // when the grace ends, devices the monitors never judged fall back to the scan's reading
+      this.graceTimer = setTimeout(() => this.trigger(), this.options.healthGraceMs ?? 10_000);
+      this.graceTimer.unref?.();
+    }
+    this.booting = this.boot();
+  }
+
+  private async boot(): Promise<void> {
     await this.lookUpNode();
+    if (!this.running) return;
     this.informer.start();
     await Promise.race([this.informer.synced(), new Promise((r) => this.stopping.signal.addEventListener('abort', r))]);
     this.trigger(0);
@@ -151,6 +164,7 @@ export class SlicePublisher {
     clearTimeout(this.graceTimer);
     this.timer = undefined;
     this.retryTimer = undefined;
+    await this.booting;
     await this.busy;
     await this.informer.stop();
     for (const w of this.idleWaiters.splice(0)) w();

@@ -3,6 +3,7 @@
  * Reads the pod's small facts (its /etc/hosts, its /dev listing, the token) through parameters.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { MemberIdentity } from '../protocol/messages.js';
 import { detectDevices, rankHint } from './identity.js';
 import { type CoordinatorTarget, locateCoordinator, ownFqdn } from './locate.js';
@@ -26,6 +27,8 @@ export interface JoinFlags {
 
 export interface PodFacts {
   hostsFile?: string;
+  /** the pod's hostname (default: the OS's) */
+  hostname?: string;
   devRoot?: string;
 }
 
@@ -68,6 +71,7 @@ export function planJoin(
     leaderAddressSource: leaderFromLws ? 'LWS_LEADER_ADDRESS' : '--leader-address',
     port: flags.coordinatorPort,
     podName,
+    hostname: facts.hostname ?? (env.HOSTNAME || hostname()),
     hostsText,
   });
   const identity: MemberIdentity = {

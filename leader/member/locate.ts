@@ -44,20 +44,23 @@ export function locateCoordinator(options: {
   leaderAddressSource?: string;
   port: number;
   podName?: string;
+  /** the pod's hostname: JobSet pods have random-suffixed names but hostnames ending in their index */
+  hostname?: string;
   hostsText?: string;
 }): CoordinatorTarget {
   if (options.leaderAddress) {
     const { host, port } = splitHostPort(options.leaderAddress.trim(), options.port);
     return { host, port, source: options.leaderAddressSource ?? '--leader-address' };
   }
-  const ordinal = options.podName ? parseOrdinal(options.podName) : undefined;
-  if (!options.podName || !ordinal) {
+  const name = [options.podName, options.hostname].find((n) => n && parseOrdinal(n));
+  const ordinal = name ? parseOrdinal(name) : undefined;
+  if (!name || !ordinal) {
     throw new LocateError(
       `cannot tell where the coordinator is: pass --leader-address (or LOCKSTEP_LEADER_ADDRESS), set LWS_LEADER_ADDRESS, or run in a StatefulSet/JobSet pod whose name ends in its ordinal (pod name: ${options.podName ?? 'unknown'})`,
     );
   }
   const leaderPod = `${ordinal.base}-0`;
-  const fqdn = options.hostsText ? ownFqdn(options.podName, options.hostsText) : undefined;
-  const host = fqdn ? `${leaderPod}${fqdn.slice(options.podName.length)}` : leaderPod;
+  const fqdn = options.hostsText ? ownFqdn(name, options.hostsText) : undefined;
+  const host = fqdn ? `${leaderPod}${fqdn.slice(name.length)}` : leaderPod;
   return { host, port: options.port, source: `ordinal 0 of ${ordinal.base}` };
 }

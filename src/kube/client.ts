@@ -11,6 +11,8 @@ import type { KubeStatus } from './types.js';
  * objects travel exactly as the API server sends them.
  */
 
+const CREDENTIALS_TTL_MS = 10_000;
+
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
 
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -69,6 +71,7 @@ export interface StreamHandle {
 export class KubeClient {
   readonly server: URL;
   private agent: http.Agent | undefined;
+  private cached: { at: number; options: https.RequestOptions } | undefined;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
 
@@ -154,6 +157,20 @@ export class KubeClient {
     return { done, abort: () => controller.abort() };
   }
 
+  /**
+   * Credentials from client-node. They may rotate (token files, exec plugins), so they are asked for again every few
+   * seconds, but not on every request: at fleet scale that would be most of the client's work.
+   */
+  private async credentials(): Promise<https.RequestOptions> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < CREDENTIALS_TTL_MS) return this.cached.options;
+    const options: https.RequestOptions = { headers: {} };
+    await this.config.applyToHTTPSOptions(options);
+    delete options.agent;
+    this.cached = { at: now, options };
+    return options;
+  }
+
   /** Frees the keep-alive sockets (the process can exit). */
   close(): void {
     this.agent?.destroy();
@@ -170,9 +187,7 @@ export class KubeClient {
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const tlsOptions: https.RequestOptions = { headers: {} };
-    // credentials may rotate (token files, exec plugins): ask client-node on every request
-    await this.config.applyToHTTPSOptions(tlsOptions);
+    const tlsOptions = await this.credentials();
     const isHttps = url.protocol === 'https:';
     this.agent ??= isHttps
       ? new https.Agent({

@@ -7,21 +7,14 @@
  * bench waits for recovery before the next event. Afterwards it samples the agent's resident memory and idle CPU
  * over IDLE_SECONDS (BENCH_FULL=1: 10 minutes) while nothing changes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CONDITION_DEVICES_HEALTHY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
-import { KubeClient } from '../../src/kube/client.js';
-import { loadKubeConfig } from '../../src/kube/config.js';
 import type { Pod, ResourceSlice } from '../../src/kube/types.js';
-import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
-import { KubeletEmulator } from '../cluster/kubelet/emulator.js';
-import { createAllocatedClaim, nodeObject, podObject, shortTempDir } from '../cluster/kubelet/harness.js';
+import { fetchText, startAgentWorld } from '../agent/health/agent-world.js';
 import { DraClient, KUBELET_DRA_VERSIONS } from '../cluster/kubelet/plugin-client.js';
-import { buildSimulatedNode } from '../cluster/nodes/index.js';
 import { type Bench, type BenchRow, median, percentile } from './report.js';
 
 const NODE = 'h100-bench';
@@ -53,16 +46,11 @@ async function procSample(pid: number): Promise<{ cpuTicks: number; rssBytes: nu
 const bench: Bench = async (ctx) => {
   const events = process.env.BENCH_FULL === '1' ? 200 : ctx.quick ? 40 : 200;
   const idleSeconds = process.env.BENCH_FULL === '1' ? 600 : ctx.quick ? 15 : 45;
-  const dir = await mkdtemp(join(tmpdir(), 'health-bench-'));
-  const node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: NODE });
-  const api: ApiServer = await startApiServer({ featureGates: { DRADeviceTaints: true } });
-  let agent: ChildProcess | undefined;
+  const world = await startAgentWorld({ root: ctx.root, nodeName: NODE, device: DEVICE });
+  const { api, node, pid, stateDir, metricsUrl } = world;
   let stream: ReturnType<DraClient['watchHealth']> | undefined;
   let draClient: DraClient | undefined;
-  let kubelet: KubeletEmulator | undefined;
-  const cleanup: string[] = [dir];
   try {
-    api.store.create('nodes', nodeObject(NODE));
     // what the API shows, from the server's own store (the moment a write is committed)
     const seen: Partial<Record<Report, number>> = {};
     const mark = (r: Report) => {
@@ -98,91 +86,8 @@ const bench: Bench = async (ctx) => {
       if (type === 'ADDED' && e.reason === 'DeviceUnhealthy' && e.involvedObject?.kind === 'Pod') mark('pod-event');
     });
 
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    // unix socket paths must stay under 108 bytes
-    const sockets = await shortTempDir('hb-');
-    cleanup.push(sockets);
-    const pluginDir = join(sockets, 'p');
-    const registryDir = join(sockets, 'r');
-    const cdiDir = join(dir, 'c');
-    const stateDir = join(dir, 's');
-    agent = spawn(
-      process.execPath,
-      [
-        join(ctx.root, 'dist', 'lockstep.mjs'),
-        'agent',
-        '--node-name',
-        NODE,
-        '--kubeconfig',
-        api.kubeconfigPath,
-        '--sysfs-root',
-        node.sysfsRoot,
-        '--dev-root',
-        node.devRoot,
-        '--nvidia-smi',
-        node.nvidiaSmiPath,
-        '--kmsg',
-        node.kmsgPath,
-        '--state-dir',
-        stateDir,
-        '--plugin-dir',
-        pluginDir,
-        '--plugin-registry-dir',
-        registryDir,
-        '--cdi-dir',
-        cdiDir,
-        '--http-address',
-        `127.0.0.1:${port}`,
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    const pid = agent.pid ?? 0;
-    const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     const unhealthyLine = `lockstep_device_health{device="${DEVICE}",type="gpu",state="unhealthy",node="${NODE}"} 1`;
-    const fetchText = async (url: string) => {
-      try {
-        const res = await fetch(url);
-        return { status: res.status, text: await res.text() };
-      } catch {
-        return { status: 0, text: '' };
-      }
-    };
-    // the node's kubelet: registers the plugin, prepares the pod's claim and runs the pod
-    kubelet = new KubeletEmulator({
-      nodeName: NODE,
-      client: new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigPath })),
-      registryDir,
-      cdiDirs: [cdiDir],
-      pollMs: 50,
-      retryMs: 100,
-    });
-    await kubelet.start();
-    const pod = api.store.create('pods', podObject({ name: 'worker', node: NODE, claims: { gpu: 'worker-gpu' } }), {
-      namespace: 'default',
-    });
-    createAllocatedClaim(api, {
-      name: 'worker-gpu',
-      node: NODE,
-      results: [{ request: 'gpu', device: DEVICE }],
-      reservedFor: [pod],
-    });
-    // ready: /readyz answers 200 and the slices are in the API
-    const readyBy = Date.now() + 60_000;
-    for (;;) {
-      const ready = (await fetchText(`http://127.0.0.1:${port}/readyz`)).status === 200;
-      const sliced = api.store
-        .list('resourceslices')
-        .some((s) => (s as unknown as ResourceSlice).spec.nodeName === NODE);
-      if (ready && sliced && kubelet.pod('default', 'worker')) break;
-      if (Date.now() > readyBy || agent.exitCode !== null) {
-        const why = (await fetchText(`http://127.0.0.1:${port}/readyz?verbose`)).text.trim().replace(/\n/g, '; ');
-        throw new Error(`the agent did not become ready (readyz: ${why || 'no answer'}; slices: ${sliced})`);
-      }
-      await sleep(50);
-    }
-    const draSocket = join(pluginDir, 'dra.sock');
+    const draSocket = world.draSocket;
     if (existsSync(draSocket)) {
       draClient = new DraClient(draSocket, KUBELET_DRA_VERSIONS[0]);
       stream = draClient.watchHealth();
@@ -254,6 +159,13 @@ const bench: Bench = async (ctx) => {
       rss.push((await procSample(pid)).rssBytes);
     }
     const stop = await procSample(pid);
+    // where the memory is, from the agent's own process metrics
+    const scrape = (await fetchText(metricsUrl)).text;
+    const gauge = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(scrape)?.[1] ?? Number.NaN) / 1e6;
+    const heapUsed = gauge('nodejs_heap_size_used_bytes');
+    const heapTotal = gauge('nodejs_heap_size_total_bytes');
+    const external = gauge('nodejs_external_memory_bytes');
     const ticksPerSecond = 100; // USER_HZ on Linux
     const idleCpuPct = (((stop.cpuTicks - start.cpuTicks) / ticksPerSecond) * 1000 * 100) / (performance.now() - t);
     const rssMb = median(rss) / 1e6;
@@ -285,9 +197,9 @@ const bench: Bench = async (ctx) => {
         id: 'health.agent-rss',
         what: `agent resident memory, steady (median of ${rss.length} samples over ${idleSeconds} s after the events)`,
         budget: '≤ 80 MB',
-        measured: `${rssMb.toFixed(1)} MB (max ${(Math.max(...rss) / 1e6).toFixed(1)} MB)`,
+        measured: `${rssMb.toFixed(1)} MB (max ${(Math.max(...rss) / 1e6).toFixed(1)} MB; V8 heap ${heapUsed.toFixed(1)} used / ${heapTotal.toFixed(1)} MB, external ${external.toFixed(1)} MB)`,
         withinBudget: rssMb <= 80,
-        data: { rssBytes: rss },
+        data: { rssBytes: rss, heapUsedMb: heapUsed, heapTotalMb: heapTotal, externalMb: external },
       },
       {
         id: 'health.agent-idle-cpu',
@@ -301,22 +213,7 @@ const bench: Bench = async (ctx) => {
   } finally {
     stream?.cancel();
     draClient?.close();
-    if (agent && agent.exitCode === null) {
-      agent.kill('SIGTERM');
-      await new Promise((r) => {
-        const timer = setTimeout(() => {
-          agent?.kill('SIGKILL');
-          r(undefined);
-        }, 5000);
-        agent?.once('exit', () => {
-          clearTimeout(timer);
-          r(undefined);
-        });
-      });
-    }
-    await kubelet?.stop();
-    await api.stop();
-    for (const d of cleanup) await rm(d, { recursive: true, force: true });
+    await world.stop();
   }
 };
 

@@ -3,13 +3,18 @@
  * server double; scheduler-lite, the kubelet emulator and simulated nodes are added here as they land.
  */
 import { type ApiServer, type ApiServerOptions, startApiServer } from './apiserver/index.js';
+import { startWorkloads, type WorkloadOptions, type Workloads } from './controllers/workloads.js';
 
 export interface TestClusterOptions {
   apiServer?: ApiServerOptions;
+  /** also scheduler-lite, StatefulSet controller, headless-Service DNS and simulated nodes running pods for real */
+  workloads?: WorkloadOptions;
 }
 
 export interface TestCluster {
   apiServer: ApiServer;
+  /** present when started with the `workloads` option */
+  workloads?: Workloads;
   /** Admin kubeconfig. */
   kubeconfigPath: string;
   stop(): Promise<void>;
@@ -19,8 +24,20 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   const apiServer = await startApiServer(options.apiServer);
   // Parts started after the API server stop first (last in, first out).
   const stops: (() => Promise<void>)[] = [() => apiServer.stop()];
+  let workloads: Workloads | undefined;
+  if (options.workloads) {
+    try {
+      workloads = await startWorkloads(apiServer, options.workloads);
+    } catch (error) {
+      await apiServer.stop();
+      throw error;
+    }
+    const started = workloads;
+    stops.push(() => started.stop());
+  }
   return {
     apiServer,
+    workloads,
     kubeconfigPath: apiServer.kubeconfigPath,
     stop: async () => {
       for (const stop of stops.reverse()) await stop();

@@ -1,5 +1,5 @@
 import type { Node } from '../wire.js';
-import { type DeviceRecord, type Inventory, isAccelerator, toDate } from './devices.js';
+import { type DeviceRecord, type Inventory, isAccelerator, naturalCompare, toDate } from './devices.js';
 
 export interface NodeRecord {
   node: string;
@@ -88,5 +88,5 @@ export function buildNodes(inventory: Inventory, nodes: readonly Node[] | undefi
     if (nodeCreated) record.created = nodeCreated;
     out.push(record);
   }
-  return out.sort((x, y) => x.node.localeCompare(y.node, 'en', { numeric: true }));
+  return out.sort((x, y) => naturalCompare(x.node, y.node));
 }

@@ -2,7 +2,7 @@ import { CONDITION_DEVICES_HEALTHY, LABEL_GROUP } from '../../contract/names.js'
 import type { Pod, ResourceClaim } from '../wire.js';
 import { claimDevices } from './claims.js';
 import type { DeviceHealth } from './devices.js';
-import { toDate } from './devices.js';
+import { naturalCompare, toDate } from './devices.js';
 
 export interface AllocatedStatus {
   /** `claim:<podClaimName>[/<request>]` as the kubelet writes it (FACTS.md §3) */
@@ -136,7 +136,7 @@ export function buildPods(pods: readonly Pod[], claims: readonly ResourceClaim[]
     }
     out.push(record);
   }
-  out.sort((x, y) => x.namespace.localeCompare(y.namespace) || x.name.localeCompare(y.name, 'en', { numeric: true }));
+  out.sort((x, y) => naturalCompare(x.namespace, y.namespace) || naturalCompare(x.name, y.name));
   return out;
 }
 

@@ -1,4 +1,4 @@
-import type { DeviceRecord } from './devices.js';
+import { type DeviceRecord, naturalCompare } from './devices.js';
 
 /**
  * Distance between two devices of one node, in `nvidia-smi topo -m` terms, derived only from what the agent
@@ -82,13 +82,13 @@ export interface TopoMatrix {
 }
 
 function byPciThenName(x: DeviceRecord, y: DeviceRecord): number {
-  return (x.pciBusID ?? '').localeCompare(y.pciBusID ?? '') || x.name.localeCompare(y.name, 'en', { numeric: true });
+  return (x.pciBusID ?? '').localeCompare(y.pciBusID ?? '') || naturalCompare(x.name, y.name);
 }
 
 /** GPUs (by name: gpu-0, gpu-1, …), then TPUs, then PCI NICs in bus order, as `nvidia-smi topo -m` lists them. */
 export function topoMatrix(node: string, devices: readonly DeviceRecord[]): TopoMatrix {
   const mine = devices.filter((d) => d.node === node);
-  const byName = (x: DeviceRecord, y: DeviceRecord) => x.name.localeCompare(y.name, 'en', { numeric: true });
+  const byName = (x: DeviceRecord, y: DeviceRecord) => naturalCompare(x.name, y.name);
   const groups: [string, DeviceRecord[]][] = [
     ['GPU', mine.filter((d) => d.type === 'gpu').sort(byName)],
     ['TPU', mine.filter((d) => d.type === 'tpu').sort(byName)],

@@ -24,7 +24,7 @@ const ESC = '\u001b[';
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 export function visibleLength(text: string): number {
-  return text.replace(ANSI, '').length;
+  return text.includes('\u001b') ? text.replace(ANSI, '').length : text.length;
 }
 
 export function cellText(value: string | number | undefined): string {

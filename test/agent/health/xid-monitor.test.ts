@@ -182,6 +182,31 @@ describe('XidMonitor', () => {
   });
 });
 
+describe('XidMonitor with a kernel log it cannot open', () => {
+  it('keeps running, says why, and starts reading once the log can be opened', async () => {
+    const blocker = join(dir, 'not-a-dir');
+    await writeFile(blocker, '');
+    const board = new DeviceHealthBoard();
+    const verdicts = new HealthVerdicts(board);
+    const monitor = new XidMonitor({
+      verdicts,
+      kmsgPath: join(blocker, 'kmsg'),
+      stateDir,
+      retryMs: 50,
+      filePollMs: 50,
+    });
+    monitors.push(monitor);
+    monitor.setGpus(H100_GPUS);
+    await monitor.start();
+    expect(monitor.problem()).toMatch(/ENOTDIR/);
+    await rm(blocker);
+    await import('node:fs/promises').then((fs) => fs.mkdir(blocker));
+    await waitFor(() => monitor.problem() === undefined, 'the retry');
+    await appendFile(join(blocker, 'kmsg'), line(1, 'NVRM: Xid (PCI:0000:19:00): 79, off the bus'));
+    await waitFor(() => board.get('gpu-0')?.state === 'unhealthy', 'the XID after the retry');
+  });
+});
+
 describe('XID reasons', () => {
   it('are valid label values (taint values) for every catalogued and unknown code', () => {
     const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;

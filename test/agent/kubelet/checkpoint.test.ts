@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   CheckpointStore,
@@ -32,5 +33,46 @@ describe('checkpoint', () => {
     expect(load.state).toBe('corrupt');
     expect((await readdir(dir)).some((name) => name.startsWith('checkpoint.json.corrupt-'))).toBe(true);
     if (load.state === 'corrupt') expect(await readFile(load.movedTo, 'utf8')).toContain('"bad"');
+  });
+});
+
+describe('checkpoint properties', () => {
+  const entry = fc.record({
+    uid: fc.uuid(),
+    namespace: fc.stringMatching(/^[a-z0-9-]{1,20}$/),
+    name: fc.stringMatching(/^[a-z0-9-]{1,30}$/),
+    devices: fc.array(
+      fc.record({
+        request_names: fc.array(fc.string(), { maxLength: 3 }),
+        pool_name: fc.string(),
+        device_name: fc.string(),
+        cdi_device_ids: fc.array(fc.string(), { maxLength: 2 }),
+      }),
+      { maxLength: 4 },
+    ),
+    specFile: fc.string(),
+    specContent: fc.string(),
+  });
+
+  it('round-trips any record', () => {
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 5 }), (entries) => {
+        const data = emptyCheckpoint('lockstep.dev', 'n1');
+        for (const e of entries) data.claims[e.uid] = e;
+        expect(parseCheckpoint(renderCheckpoint(data))).toEqual(data);
+      }),
+    );
+  });
+
+  it('never trusts a truncated file (what a torn write would leave)', () => {
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 3 }), fc.nat(), (entries, cut) => {
+        const data = emptyCheckpoint('lockstep.dev', 'n1');
+        for (const e of entries) data.claims[e.uid] = e;
+        const text = renderCheckpoint(data);
+        const at = cut % (text.length - 2);
+        expect(() => parseCheckpoint(text.slice(0, at))).toThrow();
+      }),
+    );
   });
 });

@@ -237,6 +237,26 @@ describe('node service', () => {
     expect(Object.values(answer.claims).every((entry) => /not found in the API/.test(entry.error))).toBe(true);
   });
 
+  it('undecodable bytes fail that call only; the service keeps answering', async () => {
+    harness = await startPlugin();
+    const raw = new Client(`unix:${harness.plugin.layout.draSocket}`, credentials.createInsecure());
+    clients.push(raw);
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]);
+    const failure = await new Promise<{ code?: number }>((resolve) =>
+      raw.makeUnaryRequest(
+        '/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources',
+        (value: Buffer) => value,
+        (value: Buffer) => value,
+        garbage,
+        new Metadata(),
+        {},
+        (error) => resolve(error ?? {}),
+      ),
+    );
+    expect(failure.code).toBe(status.INTERNAL);
+    expect(await dra(harness).prepare([])).toEqual({ claims: {} });
+  });
+
   it('unprepare removes exactly what prepare made and succeeds for claims it never saw', async () => {
     harness = await startPlugin();
     await writeFile(join(harness.cdiDir, 'someone-else.json'), '{}');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import type { ResourceSlice } from '../../../src/kube/types.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
 import { buildSimulatedNode } from '../../cluster/nodes/index.js';
 import { waitFor } from '../../kube/wait.js';
+import { REPO_ROOT } from '../../support/cli.js';
 import { h100Inventory } from './h100-inventory.js';
 
 const DRIVER = 'lockstep.dev';
@@ -287,5 +289,65 @@ describe('an API server without device taints', () => {
       'MIG device published',
     );
     expect(slicesOf(h, 'n-mig')[0]!.spec.devices!.some((d) => d.name === 'gpu-0')).toBe(false);
+  });
+});
+
+describe('as the agent’s own service account (deploy/base RBAC and admission policy)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(true);
+    h.api.store.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lockstep-system' } }]);
+    for (const f of ['agent-rbac.yaml', 'admission-policy.yaml']) {
+      const text = readFileSync(join(REPO_ROOT, 'deploy/base', f), 'utf8').replace(
+        /kind: ServiceAccount\nmetadata:\n/,
+        'kind: ServiceAccount\nmetadata:\n  namespace: lockstep-system\n',
+      );
+      h.api.store.apply(text);
+    }
+    h.api.store.create('nodes', { metadata: { name: 'gpu-node-7' } });
+    h.api.store.create(
+      'pods',
+      {
+        metadata: { name: 'lockstep-agent-x', namespace: 'lockstep-system' },
+        spec: { nodeName: 'gpu-node-7', serviceAccountName: 'lockstep-agent', containers: [{ name: 'agent', image: 'x' }] },
+      },
+      { namespace: 'lockstep-system' },
+    );
+  });
+  afterAll(() => stopHarness(h));
+
+  function agentClient(): KubeClient {
+    const path = h.api.kubeconfigFor({
+      serviceAccount: { namespace: 'lockstep-system', name: 'lockstep-agent' },
+      pod: 'lockstep-agent-x',
+    });
+    return new KubeClient(loadKubeConfig({ kubeconfig: path }));
+  }
+
+  it('publishes, repairs and uninstalls its own node’s slices with only the rights the base grants', async () => {
+    const client = agentClient();
+    const p = new SlicePublisher({ client, driver: DRIVER, nodeName: 'gpu-node-7', backoff: fast });
+    h.publishers.push(p);
+    p.setInventory(h100Inventory('gpu-node-7'));
+    await p.start();
+    await p.whenConverged();
+    expect(slicesOf(h, 'gpu-node-7')).toHaveLength(1);
+    expect(slicesOf(h, 'gpu-node-7')[0]!.metadata.ownerReferences?.[0]?.name).toBe('gpu-node-7');
+    h.api.store.delete('resourceslices', slicesOf(h, 'gpu-node-7')[0]!.metadata.name!);
+    await waitFor(() => slicesOf(h, 'gpu-node-7').length === 1, 'repaired under RBAC');
+    await p.stop();
+    expect(await new SlicePublisher({ client, driver: DRIVER, nodeName: 'gpu-node-7' }).uninstall()).toBe(1);
+    client.close();
+  });
+
+  it('cannot publish for another node: the writes are refused and nothing lands', async () => {
+    const client = agentClient();
+    const p = new SlicePublisher({ client, driver: DRIVER, nodeName: 'someone-else', backoff: fast });
+    h.publishers.push(p);
+    p.setInventory(h100Inventory('someone-else'));
+    await p.start();
+    await waitFor(() => p.stats.errors >= 2, 'refused writes');
+    expect(slicesOf(h, 'someone-else')).toHaveLength(0);
+    client.close();
   });
 });

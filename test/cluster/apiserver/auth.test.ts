@@ -272,6 +272,17 @@ subjects: [{kind: Group, name: ops}]
       );
     });
     expect(stdout).toContain(`User "system:serviceaccount:${NS}:lockstep-agent" cannot list resource "configmaps"`);
+    const canI = (...args: string[]) =>
+      new Promise<string>((resolve) => {
+        execFile('kubectl', ['--kubeconfig', api.kubeconfigPath, 'auth', 'can-i', ...args], (_e, out) =>
+          resolve(out.trim()),
+        );
+      });
+    // kubectl sends these reviews as protobuf.
+    expect(await canI('create', 'resourceslices', '--as', `system:serviceaccount:${NS}:lockstep-agent`)).toBe('yes');
+    expect(await canI('create', 'configmaps', '-n', NS, '--as', `system:serviceaccount:${NS}:lockstep-agent`)).toBe(
+      'no',
+    );
     const bobImpersonates = await rawRequest(api, 'GET', '/api/v1/nodes', {
       token: api.tokenFor('bob'),
       headers: { 'Impersonate-User': 'kubernetes-admin' },

@@ -27,6 +27,7 @@ import {
   SelectorError,
 } from './selectors.js';
 import type { Store, StoreEvent, Watcher } from './store.js';
+import { prepareForCreate } from './strategy.js';
 import { isRecord, type KubeObject, type UserInfo } from './types.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -643,57 +644,4 @@ export class Registry {
 
 function keyOf(o: KubeObject): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? '');
-}
-
-function qosClass(pod: KubeObject): string {
-  const containers = isRecord(pod.spec) && Array.isArray(pod.spec.containers) ? pod.spec.containers : [];
-  let any = false;
-  let guaranteed = containers.length > 0;
-  for (const c of containers) {
-    const res = isRecord(c) && isRecord(c.resources) ? c.resources : {};
-    const req = isRecord(res.requests) ? res.requests : {};
-    const lim = isRecord(res.limits) ? res.limits : {};
-    if (Object.keys(req).length || Object.keys(lim).length) any = true;
-    for (const r of ['cpu', 'memory'])
-      if (lim[r] === undefined || (req[r] !== undefined && req[r] !== lim[r])) guaranteed = false;
-  }
-  if (!any) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
-}
-
-/** The parts of each registry strategy's PrepareForCreate that clients can observe. */
-function prepareForCreate(spec: KindSpec, obj: KubeObject): void {
-  switch (spec.kind) {
-    case 'Pod': {
-      const podSpec = isRecord(obj.spec) ? obj.spec : {};
-      obj.spec = podSpec;
-      podSpec.restartPolicy ??= 'Always';
-      podSpec.dnsPolicy ??= 'ClusterFirst';
-      podSpec.schedulerName ??= 'default-scheduler';
-      podSpec.terminationGracePeriodSeconds ??= 30;
-      podSpec.serviceAccountName ??= 'default';
-      podSpec.enableServiceLinks ??= true;
-      obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
-      break;
-    }
-    case 'Namespace':
-      obj.status = { phase: 'Active' };
-      obj.spec = { finalizers: ['kubernetes'] };
-      obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name ?? '' };
-      break;
-    case 'Secret':
-      obj.type ??= 'Opaque';
-      break;
-    case 'Service': {
-      const s = isRecord(obj.spec) ? obj.spec : {};
-      obj.spec = s;
-      s.type ??= 'ClusterIP';
-      if (s.clusterIP === undefined)
-        s.clusterIP = `10.96.${Math.floor(Math.random() * 254) + 1}.${Math.floor(Math.random() * 254) + 1}`;
-      obj.status = { loadBalancer: {} };
-      break;
-    }
-    default:
-      if (spec.subresources?.includes('status') && spec.kind !== 'Node') delete obj.status;
-  }
 }

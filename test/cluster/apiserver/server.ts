@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
+import { accessReview, impersonate } from './access-review.js';
 import {
   AGGREGATED_CONTENT_TYPE,
   aggregatedDiscovery,
@@ -13,16 +14,17 @@ import {
   legacyApiVersions,
   wantsAggregated,
 } from './discovery.js';
-import { ApiError, badRequest, conflict, forbidden, gone, STALE_OBJECT, unauthorized } from './errors.js';
+import { ApiError, badRequest, conflict, forbidden, STALE_OBJECT, unauthorized } from './errors.js';
 import type { Faults, RequestCounters } from './faults.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
 import type { OpenApi } from './openapi.js';
+import { decodeEnvelope, decodeReview } from './protobuf.js';
 import { Rbac, type ResourceAttributes } from './rbac.js';
 import type { DeleteOptions, PatchType, Registry, WriteOptions } from './registry.js';
 import type { Authenticator } from './serviceaccounts.js';
-import { type EventType, ExpiredError, type StoreEvent, type Watcher } from './store.js';
 import { tableOf, wantsTable } from './tables.js';
 import { isRecord, type KubeObject, type UserInfo } from './types.js';
+import { serveWatch } from './watch-stream.js';
 
 export interface ServerDeps {
   kinds: KindRegistry;
@@ -69,7 +71,7 @@ function warningHeaders(warnings: string[]): Record<string, string[]> {
   return { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) };
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -78,17 +80,24 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
     if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
     chunks.push(b);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function parseBody(text: string, contentType: string): unknown {
+const UNSUPPORTED_MEDIA =
+  'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml';
+
+function parseBody(bytes: Buffer, contentType: string, spec: KindSpec): unknown {
+  if (bytes.length === 0) return undefined;
+  if (contentType.includes('protobuf')) {
+    // kubectl's typed clients send protobuf; the review kinds are read, everything else asks for JSON.
+    const envelope = decodeEnvelope(bytes);
+    if (!envelope || !spec.virtual || spec.kind === 'TokenReview')
+      throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
+    return decodeReview(spec.kind, envelope.raw);
+  }
+  const text = bytes.toString('utf8');
   if (text.trim() === '') return undefined;
-  if (!/json|yaml/.test(contentType))
-    throw new ApiError(
-      415,
-      'UnsupportedMediaType',
-      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
-    );
+  if (!/json|yaml/.test(contentType)) throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
   try {
     if (contentType.includes('yaml')) return parseYaml(text);
     return JSON.parse(text);
@@ -191,7 +200,7 @@ export class ApiHandler {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const segments = url.pathname.split('/').filter((s) => s !== '');
-    const user = this.impersonate(req, this.authenticate(req));
+    const user = impersonate(this.d.rbac, req, this.authenticate(req));
     const resource = this.parseResource(segments);
     if (!resource) {
       const path = url.pathname;
@@ -340,7 +349,7 @@ export class ApiHandler {
     const contentType = req.headers['content-type'] ?? JSON_TYPE;
     const needsBody = method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE';
     const body = needsBody
-      ? parseBody(await readBody(req, this.d.maxBodyBytes ?? 3 * 1024 * 1024), contentType)
+      ? parseBody(await readBody(req, this.d.maxBodyBytes ?? 3 * 1024 * 1024), contentType, spec)
       : undefined;
     if (spec.verbs && !spec.verbs.includes(verb as 'create'))
       throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {
@@ -389,7 +398,7 @@ export class ApiHandler {
         return sendJson(res, 200, { kind: `${spec.kind}List`, apiVersion: apiVersionOf(spec), metadata: meta, items });
       }
       case 'watch':
-        return this.serveWatch(req, res, spec, r.namespace, query);
+        return serveWatch({ ...this.d, openWatches: this.openWatches }, req, res, spec, r.namespace, query);
       case 'create': {
         if (r.subresource === 'token') {
           const tr = this.d.auth.tokenRequest(r.namespace ?? '', r.name ?? '', body);
@@ -397,7 +406,7 @@ export class ApiHandler {
         }
         if (r.subresource === 'binding') return this.bind(res, spec, r, body, writeOpts);
         if (spec.kind === 'TokenReview') return sendJson(res, 201, this.d.auth.tokenReview(body));
-        if (spec.virtual) return sendJson(res, 201, this.review(spec, body, user));
+        if (spec.virtual) return sendJson(res, 201, accessReview(this.d.rbac, spec, body, user));
         if (r.name)
           throw new ApiError(
             405,
@@ -449,80 +458,6 @@ export class ApiHandler {
     }
   }
 
-  /** SelfSubjectReview (`kubectl auth whoami`), SelfSubjectAccessReview (`kubectl auth can-i`), SubjectAccessReview. */
-  private review(spec: KindSpec, body: unknown, user: UserInfo): KubeObject {
-    const b = isRecord(body) ? body : {};
-    const reviewSpec = isRecord(b.spec) ? b.spec : {};
-    const base = {
-      kind: spec.kind,
-      apiVersion: apiVersionOf(spec),
-      metadata: { creationTimestamp: null as unknown as string },
-    };
-    if (spec.kind === 'SelfSubjectReview') return { ...base, status: { userInfo: user } };
-    let subject = user;
-    if (spec.kind === 'SubjectAccessReview') {
-      subject = {
-        username: String(reviewSpec.user ?? ''),
-        uid: typeof reviewSpec.uid === 'string' ? reviewSpec.uid : undefined,
-        groups: Array.isArray(reviewSpec.groups) ? reviewSpec.groups.map(String) : [],
-        extra: isRecord(reviewSpec.extra) ? (reviewSpec.extra as Record<string, string[]>) : undefined,
-      };
-    }
-    const ra = isRecord(reviewSpec.resourceAttributes) ? reviewSpec.resourceAttributes : undefined;
-    const nra = isRecord(reviewSpec.nonResourceAttributes) ? reviewSpec.nonResourceAttributes : undefined;
-    let allowed = false;
-    if (ra) {
-      allowed = this.d.rbac.allowed(subject, {
-        verb: String(ra.verb ?? ''),
-        apiGroup: String(ra.group ?? ''),
-        resource: String(ra.resource ?? ''),
-        subresource: ra.subresource ? String(ra.subresource) : undefined,
-        name: ra.name ? String(ra.name) : undefined,
-        namespace: ra.namespace ? String(ra.namespace) : undefined,
-      });
-    } else if (nra) {
-      allowed = this.d.rbac.allowedPath(subject, { verb: String(nra.verb ?? ''), path: String(nra.path ?? '') });
-    }
-    return { ...base, spec: reviewSpec, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed' } : {}) } };
-  }
-
-  /** Impersonate-User / Impersonate-Group / Impersonate-Extra-* headers, for users RBAC lets impersonate. */
-  private impersonate(req: IncomingMessage, user: UserInfo): UserInfo {
-    const as = req.headers['impersonate-user'];
-    if (typeof as !== 'string' || as === '') return user;
-    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(as);
-    const check = (resource: string, name: string, namespace?: string) => {
-      const attrs = {
-        verb: 'impersonate',
-        apiGroup: resource === 'userextras' ? 'authentication.k8s.io' : '',
-        resource,
-        name,
-        namespace,
-      };
-      if (!this.d.rbac.allowed(user, attrs))
-        throw forbidden(Rbac.forbiddenMessage(user, attrs), attrs.apiGroup, resource, name);
-    };
-    if (sa) check('serviceaccounts', sa[2], sa[1]);
-    else check('users', as);
-    const rawGroups = req.headers['impersonate-group'];
-    const groups =
-      rawGroups === undefined ? [] : Array.isArray(rawGroups) ? rawGroups : rawGroups.split(',').map((g) => g.trim());
-    for (const g of groups) check('groups', g);
-    const extra: Record<string, string[]> = {};
-    for (const [h, v] of Object.entries(req.headers)) {
-      if (!h.startsWith('impersonate-extra-') || v === undefined) continue;
-      const key = decodeURIComponent(h.slice('impersonate-extra-'.length));
-      check('userextras', key);
-      extra[key] = (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim());
-    }
-    const implicit = sa ? ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`] : [];
-    return {
-      username: as,
-      groups: [...new Set([...groups, ...implicit, 'system:authenticated'])],
-      ...(Object.keys(extra).length ? { extra } : {}),
-    };
-  }
-
   private deleteOptions(body: unknown, query: URLSearchParams, base: WriteOptions): DeleteOptions {
     const b = isRecord(body) ? body : {};
     const policy = (b.propagationPolicy ??
@@ -567,129 +502,5 @@ export class ApiHandler {
     this.d.registry.store.put('pods', bound);
     void opts;
     sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
-  }
-
-  private serveWatch(
-    req: IncomingMessage,
-    res: ServerResponse,
-    spec: KindSpec,
-    namespace: string | undefined,
-    query: URLSearchParams,
-  ) {
-    const { registry } = this.d;
-    const sel = registry.compileSelectors(spec, {
-      labelSelector: query.get('labelSelector') ?? undefined,
-      fieldSelector: query.get('fieldSelector') ?? undefined,
-    });
-    const match = registry.matcher(spec, sel);
-    const table = wantsTable(req.headers.accept);
-    const includeObject = query.get('includeObject') ?? undefined;
-    const rvParam = query.get('resourceVersion') ?? '';
-    const sendInitial = query.get('sendInitialEvents') === 'true';
-    const bookmarks = query.get('allowWatchBookmarks') === 'true';
-    let fromRv: number | undefined;
-    if (rvParam !== '' && rvParam !== '0' && !sendInitial) {
-      fromRv = Number(rvParam);
-      if (!Number.isInteger(fromRv) || fromRv < 0) throw badRequest(`invalid resource version: ${rvParam}`);
-    }
-    res.writeHead(200, {
-      'Content-Type': JSON_TYPE,
-      'Transfer-Encoding': 'chunked',
-      'Cache-Control': 'no-cache, private',
-    });
-    res.flushHeaders();
-    const apiVersion = apiVersionOf(spec);
-    const formatKey = table ? undefined : apiVersion;
-    let headersSent = false;
-    const encode = (type: EventType | 'ERROR' | 'BOOKMARK', obj: unknown): string => {
-      let object = obj;
-      if (table && type !== 'ERROR' && type !== 'BOOKMARK') {
-        object = tableOf(
-          spec,
-          [obj as KubeObject],
-          { resourceVersion: (obj as KubeObject).metadata.resourceVersion },
-          includeObject,
-          !headersSent,
-        );
-        headersSent = true;
-      }
-      return `${JSON.stringify({ type, object })}\n`;
-    };
-    const write = (line: string) => {
-      if (!res.writableEnded) res.write(line);
-    };
-    const expired = (message: string) => {
-      write(encode('ERROR', gone(message).status()));
-      res.end();
-    };
-    if (this.d.faults.takeExpiredWatch()) {
-      const rv = registry.store.resourceVersion;
-      return expired(`too old resource version: ${fromRv ?? rv} (${rv + 1})`);
-    }
-    const watcher: Watcher = {
-      namespace: spec.namespaced ? namespace : undefined,
-      matches: match,
-      send: (type: EventType, object: KubeObject, ev: StoreEvent) => {
-        if (formatKey && object === ev.object) {
-          ev.encoded ??= new Map();
-          let line = ev.encoded.get(formatKey);
-          if (line === undefined) {
-            line = encode(type, registry.present(spec, object));
-            ev.encoded.set(formatKey, line);
-          }
-          write(line);
-          return;
-        }
-        write(encode(type, registry.present(spec, object)));
-      },
-    };
-    if (fromRv === undefined) {
-      for (const o of registry.list(spec, namespace).items) if (match(o)) write(encode('ADDED', o));
-      if (sendInitial && bookmarks)
-        write(
-          encode('BOOKMARK', {
-            kind: spec.kind,
-            apiVersion,
-            metadata: {
-              resourceVersion: String(registry.store.resourceVersion),
-              annotations: { 'k8s.io/initial-events-end': 'true' },
-            },
-          }),
-        );
-    }
-    let unregister: () => void;
-    try {
-      unregister = registry.watch(spec, watcher, fromRv);
-    } catch (err) {
-      if (err instanceof ExpiredError) return expired(err.message);
-      throw err;
-    }
-    this.openWatches.add(res);
-    const timers: NodeJS.Timeout[] = [];
-    if (bookmarks && this.d.bookmarkIntervalMs > 0) {
-      timers.push(
-        setInterval(() => {
-          write(
-            encode('BOOKMARK', {
-              kind: spec.kind,
-              apiVersion,
-              metadata: { resourceVersion: String(registry.store.resourceVersion) },
-            }),
-          );
-        }, this.d.bookmarkIntervalMs),
-      );
-    }
-    const timeout = Number(query.get('timeoutSeconds') ?? 0);
-    if (timeout > 0) timers.push(setTimeout(() => res.end(), timeout * 1000));
-    const cleanup = () => {
-      unregister();
-      for (const t of timers) clearTimeout(t);
-      this.openWatches.delete(res);
-    };
-    res.on('close', cleanup);
-    res.on('finish', cleanup);
-    req.on('close', () => {
-      if (!res.writableEnded) res.end();
-    });
   }
 }

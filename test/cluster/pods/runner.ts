@@ -235,6 +235,11 @@ export class PodRunner {
     return [...this.pods.values()].flatMap((p) => p.containers.flatMap((c) => c.pids));
   }
 
+  /** The PID of a container's running process. */
+  containerPid(uid: string, container: string): number | undefined {
+    return this.pods.get(uid)?.containers.find((c) => c.spec.name === container)?.child?.pid;
+  }
+
   uids(): string[] {
     return [...this.pods.keys()];
   }

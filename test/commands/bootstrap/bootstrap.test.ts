@@ -3,7 +3,7 @@ import { runBundle } from '../../support/cli.js';
 
 describe('lockstep bootstrap', () => {
   it('says how to find the coordinator when nothing tells it (exit 2)', () => {
-    const r = runBundle('lockstep', ['bootstrap', '--pod-name', 'api-7d9f8b-x2x4z']);
+    const r = runBundle('lockstep', ['bootstrap', '--pod-name', 'api-7d9f8b-x2x4z'], { HOSTNAME: 'api-7d9f8b-x2x4z' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(
       'error: cannot tell where the coordinator is: pass --leader-address (or LOCKSTEP_LEADER_ADDRESS), set LWS_LEADER_ADDRESS, or run in a StatefulSet/JobSet pod whose name ends in its ordinal (pod name: api-7d9f8b-x2x4z)',

@@ -70,6 +70,22 @@ describe('finding the coordinator', () => {
     expect(locateCoordinator({ port: 7470, podName: 'web-3', hostsText: '' }).host).toBe('web-0');
   });
 
+  it("uses the pod's hostname when its name has a random suffix (JobSet)", () => {
+    const jobset = '10.4.0.9 train-workers-0-2.train.ml.svc.cluster.local train-workers-0-2';
+    expect(
+      locateCoordinator({
+        port: 7470,
+        podName: 'train-workers-0-2-x8k2p',
+        hostname: 'train-workers-0-2',
+        hostsText: jobset,
+      }),
+    ).toEqual({
+      host: 'train-workers-0-0.train.ml.svc.cluster.local',
+      port: 7470,
+      source: 'ordinal 0 of train-workers-0',
+    });
+  });
+
   it('says what to do when nothing tells where the coordinator is', () => {
     expect(() => locateCoordinator({ port: 7470, podName: 'api-7d9f8b-x2x4z' })).toThrow(
       /pass --leader-address .* set LWS_LEADER_ADDRESS, or run in a StatefulSet\/JobSet pod/,

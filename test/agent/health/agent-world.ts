@@ -1,0 +1,155 @@
+/**
+ * One simulated 8x H100 node running the real agent process (dist/lockstep.mjs agent) against the API server double,
+ * with the kubelet emulator registering its plugin and running one pod whose claim holds `device`. Shared by the
+ * end-to-end health test and the health benchmark.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeClient } from '../../../src/kube/client.js';
+import { loadKubeConfig } from '../../../src/kube/config.js';
+import type { ResourceSlice } from '../../../src/kube/types.js';
+import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
+import { KubeletEmulator } from '../../cluster/kubelet/emulator.js';
+import { createAllocatedClaim, nodeObject, podObject, shortTempDir } from '../../cluster/kubelet/harness.js';
+import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
+
+export interface AgentWorld {
+  api: ApiServer;
+  node: SimulatedNode;
+  kubelet: KubeletEmulator;
+  agent: ChildProcess;
+  pid: number;
+  stateDir: string;
+  metricsUrl: string;
+  readyzUrl: string;
+  /** the DRA plugin socket (the kubelet health stream is served there) */
+  draSocket: string;
+  /** the pod holding `device` (namespace default) */
+  podName: string;
+  stop(): Promise<void>;
+}
+
+export async function fetchText(url: string): Promise<{ status: number; text: string }> {
+  try {
+    const res = await fetch(url);
+    return { status: res.status, text: await res.text() };
+  } catch {
+    return { status: 0, text: '' };
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startAgentWorld(options: {
+  root: string;
+  nodeName: string;
+  device: string;
+  /** extra agent flags */
+  flags?: string[];
+}): Promise<AgentWorld> {
+  const dir = await mkdtemp(join(tmpdir(), 'health-world-'));
+  // unix socket paths must stay under 108 bytes
+  const sockets = await shortTempDir('hw-');
+  const node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: options.nodeName });
+  const api = await startApiServer({ featureGates: { DRADeviceTaints: true } });
+  const stops: (() => Promise<void>)[] = [
+    () => api.stop(),
+    () => rm(dir, { recursive: true, force: true }),
+    () => rm(sockets, { recursive: true, force: true }),
+  ];
+  const stop = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+  };
+  try {
+    api.store.create('nodes', nodeObject(options.nodeName));
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const pluginDir = join(sockets, 'p');
+    const registryDir = join(sockets, 'r');
+    const cdiDir = join(dir, 'c');
+    const stateDir = join(dir, 's');
+    const agent = spawn(
+      process.execPath,
+      [
+        join(options.root, 'dist', 'lockstep.mjs'),
+        'agent',
+        ...['--node-name', options.nodeName, '--kubeconfig', api.kubeconfigPath],
+        ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],
+        ...['--kmsg', node.kmsgPath, '--state-dir', stateDir],
+        ...['--plugin-dir', pluginDir, '--plugin-registry-dir', registryDir, '--cdi-dir', cdiDir],
+        ...['--http-address', `127.0.0.1:${port}`, '--log-level', 'warn'],
+        ...(options.flags ?? []),
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          if (agent.exitCode !== null || agent.signalCode !== null) return resolve();
+          const timer = setTimeout(() => agent.kill('SIGKILL'), 5000);
+          agent.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          agent.kill('SIGTERM');
+        }),
+    );
+    // the node's kubelet: registers the plugin, prepares the pod's claim and runs the pod
+    const kubelet = new KubeletEmulator({
+      nodeName: options.nodeName,
+      client: new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigPath })),
+      registryDir,
+      cdiDirs: [cdiDir],
+      pollMs: 50,
+      retryMs: 100,
+    });
+    await kubelet.start();
+    stops.push(() => kubelet.stop());
+    const podName = 'worker';
+    const pod = api.store.create(
+      'pods',
+      podObject({ name: podName, node: options.nodeName, claims: { gpu: 'worker-gpu' } }),
+      {
+        namespace: 'default',
+      },
+    );
+    createAllocatedClaim(api, {
+      name: 'worker-gpu',
+      node: options.nodeName,
+      results: [{ request: 'gpu', device: options.device }],
+      reservedFor: [pod],
+    });
+    const readyzUrl = `http://127.0.0.1:${port}/readyz`;
+    const readyBy = Date.now() + 60_000;
+    for (;;) {
+      const ready = (await fetchText(readyzUrl)).status === 200;
+      const sliced = api.store
+        .list('resourceslices')
+        .some((s) => (s as unknown as ResourceSlice).spec.nodeName === options.nodeName);
+      if (ready && sliced) break;
+      if (Date.now() > readyBy || agent.exitCode !== null) {
+        const why = (await fetchText(`${readyzUrl}?verbose`)).text.trim().replace(/\n/g, '; ');
+        throw new Error(`the agent did not become ready (readyz: ${why || 'no answer'}; slices: ${sliced})`);
+      }
+      await sleep(50);
+    }
+    await kubelet.waitForPodRunning('default', podName, 30_000);
+    return {
+      api,
+      node,
+      kubelet,
+      agent,
+      pid: agent.pid ?? 0,
+      stateDir,
+      metricsUrl: `http://127.0.0.1:${port}/metrics`,
+      readyzUrl,
+      draSocket: join(pluginDir, 'dra.sock'),
+      podName,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

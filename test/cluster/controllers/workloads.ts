@@ -1,0 +1,92 @@
+/**
+ * The parts that make workloads run in the test cluster: scheduler-lite (claims + binding), the StatefulSet
+ * controller-lite, the headless-Service DNS, and simulated nodes whose kubelet emulators run pods as local processes.
+ * `startTestCluster({ workloads: … })` starts them after the API server; the node agents are not part of it (tests
+ * and the demo run `lockstep agent` processes with `node.agentArgs()`).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { KubeClient } from '../../../src/kube/client.js';
+import { loadKubeConfig } from '../../../src/kube/config.js';
+import type { ApiServer } from '../apiserver/index.js';
+import type { KubeletEmulatorOptions } from '../kubelet/index.js';
+import type { SimulatedNodeKind } from '../nodes/index.js';
+import { AddressPool } from '../pods/addresses.js';
+import { type NodeRuntime, startNodeRuntime } from '../pods/node-runtime.js';
+import { SchedulerLite } from '../scheduler/index.js';
+import { ClusterDns } from './dns.js';
+import { StatefulSetController } from './statefulset.js';
+
+export interface WorkloadOptions {
+  /** the simulated nodes, each with a kubelet emulator running its pods */
+  nodes: { name: string; kind: SimulatedNodeKind }[];
+  /** where node trees, pod directories and the DNS hosts file go */
+  dir: string;
+  /** extra env for every container (e.g. LOCKSTEP_LOG_LEVEL) */
+  podEnv?: Record<string, string>;
+  kubelet?: Partial<KubeletEmulatorOptions>;
+  log?: Logger;
+}
+
+export interface Workloads {
+  client: KubeClient;
+  nodes: NodeRuntime[];
+  node(name: string): NodeRuntime;
+  scheduler: SchedulerLite;
+  statefulSets: StatefulSetController;
+  dns: ClusterDns;
+  stop(): Promise<void>;
+}
+
+export async function startWorkloads(apiServer: ApiServer, options: WorkloadOptions): Promise<Workloads> {
+  await mkdir(options.dir, { recursive: true });
+  const client = new KubeClient(loadKubeConfig({ kubeconfig: apiServer.kubeconfigPath }));
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const dns = new ClusterDns({ client, hostsFile: join(options.dir, 'hosts'), log: options.log });
+    await dns.start();
+    stops.push(() => dns.stop());
+    const scheduler = new SchedulerLite({ client, log: options.log });
+    await scheduler.start();
+    stops.push(() => scheduler.stop());
+    const statefulSets = new StatefulSetController({ client, log: options.log });
+    await statefulSets.start();
+    stops.push(() => statefulSets.stop());
+    const addresses = new AddressPool();
+    const nodes: NodeRuntime[] = [];
+    for (const spec of options.nodes) {
+      const runtime = await startNodeRuntime({
+        ...spec,
+        dir: join(options.dir, spec.name),
+        apiServer,
+        client,
+        addresses,
+        hostsFile: dns.hostsFile,
+        podEnv: options.podEnv,
+        kubelet: options.kubelet,
+        log: options.log,
+      });
+      nodes.push(runtime);
+      stops.push(() => runtime.stop());
+    }
+    return {
+      client,
+      nodes,
+      node: (name) => {
+        const found = nodes.find((n) => n.name === name);
+        if (!found) throw new Error(`no simulated node ${name}`);
+        return found;
+      },
+      scheduler,
+      statefulSets,
+      dns,
+      stop: async () => {
+        for (const stop of stops.reverse()) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+}
