@@ -34,6 +34,8 @@ export interface AgentOptions {
   nvidiaSmi: string;
   nvidiaSmiTimeoutMs: number;
   rescanIntervalMs: number;
+  /** rescan when these directories change (udev's database, `/run/udev/data`); missing ones are skipped */
+  rescanWatchDirs?: string[];
   taintEffect: DeviceTaintEffect;
   deviceTaints?: TaintMode;
   log?: Logger;
@@ -94,6 +96,7 @@ export class Agent {
             nodeName: options.nodeName,
           })),
       intervalMs: options.rescanIntervalMs,
+      watchDirs: options.rescanWatchDirs,
       log: componentLogger(log, 'discovery'),
     });
     this.publisher = new SlicePublisher({

@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import pretty from 'pino-pretty';
 import type { LogLevel } from './cli/options.js';
 
 export type { Logger } from 'pino';
@@ -12,19 +11,23 @@ export interface LogOptions {
    * inject, the kubectl plugin) log to stderr so their output stays parseable.
    */
   to?: 'stdout' | 'stderr';
-  /** human-readable lines; defaults to "the stream is a terminal" */
+  /** human-readable lines; on when the stream is a terminal (containers never are, so they never load the pretty-printer) */
   pretty?: boolean;
   /** tests pass a sink to capture records */
   sink?: DestinationStream;
 }
 
+// pino-pretty costs start-up time (bootstrap's budget is 200 ms to Join), so it is loaded only when a terminal can show it.
+const prettyModule =
+  process.stdout.isTTY === true || process.stderr.isTTY === true ? (await import('pino-pretty')).default : undefined;
+
 export function createLogger(options: LogOptions): Logger {
   const target = options.to === 'stderr' ? process.stderr : process.stdout;
-  const human = options.pretty ?? target.isTTY === true;
+  const human = (options.pretty ?? target.isTTY === true) && prettyModule !== undefined;
   const stream: DestinationStream =
     options.sink ??
     (human
-      ? pretty({ colorize: !process.env.NO_COLOR, sync: true, destination: target as unknown as Writable })
+      ? prettyModule!({ colorize: !process.env.NO_COLOR, sync: true, destination: target as unknown as Writable })
       : pino.destination({ fd: options.to === 'stderr' ? 2 : 1, sync: false }));
   return pino({ level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
 }

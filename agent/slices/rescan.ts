@@ -1,3 +1,4 @@
+import { existsSync, type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../src/log.js';
 import type { Inventory } from '../discovery/inventory.js';
@@ -11,6 +12,14 @@ export type InventoryListener = (inventory: Inventory) => void;
 export interface RescanOptions {
   scan: () => Promise<Inventory>;
   intervalMs: number;
+  /**
+   * directories whose changes mean "hardware changed": udev's database (`/run/udev/data`, one file per device,
+   * written by udevd on every add/remove/change) is the cheap signal; sysfs itself sends no inotify events for
+   * hotplug. Missing directories are skipped.
+   */
+  watchDirs?: string[];
+  /** changes are collected this long before the rescan (udev writes many files per event) */
+  debounceMs?: number;
   log?: Logger;
 }
 
@@ -21,6 +30,8 @@ export class RescanLoop {
   private running = false;
   private latest: Inventory | undefined;
   private inFlight: Promise<void> | undefined;
+  private watchers: FSWatcher[] = [];
+  private debounce: NodeJS.Timeout | undefined;
   scans = 0;
   failures = 0;
 
@@ -44,13 +55,38 @@ export class RescanLoop {
     this.running = true;
     await this.rescan();
     this.schedule();
+    for (const dir of this.options.watchDirs ?? []) {
+      if (!existsSync(dir)) continue;
+      try {
+        const w = watch(dir, () => this.changed());
+        w.on('error', (err) => this.log.warn({ dir, err: err.message }, 'cannot watch for device changes'));
+        this.watchers.push(w);
+        this.log.debug({ dir }, 'rescanning on device changes');
+      } catch (err) {
+        this.log.warn(
+          { dir, err: err instanceof Error ? err.message : String(err) },
+          'cannot watch for device changes',
+        );
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    clearTimeout(this.debounce);
     this.timer = undefined;
+    this.debounce = undefined;
+    for (const w of this.watchers.splice(0)) w.close();
     await this.inFlight;
+  }
+
+  private changed(): void {
+    if (!this.running || this.debounce) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      if (this.running) void this.rescan();
+    }, this.options.debounceMs ?? 500);
   }
 
   /** Scans now (for a udev/sysfs change or a test); overlapping requests share one scan. */

@@ -32,7 +32,8 @@ export type RefusalCode =
   | 'FAILED_PRECONDITION'
   | 'INVALID_ARGUMENT'
   | 'UNAUTHENTICATED'
-  | 'PERMISSION_DENIED';
+  | 'PERMISSION_DENIED'
+  | 'RESOURCE_EXHAUSTED';
 
 export class JoinRefused extends Error {
   override name = 'JoinRefused';
@@ -287,6 +288,8 @@ export class GroupTable {
   /** What a member receives when the barrier opens. */
   releaseFor(id: string): Release | undefined {
     const m = this.byPod.get(id);
+    // while recovering (or failed) the current epoch is being stopped: nobody may start it again
+    if (this.stateValue !== 'Running') return undefined;
     if (!m || m.epoch === 0 || m.epoch !== this.epochValue) return undefined;
     return {
       epoch: this.epochValue,
@@ -303,7 +306,7 @@ export class GroupTable {
   /** Every member's release at once (one member list for all): what the barrier sends when it opens. */
   releases(): Map<string, Release> {
     const out = new Map<string, Release>();
-    if (this.epochValue === 0) return out;
+    if (this.epochValue === 0 || this.stateValue !== 'Running') return out;
     const members = this.memberInfos();
     for (const m of this.byPod.values()) {
       if (m.epoch !== this.epochValue) continue;

@@ -44,6 +44,13 @@ export interface CoordinatorHooks {
   onHeartbeat?(member: Member): void;
   /** the barrier opened a new epoch */
   onRelease?(epoch: number): void;
+  /** a session attached (after the table noted the member as seen) */
+  onAttach?(member: Member, role: Role): void;
+  /**
+   * The group is whole for the first time. When set, the hook opens the barrier itself (recovery persists the epoch
+   * on the API first, so it keeps increasing across coordinator restarts); else the server opens it at once.
+   */
+  openBarrier?(): void;
 }
 
 export interface CoordinatorServerOptions {
@@ -75,6 +82,7 @@ const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
   UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+  RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
 };
 
 export class CoordinatorServer {
@@ -202,7 +210,9 @@ export class CoordinatorServer {
   /** After any admission: open the barrier when the group is whole, else tell the waiting members. */
   private afterChange(): void {
     const { table, log } = this.options;
-    if (table.state === 'Forming' && table.isComplete()) {
+    if (table.state === 'Forming' && table.isComplete() && this.options.hooks?.openBarrier) {
+      this.options.hooks.openBarrier();
+    } else if (table.state === 'Forming' && table.isComplete()) {
       const epoch = table.openEpoch();
       log.info({ epoch, size: table.size }, 'group complete: released');
       this.broadcastReleases();
@@ -265,6 +275,7 @@ export class CoordinatorServer {
         } else if (!release) {
           this.send(session, { kind: 'progress', progress: table.progress() });
         }
+        this.options.hooks?.onAttach?.(member, session.role);
         return;
       }
       const member = table.member(session.memberId);

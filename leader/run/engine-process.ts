@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { signalTree } from './process-tree.js';
 
 export interface EngineExit {
   /** exit status when it exited by itself */
@@ -47,11 +48,14 @@ export class EngineProcess {
 
   /** Starts the engine; resolves once it is running, rejects when it cannot be started (e.g. not found). */
   start(): Promise<void> {
-    const child = spawn(this.argv[0]!, this.argv.slice(1), { env: this.env, stdio: 'inherit' });
+    // its own process group: a stop reaches every process the engine forked, not only the first
+    const child = spawn(this.argv[0]!, this.argv.slice(1), { env: this.env, stdio: 'inherit', detached: true });
     this.child = child;
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         if (this.killTimer) clearTimeout(this.killTimer);
+        // workers outlive a crashed or killed leader: nothing of this engine may survive it
+        if (child.pid !== undefined) signalTree(child.pid, child.pid, 'SIGKILL');
         resolve({ code, signal });
       });
     });
@@ -79,11 +83,23 @@ export class EngineProcess {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
   }
 
-  /** SIGTERM, then SIGKILL once the grace period has passed; resolves on exit. */
+  /** A signal to the whole process tree (the engine's group and strays). */
+  signalTree(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) {
+      signalTree(pid, pid, signal);
+    }
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGTERM to the whole tree, then SIGKILL once the grace period has passed; resolves on exit. */
   stop(gracePeriodMs = this.gracePeriodMs): Promise<EngineExit> {
-    this.signal('SIGTERM');
+    this.signalTree('SIGTERM');
     if (!this.killTimer) {
-      this.killTimer = setTimeout(() => this.signal('SIGKILL'), gracePeriodMs);
+      this.killTimer = setTimeout(() => this.signalTree('SIGKILL'), gracePeriodMs);
       this.killTimer.unref();
     }
     return this.wait();

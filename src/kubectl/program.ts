@@ -165,14 +165,20 @@ export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Parti
     command.action(async (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
       const arg = verb.args ? (args[0] as string | undefined) : undefined;
-      await runVerb(verb, arg, cmd.opts<GlobalOptions>(), d);
+      await runVerb(verb, arg, cmd.opts<GlobalOptions>(), d, env);
     });
     program.addCommand(command);
   }
   return program;
 }
 
-async function runVerb(verb: Verb, arg: string | undefined, options: GlobalOptions, d: PluginDeps): Promise<void> {
+async function runVerb(
+  verb: Verb,
+  arg: string | undefined,
+  options: GlobalOptions,
+  d: PluginDeps,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const fail = (err: unknown): never => {
     const message = err instanceof Error ? err.message : String(err);
     if (verb.name === 'check') throw new CliError(EXIT_COULD_NOT_CHECK, `could not check: ${message}`);
@@ -185,7 +191,7 @@ async function runVerb(verb: Verb, arg: string | undefined, options: GlobalOptio
     return fail(err);
   }
   try {
-    await runConnected(verb, arg, options, d, connection);
+    await runConnected(verb, arg, options, d, connection, env);
   } catch (err) {
     if (err instanceof ApiError) return fail(err);
     throw err;
@@ -205,6 +211,7 @@ async function runConnected(
   options: GlobalOptions,
   d: PluginDeps,
   connection: Connected,
+  env: NodeJS.ProcessEnv,
 ): Promise<void> {
   const calls: ReadCall[] = [];
   const ctx: VerbContext = {
@@ -214,7 +221,7 @@ async function runConnected(
     ...(options.selector ? { selector: options.selector } : {}),
     output: options.output,
     headers: options.headers !== false,
-    colour: useColour(d.stdoutIsTTY, process.env) && (options.output === 'table' || options.output === 'wide'),
+    colour: useColour(d.stdoutIsTTY, env) && (options.output === 'table' || options.output === 'wide'),
     now: d.now,
     warn: (message) => d.stderr(`warning: ${message}\n`),
   };

@@ -314,7 +314,9 @@ describe('kubectl lockstep groups / group', () => {
       '1',
       'device gpu-3 unhealthy',
     ]);
-    expect(r.stdout).toMatch(/\nEvents:\nLAST SEEN +TYPE +REASON +OBJECT +MESSAGE\n\d+s +Warning +DeviceUnhealthy +pod\/llama-1 +gpu-3: xid-79-fallen-off-the-bus\n$/);
+    expect(r.stdout).toMatch(
+      /\nEvents:\nLAST SEEN +TYPE +REASON +OBJECT +MESSAGE\n\d+s +Warning +DeviceUnhealthy +pod\/llama-1 +gpu-3: xid-79-fallen-off-the-bus\n$/,
+    );
     const json = JSON.parse((await kubectl(['group', 'llama', '-n', 'ml', '-o', 'json'])).stdout);
     expect(json).toMatchObject({ kind: 'Group', name: 'llama', events: [{ reason: 'DeviceUnhealthy' }] });
   });

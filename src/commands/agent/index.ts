@@ -79,6 +79,16 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag(
         {
+          flags: '--udev-dir <dir>',
+          description: 'udev database to watch for device changes (rescan at once); empty: timer only',
+          default: '/run/udev/data',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
           flags: '--health-interval <duration>',
           description: 'nvidia-smi health poll period',
           default: 30_000,

@@ -19,6 +19,7 @@ export interface AgentFlags {
   nvidiaSmi: string;
   nvidiaSmiTimeout: number;
   rescanInterval: number;
+  udevDir: string;
   taintEffect: DeviceTaintEffect;
   deviceTaints: TaintMode;
   uninstall: boolean;
@@ -73,6 +74,7 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       nvidiaSmi: flags.nvidiaSmi,
       nvidiaSmiTimeoutMs: flags.nvidiaSmiTimeout,
       rescanIntervalMs: flags.rescanInterval,
+      rescanWatchDirs: flags.udevDir ? [flags.udevDir] : [],
       taintEffect: flags.taintEffect,
       deviceTaints: flags.deviceTaints,
       log,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuDevice, Inventory, NicDevice } from '../../../agent/discovery/inventory.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
@@ -120,6 +121,19 @@ describe('publishing the recorded 8x H100 node (API server with device taints)',
     const nic = slice!.spec.devices!.find((d) => d.name === 'nic-0000-1a-00-0')!;
     expect(nic.attributes?.pcieSwitch).toEqual(gpu0.attributes?.pcieSwitch);
     expect(p.stats).toMatchObject({ creates: 1, updates: 0, deletes: 0 });
+    // and the real kubectl reads them back
+    const got = await execa('kubectl', [
+      '--kubeconfig',
+      h.api.kubeconfigPath,
+      'get',
+      'resourceslices',
+      '--field-selector',
+      'spec.nodeName=gpu-node-1',
+      '-o',
+      'json',
+    ]);
+    const list = JSON.parse(got.stdout) as { items: ResourceSlice[] };
+    expect(list.items.map((s) => s.spec.devices?.length)).toEqual([slice!.spec.devices!.length]);
   });
 
   it('writes nothing when a new agent starts on an unchanged node', async () => {
@@ -309,7 +323,11 @@ describe('as the agent’s own service account (deploy/base RBAC and admission p
       'pods',
       {
         metadata: { name: 'lockstep-agent-x', namespace: 'lockstep-system' },
-        spec: { nodeName: 'gpu-node-7', serviceAccountName: 'lockstep-agent', containers: [{ name: 'agent', image: 'x' }] },
+        spec: {
+          nodeName: 'gpu-node-7',
+          serviceAccountName: 'lockstep-agent',
+          containers: [{ name: 'agent', image: 'x' }],
+        },
       },
       { namespace: 'lockstep-system' },
     );

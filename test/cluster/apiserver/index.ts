@@ -15,7 +15,7 @@ import { Faults, RequestCounters } from './faults.js';
 import { KINDS, KindRegistry, type KindSpec } from './kinds.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { OpenApi } from './openapi.js';
-import { Rbac } from './rbac.js';
+import { bootstrapRoles, Rbac } from './rbac.js';
 import { Registry, SYSTEM_USER } from './registry.js';
 import { ApiHandler } from './server.js';
 import { Authenticator } from './serviceaccounts.js';
@@ -91,6 +91,8 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
+const client0 = (registry: Registry) => new InProcessClient(registry);
+
 const ADMIN: UserInfo = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] };
 
 export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
@@ -122,6 +124,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       );
   }
 
+  const byGroup = new Map<string, string[]>();
+  for (const k of kinds.all) if (!k.virtual) byGroup.set(k.group, [...(byGroup.get(k.group) ?? []), k.plural]);
+  client0(registry).apply(bootstrapRoles(byGroup));
+
   let url = '';
   const handler = new ApiHandler({
     kinds,
@@ -147,7 +153,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const port = (server.address() as AddressInfo).port;
   url = `${tls ? 'https' : 'http'}://${host}:${port}`;
 
-  const client = new InProcessClient(registry);
+  const client = client0(registry);
   const userTokens = new Map<string, string>();
 
   const tokenFor = (identity: Identity): string => {

@@ -166,3 +166,46 @@ export class Rbac {
     return a.name ? `${qualified} "${a.name}" is forbidden: ${reason}` : `${qualified} is forbidden: ${reason}`;
   }
 }
+
+/**
+ * The bootstrap roles clients expect to find (k8s.io/kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
+ * cluster-admin bound to system:masters, and the user-facing view/edit/admin roles, simplified to the kinds served.
+ */
+export function bootstrapRoles(resourcesByGroup: Map<string, string[]>): unknown[] {
+  const read = ['get', 'list', 'watch'];
+  const write = ['create', 'delete', 'deletecollection', 'patch', 'update'];
+  const rules = (verbs: string[], skip: (group: string, resource: string) => boolean) =>
+    [...resourcesByGroup.entries()]
+      .map(([group, resources]) => ({ apiGroups: [group], resources: resources.filter((r) => !skip(group, r)), verbs }))
+      .filter((r) => r.resources.length > 0);
+  const isRbac = (g: string) => g === 'rbac.authorization.k8s.io';
+  const meta = (name: string) => ({ name, labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } });
+  const role = (name: string, r: unknown[]) => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: meta(name),
+    rules: r,
+  });
+  return [
+    role('cluster-admin', [
+      { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+      { nonResourceURLs: ['*'], verbs: ['*'] },
+    ]),
+    role(
+      'view',
+      rules(read, (g, r) => r === 'secrets' || isRbac(g)),
+    ),
+    role('edit', [...rules([...read, ...write], (g) => isRbac(g))]),
+    role(
+      'admin',
+      rules([...read, ...write], () => false),
+    ),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: meta('cluster-admin'),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:masters' }],
+    },
+  ];
+}

@@ -314,7 +314,16 @@ export class Registry {
     );
     const stored = this.toStorage(spec, object);
     if (opts.dryRun) return { object: this.present(spec, stored), warnings };
-    return { object: this.present(spec, this.store.put(key, stored)), warnings };
+    const written = this.store.put(key, stored);
+    if (spec.kind === 'Namespace') this.populateNamespace(written.metadata.name ?? '');
+    return { object: this.present(spec, written), warnings };
+  }
+
+  /** What the serviceaccount controller does for every new namespace: a `default` ServiceAccount. */
+  private populateNamespace(namespace: string): void {
+    const sa = this.kinds.lookup('', 'v1', 'serviceaccounts');
+    if (!sa || this.store.get('serviceaccounts', namespace, 'default')) return;
+    this.create(sa, namespace, { metadata: { name: 'default' } }, { user: SYSTEM_USER });
   }
 
   update(spec: KindSpec, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions): WriteResult {

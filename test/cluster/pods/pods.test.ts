@@ -29,7 +29,7 @@ const SCRIPT = [
   'echo "$POD_NAME $POD_NAMESPACE $POD_UID $POD_IP $NODE_NAME $SA" > /var/run/shared/env',
   'cat /var/run/secrets/lockstep/token > /var/run/shared/token-copy',
   'echo "$GREETING" > /var/run/shared/greeting',
-  'trap "echo term > /var/run/shared/term; exit 0" TERM',
+  'trap "echo got SIGTERM; exit 0" TERM',
   'while true; do sleep 0.1; done',
 ].join('\n');
 
@@ -198,11 +198,11 @@ describe('pods that really run (StatefulSet controller-lite, pod runner, headles
 
   it('terminates a deleted pod with SIGTERM and the controller recreates it under the same name', async () => {
     const before = await runningPod('web-1');
-    const shared = podDir(before);
+    const logs = cluster.workloads?.node('node-a').runner.logsDir(before.metadata.uid ?? '') ?? '';
     const pids = cluster.workloads?.node('node-a').runner.pids() ?? [];
     await cluster.workloads?.client.delete(resourcePath(PODS, { namespace: NS, name: 'web-1' }));
-    await until('SIGTERM seen by the main container', () =>
-      readFile(join(shared, 'term'), 'utf8').catch(() => undefined),
+    await until('SIGTERM seen by the main container', async () =>
+      (await readFile(join(logs, 'main.log'), 'utf8').catch(() => '')).includes('got SIGTERM') ? true : undefined,
     );
     const after = await until('web-1 recreated', async () => {
       const pod = await getPod('web-1').catch(() => undefined);

@@ -110,6 +110,8 @@ const now = () => new Date().toISOString();
 
 export class PodRunner {
   private readonly pods = new Map<string, PodInstance>();
+  /** every process any container ever started here (leak checks look at these after pods are gone) */
+  private readonly started: number[] = [];
   private readonly log: Logger;
   private readonly programs: LocalPrograms;
 
@@ -233,6 +235,11 @@ export class PodRunner {
   /** Every PID any container of any running pod started (for leak checks). */
   pids(): number[] {
     return [...this.pods.values()].flatMap((p) => p.containers.flatMap((c) => c.pids));
+  }
+
+  /** Every container process this runner ever started, running pods or not. */
+  allPids(): number[] {
+    return [...this.started];
   }
 
   /** The PID of a container's running process. */
@@ -360,7 +367,10 @@ export class PodRunner {
     });
     closeSync(log);
     c.child = child;
-    if (child.pid) c.pids.push(child.pid);
+    if (child.pid) {
+      c.pids.push(child.pid);
+      this.started.push(child.pid);
+    }
     c.state = { running: { startedAt } };
     this.log.info({ pod: instance.pod.metadata.name, container: c.spec.name, pid: child.pid, argv }, 'started');
     this.changed(instance);

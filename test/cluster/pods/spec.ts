@@ -217,23 +217,23 @@ export interface MountedPath {
 }
 
 /**
- * Rewrites container paths to where the volumes really are: a value that is a mount path, or starts with one followed
- * by `/`, or holds one after `=` (`--env-file=/var/run/lockstep/group.env`), points into the pod's directory.
+ * Rewrites container paths to where the volumes really are (there is no mount namespace here): every occurrence of a
+ * mount path as a whole path or a path prefix — a value `/var/run/lockstep/group.env`, a flag
+ * `--env-file=/var/run/lockstep/group.env`, a path inside a shell script — points into the pod's directory.
  * The longest mount path wins.
  */
 export function rewritePaths(value: string, mounts: readonly MountedPath[]): string {
+  if (mounts.length === 0) return value;
   const sorted = [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length);
-  const rewriteOne = (text: string): string => {
-    for (const mount of sorted) {
-      if (text === mount.mountPath) return mount.realPath;
-      if (text.startsWith(`${mount.mountPath}/`)) return mount.realPath + text.slice(mount.mountPath.length);
-    }
-    return text;
-  };
-  const eq = value.indexOf('=');
-  if (value.startsWith('/')) return rewriteOne(value);
-  if (eq > 0 && value[eq + 1] === '/') return value.slice(0, eq + 1) + rewriteOne(value.slice(eq + 1));
-  return value;
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(
+    `(^|[^A-Za-z0-9_.\\/-])(${sorted.map((m) => escape(m.mountPath)).join('|')})(?=$|[^A-Za-z0-9_.-])`,
+    'g',
+  );
+  return value.replace(pattern, (_all, before: string, path: string) => {
+    const mount = sorted.find((m) => m.mountPath === path);
+    return before + (mount ? mount.realPath : path);
+  });
 }
 
 /**

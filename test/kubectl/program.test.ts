@@ -1,0 +1,145 @@
+/**
+ * The program in-process with hand-made lists: what needs a terminal (colour), a seam (a forbidden list, a watch
+ * fed by hand) or an exact request count. The real kubectl and API server are in plugin.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { runProgram } from '../../src/cli/run-program.js';
+import { ApiError, type ClusterReader, type KindMap, type ReadKind, type Scope } from '../../src/kubectl/cluster.js';
+import { type Connected, kubectlProgram } from '../../src/kubectl/program.js';
+import type { ChangeSource } from '../../src/kubectl/watch.js';
+import { h100Slice, node, recoveringGroup } from './fixtures.js';
+
+type Lists = { [K in ReadKind]: KindMap[K][] };
+
+function fakeReader(
+  lists: Lists,
+  calls: { kind: ReadKind; scope: Scope }[] = [],
+  forbid: ReadKind[] = [],
+): ClusterReader {
+  return {
+    async list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]> {
+      calls.push({ kind, scope });
+      if (forbid.includes(kind)) throw new ApiError('forbidden', `listing ${kind}: Forbidden: User "bob" cannot list`);
+      return lists[kind];
+    },
+  };
+}
+
+function cluster(): Lists {
+  const { pods, claims } = recoveringGroup('ml');
+  return {
+    resourceslices: [h100Slice('h100-a'), h100Slice('h100-b', { unhealthy: { 'gpu-3': 'xid-79' } })],
+    nodes: [node('h100-a'), node('h100-b')],
+    pods,
+    resourceclaims: claims,
+    events: [],
+  };
+}
+
+async function run(
+  args: string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    tty?: boolean;
+    connected?: Partial<Connected>;
+    lists?: Lists;
+    untilStopped?: () => Promise<void>;
+    onStdout?: (all: string) => void;
+  } = {},
+) {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: (t: string) => {
+      stdout += t;
+      options.onStdout?.(stdout);
+    },
+    stderr: (t: string) => void (stderr += t),
+  };
+  const program = kubectlProgram(options.env ?? {}, {
+    ...io,
+    stdoutIsTTY: options.tty ?? false,
+    now: () => new Date('2026-11-22T05:30:00Z'),
+    connect: () => ({ reader: fakeReader(options.lists ?? cluster()), namespace: 'ml', ...options.connected }),
+    untilStopped: options.untilStopped ?? (() => Promise.resolve()),
+  });
+  const code = await runProgram(program, args, io);
+  return { code, stdout, stderr };
+}
+
+describe('kubectl lockstep (in-process)', () => {
+  it('colours health on a terminal, not with NO_COLOR, never in JSON', async () => {
+    const tty = await run(['devices', 'h100-b'], { tty: true });
+    expect(tty.stdout).toContain('\u001b[31mUnhealthy\u001b[0m');
+    expect(tty.stdout).toContain('\u001b[32mHealthy\u001b[0m');
+    const plain = await run(['devices', 'h100-b'], { tty: true, env: { NO_COLOR: '1' } });
+    expect(plain.stdout).not.toContain('\u001b[');
+    expect((await run(['devices', '-o', 'json'], { tty: true })).stdout).not.toContain('\u001b[');
+  });
+
+  it('takes the namespace from the context, -n over it, -A over both', async () => {
+    const calls: { kind: ReadKind; scope: Scope }[] = [];
+    const connected = { reader: fakeReader(cluster(), calls) };
+    await run(['pods'], { connected });
+    await run(['pods', '-n', 'other', '-l', 'app=x'], { connected });
+    await run(['pods', '-n', 'other', '-A'], { connected });
+    expect(calls.filter((c) => c.kind === 'pods').map((c) => c.scope)).toEqual([
+      { namespace: 'ml' },
+      { namespace: 'other', labelSelector: 'app=x' },
+      {},
+    ]);
+  });
+
+  it('shows nodes without Node objects when those may not be listed, with a warning', async () => {
+    const r = await run(['nodes'], { connected: { reader: fakeReader(cluster(), [], ['nodes']) } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      'warning: listing nodes: Forbidden: User "bob" cannot list (node taints and ages not shown)\n',
+    );
+    expect(r.stdout.split('\n')).toHaveLength(4);
+  });
+
+  it('check: 1 with problems, 3 when a list is forbidden, 3 when there is no configuration', async () => {
+    expect((await run(['check', '-A'])).code).toBe(1);
+    const forbidden = await run(['check'], { connected: { reader: fakeReader(cluster(), [], ['pods']) } });
+    expect(forbidden).toMatchObject({ code: 3, stdout: '' });
+    expect(forbidden.stderr).toBe('error: could not check: listing pods: Forbidden: User "bob" cannot list\n');
+  });
+
+  it('-w redraws from the watch caches when a list changes, and only when the output differs', async () => {
+    const before = cluster();
+    const after = cluster();
+    after.resourceslices = [h100Slice('h100-a', { unhealthy: { 'gpu-0': 'xid-48' } }), before.resourceslices[1]!];
+    let current = before;
+    let release!: () => void;
+    const stopped = new Promise<void>((r) => {
+      release = r;
+    });
+    const changes: ChangeSource = {
+      async start(watched, onChange) {
+        expect(watched.map((c) => c.kind).sort()).toEqual(['nodes', 'resourceslices']);
+        onChange(); // nothing changed yet: no redraw
+        setImmediate(() => {
+          current = after;
+          onChange();
+        });
+        return {
+          reader: { list: async <K extends ReadKind>(kind: K): Promise<KindMap[K][]> => current[kind] },
+          stop: async () => {},
+        };
+      },
+    };
+    const r = await run(['nodes', '-w', '--no-headers'], {
+      connected: { changes },
+      untilStopped: () => stopped,
+      onStdout: (all) => {
+        if (all.includes('\n\n')) release();
+      },
+    });
+    expect(r.code).toBe(0);
+    const frames = r.stdout.split('\n\n');
+    expect(frames).toHaveLength(2);
+    expect(frames[0]).toMatch(/^h100-a +8 +8 +16 +0 /);
+    expect(frames[1]).toMatch(/^h100-a +8 +8 +15 +1 /);
+  });
+});
