@@ -21,6 +21,13 @@ export interface KernelLogBatch {
   lost: number;
 }
 
+/** What the reader needs from the kernel log device: read() returns one record (a seam for tests to play EPIPE). */
+export interface KmsgDevice {
+  /** resolves to the record's length; rejects with code EAGAIN (nothing new) or EPIPE (records were overwritten) */
+  read(buf: Buffer): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface KernelLogReaderOptions {
   path: string;
   /** where to resume; absent on first start, which begins at the end of the existing log */
@@ -34,6 +41,16 @@ export interface KernelLogReaderOptions {
   devicePollMs?: number;
   /** regular files: a safety re-check besides fs.watch */
   filePollMs?: number;
+  /** opens the device (default: the character device at `path`, non-blocking); given, `path` is read as a device */
+  openDevice?: (path: string) => Promise<KmsgDevice>;
+}
+
+async function openKmsg(path: string): Promise<KmsgDevice> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return {
+    read: async (buf) => (await fh.read(buf, 0, buf.length, null)).bytesRead,
+    close: () => fh.close(),
+  };
 }
 
 const RECORD_BUFFER = 16 * 1024;
@@ -60,6 +77,7 @@ export class KernelLogReader {
   private again = false;
   private reopen = false;
   private wake: (() => void) | undefined;
+  private device: KmsgDevice | undefined;
 
   constructor(private readonly options: KernelLogReaderOptions) {
     this.log = options.log ?? silentLogger();
@@ -74,15 +92,16 @@ export class KernelLogReader {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
-    let isDevice = false;
+    let isDevice = this.options.openDevice !== undefined;
     try {
-      isDevice = (await stat(this.options.path)).isCharacterDevice();
+      isDevice ||= (await stat(this.options.path)).isCharacterDevice();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (isDevice) {
-      this.handle = await open(this.options.path, constants.O_RDONLY | constants.O_NONBLOCK);
-      this.running = this.deviceLoop(this.handle).catch((err: unknown) => {
+      const device = await (this.options.openDevice ?? openKmsg)(this.options.path);
+      this.device = device;
+      this.running = this.deviceLoop(device).catch((err: unknown) => {
         this.log.error({ err, path: this.options.path }, 'kernel log reader stopped');
       });
     } else {
@@ -101,6 +120,8 @@ export class KernelLogReader {
     while (this.reading) await new Promise((r) => setTimeout(r, 5));
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
+    await this.device?.close().catch(() => undefined);
+    this.device = undefined;
   }
 
   // ---- /dev/kmsg ----
@@ -110,7 +131,7 @@ export class KernelLogReader {
    * and a blocking read would hold a thread-pool thread forever. So the fd is non-blocking: read until EAGAIN, then
    * sleep devicePollMs (an idle agent makes one cheap syscall per period).
    */
-  private async deviceLoop(fh: FileHandle): Promise<void> {
+  private async deviceLoop(device: KmsgDevice): Promise<void> {
     const buf = Buffer.alloc(RECORD_BUFFER);
     const stale =
       this.cursor.bootId !== undefined &&
@@ -127,7 +148,7 @@ export class KernelLogReader {
     while (!this.stopped) {
       let n: number;
       try {
-        n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
+        n = await device.read(buf);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EPIPE') {

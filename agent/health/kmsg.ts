@@ -26,9 +26,10 @@ export function parseKmsgRecord(line: string): KernelLogRecord | undefined {
   const seq = Number(m[2]);
   const usec = Number(m[3]);
   if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(usec)) return undefined;
-  let text = line.slice(m[0].length);
-  if (text.endsWith('\n')) text = text.slice(0, -1);
-  return { seq, level: prio & 7, usec, text };
+  // what follows the first newline is the record's dictionary (` SUBSYSTEM=pci`, ` DEVICE=+pci:…`): not the message
+  const rest = line.slice(m[0].length);
+  const nl = rest.indexOf('\n');
+  return { seq, level: prio & 7, usec, text: nl === -1 ? rest : rest.slice(0, nl) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ANNOTATION_PUBLISHED_AT, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
 import { Backoff, type BackoffOptions, sleep } from '../../src/kube/backoff.js';
-import { ApiError, isConflict, isNotFound, type KubeClient } from '../../src/kube/client.js';
+import { ApiError, isConflict, isNotFound, type KubeClient, retryDelay } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
 import { NODES, RESOURCE_SLICES, resourcePath } from '../../src/kube/resources.js';
 import type { DeviceTaintEffect, KubeList, Node, ResourceSlice } from '../../src/kube/types.js';
@@ -72,6 +72,8 @@ export class SlicePublisher {
   private lastGeneration = 0;
   /** UIDs this process deleted: stale watch events for them must not bring them back into view */
   private readonly deleted = new Set<string>();
+  /** resourceVersion of each slice as this process last wrote it */
+  private readonly ownWrites = new Map<string, string>();
   private needFreshList = false;
   private running = false;
   private stopping = new AbortController();
@@ -135,7 +137,13 @@ export class SlicePublisher {
     this.running = true;
     this.stopping = new AbortController();
     if (this.board) this.unsubscribe.push(this.board.subscribe(() => this.trigger()));
-    this.unsubscribe.push(this.informer.on(() => this.trigger()));
+    this.unsubscribe.push(
+      this.informer.on((type, slice) => {
+        // the echo of this process's own write changes nothing: skip the reconcile it would cost
+        if (type !== 'delete' && this.ownWrites.get(slice.metadata.name ?? '') === slice.metadata.resourceVersion) return;
+        this.trigger();
+      }),
+    );
     this.unsubscribe.push(this.informer.onResync(() => this.deleted.clear()));
     this.startedAt = this.now();
     if (this.board) {
@@ -256,7 +264,7 @@ export class SlicePublisher {
       } catch (err) {
         this.stats.errors++;
         this.needFreshList = true;
-        const delay = isConflict(err) ? Math.min(50, this.backoff.next()) : this.backoff.next();
+        const delay = isConflict(err) ? Math.min(50, this.backoff.next()) : retryDelay(err, this.backoff.next());
         if (isConflict(err)) this.stats.conflicts++;
         this.log.warn({ err: message(err), retryInMs: delay }, 'publishing slices failed; retrying');
         this.dirty = true;
@@ -284,6 +292,7 @@ export class SlicePublisher {
         if (!isNotFound(err) && !(err instanceof ApiError && err.status === 409)) throw err;
       }
       this.stats.deletes++;
+      this.ownWrites.delete(surplus.metadata.name ?? '');
       if (surplus.metadata.uid) this.deleted.add(surplus.metadata.uid);
       this.informer.forget(objectKey(surplus));
     }
@@ -380,6 +389,9 @@ export class SlicePublisher {
         this.stats.creates++;
       }
       this.informer.remember(written);
+      if (written.metadata.name && written.metadata.resourceVersion) {
+        this.ownWrites.set(written.metadata.name, written.metadata.resourceVersion);
+      }
       if (hasTaints(chunk)) {
         sentTaints = true;
         if (!hasTaints(written.spec.devices ?? [])) keptTaints = false;

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../../src/log.js';
 import { GroupTable, type GroupTableOptions } from './group-table.js';
+import { RecoveryManager, type RecoveryOptions } from './recovery.js';
 import { type Authenticator, type CoordinatorHooks, CoordinatorServer } from './server.js';
 import { StatusPublisher, type StatusSink } from './status-publisher.js';
 
@@ -17,15 +18,26 @@ export interface CoordinatorOptions extends GroupTableOptions {
   sink?: StatusSink;
   authenticate?: Authenticator;
   hooks?: CoordinatorHooks;
+  /** failure detection and recovery (issue 9); without it the group never restarts */
+  recovery?: Omit<RecoveryOptions, 'table' | 'log' | 'onChange'>;
 }
 
 export class Coordinator {
   readonly table: GroupTable;
   readonly server: CoordinatorServer;
   readonly publisher: StatusPublisher | undefined;
+  readonly recovery: RecoveryManager | undefined;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.table = new GroupTable(options);
+    this.recovery = options.recovery
+      ? new RecoveryManager({
+          ...options.recovery,
+          table: this.table,
+          log: options.log,
+          onChange: () => this.publisher?.schedule(),
+        })
+      : undefined;
     this.publisher = options.sink
       ? new StatusPublisher({
           sink: options.sink,
@@ -40,7 +52,7 @@ export class Coordinator {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       progressIntervalMs: options.progressIntervalMs,
       authenticate: options.authenticate,
-      hooks: options.hooks,
+      hooks: this.recovery ? { ...this.recovery.hooks(), ...options.hooks } : options.hooks,
       onChange: () => this.publisher?.schedule(),
     });
   }
@@ -48,6 +60,7 @@ export class Coordinator {
   /** Listens and publishes the initial (Forming) status; returns the bound port. */
   async start(): Promise<number> {
     const port = await this.server.listen(this.options.listen);
+    this.recovery?.start(this.server);
     this.publisher?.start();
     this.options.log.info(
       { port, group: this.table.group, size: this.table.size, leaderPod: this.table.leaderPod },
@@ -57,6 +70,7 @@ export class Coordinator {
   }
 
   async stop(): Promise<void> {
+    this.recovery?.stop();
     await this.server.close();
     await this.publisher?.stop();
   }

@@ -5,8 +5,14 @@ import type { KubeClient } from '../../src/kube/client.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
 import type { Logger } from '../../src/log.js';
+import type { tokenReviewAuthenticator } from '../auth/token-review.js';
+import { rankHint } from '../member/identity.js';
 import { Coordinator } from './coordinator.js';
 import type { KubeStatusSink } from './kube-sink.js';
+import type { Authenticator } from './server.js';
+import type { KubeGroupPodActions } from './pod-actions.js';
+import type { PodWatch } from './pod-watch.js';
+import type { RecoveryPolicyName } from './recovery.js';
 import { factsFromPod, groupFromPodName, sizeFromOwner, type WorkloadFacts } from './workload.js';
 
 export interface CoordinatorCliOptions {
@@ -18,6 +24,41 @@ export interface CoordinatorCliOptions {
   kubeconfig?: string;
   heartbeatTimeout: number;
   masterPort: number;
+  onlyRank?: number;
+  recovery?: RecoveryPolicyName;
+  restartBudget?: number;
+  restartWindow?: number;
+  backoffInitial?: number;
+  backoffMax?: number;
+  tokenAudience?: string;
+  /** token-review (default, with an API) | none */
+  authenticate?: string;
+}
+
+/**
+ * `--only-rank n`: one pod template for every pod (StatefulSet, Job) carries the coordinator sidecar; only the pod of
+ * rank n coordinates. Returns this pod's rank, or undefined when it cannot be told.
+ */
+export function ownRank(env: NodeJS.ProcessEnv, podName: string | undefined): number | undefined {
+  return rankHint(undefined, false, env, podName)?.rank;
+}
+
+/** Idles until SIGTERM/SIGINT (a native sidecar on a pod that does not coordinate), then exits 0. */
+async function idle(log: Logger, reason: string): Promise<number> {
+  log.info(reason);
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearInterval(keepAlive);
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolve();
+    };
+    // a pending timer keeps the event loop (and so the sidecar) alive without using CPU
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
+  return 0;
 }
 
 export async function runCoordinator(
@@ -25,6 +66,17 @@ export async function runCoordinator(
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<number> {
+  if (opts.onlyRank !== undefined) {
+    const rank = ownRank(env, opts.podName);
+    if (rank === undefined) {
+      throw usageError(
+        `--only-rank ${opts.onlyRank}: this pod's rank is unknown (set LOCKSTEP_RANK, LWS_WORKER_INDEX or JOB_COMPLETION_INDEX, or give a pod name ending in its ordinal via --pod-name / POD_NAME)`,
+      );
+    }
+    if (rank !== opts.onlyRank) {
+      return idle(log, `this pod is rank ${rank}; only rank ${opts.onlyRank} coordinates: idling until terminated`);
+    }
+  }
   // the API is used when there is one to use: an explicit kubeconfig, or a service account in a pod
   const useApi = Boolean(opts.kubeconfig) || Boolean(env.KUBERNETES_SERVICE_HOST);
   const api = useApi ? await loadApi() : undefined;
@@ -62,7 +114,30 @@ export async function runCoordinator(
       'the group size is unknown: pass --group-size, set LWS_GROUP_SIZE, or run in a pod of a LeaderWorkerSet, StatefulSet or indexed Job with API access',
     );
   }
-  const coordinator = new Coordinator({
+  const podWatch: PodWatch | undefined =
+    kube && api
+      ? new api.PodWatch({
+          client: kube,
+          namespace,
+          isMember: (pod): boolean => coordinator.table.member(pod) !== undefined,
+          onLost: (pod, reason, kind) => coordinator.recovery?.lose(pod, reason, kind),
+          onPresent: (pod) => coordinator.recovery?.podPresent(pod),
+          log,
+        })
+      : undefined;
+  const authMode = opts.authenticate ?? 'token-review';
+  const authenticate: Authenticator | undefined =
+    kube && api && authMode === 'token-review'
+      ? api.tokenReviewAuthenticator({
+          client: kube,
+          namespace,
+          group,
+          audience: opts.tokenAudience ?? 'lockstep',
+          cachedPod: (name): Pod | undefined => podWatch?.pod(name),
+        })
+      : undefined;
+  if (kube && !authenticate) log.warn('members are admitted without checking their tokens (--authenticate none)');
+  const coordinator: Coordinator = new Coordinator({
     group,
     namespace,
     size,
@@ -74,6 +149,16 @@ export async function runCoordinator(
     // four heartbeats fit in the timeout, so one lost packet never looks like a lost member
     heartbeatIntervalMs: Math.max(100, Math.floor(opts.heartbeatTimeout / 4)),
     sink: kube && api ? new api.KubeStatusSink(kube, namespace) : undefined,
+    authenticate,
+    recovery: {
+      heartbeatTimeoutMs: opts.heartbeatTimeout,
+      policy: opts.recovery ?? 'InPlace',
+      budget: opts.restartBudget ?? 5,
+      windowMs: opts.restartWindow ?? 600_000,
+      backoffInitialMs: opts.backoffInitial ?? 1000,
+      backoffMaxMs: Math.max(opts.backoffMax ?? 60_000, opts.backoffInitial ?? 1000),
+      actions: kube && api ? new api.KubeGroupPodActions(kube, namespace, opts.podName, group) : undefined,
+    },
   });
   // handlers first: a SIGTERM right after start-up must still stop cleanly
   let onSignal: (signal: NodeJS.Signals) => void = () => {};
@@ -86,6 +171,7 @@ export async function runCoordinator(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
+    podWatch?.start();
     await coordinator.start();
     await stopped;
   } finally {
@@ -93,6 +179,7 @@ export async function runCoordinator(
     process.off('SIGINT', onSignal);
   }
   await coordinator.stop();
+  await podWatch?.stop();
   kube?.close();
   return 0;
 }
@@ -105,14 +192,27 @@ async function loadApi(): Promise<{
   KubeClient: typeof KubeClient;
   loadKubeConfig: typeof import('../../src/kube/config.js')['loadKubeConfig'];
   KubeStatusSink: typeof KubeStatusSink;
+  PodWatch: typeof PodWatch;
+  KubeGroupPodActions: typeof KubeGroupPodActions;
+  tokenReviewAuthenticator: typeof tokenReviewAuthenticator;
 }> {
   await import('../../src/kubectl/node-compat.js');
-  const [{ KubeClient }, { loadKubeConfig }, { KubeStatusSink }] = await Promise.all([
+  const [
+    { KubeClient },
+    { loadKubeConfig },
+    { KubeStatusSink },
+    { PodWatch },
+    { KubeGroupPodActions },
+    { tokenReviewAuthenticator },
+  ] = await Promise.all([
     import('../../src/kube/client.js'),
     import('../../src/kube/config.js'),
     import('./kube-sink.js'),
+    import('./pod-watch.js'),
+    import('./pod-actions.js'),
+    import('../auth/token-review.js'),
   ]);
-  return { KubeClient, loadKubeConfig, KubeStatusSink };
+  return { KubeClient, loadKubeConfig, KubeStatusSink, PodWatch, KubeGroupPodActions, tokenReviewAuthenticator };
 }
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';

@@ -316,6 +316,8 @@ export class MemberSession {
   }
 
   private attachForRun(): void {
+    // a session closed from a handler must not attach again from the retry timer
+    if (this.closed) return;
     this.open(this.epoch, {
       onProgress: (p) => this.handlers.onProgress?.(p),
       onRelease: (r) => {

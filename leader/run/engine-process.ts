@@ -33,6 +33,8 @@ export class EngineProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<EngineExit> | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  /** set by whoever stops it on purpose: its exit is then no failure */
+  stopping = false;
 
   constructor(
     private readonly argv: readonly string[],

@@ -8,11 +8,11 @@ import type { Logger } from '../../src/log.js';
 import { joinAndWrite, plan } from '../bootstrap/main.js';
 import { EngineError, selectEngine } from '../engines/index.js';
 import { groupView } from '../environment.js';
-import { attachSession, type MemberSession } from '../member/client.js';
+import { attachSession } from '../member/client.js';
 import { type EnvFile, readEnvFile } from '../member/env-file.js';
-import type { JoinFlags, PodFacts } from '../member/join-options.js';
-import { EngineProcess, exitStatus, FORWARDED_SIGNALS } from './engine-process.js';
+import type { JoinFlags, JoinPlan, PodFacts } from '../member/join-options.js';
 import { expandArgs } from './expand.js';
+import { type Connection, EngineSupervisor, splitAddress } from './supervisor.js';
 
 export interface RunOptions extends JoinFlags {
   engine: string;
@@ -51,76 +51,47 @@ export async function runRun(
   facts?: PodFacts,
 ): Promise<number> {
   if (argv.length === 0) throw usageError('no command: use lockstep run [options] -- <command> [args…]');
-  let file = await readEnvFile(options.envFile).catch((err: unknown) => {
-    throw new CliError(1, `cannot read the group environment: ${err instanceof Error ? err.message : String(err)}`);
-  });
-  let session: MemberSession;
-  if (file) {
-    log.info({ envFile: options.envFile, rank: file.rank, epoch: file.epoch }, 'using the environment bootstrap wrote');
-    session = attachSession(file.coordinator, file.memberId, file.heartbeatIntervalMs ?? 1000, 'ROLE_RUN');
-  } else {
-    log.info('no environment file: joining the group directly');
-    const joined = await joinAndWrite(options, plan(options, rankFromCli, processEnv, facts), 'ROLE_RUN', log);
-    session = joined.session;
-    file = await readEnvFile(options.envFile);
+  const readFile = () =>
+    readEnvFile(options.envFile).catch((err: unknown) => {
+      throw new CliError(1, `cannot read the group environment: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  // Join (as bootstrap would), then attach the run session: a run's session lives across epochs and coordinators
+  const join = async (joinPlan: JoinPlan): Promise<Connection> => {
+    const joined = await joinAndWrite(options, joinPlan, 'ROLE_BOOTSTRAP', log);
+    joined.session.close();
+    const file = await readFile();
     if (!file) throw new CliError(1, `the environment file ${options.envFile} vanished after writing it`);
-  }
-  let command: ReturnType<typeof buildCommand>;
-  try {
-    command = buildCommand(argv, file, options, processEnv);
-  } catch (err) {
-    session.close();
-    throw err;
-  }
-  log.info({ engine: command.engine, argv: command.argv, rank: file.rank, epoch: file.epoch }, 'starting the engine');
-  session.keep(file.epoch, {
-    onDisconnect: (reason) => log.warn({ reason }, 'lost the coordinator; the engine keeps running, re-attaching'),
-    // issue 9 (recovery) acts on these: stop the engine, wait for the next epoch's release, start again
-    onStop: (stop) => log.warn({ stop }, 'coordinator asked to stop the engine (recovery is not handled yet)'),
-    onRelease: (release) =>
-      release.epoch !== file.epoch &&
-      log.warn({ epoch: release.epoch }, 'a new epoch opened (recovery is not handled yet)'),
-  });
-  const engine = new EngineProcess(command.argv, command.env, options.gracePeriod);
-  const forward = (signal: NodeJS.Signals) => {
-    log.info({ signal }, 'forwarding signal to the engine');
-    if (signal === 'SIGTERM') void engine.stop();
-    else engine.signal(signal);
+    const session = attachSession(file.coordinator, file.memberId, file.heartbeatIntervalMs ?? 1000, 'ROLE_RUN');
+    return { session, file, release: joined.release };
   };
-  for (const s of FORWARDED_SIGNALS) process.on(s, forward);
-  try {
+  const joinPlanFor = (file: EnvFile | undefined): JoinPlan => {
     try {
-      await engine.start();
+      return plan(options, rankFromCli, processEnv, facts);
     } catch (err) {
-      await session.reportEngine(
-        {
-          state: 'ENGINE_EXITED',
-          exitCode: 127,
-          signal: '',
-          message: err instanceof Error ? err.message : String(err),
-        },
-        1000,
-      );
-      throw new CliError(127, err instanceof Error ? err.message : String(err));
+      // no way to find the coordinator from the pod's facts: use the address bootstrap found
+      const at = file ? splitAddress(file.coordinator) : undefined;
+      if (!at) throw err;
+      return plan({ ...options, leaderAddress: at.host, coordinatorPort: at.port }, rankFromCli, processEnv, facts);
     }
-    await session.reportEngine({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });
-    const exit = await engine.wait();
-    const status = exitStatus(exit);
-    log.info({ code: exit.code, signal: exit.signal, status }, 'engine exited');
-    await session.reportEngine(
-      { state: 'ENGINE_EXITED', exitCode: exit.code ?? status, signal: exit.signal ?? '', message: '' },
-      1000,
-    );
-    // the process exits with the engine's status (the CLI turns a CliError into exactly that code)
-    if (status !== 0) {
-      throw new CliError(
-        status,
-        exit.signal ? `the engine was killed by ${exit.signal}` : `the engine exited with code ${status}`,
-      );
-    }
-    return 0;
-  } finally {
-    for (const s of FORWARDED_SIGNALS) process.off(s, forward);
-    session.close();
-  }
+  };
+  const supervisor = new EngineSupervisor({
+    envFile: options.envFile,
+    gracePeriodMs: options.gracePeriod,
+    log,
+    command: (file) => buildCommand(argv, file, options, processEnv),
+    connect: async () => {
+      const file = await readFile();
+      if (!file) {
+        log.info('no environment file: joining the group directly');
+        return join(joinPlanFor(undefined));
+      }
+      log.info({ envFile: options.envFile, rank: file.rank, epoch: file.epoch }, 'using the environment bootstrap wrote');
+      // the command must be valid before anything starts
+      buildCommand(argv, file, options, processEnv);
+      const session = attachSession(file.coordinator, file.memberId, file.heartbeatIntervalMs ?? 1000, 'ROLE_RUN');
+      return { session, file };
+    },
+    reconnect: (file) => join(joinPlanFor(file)),
+  });
+  return supervisor.run();
 }

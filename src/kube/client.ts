@@ -38,6 +38,8 @@ export class ApiError extends Error {
     readonly method: string,
     readonly path: string,
     readonly statusBody?: KubeStatus,
+    /** from a 429/503's Retry-After header: wait at least this long before trying again */
+    readonly retryAfterSeconds?: number,
   ) {
     super(
       `${method} ${path}: ${status} ${statusBody?.reason ?? http.STATUS_CODES[status] ?? ''}${statusBody?.message ? `: ${statusBody.message}` : ''}`,
@@ -111,7 +113,7 @@ export class KubeClient {
     const text = await readBody(res);
     req.setTimeout(0);
     const status = res.statusCode ?? 0;
-    if (status < 200 || status > 299) throw new ApiError(status, method, path, parseStatus(text));
+    if (status < 200 || status > 299) throw new ApiError(status, method, path, parseStatus(text), retryAfter(res));
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
@@ -130,7 +132,7 @@ export class KubeClient {
     const status = res.statusCode ?? 0;
     if (status < 200 || status > 299) {
       const text = await readBody(res);
-      throw new ApiError(status, 'GET', path, parseStatus(text));
+      throw new ApiError(status, 'GET', path, parseStatus(text), retryAfter(res));
     }
     res.setEncoding('utf8');
     const done = new Promise<void>((resolve, reject) => {
@@ -226,6 +228,17 @@ export class KubeClient {
       req.end(payload);
     });
   }
+}
+
+function retryAfter(res: http.IncomingMessage): number | undefined {
+  const v = Number(res.headers['retry-after']);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+/** The delay before retrying after `err`: the backoff's, or longer when the server asked for it (Retry-After). */
+export function retryDelay(err: unknown, backoffMs: number): number {
+  const asked = err instanceof ApiError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
+  return Math.max(backoffMs, asked);
 }
 
 function readBody(res: http.IncomingMessage): Promise<string> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { silentLogger } from '../log.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF, sleep } from './backoff.js';
-import { isGone, type KubeClient, type Query, type StreamHandle } from './client.js';
+import { isGone, type KubeClient, type Query, retryDelay, type StreamHandle } from './client.js';
 import { type ResourceType, resourcePath } from './resources.js';
 import type { KubeList, KubeObject, KubeStatus, WatchEvent } from './types.js';
 
@@ -156,7 +156,7 @@ export class Informer<T extends KubeObject> {
           this.resourceVersion = undefined;
           continue;
         }
-        const delay = this.backoff.next();
+        const delay = retryDelay(err, this.backoff.next());
         this.log.warn(
           {
             err: err instanceof Error ? err.message : String(err),

@@ -136,7 +136,18 @@ try {
       () => s.waitForDeviceUnhealthy(member, 30_000),
       (r) => (r.taint ? `taint ${JSON.stringify(r.taint)}` : 'healthy=false'),
     );
+    await step(
+      `the agent sets ${'lockstep.dev/DevicesHealthy'}=False on ${member.pod}`,
+      () => s.waitForDevicesHealthy(member.pod, 'False', 30_000),
+      (message) => message,
+    );
+    await step(
+      'the kubelet reports the device Unhealthy in the pod\'s allocatedResourcesStatus (KEP-4680 health stream)',
+      () => s.waitForAllocatedHealth(member.pod, 'Unhealthy', 30_000),
+      (text) => text,
+    );
     out(indent(await s.kubectlLockstep(['devices', member.node])));
+    out(indent(await s.kubectlLockstep(['pods', '-n', NAMESPACE])));
     const replaced = await step(
       `recovery: the coordinator deletes ${member.pod}, the StatefulSet controller creates it again`,
       () => s.waitForPodReplaced(member.pod, oldUid, 60_000),

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../src/kube/resources.js';
 import type { Pod, ResourceClaim, ResourceSlice } from '../../src/kube/types.js';
+import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import type { Workloads } from '../cluster/controllers/workloads.js';
 import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, REPO_ROOT, workloadManifest } from './manifests.js';
@@ -206,8 +207,9 @@ export class Story {
 
   /** `kubectl lockstep …` through the real kubectl's plugin lookup. */
   async kubectlLockstep(args: string[]): Promise<string> {
-    const { stdout, stderr } = await run('kubectl', ['--kubeconfig', this.kubeconfig, 'lockstep', ...args], {
-      env: { ...process.env, PATH: `${this.binDir}:${process.env.PATH}` },
+    // kubectl wants the plugin's name first; the kubeconfig goes through $KUBECONFIG
+    const { stdout, stderr } = await run('kubectl', ['lockstep', ...args], {
+      env: { ...process.env, KUBECONFIG: this.kubeconfig, PATH: `${this.binDir}:${process.env.PATH}` },
     }).catch((error: { stdout?: string; stderr?: string; message: string }) => ({
       stdout: error.stdout ?? '',
       stderr: error.stderr || error.message,
@@ -286,6 +288,29 @@ export class Story {
     );
   }
 
+  /** The last all-reduce step each member's engine printed (of the current pods). */
+  async allReduceSteps(): Promise<Map<string, number>> {
+    const steps = new Map<string, number>();
+    for (const pod of await this.groupPods()) {
+      const matches = [...(await this.engineLog(pod)).matchAll(/^allreduce epoch=\d+ rank=\d+\/2 step=(\d+) sum=3$/gm)];
+      steps.set(pod.metadata.name ?? '', matches.length > 0 ? Number(matches[matches.length - 1]?.[1]) : -1);
+    }
+    return steps;
+  }
+
+  /** Every member's engine keeps all-reducing: each one's step moves `by` past where it was. */
+  async waitForProgress(before: Map<string, number>, by: number, timeoutMs: number): Promise<Map<string, number>> {
+    return until(
+      `every member's all-reduce to advance ${by} steps past ${JSON.stringify([...before])}`,
+      async () => {
+        const now = await this.allReduceSteps();
+        return [...before].every(([pod, step]) => (now.get(pod) ?? -1) >= step + by) ? now : undefined;
+      },
+      timeoutMs,
+      250,
+    );
+  }
+
   /** The group is Ready: the coordinator set lockstep.dev/GroupReady and the kubelet's Ready follows the gate. */
   async waitForGroupReady(timeoutMs: number): Promise<Pod[]> {
     return until(
@@ -356,6 +381,56 @@ export class Story {
     );
   }
 
+  /** The agent's pod reporter set lockstep.dev/DevicesHealthy on the pod holding the device. */
+  async waitForDevicesHealthy(podName: string, status: 'True' | 'False', timeoutMs: number): Promise<string> {
+    return until(
+      `${CONDITION_DEVICES_HEALTHY}=${status} on ${podName}`,
+      async () => {
+        const pod = await this.pod(podName);
+        const condition = pod?.status?.conditions?.find((c) => c.type === CONDITION_DEVICES_HEALTHY);
+        return condition?.status === status ? (condition.message ?? condition.reason ?? status) : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** The kubelet's allocatedResourcesStatus for the engine container says the device's health. */
+  async waitForAllocatedHealth(podName: string, health: 'Healthy' | 'Unhealthy', timeoutMs: number): Promise<string> {
+    return until(
+      `allocatedResourcesStatus ${health} on ${podName}`,
+      async () => {
+        const pod = await this.pod(podName);
+        const statuses =
+          (
+            pod?.status as
+              | { containerStatuses?: { name: string; allocatedResourcesStatus?: { resources: { resourceID: string; health: string }[] }[] }[] }
+              | undefined
+          )?.containerStatuses ?? [];
+        const engine = statuses.find((c) => c.name === ENGINE_CONTAINER);
+        const hit = engine?.allocatedResourcesStatus
+          ?.flatMap((r) => r.resources)
+          .find((r) => r.health === health && /gpu/.test(r.resourceID));
+        return hit ? `${hit.resourceID}: ${hit.health}` : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** `kubectl delete` of the StatefulSet, then every pod, claim, CDI spec and container process is gone. */
+  async deleteWorkload(timeoutMs: number): Promise<void> {
+    await run('kubectl', ['--kubeconfig', this.kubeconfig, 'delete', 'statefulset', GROUP, '-n', NAMESPACE, '--wait=false']);
+    await until(
+      'the group\'s pods, claims, CDI specs and processes to be gone',
+      async () => {
+        if ((await this.groupPods()).length > 0) return undefined;
+        const left = await this.leftovers();
+        return left.claims.length === 0 && left.cdiSpecs.length === 0 && left.processes.length === 0 ? true : undefined;
+      },
+      timeoutMs,
+      250,
+    );
+  }
+
   /** The pod of that name was deleted and created again (a new UID), and is running. */
   async waitForPodReplaced(name: string, oldUid: string, timeoutMs: number): Promise<Pod> {
     return until(
@@ -399,9 +474,10 @@ export class Story {
   }
 }
 
+/** The process group of a container (its first process and anything it started) still has a member. */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
+    process.kill(-pid, 0);
     return true;
   } catch {
     return false;

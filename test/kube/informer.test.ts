@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, isConflict, isNotFound, KubeClient } from '../../src/kube/client.js';
+import { ApiError, isConflict, isNotFound, KubeClient, retryDelay } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { Informer } from '../../src/kube/informer.js';
 import type { KubeObject } from '../../src/kube/types.js';
@@ -107,5 +107,18 @@ describe('Informer', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(informer.get('default/race')?.data).toEqual({ v: '2' });
     await informer.stop();
+  });
+});
+
+describe('Retry-After', () => {
+  it('carries the server’s Retry-After on 429 and makes the retry wait at least that long', async () => {
+    api.faults.failNext(1, 429, { retryAfterSeconds: 2, match: { resources: ['configmaps'] } });
+    const err = await client.get(cmPath()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(429);
+    expect((err as ApiError).retryAfterSeconds).toBe(2);
+    expect(retryDelay(err, 100)).toBe(2000);
+    expect(retryDelay(err, 5000)).toBe(5000);
+    expect(retryDelay(new Error('x'), 100)).toBe(100);
   });
 });

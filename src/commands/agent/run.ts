@@ -1,4 +1,5 @@
 import { Agent } from '../../../agent/agent.js';
+import { parseHttpAddress } from '../../../agent/metrics/server.js';
 import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
 import { isDnsSubdomain } from '../../../agent/slices/validate.js';
 import { CliError, usageError } from '../../cli/errors.js';
@@ -49,6 +50,13 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
   if (!isDnsSubdomain(flags.nodeName)) throw usageError(`--node-name "${flags.nodeName}" is not a valid node name`);
   if (flags.driverName.length > 63 || !isDnsSubdomain(flags.driverName)) {
     throw usageError(`--driver-name "${flags.driverName}" is not a DNS subdomain of at most 63 characters`);
+  }
+  if (flags.httpAddress !== undefined) {
+    try {
+      parseHttpAddress(flags.httpAddress);
+    } catch (err) {
+      throw usageError(errorMessage(err));
+    }
   }
   const log = deps.log ?? createLogger({ level: flags.logLevel, to: 'stdout' }).child({ component: 'agent' });
   const kc = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context });

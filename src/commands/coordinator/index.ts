@@ -129,6 +129,18 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
         env,
       ),
     )
+    .addOption(
+      flag(
+        {
+          flags: '--authenticate <mode>',
+          description:
+            'how members are checked when there is an API: token-review (TokenReview + group labels) or none',
+          default: 'token-review',
+          choices: ['token-review', 'none'],
+        },
+        env,
+      ),
+    )
     .addOption(flag({ flags: '--tls-cert <file>', description: 'serve TLS with this certificate' }, env))
     .addOption(flag({ flags: '--tls-key <file>', description: 'key of --tls-cert' }, env))
     .addOption(logLevelFlag(env))

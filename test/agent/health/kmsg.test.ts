@@ -31,6 +31,14 @@ describe('parseKmsgRecord', () => {
     });
   });
 
+  it('leaves the dictionary lines that /dev/kmsg appends to a record out of the text', () => {
+    const read =
+      '4,1203,99,-;NVRM: Xid (PCI:0000:9b:00): 79, GPU has fallen off the bus.\n SUBSYSTEM=pci\n DEVICE=+pci:0000:9b:00.0\n';
+    const record = parseKmsgRecord(read);
+    expect(record?.text).toBe('NVRM: Xid (PCI:0000:9b:00): 79, GPU has fallen off the bus.');
+    expect(parseXid(record?.text ?? '')).toMatchObject({ xid: 79, pciDevice: '0000:9b:00' });
+  });
+
   it('is undefined for text that is not a record', () => {
     expect(parseKmsgRecord('[Sun Feb 23 16:24:18 2025] NVRM: hi')).toBeUndefined();
     expect(parseKmsgRecord('6,x,1,-;text')).toBeUndefined();

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardEntry } from '../../../agent/health/board.js';
-import { claimNamesOfPod, currentCondition, desiredCondition, devicesOfClaim } from '../../../agent/health/pod-conditions.js';
+import {
+  claimNamesOfPod,
+  currentCondition,
+  desiredCondition,
+  devicesOfClaim,
+} from '../../../agent/health/pod-conditions.js';
 import type { Pod, ResourceClaim } from '../../../src/kube/types.js';
 
 const pod = (extra: Partial<Pod['spec']>, status?: Pod['status']): Pod => ({
@@ -12,7 +17,12 @@ const pod = (extra: Partial<Pod['spec']>, status?: Pod['status']): Pod => ({
 describe('claimNamesOfPod', () => {
   it('takes direct claim names from the spec and generated ones from the status', () => {
     const p = pod(
-      { resourceClaims: [{ name: 'a', resourceClaimName: 'shared' }, { name: 'b', resourceClaimTemplateName: 'tpl' }] },
+      {
+        resourceClaims: [
+          { name: 'a', resourceClaimName: 'shared' },
+          { name: 'b', resourceClaimTemplateName: 'tpl' },
+        ],
+      },
       { resourceClaimStatuses: [{ name: 'b', resourceClaimName: 'p-b-x7k2' }] },
     );
     expect(claimNamesOfPod(p).sort()).toEqual(['p-b-x7k2', 'shared']);
@@ -65,14 +75,32 @@ describe('desiredCondition', () => {
   });
 
   it('turns True (or Unknown) once a condition exists', () => {
-    const was = { type: 'lockstep.dev/DevicesHealthy', status: 'False' as const, reason: 'DeviceUnhealthy', message: '' };
+    const was = {
+      type: 'lockstep.dev/DevicesHealthy',
+      status: 'False' as const,
+      reason: 'DeviceUnhealthy',
+      message: '',
+    };
     expect(desiredCondition(['gpu-0'], health, was)?.status).toBe('True');
-    expect(desiredCondition(['gpu-0', 'gpu-2'], health, was)).toMatchObject({ status: 'Unknown', reason: 'DeviceHealthUnknown' });
+    expect(desiredCondition(['gpu-0', 'gpu-2'], health, was)).toMatchObject({
+      status: 'Unknown',
+      reason: 'DeviceHealthUnknown',
+    });
   });
 
   it('reads the current condition from the pod', () => {
-    const p = pod({}, { conditions: [{ type: 'lockstep.dev/DevicesHealthy', status: 'False', reason: 'DeviceUnhealthy', message: 'm' }] });
-    expect(currentCondition(p)).toEqual({ type: 'lockstep.dev/DevicesHealthy', status: 'False', reason: 'DeviceUnhealthy', message: 'm' });
+    const p = pod(
+      {},
+      {
+        conditions: [{ type: 'lockstep.dev/DevicesHealthy', status: 'False', reason: 'DeviceUnhealthy', message: 'm' }],
+      },
+    );
+    expect(currentCondition(p)).toEqual({
+      type: 'lockstep.dev/DevicesHealthy',
+      status: 'False',
+      reason: 'DeviceUnhealthy',
+      message: 'm',
+    });
     expect(currentCondition(pod({}))).toBeUndefined();
   });
 });

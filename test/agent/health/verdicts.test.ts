@@ -40,7 +40,8 @@ describe('HealthVerdicts', () => {
       'gpu-0:healthy::discovery',
       'gpu-0:unhealthy:XID-48-double-bit-ecc:xid',
       'gpu-0:unhealthy:aer-fatal:aer',
-      'gpu-0:healthy::discovery',
+      // healthy again: the source shown is the most decisive one that spoke (xid)
+      'gpu-0:healthy::xid',
     ]);
     expect(verdicts.reading('gpu-0', 'xid')?.state).toBe('healthy');
   });

@@ -292,4 +292,19 @@ subjects: [{kind: Group, name: ops}]
       'users "kubernetes-admin" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope',
     );
   });
+
+  it('has the bootstrap roles and a default ServiceAccount in every namespace', async () => {
+    expect(api.store.find('serviceaccounts', 'default', NS)).toBeDefined();
+    api.store.create('namespaces', { metadata: { name: 'fresh' } });
+    expect(api.store.find('serviceaccounts', 'default', 'fresh')).toBeDefined();
+    api.store.create('rolebindings', {
+      metadata: { name: 'dave-view', namespace: 'fresh' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: [{ kind: 'User', name: 'dave' }],
+    });
+    const dave = api.tokenFor('dave');
+    expect((await rawRequest(api, 'GET', '/api/v1/namespaces/fresh/pods', { token: dave })).status).toBe(200);
+    expect((await rawRequest(api, 'GET', '/api/v1/namespaces/fresh/secrets', { token: dave })).status).toBe(403);
+    expect((await rawRequest(api, 'GET', '/api/v1/namespaces/default/pods', { token: dave })).status).toBe(403);
+  });
 });

@@ -1,0 +1,123 @@
+/**
+ * Watches the group's pods on the API and turns what the kubelet and controllers write into member losses: a pod
+ * deleted or being deleted, a container restarted, a device gone unhealthy (the agent's lockstep.dev/DevicesHealthy
+ * condition, or the kubelet's allocatedResourcesStatus from KEP-4680). Pure classification plus a thin informer shell.
+ */
+import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import { Informer } from '../../src/kube/informer.js';
+import { PODS } from '../../src/kube/resources.js';
+import type { Pod } from '../../src/kube/types.js';
+import type { Logger } from '../../src/log.js';
+import type { LossKind } from './recovery.js';
+
+interface ContainerStatus {
+  name: string;
+  restartCount?: number;
+  allocatedResourcesStatus?: { name: string; resources?: { resourceID: string; health?: string }[] }[];
+}
+
+function containerStatuses(pod: Pod): ContainerStatus[] {
+  const s = pod.status as { containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
+  return [...(s?.containerStatuses ?? []), ...(s?.initContainerStatuses ?? [])];
+}
+
+/** Why the pod's devices are unhealthy, or undefined when they are not known to be. */
+export function unhealthyDevices(pod: Pod): string | undefined {
+  const condition = pod.status?.conditions?.find((c) => c.type === CONDITION_DEVICES_HEALTHY);
+  if (condition?.status === 'False') {
+    return `device unhealthy (${CONDITION_DEVICES_HEALTHY}=False${condition.reason ? `, ${condition.reason}` : ''}${condition.message ? `: ${condition.message}` : ''})`;
+  }
+  const bad: string[] = [];
+  for (const c of containerStatuses(pod)) {
+    for (const r of c.allocatedResourcesStatus ?? []) {
+      for (const d of r.resources ?? []) if (d.health === 'Unhealthy') bad.push(d.resourceID);
+    }
+  }
+  if (bad.length > 0) return `device unhealthy (allocatedResourcesStatus: ${[...new Set(bad)].join(', ')} Unhealthy)`;
+  return undefined;
+}
+
+function restarts(pod: Pod): Map<string, number> {
+  return new Map(containerStatuses(pod).map((c) => [c.name, c.restartCount ?? 0]));
+}
+
+export type PodChange =
+  | { kind: 'lost'; loss: LossKind; reason: string }
+  | { kind: 'present' }
+  | { kind: 'none' };
+
+/** What one watch event means for the member (pure). */
+export function classify(type: 'add' | 'update' | 'delete', pod: Pod, previous: Pod | undefined): PodChange {
+  const name = pod.metadata.name ?? '';
+  if (type === 'delete') return { kind: 'lost', loss: 'pod-deleted', reason: `pod ${name} was deleted` };
+  if (pod.metadata.deletionTimestamp && !previous?.metadata.deletionTimestamp) {
+    return { kind: 'lost', loss: 'pod-deleted', reason: `pod ${name} is being deleted` };
+  }
+  const recreated = previous !== undefined && previous.metadata.uid !== pod.metadata.uid;
+  const unhealthy = unhealthyDevices(pod);
+  if (unhealthy && (type === 'add' || recreated || !unhealthyDevices(previous!))) {
+    return { kind: 'lost', loss: 'device', reason: unhealthy };
+  }
+  if (previous && !recreated) {
+    const before = restarts(previous);
+    for (const [container, count] of restarts(pod)) {
+      const was = before.get(container) ?? 0;
+      if (count > was) {
+        return {
+          kind: 'lost',
+          loss: 'pod-restarted',
+          reason: `container ${container} of pod ${name} restarted (restart count ${count})`,
+        };
+      }
+    }
+  }
+  if (!pod.metadata.deletionTimestamp && !unhealthy) return { kind: 'present' };
+  return { kind: 'none' };
+}
+
+export interface PodWatchOptions {
+  client: KubeClient;
+  namespace: string;
+  /** whether the pod is a member of this group (the table knows the names) */
+  isMember: (pod: string) => boolean;
+  onLost: (pod: string, reason: string, kind: LossKind) => void;
+  onPresent: (pod: string) => void;
+  log: Logger;
+}
+
+export class PodWatch {
+  private readonly informer: Informer<Pod>;
+
+  constructor(private readonly options: PodWatchOptions) {
+    this.informer = new Informer<Pod>(options.client, {
+      type: PODS,
+      namespace: options.namespace,
+      watchTimeoutSeconds: 300,
+      log: options.log,
+    });
+    this.informer.on((type, pod, previous) => {
+      const name = pod.metadata.name ?? '';
+      if (!this.options.isMember(name)) return;
+      const change = classify(type, pod, previous);
+      if (change.kind === 'lost') this.options.onLost(name, change.reason, change.loss);
+      else if (change.kind === 'present') this.options.onPresent(name);
+    });
+  }
+
+  start(): void {
+    this.informer.start();
+  }
+
+  synced(): Promise<void> {
+    return this.informer.synced();
+  }
+
+  pod(name: string): Pod | undefined {
+    return this.informer.get(`${this.options.namespace}/${name}`);
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * `lockstep run`'s life across epochs. The engine starts on a Release; a Stop (recovery) ends its whole process tree
+ * (SIGTERM, grace period, SIGKILL) and the member waits at the barrier for the next Release, which starts it again with
+ * that epoch's environment. When the coordinator goes away the engine is stopped and the member joins again (the new
+ * coordinator opens a later epoch). When the group is Failed, run exits non-zero so the pod's own policy applies.
+ * An engine that exits 0 has finished its job: run exits 0.
+ */
+import { dirname } from 'node:path';
+import { CliError } from '../../src/cli/errors.js';
+import type { Logger } from '../../src/log.js';
+import { groupEnvironment } from '../environment.js';
+import type { MemberSession } from '../member/client.js';
+import { type EnvFile, writeEnvFile } from '../member/env-file.js';
+import type { EngineEvent, Progress, Release, Stop } from '../protocol/messages.js';
+import { EngineProcess, exitStatus, FORWARDED_SIGNALS } from './engine-process.js';
+import { clearEngineRecord, readStat, reapLeftover, writeEngineRecord } from './process-tree.js';
+
+/** Exit status of `lockstep run` when the group is Failed (restart budget exhausted). */
+export const EXIT_GROUP_FAILED = 5;
+
+export interface Connection {
+  session: MemberSession;
+  file: EnvFile;
+  /** the release the join already received (joined now); absent when attached from bootstrap's file */
+  release?: Release;
+}
+
+export interface SupervisorOptions {
+  envFile: string;
+  gracePeriodMs: number;
+  log: Logger;
+  /** argv and environment of the engine for a given group environment */
+  command: (file: EnvFile) => { argv: string[]; env: NodeJS.ProcessEnv };
+  /** the first connection (attach from bootstrap's file, or join) */
+  connect: () => Promise<Connection>;
+  /** a new connection after the coordinator went away (always a Join: a new coordinator knows nobody) */
+  reconnect: (file: EnvFile) => Promise<Connection>;
+}
+
+/** Where run records its engine, so that a restarted run ends what a killed one left. */
+export function engineRecordPath(envFile: string): string {
+  return `${envFile}.engine`;
+}
+
+export class EngineSupervisor {
+  private session: MemberSession | undefined;
+  private file: EnvFile | undefined;
+  private engine: EngineProcess | undefined;
+  private engineEpoch = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private finished = false;
+  private lastStop = '';
+  private resolveExit: (code: number) => void = () => {};
+  private rejectExit: (err: Error) => void = () => {};
+  private readonly recordPath: string;
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.recordPath = engineRecordPath(options.envFile);
+  }
+
+  /** Runs until the engine finishes (0), the group fails, or SIGTERM; resolves with the exit status. */
+  async run(): Promise<number> {
+    const leftover = await reapLeftover(this.recordPath);
+    if (leftover) this.options.log.warn({ pid: leftover.pid }, 'ended an engine a previous lockstep run left behind');
+    const done = new Promise<number>((resolve, reject) => {
+      this.resolveExit = resolve;
+      this.rejectExit = reject;
+    });
+    const onSignal = (signal: NodeJS.Signals) => this.signal(signal);
+    for (const s of FORWARDED_SIGNALS) process.on(s, onSignal);
+    try {
+      const first = await this.options.connect();
+      this.adopt(first);
+      return await done;
+    } finally {
+      for (const s of FORWARDED_SIGNALS) process.off(s, onSignal);
+      this.session?.close();
+    }
+  }
+
+  private adopt(connection: Connection): void {
+    this.session = connection.session;
+    this.file = connection.file;
+    const session = connection.session;
+    session.keep(connection.release?.epoch ?? 0, {
+      onRelease: (r) => this.enqueue(() => this.startEpoch(r)),
+      onStop: (s) => this.enqueue(() => this.onStop(s)),
+      onProgress: (p) => this.onProgress(p),
+      onDisconnect: (reason) => {
+        if (this.session !== session || this.finished) return;
+        this.session = undefined;
+        session.close();
+        this.enqueue(() => this.coordinatorLost(reason));
+      },
+    });
+    if (connection.release) {
+      const release = connection.release;
+      this.enqueue(() => this.startEpoch(release));
+    }
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.queue = this.queue.then(step).catch((err: unknown) => this.fail(err));
+  }
+
+  private async startEpoch(release: Release): Promise<void> {
+    const { log } = this.options;
+    if (this.finished || !this.file) return;
+    if (release.epoch <= this.engineEpoch && this.engine?.running) return;
+    if (this.engine?.running) await this.stopEngine(`epoch ${release.epoch} opened`, 0);
+    const file: EnvFile = {
+      ...this.file,
+      rank: release.rank,
+      epoch: release.epoch,
+      size: release.size,
+      env: groupEnvironment(release),
+      release,
+    };
+    this.file = file;
+    // the shell twin shows what the running engine got; losing this write loses nothing the engine needs
+    await writeEnvFile(this.options.envFile, file).catch((err: unknown) =>
+      log.warn({ err: String(err) }, 'cannot rewrite the environment file'),
+    );
+    const command = this.options.command(file);
+    const engine = new EngineProcess(command.argv, command.env, this.options.gracePeriodMs);
+    log.info({ argv: command.argv, rank: release.rank, epoch: release.epoch }, 'starting the engine');
+    try {
+      await engine.start();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log.error({ err: message }, 'cannot start the engine');
+      await this.report({ state: 'ENGINE_EXITED', exitCode: 127, signal: '', message }, 1000);
+      return;
+    }
+    this.engine = engine;
+    this.engineEpoch = release.epoch;
+    const pid = engine.pid;
+    const stat = pid !== undefined ? readStat(pid) : undefined;
+    if (pid !== undefined && stat) {
+      await writeEngineRecord(this.recordPath, { pid, pgid: pid, start: stat.start }).catch(() => undefined);
+    }
+    await this.report({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });
+    void engine.wait().then((exit) => {
+      if (this.engine !== engine || engine.stopping) return;
+      this.enqueue(async () => {
+        if (this.engine !== engine) return;
+        this.engine = undefined;
+        await clearEngineRecord(this.recordPath);
+        const status = exitStatus(exit);
+        log.info({ code: exit.code, signal: exit.signal, status, epoch: release.epoch }, 'engine exited');
+        await this.report(
+          { state: 'ENGINE_EXITED', exitCode: exit.code ?? status, signal: exit.signal ?? '', message: '' },
+          1000,
+        );
+        // an engine that finished its work ends the member; a failure waits for the group's recovery
+        if (status === 0) this.finish(0);
+      });
+    });
+  }
+
+  /** Stops the engine's whole tree and tells the coordinator. */
+  private async stopEngine(reason: string, graceMs: number): Promise<void> {
+    const engine = this.engine;
+    this.engine = undefined;
+    if (engine?.running) {
+      const started = Date.now();
+      engine.stopping = true;
+      const exit = await engine.stop(graceMs > 0 ? graceMs : this.options.gracePeriodMs);
+      this.options.log.info(
+        { reason, ms: Date.now() - started, code: exit.code, signal: exit.signal },
+        'engine stopped',
+      );
+    }
+    await clearEngineRecord(this.recordPath);
+    await this.report({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason });
+  }
+
+  private async onStop(stop: Stop): Promise<void> {
+    this.lastStop = stop.reason;
+    this.options.log.warn({ epoch: stop.epoch, reason: stop.reason }, 'the coordinator stops the engine');
+    await this.stopEngine(stop.reason, stop.gracePeriodMs);
+  }
+
+  private onProgress(progress: Progress): void {
+    if (progress.state !== 'Failed' || this.finished) return;
+    this.enqueue(async () => {
+      await this.stopEngine('group failed', 0);
+      this.fail(
+        new CliError(
+          EXIT_GROUP_FAILED,
+          `group ${this.file?.group ?? ''} failed${this.lastStop ? `: ${this.lastStop.replace(/^group failed: /, '')}` : ''}`,
+        ),
+      );
+    });
+  }
+
+  private async coordinatorLost(reason: string): Promise<void> {
+    const { log } = this.options;
+    log.warn({ reason }, 'lost the coordinator: stopping the engine and joining again');
+    await this.stopEngine(`lost the coordinator: ${reason}`, 0);
+    if (this.finished || !this.file) return;
+    const connection = await this.options.reconnect(this.file);
+    if (this.finished) {
+      connection.session.close();
+      return;
+    }
+    this.adopt(connection);
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    const { log } = this.options;
+    if (signal !== 'SIGTERM' && signal !== 'SIGINT') {
+      this.engine?.signal(signal);
+      return;
+    }
+    log.info({ signal }, 'terminating: stopping the engine');
+    const engine = this.engine;
+    const wasRunning = engine?.running === true;
+    this.enqueue(async () => {
+      await this.stopEngine(`lockstep run received ${signal}`, 0);
+      const status = wasRunning && engine ? exitStatus(await engine.wait()) : 143;
+      this.finish(status === 0 ? 0 : status);
+    });
+  }
+
+  private report(event: Omit<EngineEvent, 'epoch'>, waitMs = 0): Promise<void> {
+    return this.session?.reportEngine(event, waitMs) ?? Promise.resolve();
+  }
+
+  private finish(code: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (code === 0) this.resolveExit(0);
+    else this.rejectExit(new CliError(code, `the engine ended with status ${code}`));
+  }
+
+  private fail(err: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    // a failed step must not leave the engine behind
+    if (this.engine?.running) void this.engine.stop(0);
+    this.rejectExit(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** `host:port` / `[v6]:port` → parts. */
+export function splitAddress(address: string): { host: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
+}
+
+export const envDir = (envFile: string): string => dirname(envFile);

@@ -1,0 +1,148 @@
+/**
+ * End to end (the story of `npm run demo`, as assertions): two simulated 8x H100 nodes with real `lockstep agent`
+ * processes, the StatefulSet example (after `lockstep inject`, applied with the real kubectl) running a real
+ * torch.distributed gloo job under `lockstep run`, then an agent restart and a coordinator restart during the run,
+ * an XID on a member's GPU, and the workload's deletion — with nothing left behind.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PODS, resourcePath } from '../../src/kube/resources.js';
+import type { Pod, ResourceSlice } from '../../src/kube/types.js';
+import { POD_INDEX_LABEL, POD_NAME_LABEL } from '../cluster/controllers/index.js';
+import { GROUP, NAMESPACE } from './manifests.js';
+import { alive, DRIVER, type MemberDevice, Story } from './story.js';
+
+const deviceNames = (slices: ResourceSlice[]) =>
+  slices
+    .flatMap((s) => ((s.spec as { devices?: { name: string }[] }).devices ?? []).map((d) => d.name))
+    .sort();
+
+const initStatus = (pod: Pod | undefined, name: string) =>
+  (
+    pod?.status as { initContainerStatuses?: { name: string; restartCount: number; state: Record<string, unknown> }[] }
+  )?.initContainerStatuses?.find((c) => c.name === name);
+
+describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes', () => {
+  let story: Story;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lockstep-e2e-'));
+    story = await Story.start(dir, { podLogLevel: 'info' });
+    story.startAgents();
+  }, 60_000);
+
+  afterAll(async () => {
+    const pids = [...(story?.agents.values() ?? [])].flatMap((a) => a.pids);
+    const podPids = story?.workloads.nodes.flatMap((n) => n.runner.allPids()) ?? [];
+    await story?.stop();
+    // nothing keeps running: agents, and every container's process group
+    expect(pids.filter((pid) => alive(pid) || isRunning(pid))).toEqual([]);
+    expect(podPids.filter(alive)).toEqual([]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('each agent publishes its node’s 8 GPUs and registers its DRA plugin with the kubelet', async () => {
+    const counts = await story.waitForSlices(60_000);
+    expect([...counts.values()]).toEqual([8, 8]);
+  }, 70_000);
+
+  it('the injected StatefulSet runs: ordinal pods, DNS names, a formed group all-reducing, GroupReady', async () => {
+    const applied = await story.applyWorkload();
+    expect(applied).toContain('statefulset.apps/llama-405b created');
+    const pods = await story.waitForPodsRunning(90_000);
+    expect(pods.map((p) => p.metadata.name)).toEqual([`${GROUP}-0`, `${GROUP}-1`]);
+    expect(pods.map((p) => p.metadata.labels?.[POD_INDEX_LABEL])).toEqual(['0', '1']);
+    expect(pods.map((p) => p.metadata.labels?.[POD_NAME_LABEL])).toEqual([`${GROUP}-0`, `${GROUP}-1`]);
+    const leaderIP = (pods[0]?.status as { podIP?: string }).podIP;
+    expect(story.workloads.dns.resolve(`${GROUP}-0.${GROUP}.${NAMESPACE}`)).toEqual([leaderIP]);
+
+    const lines = await story.waitForAllReduce(90_000);
+    expect([...lines.values()].map((l) => l.replace(/ step=\d+/, ''))).toEqual([
+      'allreduce epoch=1 rank=0/2 sum=3',
+      'allreduce epoch=1 rank=1/2 sum=3',
+    ]);
+    // the engine got the group environment lockstep bootstrap wrote: the leader's pod IP as torch's MASTER_ADDR
+    expect(await story.engineLog(pods[0] as Pod)).toContain(`master=${leaderIP}:29500`);
+    await story.waitForGroupReady(30_000);
+    const table = await story.kubectlLockstep(['group', GROUP, '-n', NAMESPACE]);
+    expect(table).toContain(`${GROUP}-1`);
+  }, 200_000);
+
+  it('an agent restart loses nothing: same slices (no duplicates), plugin registered again, the job keeps running', async () => {
+    const node = (((await story.pod(`${GROUP}-1`))?.spec as { nodeName?: string }) ?? {}).nodeName ?? '';
+    const before = await story.slices(node);
+    const kubelet = story.workloads.node(node).kubelet;
+    const registeredAt = kubelet.pluginList().find((p) => p.driver === DRIVER)?.registeredAt;
+    const steps = await story.allReduceSteps();
+
+    await story.agent(node).restart();
+
+    await story.workloads.node(node).kubelet.waitFor(
+      'the restarted agent’s plugin to register',
+      () =>
+        kubelet.pluginList().some((p) => p.driver === DRIVER && p.connected && p.registeredAt !== registeredAt),
+      30_000,
+    );
+    const after = await story.slices(node);
+    expect(after.length).toBe(before.length);
+    expect(deviceNames(after)).toEqual(deviceNames(before));
+    await story.waitForProgress(steps, 2, 30_000);
+  }, 60_000);
+
+  it('a coordinator restart loses nothing: the sidecar comes back, members stay in the group, the job keeps running', async () => {
+    const steps = await story.allReduceSteps();
+    await story.killCoordinator();
+    const leader = await waitFor(async () => {
+      const pod = await story.pod(`${GROUP}-0`);
+      const status = initStatus(pod, 'lockstep-coordinator');
+      return status && status.restartCount >= 1 && 'running' in status.state ? pod : undefined;
+    }, 30_000);
+    expect(initStatus(leader, 'lockstep-coordinator')?.restartCount).toBeGreaterThanOrEqual(1);
+    await story.waitForProgress(steps, 3, 45_000);
+    await story.waitForGroupReady(30_000);
+  }, 90_000);
+
+  let member: MemberDevice;
+  it('an XID 79 on a member’s GPU shows in the slice (taint), on the pod (condition) and in the kubelet status', async () => {
+    member = await story.memberGpu(`${GROUP}-1`);
+    await story.injectXid(member, 79);
+    const { taint } = await story.waitForDeviceUnhealthy(member, 30_000);
+    expect(taint).toMatchObject({ key: 'lockstep.dev/unhealthy', value: expect.stringContaining('79') });
+    expect(await story.waitForDevicesHealthy(member.pod, 'False', 30_000)).toContain(member.device);
+    expect(await story.waitForAllocatedHealth(member.pod, 'Unhealthy', 30_000)).toContain('Unhealthy');
+  }, 100_000);
+
+  it('deleting the workload leaves no pods, claims, CDI specs or processes, and the agents’ slices as they were', async () => {
+    const before = await story.slices();
+    await story.deleteWorkload(60_000);
+    const left = await story.leftovers();
+    expect(left).toEqual({ cdiSpecs: [], claims: [], processes: [] });
+    const pods = await story.client.get<{ items: Pod[] }>(resourcePath(PODS, { namespace: NAMESPACE }));
+    expect(pods.items).toEqual([]);
+    const after = await story.slices();
+    expect(after.length).toBe(before.length);
+    expect(deviceNames(after)).toEqual(deviceNames(before));
+  }, 90_000);
+});
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
