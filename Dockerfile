@@ -18,7 +18,8 @@ LABEL org.opencontainers.image.title="lockstep" \
 WORKDIR /opt/lockstep
 COPY --from=build /src/dist/ ./dist/
 RUN ln -s /opt/lockstep/dist/lockstep.mjs /usr/local/bin/lockstep \
- && ln -s /opt/lockstep/dist/kubectl-lockstep.mjs /usr/local/bin/kubectl-lockstep
+ && ln -s /opt/lockstep/dist/kubectl-lockstep.mjs /usr/local/bin/kubectl-lockstep \
+ && ln -s /opt/lockstep/dist/kubectl_complete-lockstep.mjs /usr/local/bin/kubectl_complete-lockstep
 # Non-root by default; the agent's DaemonSet runs it privileged where it must.
 USER 65532:65532
 ENTRYPOINT ["lockstep"]

@@ -32,12 +32,13 @@ describe('Dockerfile', () => {
     expect(user).not.toMatch(/USER (root|0)(:|$)/);
   });
 
-  it('links both programs and its entrypoint + default command print help', () => {
+  it('links every program and its entrypoint + default command print help', () => {
     expect(dockerfile).toContain('/usr/local/bin/lockstep');
     expect(dockerfile).toContain('/usr/local/bin/kubectl-lockstep');
+    expect(dockerfile).toContain('/usr/local/bin/kubectl_complete-lockstep');
     expect(lines).toContain('ENTRYPOINT ["lockstep"]');
     expect(lines).toContain('CMD ["--help"]');
-    for (const bundle of ['lockstep.mjs', 'kubectl-lockstep.mjs']) {
+    for (const bundle of ['lockstep.mjs', 'kubectl-lockstep.mjs', 'kubectl_complete-lockstep.mjs']) {
       const mode = statSync(join(REPO_ROOT, 'dist', bundle)).mode;
       expect(mode & 0o111).not.toBe(0);
     }

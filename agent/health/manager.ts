@@ -55,11 +55,18 @@ export class HealthManager {
   private published = new Set<string>();
   private gone = new Set<string>();
   private gpuAddresses = new Map<string, GpuAddress>();
+  /** GPU name → its MIG devices' names: a MIG device is exactly as healthy as its GPU */
+  private migChildren = new Map<string, string[]>();
   private started = false;
 
   constructor(private readonly options: HealthManagerOptions) {
     this.log = options.log ?? silentLogger();
     this.verdicts = new HealthVerdicts(options.board);
+    // MIG devices are published (and allocated) under their own names; they follow their GPU on the board so every
+    // reporter that looks a MIG device up finds its GPU's state
+    options.board.subscribe((entry) => {
+      for (const child of this.migChildren.get(entry.device) ?? []) this.mirror(entry.device, child);
+    });
     this.xid = new XidMonitor({
       verdicts: this.verdicts,
       kmsgPath: options.kmsgPath,
@@ -126,6 +133,13 @@ export class HealthManager {
       else if (isNvidiaGpu(d) && d.health.state !== 'healthy') this.verdicts.report(d.name, 'nvidia-smi', d.health);
     }
     for (const name of now) this.published.add(name);
+    for (const d of inventory.devices) {
+      if (d.kind !== 'gpu') continue;
+      const children = d.migEnabled ? d.migDevices.map((m) => m.name) : [];
+      if (children.length) this.migChildren.set(d.name, children);
+      else this.migChildren.delete(d.name);
+      for (const child of children) this.mirror(d.name, child);
+    }
     const gpus = inventory.devices.filter(isNvidiaGpu).map((g) => ({ name: g.name, pciAddress: g.pci.address }));
     for (const g of gpus) this.gpuAddresses.set(g.name, g);
     // XIDs of a GPU that vanished still name it (the XID 79 that made it vanish comes from the same event)
@@ -150,6 +164,17 @@ export class HealthManager {
     await this.sysfs.stop();
     await this.smi.stop();
     await this.xid.stop();
+  }
+
+  private mirror(gpu: string, child: string): void {
+    const parent = this.options.board.get(gpu);
+    if (!parent) return;
+    const reading = {
+      state: parent.state,
+      ...(parent.reason !== undefined ? { reason: parent.reason } : {}),
+      ...(parent.message !== undefined ? { message: `${gpu}: ${parent.message}` } : {}),
+    };
+    this.options.board.set(child, reading, parent.source);
   }
 
   /** Clears XID faults (all, or the named devices / PCI addresses), e.g. on SIGHUP after GPUs were reset. */

@@ -140,7 +140,8 @@ export class SlicePublisher {
     this.unsubscribe.push(
       this.informer.on((type, slice) => {
         // the echo of this process's own write changes nothing: skip the reconcile it would cost
-        if (type !== 'delete' && this.ownWrites.get(slice.metadata.name ?? '') === slice.metadata.resourceVersion) return;
+        if (type !== 'delete' && this.ownWrites.get(slice.metadata.name ?? '') === slice.metadata.resourceVersion)
+          return;
         this.trigger();
       }),
     );
@@ -232,6 +233,20 @@ export class SlicePublisher {
         this.log.warn({ err: message(err), retryInMs: delay }, 'cannot read the Node; retrying');
         await sleep(delay, this.stopping.signal);
       }
+    }
+  }
+
+  /**
+   * Our slices vanished (kubelet wipe, or the Node was deleted and garbage collection took them): a re-registered
+   * Node has a new UID, and slices owned by the old one would be collected again at once.
+   */
+  private async refreshNodeUid(): Promise<void> {
+    try {
+      const node = await this.client.get<Node>(resourcePath(NODES, { name: this.options.nodeName }));
+      this.nodeUid = node.metadata.uid;
+    } catch (err) {
+      if (isNotFound(err)) this.nodeUid = undefined;
+      // anything else: keep what we had, the write decides
     }
   }
 
@@ -331,6 +346,7 @@ export class SlicePublisher {
       (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '', 'en'),
     );
     if (this.taintsKept === undefined) this.taintsKept = inferTaintSupport(existing);
+    if (existing.length === 0 && this.lastGeneration > 0) await this.refreshNodeUid();
     const taintEffect = this.taintsKept === false ? undefined : (this.options.taintEffect ?? 'NoSchedule');
     const { devices, problems } = buildDevices(inventory, { healthOf: this.healthOf, taintEffect, now: this.now });
     if (problems.length > 0) this.log.debug({ problems }, 'devices left out of the slices');

@@ -92,7 +92,8 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
     await story.waitForProgress(steps, 2, 30_000);
   }, 60_000);
 
-  it('a coordinator restart loses nothing: the sidecar comes back, members stay in the group, the job keeps running', async () => {
+  it('a coordinator restart loses nothing: the sidecar comes back, the same pods re-form the group, the job keeps running', async () => {
+    const uids = (await story.groupPods()).map((p) => p.metadata.uid);
     const steps = await story.allReduceSteps();
     await story.killCoordinator();
     const leader = await waitFor(async () => {
@@ -101,9 +102,10 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
       return status && status.restartCount >= 1 && 'running' in status.state ? pod : undefined;
     }, 30_000);
     expect(initStatus(leader, 'lockstep-coordinator')?.restartCount).toBeGreaterThanOrEqual(1);
-    await story.waitForProgress(steps, 3, 45_000);
+    await story.waitForProgress(steps, 3, 60_000);
     await story.waitForGroupReady(30_000);
-  }, 90_000);
+    expect((await story.groupPods()).map((p) => p.metadata.uid)).toEqual(uids);
+  }, 120_000);
 
   let member: MemberDevice;
   it('an XID 79 on a member’s GPU shows in the slice (taint), on the pod (condition) and in the kubelet status', async () => {
@@ -114,6 +116,18 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
     expect(await story.waitForDevicesHealthy(member.pod, 'False', 30_000)).toContain(member.device);
     expect(await story.waitForAllocatedHealth(member.pod, 'Unhealthy', 30_000)).toContain('Unhealthy');
   }, 100_000);
+
+  it('recovery: the coordinator deletes the member, the controller recreates it, it lands on a healthy GPU, the group re-forms', async () => {
+    const old = await story.pod(member.pod);
+    const replaced = await story.waitForPodReplaced(member.pod, old?.metadata.uid ?? '', 60_000);
+    expect(replaced.metadata.labels?.[POD_INDEX_LABEL]).toBe('1');
+    await story.waitForPodsRunning(90_000);
+    const now = await story.memberGpu(member.pod);
+    expect(`${now.node}/${now.device}`).not.toBe(`${member.node}/${member.device}`);
+    const before = await story.allReduceSteps();
+    await story.waitForProgress(before, 2, 90_000);
+    await story.waitForGroupReady(30_000);
+  }, 200_000);
 
   it('deleting the workload leaves no pods, claims, CDI specs or processes, and the agents’ slices as they were', async () => {
     const before = await story.slices();

@@ -288,17 +288,30 @@ export class Story {
     );
   }
 
-  /** The last all-reduce step each member's engine printed (of the current pods). */
+  /**
+   * How many complete all-reduces each member's engine printed so far (of the current pods; the container log is
+   * appended to, so the count grows across engine restarts within one pod).
+   */
   async allReduceSteps(): Promise<Map<string, number>> {
     const steps = new Map<string, number>();
     for (const pod of await this.groupPods()) {
-      const matches = [...(await this.engineLog(pod)).matchAll(/^allreduce epoch=\d+ rank=\d+\/2 step=(\d+) sum=3$/gm)];
-      steps.set(pod.metadata.name ?? '', matches.length > 0 ? Number(matches[matches.length - 1]?.[1]) : -1);
+      const matches = [...(await this.engineLog(pod)).matchAll(/^allreduce epoch=\d+ rank=\d+\/2 step=\d+ sum=3$/gm)];
+      steps.set(pod.metadata.name ?? '', matches.length);
     }
     return steps;
   }
 
-  /** Every member's engine keeps all-reducing: each one's step moves `by` past where it was. */
+  /** The epochs the engines of the current pods were started in (from their `init epoch=` lines). */
+  async engineEpochs(): Promise<Map<string, number[]>> {
+    const epochs = new Map<string, number[]>();
+    for (const pod of await this.groupPods()) {
+      const found = [...(await this.engineLog(pod)).matchAll(/^init epoch=(\d+) /gm)].map((m) => Number(m[1]));
+      epochs.set(pod.metadata.name ?? '', found);
+    }
+    return epochs;
+  }
+
+  /** Every member's engine keeps all-reducing: each one does `by` more all-reduces than it had done. */
   async waitForProgress(before: Map<string, number>, by: number, timeoutMs: number): Promise<Map<string, number>> {
     return until(
       `every member's all-reduce to advance ${by} steps past ${JSON.stringify([...before])}`,

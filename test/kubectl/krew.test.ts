@@ -52,7 +52,7 @@ describe('deploy/krew/lockstep.yaml', () => {
       );
       expect(p.sha256).toMatch(/^[0-9a-f]{64}$/);
       // the bin and the completion helper are files of the archive, which holds what the build writes
-      expect(p.files.map((f) => f.from)).toEqual([...ENTRY.map((e) => `${e}.mjs`), 'LICENSE']);
+      expect(p.files.map((f) => f.from)).toEqual(ENTRY.map((e) => `${e}.mjs`));
       expect(p.bin).toBe('kubectl-lockstep.mjs');
     }
     expect([...seen].sort()).toEqual(['darwin/amd64', 'darwin/arm64', 'linux/amd64', 'linux/arm64']);

@@ -4,7 +4,7 @@
  * discovery scan and slice builder), gpu-3 of h100-b unhealthy, and a two-member group recovering from it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -71,6 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.stop();
   await empty?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 interface Run {

@@ -54,7 +54,9 @@ async function run(
       stdout += t;
       options.onStdout?.(stdout);
     },
-    stderr: (t: string) => void (stderr += t),
+    stderr: (t: string) => {
+      stderr += t;
+    },
   };
   const program = kubectlProgram(options.env ?? {}, {
     ...io,

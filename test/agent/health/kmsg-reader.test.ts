@@ -121,6 +121,99 @@ describe('KernelLogReader on a regular file', () => {
   });
 });
 
+/** A stand-in for /dev/kmsg that plays a script: one record per read, then EAGAIN; 'EPIPE' where records were lost. */
+function scriptedDevice(script: (string | 'EPIPE')[]) {
+  const queue = [...script];
+  const fail = (code: string) => Object.assign(new Error(code), { code });
+  return {
+    push: (...items: (string | 'EPIPE')[]) => queue.push(...items),
+    open: async () => ({
+      read: async (buf: Buffer) => {
+        const next = queue.shift();
+        if (next === undefined) throw fail('EAGAIN');
+        if (next === 'EPIPE') throw fail('EPIPE');
+        return buf.write(next);
+      },
+      close: async () => undefined,
+    }),
+  };
+}
+
+describe('KernelLogReader on a kmsg device (scripted)', () => {
+  it('on first start skips what the ring buffer holds, then delivers new records', async () => {
+    const dev = scriptedDevice([rec(1, 'boot'), rec(2, 'old'), rec(3, 'older')]);
+    const c = collector();
+    const reader = new KernelLogReader({ path: 'kmsg', openDevice: dev.open, onBatch: c.onBatch, devicePollMs: 5 });
+    await reader.start();
+    await waitFor(() => c.batches.length > 0, 'the start-position batch');
+    expect(c.batches[0]).toEqual({ records: [], cursor: { seq: 3 }, lost: 0 });
+    dev.push(rec(4, 'new'));
+    await waitFor(() => c.texts().includes('new'), 'the new record');
+    await reader.stop();
+    expect(c.texts()).toEqual(['new']);
+  });
+
+  it('resumes after the cursor and counts records lost to EPIPE', async () => {
+    const dev = scriptedDevice([
+      rec(1, 'a'),
+      rec(2, 'b'),
+      rec(3, 'c'),
+      rec(4, 'd'),
+      'EPIPE',
+      rec(9, 'i'),
+      rec(10, 'j'),
+    ]);
+    const c = collector();
+    const reader = new KernelLogReader({
+      path: 'kmsg',
+      cursor: { seq: 3 },
+      openDevice: dev.open,
+      onBatch: c.onBatch,
+      devicePollMs: 5,
+    });
+    await reader.start();
+    await waitFor(() => c.texts().includes('j'), 'the records after the loss');
+    await reader.stop();
+    expect(c.texts()).toEqual(['d', 'i', 'j']);
+    expect(c.batches.reduce((n, b) => n + b.lost, 0)).toBe(4);
+    expect(c.cursor()?.seq).toBe(10);
+  });
+
+  it('notes a gap between the cursor and the oldest record still held after a restart', async () => {
+    const dev = scriptedDevice([rec(50, 'oldest left'), rec(51, 'next')]);
+    const c = collector();
+    const reader = new KernelLogReader({
+      path: 'kmsg',
+      cursor: { seq: 20 },
+      openDevice: dev.open,
+      onBatch: c.onBatch,
+      devicePollMs: 5,
+    });
+    await reader.start();
+    await waitFor(() => c.texts().length === 2, 'both records');
+    await reader.stop();
+    expect(c.batches.reduce((n, b) => n + b.lost, 0)).toBe(29);
+  });
+
+  it('reads the whole log of this boot when the cursor comes from another boot', async () => {
+    const dev = scriptedDevice([rec(1, 'boot'), rec(2, 'two')]);
+    const c = collector();
+    const reader = new KernelLogReader({
+      path: 'kmsg',
+      cursor: { seq: 900, bootId: 'old-boot' },
+      bootId: 'new-boot',
+      openDevice: dev.open,
+      onBatch: c.onBatch,
+      devicePollMs: 5,
+    });
+    await reader.start();
+    await waitFor(() => c.texts().length === 2, 'this boot');
+    await reader.stop();
+    expect(c.texts()).toEqual(['boot', 'two']);
+    expect(c.cursor()).toEqual({ seq: 2, bootId: 'new-boot' });
+  });
+});
+
 // The real /dev/kmsg: one record per read(), EAGAIN at the end. Writing a record needs root (as in the agent's pod).
 const kmsgReadable = (() => {
   try {

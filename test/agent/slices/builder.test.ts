@@ -271,3 +271,34 @@ describe('slices', () => {
     expect(rfc3339Seconds(Date.parse('2026-01-02T03:04:05.999Z'))).toBe('2026-01-02T03:04:05Z');
   });
 });
+
+describe('TPUs', () => {
+  it('publishes TPU chips with their generation and placement', () => {
+    const inv = h100Inventory();
+    const gpu = inv.devices[0] as GpuDevice;
+    inv.devices = [
+      {
+        kind: 'tpu',
+        name: 'tpu-0',
+        index: 0,
+        generation: 'v6e',
+        pci: { ...gpu.pci, vendorId: '1ae0', deviceId: '006f', classCode: '120000', address: '0000:00:04.0' },
+        deviceNodes: ['/dev/vfio/0'],
+        health: { state: 'healthy' },
+      },
+    ];
+    const { devices, problems } = buildDevices(inv);
+    expect(problems).toEqual([]);
+    expect(devices[0]).toMatchObject({
+      name: 'tpu-0',
+      attributes: {
+        type: { string: 'tpu' },
+        vendor: { string: 'google' },
+        model: { string: 'TPU v6e' },
+        tpuGeneration: { string: 'v6e' },
+        pciBusID: { string: '0000:00:04.0' },
+        healthy: { bool: true },
+      },
+    });
+  });
+});

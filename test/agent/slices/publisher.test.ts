@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { GpuDevice, Inventory, NicDevice } from '../../../agent/discovery/inventory.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
@@ -81,7 +81,9 @@ describe('publishing the recorded 8x H100 node (API server with device taints)',
   afterAll(() => stopHarness(h));
 
   it('publishes slices the validating API server accepts, owned by the Node', async () => {
-    const node = await buildSimulatedNode('h100-hgx', await mkdtemp(join(tmpdir(), 'node-')), {
+    const dir = await mkdtemp(join(tmpdir(), 'node-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const node = await buildSimulatedNode('h100-hgx', dir, {
       nodeName: 'gpu-node-1',
     });
     const inventory = await scanInventory({

@@ -5,33 +5,43 @@
  *    (TEST_CLUSTER_HOSTS_FILE, /etc/hosts format: `127.0.0.12 web-0.web.ns.svc.cluster.local`), with the pod's search
  *    domains (TEST_CLUSTER_DNS_SEARCH), before the machine's resolver. Re-read on each lookup: it changes as pods come
  *    and go, as DNS answers do.
+ *  - The pod's /etc/hosts: the kubelet mounts a hosts file into each container that names the pod itself
+ *    (`10.0.0.3  web-0.web.ns.svc.cluster.local  web-0`); reads of /etc/hosts get that file (TEST_CLUSTER_ETC_HOSTS),
+ *    and lookups consult it first, as the resolver does.
  *  - Own address: a server that listens on every address (0.0.0.0, ::, no host) listens on the pod's IP
  *    (TEST_CLUSTER_POD_IP) instead, so two pods can use the same port, as they can in a cluster.
  * The program itself is not changed: it does real lookups and real listens.
  */
 import dns from 'node:dns';
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 
 const hostsFile = process.env.TEST_CLUSTER_HOSTS_FILE;
 const search = (process.env.TEST_CLUSTER_DNS_SEARCH ?? '').split(/\s+/).filter((s) => s !== '');
 const podIP = process.env.TEST_CLUSTER_POD_IP;
+const etcHosts = process.env.TEST_CLUSTER_ETC_HOSTS;
 
-function clusterLookup(name) {
-  if (!hostsFile || typeof name !== 'string' || net.isIP(name)) return undefined;
-  let text;
-  try {
-    text = readFileSync(hostsFile, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const table = new Map();
+function parseHosts(text, table) {
   for (const raw of text.split('\n')) {
     const fields = raw.replace(/#.*/, '').trim().split(/\s+/);
     if (fields.length < 2) continue;
     for (const host of fields.slice(1)) if (!table.has(host.toLowerCase())) table.set(host.toLowerCase(), fields[0]);
   }
+}
+
+function clusterLookup(name) {
+  if (typeof name !== 'string' || net.isIP(name)) return undefined;
+  const table = new Map();
+  for (const file of [etcHosts, hostsFile]) {
+    if (!file) continue;
+    try {
+      parseHosts(readFileSync(file, 'utf8'), table);
+    } catch {
+      // not there (yet): no answers from it
+    }
+  }
+  if (table.size === 0) return undefined;
   const wanted = name.toLowerCase().replace(/\.$/, '');
   const candidates = name.endsWith('.') ? [wanted] : [wanted, ...search.map((domain) => `${wanted}.${domain}`)];
   for (const candidate of candidates) {
@@ -66,6 +76,15 @@ dns.promises.lookup = async function lookup(hostname, options) {
   if (address) return answer(address, options);
   return originalPromiseLookup.call(this, hostname, options);
 };
+
+if (etcHosts) {
+  const redirect = (path) => (path === '/etc/hosts' ? etcHosts : path);
+  const { readFileSync: readSync, readFile: readCb } = fs;
+  const readPromise = fs.promises.readFile;
+  fs.readFileSync = (path, ...rest) => readSync(redirect(path), ...rest);
+  fs.readFile = (path, ...rest) => readCb(redirect(path), ...rest);
+  fs.promises.readFile = (path, ...rest) => readPromise(redirect(path), ...rest);
+}
 syncBuiltinESMExports();
 
 const ANY = new Set(['0.0.0.0', '::', '']);

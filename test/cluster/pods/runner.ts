@@ -260,6 +260,7 @@ export class PodRunner {
   private async drive(instance: PodInstance): Promise<void> {
     mkdirSync(instance.logsDir, { recursive: true });
     this.writeBin(instance);
+    writeFileSync(join(instance.dir, 'etc-hosts'), etcHostsText(instance));
     // volumes: retried like the kubelet retries MountVolume.SetUp (a Secret created later still works)
     for (let attempt = 0; !instance.stopping; attempt++) {
       try {
@@ -470,6 +471,7 @@ export class PodRunner {
       LANG: 'C.UTF-8',
       NODE_OPTIONS: `--import=${pathToFileURL(NETNS_PRELOAD).href}`,
       TEST_CLUSTER_POD_IP: instance.ip,
+      TEST_CLUSTER_ETC_HOSTS: join(instance.dir, 'etc-hosts'),
       TEST_CLUSTER_DNS_SEARCH: search.join(' '),
       ...(this.options.hostsFile ? { TEST_CLUSTER_HOSTS_FILE: this.options.hostsFile } : {}),
       ...(this.options.kubeconfigFor ? { KUBECONFIG: this.options.kubeconfigFor(instance.pod) } : {}),
@@ -512,6 +514,29 @@ export class PodRunner {
       ...(c.lastState ? { lastState: c.lastState } : {}),
     };
   }
+}
+
+/**
+ * The hosts file the kubelet mounts at /etc/hosts (pkg/kubelet/kubelet_pods.go managedHostsFileContent): localhost
+ * lines, then the pod's IP with its FQDN `<hostname>.<subdomain>.<namespace>.svc.cluster.local` and hostname.
+ */
+export function etcHostsText(pod: { ip: string; spec: PodSpecView; pod: Pod }): string {
+  const hostname = pod.spec.hostname ?? pod.pod.metadata.name ?? '';
+  const namespace = pod.pod.metadata.namespace ?? 'default';
+  const names = pod.spec.subdomain
+    ? `${hostname}.${pod.spec.subdomain}.${namespace}.svc.cluster.local\t${hostname}`
+    : hostname;
+  return [
+    '# Kubernetes-managed hosts file.',
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'fe00::0\tip6-mcastprefix',
+    'fe00::1\tip6-allnodes',
+    'fe00::2\tip6-allrouters',
+    `${pod.ip}\t${names}`,
+    '',
+  ].join('\n');
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

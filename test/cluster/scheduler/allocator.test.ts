@@ -84,7 +84,7 @@ describe('example claims on the 8x H100 node', () => {
       new Set([deviceKey('lockstep.dev', 'gpu-node-1', 'gpu-3')]),
     );
     expect(out).toMatchObject({ ok: false });
-    expect(out.ok ? '' : out.reason).toMatch(/no combination|needs 1/);
+    expect(out.ok ? '' : out.reason).toBe('not enough free devices for all requests together');
   });
 
   it('counts devices held by other claims', () => {
@@ -202,5 +202,30 @@ describe('CEL selectors', () => {
       ok: false,
       reason: 'device class fpga.example.com not found',
     });
+  });
+});
+
+describe('firstAvailable', () => {
+  it('takes the first alternative that fits, naming the result <request>/<subrequest>', () => {
+    const devices = collectPools(nodeSlices('n')).byNode.get('n')!;
+    const claim: ResourceClaim = {
+      metadata: { name: 'fa' },
+      spec: {
+        devices: {
+          requests: [
+            {
+              name: 'gpus',
+              firstAvailable: [
+                { name: 'nine', deviceClassName: 'gpu.lockstep.dev', count: 9 },
+                { name: 'four', deviceClassName: 'gpu.lockstep.dev', count: 4 },
+              ],
+            },
+          ],
+        },
+      },
+    };
+    const out = allocateOnNode(claim, devices, classes, new Set());
+    if (!out.ok) throw new Error(out.reason);
+    expect(out.results.map((r) => r.request)).toEqual(['gpus/four', 'gpus/four', 'gpus/four', 'gpus/four']);
   });
 });

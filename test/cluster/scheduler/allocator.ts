@@ -214,6 +214,11 @@ function tryCombination(
       });
     }
   }
+  // every slot needs its own device: without a matching that covers all slots (constraints aside), no search can
+  // succeed, and proving that by backtracking costs factorial time
+  if (!everySlotGetsADevice(slots)) {
+    return { ok: false, reason: 'not enough free devices for all requests together' };
+  }
   const applies = (c: { requests?: string[] }, slot: Slot) =>
     !c.requests || c.requests.length === 0 || c.requests.includes(slot.parent) || c.requests.includes(slot.request);
   const chosen: { slot: Slot; device: PoolDevice; index: number }[] = [];
@@ -270,6 +275,26 @@ function tryCombination(
       ...(slot.tolerations && device.device.taints?.length ? { tolerations: slot.tolerations } : {}),
     })),
   };
+}
+
+/** Bipartite matching (augmenting paths) of slots to distinct candidate devices. */
+function everySlotGetsADevice(slots: readonly Slot[]): boolean {
+  const owner = new Map<string, number>();
+  const keyOf = (d: PoolDevice) => deviceKey(d.driver, d.pool, d.device.name);
+  const assign = (s: number, seen: Set<string>): boolean => {
+    for (const d of slots[s]!.candidates) {
+      const k = keyOf(d);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const holder = owner.get(k);
+      if (holder === undefined || assign(holder, seen)) {
+        owner.set(k, s);
+        return true;
+      }
+    }
+    return false;
+  };
+  return slots.every((_, s) => assign(s, new Set()));
 }
 
 function cartesian<T>(lists: T[][], limit: number): T[][] {

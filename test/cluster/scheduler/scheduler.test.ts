@@ -1,15 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanInventory } from '../../../agent/discovery/scan.js';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { SlicePublisher } from '../../../agent/slices/publisher.js';
 import { KubeClient } from '../../../src/kube/client.js';
 import { loadKubeConfig } from '../../../src/kube/config.js';
 import type { Pod, ResourceClaim, ResourceSlice } from '../../../src/kube/types.js';
-import { h100Inventory } from '../../agent/slices/h100-inventory.js';
 import { waitFor } from '../../kube/wait.js';
 import { REPO_ROOT } from '../../support/cli.js';
 import { type ApiServer, startApiServer } from '../apiserver/index.js';
+import { buildSimulatedNode } from '../nodes/index.js';
 import { POD_CLAIM_NAME_ANNOTATION, SchedulerLite } from './scheduler.js';
 
 let api: ApiServer;
@@ -19,6 +22,7 @@ const publishers: SlicePublisher[] = [];
 const board = new DeviceHealthBoard();
 
 const NODES = ['node-a', 'node-b'];
+let machineDir = '';
 
 beforeAll(async () => {
   api = await startApiServer({ featureGates: { DRADeviceTaints: true }, bookmarkIntervalMs: 500 });
@@ -31,6 +35,18 @@ beforeAll(async () => {
     );
     api.store.apply(text);
   }
+  // the recorded 8x H100 HGX machine, scanned by the real discovery, on both nodes
+  machineDir = await mkdtemp(join(tmpdir(), 'sched-node-'));
+  const machine = await buildSimulatedNode('h100-hgx', machineDir, {
+    nodeName: 'template',
+  });
+  const recorded = await scanInventory({
+    sysfsRoot: machine.sysfsRoot,
+    devRoot: machine.devRoot,
+    nvidiaSmi: machine.nvidiaSmiPath,
+    nvidiaSmiTimeoutMs: 10_000,
+    nodeName: 'template',
+  });
   for (const name of NODES) {
     api.store.create('nodes', { metadata: { name, labels: { 'kubernetes.io/hostname': name } } });
     const p = new SlicePublisher({
@@ -40,7 +56,7 @@ beforeAll(async () => {
       backoff: { initialMs: 20, maxMs: 200 },
     });
     if (name === 'node-b') p.attachBoard(board);
-    p.setInventory(h100Inventory(name));
+    p.setInventory({ ...structuredClone(recorded), node: name });
     await p.start();
     await p.whenConverged();
     publishers.push(p);
@@ -54,6 +70,7 @@ afterAll(async () => {
   await Promise.all(publishers.map((p) => p.stop()));
   client?.close();
   await api?.stop();
+  if (machineDir) await rm(machineDir, { recursive: true, force: true });
 });
 
 function pod(name: string, template: string): Pod {

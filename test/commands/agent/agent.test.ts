@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,16 +12,19 @@ import { DIST, runBundle } from '../../support/cli.js';
 let api: ApiServer;
 let node: SimulatedNode;
 let stateDir: string;
+let nodeDir = '';
 
 beforeAll(async () => {
   api = await startApiServer({ featureGates: { DRADeviceTaints: true } });
-  node = await buildSimulatedNode('h100-hgx', await mkdtemp(join(tmpdir(), 'agent-node-')), { nodeName: 'gpu-node-1' });
+  nodeDir = await mkdtemp(join(tmpdir(), 'agent-node-'));
+  node = await buildSimulatedNode('h100-hgx', nodeDir, { nodeName: 'gpu-node-1' });
   api.store.create('nodes', { metadata: { name: 'gpu-node-1' } });
   stateDir = await mkdtemp(join(tmpdir(), 'agent-state-'));
 });
 
 afterAll(async () => {
   await api?.stop();
+  for (const dir of [nodeDir, stateDir]) if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const slicesOf = (name: string) =>

@@ -88,6 +88,9 @@ describe('group status on the API', () => {
       'web-0',
       '--namespace',
       'ml',
+      // these members present no token: trust is tested in test/leader/auth
+      '--authenticate',
+      'none',
     ]);
     const join_ = (i: number) =>
       lockstep(
