@@ -68,6 +68,7 @@ export class SlicePublisher {
   private board: DeviceHealthBoard | undefined;
   private unsubscribe: (() => void)[] = [];
   private nodeUid: string | undefined;
+  private nodeLookedUpAt = 0;
   private taintsKept: boolean | undefined;
   private lastGeneration = 0;
   /** UIDs this process deleted: stale watch events for them must not bring them back into view */
@@ -220,6 +221,7 @@ export class SlicePublisher {
     const backoff = new Backoff({ initialMs: 200, maxMs: 10_000, jitter: 0.5, random: this.options.random });
     while (this.running) {
       try {
+        this.nodeLookedUpAt = this.now();
         const node = await this.client.get<Node>(resourcePath(NODES, { name: this.options.nodeName }));
         this.nodeUid = node.metadata.uid;
         return;
@@ -241,6 +243,7 @@ export class SlicePublisher {
    * Node has a new UID, and slices owned by the old one would be collected again at once.
    */
   private async refreshNodeUid(): Promise<void> {
+    this.nodeLookedUpAt = this.now();
     try {
       const node = await this.client.get<Node>(resourcePath(NODES, { name: this.options.nodeName }));
       this.nodeUid = node.metadata.uid;
@@ -346,7 +349,12 @@ export class SlicePublisher {
       (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '', 'en'),
     );
     if (this.taintsKept === undefined) this.taintsKept = inferTaintSupport(existing);
-    if (existing.length === 0 && this.lastGeneration > 0) await this.refreshNodeUid();
+    if (
+      (existing.length === 0 && this.lastGeneration > 0) ||
+      (this.nodeUid === undefined && this.now() - this.nodeLookedUpAt > 60_000)
+    ) {
+      await this.refreshNodeUid();
+    }
     const taintEffect = this.taintsKept === false ? undefined : (this.options.taintEffect ?? 'NoSchedule');
     const { devices, problems } = buildDevices(inventory, { healthOf: this.healthOf, taintEffect, now: this.now });
     if (problems.length > 0) this.log.debug({ problems }, 'devices left out of the slices');

@@ -128,7 +128,12 @@ export class Story {
       workloads: {
         dir: join(dir, 'cluster'),
         nodes: NODE_NAMES.map((name) => ({ name, kind: 'h100-hgx' as const })),
-        podEnv: { LOCKSTEP_LOG_LEVEL: options.podLogLevel ?? 'info' },
+        podEnv: {
+          LOCKSTEP_LOG_LEVEL: options.podLogLevel ?? 'info',
+          // torch's TCPStore listens on every address of the machine, not the pod's: a port of this run's own keeps
+          // two runs on one machine apart (the coordinator hands it to the engines as MASTER_PORT)
+          LOCKSTEP_MASTER_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+        },
       },
     });
     const workloads = cluster.workloads;
@@ -477,7 +482,12 @@ export class Story {
     const claims = (
       await this.client.get<{ items: ResourceClaim[] }>(resourcePath(RESOURCE_CLAIMS, { namespace: NAMESPACE }))
     ).items.map((c) => c.metadata.name ?? '');
-    const processes = this.workloads.nodes.flatMap((n) => n.runner.allPids()).filter(alive);
+    const processes = [
+      ...new Set([
+        ...this.workloads.nodes.flatMap((n) => n.runner.allPids()).filter(alive),
+        ...this.workloads.nodes.flatMap((n) => n.runner.strayProcesses()),
+      ]),
+    ];
     return { cdiSpecs, claims, processes };
   }
 

@@ -188,6 +188,22 @@ describe('publishing the recorded 8x H100 node (API server with device taints)',
     expect(poolState(slicesOf(h, 'n-wipe'))).toMatchObject({ slices: 1, devices: 16, unique: 16 });
   });
 
+  it('follows a Node that is deleted and registers again: slices come back owned by the new Node', async () => {
+    h.api.store.create('nodes', { metadata: { name: 'n-rereg' } });
+    const p = publisher(h, 'n-rereg');
+    p.setInventory(h100Inventory('n-rereg'));
+    await p.start();
+    await p.whenConverged();
+    h.api.store.delete('nodes', 'n-rereg');
+    const again = h.api.store.create('nodes', { metadata: { name: 'n-rereg' } }) as { metadata: { uid: string } };
+    await waitFor(
+      () => slicesOf(h, 'n-rereg')[0]?.metadata.ownerReferences?.[0]?.uid === again.metadata.uid,
+      'slices owned by the new Node',
+    );
+    await p.whenConverged();
+    expect(slicesOf(h, 'n-rereg')).toHaveLength(1);
+  });
+
   it('publishes an unhealthy device as healthy=false with a taint, and clears both on recovery', async () => {
     const board = new DeviceHealthBoard();
     const p = publisher(h, 'n-health', { taintEffect: 'NoExecute' });

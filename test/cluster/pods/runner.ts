@@ -10,7 +10,18 @@
  * The kubelet emulator calls start/stop and asks `status()` when it writes the pod's status (see kubelet/emulator.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
@@ -112,6 +123,7 @@ export class PodRunner {
   private readonly pods = new Map<string, PodInstance>();
   /** every process any container ever started here (leak checks look at these after pods are gone) */
   private readonly started: number[] = [];
+  private readonly everRan = new Set<string>();
   private readonly log: Logger;
   private readonly programs: LocalPrograms;
 
@@ -165,6 +177,7 @@ export class PodRunner {
       stopping: false,
     };
     this.pods.set(uid, instance);
+    this.everRan.add(uid);
     instance.driving = this.drive(instance).catch((error: unknown) => {
       instance.failed = error instanceof Error ? error.message : String(error);
       this.log.warn({ pod: pod.metadata.name, error: instance.failed }, 'pod failed');
@@ -240,6 +253,12 @@ export class PodRunner {
   /** Every container process this runner ever started, running pods or not. */
   allPids(): number[] {
     return [...this.started];
+  }
+
+  /** Processes still alive from pods this runner no longer runs (their containers should have taken them along). */
+  strayProcesses(): number[] {
+    const gone = [...this.everRan].filter((uid) => !this.pods.has(uid));
+    return gone.flatMap((uid) => markedProcesses(`${uid}/`, true));
   }
 
   /** The PID of a container's running process. */
@@ -377,8 +396,9 @@ export class PodRunner {
     this.changed(instance);
     c.exited = new Promise<void>((resolve) => {
       const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-        // what was left in the container's process group goes with it, as when a container's init process dies
+        // what the container started goes with it, as when a container's init process dies (its pid namespace ends)
         if (child.pid) killGroup(child.pid, 'SIGKILL');
+        killMarked(`${instance.uid}/${c.spec.name}`);
         c.child = undefined;
         const exitCode = code ?? 128 + signalNumber(signal);
         c.state = {
@@ -471,6 +491,7 @@ export class PodRunner {
       LANG: 'C.UTF-8',
       NODE_OPTIONS: `--import=${pathToFileURL(NETNS_PRELOAD).href}`,
       TEST_CLUSTER_POD_IP: instance.ip,
+      TEST_CLUSTER_CONTAINER: `${instance.uid}/${spec.name}`,
       TEST_CLUSTER_ETC_HOSTS: join(instance.dir, 'etc-hosts'),
       TEST_CLUSTER_DNS_SEARCH: search.join(' '),
       ...(this.options.hostsFile ? { TEST_CLUSTER_HOSTS_FILE: this.options.hostsFile } : {}),
@@ -537,6 +558,42 @@ export function etcHostsText(pod: { ip: string; spec: PodSpecView; pod: Pod }): 
     `${pod.ip}\t${names}`,
     '',
   ].join('\n');
+}
+
+/**
+ * Every process carrying the container's marker in its environment (TEST_CLUSTER_CONTAINER, inherited by anything the
+ * container starts, in whatever process group or session): the stand-in for a container's pid namespace.
+ */
+export function markedProcesses(marker: string, prefix = false): number[] {
+  const needle = Buffer.from(`TEST_CLUSTER_CONTAINER=${marker}${prefix ? '' : '\0'}`);
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`);
+      const at = environ.indexOf(needle);
+      if (at === 0 || (at > 0 && environ[at - 1] === 0)) found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+function killMarked(marker: string): void {
+  for (const pid of markedProcesses(marker)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

@@ -113,10 +113,16 @@ async function wholeAgain(after: number): Promise<void> {
 }
 
 async function recovering(reason: RegExp): Promise<void> {
-  await until(`the group recovering (${reason})`, () => {
-    const s = groupStatus(api, NS, pod(0));
-    return s && (s.state === 'Recovering' || s.epoch > epoch) && reason.test(s.lastReason ?? '') ? s : undefined;
-  });
+  try {
+    await until(`the group recovering (${reason})`, () => {
+      const s = groupStatus(api, NS, pod(0));
+      return s && (s.state === 'Recovering' || s.epoch > epoch) && reason.test(s.lastReason ?? '') ? s : undefined;
+    });
+  } catch (err) {
+    throw new Error(
+      `${String(err)}\nstatus: ${JSON.stringify(groupStatus(api, NS, pod(0)))}\ncoordinator:\n${coordinator.proc.stdout().slice(-4000)}`,
+    );
+  }
 }
 
 function restartMember(rank: number, freshPod: boolean): void {
