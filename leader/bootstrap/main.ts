@@ -3,6 +3,7 @@
  * module is bootstrap's whole start-up path: it must not import client-node or anything heavy (see the
  * formation benchmark's start-up figure).
  */
+import { dirname } from 'node:path';
 import { CliError, usageError } from '../../src/cli/errors.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
@@ -10,6 +11,7 @@ import { formatMs, type Joined, JoinRefusedError, JoinTimeoutError, joinGroup } 
 import { writeEnvFile } from '../member/env-file.js';
 import { type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
 import { LocateError } from '../member/locate.js';
+import { installLauncher } from './launcher.js';
 import type { Role } from '../protocol/messages.js';
 
 /** Exit codes: the group never formed in time; the coordinator refused this pod. */
@@ -73,14 +75,45 @@ export async function joinAndWrite(
   return joined;
 }
 
+/**
+ * Installs the launcher beside the environment file, unless disabled or not running from the bundle. Never fails the
+ * bootstrap by itself: the caller decides (an injected engine container cannot start without it).
+ */
+export async function launcher(
+  flags: { envFile: string; installLauncher?: boolean },
+  log: Logger,
+  entry: string | undefined = process.argv[1],
+): Promise<void> {
+  const dir = dirname(flags.envFile);
+  if (flags.installLauncher === false) {
+    log.info('not installing the launcher (--install-launcher=false)');
+    return;
+  }
+  if (!entry || !entry.endsWith('.mjs')) {
+    log.info({ entry }, 'not installing the launcher: lockstep is not running from its bundle');
+    return;
+  }
+  const started = Date.now();
+  const result = await installLauncher(dir, { node: process.execPath, entry });
+  log.info(
+    { script: result.script, ms: Date.now() - started },
+    result.installed ? `installed the launcher ${result.script}` : `the launcher ${result.script} is up to date`,
+  );
+}
+
 export async function runBootstrap(
-  flags: JoinFlags,
+  flags: JoinFlags & { installLauncher?: boolean },
   rankFromCli: boolean,
   env: NodeJS.ProcessEnv,
   log: Logger,
   facts?: PodFacts,
 ): Promise<number> {
   const joinPlan = plan(flags, rankFromCli, env, facts);
+  // copying node takes a moment: it runs while the group forms, not before the join
+  const installing = launcher(flags, log).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   log.info(
     {
       coordinator: `${joinPlan.target.host}:${joinPlan.target.port}`,
@@ -104,5 +137,9 @@ export async function runBootstrap(
   );
   if (trace) mark('written');
   joined.session.close();
+  const failed = await installing;
+  if (failed) {
+    throw new CliError(1, `cannot install the launcher in ${dirname(flags.envFile)}/bin: ${String(failed)}`);
+  }
   return 0;
 }

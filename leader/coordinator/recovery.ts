@@ -53,6 +53,8 @@ interface Track {
   podGone?: boolean;
   /** its engine is known not to run (reported stopped/exited, or a fresh run attached) */
   stopped: boolean;
+  /** its engine finished its job (exit 0): its run ends cleanly, which is no loss */
+  finished?: boolean;
   lastLossAt?: number;
 }
 
@@ -294,11 +296,12 @@ export class RecoveryManager {
     this.back(m, t);
   }
 
-  private sessionClosed(m: Member, role: Role, clean: boolean): void {
+  private sessionClosed(m: Member, role: Role, _clean: boolean): void {
     if (role !== 'ROLE_RUN') return;
     const t = this.track(m.id);
     t.runSessions = Math.max(0, t.runSessions - 1);
-    if (!clean && this.options.table.state !== 'Failed') {
+    // a run session outlives its engines across epochs, so only a finished job ends it cleanly
+    if (!t.finished && this.options.table.state !== 'Failed') {
       this.lose(m.id, 'its lockstep run session broke (process or container died, or the network failed)', 'session');
     }
   }
@@ -307,7 +310,11 @@ export class RecoveryManager {
     const { table } = this.options;
     const t = this.track(m.id);
     if (e.state === 'ENGINE_STOPPED' || e.state === 'ENGINE_EXITED') t.stopped = true;
-    if (e.state === 'ENGINE_RUNNING' || e.state === 'ENGINE_STARTING') t.stopped = false;
+    if (e.state === 'ENGINE_RUNNING' || e.state === 'ENGINE_STARTING') {
+      t.stopped = false;
+      t.finished = false;
+    }
+    if (e.state === 'ENGINE_EXITED' && e.exitCode === 0 && e.signal === '') t.finished = true;
     // an exit 0 is a finished job; a stop nobody asked for (SIGTERM to the wrapper: the pod is terminating) is a loss
     const failed =
       (e.state === 'ENGINE_EXITED' && (e.exitCode !== 0 || e.signal !== '')) || e.state === 'ENGINE_STOPPED';

@@ -59,6 +59,7 @@ describe('deploy/base', () => {
       '/sys': true,
       '/dev': true,
       '/dev/kmsg': true,
+      '/run/udev': true,
     });
     const hostPaths = (pod.volumes as JsonObject[]).map((v) => at(v, 'hostPath.path'));
     expect(hostPaths).toEqual(

@@ -138,13 +138,13 @@ try {
     );
     await step(
       `the agent sets ${'lockstep.dev/DevicesHealthy'}=False on ${member.pod}`,
-      () => s.waitForDevicesHealthy(member.pod, 'False', 30_000),
+      () => s.waitForDevicesHealthy(member.pod, 'False', 30_000, oldUid),
       (message) => message,
     );
     await step(
-      'the kubelet reports the device Unhealthy in the pod\'s allocatedResourcesStatus (KEP-4680 health stream)',
-      () => s.waitForAllocatedHealth(member.pod, 'Unhealthy', 30_000),
-      (text) => text,
+      'the kubelet sees the device Unhealthy on the plugin\'s health stream (KEP-4680 NodeWatchResources)',
+      () => s.waitForKubeletHealth(member, 'Unhealthy', 30_000),
+      (text) => `${member.node}/${member.device}: ${text}`,
     );
     out(indent(await s.kubectlLockstep(['devices', member.node])));
     out(indent(await s.kubectlLockstep(['pods', '-n', NAMESPACE])));

@@ -108,18 +108,19 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
   }, 120_000);
 
   let member: MemberDevice;
-  it('an XID 79 on a member’s GPU shows in the slice (taint), on the pod (condition) and in the kubelet status', async () => {
+  let oldUid = '';
+  it('an XID 79 on a member’s GPU shows in the slice (taint), on the pod (condition) and on the kubelet health stream', async () => {
     member = await story.memberGpu(`${GROUP}-1`);
+    oldUid = (await story.pod(member.pod))?.metadata.uid ?? '';
     await story.injectXid(member, 79);
     const { taint } = await story.waitForDeviceUnhealthy(member, 30_000);
     expect(taint).toMatchObject({ key: 'lockstep.dev/unhealthy', value: expect.stringContaining('79') });
-    expect(await story.waitForDevicesHealthy(member.pod, 'False', 30_000)).toContain(member.device);
-    expect(await story.waitForAllocatedHealth(member.pod, 'Unhealthy', 30_000)).toContain('Unhealthy');
+    expect(await story.waitForDevicesHealthy(member.pod, 'False', 30_000, oldUid)).toContain(member.device);
+    expect(await story.waitForKubeletHealth(member, 'Unhealthy', 30_000)).toBe('Unhealthy');
   }, 100_000);
 
   it('recovery: the coordinator deletes the member, the controller recreates it, it lands on a healthy GPU, the group re-forms', async () => {
-    const old = await story.pod(member.pod);
-    const replaced = await story.waitForPodReplaced(member.pod, old?.metadata.uid ?? '', 60_000);
+    const replaced = await story.waitForPodReplaced(member.pod, oldUid, 60_000);
     expect(replaced.metadata.labels?.[POD_INDEX_LABEL]).toBe('1');
     await story.waitForPodsRunning(90_000);
     const now = await story.memberGpu(member.pod);

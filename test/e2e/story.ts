@@ -101,13 +101,20 @@ export interface MemberDevice {
 
 export class Story {
   readonly agents = new Map<string, AgentProcess>();
+  /** every version of the group's pods the API server stored, in order (conditions that came and went included) */
+  readonly podHistory: Pod[] = [];
   private readonly binDir: string;
+  private readonly unsubscribe: () => void;
 
   private constructor(
     readonly cluster: TestCluster,
     readonly workloads: Workloads,
     readonly dir: string,
   ) {
+    this.unsubscribe = cluster.apiServer.store.subscribe('pods', (_type, object) => {
+      const pod = object as Pod;
+      if (pod.metadata.namespace === NAMESPACE) this.podHistory.push(pod);
+    });
     this.binDir = join(dir, 'bin');
     mkdirSync(this.binDir, { recursive: true });
     // kubectl finds plugins on PATH: kubectl-lockstep, the bundle from dist/
@@ -400,14 +407,33 @@ export class Story {
   }
 
   /** The agent's pod reporter set lockstep.dev/DevicesHealthy on the pod holding the device. */
-  async waitForDevicesHealthy(podName: string, status: 'True' | 'False', timeoutMs: number): Promise<string> {
+  async waitForDevicesHealthy(
+    podName: string,
+    status: 'True' | 'False',
+    timeoutMs: number,
+    uid?: string,
+  ): Promise<string> {
+    // from the pod's history: the coordinator may delete the pod right after the condition appears
     return until(
       `${CONDITION_DEVICES_HEALTHY}=${status} on ${podName}`,
-      async () => {
-        const pod = await this.pod(podName);
-        const condition = pod?.status?.conditions?.find((c) => c.type === CONDITION_DEVICES_HEALTHY);
-        return condition?.status === status ? (condition.message ?? condition.reason ?? status) : undefined;
+      () => {
+        for (const pod of this.podHistory) {
+          if (pod.metadata.name !== podName || (uid && pod.metadata.uid !== uid)) continue;
+          const condition = pod.status?.conditions?.find((c) => c.type === CONDITION_DEVICES_HEALTHY);
+          if (condition?.status === status) return condition.message ?? condition.reason ?? status;
+        }
+        return undefined;
       },
+      timeoutMs,
+    );
+  }
+
+  /** The kubelet's view of the device through the plugin's health stream (NodeWatchResources, KEP-4680). */
+  async waitForKubeletHealth(member: MemberDevice, health: 'Healthy' | 'Unhealthy', timeoutMs: number): Promise<string> {
+    const kubelet = this.workloads.node(member.node).kubelet;
+    return until(
+      `the kubelet of ${member.node} to see ${member.device} ${health}`,
+      () => (kubelet.deviceHealth(DRIVER, member.node, member.device) === health ? health : undefined),
       timeoutMs,
     );
   }
@@ -492,6 +518,7 @@ export class Story {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe();
     for (const agent of this.agents.values()) await agent.stop();
     await this.cluster.stop();
   }
