@@ -1,36 +1,5 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-
-/**
- * Writes `data` so that a crash leaves either the old file or the new one, never a torn one: temp file in the same
- * directory, fsync, rename over the target, fsync the directory (so the rename itself survives power loss).
- */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const file = await open(tmp, 'w', 0o600);
-  try {
-    await file.writeFile(data);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } catch {
-    // some filesystems refuse fsync on a directory; the rename is still atomic
-  } finally {
-    await d.close();
-  }
-}
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../src/fs/atomic-file.js';
 
 /** Reads a JSON state file; undefined when it does not exist. A file that is not JSON is an error with its path. */
 export async function readJsonState(path: string): Promise<unknown> {
@@ -58,7 +27,7 @@ export class SerialWriter {
   ) {}
 
   write(data: string): Promise<void> {
-    this.chain = this.chain.then(() => writeFileAtomic(this.path, data)).catch(this.onError);
+    this.chain = this.chain.then(() => writeFileAtomic(this.path, data, 0o600)).catch(this.onError);
     return this.chain;
   }
 

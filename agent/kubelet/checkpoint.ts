@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../src/fs/atomic-file.js';
 import type { PreparedDevice } from './protos.js';
 
 /**

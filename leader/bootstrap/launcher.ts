@@ -9,7 +9,20 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
-import { chmod, copyFile, link, lstat, mkdir, open, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+} from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface LauncherSource {
@@ -127,7 +140,8 @@ export async function installLauncher(dir: string, source: LauncherSource): Prom
       await linkOrCopy(join(dirname(source.entry), f), join(tmp, 'lib', f));
     }
     // the script runs lib/lockstep.mjs whatever the entry was called
-    if (basename(source.entry) !== 'lockstep.mjs') await rename(join(tmp, 'lib', basename(source.entry)), join(tmp, 'lib', 'lockstep.mjs'));
+    if (basename(source.entry) !== 'lockstep.mjs')
+      await rename(join(tmp, 'lib', basename(source.entry)), join(tmp, 'lib', 'lockstep.mjs'));
     const handle = await open(join(tmp, 'lockstep'), 'w', 0o755);
     try {
       await handle.writeFile(LAUNCHER_SCRIPT);

@@ -11,8 +11,8 @@ import { formatMs, type Joined, JoinRefusedError, JoinTimeoutError, joinGroup } 
 import { writeEnvFile } from '../member/env-file.js';
 import { type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
 import { LocateError } from '../member/locate.js';
-import { installLauncher } from './launcher.js';
 import type { Role } from '../protocol/messages.js';
+import { installLauncher } from './launcher.js';
 
 /** Exit codes: the group never formed in time; the coordinator refused this pod. */
 export const EXIT_TIMEOUT = 3;
@@ -89,7 +89,7 @@ export async function launcher(
     log.info('not installing the launcher (--install-launcher=false)');
     return;
   }
-  if (!entry || !entry.endsWith('.mjs')) {
+  if (!entry?.endsWith('.mjs')) {
     log.info({ entry }, 'not installing the launcher: lockstep is not running from its bundle');
     return;
   }

@@ -9,10 +9,10 @@ import type { tokenReviewAuthenticator } from '../auth/token-review.js';
 import { rankHint } from '../member/identity.js';
 import { Coordinator } from './coordinator.js';
 import type { KubeStatusSink } from './kube-sink.js';
-import type { Authenticator } from './server.js';
 import type { KubeGroupPodActions } from './pod-actions.js';
 import type { PodWatch } from './pod-watch.js';
 import type { RecoveryPolicyName } from './recovery.js';
+import type { Authenticator } from './server.js';
 import { factsFromPod, groupFromPodName, sizeFromOwner, type WorkloadFacts } from './workload.js';
 
 export interface CoordinatorCliOptions {

@@ -42,10 +42,7 @@ function restarts(pod: Pod): Map<string, number> {
   return new Map(containerStatuses(pod).map((c) => [c.name, c.restartCount ?? 0]));
 }
 
-export type PodChange =
-  | { kind: 'lost'; loss: LossKind; reason: string }
-  | { kind: 'present' }
-  | { kind: 'none' };
+export type PodChange = { kind: 'lost'; loss: LossKind; reason: string } | { kind: 'present' } | { kind: 'none' };
 
 /** What one watch event means for the member (pure). */
 export function classify(type: 'add' | 'update' | 'delete', pod: Pod, previous: Pod | undefined): PodChange {

@@ -249,7 +249,8 @@ export class RecoveryManager {
           : { epoch, size: table.size },
         restarting ? 'group running again' : 'group complete: released',
       );
-      if (restarting) void actions?.event('Normal', 'GroupRunning', `epoch ${epoch}: all ${table.size} members restarted`);
+      if (restarting)
+        void actions?.event('Normal', 'GroupRunning', `epoch ${epoch}: all ${table.size} members restarted`);
       this.changed();
     } finally {
       this.opening = false;
@@ -371,7 +372,11 @@ export class RecoveryManager {
       if (t.runSessions === 0 || (t.lostAt !== undefined && t.silent)) continue;
       const silent = now - m.lastSeen;
       if (silent > heartbeatTimeoutMs) {
-        this.lose(m.id, `no heartbeat for ${silent} ms (timeout ${heartbeatTimeoutMs} ms): the member hangs`, 'heartbeat');
+        this.lose(
+          m.id,
+          `no heartbeat for ${silent} ms (timeout ${heartbeatTimeoutMs} ms): the member hangs`,
+          'heartbeat',
+        );
       }
     }
   }

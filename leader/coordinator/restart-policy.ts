@@ -12,7 +12,7 @@ export interface RestartPolicyOptions {
 }
 
 export type RestartDecision =
-  | { kind: 'restart'; delayMs: number; /** restarts in the window, this one included */ count: number }
+  | { kind: 'restart'; delayMs: number /** restarts in the window, this one included */; count: number }
   | { kind: 'fail'; reason: string };
 
 export class RestartPolicy {

@@ -85,7 +85,10 @@ export async function runRun(
         log.info('no environment file: joining the group directly');
         return join(joinPlanFor(undefined));
       }
-      log.info({ envFile: options.envFile, rank: file.rank, epoch: file.epoch }, 'using the environment bootstrap wrote');
+      log.info(
+        { envFile: options.envFile, rank: file.rank, epoch: file.epoch },
+        'using the environment bootstrap wrote',
+      );
       // the command must be valid before anything starts
       buildCommand(argv, file, options, processEnv);
       const session = attachSession(file.coordinator, file.memberId, file.heartbeatIntervalMs ?? 1000, 'ROLE_RUN');

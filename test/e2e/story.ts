@@ -112,7 +112,7 @@ export class Story {
     readonly dir: string,
   ) {
     this.unsubscribe = cluster.apiServer.store.subscribe('pods', (_type, object) => {
-      const pod = object as Pod;
+      const pod = object as unknown as Pod;
       if (pod.metadata.namespace === NAMESPACE) this.podHistory.push(pod);
     });
     this.binDir = join(dir, 'bin');

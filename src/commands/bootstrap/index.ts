@@ -1,5 +1,4 @@
-import { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { flag, logLevelFlag } from '../../cli/options.js';
 import { addJoinFlags } from '../join-flags.js';
 

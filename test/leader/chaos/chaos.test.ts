@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_DEVICES_HEALTHY } from '../../../src/contract/names.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
-import { freePort, killAll, lockstep, type Proc, type StartedCoordinator, startCoordinator } from '../support/processes.js';
+import {
+  freePort,
+  killAll,
+  lockstep,
+  type Proc,
+  type StartedCoordinator,
+  startCoordinator,
+} from '../support/processes.js';
 import {
   alive,
   coordinatorKubeconfig,
@@ -213,7 +220,9 @@ describe.skipIf(!hasTorch())('chaos: a 4-member torch group recovers from every 
   }, 90_000);
 
   it('a deleted member pod is replaced while the others wait in place', async () => {
-    const uids = [0, 2, 3].map((r) => (api.store.get('pods', pod(r), NS) as { metadata: { uid?: string } }).metadata.uid);
+    const uids = [0, 2, 3].map(
+      (r) => (api.store.get('pods', pod(r), NS) as { metadata: { uid?: string } }).metadata.uid,
+    );
     api.store.delete('pods', pod(1), NS);
     await recovering(/pod llm-1 was deleted/);
     // what the kubelet and the controller do: the container ends, a new pod of the same name comes
@@ -222,9 +231,9 @@ describe.skipIf(!hasTorch())('chaos: a 4-member torch group recovers from every 
     restartMember(1, true);
     await wholeAgain(epoch);
     // healthy pods are never recreated
-    expect([0, 2, 3].map((r) => (api.store.get('pods', pod(r), NS) as { metadata: { uid?: string } }).metadata.uid)).toEqual(
-      uids,
-    );
+    expect(
+      [0, 2, 3].map((r) => (api.store.get('pods', pod(r), NS) as { metadata: { uid?: string } }).metadata.uid),
+    ).toEqual(uids);
   }, 90_000);
 
   it('a member whose GPU turns unhealthy has its pod deleted by the coordinator and comes back', async () => {
@@ -321,7 +330,9 @@ describe('chaos: a member that keeps crashing', () => {
       expect(s.lastReason).toMatch(/rank 1 \(pod crash-1\): engine exited with code 3; restart budget exhausted/);
       expect(s.restarts).toBe(2);
       const events = await until('a GroupFailed event', () =>
-        local.store.list('events', { namespace: 'crash' }).find((e) => (e as { reason?: string }).reason === 'GroupFailed'),
+        local.store
+          .list('events', { namespace: 'crash' })
+          .find((e) => (e as { reason?: string }).reason === 'GroupFailed'),
       );
       expect((events as { message?: string }).message).toMatch(/restart budget exhausted/);
     } finally {

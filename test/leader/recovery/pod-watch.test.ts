@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { classify, unhealthyDevices } from '../../../leader/coordinator/pod-watch.js';
+import type { Pod } from '../../../src/kube/types.js';
+
+function pod(over: { uid?: string; deleting?: boolean; status?: Pod['status'] } = {}): Pod {
+  return {
+    metadata: {
+      name: 'llm-1',
+      uid: over.uid ?? 'u1',
+      ...(over.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+    },
+    spec: { containers: [{ name: 'engine' }] },
+    status: over.status ?? { phase: 'Running' },
+  };
+}
+
+const restarted = (n: number): Pod['status'] => ({ containerStatuses: [{ name: 'engine', restartCount: n }] });
+// the kubelet's KEP-4680 field, as the kubelet emulator writes it
+const allocated = (health: string): Pod['status'] => ({
+  containerStatuses: [
+    {
+      name: 'engine',
+      restartCount: 0,
+      allocatedResourcesStatus: [
+        { name: 'claim:gpu', resources: [{ resourceID: 'lockstep.dev/node-a/gpu-3', health }] },
+      ],
+    },
+  ],
+});
+
+describe('classify (pod watch → member loss)', () => {
+  it('deletion, and the start of a graceful deletion', () => {
+    expect(classify('delete', pod(), pod())).toEqual({
+      kind: 'lost',
+      loss: 'pod-deleted',
+      reason: 'pod llm-1 was deleted',
+    });
+    expect(classify('update', pod({ deleting: true }), pod())).toMatchObject({ loss: 'pod-deleted' });
+    expect(classify('update', pod({ deleting: true }), pod({ deleting: true }))).toEqual({ kind: 'none' });
+  });
+
+  it('a container restart, but not the restart count of a recreated pod', () => {
+    expect(classify('update', pod({ status: restarted(1) }), pod({ status: restarted(0) }))).toEqual({
+      kind: 'lost',
+      loss: 'pod-restarted',
+      reason: 'container engine of pod llm-1 restarted (restart count 1)',
+    });
+    expect(classify('update', pod({ uid: 'u2', status: restarted(0) }), pod({ status: restarted(3) }))).toEqual({
+      kind: 'present',
+    });
+  });
+
+  it('devices turning unhealthy: the DevicesHealthy condition or allocatedResourcesStatus, once', () => {
+    const bad = pod({
+      status: { conditions: [{ type: 'lockstep.dev/DevicesHealthy', status: 'False', reason: 'XID79' }] },
+    });
+    expect(classify('update', bad, pod())).toEqual({
+      kind: 'lost',
+      loss: 'device',
+      reason: 'device unhealthy (lockstep.dev/DevicesHealthy=False, XID79)',
+    });
+    expect(classify('update', bad, bad)).toEqual({ kind: 'none' });
+    expect(classify('update', pod({ status: allocated('Unhealthy') }), pod({ status: allocated('Healthy') }))).toEqual({
+      kind: 'lost',
+      loss: 'device',
+      reason: 'device unhealthy (allocatedResourcesStatus: lockstep.dev/node-a/gpu-3 Unhealthy)',
+    });
+    expect(unhealthyDevices(pod({ status: allocated('Unknown') }))).toBeUndefined();
+  });
+
+  it('a healthy pod (new or recreated) is present', () => {
+    expect(classify('add', pod(), undefined)).toEqual({ kind: 'present' });
+    expect(classify('update', pod({ uid: 'u2' }), pod())).toEqual({ kind: 'present' });
+  });
+});
