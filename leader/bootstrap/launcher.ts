@@ -41,7 +41,9 @@ export interface LauncherResult {
 
 export const LAUNCHER_SCRIPT = `#!/bin/sh
 # installed by lockstep bootstrap: runs lockstep with the node that came with it (engine images have neither)
-here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P)
+# shell builtins only: an engine image may not even have dirname
+case "$0" in */*) here=\${0%/*} ;; *) here=. ;; esac
+here=$(CDPATH= cd -P -- "$here" && pwd -P)
 exec "$here/node" "$here/lib/lockstep.mjs" "$@"
 `;
 

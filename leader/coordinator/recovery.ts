@@ -44,6 +44,8 @@ export interface RecoveryOptions extends RestartPolicyOptions {
 
 interface Track {
   runSessions: number;
+  /** a (re)joining pod's bootstrap waits at the barrier on its own session: it is there, its engine is not */
+  bootSessions: number;
   /** when the member was lost (undefined = present) */
   lostAt?: number;
   lostReason?: string;
@@ -213,7 +215,7 @@ export class RecoveryManager {
     if (!table.isComplete()) return false;
     for (const m of table.members()) {
       const t = this.track(m.id);
-      if (t.lostAt !== undefined || t.podGone || t.runSessions === 0 || !t.stopped) return false;
+      if (t.lostAt !== undefined || t.podGone || t.runSessions + t.bootSessions === 0 || !t.stopped) return false;
     }
     return true;
   }
@@ -289,17 +291,20 @@ export class RecoveryManager {
   // ---- hook handlers
 
   private attached(m: Member, role: Role): void {
-    if (role !== 'ROLE_RUN') return;
     const t = this.track(m.id);
-    t.runSessions++;
+    if (role === 'ROLE_RUN') t.runSessions++;
+    else t.bootSessions++;
     // a run attaches with no engine running: a restarted one reaped what its predecessor left
     t.stopped = true;
     this.back(m, t);
   }
 
   private sessionClosed(m: Member, role: Role, _clean: boolean): void {
-    if (role !== 'ROLE_RUN') return;
     const t = this.track(m.id);
+    if (role !== 'ROLE_RUN') {
+      t.bootSessions = Math.max(0, t.bootSessions - 1);
+      return;
+    }
     t.runSessions = Math.max(0, t.runSessions - 1);
     // a run session outlives its engines across epochs, so only a finished job ends it cleanly
     if (!t.finished && this.options.table.state !== 'Failed') {
@@ -384,7 +389,7 @@ export class RecoveryManager {
   private track(id: string): Track {
     let t = this.tracks.get(id);
     if (!t) {
-      t = { runSessions: 0, stopped: true };
+      t = { runSessions: 0, bootSessions: 0, stopped: true };
       this.tracks.set(id, t);
     }
     return t;

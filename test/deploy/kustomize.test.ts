@@ -46,9 +46,14 @@ describe('deploy/base', () => {
     expect(agent.args).toEqual(['agent']);
     expect(at(agent, 'securityContext.privileged')).toBe(true);
     const env = Object.fromEntries(
-      (agent.env as JsonObject[]).map((e) => [e.name, at(e, 'valueFrom.fieldRef.fieldPath')]),
+      (agent.env as JsonObject[]).map((e) => [e.name, e.value ?? at(e, 'valueFrom.fieldRef.fieldPath')]),
     );
-    expect(env).toEqual({ NODE_NAME: 'spec.nodeName', POD_UID: 'metadata.uid' });
+    expect(env).toEqual({
+      NODE_NAME: 'spec.nodeName',
+      POD_UID: 'metadata.uid',
+      NODE_OPTIONS: '--max-semi-space-size=1',
+      MALLOC_ARENA_MAX: '2',
+    });
     const mounts = Object.fromEntries(
       (agent.volumeMounts as JsonObject[]).map((m) => [m.mountPath, m.readOnly === true]),
     );

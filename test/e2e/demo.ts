@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GROUP, NAMESPACE } from './manifests.js';
-import { type MemberDevice, Story } from './story.js';
+import { type MemberDevice, Story, until } from './story.js';
 
 const keep = process.argv.includes('--keep');
 const started = Date.now();
@@ -92,7 +92,10 @@ try {
       () => s.waitForPodsRunning(120_000),
       (list) =>
         list
-          .map((p) => `${p.metadata.name} on ${(p.spec as { nodeName?: string }).nodeName} (${(p.status as { podIP?: string }).podIP})`)
+          .map(
+            (p) =>
+              `${p.metadata.name} on ${(p.spec as { nodeName?: string }).nodeName} (${(p.status as { podIP?: string }).podIP})`,
+          )
           .join(', '),
     );
     out(indent(await s.kubectlLockstep(['group', GROUP, '-n', NAMESPACE])));
@@ -106,6 +109,7 @@ try {
       await step('the coordinator reports the group Ready (lockstep.dev/GroupReady, the readiness gate)', () =>
         s.waitForGroupReady(30_000).then(() => true),
       );
+      out(indent(await s.kubectl(['get', 'pods', '-n', NAMESPACE, '-o', 'wide'])));
       out(indent(await s.kubectlLockstep(['groups', '-n', NAMESPACE])));
       out(indent(await s.kubectlLockstep(['pods', '-n', NAMESPACE])));
     }
@@ -123,7 +127,7 @@ try {
         out(indent(`${member.node} kernel log: ${line}`));
         return member;
       },
-      (m) => `${m.pod} holds ${m.node}/${m.device} (${m.pciBusID})`,
+      (m) => `${m.pod} holds ${m.node}/${m.device} (${m.pciBusID}, ${m.uuid})`,
     );
   } else {
     skip('inject XID 79 on a member GPU', 'the group did not form');
@@ -142,7 +146,7 @@ try {
       (message) => message,
     );
     await step(
-      'the kubelet sees the device Unhealthy on the plugin\'s health stream (KEP-4680 NodeWatchResources)',
+      "the kubelet sees the device Unhealthy on the plugin's health stream (KEP-4680 NodeWatchResources)",
       () => s.waitForKubeletHealth(member, 'Unhealthy', 30_000),
       (text) => `${member.node}/${member.device}: ${text}`,
     );
@@ -157,18 +161,26 @@ try {
       await step(
         'the scheduler places the new pod on a healthy GPU',
         async () => {
-          await s.waitForPodsRunning(120_000);
-          const now = await s.memberGpu(member.pod);
+          const now = await until(`${member.pod} to get devices again`, () => s.memberGpu(member.pod), 60_000, 250);
           if (now.node === member.node && now.device === member.device) {
             throw new Error(`${member.pod} got the failed GPU ${member.node}/${member.device} again`);
           }
           return now;
         },
-        (m) => `${m.pod} now holds ${m.node}/${m.device} (${m.pciBusID})`,
+        (m) => `${m.pod} now holds ${m.node}/${m.device} (${m.pciBusID}, ${m.uuid})`,
       );
       await step(
         'the group forms again in a new epoch and all-reduces (sum 3)',
-        () => s.waitForAllReduce(120_000, 1),
+        async () => {
+          await s.waitForPodsRunning(90_000);
+          const lines = await s.waitForAllReduce(60_000, 2);
+          const gpus = await s.engineGpus(`${GROUP}-1`);
+          if (gpus === victim?.uuid) throw new Error(`the restarted engine still sees the failed GPU ${gpus}`);
+          out(
+            indent(`${GROUP}-1's engine now sees NVIDIA_VISIBLE_DEVICES=${gpus} (from the CDI spec of its new claim)`),
+          );
+          return lines;
+        },
         (map) => [...map].map(([pod, line]) => `${pod}: "${line}"`).join('; '),
       );
       out(indent(await s.kubectlLockstep(['group', GROUP, '-n', NAMESPACE])));
@@ -186,7 +198,5 @@ try {
 out('\n══ summary ══');
 for (const r of results) out(`${r.ok ? '✓' : '✗'} ${r.name}${r.ok ? '' : `\n    ${r.detail}`}`);
 const failed = results.filter((r) => !r.ok).length;
-out(
-  `\n${results.length - failed}/${results.length} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-);
+out(`\n${results.length - failed}/${results.length} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 process.exit(failed === 0 ? 0 : 1);

@@ -12,12 +12,10 @@ import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod, ResourceSlice } from '../../src/kube/types.js';
 import { POD_INDEX_LABEL, POD_NAME_LABEL } from '../cluster/controllers/index.js';
 import { GROUP, NAMESPACE } from './manifests.js';
-import { alive, DRIVER, type MemberDevice, Story } from './story.js';
+import { alive, DRIVER, type MemberDevice, Story, until } from './story.js';
 
 const deviceNames = (slices: ResourceSlice[]) =>
-  slices
-    .flatMap((s) => ((s.spec as { devices?: { name: string }[] }).devices ?? []).map((d) => d.name))
-    .sort();
+  slices.flatMap((s) => ((s.spec as { devices?: { name: string }[] }).devices ?? []).map((d) => d.name)).sort();
 
 const initStatus = (pod: Pod | undefined, name: string) =>
   (
@@ -56,7 +54,7 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
     expect(pods.map((p) => p.metadata.name)).toEqual([`${GROUP}-0`, `${GROUP}-1`]);
     expect(pods.map((p) => p.metadata.labels?.[POD_INDEX_LABEL])).toEqual(['0', '1']);
     expect(pods.map((p) => p.metadata.labels?.[POD_NAME_LABEL])).toEqual([`${GROUP}-0`, `${GROUP}-1`]);
-    const leaderIP = (pods[0]?.status as { podIP?: string }).podIP;
+    const leaderIP = (pods[0]?.status as { podIP?: string } | undefined)?.podIP;
     expect(story.workloads.dns.resolve(`${GROUP}-0.${GROUP}.${NAMESPACE}`)).toEqual([leaderIP]);
 
     const lines = await story.waitForAllReduce(90_000);
@@ -65,14 +63,14 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
       'allreduce epoch=1 rank=1/2 sum=3',
     ]);
     // the engine got the group environment lockstep bootstrap wrote: the leader's pod IP as torch's MASTER_ADDR
-    expect(await story.engineLog(pods[0] as Pod)).toMatch(new RegExp(`master=${leaderIP?.replace(/\./g, "\\.")}:\\d+`));
+    expect(await story.engineLog(pods[0] as Pod)).toMatch(new RegExp(`master=${leaderIP?.replace(/\./g, '\\.')}:\\d+`));
     await story.waitForGroupReady(30_000);
     const table = await story.kubectlLockstep(['group', GROUP, '-n', NAMESPACE]);
     expect(table).toContain(`${GROUP}-1`);
   }, 200_000);
 
   it('an agent restart loses nothing: same slices (no duplicates), plugin registered again, the job keeps running', async () => {
-    const node = (((await story.pod(`${GROUP}-1`))?.spec as { nodeName?: string }) ?? {}).nodeName ?? '';
+    const node = ((await story.pod(`${GROUP}-1`))?.spec as { nodeName?: string } | undefined)?.nodeName ?? '';
     const before = await story.slices(node);
     const kubelet = story.workloads.node(node).kubelet;
     const registeredAt = kubelet.pluginList().find((p) => p.driver === DRIVER)?.registeredAt;
@@ -80,12 +78,13 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
 
     await story.agent(node).restart();
 
-    await story.workloads.node(node).kubelet.waitFor(
-      'the restarted agent’s plugin to register',
-      () =>
-        kubelet.pluginList().some((p) => p.driver === DRIVER && p.connected && p.registeredAt !== registeredAt),
-      30_000,
-    );
+    await story.workloads
+      .node(node)
+      .kubelet.waitFor(
+        'the restarted agent’s plugin to register',
+        () => kubelet.pluginList().some((p) => p.driver === DRIVER && p.connected && p.registeredAt !== registeredAt),
+        30_000,
+      );
     const after = await story.slices(node);
     expect(after.length).toBe(before.length);
     expect(deviceNames(after)).toEqual(deviceNames(before));
@@ -109,9 +108,14 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
 
   let member: MemberDevice;
   let oldUid = '';
+  let epochBefore = 0;
   it('an XID 79 on a member’s GPU shows in the slice (taint), on the pod (condition) and on the kubelet health stream', async () => {
     member = await story.memberGpu(`${GROUP}-1`);
+    // the container runtime applied the CDI spec of the claimed GPU: the engine sees that GPU only
+    expect(member.uuid).toMatch(/^GPU-/);
+    expect(await story.engineGpus(member.pod)).toBe(member.uuid);
     oldUid = (await story.pod(member.pod))?.metadata.uid ?? '';
+    epochBefore = Math.max(...[...(await story.engineEpochs()).values()].flat());
     await story.injectXid(member, 79);
     const { taint } = await story.waitForDeviceUnhealthy(member, 30_000);
     expect(taint).toMatchObject({ key: 'lockstep.dev/unhealthy', value: expect.stringContaining('79') });
@@ -119,14 +123,33 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
     expect(await story.waitForKubeletHealth(member, 'Unhealthy', 30_000)).toBe('Unhealthy');
   }, 100_000);
 
-  it('recovery: the coordinator deletes the member, the controller recreates it, it lands on a healthy GPU, the group re-forms', async () => {
+  it('recovery: the coordinator deletes the member’s pod, the controller recreates it, the scheduler avoids the failed GPU', async () => {
     const replaced = await story.waitForPodReplaced(member.pod, oldUid, 60_000);
     expect(replaced.metadata.labels?.[POD_INDEX_LABEL]).toBe('1');
-    await story.waitForPodsRunning(90_000);
-    const now = await story.memberGpu(member.pod);
+    const now = await until(`${member.pod} to get devices again`, () => story.memberGpu(member.pod), 60_000, 250);
     expect(`${now.node}/${now.device}`).not.toBe(`${member.node}/${member.device}`);
-    const before = await story.allReduceSteps();
-    await story.waitForProgress(before, 2, 90_000);
+    // the new pod's containers start: its bootstrap joins the group again
+    await until(
+      `${member.pod}'s bootstrap to join the group again`,
+      async () => {
+        const pod = await story.pod(member.pod);
+        return pod
+          ? /joined group llama-405b as rank 1/.test(await story.containerLog(pod, 'lockstep-bootstrap'))
+          : false;
+      },
+      60_000,
+      250,
+    );
+  }, 200_000);
+
+  it('the group forms again in a new epoch and all-reduces, with the same pod names', async () => {
+    const pods = await story.waitForPodsRunning(90_000);
+    expect(pods.map((p) => p.metadata.name)).toEqual([`${GROUP}-0`, `${GROUP}-1`]);
+    const lines = await story.waitForAllReduce(90_000, epochBefore + 1);
+    const now = await story.memberGpu(member.pod);
+    expect(await story.engineGpus(member.pod)).toBe(now.uuid);
+    expect(now.uuid).not.toBe(member.uuid);
+    expect([...lines.values()].every((l) => / sum=3$/.test(l))).toBe(true);
     await story.waitForGroupReady(30_000);
   }, 200_000);
 

@@ -24,7 +24,8 @@ import torch.distributed as dist
 rank = int(os.environ["RANK"])
 world = int(os.environ["WORLD_SIZE"])
 epoch = os.environ.get("LOCKSTEP_EPOCH", "?")
-print(f"init epoch={epoch} rank={rank}/{world} master={os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}", flush=True)
+gpus = os.environ.get("NVIDIA_VISIBLE_DEVICES", "")
+print(f"init epoch={epoch} rank={rank}/{world} master={os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']} gpus={gpus}", flush=True)
 dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=world,
                         timeout=datetime.timedelta(seconds=60))
 step = 0
@@ -54,9 +55,7 @@ function docs(text: string): Doc[] {
 
 /** The example's plain StatefulSet with the torch job standing in for vLLM (before `lockstep inject`). */
 export function plainWorkload(): Doc[] {
-  const plain = docs(
-    readFileSync(join(REPO_ROOT, 'deploy/examples/vllm-statefulset/llama-405b.plain.yaml'), 'utf8'),
-  );
+  const plain = docs(readFileSync(join(REPO_ROOT, 'deploy/examples/vllm-statefulset/llama-405b.plain.yaml'), 'utf8'));
   return plain.map((doc) => {
     if (doc.kind !== 'StatefulSet') return doc;
     const set = structuredClone(doc) as Doc & {

@@ -9,11 +9,11 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, wri
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
 import { PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../src/kube/resources.js';
 import type { Pod, ResourceClaim, ResourceSlice } from '../../src/kube/types.js';
-import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
-import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import type { Workloads } from '../cluster/controllers/workloads.js';
+import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, REPO_ROOT, workloadManifest } from './manifests.js';
 
 const run = promisify(execFile);
@@ -36,7 +36,9 @@ export async function until<T>(
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
@@ -96,6 +98,8 @@ export interface MemberDevice {
   node: string;
   device: string;
   pciBusID: string;
+  /** the GPU's UUID (slice attribute), what CDI gives the container as NVIDIA_VISIBLE_DEVICES */
+  uuid: string;
   claim: string;
 }
 
@@ -119,7 +123,10 @@ export class Story {
     mkdirSync(this.binDir, { recursive: true });
     // kubectl finds plugins on PATH: kubectl-lockstep, the bundle from dist/
     const plugin = join(this.binDir, 'kubectl-lockstep');
-    writeFileSync(plugin, `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/kubectl-lockstep.mjs')}' "$@"\n`);
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/kubectl-lockstep.mjs')}' "$@"\n`,
+    );
     chmodSync(plugin, 0o755);
   }
 
@@ -215,6 +222,17 @@ export class Story {
     await writeFile(file, workloadManifest());
     const { stdout } = await run('kubectl', ['--kubeconfig', this.kubeconfig, 'apply', '-f', file]);
     return stdout;
+  }
+
+  /** The real kubectl against the cluster; its output (or its error text). */
+  async kubectl(args: string[]): Promise<string> {
+    const { stdout, stderr } = await run('kubectl', ['--kubeconfig', this.kubeconfig, ...args]).catch(
+      (error: { stdout?: string; stderr?: string; message: string }) => ({
+        stdout: error.stdout ?? '',
+        stderr: error.stderr || error.message,
+      }),
+    );
+    return stdout + stderr;
   }
 
   /** `kubectl lockstep …` through the real kubectl's plugin lookup. */
@@ -313,6 +331,14 @@ export class Story {
     return steps;
   }
 
+  /** The GPUs (NVIDIA_VISIBLE_DEVICES, from the CDI spec) the engine of a pod was last started with. */
+  async engineGpus(podName: string): Promise<string | undefined> {
+    const pod = await this.pod(podName);
+    if (!pod) return undefined;
+    const inits = [...(await this.engineLog(pod)).matchAll(/^init epoch=\d+ .* gpus=(\S*)$/gm)];
+    return inits.length > 0 ? inits[inits.length - 1]?.[1] : undefined;
+  }
+
   /** The epochs the engines of the current pods were started in (from their `init epoch=` lines). */
   async engineEpochs(): Promise<Map<string, number[]>> {
     const epochs = new Map<string, number[]>();
@@ -369,11 +395,15 @@ export class Story {
     if (!gpu) throw new Error(`claim ${claimName} has no GPU allocated`);
     const slices = await this.slices(gpu.pool);
     const device = slices
-      .flatMap((s) => (s.spec as { devices?: { name: string; attributes?: Record<string, { string?: string }> }[] }).devices ?? [])
+      .flatMap(
+        (s) =>
+          (s.spec as { devices?: { name: string; attributes?: Record<string, { string?: string }> }[] }).devices ?? [],
+      )
       .find((d) => d.name === gpu.device);
     const pciBusID = device?.attributes?.['lockstep.dev/pciBusID']?.string ?? device?.attributes?.pciBusID?.string;
     if (!pciBusID) throw new Error(`device ${gpu.device} of ${gpu.pool} has no pciBusID attribute`);
-    return { pod: podName, node: gpu.pool, device: gpu.device, pciBusID, claim: claimName };
+    const uuid = device?.attributes?.['lockstep.dev/uuid']?.string ?? device?.attributes?.uuid?.string ?? '';
+    return { pod: podName, node: gpu.pool, device: gpu.device, pciBusID, uuid, claim: claimName };
   }
 
   /** An XID line, as the NVIDIA driver writes it, in the node's kernel log. */
@@ -429,7 +459,11 @@ export class Story {
   }
 
   /** The kubelet's view of the device through the plugin's health stream (NodeWatchResources, KEP-4680). */
-  async waitForKubeletHealth(member: MemberDevice, health: 'Healthy' | 'Unhealthy', timeoutMs: number): Promise<string> {
+  async waitForKubeletHealth(
+    member: MemberDevice,
+    health: 'Healthy' | 'Unhealthy',
+    timeoutMs: number,
+  ): Promise<string> {
     const kubelet = this.workloads.node(member.node).kubelet;
     return until(
       `the kubelet of ${member.node} to see ${member.device} ${health}`,
@@ -447,7 +481,12 @@ export class Story {
         const statuses =
           (
             pod?.status as
-              | { containerStatuses?: { name: string; allocatedResourcesStatus?: { resources: { resourceID: string; health: string }[] }[] }[] }
+              | {
+                  containerStatuses?: {
+                    name: string;
+                    allocatedResourcesStatus?: { resources: { resourceID: string; health: string }[] }[];
+                  }[];
+                }
               | undefined
           )?.containerStatuses ?? [];
         const engine = statuses.find((c) => c.name === ENGINE_CONTAINER);
@@ -462,9 +501,18 @@ export class Story {
 
   /** `kubectl delete` of the StatefulSet, then every pod, claim, CDI spec and container process is gone. */
   async deleteWorkload(timeoutMs: number): Promise<void> {
-    await run('kubectl', ['--kubeconfig', this.kubeconfig, 'delete', 'statefulset', GROUP, '-n', NAMESPACE, '--wait=false']);
+    await run('kubectl', [
+      '--kubeconfig',
+      this.kubeconfig,
+      'delete',
+      'statefulset',
+      GROUP,
+      '-n',
+      NAMESPACE,
+      '--wait=false',
+    ]);
     await until(
-      'the group\'s pods, claims, CDI specs and processes to be gone',
+      "the group's pods, claims, CDI specs and processes to be gone",
       async () => {
         if ((await this.groupPods()).length > 0) return undefined;
         const left = await this.leftovers();

@@ -48,6 +48,8 @@ export async function startAgentWorld(options: {
   device: string;
   /** extra agent flags */
   flags?: string[];
+  /** extra environment for the agent process (the benchmark passes the DaemonSet's NODE_OPTIONS, MALLOC_ARENA_MAX) */
+  env?: Record<string, string>;
 }): Promise<AgentWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'health-world-'));
   // unix socket paths must stay under 108 bytes
@@ -81,7 +83,7 @@ export async function startAgentWorld(options: {
         ...['--http-address', `127.0.0.1:${port}`, '--log-level', 'warn'],
         ...(options.flags ?? []),
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...options.env } },
     );
     stops.push(
       () =>

@@ -17,7 +17,13 @@ import { PODS, type ResourceType } from '../../../src/kube/resources.js';
 import type { KubeObject, Pod } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
 
-export const SERVICES: ResourceType = { group: '', version: 'v1', resource: 'services', kind: 'Service', namespaced: true };
+export const SERVICES: ResourceType = {
+  group: '',
+  version: 'v1',
+  resource: 'services',
+  kind: 'Service',
+  namespaced: true,
+};
 export const CLUSTER_DOMAIN = 'cluster.local';
 
 export interface Service extends KubeObject {

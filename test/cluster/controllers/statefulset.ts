@@ -35,7 +35,10 @@ export interface StatefulSet extends KubeObject {
     serviceName?: string;
     podManagementPolicy?: 'Parallel' | 'OrderedReady';
     selector: { matchLabels?: Record<string, string> };
-    template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Pod['spec'] };
+    template: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec: Pod['spec'];
+    };
   };
   status?: Record<string, unknown>;
 }
@@ -91,7 +94,8 @@ const ordinalOf = (set: StatefulSet, pod: Pod): number | undefined => {
 };
 
 const isReady = (pod: Pod) =>
-  pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  pod.status?.phase === 'Running' &&
+  (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 export interface StatefulSetControllerOptions {
   client: KubeClient;
@@ -218,11 +222,11 @@ export class StatefulSetController {
 
   private async deletePod(namespace: string, pod: Pod): Promise<void> {
     try {
-      await this.options.client.delete(
-        resourcePath(PODS, { namespace, name: pod.metadata.name }),
-        undefined,
-        { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: pod.metadata.uid } },
-      );
+      await this.options.client.delete(resourcePath(PODS, { namespace, name: pod.metadata.name }), undefined, {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid: pod.metadata.uid },
+      });
       this.stats.podsDeleted++;
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -247,7 +251,11 @@ export class StatefulSetController {
     if (Object.entries(status).every(([k, v]) => before[k] === v)) return;
     try {
       await this.options.client.patch(
-        resourcePath(STATEFUL_SETS, { namespace: set.metadata.namespace, name: set.metadata.name, subresource: 'status' }),
+        resourcePath(STATEFUL_SETS, {
+          namespace: set.metadata.namespace,
+          name: set.metadata.name,
+          subresource: 'status',
+        }),
         { status },
         'merge',
       );

@@ -11,10 +11,11 @@ import type { KubeClient } from '../../../src/kube/client.js';
 import { NODES, resourcePath } from '../../../src/kube/resources.js';
 import type { Pod } from '../../../src/kube/types.js';
 import type { ApiServer } from '../apiserver/index.js';
-import { KubeletEmulator, type KubeletEmulatorOptions } from '../kubelet/index.js';
+import { KubeletEmulator, type KubeletEmulatorOptions, loadCdiRegistry } from '../kubelet/index.js';
 import { buildSimulatedNode, type SimulatedNode, type SimulatedNodeKind } from '../nodes/index.js';
 import type { AddressPool } from './addresses.js';
 import { PodRunner } from './runner.js';
+import type { ContainerSpec } from './spec.js';
 
 export interface NodeRuntimeOptions {
   name: string;
@@ -75,6 +76,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         pod.metadata.namespace,
       ),
     extraEnv: options.podEnv,
+    cdiEnv: (pod, container) => (kubelet ? cdiEnv(kubelet, cdiDir, pod, container) : Promise.resolve({})),
     onChange: (uid) => kubelet?.podChanged(uid),
     log: options.log,
   });
@@ -118,6 +120,49 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   };
 }
 
+/**
+ * What the container runtime's CDI injection adds to a container's env: the spec-wide and device `containerEdits.env`
+ * of every CDI device the kubelet got from NodePrepareResources for the claims (and requests) the container names.
+ */
+async function cdiEnv(
+  kubelet: KubeletEmulator,
+  cdiDir: string,
+  pod: Pod,
+  container: ContainerSpec,
+): Promise<Record<string, string>> {
+  const namespace = pod.metadata.namespace ?? 'default';
+  const runtime = kubelet.pod(namespace, pod.metadata.name ?? '');
+  const ids: string[] = [];
+  for (const ref of container.resources?.claims ?? []) {
+    const claimName = runtime?.podClaims.get(ref.name);
+    const info = claimName ? kubelet.claim(namespace, claimName) : undefined;
+    for (const device of info?.devices ?? []) {
+      if (!ref.request || device.requestNames.includes(ref.request)) ids.push(...device.cdiIds);
+    }
+  }
+  if (ids.length === 0) return {};
+  const registry = await loadCdiRegistry([cdiDir]);
+  const env: Record<string, string> = {};
+  const apply = (edits: unknown) => {
+    const list = (edits as { env?: unknown } | undefined)?.env;
+    for (const entry of Array.isArray(list) ? list : []) {
+      if (typeof entry !== 'string' || !entry.includes('=')) continue;
+      env[entry.slice(0, entry.indexOf('='))] = entry.slice(entry.indexOf('=') + 1);
+    }
+  };
+  const specsSeen = new Set<string>();
+  for (const id of ids) {
+    const found = registry.devices.get(id);
+    if (!found) continue;
+    if (!specsSeen.has(found.file)) {
+      specsSeen.add(found.file);
+      apply((found.spec as { containerEdits?: unknown }).containerEdits);
+    }
+    apply((found.device as { containerEdits?: unknown }).containerEdits);
+  }
+  return env;
+}
+
 /** The Node object, Ready, as the kubelet registers it. */
 async function ensureNode(client: KubeClient, name: string): Promise<void> {
   try {
@@ -135,7 +180,9 @@ async function ensureNode(client: KubeClient, name: string): Promise<void> {
     resourcePath(NODES, { name: created.metadata.name, subresource: 'status' }),
     {
       status: {
-        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' },
+        ],
         addresses: [{ type: 'Hostname', address: name }],
       },
     },

@@ -64,6 +64,8 @@ export interface PodRunnerOptions {
   /** first restart back-off; doubles up to maxBackoffMs (kubelet: 10 s and 5 min; shorter here) */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** the env the container runtime adds from the CDI specs of the devices the container's claims hold */
+  cdiEnv?: (pod: Pod, container: ContainerSpec) => Promise<Record<string, string>>;
   /** added to every container's environment (e.g. LOCKSTEP_LOG_LEVEL) */
   extraEnv?: Record<string, string>;
   /** something in a pod's status changed */
@@ -222,18 +224,14 @@ export class PodRunner {
     let phase: RunnerPodStatus['phase'] = instance.initialized ? 'Running' : 'Pending';
     if (instance.failed) phase = 'Failed';
     else if (instance.initialized && allDone && !instance.stopping) {
-      phase = mains.every((c) => 'terminated' in c.state && c.state.terminated.exitCode === 0)
-        ? 'Succeeded'
-        : 'Failed';
+      phase = mains.every((c) => 'terminated' in c.state && c.state.terminated.exitCode === 0) ? 'Succeeded' : 'Failed';
     }
     return {
       phase,
       podIP: instance.ip,
       initialized: instance.initialized,
       containersReady:
-        instance.initialized &&
-        mains.every(running) &&
-        inits.filter((c) => c.kind === 'sidecar').every(running),
+        instance.initialized && mains.every(running) && inits.filter((c) => c.kind === 'sidecar').every(running),
       ...(instance.failed ? { message: instance.failed } : {}),
       initContainerStatuses: inits.map((c) => this.containerStatus(instance, c)),
       containerStatuses: mains.map((c) => this.containerStatus(instance, c)),
@@ -459,7 +457,10 @@ export class PodRunner {
   }
 
   /** The container's argv and environment: image stand-in, downward API, `$(VAR)`, paths into the pod's dir. */
-  private async plan(instance: PodInstance, spec: ContainerSpec): Promise<{ argv: string[]; env: Record<string, string> }> {
+  private async plan(
+    instance: PodInstance,
+    spec: ContainerSpec,
+  ): Promise<{ argv: string[]; env: Record<string, string> }> {
     const namespace = instance.pod.metadata.namespace ?? 'default';
     const refs = new Map<string, Record<string, Buffer> | undefined>();
     for (const e of spec.env ?? []) {
@@ -483,6 +484,8 @@ export class PodRunner {
     for (const [name, value] of Object.entries(own)) own[name] = rewritePaths(value, mounts);
     const argv = expandArgv(containerArgv(spec), own).map((arg, i) => (i === 0 ? arg : rewritePaths(arg, mounts)));
     const local = localArgv(spec.image ?? '', argv, this.programs, existsSync);
+    // CDI edits come last, as the runtime applies them to the container it built from the pod spec
+    const cdi = this.options.cdiEnv ? await this.options.cdiEnv(instance.pod, spec) : {};
     const search = [`${namespace}.svc.cluster.local`, 'svc.cluster.local', 'cluster.local'];
     const env: Record<string, string> = {
       PATH: `${join(instance.dir, 'bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
@@ -499,6 +502,7 @@ export class PodRunner {
       ...(isLockstepImage(spec.image ?? '') || argv[0]?.endsWith('/lockstep') ? lockstepPathEnv(mounts) : {}),
       ...this.options.extraEnv,
       ...own,
+      ...cdi,
     };
     return { argv: local, env };
   }

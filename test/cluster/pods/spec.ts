@@ -34,6 +34,7 @@ export interface ContainerSpec {
   volumeMounts?: VolumeMount[];
   /** `Always` on an init container makes it a native sidecar */
   restartPolicy?: string;
+  resources?: { claims?: { name: string; request?: string }[] };
 }
 
 export interface VolumeSpec {
@@ -225,9 +226,9 @@ export interface MountedPath {
 export function rewritePaths(value: string, mounts: readonly MountedPath[]): string {
   if (mounts.length === 0) return value;
   const sorted = [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length);
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const pattern = new RegExp(
-    `(^|[^A-Za-z0-9_.\\/-])(${sorted.map((m) => escape(m.mountPath)).join('|')})(?=$|[^A-Za-z0-9_.-])`,
+    `(^|[^A-Za-z0-9_.\\/-])(${sorted.map((m) => escapeRegExp(m.mountPath)).join('|')})(?=$|[^A-Za-z0-9_.-])`,
     'g',
   );
   return value.replace(pattern, (_all, before: string, path: string) => {

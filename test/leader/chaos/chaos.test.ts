@@ -6,7 +6,7 @@
  * old epoch may be left. A second, cheap group crash-loops until its restart budget runs out and reports Failed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,22 @@ function startMember(rank: number): Proc {
 
 /** Waits until the group runs in an epoch after `after`, and every member's all-reduce succeeded in it. */
 async function wholeAgain(after: number): Promise<void> {
+  try {
+    await wholeAgainOrThrow(after);
+  } catch (err) {
+    throw new Error(`${String(err)}\nlogs in ${dump()}`);
+  }
+}
+
+/** Writes every process's output beside the test's work files; returns the directory. */
+function dump(): string {
+  const dir = mkdtempSync(join(work, 'logs-'));
+  writeFileSync(join(dir, 'coordinator.log'), coordinator.proc.stdout() + coordinator.proc.stderr());
+  for (const [r, m] of members.entries()) writeFileSync(join(dir, `member-${r}.log`), m.stdout() + m.stderr());
+  return dir;
+}
+
+async function wholeAgainOrThrow(after: number): Promise<void> {
   const status = await until(
     `the group running in an epoch after ${after}`,
     () => {
@@ -126,9 +142,7 @@ async function recovering(reason: RegExp): Promise<void> {
       return s && (s.state === 'Recovering' || s.epoch > epoch) && reason.test(s.lastReason ?? '') ? s : undefined;
     });
   } catch (err) {
-    throw new Error(
-      `${String(err)}\nstatus: ${JSON.stringify(groupStatus(api, NS, pod(0)))}\ncoordinator:\n${coordinator.proc.stdout().slice(-4000)}`,
-    );
+    throw new Error(`${String(err)}\nstatus: ${JSON.stringify(groupStatus(api, NS, pod(0)))}\nlogs in ${dump()}`);
   }
 }
 

@@ -20,8 +20,8 @@ describe('RestartPolicy', () => {
     p.decide(0);
     p.decide(1);
     p.decide(2);
-    expect(p.decide(60_001)).toEqual({ kind: 'restart', delayMs: 1000, count: 1 });
-    expect(p.inWindow(60_001)).toBe(1);
+    expect(p.decide(60_002)).toEqual({ kind: 'restart', delayMs: 1000, count: 1 });
+    expect(p.inWindow(60_002)).toBe(1);
   });
 
   it('a budget of 0 makes the first failure terminal; bad bounds are refused', () => {
