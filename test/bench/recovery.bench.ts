@@ -306,23 +306,28 @@ async function torchrunAgent(size: number, reps: number): Promise<Sample[]> {
     "print(f\"worker rank={os.environ['RANK']} pid={os.getpid()} restart={os.environ['TORCHELASTIC_RESTART_COUNT']}\", flush=True)",
     'time.sleep(600)',
   ].join('\n');
-  const agent = start(PYTHON, [
-    '-m',
-    'torch.distributed.run',
-    '--nnodes=1',
-    `--nproc_per_node=${size}`,
-    '--rdzv_backend=c10d',
-    `--rdzv_endpoint=127.0.0.1:${port}`,
-    '--rdzv_id=bench',
-    '--max_restarts=100',
-    '--redirects=1',
-    '--tee=1',
-    `--log_dir=${dir}`,
-    '--no_python',
+  const agent = start(
     PYTHON,
-    '-c',
-    worker,
-  ]);
+    [
+      '-m',
+      'torch.distributed.run',
+      '--nnodes=1',
+      `--nproc_per_node=${size}`,
+      '--rdzv_backend=c10d',
+      `--rdzv_endpoint=127.0.0.1:${port}`,
+      '--rdzv_id=bench',
+      '--max_restarts=100',
+      '--redirects=1',
+      '--tee=1',
+      `--log_dir=${dir}`,
+      '--no_python',
+      PYTHON,
+      '-c',
+      worker,
+    ],
+    // the agent tees workers' lines to its stdout, which Python block-buffers on a pipe
+    { PYTHONUNBUFFERED: '1' },
+  );
   const starts = new Map<number, Map<number, { pid: number; at: number }>>();
   agent.onLine((line, at) => {
     const x = /worker rank=(\d+) pid=(\d+) restart=(\d+)/.exec(line);
