@@ -146,10 +146,12 @@ export class RecoveryManager {
   /** The pod watch saw the member's pod (again): a recreated pod clears podGone. */
   podPresent(id: string): void {
     const t = this.tracks.get(id);
-    if (t?.podGone) {
-      t.podGone = false;
-      this.tryRestart();
-    }
+    if (!t?.podGone) return;
+    t.podGone = false;
+    const m = this.options.table.member(id);
+    // the new pod's member may have joined before the watch brought its pod: it is back now
+    if (m && t.lostAt !== undefined && t.runSessions + t.bootSessions > 0) this.back(m, t);
+    else this.tryRestart();
   }
 
   // ---- the state machine
