@@ -266,9 +266,7 @@ export class GroupTable {
       m.reason = undefined;
     } else if (event.state === 'ENGINE_EXITED' || event.state === 'ENGINE_STOPPED') {
       m.state = 'Exited';
-      m.reason = event.signal
-        ? `engine killed by ${event.signal}`
-        : `engine exited with code ${event.exitCode}${event.message ? `: ${event.message}` : ''}`;
+      m.reason = describeEngineEnd(event);
     }
     this.touch(this.now());
     return m;
@@ -435,4 +433,12 @@ export function waitingMessage(progress: Progress): string {
 function abbreviate(ranks: readonly number[]): string {
   if (ranks.length <= 16) return ranks.join(', ');
   return `${ranks.slice(0, 16).join(', ')} and ${ranks.length - 16} more`;
+}
+
+/** How an engine's end reads in the group status and in recovery reasons: a stop is not an exit with code 0. */
+export function describeEngineEnd(event: { state: string; exitCode: number; signal: string; message: string }): string {
+  const detail = event.message ? `: ${event.message}` : '';
+  if (event.state === 'ENGINE_STOPPED') return `engine stopped${detail}`;
+  if (event.signal) return `engine killed by ${event.signal}`;
+  return `engine exited with code ${event.exitCode}${detail}`;
 }

@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../../src/log.js';
 import type { EngineEvent, Role } from '../protocol/messages.js';
-import type { GroupTable, Member } from './group-table.js';
+import { describeEngineEnd, type GroupTable, type Member } from './group-table.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import type { CoordinatorHooks, CoordinatorServer } from './server.js';
 
@@ -330,9 +330,7 @@ export class RecoveryManager {
       const why =
         e.state === 'ENGINE_STOPPED'
           ? `engine stopped by its wrapper${e.message ? `: ${e.message}` : ''}`
-          : e.signal
-            ? `engine killed by ${e.signal}`
-            : `engine exited with code ${e.exitCode}${e.message ? `: ${e.message}` : ''}`;
+          : describeEngineEnd(e);
       this.lose(m.id, why, 'engine');
       return;
     }

@@ -8,8 +8,21 @@ import { killAll, lockstep, startCoordinator } from '../../leader/support/proces
 
 afterEach(killAll);
 
-async function solo(pod: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
-  const coordinator = await startCoordinator(['--group', 'solo', '--group-size', '1', '--master-port', '29999']);
+async function solo(
+  pod: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  coordinatorArgs: readonly string[] = [],
+) {
+  const coordinator = await startCoordinator([
+    '--group',
+    'solo',
+    '--group-size',
+    '1',
+    '--master-port',
+    '29999',
+    ...coordinatorArgs,
+  ]);
   const envFile = join(mkdtempSync(join(tmpdir(), 'lockstep-run-')), 'group.env');
   const proc = lockstep(
     ['run', '--leader-address', coordinator.address, '--pod-name', pod, '--pod-ip', '127.0.0.70', ...args],
@@ -40,19 +53,26 @@ describe('lockstep run', () => {
     expect(proc.stdout().trim()).toBe('solo/1');
   });
 
-  it("exits with the engine's status and reports the exit to the coordinator", async () => {
-    const { proc, coordinator } = await solo('solo-0', ['--', '/bin/sh', '-c', 'exit 7']);
-    expect(await proc.exited).toBe(7);
-    expect(proc.stderr()).toContain('error: the engine exited with code 7');
+  it('reports a failed engine to the coordinator, and exits non-zero once the group has no restarts left', async () => {
+    // a failed engine is a lost member: the group would restart it; with no budget the group fails at once
+    const { proc, coordinator } = await solo('solo-0', ['--', '/bin/sh', '-c', 'exit 7'], {}, [
+      '--restart-budget',
+      '0',
+    ]);
+    expect(await proc.exited).toBe(5);
+    expect(proc.stderr()).toContain(
+      'error: group solo failed: rank 0 (pod solo-0): engine exited with code 7; restart budget exhausted',
+    );
     const status = await queryStatus(coordinator.address);
-    expect(status).toMatchObject({ group: 'solo', epoch: 1, state: 'Running' });
+    expect(status).toMatchObject({ group: 'solo', epoch: 1, state: 'Failed', restarts: 0 });
+    expect(status.lastReason).toMatch(/^rank 0 \(pod solo-0\): engine exited with code 7; restart budget exhausted/);
     expect(status.members).toEqual([
       expect.objectContaining({
         pod: 'solo-0',
         rank: 0,
         ready: false,
         state: 'Exited',
-        reason: 'engine exited with code 7',
+        reason: 'engine stopped: group failed',
       }),
     ]);
   });
@@ -77,10 +97,18 @@ describe('lockstep run', () => {
     );
   });
 
-  it('says when the command does not exist (exit 127)', async () => {
-    const { proc } = await solo('solo-0', ['--', 'lockstep-no-such-engine']);
-    expect(await proc.exited).toBe(127);
-    expect(proc.stderr()).toContain('error: cannot start lockstep-no-such-engine: command not found');
+  it('says when the command does not exist, as exit 127 to the coordinator', async () => {
+    const { proc, coordinator } = await solo('solo-0', ['--', 'lockstep-no-such-engine'], {}, [
+      '--restart-budget',
+      '0',
+    ]);
+    expect(await proc.exited).toBe(5);
+    expect(proc.stderr()).toContain(
+      'engine exited with code 127: cannot start lockstep-no-such-engine: command not found',
+    );
+    expect((await queryStatus(coordinator.address)).lastReason).toContain(
+      'engine exited with code 127: cannot start lockstep-no-such-engine: command not found',
+    );
   });
 
   it("uses bootstrap's environment file without joining again, heartbeats, and reports the engine", async () => {
@@ -104,10 +132,10 @@ describe('lockstep run', () => {
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(143);
     expect(run.stderr()).toContain('using the environment bootstrap wrote');
-    expect((await queryStatus(coordinator.address)).members[0]).toMatchObject({
-      state: 'Exited',
-      reason: 'engine killed by SIGTERM',
-    });
+    // a wrapper told to stop (its pod is terminating) takes its member out of the group: the others will recover
+    const after = (await queryStatus(coordinator.address)).members[0];
+    expect(after).toMatchObject({ state: 'Lost', ready: false });
+    expect(after?.reason).toMatch(/engine stopped by its wrapper|lockstep run session broke/);
     // one Join only: bootstrap's
     expect(coordinator.proc.stdout().match(/"msg":"member joined/g)).toHaveLength(1);
   });
