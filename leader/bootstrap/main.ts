@@ -9,7 +9,7 @@ import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
 import { formatMs, type Joined, JoinRefusedError, JoinTimeoutError, joinGroup } from '../member/client.js';
 import { writeEnvFile } from '../member/env-file.js';
-import { type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
+import { JoinFlagError, type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
 import { LocateError } from '../member/locate.js';
 import type { Role } from '../protocol/messages.js';
 import { installLauncher } from './launcher.js';
@@ -22,7 +22,7 @@ export function plan(flags: JoinFlags, rankFromCli: boolean, env: NodeJS.Process
   try {
     return planJoin(flags, rankFromCli, env, facts);
   } catch (err) {
-    if (err instanceof LocateError) throw usageError(err.message);
+    if (err instanceof LocateError || err instanceof JoinFlagError) throw usageError(err.message);
     throw err;
   }
 }
@@ -41,6 +41,7 @@ export async function joinAndWrite(
       target: joinPlan.target,
       identity: joinPlan.identity,
       token: joinPlan.token,
+      ca: joinPlan.ca,
       role,
       timeoutMs: flags.timeout,
       progressIntervalMs: flags.progressInterval,

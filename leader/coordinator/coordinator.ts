@@ -2,6 +2,7 @@
  * The coordinator as a manager: the member table, the gRPC server and the status publisher, started and stopped
  * together. Recovery (issue 9) adds its watchdog and pod watch as further managers beside these, driven by the hooks.
  */
+import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
 import { GroupTable, type GroupTableOptions } from './group-table.js';
 import { RecoveryManager, type RecoveryOptions } from './recovery.js';
@@ -20,6 +21,8 @@ export interface CoordinatorOptions extends GroupTableOptions {
   hooks?: CoordinatorHooks;
   /** failure detection and recovery (issue 9); without it the group never restarts */
   recovery?: Omit<RecoveryOptions, 'table' | 'log' | 'onChange'>;
+  /** TLS for the gRPC service; plaintext without */
+  serverCredentials?: ServerCredentials;
 }
 
 export class Coordinator {
@@ -54,6 +57,7 @@ export class Coordinator {
       authenticate: options.authenticate,
       hooks: this.recovery ? { ...this.recovery.hooks(), ...options.hooks } : options.hooks,
       onChange: () => this.publisher?.schedule(),
+      credentials: options.serverCredentials,
     });
   }
 

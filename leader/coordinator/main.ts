@@ -1,5 +1,6 @@
 /** `lockstep coordinator`: resolves the group from flags and the leader pod, then runs until SIGTERM. */
 import { readFileSync } from 'node:fs';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { CliError, usageError } from '../../src/cli/errors.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
@@ -33,6 +34,34 @@ export interface CoordinatorCliOptions {
   tokenAudience?: string;
   /** token-review (default, with an API) | none */
   authenticate?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** `--tls-cert` + `--tls-key` → TLS credentials; neither → plaintext (undefined); one alone or unreadable → usage error. */
+export function serverTls(opts: Pick<CoordinatorCliOptions, 'tlsCert' | 'tlsKey'>): ServerCredentials | undefined {
+  if (!opts.tlsCert && !opts.tlsKey) return undefined;
+  if (!opts.tlsCert || !opts.tlsKey) {
+    throw usageError(
+      `--tls-cert and --tls-key go together: only ${opts.tlsCert ? '--tls-cert' : '--tls-key'} was given`,
+    );
+  }
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw usageError(`cannot read ${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const cert = read('--tls-cert', opts.tlsCert);
+  const key = read('--tls-key', opts.tlsKey);
+  try {
+    return ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false);
+  } catch (err) {
+    throw usageError(
+      `--tls-cert ${opts.tlsCert} / --tls-key ${opts.tlsKey}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }
 
 /**
@@ -77,6 +106,8 @@ export async function runCoordinator(
       return idle(log, `this pod is rank ${rank}; only rank ${opts.onlyRank} coordinates: idling until terminated`);
     }
   }
+  // bad TLS flags are a usage error before anything starts
+  const serverCredentials = serverTls(opts);
   // the API is used when there is one to use: an explicit kubeconfig, or a service account in a pod
   const useApi = Boolean(opts.kubeconfig) || Boolean(env.KUBERNETES_SERVICE_HOST);
   const api = useApi ? await loadApi() : undefined;
@@ -145,6 +176,7 @@ export async function runCoordinator(
     masterPort: opts.masterPort,
     lastEpoch: facts.lastEpoch,
     listen: opts.listen,
+    serverCredentials,
     log,
     // four heartbeats fit in the timeout, so one lost packet never looks like a lost member
     heartbeatIntervalMs: Math.max(100, Math.floor(opts.heartbeatTimeout / 4)),

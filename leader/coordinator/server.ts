@@ -63,6 +63,8 @@ export interface CoordinatorServerOptions {
   hooks?: CoordinatorHooks;
   /** the table changed: the status publisher listens here */
   onChange?: () => void;
+  /** TLS (`--tls-cert`/`--tls-key`); plaintext without */
+  credentials?: ServerCredentials;
 }
 
 interface Session {
@@ -112,7 +114,7 @@ export class CoordinatorServer {
   /** Binds `host:port` (port 0 = any); returns the bound port. */
   async listen(address: string): Promise<number> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+      this.server.bindAsync(address, this.options.credentials ?? ServerCredentials.createInsecure(), (err, port) =>
         err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port),
       );
     });

@@ -1,11 +1,14 @@
 /**
- * Publishes the group status where users and the kubectl plugin look: a JSON annotation (and the epoch) on the leader
- * pod, and a lockstep.dev/GroupReady condition on every member pod (usable as a readiness gate). Changes are
+ * Publishes the group status where users and the kubectl plugin look: a JSON annotation on the leader pod, and a
+ * lockstep.dev/GroupReady condition on every member pod (usable as a readiness gate). The lockstep.dev/epoch annotation
+ * is NOT written here: the recovery manager's epoch store persists the next epoch before it opens, and a late status
+ * write of an older snapshot would move it backwards (a coordinator restarting after that would repeat an epoch).
+ * Changes are
  * coalesced: one flush at a time, always of the latest state, and only what differs from the last successful write
  * goes to the API, so forming a group of N members costs about 2N + a few writes, not N².
  */
 import type { GroupStatus } from '../../src/contract/group-status.js';
-import { ANNOTATION_EPOCH, ANNOTATION_GROUP_STATUS, CONDITION_GROUP_READY } from '../../src/contract/names.js';
+import { ANNOTATION_GROUP_STATUS, CONDITION_GROUP_READY } from '../../src/contract/names.js';
 import type { Logger } from '../../src/log.js';
 
 export interface PodCondition {
@@ -127,10 +130,7 @@ export class StatusPublisher {
       const json = JSON.stringify(status);
       if (json !== this.writtenAnnotation) {
         try {
-          await sink.annotateLeader(this.options.leaderPod, {
-            [ANNOTATION_GROUP_STATUS]: json,
-            [ANNOTATION_EPOCH]: String(status.epoch),
-          });
+          await sink.annotateLeader(this.options.leaderPod, { [ANNOTATION_GROUP_STATUS]: json });
           this.writtenAnnotation = json;
         } catch (err) {
           ok = false;

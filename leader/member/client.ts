@@ -6,6 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
+  type ChannelCredentials,
   type ChannelOptions,
   Client,
   type ClientDuplexStream,
@@ -64,6 +65,21 @@ export interface JoinOptions {
   onJoinSent?: () => void;
   /** gRPC channel options (the benchmark gives each in-process member its own connection) */
   channelOptions?: ChannelOptions;
+  /** the coordinator's CA: TLS instead of plaintext */
+  ca?: Buffer;
+}
+
+/** How a member reaches a coordinator: TLS with its CA and the name its certificate carries, or plaintext. */
+export interface MemberTls {
+  ca: Buffer;
+  /** the name to verify when the channel connects to a resolved IP (the leader's DNS name) */
+  serverName?: string;
+}
+
+function channel(tls: MemberTls | undefined, base?: ChannelOptions): [ChannelCredentials, ChannelOptions | undefined] {
+  if (!tls) return [credentials.createInsecure(), base];
+  const options = tls.serverName ? { ...base, 'grpc.ssl_target_name_override': tls.serverName } : base;
+  return [credentials.createSsl(tls.ca), options];
 }
 
 export interface Joined {
@@ -135,11 +151,11 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
         delay = Math.min(delay * 2, 1000);
         continue;
       }
-      const client = new Client(
-        grpcTarget(address, options.target.port),
-        credentials.createInsecure(),
-        options.channelOptions,
-      );
+      // the certificate names the leader (its DNS name), not the address it resolved to
+      const tls = options.ca
+        ? { ca: options.ca, serverName: options.target.host !== address ? options.target.host : undefined }
+        : undefined;
+      const client = new Client(grpcTarget(address, options.target.port), ...channel(tls, options.channelOptions));
       let session: MemberSession | undefined;
       try {
         const request: JoinRequest = {
@@ -174,7 +190,12 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
         }
         report(
           e.code === GrpcStatus.UNAVAILABLE
-            ? `waiting for the coordinator at ${where} (${options.target.source}) to come up: ${e.details || 'unavailable'}`
+            ? `waiting for the coordinator at ${where} (${options.target.source}) to come up: ${e.details || 'unavailable'}${
+                // a plaintext member and a TLS coordinator (or a wrong CA) look like a coordinator that is not up
+                options.ca
+                  ? ' (TLS: does --tls-ca sign its certificate?)'
+                  : ' (plaintext: if the coordinator serves TLS, pass --tls-ca)'
+              }`
             : `lost the coordinator at ${where}: ${e.details || errorText(err)}; joining again`,
         );
         await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
@@ -389,8 +410,9 @@ export function attachSession(
   memberId: string,
   heartbeatIntervalMs: number,
   role: Role,
+  tls?: MemberTls,
 ): MemberSession {
-  const client = new Client(coordinator, credentials.createInsecure());
+  const client = new Client(coordinator, ...channel(tls));
   return new MemberSession(client, { memberId, heartbeatIntervalMs, protocolVersion: PROTOCOL_VERSION }, role);
 }
 

@@ -23,6 +23,8 @@ export interface JoinFlags {
   group?: string;
   devices?: string;
   progressInterval: number;
+  /** CA of a coordinator serving TLS */
+  tlsCa?: string;
 }
 
 export interface PodFacts {
@@ -36,6 +38,23 @@ export interface JoinPlan {
   identity: MemberIdentity;
   target: CoordinatorTarget;
   token: string;
+  /** the coordinator's CA (`--tls-ca`): connect with TLS */
+  ca?: Buffer;
+}
+
+/** A join flag that cannot be used (an unreadable `--tls-ca`): a usage error for the command. */
+export class JoinFlagError extends Error {
+  override name = 'JoinFlagError';
+}
+
+/** Reads `--tls-ca` (only when given: plaintext members never touch the file system for it). */
+export function readTlsCa(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new JoinFlagError(`cannot read --tls-ca ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function readOr(path: string | undefined, fallback: string): string {
@@ -87,5 +106,6 @@ export function planJoin(
   };
   if (hint) identity.rankHint = hint.rank;
   const token = readOr(flags.tokenFile, '').trim();
-  return { identity, target, token };
+  const ca = readTlsCa(flags.tlsCa);
+  return ca ? { identity, target, token, ca } : { identity, target, token };
 }

@@ -8,9 +8,9 @@ import type { Logger } from '../../src/log.js';
 import { joinAndWrite, plan } from '../bootstrap/main.js';
 import { EngineError, selectEngine } from '../engines/index.js';
 import { groupView } from '../environment.js';
-import { attachSession } from '../member/client.js';
+import { attachSession, type MemberTls } from '../member/client.js';
 import { type EnvFile, readEnvFile } from '../member/env-file.js';
-import type { JoinFlags, JoinPlan, PodFacts } from '../member/join-options.js';
+import { JoinFlagError, type JoinFlags, type JoinPlan, type PodFacts, readTlsCa } from '../member/join-options.js';
 import { expandArgs } from './expand.js';
 import { type Connection, EngineSupervisor, splitAddress } from './supervisor.js';
 
@@ -55,13 +55,37 @@ export async function runRun(
     readEnvFile(options.envFile).catch((err: unknown) => {
       throw new CliError(1, `cannot read the group environment: ${err instanceof Error ? err.message : String(err)}`);
     });
+  let ca: Buffer | undefined;
+  try {
+    ca = readTlsCa(options.tlsCa);
+  } catch (err) {
+    if (err instanceof JoinFlagError) throw usageError(err.message);
+    throw err;
+  }
+  // TLS: the session goes to the address bootstrap resolved, the certificate names the leader's host
+  const tlsFor = (file: EnvFile, joinPlan?: JoinPlan): MemberTls | undefined => {
+    if (!ca) return undefined;
+    let host: string | undefined;
+    try {
+      host = (joinPlan ?? joinPlanFor(file)).target.host;
+    } catch {
+      host = undefined;
+    }
+    return { ca, serverName: host && host !== splitAddress(file.coordinator)?.host ? host : undefined };
+  };
   // Join (as bootstrap would), then attach the run session: a run's session lives across epochs and coordinators
   const join = async (joinPlan: JoinPlan): Promise<Connection> => {
     const joined = await joinAndWrite(options, joinPlan, 'ROLE_BOOTSTRAP', log);
     joined.session.close();
     const file = await readFile();
     if (!file) throw new CliError(1, `the environment file ${options.envFile} vanished after writing it`);
-    const session = attachSession(file.coordinator, file.memberId, file.heartbeatIntervalMs ?? 1000, 'ROLE_RUN');
+    const session = attachSession(
+      file.coordinator,
+      file.memberId,
+      file.heartbeatIntervalMs ?? 1000,
+      'ROLE_RUN',
+      tlsFor(file, joinPlan),
+    );
     return { session, file, release: joined.release };
   };
   const joinPlanFor = (file: EnvFile | undefined): JoinPlan => {
@@ -91,7 +115,13 @@ export async function runRun(
       );
       // the command must be valid before anything starts
       buildCommand(argv, file, options, processEnv);
-      const session = attachSession(file.coordinator, file.memberId, file.heartbeatIntervalMs ?? 1000, 'ROLE_RUN');
+      const session = attachSession(
+        file.coordinator,
+        file.memberId,
+        file.heartbeatIntervalMs ?? 1000,
+        'ROLE_RUN',
+        tlsFor(file),
+      );
       return { session, file };
     },
     reconnect: (file) => join(joinPlanFor(file)),

@@ -83,6 +83,15 @@ export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command 
     .addOption(
       flag(
         {
+          flags: '--tls-ca <file>',
+          description: 'CA certificate (PEM) of a coordinator serving TLS; plaintext without it',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
           flags: '--progress-interval <duration>',
           description: 'how often to print where the group stands while waiting',
           default: 5000,

@@ -63,7 +63,31 @@ describe('StatusPublisher', () => {
       epoch: 1,
       state: 'Running',
     });
-    expect(sink.annotations.at(-1)!['lockstep.dev/epoch']).toBe('1');
+    await publisher.stop();
+  });
+
+  it('never moves the stored epoch backwards: a late write of an older snapshot leaves the epoch store alone', async () => {
+    const { table, publisher } = setup(1);
+    // the leader pod's annotations, merged the way a merge patch merges them
+    const stored: Record<string, string> = {};
+    const sink: StatusSink = {
+      annotateLeader: async (_pod, a) => void Object.assign(stored, a),
+      setCondition: async () => undefined,
+    };
+    const late = new StatusPublisher({
+      sink,
+      leaderPod: 'web-0',
+      snapshot: () => table.snapshot(),
+      log: silentLogger(),
+    });
+    table.join(identity('web-0'));
+    // the recovery manager persists epoch 1 before opening it; the publisher still sees epoch 0
+    stored['lockstep.dev/epoch'] = '1';
+    late.start();
+    await late.idle();
+    expect(JSON.parse(stored['lockstep.dev/group-status']!)).toMatchObject({ epoch: 0, state: 'Forming' });
+    expect(stored['lockstep.dev/epoch']).toBe('1');
+    await late.stop();
     await publisher.stop();
   });
 
