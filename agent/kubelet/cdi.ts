@@ -1,7 +1,7 @@
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Device } from '../discovery/inventory.js';
 import { isAtomicTempName, removeFileDurable, writeFileAtomic } from '../../src/fs/atomic-file.js';
+import type { Device } from '../discovery/inventory.js';
 import type { PlannedDevice } from './claims.js';
 
 /**
