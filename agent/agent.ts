@@ -3,6 +3,7 @@ import type { KubeClient } from '../src/kube/client.js';
 import type { DeviceTaintEffect } from '../src/kube/types.js';
 import { componentLogger, silentLogger } from '../src/log.js';
 import { VERSION } from '../src/version.js';
+import { DEVICE_TYPES, type DeviceType, keepDeviceTypes } from './discovery/device-types.js';
 import type { Inventory } from './discovery/inventory.js';
 import { scanInventory } from './discovery/scan.js';
 import { DeviceHealthBoard } from './health/board.js';
@@ -34,6 +35,8 @@ export interface AgentOptions {
   nvidiaSmi: string;
   nvidiaSmiTimeoutMs: number;
   rescanIntervalMs: number;
+  /** the kinds of device this agent serves (--device-types); all when unset */
+  deviceTypes?: readonly DeviceType[];
   /** rescan when these directories change (udev's database, `/run/udev/data`); missing ones are skipped */
   rescanWatchDirs?: string[];
   taintEffect: DeviceTaintEffect;
@@ -87,14 +90,17 @@ export class Agent {
     this.discovery = new RescanLoop({
       scan:
         options.scan ??
-        (() =>
-          scanInventory({
-            sysfsRoot: options.sysfsRoot,
-            devRoot: options.devRoot,
-            nvidiaSmi: options.nvidiaSmi,
-            nvidiaSmiTimeoutMs: options.nvidiaSmiTimeoutMs,
-            nodeName: options.nodeName,
-          })),
+        (async () =>
+          keepDeviceTypes(
+            await scanInventory({
+              sysfsRoot: options.sysfsRoot,
+              devRoot: options.devRoot,
+              nvidiaSmi: options.nvidiaSmi,
+              nvidiaSmiTimeoutMs: options.nvidiaSmiTimeoutMs,
+              nodeName: options.nodeName,
+            }),
+            options.deviceTypes ?? DEVICE_TYPES,
+          )),
       intervalMs: options.rescanIntervalMs,
       watchDirs: options.rescanWatchDirs,
       log: componentLogger(log, 'discovery'),

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { DEVICE_TYPES, parseDeviceTypes } from '../../../agent/discovery/device-types.js';
 import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
 import { DEFAULT_DRIVER_NAME } from '../../version.js';
 import { devRootFlag, kubeconfigFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
@@ -72,6 +73,23 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
           description: 'full rediscovery period',
           default: 60_000,
           parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--device-types <list>',
+          description: `kinds of device to serve, comma-separated (${DEVICE_TYPES.join(', ')})`,
+          default: [...DEVICE_TYPES],
+          parse: (value) => {
+            try {
+              return parseDeviceTypes(value);
+            } catch (err) {
+              throw new InvalidArgumentError((err as Error).message);
+            }
+          },
         },
         env,
       ),

@@ -1,4 +1,5 @@
 import { Agent } from '../../../agent/agent.js';
+import type { DeviceType } from '../../../agent/discovery/device-types.js';
 import { parseHttpAddress } from '../../../agent/metrics/server.js';
 import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
 import { isDnsSubdomain } from '../../../agent/slices/validate.js';
@@ -20,6 +21,7 @@ export interface AgentFlags {
   nvidiaSmi: string;
   nvidiaSmiTimeout: number;
   rescanInterval: number;
+  deviceTypes: DeviceType[];
   udevDir: string;
   taintEffect: DeviceTaintEffect;
   deviceTaints: TaintMode;
@@ -82,6 +84,7 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       nvidiaSmi: flags.nvidiaSmi,
       nvidiaSmiTimeoutMs: flags.nvidiaSmiTimeout,
       rescanIntervalMs: flags.rescanInterval,
+      deviceTypes: flags.deviceTypes,
       rescanWatchDirs: flags.udevDir ? [flags.udevDir] : [],
       taintEffect: flags.taintEffect,
       deviceTaints: flags.deviceTaints,
