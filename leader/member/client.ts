@@ -188,8 +188,11 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
         if (e.code !== undefined && FATAL.has(e.code)) {
           throw new JoinRefusedError(`the coordinator at ${where} refused this pod: ${e.details || e.message}`);
         }
+        // a deadline while connecting (the last try before the timeout has little time left) is the same symptom as
+        // an unreachable coordinator: keep saying so, with the TLS hint, rather than "lost"
+        const unreachable = e.code === GrpcStatus.UNAVAILABLE || e.code === GrpcStatus.DEADLINE_EXCEEDED;
         report(
-          e.code === GrpcStatus.UNAVAILABLE
+          unreachable
             ? `waiting for the coordinator at ${where} (${options.target.source}) to come up: ${e.details || 'unavailable'}${
                 // a plaintext member and a TLS coordinator (or a wrong CA) look like a coordinator that is not up
                 options.ca
