@@ -185,10 +185,14 @@ export class RecoveryManager {
     );
     if (this.options.policy === 'RecreateGroup') void this.recreateGroup(reason);
     this.changed();
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => this.tryRestart(), decision.delayMs);
-    this.restartTimer.unref();
+    this.armRestartTimer(decision.delayMs);
     this.checkAllStopped();
+  }
+
+  private armRestartTimer(delayMs: number): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => this.tryRestart(), delayMs);
+    this.restartTimer.unref();
   }
 
   private fail(reason: string): void {
@@ -207,7 +211,13 @@ export class RecoveryManager {
     const { table } = this.options;
     if (this.stopped || table.state !== 'Recovering' || this.opening) return;
     this.checkAllStopped();
-    if (this.now() < this.notBefore) return;
+    const wait = this.notBefore - this.now();
+    if (wait > 0) {
+      // timers may fire a little before the wall clock says the backoff is over: re-arm for what is left, or a whole
+      // group with nothing more to report would wait for ever
+      this.armRestartTimer(wait);
+      return;
+    }
     if (!this.ready()) return;
     void this.open(`recovered after ${this.options.table.snapshot().lastReason ?? 'a member loss'}`);
   }
