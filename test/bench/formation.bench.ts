@@ -9,46 +9,14 @@
  *   trivial script; join and completion times come from the c10d rendezvous's own log lines. Each agent is a Python
  *   process that imports torch (~240 MB, seconds of CPU), so on this 2-core machine only small N are feasible.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { joinGroup, queryStatus } from '../../leader/member/client.js';
 import type { MemberIdentity } from '../../leader/protocol/messages.js';
+import { freePort, PYTHON, type Running, start } from './processes.js';
 import { type Bench, type BenchRow, median } from './report.js';
-
-const PYTHON = '/usr/bin/python3';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-interface Running {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number>;
-}
-
-function start(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Running {
-  const child = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? 128)));
-  return { child, out: () => out, exited };
-}
 
 async function coordinatorAt(root: string, size: number): Promise<{ proc: Running; address: string }> {
   const proc = start(

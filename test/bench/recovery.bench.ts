@@ -16,54 +16,14 @@
  *   when every old worker is gone, "running" when all 8 new workers printed their start line. Not run at 64 (64 Python
  *   workers do not fit this 2-core machine next to everything else).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachSession, joinGroup, type MemberSession } from '../../leader/member/client.js';
 import type { MemberIdentity } from '../../leader/protocol/messages.js';
+import { freePort, PYTHON, type Running, start } from './processes.js';
 import { type Bench, type BenchRow, median } from './report.js';
-
-const PYTHON = '/usr/bin/python3';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-interface Running {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number>;
-  /** called with each complete line and the moment it arrived */
-  onLine: (fn: (line: string, at: number) => void) => void;
-}
-
-function start(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-  let out = '';
-  let partial = '';
-  const listeners: ((line: string, at: number) => void)[] = [];
-  const feed = (d: Buffer) => {
-    const at = performance.now();
-    out += d.toString();
-    partial += d.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) for (const fn of listeners) fn(l, at);
-  };
-  child.stdout?.on('data', feed);
-  child.stderr?.on('data', feed);
-  const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? 128)));
-  return { child, out: () => out, exited, onLine: (fn) => listeners.push(fn) };
-}
 
 function alive(pid: number): boolean {
   try {
@@ -122,23 +82,7 @@ interface Sample {
 
 /** 8 real `lockstep run` members; `reps` engine kills. */
 async function lockstepProcesses(root: string, size: number, reps: number): Promise<Sample[]> {
-  const proc = start(process.execPath, [
-    join(root, 'dist', 'lockstep.mjs'),
-    'coordinator',
-    '--listen',
-    '127.0.0.1:0',
-    '--group',
-    'bench',
-    '--group-size',
-    String(size),
-    '--backoff-initial',
-    '0',
-    '--backoff-max',
-    '0',
-    '--restart-budget',
-    '1000',
-  ]);
-  const address = await listening(proc);
+  const { proc, address } = await coordinator(root, size);
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-recovery-'));
   // engine start lines by epoch: epoch → rank → { pid, at }
   const starts = new Map<number, Map<number, { pid: number; at: number }>>();

@@ -1,0 +1,44 @@
+/** Process helpers the group-runtime benchmarks share: free ports, child processes with their output by line. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** Debian's python3 (with python3-torch), for the torchrun peers. */
+export const PYTHON = '/usr/bin/python3';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+export interface Running {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number>;
+  /** called with each complete line and the moment it arrived */
+  onLine: (fn: (line: string, at: number) => void) => void;
+}
+
+export function start(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  let out = '';
+  let partial = '';
+  const listeners: ((line: string, at: number) => void)[] = [];
+  const feed = (d: Buffer) => {
+    const at = performance.now();
+    out += d.toString();
+    partial += d.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) for (const fn of listeners) fn(l, at);
+  };
+  child.stdout?.on('data', feed);
+  child.stderr?.on('data', feed);
+  const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? 128)));
+  return { child, out: () => out, exited, onLine: (fn) => listeners.push(fn) };
+}
