@@ -480,11 +480,7 @@ export class KubeletEmulator {
       info.podUIDs.add(runtime.uid);
       if (!runtime.claimNames.includes(info.name)) runtime.claimNames.push(info.name);
       if (info.prepared) continue;
-      for (const driver of info.drivers) {
-        const batch = batches.get(driver) ?? [];
-        batch.push({ namespace: info.namespace, uid: info.uid, name: info.name });
-        batches.set(driver, batch);
-      }
+      addToDriverBatches(batches, info);
     }
 
     for (const [driver, claims] of batches) {
@@ -536,11 +532,7 @@ export class KubeletEmulator {
         continue;
       }
       done.push(info);
-      for (const driver of info.drivers) {
-        const batch = batches.get(driver) ?? [];
-        batch.push({ namespace: info.namespace, uid: info.uid, name: info.name });
-        batches.set(driver, batch);
-      }
+      addToDriverBatches(batches, info);
     }
     for (const [driver, claims] of batches) {
       const plugin = this.plugins.get(driver);
@@ -796,4 +788,13 @@ function initContainerStatuses(pod: Pod, runtime: PodRuntime): Record<string, un
           state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: at, finishedAt: at } },
         },
   );
+}
+
+/** The kubelet calls each driver once per pod with all of that driver's claims: group the claim by its drivers. */
+function addToDriverBatches(batches: Map<string, Claim[]>, info: ClaimInfo): void {
+  for (const driver of info.drivers) {
+    const batch = batches.get(driver) ?? [];
+    batch.push({ namespace: info.namespace, uid: info.uid, name: info.name });
+    batches.set(driver, batch);
+  }
 }
