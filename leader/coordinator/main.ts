@@ -228,7 +228,7 @@ async function loadApi(): Promise<{
   KubeGroupPodActions: typeof KubeGroupPodActions;
   tokenReviewAuthenticator: typeof tokenReviewAuthenticator;
 }> {
-  await import('../../src/kubectl/node-compat.js');
+  await import('../../src/kube/node-compat.js');
   const [
     { KubeClient },
     { loadKubeConfig },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Node 20 only: client-node 2 (agent, coordinator) needs three Node 22 shims; a no-op on the image's Node 24
-import '../kubectl/node-compat.js';
+import '../kube/node-compat.js';
 import { lockstepProgram } from './lockstep-program.js';
 import { runProgram } from './run-program.js';
 

@@ -1,5 +1,5 @@
 // Node 20 only: client-node 2's undici needs shims, which must load before client-node itself
-import '../kubectl/node-compat.js';
+import './node-compat.js';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
