@@ -8,7 +8,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    reporters: ['default', 'json'],
+    // recorded-reporter: one line counting the tests skipped because ../shared (recorded data) is absent
+    reporters: ['default', 'json', './test/support/recorded-reporter.ts'],
     outputFile: { json: 'reports/vitest.json' },
     coverage: {
       provider: 'v8',
