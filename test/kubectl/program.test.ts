@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runProgram } from '../../src/cli/run-program.js';
+import type { GroupStatus } from '../../src/contract/group-status.js';
 import { ApiError, type ClusterReader, type KindMap, type ReadKind, type Scope } from '../../src/kubectl/cluster.js';
 import { type Connected, kubectlProgram } from '../../src/kubectl/program.js';
 import type { ChangeSource } from '../../src/kubectl/watch.js';
@@ -77,6 +78,29 @@ describe('kubectl lockstep (in-process)', () => {
     const plain = await run(['devices', 'h100-b'], { tty: true, env: { NO_COLOR: '1' } });
     expect(plain.stdout).not.toContain('\u001b[');
     expect((await run(['devices', '-o', 'json'], { tty: true })).stdout).not.toContain('\u001b[');
+  });
+
+  it('prints nothing a peer wrote raw: escapes and control characters are replaced, long names cut', async () => {
+    const lists = cluster();
+    const leader = lists.pods[0]!;
+    const annotations = leader.metadata.annotations ?? {};
+    const key = Object.keys(annotations)[0]!;
+    const status = JSON.parse(annotations[key]!) as GroupStatus;
+    const hostile = '\u001b[2J\u001b]0;pwned\u0007';
+    status.lastReason = `engine exited: ${hostile}`;
+    status.members[1]!.reason = `${hostile}\nforged line`;
+    status.members[1]!.pod = 'p'.repeat(100_000);
+    annotations[key] = JSON.stringify(status);
+    for (const args of [['groups'], ['group', 'llama', '-o', 'wide'], ['check']]) {
+      const r = await run(args, { tty: true, lists, env: { NO_COLOR: '1' } });
+      expect(r.stdout).not.toContain('\u001b');
+      expect(r.stdout).not.toContain('\u0007');
+      expect(r.stdout).not.toContain('p'.repeat(1025));
+      expect(r.stdout).not.toContain('\nforged line');
+    }
+    const detail = await run(['group', 'llama'], { lists });
+    expect(detail.stderr).toBe('');
+    expect(detail.stdout).toContain('?[2J?]0;pwned?');
   });
 
   it('takes the namespace from the context, -n over it, -A over both', async () => {

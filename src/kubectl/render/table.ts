@@ -2,6 +2,8 @@
  * Tables as kubectl prints them: upper-case headers, columns padded to the widest cell plus three spaces (kubectl's
  * tabwriter: min width 6, padding 3), the last column unpadded, `<none>` for an empty cell.
  */
+import { cleanText } from '../../text/untrusted.js';
+
 export const NONE = '<none>';
 
 export interface Column<Row> {
@@ -27,9 +29,10 @@ export function visibleLength(text: string): number {
   return text.includes('\u001b') ? text.replace(ANSI, '').length : text.length;
 }
 
+/** A cell as printed: peers write pod names, reasons and messages, so control characters never reach the terminal. */
 export function cellText(value: string | number | undefined): string {
   if (value === undefined || value === '') return NONE;
-  return String(value);
+  return cleanText(String(value));
 }
 
 export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<Row>[], options: TableOptions): string {
