@@ -30,7 +30,7 @@ const grpcHealthCheckDirname = {
 await mkdir(join(dist, 'proto'), { recursive: true });
 // `lockstep` is split: its dynamic import()s become chunks beside it, so a command loads only what it uses
 // (`lockstep bootstrap` must start in ≤ 200 ms, DESIGN.md budgets, and never parses client-node). Same directory, so
-// protoPath() holds. The kubectl programs stay single files: their Node-20 shims must run before client-node.
+// protoPath() holds. The kubectl programs stay single files (one file to install as a kubectl plugin).
 const SPLIT = new Set(['lockstep']);
 const bundle = (names, split) =>
   build({
@@ -42,7 +42,7 @@ const bundle = (names, split) =>
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     sourcemap: 'linked',
     // code is ASCII-only (non-ASCII in strings, regexps and names becomes escapes); see latin1Comments below
     charset: 'ascii',

@@ -228,7 +228,6 @@ async function loadApi(): Promise<{
   KubeGroupPodActions: typeof KubeGroupPodActions;
   tokenReviewAuthenticator: typeof tokenReviewAuthenticator;
 }> {
-  await import('../../src/kube/node-compat.js');
   const [
     { KubeClient },
     { loadKubeConfig },

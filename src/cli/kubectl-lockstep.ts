@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import '../kube/node-compat.js';
+import './node-floor.js';
 import { kubectlProgram } from '../kubectl/program.js';
 import { runProgram } from './run-program.js';
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Node 20 only: client-node 2 (agent, coordinator) needs three Node 22 shims; a no-op on the image's Node 24
-import '../kube/node-compat.js';
+import './node-floor.js';
 import { lockstepProgram } from './lockstep-program.js';
 import { runProgram } from './run-program.js';
 

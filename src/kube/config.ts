@@ -1,5 +1,3 @@
-// Node 20 only: client-node 2's undici needs shims, which must load before client-node itself
-import './node-compat.js';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';

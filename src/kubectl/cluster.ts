@@ -1,4 +1,3 @@
-import '../kube/node-compat.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError as KubeApiError, KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';

@@ -5,7 +5,6 @@
  * half the nodes' GPUs are held by claims, so `devices -A` joins holders too. Requests per run come from the API
  * server's counters. Peer: `kubectl get resourceslices -o json` over the same slices.
  */
-import '../../src/kube/node-compat.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -25,6 +25,7 @@ const cluster = await startTestCluster({
   },
 });
 
+process.stdout.write(`node ${process.version}\n`);
 process.stdout.write(`API server: ${cluster.apiServer.url}\n`);
 process.stdout.write(`kubeconfig: ${cluster.kubeconfigPath}\n`);
 process.stdout.write(`try: kubectl --kubeconfig ${cluster.kubeconfigPath} get nodes,pods -A\n`);

@@ -31,6 +31,7 @@ interface StepResult {
   detail: string;
 }
 const results: StepResult[] = [];
+out(`lockstep demo · node ${process.version}`);
 
 async function step<T>(name: string, body: () => Promise<T>, describe?: (value: T) => string): Promise<T | undefined> {
   banner(name);

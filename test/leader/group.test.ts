@@ -13,7 +13,7 @@ afterEach(killAll);
 
 const dir = () => mkdtempSync(join(tmpdir(), 'lockstep-group-'));
 
-/** Node 20 takes `--env-file` for its own even after the script name; the env twin works everywhere. */
+/** Older Nodes took `--env-file` for their own even after the script name; the env twin works everywhere. */
 function member(
   workdir: string,
   name: string,

@@ -1,4 +1,3 @@
-import '../../../src/kube/node-compat.js';
 import { execFile, execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
