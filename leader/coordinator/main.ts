@@ -137,6 +137,12 @@ export async function runCoordinator(
       }
     }
   }
+  if (opts.group && facts.group && opts.group !== facts.group) {
+    // admission compares members' groups with this one: a coordinator of another name would refuse every member
+    throw usageError(
+      `--group ${opts.group} disagrees with this pod's own group ${facts.group} (its lockstep.dev/group label and its workload's instance labels); drop --group or fix the label`,
+    );
+  }
   const group = opts.group || facts.group || groupFromPodName(opts.podName, env);
   if (!group) throw usageError('the group has no name: pass --group or run in the leader pod (--pod-name / POD_NAME)');
   const size = opts.groupSize ?? facts.size;

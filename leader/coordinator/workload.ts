@@ -2,7 +2,8 @@
  * The group as the workload defines it, read from the leader pod (and its owner): name, expected size, last epoch.
  * Pure over plain objects; the coordinator's main fetches them.
  */
-import { ANNOTATION_EPOCH, LABEL_GROUP, LWS } from '../../src/contract/names.js';
+import { groupOfPod } from '../../src/contract/group-identity.js';
+import { ANNOTATION_EPOCH, LWS } from '../../src/contract/names.js';
 import type { OwnerReference, Pod } from '../../src/kube/types.js';
 
 export interface WorkloadFacts {
@@ -15,23 +16,13 @@ export interface WorkloadFacts {
   owner?: OwnerReference;
 }
 
-const JOB_NAME_LABELS = ['batch.kubernetes.io/job-name', 'job-name'];
-const JOBSET_NAME_LABEL = 'jobset.sigs.k8s.io/jobset-name';
-
 export function factsFromPod(pod: Pod): WorkloadFacts {
-  const labels = pod.metadata.labels ?? {};
   const annotations = pod.metadata.annotations ?? {};
   const owner = pod.metadata.ownerReferences?.find((o) => o.controller) ?? pod.metadata.ownerReferences?.[0];
   const facts: WorkloadFacts = {};
-  if (labels[LABEL_GROUP]) facts.group = labels[LABEL_GROUP];
-  else if (labels[LWS.labelName] && labels[LWS.labelGroupIndex] !== undefined) {
-    facts.group = `${labels[LWS.labelName]}-${labels[LWS.labelGroupIndex]}`;
-  } else if (labels[JOBSET_NAME_LABEL]) facts.group = labels[JOBSET_NAME_LABEL];
-  else if (owner?.kind === 'StatefulSet') facts.group = owner.name;
-  else {
-    const job = JOB_NAME_LABELS.map((l) => labels[l]).find((v) => v);
-    if (job) facts.group = job;
-  }
+  // one group per workload instance (LWS replica, JobSet child Job): src/contract/group-identity.ts
+  const group = groupOfPod(pod);
+  if (group) facts.group = group;
   const lwsSize = annotations[LWS.annotationSize];
   if (lwsSize && /^\d+$/.test(lwsSize) && Number(lwsSize) > 0) {
     facts.size = Number(lwsSize);

@@ -1,3 +1,4 @@
+import { groupOfPod } from '../contract/group-identity.js';
 import { LABEL_GROUP } from '../contract/names.js';
 import { DEFAULT_DRIVER_NAME } from '../version.js';
 import { apiReader, connect } from './cluster.js';
@@ -29,7 +30,7 @@ export const apiLookups: CompletionLookups = {
       labelSelector: LABEL_GROUP,
     });
     client.close();
-    return sorted(pods.map((p) => p.metadata.labels?.[LABEL_GROUP]));
+    return sorted(pods.map((p) => groupOfPod(p)));
   },
   async namespaces(scope) {
     const { client } = open(scope);

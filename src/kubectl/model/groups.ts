@@ -1,9 +1,9 @@
+import { groupOfPod } from '../../contract/group-identity.js';
 import { type GroupState, type GroupStatus, parseGroupStatus } from '../../contract/group-status.js';
 import {
   ANNOTATION_GROUP_STATUS,
   CONDITION_DEVICES_HEALTHY,
   CONDITION_GROUP_READY,
-  LABEL_GROUP,
   LABEL_RANK,
 } from '../../contract/names.js';
 import type { Pod } from '../wire.js';
@@ -53,12 +53,15 @@ function rankLabel(pod: Pod): number | undefined {
   return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
 }
 
-/** The leader is the pod carrying a readable status; with several (a leader being replaced), the newest wins. */
-function leaderStatus(pods: readonly Pod[]): { pod: Pod; status: GroupStatus } | undefined {
+/**
+ * The leader is the pod carrying a readable status of this group; with several (a leader being replaced), the newest
+ * wins. A status naming another group (a coordinator started with a stale `--group`) is not this group's.
+ */
+function leaderStatus(pods: readonly Pod[], group: string): { pod: Pod; status: GroupStatus } | undefined {
   let best: { pod: Pod; status: GroupStatus } | undefined;
   for (const pod of pods) {
     const status = parseGroupStatus(pod.metadata.annotations?.[ANNOTATION_GROUP_STATUS]);
-    if (!status) continue;
+    if (!status || status.group !== group) continue;
     if (!best || (toDate(status.lastChange)?.getTime() ?? 0) > (toDate(best.status.lastChange)?.getTime() ?? 0)) {
       best = { pod, status };
     }
@@ -72,13 +75,14 @@ function deviceHealthOfPod(pod: Pod | undefined): MemberRecord['devices'] {
 }
 
 /**
- * One record per group (`lockstep.dev/group` label, per namespace): the coordinator's status from the leader pod,
+ * One record per group (per namespace; one per workload instance, src/contract/group-identity.ts: an LWS replica, a
+ * JobSet child Job, a StatefulSet, an indexed Job): the coordinator's status from the leader pod,
  * completed with what the pods themselves say, so a group whose coordinator has not written yet still shows.
  */
 export function buildGroups(pods: readonly Pod[]): GroupRecord[] {
   const byGroup = new Map<string, Pod[]>();
   for (const pod of pods) {
-    const group = pod.metadata.labels?.[LABEL_GROUP];
+    const group = groupOfPod(pod);
     if (!group) continue;
     const key = `${pod.metadata.namespace ?? ''}/${group}`;
     const list = byGroup.get(key);
@@ -91,7 +95,7 @@ export function buildGroups(pods: readonly Pod[]): GroupRecord[] {
     const namespace = key.slice(0, slash);
     const name = key.slice(slash + 1);
     const podByName = new Map(groupPods.map((p) => [p.metadata.name ?? '', p]));
-    const leader = leaderStatus(groupPods);
+    const leader = leaderStatus(groupPods, name);
     const members: MemberRecord[] = [];
     const listed = new Set<string>();
     for (const m of leader?.status.members ?? []) {

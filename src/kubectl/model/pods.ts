@@ -1,4 +1,5 @@
-import { CONDITION_DEVICES_HEALTHY, LABEL_GROUP } from '../../contract/names.js';
+import { groupOfPod } from '../../contract/group-identity.js';
+import { CONDITION_DEVICES_HEALTHY } from '../../contract/names.js';
 import type { Pod, ResourceClaim } from '../wire.js';
 import { claimDevices } from './claims.js';
 import type { DeviceHealth } from './devices.js';
@@ -123,7 +124,7 @@ export function buildPods(pods: readonly Pod[], claims: readonly ResourceClaim[]
     if (uid) record.uid = uid;
     if (pod.spec?.nodeName) record.node = pod.spec.nodeName;
     if (pod.status?.phase) record.phase = pod.status.phase;
-    const group = pod.metadata.labels?.[LABEL_GROUP];
+    const group = groupOfPod(pod);
     if (group) record.group = group;
     const created = toDate(pod.metadata.creationTimestamp);
     if (created) record.created = created;

@@ -1,4 +1,5 @@
 import { CliError } from '../../cli/errors.js';
+import { groupOfPod } from '../../contract/group-identity.js';
 import { LABEL_GROUP } from '../../contract/names.js';
 import { ApiError } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
@@ -8,9 +9,12 @@ import { age } from '../render/age.js';
 import { type Column, cellText, healthColour, renderTable } from '../render/table.js';
 import type { Event } from '../wire.js';
 
-export function groupSelector(selector: string | undefined, name?: string): string {
-  const mine = name ? `${LABEL_GROUP}=${name}` : LABEL_GROUP;
-  return selector ? `${mine},${selector}` : mine;
+/**
+ * Every pod lockstep injected carries the group label; which group it is in (an LWS replica, a JobSet child Job) is
+ * read from the pod (src/contract/group-identity.ts), so `group NAME` lists them all and picks its group's.
+ */
+export function groupSelector(selector: string | undefined): string {
+  return selector ? `${LABEL_GROUP},${selector}` : LABEL_GROUP;
 }
 
 export function groupColumns(ctx: VerbContext): Column<GroupRecord>[] {
@@ -88,7 +92,7 @@ function eventRows(events: readonly Event[], pods: ReadonlySet<string>): EventRo
 export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace: string): Promise<View> {
   const namespace = ctx.namespace ?? defaultNamespace;
   const [pods, events] = await Promise.all([
-    ctx.reader.list('pods', { namespace, labelSelector: groupSelector(ctx.selector, name) }),
+    ctx.reader.list('pods', { namespace, labelSelector: groupSelector(ctx.selector) }),
     ctx.reader.list('events', { namespace, fieldSelector: 'involvedObject.kind=Pod' }).catch((err: unknown) => {
       if (err instanceof ApiError && err.failure === 'forbidden') {
         ctx.warn(`${err.message} (events not shown)`);
@@ -100,7 +104,10 @@ export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace
   const group = buildGroups(pods).find((g) => g.name === name);
   if (!group) throw new CliError(1, `group "${name}" not found in namespace "${namespace}"`);
   // Events of every pod of the group, including pods the coordinator no longer lists.
-  const podNames = new Set([...group.members.map((m) => m.pod), ...pods.map((p) => p.metadata.name ?? '')]);
+  const podNames = new Set([
+    ...group.members.map((m) => m.pod),
+    ...pods.filter((p) => groupOfPod(p) === name).map((p) => p.metadata.name ?? ''),
+  ]);
   const rows = eventRows(events, podNames);
   return {
     data: { kind: 'Group', ...group, events: rows },

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { parseGroupStatus } from '../../../src/contract/group-status.js';
+import { ANNOTATION_GROUP_STATUS } from '../../../src/contract/names.js';
 import { buildGroups } from '../../../src/kubectl/model/groups.js';
+import type { Pod } from '../../../src/kubectl/wire.js';
 import { pod, recoveringGroup } from '../fixtures.js';
+
+const parseStatus = (p: Pod) => {
+  const status = parseGroupStatus(p.metadata.annotations?.[ANNOTATION_GROUP_STATUS]);
+  if (!status) throw new Error('fixture without a status');
+  return status;
+};
 
 describe('buildGroups', () => {
   it('reads the coordinator status from the leader and completes it from the pods', () => {
@@ -68,5 +77,35 @@ describe('buildGroups', () => {
   it('keeps groups of the same name in different namespaces apart', () => {
     const rows = buildGroups([pod('a', 'x', { group: 'g' }), pod('b', 'x', { group: 'g' })]);
     expect(rows.map((g) => `${g.namespace}/${g.name}`)).toEqual(['a/g', 'b/g']);
+  });
+
+  it('shows one group per LeaderWorkerSet replica, each with its own leader’s status and no other', () => {
+    const lws = (g: number, w: number) => ({
+      'leaderworkerset.sigs.k8s.io/name': 'vllm',
+      'leaderworkerset.sigs.k8s.io/group-index': String(g),
+      'leaderworkerset.sigs.k8s.io/worker-index': String(w),
+    });
+    const { pods: template } = recoveringGroup('ml');
+    const status = (g: number) => ({
+      ...parseStatus(template[0]!),
+      group: `vllm-${g}`,
+      members: [0, 1].map((w) => ({ rank: w, pod: w === 0 ? `vllm-${g}` : `vllm-${g}-${w}`, ready: true })),
+    });
+    const pods = [0, 1, 2].flatMap((g) => [
+      pod('ml', `vllm-${g}`, {
+        group: 'vllm',
+        labels: lws(g, 0),
+        // replica 2's leader carries a status of another group (a stale --group): not replica 2's status
+        groupStatus: g === 2 ? { ...status(g), group: 'vllm' } : status(g),
+      }),
+      pod('ml', `vllm-${g}-1`, { group: 'vllm', labels: lws(g, 1) }),
+    ]);
+    const groups = buildGroups(pods);
+    expect(groups.map((g) => [g.name, g.size, g.leader, g.state])).toEqual([
+      ['vllm-0', 2, 'vllm-0', 'Recovering'],
+      ['vllm-1', 2, 'vllm-1', 'Recovering'],
+      ['vllm-2', 2, undefined, 'Unknown'],
+    ]);
+    expect(groups[1]!.members.map((m) => m.pod)).toEqual(['vllm-1', 'vllm-1-1']);
   });
 });

@@ -107,6 +107,83 @@ describe('who may join', () => {
   });
 });
 
+describe('one LeaderWorkerSet, two replicas: two groups', () => {
+  const LWS_NAME = 'serve';
+  let replica0: StartedCoordinator;
+
+  /** A pod as the LWS controller makes it for replica `g`, worker `w` (the leader is `<lws>-<g>`). */
+  const lwsPod = (g: number, w: number) => {
+    const name = w === 0 ? `${LWS_NAME}-${g}` : `${LWS_NAME}-${g}-${w}`;
+    api.store.create(
+      'pods',
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name,
+          namespace: NS,
+          labels: {
+            'lockstep.dev/group': LWS_NAME,
+            'leaderworkerset.sigs.k8s.io/name': LWS_NAME,
+            'leaderworkerset.sigs.k8s.io/group-index': String(g),
+            'leaderworkerset.sigs.k8s.io/worker-index': String(w),
+          },
+          annotations: { 'leaderworkerset.sigs.k8s.io/size': '2' },
+        },
+        spec: { serviceAccountName: 'llm', containers: [{ name: 'engine', image: 'engine' }] },
+      },
+      { namespace: NS },
+    );
+    return name;
+  };
+
+  beforeAll(async () => {
+    for (const g of [0, 1]) for (const w of [0, 1]) lwsPod(g, w);
+    // no --group, no --group-size: the coordinator reads both from its own pod, as it does in a cluster
+    replica0 = await startCoordinator([
+      '--kubeconfig',
+      coordinatorKubeconfig(api, NS),
+      '--pod-name',
+      `${LWS_NAME}-0`,
+      '--namespace',
+      NS,
+    ]);
+  });
+
+  const member = (pod: string, rank: number) =>
+    lockstep(
+      [
+        'bootstrap',
+        '--leader-address',
+        replica0.address,
+        '--pod-name',
+        pod,
+        '--namespace',
+        NS,
+        '--token-file',
+        writeToken(api, NS, pod, dir),
+        '--install-launcher=false',
+        '--timeout',
+        '20s',
+        '--rank',
+        String(rank),
+      ],
+      { LOCKSTEP_ENV_FILE: join(dir, pod, `${Date.now()}`, 'group.env') },
+    );
+
+  it('replica 0’s coordinator refuses a worker of replica 1, naming both groups', async () => {
+    const p = member(`${LWS_NAME}-1-1`, 1);
+    expect(await p.exited).toBe(4);
+    expect(p.stderr()).toContain(`pod ${LWS_NAME}-1-1 belongs to group ${LWS_NAME}-1, not to group ${LWS_NAME}-0`);
+  });
+
+  it('and forms replica 0 from its own leader and worker', async () => {
+    const members = [member(`${LWS_NAME}-0`, 0), member(`${LWS_NAME}-0-1`, 1)];
+    expect(await Promise.all(members.map((m) => m.exited))).toEqual([0, 0]);
+    expect(replica0.proc.stderr() + replica0.proc.stdout()).toContain(`"group":"${LWS_NAME}-0"`);
+  });
+});
+
 describe('checkReview', () => {
   const ok = {
     authenticated: true,
