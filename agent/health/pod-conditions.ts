@@ -34,9 +34,10 @@ export interface PodCondition {
 }
 
 /**
- * The condition a pod holding `devices` should carry, or undefined when it needs none: a pod whose devices are all
- * healthy gets no condition until one of them has been unhealthy (so healthy pods cost no API writes); after that it
- * gets True again on recovery.
+ * The condition a pod holding `devices` should carry, or undefined when it needs none. A pod whose devices are all
+ * healthy gets True (one write per pod: the reporter writes only when the condition changes), so `kubectl lockstep
+ * group` can tell a healthy member from one nobody has looked at. Unknown is written only over an earlier verdict:
+ * a pod whose devices the agent has not judged yet keeps no condition rather than a guess.
  */
 export function desiredCondition(
   devices: readonly string[],
@@ -45,10 +46,14 @@ export function desiredCondition(
 ): PodCondition | undefined {
   const entries = devices.map((d) => ({ device: d, entry: health(d) }));
   const bad = entries.filter((e) => e.entry?.state === 'unhealthy');
-  const unknown = entries.filter((e) => e.entry?.state === 'unknown');
+  // a device missing from the board has not been judged yet: that is unknown too, never healthy
+  const unknown = entries.filter((e) => e.entry === undefined || e.entry.state === 'unknown');
   const describe = (list: typeof entries) =>
     list
-      .map((e) => `${e.device}: ${e.entry?.reason ?? e.entry?.state}${e.entry?.message ? ` (${e.entry.message})` : ''}`)
+      .map(
+        (e) =>
+          `${e.device}: ${e.entry?.reason ?? e.entry?.state ?? 'not checked yet'}${e.entry?.message ? ` (${e.entry.message})` : ''}`,
+      )
       .join('; ');
   if (bad.length) {
     return {
@@ -58,8 +63,8 @@ export function desiredCondition(
       message: `unhealthy: ${describe(bad)}`.slice(0, 1024),
     };
   }
-  if (!current) return undefined;
   if (unknown.length) {
+    if (!current) return undefined;
     return {
       type: CONDITION_DEVICES_HEALTHY,
       status: 'Unknown',

@@ -73,6 +73,9 @@ const version = (value: string | undefined): DeviceAttribute | undefined => {
   const v = toSemver(value);
   return v === undefined ? undefined : { version: v };
 };
+/** The version as the tool printed it, for people (`535.161.08`), only when it is a version at all. */
+const versionText = (value: string | undefined): DeviceAttribute | undefined =>
+  toSemver(value) === undefined ? undefined : str(value?.trim());
 
 /** Attributes every PCI device carries: where it sits, so claims can align devices of different kinds. */
 function pciAttributes(pci: PciFunction | undefined): [string, DeviceAttribute | undefined][] {
@@ -109,6 +112,7 @@ function gpuAttributes(gpu: GpuDevice): [string, DeviceAttribute | undefined][] 
     ...pciAttributes(gpu.pci),
     ['architecture', str(gpu.architecture)],
     [ATTR.driverVersion, version(gpu.driverVersion)],
+    [ATTR.driverVersionText, versionText(gpu.driverVersion)],
     ['cudaDriverVersion', version(gpu.cudaVersion)],
     [ATTR.cudaComputeCapability, version(gpu.computeCapability)],
     [ATTR.nvlinkClique, str(gpu.nvlinkClique)],
@@ -129,6 +133,7 @@ function migAttributes(gpu: GpuDevice, mig: MigDevice): [string, DeviceAttribute
     ['computeInstance', int(mig.computeInstanceId)],
     ...pciAttributes(gpu.pci),
     [ATTR.driverVersion, version(gpu.driverVersion)],
+    [ATTR.driverVersionText, versionText(gpu.driverVersion)],
     [ATTR.cudaComputeCapability, version(gpu.computeCapability)],
   ];
 }

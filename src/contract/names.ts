@@ -15,6 +15,8 @@ export const ATTR = {
   pcieSwitch: 'pcieSwitch',
   pcieRoot: 'resource.kubernetes.io/pcieRoot',
   driverVersion: 'driverVersion',
+  /** the driver's version as it prints it (`535.161.08`); driverVersion is the semver form CEL compares */
+  driverVersionText: 'driverVersionText',
   cudaComputeCapability: 'cudaComputeCapability',
   nvlinkClique: 'nvlinkClique',
   ifName: 'ifName',

@@ -126,7 +126,7 @@ describe('kubectl lockstep nodes', () => {
   it('-o wide adds models and driver versions; --no-headers drops the header', async () => {
     const wide = await kubectl(['nodes', '-o', 'wide']);
     expect(lines(wide.stdout)[0]).toMatch(/MODELS\s+DRIVER\s+NODE TAINTS$/);
-    expect(rowOf(wide.stdout, 'h100-a')).toMatch(/8x NVIDIA H100 80GB HBM3\s+535\.161\.8\s+<none>$/);
+    expect(rowOf(wide.stdout, 'h100-a')).toMatch(/8x NVIDIA H100 80GB HBM3\s+535\.161\.08\s+<none>$/);
     const bare = await kubectl(['nodes', '--no-headers']);
     expect(lines(bare.stdout)).toHaveLength(2);
     expect(bare.stdout.startsWith('h100-a ')).toBe(true);
@@ -203,9 +203,12 @@ describe('kubectl lockstep devices', () => {
     expect(lines(r.stdout)).toHaveLength(1 + 44);
     expect(lines(r.stdout)[0]!.startsWith('NODE ')).toBe(true);
     expect(cells(rowOf(r.stdout, 'h100-a')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
-    // in a namespace with no claims nobody holds anything
+    // from another namespace the holders still show, named with their namespace (a held device never reads free)
     const quiet = await kubectl(['devices', 'h100-a', '-n', 'quiet']);
-    expect(cells(rowOf(quiet.stdout, 'gpu-0')!).slice(-2)).toEqual(['<none>', '<none>']);
+    expect(cells(rowOf(quiet.stdout, 'gpu-0')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
+    const bare = await kubectl(['devices', 'h100-a']);
+    expect(cells(rowOf(bare.stdout, 'gpu-0')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
+    expect(cells(rowOf(bare.stdout, 'nic-0000-01-00-1')!).slice(-2)).toEqual(['<none>', '<none>']);
   });
 
   it('-o json has the device with its holder', async () => {

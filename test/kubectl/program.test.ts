@@ -125,6 +125,39 @@ describe('kubectl lockstep (in-process)', () => {
     expect(r.stdout.split('\n')).toHaveLength(4);
   });
 
+  it('devices NODE names holders in every namespace; with claims readable only in one, shows those and warns', async () => {
+    const calls: { kind: ReadKind; scope: Scope }[] = [];
+    const inOther = await run(['devices', 'h100-a', '-n', 'quiet'], {
+      connected: { reader: fakeReader(cluster(), calls) },
+    });
+    expect(calls.filter((c) => c.kind === 'resourceclaims').map((c) => c.scope)).toEqual([{}]);
+    const gpu0 = inOther.stdout.split('\n').find((l) => l.startsWith('gpu-0 '))!;
+    expect(gpu0.trim().split(/ {3,}/).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
+    const inOwn = await run(['devices', 'h100-a', '-n', 'ml'], { connected: { reader: fakeReader(cluster()) } });
+    const own = inOwn.stdout.split('\n').find((l) => l.startsWith('gpu-0 '))!;
+    expect(own.trim().split(/ {3,}/).slice(-2)).toEqual(['llama-0-gpus', 'llama-0']);
+
+    const lists = cluster();
+    const namespacedOnly: ClusterReader = {
+      async list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]> {
+        if (kind === 'resourceclaims' && scope.namespace === undefined) {
+          throw new ApiError('forbidden', 'listing resourceclaims: Forbidden: User "bob" cannot list at cluster scope');
+        }
+        return kind === 'resourceclaims'
+          ? (lists.resourceclaims.filter((c) => c.metadata.namespace === scope.namespace) as KindMap[K][])
+          : lists[kind];
+      },
+    };
+    const limited = await run(['devices', 'h100-a', '-n', 'ml'], { connected: { reader: namespacedOnly } });
+    expect(limited.code).toBe(0);
+    expect(limited.stderr).toBe(
+      'warning: listing resourceclaims: Forbidden: User "bob" cannot list at cluster scope (holders outside namespace ml not shown)\n',
+    );
+    expect(limited.stdout).toMatch(/\ngpu-0 .* llama-0-gpus +llama-0\n/);
+    const all = await run(['devices', '-A'], { connected: { reader: namespacedOnly } });
+    expect(all).toMatchObject({ code: 1, stdout: '' });
+  });
+
   it('check: 1 with problems, 3 when a list is forbidden, 3 when there is no configuration', async () => {
     expect((await run(['check', '-A'])).code).toBe(1);
     const forbidden = await run(['check'], { connected: { reader: fakeReader(cluster(), [], ['pods']) } });

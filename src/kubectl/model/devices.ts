@@ -142,7 +142,8 @@ export function deviceRecord(slice: ResourceSlice, device: Device, driver: strin
   put(r, 'numaNode', intOf(a(ATTR.numaNode)));
   put(r, 'pcieSwitch', stringOf(a(ATTR.pcieSwitch)));
   put(r, 'pcieRoot', stringOf(a(ATTR.pcieRoot)));
-  put(r, 'driverVersion', stringOf(a(ATTR.driverVersion)));
+  // as the driver prints it (535.161.08); agents that publish only the semver form (535.161.8) fall back to it
+  put(r, 'driverVersion', stringOf(a(ATTR.driverVersionText)) ?? stringOf(a(ATTR.driverVersion)));
   put(r, 'cudaComputeCapability', stringOf(a(ATTR.cudaComputeCapability)));
   put(r, 'nvlinkClique', stringOf(a(ATTR.nvlinkClique)));
   put(r, 'ifName', stringOf(a(ATTR.ifName)));

@@ -1,8 +1,10 @@
+import { ApiError } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
 import { deviceKey, type Holder, holdersByDevice } from '../model/claims.js';
 import { buildInventory, type DeviceRecord, isAccelerator } from '../model/devices.js';
 import { nearestNic } from '../model/topology.js';
 import { type Column, healthColour, renderTable } from '../render/table.js';
+import type { ResourceClaim } from '../wire.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
 
 export interface DeviceRow extends DeviceRecord {
@@ -36,8 +38,9 @@ export function deviceRows(devices: readonly DeviceRecord[], holders: ReadonlyMa
 }
 
 export function deviceColumns(ctx: VerbContext, showNode: boolean): Column<DeviceRow>[] {
+  // a holder outside the namespace in scope is named with its namespace, so it never reads as one of this namespace
   const ns = (h: Holder | undefined, name: string | undefined) =>
-    h && name !== undefined ? (ctx.namespace === undefined ? `${h.namespace}/${name}` : name) : undefined;
+    h && name !== undefined ? (h.namespace === ctx.namespace ? name : `${h.namespace}/${name}`) : undefined;
   const columns: Column<DeviceRow>[] = [
     { header: 'NAME', cell: (r) => r.name },
     { header: 'TYPE', cell: (r) => r.type },
@@ -60,12 +63,26 @@ export function deviceColumns(ctx: VerbContext, showNode: boolean): Column<Devic
   return showNode ? [{ header: 'NODE', cell: (r) => r.node }, ...columns] : columns;
 }
 
-/** `devices [NODE]`: one request for the slices (by field selector), one for the claims of the scope. */
+/**
+ * Claims of every namespace: a device is held whatever namespace the claim is in, and `-n` scopes what a user lists,
+ * not whether a device is free. Someone who may read claims only in their namespace still sees those holders, with a
+ * warning that others may be missing.
+ */
+async function readClaims(ctx: VerbContext): Promise<ResourceClaim[]> {
+  try {
+    return await ctx.reader.list('resourceclaims', {});
+  } catch (err) {
+    if (!(err instanceof ApiError && err.failure === 'forbidden') || ctx.namespace === undefined) throw err;
+    ctx.warn(`${err.message} (holders outside namespace ${ctx.namespace} not shown)`);
+    return ctx.reader.list('resourceclaims', { namespace: ctx.namespace });
+  }
+}
+
+/** `devices [NODE]`: one request for the slices (by field selector), one for the claims of every namespace. */
 export async function devicesVerb(ctx: VerbContext, node: string | undefined): Promise<View> {
-  const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
   const [slices, claims, nodes] = await Promise.all([
     ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver, node) }),
-    ctx.reader.list('resourceclaims', scope),
+    readClaims(ctx),
     ctx.selector ? readNodes(ctx) : Promise.resolve(undefined),
   ]);
   const inventory = selectNodes(buildInventory(slices, ctx.driver), nodes, ctx.selector);

@@ -61,8 +61,18 @@ describe('desiredCondition', () => {
   ]);
   const health = (d: string) => board.get(d);
 
-  it('needs no condition while every device is healthy and none was set before', () => {
-    expect(desiredCondition(['gpu-0'], health, undefined)).toBeUndefined();
+  it('is True when every device is healthy, so a healthy member reads Healthy rather than Unknown', () => {
+    expect(desiredCondition(['gpu-0'], health, undefined)).toEqual({
+      type: 'lockstep.dev/DevicesHealthy',
+      status: 'True',
+      reason: 'DevicesHealthy',
+      message: 'healthy: gpu-0',
+    });
+  });
+
+  it('writes no first condition while a device is unknown or not yet on the board (no guess)', () => {
+    expect(desiredCondition(['gpu-0', 'gpu-2'], health, undefined)).toBeUndefined();
+    expect(desiredCondition(['gpu-0', 'gpu-9'], health, undefined)).toBeUndefined();
   });
 
   it('is False naming the unhealthy devices', () => {
@@ -85,6 +95,10 @@ describe('desiredCondition', () => {
     expect(desiredCondition(['gpu-0', 'gpu-2'], health, was)).toMatchObject({
       status: 'Unknown',
       reason: 'DeviceHealthUnknown',
+    });
+    expect(desiredCondition(['gpu-9'], health, was)).toMatchObject({
+      status: 'Unknown',
+      message: 'health unknown: gpu-9: not checked yet',
     });
   });
 

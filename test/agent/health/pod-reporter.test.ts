@@ -97,8 +97,10 @@ describe('PodHealthReporter against the API server double', () => {
     await reporter.synced();
     await waitFor(() => reporter.devicesOf('team/worker-0').length === 2, 'claims resolved');
     await reporter.idle();
-    // healthy pods get no condition at all (no writes while nothing happens)
-    expect(condition('worker-0')).toBeUndefined();
+    // healthy pods say so once (True), so group views read Healthy, not Unknown
+    await waitFor(() => condition('worker-0')?.status === 'True', 'the first True condition');
+    expect(condition('worker-0')).toMatchObject({ reason: 'DevicesHealthy', message: 'healthy: gpu-4, gpu-5' });
+    expect(events('team').filter((e) => e.involvedObject.name === 'worker-0')).toEqual([]);
 
     board.set(
       'gpu-4',
@@ -111,7 +113,7 @@ describe('PodHealthReporter against the API server double', () => {
       reason: 'DeviceUnhealthy',
       message: 'unhealthy: gpu-4: XID-79-fallen-off-bus (XID 79 on 0000:9b:00.0)',
     });
-    expect(condition('worker-1')).toBeUndefined();
+    expect(condition('worker-1')?.status).toBe('True');
     expect(condition('other-driver')).toBeUndefined();
     await waitFor(() => events('team').some((e) => e.involvedObject.name === 'worker-0'), 'the pod event');
     await waitFor(() => events('default').some((e) => e.involvedObject.kind === 'Node'), 'the node event');

@@ -71,6 +71,7 @@ describe('buildDevices on the 8x H100 node', () => {
       pcieSwitch: { string: '0000:17:00.0' },
       [PCIE_ROOT]: { string: 'pci0000:16' },
       driverVersion: { version: '535.161.8' },
+      driverVersionText: { string: '535.161.08' },
       cudaDriverVersion: { version: '12.2.0' },
       cudaComputeCapability: { version: '9.0.0' },
       healthy: { bool: true },
@@ -213,6 +214,7 @@ describe('bad inventory values', () => {
     const { devices, problems } = buildDevices(inv);
     expect(byName(devices, 'gpu-0').attributes?.model).toEqual({ string: 'X'.repeat(64) });
     expect(byName(devices, 'gpu-0').attributes?.driverVersion).toBeUndefined();
+    expect(byName(devices, 'gpu-0').attributes?.driverVersionText).toBeUndefined();
     expect(devices.some((d) => d.name === 'GPU_1')).toBe(false);
     expect(problems).toEqual([{ device: 'GPU_1', message: 'device name "GPU_1" is not a DNS label; device left out' }]);
   });

@@ -35,6 +35,14 @@ describe('buildInventory', () => {
     ]);
   });
 
+  it('shows the driver version as the driver prints it, the semver form only when an agent published no text', () => {
+    const slice = h100Slice('n');
+    slice.spec.devices![0]!.attributes!.driverVersionText = { string: '535.161.08' };
+    const [withText, withoutText] = buildInventory([slice], DRIVER).devices;
+    expect(withText?.driverVersion).toBe('535.161.08');
+    expect(withoutText?.driverVersion).toBe('535.161.8');
+  });
+
   it('orders gpu-10 after gpu-2 and accelerators before NICs', () => {
     const slice = h100Slice('n');
     slice.spec.devices![1]!.name = 'gpu-10';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseGroupStatus } from '../../../src/contract/group-status.js';
+import { desiredCondition } from '../../../agent/health/pod-conditions.js';
+import { type GroupStatus, parseGroupStatus } from '../../../src/contract/group-status.js';
 import { ANNOTATION_GROUP_STATUS } from '../../../src/contract/names.js';
 import { buildGroups } from '../../../src/kubectl/model/groups.js';
 import type { Pod } from '../../../src/kubectl/wire.js';
@@ -72,6 +73,51 @@ describe('buildGroups', () => {
     const broken = pod('ml', 'b-0', { group: 'b' });
     broken.metadata!.annotations = { 'lockstep.dev/group-status': '{not json' };
     expect(buildGroups([broken])[0]!.state).toBe('Unknown');
+  });
+
+  it('a member whose agent found its devices healthy reads Healthy (the agent writes True, not only False)', () => {
+    const written = desiredCondition(['gpu-0'], () => ({ device: 'gpu-0', state: 'healthy', since: 0 }), undefined);
+    expect(written?.status).toBe('True');
+    const member = pod('ml', 'w-0', {
+      group: 'w',
+      devicesHealthy: { status: written!.status as 'True', reason: written!.reason, message: written!.message },
+    });
+    expect(buildGroups([member])[0]!.members[0]!.devices).toBe('Healthy');
+  });
+
+  it.each([
+    // coordinator's devicesHealthy, pod condition, what DEVICES shows
+    [undefined, undefined, 'Unknown'],
+    [undefined, 'True', 'Healthy'],
+    [undefined, 'False', 'Unhealthy'],
+    [true, undefined, 'Healthy'],
+    [true, 'False', 'Unhealthy'],
+    [false, 'True', 'Unhealthy'],
+  ] as const)('coordinator says %s, pod condition %s: %s', (fromCoordinator, condition, shown) => {
+    const status: GroupStatus = {
+      version: 1,
+      group: 'w',
+      namespace: 'ml',
+      epoch: 1,
+      state: 'Running',
+      size: 1,
+      restarts: 0,
+      lastChange: '2026-11-22T05:00:00Z',
+      members: [
+        {
+          rank: 0,
+          pod: 'w-0',
+          ready: true,
+          ...(fromCoordinator === undefined ? {} : { devicesHealthy: fromCoordinator }),
+        },
+      ],
+    };
+    const member = pod('ml', 'w-0', {
+      group: 'w',
+      groupStatus: status,
+      ...(condition ? { devicesHealthy: { status: condition } } : {}),
+    });
+    expect(buildGroups([member])[0]!.members[0]!.devices).toBe(shown);
   });
 
   it('keeps groups of the same name in different namespaces apart', () => {
