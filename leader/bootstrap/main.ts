@@ -64,6 +64,7 @@ export async function joinAndWrite(
     epoch: release.epoch,
     size: release.size,
     memberId: reply.memberId,
+    sessionSecret: reply.sessionSecret,
     coordinator: `${joined.address.includes(':') ? `[${joined.address}]` : joined.address}:${joinPlan.target.port}`,
     heartbeatIntervalMs: reply.heartbeatIntervalMs,
     env,

@@ -12,6 +12,7 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
+import { cleanName } from '../../src/text/untrusted.js';
 import type {
   CoordinatorMessage,
   EngineEvent,
@@ -21,10 +22,12 @@ import type {
   MemberMessage,
   Role,
   StatusReply,
+  StatusRequest,
 } from '../protocol/messages.js';
 import { cachingReleaseSerializer } from '../protocol/release-encoding.js';
 import { COMMAND_SINCE, groupService, negotiateVersion, PROTOCOL_VERSION } from '../protocol/service.js';
 import { type GroupTable, JoinRefused, type Member, type RefusalCode } from './group-table.js';
+import { type SessionCheck, SessionKeys } from './session-keys.js';
 
 /** Checks a member's credentials before admission (issue 9: TokenReview + group labels). Throws JoinRefused. */
 export type Authenticator = (request: {
@@ -75,6 +78,8 @@ interface Session {
   /** the epoch this session was last released into */
   releasedEpoch: number;
   reportedExit: boolean;
+  /** a newer attach of the same member took over: this one's end is not the member's */
+  replaced: boolean;
 }
 
 const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
@@ -89,7 +94,9 @@ const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
 
 export class CoordinatorServer {
   private readonly server = new Server({ 'grpc.keepalive_permit_without_calls': 1 });
-  private readonly sessions = new Map<string, Set<Session>>();
+  /** one session per member: a newer authenticated attach replaces the older one */
+  private readonly sessions = new Map<string, Session>();
+  private readonly keys = new SessionKeys();
   private progressTimer: NodeJS.Timeout | undefined;
   private boundPort = 0;
 
@@ -105,8 +112,11 @@ export class CoordinatorServer {
         this.join(call, callback).catch((err: unknown) => callback(toServiceError(err)));
       },
       Session: (call: ServerDuplexStream<MemberMessage, CoordinatorMessage>) => this.session(call),
-      Status: (_call: ServerUnaryCall<unknown, StatusReply>, callback: sendUnaryData<StatusReply>) => {
-        callback(null, this.statusReply());
+      Status: (call: ServerUnaryCall<Partial<StatusRequest>, StatusReply>, callback: sendUnaryData<StatusReply>) => {
+        const { memberId = '', sessionSecret = '' } = call.request ?? {};
+        const member =
+          memberId !== '' && this.keys.check(memberId, sessionSecret, peerAddress(call.getPeer())) === 'ok';
+        callback(null, member ? this.statusReply() : this.countsReply());
       },
     });
   }
@@ -127,7 +137,7 @@ export class CoordinatorServer {
 
   async close(): Promise<void> {
     if (this.progressTimer) clearTimeout(this.progressTimer);
-    for (const set of this.sessions.values()) for (const s of set) s.call.end();
+    for (const s of this.sessions.values()) s.call.end();
     this.sessions.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -144,22 +154,18 @@ export class CoordinatorServer {
   /** Sends every attached member the release of the current epoch it has not received yet. */
   broadcastReleases(): void {
     const releases = this.options.table.releases();
-    for (const [id, set] of this.sessions) {
+    for (const [id, s] of this.sessions) {
       const release = releases.get(id);
-      if (!release) continue;
-      for (const s of set) {
-        if (s.releasedEpoch >= release.epoch) continue;
-        s.releasedEpoch = release.epoch;
-        this.send(s, { kind: 'release', release });
-      }
+      if (!release || s.releasedEpoch >= release.epoch) continue;
+      s.releasedEpoch = release.epoch;
+      this.send(s, { kind: 'release', release });
     }
   }
 
   /** Sends a command to every session of a member (recovery's stop goes through here). */
   sendTo(memberId: string, message: CoordinatorMessage): number {
-    let sent = 0;
-    for (const s of this.sessions.get(memberId) ?? []) if (this.send(s, message)) sent++;
-    return sent;
+    const s = this.sessions.get(memberId);
+    return s && this.send(s, message) ? 1 : 0;
   }
 
   private async join(call: ServerUnaryCall<JoinRequest, JoinReply>, callback: sendUnaryData<JoinReply>) {
@@ -204,6 +210,7 @@ export class CoordinatorServer {
       groupSize: table.size,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       epoch: table.epoch,
+      sessionSecret: this.keys.issue(member.id, peerAddress(call.getPeer())),
     });
     if (outcome.rejoined) this.options.hooks?.onRejoin?.(member, wasReleased);
     this.afterChange();
@@ -230,9 +237,8 @@ export class CoordinatorServer {
     this.progressTimer = setTimeout(() => {
       this.progressTimer = undefined;
       const progress = this.options.table.progress();
-      for (const set of this.sessions.values()) {
-        for (const s of set)
-          if (s.releasedEpoch < progress.epoch || progress.epoch === 0) this.send(s, { kind: 'progress', progress });
+      for (const s of this.sessions.values()) {
+        if (s.releasedEpoch < progress.epoch || progress.epoch === 0) this.send(s, { kind: 'progress', progress });
       }
     }, this.options.progressIntervalMs ?? 200);
     this.progressTimer.unref();
@@ -253,9 +259,25 @@ export class CoordinatorServer {
         }
         const { attach } = message;
         const member = table.member(attach.memberId);
-        if (!member) {
-          call.emit('error', { code: GrpcStatus.NOT_FOUND, details: `unknown member ${attach.memberId}: join first` });
+        const from = peerAddress(call.getPeer());
+        const check = member ? this.keys.check(member.id, attach.sessionSecret, from) : 'unknown-member';
+        if (!member || check !== 'ok') {
+          const refusal = attachRefusal(check, cleanName(attach.memberId));
+          log.warn({ pod: cleanName(attach.memberId), from, check }, `session attach refused: ${refusal.details}`);
+          call.emit('error', refusal);
           return;
+        }
+        const previous = this.sessions.get(member.id);
+        if (previous) {
+          previous.replaced = true;
+          log.warn(
+            { pod: member.id, role: attach.role, previousRole: previous.role, from },
+            'a new session of this member replaces its earlier one',
+          );
+          previous.call.emit('error', {
+            code: GrpcStatus.ABORTED,
+            details: `replaced by a newer session of pod ${member.id}`,
+          });
         }
         session = {
           memberId: member.id,
@@ -264,10 +286,9 @@ export class CoordinatorServer {
           call,
           releasedEpoch: attach.epoch,
           reportedExit: false,
+          replaced: false,
         };
-        const set = this.sessions.get(member.id) ?? new Set<Session>();
-        this.sessions.set(member.id, set);
-        set.add(session);
+        this.sessions.set(member.id, session);
         table.seen(member.id);
         // a member attaching after the barrier opened gets its release at once, else where the barrier stands
         const release = table.releases().get(member.id);
@@ -300,9 +321,10 @@ export class CoordinatorServer {
       if (!session) return;
       const s = session;
       session = undefined;
-      this.sessions.get(s.memberId)?.delete(s);
+      if (this.sessions.get(s.memberId) === s) this.sessions.delete(s.memberId);
       const member = table.member(s.memberId);
-      if (member) this.options.hooks?.onSessionClosed?.(member, s.role, s.reportedExit || s.role === 'ROLE_BOOTSTRAP');
+      if (member && !s.replaced)
+        this.options.hooks?.onSessionClosed?.(member, s.role, s.reportedExit || s.role === 'ROLE_BOOTSTRAP');
       if (!call.writableEnded) call.end();
     };
     call.on('end', closed);
@@ -315,6 +337,26 @@ export class CoordinatorServer {
     if (session.call.writableEnded || session.call.destroyed) return false;
     session.call.write(message);
     return true;
+  }
+
+  /** What anyone may know: how far the group is, not who is in it, where they run, or why they failed. */
+  private countsReply(): StatusReply {
+    const s = this.options.table.snapshot();
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      group: s.group,
+      namespace: s.namespace,
+      size: s.size,
+      epoch: s.epoch,
+      state: s.state,
+      members: [],
+      restarts: s.restarts,
+      lastReason: '',
+      lastChange: s.lastChange,
+      joined: this.options.table.joinedCount(),
+      ready: s.members.filter((m) => m.ready).length,
+      membersShown: false,
+    };
   }
 
   private statusReply(): StatusReply {
@@ -339,6 +381,9 @@ export class CoordinatorServer {
       restarts: s.restarts,
       lastReason: s.lastReason ?? '',
       lastChange: s.lastChange,
+      joined: this.options.table.joinedCount(),
+      ready: s.members.filter((m) => m.ready).length,
+      membersShown: true,
     };
   }
 }
@@ -367,6 +412,21 @@ export function peerAddress(peer: string): string {
   if (v6) return v6[1]!;
   const v4 = /^(.+):\d+$/.exec(p);
   return v4 ? v4[1]! : p;
+}
+
+/** Why an attach is refused, as the member sees it; the same words whatever secret was tried. */
+function attachRefusal(check: SessionCheck, pod: string): { code: GrpcStatus; details: string } {
+  if (check === 'unknown-member') return { code: GrpcStatus.NOT_FOUND, details: `unknown member ${pod}: join first` };
+  if (check === 'other-address') {
+    return {
+      code: GrpcStatus.PERMISSION_DENIED,
+      details: `pod ${pod}: a session must come from the address its Join came from`,
+    };
+  }
+  return {
+    code: GrpcStatus.UNAUTHENTICATED,
+    details: `pod ${pod}: the session secret is missing or not the one its latest Join returned: join again`,
+  };
 }
 
 function toServiceError(err: unknown): Error & { code: GrpcStatus; details: string } {

@@ -225,8 +225,11 @@ function unaryJoin(client: Client, request: JoinRequest, timeoutMs: number): Pro
   });
 }
 
-/** Reads the group status from a coordinator (the Status RPC). */
-export function queryStatus(address: string, timeoutMs = 5000) {
+/**
+ * Reads the group status from a coordinator (the Status RPC). With a member's credentials (its pod name and the
+ * session secret of its latest Join) the answer names every member; without, it carries counts only.
+ */
+export function queryStatus(address: string, member?: { memberId: string; sessionSecret: string }, timeoutMs = 5000) {
   const method = groupService().Status;
   const client = new Client(address, credentials.createInsecure());
   return new Promise<import('../protocol/messages.js').StatusReply>((resolve, reject) => {
@@ -234,7 +237,7 @@ export function queryStatus(address: string, timeoutMs = 5000) {
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
-      {},
+      member ?? {},
       new Metadata(),
       { deadline: Date.now() + timeoutMs },
       (err, reply) => {
@@ -272,7 +275,7 @@ export class MemberSession {
 
   constructor(
     private readonly client: Client,
-    readonly joined: Pick<JoinReply, 'memberId' | 'heartbeatIntervalMs' | 'protocolVersion'>,
+    readonly joined: Pick<JoinReply, 'memberId' | 'heartbeatIntervalMs' | 'protocolVersion' | 'sessionSecret'>,
     private readonly role: Role,
   ) {}
 
@@ -395,7 +398,13 @@ export class MemberSession {
     call.on('end', () => fail(new Error('the coordinator ended the session')));
     call.write({
       kind: 'attach',
-      attach: { memberId: this.joined.memberId, role: this.role, epoch, protocolVersion: PROTOCOL_VERSION },
+      attach: {
+        memberId: this.joined.memberId,
+        role: this.role,
+        epoch,
+        protocolVersion: PROTOCOL_VERSION,
+        sessionSecret: this.joined.sessionSecret,
+      },
     });
   }
 
@@ -407,16 +416,28 @@ export class MemberSession {
   }
 }
 
-/** A session for a member that joined earlier (run after bootstrap): attach by member id, no Join. */
+/**
+ * A session for a member that joined earlier (run after bootstrap): attach with the member id and the session secret
+ * its Join returned, no Join.
+ */
 export function attachSession(
   coordinator: string,
-  memberId: string,
+  member: { memberId: string; sessionSecret: string },
   heartbeatIntervalMs: number,
   role: Role,
   tls?: MemberTls,
 ): MemberSession {
   const client = new Client(coordinator, ...channel(tls));
-  return new MemberSession(client, { memberId, heartbeatIntervalMs, protocolVersion: PROTOCOL_VERSION }, role);
+  return new MemberSession(
+    client,
+    {
+      memberId: member.memberId,
+      sessionSecret: member.sessionSecret,
+      heartbeatIntervalMs,
+      protocolVersion: PROTOCOL_VERSION,
+    },
+    role,
+  );
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -20,6 +20,8 @@ export interface EnvFile {
   size: number;
   /** the pod name the coordinator knows this member by */
   memberId: string;
+  /** what run presents to attach (the secret of bootstrap's Join); absent: run joins again itself */
+  sessionSecret?: string;
   /** host:port of the coordinator, so run can attach without searching again */
   coordinator: string;
   /** how often run heartbeats (the coordinator's choice at Join) */

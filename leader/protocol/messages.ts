@@ -45,6 +45,8 @@ export interface JoinReply {
   groupSize: number;
   heartbeatIntervalMs: number;
   epoch: number;
+  /** proves the Join on Attach and Status; new at every Join */
+  sessionSecret: string;
 }
 
 export interface Attach {
@@ -52,6 +54,7 @@ export interface Attach {
   role: Role;
   epoch: number;
   protocolVersion: number;
+  sessionSecret: string;
 }
 
 export interface Heartbeat {
@@ -124,6 +127,11 @@ export interface MemberStatusMessage {
   reason: string;
 }
 
+export interface StatusRequest {
+  memberId: string;
+  sessionSecret: string;
+}
+
 export interface StatusReply {
   protocolVersion: number;
   group: string;
@@ -135,4 +143,8 @@ export interface StatusReply {
   restarts: number;
   lastReason: string;
   lastChange: string;
+  joined: number;
+  ready: number;
+  /** false: the caller is no member and got counts only */
+  membersShown: boolean;
 }

@@ -1,7 +1,14 @@
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath } from '../../src/proto/index.js';
-import type { CoordinatorMessage, JoinReply, JoinRequest, MemberMessage, StatusReply } from './messages.js';
+import type {
+  CoordinatorMessage,
+  JoinReply,
+  JoinRequest,
+  MemberMessage,
+  StatusReply,
+  StatusRequest,
+} from './messages.js';
 
 /** The protocol version this build speaks, and the oldest member it still admits. */
 export const PROTOCOL_VERSION = 1;
@@ -27,7 +34,7 @@ export const SERVICE_NAME = 'lockstep.group.v1.GroupCoordinator';
 export interface GroupMethods {
   Join: MethodDefinition<JoinRequest, JoinReply>;
   Session: MethodDefinition<MemberMessage, CoordinatorMessage>;
-  Status: MethodDefinition<Record<string, never>, StatusReply>;
+  Status: MethodDefinition<Partial<StatusRequest>, StatusReply>;
 }
 
 let cached: (ServiceDefinition & GroupMethods) | undefined;

@@ -81,7 +81,7 @@ export async function runRun(
     if (!file) throw new CliError(1, `the environment file ${options.envFile} vanished after writing it`);
     const session = attachSession(
       file.coordinator,
-      file.memberId,
+      { memberId: file.memberId, sessionSecret: joined.reply.sessionSecret },
       file.heartbeatIntervalMs ?? 1000,
       'ROLE_RUN',
       tlsFor(file, joinPlan),
@@ -117,7 +117,7 @@ export async function runRun(
       buildCommand(argv, file, options, processEnv);
       const session = attachSession(
         file.coordinator,
-        file.memberId,
+        { memberId: file.memberId, sessionSecret: file.sessionSecret ?? '' },
         file.heartbeatIntervalMs ?? 1000,
         'ROLE_RUN',
         tlsFor(file),

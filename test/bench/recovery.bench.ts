@@ -186,7 +186,7 @@ async function lockstepInProcess(root: string, size: number, reps: number): Prom
     );
     for (const j of joined) {
       j.session.close();
-      const session = attachSession(address, j.reply.memberId, j.reply.heartbeatIntervalMs, 'ROLE_RUN');
+      const session = attachSession(address, j.reply, j.reply.heartbeatIntervalMs, 'ROLE_RUN');
       let epoch = j.release.epoch;
       session.keep(epoch, {
         onStop: (s) => {

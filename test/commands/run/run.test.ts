@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queryStatus } from '../../../leader/member/client.js';
+import { readEnvFile } from '../../../leader/member/env-file.js';
 import { killAll, lockstep, startCoordinator } from '../../leader/support/processes.js';
 
 afterEach(killAll);
@@ -28,7 +29,14 @@ async function solo(
     ['run', '--leader-address', coordinator.address, '--pod-name', pod, '--pod-ip', '127.0.0.70', ...args],
     { LOCKSTEP_ENV_FILE: envFile, ...env },
   );
-  return { coordinator, proc };
+  return { coordinator, proc, envFile };
+}
+
+/** The full status, as the member whose environment file this is may read it. */
+async function memberStatus(address: string, envFile: string) {
+  const file = await readEnvFile(envFile);
+  if (!file?.sessionSecret) throw new Error(`${envFile} carries no session secret`);
+  return queryStatus(address, { memberId: file.memberId, sessionSecret: file.sessionSecret });
 }
 
 describe('lockstep run', () => {
@@ -55,7 +63,7 @@ describe('lockstep run', () => {
 
   it('reports a failed engine to the coordinator, and exits non-zero once the group has no restarts left', async () => {
     // a failed engine is a lost member: the group would restart it; with no budget the group fails at once
-    const { proc, coordinator } = await solo('solo-0', ['--', '/bin/sh', '-c', 'exit 7'], {}, [
+    const { proc, coordinator, envFile } = await solo('solo-0', ['--', '/bin/sh', '-c', 'exit 7'], {}, [
       '--restart-budget',
       '0',
     ]);
@@ -63,7 +71,7 @@ describe('lockstep run', () => {
     expect(proc.stderr()).toContain(
       'error: group solo failed: rank 0 (pod solo-0): engine exited with code 7; restart budget exhausted',
     );
-    const status = await queryStatus(coordinator.address);
+    const status = await memberStatus(coordinator.address, envFile);
     expect(status).toMatchObject({ group: 'solo', epoch: 1, state: 'Failed', restarts: 0 });
     expect(status.lastReason).toMatch(/^rank 0 \(pod solo-0\): engine exited with code 7; restart budget exhausted/);
     expect(status.members).toEqual([
@@ -98,7 +106,7 @@ describe('lockstep run', () => {
   });
 
   it('says when the command does not exist, as exit 127 to the coordinator', async () => {
-    const { proc, coordinator } = await solo('solo-0', ['--', 'lockstep-no-such-engine'], {}, [
+    const { proc, coordinator, envFile } = await solo('solo-0', ['--', 'lockstep-no-such-engine'], {}, [
       '--restart-budget',
       '0',
     ]);
@@ -106,7 +114,7 @@ describe('lockstep run', () => {
     expect(proc.stderr()).toContain(
       'engine exited with code 127: cannot start lockstep-no-such-engine: command not found',
     );
-    expect((await queryStatus(coordinator.address)).lastReason).toContain(
+    expect((await memberStatus(coordinator.address, envFile)).lastReason).toContain(
       'engine exited with code 127: cannot start lockstep-no-such-engine: command not found',
     );
   });
@@ -122,7 +130,7 @@ describe('lockstep run', () => {
     await run.waitFor(/^ready$/);
     const running = await (async () => {
       for (let i = 0; i < 100; i++) {
-        const s = await queryStatus(coordinator.address);
+        const s = await memberStatus(coordinator.address, envFile);
         if (s.members[0]?.state === 'Running') return s;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -133,7 +141,7 @@ describe('lockstep run', () => {
     expect(await run.exited).toBe(143);
     expect(run.stderr()).toContain('using the environment bootstrap wrote');
     // a wrapper told to stop (its pod is terminating) takes its member out of the group: the others will recover
-    const after = (await queryStatus(coordinator.address)).members[0];
+    const after = (await memberStatus(coordinator.address, envFile)).members[0];
     expect(after).toMatchObject({ state: 'Lost', ready: false });
     expect(after?.reason).toMatch(/engine stopped by its wrapper|lockstep run session broke/);
     // one Join only: bootstrap's
