@@ -26,9 +26,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../../../src/kube/client.js';
+import { EVENTS, resourcePath } from '../../../src/kube/resources.js';
 import type { Pod } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
 import type { AddressPool } from './addresses.js';
+import { ContainerProber, execWithTimeout, type ProbeKind } from './probes.js';
 import {
   type ContainerSpec,
   containerArgv,
@@ -91,6 +93,10 @@ interface Container {
   backoff?: NodeJS.Timeout;
   /** PIDs of every process this container started, for checks that nothing is left */
   pids: number[];
+  /** its startup/liveness/readiness probes while it runs (sidecars and main containers) */
+  prober?: ContainerProber;
+  /** the container was killed for a failed startup or liveness probe (the next exit is that kill) */
+  killedBy?: 'startup' | 'liveness';
 }
 
 /** What the runner knows of a pod's status; the kubelet emulator adds the DRA parts. */
@@ -197,6 +203,7 @@ export class PodRunner {
     for (const c of instance.containers) {
       c.done = true;
       clearTimeout(c.backoff);
+      c.prober?.stop();
     }
     const mains = instance.containers.filter((c) => c.kind !== 'sidecar');
     await Promise.all(mains.map((c) => this.terminate(c, deadline)));
@@ -219,7 +226,6 @@ export class PodRunner {
     if (!instance) return undefined;
     const mains = instance.containers.filter((c) => c.kind === 'main');
     const inits = instance.containers.filter((c) => c.kind !== 'main');
-    const running = (c: Container) => 'running' in c.state;
     const allDone = mains.every((c) => c.done && 'terminated' in c.state);
     let phase: RunnerPodStatus['phase'] = instance.initialized ? 'Running' : 'Pending';
     if (instance.failed) phase = 'Failed';
@@ -231,7 +237,9 @@ export class PodRunner {
       podIP: instance.ip,
       initialized: instance.initialized,
       containersReady:
-        instance.initialized && mains.every(running) && inits.filter((c) => c.kind === 'sidecar').every(running),
+        instance.initialized &&
+        mains.every((c) => this.ready(c)) &&
+        inits.filter((c) => c.kind === 'sidecar').every((c) => this.ready(c)),
       ...(instance.failed ? { message: instance.failed } : {}),
       initContainerStatuses: inits.map((c) => this.containerStatus(instance, c)),
       containerStatuses: mains.map((c) => this.containerStatus(instance, c)),
@@ -360,8 +368,9 @@ export class PodRunner {
   private async launch(instance: PodInstance, c: Container): Promise<void> {
     let argv: string[];
     let env: Record<string, string>;
+    let mounts: MountedPath[];
     try {
-      ({ argv, env } = await this.plan(instance, c.spec));
+      ({ argv, env, mounts } = await this.plan(instance, c.spec));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       c.state = { waiting: { reason: 'CreateContainerConfigError', message } };
@@ -419,7 +428,94 @@ export class PodRunner {
       child.once('exit', finish);
     });
     if (c.kind === 'init') return;
-    void c.exited.then(() => this.afterExit(instance, c));
+    c.killedBy = undefined;
+    c.prober = this.prober(instance, c, env, mounts);
+    c.prober?.start();
+    void c.exited.then(() => {
+      c.prober?.stop();
+      return this.afterExit(instance, c);
+    });
+  }
+
+  /**
+   * The container's probes (probes.ts), or none. An exec probe runs its command the way the container's own command
+   * runs (same env, paths into the pod's volumes, same program stand-ins), in the pod's directory.
+   */
+  private prober(
+    instance: PodInstance,
+    c: Container,
+    env: Record<string, string>,
+    mounts: readonly MountedPath[],
+  ): ContainerProber | undefined {
+    const { startupProbe: startup, livenessProbe: liveness, readinessProbe: readiness } = c.spec;
+    if (!startup && !liveness && !readiness) return undefined;
+    const names: Record<ProbeKind, string> = { startup: 'Startup', liveness: 'Liveness', readiness: 'Readiness' };
+    return new ContainerProber(
+      { startup, liveness, readiness },
+      {
+        podIP: instance.ip,
+        ports: c.spec.ports ?? [],
+        exec: (command, timeoutMs) => {
+          const argv = expandArgv(command, env).map((arg, i) => (i === 0 ? arg : rewritePaths(arg, mounts)));
+          let local: string[];
+          try {
+            local = localArgv(c.spec.image ?? '', argv, this.programs, existsSync);
+          } catch (error) {
+            // a probe's tools (`cat`, `test`, `sh`) are the image's: a bare name runs from the container's PATH
+            if (!/^[\w.+-]+$/.test(argv[0] ?? '')) {
+              return Promise.resolve({ code: 126, output: error instanceof Error ? error.message : String(error) });
+            }
+            local = argv;
+          }
+          return execWithTimeout(local, env, instance.dir, timeoutMs);
+        },
+      },
+      {
+        onFailure: (kind, message) => {
+          this.log.info({ pod: instance.pod.metadata.name, container: c.spec.name, kind, message }, 'probe failed');
+          void this.event(instance, 'Unhealthy', `${names[kind]} probe failed: ${message}`);
+        },
+        onKill: (kind, grace) => {
+          c.killedBy = kind;
+          const what = kind === 'startup' ? 'startup probe' : 'liveness probe';
+          void this.event(instance, 'Killing', `Container ${c.spec.name} failed ${what}, will be restarted`, 'Normal');
+          const graceSeconds = grace ?? instance.spec.terminationGracePeriodSeconds;
+          void this.terminate(c, Date.now() + 1000 * graceSeconds);
+        },
+        onChange: () => this.changed(instance),
+      },
+    );
+  }
+
+  /** An Event on the pod, as the kubelet records probe failures and kills (best effort: a lost event is no failure). */
+  private async event(instance: PodInstance, reason: string, message: string, type = 'Warning'): Promise<void> {
+    const namespace = instance.pod.metadata.namespace ?? 'default';
+    const at = now();
+    try {
+      await this.options.client.create(resourcePath(EVENTS, { namespace }), {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${instance.pod.metadata.name}.`, namespace },
+        involvedObject: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          name: instance.pod.metadata.name,
+          namespace,
+          uid: instance.uid,
+        },
+        reason,
+        message,
+        type,
+        source: { component: 'kubelet', host: this.options.nodeName },
+        reportingComponent: 'kubelet',
+        reportingInstance: this.options.nodeName,
+        firstTimestamp: at,
+        lastTimestamp: at,
+        count: 1,
+      });
+    } catch (error) {
+      this.log.debug({ error: String(error) }, 'cannot record an event');
+    }
   }
 
   private async afterExit(instance: PodInstance, c: Container): Promise<void> {
@@ -460,7 +556,7 @@ export class PodRunner {
   private async plan(
     instance: PodInstance,
     spec: ContainerSpec,
-  ): Promise<{ argv: string[]; env: Record<string, string> }> {
+  ): Promise<{ argv: string[]; env: Record<string, string>; mounts: MountedPath[] }> {
     const namespace = instance.pod.metadata.namespace ?? 'default';
     const refs = new Map<string, Record<string, Buffer> | undefined>();
     for (const e of spec.env ?? []) {
@@ -504,7 +600,7 @@ export class PodRunner {
       ...own,
       ...cdi,
     };
-    return { argv: local, env };
+    return { argv: local, env, mounts };
   }
 
   /** bin/lockstep and bin/python3 for `lockstep run -- python3 …` and shells that call them by name. */
@@ -523,6 +619,12 @@ export class PodRunner {
     }
   }
 
+  /** Running, and its probes (if any) say started and ready. */
+  private ready(c: Container): boolean {
+    if (!('running' in c.state)) return false;
+    return c.prober ? c.prober.state.started && c.prober.state.ready : true;
+  }
+
   private containerStatus(instance: PodInstance, c: Container): Record<string, unknown> {
     const running = 'running' in c.state;
     return {
@@ -532,8 +634,8 @@ export class PodRunner {
       ...(c.child?.pid || 'terminated' in c.state
         ? { containerID: `emulated://${instance.uid}/${c.spec.name}/${c.restartCount}` }
         : {}),
-      ready: c.kind === 'init' ? 'terminated' in c.state && c.state.terminated.exitCode === 0 : running,
-      started: running,
+      ready: c.kind === 'init' ? 'terminated' in c.state && c.state.terminated.exitCode === 0 : this.ready(c),
+      started: running && (c.prober?.state.started ?? true),
       restartCount: c.restartCount,
       state: c.state,
       ...(c.lastState ? { lastState: c.lastState } : {}),

@@ -4,9 +4,11 @@
  * it) and its paths (mount paths mapped into the pod's directory). No I/O here: volumes and processes are in
  * volumes.ts and runner.ts.
  */
+
 import { basename } from 'node:path';
 import { expandReferences } from '../../../leader/run/expand.js';
 import type { Pod } from '../../../src/kube/types.js';
+import type { ProbeSpec } from './probes.js';
 
 export interface EnvVar {
   name: string;
@@ -35,6 +37,10 @@ export interface ContainerSpec {
   /** `Always` on an init container makes it a native sidecar */
   restartPolicy?: string;
   resources?: { claims?: { name: string; request?: string }[] };
+  ports?: { name?: string; containerPort: number; protocol?: string }[];
+  startupProbe?: ProbeSpec;
+  livenessProbe?: ProbeSpec;
+  readinessProbe?: ProbeSpec;
 }
 
 export interface VolumeSpec {
