@@ -224,7 +224,8 @@ subjects: [{kind: Group, name: ops}]
     expect((await review()).status.authenticated).toBe(false);
     const tampered = `${token.slice(0, -4)}AAAA`;
     expect((await review(['lockstep'], tampered)).status.authenticated).toBe(false);
-    api.store.delete('pods', 'agent-node-b', NS);
+    // No kubelet runs here to finish a graceful deletion: delete at once, as `kubectl delete --force` does.
+    api.store.delete('pods', 'agent-node-b', NS, { gracePeriodSeconds: 0 });
     const gone = await review(['lockstep']);
     expect(gone.status.authenticated).toBe(false);
     expect(gone.status.error).toContain('agent-node-b');

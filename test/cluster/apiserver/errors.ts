@@ -113,6 +113,14 @@ export function gone(message: string): ApiError {
   return new ApiError(410, 'Expired', message);
 }
 
+/** A resourceVersion the store has not reached: the real server waits up to 3 s, then answers this 504. */
+export function tooLargeResourceVersion(requested: number, current: number): ApiError {
+  return new ApiError(504, 'Timeout', `Too large resource version: ${requested}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });
+}
+
 export function unauthorized(): ApiError {
   return new ApiError(401, 'Unauthorized', 'Unauthorized');
 }

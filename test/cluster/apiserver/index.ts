@@ -51,7 +51,10 @@ export interface ApiServerOptions {
   /** How often watches that allow bookmarks get a BOOKMARK (default 5 s; the real server: about a minute). */
   bookmarkIntervalMs?: number;
   featureGates?: FeatureGates;
-  /** Pods on a node are deleted gracefully (deletionTimestamp, then the kubelet deletes them). Default false. */
+  /**
+   * Pods on a node are deleted gracefully (deletionTimestamp, then the kubelet deletes them), as on a real cluster.
+   * Default true; false only for tests with no kubelet, where pods go at once.
+   */
   podGracefulDeletion?: boolean;
   /** Namespaces created at start besides default, kube-system, kube-public, kube-node-lease. */
   namespaces?: string[];
@@ -103,7 +106,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const kinds = new KindRegistry([...KINDS, ...(options.extraKinds ?? [])]);
   const store = new Store(options.historySize ?? 10_000);
   const registry = new Registry(kinds, store, clock);
-  registry.podGracefulDeletion = options.podGracefulDeletion ?? false;
+  registry.podGracefulDeletion = options.podGracefulDeletion ?? true;
   const auth = new Authenticator(registry, new TokenIssuer(), undefined, clock);
   const rbac = new Rbac(registry);
   const faults = new Faults();

@@ -14,6 +14,7 @@ import {
   invalid,
   notFound,
   STALE_OBJECT,
+  tooLargeResourceVersion,
 } from './errors.js';
 import { apiVersionOf, type KindRegistry, type KindSpec, resourceKey } from './kinds.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.js';
@@ -26,8 +27,8 @@ import {
   parseLabelSelector,
   SelectorError,
 } from './selectors.js';
-import type { Store, StoreEvent, Watcher } from './store.js';
-import { prepareForCreate } from './strategy.js';
+import { ExpiredError, type Store, type StoreEvent, type Watcher } from './store.js';
+import { applyDefaults, prepareForCreate } from './strategy.js';
 import { isRecord, type KubeObject, type UserInfo } from './types.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -80,6 +81,9 @@ export interface ListOptions {
   fieldSelector?: string;
   limit?: number;
   continue?: string;
+  /** Absent, `0` or a revision: the list is at least that fresh, or exactly it with `resourceVersionMatch=Exact`. */
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
 }
 
 export interface ListResult {
@@ -146,7 +150,7 @@ export class Registry {
   readonly validators = new Map<string, Validator>();
   readonly admission: AdmissionPlugin[] = [];
   /** Pods bound to a node are deleted gracefully (deletionTimestamp first, the kubelet finishes), as on a real node. */
-  podGracefulDeletion = false;
+  podGracefulDeletion = true;
 
   constructor(
     readonly kinds: KindRegistry,
@@ -209,9 +213,14 @@ export class Registry {
   list(spec: KindSpec, namespace: string | undefined, opts: ListOptions = {}): ListResult {
     const sel = this.compileSelectors(spec, opts);
     const match = this.matcher(spec, sel);
-    let listRv = this.store.resourceVersion;
+    const current = this.store.resourceVersion;
+    const requested = opts.resourceVersion;
+    let listRv = current;
     let after: string | undefined;
     if (opts.continue) {
+      // The storage layer's rule: a continue token carries its own revision.
+      if (requested !== undefined && requested !== '' && requested !== '0')
+        throw badRequest('specifying resource version is not allowed when using continue');
       const token = decodeContinue(opts.continue);
       if (token.rv < this.store.oldestWatchable)
         throw gone(
@@ -219,8 +228,30 @@ export class Registry {
         );
       listRv = token.rv;
       after = token.start;
+    } else if (requested !== undefined && requested !== '' && requested !== '0') {
+      const rv = Number(requested);
+      if (!/^[0-9]+$/.test(requested) || !Number.isSafeInteger(rv))
+        throw badRequest(`invalid resource version: ${requested}`);
+      if (rv > current) throw tooLargeResourceVersion(rv, current);
+      if (opts.resourceVersionMatch === 'Exact') {
+        if (rv < this.store.oldestWatchable) throw gone('The resourceVersion for the provided list is too old.');
+        listRv = rv;
+      }
     }
-    const all = this.store.list(this.storageKey(spec), spec.namespaced ? namespace : undefined, after);
+    const ns = spec.namespaced ? namespace : undefined;
+    const storageKey = this.storageKey(spec);
+    // A page (or an Exact list) at an older revision is served from that revision's snapshot, as etcd does.
+    let all: KubeObject[];
+    if (listRv === current) all = this.store.list(storageKey, ns, after);
+    else {
+      try {
+        const snapshot = this.store.listAt(storageKey, ns, listRv);
+        all = after === undefined ? snapshot : snapshot.filter((o) => keyOf(o) > after);
+      } catch (err) {
+        if (err instanceof ExpiredError) throw gone('The resourceVersion for the provided list is too old.');
+        throw err;
+      }
+    }
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
     const items: KubeObject[] = [];
     let next: string | undefined;
@@ -300,6 +331,7 @@ export class Registry {
     if (spec.generation) meta.generation = 1;
     else delete meta.generation;
     prepareForCreate(spec, input);
+    applyDefaults(spec, input);
     const { object, warnings } = this.runValidation(spec, input, undefined, opts);
     warnings.push(
       ...this.admit({
@@ -427,6 +459,7 @@ export class Registry {
     }
     next.apiVersion = apiVersionOf(spec);
     next.kind = spec.kind;
+    applyDefaults(spec, next);
     const { object, warnings } = this.runValidation(spec, next, old, opts);
     warnings.push(
       ...this.admit({
@@ -502,11 +535,7 @@ export class Registry {
     const policy = opts.propagationPolicy ?? (spec.kind === 'Namespace' ? 'Background' : 'Background');
     if (policy === 'Orphan') this.orphanDependents(stored);
     if (policy === 'Foreground') this.collectDependents(stored, 'Foreground');
-    const graceful =
-      this.podGracefulDeletion &&
-      spec.kind === 'Pod' &&
-      typeof (stored.spec as { nodeName?: unknown } | undefined)?.nodeName === 'string' &&
-      (opts.gracePeriodSeconds ?? 1) > 0;
+    const graceful = this.podGracefulDeletion && spec.kind === 'Pod' && podNeedsGrace(stored, opts.gracePeriodSeconds);
     if (finalizers.length > 0 || graceful) {
       if (stored.metadata.deletionTimestamp) return { object: old, deleted: false };
       const grace = graceful
@@ -649,6 +678,18 @@ export class Registry {
   static eventObject(ev: StoreEvent): KubeObject {
     return ev.object;
   }
+}
+
+/**
+ * The pod strategy's CheckGracefulDelete: a pod that never reached a node, or whose containers have all ended
+ * (Succeeded/Failed), goes at once; one on a node waits for its kubelet unless the client asks for grace 0.
+ */
+function podNeedsGrace(pod: KubeObject, requestedGrace: number | undefined): boolean {
+  const nodeName = (pod.spec as { nodeName?: unknown } | undefined)?.nodeName;
+  if (typeof nodeName !== 'string' || nodeName === '') return false;
+  const phase = (pod.status as { phase?: unknown } | undefined)?.phase;
+  if (phase === 'Succeeded' || phase === 'Failed') return false;
+  return (requestedGrace ?? 1) > 0;
 }
 
 function keyOf(o: KubeObject): string {

@@ -19,6 +19,7 @@ import type { Faults, RequestCounters } from './faults.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
 import type { OpenApi } from './openapi.js';
 import { decodeEnvelope, decodeReview } from './protobuf.js';
+import { checkListOptions, listQuery, queryBool } from './query.js';
 import { Rbac, type ResourceAttributes } from './rbac.js';
 import type { DeleteOptions, PatchType, Registry, WriteOptions } from './registry.js';
 import type { Authenticator } from './serviceaccounts.js';
@@ -64,6 +65,29 @@ function sendError(res: ServerResponse, err: ApiError): void {
   const headers: Record<string, string> = { ...err.headers };
   if (err.details?.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.details.retryAfterSeconds);
   sendJson(res, err.code, err.status(), headers);
+}
+
+/**
+ * /version as a real server answers it (k8s.io/apimachinery/pkg/version.Info): every field filled, since clients such
+ * as python-kubernetes' VersionApi refuse an answer that lacks one. The platform is the one release builds ship
+ * for, not this machine's.
+ */
+export function versionInfo(v: ServerDeps['version']): Record<string, string> {
+  return {
+    major: v.major,
+    minor: v.minor,
+    emulationMajor: v.major,
+    emulationMinor: v.minor,
+    minCompatibilityMajor: v.major,
+    minCompatibilityMinor: String(Number(v.minor) - 1),
+    gitVersion: v.gitVersion,
+    gitCommit: '0000000000000000000000000000000000000000',
+    gitTreeState: 'clean',
+    buildDate: '2025-08-27T00:00:00Z',
+    goVersion: 'go1.24.6',
+    compiler: 'gc',
+    platform: 'linux/amd64',
+  };
 }
 
 function warningHeaders(warnings: string[]): Record<string, string[]> {
@@ -132,7 +156,7 @@ function rbacVerb(method: string, r: ResourceRequest, query: URLSearchParams): s
     case 'GET':
     case 'HEAD':
       if (r.name) return 'get';
-      return query.get('watch') === 'true' || query.get('watch') === '1' ? 'watch' : 'list';
+      return queryBool(query, 'watch') ? 'watch' : 'list';
     case 'POST':
       return 'create';
     case 'PUT':
@@ -287,13 +311,7 @@ export class ApiHandler {
     const path = `/${segments.join('/')}`;
     if (req.method !== 'GET' && req.method !== 'HEAD')
       throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-    if (path === '/version')
-      return sendJson(res, 200, {
-        ...this.d.version,
-        platform: `${process.platform}/${process.arch}`,
-        goVersion: 'go1.24',
-        compiler: 'gc',
-      });
+    if (path === '/version') return sendJson(res, 200, versionInfo(this.d.version));
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok');
@@ -380,7 +398,11 @@ export class ApiHandler {
         return sendJson(res, 200, obj);
       }
       case 'list': {
+        const options = listQuery(query);
+        checkListOptions(options);
         const list = registry.list(spec, r.namespace, {
+          resourceVersion: options.resourceVersion,
+          resourceVersionMatch: options.resourceVersionMatch,
           labelSelector: query.get('labelSelector') ?? undefined,
           fieldSelector: query.get('fieldSelector') ?? undefined,
           limit: query.get('limit') ? Number(query.get('limit')) : undefined,
@@ -398,6 +420,7 @@ export class ApiHandler {
         return sendJson(res, 200, { kind: `${spec.kind}List`, apiVersion: apiVersionOf(spec), metadata: meta, items });
       }
       case 'watch':
+        checkListOptions(listQuery(query));
         return serveWatch({ ...this.d, openWatches: this.openWatches }, req, res, spec, r.namespace, query);
       case 'create': {
         if (r.subresource === 'token') {
@@ -426,7 +449,7 @@ export class ApiHandler {
         const type = patchTypeOf(contentType);
         const { object, warnings } = registry.patch(spec, r.namespace, r.name ?? '', type, body, {
           ...writeOpts,
-          force: query.get('force') === 'true',
+          force: queryBool(query, 'force') ?? false,
         });
         return sendJson(res, type === 'apply' && !object ? 201 : 200, object, warningHeaders(warnings));
       }
@@ -466,7 +489,7 @@ export class ApiHandler {
     if (policy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(policy))
       throw badRequest(`propagationPolicy: Unsupported value: "${String(policy)}"`);
     const grace = b.gracePeriodSeconds ?? query.get('gracePeriodSeconds') ?? undefined;
-    const orphan = b.orphanDependents === true || query.get('orphanDependents') === 'true';
+    const orphan = b.orphanDependents === true || queryBool(query, 'orphanDependents') === true;
     return {
       ...base,
       dryRun: base.dryRun || (Array.isArray(b.dryRun) && b.dryRun.includes('All')),

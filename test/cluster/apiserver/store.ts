@@ -12,7 +12,10 @@ export interface StoreEvent {
   resource: string;
   type: EventType;
   object: KubeObject;
-  /** The object before a MODIFIED, so selector watches can tell "stopped matching" (→ DELETED) from a change. */
+  /**
+   * The object before a MODIFIED, so selector watches can tell "stopped matching" (→ DELETED) from a change; before a
+   * DELETED, the object as stored (its own resourceVersion), so a list at an older revision can restore it.
+   */
   prev?: KubeObject;
   /** Serialisations already made for this event, shared by every watcher that wants the same encoding. */
   encoded?: Map<string, string>;
@@ -158,7 +161,7 @@ export class Store {
     this.reindexOwners(resource, key, prev, undefined);
     // The DELETED event carries the object's last state with the deletion's resourceVersion, as the real server does.
     const last: KubeObject = { ...prev, metadata: { ...prev.metadata, resourceVersion: String(this.revision) } };
-    this.emit(b, { rv: this.revision, resource, type: 'DELETED', object: last });
+    this.emit(b, { rv: this.revision, resource, type: 'DELETED', object: last, prev });
     return last;
   }
 
@@ -191,6 +194,27 @@ export class Store {
       }
     }
     for (const w of b.watchers) deliver(w, ev);
+  }
+
+  /**
+   * The objects of `resource` as they were at revision `rv` (a list with `resourceVersionMatch=Exact`), rebuilt by
+   * undoing the history after it; in key order. Throws ExpiredError when the history no longer reaches back to `rv`.
+   */
+  listAt(resource: string, namespace: string | undefined, rv: number): KubeObject[] {
+    if (rv < this.compacted) throw new ExpiredError(rv, this.compacted + 1);
+    const objects = new Map<string, KubeObject>();
+    for (const o of this.list(resource, namespace))
+      objects.set(objectKey(o.metadata.namespace, o.metadata.name ?? ''), o);
+    for (let i = this.history.length - 1; i >= this.historyStart; i--) {
+      const ev = this.history[i];
+      if (ev.rv <= rv) break;
+      if (ev.resource !== resource) continue;
+      if (namespace !== undefined && ev.object.metadata.namespace !== namespace) continue;
+      const key = objectKey(ev.object.metadata.namespace, ev.object.metadata.name ?? '');
+      if (ev.type === 'ADDED') objects.delete(key);
+      else if (ev.prev) objects.set(key, ev.prev);
+    }
+    return [...objects.keys()].sort().map((k) => objects.get(k) as KubeObject);
   }
 
   /** Forgets all history up to now: every watch from an older resourceVersion is then 410. */

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, gone } from './errors.js';
 import type { Faults } from './faults.js';
 import { apiVersionOf, type KindSpec } from './kinds.js';
+import { queryBool } from './query.js';
 import type { Registry } from './registry.js';
 import { type EventType, ExpiredError, type StoreEvent, type Watcher } from './store.js';
 import { tableOf, wantsTable } from './tables.js';
@@ -38,8 +39,8 @@ export function serveWatch(
   const table = wantsTable(req.headers.accept);
   const includeObject = query.get('includeObject') ?? undefined;
   const rvParam = query.get('resourceVersion') ?? '';
-  const sendInitial = query.get('sendInitialEvents') === 'true';
-  const bookmarks = query.get('allowWatchBookmarks') === 'true';
+  const sendInitial = queryBool(query, 'sendInitialEvents') === true;
+  const bookmarks = queryBool(query, 'allowWatchBookmarks') === true;
   let fromRv: number | undefined;
   if (rvParam !== '' && rvParam !== '0' && !sendInitial) {
     fromRv = Number(rvParam);

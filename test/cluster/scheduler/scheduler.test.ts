@@ -151,7 +151,8 @@ describe('scheduler-lite against the API server', () => {
     expect(getPod('waiting')!.spec.nodeName).toBeUndefined();
 
     const eight = getPod('eight')!;
-    api.store.delete('pods', 'eight', 'default');
+    // No kubelet runs here to finish a graceful deletion: delete at once, as `kubectl delete --force` does.
+    api.store.delete('pods', 'eight', 'default', { gracePeriodSeconds: 0 });
     await waitFor(() => claimsOf(eight).length === 0, 'the deleted pod’s claim removed');
     const bound = await waitFor(() => getPod('waiting')?.spec.nodeName, 'waiting bound');
     expect(bound).toBe('node-b');
@@ -159,7 +160,7 @@ describe('scheduler-lite against the API server', () => {
 
   it('does not give out a device published unhealthy and tainted', async () => {
     // node-b is full again; free it, then make its gpu-0 unhealthy before a new pair comes
-    api.store.delete('pods', 'waiting', 'default');
+    api.store.delete('pods', 'waiting', 'default', { gracePeriodSeconds: 0 });
     board.set('gpu-0', { state: 'unhealthy', reason: 'XID 79' });
     await waitFor(
       () =>

@@ -434,26 +434,94 @@ export function validateResourceClaim(
   old: KubeObject | undefined,
   subresource: string | undefined,
 ): Errs {
-  if (subresource === 'status') return validateClaimStatus(obj);
+  if (subresource === 'status') return validateClaimStatus(obj, old);
   if (old && JSON.stringify(obj.spec) !== JSON.stringify(old.spec))
     return [invalid('spec', obj.spec, 'field is immutable')];
   return old ? [] : validateClaimSpec(obj.spec, 'spec');
 }
 
-function validateClaimStatus(obj: KubeObject): Errs {
-  const status = rec(obj.status);
+/** What an allocation result may name in `request`: each request, and `<request>/<subrequest>` for firstAvailable. */
+function requestNamesOf(claimSpec: unknown): Set<string> {
+  const names = new Set<string>();
+  for (const raw of arr(rec(rec(claimSpec).devices).requests)) {
+    const r = rec(raw);
+    if (typeof r.name !== 'string') continue;
+    names.add(r.name);
+    for (const sub of arr(r.firstAvailable))
+      if (typeof rec(sub).name === 'string') names.add(`${r.name}/${String(rec(sub).name)}`);
+  }
+  return names;
+}
+
+const REQUEST_REF =
+  "must be the name of a request in the claim or the name of a request and a subrequest separated by '/'";
+
+function validateConsumerRef(ref: unknown, field: string): Errs {
+  const r = rec(ref);
   const errs: Errs = [];
-  const results = arr(rec(rec(status.allocation).devices).results);
-  results.forEach((r, i) => {
+  for (const key of ['resource', 'name', 'uid'])
+    if (typeof r[key] !== 'string' || r[key] === '') errs.push(required(`${field}.${key}`));
+  return errs;
+}
+
+/**
+ * validateResourceClaimStatusUpdate: an allocation, once set, may only be removed (deallocation), never changed;
+ * each result names a request of the claim; `reservedFor` needs an allocation, at most 256 unique consumers, and
+ * gains no new entries while the claim is being deleted.
+ */
+function validateClaimStatus(obj: KubeObject, old: KubeObject | undefined): Errs {
+  const status = rec(obj.status);
+  const oldStatus = rec(old?.status);
+  const errs: Errs = [];
+  const reserved = arr(status.reservedFor);
+  if (reserved.length > 256) errs.push(tooMany('status.reservedFor', reserved.length, 256));
+  const uids = new Set<string>();
+  reserved.forEach((ref, i) => {
+    errs.push(...validateConsumerRef(ref, `status.reservedFor[${i}]`));
+    const uid = rec(ref).uid;
+    if (typeof uid === 'string' && uid !== '') {
+      if (uids.has(uid))
+        errs.push({ type: 'FieldValueDuplicate', field: `status.reservedFor[${i}].uid`, value: uid, detail: '' });
+      uids.add(uid);
+    }
+  });
+  const allocation = status.allocation;
+  if (reserved.length > 0) {
+    if (!isRecord(allocation))
+      errs.push({
+        type: 'FieldValueForbidden',
+        field: 'status.reservedFor',
+        detail: 'may not be specified when `allocated` is not set',
+      });
+    else if (obj.metadata.deletionTimestamp) {
+      const before = new Set(arr(oldStatus.reservedFor).map((r) => rec(r).uid));
+      if (reserved.some((r) => !before.has(rec(r).uid)))
+        errs.push({
+          type: 'FieldValueForbidden',
+          field: 'status.reservedFor',
+          detail: 'new entries may not be added while `deallocationRequested` or `deletionTimestamp` are set',
+        });
+    }
+  }
+  if (isRecord(allocation) && isRecord(oldStatus.allocation)) {
+    if (JSON.stringify(allocation) !== JSON.stringify(oldStatus.allocation))
+      errs.push(invalid('status.allocation', allocation, 'field is immutable'));
+    return errs;
+  }
+  if (!isRecord(allocation)) return errs;
+  const requestNames = requestNamesOf(obj.spec);
+  arr(rec(allocation.devices).results).forEach((r, i) => {
     const x = rec(r);
     const field = `status.allocation.devices.results[${i}]`;
+    const request = typeof x.request === 'string' ? x.request : '';
+    if (request === '') errs.push(required(`${field}.request`));
+    else if (request.split('/').length > 2 || !requestNames.has(request))
+      errs.push(invalid(`${field}.request`, request, REQUEST_REF));
     errs.push(...validateDriverName(x.driver, `${field}.driver`));
     errs.push(...validatePoolName(x.pool, `${field}.pool`));
     const device = typeof x.device === 'string' ? x.device : '';
     errs.push(...invalidEach(`${field}.device`, device, isDns1123Label(device)));
   });
-  const reserved = arr(status.reservedFor);
-  if (reserved.length > 256) errs.push(tooMany('status.reservedFor', reserved.length, 256));
   return errs;
 }
 

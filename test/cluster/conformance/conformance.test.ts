@@ -1,0 +1,239 @@
+/**
+ * The conformance suite: the same checks through kubectl, @kubernetes/client-node and python-kubernetes against one
+ * API server double. Where the three disagree with a real API server the double is wrong; each row names the real
+ * behaviour it holds the double to. python-kubernetes rows are skipped (reported) where python3-kubernetes is not
+ * installed; CI installs it.
+ */
+import '../../../src/kube/node-compat.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiServer, startApiServer } from '../apiserver/index.js';
+import {
+  type ClientName,
+  ClientNodeClient,
+  type ConformanceClient,
+  KubectlClient,
+  PythonClient,
+  pythonKubernetesAvailable,
+} from './clients.js';
+
+const hasPython = pythonKubernetesAvailable();
+const CLIENTS: ClientName[] = ['kubectl', 'client-node', 'python-kubernetes'];
+
+describe.each(CLIENTS)('conformance through %s', (clientName) => {
+  let api: ApiServer;
+  let client: ConformanceClient;
+  let scratch: string;
+  const skip = clientName === 'python-kubernetes' && !hasPython;
+  /** A namespace of this client's own, so the checks see only what they made. */
+  const ns = (check: string) => `${check}-${clientName.replace(/[^a-z]/g, '')}`;
+
+  beforeAll(async () => {
+    if (skip) return;
+    api = await startApiServer();
+    scratch = mkdtempSync(join(tmpdir(), 'conformance-'));
+    client =
+      clientName === 'kubectl'
+        ? new KubectlClient(api.kubeconfigPath)
+        : clientName === 'client-node'
+          ? new ClientNodeClient(api.kubeconfigPath)
+          : new PythonClient(api.kubeconfigPath, scratch);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await api?.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it.skipIf(skip)('/version has every field of version.Info, platform linux/amd64', async () => {
+    const v = await client.version();
+    expect(v.gitVersion).toMatch(/^v1\.\d+\.\d+/);
+    expect(v.platform).toBe('linux/amd64');
+    expect(v.gitCommit).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it.skipIf(skip)(
+    'a watch sees a configmap created after it opened (python sends watch=True)',
+    async () => {
+      const namespace = ns('watch');
+      api.store.create('namespaces', { metadata: { name: namespace } });
+      expect(await client.watchCreate(namespace, 'seen')).toEqual({ type: 'ADDED', name: 'seen' });
+    },
+    40_000,
+  );
+
+  it.skipIf(skip)('a list in pages of 2 returns every configmap once, in key order', async () => {
+    const namespace = ns('paged');
+    api.store.create('namespaces', { metadata: { name: namespace } });
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    for (const name of names) api.store.create('configmaps', { metadata: { name, namespace } });
+    // the namespace controller's kube-root-ca.crt is not served by the double: the five are all there is
+    expect(await client.pagedList(namespace, 2)).toEqual(names);
+  });
+
+  it.skipIf(skip)('deleting a pod on a node is graceful: deletionTimestamp and 30 s grace, the pod stays', async () => {
+    const namespace = ns('grace');
+    api.store.create('namespaces', { metadata: { name: namespace } });
+    api.store.create('pods', {
+      metadata: { name: 'web', namespace },
+      spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'nginx:1.27' }] },
+    });
+    expect(await client.deletePod(namespace, 'web')).toEqual({ deletionTimestamp: true, grace: 30 });
+    expect(api.store.get('pods', 'web', namespace)?.metadata.deletionTimestamp).toBeDefined();
+  });
+});
+
+/**
+ * The rows kubectl cannot express (it has no resourceVersionMatch flag and writes no claim status): client-node and
+ * python-kubernetes, each against the same answer from the real server.
+ */
+describe.each(['client-node', 'python-kubernetes'] as const)(
+  'list options and ResourceClaim status through %s',
+  (clientName) => {
+    let api: ApiServer;
+    let scratch: string;
+    let node: ClientNodeClient;
+    let python: PythonClient;
+    const skip = clientName === 'python-kubernetes' && !hasPython;
+    const NS = 'opts';
+
+    /** client-node's answer in the python driver's shape: the Status of a refused request. */
+    async function failure(
+      p: Promise<unknown>,
+    ): Promise<{ error: { status: number; reason: string; message: string } | null }> {
+      try {
+        await p;
+        return { error: null };
+      } catch (err) {
+        const e = err as { code: number; body: string };
+        const body = JSON.parse(e.body) as { reason: string; message: string };
+        return { error: { status: e.code, reason: body.reason, message: body.message } };
+      }
+    }
+
+    beforeAll(async () => {
+      if (skip) return;
+      api = await startApiServer({ namespaces: [NS], historySize: 20 });
+      scratch = mkdtempSync(join(tmpdir(), 'conformance-'));
+      node = new ClientNodeClient(api.kubeconfigPath);
+      python = new PythonClient(api.kubeconfigPath, scratch);
+      for (const name of ['a', 'b', 'c']) api.store.create('configmaps', { metadata: { name, namespace: NS } });
+    });
+    afterAll(async () => {
+      await python?.close();
+      await api?.stop();
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it.skipIf(skip)('continue together with a resourceVersion is 400, as the storage layer answers', async () => {
+      const seen =
+        clientName === 'python-kubernetes'
+          ? await python.check<{ error: unknown }>('continue-with-rv', NS)
+          : await (async () => {
+              const first = await node.core.listNamespacedConfigMap({ namespace: NS, limit: 1 });
+              return failure(
+                node.core.listNamespacedConfigMap({
+                  namespace: NS,
+                  limit: 1,
+                  _continue: first.metadata?._continue,
+                  resourceVersion: first.metadata?.resourceVersion,
+                }),
+              );
+            })();
+      expect(seen).toEqual({
+        error: {
+          status: 400,
+          reason: 'BadRequest',
+          message: 'specifying resource version is not allowed when using continue',
+        },
+      });
+    });
+
+    it.skipIf(skip)(
+      'resourceVersionMatch=Exact lists the state at that revision, and 410 once it is compacted',
+      async () => {
+        const at = api.store.get('configmaps', 'c', NS).metadata.resourceVersion ?? '';
+        api.store.create('configmaps', { metadata: { name: 'later', namespace: NS } });
+        api.store.delete('configmaps', 'a', NS);
+        const exact = async (rv: string) =>
+          clientName === 'python-kubernetes'
+            ? python.check<{ names?: string[]; error?: unknown }>('list-exact', NS, rv)
+            : node.core
+                .listNamespacedConfigMap({ namespace: NS, resourceVersion: rv, resourceVersionMatch: 'Exact' })
+                .then(
+                  (l) => ({
+                    names: l.items.map((i) => i.metadata?.name),
+                    resourceVersion: l.metadata?.resourceVersion,
+                  }),
+                  async (err: unknown) => failure(Promise.reject(err)),
+                );
+        expect(await exact(at)).toEqual({ names: ['a', 'b', 'c'], resourceVersion: at });
+        for (let i = 0; i < 25; i++)
+          api.store.create('configmaps', { metadata: { generateName: 'churn-', namespace: NS } });
+        expect(await exact(at)).toEqual({
+          error: { status: 410, reason: 'Expired', message: 'The resourceVersion for the provided list is too old.' },
+        });
+      },
+    );
+
+    it.skipIf(skip)(
+      'ResourceClaim status: reservedFor needs an allocation; results name a request; allocation is immutable',
+      async () => {
+        api.store.create('resourceclaims', {
+          metadata: { name: 'pair', namespace: NS },
+          spec: { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.lockstep.dev' } }] } },
+        });
+        // defaulting as upstream: ExactCount, one device
+        expect(api.store.get('resourceclaims', 'pair', NS)?.spec).toEqual({
+          devices: {
+            requests: [
+              { name: 'gpu', exactly: { deviceClassName: 'gpu.lockstep.dev', allocationMode: 'ExactCount', count: 1 } },
+            ],
+          },
+        });
+        const writeStatus = async (status: unknown) =>
+          clientName === 'python-kubernetes'
+            ? python.check<{ error: { status: number; message: string } | null }>(
+                'claim-status',
+                NS,
+                'pair',
+                python.writeJson('status.json', status),
+              )
+            : failure(
+                node.config
+                  .makeApiClient(k8s.ResourceV1Api)
+                  .patchNamespacedResourceClaimStatus(
+                    { namespace: NS, name: 'pair', body: { status } },
+                    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+                  ),
+              );
+        const consumer = { resource: 'pods', name: 'p', uid: 'u-1' };
+        const allocation = (request: string, device: string) => ({
+          devices: { results: [{ request, driver: 'lockstep.dev', pool: 'node-a', device }] },
+        });
+        const invalid = (message: string) => ({ error: expect.objectContaining({ status: 422, message }) });
+        expect(await writeStatus({ reservedFor: [consumer] })).toEqual(
+          invalid(
+            'ResourceClaim.resource.k8s.io "pair" is invalid: status.reservedFor: Forbidden: may not be specified when `allocated` is not set',
+          ),
+        );
+        expect(await writeStatus({ allocation: allocation('cpu', 'gpu-0') })).toEqual(
+          invalid(
+            `ResourceClaim.resource.k8s.io "pair" is invalid: status.allocation.devices.results[0].request: Invalid value: "cpu": must be the name of a request in the claim or the name of a request and a subrequest separated by '/'`,
+          ),
+        );
+        expect(await writeStatus({ allocation: allocation('gpu', 'gpu-0'), reservedFor: [consumer] })).toEqual({
+          error: null,
+        });
+        const moved = await writeStatus({ allocation: allocation('gpu', 'gpu-1') });
+        expect(moved.error?.status).toBe(422);
+        expect(moved.error?.message).toMatch(/status\.allocation: Invalid value: .*: field is immutable/);
+        // deallocation (allocation and reservedFor removed) is allowed
+        expect(await writeStatus({ allocation: null, reservedFor: null })).toEqual({ error: null });
+      },
+    );
+  },
+);
