@@ -5,6 +5,7 @@
  */
 import { dirname } from 'node:path';
 import { CliError, usageError } from '../../src/cli/errors.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
 import { formatMs, type Joined, JoinRefusedError, JoinTimeoutError, joinGroup } from '../member/client.js';
@@ -14,9 +15,9 @@ import { LocateError } from '../member/locate.js';
 import type { Role } from '../protocol/messages.js';
 import { installLauncher } from './launcher.js';
 
-/** Exit codes: the group never formed in time; the coordinator refused this pod. */
-export const EXIT_TIMEOUT = 3;
-export const EXIT_REFUSED = 4;
+/** Exit codes (src/cli/exit-codes.ts): the group never formed in time; the coordinator refused this pod. */
+export const EXIT_TIMEOUT = EXIT.unavailable;
+export const EXIT_REFUSED = EXIT.failed;
 
 export function plan(flags: JoinFlags, rankFromCli: boolean, env: NodeJS.ProcessEnv, facts?: PodFacts): JoinPlan {
   try {

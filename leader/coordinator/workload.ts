@@ -3,7 +3,7 @@
  * Pure over plain objects; the coordinator's main fetches them.
  */
 import { groupOfPod } from '../../src/contract/group-identity.js';
-import { ANNOTATION_EPOCH, LWS } from '../../src/contract/names.js';
+import { ANNOTATION_EPOCH, LWS, MAX_GROUP_SIZE } from '../../src/contract/names.js';
 import type { OwnerReference, Pod } from '../../src/kube/types.js';
 
 export interface WorkloadFacts {
@@ -24,7 +24,7 @@ export function factsFromPod(pod: Pod): WorkloadFacts {
   const group = groupOfPod(pod);
   if (group) facts.group = group;
   const lwsSize = annotations[LWS.annotationSize];
-  if (lwsSize && /^\d+$/.test(lwsSize) && Number(lwsSize) > 0) {
+  if (lwsSize && /^\d{1,6}$/.test(lwsSize) && Number(lwsSize) > 0 && Number(lwsSize) <= MAX_GROUP_SIZE) {
     facts.size = Number(lwsSize);
     facts.sizeSource = `annotation ${LWS.annotationSize}`;
   } else if (owner && (owner.kind === 'StatefulSet' || owner.kind === 'Job')) {
@@ -38,7 +38,8 @@ export function factsFromPod(pod: Pod): WorkloadFacts {
 /** Members a StatefulSet (replicas) or an indexed Job (completions, else parallelism) runs. */
 export function sizeFromOwner(kind: string, object: { spec?: Record<string, unknown> }): number | undefined {
   const spec = object.spec ?? {};
-  const pick = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
+  const pick = (v: unknown) =>
+    typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_GROUP_SIZE ? v : undefined;
   if (kind === 'StatefulSet') return pick(spec.replicas) ?? 1;
   if (kind === 'Job') return pick(spec.completions) ?? pick(spec.parallelism);
   return undefined;

@@ -5,8 +5,10 @@
  * coordinator opens a later epoch). When the group is Failed, run exits non-zero so the pod's own policy applies.
  * An engine that exits 0 has finished its job: run exits 0.
  */
+
 import { dirname } from 'node:path';
 import { CliError } from '../../src/cli/errors.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
 import type { MemberSession } from '../member/client.js';
@@ -16,7 +18,7 @@ import { EngineProcess, exitStatus, FORWARDED_SIGNALS } from './engine-process.j
 import { clearEngineRecord, readStat, reapLeftover, writeEngineRecord } from './process-tree.js';
 
 /** Exit status of `lockstep run` when the group is Failed (restart budget exhausted). */
-export const EXIT_GROUP_FAILED = 5;
+export const EXIT_GROUP_FAILED = EXIT.groupFailed;
 
 export interface Connection {
   session: MemberSession;

@@ -1,3 +1,5 @@
+import { EXIT } from './exit-codes.js';
+
 /**
  * One error type for every command: it carries the exit code, and `handleCliError` is the one place that turns it
  * (or anything else thrown) into a line on stderr and a process exit code.
@@ -12,8 +14,8 @@ export class CliError extends Error {
   }
 }
 
-/** Exit code 2 means "you called me wrong" (bad flags, bad values), as with most Unix tools. */
-export const EXIT_USAGE = 2;
+/** Exit code 2 means "you called me wrong" (bad flags, bad values), as with most Unix tools; see exit-codes.ts. */
+export const EXIT_USAGE = EXIT.usage;
 
 export function usageError(message: string): CliError {
   return new CliError(EXIT_USAGE, message);
@@ -32,7 +34,7 @@ export function handleCliError(err: unknown, write: (line: string) => void): num
   }
   const message = err instanceof Error ? err.message : String(err);
   write(`error: ${oneLine(message)}\n`);
-  return 1;
+  return EXIT.failed;
 }
 
 function oneLine(message: string): string {

@@ -1,5 +1,6 @@
 import { type Command, CommanderError } from 'commander';
 import { CliError, EXIT_USAGE, handleCliError } from './errors.js';
+import { installFlagChecks } from './options.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -13,18 +14,20 @@ export const processIo: CliIo = {
 
 /**
  * Runs a commander program and returns the exit code instead of exiting, so the entry points and the tests share
- * one path. Usage errors (unknown flag, bad value, missing argument) become one `error: …` line and exit 2.
+ * one path. Usage errors (unknown flag, bad value, missing argument) become one `error: …` line and exit 2; no verb
+ * at all prints the usage on stderr and exits 2 (exit-codes.ts).
  */
 export async function runProgram(program: Command, argv: readonly string[], io: CliIo = processIo): Promise<number> {
   configureTree(program, io);
+  installFlagChecks(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-        return 0;
-      }
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      // commander shows the usage with a non-zero code when a verb is missing; `help` itself exits 0
+      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : EXIT_USAGE;
       if (err.code === 'commander.executeSubCommandAsync') return err.exitCode;
       return handleCliError(new CliError(EXIT_USAGE, err.message), io.stderr);
     }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { flag, parseDuration, parseNonNegativeInt, parsePort, parsePositiveInt } from '../cli/options.js';
+import { flag, parseDuration, parseGroupSize, parsePort, parseRank } from '../cli/options.js';
 import { namespaceFlag, nodeNameFlag, podNameFlag } from './shared-flags.js';
 
 /** Flags of a member joining a group: `bootstrap` uses them, and `run` when no bootstrap ran before it. */
@@ -27,7 +27,7 @@ export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command 
           flags: '--group-size <n>',
           description: 'members expected, leader included',
           alsoEnv: ['LWS_GROUP_SIZE'],
-          parse: parsePositiveInt,
+          parse: parseGroupSize,
         },
         env,
       ),
@@ -38,7 +38,7 @@ export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command 
           flags: '--rank <n>',
           description: 'rank hint (default: LWS worker index or pod ordinal)',
           alsoEnv: ['LWS_WORKER_INDEX'],
-          parse: parseNonNegativeInt,
+          parse: parseRank,
         },
         env,
       ),
@@ -94,7 +94,7 @@ export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command 
         {
           flags: '--progress-interval <duration>',
           description: 'how often to print where the group stands while waiting',
-          default: 5000,
+          default: '5s',
           parse: parseDuration,
         },
         env,
@@ -105,7 +105,7 @@ export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command 
         {
           flags: '--timeout <duration>',
           description: 'give up after this long',
-          default: 600_000,
+          default: '10m',
           parse: parseDuration,
         },
         env,

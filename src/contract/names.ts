@@ -66,3 +66,9 @@ export const LWS = {
 
 /** Default coordinator gRPC port. */
 export const COORDINATOR_PORT = 7470;
+
+/**
+ * Most members a group may have (ranks 0 … MAX_GROUP_SIZE-1). Far above any real group, and small enough that the
+ * coordinator's per-member tables can never exhaust memory on a typo'd size.
+ */
+export const MAX_GROUP_SIZE = 65_536;

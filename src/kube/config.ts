@@ -3,9 +3,10 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { CliError } from '../cli/errors.js';
+import { EXIT } from '../cli/exit-codes.js';
 
 /** Exit code when the API cannot be reached or configured (not a usage error: the flags were fine). */
-export const EXIT_KUBECONFIG = 1;
+export const EXIT_KUBECONFIG = EXIT.failed;
 
 export interface KubeConfigSource {
   /** --kubeconfig (may be a `:`-separated list, as $KUBECONFIG can be) */

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { CliError } from '../cli/errors.js';
+import { EXIT, EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { flag } from '../cli/options.js';
 import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
 import { ApiError, apiReader, type ClusterReader, connect } from './cluster.js';
@@ -154,7 +155,8 @@ export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Parti
   const program = new Command('kubectl-lockstep')
     .usage('<verb> [flags]')
     .description('health and topology of lockstep nodes, devices and groups')
-    .version(VERSION, '--version');
+    .version(VERSION, '--version')
+    .addHelpText('after', `\n${EXIT_CODE_HELP}`);
   for (const verb of VERBS) {
     const command = new Command(verb.name).description(verb.description);
     if (verb.args) command.argument(verb.args);
@@ -182,7 +184,7 @@ async function runVerb(
   const fail = (err: unknown): never => {
     const message = err instanceof Error ? err.message : String(err);
     if (verb.name === 'check') throw new CliError(EXIT_COULD_NOT_CHECK, `could not check: ${message}`);
-    throw err instanceof CliError ? err : new CliError(1, message);
+    throw err instanceof CliError ? err : new CliError(EXIT.failed, message);
   };
   let connection: Connected;
   try {

@@ -50,7 +50,112 @@ describe('lockstep (bundled)', () => {
   });
 });
 
+describe('lockstep flags and exit codes (bundled, end to end)', () => {
+  // each row: argv, env → exit code and the single `error: …` line (a regex over the whole of stderr)
+  it.each([
+    ['no verb prints usage', [], {}, 2, /^Usage: lockstep \[options\] \[command\]/],
+    [
+      'bare-number duration',
+      ['coordinator', '--heartbeat-timeout', '2000'],
+      {},
+      2,
+      /^error: option '--heartbeat-timeout <duration>' argument '2000' is invalid\. "2000" is not a duration: give a unit \(accepted forms: 500ms, 2s, 10m, 1h, 1m30s\)\n$/,
+    ],
+    [
+      'bare-number duration in the env twin',
+      ['run', '--', 'true'],
+      { LOCKSTEP_GRACE_PERIOD: '30' },
+      2,
+      /^error: option '--grace-period <duration>' value '30' from env 'LOCKSTEP_GRACE_PERIOD' is invalid\. "30" is not a duration: give a unit/,
+    ],
+    [
+      'zero grace period',
+      ['run', '--grace-period', '0s', '--', 'true'],
+      {},
+      2,
+      /^error: .*"0s" is out of range: more than 0/,
+    ],
+    ['zero backoff', ['coordinator', '--backoff-initial', '0ms'], {}, 2, /^error: .*"0ms" is out of range/],
+    [
+      'backoff-max below backoff-initial',
+      ['coordinator', '--group-size', '2', '--backoff-initial', '5s', '--backoff-max', '1s'],
+      {},
+      2,
+      /^error: --backoff-max must not be shorter than --backoff-initial\n$/,
+    ],
+    [
+      'group size that once OOMed the coordinator',
+      ['coordinator', '--group-size', '99999999999999999999'],
+      {},
+      2,
+      /^error: option '--group-size <n>' argument '99999999999999999999' is invalid\. "99999999999999999999" is not a group size \(1-65536\)\n$/,
+    ],
+    ['group size one over', ['bootstrap', '--group-size', '65537'], {}, 2, /out of range: a group size 1-65536\n$/],
+    ['port 0', ['bootstrap', '--coordinator-port', '0'], {}, 2, /out of range: a TCP port 1-65535\n$/],
+    [
+      'empty image',
+      ['inject', '-f', '-', '--image', ''],
+      {},
+      2,
+      /^error: option '--image <ref>' argument '' is invalid\. must not be empty\n$/,
+    ],
+    [
+      'invalid LWS alias in a command that uses it',
+      ['coordinator'],
+      { LWS_GROUP_SIZE: 'abc' },
+      2,
+      /^error: option '--group-size <n>' value 'abc' from env 'LWS_GROUP_SIZE' is invalid\. "abc" is not a group size \(1-65536\)\n$/,
+    ],
+    [
+      'invalid LWS alias in bootstrap',
+      ['bootstrap'],
+      { LWS_WORKER_INDEX: '-1' },
+      2,
+      /^error: option '--rank <n>' value '-1' from env 'LWS_WORKER_INDEX' is invalid/,
+    ],
+  ])('%s', (_name, argv, env, code, stderr) => {
+    const r = runBundle('lockstep', argv as string[], env as NodeJS.ProcessEnv);
+    expect(r.status).toBe(code);
+    expect(r.stderr).toMatch(stderr as RegExp);
+    if ((stderr as RegExp).source.startsWith('^error:')) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('an invalid LWS alias leaves commands that do not use it alone', () => {
+    const env = { LWS_GROUP_SIZE: 'abc', LWS_WORKER_INDEX: 'x' };
+    const version = runBundle('lockstep', ['--version'], env);
+    expect(version.status).toBe(0);
+    expect(version.stderr).toBe('');
+    const help = runBundle('lockstep', ['coordinator', '--help'], env);
+    expect(help.status).toBe(0);
+    const inject = runBundle(
+      'lockstep',
+      ['inject', '-f', '-'],
+      env,
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n',
+    );
+    expect(inject.stderr).not.toMatch(/LWS_/);
+  });
+
+  it('documents the exit codes and duration defaults with units in --help', () => {
+    const help = runBundle('lockstep', ['--help']).stdout;
+    for (const line of ['Exit codes:', '2  usage error', '3  unavailable', '4  run: the group failed']) {
+      expect(help).toContain(line);
+    }
+    const coordinator = runBundle('lockstep', ['coordinator', '--help']).stdout.replace(/\s+/g, ' ');
+    expect(coordinator).toContain('(default: 2s, env: LOCKSTEP_HEARTBEAT_TIMEOUT)');
+    expect(coordinator).toContain('(default: 1m, env: LOCKSTEP_BACKOFF_MAX)');
+    expect(runBundle('kubectl-lockstep', ['--help']).stdout).toContain('Exit codes:');
+  });
+});
+
 describe('kubectl lockstep (bundled)', () => {
+  it('no verb prints usage on stderr and exits 2', () => {
+    const r = runBundle('kubectl-lockstep', []);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^Usage: kubectl-lockstep <verb> \[flags\]/);
+    expect(r.stdout).toBe('');
+  });
+
   it.each(kubectlVerbs)('%s: unknown flag is one error line with exit 2', (verb) => {
     const bad = runBundle('kubectl-lockstep', [verb, '--no-such-flag']);
     expect(bad.status).toBe(2);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EnvFile } from '../../leader/member/env-file.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 import { freePort, killAll, lockstep, type Proc, startCoordinator } from './support/processes.js';
 
 afterEach(killAll);
@@ -121,7 +122,7 @@ describe('group formation on loopback', () => {
     const members = [0, 1].map((i) =>
       member(work, `m${i}`, ['--leader-address', coordinator.address, '--pod-name', `g-${i}`, '--timeout', '3s']),
     );
-    expect(await Promise.all(members.map((m) => m.proc.exited))).toEqual([3, 3]);
+    expect(await Promise.all(members.map((m) => m.proc.exited))).toEqual([EXIT.unavailable, EXIT.unavailable]);
     expect(members[1]!.proc.stderr()).toContain(
       'error: gave up after 3s: waiting for 2/3 members: missing rank 2 (this pod is rank 1)',
     );
@@ -138,7 +139,7 @@ describe('group formation on loopback', () => {
     const first = member(work, 'a', ['--pod-ip', '127.0.0.51'], env(1, 'lws-0-1'));
     await first.proc.waitFor(/joined group lws-0 as rank 1/);
     const dup = member(work, 'b', ['--pod-ip', '127.0.0.52'], env(1, 'lws-0-1-copy'));
-    expect(await dup.proc.exited).toBe(4);
+    expect(await dup.proc.exited).toBe(EXIT.failed);
     expect(dup.proc.stderr()).toContain(
       `error: the coordinator at ${coordinator.address} refused this pod: rank 1 of group lws-0 is already held by pod lws-0-1 (127.0.0.51); pod lws-0-1-copy (127.0.0.52) claims it too (LWS_WORKER_INDEX=1): two pods of one group have the same rank`,
     );
@@ -156,7 +157,7 @@ describe('group formation on loopback', () => {
       '--timeout',
       '2s',
     ]);
-    expect(await m.proc.exited).toBe(3);
+    expect(await m.proc.exited).toBe(EXIT.unavailable);
     expect(m.proc.stdout()).toContain("waiting for the leader's DNS name web-0.web.lockstep-test.invalid to resolve");
     expect(m.proc.stderr()).toMatch(
       /error: gave up after 2s: waiting for the leader's DNS name web-0\.web\.lockstep-test\.invalid to resolve \(--leader-address\)/,
@@ -175,7 +176,7 @@ describe('group formation on loopback', () => {
       '--group-size',
       '3',
     ]);
-    expect(await Promise.all([out.proc.exited, size.proc.exited])).toEqual([4, 4]);
+    expect(await Promise.all([out.proc.exited, size.proc.exited])).toEqual([EXIT.failed, EXIT.failed]);
     expect(out.proc.stderr()).toContain(
       'pod web-5 asks for rank 5 (ordinal of pod web-5), but group web has 2 members (ranks 0-1)',
     );

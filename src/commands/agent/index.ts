@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DEVICE_TYPES, parseDeviceTypes } from '../../../agent/discovery/device-types.js';
-import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
+import { durationParser, flag, logLevelFlag, parseDuration, parseListenAddress } from '../../cli/options.js';
 import { DEFAULT_DRIVER_NAME } from '../../version.js';
 import { devRootFlag, kubeconfigFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
 import type { AgentFlags } from './run.js';
@@ -28,7 +28,7 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--nvidia-smi-timeout <duration>',
           description: 'timeout of one nvidia-smi call',
-          default: 10_000,
+          default: '10s',
           parse: parseDuration,
         },
         env,
@@ -71,7 +71,7 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--rescan-interval <duration>',
           description: 'full rediscovery period',
-          default: 60_000,
+          default: '1m',
           parse: parseDuration,
         },
         env,
@@ -109,7 +109,7 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--health-interval <duration>',
           description: 'nvidia-smi health poll period',
-          default: 30_000,
+          default: '30s',
           parse: parseDuration,
         },
         env,
@@ -117,7 +117,12 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
     )
     .addOption(
       flag(
-        { flags: '--http-address <addr>', description: 'address for /metrics, /healthz, /readyz', default: ':8080' },
+        {
+          flags: '--http-address <addr>',
+          description: 'address for /metrics, /healthz, /readyz',
+          default: ':8080',
+          parse: parseListenAddress,
+        },
         env,
       ),
     )
@@ -148,8 +153,8 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--link-stable-time <duration>',
           description: 'how long a flapping link must stay up before it is healthy again',
-          default: 10_000,
-          parse: parseDuration,
+          default: '10s',
+          parse: durationParser({ minMs: 0 }),
         },
         env,
       ),
@@ -175,13 +180,16 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
     });
 }
 
+/** XIDs are small numbers (NVIDIA's catalog ends in the 100s); anything larger is a typo. */
+const MAX_XID = 65_535;
+
 /** `13,31,43` → [13, 31, 43]; anything that is not a list of XID numbers is a usage error. */
 function parseXidList(value: string): number[] {
   const parts = value
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '');
-  if (parts.some((p) => !/^\d{1,5}$/.test(p))) {
+  if (parts.some((p) => !/^\d{1,5}$/.test(p) || Number(p) > MAX_XID)) {
     throw new InvalidArgumentError(`"${value}" is not a comma-separated list of XID numbers (example: 13,31,43)`);
   }
   return parts.map(Number);

@@ -1,13 +1,19 @@
 import { Command } from 'commander';
+import { usageError } from '../../cli/errors.js';
 import {
   flag,
+  intParser,
   logLevelFlag,
   parseDuration,
-  parseNonNegativeInt,
+  parseGroupSize,
+  parseListenAddress,
   parsePort,
-  parsePositiveInt,
+  parseRank,
 } from '../../cli/options.js';
 import { kubeconfigFlag, namespaceFlag, podNameFlag } from '../shared-flags.js';
+
+/** More restarts than this per window is a runaway loop, not a budget. */
+const MAX_RESTART_BUDGET = 1_000_000;
 
 export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Command {
   return new Command('coordinator')
@@ -26,7 +32,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
           flags: '--group-size <n>',
           description: 'expected members, leader included',
           alsoEnv: ['LWS_GROUP_SIZE'],
-          parse: parsePositiveInt,
+          parse: parseGroupSize,
         },
         env,
       ),
@@ -39,12 +45,22 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
           flags: '--only-rank <n>',
           description:
             'coordinate only in the pod of this rank ($LOCKSTEP_RANK, $LWS_WORKER_INDEX, $JOB_COMPLETION_INDEX or the pod ordinal) and idle in the others (one template for every pod: StatefulSet, Job)',
-          parse: parseNonNegativeInt,
+          parse: parseRank,
         },
         env,
       ),
     )
-    .addOption(flag({ flags: '--listen <addr>', description: 'gRPC listen address', default: '0.0.0.0:7470' }, env))
+    .addOption(
+      flag(
+        {
+          flags: '--listen <addr>',
+          description: 'gRPC listen address (port 0: any free port)',
+          default: '0.0.0.0:7470',
+          parse: parseListenAddress,
+        },
+        env,
+      ),
+    )
     .addOption(
       flag(
         {
@@ -62,7 +78,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
         {
           flags: '--heartbeat-timeout <duration>',
           description: 'a member silent this long is lost',
-          default: 2000,
+          default: '2s',
           parse: parseDuration,
         },
         env,
@@ -85,7 +101,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
           flags: '--restart-budget <n>',
           description: 'group restarts allowed per window before Failed',
           default: 5,
-          parse: parseNonNegativeInt,
+          parse: intParser(0, MAX_RESTART_BUDGET, 'a restart count'),
         },
         env,
       ),
@@ -95,7 +111,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
         {
           flags: '--restart-window <duration>',
           description: 'window of the restart budget',
-          default: 600_000,
+          default: '10m',
           parse: parseDuration,
         },
         env,
@@ -106,7 +122,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
         {
           flags: '--backoff-initial <duration>',
           description: 'first delay between group restarts',
-          default: 1000,
+          default: '1s',
           parse: parseDuration,
         },
         env,
@@ -117,7 +133,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
         {
           flags: '--backoff-max <duration>',
           description: 'longest delay between group restarts',
-          default: 60_000,
+          default: '1m',
           parse: parseDuration,
         },
         env,
@@ -145,6 +161,9 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
     .addOption(flag({ flags: '--tls-key <file>', description: 'key of --tls-cert' }, env))
     .addOption(logLevelFlag(env))
     .action(async (opts) => {
+      if (opts.backoffMax < opts.backoffInitial) {
+        throw usageError('--backoff-max must not be shorter than --backoff-initial');
+      }
       const [{ runCoordinator }, { createLogger }] = await Promise.all([
         import('../../../leader/coordinator/main.js'),
         import('../../log.js'),

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { usageError } from '../../cli/errors.js';
 import { flag, type LogLevel, logLevelFlag, parseDuration } from '../../cli/options.js';
 import { devRootFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
 
@@ -37,7 +36,7 @@ export function discoverCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--nvidia-smi-timeout <duration>',
           description: 'timeout of the nvidia-smi call',
-          default: 10_000,
+          default: '10s',
           parse: parseDuration,
         },
         env,
@@ -55,7 +54,6 @@ export function discoverCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(nodeNameFlag(env))
     .addOption(logLevelFlag(env, 'warn'))
     .action(async (opts: DiscoverOptions) => {
-      if (opts.nvidiaSmiTimeout <= 0) throw usageError('--nvidia-smi-timeout must be greater than 0');
       // loaded on use: the other lockstep commands never parse the scanner, the slice builder or the YAML writer
       const { discover } = await import('./run.js');
       process.stdout.write(await discover(opts));

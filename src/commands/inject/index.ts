@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { flag, logLevelFlag } from '../../cli/options.js';
+import { byteSizeParser, flag, formatByteSize, logLevelFlag, parseNonEmpty } from '../../cli/options.js';
 import { ENGINES } from '../run/index.js';
 
 export interface InjectFlags {
@@ -9,18 +9,48 @@ export interface InjectFlags {
   command?: string;
   keepRestartPolicy: boolean;
   explain: boolean;
+  /** bytes */
+  maxInputSize: number;
 }
+
+/** Far above any real manifest; a bigger input is a mistake (or an attack) that would only cost memory and time. */
+export const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
+/** V8 strings hold at most about 512 Mi characters: a larger limit could never be honoured. */
+const MAX_INPUT_BYTES_LIMIT = 256 * 1024 * 1024;
 
 export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
   return new Command('inject')
     .description('rewrite LeaderWorkerSet / StatefulSet / JobSet / indexed Job manifests to run under lockstep')
     .addOption(flag({ flags: '-f, --filename <file>', description: 'manifest file, or - for stdin' }, env))
-    .addOption(flag({ flags: '--image <ref>', description: 'lockstep image (default: this version’s image)' }, env))
+    .addOption(
+      flag(
+        { flags: '--image <ref>', description: 'lockstep image (default: this version’s image)', parse: parseNonEmpty },
+        env,
+      ),
+    )
     .addOption(
       flag({ flags: '--engine <name>', description: 'engine, when it cannot be detected', choices: ENGINES }, env),
     )
     .addOption(
-      flag({ flags: '--command <cmd>', description: 'command to wrap, when the main container has none' }, env),
+      flag(
+        {
+          flags: '--command <cmd>',
+          description: 'command to wrap, when the main container has none',
+          parse: parseNonEmpty,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--max-input-size <size>',
+          description: 'refuse larger input (bytes, or with Ki, Mi, Gi)',
+          default: formatByteSize(DEFAULT_MAX_INPUT_BYTES),
+          parse: byteSizeParser(1, MAX_INPUT_BYTES_LIMIT),
+        },
+        env,
+      ),
     )
     .addOption(
       flag(

@@ -1,5 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { CliError } from '../../cli/errors.js';
+import { readFile, stat } from 'node:fs/promises';
+import { CliError, usageError } from '../../cli/errors.js';
+import { EXIT } from '../../cli/exit-codes.js';
+import { formatByteSize } from '../../cli/options.js';
+import { decodeText, describeFileType } from '../../fs/input-checks.js';
 import { splitWords } from '../../inject/engine.js';
 import { InjectError, type InjectOptions } from '../../inject/options.js';
 import { injectText } from '../../inject/text.js';
@@ -7,16 +10,16 @@ import { IMAGE } from '../../version.js';
 import type { InjectFlags } from './index.js';
 
 /** Exit code for manifests inject refuses (bad input, not bad flags). */
-export const EXIT_REFUSED = 1;
+export const EXIT_REFUSED = EXIT.failed;
 
 export async function runInject(flags: InjectFlags): Promise<void> {
-  if (!flags.filename) throw new CliError(2, 'missing -f, --filename (a manifest file, or - for stdin)');
-  const text = await readInput(flags.filename);
+  if (!flags.filename) throw usageError('missing -f, --filename (a manifest file, or - for stdin)');
+  const text = await readInput(flags.filename, flags.maxInputSize);
   let command: string[] | undefined;
   try {
     command = flags.command === undefined ? undefined : splitWords(flags.command);
   } catch (err) {
-    throw new CliError(2, `--command: ${(err as Error).message}`);
+    throw usageError(`--command: ${(err as Error).message}`);
   }
   const options: InjectOptions = {
     image: flags.image ?? IMAGE,
@@ -40,15 +43,42 @@ export async function runInject(flags: InjectFlags): Promise<void> {
   process.stdout.write(result.output);
 }
 
-async function readInput(filename: string): Promise<string> {
+/**
+ * Reads the manifest, refusing what is not one before any parsing: a path that is not a regular file (a directory,
+ * a FIFO that would block), input larger than `maxBytes` (stdin is cut off as soon as it passes the limit, so an
+ * endless stream costs at most the limit), and binary data.
+ */
+async function readInput(filename: string, maxBytes: number): Promise<string> {
+  const name = filename === '-' ? 'stdin' : filename;
+  const tooLarge = (size: string) =>
+    new CliError(
+      EXIT_REFUSED,
+      `${name} is ${size}, over the ${formatByteSize(maxBytes)} limit (raise it with --max-input-size)`,
+    );
+  let bytes: Buffer;
   try {
     if (filename === '-') {
       const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
+      let total = 0;
+      for await (const chunk of process.stdin) {
+        total += (chunk as Buffer).length;
+        if (total > maxBytes) throw tooLarge(`more than ${total} bytes`);
+        chunks.push(chunk as Buffer);
+      }
+      bytes = Buffer.concat(chunks);
+    } else {
+      const info = await stat(filename);
+      if (!info.isFile())
+        throw new CliError(EXIT_REFUSED, `${filename} is ${describeFileType(info)}, not a manifest file`);
+      if (info.size > maxBytes) throw tooLarge(`${info.size} bytes`);
+      bytes = await readFile(filename);
+      if (bytes.length > maxBytes) throw tooLarge(`${bytes.length} bytes`);
     }
-    return await readFile(filename, 'utf8');
   } catch (err) {
-    throw new CliError(EXIT_REFUSED, `cannot read ${filename === '-' ? 'stdin' : filename}: ${(err as Error).message}`);
+    if (err instanceof CliError) throw err;
+    throw new CliError(EXIT_REFUSED, `cannot read ${name}: ${(err as Error).message}`);
   }
+  const decoded = decodeText(bytes);
+  if (!decoded.ok) throw new CliError(EXIT_REFUSED, `${name} is not a YAML or JSON manifest: ${decoded.reason}`);
+  return decoded.text;
 }

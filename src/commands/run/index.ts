@@ -26,7 +26,7 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--grace-period <duration>',
           description: 'SIGTERM → SIGKILL delay when stopping the engine',
-          default: 30_000,
+          default: '30s',
           parse: parseDuration,
         },
         env,

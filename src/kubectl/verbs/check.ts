@@ -1,3 +1,4 @@
+import { EXIT } from '../../cli/exit-codes.js';
 import type { VerbContext, View } from '../context.js';
 import { findProblems, type Problem } from '../model/check.js';
 import { buildInventory } from '../model/devices.js';
@@ -6,9 +7,9 @@ import { buildPods } from '../model/pods.js';
 import { type Column, renderTable } from '../render/table.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
 
-/** Exit codes of `check` (FACTS.md §10): 0 all good, 1 problems found, 2 usage error, 3 could not check. */
-export const EXIT_PROBLEMS = 1;
-export const EXIT_COULD_NOT_CHECK = 3;
+/** Exit codes of `check` (FACTS.md §10, src/cli/exit-codes.ts): 0 all good, 1 problems, 2 usage, 3 could not check. */
+export const EXIT_PROBLEMS = EXIT.failed;
+export const EXIT_COULD_NOT_CHECK = EXIT.unavailable;
 
 const columns: Column<Problem>[] = [
   { header: 'KIND', cell: (p) => p.kind },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queryStatus } from '../../../leader/member/client.js';
 import { readEnvFile } from '../../../leader/member/env-file.js';
+import { EXIT } from '../../../src/cli/exit-codes.js';
 import { killAll, lockstep, startCoordinator } from '../../leader/support/processes.js';
 
 afterEach(killAll);
@@ -67,7 +68,7 @@ describe('lockstep run', () => {
       '--restart-budget',
       '0',
     ]);
-    expect(await proc.exited).toBe(5);
+    expect(await proc.exited).toBe(EXIT.groupFailed);
     expect(proc.stderr()).toContain(
       'error: group solo failed: rank 0 (pod solo-0): engine exited with code 7; restart budget exhausted',
     );
@@ -110,7 +111,7 @@ describe('lockstep run', () => {
       '--restart-budget',
       '0',
     ]);
-    expect(await proc.exited).toBe(5);
+    expect(await proc.exited).toBe(EXIT.groupFailed);
     expect(proc.stderr()).toContain(
       'engine exited with code 127: cannot start lockstep-no-such-engine: command not found',
     );

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../../leader/auth/rate-limit.js';
 import { checkReview } from '../../../leader/auth/token-review.js';
 import { JoinRefused } from '../../../leader/coordinator/group-table.js';
+import { EXIT } from '../../../src/cli/exit-codes.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
 import { coordinatorKubeconfig, createPod, seedNamespace, writeToken } from '../chaos/group-cluster.js';
 import { killAll, lockstep, type StartedCoordinator, startCoordinator } from '../support/processes.js';
@@ -68,7 +69,7 @@ function bootstrap(pod: string, tokenFile: string, rank?: number) {
 describe('who may join', () => {
   it('refuses a pod with no token', async () => {
     const p = bootstrap('web-1', join(dir, 'missing.token'));
-    expect(await p.exited).toBe(4);
+    expect(await p.exited).toBe(EXIT.failed);
     expect(p.stderr()).toContain(
       'refused this pod: pod web-1 presented no token: mount a projected service-account token with audience lockstep',
     );
@@ -81,19 +82,19 @@ describe('who may join', () => {
     const parts = (await import('node:fs')).readFileSync(real, 'utf8').split('.');
     writeFileSync(forged, `${parts[0]}.${parts[1]}.${Buffer.from('not the signature').toString('base64url')}`);
     const p = bootstrap('web-1', forged);
-    expect(await p.exited).toBe(4);
+    expect(await p.exited).toBe(EXIT.failed);
     expect(p.stderr()).toMatch(/refused this pod: pod web-1: its token was not accepted by the API server/);
   });
 
   it('refuses a member presenting another pod’s token', async () => {
     const p = bootstrap('web-1', writeToken(api, NS, 'other-1', dir));
-    expect(await p.exited).toBe(4);
+    expect(await p.exited).toBe(EXIT.failed);
     expect(p.stderr()).toContain('the token of pod other-1 was presented by a member that says it is pod web-1');
   });
 
   it('refuses a pod of another group, even with its own valid token', async () => {
     const p = bootstrap('other-1', writeToken(api, NS, 'other-1', dir), 1);
-    expect(await p.exited).toBe(4);
+    expect(await p.exited).toBe(EXIT.failed);
     expect(p.stderr()).toContain('pod other-1 belongs to group other, not to group web');
   });
 

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../../src/cli/exit-codes.js';
 import { CONDITION_DEVICES_HEALTHY } from '../../../src/contract/names.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
 import {
@@ -335,7 +336,7 @@ describe('chaos: a member that keeps crashing', () => {
           { LOCKSTEP_ENV_FILE: join(dir, `m${r}`, 'group.env') },
         ),
       );
-      expect(await Promise.all(runs.map((p) => p.exited))).toEqual([5, 5]);
+      expect(await Promise.all(runs.map((p) => p.exited))).toEqual([EXIT.groupFailed, EXIT.groupFailed]);
       expect(runs[0]!.stderr()).toMatch(/group crash failed: .*restart budget exhausted: 2 group restarts/);
       const s = await until('a Failed status', () => {
         const v = groupStatus(local, 'crash', 'crash-0');
