@@ -174,7 +174,7 @@ describe('one LeaderWorkerSet, two replicas: two groups', () => {
 
   it('replica 0’s coordinator refuses a worker of replica 1, naming both groups', async () => {
     const p = member(`${LWS_NAME}-1-1`, 1);
-    expect(await p.exited).toBe(4);
+    expect(await p.exited).toBe(EXIT.failed);
     expect(p.stderr()).toContain(`pod ${LWS_NAME}-1-1 belongs to group ${LWS_NAME}-1, not to group ${LWS_NAME}-0`);
   });
 
