@@ -8,7 +8,6 @@
  * Every process a driver starts is its own process group and is killed when the driver is closed, even when a check
  * times out.
  */
-import '../../../src/kube/node-compat.js';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

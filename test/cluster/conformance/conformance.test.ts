@@ -4,7 +4,6 @@
  * behaviour it holds the double to. python-kubernetes rows are skipped (reported) where python3-kubernetes is not
  * installed; CI installs it.
  */
-import '../../../src/kube/node-compat.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
