@@ -533,6 +533,18 @@ export const KINDS: KindSpec[] = [
       { ...ageCol, type: 'date', cell: (o) => o.metadata.creationTimestamp ?? '' },
     ],
   },
+  {
+    // schema: jobset-crd.ts (written from JobSet's API); pods come from controllers/jobset.ts and job.ts
+    group: 'jobset.x-k8s.io',
+    version: 'v1alpha2',
+    kind: 'JobSet',
+    plural: 'jobsets',
+    singular: 'jobset',
+    namespaced: true,
+    subresources: ['status'],
+    generation: true,
+    custom: true,
+  },
 ];
 
 export class KindRegistry {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { installPolicyAdmission } from './admission.js';
 import type { FieldError } from './errors.js';
+import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { type KindSpec, resourceKey } from './kinds.js';
 import { resourceOpenApi, SHARED_K8S_DIR } from './openapi.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
@@ -56,6 +57,12 @@ let lwsSchemas: SchemaSet | undefined;
 function lwsSchemaSet(): SchemaSet {
   lwsSchemas ??= new SchemaSet({ LeaderWorkerSet: loadLwsSchema() }, true);
   return lwsSchemas;
+}
+
+let jobSetSchemas: SchemaSet | undefined;
+function jobSetSchemaSet(): SchemaSet {
+  jobSetSchemas ??= new SchemaSet({ JobSet: JOBSET_SCHEMA }, true);
+  return jobSetSchemas;
 }
 
 function makeValidator(
@@ -128,6 +135,8 @@ export function installValidation(registry: Registry, settings: ValidationSettin
       semantic = validatePodUpdate;
     } else if (spec.kind === 'LeaderWorkerSet') {
       structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
+    } else if (spec.kind === 'JobSet') {
+      structural = { set: jobSetSchemaSet, name: 'JobSet', crd: true };
     }
     registry.validators.set(resourceKey(spec), makeValidator(spec, semantic, structural, prepare));
   }

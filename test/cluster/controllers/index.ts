@@ -1,4 +1,4 @@
-/** Controllers of the test cluster: StatefulSet controller-lite and the headless-Service DNS (see ../pods/README.md). */
+/** Controllers of the test cluster: StatefulSet, Job, JobSet, LeaderWorkerSet controllers-lite and the headless-Service DNS (see ../pods/README.md). */
 export {
   CLUSTER_DOMAIN,
   ClusterDns,
@@ -8,6 +8,32 @@ export {
   hostsText,
   SERVICES,
 } from './dns.js';
+export {
+  COMPLETION_INDEX,
+  COMPLETION_INDEX_ENV,
+  JOB_NAME_LABEL,
+  JOBS,
+  type Job,
+  JobController,
+  podForIndex,
+} from './job.js';
+export {
+  JOBSET_KEYS,
+  JOBSETS,
+  type JobSet,
+  JobSetController,
+  jobFor,
+  jobSetLabels,
+  jobSetSubdomain,
+} from './jobset.js';
+export {
+  LEADER_WORKER_SETS,
+  type LeaderWorkerSet,
+  LeaderWorkerSetController,
+  LWS_KEYS,
+  lwsPod,
+  lwsSubdomain,
+} from './lws.js';
 export {
   POD_INDEX_LABEL,
   POD_NAME_LABEL,

@@ -1,6 +1,6 @@
 /**
- * The parts that make workloads run in the test cluster: scheduler-lite (claims + binding), the StatefulSet
- * controller-lite, the headless-Service DNS, and simulated nodes whose kubelet emulators run pods as local processes.
+ * The parts that make workloads run in the test cluster: scheduler-lite (claims + binding), the StatefulSet, Job,
+ * JobSet and LeaderWorkerSet controllers-lite, the headless-Service DNS, and simulated nodes whose kubelet emulators run pods as local processes.
  * `startTestCluster({ workloads: … })` starts them after the API server; the node agents are not part of it (tests
  * and the demo run `lockstep agent` processes with `node.agentArgs()`).
  */
@@ -16,6 +16,9 @@ import { AddressPool } from '../pods/addresses.js';
 import { type NodeRuntime, startNodeRuntime } from '../pods/node-runtime.js';
 import { SchedulerLite } from '../scheduler/index.js';
 import { ClusterDns } from './dns.js';
+import { JobController } from './job.js';
+import { JobSetController } from './jobset.js';
+import { LeaderWorkerSetController } from './lws.js';
 import { StatefulSetController } from './statefulset.js';
 
 export interface WorkloadOptions {
@@ -35,6 +38,9 @@ export interface Workloads {
   node(name: string): NodeRuntime;
   scheduler: SchedulerLite;
   statefulSets: StatefulSetController;
+  jobs: JobController;
+  jobSets: JobSetController;
+  leaderWorkerSets: LeaderWorkerSetController;
   dns: ClusterDns;
   stop(): Promise<void>;
 }
@@ -53,6 +59,15 @@ export async function startWorkloads(apiServer: ApiServer, options: WorkloadOpti
     const statefulSets = new StatefulSetController({ client, log: options.log });
     await statefulSets.start();
     stops.push(() => statefulSets.stop());
+    const jobs = new JobController({ client, log: options.log });
+    await jobs.start();
+    stops.push(() => jobs.stop());
+    const jobSets = new JobSetController({ client, log: options.log });
+    await jobSets.start();
+    stops.push(() => jobSets.stop());
+    const leaderWorkerSets = new LeaderWorkerSetController({ client, log: options.log });
+    await leaderWorkerSets.start();
+    stops.push(() => leaderWorkerSets.stop());
     const addresses = new AddressPool();
     const nodes: NodeRuntime[] = [];
     for (const spec of options.nodes) {
@@ -80,6 +95,9 @@ export async function startWorkloads(apiServer: ApiServer, options: WorkloadOpti
       },
       scheduler,
       statefulSets,
+      jobs,
+      jobSets,
+      leaderWorkerSets,
       dns,
       stop: async () => {
         for (const stop of stops.reverse()) await stop();
