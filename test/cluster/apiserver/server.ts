@@ -19,6 +19,7 @@ import type { Faults, RequestCounters } from './faults.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
 import type { OpenApi } from './openapi.js';
 import { decodeEnvelope, decodeReview } from './protobuf.js';
+import { decodeKindBody, ProtobufDecodeError, protobufKindSupported } from './protobuf-kinds.js';
 import { checkListOptions, listQuery, queryBool } from './query.js';
 import { Rbac, type ResourceAttributes } from './rbac.js';
 import type { DeleteOptions, PatchType, Registry, WriteOptions } from './registry.js';
@@ -113,11 +114,18 @@ const UNSUPPORTED_MEDIA =
 function parseBody(bytes: Buffer, contentType: string, spec: KindSpec): unknown {
   if (bytes.length === 0) return undefined;
   if (contentType.includes('protobuf')) {
-    // kubectl's typed clients send protobuf; the review kinds are read, everything else asks for JSON.
+    // kubectl's typed clients send protobuf: the review kinds and the kinds `kubectl create <kind>` makes are read.
     const envelope = decodeEnvelope(bytes);
-    if (!envelope || !spec.virtual || spec.kind === 'TokenReview')
-      throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
-    return decodeReview(spec.kind, envelope.raw);
+    if (!envelope) throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
+    if (spec.virtual && spec.kind !== 'TokenReview') return decodeReview(spec.kind, envelope.raw);
+    if (!protobufKindSupported(envelope.kind)) throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
+    try {
+      return decodeKindBody(envelope.apiVersion, envelope.kind, envelope.raw);
+    } catch (err) {
+      if (!(err instanceof ProtobufDecodeError)) throw err;
+      if (err.status === 400) throw badRequest(`the body of the request could not be decoded: ${err.message}`);
+      throw new ApiError(415, 'UnsupportedMediaType', err.message);
+    }
   }
   const text = bytes.toString('utf8');
   if (text.trim() === '') return undefined;

@@ -9,8 +9,7 @@
  * times out.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 
@@ -129,7 +128,7 @@ export class KubectlClient implements ConformanceClient {
     return this.children.run('kubectl', ['--kubeconfig', this.kubeconfig, ...args]);
   }
 
-  private async ok(...args: string[]): Promise<string> {
+  async ok(...args: string[]): Promise<string> {
     const r = await this.kubectl(...args);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
@@ -177,17 +176,9 @@ export class KubectlClient implements ConformanceClient {
     }
   }
 
+  /** `kubectl create configmap`: a protobuf body, as kubectl's typed client sends it. */
   async createConfigMap(namespace: string, name: string): Promise<void> {
-    const file = join(tmpdir(), `conformance-${process.pid}-${name}.json`);
-    writeFileSync(
-      file,
-      JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { k: 'v' } }),
-    );
-    try {
-      await this.ok('create', '-f', file);
-    } finally {
-      rmSync(file, { force: true });
-    }
+    await this.ok('create', 'configmap', name, '-n', namespace, '--from-literal=k=v');
   }
 
   async pagedList(namespace: string, limit: number): Promise<string[]> {

@@ -236,3 +236,91 @@ describe.each(['client-node', 'python-kubernetes'] as const)(
     );
   },
 );
+
+/**
+ * kubectl's `create <kind>` subcommands send protobuf bodies (the `k8s\0` envelope); each command the READMEs and a
+ * user's first session run must work, and store what the command meant.
+ */
+describe('kubectl create: protobuf bodies', () => {
+  let api: ApiServer;
+  let kubectl: KubectlClient;
+  beforeAll(async () => {
+    api = await startApiServer();
+    kubectl = new KubectlClient(api.kubeconfigPath);
+  });
+  afterAll(async () => {
+    await kubectl?.close();
+    await api?.stop();
+  });
+
+  it('namespace, configmap, secret, serviceaccount, token, role(binding), clusterrole(binding), deployment, job, service', async () => {
+    const created = [
+      ['create', 'namespace', 'team'],
+      ['create', 'configmap', 'settings', '-n', 'team', '--from-literal=level=3'],
+      ['create', 'secret', 'generic', 'hf-token', '-n', 'team', '--from-literal=token=hf_abc'],
+      ['create', 'serviceaccount', 'runner', '-n', 'team'],
+      ['create', 'role', 'reader', '-n', 'team', '--verb=get,list', '--resource=pods,configmaps'],
+      [
+        'create',
+        'rolebinding',
+        'lockstep-coordinator',
+        '-n',
+        'team',
+        '--clusterrole=view',
+        '--serviceaccount=team:runner',
+      ],
+      ['create', 'clusterrole', 'node-reader', '--verb=get', '--resource=nodes'],
+      [
+        'create',
+        'clusterrolebinding',
+        'lockstep-tokenreview-team-runner',
+        '--clusterrole=node-reader',
+        '--serviceaccount=team:runner',
+      ],
+      ['create', 'deployment', 'web', '-n', 'team', '--image=nginx:1.27', '--replicas=2', '--port=80'],
+      ['create', 'job', 'once', '-n', 'team', '--image=busybox:1.36', '--', 'echo', 'hi'],
+      ['create', 'service', 'clusterip', 'web', '-n', 'team', '--tcp=80:8080'],
+    ];
+    for (const args of created) {
+      const r = await kubectl.kubectl(...args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+    const token = (await kubectl.ok('create', 'token', 'runner', '-n', 'team', '--duration=10m')).trim();
+    expect(token.split('.')).toHaveLength(3);
+
+    expect(api.store.get('configmaps', 'settings', 'team').data).toEqual({ level: '3' });
+    const secret = api.store.get('secrets', 'hf-token', 'team') as { data?: Record<string, string>; type?: string };
+    expect(Buffer.from(secret.data?.token ?? '', 'base64').toString()).toBe('hf_abc');
+    expect(secret.type).toBe('Opaque');
+    expect(api.store.get('roles', 'reader', 'team').rules).toEqual([
+      { verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', 'configmaps'] },
+    ]);
+    const binding = api.store.get('rolebindings', 'lockstep-coordinator', 'team');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'runner', namespace: 'team' }]);
+    const deployment = api.store.get('deployments', 'web', 'team') as { spec?: Record<string, unknown> };
+    expect(deployment.spec).toMatchObject({
+      replicas: 2,
+      selector: { matchLabels: { app: 'web' } },
+      template: { spec: { containers: [{ name: 'nginx', image: 'nginx:1.27', ports: [{ containerPort: 80 }] }] } },
+    });
+    expect((api.store.get('jobs', 'once', 'team') as { spec?: unknown }).spec).toMatchObject({
+      template: { spec: { restartPolicy: 'Never', containers: [{ command: ['echo', 'hi'] }] } },
+    });
+    expect((api.store.get('services', 'web', 'team') as { spec?: unknown }).spec).toMatchObject({
+      ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }],
+    });
+    // the bindings grant what they say: the service account may read pods in team
+    const canI = await kubectl.kubectl(
+      'auth',
+      'can-i',
+      'list',
+      'pods',
+      '-n',
+      'team',
+      '--as',
+      'system:serviceaccount:team:runner',
+    );
+    expect(canI.stdout.trim()).toBe('yes');
+  }, 60_000);
+});
