@@ -12,7 +12,7 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
-import { cleanName } from '../../src/text/untrusted.js';
+import { cleanName, cleanText } from '../../src/text/untrusted.js';
 import type {
   CoordinatorMessage,
   EngineEvent,
@@ -26,16 +26,20 @@ import type {
 } from '../protocol/messages.js';
 import { cachingReleaseSerializer } from '../protocol/release-encoding.js';
 import { COMMAND_SINCE, groupService, negotiateVersion, PROTOCOL_VERSION } from '../protocol/service.js';
+import { bindClaims, type VerifiedPod } from './claims.js';
 import { type GroupTable, JoinRefused, type Member, type RefusalCode } from './group-table.js';
 import { type SessionCheck, SessionKeys } from './session-keys.js';
 
-/** Checks a member's credentials before admission (issue 9: TokenReview + group labels). Throws JoinRefused. */
+/**
+ * Checks a member's credentials before admission (TokenReview + group labels). Throws JoinRefused; resolves with the
+ * pod's IPs and node as the API has them, which the member's claims must match.
+ */
 export type Authenticator = (request: {
   token: string;
   identity: MemberIdentity;
   metadata: Metadata;
   peer: string;
-}) => Promise<void>;
+}) => Promise<VerifiedPod | undefined>;
 
 /** Where recovery (issue 9) plugs in; every hook is optional and called after the table changed. */
 export interface CoordinatorHooks {
@@ -81,6 +85,9 @@ interface Session {
   /** a newer attach of the same member took over: this one's end is not the member's */
   replaced: boolean;
 }
+
+/** Most characters of an engine's message kept (status, reasons, logs): the end of a traceback, not all of it. */
+export const ENGINE_MESSAGE_LIMIT = 512;
 
 const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
@@ -178,15 +185,19 @@ export class CoordinatorServer {
         `member speaks protocol ${request.protocolVersion}, this coordinator needs at least ${PROTOCOL_VERSION}: upgrade the member's lockstep`,
       );
     }
-    const identity = normaliseIdentity(request.member, call.getPeer());
-    if (this.options.authenticate) {
-      await this.options.authenticate({
-        token: request.token,
-        identity,
-        metadata: call.metadata,
-        peer: call.getPeer(),
-      });
-    }
+    const claimed = normaliseIdentity(request.member);
+    const from = peerAddress(call.getPeer());
+    // names are checked before anything logs them or asks the API about them
+    bindClaims(claimed, undefined, from);
+    const verified = this.options.authenticate
+      ? await this.options.authenticate({
+          token: request.token,
+          identity: claimed,
+          metadata: call.metadata,
+          peer: call.getPeer(),
+        })
+      : undefined;
+    const identity = bindClaims(claimed, verified, from);
     const wasReleased = (table.member(identity.pod)?.epoch ?? 0) > 0;
     const outcome = table.join(identity);
     const { member } = outcome;
@@ -307,13 +318,19 @@ export class CoordinatorServer {
         table.seen(member.id);
         this.options.hooks?.onHeartbeat?.(member);
       } else if (message.kind === 'engine') {
-        if (message.engine.state === 'ENGINE_EXITED' || message.engine.state === 'ENGINE_STOPPED') {
+        // the member's words go into the group status, recovery reasons and logs: cleaned and capped once, here
+        const engine = {
+          ...message.engine,
+          signal: cleanText(message.engine.signal, 16),
+          message: cleanText(message.engine.message, ENGINE_MESSAGE_LIMIT),
+        };
+        if (engine.state === 'ENGINE_EXITED' || engine.state === 'ENGINE_STOPPED') {
           session.reportedExit = true;
         }
-        table.recordEngine(member.id, message.engine);
-        log.info({ pod: member.id, rank: member.rank, engine: message.engine }, 'engine event');
+        table.recordEngine(member.id, engine);
+        log.info({ pod: member.id, rank: member.rank, engine }, 'engine event');
         this.send(session, { kind: 'ack', ack: { sequence: 0 } });
-        this.options.hooks?.onEngineEvent?.(member, message.engine);
+        this.options.hooks?.onEngineEvent?.(member, engine);
         this.options.onChange?.();
       }
     });
@@ -388,8 +405,8 @@ export class CoordinatorServer {
   }
 }
 
-/** The member's address is what it says (its pod IP); without one, the address its connection came from. */
-function normaliseIdentity(identity: MemberIdentity | undefined, peer: string): MemberIdentity {
+/** The identity as sent, with defaults for what an older member leaves out. */
+function normaliseIdentity(identity: MemberIdentity | undefined): MemberIdentity {
   const base: MemberIdentity = identity ?? {
     pod: '',
     namespace: '',
@@ -401,8 +418,7 @@ function normaliseIdentity(identity: MemberIdentity | undefined, peer: string): 
     groupSize: 0,
     hostname: '',
   };
-  const ip = base.ip || peerAddress(peer);
-  return { ...base, ip, devices: base.devices ?? [] };
+  return { ...base, devices: base.devices ?? [] };
 }
 
 /** `ipv4:127.0.0.5:41234` / `ipv6:[::1]:4000` / `127.0.0.5:41234` → the address. */

@@ -98,6 +98,54 @@ describe('who may join', () => {
     expect(p.stderr()).toContain('pod other-1 belongs to group other, not to group web');
   });
 
+  it('refuses a replayed token that claims another IP and node than the API server has for its pod', async () => {
+    const created = api.store.create(
+      'pods',
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web-5', namespace: NS, labels: { 'lockstep.dev/group': 'web' } },
+        spec: { serviceAccountName: 'llm', nodeName: 'gpu-node-1', containers: [{ name: 'engine', image: 'engine' }] },
+      },
+      { namespace: NS },
+    );
+    // the kubelet's status write: the pod's IP is the API's word, not the member's
+    const running = { ...created, status: { phase: 'Running', podIP: '10.1.2.3', podIPs: [{ ip: '10.1.2.3' }] } };
+    api.store.updateStatus('pods', running);
+    const token = writeToken(api, NS, 'web-5', dir);
+    const evil = (ip: string, node: string) =>
+      lockstep(
+        [
+          'bootstrap',
+          '--leader-address',
+          coordinator.address,
+          '--pod-name',
+          'web-5',
+          '--namespace',
+          NS,
+          '--token-file',
+          token,
+          '--pod-ip',
+          ip,
+          '--node-name',
+          node,
+          '--install-launcher=false',
+          '--timeout',
+          '20s',
+        ],
+        { LOCKSTEP_ENV_FILE: join(dir, 'web-5', `${Date.now()}`, 'group.env') },
+      );
+    const wrongIp = evil('6.6.6.6', 'gpu-node-1');
+    expect(await wrongIp.exited).toBe(4);
+    expect(wrongIp.stderr()).toContain('pod web-5 says its IP is 6.6.6.6, but the API server gives it 10.1.2.3');
+    const wrongNode = evil('10.1.2.3', 'evil-node');
+    expect(await wrongNode.exited).toBe(4);
+    expect(wrongNode.stderr()).toContain(
+      'pod web-5 says it runs on node evil-node, but the API server has it on gpu-node-1',
+    );
+    expect(coordinator.proc.stdout()).not.toMatch(/"msg":"member joined[^\n]*web-5/);
+  });
+
   it('admits the group’s own pods', async () => {
     const members = ['web-0', 'web-1'].map((p) => bootstrap(p, writeToken(api, NS, p, dir)));
     expect(await Promise.all(members.map((m) => m.exited))).toEqual([0, 0]);
