@@ -1,10 +1,18 @@
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
-import type { DeviceTaintEffect } from '../src/kube/types.js';
+import { RESOURCE_SLICES, resourcePath } from '../src/kube/resources.js';
+import type { DeviceTaintEffect, KubeList, ResourceSlice } from '../src/kube/types.js';
 import { componentLogger, silentLogger } from '../src/log.js';
 import { VERSION } from '../src/version.js';
 import { DEVICE_TYPES, type DeviceType, keepDeviceTypes } from './discovery/device-types.js';
 import type { Inventory } from './discovery/inventory.js';
+import {
+  type DeviceAliases,
+  isLegacyName,
+  legacyNamesInCheckpoint,
+  loadOrFreezeAliases,
+} from './discovery/legacy-names.js';
 import { scanInventory } from './discovery/scan.js';
 import { DeviceHealthBoard } from './health/board.js';
 import { HealthManager } from './health/manager.js';
@@ -84,6 +92,8 @@ export class Agent {
   /** other managers register readiness checks here (`http.addReadinessCheck(name, check)`) */
   readonly http: AgentHttpServer | undefined;
   private started: Manager[] = [];
+  /** device names an older agent published → today's names (empty unless this node was upgraded with claims) */
+  private aliases: DeviceAliases = new Map();
 
   constructor(readonly options: AgentOptions) {
     const log = options.log ?? silentLogger();
@@ -126,11 +136,27 @@ export class Agent {
     // kubelet DRA plugin (registration, node service, CDI, checkpoint, health stream): after the slices
     if (options.kubeletPlugin) {
       const { stateDir, ...dirs } = options.kubeletPlugin;
+      const checkpointPath = `${stateDir}/kubelet-plugin-checkpoint.json`;
+      // legacy device names are mapped before the plugin reconciles its checkpoint against the inventory
+      this.managers.push({
+        name: 'legacy-names',
+        start: () => this.loadAliases(`${stateDir}/device-aliases.json`, checkpointPath, componentLogger(log, 'names')),
+        stop: () => {},
+      });
+      // the health of a device reaches claims that hold it under its legacy name (pod conditions, kubelet stream)
+      this.board.subscribe((entry) => {
+        for (const [legacy, current] of this.aliases) {
+          if (current !== entry.device) continue;
+          const { device: _device, since: _since, source, ...reading } = entry;
+          this.board.set(legacy, reading, source);
+        }
+      });
       const plugin = new KubeletPluginManager({
         ...dirs,
         driver: options.driverName,
         nodeName: options.nodeName,
-        checkpointPath: `${stateDir}/kubelet-plugin-checkpoint.json`,
+        checkpointPath,
+        aliases: () => this.aliases,
         devRoot: options.devRoot,
         claims: new ApiClaimReader(options.client),
         inventory: () =>
@@ -184,6 +210,58 @@ export class Agent {
       }
       // first, so /healthz answers while the other managers start
       this.managers.unshift({ name: 'http', start: () => http.start(), stop: () => http.stop() });
+    }
+  }
+
+  /**
+   * Decides (once per node, then read from the file) how names an older agent published map to today's. Evidence of
+   * an older agent: legacy names in the plugin checkpoint, or in this node's ResourceSlices in the API. When the API
+   * cannot be asked and the checkpoint shows nothing, the map is used for this run but not frozen.
+   */
+  private async loadAliases(path: string, checkpointPath: string, log: Logger): Promise<void> {
+    const inventory = this.discovery.inventory;
+    if (!inventory) return;
+    let checkpointNames: string[] = [];
+    try {
+      checkpointNames = legacyNamesInCheckpoint(JSON.parse(await readFile(checkpointPath, 'utf8')) as unknown);
+    } catch {
+      // no checkpoint (fresh node) or a damaged one (the plugin moves it aside): no evidence from it
+    }
+    let apiUnknown = false;
+    const legacyStateFound = async (): Promise<boolean | undefined> => {
+      if (checkpointNames.length > 0) return true;
+      try {
+        // a slow API must not hold up the kubelet plugin: no answer in 5 s counts as "cannot tell"
+        const list = await Promise.race([
+          this.options.client.get<KubeList<ResourceSlice>>(resourcePath(RESOURCE_SLICES), {
+            fieldSelector: `spec.nodeName=${this.options.nodeName},spec.driver=${this.options.driverName}`,
+          }),
+          new Promise<never>((_, reject) => {
+            const timer = setTimeout(() => reject(new Error('no answer in 5 s')), 5000);
+            timer.unref();
+          }),
+        ]);
+        return list.items.some((slice) => (slice.spec.devices ?? []).some((d) => isLegacyName(d.name)));
+      } catch (err) {
+        apiUnknown = true;
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot list slices to look for old names');
+        return undefined;
+      }
+    };
+    try {
+      const { aliases, frozen } = await loadOrFreezeAliases({ path, inventory, legacyStateFound });
+      this.aliases = aliases;
+      if (frozen && aliases.size > 0) log.info({ aliases: Object.fromEntries(aliases) }, 'mapped old device names');
+      if (apiUnknown) log.info('old device names will be looked for again at the next start');
+    } catch (err) {
+      log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot read or write the device alias file',
+      );
+    }
+    for (const [legacy, current] of this.aliases) {
+      const entry = this.board.get(current);
+      if (entry) this.board.set(legacy, entry, entry.source);
     }
   }
 

@@ -56,8 +56,9 @@ export interface MigDevice {
 
 export interface GpuDevice {
   kind: 'gpu';
-  /** `gpu-<index>`: a DNS label, stable across scans */
+  /** `gpu-<PCI address with dashes>` (`gpu-0000-19-00-0`): a DNS label that never moves to other hardware */
   name: string;
+  /** position in PCI order among this scan's GPUs (what nvidia-smi calls the index); moves when a GPU vanishes */
   index: number;
   vendor: 'nvidia' | 'amd' | 'intel' | 'habana' | 'other';
   pci: PciFunction;
@@ -115,8 +116,9 @@ export interface GpuDevice {
 
 export interface TpuDevice {
   kind: 'tpu';
-  /** `tpu-<index>` */
+  /** `tpu-<PCI address with dashes>` */
   name: string;
+  /** position in PCI order (TPU_VISIBLE_CHIPS numbering); moves when a chip vanishes */
   index: number;
   /** `v4`, `v5e`, `v5p`, `v6e`, `7x`, `v2/v3` */
   generation: string;

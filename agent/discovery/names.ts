@@ -1,8 +1,11 @@
 /**
  * Kubernetes device names. A ResourceSlice device name must be a DNS label (≤ 63 characters, lower-case
  * alphanumerics and '-', starting and ending with an alphanumeric) and must not change between scans, so names are
- * built from stable hardware facts (PCI address, index in PCI order), never from free text such as interface names —
- * except for NICs without a PCI address, whose name is a sanitised interface name plus a hash of the raw name.
+ * built from the hardware's own identity — its PCI address — never from a position (the n-th GPU in PCI order) and
+ * never from free text such as interface names, except for NICs without a PCI address, whose name is a sanitised
+ * interface name plus a hash of the raw name. A position moves when a device before it falls off the bus (XID 79):
+ * `gpu-2` would then name the GPU a running claim holds as `gpu-3`, and the scheduler would hand it out twice.
+ * Names from before this rule (`gpu-<index>`, `tpu-<index>`) are mapped by legacy-names.ts.
  */
 import { bdfToLabel } from './bdf.js';
 
@@ -12,12 +15,14 @@ export function isDnsLabel(s: string): boolean {
   return DNS_LABEL.test(s);
 }
 
-export function gpuName(index: number): string {
-  return `gpu-${index}`;
+/** `gpu-0000-19-00-0`: the GPU at PCI address 0000:19:00.0, whatever else is on the bus. */
+export function gpuName(bdf: string): string {
+  return `gpu-${bdfToLabel(bdf)}`;
 }
 
-export function tpuName(index: number): string {
-  return `tpu-${index}`;
+/** `tpu-0000-00-05-0`, as for GPUs. */
+export function tpuName(bdf: string): string {
+  return `tpu-${bdfToLabel(bdf)}`;
 }
 
 export function migName(gpu: string, gpuInstanceId: number, computeInstanceId: number): string {

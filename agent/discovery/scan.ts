@@ -173,7 +173,7 @@ function buildGpus(
   for (const g of report?.gpus ?? []) byBus.set(g.busId, g);
   const dev = new Set(devNames);
   const gpus = fns.map((fn, index): GpuDevice => {
-    const name = gpuName(index);
+    const name = gpuName(fn.address);
     const g = byBus.get(fn.address);
     byBus.delete(fn.address);
     const gpu: GpuDevice = {
@@ -291,7 +291,7 @@ function buildTpus(
     }
     tpus.push({
       kind: 'tpu',
-      name: tpuName(index),
+      name: tpuName(fn.address),
       index,
       generation: gen.generation,
       pci: fn,

@@ -30,10 +30,14 @@ export interface PlanContext {
   devices: ReadonlyMap<string, Device>;
   /** current health of a device (the health board, else discovery's reading) */
   health: (device: string) => HealthReading | undefined;
+  /** names an older agent published (`gpu-3`) → today's names, for claims allocated before an upgrade */
+  aliases?: ReadonlyMap<string, string>;
 }
 
 export interface PlannedDevice {
   device: Device;
+  /** the name the allocation gives the device (a legacy alias, or `device.name`): the kubelet matches on it */
+  allocatedName: string;
   /** request names the device was allocated for (subrequest suffix stripped, as the kubelet stores them) */
   requestNames: string[];
   shareId?: string;
@@ -100,14 +104,14 @@ export function planClaim(requested: Claim, apiClaim: ResourceClaimLike | undefi
         error: `device ${result.pool}/${result.device} of ResourceClaim ${ref} is not on node ${context.nodeName} (its pool is ${context.poolName}): the claim was allocated for another node`,
       };
     }
-    const device = context.devices.get(result.device);
+    const device = context.devices.get(context.aliases?.get(result.device) ?? result.device);
     if (!device) {
       return {
         ok: false,
         error: `device ${result.device} of ResourceClaim ${ref} is not on node ${context.nodeName}: this node has no such device (gone since allocation?); delete the pod so that the claim is allocated again`,
       };
     }
-    const health = context.health(result.device) ?? device.health;
+    const health = context.health(device.name) ?? device.health;
     if (health.state === 'unhealthy') {
       return {
         ok: false,
@@ -120,7 +124,7 @@ export function planClaim(requested: Claim, apiClaim: ResourceClaimLike | undefi
     if (planned) {
       if (!planned.requestNames.includes(request)) planned.requestNames.push(request);
     } else {
-      const entry: PlannedDevice = { device, requestNames: [request] };
+      const entry: PlannedDevice = { device, allocatedName: result.device, requestNames: [request] };
       if (result.shareID) entry.shareId = result.shareID;
       byDevice.set(key, entry);
     }

@@ -40,6 +40,11 @@ export interface KubeletPluginOptions {
   /** discovery's latest inventory */
   inventory: () => Inventory;
   board: DeviceHealthBoard;
+  /**
+   * names an older agent published → today's names (legacy-names.ts): claims allocated before an upgrade are
+   * prepared, and their devices' health streamed, under the name their allocation holds
+   */
+  aliases?: () => ReadonlyMap<string, string>;
   logger: Logger;
   /** health_check_timeout_seconds on the stream (default 60) */
   healthTimeoutSeconds?: number;
@@ -99,6 +104,7 @@ export class KubeletPluginManager {
       claims: options.claims,
       devices: () => servedDevices(options.inventory()),
       health: (device) => options.board.get(device),
+      ...(options.aliases ? { aliases: options.aliases } : {}),
       devRoot: options.devRoot,
       logger: options.logger.child({ part: 'node-service' }),
     });
@@ -238,15 +244,22 @@ export class KubeletPluginManager {
 
   private healthSnapshot(): DeviceHealthSnapshot[] {
     const board = this.options.board;
-    return [...servedDevices(this.options.inventory()).values()]
-      .map((device): DeviceHealthSnapshot => {
+    const served = servedDevices(this.options.inventory());
+    // a claim allocated under a legacy name is looked up by the kubelet under that name: stream it under both
+    const named: [string, Device][] = [...served.values()].map((device) => [device.name, device]);
+    for (const [legacy, current] of this.options.aliases?.() ?? []) {
+      const device = served.get(current);
+      if (device) named.push([legacy, device]);
+    }
+    return named
+      .map(([name, device]): DeviceHealthSnapshot => {
         const entry = board.get(device.name);
         if (entry) {
-          const snapshot: DeviceHealthSnapshot = { device: device.name, state: entry.state, since: entry.since };
+          const snapshot: DeviceHealthSnapshot = { device: name, state: entry.state, since: entry.since };
           if (entry.reason !== undefined) snapshot.reason = entry.reason;
           return snapshot;
         }
-        return { device: device.name, ...device.health };
+        return { device: name, ...device.health };
       })
       .sort((a, b) => a.device.localeCompare(b.device));
   }

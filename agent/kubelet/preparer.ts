@@ -27,6 +27,8 @@ export interface PreparerOptions {
   /** this node's devices now (discovery's latest inventory) */
   devices: () => ReadonlyMap<string, Device>;
   health: (device: string) => HealthReading | undefined;
+  /** legacy device names → today's names (legacy-names.ts) */
+  aliases?: () => ReadonlyMap<string, string>;
   devRoot?: string;
   logger: Logger;
   /** API reads in flight at once during one call */
@@ -211,6 +213,7 @@ export class ClaimPreparer {
       poolName: this.options.poolName,
       devices: this.options.devices(),
       health,
+      aliases: this.options.aliases?.() ?? new Map<string, string>(),
     };
   }
 
@@ -224,7 +227,7 @@ export class ClaimPreparer {
       const device: PreparedDevice = {
         request_names: entry.requestNames,
         pool_name: this.options.poolName,
-        device_name: entry.device.name,
+        device_name: entry.allocatedName,
         cdi_device_ids: [built.cdiIds[index] as string],
       };
       if (entry.shareId) device.share_id = entry.shareId;

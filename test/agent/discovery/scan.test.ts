@@ -65,14 +65,14 @@ describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.16
     expect(
       gpus(inv).map((g) => [g.name, g.pci.address, g.pci.numaNode, g.pci.pcieRoot, g.pci.pcieSwitch, g.minor]),
     ).toEqual([
-      ['gpu-0', '0000:19:00.0', 0, 'pci0000:15', '0000:16:00.0', 0],
-      ['gpu-1', '0000:3b:00.0', 0, 'pci0000:37', '0000:38:00.0', 1],
-      ['gpu-2', '0000:4c:00.0', 0, 'pci0000:48', '0000:49:00.0', 2],
-      ['gpu-3', '0000:5d:00.0', 0, 'pci0000:59', '0000:5a:00.0', 3],
-      ['gpu-4', '0000:9b:00.0', 1, 'pci0000:97', '0000:98:00.0', 4],
-      ['gpu-5', '0000:bb:00.0', 1, 'pci0000:b7', '0000:b8:00.0', 5],
-      ['gpu-6', '0000:cb:00.0', 1, 'pci0000:c7', '0000:c8:00.0', 6],
-      ['gpu-7', '0000:db:00.0', 1, 'pci0000:d7', '0000:d8:00.0', 7],
+      ['gpu-0000-19-00-0', '0000:19:00.0', 0, 'pci0000:15', '0000:16:00.0', 0],
+      ['gpu-0000-3b-00-0', '0000:3b:00.0', 0, 'pci0000:37', '0000:38:00.0', 1],
+      ['gpu-0000-4c-00-0', '0000:4c:00.0', 0, 'pci0000:48', '0000:49:00.0', 2],
+      ['gpu-0000-5d-00-0', '0000:5d:00.0', 0, 'pci0000:59', '0000:5a:00.0', 3],
+      ['gpu-0000-9b-00-0', '0000:9b:00.0', 1, 'pci0000:97', '0000:98:00.0', 4],
+      ['gpu-0000-bb-00-0', '0000:bb:00.0', 1, 'pci0000:b7', '0000:b8:00.0', 5],
+      ['gpu-0000-cb-00-0', '0000:cb:00.0', 1, 'pci0000:c7', '0000:c8:00.0', 6],
+      ['gpu-0000-db-00-0', '0000:db:00.0', 1, 'pci0000:d7', '0000:d8:00.0', 7],
     ]);
     expect(inv.devices.some((d) => d.kind === 'accelerator')).toBe(false);
     expect(inv.problems).toEqual([]);
@@ -110,7 +110,7 @@ describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.16
     expect(g0.deviceNodes).toEqual([join(n.devRoot, 'nvidia0')]);
     expect(gpus(inv)[1]!.uuid).toBe('GPU-47daa2ad-a218-6286-252b-af45f0dfaf00');
     // all 8 registered with the NVSwitch fabric (Fabric State Completed / Status Success) → NVLink peers
-    expect(g0.nvlinkPeers).toEqual(['gpu-1', 'gpu-2', 'gpu-3', 'gpu-4', 'gpu-5', 'gpu-6', 'gpu-7']);
+    expect(g0.nvlinkPeers).toEqual(['gpu-0000-3b-00-0', 'gpu-0000-4c-00-0', 'gpu-0000-5d-00-0', 'gpu-0000-9b-00-0', 'gpu-0000-bb-00-0', 'gpu-0000-cb-00-0', 'gpu-0000-db-00-0']);
   });
 
   it('pairs each GPU with the NIC(s) under its own PCIe switch (PIX), then NODE on its socket, SYS across', () => {
@@ -118,14 +118,14 @@ describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.16
       inv.affinity.map((a) => [a.gpu, a.nics.filter((x) => x.distance === 'PIX').map((x) => x.nic)]),
     );
     expect(pix).toEqual({
-      'gpu-0': ['nic-0000-1a-00-0', 'nic-0000-1b-00-0', 'nic-0000-1b-00-1'],
-      'gpu-1': ['nic-0000-3c-00-0'],
-      'gpu-2': ['nic-0000-4d-00-0'],
-      'gpu-3': ['nic-0000-5e-00-0'],
-      'gpu-4': ['nic-0000-9c-00-0', 'nic-0000-9d-00-0', 'nic-0000-9d-00-1'],
-      'gpu-5': ['nic-0000-bc-00-0'],
-      'gpu-6': ['nic-0000-cc-00-0'],
-      'gpu-7': ['nic-0000-dc-00-0'],
+      'gpu-0000-19-00-0': ['nic-0000-1a-00-0', 'nic-0000-1b-00-0', 'nic-0000-1b-00-1'],
+      'gpu-0000-3b-00-0': ['nic-0000-3c-00-0'],
+      'gpu-0000-4c-00-0': ['nic-0000-4d-00-0'],
+      'gpu-0000-5d-00-0': ['nic-0000-5e-00-0'],
+      'gpu-0000-9b-00-0': ['nic-0000-9c-00-0', 'nic-0000-9d-00-0', 'nic-0000-9d-00-1'],
+      'gpu-0000-bb-00-0': ['nic-0000-bc-00-0'],
+      'gpu-0000-cb-00-0': ['nic-0000-cc-00-0'],
+      'gpu-0000-db-00-0': ['nic-0000-dc-00-0'],
     });
     const d0 = Object.fromEntries(inv.affinity[0]!.nics.map((x) => [x.nic, x.distance]));
     expect(d0['nic-0000-3c-00-0']).toBe('NODE'); // GPU 19 (pci0000:15) vs NIC 3c (pci0000:37), both NUMA 0
@@ -242,16 +242,16 @@ describe('the other recorded nodes', () => {
     const n = await node('a100-mig');
     const inv = await scan(n);
     const [g] = gpus(inv);
-    expect(g).toMatchObject({ name: 'gpu-0', minor: 1, migEnabled: true, computeCapability: '8.0' });
+    expect(g).toMatchObject({ name: 'gpu-0000-01-00-0', minor: 1, migEnabled: true, computeCapability: '8.0' });
     expect(g!.migDevices).toEqual([
-      { name: 'gpu-0-mig-3-0', gpuInstanceId: 3, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
-      { name: 'gpu-0-mig-4-0', gpuInstanceId: 4, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
-      { name: 'gpu-0-mig-5-0', gpuInstanceId: 5, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
-      { name: 'gpu-0-mig-6-0', gpuInstanceId: 6, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
+      { name: 'gpu-0000-01-00-0-mig-3-0', gpuInstanceId: 3, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
+      { name: 'gpu-0000-01-00-0-mig-4-0', gpuInstanceId: 4, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
+      { name: 'gpu-0000-01-00-0-mig-5-0', gpuInstanceId: 5, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
+      { name: 'gpu-0000-01-00-0-mig-6-0', gpuInstanceId: 6, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
     ]);
     expect(g!.deviceNodes).toEqual([join(n.devRoot, 'nvidia1')]);
     // GPU under root port 00:01.0, NIC under 00:02.0: their common ancestor is the host bridge
-    expect(inv.affinity).toEqual([{ gpu: 'gpu-0', nics: [{ nic: 'nic-0000-02-00-0', distance: 'PHB' }] }]);
+    expect(inv.affinity).toEqual([{ gpu: 'gpu-0000-01-00-0', nics: [{ nic: 'nic-0000-02-00-0', distance: 'PHB' }] }]);
   });
 
   it('node_exporter snapshot: no GPUs, eth0 from its device link, bonds and bridges left out, no crash on missing files', async () => {
@@ -286,7 +286,7 @@ describe('robustness', () => {
     const inv = await scan(n);
     expect(gpus(inv)).toHaveLength(8);
     expect(gpus(inv)[0]).toMatchObject({
-      name: 'gpu-0',
+      name: 'gpu-0000-00-0d-0',
       model: 'NVIDIA 1df6',
       health: { state: 'unknown', reason: 'nvidia-smi failed' },
     });
@@ -532,8 +532,8 @@ describe('TPUs and other accelerators (a hand-built tree with the ids of FACTS.m
         'deviceNodes' in d ? d.deviceNodes : [],
       ]),
     ).toEqual([
-      ['tpu', 'tpu-0', 'v5e', [join(dev, 'vfio/7')]],
-      ['tpu', 'tpu-1', 'v4', [join(dev, 'accel0')]],
+      ['tpu', 'tpu-0000-00-05-0', 'v5e', [join(dev, 'vfio/7')]],
+      ['tpu', 'tpu-0000-00-06-0', 'v4', [join(dev, 'accel0')]],
       ['accelerator', 'accel-0000-00-07-0', 'amd', []],
       ['accelerator', 'accel-0000-00-08-0', 'habana', []],
     ]);

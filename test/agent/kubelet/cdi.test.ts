@@ -21,7 +21,11 @@ const claim = { uid: UID, namespace: 'ml', name: 'train-0' };
 
 function planned(...names: string[]): PlannedDevice[] {
   const devices = servedDevices(h100Inventory());
-  return names.map((name) => ({ device: devices.get(name) as PlannedDevice['device'], requestNames: ['r'] }));
+  return names.map((name) => ({
+    device: devices.get(name) as PlannedDevice['device'],
+    allocatedName: name,
+    requestNames: ['r'],
+  }));
 }
 
 describe('buildClaimSpec', () => {
@@ -63,7 +67,9 @@ describe('buildClaimSpec', () => {
     const inventory = h100Inventory();
     const gpu = servedDevices(inventory).get('gpu-3') as PlannedDevice['device'];
     if (gpu.kind === 'gpu') gpu.deviceNodes = ['/tmp/node/dev/nvidia3'];
-    const built = buildClaimSpec(claim, [{ device: gpu, requestNames: [] }], { devRoot: '/tmp/node/dev/' });
+    const built = buildClaimSpec(claim, [{ device: gpu, allocatedName: 'gpu-3', requestNames: [] }], {
+      devRoot: '/tmp/node/dev/',
+    });
     expect(built.spec.devices[0]?.containerEdits.deviceNodes).toEqual([
       { path: '/dev/nvidia3', hostPath: '/tmp/node/dev/nvidia3' },
     ]);
