@@ -107,7 +107,7 @@ function gpuAttributes(gpu: GpuDevice): [string, DeviceAttribute | undefined][] 
     [ATTR.vendor, str(gpu.vendor)],
     [ATTR.model, str(gpu.model)],
     [ATTR.uuid, str(gpu.uuid)],
-    ['index', int(gpu.index)],
+    // no `index`: a position in PCI order moves when another GPU vanishes, and a published entry must not change
     ['minor', int(gpu.minor)],
     ...pciAttributes(gpu.pci),
     ['architecture', str(gpu.architecture)],
@@ -144,7 +144,6 @@ function tpuAttributes(tpu: TpuDevice): [string, DeviceAttribute | undefined][] 
     [ATTR.vendor, str('google')],
     [ATTR.model, str(`TPU ${tpu.generation}`)],
     ['tpuGeneration', str(tpu.generation)],
-    ['index', int(tpu.index)],
     ...pciAttributes(tpu.pci),
   ];
 }

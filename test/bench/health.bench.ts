@@ -19,7 +19,7 @@ import { DraClient, KUBELET_DRA_VERSIONS } from '../cluster/kubelet/plugin-clien
 import { type Bench, type BenchRow, median, percentile } from './report.js';
 
 const NODE = 'h100-bench';
-const DEVICE = 'gpu-4'; // 0000:9b:00.0
+const DEVICE = 'gpu-0000-9b-00-0';
 const METRICS_POLL_MS = 10;
 
 type Report = 'slice-taint' | 'pod-condition' | 'pod-event' | 'kubelet-stream' | 'pod-resource-status' | 'metrics';

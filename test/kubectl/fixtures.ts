@@ -223,7 +223,8 @@ export function pod(namespace: string, name: string, options: PodOptions = {}): 
 }
 
 /** A group of two on two H100 nodes, recovering after gpu-3 of the second node went bad. */
-export function recoveringGroup(namespace = 'default') {
+export function recoveringGroup(namespace = 'default', gpuName: (index: number) => string = (i) => `gpu-${i}`) {
+  const bad = gpuName(3);
   const status: GroupStatus = {
     version: 1,
     group: 'llama',
@@ -239,14 +240,14 @@ export function recoveringGroup(namespace = 'default') {
         node: 'h100-b',
         ready: false,
         devicesHealthy: false,
-        reason: 'device gpu-3 unhealthy',
+        reason: `device ${bad} unhealthy`,
       },
     ],
     restarts: 2,
-    lastReason: 'member 1: device gpu-3 unhealthy (xid 79)',
+    lastReason: `member 1: device ${bad} unhealthy (xid 79)`,
     lastChange: '2026-11-22T05:10:00Z',
   };
-  const gpus = (pool: string) => [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ pool, device: `gpu-${i}` }));
+  const gpus = (pool: string) => [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ pool, device: gpuName(i) }));
   const pods = [
     pod(namespace, 'llama-0', {
       node: 'h100-a',
@@ -263,9 +264,9 @@ export function recoveringGroup(namespace = 'default') {
       claimName: 'llama-1-gpus',
       groupReady: false,
       restarts: 1,
-      devicesHealthy: { status: 'False', reason: 'DeviceUnhealthy', message: 'gpu-3: xid 79' },
+      devicesHealthy: { status: 'False', reason: 'DeviceUnhealthy', message: `${bad}: xid 79` },
       allocated: Object.fromEntries(
-        gpus('h100-b').map((g) => [`${DRIVER}/${g.pool}/${g.device}`, g.device === 'gpu-3' ? 'Unhealthy' : 'Healthy']),
+        gpus('h100-b').map((g) => [`${DRIVER}/${g.pool}/${g.device}`, g.device === bad ? 'Unhealthy' : 'Healthy']),
       ),
     }),
   ];

@@ -1,7 +1,7 @@
 /**
  * The plugin as users run it: the real `kubectl` binary finds `kubectl-lockstep` on PATH and runs it against the test
  * cluster's API server. The cluster holds two 8x H100 nodes (simulated from the recordings, slices from the real
- * discovery scan and slice builder), gpu-3 of h100-b unhealthy, and a two-member group recovering from it.
+ * discovery scan and slice builder), gpu-0000-5d-00-0 of h100-b unhealthy, and a two-member group recovering from it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,9 @@ const GPU3_REASON = 'xid-79-fallen-off-the-bus';
 const MGMT_PORT = 'nic-0000-01-00-1';
 
 function seedGroup(server: ApiServer): void {
-  const { pods, claims } = recoveringGroup('ml');
+  // device names as the agent publishes them for the recorded node (PCI addresses, GPU bus ids 19 … db)
+  const buses = ['19', '3b', '4c', '5d', '9b', 'bb', 'cb', 'db'];
+  const { pods, claims } = recoveringGroup('ml', (i) => `gpu-0000-${buses[i]}-00-0`);
   for (const c of claims) {
     const created = server.store.create('resourceclaims', { ...c, status: undefined });
     server.store.updateStatus('resourceclaims', { ...created, status: c.status } as unknown as KubeObject);
@@ -42,7 +44,7 @@ function seedGroup(server: ApiServer): void {
     metadata: { name: 'llama-1.gpu3', namespace: 'ml' },
     involvedObject: { kind: 'Pod', name: 'llama-1', namespace: 'ml', apiVersion: 'v1' },
     reason: 'DeviceUnhealthy',
-    message: `gpu-3: ${GPU3_REASON}`,
+    message: `gpu-0000-5d-00-0: ${GPU3_REASON}`,
     type: 'Warning',
     source: { component: 'lockstep-agent' },
     firstTimestamp: new Date().toISOString(),
@@ -62,7 +64,7 @@ beforeAll(async () => {
   for (const name of ['h100-a', 'h100-b']) api.store.create('nodes', node(name));
   const slices = [
     ...(await realH100Slices('h100-a', join(work, 'h100-a'), { healthy: [MGMT_PORT] })),
-    ...(await realH100Slices('h100-b', join(work, 'h100-b'), { unhealthy: { 'gpu-3': GPU3_REASON } })),
+    ...(await realH100Slices('h100-b', join(work, 'h100-b'), { unhealthy: { 'gpu-0000-5d-00-0': GPU3_REASON } })),
   ];
   for (const s of slices) api.store.create('resourceslices', s);
   seedGroup(api);
@@ -177,8 +179,8 @@ describe('kubectl lockstep devices', () => {
       'CLAIM',
       'POD',
     ]);
-    expect(cells(rowOf(r.stdout, 'gpu-3')!)).toEqual([
-      'gpu-3',
+    expect(cells(rowOf(r.stdout, 'gpu-0000-5d-00-0')!)).toEqual([
+      'gpu-0000-5d-00-0',
       'gpu',
       'NVIDIA H100 80GB HBM3',
       'Unhealthy',
@@ -191,7 +193,7 @@ describe('kubectl lockstep devices', () => {
       'llama-1-gpus',
       'llama-1',
     ]);
-    expect(cells(rowOf(r.stdout, 'gpu-0')!)[9]).toBe('nic-0000-1a-00-0(PIX)');
+    expect(cells(rowOf(r.stdout, 'gpu-0000-19-00-0')!)[9]).toBe('nic-0000-1a-00-0(PIX)');
     const nic = cells(rowOf(r.stdout, 'nic-0000-1a-00-0')!);
     // the builder names a NIC by its PCI identity (ConnectX-7: 15b3:1021)
     expect(nic.slice(1, 4)).toEqual(['nic', '15b3:1021', 'Healthy']);
@@ -205,15 +207,15 @@ describe('kubectl lockstep devices', () => {
     expect(cells(rowOf(r.stdout, 'h100-a')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
     // from another namespace the holders still show, named with their namespace (a held device never reads free)
     const quiet = await kubectl(['devices', 'h100-a', '-n', 'quiet']);
-    expect(cells(rowOf(quiet.stdout, 'gpu-0')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
+    expect(cells(rowOf(quiet.stdout, 'gpu-0000-19-00-0')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
     const bare = await kubectl(['devices', 'h100-a']);
-    expect(cells(rowOf(bare.stdout, 'gpu-0')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
+    expect(cells(rowOf(bare.stdout, 'gpu-0000-19-00-0')!).slice(-2)).toEqual(['ml/llama-0-gpus', 'ml/llama-0']);
     expect(cells(rowOf(bare.stdout, 'nic-0000-01-00-1')!).slice(-2)).toEqual(['<none>', '<none>']);
   });
 
   it('-o json has the device with its holder', async () => {
     const json = JSON.parse((await kubectl(['devices', 'h100-b', '-A', '-o', 'json'])).stdout);
-    const gpu3 = json.items.find((d: { name: string }) => d.name === 'gpu-3');
+    const gpu3 = json.items.find((d: { name: string }) => d.name === 'gpu-0000-5d-00-0');
     expect(gpu3).toMatchObject({
       node: 'h100-b',
       type: 'gpu',
@@ -288,7 +290,7 @@ describe('kubectl lockstep groups / group', () => {
       '3',
       'Recovering',
       '2',
-      'member 1: device gpu-3 unhealthy (xid 79)',
+      'member 1: device gpu-0000-5d-00-0 unhealthy (xid 79)',
     ]);
     const all = await kubectl(['groups', '-A', '--no-headers']);
     expect(cells(all.stdout.trim())[0]).toBe('ml');
@@ -316,10 +318,10 @@ describe('kubectl lockstep groups / group', () => {
       'False',
       'Unhealthy',
       '1',
-      'device gpu-3 unhealthy',
+      'device gpu-0000-5d-00-0 unhealthy',
     ]);
     expect(r.stdout).toMatch(
-      /\nEvents:\nLAST SEEN +TYPE +REASON +OBJECT +MESSAGE\n\d+s +Warning +DeviceUnhealthy +pod\/llama-1 +gpu-3: xid-79-fallen-off-the-bus\n$/,
+      /\nEvents:\nLAST SEEN +TYPE +REASON +OBJECT +MESSAGE\n\d+s +Warning +DeviceUnhealthy +pod\/llama-1 +gpu-0000-5d-00-0: xid-79-fallen-off-the-bus\n$/,
     );
     const json = JSON.parse((await kubectl(['group', 'llama', '-n', 'ml', '-o', 'json'])).stdout);
     expect(json).toMatchObject({ kind: 'Group', name: 'llama', events: [{ reason: 'DeviceUnhealthy' }] });
@@ -360,7 +362,7 @@ describe('kubectl lockstep pods', () => {
       'h100-b',
       '8',
       'Unhealthy',
-      '7 Healthy, 1 Unhealthy (gpu-3)',
+      '7 Healthy, 1 Unhealthy (gpu-0000-5d-00-0)',
       'False',
       'llama',
     ]);
@@ -381,10 +383,10 @@ describe('kubectl lockstep check', () => {
     expect(r.status).toBe(1);
     expect(lines(r.stdout).map(cells)).toEqual([
       ['KIND', 'OBJECT', 'PROBLEM'],
-      ['device', 'h100-b/gpu-3', `unhealthy: ${GPU3_REASON}`],
+      ['device', 'h100-b/gpu-0000-5d-00-0', `unhealthy: ${GPU3_REASON}`],
       ['device', `h100-b/${MGMT_PORT}`, 'unhealthy: link-down'],
-      ['pod', 'ml/llama-1', 'device unhealthy: gpu-3'],
-      ['group', 'ml/llama', 'Recovering at epoch 3: member 1: device gpu-3 unhealthy (xid 79)'],
+      ['pod', 'ml/llama-1', 'device unhealthy: gpu-0000-5d-00-0'],
+      ['group', 'ml/llama', 'Recovering at epoch 3: member 1: device gpu-0000-5d-00-0 unhealthy (xid 79)'],
     ]);
     expect(r.stderr).toBe('error: 4 problems found (44 devices on 2 nodes, 2 pods with devices, 1 groups)\n');
     const json = await kubectl(['check', '-A', '-o', 'json']);
@@ -496,7 +498,7 @@ describe('kubectl lockstep nodes -w', () => {
     };
     try {
       await waitFor(/h100-b\s+8\s+14\s+20\s+2/);
-      // wait until the watches are up (the first redraw from the caches changes nothing), then break gpu-0 of h100-a
+      // wait until the watches are up (the first redraw from the caches changes nothing), then break gpu-0000-19-00-0 of h100-a
       for (let i = 0; i < 100 && api.openWatches() < 2; i++) await new Promise((r) => setTimeout(r, 100));
       const slice = structuredClone(sliceOf('h100-a'));
       const spec = (slice as unknown as { spec: { devices: { name: string; attributes: Record<string, unknown> }[] } })

@@ -208,18 +208,31 @@ export function buildInventory(slices: readonly ResourceSlice[], driver: string)
   return { devices, pools };
 }
 
-const TYPE_ORDER: Record<string, number> = { gpu: 0, tpu: 1, nic: 2 };
+const TYPE_ORDER: Record<string, number> = { gpu: 0, mig: 0, tpu: 1, nic: 2 };
 
 /** One collator for every comparison: `localeCompare` with options builds one per call (slow at 8,000 devices). */
 export const naturalCompare = new Intl.Collator('en', { numeric: true }).compare;
 
-/** Node, then accelerators before NICs, then names with numbers in numeric order (gpu-2 before gpu-10). */
+/**
+ * Node, then accelerators before NICs, then PCI address (the order nvidia-smi and lspci list devices in; device names
+ * carry the address in hex, which a numeric collation would misorder: `19` after `3b`), then names with numbers in
+ * numeric order (`…-mig-3-0` before `…-mig-10-0`).
+ */
 export function compareDevices(x: DeviceRecord, y: DeviceRecord): number {
   return (
     naturalCompare(x.node, y.node) ||
     (TYPE_ORDER[x.type] ?? 3) - (TYPE_ORDER[y.type] ?? 3) ||
+    comparePciBusIds(x.pciBusID, y.pciBusID) ||
     naturalCompare(x.name, y.name)
   );
+}
+
+/** Fixed-width lower-case BDFs sort as text in bus order; a device without one comes after those with one. */
+export function comparePciBusIds(x: string | undefined, y: string | undefined): number {
+  if (x === y) return 0;
+  if (x === undefined) return 1;
+  if (y === undefined) return -1;
+  return x < y ? -1 : 1;
 }
 
 export function isAccelerator(d: DeviceRecord): boolean {

@@ -1,4 +1,4 @@
-import { type DeviceRecord, naturalCompare } from './devices.js';
+import { comparePciBusIds, type DeviceRecord, naturalCompare } from './devices.js';
 
 /**
  * Distance between two devices of one node, in `nvidia-smi topo -m` terms, derived only from what the agent
@@ -82,16 +82,15 @@ export interface TopoMatrix {
 }
 
 function byPciThenName(x: DeviceRecord, y: DeviceRecord): number {
-  return (x.pciBusID ?? '').localeCompare(y.pciBusID ?? '') || naturalCompare(x.name, y.name);
+  return comparePciBusIds(x.pciBusID, y.pciBusID) || naturalCompare(x.name, y.name);
 }
 
-/** GPUs (by name: gpu-0, gpu-1, …), then TPUs, then PCI NICs in bus order, as `nvidia-smi topo -m` lists them. */
+/** GPUs, then TPUs, then PCI NICs, each in bus order, as `nvidia-smi topo -m` numbers them (GPU0 = lowest bus). */
 export function topoMatrix(node: string, devices: readonly DeviceRecord[]): TopoMatrix {
   const mine = devices.filter((d) => d.node === node);
-  const byName = (x: DeviceRecord, y: DeviceRecord) => naturalCompare(x.name, y.name);
   const groups: [string, DeviceRecord[]][] = [
-    ['GPU', mine.filter((d) => d.type === 'gpu').sort(byName)],
-    ['TPU', mine.filter((d) => d.type === 'tpu').sort(byName)],
+    ['GPU', mine.filter((d) => d.type === 'gpu').sort(byPciThenName)],
+    ['TPU', mine.filter((d) => d.type === 'tpu').sort(byPciThenName)],
     ['NIC', mine.filter(pairable).sort(byPciThenName)],
   ];
   const entries: TopoEntry[] = groups.flatMap(([prefix, list]) =>

@@ -110,7 +110,15 @@ describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.16
     expect(g0.deviceNodes).toEqual([join(n.devRoot, 'nvidia0')]);
     expect(gpus(inv)[1]!.uuid).toBe('GPU-47daa2ad-a218-6286-252b-af45f0dfaf00');
     // all 8 registered with the NVSwitch fabric (Fabric State Completed / Status Success) → NVLink peers
-    expect(g0.nvlinkPeers).toEqual(['gpu-0000-3b-00-0', 'gpu-0000-4c-00-0', 'gpu-0000-5d-00-0', 'gpu-0000-9b-00-0', 'gpu-0000-bb-00-0', 'gpu-0000-cb-00-0', 'gpu-0000-db-00-0']);
+    expect(g0.nvlinkPeers).toEqual([
+      'gpu-0000-3b-00-0',
+      'gpu-0000-4c-00-0',
+      'gpu-0000-5d-00-0',
+      'gpu-0000-9b-00-0',
+      'gpu-0000-bb-00-0',
+      'gpu-0000-cb-00-0',
+      'gpu-0000-db-00-0',
+    ]);
   });
 
   it('pairs each GPU with the NIC(s) under its own PCIe switch (PIX), then NODE on its socket, SYS across', () => {

@@ -8,7 +8,7 @@ import { type AgentWorld, fetchText, startAgentWorld } from './agent-world.js';
 import { waitFor } from './support.js';
 
 const NODE = 'h100-e2e';
-const DEVICE = 'gpu-4'; // 0000:9b:00.0
+const DEVICE = 'gpu-0000-9b-00-0'; // 0000:9b:00.0
 let world: AgentWorld;
 
 beforeAll(async () => {
@@ -65,7 +65,7 @@ describe('device health end to end: the agent process on the simulated 8x H100 n
     await waitFor(() => resourceHealth().includes('Unhealthy'), 'allocatedResourcesStatus');
     await waitFor(() => condition()?.status === 'False', 'the pod condition');
     expect(condition()).toMatchObject({ reason: 'DeviceUnhealthy' });
-    expect(condition()?.message).toContain('gpu-4: XID-79-fallen-off-bus');
+    expect(condition()?.message).toContain('gpu-0000-9b-00-0: XID-79-fallen-off-bus');
     await waitFor(
       () => events('default').some((e) => e.involvedObject.kind === 'Pod' && e.reason === 'DeviceUnhealthy'),
       'the pod Event',
@@ -75,18 +75,24 @@ describe('device health end to end: the agent process on the simulated 8x H100 n
       'the Node Event',
     );
     const metrics = (await fetchText(world.metricsUrl)).text;
-    expect(metrics).toContain(`lockstep_device_health{device="gpu-4",type="gpu",state="unhealthy",node="${NODE}"} 1`);
-    expect(metrics).toContain(`lockstep_xid_events_total{device="gpu-4",xid="79",fault="true",node="${NODE}"} 1`);
+    expect(metrics).toContain(
+      `lockstep_device_health{device="gpu-0000-9b-00-0",type="gpu",state="unhealthy",node="${NODE}"} 1`,
+    );
+    expect(metrics).toContain(
+      `lockstep_xid_events_total{device="gpu-0000-9b-00-0",xid="79",fault="true",node="${NODE}"} 1`,
+    );
   });
 
   it('clearing the XID (clear-xid file) reports recovery in the same places', async () => {
-    await writeFile(join(world.stateDir, 'clear-xid'), 'gpu-4\n');
+    await writeFile(join(world.stateDir, 'clear-xid'), 'gpu-0000-9b-00-0\n');
     await waitFor(() => taintsOf(DEVICE).length === 0, 'the taint removed', 10_000);
     await waitFor(() => world.kubelet.deviceHealth('lockstep.dev', NODE, DEVICE) === 'Healthy', 'the stream healthy');
     await waitFor(() => condition()?.status === 'True', 'the pod condition True');
     await waitFor(() => events('default').some((e) => e.reason === 'DevicesRecovered'), 'the recovery Event');
     const metrics = (await fetchText(world.metricsUrl)).text;
-    expect(metrics).toContain(`lockstep_device_health{device="gpu-4",type="gpu",state="healthy",node="${NODE}"} 1`);
+    expect(metrics).toContain(
+      `lockstep_device_health{device="gpu-0000-9b-00-0",type="gpu",state="healthy",node="${NODE}"} 1`,
+    );
   });
 
   it('an application XID (13) is counted but taints nothing', async () => {

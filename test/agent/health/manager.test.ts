@@ -54,7 +54,9 @@ beforeAll(async () => {
       ...claim,
       status: {
         allocation: {
-          devices: { results: [{ request: 'gpus', driver: 'lockstep.dev', pool: node.nodeName, device: 'gpu-4' }] },
+          devices: {
+            results: [{ request: 'gpus', driver: 'lockstep.dev', pool: node.nodeName, device: 'gpu-0000-9b-00-0' }],
+          },
         },
       },
     } as typeof claim,
@@ -113,38 +115,44 @@ describe('HealthManager on the simulated 8x H100 node', () => {
   it('starts with all 8 GPUs healthy', async () => {
     expect(inventory.devices.filter((d) => d.kind === 'gpu').map((d) => d.name)).toHaveLength(8);
     await waitFor(() => board.all().length >= 8, 'the board');
-    expect(gpuStates()).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `gpu-${i}:healthy`));
+    expect(gpuStates()).toEqual(
+      ['19', '3b', '4c', '5d', '9b', 'bb', 'cb', 'db'].map((bus) => `gpu-0000-${bus}-00-0:healthy`),
+    );
   });
 
-  it('an XID 79 appended to the kernel log marks gpu-4, its pod and /metrics', async () => {
+  it('an XID 79 appended to the kernel log marks gpu-0000-9b-00-0, its pod and /metrics', async () => {
     await node.appendKernelLog('NVRM: Xid (PCI:0000:9b:00): 79, pid=0, name=kworker, GPU has fallen off the bus.');
-    await waitFor(() => board.get('gpu-4')?.state === 'unhealthy', 'gpu-4 unhealthy');
-    expect(board.get('gpu-4')).toMatchObject({ reason: 'XID-79-fallen-off-bus', source: 'xid' });
-    expect(gpuStates().filter((s) => s.endsWith('unhealthy'))).toEqual(['gpu-4:unhealthy']);
+    await waitFor(() => board.get('gpu-0000-9b-00-0')?.state === 'unhealthy', 'gpu-0000-9b-00-0 unhealthy');
+    expect(board.get('gpu-0000-9b-00-0')).toMatchObject({ reason: 'XID-79-fallen-off-bus', source: 'xid' });
+    expect(gpuStates().filter((s) => s.endsWith('unhealthy'))).toEqual(['gpu-0000-9b-00-0:unhealthy']);
     const condition = () =>
       ((api.store.find('pods', 'worker', 'team') as Pod | undefined)?.status?.conditions ?? []).find(
         (c) => c.type === CONDITION_DEVICES_HEALTHY,
       );
     await waitFor(() => condition()?.status === 'False', 'the pod condition');
-    expect(condition()?.message).toContain('gpu-4: XID-79-fallen-off-bus');
+    expect(condition()?.message).toContain('gpu-0000-9b-00-0: XID-79-fallen-off-bus');
     const text = await metrics.registry.metrics();
-    expect(text).toContain('lockstep_device_health{device="gpu-4",type="gpu",state="unhealthy"} 1');
-    expect(text).toContain('lockstep_xid_events_total{device="gpu-4",xid="79",fault="true"} 1');
+    expect(text).toContain('lockstep_device_health{device="gpu-0000-9b-00-0",type="gpu",state="unhealthy"} 1');
+    expect(text).toContain('lockstep_xid_events_total{device="gpu-0000-9b-00-0",xid="79",fault="true"} 1');
   });
 
-  it('nvidia-smi hanging makes the other GPUs "not answering" while gpu-4 keeps its XID reason', async () => {
+  it('nvidia-smi hanging makes the other GPUs "not answering" while gpu-0000-9b-00-0 keeps its XID reason', async () => {
     await node.setNvidiaSmi({ mode: 'hang' });
     await manager.smi.poll();
-    expect(board.get('gpu-0')).toMatchObject({ state: 'unhealthy', reason: 'gpu-not-answering', source: 'nvidia-smi' });
-    expect(board.get('gpu-4')?.reason).toBe('XID-79-fallen-off-bus');
+    expect(board.get('gpu-0000-19-00-0')).toMatchObject({
+      state: 'unhealthy',
+      reason: 'gpu-not-answering',
+      source: 'nvidia-smi',
+    });
+    expect(board.get('gpu-0000-9b-00-0')?.reason).toBe('XID-79-fallen-off-bus');
     await node.setNvidiaSmi({ mode: 'ok' });
     await manager.smi.poll();
-    expect(board.get('gpu-0')?.state).toBe('healthy');
+    expect(board.get('gpu-0000-19-00-0')?.state).toBe('healthy');
   });
 
   it('a GPU that drops off the bus is pci-gone, then "gone" once discovery no longer finds it', async () => {
     await node.removePciDevice('0000:db:00.0');
-    await waitFor(() => board.get('gpu-7')?.reason === 'pci-gone', 'gpu-7 pci-gone');
+    await waitFor(() => board.get('gpu-0000-db-00-0')?.reason === 'pci-gone', 'gpu-0000-db-00-0 pci-gone');
     const rescanned = await scan();
     expect(rescanned.devices.some((d) => d.kind === 'gpu' && d.pci.address === '0000:db:00.0')).toBe(false);
     manager.setInventory(rescanned);

@@ -161,14 +161,14 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
     const byRequest = Object.fromEntries(results.map((r) => [r.request, r.device]));
     // The NIC sits behind the same PCIe switch as the first GPU (recording: GPU 19:00.0 ↔ NIC 1a:00.0 etc.).
     const aligned: Record<string, string[]> = {
-      'gpu-0': ['nic-0000-1a-00-0', 'nic-0000-1b-00-0', 'nic-0000-1b-00-1'],
-      'gpu-1': ['nic-0000-3c-00-0'],
-      'gpu-2': ['nic-0000-4d-00-0'],
-      'gpu-3': ['nic-0000-5e-00-0'],
-      'gpu-4': ['nic-0000-9c-00-0', 'nic-0000-9d-00-0', 'nic-0000-9d-00-1'],
-      'gpu-5': ['nic-0000-bc-00-0'],
-      'gpu-6': ['nic-0000-cc-00-0'],
-      'gpu-7': ['nic-0000-dc-00-0'],
+      'gpu-0000-19-00-0': ['nic-0000-1a-00-0', 'nic-0000-1b-00-0', 'nic-0000-1b-00-1'],
+      'gpu-0000-3b-00-0': ['nic-0000-3c-00-0'],
+      'gpu-0000-4c-00-0': ['nic-0000-4d-00-0'],
+      'gpu-0000-5d-00-0': ['nic-0000-5e-00-0'],
+      'gpu-0000-9b-00-0': ['nic-0000-9c-00-0', 'nic-0000-9d-00-0', 'nic-0000-9d-00-1'],
+      'gpu-0000-bb-00-0': ['nic-0000-bc-00-0'],
+      'gpu-0000-cb-00-0': ['nic-0000-cc-00-0'],
+      'gpu-0000-db-00-0': ['nic-0000-dc-00-0'],
     };
     expect(aligned[byRequest.gpu as string]).toContain(byRequest.nic);
 
@@ -180,7 +180,8 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
     expect(spec.devices.map((d: { name: string }) => d.name).sort()).toEqual(
       allocated.map((d) => `${uid}-${d}`).sort(),
     );
-    const gpuIndex = (name: string) => Number(name.slice('gpu-'.length));
+    // the recording's minor numbers follow bus order (GPU 19:00.0 is /dev/nvidia0 … db:00.0 is /dev/nvidia7)
+    const gpuIndex = (name: string) => Object.keys(aligned).indexOf(name);
     const gpuDevice = spec.devices.find((d: { name: string }) => d.name === `${uid}-${byRequest.gpu}`);
     expect(gpuDevice.containerEdits.deviceNodes).toEqual([
       {

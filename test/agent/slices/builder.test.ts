@@ -75,7 +75,6 @@ describe('buildDevices on the 8x H100 node', () => {
       cudaDriverVersion: { version: '12.2.0' },
       cudaComputeCapability: { version: '9.0.0' },
       healthy: { bool: true },
-      index: { int: 0 },
     });
     expect(gpu.capacity).toEqual({ memory: { value: '81559Mi' } });
     const nic = byName(devices, 'nic-0000-1a-00-0');

@@ -108,14 +108,14 @@ describe('publishing the recorded 8x H100 node (API server with device taints)',
     expect(slice!.spec.pool).toEqual({ name: 'gpu-node-1', generation: 1, resourceSliceCount: 1 });
     const names = slice!.spec.devices!.map((d) => d.name);
     expect(names.filter((n) => n.startsWith('gpu-'))).toEqual([
-      'gpu-0',
-      'gpu-1',
-      'gpu-2',
-      'gpu-3',
-      'gpu-4',
-      'gpu-5',
-      'gpu-6',
-      'gpu-7',
+      'gpu-0000-19-00-0',
+      'gpu-0000-3b-00-0',
+      'gpu-0000-4c-00-0',
+      'gpu-0000-5d-00-0',
+      'gpu-0000-9b-00-0',
+      'gpu-0000-bb-00-0',
+      'gpu-0000-cb-00-0',
+      'gpu-0000-db-00-0',
     ]);
     expect(names).toContain('nic-0000-1a-00-0');
     const gpu0 = slice!.spec.devices![0]!;

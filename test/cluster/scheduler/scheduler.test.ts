@@ -110,10 +110,10 @@ describe('scheduler-lite against the API server', () => {
     expect(bound.status?.resourceClaimStatuses).toEqual([{ name: 'devices', resourceClaimName: claim!.metadata.name }]);
     const results = claim!.status!.allocation!.devices!.results!;
     expect(results.map((r) => [r.request, r.device])).toEqual([
-      ['gpu', 'gpu-0'],
+      ['gpu', 'gpu-0000-19-00-0'],
       ['nic', 'nic-0000-1a-00-0'],
     ]);
-    expect(deviceAttr('node-a', 'gpu-0', 'pcieSwitch')).toBe(deviceAttr('node-a', 'nic-0000-1a-00-0', 'pcieSwitch'));
+    expect(deviceAttr('node-a', 'gpu-0000-19-00-0', 'pcieSwitch')).toBe(deviceAttr('node-a', 'nic-0000-1a-00-0', 'pcieSwitch'));
     expect(claim!.status!.allocation!.nodeSelector).toEqual({
       nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a'] }] }],
     });
@@ -159,15 +159,15 @@ describe('scheduler-lite against the API server', () => {
   });
 
   it('does not give out a device published unhealthy and tainted', async () => {
-    // node-b is full again; free it, then make its gpu-0 unhealthy before a new pair comes
+    // node-b is full again; free it, then make its gpu-0000-19-00-0 unhealthy before a new pair comes
     api.store.delete('pods', 'waiting', 'default', { gracePeriodSeconds: 0 });
-    board.set('gpu-0', { state: 'unhealthy', reason: 'XID 79' });
+    board.set('gpu-0000-19-00-0', { state: 'unhealthy', reason: 'XID 79' });
     await waitFor(
       () =>
-        deviceAttr('node-b', 'gpu-0', 'type') &&
+        deviceAttr('node-b', 'gpu-0000-19-00-0', 'type') &&
         (api.store.list('resourceslices') as unknown as ResourceSlice[])
           .find((s) => s.spec.nodeName === 'node-b')
-          ?.spec.devices?.find((d) => d.name === 'gpu-0')?.taints?.length,
+          ?.spec.devices?.find((d) => d.name === 'gpu-0000-19-00-0')?.taints?.length,
       'taint',
     );
     api.store.create('pods', {
@@ -177,6 +177,6 @@ describe('scheduler-lite against the API server', () => {
     const bound = await waitFor(() => boundPod('pair-b'), 'pair-b bound');
     expect(bound.spec.nodeName).toBe('node-b');
     const results = claimsOf(bound)[0]!.status!.allocation!.devices!.results!;
-    expect(results[0]!.device).toBe('gpu-1');
+    expect(results[0]!.device).toBe('gpu-0000-3b-00-0');
   });
 });

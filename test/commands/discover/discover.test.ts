@@ -49,9 +49,9 @@ describe('lockstep discover', () => {
     expect(lines).toContain('GPUS');
     expect(lines).toContain('NICS');
     expect(lines).toContain('TOPOLOGY (GPU → NICs, nearest first)');
-    const gpu0 = lines.find((l) => l.startsWith('gpu-0 '))!;
+    const gpu0 = lines.find((l) => l.startsWith('gpu-0000-19-00-0 '))!;
     expect(gpu0.split(/\s{3,}/)).toEqual([
-      'gpu-0',
+      'gpu-0000-19-00-0',
       'NVIDIA H100 80GB HBM3',
       '0000:19:00.0',
       '0',
@@ -66,10 +66,10 @@ describe('lockstep discover', () => {
     const topo = lines.slice(lines.indexOf('TOPOLOGY (GPU → NICs, nearest first)'));
     expect(
       topo
-        .find((l) => l.startsWith('gpu-1 '))!
+        .find((l) => l.startsWith('gpu-0000-3b-00-0 '))!
         .split(/\s{3,}/)
         .slice(0, 3),
-    ).toEqual(['gpu-1', 'nic-0000-3c-00-0', 'PIX']);
+    ).toEqual(['gpu-0000-3b-00-0', 'nic-0000-3c-00-0', 'PIX']);
     expect(r.stdout).not.toContain('EXCLUDED INTERFACES');
     expect(r.stdout).not.toContain('PROBLEMS');
   });
@@ -110,7 +110,7 @@ describe('lockstep discover', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('PROBLEMS');
     expect(r.stdout).toMatch(/nvidia-smi\s+.*exited with code 9: NVIDIA-SMI has failed/);
-    expect(r.stdout.split('\n').find((l) => l.startsWith('gpu-0 '))).toMatch(/unknown \(nvidia-smi failed\)$/);
+    expect(r.stdout.split('\n').find((l) => l.startsWith('gpu-0000-00-0d-0 '))).toMatch(/unknown \(nvidia-smi failed\)$/);
   });
 
   it('--slices prints the ResourceSlices the agent would publish', () => {
@@ -137,14 +137,14 @@ describe('lockstep discover', () => {
     }
     const names = list.items.flatMap((s) => s.spec.devices.map((d) => d.name));
     expect(names.filter((x) => x.startsWith('gpu-'))).toEqual([
-      'gpu-0',
-      'gpu-1',
-      'gpu-2',
-      'gpu-3',
-      'gpu-4',
-      'gpu-5',
-      'gpu-6',
-      'gpu-7',
+      'gpu-0000-19-00-0',
+      'gpu-0000-3b-00-0',
+      'gpu-0000-4c-00-0',
+      'gpu-0000-5d-00-0',
+      'gpu-0000-9b-00-0',
+      'gpu-0000-bb-00-0',
+      'gpu-0000-cb-00-0',
+      'gpu-0000-db-00-0',
     ]);
     expect(names).toContain('nic-0000-1a-00-0');
   });

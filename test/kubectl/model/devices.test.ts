@@ -43,13 +43,21 @@ describe('buildInventory', () => {
     expect(withoutText?.driverVersion).toBe('535.161.8');
   });
 
-  it('orders gpu-10 after gpu-2 and accelerators before NICs', () => {
+  it('orders accelerators by PCI address (not by name), devices of one address in numeric order, NICs last', () => {
     const slice = h100Slice('n');
+    // the second GPU (bus 3b) under a name that sorts last as text: it stays second, in bus order
     slice.spec.devices![1]!.name = 'gpu-10';
+    // two MIG devices of one GPU share its PCI address: numeric order of their names
+    const mig = (name: string) => ({
+      ...structuredClone(slice.spec.devices![7]!),
+      name,
+      attributes: { ...slice.spec.devices![7]!.attributes, type: { string: 'mig' } },
+    });
+    slice.spec.devices!.splice(7, 1, mig('gpu-7-mig-10-0'), mig('gpu-7-mig-3-0'));
     const names = buildInventory([slice], DRIVER).devices.map((d) => d.name);
-    expect(names.slice(0, 3)).toEqual(['gpu-0', 'gpu-2', 'gpu-3']);
-    expect(names[7]).toBe('gpu-10');
-    expect(names[8]).toMatch(/^nic-/);
+    expect(names.slice(0, 3)).toEqual(['gpu-0', 'gpu-10', 'gpu-2']);
+    expect(names.slice(7, 9)).toEqual(['gpu-7-mig-3-0', 'gpu-7-mig-10-0']);
+    expect(names[9]).toMatch(/^nic-/);
   });
 
   it('takes the reason from the unhealthy taint, and health from the attribute when taints were dropped', () => {
