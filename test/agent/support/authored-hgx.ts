@@ -11,7 +11,7 @@
  * `ecc_errors/volatile/dram_uncorrectable`, `remapped_rows`, `gpu_recovery_action`, `fabric/state`). UUIDs, serials
  * and MACs are made up.
  */
-import { chmod, mkdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeNetdev, writePciFunction, writeRdma } from '../../cluster/nodes/sysfs-writer.js';
 
@@ -180,15 +180,6 @@ export interface AuthoredNode {
   removePciDevice(bdf: string): Promise<void>;
 }
 
-function gpuPath(g: AuthoredGpu): { switchUp: string; down: string; path: string } {
-  const bus = Number.parseInt(g.address.slice(5, 7), 16);
-  const hex = (n: number) => n.toString(16).padStart(2, '0');
-  const root = `devices/pci0000:${g.rootBus}/0000:${g.rootBus}:01.0`;
-  const switchUp = `0000:${hex(bus - 3)}:00.0`;
-  const down = (dev: string) => `0000:${hex(bus - 2)}:${dev}.0`;
-  return { switchUp, down: down('01'), path: `${root}/${switchUp}/${down('01')}/${g.address}` };
-}
-
 /** Builds the node into `dir` (a temp dir the caller removes). */
 export async function buildAuthoredHgx(
   dir: string,
@@ -225,7 +216,7 @@ export async function buildAuthoredHgx(
     await bridge(downNic, `${rootDir}/${rootPort}/${up}/${downNic}`);
     await writePciFunction(sys, {
       address: g.address,
-      sysfsPath: gpuPath(g).path,
+      sysfsPath: `${rootDir}/${rootPort}/${up}/${downGpu}/${g.address}`,
       vendorId: '10de',
       deviceId: '2330',
       classCode: '030200',
@@ -283,7 +274,7 @@ export async function buildAuthoredHgx(
     }
   }
   // the two on-board ports (BCM5720) on root bus 00; the second is uncabled: down since boot
-  for (const nic of AUTHORED_NICS.slice(gpus.length === AUTHORED_GPUS.length ? 4 : AUTHORED_NICS.length)) {
+  for (const nic of AUTHORED_NICS.filter((n) => !n.rdma)) {
     const path = `devices/pci0000:00/0000:00:1c.0/${nic.address}`;
     await writePciFunction(sys, {
       address: '0000:00:1c.0',
@@ -333,7 +324,6 @@ export async function buildAuthoredHgx(
       const busLink = join(sys, 'bus/pci/devices', bdf);
       const target = join(join(sys, 'bus/pci/devices'), await readlink(busLink));
       for (const cls of ['class/net', 'class/infiniband', 'class/infiniband_verbs']) {
-        const { readdir } = await import('node:fs/promises');
         const names = await readdir(join(sys, cls)).catch(() => [] as string[]);
         for (const name of names) {
           const l = await readlink(join(sys, cls, name)).catch(() => '');
