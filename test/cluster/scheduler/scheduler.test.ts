@@ -113,7 +113,9 @@ describe('scheduler-lite against the API server', () => {
       ['gpu', 'gpu-0000-19-00-0'],
       ['nic', 'nic-0000-1a-00-0'],
     ]);
-    expect(deviceAttr('node-a', 'gpu-0000-19-00-0', 'pcieSwitch')).toBe(deviceAttr('node-a', 'nic-0000-1a-00-0', 'pcieSwitch'));
+    expect(deviceAttr('node-a', 'gpu-0000-19-00-0', 'pcieSwitch')).toBe(
+      deviceAttr('node-a', 'nic-0000-1a-00-0', 'pcieSwitch'),
+    );
     expect(claim!.status!.allocation!.nodeSelector).toEqual({
       nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a'] }] }],
     });

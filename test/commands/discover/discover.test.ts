@@ -110,7 +110,9 @@ describe('lockstep discover', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('PROBLEMS');
     expect(r.stdout).toMatch(/nvidia-smi\s+.*exited with code 9: NVIDIA-SMI has failed/);
-    expect(r.stdout.split('\n').find((l) => l.startsWith('gpu-0000-00-0d-0 '))).toMatch(/unknown \(nvidia-smi failed\)$/);
+    expect(r.stdout.split('\n').find((l) => l.startsWith('gpu-0000-00-0d-0 '))).toMatch(
+      /unknown \(nvidia-smi failed\)$/,
+    );
   });
 
   it('--slices prints the ResourceSlices the agent would publish', () => {
