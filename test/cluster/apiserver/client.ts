@@ -27,7 +27,7 @@ export class InProcessClient {
   kind(resource: string): KindSpec {
     const all = this.registry.kinds.all;
     const found =
-      all.find((k) => resourceKey(k) === resource && !k.storedAs) ??
+      all.find((k) => resourceKey(k) === resource) ??
       all.find((k) => k.plural === resource && !k.storedAs) ??
       all.find((k) => k.kind === resource && !k.storedAs) ??
       all.find((k) => k.plural === resource || k.kind === resource);

@@ -189,6 +189,57 @@ function renameFields(o: KubeObject, pairs: [string, string][], apiVersion: stri
   return out;
 }
 
+/** events.k8s.io/v1 field names → core/v1 ones, for printing with the core columns. */
+function toCoreEvent(o: KubeObject): KubeObject {
+  return renameFields(o, EVENTS_RENAMES, 'v1');
+}
+
+/** Age of a timestamp field, or undefined when the field is absent. */
+function ageAt(v: unknown, now: number): string | undefined {
+  const t = str(v);
+  return t ? ageOf(t, now) : undefined;
+}
+
+/**
+ * The event printer's columns (pkg/printers/internalversion eventColumnDefinitions): Last Seen (with "xN over M" for
+ * repeated events), Type, Reason, Object, Message; Subobject, Source, First Seen, Count and Name with `-o wide`.
+ */
+const EVENT_COLUMNS: Column[] = [
+  col('Last Seen', (o, now) => {
+    const series = path(o, 'series');
+    const count = isRecord(series) ? Number(series.count ?? 0) : Number(o.count ?? 0);
+    const last =
+      (isRecord(series) ? ageAt(series.lastObservedTime, now) : undefined) ??
+      ageAt(o.lastTimestamp, now) ??
+      ageAt(o.eventTime, now) ??
+      ageAt(o.metadata.creationTimestamp, now) ??
+      '<unknown>';
+    const first = ageAt(o.firstTimestamp, now) ?? ageAt(o.eventTime, now);
+    return count > 1 && first ? `${last} (x${count} over ${first})` : last;
+  }),
+  col('Type', (o) => str(o.type) ?? ''),
+  col('Reason', (o) => str(o.reason) ?? ''),
+  col(
+    'Object',
+    (o) =>
+      `${(str(path(o, 'involvedObject', 'kind')) ?? '').toLowerCase()}/${str(path(o, 'involvedObject', 'name')) ?? ''}`,
+  ),
+  col('Subobject', (o) => str(path(o, 'involvedObject', 'fieldPath')) ?? '', 1),
+  col(
+    'Source',
+    (o) => {
+      const component = str(path(o, 'source', 'component')) ?? str(o.reportingComponent) ?? '';
+      const host = str(path(o, 'source', 'host')) ?? str(o.reportingInstance) ?? '';
+      return host ? `${component}, ${host}` : component;
+    },
+    1,
+  ),
+  col('Message', (o) => str(o.message) ?? ''),
+  col('First Seen', (o, now) => ageAt(o.firstTimestamp, now) ?? ageAt(o.eventTime, now) ?? '<unknown>', 1),
+  col('Count', (o) => String(isRecord(o.series) ? (o.series.count ?? 1) : (o.count ?? 1)), 1),
+  { ...nameCol, priority: 1 },
+];
+
 export const KINDS: KindSpec[] = [
   {
     group: '',
@@ -259,20 +310,7 @@ export const KINDS: KindSpec[] = [
     namespaced: true,
     shortNames: ['ev'],
     fields: fieldsFrom(EVENT_FIELD_NAMES, eventFields),
-    columns: [
-      col('Last Seen', (o, now) => {
-        const t = str(o.lastTimestamp) ?? str(o.eventTime) ?? o.metadata.creationTimestamp;
-        return t ? ageOf(t, now) : '<unknown>';
-      }),
-      col('Type', (o) => str(o.type) ?? ''),
-      col('Reason', (o) => str(o.reason) ?? ''),
-      col(
-        'Object',
-        (o) =>
-          `${(str(path(o, 'involvedObject', 'kind')) ?? '').toLowerCase()}/${str(path(o, 'involvedObject', 'name')) ?? ''}`,
-      ),
-      col('Message', (o) => str(o.message) ?? ''),
-    ],
+    columns: EVENT_COLUMNS,
   },
   {
     group: 'events.k8s.io',
@@ -283,6 +321,8 @@ export const KINDS: KindSpec[] = [
     namespaced: true,
     shortNames: ['ev'],
     fields: fieldsFrom(EVENT_FIELD_NAMES, eventFields),
+    // The real server converts events.k8s.io Events to the internal Event and prints them with the same columns.
+    columns: EVENT_COLUMNS.map((c) => ({ ...c, cell: (o: KubeObject, now: number) => c.cell(toCoreEvent(o), now) })),
     storedAs: {
       resource: 'events',
       toStorage: (o) => renameFields(o, EVENTS_RENAMES, 'v1'),
@@ -431,6 +471,7 @@ export const KINDS: KindSpec[] = [
     singular: 'resourceclaimtemplate',
     namespaced: true,
     generation: true,
+    columns: [nameCol, ageCol],
   },
   {
     group: 'resource.k8s.io',
@@ -440,6 +481,8 @@ export const KINDS: KindSpec[] = [
     singular: 'deviceclass',
     namespaced: false,
     generation: true,
+    // the real printer's deviceClassColumnDefinitions: Name and Age (not the CRD default Name + Created At)
+    columns: [nameCol, ageCol],
   },
   {
     group: 'authentication.k8s.io',

@@ -324,3 +324,62 @@ describe('kubectl create: protobuf bodies', () => {
     expect(canI.stdout.trim()).toBe('yes');
   }, 60_000);
 });
+
+/** Server-side printing: `kubectl get` shows the columns the real server's printers define. */
+describe('kubectl get: printer columns as the real server', () => {
+  let api: ApiServer;
+  let kubectl: KubectlClient;
+  beforeAll(async () => {
+    api = await startApiServer({ namespaces: ['ml'] });
+    kubectl = new KubectlClient(api.kubeconfigPath);
+    api.store.create('deviceclasses', { metadata: { name: 'gpu.lockstep.dev' }, spec: {} });
+    const now = Date.now();
+    // an event as the kubelet writes it through events.k8s.io/v1: a series seen 3 times
+    api.store.create('events.events.k8s.io', {
+      metadata: { name: 'leader-0.1', namespace: 'ml' },
+      eventTime: `${new Date(now - 600_000).toISOString().slice(0, 23)}000Z`,
+      series: { count: 3, lastObservedTime: `${new Date(now - 60_000).toISOString().slice(0, 23)}000Z` },
+      reportingController: 'kubelet',
+      reportingInstance: 'node-a',
+      action: 'Pulling',
+      reason: 'BackOff',
+      type: 'Warning',
+      regarding: { kind: 'Pod', namespace: 'ml', name: 'leader-0', fieldPath: 'spec.containers{engine}' },
+      note: 'Back-off restarting failed container',
+    });
+  });
+  afterAll(async () => {
+    await kubectl?.close();
+    await api?.stop();
+  });
+
+  it('deviceclasses: NAME and AGE (not the CRD default CREATED AT)', async () => {
+    const lines = (await kubectl.ok('get', 'deviceclasses')).trim().split('\n');
+    expect(lines[0].split(/\s+/)).toEqual(['NAME', 'AGE']);
+    expect(lines[1]).toMatch(/^gpu\.lockstep\.dev\s+\d+s$/);
+  });
+
+  it('events.k8s.io events: LAST SEEN (xN over M), TYPE, REASON, OBJECT, MESSAGE; -o wide adds the rest', async () => {
+    const lines = (await kubectl.ok('get', 'events.events.k8s.io', '-n', 'ml')).trim().split('\n');
+    expect(lines[0].split(/\s{2,}/)).toEqual(['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
+    expect(lines[1]).toMatch(
+      /^\d+s \(x3 over \d+m\)\s+Warning\s+BackOff\s+pod\/leader-0\s+Back-off restarting failed container$/,
+    );
+    const wide = (await kubectl.ok('get', 'events.events.k8s.io', '-n', 'ml', '-o', 'wide')).trim().split('\n');
+    expect(wide[0].split(/\s{2,}/)).toEqual([
+      'LAST SEEN',
+      'TYPE',
+      'REASON',
+      'OBJECT',
+      'SUBOBJECT',
+      'SOURCE',
+      'MESSAGE',
+      'FIRST SEEN',
+      'COUNT',
+      'NAME',
+    ]);
+    expect(wide[1]).toContain('spec.containers{engine}');
+    expect(wide[1]).toContain('kubelet, node-a');
+    expect(wide[1]).toMatch(/\s3\s+leader-0\.1$/);
+  });
+});
