@@ -14,11 +14,15 @@ import { scanInventory } from '../../agent/discovery/scan.js';
 import type { PublisherStats } from '../../agent/slices/publisher.js';
 import type { ResourceSlice } from '../../src/kube/types.js';
 import { startApiServer } from '../cluster/apiserver/index.js';
-import { buildSimulatedNode } from '../cluster/nodes/index.js';
+import { buildSimulatedNode, RECORDED_NODE_KINDS } from '../cluster/nodes/index.js';
+import { HAS_RECORDED_FIXTURES } from '../support/recorded.js';
 import type { AgentsWorkerData, FromWorker, ToWorker } from './publish-agents.js';
 import { type Bench, type BenchRow, median, percentile } from './report.js';
 
-const KINDS = ['h100-hgx', 'v100s-vm', 'a100-mig', 'node-exporter', 'procfs'] as const;
+/** The node kinds the fleet is made of; the ones built from recordings only where ../shared/fixtures exists. */
+const KINDS = (['h100-hgx', 'v100s-vm', 'a100-mig', 'node-exporter', 'procfs'] as const).filter(
+  (kind) => HAS_RECORDED_FIXTURES || !RECORDED_NODE_KINDS.has(kind),
+);
 const WORKERS = 2;
 
 async function recordedInventories(): Promise<{ kind: string; inventory: Inventory }[]> {

@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { parseNvidiaSmiXml, readXml, runNvidiaSmi } from '../../../agent/discovery/nvidia-smi.js';
+import { h100HgxNvidiaSmiXml } from '../../cluster/nodes/h100-hgx-model.js';
 import { FIXTURES } from '../../cluster/nodes/index.js';
+import { describeRecorded, itRecorded } from '../../support/recorded.js';
 
 const XML_DIR = join(FIXTURES, 'nvidia-smi-xml');
 const xml = (name: string) => readFileSync(join(XML_DIR, name), 'utf8');
@@ -19,7 +21,7 @@ function parsed(name: string) {
   return r.report;
 }
 
-describe('parseNvidiaSmiXml on every recorded XML (drivers 418 → 590)', () => {
+describeRecorded('parseNvidiaSmiXml on every recorded XML (drivers 418 → 590)', () => {
   it('parses every file in fixtures/nvidia-smi-xml', () => {
     const files = readdirSync(XML_DIR).filter((f) => f.endsWith('.xml'));
     expect(files.length).toBe(4);
@@ -134,8 +136,8 @@ describe('parseNvidiaSmiXml on every recorded XML (drivers 418 → 590)', () => 
 
 describe('parseNvidiaSmiXml on bad input: a clear error, never a throw', () => {
   it('names truncation and where the output stops', () => {
-    const full = xml(A100);
-    const r = parseNvidiaSmiXml(full.slice(0, 5000));
+    const full = h100HgxNvidiaSmiXml();
+    const r = parseNvidiaSmiXml(full.slice(0, 2000));
     expect(r.ok).toBe(false);
     if (!r.ok)
       expect(r.error).toMatch(
@@ -143,7 +145,7 @@ describe('parseNvidiaSmiXml on bad input: a clear error, never a throw', () => {
       );
   });
 
-  it('rejects the recorded invalid -q text capture (text, not XML) by saying so', () => {
+  itRecorded('rejects the recorded invalid -q text capture (text, not XML) by saying so', () => {
     const text = readFileSync(
       join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100__535.183.01__INVALID-truncated-field-names.txt'),
       'utf8',
@@ -187,8 +189,8 @@ describe('parseNvidiaSmiXml on bad input: a clear error, never a throw', () => {
     expect(g.unknownErrors).toEqual(['product_name']);
   });
 
-  it('property: any prefix of a real capture is parsed or rejected with a message, never thrown', () => {
-    const full = xml(A5000);
+  it('property: any prefix of a whole answer is parsed or rejected with a message, never thrown', () => {
+    const full = h100HgxNvidiaSmiXml();
     fc.assert(
       fc.property(fc.integer({ min: 0, max: full.length }), (cut) => {
         const r = parseNvidiaSmiXml(full.slice(0, cut));

@@ -27,6 +27,7 @@ import { isDnsLabel } from '../../../agent/discovery/names.js';
 import { type ScanOptions, scanInventory } from '../../../agent/discovery/scan.js';
 import { buildSimulatedNode, type SimulatedNode, type SimulatedNodeKind } from '../../cluster/nodes/index.js';
 import { writeNetdev, writePciFunction, writeRdma } from '../../cluster/nodes/sysfs-writer.js';
+import { describeRecorded, itRecorded } from '../../support/recorded.js';
 
 const dirs: string[] = [];
 async function node(kind: SimulatedNodeKind): Promise<SimulatedNode> {
@@ -53,11 +54,11 @@ const gpus = (inv: Inventory) => inv.devices.filter((d): d is GpuDevice => d.kin
 const nics = (inv: Inventory) => inv.devices.filter((d): d is NicDevice => d.kind === 'nic');
 const nicByBus = (inv: Inventory, bdf: string) => nics(inv).find((n) => n.pciAddress === bdf);
 
-describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.161.08)', () => {
+describeRecorded('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.161.08)', () => {
   let n: SimulatedNode;
   let inv: Inventory;
   beforeAll(async () => {
-    n = await node('h100-hgx');
+    n = await node('h100-hgx-recorded');
     inv = await scan(n);
   });
 
@@ -217,7 +218,7 @@ describe('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-smi 535.16
   });
 });
 
-describe('the other recorded nodes', () => {
+describeRecorded('the other recorded nodes', () => {
   it('v100s-vm: 8 GPUs on a flat QEMU bus, NUMA unknown, the virtio NIC is PHB to every GPU', async () => {
     const n = await node('v100s-vm');
     const inv = await scan(n);
@@ -288,7 +289,7 @@ describe('the other recorded nodes', () => {
 });
 
 describe('robustness', () => {
-  it('nvidia-smi failing (exit 9): GPUs kept from the PCI tree, the error named, health unknown', async () => {
+  itRecorded('nvidia-smi failing (exit 9): GPUs kept from the PCI tree, the error named, health unknown', async () => {
     const n = await node('v100s-vm');
     await n.setNvidiaSmi({ mode: 'fail' });
     const inv = await scan(n);
@@ -306,7 +307,7 @@ describe('robustness', () => {
     ]);
   });
 
-  it('nvidia-smi hanging: killed at the timeout', async () => {
+  itRecorded('nvidia-smi hanging: killed at the timeout', async () => {
     const n = await node('v100s-vm');
     await n.setNvidiaSmi({ mode: 'hang' });
     const inv = await scan(n, { nvidiaSmiTimeoutMs: 300 });
@@ -316,7 +317,7 @@ describe('robustness', () => {
     );
   });
 
-  it('nvidia-smi printing truncated XML: the parse error is reported, PCI view kept', async () => {
+  itRecorded('nvidia-smi printing truncated XML: the parse error is reported, PCI view kept', async () => {
     const n = await node('a100-mig');
     const xml = await n.nvidiaSmiXml();
     await n.setNvidiaSmi({ xml: xml.slice(0, 3000) });
@@ -370,16 +371,19 @@ describe('robustness', () => {
     );
   });
 
-  it('an interface whose class/net link dangles (deleted mid-scan) is neither a NIC nor an excluded interface', async () => {
-    const n = await node('a100-mig');
-    await rm(join(n.sysfsRoot, 'devices/pci0000:00/0000:00:02.0/0000:02:00.0/net/enp2s0f0np0'), { recursive: true });
-    const inv = await scan(n);
-    expect(nics(inv)).toEqual([]);
-    expect(inv.excludedInterfaces).toEqual([{ ifName: 'lo', reason: 'loopback' }]);
-    expect(inv.problems).toEqual([]);
-  });
+  itRecorded(
+    'an interface whose class/net link dangles (deleted mid-scan) is neither a NIC nor an excluded interface',
+    async () => {
+      const n = await node('a100-mig');
+      await rm(join(n.sysfsRoot, 'devices/pci0000:00/0000:00:02.0/0000:02:00.0/net/enp2s0f0np0'), { recursive: true });
+      const inv = await scan(n);
+      expect(nics(inv)).toEqual([]);
+      expect(inv.excludedInterfaces).toEqual([{ ifName: 'lo', reason: 'loopback' }]);
+      expect(inv.problems).toEqual([]);
+    },
+  );
 
-  it('a two-port RDMA device on one PCI function (mlx4) gives each netdev its own port', async () => {
+  itRecorded('a two-port RDMA device on one PCI function (mlx4) gives each netdev its own port', async () => {
     const n = await node('a100-mig');
     const pciDir = 'devices/pci0000:00/0000:00:02.0/0000:02:00.0';
     await writeNetdev(n.sysfsRoot, {
@@ -417,7 +421,7 @@ describe('robustness', () => {
     ]);
   });
 
-  it('an SR-IOV virtual function (physfn link) is a NIC marked sriovVf and virtual', async () => {
+  itRecorded('an SR-IOV virtual function (physfn link) is a NIC marked sriovVf and virtual', async () => {
     const n = await node('a100-mig');
     const vf = 'devices/pci0000:00/0000:00:02.0/0000:02:01.0';
     await writePciFunction(n.sysfsRoot, {
@@ -449,43 +453,49 @@ describe('robustness', () => {
     expect(nicByBus(inv, '0000:02:00.0')).toMatchObject({ sriovVf: false, virtual: false });
   });
 
-  it('an attribute that cannot be read (EISDIR here; EACCES is not reproducible as root) is a problem, not a crash', async () => {
-    const n = await node('a100-mig');
-    const numa = join(n.sysfsRoot, 'devices/pci0000:00/0000:00:01.0/0000:01:00.0/numa_node');
-    await rm(numa);
-    await mkdir(numa);
-    const inv = await scan(n);
-    expect(gpus(inv)[0]!.pci.numaNode).toBeNull();
-    expect(inv.problems).toEqual([
-      {
-        source: join(n.sysfsRoot, 'bus/pci/devices/0000:01:00.0/numa_node'),
-        message: expect.stringMatching(/^EISDIR: /),
-      },
-    ]);
-  });
+  itRecorded(
+    'an attribute that cannot be read (EISDIR here; EACCES is not reproducible as root) is a problem, not a crash',
+    async () => {
+      const n = await node('a100-mig');
+      const numa = join(n.sysfsRoot, 'devices/pci0000:00/0000:00:01.0/0000:01:00.0/numa_node');
+      await rm(numa);
+      await mkdir(numa);
+      const inv = await scan(n);
+      expect(gpus(inv)[0]!.pci.numaNode).toBeNull();
+      expect(inv.problems).toEqual([
+        {
+          source: join(n.sysfsRoot, 'bus/pci/devices/0000:01:00.0/numa_node'),
+          message: expect.stringMatching(/^EISDIR: /),
+        },
+      ]);
+    },
+  );
 
-  it('odd interface names (15 bytes, non-ASCII, no PCI device) still give valid, distinct device names', async () => {
-    const n = await node('a100-mig');
-    const sys = n.sysfsRoot;
-    const add = async (ifName: string, deviceDir: string) => {
-      const dir = join(sys, deviceDir, 'net', ifName);
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'operstate'), 'up\n');
-      await symlink(join('..', '..', '..', deviceDir.split('/').pop()!), join(dir, 'device'));
-      await symlink(join('..', '..', deviceDir, 'net', ifName), join(sys, 'class/net', ifName));
-    };
-    await mkdir(join(sys, 'devices/platform/soc-eth'), { recursive: true });
-    await add('ethünï€ødé', 'devices/platform/soc-eth');
-    await add('ETH_Very.Long15', 'devices/platform/soc-eth');
-    await add('---', 'devices/platform/soc-eth');
-    const inv = await scan(n);
-    const odd = nics(inv).filter((x) => x.pciAddress === undefined);
-    expect(odd.map((x) => x.ifName).sort()).toEqual(['---', 'ETH_Very.Long15', 'ethünï€ødé']);
-    for (const x of odd) expect(isDnsLabel(x.name), x.name).toBe(true);
-    expect(new Set(odd.map((x) => x.name)).size).toBe(3);
-    const again = await scan(n);
-    expect(nics(again).map((x) => x.name)).toEqual(nics(inv).map((x) => x.name));
-  });
+  itRecorded(
+    'odd interface names (15 bytes, non-ASCII, no PCI device) still give valid, distinct device names',
+    async () => {
+      const n = await node('a100-mig');
+      const sys = n.sysfsRoot;
+      const add = async (ifName: string, deviceDir: string) => {
+        const dir = join(sys, deviceDir, 'net', ifName);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'operstate'), 'up\n');
+        await symlink(join('..', '..', '..', deviceDir.split('/').pop()!), join(dir, 'device'));
+        await symlink(join('..', '..', deviceDir, 'net', ifName), join(sys, 'class/net', ifName));
+      };
+      await mkdir(join(sys, 'devices/platform/soc-eth'), { recursive: true });
+      await add('ethünï€ødé', 'devices/platform/soc-eth');
+      await add('ETH_Very.Long15', 'devices/platform/soc-eth');
+      await add('---', 'devices/platform/soc-eth');
+      const inv = await scan(n);
+      const odd = nics(inv).filter((x) => x.pciAddress === undefined);
+      expect(odd.map((x) => x.ifName).sort()).toEqual(['---', 'ETH_Very.Long15', 'ethünï€ødé']);
+      for (const x of odd) expect(isDnsLabel(x.name), x.name).toBe(true);
+      expect(new Set(odd.map((x) => x.name)).size).toBe(3);
+      const again = await scan(n);
+      expect(nics(again).map((x) => x.name)).toEqual(nics(inv).map((x) => x.name));
+    },
+  );
 
   it('an empty sysfs root: no devices, one problem saying so', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'discovery-empty-'));

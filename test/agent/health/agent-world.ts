@@ -14,6 +14,7 @@ import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js
 import { KubeletEmulator } from '../../cluster/kubelet/emulator.js';
 import { createAllocatedClaim, nodeObject, podObject, shortTempDir } from '../../cluster/kubelet/harness.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
+import { freePort } from '../../support/ports.js';
 
 export interface AgentWorld {
   api: ApiServer;
@@ -66,7 +67,7 @@ export async function startAgentWorld(options: {
   };
   try {
     api.store.create('nodes', nodeObject(options.nodeName));
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const pluginDir = join(sockets, 'p');
     const registryDir = join(sockets, 'r');
     const cdiDir = join(dir, 'c');

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseNvidiaSmiXml } from '../../../agent/discovery/nvidia-smi.js';
 import { gpuVerdict, inputFromNvidiaSmi, recoveryReason } from '../../../agent/health/gpu-verdict.js';
+import { describeRecorded } from '../../support/recorded.js';
 import { codeBlocks, memoryErrorsFromSmiText, smiTextByGpu } from './smi-text.js';
 import { FIXTURES } from './support.js';
 
@@ -10,13 +11,16 @@ const text = (name: string) => readFileSync(join(FIXTURES, 'nvidia-smi-text', na
 const xml = (name: string) => readFileSync(join(FIXTURES, 'nvidia-smi-xml', name), 'utf8');
 const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-describe('gpuVerdict on the recorded ml-engineering captures (A100, nvidia-smi -q text)', () => {
-  const blocks = codeBlocks(text('ml-engineering__nvidia-debug-doc__xid63-remapped-rows-sram-ecc-nvlink-e.md'));
-  const xid63 = blocks.find(
-    (b) => b.includes('Remapped Rows') && b.includes('Pending                           : Yes'),
-  );
-  const pendingPages = blocks.find((b) => b.includes('Pending Page Blacklist    : Yes'));
-  const sram = blocks.find((b) => b.includes('SRAM Uncorrectable            : 1') && b.includes('Aggregate'));
+describeRecorded('gpuVerdict on the recorded ml-engineering captures (A100, nvidia-smi -q text)', () => {
+  let xid63: string | undefined;
+  let pendingPages: string | undefined;
+  let sram: string | undefined;
+  beforeAll(() => {
+    const blocks = codeBlocks(text('ml-engineering__nvidia-debug-doc__xid63-remapped-rows-sram-ecc-nvlink-e.md'));
+    xid63 = blocks.find((b) => b.includes('Remapped Rows') && b.includes('Pending                           : Yes'));
+    pendingPages = blocks.find((b) => b.includes('Pending Page Blacklist    : Yes'));
+    sram = blocks.find((b) => b.includes('SRAM Uncorrectable            : 1') && b.includes('Aggregate'));
+  });
 
   it('finds the three captures', () => {
     expect([xid63, pendingPages, sram].every((b) => b !== undefined)).toBe(true);
@@ -46,7 +50,7 @@ describe('gpuVerdict on the recorded ml-engineering captures (A100, nvidia-smi -
   });
 });
 
-describe('gpuVerdict on healthy recordings', () => {
+describeRecorded('gpuVerdict on healthy recordings', () => {
   it('all 8 GPUs of the bare-metal H100 capture (remapped rows all zero) are healthy', () => {
     const gpus = smiTextByGpu(text('gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'));
     expect(gpus.size).toBe(8);
@@ -71,9 +75,12 @@ describe('gpuVerdict on healthy recordings', () => {
   });
 });
 
-describe('gpuVerdict on the v13 recording with faults written into it', () => {
+describeRecorded('gpuVerdict on the v13 recording with faults written into it', () => {
   // derived from the real v13 capture: one field changed per case, to exercise the schema's real element names
-  const base = xml('telegraf__nvidia-smi-q-x__2x-rtx-a5000__v13-dtd.xml');
+  let base = '';
+  beforeAll(() => {
+    base = xml('telegraf__nvidia-smi-q-x__2x-rtx-a5000__v13-dtd.xml');
+  });
   const judge = (doc: string) => {
     const parsed = parseNvidiaSmiXml(doc);
     if (!parsed.ok) throw new Error(parsed.error);

@@ -9,9 +9,10 @@ import {
   parseXid,
   pciDeviceKey,
 } from '../../../agent/health/kmsg.js';
+import { itRecorded } from '../../support/recorded.js';
 import { dmesgToKmsg, FIXTURES } from './support.js';
 
-const xid119Log = readFileSync(join(FIXTURES, 'kernel-log', 'gpud__dmesg__xid-119-gsp-timeout.log'), 'utf8');
+const xid119Log = () => readFileSync(join(FIXTURES, 'kernel-log', 'gpud__dmesg__xid-119-gsp-timeout.log'), 'utf8');
 
 describe('parseKmsgRecord', () => {
   it('reads prio, sequence number, time and text', () => {
@@ -83,8 +84,8 @@ describe('parseXid', () => {
     expect(parseXid('NVRM: Rate limiting GSP RPC error prints for GPU at PCI:0000:9b:00')).toBeUndefined();
   });
 
-  it('finds exactly the five XID 119 lines of the recorded log, all on 0000:9b:00', () => {
-    const records = dmesgToKmsg(xid119Log).map((line) => parseKernelLogLine(line));
+  itRecorded('finds exactly the five XID 119 lines of the recorded log, all on 0000:9b:00', () => {
+    const records = dmesgToKmsg(xid119Log()).map((line) => parseKernelLogLine(line));
     const xids = records.flatMap((r) => (r ? [parseXid(r.text)] : [])).filter((x) => x !== undefined);
     expect(xids).toHaveLength(5);
     expect(new Set(xids.map((x) => `${x.xid}@${x.pciDevice}`))).toEqual(new Set(['119@0000:9b:00']));

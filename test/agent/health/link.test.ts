@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LinkHysteresis, linkStatus, sysfsEnum } from '../../../agent/health/link.js';
+import { describeRecorded } from '../../support/recorded.js';
 import { ibstatPorts } from './ibstat.js';
 import { FIXTURES } from './support.js';
 
@@ -93,17 +94,17 @@ describe('LinkHysteresis', () => {
   });
 });
 
-describe('the recorded ibstat "some ports down" (H100 node)', () => {
-  const ports = ibstatPorts(
-    readFileSync(join(FIXTURES, 'infiniband', 'gpud__ibstat__h100-node__some-ports-down.txt'), 'utf8'),
-  );
+describeRecorded('the recorded ibstat "some ports down" (H100 node)', () => {
+  const ports = () =>
+    ibstatPorts(readFileSync(join(FIXTURES, 'infiniband', 'gpud__ibstat__h100-node__some-ports-down.txt'), 'utf8'));
 
   it('maps the Down/Disabled ports to down links and the Active/LinkUp ones to up', () => {
-    const verdicts = new Map(ports.map((p) => [p.device, linkStatus({ ports: [p] })]));
+    const recorded = ports();
+    const verdicts = new Map(recorded.map((p) => [p.device, linkStatus({ ports: [p] })]));
     const down = [...verdicts].filter(([, s]) => !s.up).map(([d]) => d);
     const up = [...verdicts].filter(([, s]) => s.up).map(([d]) => d);
     // checked by hand in the capture: mlx5_2, mlx5_7 and mlx5_8 are "Down / Disabled", the other 9 "Active / LinkUp"
-    expect(ports).toHaveLength(12);
+    expect(recorded).toHaveLength(12);
     expect(down.sort()).toEqual(['mlx5_2', 'mlx5_7', 'mlx5_8']);
     expect(up).toHaveLength(9);
     for (const d of down) expect(verdicts.get(d)).toMatchObject({ reason: 'rdma-port-down' });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,13 +6,11 @@ import { parseNvidiaSmiXml } from '../../../agent/discovery/nvidia-smi.js';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { SmiHealthMonitor, type SmiMonitorOptions } from '../../../agent/health/smi-monitor.js';
 import { HealthVerdicts } from '../../../agent/health/verdicts.js';
-import { FIXTURES } from './support.js';
+import { h100HgxNvidiaSmiXml } from '../../cluster/nodes/h100-hgx-model.js';
 
-const v100 = readFileSync(
-  join(FIXTURES, 'nvidia-smi-xml', 'datakit__nvidia-smi-q-x__8x-v100s-pcie-vm__460.73.01__EXTRACTED-from-go-test.xml'),
-  'utf8',
-);
-const parsed = parseNvidiaSmiXml(v100);
+/** The authored 8x H100 HGX model's `nvidia-smi -q -x` (test/cluster/nodes/h100-hgx-model.ts). */
+const smiXml = h100HgxNvidiaSmiXml();
+const parsed = parseNvidiaSmiXml(smiXml);
 const gpus = parsed.ok ? parsed.report.gpus.map((g, i) => ({ name: `gpu-${i}`, pciAddress: g.busId })) : [];
 
 let dir: string;
@@ -42,22 +39,22 @@ async function pollOnce(extra: Partial<SmiMonitorOptions> & { nvidiaSmi: string 
 }
 
 describe('SmiHealthMonitor', () => {
-  it('has the 8 GPUs of the recording', () => {
+  it('has the 8 GPUs of the model', () => {
     expect(gpus).toHaveLength(8);
   });
 
   it('judges every GPU of a healthy answer healthy', async () => {
-    const xmlPath = join(dir, 'v100.xml');
-    await writeFile(xmlPath, v100);
+    const xmlPath = join(dir, 'smi.xml');
+    await writeFile(xmlPath, smiXml);
     const board = await pollOnce({ nvidiaSmi: await fakeSmi('smi-ok', `cat ${xmlPath}`) });
     expect(board.all().map((e) => e.state)).toEqual(Array(8).fill('healthy'));
   });
 
   it('marks a GPU missing from the answer as lost', async () => {
-    const firstGpu = v100.indexOf('<gpu id=');
-    const secondGpu = v100.indexOf('<gpu id=', firstGpu + 1);
-    const without = v100.slice(0, firstGpu) + v100.slice(secondGpu);
-    const xmlPath = join(dir, 'v100-minus-one.xml');
+    const firstGpu = smiXml.indexOf('<gpu id=');
+    const secondGpu = smiXml.indexOf('<gpu id=', firstGpu + 1);
+    const without = smiXml.slice(0, firstGpu) + smiXml.slice(secondGpu);
+    const xmlPath = join(dir, 'smi-minus-one.xml');
     await writeFile(xmlPath, without);
     const board = await pollOnce({ nvidiaSmi: await fakeSmi('smi-minus', `cat ${xmlPath}`) });
     expect(board.get('gpu-0')).toMatchObject({ state: 'unhealthy', reason: 'gpu-lost', source: 'nvidia-smi' });
@@ -99,7 +96,7 @@ describe('SmiHealthMonitor', () => {
       intervalMs: 10,
       run: async () => {
         calls++;
-        return { ok: true, xml: v100 };
+        return { ok: true, xml: smiXml };
       },
     });
     monitor.setGpus(gpus);

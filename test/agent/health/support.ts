@@ -1,7 +1,7 @@
-import { join } from 'node:path';
-import { REPO_ROOT } from '../../support/cli.js';
+import { RECORDED_FIXTURES } from '../../support/recorded.js';
 
-export const FIXTURES = join(REPO_ROOT, '..', 'shared', 'fixtures');
+/** ../shared/fixtures: read it only in tests declared with describeRecorded / itRecorded. */
+export const FIXTURES = RECORDED_FIXTURES;
 
 /**
  * The recorded kernel log is `dmesg -T` output (`[Sun Feb 23 16:24:18 2025] text`), not /dev/kmsg records. The

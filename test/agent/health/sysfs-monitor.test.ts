@@ -7,6 +7,7 @@ import type { Device, NicDevice, PciFunction, TpuDevice } from '../../../agent/d
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { SysfsHealthMonitor } from '../../../agent/health/sysfs-monitor.js';
 import { HealthVerdicts } from '../../../agent/health/verdicts.js';
+import { describeRecorded } from '../../support/recorded.js';
 import { ibstatPorts } from './ibstat.js';
 import { FIXTURES } from './support.js';
 
@@ -90,7 +91,7 @@ function setup(devices: Device[], stableMs = 10_000) {
   };
 }
 
-describe('SysfsHealthMonitor on a sysfs tree built from the recorded ibstat "some ports down"', () => {
+describeRecorded('SysfsHealthMonitor on a sysfs tree built from the recorded ibstat "some ports down"', () => {
   it('marks exactly the NICs of the Down/Disabled ports unhealthy', async () => {
     const nics = await ibstatNode();
     const { board, at, byRdma } = setup(nics);

@@ -14,9 +14,10 @@ import {
   type XidMonitorOptions,
   xidReason,
 } from '../../../agent/health/xid-monitor.js';
+import { itRecorded } from '../../support/recorded.js';
 import { dmesgToKmsg, FIXTURES, H100_GPUS, waitFor } from './support.js';
 
-const xid119Log = readFileSync(join(FIXTURES, 'kernel-log', 'gpud__dmesg__xid-119-gsp-timeout.log'), 'utf8');
+const xid119Log = () => readFileSync(join(FIXTURES, 'kernel-log', 'gpud__dmesg__xid-119-gsp-timeout.log'), 'utf8');
 
 let dir: string;
 let kmsg: string;
@@ -57,10 +58,10 @@ async function setup(extra: Partial<XidMonitorOptions> = {}): Promise<Setup> {
 const line = (seq: number, text: string) => `4,${seq},0,-;${text}\n`;
 
 describe('XidMonitor', () => {
-  it('marks GPU 9b:00 (gpu-4) unhealthy from the recorded XID-119 log, and nothing else', async () => {
+  itRecorded('marks GPU 9b:00 (gpu-4) unhealthy from the recorded XID-119 log, and nothing else', async () => {
     const { board, xids, monitor } = await setup();
     // the recording is dmesg text; it is converted to kmsg records (see dmesgToKmsg) and appended as the kernel would
-    await appendFile(kmsg, `${dmesgToKmsg(xid119Log, 100).join('\n')}\n`);
+    await appendFile(kmsg, `${dmesgToKmsg(xid119Log(), 100).join('\n')}\n`);
     await waitFor(() => xids.length === 5, 'the five XID 119 lines');
     const unhealthy = board.all().filter((e) => e.state !== 'healthy');
     expect(unhealthy.map((e) => e.device)).toEqual(['gpu-4']);

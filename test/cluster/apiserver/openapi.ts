@@ -1,21 +1,29 @@
 /**
  * /openapi/v3: the root index and one document per group-version. resource.k8s.io/v1 is served from the official
- * document (../../../../shared/k8s); the others are generated stubs that declare, per kind, the PATCH operation and
+ * document in ../shared/k8s where it exists (a fresh clone has none: then it gets a stub too); the others are
+ * generated stubs that declare, per kind, the PATCH operation and
  * its `fieldValidation` parameter, which is what kubectl reads to decide that the server validates fields itself.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { RECORDED_K8S } from '../../support/recorded.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
 
-export const SHARED_K8S_DIR = new URL('../../../../shared/k8s/', import.meta.url);
+/** ../shared/k8s (official schemas; may not be copied into the project). */
+export const SHARED_K8S_DIR = pathToFileURL(`${RECORDED_K8S}/`);
 
-function loadJson(name: string): unknown {
-  return JSON.parse(readFileSync(new URL(name, SHARED_K8S_DIR), 'utf8'));
+/** Whether ../shared/k8s holds `name`. */
+export function hasSharedK8s(name: string): boolean {
+  return existsSync(new URL(name, SHARED_K8S_DIR));
 }
 
+const RESOURCE_DOC = 'apis__resource.k8s.io__v1_openapi.json';
 let resourceDoc: unknown;
+/** The official resource.k8s.io/v1 OpenAPI document, or undefined where ../shared/k8s is absent. */
 export function resourceOpenApi(): unknown {
-  resourceDoc ??= loadJson('apis__resource.k8s.io__v1_openapi.json');
+  if (!hasSharedK8s(RESOURCE_DOC)) return undefined;
+  resourceDoc ??= JSON.parse(readFileSync(new URL(RESOURCE_DOC, SHARED_K8S_DIR), 'utf8'));
   return resourceDoc;
 }
 
@@ -73,7 +81,8 @@ export class OpenApi {
   constructor(kinds: KindRegistry) {
     for (const gv of kinds.groupVersions()) {
       const list = kinds.all.filter((k) => k.group === gv.group && k.version === gv.version && !k.virtual);
-      const doc = apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : stubDoc(list, gv.group, gv.version);
+      const official = apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : undefined;
+      const doc = official ?? stubDoc(list, gv.group, gv.version);
       const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
       this.docs.set(gvPath(gv.group, gv.version), { doc, hash });
     }

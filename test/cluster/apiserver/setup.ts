@@ -1,11 +1,17 @@
-/** Wires validation and admission plugins into a registry (kept apart so each plugin stays a small module). */
+/**
+ * Wires validation and admission plugins into a registry (kept apart so each plugin stays a small module).
+ * Structural (schema) validation of resource.k8s.io/v1 and LeaderWorkerSet objects uses the official documents in
+ * ../shared/k8s, which may not be copied into the project: where they are absent (a fresh clone) those kinds get no
+ * schema check (no type errors, no pruning of unknown fields), while the semantic checks (validation/resource.ts,
+ * object names) still run. Tests of the schema checks are declared with test/support/recorded.ts.
+ */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { installPolicyAdmission } from './admission.js';
 import type { FieldError } from './errors.js';
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { type KindSpec, resourceKey } from './kinds.js';
-import { resourceOpenApi, SHARED_K8S_DIR } from './openapi.js';
+import { hasSharedK8s, resourceOpenApi, SHARED_K8S_DIR } from './openapi.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
 import { isRecord, type KubeObject } from './types.js';
 import { validateObjectMeta } from './validation/names.js';
@@ -41,11 +47,11 @@ function resourceSchemaSet(): SchemaSet {
   return resourceSchemas;
 }
 
-/** The LeaderWorkerSet CRD's v1 schema from /work/shared/k8s (kubernetes-sigs/lws v0.10.0). */
+const LWS_CRD = 'leaderworkerset.x-k8s.io_leaderworkersets.yaml';
+
+/** The LeaderWorkerSet CRD's v1 schema from ../shared/k8s (kubernetes-sigs/lws v0.10.0). */
 export function loadLwsSchema(): Schema {
-  const crd = parseYaml(
-    readFileSync(new URL('leaderworkerset.x-k8s.io_leaderworkersets.yaml', SHARED_K8S_DIR), 'utf8'),
-  ) as {
+  const crd = parseYaml(readFileSync(new URL(LWS_CRD, SHARED_K8S_DIR), 'utf8')) as {
     spec: { versions: { name: string; schema: { openAPIV3Schema: Schema } }[] };
   };
   const v1 = crd.spec.versions.find((v) => v.name === 'v1');
@@ -115,7 +121,8 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     let structural: { set: () => SchemaSet; name: string; crd: boolean } | undefined;
     let prepare: ((obj: KubeObject, old: KubeObject | undefined) => void) | undefined;
     if (spec.group === 'resource.k8s.io') {
-      structural = { set: resourceSchemaSet, name: `io.k8s.api.resource.v1.${spec.kind}`, crd: false };
+      if (resourceOpenApi() !== undefined)
+        structural = { set: resourceSchemaSet, name: `io.k8s.api.resource.v1.${spec.kind}`, crd: false };
       switch (spec.kind) {
         case 'ResourceSlice':
           semantic = validateResourceSlice;
@@ -133,7 +140,7 @@ export function installValidation(registry: Registry, settings: ValidationSettin
       }
     } else if (spec.kind === 'Pod') {
       semantic = validatePodUpdate;
-    } else if (spec.kind === 'LeaderWorkerSet') {
+    } else if (spec.kind === 'LeaderWorkerSet' && hasSharedK8s(LWS_CRD)) {
       structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
     } else if (spec.kind === 'JobSet') {
       structural = { set: jobSetSchemaSet, name: 'JobSet', crd: true };

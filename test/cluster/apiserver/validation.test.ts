@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { itRecorded } from '../../support/recorded.js';
 import { ApiError } from './errors.js';
 import { type ApiServer, startApiServer } from './index.js';
 
@@ -259,34 +260,38 @@ describe('ResourceSlice validation (as k8s pkg/apis/resource/validation)', () =>
     expect(err?.message).toContain('field is immutable');
   });
 
-  it('drops unknown fields with a warning, and answers 400 to a JSON type error', () => {
-    const result = api.registry.create(
-      api.store.kind('resourceslices'),
-      undefined,
-      slice((s) => {
-        (s.spec as Record<string, unknown>).color = 'blue';
-        (dev0(s) as Record<string, unknown>).shape = 'round';
-      }),
-      { user: { username: 'u', groups: [] } },
-    );
-    expect([...result.warnings].sort()).toEqual([
-      'unknown field "spec.color"',
-      'unknown field "spec.devices[0].shape"',
-    ]);
-    expect((result.object.spec as Record<string, unknown>).color).toBeUndefined();
-    try {
-      api.store.create(
-        'resourceslices',
-        slice((s) => (spec(s).pool.generation = 'one')),
+  itRecorded(
+    'drops unknown fields with a warning, and answers 400 to a JSON type error',
+    () => {
+      const result = api.registry.create(
+        api.store.kind('resourceslices'),
+        undefined,
+        slice((s) => {
+          (s.spec as Record<string, unknown>).color = 'blue';
+          (dev0(s) as Record<string, unknown>).shape = 'round';
+        }),
+        { user: { username: 'u', groups: [] } },
       );
-      expect.unreachable();
-    } catch (e) {
-      expect((e as ApiError).code).toBe(400);
-      expect((e as ApiError).message).toContain(
-        'cannot unmarshal string into Go struct field .spec.pool.generation of type int64',
-      );
-    }
-  });
+      expect([...result.warnings].sort()).toEqual([
+        'unknown field "spec.color"',
+        'unknown field "spec.devices[0].shape"',
+      ]);
+      expect((result.object.spec as Record<string, unknown>).color).toBeUndefined();
+      try {
+        api.store.create(
+          'resourceslices',
+          slice((s) => (spec(s).pool.generation = 'one')),
+        );
+        expect.unreachable();
+      } catch (e) {
+        expect((e as ApiError).code).toBe(400);
+        expect((e as ApiError).message).toContain(
+          'cannot unmarshal string into Go struct field .spec.pool.generation of type int64',
+        );
+      }
+    },
+    { needs: 'k8s' },
+  );
 });
 
 describe('DeviceClass, ResourceClaim and LeaderWorkerSet validation', () => {
@@ -339,29 +344,33 @@ describe('DeviceClass, ResourceClaim and LeaderWorkerSet validation', () => {
     expect(fieldsOf(() => api.store.update('resourceclaims', changed))).toEqual(['spec']);
   });
 
-  it('validates LeaderWorkerSets against the real CRD schema, applying its defaults', () => {
-    const lws = (spec: unknown) => ({
-      apiVersion: 'leaderworkerset.x-k8s.io/v1',
-      kind: 'LeaderWorkerSet',
-      metadata: { generateName: 'vllm-' },
-      spec,
-    });
-    const template = { spec: { containers: [{ name: 'vllm', image: 'vllm/vllm-openai' }] } };
-    const created = api.store.create(
-      'leaderworkersets',
-      lws({ replicas: 1, leaderWorkerTemplate: { size: 2, workerTemplate: template } }),
-    );
-    expect((created.spec as { startupPolicy?: string }).startupPolicy).toBe('LeaderCreated');
-    expect(
-      fieldsOf(() =>
-        api.store.create(
-          'leaderworkersets',
-          lws({ replicas: 'two', leaderWorkerTemplate: { workerTemplate: template } }),
+  itRecorded(
+    'validates LeaderWorkerSets against the real CRD schema, applying its defaults',
+    () => {
+      const lws = (spec: unknown) => ({
+        apiVersion: 'leaderworkerset.x-k8s.io/v1',
+        kind: 'LeaderWorkerSet',
+        metadata: { generateName: 'vllm-' },
+        spec,
+      });
+      const template = { spec: { containers: [{ name: 'vllm', image: 'vllm/vllm-openai' }] } };
+      const created = api.store.create(
+        'leaderworkersets',
+        lws({ replicas: 1, leaderWorkerTemplate: { size: 2, workerTemplate: template } }),
+      );
+      expect((created.spec as { startupPolicy?: string }).startupPolicy).toBe('LeaderCreated');
+      expect(
+        fieldsOf(() =>
+          api.store.create(
+            'leaderworkersets',
+            lws({ replicas: 'two', leaderWorkerTemplate: { workerTemplate: template } }),
+          ),
         ),
-      ),
-    ).toContain('spec.replicas');
-    expect(fieldsOf(() => api.store.create('leaderworkersets', lws({ leaderWorkerTemplate: {} })))).toContain(
-      'spec.leaderWorkerTemplate.workerTemplate',
-    );
-  });
+      ).toContain('spec.replicas');
+      expect(fieldsOf(() => api.store.create('leaderworkersets', lws({ leaderWorkerTemplate: {} })))).toContain(
+        'spec.leaderWorkerTemplate.workerTemplate',
+      );
+    },
+    { needs: 'k8s' },
+  );
 });

@@ -1,26 +1,55 @@
 /**
- * Simulated nodes built from the real recordings in /work/shared/fixtures/ (see README.md in this folder for the API
- * and for how each derived part was derived). Trees are generated into a directory the caller owns (a temp dir);
- * nothing generated is committed.
+ * Simulated nodes (see README.md in this folder for the API and for how each part was derived). `h100-hgx` and
+ * `cpu-vm` are models the project authors itself (./h100-hgx-model.ts), so they build on a fresh clone; the other
+ * kinds are built from the recordings in ../shared/fixtures and only where those exist (RECORDED_NODE_KINDS; tests
+ * that use them go through test/support/recorded.ts). Trees are generated into a directory the caller owns (a temp
+ * dir); nothing generated is committed.
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { RECORDED_FIXTURES } from '../../support/recorded.js';
+import {
+  connectX6RdmaFiles,
+  connectX7RdmaFiles,
+  H100_HGX_RDMA,
+  h100HgxNvidiaSmiXml,
+  h100HgxPciFunctions,
+} from './h100-hgx-model.js';
 import { parseLspciVvv } from './lspci.js';
 import { nvidiaSmiTextToXml } from './nvidia-smi-text-to-xml.js';
 import { type SimPciFunction, writeNetdev, writePciFunction, writeRdma, writeVirtualNetdev } from './sysfs-writer.js';
 import { readTar } from './tar.js';
 import { unpackTtar } from './ttar.js';
 
-export const FIXTURES = resolve(import.meta.dirname, '../../../../shared/fixtures');
+/** ../shared/fixtures (the recordings); absent on a fresh clone. */
+export const FIXTURES = RECORDED_FIXTURES;
 
-export type SimulatedNodeKind = 'h100-hgx' | 'v100s-vm' | 'a100-mig' | 'node-exporter' | 'procfs';
+export type SimulatedNodeKind =
+  | 'h100-hgx'
+  | 'cpu-vm'
+  | 'h100-hgx-recorded'
+  | 'v100s-vm'
+  | 'a100-mig'
+  | 'node-exporter'
+  | 'procfs';
 export const SIMULATED_NODE_KINDS: readonly SimulatedNodeKind[] = [
   'h100-hgx',
+  'cpu-vm',
+  'h100-hgx-recorded',
   'v100s-vm',
   'a100-mig',
   'node-exporter',
   'procfs',
 ];
+/** Kinds built from ../shared/fixtures: only where the recordings exist. */
+export const RECORDED_NODE_KINDS: ReadonlySet<SimulatedNodeKind> = new Set([
+  'h100-hgx-recorded',
+  'v100s-vm',
+  'a100-mig',
+  'node-exporter',
+  'procfs',
+]);
 
 /** What the recordings say this node has (for smoke checks; golden tests use hand-checked literals). */
 export interface ExpectedNode {
@@ -81,6 +110,11 @@ export async function buildSimulatedNode(
   dir: string,
   opts: BuildOptions = {},
 ): Promise<SimulatedNode> {
+  if (RECORDED_NODE_KINDS.has(kind) && !existsSync(FIXTURES)) {
+    throw new Error(
+      `simulated node kind ${kind} is built from ../shared/fixtures, which is absent (use h100-hgx or cpu-vm)`,
+    );
+  }
   const sys = join(dir, 'sys');
   const dev = join(dir, 'dev');
   const bin = join(dir, 'bin');
@@ -160,7 +194,9 @@ interface Built {
 }
 
 const BUILDERS: Record<SimulatedNodeKind, (sys: string, dev: string) => Promise<Built>> = {
-  'h100-hgx': buildH100,
+  'h100-hgx': buildH100Model,
+  'cpu-vm': buildCpuVm,
+  'h100-hgx-recorded': buildH100,
   'v100s-vm': buildV100sVm,
   'a100-mig': buildA100Mig,
   'node-exporter': async (sys) => {
@@ -203,6 +239,19 @@ function predictableName(bdf: string, multiFunction: boolean, physPortName?: str
   return `enp${bus}s${slot}${multiFunction ? `f${m[4]}` : ''}${physPortName ? `n${physPortName}` : ''}`;
 }
 
+/** The authored 8x H100 HGX model (./h100-hgx-model.ts): needs no recordings. */
+async function buildH100Model(sys: string, dev: string): Promise<Built> {
+  let cx7 = 0;
+  let cx6 = 0;
+  const built = await writeH100Node(sys, dev, h100HgxPciFunctions(), (deviceId) =>
+    deviceId === '1021'
+      ? { device: H100_HGX_RDMA.connectX7[cx7++]!, ...connectX7RdmaFiles() }
+      : { device: H100_HGX_RDMA.connectX6[cx6++]!, ...connectX6RdmaFiles() },
+  );
+  return { xml: h100HgxNvidiaSmiXml(), expected: { ...built, sources: ['test/cluster/nodes/h100-hgx-model.ts'] } };
+}
+
+/** The 8x H100 HGX node built from the recordings (lspci -vvv, nvidia-smi -q text, /sys/class/infiniband tar). */
 async function buildH100(sys: string, dev: string): Promise<Built> {
   const lspciSrc = 'lspci/gpud__lspci-vvv__8x-h100-hgx-pex890xx-cx7.txt';
   const smiSrc = 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt';
@@ -224,15 +273,6 @@ async function buildH100(sys: string, dev: string): Promise<Built> {
     driver: f.driver,
     iommuGroup: i,
   }));
-  // parents before children (mkdir -p makes order irrelevant, but keep writes bounded in parallelism)
-  for (let i = 0; i < sims.length; i += 64)
-    await Promise.all(sims.slice(i, i + 64).map((s) => writePciFunction(sys, s)));
-
-  // NICs: every Ethernet function
-  const eth = sorted.filter((f) => f.classCode.startsWith('0200'));
-  const multi = (f: (typeof eth)[number]) =>
-    eth.some((o) => o !== f && o.address.slice(0, -1) === f.address.slice(0, -1));
-  const nics: ExpectedNode['nics'] = [];
   const ib = readTar(await readFile(join(FIXTURES, ibTarSrc)));
   const ibFiles = (device: string) => {
     const prefix = `components/accelerator/nvidia/infiniband/class/testdata/sys-class-infiniband-h100.0/${device}/`;
@@ -244,12 +284,62 @@ async function buildH100(sys: string, dev: string): Promise<Built> {
       if (rel.startsWith('ports/1/')) ports[rel.slice('ports/1/'.length)] = e.content.toString('utf8');
       else files[rel] = e.content.toString('utf8');
     }
+    // the lspci capture shows the ConnectX-7s as Ethernet controllers (RoCE): the tar's IB link layer does not fit
+    ports.link_layer = 'Ethernet\n';
     return { files, ports };
   };
   const cx7Rdma = ['mlx5_0', 'mlx5_1', 'mlx5_4', 'mlx5_5', 'mlx5_6', 'mlx5_7', 'mlx5_8', 'mlx5_9'];
   const cx6Rdma = ['mlx5_2', 'mlx5_3', 'mlx5_10', 'mlx5_11'];
   let cx7i = 0;
   let cx6i = 0;
+  const built = await writeH100Node(sys, dev, sims, (deviceId) => {
+    if (deviceId === '1021') {
+      const device = cx7Rdma[cx7i++]!;
+      return { device, ...ibFiles(device) };
+    }
+    // values of infiniband/gpud__ibstat__h100-node__all-active.txt (MT4125, fw 22.39.1002, Rate 100, Ethernet)
+    return {
+      device: cx6Rdma[cx6i++]!,
+      files: { fw_ver: '22.39.1002\n', hca_type: 'MT4125\n', board_id: 'DEL0000000027\n' },
+      ports: {
+        state: '4: ACTIVE\n',
+        phys_state: '5: LinkUp\n',
+        rate: '100 Gb/sec (4X EDR)\n',
+        link_layer: 'Ethernet\n',
+      },
+    };
+  });
+  const xml = nvidiaSmiTextToXml(await readFile(join(FIXTURES, smiSrc), 'utf8'));
+  return {
+    xml,
+    expected: { ...built, sources: [lspciSrc, smiSrc, ibTarSrc, 'infiniband/gpud__ibstat__h100-node__all-active.txt'] },
+  };
+}
+
+/** RDMA device name and sysfs files for the Mellanox function with this PCI device id (called in bus order). */
+type RdmaFor = (deviceId: string) => { device: string; files: Record<string, string>; ports: Record<string, string> };
+
+/**
+ * Writes an 8x H100 HGX node's tree from its PCI functions: the functions, a netdev per Ethernet function (systemd's
+ * predictable names; the second on-board port uncabled), an RDMA device per Mellanox function, virtual netdevs, and
+ * the /dev nodes of the NVIDIA driver, NVSwitches and RDMA verbs.
+ */
+async function writeH100Node(
+  sys: string,
+  dev: string,
+  functions: readonly SimPciFunction[],
+  rdmaFor: RdmaFor,
+): Promise<Omit<ExpectedNode, 'sources'>> {
+  const sorted = [...functions].sort((a, b) => (a.address < b.address ? -1 : 1));
+  // parents before children (mkdir -p makes order irrelevant, but keep writes bounded in parallelism)
+  for (let i = 0; i < sorted.length; i += 64)
+    await Promise.all(sorted.slice(i, i + 64).map((s) => writePciFunction(sys, s)));
+
+  // NICs: every Ethernet function
+  const eth = sorted.filter((f) => f.classCode.startsWith('0200'));
+  const multi = (f: (typeof eth)[number]) =>
+    eth.some((o) => o !== f && o.address.slice(0, -1) === f.address.slice(0, -1));
+  const nics: ExpectedNode['nics'] = [];
   const rdmaDevices: string[] = [];
   for (const f of eth) {
     const isMlx = f.vendorId === '15b3';
@@ -268,41 +358,15 @@ async function buildH100(sys: string, dev: string): Promise<Built> {
     });
     nics.push({ ifName, pciAddress: f.address });
     if (!isMlx) continue;
-    if (f.deviceId === '1021') {
-      const device = cx7Rdma[cx7i++]!;
-      const { files, ports } = ibFiles(device);
-      // the lspci capture shows the ConnectX-7s as Ethernet controllers (RoCE): the tar's IB link layer does not fit
-      ports.link_layer = 'Ethernet\n';
-      await writeRdma(sys, {
-        device,
-        pciDir: f.sysfsPath,
-        files,
-        ports: [{ port: 1, files: ports }],
-        uverbs: Number(device.slice(5)),
-      });
-      rdmaDevices.push(device);
-    } else {
-      const device = cx6Rdma[cx6i++]!;
-      // values of infiniband/gpud__ibstat__h100-node__all-active.txt (MT4125, fw 22.39.1002, Rate 100, Ethernet)
-      await writeRdma(sys, {
-        device,
-        pciDir: f.sysfsPath,
-        files: { fw_ver: '22.39.1002\n', hca_type: 'MT4125\n', board_id: 'DEL0000000027\n' },
-        ports: [
-          {
-            port: 1,
-            files: {
-              state: '4: ACTIVE\n',
-              phys_state: '5: LinkUp\n',
-              rate: '100 Gb/sec (4X EDR)\n',
-              link_layer: 'Ethernet\n',
-            },
-          },
-        ],
-        uverbs: Number(device.slice(5)),
-      });
-      rdmaDevices.push(device);
-    }
+    const { device, files, ports } = rdmaFor(f.deviceId);
+    await writeRdma(sys, {
+      device,
+      pciDir: f.sysfsPath,
+      files,
+      ports: [{ port: 1, files: ports }],
+      uverbs: Number(device.slice(5)),
+    });
+    rdmaDevices.push(device);
   }
   await writeVirtualNetdev(sys, 'lo', { type: 772, operstate: 'unknown', mtu: 65536 });
   await writeVirtualNetdev(sys, 'docker0', { devtype: 'bridge', operstate: 'down' });
@@ -319,14 +383,50 @@ async function buildH100(sys: string, dev: string): Promise<Built> {
     ...Array.from({ length: 12 }, (_, i) => `infiniband/uverbs${i}`),
     'infiniband/rdma_cm',
   );
-  const xml = nvidiaSmiTextToXml(await readFile(join(FIXTURES, smiSrc), 'utf8'));
   return {
-    xml,
+    gpus: sorted.filter((f) => f.vendorId === '10de' && f.classCode.startsWith('0302')).map((f) => f.address),
+    nics,
+    rdmaDevices: rdmaDevices.sort(),
+  };
+}
+
+/** A VM without accelerators: a flat QEMU bus with one virtio NIC (an authored model; needs no recordings). */
+async function buildCpuVm(sys: string, dev: string): Promise<Built> {
+  await writePciFunction(sys, {
+    address: '0000:00:00.0',
+    sysfsPath: 'devices/pci0000:00/0000:00:00.0',
+    vendorId: '8086',
+    deviceId: '1237',
+    classCode: '060000',
+    numaNode: -1,
+  });
+  await writePciFunction(sys, {
+    address: '0000:00:03.0',
+    sysfsPath: 'devices/pci0000:00/0000:00:03.0',
+    vendorId: '1af4',
+    deviceId: '1000',
+    classCode: '020000',
+    numaNode: -1,
+    driver: 'virtio-pci',
+    iommuGroup: 3,
+  });
+  await writeNetdev(sys, {
+    ifName: 'eth0',
+    deviceDir: 'devices/pci0000:00/0000:00:03.0/virtio0',
+    mac: '52:54:00:12:34:57',
+    mtu: 1500,
+    speed: -1,
+    operstate: 'up',
+    carrier: 1,
+  });
+  await writeVirtualNetdev(sys, 'lo', { type: 772, mtu: 65536 });
+  await mkdir(dev, { recursive: true });
+  return {
     expected: {
-      gpus: sorted.filter((f) => f.vendorId === '10de' && f.classCode.startsWith('0302')).map((f) => f.address),
-      nics,
-      rdmaDevices: rdmaDevices.sort(),
-      sources: [lspciSrc, smiSrc, ibTarSrc, 'infiniband/gpud__ibstat__h100-node__all-active.txt'],
+      gpus: [],
+      nics: [{ ifName: 'eth0', pciAddress: '0000:00:03.0' }],
+      rdmaDevices: [],
+      sources: ['test/cluster/nodes/index.ts'],
     },
   };
 }

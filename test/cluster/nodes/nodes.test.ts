@@ -4,9 +4,13 @@ import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuDevice, NicDevice } from '../../../agent/discovery/inventory.js';
 import { parseNvidiaSmiXml } from '../../../agent/discovery/nvidia-smi.js';
-import { buildSimulatedNode, FIXTURES, SIMULATED_NODE_KINDS } from './index.js';
+import { scanInventory } from '../../../agent/discovery/scan.js';
+import { describeRecorded, HAS_RECORDED_FIXTURES, itRecorded } from '../../support/recorded.js';
+import { h100HgxGpuIdentity } from './h100-hgx-model.js';
+import { buildSimulatedNode, FIXTURES, RECORDED_NODE_KINDS, SIMULATED_NODE_KINDS } from './index.js';
 import { parseLspciVvv } from './lspci.js';
 import { nvidiaSmiTextToXml } from './nvidia-smi-text-to-xml.js';
 import { readTar } from './tar.js';
@@ -66,7 +70,7 @@ describe('ttar unpacker', () => {
     );
   });
 
-  it('unpacks the node_exporter fixture as the recording has it', async () => {
+  itRecorded('unpacks the node_exporter fixture as the recording has it', async () => {
     const d = await temp();
     await unpackTtar(readFileSync(join(FIXTURES, 'sysfs/node_exporter__sysfs-snapshot__sys.ttar'), 'utf8'), d, {
       stripPrefix: 'sys/',
@@ -80,7 +84,7 @@ describe('ttar unpacker', () => {
   });
 });
 
-describe('tar reader', () => {
+describeRecorded('tar reader', () => {
   it('reads the infiniband tar (git archive): mlx5_0 port 1 is ACTIVE at 400 Gb/s NDR', () => {
     const entries = readTar(
       readFileSync(join(FIXTURES, 'sysfs/gpud__sys-class-infiniband__h100-node-8xcx7-ndr-plus-bf3-bond.tar')),
@@ -95,10 +99,12 @@ describe('tar reader', () => {
 });
 
 describe('lspci -vvv parser', () => {
-  const fns = parseLspciVvv(
-    readFileSync(join(FIXTURES, 'lspci/gpud__lspci-vvv__8x-h100-hgx-pex890xx-cx7.txt'), 'utf8'),
-  );
-  it('reads all 517 functions of the capture with ids, class, NUMA, link and driver', () => {
+  let fns: ReturnType<typeof parseLspciVvv> = [];
+  beforeAll(() => {
+    if (!HAS_RECORDED_FIXTURES) return;
+    fns = parseLspciVvv(readFileSync(join(FIXTURES, 'lspci/gpud__lspci-vvv__8x-h100-hgx-pex890xx-cx7.txt'), 'utf8'));
+  });
+  itRecorded('reads all 517 functions of the capture with ids, class, NUMA, link and driver', () => {
     expect(fns).toHaveLength(517);
     expect(fns.find((f) => f.address === '0000:19:00.0')).toMatchObject({
       classCode: '030200',
@@ -120,15 +126,18 @@ describe('lspci -vvv parser', () => {
     expect(fns.filter((f) => f.vendorId === '10de' && f.classCode === '068000')).toHaveLength(4); // NVSwitch bridges
   });
 
-  it('the GPU bus ids of the lspci capture are exactly those of the nvidia-smi capture (checked, documented in README)', () => {
-    const text = readFileSync(
-      join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'),
-      'utf8',
-    );
-    const smi = [...text.matchAll(/^GPU 0000(\S+)$/gm)].map((m) => m[1]!.toLowerCase());
-    const lspci = fns.filter((f) => f.classCode === '030200').map((f) => f.address);
-    expect(smi).toEqual(lspci);
-  });
+  itRecorded(
+    'the GPU bus ids of the lspci capture are exactly those of the nvidia-smi capture (checked, documented in README)',
+    () => {
+      const text = readFileSync(
+        join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'),
+        'utf8',
+      );
+      const smi = [...text.matchAll(/^GPU 0000(\S+)$/gm)].map((m) => m[1]!.toLowerCase());
+      const lspci = fns.filter((f) => f.classCode === '030200').map((f) => f.address);
+      expect(smi).toEqual(lspci);
+    },
+  );
 
   it('names an unknown class instead of guessing', () => {
     expect(() => parseLspciVvv('00:01.0 Weird thing: Intel Corporation Device 1234\n')).toThrow(
@@ -138,11 +147,11 @@ describe('lspci -vvv parser', () => {
 });
 
 describe('nvidia-smi text → XML (derived)', () => {
-  const text = readFileSync(
-    join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'),
-    'utf8',
-  );
-  it('the derived XML parses and carries the text capture’s values', () => {
+  itRecorded('the derived XML parses and carries the text capture’s values', () => {
+    const text = readFileSync(
+      join(FIXTURES, 'nvidia-smi-text/gpud__nvidia-smi-q__8x-h100-sxm-baremetal__535.161.08.txt'),
+      'utf8',
+    );
     const r = parseNvidiaSmiXml(nvidiaSmiTextToXml(text));
     if (!r.ok) throw new Error(r.error);
     expect(r.report.driverVersion).toBe('535.161.08');
@@ -176,8 +185,10 @@ describe('nvidia-smi text → XML (derived)', () => {
 });
 
 describe('buildSimulatedNode', () => {
-  it('builds every kind', async () => {
-    for (const kind of SIMULATED_NODE_KINDS) {
+  it('builds every kind whose data is here (the recorded kinds only where ../shared/fixtures exists)', async () => {
+    const kinds = SIMULATED_NODE_KINDS.filter((k) => HAS_RECORDED_FIXTURES || !RECORDED_NODE_KINDS.has(k));
+    expect(kinds).toContain('h100-hgx');
+    for (const kind of kinds) {
       const n = await buildSimulatedNode(kind, await temp());
       expect(n.nodeName).toBe(`sim-${kind}`);
       expect(n.expected.sources.length).toBeGreaterThan(0);
@@ -185,7 +196,7 @@ describe('buildSimulatedNode', () => {
   });
 
   it('the fake nvidia-smi prints the XML, fails, hangs, and refuses other arguments', async () => {
-    const n = await buildSimulatedNode('a100-mig', await temp(), { nodeName: 'a' });
+    const n = await buildSimulatedNode('h100-hgx', await temp(), { nodeName: 'a' });
     const ok = await run(n.nvidiaSmiPath, ['-q', '-x']);
     expect(ok.stdout).toBe(await n.nvidiaSmiXml());
     await n.setNvidiaSmi({ mode: 'fail' });
@@ -198,7 +209,7 @@ describe('buildSimulatedNode', () => {
   });
 
   it('appends kernel-log records in /dev/kmsg format with increasing sequence numbers', async () => {
-    const n = await buildSimulatedNode('v100s-vm', await temp());
+    const n = await buildSimulatedNode('cpu-vm', await temp());
     await n.appendKernelLog('NVRM: Xid (PCI:0000:00:0d): 79, pid=0, GPU has fallen off the bus.');
     await n.appendKernelLog('line one\nline two', { prio: 4 });
     const lines = (await readFile(n.kmsgPath, 'utf8')).split('\n').filter(Boolean);
@@ -211,9 +222,65 @@ describe('buildSimulatedNode', () => {
   });
 
   it('removePciDevice removes the device, its bus link and the class links into it', async () => {
-    const n = await buildSimulatedNode('v100s-vm', await temp());
+    const n = await buildSimulatedNode('cpu-vm', await temp());
     await n.removePciDevice('0000:00:03.0');
     await expect(readlink(join(n.sysfsRoot, 'bus/pci/devices/0000:00:03.0'))).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(readlink(join(n.sysfsRoot, 'class/net/eth0'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the authored 8x H100 HGX model (h100-hgx)', () => {
+  const scanNode = async (kind: 'h100-hgx' | 'h100-hgx-recorded') => {
+    const n = await buildSimulatedNode(kind, await temp(), { nodeName: 'model' });
+    return scanInventory({
+      sysfsRoot: n.sysfsRoot,
+      devRoot: n.devRoot,
+      nvidiaSmi: n.nvidiaSmiPath,
+      nvidiaSmiTimeoutMs: 10_000,
+      nodeName: 'model',
+    });
+  };
+
+  it('has the GPUs, switches, NUMA nodes and NICs the recordings describe (hand-checked literals)', async () => {
+    const inv = await scanNode('h100-hgx');
+    expect(inv.problems).toEqual([]);
+    const gpus = inv.devices.filter((d): d is GpuDevice => d.kind === 'gpu');
+    expect(gpus.map((g) => [g.pci.address, g.pci.numaNode, g.pci.pcieRoot, g.minor])).toEqual([
+      ['0000:19:00.0', 0, 'pci0000:15', 0],
+      ['0000:3b:00.0', 0, 'pci0000:37', 1],
+      ['0000:4c:00.0', 0, 'pci0000:48', 2],
+      ['0000:5d:00.0', 0, 'pci0000:59', 3],
+      ['0000:9b:00.0', 1, 'pci0000:97', 4],
+      ['0000:bb:00.0', 1, 'pci0000:b7', 5],
+      ['0000:cb:00.0', 1, 'pci0000:c7', 6],
+      ['0000:db:00.0', 1, 'pci0000:d7', 7],
+    ]);
+    expect(gpus[0]).toMatchObject({
+      model: 'NVIDIA H100 80GB HBM3',
+      uuid: h100HgxGpuIdentity(0).uuid,
+      memoryBytes: 81559 * 1024 ** 2,
+      health: { state: 'healthy' },
+    });
+    expect(new Set(gpus.map((g) => g.uuid)).size).toBe(8);
+    const nics = inv.devices.filter((d): d is NicDevice => d.kind === 'nic');
+    expect(nics).toHaveLength(14);
+    // each GPU's ConnectX-7 hangs off the same PEX switch (upstream port <root+1>:00.0)
+    const nic1a = nics.find((n) => n.pciAddress === '0000:1a:00.0');
+    expect(nic1a).toMatchObject({ ifName: 'enp26s0np0', rdma: [{ device: 'mlx5_0', port: 1, state: 'ACTIVE' }] });
+    expect(nic1a?.pci?.pcieSwitch).toBe(gpus[0]!.pci.pcieSwitch);
+    expect(nics.find((n) => n.pciAddress === '0000:01:00.1')).toMatchObject({ operState: 'down' });
+  });
+
+  itRecorded('discovers the same inventory as the node built from the recordings, identities aside', async () => {
+    // UUIDs and serials are made up in the model; everything else must match what the recordings give
+    const comparable = (inv: Awaited<ReturnType<typeof scanInventory>>) =>
+      JSON.parse(
+        JSON.stringify(inv.devices, (key, value: unknown) =>
+          ['uuid', 'serial', 'deviceNodes', 'iommuGroup'].includes(key) ? undefined : value,
+        ),
+      ) as unknown;
+    const [model, recorded] = [await scanNode('h100-hgx'), await scanNode('h100-hgx-recorded')];
+    expect(comparable(model)).toEqual(comparable(recorded));
+    expect(model.devices.length).toBeGreaterThan(20);
   });
 });

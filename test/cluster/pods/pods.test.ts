@@ -111,7 +111,7 @@ describe('pods that really run (StatefulSet controller-lite, pod runner, headles
     dir = await mkdtemp(join(tmpdir(), 'pods-test-'));
     cluster = await startTestCluster({
       apiServer: { namespaces: [NS], podGracefulDeletion: true },
-      workloads: { nodes: [{ name: 'node-a', kind: 'procfs' }], dir },
+      workloads: { nodes: [{ name: 'node-a', kind: 'cpu-vm' }], dir },
     });
     cluster.apiServer.store.apply([
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'web', namespace: NS } },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { GpuDevice, Inventory, NicDevice } from '../../../agent/discovery/inventory.js';
+import { h100HgxGpuIdentity } from '../../cluster/nodes/h100-hgx-model.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
 import { runBundle } from '../../support/cli.js';
 
@@ -60,7 +61,7 @@ describe('lockstep discover', () => {
       '80Gi',
       '9.0',
       'off',
-      'GPU-ee7954ec-da95-fd7a-ddfd-c6b32cc2f8aa',
+      h100HgxGpuIdentity(0).uuid,
       'healthy',
     ]);
     const topo = lines.slice(lines.indexOf('TOPOLOGY (GPU → NICs, nearest first)'));
@@ -104,7 +105,7 @@ describe('lockstep discover', () => {
   });
 
   it('keeps going when nvidia-smi fails, and says so under PROBLEMS', async () => {
-    const n = await buildSimulatedNode('v100s-vm', join(dir, 'v100'), {});
+    const n = await buildSimulatedNode('h100-hgx', join(dir, 'smi-fails'), {});
     await n.setNvidiaSmi({ mode: 'fail' });
     const r = runBundle('lockstep', ['discover', ...nodeArgs(n)]);
     expect(r.status).toBe(0);

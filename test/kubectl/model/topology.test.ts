@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DRIVER } from '../../../src/contract/names.js';
 import { buildInventory, type DeviceRecord } from '../../../src/kubectl/model/devices.js';
 import { distance, nearestNic, topoMatrix } from '../../../src/kubectl/model/topology.js';
+import { itRecorded, recordedFixture } from '../../support/recorded.js';
 import { h100Slice } from '../fixtures.js';
 
-const RECORDED = join(
-  import.meta.dirname,
-  '../../../../shared/fixtures/topo-matrix/EXCERPT__topo-m__8xh100-sxm-8x-mlx5-pix__sglang-issue-30401.txt',
-);
+const RECORDED = recordedFixture('topo-matrix/EXCERPT__topo-m__8xh100-sxm-8x-mlx5-pix__sglang-issue-30401.txt');
 
 function dev(over: Partial<DeviceRecord>): DeviceRecord {
   return { node: 'n', pool: 'n', slice: 's', name: 'x', type: 'gpu', health: 'Healthy', taints: [], ...over };
@@ -32,7 +29,7 @@ describe('distance', () => {
 });
 
 describe('topoMatrix on the recorded 8x H100 node', () => {
-  it('derives the same matrix nvidia-smi printed, NV18 becoming NV (the link count is not published)', () => {
+  itRecorded('derives the same matrix nvidia-smi printed, NV18 becoming NV (the link count is not published)', () => {
     const lines = readFileSync(RECORDED, 'utf8').split('\n');
     const header = lines[0]!.trim().split(/\s+/);
     const labels = header.slice(0, 16);

@@ -1,0 +1,349 @@
+/**
+ * An 8x H100 HGX node written down as a model, so a fresh clone (no ../shared recordings) can build the node the
+ * demo, the cluster and most tests use. Every number here is a fact the recordings and FACTS.md state about such a
+ * node; nothing is copied from a recording file:
+ *
+ * - PCIe (as `lspci -vvv` of an 8x H100 HGX with Broadcom PEX890xx switches shows it): eight root complexes
+ *   `pci0000:<R>` (R = 15, 37, 48, 59 on NUMA node 0; 97, b7, c7, d7 on node 1). Under each: root port `<R>:01.0`
+ *   (Intel 8086:352a), one PEX890xx switch (upstream port `<R+1>:00.0`, downstream ports `<R+2>:01.0`, `:02.0`,
+ *   Broadcom 1000:c030), the GPU `<R+4>:00.0` (10de:2330, subsystem 10de:16c1, Gen5 x16) on the first downstream
+ *   port and a ConnectX-7 `<R+5>:00.0` (15b3:1021, Gen5 x16) on the second. The switches of root complexes 15 and 97
+ *   have a third downstream port `<R+2>:03.0` with a dual-port ConnectX-6 Dx `<R+6>:00.0/.1` (15b3:101d, Gen4 x16).
+ *   The four NVSwitches (10de:22a3, class 0x0680, driver nvidia-nvswitch) sit behind a PMC-Sierra switch
+ *   (11f8:4128, upstream `81:00.0`, downstream `82:00.0`–`82:03.0`) on root port `80:01.0` (NUMA 1, Gen4 x2); two
+ *   on-board Broadcom BCM5720 ports (14e4:165f, tg3) on `00:0c.0` → `01:00.0`/`01:00.1`.
+ * - GPUs (as `nvidia-smi -q` of driver 535.161.08 reports them): NVIDIA H100 80GB HBM3, Hopper, 81559 MiB, ECC on,
+ *   MIG off, NVLink fabric registration Completed/Success, minor numbers 0–7 in bus order, board id `0x<bus>00`. UUIDs and serial numbers are made up
+ *   (deterministic), not a real board's.
+ * - RDMA (as `/sys/class/infiniband` of such a node shows it): the ConnectX-7s are mlx5_0, 1, 4–9 (MT4129,
+ *   firmware 28.x), the ConnectX-6 Dx ports mlx5_2, 3, 10, 11 (MT4125, firmware 22.x), all RoCE (link layer Ethernet).
+ *
+ * The XML follows NVIDIA's `nvsmi_device_v12.dtd` element names (driver 535) for the elements lockstep reads and
+ * the common ones beside them; where ../shared exists, nodes.test.ts checks this model against the recordings.
+ */
+import { createHash } from 'node:crypto';
+import type { SimPciFunction } from './sysfs-writer.js';
+
+/** Root complex bus numbers, one per GPU, in bus order; the ConnectX-6 Dx hangs off the switches of 15 and 97. */
+const ROOTS: readonly { root: number; connectX6: boolean }[] = [
+  { root: 0x15, connectX6: true },
+  { root: 0x37, connectX6: false },
+  { root: 0x48, connectX6: false },
+  { root: 0x59, connectX6: false },
+  { root: 0x97, connectX6: true },
+  { root: 0xb7, connectX6: false },
+  { root: 0xc7, connectX6: false },
+  { root: 0xd7, connectX6: false },
+];
+
+const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+const bdf = (bus: number, dev: number, fn = 0) => `0000:${hex2(bus)}:${hex2(dev)}.${fn}`;
+const numaOf = (bus: number) => (bus < 0x80 ? 0 : 1);
+
+const GEN5 = '32.0 GT/s PCIe';
+const GEN4 = '16.0 GT/s PCIe';
+
+/** The GPUs' bus ids, in bus order (= minor number order). */
+export const H100_HGX_GPUS: readonly string[] = ROOTS.map(({ root }) => bdf(root + 4, 0));
+
+/** Every PCI function of the model, parents before children. */
+export function h100HgxPciFunctions(): SimPciFunction[] {
+  const out: Omit<SimPciFunction, 'iommuGroup'>[] = [];
+  const add = (parentPath: string, f: Omit<SimPciFunction, 'sysfsPath' | 'iommuGroup'>): string => {
+    const sysfsPath = `${parentPath}/${f.address}`;
+    out.push({ ...f, sysfsPath });
+    return sysfsPath;
+  };
+  const bridge = (
+    address: string,
+    vendorId: string,
+    deviceId: string,
+    numaNode: number,
+    speed: string,
+    width = 16,
+  ) => ({
+    address,
+    vendorId,
+    deviceId,
+    classCode: '060400',
+    numaNode,
+    linkSpeed: speed,
+    linkWidth: width,
+    driver: 'pcieport',
+  });
+
+  // on-board 1G Ethernet
+  const onboardPort = add('devices/pci0000:00', bridge(bdf(0x00, 0x0c), '8086', '1bbc', 0, '5.0 GT/s PCIe', 1));
+  for (const fn of [0, 1]) {
+    add(onboardPort, {
+      address: bdf(0x01, 0, fn),
+      vendorId: '14e4',
+      deviceId: '165f',
+      classCode: '020000',
+      subsystemVendorId: '1028',
+      subsystemDeviceId: '165f',
+      numaNode: 0,
+      linkSpeed: '5.0 GT/s PCIe',
+      linkWidth: 1,
+      driver: 'tg3',
+    });
+  }
+
+  for (const { root, connectX6 } of ROOTS) {
+    const numa = numaOf(root);
+    const rootPort = add(`devices/pci0000:${hex2(root)}`, bridge(bdf(root, 1), '8086', '352a', numa, GEN5));
+    const upstream = add(rootPort, bridge(bdf(root + 1, 0), '1000', 'c030', numa, GEN5));
+    const gpuPort = add(upstream, bridge(bdf(root + 2, 1), '1000', 'c030', numa, GEN5));
+    const nicPort = add(upstream, bridge(bdf(root + 2, 2), '1000', 'c030', numa, GEN5));
+    add(gpuPort, {
+      address: bdf(root + 4, 0),
+      vendorId: '10de',
+      deviceId: '2330',
+      classCode: '030200',
+      subsystemVendorId: '10de',
+      subsystemDeviceId: '16c1',
+      numaNode: numa,
+      linkSpeed: GEN5,
+      linkWidth: 16,
+      driver: 'nvidia',
+    });
+    add(nicPort, {
+      address: bdf(root + 5, 0),
+      vendorId: '15b3',
+      deviceId: '1021',
+      classCode: '020000',
+      subsystemVendorId: '15b3',
+      subsystemDeviceId: '1021',
+      numaNode: numa,
+      linkSpeed: GEN5,
+      linkWidth: 16,
+      driver: 'mlx5_core',
+    });
+    if (connectX6) {
+      const cx6Port = add(upstream, bridge(bdf(root + 2, 3), '1000', 'c030', numa, GEN4));
+      for (const fn of [0, 1]) {
+        add(cx6Port, {
+          address: bdf(root + 6, 0, fn),
+          vendorId: '15b3',
+          deviceId: '101d',
+          classCode: '020000',
+          subsystemVendorId: '15b3',
+          subsystemDeviceId: '101d',
+          numaNode: numa,
+          linkSpeed: GEN4,
+          linkWidth: 16,
+          driver: 'mlx5_core',
+        });
+      }
+    }
+  }
+
+  // NVSwitches behind the PMC-Sierra switch
+  const nvsRootPort = add('devices/pci0000:80', bridge(bdf(0x80, 1), '8086', '352a', 1, GEN4, 2));
+  const pmcUpstream = add(nvsRootPort, bridge(bdf(0x81, 0), '11f8', '4128', 1, GEN4, 2));
+  for (let i = 0; i < 4; i++) {
+    const port = add(pmcUpstream, bridge(bdf(0x82, i), '11f8', '4128', 1, GEN4, 2));
+    add(port, {
+      address: bdf(0x83 + i, 0),
+      vendorId: '10de',
+      deviceId: '22a3',
+      classCode: '068000',
+      subsystemVendorId: '10de',
+      subsystemDeviceId: '1796',
+      numaNode: 1,
+      linkSpeed: GEN4,
+      linkWidth: 2,
+      driver: 'nvidia-nvswitch',
+    });
+  }
+
+  // no IOMMU groups in a model: one group per function, numbered in BDF order
+  const sorted = [...out].sort((a, b) => (a.address < b.address ? -1 : 1));
+  const group = new Map(sorted.map((f, i) => [f.address, i]));
+  return out.map((f) => ({ ...f, iommuGroup: group.get(f.address) }));
+}
+
+/** The made-up identity of GPU `index`: a UUID shaped like NVIDIA's and a 13-digit serial. */
+export function h100HgxGpuIdentity(index: number): { uuid: string; serial: string } {
+  const h = createHash('sha256').update(`lockstep simulated h100-hgx gpu ${index}`).digest('hex');
+  const uuid = `GPU-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  return { uuid, serial: `165400000${String(index).padStart(4, '0')}` };
+}
+
+/** RDMA device names of the ConnectX-7s (in bus order) and of the ConnectX-6 Dx ports (in bus order). */
+export const H100_HGX_RDMA = {
+  connectX7: ['mlx5_0', 'mlx5_1', 'mlx5_4', 'mlx5_5', 'mlx5_6', 'mlx5_7', 'mlx5_8', 'mlx5_9'],
+  connectX6: ['mlx5_2', 'mlx5_3', 'mlx5_10', 'mlx5_11'],
+} as const;
+
+/** sysfs attributes of a ConnectX-7 RDMA device and its port 1 (RoCE, 400 Gb/s NDR, active). */
+export function connectX7RdmaFiles(): { files: Record<string, string>; ports: Record<string, string> } {
+  const counters = ['link_downed', 'port_rcv_data', 'port_rcv_errors', 'port_xmit_data', 'symbol_error'];
+  return {
+    files: { fw_ver: '28.41.1000\n', hca_type: 'MT4129\n', board_id: 'MT_0000000001\n' },
+    ports: {
+      state: '4: ACTIVE\n',
+      phys_state: '5: LinkUp\n',
+      rate: '400 Gb/sec (4X NDR)\n',
+      link_layer: 'Ethernet\n',
+      ...Object.fromEntries(counters.map((c) => [`counters/${c}`, '0\n'])),
+    },
+  };
+}
+
+/** sysfs attributes of a ConnectX-6 Dx RDMA device and its port 1 (RoCE, 100 Gb/s, active). */
+export function connectX6RdmaFiles(): { files: Record<string, string>; ports: Record<string, string> } {
+  return {
+    files: { fw_ver: '22.39.1002\n', hca_type: 'MT4125\n', board_id: 'MT_0000000002\n' },
+    ports: { state: '4: ACTIVE\n', phys_state: '5: LinkUp\n', rate: '100 Gb/sec (4X EDR)\n', link_layer: 'Ethernet\n' },
+  };
+}
+
+const DRIVER_VERSION = '535.161.08';
+
+function gpuXml(index: number, busId: string): string {
+  const { uuid, serial } = h100HgxGpuIdentity(index);
+  const [, bus = '00'] = /^0000:([0-9a-f]{2})/.exec(busId) ?? [];
+  const smiBusId = `00000000:${busId.slice(5).toUpperCase()}`;
+  const zeroEcc = (threshold: boolean) =>
+    [
+      '\t\t\t\t<sram_correctable>0</sram_correctable>',
+      '\t\t\t\t<sram_uncorrectable_parity>0</sram_uncorrectable_parity>',
+      '\t\t\t\t<sram_uncorrectable_secded>0</sram_uncorrectable_secded>',
+      '\t\t\t\t<dram_correctable>0</dram_correctable>',
+      '\t\t\t\t<dram_uncorrectable>0</dram_uncorrectable>',
+      ...(threshold ? ['\t\t\t\t<sram_threshold_exceeded>No</sram_threshold_exceeded>'] : []),
+    ].join('\n');
+  return `\t<gpu id="${smiBusId}">
+\t\t<product_name>NVIDIA H100 80GB HBM3</product_name>
+\t\t<product_brand>NVIDIA</product_brand>
+\t\t<product_architecture>Hopper</product_architecture>
+\t\t<display_mode>Enabled</display_mode>
+\t\t<display_active>Disabled</display_active>
+\t\t<persistence_mode>Enabled</persistence_mode>
+\t\t<addressing_mode>None</addressing_mode>
+\t\t<mig_mode>
+\t\t\t<current_mig>Disabled</current_mig>
+\t\t\t<pending_mig>Disabled</pending_mig>
+\t\t</mig_mode>
+\t\t<mig_devices>
+\t\t\tNone
+\t\t</mig_devices>
+\t\t<accounting_mode>Disabled</accounting_mode>
+\t\t<accounting_mode_buffer_size>4000</accounting_mode_buffer_size>
+\t\t<serial>${serial}</serial>
+\t\t<uuid>${uuid}</uuid>
+\t\t<minor_number>${index}</minor_number>
+\t\t<vbios_version>96.00.74.00.0D</vbios_version>
+\t\t<multigpu_board>No</multigpu_board>
+\t\t<board_id>0x${bus}00</board_id>
+\t\t<gsp_firmware_version>${DRIVER_VERSION}</gsp_firmware_version>
+\t\t<gpu_reset_status>
+\t\t\t<reset_required>No</reset_required>
+\t\t\t<drain_and_reset_recommended>No</drain_and_reset_recommended>
+\t\t</gpu_reset_status>
+\t\t<pci>
+\t\t\t<pci_bus>${bus.toUpperCase()}</pci_bus>
+\t\t\t<pci_device>00</pci_device>
+\t\t\t<pci_domain>0000</pci_domain>
+\t\t\t<pci_device_id>233010DE</pci_device_id>
+\t\t\t<pci_bus_id>${smiBusId}</pci_bus_id>
+\t\t\t<pci_sub_system_id>16C110DE</pci_sub_system_id>
+\t\t\t<pci_gpu_link_info>
+\t\t\t\t<pcie_gen>
+\t\t\t\t\t<max_link_gen>5</max_link_gen>
+\t\t\t\t\t<current_link_gen>5</current_link_gen>
+\t\t\t\t\t<device_current_link_gen>5</device_current_link_gen>
+\t\t\t\t\t<max_device_link_gen>5</max_device_link_gen>
+\t\t\t\t\t<max_host_link_gen>5</max_host_link_gen>
+\t\t\t\t</pcie_gen>
+\t\t\t\t<link_widths>
+\t\t\t\t\t<max_link_width>16x</max_link_width>
+\t\t\t\t\t<current_link_width>16x</current_link_width>
+\t\t\t\t</link_widths>
+\t\t\t</pci_gpu_link_info>
+\t\t\t<replay_counter>0</replay_counter>
+\t\t\t<replay_rollover_counter>0</replay_rollover_counter>
+\t\t\t<tx_util>0 KB/s</tx_util>
+\t\t\t<rx_util>0 KB/s</rx_util>
+\t\t</pci>
+\t\t<fan_speed>N/A</fan_speed>
+\t\t<performance_state>P0</performance_state>
+\t\t<fb_memory_usage>
+\t\t\t<total>81559 MiB</total>
+\t\t\t<reserved>551 MiB</reserved>
+\t\t\t<used>0 MiB</used>
+\t\t\t<free>81007 MiB</free>
+\t\t</fb_memory_usage>
+\t\t<bar1_memory_usage>
+\t\t\t<total>131072 MiB</total>
+\t\t\t<used>1 MiB</used>
+\t\t\t<free>131071 MiB</free>
+\t\t</bar1_memory_usage>
+\t\t<compute_mode>Default</compute_mode>
+\t\t<utilization>
+\t\t\t<gpu_util>0 %</gpu_util>
+\t\t\t<memory_util>0 %</memory_util>
+\t\t</utilization>
+\t\t<ecc_mode>
+\t\t\t<current_ecc>Enabled</current_ecc>
+\t\t\t<pending_ecc>Enabled</pending_ecc>
+\t\t</ecc_mode>
+\t\t<ecc_errors>
+\t\t\t<volatile>
+${zeroEcc(false)}
+\t\t\t</volatile>
+\t\t\t<aggregate>
+${zeroEcc(true)}
+\t\t\t</aggregate>
+\t\t</ecc_errors>
+\t\t<retired_pages>
+\t\t\t<multiple_single_bit_retirement>
+\t\t\t\t<retired_count>N/A</retired_count>
+\t\t\t\t<retired_pagelist>N/A</retired_pagelist>
+\t\t\t</multiple_single_bit_retirement>
+\t\t\t<double_bit_retirement>
+\t\t\t\t<retired_count>N/A</retired_count>
+\t\t\t\t<retired_pagelist>N/A</retired_pagelist>
+\t\t\t</double_bit_retirement>
+\t\t\t<pending_blacklist>N/A</pending_blacklist>
+\t\t\t<pending_retirement>N/A</pending_retirement>
+\t\t</retired_pages>
+\t\t<remapped_rows>
+\t\t\t<remapped_row_corr>0</remapped_row_corr>
+\t\t\t<remapped_row_unc>0</remapped_row_unc>
+\t\t\t<remapped_row_pending>No</remapped_row_pending>
+\t\t\t<remapped_row_failure>No</remapped_row_failure>
+\t\t</remapped_rows>
+\t\t<temperature>
+\t\t\t<gpu_temp>29 C</gpu_temp>
+\t\t\t<memory_temp>39 C</memory_temp>
+\t\t</temperature>
+\t\t<gpu_power_readings>
+\t\t\t<power_draw>67.74 W</power_draw>
+\t\t\t<current_power_limit>700.00 W</current_power_limit>
+\t\t</gpu_power_readings>
+\t\t<fabric>
+\t\t\t<state>Completed</state>
+\t\t\t<status>Success</status>
+\t\t</fabric>
+\t\t<processes>
+\t\t</processes>
+\t</gpu>`;
+}
+
+/** `nvidia-smi -q -x` of the model, as driver 535.161.08 prints it (DTD v12). */
+export function h100HgxNvidiaSmiXml(): string {
+  return [
+    '<?xml version="1.0" ?>',
+    '<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">',
+    '<nvidia_smi_log>',
+    '\t<timestamp>Wed Jul 31 11:22:39 2024</timestamp>',
+    `\t<driver_version>${DRIVER_VERSION}</driver_version>`,
+    '\t<cuda_version>12.2</cuda_version>',
+    `\t<attached_gpus>${H100_HGX_GPUS.length}</attached_gpus>`,
+    ...H100_HGX_GPUS.map((busId, index) => gpuXml(index, busId)),
+    '</nvidia_smi_log>',
+    '',
+  ].join('\n');
+}
