@@ -1,20 +1,11 @@
 /** Process helpers the group-runtime benchmarks share: free ports, child processes with their output by line. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 
 /** Debian's python3 (with python3-torch), for the torchrun peers. */
 export const PYTHON = '/usr/bin/python3';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+/** A port below Linux's ephemeral range, for a child that must be told its port (see test/support/ports.ts). */
+export { freePort } from '../support/ports.js';
 
 export interface Running {
   child: ChildProcess;

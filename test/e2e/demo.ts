@@ -69,7 +69,7 @@ try {
   const published = await step(
     'start one `lockstep agent` per node; each publishes its GPUs and NICs and registers its DRA plugin',
     async () => {
-      s.startAgents();
+      await s.startAgents();
       return s.waitForSlices(90_000);
     },
     (counts) => [...counts].map(([node, n]) => `${node}: ${n} GPUs`).join(', '),

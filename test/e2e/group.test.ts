@@ -29,7 +29,7 @@ describe('lockstep end to end: a StatefulSet group on two simulated H100 nodes',
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lockstep-e2e-'));
     story = await Story.start(dir, { podLogLevel: 'info' });
-    story.startAgents();
+    await story.startAgents();
   }, 60_000);
 
   afterAll(async () => {

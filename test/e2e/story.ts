@@ -14,6 +14,7 @@ import { PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../src/
 import type { Pod, ResourceClaim, ResourceSlice } from '../../src/kube/types.js';
 import type { Workloads } from '../cluster/controllers/workloads.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
+import { freePort } from '../support/ports.js';
 import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, REPO_ROOT, workloadManifest } from './manifests.js';
 
 const run = promisify(execFile);
@@ -146,7 +147,7 @@ export class Story {
           LOCKSTEP_LOG_LEVEL: options.podLogLevel ?? 'info',
           // torch's TCPStore listens on every address of the machine, not the pod's: a port of this run's own keeps
           // two runs on one machine apart (the coordinator hands it to the engines as MASTER_PORT)
-          LOCKSTEP_MASTER_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+          LOCKSTEP_MASTER_PORT: String(await freePort()),
         },
       },
     });
@@ -165,13 +166,13 @@ export class Story {
   }
 
   /** One `lockstep agent` per node, with the node's sysfs, /dev, nvidia-smi, kernel log and kubelet directories. */
-  startAgents(): void {
-    let port = 18_000 + Math.floor(Math.random() * 20_000);
+  async startAgents(): Promise<void> {
     for (const node of this.workloads.nodes) {
+      const port = await freePort();
       const args = [
         ...node.agentArgs(),
         `--kubeconfig=${this.kubeconfig}`,
-        `--http-address=127.0.0.1:${port++}`,
+        `--http-address=127.0.0.1:${port}`,
         '--health-interval=1s',
       ];
       const agent = new AgentProcess(node.name, args, join(this.dir, `agent-${node.name}.log`), {

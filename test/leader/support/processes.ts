@@ -3,7 +3,6 @@
  * on loopback addresses, exactly as in pods, only with 127.0.0.x for pod IPs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DIST } from '../../support/cli.js';
 
@@ -81,17 +80,8 @@ export function lockstep(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   };
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A port below Linux's ephemeral range (see test/support/ports.ts). */
+export { freePort } from '../../support/ports.js';
 
 export interface StartedCoordinator {
   proc: Proc;
