@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // test/cluster/** holds the test cluster itself; its own tests are test/cluster/**/*.test.ts
     globalSetup: ['test/global-setup.ts'],
+    // kills what a test spawned when it fails or times out, and whatever a file leaves running (see the module)
+    setupFiles: ['test/support/child-reaper.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
