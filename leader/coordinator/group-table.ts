@@ -76,6 +76,8 @@ export class GroupTable {
   private readonly now: () => number;
   private readonly byPod = new Map<string, Member>();
   private epochValue: number;
+  /** the highest epoch any member reported having run (a coordinator without an API learns the past from them) */
+  private epochFloor = 0;
   private stateValue: GroupState = 'Forming';
   private restartsValue = 0;
   private lastReasonValue: string | undefined;
@@ -98,6 +100,23 @@ export class GroupTable {
 
   get epoch(): number {
     return this.epochValue;
+  }
+
+  /** The epoch the next openEpoch gives: above the current one and above every epoch a member reported. */
+  get nextEpoch(): number {
+    return Math.max(this.epochValue, this.epochFloor) + 1;
+  }
+
+  get lastReason(): string | undefined {
+    return this.lastReasonValue;
+  }
+
+  /**
+   * A member says it last ran `epoch` (under this or an earlier coordinator): epochs opened from now on are above it,
+   * so a restarted coordinator without an API never hands out an epoch a member already saw.
+   */
+  noteMemberEpoch(epoch: number): void {
+    if (Number.isSafeInteger(epoch) && epoch > this.epochFloor) this.epochFloor = epoch;
   }
 
   get state(): GroupState {
@@ -221,7 +240,7 @@ export class GroupTable {
     }
     const now = this.now();
     if (this.epochValue > 0 && this.stateValue !== 'Forming') this.restartsValue++;
-    this.epochValue++;
+    this.epochValue = this.nextEpoch;
     for (const m of this.byPod.values()) {
       m.state = 'Released';
       m.epoch = this.epochValue;
