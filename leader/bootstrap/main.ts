@@ -8,16 +8,28 @@ import { CliError, usageError } from '../../src/cli/errors.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
-import { formatMs, type Joined, JoinRefusedError, JoinTimeoutError, joinGroup } from '../member/client.js';
-import { writeEnvFile } from '../member/env-file.js';
+import {
+  formatMs,
+  GroupFailedError,
+  type Joined,
+  JoinRefusedError,
+  JoinTimeoutError,
+  joinGroup,
+} from '../member/client.js';
+import { readEnvFile, writeEnvFile } from '../member/env-file.js';
 import { JoinFlagError, type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
 import { LocateError } from '../member/locate.js';
 import type { Role } from '../protocol/messages.js';
 import { installLauncher } from './launcher.js';
 
-/** Exit codes (src/cli/exit-codes.ts): the group never formed in time; the coordinator refused this pod. */
+/**
+ * Exit codes (src/cli/exit-codes.ts): the group never formed in time; the coordinator refused this pod; the group has
+ * failed (its restart budget is spent: `lockstep run` exits with it too, and a pod joining a failed group is refused
+ * with it).
+ */
 export const EXIT_TIMEOUT = EXIT.unavailable;
 export const EXIT_REFUSED = EXIT.failed;
+export const EXIT_GROUP_FAILED = EXIT.groupFailed;
 
 export function plan(flags: JoinFlags, rankFromCli: boolean, env: NodeJS.ProcessEnv, facts?: PodFacts): JoinPlan {
   try {
@@ -35,6 +47,7 @@ export async function joinAndWrite(
   role: Role,
   log: Logger,
   trace: { onJoinSent?: () => void; onReleased?: () => void } = {},
+  more: { lastEpoch?: number; signal?: AbortSignal } = {},
 ): Promise<Joined> {
   let joined: Joined;
   try {
@@ -48,9 +61,12 @@ export async function joinAndWrite(
       progressIntervalMs: flags.progressInterval,
       onProgress: (line) => log.info(line),
       onJoinSent: trace.onJoinSent,
+      lastEpoch: more.lastEpoch,
+      signal: more.signal,
     });
   } catch (err) {
     if (err instanceof JoinTimeoutError) throw new CliError(EXIT_TIMEOUT, err.message);
+    if (err instanceof GroupFailedError) throw new CliError(EXIT_GROUP_FAILED, err.message);
     if (err instanceof JoinRefusedError) throw new CliError(EXIT_REFUSED, err.message);
     throw err;
   }
@@ -131,12 +147,15 @@ export async function runBootstrap(
     process.stderr.write(
       `lockstep-trace ${what} ${performance.now().toFixed(1)} ${(performance.timeOrigin + performance.now()).toFixed(1)}\n`,
     );
+  // a restarted bootstrap (the pod's emptyDir survives a container restart) says which epoch it last saw
+  const previous = await readEnvFile(flags.envFile).catch(() => undefined);
   const joined = await joinAndWrite(
     flags,
     joinPlan,
     'ROLE_BOOTSTRAP',
     log,
     trace ? { onJoinSent: () => mark('join-sent'), onReleased: () => mark('released') } : {},
+    { lastEpoch: previous?.epoch },
   );
   if (trace) mark('written');
   joined.session.close();

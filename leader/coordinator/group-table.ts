@@ -33,7 +33,9 @@ export type RefusalCode =
   | 'INVALID_ARGUMENT'
   | 'UNAUTHENTICATED'
   | 'PERMISSION_DENIED'
-  | 'RESOURCE_EXHAUSTED';
+  | 'RESOURCE_EXHAUSTED'
+  /** the group has failed: nobody may join it */
+  | 'ABORTED';
 
 export class JoinRefused extends Error {
   override name = 'JoinRefused';
@@ -139,6 +141,13 @@ export class GroupTable {
   join(identity: MemberIdentity): JoinOutcome {
     const pod = identity.pod;
     if (!pod) throw new JoinRefused('INVALID_ARGUMENT', 'a member must say which pod it is (--pod-name or POD_NAME)');
+    if (this.stateValue === 'Failed') {
+      // a recreated pod would otherwise be admitted and wait at a barrier that never opens again
+      throw new JoinRefused(
+        'ABORTED',
+        `group ${this.group} failed${this.lastReasonValue ? `: ${this.lastReasonValue}` : ''}; pod ${pod} cannot join it`,
+      );
+    }
     if (identity.group && identity.group !== this.group) {
       throw new JoinRefused(
         'FAILED_PRECONDITION',

@@ -97,6 +97,7 @@ const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
   UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  ABORTED: GrpcStatus.ABORTED,
 };
 
 export class CoordinatorServer {
@@ -200,6 +201,8 @@ export class CoordinatorServer {
     const identity = bindClaims(claimed, verified, from);
     const wasReleased = (table.member(identity.pod)?.epoch ?? 0) > 0;
     const outcome = table.join(identity);
+    // a member that ran a later epoch than this coordinator knows (it restarted without an API): continue above it
+    if (request.lastEpoch) table.noteMemberEpoch(request.lastEpoch);
     const { member } = outcome;
     log.info(
       {

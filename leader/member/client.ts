@@ -36,6 +36,16 @@ export class JoinRefusedError extends Error {
   override name = 'JoinRefusedError';
 }
 
+/** The group this pod belongs to has failed (its restart budget is spent): joining cannot help. */
+export class GroupFailedError extends JoinRefusedError {
+  override name = 'GroupFailedError';
+}
+
+/** The wait was abandoned (SIGTERM): not a failure of the group. */
+export class JoinAbortedError extends Error {
+  override name = 'JoinAbortedError';
+}
+
 /** The deadline passed; the message says what was still missing. */
 export class JoinTimeoutError extends Error {
   override name = 'JoinTimeoutError';
@@ -67,6 +77,10 @@ export interface JoinOptions {
   channelOptions?: ChannelOptions;
   /** the coordinator's CA: TLS instead of plaintext */
   ca?: Buffer;
+  /** the last epoch this member ran (from its environment file): a restarted coordinator continues above it */
+  lastEpoch?: number;
+  /** abandons the join at once (run's SIGTERM): rejects with JoinAbortedError */
+  signal?: AbortSignal;
 }
 
 /** How a member reaches a coordinator: TLS with its CA and the name its certificate carries, or plaintext. */
@@ -111,9 +125,33 @@ function describeProgress(p: Progress): string {
 
 /**
  * Joins and waits for the release. Resolves with the release and an open session (bootstrap closes it, run keeps
- * it); rejects with JoinRefusedError or JoinTimeoutError.
+ * it); rejects with JoinRefusedError (GroupFailedError for a failed group), JoinTimeoutError, or JoinAbortedError
+ * once `signal` aborts (whatever it was waiting for: DNS, the coordinator, the barrier).
  */
 export async function joinGroup(options: JoinOptions): Promise<Joined> {
+  const signal = options.signal;
+  if (!signal) return joinUntil(options, { current: undefined });
+  if (signal.aborted) throw new JoinAbortedError('the join was abandoned');
+  const open: { current: { close(): void } | undefined } = { current: undefined };
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      open.current?.close();
+      reject(new JoinAbortedError('the join was abandoned'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const joining = joinUntil(options, open);
+  // the loop notices the abort at its next step; its late outcome goes nowhere
+  joining.catch(() => undefined);
+  try {
+    return await Promise.race([joining, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function joinUntil(options: JoinOptions, open: { current: { close(): void } | undefined }): Promise<Joined> {
   const resolve = options.resolve ?? defaultResolve;
   const started = Date.now();
   const deadline = started + options.timeoutMs;
@@ -136,6 +174,7 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
   let sentOnce = false;
   try {
     for (;;) {
+      if (options.signal?.aborted) throw new JoinAbortedError('the join was abandoned');
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new JoinTimeoutError(`gave up after ${formatMs(options.timeoutMs)}: ${waiting}`);
@@ -156,6 +195,7 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
         ? { ca: options.ca, serverName: options.target.host !== address ? options.target.host : undefined }
         : undefined;
       const client = new Client(grpcTarget(address, options.target.port), ...channel(tls, options.channelOptions));
+      open.current = client;
       let session: MemberSession | undefined;
       try {
         const request: JoinRequest = {
@@ -163,6 +203,7 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
           member: options.identity,
           token: options.token,
           role: options.role,
+          lastEpoch: options.lastEpoch ?? 0,
         };
         if (!sentOnce) {
           sentOnce = true;
@@ -172,6 +213,7 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
         delay = 100;
         report(`joined group ${reply.group} as rank ${reply.rank}; waiting for the other members`, true);
         session = new MemberSession(client, reply, options.role);
+        open.current = session;
         const release = await session.waitForRelease(deadline, (p) =>
           report(`${describeProgress(p)} (this pod is rank ${reply.rank})`),
         );
@@ -184,7 +226,11 @@ export async function joinGroup(options: JoinOptions): Promise<Joined> {
           throw new JoinTimeoutError(`gave up after ${formatMs(options.timeoutMs)}: ${waiting}`);
         }
         if (err instanceof JoinRefusedError) throw err;
+        if (options.signal?.aborted) throw new JoinAbortedError('the join was abandoned');
         const e = err as Partial<ServiceError>;
+        if (e.code === GrpcStatus.ABORTED) {
+          throw new GroupFailedError(`the coordinator at ${where} refused this pod: ${e.details || e.message}`);
+        }
         if (e.code !== undefined && FATAL.has(e.code)) {
           throw new JoinRefusedError(`the coordinator at ${where} refused this pod: ${e.details || e.message}`);
         }
@@ -285,7 +331,15 @@ export class MemberSession {
       const timer = setTimeout(() => reject(new JoinTimeoutError('deadline')), Math.max(0, deadline - Date.now()));
       timer.unref();
       this.open(0, {
-        onProgress,
+        onProgress: (p) => {
+          if (p.state === 'Failed') {
+            // the group failed while this member waited at the barrier: it never opens again
+            clearTimeout(timer);
+            reject(new GroupFailedError(`group failed while waiting at the barrier (epoch ${p.epoch})`));
+            return;
+          }
+          onProgress(p);
+        },
         onRelease: (release) => {
           clearTimeout(timer);
           this.epoch = release.epoch;

@@ -34,6 +34,8 @@ export interface JoinRequest {
   member: MemberIdentity;
   token: string;
   role: Role;
+  /** the last epoch this member ran (0 = none); decoded as 0 from members that predate it */
+  lastEpoch?: number;
 }
 
 export interface JoinReply {

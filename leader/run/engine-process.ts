@@ -100,6 +100,8 @@ export class EngineProcess {
   /** SIGTERM to the whole tree, then SIGKILL once the grace period has passed; resolves on exit. */
   stop(gracePeriodMs = this.gracePeriodMs): Promise<EngineExit> {
     this.signalTree('SIGTERM');
+    // a stopped engine (SIGSTOP, a failed health check's usual cause) only handles its SIGTERM once continued
+    this.signalTree('SIGCONT');
     if (!this.killTimer) {
       this.killTimer = setTimeout(() => this.signalTree('SIGKILL'), gracePeriodMs);
       this.killTimer.unref();

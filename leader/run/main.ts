@@ -12,12 +12,48 @@ import { attachSession, type MemberTls } from '../member/client.js';
 import { type EnvFile, readEnvFile } from '../member/env-file.js';
 import { JoinFlagError, type JoinFlags, type JoinPlan, type PodFacts, readTlsCa } from '../member/join-options.js';
 import { expandArgs } from './expand.js';
+import { defaultHealthProbe, HEALTH_DEFAULTS, HealthCheckError, type HealthSpec, parseHealthCheck } from './health.js';
 import { type Connection, EngineSupervisor, splitAddress } from './supervisor.js';
 
 export interface RunOptions extends JoinFlags {
   engine: string;
   shell: boolean;
   gracePeriod: number;
+  /** --health: auto (the engine's default) | none | a check (health.ts) */
+  health?: string;
+  healthPeriod?: number;
+  healthFailures?: number;
+  healthStartGrace?: number;
+  healthTimeout?: number;
+}
+
+/** The health checks of an engine: the flags over the engine's defaults (health.ts). Bad flags are usage errors. */
+export function healthSpec(
+  options: Pick<RunOptions, 'health' | 'healthPeriod' | 'healthFailures' | 'healthStartGrace' | 'healthTimeout'>,
+  engine: string,
+  argv: readonly string[],
+  rank: number,
+): HealthSpec {
+  let parsed: ReturnType<typeof parseHealthCheck>;
+  try {
+    parsed = parseHealthCheck(options.health ?? 'auto');
+  } catch (err) {
+    if (err instanceof HealthCheckError) throw usageError(err.message);
+    throw err;
+  }
+  const failures = options.healthFailures ?? HEALTH_DEFAULTS.failureThreshold;
+  if (!Number.isInteger(failures) || failures < 1) {
+    throw usageError(`--health-failures must be a positive integer, got ${failures}`);
+  }
+  const periodMs = options.healthPeriod ?? HEALTH_DEFAULTS.periodMs;
+  if (periodMs <= 0) throw usageError('--health-period must be positive');
+  return {
+    probe: parsed === 'auto' ? defaultHealthProbe(engine, argv, rank) : parsed,
+    periodMs,
+    failureThreshold: failures,
+    startGraceMs: options.healthStartGrace ?? HEALTH_DEFAULTS.startGraceMs,
+    timeoutMs: Math.max(1, Math.min(options.healthTimeout ?? HEALTH_DEFAULTS.timeoutMs, periodMs)),
+  };
 }
 
 /** The command line to start, from the user's argv: $(VAR) expanded, then the engine's flags for this rank. */
@@ -74,8 +110,8 @@ export async function runRun(
     return { ca, serverName: host && host !== splitAddress(file.coordinator)?.host ? host : undefined };
   };
   // Join (as bootstrap would), then attach the run session: a run's session lives across epochs and coordinators
-  const join = async (joinPlan: JoinPlan): Promise<Connection> => {
-    const joined = await joinAndWrite(options, joinPlan, 'ROLE_BOOTSTRAP', log);
+  const join = async (joinPlan: JoinPlan, signal: AbortSignal, lastEpoch?: number): Promise<Connection> => {
+    const joined = await joinAndWrite(options, joinPlan, 'ROLE_BOOTSTRAP', log, {}, { signal, lastEpoch });
     joined.session.close();
     const file = await readFile();
     if (!file) throw new CliError(1, `the environment file ${options.envFile} vanished after writing it`);
@@ -102,19 +138,23 @@ export async function runRun(
     envFile: options.envFile,
     gracePeriodMs: options.gracePeriod,
     log,
-    command: (file) => buildCommand(argv, file, options, processEnv),
-    connect: async () => {
+    command: (file) => {
+      const built = buildCommand(argv, file, options, processEnv);
+      return { ...built, health: healthSpec(options, built.engine, built.argv, file.rank) };
+    },
+    connect: async (signal) => {
       const file = await readFile();
       if (!file) {
         log.info('no environment file: joining the group directly');
-        return join(joinPlanFor(undefined));
+        return join(joinPlanFor(undefined), signal);
       }
       log.info(
         { envFile: options.envFile, rank: file.rank, epoch: file.epoch },
         'using the environment bootstrap wrote',
       );
-      // the command must be valid before anything starts
-      buildCommand(argv, file, options, processEnv);
+      // the command and its checks must be valid before anything starts
+      const built = buildCommand(argv, file, options, processEnv);
+      healthSpec(options, built.engine, built.argv, file.rank);
       const session = attachSession(
         file.coordinator,
         { memberId: file.memberId, sessionSecret: file.sessionSecret ?? '' },
@@ -124,7 +164,8 @@ export async function runRun(
       );
       return { session, file };
     },
-    reconnect: (file) => join(joinPlanFor(file)),
+    // the epoch it ran: a coordinator that restarted without an API continues above it
+    reconnect: (file, signal) => join(joinPlanFor(file), signal, file.epoch),
   });
   return supervisor.run();
 }

@@ -14,29 +14,57 @@ import { groupEnvironment } from '../environment.js';
 import type { MemberSession } from '../member/client.js';
 import { type EnvFile, writeEnvFile } from '../member/env-file.js';
 import type { EngineEvent, Progress, Release, Stop } from '../protocol/messages.js';
-import { EngineProcess, exitStatus, FORWARDED_SIGNALS } from './engine-process.js';
+import { type EngineExit, EngineProcess, exitStatus, FORWARDED_SIGNALS } from './engine-process.js';
+import { HEALTH_DEFAULTS, HealthMonitor, type HealthSpec } from './health.js';
 import { clearEngineRecord, readStat, reapLeftover, writeEngineRecord } from './process-tree.js';
 
 /** Exit status of `lockstep run` when the group is Failed (restart budget exhausted). */
 export const EXIT_GROUP_FAILED = EXIT.groupFailed;
 
+/** What the supervisor needs of a member session (MemberSession; tests give a fake). */
+export type SupervisedSession = Pick<MemberSession, 'keep' | 'reportEngine' | 'close'>;
+
+/** What the supervisor needs of an engine process (EngineProcess; tests give a fake). */
+export interface SupervisedEngine {
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  stopping: boolean;
+  start(): Promise<void>;
+  wait(): Promise<EngineExit>;
+  stop(gracePeriodMs?: number): Promise<EngineExit>;
+  signal(signal: NodeJS.Signals): void;
+}
+
 export interface Connection {
-  session: MemberSession;
+  session: SupervisedSession;
   file: EnvFile;
   /** the release the join already received (joined now); absent when attached from bootstrap's file */
   release?: Release;
+}
+
+export interface EngineCommand {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  /** health checks of this engine (health.ts); absent = process state only, with the defaults */
+  health?: HealthSpec;
 }
 
 export interface SupervisorOptions {
   envFile: string;
   gracePeriodMs: number;
   log: Logger;
-  /** argv and environment of the engine for a given group environment */
-  command: (file: EnvFile) => { argv: string[]; env: NodeJS.ProcessEnv };
-  /** the first connection (attach from bootstrap's file, or join) */
-  connect: () => Promise<Connection>;
+  /** argv, environment and health checks of the engine for a given group environment */
+  command: (file: EnvFile) => EngineCommand;
+  /** the first connection (attach from bootstrap's file, or join); `signal` aborts a join in progress */
+  connect: (signal: AbortSignal) => Promise<Connection>;
   /** a new connection after the coordinator went away (always a Join: a new coordinator knows nobody) */
-  reconnect: (file: EnvFile) => Promise<Connection>;
+  reconnect: (file: EnvFile, signal: AbortSignal) => Promise<Connection>;
+  /** how engines are made (tests: a fake process); default EngineProcess */
+  spawnEngine?: (command: EngineCommand, gracePeriodMs: number) => SupervisedEngine;
+  /** how an engine is watched (tests: no timers); default HealthMonitor */
+  monitor?: (spec: HealthSpec, pid: number, onUnhealthy: (reason: string) => void) => { stop(): void };
+  /** a process signal source (tests: an emitter); default the process */
+  signals?: Pick<NodeJS.Process, 'on' | 'off'>;
 }
 
 /** Where run records its engine, so that a restarted run ends what a killed one left. */
@@ -44,13 +72,24 @@ export function engineRecordPath(envFile: string): string {
   return `${envFile}.engine`;
 }
 
+const DEFAULT_HEALTH: HealthSpec = { ...HEALTH_DEFAULTS };
+
+/**
+ * Threats: a coordinator that never answers again (the rejoin is abortable: SIGTERM ends run within the grace period
+ * at every moment, the deleted pod never hangs); an engine that ignores SIGTERM (SIGKILL after the grace period, to
+ * its whole tree); an engine that is alive but stopped or not serving (health checks stop it and say why); a stale
+ * Release for an epoch already running (ignored).
+ */
 export class EngineSupervisor {
-  private session: MemberSession | undefined;
+  private session: SupervisedSession | undefined;
   private file: EnvFile | undefined;
-  private engine: EngineProcess | undefined;
+  private engine: SupervisedEngine | undefined;
+  private health: { stop(): void } | undefined;
   private engineEpoch = 0;
   private queue: Promise<void> = Promise.resolve();
   private finished = false;
+  private terminating = false;
+  private readonly aborter = new AbortController();
   private lastStop = '';
   private resolveExit: (code: number) => void = () => {};
   private rejectExit: (err: Error) => void = () => {};
@@ -68,14 +107,26 @@ export class EngineSupervisor {
       this.resolveExit = resolve;
       this.rejectExit = reject;
     });
+    const signals = this.options.signals ?? process;
     const onSignal = (signal: NodeJS.Signals) => this.signal(signal);
-    for (const s of FORWARDED_SIGNALS) process.on(s, onSignal);
+    for (const s of FORWARDED_SIGNALS) signals.on(s, onSignal);
     try {
-      const first = await this.options.connect();
+      let first: Connection;
+      try {
+        first = await this.options.connect(this.aborter.signal);
+      } catch (err) {
+        // SIGTERM while joining: the terminate path decides the exit status
+        if (this.terminating) return await done;
+        throw err;
+      }
+      if (this.terminating) {
+        first.session.close();
+        return await done;
+      }
       this.adopt(first);
       return await done;
     } finally {
-      for (const s of FORWARDED_SIGNALS) process.off(s, onSignal);
+      for (const s of FORWARDED_SIGNALS) signals.off(s, onSignal);
       this.session?.close();
     }
   }
@@ -89,7 +140,7 @@ export class EngineSupervisor {
       onStop: (s) => this.enqueue(() => this.onStop(s)),
       onProgress: (p) => this.onProgress(p),
       onDisconnect: (reason) => {
-        if (this.session !== session || this.finished) return;
+        if (this.session !== session || this.finished || this.terminating) return;
         this.session = undefined;
         session.close();
         this.enqueue(() => this.coordinatorLost(reason));
@@ -107,7 +158,7 @@ export class EngineSupervisor {
 
   private async startEpoch(release: Release): Promise<void> {
     const { log } = this.options;
-    if (this.finished || !this.file) return;
+    if (this.finished || this.terminating || !this.file) return;
     if (release.epoch <= this.engineEpoch && this.engine?.running) return;
     if (this.engine?.running) await this.stopEngine(`epoch ${release.epoch} opened`, 0);
     const file: EnvFile = {
@@ -124,7 +175,9 @@ export class EngineSupervisor {
       log.warn({ err: String(err) }, 'cannot rewrite the environment file'),
     );
     const command = this.options.command(file);
-    const engine = new EngineProcess(command.argv, command.env, this.options.gracePeriodMs);
+    const spawnEngine =
+      this.options.spawnEngine ?? ((c: EngineCommand, grace: number) => new EngineProcess(c.argv, c.env, grace));
+    const engine = spawnEngine(command, this.options.gracePeriodMs);
     log.info({ argv: command.argv, rank: release.rank, epoch: release.epoch }, 'starting the engine');
     try {
       await engine.start();
@@ -136,17 +189,23 @@ export class EngineSupervisor {
     }
     this.engine = engine;
     this.engineEpoch = release.epoch;
+    if (this.terminating) {
+      // SIGTERM arrived while it started: the terminate path stops what is running now
+      return;
+    }
     const pid = engine.pid;
     const stat = pid !== undefined ? readStat(pid) : undefined;
     if (pid !== undefined && stat) {
       await writeEngineRecord(this.recordPath, { pid, pgid: pid, start: stat.start }).catch(() => undefined);
     }
+    if (pid !== undefined) this.watch(engine, pid, command.health ?? DEFAULT_HEALTH);
     await this.report({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });
     void engine.wait().then((exit) => {
       if (this.engine !== engine || engine.stopping) return;
       this.enqueue(async () => {
         if (this.engine !== engine) return;
         this.engine = undefined;
+        this.unwatch();
         await clearEngineRecord(this.recordPath);
         const status = exitStatus(exit);
         log.info({ code: exit.code, signal: exit.signal, status, epoch: release.epoch }, 'engine exited');
@@ -160,10 +219,36 @@ export class EngineSupervisor {
     });
   }
 
+  /** Health checks of the running engine: unhealthy → stopped like a dead one, with the check's reason. */
+  private watch(engine: SupervisedEngine, pid: number, spec: HealthSpec): void {
+    this.unwatch();
+    const onUnhealthy = (reason: string) => {
+      this.options.log.warn({ pid, reason }, 'the engine is unhealthy: stopping it');
+      this.enqueue(async () => {
+        if (this.engine !== engine || this.terminating) return;
+        await this.stopEngine(reason, 0);
+      });
+    };
+    const make =
+      this.options.monitor ??
+      ((s: HealthSpec, p: number, on: (reason: string) => void) => {
+        const m = new HealthMonitor({ spec: s, pid: p, onUnhealthy: on });
+        m.start();
+        return m;
+      });
+    this.health = make(spec, pid, onUnhealthy);
+  }
+
+  private unwatch(): void {
+    this.health?.stop();
+    this.health = undefined;
+  }
+
   /** Stops the engine's whole tree and tells the coordinator. */
   private async stopEngine(reason: string, graceMs: number): Promise<void> {
     const engine = this.engine;
     this.engine = undefined;
+    this.unwatch();
     if (engine?.running) {
       const started = Date.now();
       engine.stopping = true;
@@ -200,9 +285,9 @@ export class EngineSupervisor {
     const { log } = this.options;
     log.warn({ reason }, 'lost the coordinator: stopping the engine and joining again');
     await this.stopEngine(`lost the coordinator: ${reason}`, 0);
-    if (this.finished || !this.file) return;
-    const connection = await this.options.reconnect(this.file);
-    if (this.finished) {
+    if (this.finished || this.terminating || !this.file) return;
+    const connection = await this.options.reconnect(this.file, this.aborter.signal);
+    if (this.finished || this.terminating) {
       connection.session.close();
       return;
     }
@@ -210,19 +295,40 @@ export class EngineSupervisor {
   }
 
   private signal(signal: NodeJS.Signals): void {
-    const { log } = this.options;
     if (signal !== 'SIGTERM' && signal !== 'SIGINT') {
       this.engine?.signal(signal);
       return;
     }
-    log.info({ signal }, 'terminating: stopping the engine');
+    void this.terminate(signal);
+  }
+
+  /**
+   * SIGTERM/SIGINT: not queued behind other steps (one may be a rejoin of a coordinator that never answers). The
+   * engine is stopped now, a join in progress is abandoned, and run exits with the engine's status (143 when none ran).
+   */
+  private async terminate(signal: NodeJS.Signals): Promise<void> {
+    if (this.terminating || this.finished) return;
+    this.terminating = true;
+    this.options.log.info({ signal }, 'terminating: stopping the engine');
+    this.aborter.abort();
+    const reason = `lockstep run received ${signal}`;
     const engine = this.engine;
+    this.engine = undefined;
+    this.unwatch();
     const wasRunning = engine?.running === true;
-    this.enqueue(async () => {
-      await this.stopEngine(`lockstep run received ${signal}`, 0);
-      const status = wasRunning && engine ? exitStatus(await engine.wait()) : 143;
-      this.finish(status === 0 ? 0 : status);
-    });
+    if (engine && wasRunning) engine.stopping = true;
+    const exited = engine && wasRunning ? engine.stop(this.options.gracePeriodMs) : undefined;
+    // a step in flight ends within its own bound (a start, a report, an aborted join); nothing queued starts anew
+    await Promise.race([this.queue, delay(this.options.gracePeriodMs)]);
+    const late = this.engine as SupervisedEngine | undefined;
+    if (late && late !== engine && late.running) {
+      late.stopping = true;
+      await late.stop(this.options.gracePeriodMs);
+    }
+    const status = exited ? exitStatus(await exited) : 143;
+    await clearEngineRecord(this.recordPath).catch(() => undefined);
+    await this.report({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason }, 200);
+    this.finish(status === 0 ? 0 : status);
   }
 
   private report(event: Omit<EngineEvent, 'epoch'>, waitMs = 0): Promise<void> {
@@ -232,18 +338,27 @@ export class EngineSupervisor {
   private finish(code: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.unwatch();
     if (code === 0) this.resolveExit(0);
     else this.rejectExit(new CliError(code, `the engine ended with status ${code}`));
   }
 
   private fail(err: unknown): void {
-    if (this.finished) return;
+    // an abandoned join while terminating is the terminate path's to finish
+    if (this.finished || this.terminating) return;
     this.finished = true;
+    this.unwatch();
     // a failed step must not leave the engine behind
     if (this.engine?.running) void this.engine.stop(0);
     this.rejectExit(err instanceof Error ? err : new Error(String(err)));
   }
 }
+
+const delay = (ms: number) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+  });
 
 /** `host:port` / `[v6]:port` → parts. */
 export function splitAddress(address: string): { host: string; port: number } | undefined {

@@ -16,7 +16,10 @@ export const EXIT = {
   usage: 2,
   /** unavailable: could not check or reach (API server, kubeconfig, coordinator) or gave up waiting (--timeout) */
   unavailable: 3,
-  /** `lockstep run`: the group reached Failed (restart budget spent) and the engine was stopped */
+  /**
+   * `lockstep run`: the group reached Failed (restart budget spent) and the engine was stopped; `bootstrap`/`run`: the
+   * coordinator refused this pod because its group has failed
+   */
   groupFailed: 4,
 } as const;
 
@@ -29,6 +32,6 @@ export const EXIT_CODE_HELP = [
   '  1  failed: input refused, problems found (check), not found, I/O error',
   '  2  usage error: unknown verb or flag, no verb, bad flag or environment value',
   '  3  unavailable: could not check or reach the API server or coordinator, or timed out',
-  '  4  run: the group failed (restart budget spent)',
+  '  4  run, bootstrap: the group failed (restart budget spent); a pod joining a failed group is refused with it',
   '  run passes the engine’s own exit status through when the engine ends by itself',
 ].join('\n');

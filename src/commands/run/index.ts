@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
+import { flag, logLevelFlag, parseDuration, parsePositiveInt } from '../../cli/options.js';
 import { addJoinFlags } from '../join-flags.js';
 
 export const ENGINES = ['auto', 'vllm', 'sglang', 'torchrun', 'torch', 'ray', 'jax', 'none'] as const;
@@ -27,6 +27,61 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
           flags: '--grace-period <duration>',
           description: 'SIGTERM → SIGKILL delay when stopping the engine',
           default: '30s',
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--health <check>',
+          description:
+            'engine health check: http://host:port/path, http:PORT/path, tcp:[HOST:]PORT, exec:COMMAND, auto (vLLM/SGLang /health on rank 0) or none; the process state (stopped, zombie) is always checked',
+          default: 'auto',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--health-period <duration>',
+          description: 'how often the engine is checked',
+          default: 5000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--health-failures <n>',
+          description: 'failed checks in a row that make the engine unhealthy (it is stopped: a new epoch opens)',
+          default: 3,
+          parse: parsePositiveInt,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--health-start-grace <duration>',
+          description: 'probe failures do not count this long after the engine starts (or until a probe first passes)',
+          default: 600_000,
+          parse: parseDuration,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--health-timeout <duration>',
+          description: 'how long one probe may take',
+          default: 2000,
           parse: parseDuration,
         },
         env,

@@ -350,6 +350,23 @@ describe('chaos: a member that keeps crashing', () => {
           .find((e) => (e as { reason?: string }).reason === 'GroupFailed'),
       );
       expect((events as { message?: string }).message).toMatch(/restart budget exhausted/);
+      // a recreated pod joining the failed group is refused at once with the reason and the group-failed status
+      const again = lockstep(
+        [
+          'bootstrap',
+          '--leader-address',
+          c.address,
+          '--pod-name',
+          'crash-1',
+          '--token-file',
+          writeToken(local, 'crash', 'crash-1', dir),
+          '--timeout',
+          '60s',
+        ],
+        { LOCKSTEP_ENV_FILE: join(dir, 'again', 'group.env') },
+      );
+      expect(await again.exited).toBe(EXIT.groupFailed);
+      expect(again.stderr()).toMatch(/error: .*group crash failed: .*restart budget exhausted/);
     } finally {
       killAll();
       await local.stop();

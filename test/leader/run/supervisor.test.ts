@@ -1,0 +1,278 @@
+/**
+ * EngineSupervisor with a fake engine process and a fake member session: the engine's life across epochs, what run
+ * reports, SIGTERM at every moment (while the engine runs, while it joins, while it rejoins a lost coordinator), a
+ * failed group, and an unhealthy engine.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { SessionHandlers } from '../../../leader/member/client.js';
+import type { EnvFile } from '../../../leader/member/env-file.js';
+import type { EngineEvent, Release } from '../../../leader/protocol/messages.js';
+import type { EngineExit } from '../../../leader/run/engine-process.js';
+import {
+  type Connection,
+  type EngineCommand,
+  EngineSupervisor,
+  type SupervisedEngine,
+  type SupervisedSession,
+} from '../../../leader/run/supervisor.js';
+import { CliError } from '../../../src/cli/errors.js';
+import { EXIT } from '../../../src/cli/exit-codes.js';
+import { createLogger } from '../../../src/log.js';
+
+const log = createLogger({ level: 'error', to: 'stderr' });
+
+class FakeSession implements SupervisedSession {
+  handlers: SessionHandlers = {};
+  readonly reports: Array<Omit<EngineEvent, 'epoch'>> = [];
+  closed = false;
+  keep(_epoch: number, handlers: SessionHandlers): void {
+    this.handlers = handlers;
+  }
+  reportEngine(event: Omit<EngineEvent, 'epoch'>): Promise<void> {
+    this.reports.push(event);
+    return Promise.resolve();
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+let nextPid = 4_000_000;
+
+class FakeEngine implements SupervisedEngine {
+  readonly pid = nextPid++;
+  running = false;
+  stopping = false;
+  stops: number[] = [];
+  /** stop() ends it at once unless the test holds it (an engine that ignores SIGTERM) */
+  hold = false;
+  private resolveExit: (exit: EngineExit) => void = () => {};
+  private readonly exited = new Promise<EngineExit>((r) => {
+    this.resolveExit = r;
+  });
+  constructor(readonly command: EngineCommand) {}
+  start(): Promise<void> {
+    this.running = true;
+    return Promise.resolve();
+  }
+  wait(): Promise<EngineExit> {
+    return this.exited;
+  }
+  stop(grace?: number): Promise<EngineExit> {
+    this.stops.push(grace ?? -1);
+    if (!this.hold) this.exit({ code: null, signal: 'SIGTERM' });
+    return this.exited;
+  }
+  signal(): void {}
+  exit(exit: EngineExit): void {
+    this.running = false;
+    this.resolveExit(exit);
+  }
+}
+
+const release = (epoch: number): Release => ({
+  epoch,
+  group: 'g',
+  namespace: 'ns',
+  size: 2,
+  rank: 1,
+  members: [
+    { rank: 0, pod: 'g-0', ip: '127.0.0.1', node: '', hostname: '', gpus: 0, tpus: 0 },
+    { rank: 1, pod: 'g-1', ip: '127.0.0.2', node: '', hostname: '', gpus: 0, tpus: 0 },
+  ],
+  masterPort: 29500,
+  extraEnv: {},
+});
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+async function until(what: string, fn: () => boolean): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (fn()) return;
+    await tick();
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface Harness {
+  supervisor: EngineSupervisor;
+  engines: FakeEngine[];
+  sessions: FakeSession[];
+  signals: EventEmitter;
+  unhealthy: Array<(reason: string) => void>;
+  exit: Promise<number | CliError>;
+  reconnects: AbortSignal[];
+}
+
+function harness(opts: { connect?: (signal: AbortSignal) => Promise<Connection>; reconnectHangs?: boolean } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-supervisor-'));
+  const engines: FakeEngine[] = [];
+  const sessions: FakeSession[] = [];
+  const unhealthy: Array<(reason: string) => void> = [];
+  const reconnects: AbortSignal[] = [];
+  const signals = new EventEmitter();
+  const file: EnvFile = {
+    version: 1,
+    group: 'g',
+    namespace: 'ns',
+    rank: 1,
+    epoch: 0,
+    size: 2,
+    memberId: 'g-1',
+    coordinator: '127.0.0.1:1',
+    env: {},
+  } as EnvFile;
+  const connection = (): Connection => {
+    const session = new FakeSession();
+    sessions.push(session);
+    return { session, file };
+  };
+  const supervisor = new EngineSupervisor({
+    envFile: join(dir, 'group.env'),
+    gracePeriodMs: 1000,
+    log,
+    command: (f) => ({ argv: ['engine', String(f.epoch)], env: { ...f.env } }),
+    connect: opts.connect ?? (() => Promise.resolve(connection())),
+    reconnect: (_f, signal) => {
+      reconnects.push(signal);
+      if (!opts.reconnectHangs) return Promise.resolve(connection());
+      // a coordinator that never comes back: only the abort ends the wait
+      return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+    },
+    spawnEngine: (command) => {
+      const e = new FakeEngine(command);
+      engines.push(e);
+      return e;
+    },
+    monitor: (_spec, _pid, onUnhealthy) => {
+      unhealthy.push(onUnhealthy);
+      return { stop: () => undefined };
+    },
+    signals: signals as unknown as Pick<NodeJS.Process, 'on' | 'off'>,
+  });
+  const exit = supervisor.run().then(
+    (code) => code,
+    (err: unknown) => err as CliError,
+  );
+  const h: Harness = { supervisor, engines, sessions, signals, unhealthy, exit, reconnects };
+  return h;
+}
+
+const states = (s: FakeSession) => s.reports.map((r) => r.state);
+
+describe('EngineSupervisor', () => {
+  it('starts an engine per release with that epoch, stops it on Stop, and reports each step', async () => {
+    const h = harness();
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(1));
+    await until('engine 1', () => h.engines.length === 1);
+    expect(h.engines[0]!.command.argv).toEqual(['engine', '1']);
+    expect(h.engines[0]!.command.env.LOCKSTEP_EPOCH).toBe('1');
+    session.handlers.onStop?.({ epoch: 1, reason: 'rank 0 lost', gracePeriodMs: 250 });
+    await until('stopped', () => states(session).includes('ENGINE_STOPPED'));
+    expect(h.engines[0]!.stops).toEqual([250]);
+    expect(session.reports.at(-1)?.message).toBe('rank 0 lost');
+    session.handlers.onRelease?.(release(2));
+    await until('engine 2', () => h.engines.length === 2);
+    expect(h.engines[1]!.command.env.LOCKSTEP_EPOCH).toBe('2');
+    // a release of the epoch already running changes nothing
+    session.handlers.onRelease?.(release(2));
+    await tick();
+    expect(h.engines).toHaveLength(2);
+    h.engines[1]!.exit({ code: 0, signal: null });
+    expect(await h.exit).toBe(0);
+    expect(states(session)).toEqual(['ENGINE_RUNNING', 'ENGINE_STOPPED', 'ENGINE_RUNNING', 'ENGINE_EXITED']);
+  });
+
+  it('an engine that fails is reported with its status and run waits for the group', async () => {
+    const h = harness();
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(1));
+    await until('engine', () => h.engines.length === 1);
+    h.engines[0]!.exit({ code: 3, signal: null });
+    await until('exit report', () => states(session).includes('ENGINE_EXITED'));
+    expect(session.reports.at(-1)).toMatchObject({ exitCode: 3, signal: '' });
+    session.handlers.onRelease?.(release(2));
+    await until('engine 2', () => h.engines.length === 2);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    const exit = await h.exit;
+    expect(exit).toBeInstanceOf(CliError);
+    expect((exit as CliError).exitCode).toBe(143);
+  });
+
+  it('SIGTERM while it rejoins a lost coordinator ends run at once (the rejoin is abandoned)', async () => {
+    const h = harness({ reconnectHangs: true });
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(1));
+    await until('engine', () => h.engines.length === 1);
+    session.handlers.onDisconnect?.('the coordinator ended the session');
+    await until('rejoining', () => h.reconnects.length === 1);
+    expect(h.engines[0]!.running).toBe(false);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    const exit = await h.exit;
+    expect(h.reconnects[0]!.aborted).toBe(true);
+    expect((exit as CliError).exitCode).toBe(143);
+  });
+
+  it('SIGTERM while it first joins ends run (no engine ever started)', async () => {
+    const h = harness({
+      connect: (signal) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))),
+    });
+    await tick();
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    expect(((await h.exit) as CliError).exitCode).toBe(143);
+    expect(h.engines).toEqual([]);
+  });
+
+  it('SIGTERM stops a running engine with the grace period without waiting behind queued steps', async () => {
+    const h = harness();
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(1));
+    await until('engine', () => h.engines.length === 1);
+    const engine = h.engines[0]!;
+    engine.hold = true;
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    await tick();
+    expect(engine.stops).toEqual([1000]);
+    // a release arriving now starts nothing
+    session.handlers.onRelease?.(release(2));
+    engine.exit({ code: 0, signal: null });
+    expect(await h.exit).toBe(0);
+    expect(h.engines).toHaveLength(1);
+  });
+
+  it('a failed group stops the engine and exits with the group-failed status', async () => {
+    const h = harness();
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(1));
+    await until('engine', () => h.engines.length === 1);
+    session.handlers.onStop?.({ epoch: 1, reason: 'group failed: restart budget exhausted', gracePeriodMs: 0 });
+    session.handlers.onProgress?.({ joined: 2, size: 2, missingRanks: [], state: 'Failed', epoch: 1 });
+    const exit = (await h.exit) as CliError;
+    expect(exit.exitCode).toBe(EXIT.groupFailed);
+    expect(exit.message).toBe('group g failed: restart budget exhausted');
+  });
+
+  it('an unhealthy engine is stopped and reported with the reason of the check', async () => {
+    const h = harness();
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(1));
+    await until('a monitor', () => h.unhealthy.length === 1);
+    h.unhealthy[0]!('health check GET http://127.0.0.1:8000/health failed 3 times in a row (every 1s): HTTP 503');
+    await until('stopped', () => states(session).includes('ENGINE_STOPPED'));
+    expect(h.engines[0]!.running).toBe(false);
+    expect(session.reports.at(-1)?.message).toMatch(/^health check GET .* HTTP 503$/);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    await h.exit;
+  });
+});
