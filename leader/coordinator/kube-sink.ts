@@ -1,5 +1,5 @@
 /** StatusSink on the Kubernetes API: merge-patches the leader pod's annotations, patches member pods' status. */
-import { ApiError, type KubeClient } from '../../src/kube/client.js';
+import { ApiError, isNotFound, type KubeClient } from '../../src/kube/client.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
 import type { PodCondition, StatusSink } from './status-publisher.js';
@@ -18,7 +18,17 @@ export class KubeStatusSink implements StatusSink {
     });
   }
 
-  async setCondition(pod: string, condition: PodCondition): Promise<void> {
+  async setCondition(pod: string, condition: PodCondition): Promise<'written' | 'gone'> {
+    try {
+      await this.write(pod, condition);
+      return 'written';
+    } catch (err) {
+      if (isNotFound(err)) return 'gone';
+      throw err;
+    }
+  }
+
+  private async write(pod: string, condition: PodCondition): Promise<void> {
     const path = resourcePath(PODS, { namespace: this.namespace, name: pod, subresource: 'status' });
     if (this.strategic) {
       try {

@@ -157,8 +157,14 @@ export async function runCoordinator(
           client: kube,
           namespace,
           isMember: (pod): boolean => coordinator.table.member(pod) !== undefined,
-          onLost: (pod, reason, kind) => coordinator.recovery?.lose(pod, reason, kind),
-          onPresent: (pod) => coordinator.recovery?.podPresent(pod),
+          onLost: (pod, reason, kind) => {
+            if (kind === 'pod-deleted') coordinator.publisher?.podGone(pod);
+            coordinator.recovery?.lose(pod, reason, kind);
+          },
+          onPresent: (pod) => {
+            coordinator.publisher?.podBack(pod);
+            coordinator.recovery?.podPresent(pod);
+          },
           log,
         })
       : undefined;

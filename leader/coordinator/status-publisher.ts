@@ -22,7 +22,8 @@ export interface PodCondition {
 /** Where the status goes. The kube implementation patches pods; tests record. */
 export interface StatusSink {
   annotateLeader(pod: string, annotations: Record<string, string>): Promise<void>;
-  setCondition(pod: string, condition: PodCondition): Promise<void>;
+  /** 'gone': the pod does not exist (404); the publisher stops writing to it until it is back */
+  setCondition(pod: string, condition: PodCondition): Promise<'written' | 'gone'>;
 }
 
 /** The GroupReady condition each member pod should carry now. */
@@ -71,6 +72,8 @@ export interface StatusPublisherOptions {
 
 export class StatusPublisher {
   private readonly written = new Map<string, PodCondition>();
+  /** member pods that do not exist now (deleted, or a write found them gone): nothing is written to them */
+  private readonly gone = new Set<string>();
   private writtenAnnotation: string | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -101,6 +104,21 @@ export class StatusPublisher {
     this.running = this.flushLoop().finally(() => {
       this.running = undefined;
     });
+  }
+
+  /**
+   * The pod is deleted (the pod watch saw it): no condition is written to it until podBack. A deleted member would
+   * otherwise draw a failing PATCH on every retry until its pod returns.
+   */
+  podGone(pod: string): void {
+    this.gone.add(pod);
+  }
+
+  /** The pod exists (again): a recreated pod carries no condition yet, so it gets the current one. */
+  podBack(pod: string): void {
+    if (!this.gone.delete(pod)) return;
+    this.written.delete(pod);
+    this.schedule();
   }
 
   /** Resolves when everything scheduled so far has been written (or failed). */
@@ -138,7 +156,9 @@ export class StatusPublisher {
         }
       }
     }
-    const pending = [...desiredConditions(status)].filter(([pod, c]) => !sameCondition(this.written.get(pod), c));
+    const pending = [...desiredConditions(status)].filter(
+      ([pod, c]) => !this.gone.has(pod) && !sameCondition(this.written.get(pod), c),
+    );
     const now = (this.options.now ?? (() => new Date()))().toISOString();
     const limit = Math.max(1, this.options.concurrency ?? 8);
     let next = 0;
@@ -149,7 +169,12 @@ export class StatusPublisher {
         const transition = !before || before.status !== condition.status ? now : before.lastTransitionTime;
         const full = { ...condition, lastTransitionTime: transition ?? now };
         try {
-          await sink.setCondition(pod, full);
+          if ((await sink.setCondition(pod, full)) === 'gone') {
+            // no retry: the pod watch (podBack) says when it exists again
+            this.gone.add(pod);
+            log.info({ pod }, 'the pod is gone: no status is written to it until it is back');
+            continue;
+          }
           this.written.set(pod, full);
         } catch (err) {
           ok = false;

@@ -16,8 +16,11 @@ class RecordingSink implements StatusSink {
     }
     this.annotations.push(a);
   }
-  async setCondition(pod: string, c: PodCondition): Promise<void> {
+  /** pods that answer 404 */
+  missing = new Set<string>();
+  async setCondition(pod: string, c: PodCondition): Promise<'written' | 'gone'> {
     this.conditions.push([pod, c]);
+    return this.missing.has(pod) ? 'gone' : 'written';
   }
 }
 
@@ -72,7 +75,7 @@ describe('StatusPublisher', () => {
     const stored: Record<string, string> = {};
     const sink: StatusSink = {
       annotateLeader: async (_pod, a) => void Object.assign(stored, a),
-      setCondition: async () => undefined,
+      setCondition: async () => 'written' as const,
     };
     const late = new StatusPublisher({
       sink,
@@ -105,6 +108,44 @@ describe('StatusPublisher', () => {
     publisher.schedule();
     await publisher.idle();
     expect(sink.annotations.length + sink.conditions.length).toBe(writes);
+    await publisher.stop();
+  });
+
+  it('writes nothing to a pod that is gone until it is back, whatever the group does meanwhile', async () => {
+    const { table, sink, publisher } = setup(2);
+    publisher.start();
+    table.join(identity('web-0'));
+    table.join(identity('web-1', { rankHint: 1 }));
+    table.openEpoch();
+    publisher.schedule();
+    await publisher.idle();
+    const to = (pod: string) => sink.conditions.filter(([p]) => p === pod).length;
+    // web-1 is deleted: a write finds it gone (404), and the pod watch says so too
+    sink.missing.add('web-1');
+    table.setMemberState('web-1', 'Lost', 'pod web-1 was deleted');
+    table.setState('Recovering', 'rank 1 lost');
+    publisher.schedule();
+    await publisher.idle();
+    const afterFirst404 = to('web-1');
+    for (let i = 0; i < 5; i++) {
+      table.setState(i % 2 ? 'Recovering' : 'Running', `change ${i}`);
+      publisher.schedule();
+      await publisher.idle();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(to('web-1')).toBe(afterFirst404);
+    // the watch-driven path: gone before any write is tried
+    publisher.podGone('web-0');
+    const leaderWrites = to('web-0');
+    table.setState('Recovering', 'again');
+    publisher.schedule();
+    await publisher.idle();
+    expect(to('web-0')).toBe(leaderWrites);
+    // the recreated pod gets the current condition once
+    sink.missing.delete('web-1');
+    publisher.podBack('web-1');
+    await publisher.idle();
+    expect(to('web-1')).toBe(afterFirst404 + 1);
     await publisher.stop();
   });
 });
