@@ -74,7 +74,6 @@ export function ownRank(env: NodeJS.ProcessEnv, podName: string | undefined): nu
 
 /** Idles until SIGTERM/SIGINT (a native sidecar on a pod that does not coordinate), then exits 0. */
 async function idle(log: Logger, reason: string): Promise<number> {
-  log.info(reason);
   await new Promise<void>((resolve) => {
     const done = () => {
       clearInterval(keepAlive);
@@ -86,6 +85,8 @@ async function idle(log: Logger, reason: string): Promise<number> {
     const keepAlive = setInterval(() => {}, 1 << 30);
     process.on('SIGTERM', done);
     process.on('SIGINT', done);
+    // said once the handlers are in place: whoever waits for this line may terminate it at once
+    log.info(reason);
   });
   return 0;
 }

@@ -32,6 +32,6 @@ export const EXIT_CODE_HELP = [
   '  1  failed: input refused, problems found (check), not found, I/O error',
   '  2  usage error: unknown verb or flag, no verb, bad flag or environment value',
   '  3  unavailable: could not check or reach the API server or coordinator, or timed out',
-  '  4  run, bootstrap: the group failed (restart budget spent); a pod joining a failed group is refused with it',
+  '  4  run: the group failed (restart budget spent); run/bootstrap: a pod joining a failed group is refused',
   '  run passes the engine’s own exit status through when the engine ends by itself',
 ].join('\n');

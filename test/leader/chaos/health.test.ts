@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryStatus } from '../../../leader/member/client.js';
+import { readEnvFile } from '../../../leader/member/env-file.js';
 import type { StatusReply } from '../../../leader/protocol/messages.js';
 import {
   freePort,
@@ -82,8 +83,11 @@ function member(rank: number, engine: string[], health: string[]): Proc {
   );
 }
 
+/** The Status RPC, asked as member 0 (its pod name and session secret from its environment file). */
 async function status(): Promise<StatusReply | undefined> {
-  return queryStatus(coordinator.address, 2000).catch(() => undefined);
+  const file = await readEnvFile(join(work, 'm0', 'group.env')).catch(() => undefined);
+  const as = file?.sessionSecret ? { memberId: file.memberId, sessionSecret: file.sessionSecret } : undefined;
+  return queryStatus(coordinator.address, as, 2000).catch(() => undefined);
 }
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
