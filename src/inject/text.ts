@@ -1,9 +1,28 @@
-import { parseAllDocuments } from 'yaml';
+/**
+ * inject's text layer: YAML streams and JSON in, the same text out with only the workloads rewritten.
+ *
+ * Threats (manifests come from users, charts and generators; `lockstep inject` may run in CI on anything):
+ * - YAML alias bombs (700 bytes that expand to gigabytes): the library's alias limit stays on, a document over it is
+ *   refused by name;
+ * - deep nesting (`[[[[…`, or JSON 100 000 levels deep) that blows the stack or slows the parser: refused before
+ *   parsing (flow depth scan) or after (depth of the parsed value), with a message that says so;
+ * - huge inputs: work is linear in the input — documents inject never reads pass through unparsed, list items are
+ *   paired by hashing (see yaml-merge.ts); the size limit itself is the CLI's (src/commands/inject/run.ts);
+ * - invalid YAML in a document inject reads: refused with the document's number.
+ */
+import { type Document, parseAllDocuments } from 'yaml';
 import type { Json } from './json.js';
 import { injectObject } from './manifest.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
 import { reviewInput } from './review.js';
+import { WORKLOAD_KINDS } from './workloads.js';
 import { mergeInto } from './yaml-merge.js';
+
+/**
+ * The YAML library's own limit on alias expansion (its default): real manifests use a handful of anchors
+ * (`<<: *defaults`), an alias bomb needs thousands.
+ */
+const MAX_ALIAS_COUNT = 100;
 
 export interface InjectResult {
   output: string;
@@ -15,6 +34,83 @@ export interface InjectResult {
  * order and quoting; documents inject does not change come back byte for byte.
  */
 export function injectText(text: string, options: InjectOptions): InjectResult {
+  try {
+    return injectAny(text, options);
+  } catch (err) {
+    // a parser or a walk of ours ran out of stack: say what it is instead of crashing
+    if (err instanceof RangeError && /call stack/i.test(err.message)) throw nestingError('the input');
+    throw err;
+  }
+}
+
+/**
+ * Deepest nesting accepted. Real manifests nest about 20 levels (a JobSet's container env is 14 deep); the walks
+ * over a parsed manifest recurse, so the limit keeps them far from the stack's end.
+ */
+export const MAX_NESTING = 200;
+
+function nestingError(what: string): InjectError {
+  return new InjectError(`${what} nests too deeply (more than ${MAX_NESTING} levels of maps and lists): refused`);
+}
+
+/**
+ * Whether flow collections (`[`, `{`) nest deeper than `limit`, by one scan that skips quoted strings and comments
+ * and counts a bracket only where a flow collection can start (after `:`, `-`, `,`, `[`, `{` or at a line's start),
+ * so brackets inside plain words (`a[0]`) are not counted.
+ */
+function flowDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let previous = '\n';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"' || c === "'") {
+      const end = skipQuoted(text, i, c);
+      i = end;
+      previous = c;
+      continue;
+    }
+    if (c === '#' && (previous === ' ' || previous === '\t' || previous === '\n')) {
+      const eol = text.indexOf('\n', i);
+      if (eol < 0) break;
+      i = eol - 1;
+      continue;
+    }
+    if ((c === '[' || c === '{') && ':-,[{\n'.includes(previous)) {
+      if (++depth > limit) return true;
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+    if (c !== ' ' && c !== '\t') previous = c;
+  }
+  return false;
+}
+
+/** Index of the quote closing the string opened at `start` (YAML: `\\` escapes in "…", `''` in '…'). */
+function skipQuoted(text: string, start: number, quote: string): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i];
+    if (quote === '"' && c === '\\') i++;
+    else if (c === quote) {
+      if (quote === "'" && text[i + 1] === "'") i++;
+      else return i;
+    }
+  }
+  return text.length;
+}
+
+/** How deep a parsed value nests (a scalar is 0), without recursion; stops counting past `limit`. */
+function nestingDepth(value: Json, limit: number): number {
+  let deepest = 0;
+  const stack: [Json, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+function injectAny(text: string, options: InjectOptions): InjectResult {
   const report: InjectReport = { changes: [], warnings: [], notes: [] };
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
@@ -24,6 +120,7 @@ export function injectText(text: string, options: InjectOptions): InjectResult {
     } catch (err) {
       throw new InjectError(`input is not valid JSON: ${(err as Error).message}`);
     }
+    if (nestingDepth(parsed, MAX_NESTING) > MAX_NESTING) throw nestingError('the JSON input');
     const items = Array.isArray(parsed) ? parsed : [parsed];
     reviewInput(items, report);
     const next = items.map((item) => injectObject(item, options, report));
@@ -34,40 +131,125 @@ export function injectText(text: string, options: InjectOptions): InjectResult {
 }
 
 function injectYaml(text: string, options: InjectOptions, report: InjectReport): string {
-  const docs = parseAllDocuments(text, { keepSourceTokens: false });
+  // the YAML library slows down with flow depth well before its stack runs out: refuse deep flow nesting unparsed
+  if (flowDepthExceeds(text, MAX_NESTING)) throw nestingError('the input');
+  const chunks = splitDocuments(text);
+  // streams with directives or `...` markers take the library's own document split
+  if (!chunks) return injectDocuments(text, parseAllDocuments(text), options, report);
+  // documents are numbered as the library numbers them: comment-only chunks are not documents
+  const parsed: { chunk: number; doc: Document.Parsed; number: number }[] = [];
+  let number = 0;
+  chunks.forEach((chunk, index) => {
+    if (passesThrough(chunk)) {
+      number++;
+      return;
+    }
+    const docs = parseAllDocuments(chunk);
+    if (docs.length === 0) return;
+    number++;
+    if (docs.length > 1) throw new InjectError(`document ${number} is not valid YAML: more than one document`);
+    parsed.push({ chunk: index, doc: docs[0]!, number });
+  });
+  const values = parsed.map(({ doc, number }) => (doc.errors.length === 0 ? toPlain(doc, number) : null));
+  reviewInput(values, report);
+  const pieces = [...chunks];
+  parsed.forEach(({ chunk, doc, number }, i) => {
+    const out = renderDocument(chunks[chunk]!, doc, values[i] ?? null, number, options, report);
+    if (out !== undefined) pieces[chunk] = out;
+  });
+  return pieces.join('');
+}
+
+/** The library's split, for streams `splitDocuments` leaves alone. */
+function injectDocuments(text: string, docs: Document.Parsed[], options: InjectOptions, report: InjectReport): string {
   // a stream of comments only (or nothing) has no documents: it passes through as it is
   if (docs.length === 0) return text;
-  reviewInput(
-    docs.map((doc) => (doc.errors.length === 0 ? (doc.toJS({ maxAliasCount: -1 }) as Json) : null)),
-    report,
-  );
+  const values = docs.map((doc, index) => (doc.errors.length === 0 ? toPlain(doc, index + 1) : null));
+  reviewInput(values, report);
   const pieces: string[] = [];
   let start = 0;
   docs.forEach((doc, index) => {
     const end = index === docs.length - 1 ? text.length : doc.range[2];
     const source = text.slice(start, end);
     start = end;
-    if (doc.errors.length > 0) {
-      const first = doc.errors[0]!;
-      throw new InjectError(`document ${index + 1} is not valid YAML: ${first.message.split('\n')[0]}`);
-    }
-    const before = doc.toJS({ maxAliasCount: -1 }) as Json;
-    const after = injectObject(before, options, report);
-    if (after === before) {
-      pieces.push(source);
-      return;
-    }
-    doc.contents = mergeInto(doc, doc.contents, before, after) as typeof doc.contents;
-    let rendered = doc.toString({
-      lineWidth: 0,
-      indentSeq: indentsSequences(source),
-      flowCollectionPadding: padsFlowCollections(source),
-    });
-    // keep what followed the document in its source slice (a trailing comment line, the blank before `---`)
-    if (!source.endsWith('\n')) rendered = rendered.replace(/\n$/, '');
-    pieces.push(rendered);
+    pieces.push(renderDocument(source, doc, values[index] ?? null, index + 1, options, report) ?? source);
   });
   return pieces.join('');
+}
+
+/** The rewritten document, or undefined when inject leaves it as it is (it then comes back byte for byte). */
+function renderDocument(
+  source: string,
+  doc: Document.Parsed,
+  before: Json,
+  number: number,
+  options: InjectOptions,
+  report: InjectReport,
+): string | undefined {
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    if (/call stack/i.test(first.message)) throw nestingError(`document ${number}`);
+    throw new InjectError(`document ${number} is not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  const after = injectObject(before, options, report);
+  if (after === before) return undefined;
+  doc.contents = mergeInto(doc, doc.contents, before, after) as typeof doc.contents;
+  let rendered = doc.toString({
+    lineWidth: 0,
+    indentSeq: indentsSequences(source),
+    flowCollectionPadding: padsFlowCollections(source),
+  });
+  // keep what followed the document in its source slice (a trailing comment line, the blank before `---`)
+  if (!source.endsWith('\n')) rendered = rendered.replace(/\n$/, '');
+  return rendered;
+}
+
+/**
+ * The stream cut before each `---` line. YAML forbids a line starting `---` (then a space or the line's end) inside
+ * any document content, block scalars included, so these lines are exactly the document starts. Undefined for
+ * streams with directives (`%YAML`, `%TAG`: they bind to the next document) or `...` end markers.
+ */
+function splitDocuments(text: string): string[] | undefined {
+  if (/^(%|\.\.\.(?:[ \t\r]|$))/m.test(text)) return undefined;
+  const starts = [0];
+  const marker = /^---(?:[ \t\r]|$)/gm;
+  for (let m = marker.exec(text); m; m = marker.exec(text)) {
+    if (m.index > 0) starts.push(m.index);
+    if (m[0].length === 0) marker.lastIndex++;
+  }
+  return starts.map((at, i) => text.slice(at, starts[i + 1] ?? text.length));
+}
+
+/** Kinds inject reads: the workloads it rewrites, the Services it checks, and Lists that may hold either. */
+const READ_KINDS: ReadonlySet<string> = new Set([...WORKLOAD_KINDS, 'Service']);
+
+/**
+ * Whether a document can be passed through without parsing: its one top-level `kind:` is a plain name inject never
+ * reads (ConfigMap, Secret, CustomResourceDefinition, …). Anything else — a workload, a Service, a List, a quoted,
+ * tagged or aliased kind, a second `kind` key, complex keys — is parsed. Parsing every document of a large bundle
+ * was most of inject's time; a skipped document is not validated (the API server does that on apply).
+ */
+function passesThrough(chunk: string): boolean {
+  const kinds = [...chunk.matchAll(/^(?:"kind"|'kind'|kind)[ \t]*:(.*)$/gm)];
+  if (kinds.length !== 1 || /^\?/m.test(chunk)) return false;
+  const kind = /^[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*(?:#.*)?\r?$/.exec(kinds[0]![1]!)?.[1];
+  return kind !== undefined && !READ_KINDS.has(kind) && !kind.endsWith('List');
+}
+
+/** A document as plain data; an alias bomb is refused with a message that says what it is. */
+function toPlain(doc: Document, number: number): Json {
+  try {
+    const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Json;
+    if (nestingDepth(value, MAX_NESTING) > MAX_NESTING) throw nestingError(`document ${number}`);
+    return value;
+  } catch (err) {
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new InjectError(
+        `document ${number} expands its YAML aliases too far (a resource-exhaustion "alias bomb"): refused`,
+      );
+    }
+    throw err;
+  }
 }
 
 /**

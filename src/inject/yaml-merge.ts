@@ -26,20 +26,13 @@ export function mergeInto(doc: Document, node: unknown, before: Json, after: Jso
     return node;
   }
   if (Array.isArray(before) && Array.isArray(after) && isSeq(node)) {
-    const used = new Set<number>();
     const olds = node.items;
-    const match = (test: (old: Json) => boolean): number => {
-      const i = before.findIndex((old, j) => !used.has(j) && test(old));
-      if (i >= 0) used.add(i);
-      return i;
-    };
-    const exact = after.map((value) => match((old) => deepEqual(old, value)));
+    const pairing = pairItems(before, after);
     const quoted = node.flow
       ? (olds.find((item) => isScalar(item) && item.type !== Scalar.PLAIN) as Scalar | undefined)
       : undefined;
     node.items = after.map((value, j) => {
-      let i = exact[j]!;
-      if (i < 0) i = match((old) => sameIdentity(old, value));
+      const i = pairing[j]!;
       if (i >= 0) return mergeInto(doc, olds[i], before[i]!, value);
       const created = doc.createNode(value, { aliasDuplicateObjects: false });
       // new words in a quoted list (`command: ["sh", "-c", …]`) are quoted the same way
@@ -57,8 +50,56 @@ export function mergeInto(doc: Document, node: unknown, before: Json, after: Jso
   return created;
 }
 
+/**
+ * For each item of `after`, the index of the `before` item it continues, or -1 for a new item: equal items first
+ * (each old item used once, earliest first), then items with the same identity (see `identityKey`).
+ *
+ * Linear in the size of the lists: items are looked up by their JSON text and by their identity in maps, never by
+ * comparing every new item with every old one (that was quadratic: a 10 MB `kind: List` took minutes).
+ */
+function pairItems(before: readonly Json[], after: readonly Json[]): number[] {
+  const used = new Set<number>();
+  const byText = indexBy(before, (item) => JSON.stringify(item));
+  const take = (queue: Queue | undefined): number => {
+    while (queue && queue.next < queue.indices.length) {
+      const i = queue.indices[queue.next++]!;
+      if (!used.has(i)) {
+        used.add(i);
+        return i;
+      }
+    }
+    return -1;
+  };
+  const exact = after.map((value) => take(byText.get(JSON.stringify(value))));
+  const byIdentity = indexBy(before, identityKey);
+  return after.map((value, j) => {
+    if (exact[j]! >= 0) return exact[j]!;
+    const key = identityKey(value);
+    return key === undefined ? -1 : take(byIdentity.get(key));
+  });
+}
+
+/** Indices of items with one key, in order, and how many of them were taken. */
+interface Queue {
+  indices: number[];
+  next: number;
+}
+
+/** Indices of `items` by key; items without a key are left out. */
+function indexBy(items: readonly Json[], key: (item: Json) => string | undefined): Map<string, Queue> {
+  const map = new Map<string, Queue>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (k === undefined) return;
+    const queue = map.get(k);
+    if (queue) queue.indices.push(i);
+    else map.set(k, { indices: [i], next: 0 });
+  });
+  return map;
+}
+
 /** Items with a `name` are the same item when the names (and mount paths, for volume mounts) agree. */
-function sameIdentity(a: Json, b: Json): boolean {
-  if (!isObject(a) || !isObject(b) || typeof a.name !== 'string') return false;
-  return a.name === b.name && a.mountPath === b.mountPath;
+function identityKey(item: Json): string | undefined {
+  if (!isObject(item) || typeof item.name !== 'string') return undefined;
+  return JSON.stringify([item.name, item.mountPath ?? null]);
 }

@@ -1,3 +1,11 @@
+/**
+ * `lockstep inject`: reads one manifest (file or stdin), writes the injected manifest on stdout.
+ *
+ * Threats: a path that is not a regular file (a FIFO would block for ever, a directory fails deep in a parser),
+ * input larger than memory should hold (limit `--max-input-size`, 16 MiB by default, stdin cut off as it passes
+ * it), binary data that a text parser would "rewrite" into garbage (refused: NUL bytes or invalid UTF-8); what the
+ * text itself can do is in src/inject/text.ts.
+ */
 import { readFile, stat } from 'node:fs/promises';
 import { CliError, usageError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
