@@ -14,7 +14,14 @@ import type { KubeGroupPodActions } from './pod-actions.js';
 import type { PodWatch } from './pod-watch.js';
 import type { RecoveryPolicyName } from './recovery.js';
 import type { Authenticator } from './server.js';
-import { factsFromPod, groupFromPodName, sizeFromOwner, type WorkloadFacts } from './workload.js';
+import {
+  epochFromWorkload,
+  epochStore,
+  factsFromPod,
+  groupFromPodName,
+  sizeFromOwner,
+  type WorkloadFacts,
+} from './workload.js';
 
 export interface CoordinatorCliOptions {
   group?: string;
@@ -115,6 +122,7 @@ export async function runCoordinator(
   const kube = api ? new api.KubeClient(api.loadKubeConfig({ kubeconfig: opts.kubeconfig, env })) : undefined;
   const namespace = opts.namespace || readServiceAccountNamespace() || 'default';
   let facts: WorkloadFacts = {};
+  let leaderPod: Pod | undefined;
   if (kube && opts.podName) {
     let pod: Pod;
     try {
@@ -123,6 +131,7 @@ export async function runCoordinator(
       throw new CliError(1, `cannot read the leader pod ${namespace}/${opts.podName}: ${String(err)}`);
     }
     facts = factsFromPod(pod);
+    leaderPod = pod;
     if (!opts.groupSize && facts.size === undefined && facts.owner) {
       const owner = facts.owner;
       const path =
@@ -146,6 +155,16 @@ export async function runCoordinator(
   }
   const group = opts.group || facts.group || groupFromPodName(opts.podName, env);
   if (!group) throw usageError('the group has no name: pass --group or run in the leader pod (--pod-name / POD_NAME)');
+  // the epoch lives on the workload (it outlives RecreateGroup and a deleted leader pod); the pod's own is a floor too
+  const store = leaderPod ? epochStore(leaderPod, namespace, group) : undefined;
+  if (kube && store) {
+    try {
+      const stored = epochFromWorkload(await kube.get(store.path), store.key);
+      if (stored !== undefined && stored > (facts.lastEpoch ?? 0)) facts.lastEpoch = stored;
+    } catch (err) {
+      log.warn({ err: String(err), workload: store.describe }, 'cannot read the epoch stored on the workload');
+    }
+  }
   const size = opts.groupSize ?? facts.size;
   if (!size) {
     throw usageError(
@@ -202,7 +221,12 @@ export async function runCoordinator(
       windowMs: opts.restartWindow ?? 600_000,
       backoffInitialMs: opts.backoffInitial ?? 1000,
       backoffMaxMs: Math.max(opts.backoffMax ?? 60_000, opts.backoffInitial ?? 1000),
-      actions: kube && api ? new api.KubeGroupPodActions(kube, namespace, opts.podName, group) : undefined,
+      actions:
+        kube && api
+          ? new api.KubeGroupPodActions(kube, namespace, opts.podName, group, store, (message, fields) =>
+              log.warn(fields, message),
+            )
+          : undefined,
     },
   });
   // handlers first: a SIGTERM right after start-up must still stop cleanly

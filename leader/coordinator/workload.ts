@@ -2,7 +2,8 @@
  * The group as the workload defines it, read from the leader pod (and its owner): name, expected size, last epoch.
  * Pure over plain objects; the coordinator's main fetches them.
  */
-import { groupOfPod } from '../../src/contract/group-identity.js';
+import { createHash } from 'node:crypto';
+import { groupOfPod, JOBSET } from '../../src/contract/group-identity.js';
 import { ANNOTATION_EPOCH, LWS, MAX_GROUP_SIZE } from '../../src/contract/names.js';
 import type { OwnerReference, Pod } from '../../src/kube/types.js';
 
@@ -33,6 +34,72 @@ export function factsFromPod(pod: Pod): WorkloadFacts {
   const epoch = annotations[ANNOTATION_EPOCH];
   if (epoch && /^\d+$/.test(epoch)) facts.lastEpoch = Number(epoch);
   return facts;
+}
+
+/**
+ * Where the group's epoch outlives its pods: the workload that owns them (a LeaderWorkerSet, a JobSet, else the
+ * controlling StatefulSet or Job). RecreateGroup and a deleted leader pod take the leader pod's own annotation with
+ * them; the workload stays. Several groups share one workload (LWS replicas, JobSet child Jobs), so the key names the
+ * group. undefined = a bare pod: only its own annotation is left.
+ */
+export interface EpochStore {
+  /** API path of the workload object (merge-patched) */
+  path: string;
+  /** e.g. "LeaderWorkerSet llm" */
+  describe: string;
+  /** the annotation key for this group */
+  key: string;
+}
+
+/** `epoch.lockstep.dev/<group>`: a valid annotation key for any group name (long names are shortened with a hash). */
+export function epochKey(group: string): string {
+  const valid = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(group);
+  if (valid) return `epoch.lockstep.dev/${group}`;
+  const hash = createHash('sha256').update(group).digest('hex').slice(0, 10);
+  const stem = group
+    .replace(/[^-A-Za-z0-9_.]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 50);
+  return `epoch.lockstep.dev/${stem ? `${stem.replace(/[^A-Za-z0-9]+$/, '')}-` : ''}${hash}`;
+}
+
+export function epochStore(pod: Pod, namespace: string, group: string): EpochStore | undefined {
+  const labels = pod.metadata.labels ?? {};
+  const key = epochKey(group);
+  const lws = labels[LWS.labelName];
+  if (lws) {
+    return {
+      path: `/apis/leaderworkerset.x-k8s.io/v1/namespaces/${namespace}/leaderworkersets/${lws}`,
+      describe: `LeaderWorkerSet ${lws}`,
+      key,
+    };
+  }
+  const jobset = labels[JOBSET.labelName];
+  if (jobset) {
+    return {
+      path: `/apis/jobset.x-k8s.io/v1alpha2/namespaces/${namespace}/jobsets/${jobset}`,
+      describe: `JobSet ${jobset}`,
+      key,
+    };
+  }
+  const owner = pod.metadata.ownerReferences?.find((o) => o.controller) ?? pod.metadata.ownerReferences?.[0];
+  if (owner?.kind === 'StatefulSet') {
+    return {
+      path: `/apis/apps/v1/namespaces/${namespace}/statefulsets/${owner.name}`,
+      describe: `StatefulSet ${owner.name}`,
+      key,
+    };
+  }
+  if (owner?.kind === 'Job') {
+    return { path: `/apis/batch/v1/namespaces/${namespace}/jobs/${owner.name}`, describe: `Job ${owner.name}`, key };
+  }
+  return undefined;
+}
+
+/** The epoch the workload holds for the group (undefined: none or unreadable). */
+export function epochFromWorkload(object: { metadata?: { annotations?: Record<string, string> } }, key: string) {
+  const value = object.metadata?.annotations?.[key];
+  return value && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
 /** Members a StatefulSet (replicas) or an indexed Job (completions, else parallelism) runs. */

@@ -90,7 +90,7 @@ describe('RecreateGroup recovery', () => {
     );
     stsUid = sts.metadata.uid ?? '';
     for (const i of [0, 1, 2]) createPod(i);
-    const coordinator = await startCoordinator([
+    const coordinatorArgs = [
       '--kubeconfig',
       api.kubeconfigPath,
       '--pod-name',
@@ -105,7 +105,9 @@ describe('RecreateGroup recovery', () => {
       '100ms',
       '--heartbeat-timeout',
       '2s',
-    ]);
+    ];
+    const coordinator = await startCoordinator(coordinatorArgs);
+    let address = coordinator.address;
     // a fresh env directory per start: a recreated pod starts with an empty volume and joins directly
     const member = (i: number): Proc =>
       lockstep(
@@ -116,7 +118,7 @@ describe('RecreateGroup recovery', () => {
           '--grace-period',
           '1s',
           '--leader-address',
-          coordinator.address,
+          address,
           '--pod-name',
           `${NAME}-${i}`,
           '--pod-ip',
@@ -162,5 +164,19 @@ describe('RecreateGroup recovery', () => {
     });
     expect(again).toMatchObject({ size: 3, epoch: 2, restarts: 1 });
     expect(again.members.every((m) => m.ready)).toBe(true);
-  }, 60_000);
+    // the epoch lives on the StatefulSet: the recreated pods started without it
+    const stored = api.store.get('statefulsets', NAME, 'ml') as { metadata: { annotations?: Record<string, string> } };
+    expect(stored.metadata.annotations?.[`epoch.lockstep.dev/${NAME}`]).toBe('2');
+
+    // the whole group again, with a new coordinator and leader pod that carry no epoch: the group continues at 3
+    coordinator.proc.child.kill('SIGKILL');
+    for (const m of second) m.child.kill('SIGKILL');
+    for (const i of [0, 1, 2]) api.store.delete('pods', `${NAME}-${i}`, 'ml');
+    for (const i of [0, 1, 2]) createPod(i);
+    const restarted = await startCoordinator(coordinatorArgs);
+    address = restarted.address;
+    const third = [0, 1, 2].map(member);
+    for (const [i, m] of third.entries()) await m.waitFor(new RegExp(`engine epoch 3 rank ${i}`));
+    restarted.proc.child.kill('SIGTERM');
+  }, 90_000);
 });
