@@ -9,6 +9,8 @@ export interface InjectOptions {
   command?: readonly string[];
   /** leave a LeaderWorkerSet's restartPolicy as it is */
   keepRestartPolicy?: boolean;
+  /** leave objects that run pods but are no kind inject handles (Deployment, RayCluster, …) as they are, with a warning */
+  passThrough?: boolean;
 }
 
 /** A bad input that inject refuses: the message names the object and the field. */

@@ -309,23 +309,25 @@ function wrapCommand(
   const chosen = options.engine && options.engine !== 'auto' ? options.engine : undefined;
   const detected = chosen ? undefined : detectEngine([...command, ...args]);
   if (!chosen && !detected) {
+    // never half-inject: a group whose engine nobody restarts would stop for good at its first in-place restart
     report.warnings.push(
-      `${at}: container ${name}: no engine recognised in \`${[...command, ...args].join(' ').slice(0, 120)}\`; its command is left as it is (pass --engine to wrap it with \`lockstep run\`)`,
+      `${at}: container ${name}: no engine recognised in \`${[...command, ...args].join(' ').slice(0, 120)}\`; wrapped with \`lockstep run --engine=none\`, which runs it as written with the group's variables and restarts it with the group (pass --engine to have its command line adapted)`,
     );
-    return;
   }
   // `lockstep run` adapts an engine's own command line (adds flags, runs Ray's head or worker); a shell script it
   // cannot rewrite, so the script runs as written with the group's variables (LOCKSTEP_*_ARGS, MASTER_ADDR, …)
   const script = isShellScript(command);
-  const engine = chosen ?? (script ? 'none' : detected!);
+  const engine = chosen ?? (script || !detected ? 'none' : detected);
   main.command = [LOCKSTEP_BIN, 'run', `--engine=${engine}`, '--', ...command];
   const how = fromFlag
     ? ' (command from --command)'
     : chosen
       ? ''
-      : script
-        ? ` (a shell script running ${detected}: it runs as written, with the group's variables)`
-        : ' (engine detected)';
+      : !detected
+        ? " (no engine recognised: it runs as written, with the group's variables)"
+        : script
+          ? ` (a shell script running ${detected}: it runs as written, with the group's variables)`
+          : ' (engine detected)';
   change(
     `container ${name}: command wrapped with \`lockstep run --engine=${engine} --\`${how}; it starts and restarts the engine with the group`,
   );

@@ -44,7 +44,7 @@ export function injectWorkload(object: JsonObject, options: InjectOptions, repor
       injectLeaderWorkerSet(id, name, spec, options, report);
       return;
     case 'StatefulSet':
-      injectStatefulSet(id, name, spec, options, report);
+      injectStatefulSet(object, id, name, spec, options, report);
       return;
     case 'Job':
       injectJob(id, name, spec, options, report);
@@ -116,7 +116,14 @@ function plan(
   return { where, groupLabel, coordinator, coordinatorArgs, bootstrapArgs, env };
 }
 
+/** Read from a cluster (`kubectl get -o yaml`) rather than written by hand: immutable fields are fixed by now. */
+function exists(object: JsonObject): boolean {
+  const metadata = objectAt(object, 'metadata');
+  return stringAt(metadata, 'uid') !== undefined || stringAt(metadata, 'resourceVersion') !== undefined;
+}
+
 function injectStatefulSet(
+  object: JsonObject,
   id: string,
   name: string,
   spec: JsonObject,
@@ -144,6 +151,12 @@ function injectStatefulSet(
     report.changes.push(
       `${id} spec: podManagementPolicy Parallel (was ${before}, which would wait forever: pod 0 becomes Ready only when every member has joined)`,
     );
+    if (exists(object)) {
+      // the API server refuses to change this field of a StatefulSet that exists: say so now, not at apply time
+      report.warnings.push(
+        `${id} exists already (it has metadata.uid/resourceVersion): podManagementPolicy cannot change on an existing StatefulSet and the API server will refuse the update; recreate it, keeping its pods: kubectl delete statefulset ${name} --cascade=orphan, then apply this output (README: "Existing workloads")`,
+      );
+    }
   }
   const size = `--group-size=${replicas}`;
   injectPodTemplate(

@@ -208,3 +208,73 @@ describe('inject refuses what it cannot wire, with the object, the field and the
     expect(() => injectText('{"kind": ', { image: IMAGE })).toThrow(/^input is not valid JSON: /);
   });
 });
+
+describe('objects that run pods but are no kind inject handles', () => {
+  const container = { name: 'main', image: 'vllm/vllm-openai:v0.11.0', command: ['vllm', 'serve', 'm'] };
+  const cases: [string, JsonObject, RegExp | undefined][] = [
+    [
+      'a Deployment',
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'd' },
+        spec: { template: { spec: { containers: [container] } } },
+      },
+      /^Deployment\/d runs pods \(spec\.template\.spec\.containers\) but is no kind lockstep injects/,
+    ],
+    [
+      'a bare Pod',
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [container] } },
+      /^Pod\/p runs pods \(spec\.containers\)/,
+    ],
+    [
+      'a RayCluster (pods deep in a custom resource)',
+      {
+        apiVersion: 'ray.io/v1',
+        kind: 'RayCluster',
+        metadata: { name: 'r' },
+        spec: { headGroupSpec: { template: { spec: { containers: [container] } } } },
+      },
+      /^RayCluster\/r runs pods \(spec\.headGroupSpec\.template\.spec\.containers\)/,
+    ],
+    [
+      'a Service',
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { clusterIP: 'None' } },
+      undefined,
+    ],
+    [
+      'a ConfigMap',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { containers: 'x' } },
+      undefined,
+    ],
+  ];
+
+  it.each(cases)('%s', (_what, object, refusal) => {
+    const text = stringify(object);
+    if (refusal === undefined) {
+      expect(injectText(text, { image: IMAGE }).output).toBe(text);
+      return;
+    }
+    expect(() => injectText(text, { image: IMAGE })).toThrow(InjectError);
+    expect(() => injectText(text, { image: IMAGE })).toThrow(refusal);
+    expect(() => injectText(text, { image: IMAGE })).toThrow(/pass --pass-through to leave it unchanged$/);
+    const passed = injectText(text, { image: IMAGE, passThrough: true });
+    expect(passed.output).toBe(text);
+    expect(passed.report.warnings).toEqual([expect.stringMatching(/left unchanged \(--pass-through\)$/)]);
+  });
+});
+
+describe('immutable fields of an object that exists', () => {
+  it.each([
+    ['read from a cluster (uid, resourceVersion)', { uid: 'u-1', resourceVersion: '42' }, 1],
+    ['written by hand', {}, 0],
+  ] as const)('a StatefulSet %s: podManagementPolicy changed, with a warning only when it exists', (_what, meta, warnings) => {
+    const object = sts({ podManagementPolicy: 'OrderedReady' });
+    object.metadata = { ...(object.metadata as JsonObject), ...meta };
+    const { output, report } = injectText(stringify(object), { image: IMAGE });
+    expect(output).toContain('podManagementPolicy: Parallel');
+    const found = report.warnings.filter((w) => /exists already/.test(w));
+    expect(found.length).toBe(warnings);
+    if (warnings) expect(found[0]).toMatch(/kubectl delete statefulset web --cascade=orphan, then apply this output/);
+  });
+});

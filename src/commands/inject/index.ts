@@ -8,6 +8,7 @@ export interface InjectFlags {
   engine?: (typeof ENGINES)[number];
   command?: string;
   keepRestartPolicy: boolean;
+  passThrough: boolean;
   explain: boolean;
   /** bytes */
   maxInputSize: number;
@@ -57,6 +58,16 @@ export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--keep-restart-policy',
           description: 'leave a LeaderWorkerSet’s restartPolicy alone',
+          default: false,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--pass-through',
+          description: 'leave objects that run pods but are no kind inject handles unchanged, instead of refusing',
           default: false,
         },
         env,

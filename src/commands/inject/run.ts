@@ -34,6 +34,7 @@ export async function runInject(flags: InjectFlags): Promise<void> {
     engine: flags.engine,
     command,
     keepRestartPolicy: flags.keepRestartPolicy,
+    passThrough: flags.passThrough,
   };
   let result: ReturnType<typeof injectText>;
   try {

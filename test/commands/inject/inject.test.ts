@@ -80,13 +80,13 @@ describe('lockstep inject (bundled)', () => {
     expect(result.stdout).not.toContain('restartPolicy: None');
   });
 
-  it('warns on stderr about a command it does not recognise, and leaves it alone', () => {
+  it('wraps a command it does not recognise with --engine=none (never half-injects), and says so on stderr', () => {
     const result = runBundle('lockstep', ['inject', '-f', fixture('unknown-engine.yaml')]);
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(
-      /^warning: StatefulSet\/custom spec.template: container server: no engine recognised in `\/usr\/local\/bin\/my-server --listen=:8080`; its command is left as it is \(pass --engine to wrap it with `lockstep run`\)\n$/,
+      /^warning: StatefulSet\/custom spec.template: container server: no engine recognised in `\/usr\/local\/bin\/my-server --listen=:8080`; wrapped with `lockstep run --engine=none`, which runs it as written with the group's variables and restarts it with the group \(pass --engine to have its command line adapted\)\n$/,
     );
-    expect(result.stdout).toContain('command: [/usr/local/bin/my-server, --listen=:8080]');
+    expect(result.stdout).toContain('--engine=none, --, /usr/local/bin/my-server');
     const forced = runBundle('lockstep', ['inject', '--engine', 'none', '-f', fixture('unknown-engine.yaml')]);
     expect(forced.stderr).toBe('');
     expect(forced.stdout).toContain('--engine=none, --, /usr/local/bin/my-server');
@@ -169,5 +169,23 @@ describe('lockstep inject (bundled)', () => {
     expect(quote.stderr).toBe('error: --command: unbalanced " quote in ""vllm serve"\n');
     const engine = runBundle('lockstep', ['inject', '-f', fixture('no-command.yaml'), '--engine', 'tensorflow']);
     expect(engine.status).toBe(2);
+  });
+
+  it('exits non-zero on a kind it does not handle, and passes it through with --pass-through', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'inject-pass-')), 'deploy.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n        - name: m\n          image: x\n',
+    );
+    const refused = runBundle('lockstep', ['inject', '-f', file]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/^error: Deployment\/d runs pods .* pass --pass-through to leave it unchanged\n$/);
+    const passed = runBundle('lockstep', ['inject', '--pass-through', '-f', file]);
+    expect(passed.status).toBe(0);
+    expect(passed.stdout).toContain('kind: Deployment');
+    expect(passed.stderr).toMatch(/^warning: Deployment\/d runs pods .*left unchanged \(--pass-through\)\n$/);
   });
 });
