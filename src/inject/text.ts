@@ -225,11 +225,14 @@ const READ_KINDS: ReadonlySet<string> = new Set([...WORKLOAD_KINDS, 'Service']);
 
 /**
  * Whether a document can be passed through without parsing: its one top-level `kind:` is a plain name inject never
- * reads (ConfigMap, Secret, CustomResourceDefinition, …). Anything else — a workload, a Service, a List, a quoted,
+ * reads (ConfigMap, Secret, CustomResourceDefinition, …) and no `containers:` key. Anything else — a workload, a Service, a
+ * List, an object that runs pods (refused unless --pass-through), a quoted,
  * tagged or aliased kind, a second `kind` key, complex keys — is parsed. Parsing every document of a large bundle
  * was most of inject's time; a skipped document is not validated (the API server does that on apply).
  */
 function passesThrough(chunk: string): boolean {
+  // an object that runs pods is read even when inject does not handle its kind: it is refused (or --pass-through)
+  if (/^[ \t-]*(?:"containers"|'containers'|containers)[ \t]*:/m.test(chunk)) return false;
   const kinds = [...chunk.matchAll(/^(?:"kind"|'kind'|kind)[ \t]*:(.*)$/gm)];
   if (kinds.length !== 1 || /^\?/m.test(chunk)) return false;
   const kind = /^[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*(?:#.*)?\r?$/.exec(kinds[0]![1]!)?.[1];
