@@ -268,13 +268,16 @@ describe('immutable fields of an object that exists', () => {
   it.each([
     ['read from a cluster (uid, resourceVersion)', { uid: 'u-1', resourceVersion: '42' }, 1],
     ['written by hand', {}, 0],
-  ] as const)('a StatefulSet %s: podManagementPolicy changed, with a warning only when it exists', (_what, meta, warnings) => {
-    const object = sts({ podManagementPolicy: 'OrderedReady' });
-    object.metadata = { ...(object.metadata as JsonObject), ...meta };
-    const { output, report } = injectText(stringify(object), { image: IMAGE });
-    expect(output).toContain('podManagementPolicy: Parallel');
-    const found = report.warnings.filter((w) => /exists already/.test(w));
-    expect(found.length).toBe(warnings);
-    if (warnings) expect(found[0]).toMatch(/kubectl delete statefulset web --cascade=orphan, then apply this output/);
-  });
+  ] as const)(
+    'a StatefulSet %s: podManagementPolicy changed, with a warning only when it exists',
+    (_what, meta, warnings) => {
+      const object = sts({ podManagementPolicy: 'OrderedReady' });
+      object.metadata = { ...(object.metadata as JsonObject), ...meta };
+      const { output, report } = injectText(stringify(object), { image: IMAGE });
+      expect(output).toContain('podManagementPolicy: Parallel');
+      const found = report.warnings.filter((w) => /exists already/.test(w));
+      expect(found.length).toBe(warnings);
+      if (warnings) expect(found[0]).toMatch(/kubectl delete statefulset web --cascade=orphan, then apply this output/);
+    },
+  );
 });
