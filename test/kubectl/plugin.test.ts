@@ -388,7 +388,7 @@ describe('kubectl lockstep check', () => {
       ['pod', 'ml/llama-1', 'device unhealthy: gpu-0000-5d-00-0'],
       ['group', 'ml/llama', 'Recovering at epoch 3: member 1: device gpu-0000-5d-00-0 unhealthy (xid 79)'],
     ]);
-    expect(r.stderr).toBe('error: 4 problems found (44 devices on 2 nodes, 2 pods with devices, 1 groups)\n');
+    expect(r.stderr).toBe('error: 4 problems found (44 devices on 2 nodes, 2 pods with devices, 1 group)\n');
     const json = await kubectl(['check', '-A', '-o', 'json']);
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, checked: { nodes: 2, devices: 44 } });
@@ -398,7 +398,7 @@ describe('kubectl lockstep check', () => {
     const r = await kubectl(['check', '-n', 'quiet', '-l', 'kubernetes.io/hostname=h100-a']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe('OK: 22 devices on 1 nodes, 0 pods with devices, 0 groups: all healthy\n');
+    expect(r.stdout).toBe('OK: 22 devices on 1 node, 0 pods with devices, 0 groups: all healthy\n');
   });
 });
 
@@ -443,7 +443,7 @@ describe('without a cluster, without permission, on an empty cluster', () => {
     expect(r.stderr).toBe('error: context "nope" is not in the kubeconfig\n');
   });
 
-  it('empty cluster: empty lists, check passes', async () => {
+  it('empty cluster: empty lists; check says no agent has published and exits 1', async () => {
     const n = await kubectl(['nodes'], empty.kubeconfigPath);
     expect(n).toEqual({ status: 0, stdout: '', stderr: `No nodes with devices of ${DRIVER} found.\n` });
     expect(JSON.parse((await kubectl(['devices', '-o', 'json'], empty.kubeconfigPath)).stdout)).toEqual({
@@ -451,8 +451,9 @@ describe('without a cluster, without permission, on an empty cluster', () => {
       items: [],
     });
     const c = await kubectl(['check', '-A'], empty.kubeconfigPath);
-    expect(c.status).toBe(0);
-    expect(c.stdout).toBe('OK: 0 devices on 0 nodes, 0 pods with devices, 0 groups: all healthy\n');
+    expect(c.status).toBe(1);
+    expect(c.stdout).toContain('no lockstep agent has published devices');
+    expect(c.stderr).toBe('error: 1 problem found (0 devices on 0 nodes, 0 pods with devices, 0 groups)\n');
   });
 });
 

@@ -158,6 +158,45 @@ describe('kubectl lockstep (in-process)', () => {
     expect(all).toMatchObject({ code: 1, stdout: '' });
   });
 
+  it('check on a cluster where no agent has published says so and exits 1; counts read as English', async () => {
+    const none: Lists = { resourceslices: [], nodes: [], pods: [], resourceclaims: [], events: [] };
+    const r = await run(['check', '-A'], { lists: none });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(
+      'KIND    OBJECT    PROBLEM\nagent   cluster   no lockstep agent has published devices (no ResourceSlices of driver lockstep.dev): is the agent DaemonSet running?\n',
+    );
+    expect(r.stderr).toBe('error: 1 problem found (0 devices on 0 nodes, 0 pods with devices, 0 groups)\n');
+    const json = JSON.parse((await run(['check', '-A', '-o', 'json'], { lists: none })).stdout);
+    expect(json).toMatchObject({ ok: false, problems: [{ kind: 'agent', object: 'cluster' }] });
+    const some = await run(['check', '-A']);
+    expect(some.stderr).toMatch(/ found \(32 devices on 2 nodes, 2 pods with devices, 1 group\)\n$/);
+  });
+
+  it('a long XID reason is one short line in tables with the clear hint once, whole in -o wide', async () => {
+    const lists = cluster();
+    const hint = 'After a GPU reset, clear with: echo gpu-3 > /var/lib/lockstep/clear-xid';
+    const message = `XID 79 on 0000:5d:00.0: GPU has fallen off the bus (action: reboot) at 2026-11-22T05:00:00Z. Kernel: ${'NVRM: Xid 79 '.repeat(20)}. ${hint}`;
+    // the coordinator names the fault in the group's last reason, as it does after an XID
+    for (const p of lists.pods) {
+      const annotations = p.metadata.annotations ?? {};
+      const status = annotations['lockstep.dev/group-status'];
+      if (status)
+        annotations['lockstep.dev/group-status'] = JSON.stringify({ ...JSON.parse(status), lastReason: message });
+    }
+    const table = await run(['check', '-A'], { lists });
+    const rows = table.stdout.split('\n').filter((l) => l.includes('XID 79'));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row.split(/ {3,}/).at(-1)!.length).toBeLessThanOrEqual(120);
+    expect(table.stdout).not.toContain('clear with');
+    expect(table.stdout.match(/clear its XID fault/g)).toHaveLength(1);
+    const group = await run(['group', 'llama'], { lists });
+    expect(group.stdout).toMatch(/\nLast Reason: +XID 79 on 0000:5d:00\.0: .{20,}…\n/);
+    expect(group.stdout.match(/clear its XID fault/g)).toHaveLength(1);
+    const wide = await run(['check', '-A', '-o', 'wide'], { lists });
+    expect(wide.stdout).toContain(hint);
+    expect(wide.stdout).not.toContain('clear its XID fault');
+  });
+
   it('check: 1 with problems, 3 when a list is forbidden, 3 when there is no configuration', async () => {
     expect((await run(['check', '-A'])).code).toBe(1);
     const forbidden = await run(['check'], { connected: { reader: fakeReader(cluster(), [], ['pods']) } });

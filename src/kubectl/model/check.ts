@@ -1,8 +1,10 @@
+import { count } from '../render/words.js';
 import type { DeviceRecord, PoolRecord } from './devices.js';
 import type { GroupRecord } from './groups.js';
 import type { PodRecord } from './pods.js';
 
-export type ProblemKind = 'device' | 'pool' | 'pod' | 'group';
+/** `agent`: no agent has published anything in scope, so nothing could be checked */
+export type ProblemKind = 'agent' | 'device' | 'pool' | 'pod' | 'group';
 
 export interface Problem {
   kind: ProblemKind;
@@ -45,7 +47,7 @@ export function findProblems(input: CheckInput): CheckResult {
       problems.push({
         kind: 'pool',
         object: p.node,
-        problem: `pool ${p.pool} incomplete: ${p.slices} of ${p.expectedSlices} slices at generation ${p.generation}`,
+        problem: `pool ${p.pool} incomplete: ${p.slices} of ${count(p.expectedSlices, 'slice')} at generation ${p.generation}`,
       });
     }
   }
@@ -68,7 +70,7 @@ export function findProblems(input: CheckInput): CheckResult {
     if (g.state === 'Failed' || g.state === 'Recovering') {
       problems.push({ kind: 'group', object, problem: `${g.state} at epoch ${g.epoch ?? '?'}${reason}` });
     } else if (g.state === 'Running' && g.ready < g.size) {
-      problems.push({ kind: 'group', object, problem: `Running with ${g.ready} of ${g.size} members ready` });
+      problems.push({ kind: 'group', object, problem: `Running with ${g.ready} of ${count(g.size, 'member')} ready` });
     }
   }
   return {

@@ -1,20 +1,22 @@
 import { EXIT } from '../../cli/exit-codes.js';
-import type { VerbContext, View } from '../context.js';
+import { isWide, type VerbContext, type View } from '../context.js';
 import { findProblems, type Problem } from '../model/check.js';
 import { buildInventory } from '../model/devices.js';
 import { buildGroups } from '../model/groups.js';
 import { buildPods } from '../model/pods.js';
+import { ReasonCells } from '../render/reason.js';
 import { type Column, renderTable } from '../render/table.js';
+import { count } from '../render/words.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
 
 /** Exit codes of `check` (FACTS.md §10, src/cli/exit-codes.ts): 0 all good, 1 problems, 2 usage, 3 could not check. */
 export const EXIT_PROBLEMS = EXIT.failed;
 export const EXIT_COULD_NOT_CHECK = EXIT.unavailable;
 
-const columns: Column<Problem>[] = [
+const columns = (reasons: ReasonCells): Column<Problem>[] => [
   { header: 'KIND', cell: (p) => p.kind },
   { header: 'OBJECT', cell: (p) => p.object },
-  { header: 'PROBLEM', cell: (p) => p.problem },
+  { header: 'PROBLEM', cell: (p) => reasons.cell(p.problem) },
 ];
 
 /**
@@ -36,20 +38,38 @@ export async function checkVerb(ctx: VerbContext): Promise<View> {
     pods: buildPods(pods, claims, ctx.driver),
     groups: buildGroups(pods),
   });
-  const { checked, problems } = result;
-  const summary = `${checked.devices} devices on ${checked.nodes} nodes, ${checked.pods} pods with devices, ${checked.groups} groups`;
+  const { checked } = result;
+  const problems = [...result.problems];
+  // nothing published is not "all healthy": no agent runs, or it cannot write its slices
+  if (inventory.pools.length === 0) problems.unshift(noAgentProblem(ctx));
+  const summary = [
+    `${count(checked.devices, 'device')} on ${count(checked.nodes, 'node')}`,
+    count(checked.pods, 'pod with devices', 'pods with devices'),
+    count(checked.groups, 'group'),
+  ].join(', ');
   const ok = problems.length === 0;
   return {
     data: { kind: 'Check', ok, checked, problems },
-    table: () =>
-      ok
-        ? `OK: ${summary}: all healthy\n`
-        : renderTable(problems, columns, { wide: false, headers: ctx.headers, colour: false }),
+    table: () => (ok ? `OK: ${summary}: all healthy\n` : problemTable(ctx, problems)),
     ...(ok
       ? {}
       : {
           exitCode: EXIT_PROBLEMS,
-          failure: `${problems.length} problem${problems.length === 1 ? '' : 's'} found (${summary})`,
+          failure: `${count(problems.length, 'problem')} found (${summary})`,
         }),
   };
+}
+
+function noAgentProblem(ctx: VerbContext): Problem {
+  return {
+    kind: 'agent',
+    object: ctx.selector ? `nodes matching ${ctx.selector}` : 'cluster',
+    problem: `no lockstep agent has published devices (no ResourceSlices of driver ${ctx.driver}): is the agent DaemonSet running?`,
+  };
+}
+
+function problemTable(ctx: VerbContext, problems: readonly Problem[]): string {
+  const reasons = new ReasonCells(isWide(ctx));
+  const table = renderTable(problems, columns(reasons), { wide: isWide(ctx), headers: ctx.headers, colour: false });
+  return ctx.headers ? table + reasons.footer() : table;
 }

@@ -3,6 +3,7 @@ import type { VerbContext, View } from '../context.js';
 import { deviceKey, type Holder, holdersByDevice } from '../model/claims.js';
 import { buildInventory, type DeviceRecord, isAccelerator } from '../model/devices.js';
 import { nearestNic } from '../model/topology.js';
+import { ReasonCells } from '../render/reason.js';
 import { type Column, healthColour, renderTable } from '../render/table.js';
 import type { ResourceClaim } from '../wire.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
@@ -37,7 +38,11 @@ export function deviceRows(devices: readonly DeviceRecord[], holders: ReadonlyMa
   });
 }
 
-export function deviceColumns(ctx: VerbContext, showNode: boolean): Column<DeviceRow>[] {
+export function deviceColumns(
+  ctx: VerbContext,
+  showNode: boolean,
+  reasons = new ReasonCells(ctx.output === 'wide'),
+): Column<DeviceRow>[] {
   // a holder outside the namespace in scope is named with its namespace, so it never reads as one of this namespace
   const ns = (h: Holder | undefined, name: string | undefined) =>
     h && name !== undefined ? (h.namespace === ctx.namespace ? name : `${h.namespace}/${name}`) : undefined;
@@ -46,7 +51,7 @@ export function deviceColumns(ctx: VerbContext, showNode: boolean): Column<Devic
     { header: 'TYPE', cell: (r) => r.type },
     { header: 'MODEL', cell: (r) => r.model },
     { header: 'HEALTH', cell: (r) => r.health, colour: healthColour },
-    { header: 'REASON', cell: (r) => r.reason },
+    { header: 'REASON', cell: (r) => reasons.cell(r.reason) },
     { header: 'TAINTS', cell: (r) => r.taints.map((t) => `${t.key}:${t.effect}`).join(',') },
     { header: 'PCIE ROOT', cell: (r) => r.pcieRoot },
     { header: 'SWITCH', cell: (r) => r.pcieSwitch },

@@ -2,10 +2,11 @@ import { CliError } from '../../cli/errors.js';
 import { groupOfPod } from '../../contract/group-identity.js';
 import { LABEL_GROUP } from '../../contract/names.js';
 import { ApiError } from '../cluster.js';
-import type { VerbContext, View } from '../context.js';
+import { isWide, type VerbContext, type View } from '../context.js';
 import { toDate } from '../model/devices.js';
 import { buildGroups, type GroupRecord, type MemberRecord } from '../model/groups.js';
 import { age } from '../render/age.js';
+import { ReasonCells } from '../render/reason.js';
 import { type Column, cellText, healthColour, renderTable } from '../render/table.js';
 import type { Event } from '../wire.js';
 
@@ -17,7 +18,7 @@ export function groupSelector(selector: string | undefined): string {
   return selector ? `${LABEL_GROUP},${selector}` : LABEL_GROUP;
 }
 
-export function groupColumns(ctx: VerbContext): Column<GroupRecord>[] {
+export function groupColumns(ctx: VerbContext, reasons = new ReasonCells(isWide(ctx))): Column<GroupRecord>[] {
   const now = ctx.now();
   const columns: Column<GroupRecord>[] = [
     { header: 'NAME', cell: (g) => g.name },
@@ -26,7 +27,7 @@ export function groupColumns(ctx: VerbContext): Column<GroupRecord>[] {
     { header: 'EPOCH', cell: (g) => g.epoch },
     { header: 'STATE', cell: (g) => g.state, colour: healthColour },
     { header: 'RESTARTS', cell: (g) => g.restarts },
-    { header: 'LAST REASON', cell: (g) => g.lastReason },
+    { header: 'LAST REASON', cell: (g) => reasons.cell(g.lastReason) },
     { header: 'LAST CHANGE', cell: (g) => (g.lastChange ? age(g.lastChange, now) : undefined) },
     { header: 'AGE', cell: (g) => age(g.created, now) },
     { header: 'LEADER', cell: (g) => g.leader, wide: true },
@@ -42,8 +43,15 @@ export async function groupsVerb(ctx: VerbContext): Promise<View> {
   const groups = buildGroups(pods);
   return {
     data: { kind: 'GroupList', items: groups },
-    table: () =>
-      renderTable(groups, groupColumns(ctx), { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour }),
+    table: () => {
+      const reasons = new ReasonCells(isWide(ctx));
+      const table = renderTable(groups, groupColumns(ctx, reasons), {
+        wide: isWide(ctx),
+        headers: ctx.headers,
+        colour: ctx.colour,
+      });
+      return ctx.headers ? table + reasons.footer() : table;
+    },
     empty: groups.length === 0 ? noneFound(ctx, 'groups') : undefined,
   };
 }
@@ -52,7 +60,7 @@ export function noneFound(ctx: VerbContext, what: string): string {
   return ctx.namespace === undefined ? `No ${what} found.` : `No ${what} found in ${ctx.namespace} namespace.`;
 }
 
-const memberColumns: Column<MemberRecord>[] = [
+const memberColumns = (reasons: ReasonCells): Column<MemberRecord>[] => [
   { header: 'RANK', cell: (m) => m.rank },
   { header: 'POD', cell: (m) => (m.podFound ? m.pod : `${m.pod} (gone)`) },
   { header: 'NODE', cell: (m) => m.node },
@@ -60,7 +68,7 @@ const memberColumns: Column<MemberRecord>[] = [
   { header: 'DEVICES', cell: (m) => m.devices, colour: healthColour },
   { header: 'RESTARTS', cell: (m) => m.restarts },
   { header: 'PHASE', cell: (m) => m.phase, wide: true },
-  { header: 'REASON', cell: (m) => m.reason },
+  { header: 'REASON', cell: (m) => reasons.cell(m.reason) },
 ];
 
 interface EventRow {
@@ -117,8 +125,9 @@ export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace
 
 function renderGroup(ctx: VerbContext, g: GroupRecord, events: readonly EventRow[]): string {
   const now = ctx.now();
-  const options = { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour };
-  const members = renderTable(g.members, memberColumns, options);
+  const options = { wide: isWide(ctx), headers: ctx.headers, colour: ctx.colour };
+  const reasons = new ReasonCells(isWide(ctx));
+  const members = renderTable(g.members, memberColumns(reasons), options);
   if (!ctx.headers) return members;
   const paint = (text: string) => (ctx.colour ? healthColour(text) : text);
   const fields: [string, string][] = [
@@ -129,7 +138,7 @@ function renderGroup(ctx: VerbContext, g: GroupRecord, events: readonly EventRow
     ['Epoch', cellText(g.epoch)],
     ['State', paint(g.state)],
     ['Restarts', String(g.restarts)],
-    ['Last Reason', cellText(g.lastReason)],
+    ['Last Reason', cellText(reasons.cell(g.lastReason))],
     ['Last Change', g.lastChange ? `${g.lastChange.toISOString()} (${age(g.lastChange, now)} ago)` : '<none>'],
     ['Leader', cellText(g.leader)],
   ];
@@ -140,8 +149,8 @@ function renderGroup(ctx: VerbContext, g: GroupRecord, events: readonly EventRow
     { header: 'TYPE', cell: (e) => e.type },
     { header: 'REASON', cell: (e) => e.reason },
     { header: 'OBJECT', cell: (e) => e.object },
-    { header: 'MESSAGE', cell: (e) => e.message },
+    { header: 'MESSAGE', cell: (e) => reasons.cell(e.message) },
   ];
   const eventsText = events.length === 0 ? '<none>\n' : renderTable(events, eventColumns, options);
-  return `${head}\n\nMembers:\n${members}\nEvents:\n${eventsText}`;
+  return `${head}\n\nMembers:\n${members}\nEvents:\n${eventsText}${reasons.footer()}`;
 }
