@@ -62,6 +62,8 @@ export interface KubeClientOptions {
   /** per-request timeout for ordinary calls (watches have their own) */
   timeoutMs?: number;
   userAgent?: string;
+  /** headers sent with every request, e.g. kubectl's --as (`Impersonate-User`) and --as-group */
+  extraHeaders?: Readonly<Record<string, string | string[]>>;
 }
 
 export interface StreamHandle {
@@ -76,6 +78,7 @@ export class KubeClient {
   private cached: { at: number; options: https.RequestOptions } | undefined;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
+  private readonly extraHeaders: Readonly<Record<string, string | string[]>>;
 
   constructor(
     readonly config: KubeConfig,
@@ -86,6 +89,7 @@ export class KubeClient {
     this.server = new URL(cluster.server);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? `lockstep/${VERSION}`;
+    this.extraHeaders = options.extraHeaders ?? {};
   }
 
   get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
@@ -203,6 +207,7 @@ export class KubeClient {
       : new http.Agent({ keepAlive: true });
     const headers: http.OutgoingHttpHeaders = {
       ...(tlsOptions.headers as http.OutgoingHttpHeaders),
+      ...this.extraHeaders,
       accept: 'application/json',
       'user-agent': this.userAgent,
     };

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError as KubeApiError, KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import {
@@ -121,12 +121,76 @@ export interface Connection {
   namespace: string;
 }
 
-/** kubeconfig as kubectl finds it (src/kube/config.ts), then a client for it. */
-export function connect(options: { kubeconfig?: string; context?: string }): Connection {
-  const kc = loadKubeConfig({
-    ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
-    ...(options.context ? { context: options.context } : {}),
+/** kubectl's connection flags: which kubeconfig and context, and what overrides them. */
+export interface ConnectOptions {
+  kubeconfig?: string;
+  context?: string;
+  /** --server: the API server's address instead of the context's cluster's */
+  server?: string;
+  /** --token: a bearer token instead of the context's user's credentials */
+  token?: string;
+  /** --as / --as-group: impersonate (the server checks the caller may) */
+  as?: string;
+  asGroups?: readonly string[];
+  /** --request-timeout in ms; 0 waits for ever (kubectl's default) */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * The kubeconfig with --server and --token applied as kubectl's clientcmd overrides do: --server replaces the
+ * current cluster's address (keeping its CA), --token replaces the current user's credentials. With --server and no
+ * kubeconfig at all, the flags alone make the configuration.
+ */
+export function applyOverrides(load: () => KubeConfig, options: ConnectOptions): KubeConfig {
+  let kc: KubeConfig;
+  try {
+    kc = load();
+  } catch (err) {
+    if (!options.server) throw err;
+    kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'flags', server: options.server, skipTLSVerify: false }],
+      users: [{ name: 'flags' }],
+      contexts: [{ name: 'flags', cluster: 'flags', user: 'flags' }],
+      currentContext: 'flags',
+    });
+  }
+  if (!options.server && !options.token) return kc;
+  const context = kc.getContextObject(kc.getCurrentContext());
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  if (!context || !cluster) return kc;
+  const out = new KubeConfig();
+  out.loadFromOptions({
+    clusters: [{ ...cluster, ...(options.server ? { server: options.server } : {}) }],
+    users: [options.token ? { name: user?.name ?? 'flags', token: options.token } : (user ?? { name: 'flags' })],
+    contexts: [{ ...context, cluster: cluster.name, user: user?.name ?? 'flags' }],
+    currentContext: context.name,
   });
+  return out;
+}
+
+/** kubeconfig as kubectl finds it (src/kube/config.ts), the flags over it, then a client for it. */
+export function connect(options: ConnectOptions): Connection {
+  const kc = applyOverrides(
+    () =>
+      loadKubeConfig({
+        ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+        ...(options.context ? { context: options.context } : {}),
+      }),
+    options,
+  );
   const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
-  return { kc, client: new KubeClient(kc, { userAgent: `kubectl-lockstep/${VERSION}` }), namespace };
+  const extraHeaders: Record<string, string | string[]> = {};
+  if (options.as) extraHeaders['impersonate-user'] = options.as;
+  if (options.asGroups?.length) extraHeaders['impersonate-group'] = [...options.asGroups];
+  return {
+    kc,
+    client: new KubeClient(kc, {
+      userAgent: `kubectl-lockstep/${VERSION}`,
+      extraHeaders,
+      ...(options.requestTimeoutMs !== undefined ? { timeoutMs: options.requestTimeoutMs } : {}),
+    }),
+    namespace,
+  };
 }

@@ -41,6 +41,12 @@ export const FLAGS: {
   { flags: ['-A', '--all-namespaces'], description: 'all namespaces' },
   { flags: ['--context'], description: 'kubeconfig context', value: 'context' },
   { flags: ['--kubeconfig'], description: 'kubeconfig file', value: 'file' },
+  { flags: ['-s', '--server'], description: 'API server address', value: 'text' },
+  { flags: ['--token'], description: 'bearer token', value: 'text' },
+  { flags: ['--as'], description: 'impersonate this user', value: 'text' },
+  { flags: ['--as-group'], description: 'impersonate this group', value: 'text' },
+  { flags: ['--request-timeout'], description: 'give up on one API request after this long', value: 'text' },
+  { flags: ['--sort-by'], description: 'sort list items by this field', value: 'text' },
   { flags: ['-l', '--selector'], description: 'label selector', value: 'text' },
   { flags: ['-o', '--output'], description: 'output format', value: 'output' },
   { flags: ['--no-headers'], description: 'omit table headers' },
@@ -48,7 +54,7 @@ export const FLAGS: {
   { flags: ['--driver-name'], description: 'DRA driver name', value: 'text' },
 ];
 
-const OUTPUTS = ['table', 'wide', 'json', 'yaml'];
+const OUTPUTS = ['table', 'wide', 'json', 'yaml', 'name', 'jsonpath=', 'custom-columns='];
 
 function flagSpec(word: string) {
   const name = word.includes('=') ? word.slice(0, word.indexOf('=')) : word;

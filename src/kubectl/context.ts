@@ -1,6 +1,8 @@
 import type { ClusterReader, ReadKind } from './cluster.js';
+import type { BaseFormat } from './render/output.js';
 
-export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
+/** -o's form without its template (jsonpath and custom-columns templates live in program.ts) */
+export type OutputFormat = BaseFormat;
 
 /** What every verb needs: where to read, what scope, how to print. Built once per invocation by program.ts. */
 export interface VerbContext {
@@ -21,6 +23,8 @@ export interface VerbContext {
 export interface View {
   data: unknown;
   table: () => string;
+  /** `-o name`: `<kind>/<name>` of each object shown */
+  names: () => string[];
   /** kubectl's "No resources found" line (stderr), when the list is empty */
   empty?: string | undefined;
   /** set by `check`: 1 when problems were found */

@@ -6,9 +6,17 @@ import { flag } from '../cli/options.js';
 import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
 import { ApiError, apiReader, type ClusterReader, connect } from './cluster.js';
 import type { VerbInfo } from './completion.js';
-import type { OutputFormat, VerbContext, View } from './context.js';
+import type { VerbContext, View } from './context.js';
 import { addKubectlFlags } from './global-flags.js';
 import { DISTANCE_LEGEND } from './model/topology.js';
+import {
+  type FieldPath,
+  type OutputChoice,
+  parseOutput,
+  parseSortBy,
+  renderOutput,
+  sortItems,
+} from './render/output.js';
 import { useColour } from './render/table.js';
 import { checkVerb, EXIT_COULD_NOT_CHECK } from './verbs/check.js';
 import { devicesVerb } from './verbs/devices.js';
@@ -42,8 +50,16 @@ export interface GlobalOptions {
   allNamespaces: boolean;
   context?: string;
   kubeconfig?: string;
+  server?: string;
+  token?: string;
+  as?: string;
+  asGroup?: string[];
+  /** ms */
+  requestTimeout?: number;
   selector?: string;
-  output: OutputFormat;
+  /** -o as given: table, wide, json, yaml, name, jsonpath=…, custom-columns=… */
+  output: string;
+  sortBy?: string;
   headers: boolean;
   watch: boolean;
   driverName: string;
@@ -125,6 +141,11 @@ function defaultConnect(options: GlobalOptions): Connected {
   const { client, namespace } = connect({
     ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
     ...(options.context ? { context: options.context } : {}),
+    ...(options.server ? { server: options.server } : {}),
+    ...(options.token ? { token: options.token } : {}),
+    ...(options.as ? { as: options.as } : {}),
+    ...(options.asGroup ? { asGroups: options.asGroup } : {}),
+    ...(options.requestTimeout !== undefined ? { requestTimeoutMs: options.requestTimeout } : {}),
   });
   return { reader: apiReader(client), namespace, changes: informerChangeSource(client), close: () => client.close() };
 }
@@ -136,10 +157,29 @@ function untilSignal(): Promise<void> {
   });
 }
 
-export function formatView(view: View, output: OutputFormat): string {
-  if (output === 'json') return `${JSON.stringify(view.data, null, 2)}\n`;
-  if (output === 'yaml') return toYaml(JSON.parse(JSON.stringify(view.data)));
-  return view.table();
+export function formatView(view: View, output: OutputChoice, headers = true): string {
+  if (output.format === 'json') return `${JSON.stringify(view.data, null, 2)}\n`;
+  if (output.format === 'yaml') return toYaml(JSON.parse(JSON.stringify(view.data)));
+  if (output.format === 'table' || output.format === 'wide') return view.table();
+  // jsonpath and custom-columns read the same objects -o json prints
+  return renderOutput(output, JSON.parse(JSON.stringify(view.data)), view.names(), headers);
+}
+
+/**
+ * The value of each flag for a verb: given after the verb, else given before it (`kubectl lockstep -A groups`), else
+ * the verb's own default or environment twin. kubectl takes its global flags on either side of the command.
+ */
+export function mergedOptions(command: Command): GlobalOptions {
+  const local = command.opts<Record<string, unknown>>();
+  const parent = command.parent;
+  if (!parent) return local as unknown as GlobalOptions;
+  const global = parent.opts<Record<string, unknown>>();
+  const merged: Record<string, unknown> = { ...local };
+  for (const key of Object.keys(global)) {
+    const fromCli = (c: Command) => c.getOptionValueSource(key) === 'cli';
+    if (!fromCli(command) && fromCli(parent)) merged[key] = global[key];
+  }
+  return merged as unknown as GlobalOptions;
 }
 
 const processDeps: PluginDeps = {
@@ -156,7 +196,12 @@ export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Parti
     .usage('<verb> [flags]')
     .description('health and topology of lockstep nodes, devices and groups')
     .version(VERSION, '--version')
-    .addHelpText('after', `\n${EXIT_CODE_HELP}`);
+    .addHelpText('after', `\n${EXIT_CODE_HELP}`)
+    // flags before the verb are the program's, after it the verb's; mergedOptions() joins them
+    .enablePositionalOptions();
+  addKubectlFlags(program, env).addOption(
+    flag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DEFAULT_DRIVER_NAME }, env),
+  );
   for (const verb of VERBS) {
     const command = new Command(verb.name).description(verb.description);
     if (verb.args) command.argument(verb.args);
@@ -167,7 +212,7 @@ export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Parti
     command.action(async (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
       const arg = verb.args ? (args[0] as string | undefined) : undefined;
-      await runVerb(verb, arg, cmd.opts<GlobalOptions>(), d, env);
+      await runVerb(verb, arg, mergedOptions(cmd), d, env);
     });
     program.addCommand(command);
   }
@@ -216,22 +261,25 @@ async function runConnected(
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   const calls: ReadCall[] = [];
+  const output = parseOutput(options.output);
+  const sortBy = options.sortBy ? parseSortBy(options.sortBy) : undefined;
   const ctx: VerbContext = {
     reader: recordingReader(connection.reader, calls),
     driver: options.driverName,
     namespace: options.allNamespaces ? undefined : (options.namespace ?? connection.namespace),
     ...(options.selector ? { selector: options.selector } : {}),
-    output: options.output,
+    output: output.format,
     headers: options.headers !== false,
-    colour: useColour(d.stdoutIsTTY, env) && (options.output === 'table' || options.output === 'wide'),
+    colour: useColour(d.stdoutIsTTY, env) && (output.format === 'table' || output.format === 'wide'),
     now: d.now,
     warn: (message) => d.stderr(`warning: ${message}\n`),
   };
   const produce = async (reader: ClusterReader): Promise<Drawn> => {
     const view = await verb.run({ ...ctx, reader }, arg, connection.namespace);
-    return { view, text: formatView(view, options.output) };
+    if (sortBy) sortInPlace(view.data, sortBy);
+    return { view, text: formatView(view, output, ctx.headers) };
   };
-  const table = options.output === 'table' || options.output === 'wide';
+  const table = output.format === 'table' || output.format === 'wide' || output.format === 'custom-columns';
   const show = (r: Drawn) => {
     if (r.view.empty && table) d.stderr(`${r.view.empty}\n`);
     else d.stdout(r.text);
@@ -283,4 +331,12 @@ async function watchLoop(
   await (d.untilStopped ?? untilSignal)();
   await started.stop();
   await busy;
+}
+
+/** --sort-by: a view's table and its -o json read the same `items` array, so ordering it orders both. */
+function sortInPlace(data: unknown, path: FieldPath): void {
+  const items = (data as { items?: unknown }).items;
+  if (!Array.isArray(items)) return;
+  const sorted = sortItems(items, path);
+  items.splice(0, items.length, ...sorted);
 }

@@ -240,4 +240,67 @@ describe('kubectl lockstep (in-process)', () => {
     expect(frames[0]).toMatch(/^h100-a +8 +8 +16 +0 /);
     expect(frames[1]).toMatch(/^h100-a +8 +8 +15 +1 /);
   });
+
+  describe('kubectl conventions', () => {
+    it('-o name prints kind/name per object', async () => {
+      expect((await run(['nodes', '-o', 'name'])).stdout).toBe('node/h100-a\nnode/h100-b\n');
+      expect((await run(['groups', '-o', 'name'])).stdout).toBe('group/llama\n');
+      expect((await run(['devices', '-o', 'name'])).stdout.split('\n')).toContain('device/h100-b/gpu-3');
+    });
+
+    it('-o jsonpath= runs kubectl templates (paths, filters, range, literals); -o=json and -ojson work', async () => {
+      expect((await run(['nodes', '-o', 'jsonpath={.items[*].node}'])).stdout).toBe('h100-a h100-b');
+      const bad = await run([
+        'devices',
+        '-o',
+        'jsonpath={range .items[?(@.health=="Unhealthy")]}{.node}/{.name}: {.reason}{"\\n"}{end}',
+      ]);
+      expect(bad.stdout).toBe('h100-b/gpu-3: xid-79\n');
+      expect(JSON.parse((await run(['nodes', '-o=json'])).stdout).kind).toBe('NodeList');
+      expect(JSON.parse((await run(['nodes', '-ojson'])).stdout).kind).toBe('NodeList');
+    });
+
+    it('-o custom-columns= prints the headers as given and <none> for what is missing', async () => {
+      const r = await run(['devices', '-o', 'custom-columns=Node:.node,NAME:.name,Health:.health,Why:.reason']);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^Node +NAME +Health +Why$/);
+      expect(lines).toContainEqual(expect.stringMatching(/^h100-b +gpu-3 +Unhealthy +xid-79$/));
+      expect(lines).toContainEqual(expect.stringMatching(/^h100-b +gpu-0 +Healthy +<none>$/));
+    });
+
+    it('--sort-by orders the table and -o json alike', async () => {
+      const table = await run(['nodes', '--sort-by', '{.healthy}', '--no-headers']);
+      expect(table.stdout.split('\n').map((l) => l.split(' ')[0])).toEqual(['h100-b', 'h100-a', '']);
+      const json = JSON.parse((await run(['nodes', '--sort-by=.healthy', '-o', 'json'])).stdout);
+      expect(json.items.map((n: { node: string }) => n.node)).toEqual(['h100-b', 'h100-a']);
+    });
+
+    it('takes the global flags before the verb too; after the verb wins', async () => {
+      const calls: { kind: ReadKind; scope: Scope }[] = [];
+      const connected = { reader: fakeReader(cluster(), calls) };
+      await run(['-A', 'pods'], { connected });
+      await run(['-n', 'other', 'pods', '-n', 'third'], { connected });
+      await run(['--namespace=other', '-l', 'app=x', 'pods'], { connected });
+      expect(calls.filter((c) => c.kind === 'pods').map((c) => c.scope)).toEqual([
+        {},
+        { namespace: 'third' },
+        { namespace: 'other', labelSelector: 'app=x' },
+      ]);
+      expect((await run(['-o', 'name', 'nodes'])).stdout).toBe('node/h100-a\nnode/h100-b\n');
+    });
+
+    it.each([
+      [['nodes', '-o', 'xml'], /^error: .*unable to match a printer suitable for the output format "xml"/],
+      [['nodes', '-o', 'jsonpath={.items[0'], /^error: .*jsonpath .*unclosed/],
+      [['nodes', '-o', 'custom-columns=NAME'], /^error: .*custom-columns: "NAME" is not HEADER:PATH/],
+      [['nodes', '--request-timeout', 'soon'], /^error: .*"soon" is not a duration/],
+      [['-o', 'xml', 'nodes'], /^error: .*unable to match a printer/],
+    ])('usage error: %j', async (args, message) => {
+      const r = await run(args);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    });
+  });
 });

@@ -19,6 +19,8 @@ export interface TableOptions {
   wide: boolean;
   headers: boolean;
   colour: boolean;
+  /** -o custom-columns prints headers as the user wrote them */
+  keepHeaderCase?: boolean;
 }
 
 const ESC = '\u001b[';
@@ -43,7 +45,9 @@ export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<
       return options.colour && c.colour ? c.colour(text) : text;
     }),
   );
-  const lines = options.headers ? [shown.map((c) => c.header.toUpperCase()), ...body] : body;
+  const lines = options.headers
+    ? [shown.map((c) => (options.keepHeaderCase ? c.header : c.header.toUpperCase())), ...body]
+    : body;
   if (lines.length === 0) return '';
   const widths = shown.map((_, i) => Math.max(6 - 3, ...lines.map((line) => visibleLength(line[i]!))));
   return lines

@@ -50,6 +50,7 @@ export async function checkVerb(ctx: VerbContext): Promise<View> {
   const ok = problems.length === 0;
   return {
     data: { kind: 'Check', ok, checked, problems },
+    names: () => problems.map((p) => `${p.kind}/${p.object}`),
     table: () => (ok ? `OK: ${summary}: all healthy\n` : problemTable(ctx, problems)),
     ...(ok
       ? {}

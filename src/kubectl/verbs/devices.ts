@@ -94,6 +94,7 @@ export async function devicesVerb(ctx: VerbContext, node: string | undefined): P
   const rows = deviceRows(inventory.devices, holdersByDevice(claims, ctx.driver));
   return {
     data: { kind: 'DeviceList', items: rows },
+    names: () => rows.map((r) => `device/${r.node}/${r.name}`),
     table: () =>
       renderTable(rows, deviceColumns(ctx, node === undefined), {
         wide: ctx.output === 'wide',

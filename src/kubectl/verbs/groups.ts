@@ -43,6 +43,7 @@ export async function groupsVerb(ctx: VerbContext): Promise<View> {
   const groups = buildGroups(pods);
   return {
     data: { kind: 'GroupList', items: groups },
+    names: () => groups.map((g) => `group/${g.name}`),
     table: () => {
       const reasons = new ReasonCells(isWide(ctx));
       const table = renderTable(groups, groupColumns(ctx, reasons), {
@@ -119,6 +120,7 @@ export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace
   const rows = eventRows(events, podNames);
   return {
     data: { kind: 'Group', ...group, events: rows },
+    names: () => [`group/${group.name}`],
     table: () => renderGroup(ctx, group, rows),
   };
 }

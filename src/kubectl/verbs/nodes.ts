@@ -63,6 +63,7 @@ export async function nodesVerb(ctx: VerbContext): Promise<View> {
   const rows = buildNodes(inventory, nodes);
   return {
     data: { kind: 'NodeList', items: rows },
+    names: () => rows.map((r) => `node/${r.node}`),
     table: () =>
       renderTable(rows, nodeColumns(ctx), { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour }),
     empty: rows.length === 0 ? `No nodes with devices of ${ctx.driver} found.` : undefined,

@@ -46,6 +46,7 @@ export async function podsVerb(ctx: VerbContext): Promise<View> {
   const rows = buildPods(pods, claims, ctx.driver);
   return {
     data: { kind: 'PodList', items: rows },
+    names: () => rows.map((r) => `pod/${r.name}`),
     table: () =>
       renderTable(rows, podColumns(ctx), { wide: ctx.output === 'wide', headers: ctx.headers, colour: ctx.colour }),
     empty: rows.length === 0 ? noneFound(ctx, 'pods with devices') : undefined,

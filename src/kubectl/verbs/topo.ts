@@ -65,5 +65,9 @@ export async function topoVerb(ctx: VerbContext, node: string): Promise<View> {
       m.entries.map((a, i) => [a.label, Object.fromEntries(m.entries.map((b, j) => [b.label, m.distances[i]![j]]))]),
     ),
   };
-  return { data, table: () => renderTopo(m, ctx.headers) };
+  return {
+    data,
+    names: () => m.entries.map((e) => `device/${node}/${e.device.name}`),
+    table: () => renderTopo(m, ctx.headers),
+  };
 }
