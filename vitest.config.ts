@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/release needs `npm run package` first: `npm run test:release` (part of `npm test`) runs it
+    exclude: ['test/release/**', '**/node_modules/**'],
     // test/cluster/** holds the test cluster itself; its own tests are test/cluster/**/*.test.ts
     globalSetup: ['test/global-setup.ts'],
     // kills what a test spawned when it fails or times out, and whatever a file leaves running (see the module)

@@ -1,5 +1,5 @@
 // Bundles each entry point into one ESM file in dist/ so containers start fast (no module resolution at start-up).
-import { chmod, copyFile, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -28,16 +28,21 @@ const grpcHealthCheckDirname = {
 };
 
 await mkdir(join(dist, 'proto'), { recursive: true });
+await mkdir(join(dist, 'plugin'), { recursive: true });
 // `lockstep` is split: its dynamic import()s become chunks beside it, so a command loads only what it uses
 // (`lockstep bootstrap` must start in ≤ 200 ms, DESIGN.md budgets, and never parses client-node). Same directory, so
 // protoPath() holds. The kubectl programs stay single files (one file to install as a kubectl plugin).
 const SPLIT = new Set(['lockstep']);
+// The kubectl programs live in dist/plugin/: kubectl treats every `kubectl-*` file on PATH as a plugin, so with dist/
+// on PATH a `kubectl-lockstep.mjs.map` there would be reported as a broken plugin. dist/ holds only the two
+// extension-less links kubectl runs (made below).
+export const PLUGIN_DIR = 'plugin';
 const bundle = (names, split) =>
   build({
     entryPoints: Object.fromEntries(names.map((k) => [k, join(root, ENTRY_POINTS[k])])),
     splitting: split,
     chunkNames: 'chunk-[hash]',
-    outdir: dist,
+    outdir: split ? dist : join(dist, PLUGIN_DIR),
     outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
@@ -84,6 +89,18 @@ for (const file of [...result.outputFiles].sort((a, b) => Number(isEntry(a.path)
   await writeFile(tmp, contentsOf(file));
   await rename(tmp, file.path);
   if (file.path.endsWith('.mjs')) await chmod(file.path, 0o755);
+}
+
+// `kubectl lockstep` with PATH=dist:$PATH: extension-less names kubectl finds, linked to the bundles (Node follows the
+// link, so the bundle still loads as ESM). Old builds left the bundles in dist/ itself: remove them, or kubectl
+// would list them as plugins.
+for (const name of ['kubectl-lockstep', 'kubectl_complete-lockstep']) {
+  const link = join(dist, name);
+  const tmp = `${link}.${process.pid}.tmp`;
+  await unlink(tmp).catch(() => {});
+  await symlink(join(PLUGIN_DIR, `${name}.mjs`), tmp);
+  await rename(tmp, link);
+  for (const stale of [`${name}.mjs`, `${name}.mjs.map`]) await unlink(join(dist, stale)).catch(() => {});
 }
 
 // .proto files travel beside the bundle; src/proto/index.ts finds them in either place.

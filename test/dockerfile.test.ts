@@ -38,12 +38,38 @@ describe('Dockerfile', () => {
     expect(dockerfile).toContain('/usr/local/bin/kubectl_complete-lockstep');
     expect(lines).toContain('ENTRYPOINT ["lockstep"]');
     expect(lines).toContain('CMD ["--help"]');
-    for (const bundle of ['lockstep.mjs', 'kubectl-lockstep.mjs', 'kubectl_complete-lockstep.mjs']) {
+    for (const bundle of ['lockstep.mjs', 'plugin/kubectl-lockstep.mjs', 'plugin/kubectl_complete-lockstep.mjs']) {
       const mode = statSync(join(REPO_ROOT, 'dist', bundle)).mode;
       expect(mode & 0o111).not.toBe(0);
     }
     const r = runBundle('lockstep', ['--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Usage: lockstep');
+  });
+
+  it('carries the OCI annotations, version and licence those of package.json', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      license: string;
+    };
+    const labels = new Map(
+      [...dockerfile.matchAll(/(org\.opencontainers\.image\.[a-z]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    expect(labels.get('org.opencontainers.image.version')).toBe(pkg.version);
+    expect(labels.get('org.opencontainers.image.licenses')).toBe(pkg.license);
+    expect(labels.get('org.opencontainers.image.source')).toBe('https://github.com/lockstep-dev/lockstep');
+  });
+
+  it('every program prints the version of package.json', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const program of ['lockstep', 'kubectl-lockstep'] as const) {
+      const r = runBundle(program, ['--version']);
+      expect(r.status, program).toBe(0);
+      expect(r.stdout, program).toBe(`${pkg.version}\n`);
+    }
+    // the image every manifest names is the same version
+    expect(readFileSync(join(REPO_ROOT, 'install.yaml'), 'utf8')).toContain(
+      `ghcr.io/lockstep-dev/lockstep:v${pkg.version}`,
+    );
   });
 });

@@ -21,7 +21,7 @@ export default async function bench(ctx: BenchContext): Promise<BenchRow[]> {
   const work = mkdtempSync(join(tmpdir(), 'bench-kubectl-'));
   const bin = join(work, 'bin');
   mkdirSync(bin);
-  symlinkSync(join(ctx.root, 'dist', 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
+  symlinkSync(join(ctx.root, 'dist', 'plugin', 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
   const api = await startApiServer({ featureGates: { DRADeviceTaints: true }, namespaces: ['ml'] });
   try {
     const [template] = await realH100Slices('template', join(work, 'template'));

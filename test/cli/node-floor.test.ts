@@ -44,7 +44,7 @@ describe('the Node.js floor', () => {
   it.skipIf(!systemNode || meetsNodeFloor(systemVersion))(
     'an older Node running a bundle gets one error line and exit 1, not a stack trace',
     () => {
-      for (const bundle of ['lockstep.mjs', 'kubectl-lockstep.mjs', 'kubectl_complete-lockstep.mjs']) {
+      for (const bundle of ['lockstep.mjs', 'plugin/kubectl-lockstep.mjs', 'plugin/kubectl_complete-lockstep.mjs']) {
         const result = spawnSync(systemNode as string, [join(DIST, bundle), '--version'], { encoding: 'utf8' });
         expect(result.status, bundle).toBe(1);
         expect(result.stderr, bundle).toBe(`error: lockstep needs Node.js >= 22.19 (this is v${systemVersion})\n`);

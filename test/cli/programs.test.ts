@@ -164,7 +164,7 @@ describe('kubectl lockstep (bundled)', () => {
 
   it('works as a real kubectl plugin once on PATH', () => {
     const bin = mkdtempSync(join(tmpdir(), 'lockstep-bin-'));
-    symlinkSync(join(DIST, 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
+    symlinkSync(join(DIST, 'plugin', 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
     const r = spawnSync('kubectl', ['lockstep', '--help'], {
       encoding: 'utf8',
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },

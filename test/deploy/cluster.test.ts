@@ -55,6 +55,31 @@ describe('deploy/ on the test cluster', () => {
     expect(result.stdout.trim().split('\n')).toHaveLength(objects.length);
   });
 
+  it('install.yaml installs with kubectl apply -f, and again with --server-side, from the file as shipped', async () => {
+    const file = join(REPO_ROOT, 'install.yaml');
+    const objects = parseAllDocuments(readFileSync(file, 'utf8')).filter((d) => d.contents);
+    const run = (args: string[]) =>
+      execa('kubectl', ['--kubeconfig', api.kubeconfigPath, ...args], { reject: false, timeout: 60_000 });
+    const client = await run(['apply', '--validate=strict', '-f', file]);
+    expect(client.stderr).toBe('');
+    expect(client.exitCode).toBe(0);
+    expect(client.stdout.trim().split('\n')).toHaveLength(objects.length);
+    const serverSide = await run(['apply', '--server-side', '--validate=strict', '-f', file]);
+    expect(serverSide.stderr).toBe('');
+    expect(serverSide.exitCode).toBe(0);
+    expect(serverSide.stdout).toMatch(/daemonset\.apps\/lockstep-agent serverside-applied/);
+    const agent = await run([
+      'get',
+      'daemonset',
+      '-n',
+      'lockstep-system',
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].image}',
+    ]);
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(agent.stdout).toBe(`ghcr.io/lockstep-dev/lockstep:v${pkg.version}`);
+  });
+
   it('accepts every injected golden manifest of test/inject (LeaderWorkerSets against the CRD schema)', async () => {
     const dir = join(REPO_ROOT, 'test', 'inject', 'golden');
     const objects = readdirSync(dir)

@@ -126,7 +126,7 @@ export class Story {
     const plugin = join(this.binDir, 'kubectl-lockstep');
     writeFileSync(
       plugin,
-      `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/kubectl-lockstep.mjs')}' "$@"\n`,
+      `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/plugin/kubectl-lockstep.mjs')}' "$@"\n`,
     );
     chmodSync(plugin, 0o755);
   }

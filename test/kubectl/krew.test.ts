@@ -7,7 +7,8 @@ import { ENTRY } from './entry-points.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const TEMPLATE = readFileSync(join(ROOT, 'deploy/krew/lockstep.yaml'), 'utf8');
 
-/** What krew-release-bot does with the template on a release tag (the sha256 here is a stand-in). */
+/** What krew-release-bot does with the template on a release tag (the sha256 here is a stand-in; `npm run package`
+ * fills in the real ones, test/release/sea.test.ts checks them). */
 function render(tag: string): unknown {
   const sha = 'ab'.repeat(32);
   return parse(
@@ -48,17 +49,17 @@ describe('deploy/krew/lockstep.yaml', () => {
       const { os, arch } = p.selector.matchLabels;
       seen.add(`${os}/${arch}`);
       expect(p.uri).toBe(
-        'https://github.com/lockstep-dev/lockstep/releases/download/v0.1.0/kubectl-lockstep_v0.1.0.tar.gz',
+        `https://github.com/lockstep-dev/lockstep/releases/download/v0.1.0/kubectl-lockstep_v0.1.0_${os}_${arch}.tar.gz`,
       );
       expect(p.sha256).toMatch(/^[0-9a-f]{64}$/);
-      // the bin and the completion helper are files of the archive, which holds what the build writes
-      expect(p.files.map((f) => f.from)).toEqual(ENTRY.map((e) => `${e}.mjs`));
-      expect(p.bin).toBe('kubectl-lockstep.mjs');
+      // one standalone executable per archive (scripts/package.mjs): nothing else to install
+      expect(p.files).toEqual([{ from: 'kubectl-lockstep', to: '.' }]);
+      expect(p.bin).toBe('kubectl-lockstep');
     }
-    expect([...seen].sort()).toEqual(['darwin/amd64', 'darwin/arm64', 'linux/amd64', 'linux/arm64']);
+    expect([...seen].sort()).toEqual(['linux/amd64', 'linux/arm64']);
   });
 
   it('names bundles the build produces', () => {
-    for (const e of ENTRY) expect(existsSync(join(ROOT, 'dist', `${e}.mjs`)), e).toBe(true);
+    for (const e of ENTRY) expect(existsSync(join(ROOT, 'dist', 'plugin', `${e}.mjs`)), e).toBe(true);
   });
 });

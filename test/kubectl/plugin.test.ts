@@ -57,8 +57,8 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'kubectl-lockstep-'));
   bin = join(work, 'bin');
   mkdirSync(bin);
-  symlinkSync(join(DIST, 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
-  symlinkSync(join(DIST, 'kubectl_complete-lockstep.mjs'), join(bin, 'kubectl_complete-lockstep'));
+  symlinkSync(join(DIST, 'plugin', 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
+  symlinkSync(join(DIST, 'plugin', 'kubectl_complete-lockstep.mjs'), join(bin, 'kubectl_complete-lockstep'));
   api = await startApiServer({ featureGates: { DRADeviceTaints: true }, namespaces: ['ml', 'quiet'] });
   empty = await startApiServer();
   for (const name of ['h100-a', 'h100-b']) api.store.create('nodes', node(name));
@@ -458,6 +458,34 @@ describe('without a cluster, without permission, on an empty cluster', () => {
 });
 
 describe('conventions', () => {
+  it('runs with PATH=dist:$PATH, and kubectl plugin list finds it with no warning', async () => {
+    const env = { PATH: `${DIST}:${process.env.PATH}`, HOME: work };
+    const list = await execa('kubectl', ['plugin', 'list'], { env, extendEnv: false, reject: false });
+    expect(list.stdout).toContain(join(DIST, 'kubectl-lockstep'));
+    expect(list.stderr).not.toMatch(/warning|not executable|overshadowed/i);
+    expect(`${list.stdout}\n${list.stderr}`).not.toContain('.mjs');
+    const r = await execa('kubectl', ['lockstep', '-A', 'groups', '--kubeconfig', api.kubeconfigPath, '-o', 'name'], {
+      env,
+      extendEnv: false,
+      reject: false,
+    });
+    expect(r.stdout).toBe('group/llama');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('--token, --as, --server and --request-timeout as kubectl takes them', async () => {
+    const asAlice = await kubectl(['devices', '--as', 'alice']);
+    expect(asAlice.status).toBe(1);
+    expect(asAlice.stderr).toMatch(/^error: listing resourceslices: Forbidden: .*alice.*\n$/);
+    const token = await kubectl(['devices', '--token', api.tokenFor('alice')]);
+    expect(token.stderr).toMatch(/^error: listing resourceslices: Forbidden: .*alice.*\n$/);
+    const server = await kubectl(['nodes', '--server', 'https://127.0.0.1:9', '--request-timeout', '5s']);
+    expect(server.status).toBe(1);
+    expect(server.stderr).toMatch(/^error: cannot reach the API server \(listing resourceslices\): .*ECONNREFUSED/);
+    const ok = await kubectl(['--request-timeout=30s', 'nodes', '-o', 'jsonpath={.items[*].node}']);
+    expect(ok).toMatchObject({ status: 0, stdout: 'h100-a h100-b' });
+  });
+
   it('colour never without a terminal, even when asked for table output', async () => {
     expect((await kubectl(['devices', 'h100-b'])).stdout).not.toContain('\u001b[');
   });

@@ -17,7 +17,8 @@ export function runBundle(
   env: NodeJS.ProcessEnv = {},
   input?: string,
 ): CliResult {
-  const result = spawnSync(process.execPath, [join(DIST, `${name}.mjs`), ...args], {
+  const bundle = name === 'lockstep' ? join(DIST, 'lockstep.mjs') : join(DIST, 'plugin', `${name}.mjs`);
+  const result = spawnSync(process.execPath, [bundle, ...args], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     input,
