@@ -71,6 +71,7 @@ describe('deploy/ on the test cluster', () => {
     const agent = await run([
       'get',
       'daemonset',
+      'lockstep-agent',
       '-n',
       'lockstep-system',
       '-o',
