@@ -43,7 +43,9 @@ describe('complete', () => {
     expect((await complete(['nodes', '-o', 'w'], COMPLETION_VERBS, lookups)).candidates).toEqual([{ value: 'wide' }]);
     expect((await complete(['nodes', '--output=j'], COMPLETION_VERBS, lookups)).candidates).toEqual([
       { value: '--output=json' },
+      { value: '--output=jsonpath=' },
     ]);
+    expect((await complete(['nodes', '-o', 'n'], COMPLETION_VERBS, lookups)).candidates).toEqual([{ value: 'name' }]);
     expect((await complete(['nodes', '-n', 'm'], COMPLETION_VERBS, lookups)).candidates).toEqual([{ value: 'ml' }]);
     expect((await complete(['nodes', '--context', ''], COMPLETION_VERBS, lookups)).candidates).toHaveLength(2);
     // a file name: let the shell complete it
