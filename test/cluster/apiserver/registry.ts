@@ -17,6 +17,15 @@ import {
   tooLargeResourceVersion,
 } from './errors.js';
 import { apiVersionOf, type KindRegistry, type KindSpec, resourceKey } from './kinds.js';
+import {
+  changedFields,
+  checkPatchOptions,
+  fieldSet,
+  type ManagedFieldsEntry,
+  type OwnershipWrite,
+  recordOwnership,
+  serverSideApply,
+} from './managed-fields.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.js';
 import {
   type FieldRequirement,
@@ -69,6 +78,10 @@ export interface WriteOptions {
   dryRun?: boolean;
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
   subresource?: string;
+  /** Who owns the fields this write sets (managedFields); in-process writes default to `test-cluster`. */
+  fieldManager?: string;
+  /** A server-side apply creating the object: its fields are owned by an Apply entry. */
+  applyCreate?: boolean;
 }
 
 export interface WriteResult {
@@ -344,6 +357,10 @@ export class Registry {
         dryRun: !!opts.dryRun,
       }),
     );
+    object.metadata.managedFields = recordOwnership([], fieldSet(object, 'main', statusSeparate(spec)), {
+      ...this.ownership(spec, opts),
+      operation: opts.applyCreate ? 'Apply' : 'Update',
+    });
     const stored = this.toStorage(spec, object);
     if (opts.dryRun) return { object: this.present(spec, stored), warnings };
     const written = this.store.put(key, stored);
@@ -387,9 +404,10 @@ export class Registry {
   ): WriteResult {
     const ns = spec.namespaced ? namespace : undefined;
     const oldStored = this.store.get(this.storageKey(spec), ns, name);
+    checkPatchOptions(type === 'apply', opts.fieldManager, opts.force);
     if (type === 'apply' && !oldStored) {
       const body = isRecord(patch) ? { ...patch } : patch;
-      return this.create(spec, namespace, body, opts);
+      return this.create(spec, namespace, body, { ...opts, applyCreate: true });
     }
     if (!oldStored) throw notFound(spec.group, spec.plural, name);
     const old = this.present(spec, oldStored);
@@ -411,10 +429,18 @@ export class Registry {
             );
           patched = applyStrategicMergePatch(old, patch);
           break;
-        case 'apply':
-          // Server-side apply without field ownership: the applied configuration is merged over the live object.
-          patched = applyMergePatch(old, patch);
-          break;
+        case 'apply': {
+          if (!isRecord(patch)) throw badRequest('the applied configuration is not an object');
+          const { object: applied, managedFields } = serverSideApply(old, this.decodeBody(spec, patch), {
+            ...this.ownership(spec, opts),
+            operation: 'Apply',
+            force: opts.force === true,
+            group: spec.group,
+            plural: spec.plural,
+          });
+          const input = this.decodeBody(spec, applied);
+          return this.writeUpdate(spec, old, input, opts, managedFields);
+        }
       }
     } catch (err) {
       if (err instanceof PatchError) throw new ApiError(422, 'Invalid', err.message);
@@ -428,7 +454,25 @@ export class Registry {
     return this.writeUpdate(spec, old, input, opts);
   }
 
-  private writeUpdate(spec: KindSpec, old: KubeObject, input: KubeObject, opts: WriteOptions): WriteResult {
+  /** The ownership facts of a write: manager, API version, subresource, time. */
+  private ownership(spec: KindSpec, opts: WriteOptions): OwnershipWrite {
+    return {
+      manager: opts.fieldManager ?? 'test-cluster',
+      operation: 'Update',
+      apiVersion: apiVersionOf(spec),
+      subresource: opts.subresource === 'status' ? 'status' : undefined,
+      time: nowTimestamp(this.clock()),
+      statusSeparate: statusSeparate(spec),
+    };
+  }
+
+  private writeUpdate(
+    spec: KindSpec,
+    old: KubeObject,
+    input: KubeObject,
+    opts: WriteOptions,
+    applied?: ManagedFieldsEntry[],
+  ): WriteResult {
     const sub = opts.subresource;
     let next: KubeObject;
     if (sub === 'status') {
@@ -474,10 +518,21 @@ export class Registry {
         dryRun: !!opts.dryRun,
       }),
     );
-    if (JSON.stringify(object) === JSON.stringify({ ...old, metadata: { ...old.metadata } })) {
+    const { managedFields: oldManaged, ...oldMeta } = old.metadata;
+    const before = Array.isArray(oldManaged) ? (oldManaged as ManagedFieldsEntry[]) : [];
+    const managed =
+      applied ??
+      recordOwnership(
+        before,
+        changedFields(old, object, opts.subresource === 'status' ? 'status' : 'main', statusSeparate(spec)),
+        this.ownership(spec, opts),
+      );
+    const sameOwners = JSON.stringify(stripTimes(managed)) === JSON.stringify(stripTimes(before));
+    if (JSON.stringify(object) === JSON.stringify({ ...old, metadata: oldMeta }) && (sameOwners || !applied)) {
       // A no-op update does not bump the resourceVersion or wake watchers, as with etcd's guaranteed update.
       return { object: old, warnings };
     }
+    object.metadata.managedFields = managed;
     if (opts.dryRun) return { object, warnings };
     const key = this.storageKey(spec);
     const stored = this.toStorage(spec, object);
@@ -690,6 +745,16 @@ function podNeedsGrace(pod: KubeObject, requestedGrace: number | undefined): boo
   const phase = (pod.status as { phase?: unknown } | undefined)?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return false;
   return (requestedGrace ?? 1) > 0;
+}
+
+/** Kinds whose status is written through /status: the main resource's managers do not own it. */
+function statusSeparate(spec: KindSpec): boolean {
+  return spec.subresources?.includes('status') ?? false;
+}
+
+/** managedFields without their timestamps, to tell whether a write changed who owns what. */
+function stripTimes(entries: ManagedFieldsEntry[]): unknown {
+  return entries.map(({ time: _time, ...rest }) => rest);
 }
 
 function keyOf(o: KubeObject): string {

@@ -17,6 +17,7 @@ import {
 import { ApiError, badRequest, conflict, forbidden, STALE_OBJECT, unauthorized } from './errors.js';
 import type { Faults, RequestCounters } from './faults.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
+import { managerFromUserAgent } from './managed-fields.js';
 import type { OpenApi } from './openapi.js';
 import { decodeEnvelope, decodeReview } from './protobuf.js';
 import { decodeKindBody, ProtobufDecodeError, protobufKindSupported } from './protobuf-kinds.js';
@@ -157,6 +158,10 @@ function patchTypeOf(contentType: string): PatchType {
         `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
       );
   }
+}
+
+function patchIsApply(method: string, contentType: string): boolean {
+  return method === 'PATCH' && contentType.startsWith('application/apply-patch');
 }
 
 function rbacVerb(method: string, r: ResourceRequest, query: URLSearchParams): string {
@@ -387,6 +392,9 @@ export class ApiHandler {
       dryRun,
       fieldValidation: fieldValidation(query),
       subresource: r.subresource,
+      fieldManager:
+        query.get('fieldManager') ||
+        (patchIsApply(method, contentType) ? undefined : managerFromUserAgent(req.headers['user-agent'])),
     };
 
     switch (verb) {
@@ -457,7 +465,7 @@ export class ApiHandler {
         const type = patchTypeOf(contentType);
         const { object, warnings } = registry.patch(spec, r.namespace, r.name ?? '', type, body, {
           ...writeOpts,
-          force: queryBool(query, 'force') ?? false,
+          force: queryBool(query, 'force'),
         });
         return sendJson(res, type === 'apply' && !object ? 201 : 200, object, warningHeaders(warnings));
       }

@@ -36,6 +36,17 @@ export interface DeleteSeen {
   grace: number | null;
 }
 
+/** What a server-side apply of `data.k` gave: the object's data and managers, or the conflict's first line. */
+export interface ApplySeen {
+  data?: Record<string, string>;
+  managers?: string[];
+  conflict?: string;
+}
+
+function configMapApplied(namespace: string, value: string): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied', namespace }, data: { k: value } };
+}
+
 export type ClientName = 'kubectl' | 'client-node' | 'python-kubernetes';
 
 export interface ConformanceClient {
@@ -47,6 +58,8 @@ export interface ConformanceClient {
   pagedList(namespace: string, limit: number): Promise<string[]>;
   /** Deletes a pod with the client's defaults. */
   deletePod(namespace: string, name: string): Promise<DeleteSeen>;
+  /** Server-side applies configmap `applied` with `data.k=value` as `manager`, forcing conflicts when asked. */
+  apply(namespace: string, manager: string, value: string, force: boolean): Promise<ApplySeen>;
   close(): Promise<void>;
 }
 
@@ -122,7 +135,10 @@ export class KubectlClient implements ConformanceClient {
   readonly name = 'kubectl';
   private readonly children = new Children();
 
-  constructor(private readonly kubeconfig: string) {}
+  constructor(
+    private readonly kubeconfig: string,
+    private readonly scratchDir: string,
+  ) {}
 
   async kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return this.children.run('kubectl', ['--kubeconfig', this.kubeconfig, ...args]);
@@ -201,6 +217,26 @@ export class KubectlClient implements ConformanceClient {
     };
   }
 
+  async apply(namespace: string, manager: string, value: string, force: boolean): Promise<ApplySeen> {
+    const file = join(this.scratchDir, `apply-${manager}-${value}.json`);
+    writeFileSync(file, JSON.stringify(configMapApplied(namespace, value)));
+    const r = await this.kubectl(
+      'apply',
+      '--server-side',
+      '--field-manager',
+      manager,
+      ...(force ? ['--force-conflicts'] : []),
+      '-f',
+      file,
+      '-o',
+      'json',
+      '--show-managed-fields',
+    );
+    if (r.code !== 0) return { conflict: r.stderr.split('\n')[0].replace(/^error: /, '') };
+    const out = JSON.parse(r.stdout) as k8s.V1ConfigMap;
+    return { data: out.data, managers: (out.metadata?.managedFields ?? []).map((e) => e.manager ?? '').sort() };
+  }
+
   async close(): Promise<void> {
     this.children.closeAll();
   }
@@ -267,6 +303,20 @@ export class ClientNodeClient implements ConformanceClient {
     };
   }
 
+  async apply(namespace: string, manager: string, value: string, force: boolean): Promise<ApplySeen> {
+    try {
+      const out = await this.core.patchNamespacedConfigMap(
+        { namespace, name: 'applied', body: configMapApplied(namespace, value), fieldManager: manager, force },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+      );
+      return { data: out.data, managers: (out.metadata?.managedFields ?? []).map((e) => e.manager ?? '').sort() };
+    } catch (err) {
+      const e = err as { code?: number; body?: string };
+      if (e.code !== 409 || !e.body) throw err;
+      return { conflict: (JSON.parse(e.body) as { message: string }).message.split('\n')[0] };
+    }
+  }
+
   async close(): Promise<void> {
     for (const a of this.aborts) a.abort();
   }
@@ -309,6 +359,21 @@ export class PythonClient implements ConformanceClient {
 
   deletePod(namespace: string, name: string): Promise<DeleteSeen> {
     return this.check('delete-pod', namespace, name);
+  }
+
+  async apply(namespace: string, manager: string, value: string, force: boolean): Promise<ApplySeen> {
+    const out = await this.check<ApplySeen & { error?: { status: number; message: string } }>(
+      'apply',
+      namespace,
+      manager,
+      value,
+      force ? 'force' : 'no-force',
+    );
+    if (out.error) {
+      if (out.error.status !== 409) throw new Error(`apply: ${out.error.message}`);
+      return { conflict: out.error.message.split('\n')[0] };
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -36,7 +36,7 @@ describe.each(CLIENTS)('conformance through %s', (clientName) => {
     scratch = mkdtempSync(join(tmpdir(), 'conformance-'));
     client =
       clientName === 'kubectl'
-        ? new KubectlClient(api.kubeconfigPath)
+        ? new KubectlClient(api.kubeconfigPath, scratch)
         : clientName === 'client-node'
           ? new ClientNodeClient(api.kubeconfigPath)
           : new PythonClient(api.kubeconfigPath, scratch);
@@ -72,6 +72,29 @@ describe.each(CLIENTS)('conformance through %s', (clientName) => {
     // the namespace controller's kube-root-ca.crt is not served by the double: the five are all there is
     expect(await client.pagedList(namespace, 2)).toEqual(names);
   });
+
+  it.skipIf(skip)(
+    'server-side apply: managers own fields; another manager conflicts (409) unless forced',
+    async () => {
+      const namespace = ns('ssa');
+      api.store.create('namespaces', { metadata: { name: namespace } });
+      expect(await client.apply(namespace, 'team-a', '1', false)).toEqual({ data: { k: '1' }, managers: ['team-a'] });
+      // the same value from a second manager: shared ownership, no conflict
+      expect(await client.apply(namespace, 'team-b', '1', false)).toEqual({
+        data: { k: '1' },
+        managers: ['team-a', 'team-b'],
+      });
+      expect(await client.apply(namespace, 'team-c', '2', false)).toEqual({
+        conflict: 'Apply failed with 2 conflicts: conflicts with "team-a":',
+      });
+      expect(await client.apply(namespace, 'team-c', '2', true)).toEqual({ data: { k: '2' }, managers: ['team-c'] });
+      const stored = api.store.get('configmaps', 'applied', namespace);
+      expect(stored.metadata.managedFields).toEqual([
+        expect.objectContaining({ manager: 'team-c', operation: 'Apply', fieldsV1: { 'f:data': { 'f:k': {} } } }),
+      ]);
+    },
+    40_000,
+  );
 
   it.skipIf(skip)('deleting a pod on a node is graceful: deletionTimestamp and 30 s grace, the pod stays', async () => {
     const namespace = ns('grace');
@@ -246,7 +269,7 @@ describe('kubectl create: protobuf bodies', () => {
   let kubectl: KubectlClient;
   beforeAll(async () => {
     api = await startApiServer();
-    kubectl = new KubectlClient(api.kubeconfigPath);
+    kubectl = new KubectlClient(api.kubeconfigPath, tmpdir());
   });
   afterAll(async () => {
     await kubectl?.close();
@@ -331,7 +354,7 @@ describe('kubectl get: printer columns as the real server', () => {
   let kubectl: KubectlClient;
   beforeAll(async () => {
     api = await startApiServer({ namespaces: ['ml'] });
-    kubectl = new KubectlClient(api.kubeconfigPath);
+    kubectl = new KubectlClient(api.kubeconfigPath, tmpdir());
     api.store.create('deviceclasses', { metadata: { name: 'gpu.lockstep.dev' }, spec: {} });
     const now = Date.now();
     // an event as the kubelet writes it through events.k8s.io/v1: a series seen 3 times

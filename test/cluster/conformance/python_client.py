@@ -9,7 +9,7 @@ import json
 import sys
 import threading
 
-from kubernetes import client, config, dynamic, watch
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 
@@ -85,17 +85,29 @@ def check_list_exact(ns, args):
 
 
 def check_apply(ns, args):
-    """Server-side apply of data.k=<value> as <manager>, forced when asked (force=True on the wire)."""
+    """Server-side apply of data.k=<value> as <manager>, forced when asked (python sends force=True on the wire).
+
+    python-kubernetes 22's REST layer cannot encode a dict as application/apply-patch+yaml (its dynamic client's
+    server_side_apply fails before sending), so the applied configuration goes as a JSON string, which is YAML.
+    """
     manager, value, force = args[0], args[1], args[2] == "force"
-    dyn = dynamic.DynamicClient(client.ApiClient())
-    configmaps = dyn.resources.get(api_version="v1", kind="ConfigMap")
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied", "namespace": ns}, "data": {"k": value}}
+    query = [("fieldManager", manager)] + ([("force", True)] if force else [])
     try:
-        out = configmaps.server_side_apply(body=body, namespace=ns, field_manager=manager, force_conflicts=force or None)
+        out = client.ApiClient().call_api(
+            f"/api/v1/namespaces/{ns}/configmaps/applied",
+            "PATCH",
+            query_params=query,
+            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            body=json.dumps(body),
+            auth_settings=["BearerToken"],
+            response_type="object",
+            _return_http_data_only=True,
+        )
     except ApiException as err:
         return api_error(err)
-    managers = sorted(entry["manager"] for entry in out.metadata.managedFields or [])
-    return {"data": dict(out.data), "managers": managers}
+    managers = sorted(entry["manager"] for entry in out["metadata"].get("managedFields", []))
+    return {"data": out["data"], "managers": managers}
 
 
 def check_delete_pod(ns, args):
