@@ -6,7 +6,12 @@ import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
 import { GroupTable, type GroupTableOptions } from './group-table.js';
 import { RecoveryManager, type RecoveryOptions } from './recovery.js';
-import { type Authenticator, type CoordinatorHooks, CoordinatorServer } from './server.js';
+import {
+  type Authenticator,
+  type CoordinatorHooks,
+  CoordinatorServer,
+  type CoordinatorServerOptions,
+} from './server.js';
 import { StatusPublisher, type StatusSink } from './status-publisher.js';
 
 export interface CoordinatorOptions extends GroupTableOptions {
@@ -23,6 +28,8 @@ export interface CoordinatorOptions extends GroupTableOptions {
   recovery?: Omit<RecoveryOptions, 'table' | 'log' | 'onChange'>;
   /** TLS for the gRPC service; plaintext without */
   serverCredentials?: ServerCredentials;
+  /** connection bounds (connection-guard.ts) */
+  limits?: CoordinatorServerOptions['limits'];
 }
 
 export class Coordinator {
@@ -58,6 +65,7 @@ export class Coordinator {
       hooks: this.recovery ? { ...this.recovery.hooks(), ...options.hooks } : options.hooks,
       onChange: () => this.publisher?.schedule(),
       credentials: options.serverCredentials,
+      limits: options.limits,
     });
   }
 

@@ -27,6 +27,13 @@ import type {
 import { cachingReleaseSerializer } from '../protocol/release-encoding.js';
 import { COMMAND_SINCE, groupService, negotiateVersion, PROTOCOL_VERSION } from '../protocol/service.js';
 import { bindClaims, type VerifiedPod } from './claims.js';
+import {
+  ConnectionGuard,
+  type ConnectionLimits,
+  connectionCapFor,
+  DEFAULT_CONNECTION_LIMITS,
+  type GuardedServer,
+} from './connection-guard.js';
 import { type GroupTable, JoinRefused, type Member, type RefusalCode } from './group-table.js';
 import { type SessionCheck, SessionKeys } from './session-keys.js';
 
@@ -72,7 +79,12 @@ export interface CoordinatorServerOptions {
   onChange?: () => void;
   /** TLS (`--tls-cert`/`--tls-key`); plaintext without */
   credentials?: ServerCredentials;
+  /** connection bounds; defaults in connection-guard.ts */
+  limits?: Partial<ConnectionLimits> & { idleTimeoutMs?: number };
 }
+
+/** Largest message the coordinator accepts from anyone (a Join with 256 devices is a few KiB). */
+export const MAX_RECEIVED_MESSAGE = 64 * 1024;
 
 interface Session {
   memberId: string;
@@ -101,7 +113,8 @@ const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
 };
 
 export class CoordinatorServer {
-  private readonly server = new Server({ 'grpc.keepalive_permit_without_calls': 1 });
+  private readonly server: Server;
+  readonly guard: ConnectionGuard;
   /** one session per member: a newer authenticated attach replaces the older one */
   private readonly sessions = new Map<string, Session>();
   private readonly keys = new SessionKeys();
@@ -109,6 +122,20 @@ export class CoordinatorServer {
   private boundPort = 0;
 
   constructor(private readonly options: CoordinatorServerOptions) {
+    this.server = new Server({
+      'grpc.keepalive_permit_without_calls': 1,
+      // a member needs a Join and a session at a time; nothing it sends comes near 64 KiB (a release is sent, not received)
+      'grpc.max_concurrent_streams': 16,
+      'grpc.max_receive_message_length': MAX_RECEIVED_MESSAGE,
+      // connections with no call for this long are closed (members keep their session stream open)
+      'grpc.max_connection_idle_ms': options.limits?.idleTimeoutMs ?? 120_000,
+      'grpc-node.max_session_memory': 4,
+    });
+    this.guard = new ConnectionGuard({
+      ...DEFAULT_CONNECTION_LIMITS,
+      maxConnections: connectionCapFor(options.table.size),
+      ...options.limits,
+    });
     const base = groupService();
     // every member's release shares one encoded member list (O(N) per epoch, not O(N²))
     const service = {
@@ -136,6 +163,12 @@ export class CoordinatorServer {
         err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port),
       );
     });
+    // grpc-js keeps its node http2 servers to itself and turns their timeouts off: the guard bounds their sockets
+    const internals = this.server as unknown as { http2Servers?: Map<GuardedServer, unknown> };
+    if (!internals.http2Servers || internals.http2Servers.size === 0) {
+      throw new Error('cannot bound connections: this grpc-js keeps no http2Servers map');
+    }
+    for (const http2 of internals.http2Servers.keys()) this.guard.watch(http2);
     return this.boundPort;
   }
 

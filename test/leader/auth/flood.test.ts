@@ -76,8 +76,9 @@ describe('join floods', () => {
     expect(flood.filter((r) => r === 'OK')).toEqual([]);
     const real = await attempt(auth, readToken('web-1'), 'web-1', 'ipv4:10.0.0.2:51000');
     expect(real).toBe('OK');
-    // one review per join that passed the address limit (20: two seconds' worth), plus the real member's
-    expect(reviews() - before).toBeLessThanOrEqual(21);
+    // one review per join that passed the address limit (a burst of 20, refilled at 10/s while the flood lasts),
+    // plus the real member's
+    expect(reviews() - before).toBeLessThanOrEqual(30);
   });
 
   it('1,000 token-less joins as web-1: web-1 itself is admitted at once, and none costs a review', async () => {

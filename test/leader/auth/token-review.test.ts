@@ -136,10 +136,10 @@ describe('who may join', () => {
         { LOCKSTEP_ENV_FILE: join(dir, 'web-5', `${Date.now()}`, 'group.env') },
       );
     const wrongIp = evil('6.6.6.6', 'gpu-node-1');
-    expect(await wrongIp.exited).toBe(4);
+    expect(await wrongIp.exited).toBe(EXIT.failed);
     expect(wrongIp.stderr()).toContain('pod web-5 says its IP is 6.6.6.6, but the API server gives it 10.1.2.3');
     const wrongNode = evil('10.1.2.3', 'evil-node');
-    expect(await wrongNode.exited).toBe(4);
+    expect(await wrongNode.exited).toBe(EXIT.failed);
     expect(wrongNode.stderr()).toContain(
       'pod web-5 says it runs on node evil-node, but the API server has it on gpu-node-1',
     );
