@@ -22,8 +22,10 @@ import {
   rm,
   stat,
   symlink,
+  writeFile,
 } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { WARM_LAUNCHER_PY } from '../run/warm-launcher.js';
 
 export interface LauncherSource {
   /** the node binary to copy (process.execPath) */
@@ -152,6 +154,8 @@ export async function installLauncher(dir: string, source: LauncherSource): Prom
       await handle.close();
     }
     await chmod(join(tmp, 'lockstep'), 0o755);
+    // the warm standby of Python engines (leader/run/warm.ts) lives beside the run launcher
+    await writeFile(join(tmp, 'lockstep-warm.py'), WARM_LAUNCHER_PY);
     await (await open(join(tmp, COMPLETE), 'w')).close();
     await fsyncPath(tmp);
     await rm(final, { recursive: true, force: true });

@@ -48,19 +48,22 @@ export class EngineProcess {
     return this.child?.pid;
   }
 
+  /** An engine already running in `child` (a warm standby that took the epoch; detached like a cold start). */
+  static adopt(child: ChildProcess, argv: readonly string[], gracePeriodMs: number): EngineProcess {
+    const engine = new EngineProcess(argv, {}, gracePeriodMs);
+    engine.attach(child);
+    engine.adopted = true;
+    return engine;
+  }
+
+  private adopted = false;
+
   /** Starts the engine; resolves once it is running, rejects when it cannot be started (e.g. not found). */
   start(): Promise<void> {
+    if (this.adopted) return Promise.resolve();
     // its own process group: a stop reaches every process the engine forked, not only the first
     const child = spawn(this.argv[0]!, this.argv.slice(1), { env: this.env, stdio: 'inherit', detached: true });
-    this.child = child;
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        if (this.killTimer) clearTimeout(this.killTimer);
-        // workers outlive a crashed or killed leader: nothing of this engine may survive it
-        if (child.pid !== undefined) signalTree(child.pid, child.pid, 'SIGKILL');
-        resolve({ code, signal });
-      });
-    });
+    this.attach(child);
     return new Promise((resolve, reject) => {
       child.once('spawn', () => resolve());
       child.once('error', (err: NodeJS.ErrnoException) => {
@@ -71,6 +74,23 @@ export class EngineProcess {
               : `cannot start ${this.argv[0]}: ${err.message}`,
           ),
         );
+      });
+    });
+  }
+
+  private attach(child: ChildProcess): void {
+    this.child = child;
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        // an adopted process that already ended
+        resolve({ code: child.exitCode, signal: child.signalCode });
+        return;
+      }
+      child.once('exit', (code, signal) => {
+        if (this.killTimer) clearTimeout(this.killTimer);
+        // workers outlive a crashed or killed leader: nothing of this engine may survive it
+        if (child.pid !== undefined) signalTree(child.pid, child.pid, 'SIGKILL');
+        resolve({ code, signal });
       });
     });
   }

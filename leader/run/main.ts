@@ -3,7 +3,12 @@
  * adapt the command for the engine, expand $(VAR) references, run it with signals forwarded, and report its exit to
  * the coordinator. Exits with the engine's status.
  */
+
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CliError, usageError } from '../../src/cli/errors.js';
+import { writeFileAtomic } from '../../src/fs/atomic-file.js';
 import type { Logger } from '../../src/log.js';
 import { joinAndWrite, plan } from '../bootstrap/main.js';
 import { EngineError, selectEngine } from '../engines/index.js';
@@ -14,6 +19,8 @@ import { JoinFlagError, type JoinFlags, type JoinPlan, type PodFacts, readTlsCa 
 import { expandArgs } from './expand.js';
 import { defaultHealthProbe, HEALTH_DEFAULTS, HealthCheckError, type HealthSpec, parseHealthCheck } from './health.js';
 import { type Connection, EngineSupervisor, splitAddress } from './supervisor.js';
+import { defaultWarmImports, WarmPool, warmPlan } from './warm.js';
+import { WARM_LAUNCHER_PY } from './warm-launcher.js';
 
 export interface RunOptions extends JoinFlags {
   engine: string;
@@ -25,6 +32,48 @@ export interface RunOptions extends JoinFlags {
   healthFailures?: number;
   healthStartGrace?: number;
   healthTimeout?: number;
+  /** false with --no-warm: every engine starts cold */
+  warm?: boolean;
+  /** --warm-import: modules the standby imports (default per engine) */
+  warmImport?: string;
+}
+
+/** The standby script: bootstrap's (bin/lockstep-warm.py), else written beside the environment file now. */
+async function warmScript(envFile: string): Promise<string> {
+  const installed = join(dirname(envFile), 'bin', 'lockstep-warm.py');
+  if (existsSync(installed)) return installed;
+  const own = join(dirname(envFile), '.lockstep-warm.py');
+  await mkdir(dirname(own), { recursive: true });
+  await writeFileAtomic(own, WARM_LAUNCHER_PY);
+  return own;
+}
+
+/** The warm standby for this command, or undefined when it starts cold (not Python, --shell, --no-warm). */
+async function warmPool(
+  argv: readonly string[],
+  options: RunOptions,
+  processEnv: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<WarmPool | undefined> {
+  if (options.warm === false || options.shell) return undefined;
+  const planned = warmPlan(argv);
+  if (!planned) return undefined;
+  let script: string;
+  try {
+    script = await warmScript(options.envFile);
+  } catch (err) {
+    log.warn({ err: String(err) }, 'cannot write the warm standby script: engines start cold');
+    return undefined;
+  }
+  const engine = selectEngine(options.engine, argv).name;
+  const imports = options.warmImport
+    ? options.warmImport
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== '')
+    : defaultWarmImports(engine, planned);
+  log.info({ python: planned.python, imports }, 'a warm standby keeps the next engine process ready');
+  return new WarmPool({ plan: planned, script, imports, env: { ...processEnv }, log });
 }
 
 /** The health checks of an engine: the flags over the engine's defaults (health.ts). Bad flags are usage errors. */
@@ -134,7 +183,9 @@ export async function runRun(
       return plan({ ...options, leaderAddress: at.host, coordinatorPort: at.port }, rankFromCli, processEnv, facts);
     }
   };
+  const warm = await warmPool(argv, options, processEnv, log);
   const supervisor = new EngineSupervisor({
+    warm,
     envFile: options.envFile,
     gracePeriodMs: options.gracePeriod,
     log,

@@ -17,6 +17,7 @@ import type { EngineEvent, Progress, Release, Stop } from '../protocol/messages.
 import { type EngineExit, EngineProcess, exitStatus, FORWARDED_SIGNALS } from './engine-process.js';
 import { HEALTH_DEFAULTS, HealthMonitor, type HealthSpec } from './health.js';
 import { clearEngineRecord, readStat, reapLeftover, writeEngineRecord } from './process-tree.js';
+import type { WarmPool } from './warm.js';
 
 /** Exit status of `lockstep run` when the group is Failed (restart budget exhausted). */
 export const EXIT_GROUP_FAILED = EXIT.groupFailed;
@@ -63,6 +64,8 @@ export interface SupervisorOptions {
   spawnEngine?: (command: EngineCommand, gracePeriodMs: number) => SupervisedEngine;
   /** how an engine is watched (tests: no timers); default HealthMonitor */
   monitor?: (spec: HealthSpec, pid: number, onUnhealthy: (reason: string) => void) => { stop(): void };
+  /** the warm standby (warm.ts): Python engines start in a process prepared ahead; absent = always cold */
+  warm?: WarmPool;
   /** a process signal source (tests: an emitter); default the process */
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
 }
@@ -108,6 +111,8 @@ export class EngineSupervisor {
       this.rejectExit = reject;
     });
     const signals = this.options.signals ?? process;
+    // at formation the standby's imports overlap the wait at the barrier
+    this.options.warm?.prepare();
     const onSignal = (signal: NodeJS.Signals) => this.signal(signal);
     for (const s of FORWARDED_SIGNALS) signals.on(s, onSignal);
     try {
@@ -177,8 +182,14 @@ export class EngineSupervisor {
     const command = this.options.command(file);
     const spawnEngine =
       this.options.spawnEngine ?? ((c: EngineCommand, grace: number) => new EngineProcess(c.argv, c.env, grace));
-    const engine = spawnEngine(command, this.options.gracePeriodMs);
-    log.info({ argv: command.argv, rank: release.rank, epoch: release.epoch }, 'starting the engine');
+    const claimed = this.options.warm ? await this.options.warm.claim(command) : undefined;
+    const engine = claimed
+      ? EngineProcess.adopt(claimed, command.argv, this.options.gracePeriodMs)
+      : spawnEngine(command, this.options.gracePeriodMs);
+    log.info(
+      { argv: command.argv, rank: release.rank, epoch: release.epoch, warm: claimed !== undefined },
+      'starting the engine',
+    );
     try {
       await engine.start();
     } catch (err) {
@@ -189,6 +200,8 @@ export class EngineSupervisor {
     }
     this.engine = engine;
     this.engineEpoch = release.epoch;
+    // the next epoch's standby starts now, while this one runs
+    this.options.warm?.prepare();
     if (this.terminating) {
       // SIGTERM arrived while it started: the terminate path stops what is running now
       return;
@@ -309,6 +322,7 @@ export class EngineSupervisor {
   private async terminate(signal: NodeJS.Signals): Promise<void> {
     if (this.terminating || this.finished) return;
     this.terminating = true;
+    this.options.warm?.close();
     this.options.log.info({ signal }, 'terminating: stopping the engine');
     this.aborter.abort();
     const reason = `lockstep run received ${signal}`;
@@ -338,6 +352,7 @@ export class EngineSupervisor {
   private finish(code: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.options.warm?.close();
     this.unwatch();
     if (code === 0) this.resolveExit(0);
     else this.rejectExit(new CliError(code, `the engine ended with status ${code}`));
@@ -347,6 +362,7 @@ export class EngineSupervisor {
     // an abandoned join while terminating is the terminate path's to finish
     if (this.finished || this.terminating) return;
     this.finished = true;
+    this.options.warm?.close();
     this.unwatch();
     // a failed step must not leave the engine behind
     if (this.engine?.running) void this.engine.stop(0);

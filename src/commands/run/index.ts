@@ -87,6 +87,26 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
         env,
       ),
     )
+    .addOption(
+      flag(
+        {
+          flags: '--no-warm',
+          description:
+            'start every engine cold (default: a Python engine starts in a standby process prepared ahead that already imported its heavy modules)',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--warm-import <modules>',
+          description:
+            'modules the warm standby imports ahead, comma-separated (default per engine: torch, vllm, sglang, jax; none for other Python)',
+        },
+        env,
+      ),
+    )
     .addOption(logLevelFlag(env))
     .action(async (argv: string[], opts, cmd: Command) => {
       const [{ runRun }, { createLogger }] = await Promise.all([

@@ -1,0 +1,124 @@
+/**
+ * The warm standby with a real Python interpreter: which commands can run warm (table), the handoff (the entry point
+ * runs in the standby's own process, with the epoch's environment and argv, and exits with its own status), the
+ * signal a stop sends reaching it as it would a cold start, and a crashed standby falling back to a cold start.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EngineProcess } from '../../../leader/run/engine-process.js';
+import { WarmPool, warmPlan } from '../../../leader/run/warm.js';
+import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
+import { silentLogger } from '../../../src/log.js';
+
+const PYTHON = '/usr/bin/python3';
+
+describe('warmPlan', () => {
+  it.each([
+    [
+      ['python3', 'train.py', '--lr', '1'],
+      { mode: 'path', target: 'train.py', argv: ['train.py', '--lr', '1'], flags: [] },
+    ],
+    [
+      ['python3', '-u', '-m', 'vllm.entrypoints.openai.api_server', '--port', '8000'],
+      {
+        mode: 'module',
+        target: 'vllm.entrypoints.openai.api_server',
+        argv: ['vllm.entrypoints.openai.api_server', '--port', '8000'],
+        flags: ['-u'],
+      },
+    ],
+    [
+      ['/usr/bin/python3.11', '-X', 'faulthandler', '-c', 'print(1)', 'a'],
+      { mode: 'code', target: 'print(1)', argv: ['-c', 'a'], flags: ['-X', 'faulthandler'] },
+    ],
+    [
+      ['torchrun', '--nproc-per-node', '8', 'train.py'],
+      {
+        mode: 'module',
+        target: 'torch.distributed.run',
+        argv: ['torchrun', '--nproc-per-node', '8', 'train.py'],
+        flags: [],
+      },
+    ],
+  ])('%j runs warm', (argv, want) => {
+    expect(warmPlan(argv, () => '/usr/bin/python3')).toMatchObject(want);
+  });
+
+  it.each([
+    [['/bin/sh', '-c', 'x']],
+    [['python3', '-I', 'x.py']],
+    [['python3']],
+    [['vllm', 'serve', 'm']],
+    [['torchrun', 'x.py']],
+  ])('%j starts cold', (argv) => {
+    expect(warmPlan(argv, () => undefined)).toBeUndefined();
+  });
+});
+
+describe('WarmPool with a real interpreter', () => {
+  const pools: WarmPool[] = [];
+  afterEach(() => {
+    for (const p of pools.splice(0)) p.close();
+  });
+
+  function pool(dir: string, argv: string[]) {
+    const script = join(dir, 'lockstep-warm.py');
+    writeFileSync(script, WARM_LAUNCHER_PY);
+    const plan = warmPlan(argv)!;
+    const p = new WarmPool({
+      plan,
+      script,
+      imports: ['json', 'no_such_module_xyz'],
+      env: { PATH: process.env.PATH },
+      log: silentLogger(),
+    });
+    pools.push(p);
+    return p;
+  }
+
+  it('runs the entry point in the standby process with the epoch’s environment and argv, and its exit status', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-warm-'));
+    const out = join(dir, 'out.json');
+    const code = [
+      'import json, os, sys',
+      `json.dump({"pid": os.getpid(), "epoch": os.environ.get("LOCKSTEP_EPOCH"), "argv": sys.argv, "name": __name__, "json_loaded": "json" in sys.modules}, open(${JSON.stringify(out)}, "w"))`,
+      'sys.exit(7)',
+    ].join('\n');
+    const argv = [PYTHON, '-c', code, 'extra'];
+    const p = pool(dir, argv);
+    p.prepare();
+    await new Promise((r) => setTimeout(r, 300));
+    const child = await p.claim({ argv, env: { PATH: process.env.PATH, LOCKSTEP_EPOCH: '3' } });
+    expect(child).toBeDefined();
+    const engine = EngineProcess.adopt(child!, argv, 1000);
+    await engine.start();
+    const exit = await engine.wait();
+    expect(exit).toEqual({ code: 7, signal: null });
+    const seen = JSON.parse(readFileSync(out, 'utf8'));
+    expect(seen).toEqual({ pid: child!.pid, epoch: '3', argv: ['-c', 'extra'], name: '__main__', json_loaded: true });
+  }, 30_000);
+
+  it('a stop reaches a warm engine as it reaches a cold one (SIGTERM to its group)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-warm-'));
+    const argv = [PYTHON, '-c', 'import time\nwhile True: time.sleep(1)'];
+    const p = pool(dir, argv);
+    p.prepare();
+    const child = await p.claim({ argv, env: { PATH: process.env.PATH } });
+    const engine = EngineProcess.adopt(child!, argv, 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await engine.stop()).toEqual({ code: null, signal: 'SIGTERM' });
+  }, 30_000);
+
+  it('a standby that crashed falls back to a cold start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-warm-'));
+    const argv = [PYTHON, '-c', 'pass'];
+    const p = pool(dir, argv);
+    p.prepare();
+    const standby = (p as unknown as { standby: { child: { pid: number } } }).standby.child.pid;
+    process.kill(standby, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await p.claim({ argv, env: {} })).toBeUndefined();
+  }, 30_000);
+});
