@@ -3,6 +3,12 @@
  * calls the binary once, with a timeout. The XML schema changed across drivers (DTD v8…v13, drivers 418 → 590): the
  * parser reads every field defensively and treats NVIDIA's placeholder values (`N/A`, `[N/A]`, `Unknown Error`,
  * `Requested functionality has been deprecated`, `Not Supported`, …) as "no value" (FACTS.md §9).
+ *
+ * Threats (the output comes from a binary in a driver container we do not control, and may be truncated, corrupted
+ * or replaced): invalid references (`&#x110000;`, surrogates, unknown entities, a bare `&`) — a parse problem, never
+ * a RangeError; hostile shapes for backtracking regexes (an unclosed tag of spaces, long attribute runs, unclosed
+ * quotes) — one linear scan, tags matched by an unambiguous pattern and attributes by hand; deep nesting — refused
+ * past 64 levels. Every failure is `{ ok: false, error }` naming nvidia-smi; the parser never throws.
  */
 import { execFile } from 'node:child_process';
 import { normaliseBusId } from './bdf.js';
@@ -104,29 +110,76 @@ interface XmlObject {
  * whole 8-GPU file takes a few milliseconds on a cold process where fast-xml-parser's validate + parse took
  * 120–350 ms — more than the whole `lockstep discover` budget. Errors name the element and line.
  */
-const TOKEN =
-  /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^<>]*?)?)\s*(\/?)>|([^<]+)|(<)/g;
-const ATTR = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
-const ENTITY = /&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g;
+const TOKEN = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>|<(\/?)([A-Za-z_][\w.:-]*)([^<>]*)>|([^<]+)|(<)/g;
+const ENTITY = /&([^&;\s<]{0,32});?/g;
 const ARRAYS = new Set(['gpu', 'mig_device']);
+/** nvidia-smi's tree is about six elements deep; anything far deeper is not its output. */
+const MAX_DEPTH = 64;
 
+/** A malformed piece of the document, reported as a parse problem (never thrown out of readXml). */
+class XmlError extends Error {}
+
+const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * Replaces the five predefined entities and character references. Anything else starting with `&` is an error, as
+ * in XML: an unknown entity, a missing `;`, or a reference to a code point XML does not allow (above U+10FFFF,
+ * a surrogate, NUL and the other control characters but tab, LF and CR, U+FFFE/U+FFFF).
+ */
 function decode(s: string): string {
-  return s.replace(ENTITY, (_, e: string) => {
-    switch (e) {
-      case 'amp':
-        return '&';
-      case 'lt':
-        return '<';
-      case 'gt':
-        return '>';
-      case 'quot':
-        return '"';
-      case 'apos':
-        return "'";
-      default:
-        return String.fromCodePoint(e[1] === 'x' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1)));
-    }
+  if (!s.includes('&')) return s;
+  return s.replace(ENTITY, (whole: string, e: string) => {
+    if (!whole.endsWith(';')) throw new XmlError(`"&" not followed by a reference (${JSON.stringify(whole)})`);
+    const named = NAMED[e];
+    if (named !== undefined) return named;
+    const m = /^#(?:x([0-9a-fA-F]{1,8})|(\d{1,10}))$/.exec(e);
+    if (!m) throw new XmlError(`unknown or invalid reference ${JSON.stringify(whole)}`);
+    const code = m[1] !== undefined ? Number.parseInt(m[1], 16) : Number(m[2]);
+    if (!isXmlChar(code)) throw new XmlError(`character reference ${whole} is not a character XML allows`);
+    return String.fromCodePoint(code);
   });
+}
+
+/** XML 1.0's Char production. */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
+/**
+ * Attributes of one start tag, by one left-to-right scan (linear: a regex over attribute text can backtrack
+ * quadratically on hostile input such as a long run of name characters or unclosed quotes).
+ */
+function readAttributes(text: string, into: XmlObject): void {
+  let i = 0;
+  const n = text.length;
+  const skipSpace = () => {
+    while (i < n && /\s/.test(text[i]!)) i++;
+  };
+  for (;;) {
+    skipSpace();
+    if (i >= n) return;
+    const start = i;
+    if (!/[A-Za-z_]/.test(text[i]!)) throw new XmlError(`malformed attributes ${JSON.stringify(text.slice(0, 40))}`);
+    while (i < n && /[\w.:-]/.test(text[i]!)) i++;
+    const name = text.slice(start, i);
+    skipSpace();
+    if (text[i] !== '=') throw new XmlError(`attribute ${name} has no value`);
+    i++;
+    skipSpace();
+    const quote = text[i];
+    if (quote !== '"' && quote !== "'") throw new XmlError(`attribute ${name}: value is not quoted`);
+    const end = text.indexOf(quote, i + 1);
+    if (end < 0) throw new XmlError(`attribute ${name}: value is not closed`);
+    into[`@_${name}`] = decode(text.slice(i + 1, end));
+    i = end + 1;
+  }
 }
 
 interface Frame {
@@ -139,6 +192,28 @@ interface Frame {
 
 /** Returns the document as an object, or an error message. */
 export function readXml(xml: string): { ok: true; doc: XmlObject } | { ok: false; error: string } {
+  let at = 0;
+  try {
+    return readXmlTree(xml, (index) => {
+      at = index;
+    });
+  } catch (err) {
+    if (err instanceof XmlError) return { ok: false, error: `${err.message} at line ${lineOf(xml, at)}` };
+    throw err;
+  }
+}
+
+function lineOf(text: string, index: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+/** The element tree; throws XmlError for a malformed reference or attribute (`mark` says where it was reading). */
+function readXmlTree(
+  xml: string,
+  mark: (index: number) => void,
+): { ok: true; doc: XmlObject } | { ok: false; error: string } {
   const root: Frame = { name: '', line: 0, obj: {}, text: '', hasChildren: false };
   const stack: Frame[] = [root];
   let line = 1;
@@ -158,15 +233,16 @@ export function readXml(xml: string): { ok: true; doc: XmlObject } | { ok: false
   TOKEN.lastIndex = 0;
   for (let m = TOKEN.exec(xml); m !== null; m = TOKEN.exec(xml)) {
     const top = stack[stack.length - 1]!;
-    if (m[6]) {
+    mark(m.index);
+    if (m[5]) {
       // a tag cut off by the end of the output is truncation, reported below with the open elements
       if (xml.indexOf('>', m.index) === -1 && stack.length > 1) break;
       return { ok: false, error: `stray "<" at line ${lineAt(m.index)}` };
     }
-    if (m[5] !== undefined) {
+    if (m[4] !== undefined) {
       if (stack.length === 1) {
-        if (m[5].trim()) return { ok: false, error: `text outside the root element at line ${lineAt(m.index)}` };
-      } else top.text += m[5];
+        if (m[4].trim()) return { ok: false, error: `text outside the root element at line ${lineAt(m.index)}` };
+      } else top.text += m[4];
       continue;
     }
     const name = m[2];
@@ -191,10 +267,16 @@ export function readXml(xml: string): { ok: true; doc: XmlObject } | { ok: false
       return { ok: false, error: `a second root element <${name}> at line ${lineAt(m.index)}` };
     }
     const obj: XmlObject = {};
-    if (m[3]) for (const a of m[3].matchAll(ATTR)) obj[`@_${a[1]}`] = decode(a[2] ?? a[3] ?? '');
-    if (m[4]) {
+    // `<a x="1"/>`: the rest of the tag is attributes, then an optional `/` that closes the element at once
+    const rest = m[3] ?? '';
+    const selfClosing = rest.trimEnd().endsWith('/');
+    readAttributes(selfClosing ? rest.trimEnd().slice(0, -1) : rest, obj);
+    if (selfClosing) {
       add(top, name, Object.keys(obj).length ? obj : '');
       continue;
+    }
+    if (stack.length > MAX_DEPTH) {
+      return { ok: false, error: `elements nest deeper than ${MAX_DEPTH} at line ${lineAt(m.index)}` };
     }
     stack.push({ name, line: lineAt(m.index), obj, text: '', hasChildren: false });
   }
