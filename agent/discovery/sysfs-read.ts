@@ -2,11 +2,34 @@
  * Small, non-throwing readers for sysfs attributes. Missing files are normal in sysfs (attributes differ by driver
  * and kernel; devices vanish mid-scan), so a missing file is "no value"; anything else (EACCES, EIO, EINVAL from a
  * driver) is also "no value" but is reported through `problems` so the operator can see why a field is empty.
+ *
+ * Threats (the sysfs root is a flag, and tests, chroots and containers mount what they like there): a FIFO, socket
+ * or device node where an attribute file should be — a plain read of a FIFO blocks a thread-pool thread for ever,
+ * which once hung discovery and left the agent deaf to SIGTERM. Attributes are opened non-blocking and must be
+ * regular files (sysfs attributes are); anything else is skipped with a problem line. Oversized files are cut at
+ * 1 MiB (sysfs attributes are at most a page).
  */
-import { close, open, read, readlink as readlinkCb } from 'node:fs';
+import { close, constants, fstat, open, read, readlink as readlinkCb, type Stats, stat } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { ScanProblem } from './inventory.js';
+
+/** A special file where an attribute should be: read as no value, reported as a problem. */
+export class NotAFileError extends Error {
+  readonly code = 'ENOTREG';
+  constructor(path: string, kind: string) {
+    super(`${path} is ${kind}, not a regular file: skipped`);
+  }
+}
+
+function kindOf(info: Stats): string {
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isDirectory()) return 'a directory';
+  return 'a special file';
+}
 
 /** Errors that just mean "this attribute is not there (any more)". */
 const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'ENXIO']);
@@ -116,29 +139,60 @@ export function intOrUndefined(raw: string | undefined): number | undefined {
  * Reads a sysfs attribute: open, read, close. sysfs reports every attribute as 4096 bytes long, so readFile's fstat
  * round trip buys nothing; and the first read uses a small buffer from Node's shared pool (attributes are a few bytes
  * to a few hundred), reading on only when it comes back full. With ~1,000 attributes per scan on an 8-GPU host the
- * saved round trips and allocations are a measurable part of the scan. Non-blocking (callback API, thread pool).
+ * saved round trips and allocations are a measurable part of the scan. Non-blocking (callback API, thread pool),
+ * and O_NONBLOCK + fstat so that a FIFO or device in the tree is refused instead of blocking a pool thread.
  */
-function readSmallCb(path: string, cb: (err: NodeJS.ErrnoException | null, text?: string) => void): void {
-  open(path, 'r', (err, fd) => {
-    if (err) return cb(err);
-    const chunks: Buffer[] = [];
-    const next = (position: number) => {
-      const buf = Buffer.allocUnsafe(position === 0 ? 512 : 4096);
-      read(fd, buf, 0, buf.length, position, (rerr, n) => {
-        if (rerr) {
-          close(fd, () => {});
-          return cb(rerr);
-        }
-        chunks.push(buf.subarray(0, n));
-        if (n === buf.length && position + n < 1024 * 1024) return next(position + n);
+export function readSmallCb(path: string, cb: (err: NodeJS.ErrnoException | null, text?: string) => void): void {
+  open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY, (err, fd) => {
+    if (err) {
+      // opening a socket file fails with ENXIO, which elsewhere means "device gone": say what it is
+      if (err.code === 'ENXIO') return socketOrGone(path, cb, err);
+      return cb(err);
+    }
+    fstat(fd, (serr, info) => {
+      if (serr || !info.isFile()) {
         close(fd, () => {});
-        cb(null, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-      });
-    };
-    next(0);
+        if (serr) return cb(serr);
+        // a directory reads as EISDIR, as it always has; the other special files are named
+        if (info.isDirectory()) {
+          return cb(Object.assign(new Error('EISDIR: illegal operation on a directory, read'), { code: 'EISDIR' }));
+        }
+        return cb(new NotAFileError(path, kindOf(info)) as NodeJS.ErrnoException);
+      }
+      readOpened(fd, cb);
+    });
   });
 }
 
-function readSmall(path: string): Promise<string> {
+/** ENXIO from open: a socket file (reported) or a device that is gone (absent, as before). */
+function socketOrGone(
+  path: string,
+  cb: (err: NodeJS.ErrnoException | null) => void,
+  original: NodeJS.ErrnoException,
+): void {
+  stat(path, (serr, info) =>
+    cb(!serr && info.isSocket() ? (new NotAFileError(path, 'a socket') as NodeJS.ErrnoException) : original),
+  );
+}
+
+function readOpened(fd: number, cb: (err: NodeJS.ErrnoException | null, text?: string) => void): void {
+  const chunks: Buffer[] = [];
+  const next = (position: number) => {
+    const buf = Buffer.allocUnsafe(position === 0 ? 512 : 4096);
+    read(fd, buf, 0, buf.length, position, (rerr, n) => {
+      if (rerr) {
+        close(fd, () => {});
+        return cb(rerr);
+      }
+      chunks.push(buf.subarray(0, n));
+      if (n === buf.length && position + n < 1024 * 1024) return next(position + n);
+      close(fd, () => {});
+      cb(null, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
+  };
+  next(0);
+}
+
+export function readSmall(path: string): Promise<string> {
   return new Promise((res, rej) => readSmallCb(path, (err, text) => (err ? rej(err) : res(text ?? ''))));
 }

@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import type { Device } from '../discovery/inventory.js';
+import { readSmall } from '../discovery/sysfs-read.js';
 import { AerTracker, aerNonZero, parseAerTotal } from './aer.js';
 import { type HealthHooks, timed } from './hooks.js';
 import { LinkHysteresis, type LinkReading, linkStatus, type PortReading } from './link.js';
@@ -38,7 +39,7 @@ interface Watched {
 /** Reads a sysfs attribute; undefined when it is missing or the kernel refuses to answer (EINVAL, EIO, …). */
 async function attr(path: string): Promise<string | undefined> {
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return (await readSmall(path)).trim();
   } catch {
     return undefined;
   }
