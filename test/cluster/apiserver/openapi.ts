@@ -88,6 +88,28 @@ export class OpenApi {
     }
   }
 
+  /**
+   * /openapi/v2: kubectl reads it (protobuf, gnostic openapi_v2.Document) to validate a `List` and files for
+   * `kubectl replace`/`create` client-side. It declares no definitions, so kubectl skips client-side checks of each
+   * item (kubectl's SchemaValidation does for a kind it finds no model of) and the server validates with
+   * `fieldValidation=Strict`, which the v3 documents declare.
+   */
+  v2(accept: string | undefined): { body: Buffer; contentType: string } {
+    const title = 'Kubernetes';
+    const version = 'v1.34.0';
+    if (accept?.includes('protobuf')) {
+      const str = (field: number, value: string) => {
+        const bytes = Buffer.from(value);
+        return Buffer.concat([Buffer.from([(field << 3) | 2, bytes.length]), bytes]);
+      };
+      const info = Buffer.concat([str(1, title), str(2, version)]);
+      const body = Buffer.concat([str(1, '2.0'), Buffer.from([(2 << 3) | 2, info.length]), info]);
+      return { body, contentType: 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf' };
+    }
+    const json = { swagger: '2.0', info: { title, version }, paths: {}, definitions: {} };
+    return { body: Buffer.from(JSON.stringify(json)), contentType: 'application/json' };
+  }
+
   /** The answer for /openapi/<segments>; undefined → 404. */
   serve(segments: string[], _query: URLSearchParams): unknown {
     if (segments[0] !== 'v3') return undefined;

@@ -357,6 +357,12 @@ export class ApiHandler {
       if (this.d.kinds.groupVersions().some((gv) => gv.group === segments[1] && gv.version === segments[2]))
         return sendJson(res, 200, apiResourceList(this.d.kinds, segments[1], segments[2]));
     }
+    if (path === '/openapi/v2') {
+      const { body, contentType } = this.d.openapi.v2(accept);
+      res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': body.length, Vary: 'Accept' });
+      res.end(body);
+      return;
+    }
     if (segments[0] === 'openapi') {
       const doc = this.d.openapi.serve(segments.slice(1), url.searchParams);
       if (doc !== undefined) return sendJson(res, 200, doc, { 'Cache-Control': 'no-cache, private' });

@@ -4,7 +4,7 @@
  * behaviour it holds the double to. python-kubernetes rows are skipped (reported) where python3-kubernetes is not
  * installed; CI installs it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -404,5 +404,44 @@ describe('kubectl get: printer columns as the real server', () => {
     expect(wide[1]).toContain('spec.containers{engine}');
     expect(wide[1]).toContain('kubelet, node-a');
     expect(wide[1]).toMatch(/\s3\s+leader-0\.1$/);
+  });
+});
+
+/** kubectl reads /openapi/v2 (protobuf) before it validates a `List` or a file for `replace`. */
+describe('kubectl apply of a List, kubectl replace: /openapi/v2', () => {
+  let api: ApiServer;
+  let kubectl: KubectlClient;
+  let dir: string;
+  beforeAll(async () => {
+    api = await startApiServer({ namespaces: ['ml'] });
+    dir = mkdtempSync(join(tmpdir(), 'conformance-'));
+    kubectl = new KubectlClient(api.kubeconfigPath, dir);
+  });
+  afterAll(async () => {
+    await kubectl?.close();
+    await api?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a List applies item by item; a replaced object keeps what the file says', async () => {
+    const item = (name: string, value: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: 'ml' },
+      data: { k: value },
+    });
+    const list = join(dir, 'list.json');
+    writeFileSync(list, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [item('a', '1'), item('b', '1')] }));
+    expect((await kubectl.ok('apply', '-f', list)).trim().split('\n')).toEqual([
+      'configmap/a created',
+      'configmap/b created',
+    ]);
+    const live = JSON.parse(await kubectl.ok('get', 'configmap', 'a', '-n', 'ml', '-o', 'json')) as {
+      data: Record<string, string>;
+    };
+    const replaced = join(dir, 'a.json');
+    writeFileSync(replaced, JSON.stringify({ ...live, data: { k: '2' } }));
+    expect((await kubectl.ok('replace', '-f', replaced)).trim()).toBe('configmap/a replaced');
+    expect(api.store.get('configmaps', 'a', 'ml').data).toEqual({ k: '2' });
   });
 });
