@@ -111,7 +111,7 @@ describe('lockstep discover', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('PROBLEMS');
     expect(r.stdout).toMatch(/nvidia-smi\s+.*exited with code 9: NVIDIA-SMI has failed/);
-    expect(r.stdout.split('\n').find((l) => l.startsWith('gpu-0000-00-0d-0 '))).toMatch(
+    expect(r.stdout.split('\n').find((l) => l.startsWith('gpu-0000-19-00-0 '))).toMatch(
       /unknown \(nvidia-smi failed\)$/,
     );
   });
