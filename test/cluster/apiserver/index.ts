@@ -4,7 +4,7 @@
  * injection, request counters and an in-process client. See test/cluster/README.md.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -102,6 +102,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const host = options.host ?? '127.0.0.1';
   const ownDir = !options.dir;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'lockstep-apiserver-'));
+  // `npm run cluster -- --dir <path>` makes the directory when it is missing, as a user expects.
+  mkdirSync(dir, { recursive: true });
   const clock = options.clock ?? Date.now;
   const kinds = new KindRegistry([...KINDS, ...(options.extraKinds ?? [])]);
   const store = new Store(options.historySize ?? 10_000);

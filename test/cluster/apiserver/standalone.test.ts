@@ -1,5 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -23,5 +25,27 @@ describe('npm run cluster (test/cluster/main.ts)', () => {
     expect(await exited).toBe(0);
     expect(out).toContain('SIGINT: stopping');
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('--dir that does not exist yet is created and holds the kubeconfig', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'cluster-dir-'));
+    const dir = join(base, 'new', 'nested');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/cluster/main.ts', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      await expect.poll(() => out, { timeout: 20_000 }).toMatch(/kubeconfig: (\S+)\n/);
+      expect(/kubeconfig: (\S+)\n/.exec(out)?.[1]).toBe(join(dir, 'admin.kubeconfig'));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
