@@ -57,6 +57,8 @@ export function componentFiles(image: string): Record<string, string> {
     env: Object.fromEntries(env.map((e) => [String(e.name), e])),
     readinessGate: { conditionType: CONDITION_GROUP_READY },
     restartPolicy: 'None',
+    // as inject: LeaderReady would wait for ever (the leader is Ready only once its workers have joined)
+    startupPolicy: 'LeaderCreated',
   };
 
   const base = 'spec.leaderWorkerTemplate';
@@ -67,6 +69,7 @@ export function componentFiles(image: string): Record<string, string> {
   const both = (path: string) => ROLES.map((role) => `${base}.${role}.${path}`);
   const replacements: JsonObject[] = [
     copy('restartPolicy', [`${base}.restartPolicy`]),
+    copy('startupPolicy', ['spec.startupPolicy']),
     {
       source: { kind: 'LeaderWorkerSet', fieldPath: 'metadata.name' },
       targets: [

@@ -89,12 +89,15 @@ function injectLeaderWorkerSet(
     options,
     report,
   );
-  if (spec.startupPolicy === 'LeaderReady') {
-    // the leader is Ready only once the group runs (GroupReady gate), so workers must not wait for it
+  if (spec.startupPolicy !== 'LeaderCreated') {
+    // the leader is Ready only once the group runs (GroupReady gate), so workers must not wait for it; written out even
+    // where it is the default, so inject and the kustomize component (which cannot test for a field) give one result
+    const why =
+      spec.startupPolicy === 'LeaderReady'
+        ? 'was LeaderReady, which would wait forever: the leader becomes Ready only when its workers have joined'
+        : 'the default, written out: workers must not wait for a leader that is Ready only once they have joined';
     spec.startupPolicy = 'LeaderCreated';
-    report.changes.push(
-      `${id} spec: startupPolicy LeaderCreated (was LeaderReady, which would wait forever: the leader becomes Ready only when its workers have joined)`,
-    );
+    report.changes.push(`${id} spec.startupPolicy: LeaderCreated (${why})`);
   }
   if (!options.keepRestartPolicy && lwt.restartPolicy !== 'None') {
     const before = lwt.restartPolicy === undefined ? 'unset (RecreateGroupOnPodRestart)' : String(lwt.restartPolicy);

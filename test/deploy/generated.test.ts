@@ -1,10 +1,10 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { examplePairs, generate } from '../../deploy/generate.js';
 import { isObject, type Json, type JsonObject } from '../../src/inject/json.js';
-import { REPO_ROOT } from '../support/cli.js';
+import { REPO_ROOT, runBundle } from '../support/cli.js';
 import { find, kustomize } from './render.js';
 
 describe('generated files in deploy/', () => {
@@ -47,6 +47,28 @@ describe('deploy/components/lockstep-group', () => {
     writeFileSync(join(injectedDir, 'kustomization.yaml'), 'resources: [injected.yaml]\n');
     const viaInject = normalised(kustomize(injectedDir).objects);
     expect(isObject(viaComponent)).toBe(true);
+    expect(viaComponent).toEqual(viaInject);
+  });
+
+  it('turns startupPolicy LeaderReady into LeaderCreated, as lockstep inject does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-component-'));
+    const plain = readFileSync(join(REPO_ROOT, 'deploy/examples/vllm-lws/llama-405b.plain.yaml'), 'utf8').replace(
+      /^spec:\n/m,
+      'spec:\n  startupPolicy: LeaderReady\n',
+    );
+    expect(plain).toContain('startupPolicy: LeaderReady');
+    writeFileSync(join(dir, 'plain.yaml'), plain);
+    cpSync(join(REPO_ROOT, 'deploy/components/lockstep-group'), join(dir, 'component'), { recursive: true });
+    writeFileSync(join(dir, 'kustomization.yaml'), 'resources: [plain.yaml]\ncomponents: [component]\n');
+    const viaComponent = normalised(kustomize(dir).objects);
+    const injected = runBundle('lockstep', ['inject', '-f', '-'], {}, plain);
+    expect(injected.status).toBe(0);
+    const injectedDir = join(dir, 'injected');
+    mkdirSync(injectedDir);
+    writeFileSync(join(injectedDir, 'injected.yaml'), injected.stdout);
+    writeFileSync(join(injectedDir, 'kustomization.yaml'), 'resources: [injected.yaml]\n');
+    const viaInject = normalised(kustomize(injectedDir).objects);
+    expect((viaComponent as { spec: { startupPolicy?: string } }).spec.startupPolicy).toBe('LeaderCreated');
     expect(viaComponent).toEqual(viaInject);
   });
 });
