@@ -1,5 +1,6 @@
 import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
+import { cleanText } from '../../src/text/untrusted.js';
 import {
   PLUGIN_TYPE_DRA,
   type PluginInfo,
@@ -57,7 +58,8 @@ export class RegistrationService {
             'kubelet registered the DRA plugin',
           );
         } else {
-          this.current = { state: 'refused', error: error || '(no reason given)', at: this.now() };
+          // whatever is on the other end of the socket wrote this: cleaned and capped before logs and readiness show it
+          this.current = { state: 'refused', error: cleanText(error || '(no reason given)'), at: this.now() };
           this.logger.error(
             { driver: this.info.name, endpoint: this.info.endpoint, error: this.current.error },
             'KUBELET REFUSED THE DRA PLUGIN REGISTRATION: pods on this node cannot use the driver until this is fixed',

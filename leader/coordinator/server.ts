@@ -1,6 +1,17 @@
 /**
  * The coordinator's gRPC service: a thin shell around GroupTable. Join admits, Session streams progress and releases
  * to members and takes their heartbeats and engine reports, Status answers with the group status.
+ *
+ * Threats, each with its test:
+ * - Join with a forged/foreign token, a replayed token claiming another IP or node, floods in a member's name:
+ *   token-review.ts and claims.ts (test/leader/auth/token-review.test.ts, flood.test.ts, coordinator/claims.test.ts);
+ * - Session attach as a member without its Join's secret (reading the release, forging ENGINE_EXITED), or from
+ *   another host; a second attach: session-keys.ts (test/leader/coordinator/session-auth.test.ts);
+ * - Status read by anyone for members, IPs and nodes: counts only without a member's secret (session-auth.test.ts);
+ * - half-open connections, connection floods, oversized messages: connection-guard.ts and the server options below
+ *   (connection-guard.test.ts, bench row coordinator-half-open-rss);
+ * - escape sequences and megabytes in engine messages reaching logs and the group status: cleaned and capped on
+ *   receipt (src/text/untrusted.ts, claims.test.ts).
  */
 import {
   status as GrpcStatus,

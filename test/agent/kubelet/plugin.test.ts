@@ -58,6 +58,20 @@ describe('registration', () => {
     });
   });
 
+  it('shows a hostile registration error cleaned and capped, not 100 KB of escapes', async () => {
+    harness = await startPlugin();
+    const registration = new RegistrationClient(join(harness.registryDir, 'lockstep.dev-reg.sock'));
+    clients.push(registration);
+    await registration.notify({
+      plugin_registered: false,
+      error: `\u001b[2J\u001b]0;pwned\u0007${'x'.repeat(100 * 1024)}`,
+    });
+    const reason = harness.plugin.readiness().reason ?? '';
+    expect(reason).not.toContain('\u001b');
+    expect(reason).toMatch(/^kubelet refused the registration: \?\[2J\?\]0;pwned\?x+…\(\+\d+ chars\)$/);
+    expect(reason.length).toBeLessThan(1200);
+  });
+
   it('sockets are not world-writable', async () => {
     harness = await startPlugin();
     for (const path of [harness.plugin.layout.registrationSocket, harness.plugin.layout.draSocket]) {
