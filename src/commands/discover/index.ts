@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { CliError } from '../../cli/errors.js';
+import { EXIT } from '../../cli/exit-codes.js';
 import { flag, type LogLevel, logLevelFlag, parseDuration } from '../../cli/options.js';
 import { devRootFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
 
@@ -10,6 +12,7 @@ export interface DiscoverOptions {
   nvidiaSmiTimeout: number;
   all: boolean;
   slices: boolean;
+  strict: boolean;
   nodeName?: string;
   logLevel: LogLevel;
 }
@@ -51,11 +54,28 @@ export function discoverCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag({ flags: '--slices', description: 'print the ResourceSlices the agent would publish', default: false }, env),
     )
+    .addOption(
+      flag(
+        {
+          flags: '--strict',
+          description: 'exit 1 when anything could not be read (problems are listed either way)',
+          default: false,
+        },
+        env,
+      ),
+    )
     .addOption(nodeNameFlag(env))
     .addOption(logLevelFlag(env, 'warn'))
     .action(async (opts: DiscoverOptions) => {
       // loaded on use: the other lockstep commands never parse the scanner, the slice builder or the YAML writer
       const { discover } = await import('./run.js');
-      process.stdout.write(await discover(opts));
+      const result = await discover(opts);
+      process.stdout.write(result.output);
+      if (opts.strict && result.problems > 0) {
+        throw new CliError(
+          EXIT.failed,
+          `${result.problems} problem${result.problems === 1 ? '' : 's'} found (--strict)`,
+        );
+      }
     });
 }
