@@ -48,7 +48,7 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--health-period <duration>',
           description: 'how often the engine is checked',
-          default: 5000,
+          default: '5s',
           parse: parseDuration,
         },
         env,
@@ -70,7 +70,7 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--health-start-grace <duration>',
           description: 'probe failures do not count this long after the engine starts (or until a probe first passes)',
-          default: 600_000,
+          default: '10m',
           parse: parseDuration,
         },
         env,
@@ -81,7 +81,7 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
         {
           flags: '--health-timeout <duration>',
           description: 'how long one probe may take',
-          default: 2000,
+          default: '2s',
           parse: parseDuration,
         },
         env,
