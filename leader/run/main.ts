@@ -32,7 +32,7 @@ export interface RunOptions extends JoinFlags {
   healthFailures?: number;
   healthStartGrace?: number;
   healthTimeout?: number;
-  /** false with --no-warm: every engine starts cold */
+  /** --warm: Python engines start in a standby prepared ahead (opt-in for now) */
   warm?: boolean;
   /** --warm-import: modules the standby imports (default per engine) */
   warmImport?: string;
@@ -55,7 +55,7 @@ async function warmPool(
   processEnv: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<WarmPool | undefined> {
-  if (options.warm === false || options.shell) return undefined;
+  if (options.warm !== true || options.shell) return undefined;
   const planned = warmPlan(argv);
   if (!planned) return undefined;
   let script: string;

@@ -90,9 +90,10 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag(
         {
-          flags: '--no-warm',
+          flags: '--warm',
           description:
-            'start every engine cold (default: a Python engine starts in a standby process prepared ahead that already imported its heavy modules)',
+            'start a Python engine in a standby process prepared ahead that already imported its heavy modules (default: cold starts)',
+          default: false,
         },
         env,
       ),
