@@ -57,6 +57,22 @@ export function readTlsCa(path: string | undefined): Buffer | undefined {
   }
 }
 
+/**
+ * The projected token: a missing file means "no token" (the default path exists only where the pod mounts it), but
+ * a directory or an unreadable file is a mistake that would otherwise surface as a confusing refusal: its own error.
+ */
+function readTokenFile(path: string | undefined): string {
+  if (!path) return '';
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return '';
+    if (code === 'EISDIR') throw new JoinFlagError(`--token-file ${path} is a directory, not a token file`);
+    throw new JoinFlagError(`cannot read --token-file ${path}: ${(err as Error).message}`);
+  }
+}
+
 function readOr(path: string | undefined, fallback: string): string {
   if (!path) return fallback;
   try {
@@ -105,7 +121,7 @@ export function planJoin(
     hostname: (podName && ownFqdn(podName, hostsText)) || '',
   };
   if (hint) identity.rankHint = hint.rank;
-  const token = readOr(flags.tokenFile, '').trim();
+  const token = readTokenFile(flags.tokenFile).trim();
   const ca = readTlsCa(flags.tlsCa);
   return ca ? { identity, target, token, ca } : { identity, target, token };
 }
