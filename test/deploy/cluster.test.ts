@@ -6,6 +6,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import type { JsonObject } from '../../src/inject/json.js';
 import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
 import { REPO_ROOT } from '../support/cli.js';
+import { itRecorded } from '../support/recorded.js';
 import { kustomize } from './render.js';
 
 /**
@@ -106,16 +107,20 @@ describe('deploy/ on the test cluster', () => {
     expect(result.status).toBe(0);
   });
 
-  it('refuses a LeaderWorkerSet with a field the CRD does not have (the check can fail)', async () => {
-    const lws = kustomize('deploy/examples/vllm-lws').objects.find((o) => o.kind === 'LeaderWorkerSet')!;
-    const broken = structuredClone(lws);
-    (broken.spec as JsonObject).leaderWorkerTemplate = {
-      ...((broken.spec as JsonObject).leaderWorkerTemplate as JsonObject),
-      restartPolicyy: 'None',
-    };
-    (broken.metadata as JsonObject).name = 'broken';
-    const result = await apply([broken]);
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('restartPolicyy');
-  });
+  itRecorded(
+    'refuses a LeaderWorkerSet with a field the CRD does not have (the check can fail)',
+    async () => {
+      const lws = kustomize('deploy/examples/vllm-lws').objects.find((o) => o.kind === 'LeaderWorkerSet')!;
+      const broken = structuredClone(lws);
+      (broken.spec as JsonObject).leaderWorkerTemplate = {
+        ...((broken.spec as JsonObject).leaderWorkerTemplate as JsonObject),
+        restartPolicyy: 'None',
+      };
+      (broken.metadata as JsonObject).name = 'broken';
+      const result = await apply([broken]);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain('restartPolicyy');
+    },
+    { needs: 'k8s' },
+  );
 });
