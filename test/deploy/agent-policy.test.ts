@@ -89,3 +89,23 @@ describe("the agent's own-node policies", () => {
     await a.create('/apis/resource.k8s.io/v1/resourceslices', slice('lockstep.dev'));
   });
 });
+
+describe('the group label', () => {
+  it('cannot be changed, added or removed after creation, so no pod is moved into another group', async () => {
+    api.store.create('pods', {
+      metadata: { name: 'web-1', namespace: 'ml', labels: { 'lockstep.dev/group': 'web' } },
+      spec: { containers: [{ name: 'engine', image: 'vllm' }] },
+    });
+    const admin = new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigFor({ user: 'cluster-admin', groups: ['system:masters'] }), env: {} }));
+    clients.push(admin);
+    const relabel = await refusal(
+      admin.patch('/api/v1/namespaces/ml/pods/web-1', { metadata: { labels: { 'lockstep.dev/group': 'other' } } }),
+    );
+    expect(relabel).toContain('the lockstep.dev/group label of a pod is fixed at creation (was "web", now "other")');
+    const added = await refusal(
+      admin.patch('/api/v1/namespaces/ml/pods/llama-node-a', { metadata: { labels: { 'lockstep.dev/group': 'web' } } }),
+    );
+    expect(added).toContain('(was "", now "web")');
+    await admin.patch('/api/v1/namespaces/ml/pods/web-1', { metadata: { labels: { tier: 'gpu' } } });
+  });
+});
