@@ -96,7 +96,9 @@ describe('the group label', () => {
       metadata: { name: 'web-1', namespace: 'ml', labels: { 'lockstep.dev/group': 'web' } },
       spec: { containers: [{ name: 'engine', image: 'vllm' }] },
     });
-    const admin = new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigFor({ user: 'cluster-admin', groups: ['system:masters'] }), env: {} }));
+    const admin = new KubeClient(
+      loadKubeConfig({ kubeconfig: api.kubeconfigFor({ user: 'cluster-admin', groups: ['system:masters'] }), env: {} }),
+    );
     clients.push(admin);
     const relabel = await refusal(
       admin.patch('/api/v1/namespaces/ml/pods/web-1', { metadata: { labels: { 'lockstep.dev/group': 'other' } } }),
