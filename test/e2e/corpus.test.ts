@@ -110,7 +110,7 @@ describeRecorded(
         apiServer: { namespaces: [NS] },
         workloads: {
           dir: join(dir, 'cluster'),
-          nodes: [{ name: 'node-a', kind: 'procfs' }],
+          nodes: [{ name: 'node-a', kind: 'cpu-vm' }],
           podEnv: {
             LOCKSTEP_LOG_LEVEL: 'info',
             LOCKSTEP_MASTER_PORT: String(20_000 + Math.floor(Math.random() * 10_000)),

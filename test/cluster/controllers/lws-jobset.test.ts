@@ -54,7 +54,7 @@ describe('LeaderWorkerSet and JobSet controllers-lite', () => {
     dir = await mkdtemp(join(tmpdir(), 'controllers-test-'));
     cluster = await startTestCluster({
       apiServer: { namespaces: [NS] },
-      workloads: { nodes: [{ name: 'node-a', kind: 'procfs' }], dir },
+      workloads: { nodes: [{ name: 'node-a', kind: 'cpu-vm' }], dir },
     });
     cluster.apiServer.store.apply([
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: NS } },

@@ -134,7 +134,7 @@ describe('a pod whose probes run', () => {
     dir = await mkdtemp(join(tmpdir(), 'probes-pod-'));
     cluster = await startTestCluster({
       apiServer: { namespaces: [NS], podGracefulDeletion: true },
-      workloads: { nodes: [{ name: 'node-a', kind: 'procfs' }], dir },
+      workloads: { nodes: [{ name: 'node-a', kind: 'cpu-vm' }], dir },
     });
     cluster.apiServer.store.apply([
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: NS } },
