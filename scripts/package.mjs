@@ -111,6 +111,8 @@ for (const [arch, krewArch] of [
   const exe = join(dir, 'kubectl-lockstep');
   copyFileSync(nodeBinary(arch), exe);
   chmodSync(exe, 0o755);
+  // krew's manifest lists the licence beside the executable (Apache-2.0 asks for it in every distribution)
+  copyFileSync(join(root, 'LICENSE'), join(dir, 'LICENSE'));
   // 3. Inject the blob into a copy of node (postject: the tool Node's documentation uses).
   // (its ELF library warns about note sections node's binary has; only a failure is worth showing)
   try {
@@ -135,6 +137,7 @@ for (const [arch, krewArch] of [
     archive,
     '-C',
     dir,
+    'LICENSE',
     'kubectl-lockstep',
   ]);
   archives.push({ krewArch, name, sha: sha256(archive) });

@@ -52,8 +52,11 @@ describe('deploy/krew/lockstep.yaml', () => {
         `https://github.com/lockstep-dev/lockstep/releases/download/v0.1.0/kubectl-lockstep_v0.1.0_${os}_${arch}.tar.gz`,
       );
       expect(p.sha256).toMatch(/^[0-9a-f]{64}$/);
-      // one standalone executable per archive (scripts/package.mjs): nothing else to install
-      expect(p.files).toEqual([{ from: 'kubectl-lockstep', to: '.' }]);
+      // one standalone executable per archive (scripts/package.mjs), with the licence beside it
+      expect(p.files).toEqual([
+        { from: 'kubectl-lockstep', to: '.' },
+        { from: 'LICENSE', to: '.' },
+      ]);
       expect(p.bin).toBe('kubectl-lockstep');
     }
     expect([...seen].sort()).toEqual(['linux/amd64', 'linux/arm64']);

@@ -69,7 +69,7 @@ describe('npm run package', () => {
       const file = archive(p.selector.matchLabels.arch);
       expect(p.uri.endsWith(`/${TAG}/kubectl-lockstep_${TAG}_linux_${p.selector.matchLabels.arch}.tar.gz`)).toBe(true);
       expect(p.sha256).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
-      expect(execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })).toBe('kubectl-lockstep\n');
+      expect(execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })).toBe('LICENSE\nkubectl-lockstep\n');
     }
     expect(readFileSync(join(RELEASE, 'install.yaml'), 'utf8')).toBe(
       readFileSync(join(REPO_ROOT, 'install.yaml'), 'utf8'),
