@@ -3,35 +3,29 @@
  * (agent/health/) take over from there; this only makes sure a device that is already broken at start-up is not
  * published as healthy.
  */
+import { gpuVerdict, inputFromNvidiaSmi } from '../health/gpu-verdict.js';
 import type { HealthReading, RdmaPort } from './inventory.js';
 import type { NvidiaSmiGpu } from './nvidia-smi.js';
 
+/**
+ * The GPU's reading from one `nvidia-smi -q -x` answer: the same rules the nvidia-smi health monitor applies
+ * (agent/health/gpu-verdict.ts), so `lockstep discover`, the inventory and the running agent never disagree.
+ */
 export function gpuHealth(g: NvidiaSmiGpu): HealthReading {
-  const e = g.memoryErrors;
-  if (g.unknownErrors.includes('product_name') || g.unknownErrors.includes('uuid')) {
-    return { state: 'unhealthy', reason: 'nvidia-smi: Unknown Error reading the GPU' };
-  }
-  if (e.remappedRowsFailure) return { state: 'unhealthy', reason: 'row remapping failed' };
-  if (g.recoveryAction && g.recoveryAction !== 'None') {
-    return { state: 'unhealthy', reason: `recovery action: ${g.recoveryAction}`.slice(0, 64) };
-  }
-  if (g.resetRequired) return { state: 'unhealthy', reason: 'GPU reset required' };
-  if (e.remappedRowsPending) return { state: 'unhealthy', reason: 'row remap pending (reset GPU)' };
-  if (e.retiredPagesPending) return { state: 'unhealthy', reason: 'page retirement pending (reset GPU)' };
-  if ((e.uncorrectableVolatile ?? 0) > 0) {
-    return { state: 'unhealthy', reason: `${e.uncorrectableVolatile} uncorrectable ECC errors since boot` };
-  }
-  if (e.sramThresholdExceeded) return { state: 'unhealthy', reason: 'SRAM error threshold exceeded' };
-  return { state: 'healthy' };
+  return gpuVerdict(inputFromNvidiaSmi(g));
 }
 
+/**
+ * A NIC at first sight. A port that is down when the agent first looks (an uncabled on-board port) is not a fault: it
+ * is published healthy with its link state (`state: down`); the link monitor (agent/health/link.ts) makes a port that
+ * later goes from up to down a fault.
+ */
 export function nicHealth(operState: string, ports: readonly RdmaPort[]): HealthReading {
   const down = ports.find((p) => p.state !== 'ACTIVE');
-  if (down) return { state: 'unhealthy', reason: `${down.device} port ${down.port} ${down.state}` };
-  if (operState === 'up') return { state: 'healthy' };
-  if (operState === 'down' || operState === 'lowerlayerdown')
-    return { state: 'unhealthy', reason: `link ${operState}` };
+  if (down) return { state: 'healthy', message: `${down.device} port ${down.port} ${down.state} since first seen` };
+  if (operState === 'down' || operState === 'lowerlayerdown') {
+    return { state: 'healthy', message: `link ${operState} since first seen` };
+  }
   // `unknown` is what many virtual and some physical drivers report while working: not a fault
-  if (ports.length > 0) return { state: 'healthy' };
-  return { state: 'unknown', reason: `operstate ${operState}` };
+  return { state: 'healthy' };
 }

@@ -10,8 +10,10 @@ export type HealthState = 'healthy' | 'unhealthy' | 'unknown';
 
 export interface HealthReading {
   state: HealthState;
-  /** short, human-readable; becomes the taint value (≤ 64 chars) and the condition message */
+  /** short, label-value safe; becomes the taint value (≤ 63 chars) */
   reason?: string;
+  /** longer human-readable detail (conditions, Events, `lockstep discover`) */
+  message?: string;
 }
 
 /** One PCI function as sysfs describes it. */

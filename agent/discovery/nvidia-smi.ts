@@ -542,3 +542,18 @@ export function runNvidiaSmi(nvidiaSmi: string, timeoutMs: number): Promise<Nvid
     );
   });
 }
+
+/**
+ * PCI addresses of GPUs a failed nvidia-smi call names as lost or broken, e.g. "Unable to determine the device handle
+ * for GPU0000:9B:00.0: GPU is lost" (pure).
+ */
+export function lostGpusIn(error: string): Set<string> {
+  const lost = new Set<string>();
+  for (const m of error.matchAll(
+    /GPU\s*([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])[^\n]*?(lost|Unknown Error)/g,
+  )) {
+    const bdf = normaliseBusId(m[1] ?? '');
+    if (bdf) lost.add(bdf);
+  }
+  return lost;
+}

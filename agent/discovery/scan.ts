@@ -21,6 +21,7 @@ import type {
 import { acceleratorName, gpuName, migName, nicName, nicNameForInterface, tpuName } from './names.js';
 import { type RawInterface, type RdmaDevice, scanInterfaces, scanRdma, scanUverbs } from './net-scan.js';
 import {
+  lostGpusIn,
   type NvidiaSmiGpu,
   type NvidiaSmiReport,
   type NvidiaSmiRun,
@@ -172,6 +173,7 @@ function buildGpus(
   const byBus = new Map<string, NvidiaSmiGpu>();
   for (const g of report?.gpus ?? []) byBus.set(g.busId, g);
   const dev = new Set(devNames);
+  const lostGpus = smiError ? lostGpusIn(smiError) : new Set<string>();
   const gpus = fns.map((fn, index): GpuDevice => {
     const name = gpuName(fn.address);
     const g = byBus.get(fn.address);
@@ -190,11 +192,19 @@ function buildGpus(
       health: { state: 'unknown' },
     };
     if (!g) {
+      // nvidia-smi could not vouch for this GPU: never healthy. The GPU its error names is lost; the others are
+      // unmonitored until it works again (the same reasons the nvidia-smi monitor gives)
       gpu.health = report
         ? fn.driver === 'nvidia'
-          ? { state: 'unhealthy', reason: 'bound to nvidia but not visible to nvidia-smi' }
-          : { state: 'unknown', reason: `not driven by nvidia (driver ${fn.driver ?? 'none'})` }
-        : { state: 'unknown', reason: smiError ? 'nvidia-smi failed' : 'nvidia-smi not run' };
+          ? { state: 'unhealthy', reason: 'gpu-lost', message: 'bound to nvidia but not visible to nvidia-smi' }
+          : { state: 'unknown', reason: 'not-driven', message: `not driven by nvidia (driver ${fn.driver ?? 'none'})` }
+        : smiError && lostGpus.has(fn.address)
+          ? { state: 'unhealthy', reason: 'gpu-lost', message: smiError }
+          : {
+              state: 'unknown',
+              reason: smiError ? 'nvidia-smi-failed' : 'nvidia-smi-not-run',
+              ...(smiError ? { message: smiError } : {}),
+            };
       return gpu;
     }
     if (g.uuid) gpu.uuid = g.uuid;

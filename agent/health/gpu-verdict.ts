@@ -64,6 +64,12 @@ function findings(input: GpuHealthInput, options: GpuVerdictOptions): Finding[] 
   if (e.retiredPagesPending) {
     out.push({ reason: 'page-retirement-pending', text: 'page retirement pending (takes effect at GPU reset)' });
   }
+  if (e.sramThresholdExceeded) {
+    out.push({
+      reason: 'sram-threshold-exceeded',
+      text: 'SRAM uncorrectable errors exceeded the threshold (replace the GPU)',
+    });
+  }
   const limit = options.retiredPagesLimit ?? 60;
   if ((e.retiredPagesDoubleBit ?? 0) >= limit) {
     out.push({
@@ -89,14 +95,5 @@ export function inputFromNvidiaSmi(g: NvidiaSmiGpu): GpuHealthInput {
   const input: GpuHealthInput = { memoryErrors: g.memoryErrors, unknownErrors: g.unknownErrors };
   if (g.recoveryAction !== undefined) input.recoveryAction = g.recoveryAction;
   if (g.resetRequired !== undefined) input.resetRequired = g.resetRequired;
-  return input;
-}
-
-export function inputFromInventory(g: GpuDevice): GpuHealthInput {
-  const input: GpuHealthInput = {};
-  if (g.memoryErrors) {
-    input.memoryErrors = g.memoryErrors;
-    if (g.memoryErrors.resetRequired !== undefined) input.resetRequired = g.memoryErrors.resetRequired;
-  }
   return input;
 }

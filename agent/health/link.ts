@@ -60,13 +60,15 @@ export function linkStatus(r: LinkReading): LinkStatus {
 }
 
 /**
+ * A link that is down from the first look on (an uncabled on-board port, on every recorded H100 node) is not a fault:
+ * it is reported healthy, and the published link state says it is down. Once it has been up, going down is a fault.
  * A link that went down is unhealthy until it has stayed up for `stableMs`; going down again meanwhile restarts the
  * wait without a new report. The reason is the one of the first failure, held until recovery, so a bouncing link
  * yields exactly two reports: unhealthy, and healthy once it is stable. A link that is up at the first look is
  * healthy at once (nothing flapped).
  */
 export class LinkHysteresis {
-  private phase: 'new' | 'healthy' | 'down' | 'settling' = 'new';
+  private phase: 'new' | 'never-up' | 'healthy' | 'down' | 'settling' = 'new';
   private held: BoardReading = { state: 'healthy' };
   private upSince = 0;
 
@@ -74,7 +76,12 @@ export class LinkHysteresis {
 
   observe(status: LinkStatus, now: number): BoardReading {
     if (!status.up) {
-      if (this.phase === 'new' || this.phase === 'healthy') {
+      if (this.phase === 'new' || this.phase === 'never-up') {
+        this.phase = 'never-up';
+        this.held = { state: 'healthy' };
+        return this.held;
+      }
+      if (this.phase === 'healthy') {
         this.held = {
           state: 'unhealthy',
           reason: status.reason ?? 'link-down',
@@ -84,7 +91,7 @@ export class LinkHysteresis {
       this.phase = 'down';
       return this.held;
     }
-    if (this.phase === 'new' || this.phase === 'healthy') {
+    if (this.phase === 'new' || this.phase === 'never-up' || this.phase === 'healthy') {
       this.phase = 'healthy';
       this.held = { state: 'healthy' };
       return this.held;

@@ -3,7 +3,6 @@ import type { Logger } from '../../src/log.js';
 import { componentLogger, silentLogger } from '../../src/log.js';
 import type { Device, GpuDevice, Inventory } from '../discovery/inventory.js';
 import type { DeviceHealthBoard } from './board.js';
-import { gpuVerdict, inputFromInventory } from './gpu-verdict.js';
 import type { HealthHooks } from './hooks.js';
 import { PodHealthReporter } from './pod-reporter.js';
 import { SmiHealthMonitor } from './smi-monitor.js';
@@ -82,6 +81,7 @@ export class HealthManager {
       timeoutMs: options.nvidiaSmiTimeoutMs,
       intervalMs: options.healthIntervalMs,
       ...(options.hooks ? { hooks: options.hooks } : {}),
+      onRecovered: (gpu) => void this.xid.clear([gpu]),
       log: componentLogger(this.log, 'health.nvidia-smi'),
     });
     this.sysfs = new SysfsHealthMonitor({
@@ -127,10 +127,10 @@ export class HealthManager {
     for (const d of inventory.devices) {
       this.verdicts.track(d.name);
       if (this.gone.delete(d.name)) this.verdicts.report(d.name, 'discovery', { state: 'healthy' });
-      // the scan's own nvidia-smi reading is as fresh as the monitor's: use it until the monitor's next poll
-      if (isNvidiaGpu(d) && d.memoryErrors)
-        this.verdicts.report(d.name, 'nvidia-smi', gpuVerdict(inputFromInventory(d)));
-      else if (isNvidiaGpu(d) && d.health.state !== 'healthy') this.verdicts.report(d.name, 'nvidia-smi', d.health);
+      // the scan's own nvidia-smi reading (same rules as the monitor's) is as fresh as the monitor's: use it until
+      // the monitor's next poll
+      if (isNvidiaGpu(d) && (d.memoryErrors || d.health.state !== 'healthy'))
+        this.verdicts.report(d.name, 'nvidia-smi', d.health);
     }
     for (const name of now) this.published.add(name);
     for (const d of inventory.devices) {

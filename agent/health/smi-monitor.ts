@@ -1,7 +1,6 @@
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
-import { normaliseBusId } from '../discovery/bdf.js';
-import { type NvidiaSmiRun, parseNvidiaSmiXml, runNvidiaSmi } from '../discovery/nvidia-smi.js';
+import { lostGpusIn, type NvidiaSmiRun, parseNvidiaSmiXml, runNvidiaSmi } from '../discovery/nvidia-smi.js';
 import { type GpuVerdictOptions, gpuVerdict, inputFromNvidiaSmi } from './gpu-verdict.js';
 import { type HealthHooks, timed } from './hooks.js';
 import type { HealthVerdicts } from './verdicts.js';
@@ -16,6 +15,11 @@ export interface SmiMonitorOptions extends GpuVerdictOptions {
   /** seam for tests: how one call is made */
   run?: (nvidiaSmi: string, timeoutMs: number) => Promise<NvidiaSmiRun>;
   hooks?: HealthHooks;
+  /**
+   * a GPU whose `gpu_recovery_action` asked for recovery now says `None`: the driver considers it recovered, so the
+   * faults that led there (sticky XIDs) can go without a restart or an operator
+   */
+  onRecovered?: (gpu: string) => void;
   log?: Logger;
 }
 
@@ -29,6 +33,8 @@ export class SmiHealthMonitor {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private current: Promise<void> | undefined;
+  /** GPUs whose last answer asked for a recovery action */
+  private readonly recovering = new Set<string>();
 
   constructor(private readonly options: SmiMonitorOptions) {
     this.log = options.log ?? silentLogger();
@@ -87,13 +93,7 @@ export class SmiHealthMonitor {
       return;
     }
     // nvidia-smi names a lost GPU: "Unable to determine the device handle for GPU0000:9B:00.0: GPU is lost"
-    const lost = new Set<string>();
-    for (const m of result.error.matchAll(
-      /GPU\s*([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])[^\n]*?(lost|Unknown Error)/g,
-    )) {
-      const bdf = normaliseBusId(m[1] ?? '');
-      if (bdf) lost.add(bdf);
-    }
+    const lost = lostGpusIn(result.error);
     for (const g of this.gpus) {
       if (lost.has(g.pciAddress)) {
         this.options.verdicts.report(g.name, 'nvidia-smi', {
@@ -131,6 +131,12 @@ export class SmiHealthMonitor {
           message: `GPU ${gpu.pciAddress} is missing from nvidia-smi's answer (lost or fallen off the bus)`,
         });
         continue;
+      }
+      const action = seen.recoveryAction?.trim();
+      if (action !== undefined && !/^none$/i.test(action)) this.recovering.add(gpu.name);
+      else if (action !== undefined && this.recovering.delete(gpu.name)) {
+        this.log.info({ device: gpu.name }, 'GPU recovery action is None again: clearing the faults it recovered from');
+        this.options.onRecovered?.(gpu.name);
       }
       const verdict = gpuVerdict(inputFromNvidiaSmi(seen), this.options);
       if (verdict.state !== 'healthy')

@@ -1,4 +1,4 @@
-import { ANNOTATION_AGENT_VERSION, ATTR, CAPACITY_MEMORY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
+import { ANNOTATION_AGENT_VERSION, ATTR, CAPACITY_MEMORY } from '../../src/contract/names.js';
 import type {
   Device,
   DeviceAttribute,
@@ -19,6 +19,7 @@ import type {
   TpuDevice,
 } from '../discovery/inventory.js';
 import { formatBytes } from './quantity.js';
+import { taintFor } from './taints.js';
 import {
   clampString,
   isDnsLabel,
@@ -187,6 +188,7 @@ export function rfc3339Seconds(ms: number): string {
 }
 
 function finishDevice(
+  kind: string,
   name: string,
   entries: [string, DeviceAttribute | undefined][],
   memoryBytes: number | undefined,
@@ -198,12 +200,18 @@ function finishDevice(
     problems.push({ device: name, message: `device name "${name}" is not a DNS label; device left out` });
     return undefined;
   }
-  const healthy = health.state !== 'unhealthy';
+  // only a device something vouches for is healthy: an unmonitored one (nvidia-smi failing) is not, though it has no
+  // known fault — it says so in `unmonitored` and carries a taint with effect None
+  const healthy = health.state === 'healthy';
   const capacity: Record<string, DeviceCapacity> = {};
   if (memoryBytes !== undefined && memoryBytes > 0) capacity[CAPACITY_MEMORY] = { value: formatBytes(memoryBytes) };
   const attributes: Attrs = {};
   // `healthy` first: it must survive the 32-entry cap, whatever else is dropped
-  const ordered: [string, DeviceAttribute | undefined][] = [[ATTR.healthy, { bool: healthy }], ...entries];
+  const ordered: [string, DeviceAttribute | undefined][] = [
+    [ATTR.healthy, { bool: healthy }],
+    [ATTR.unmonitored, { bool: health.state === 'unknown' }],
+    ...entries,
+  ];
   const room = MAX_ATTRIBUTES_AND_CAPACITIES - Object.keys(capacity).length;
   for (const [key, value] of ordered) {
     if (value === undefined || key in attributes) continue;
@@ -222,13 +230,14 @@ function finishDevice(
   }
   const device: Device = { name, attributes };
   if (Object.keys(capacity).length > 0) device.capacity = capacity;
-  if (!healthy && options.taintEffect) {
+  const choice = taintFor(kind, health);
+  if (choice && options.taintEffect) {
     const taint: DeviceTaint = {
-      key: UNHEALTHY_TAINT_KEY,
-      effect: options.taintEffect,
+      key: choice.key,
+      effect: choice.effect ?? options.taintEffect,
       timeAdded: rfc3339Seconds(health.since ?? (options.now ?? Date.now)()),
     };
-    const value = toLabelValue(health.reason ?? 'unhealthy');
+    const value = toLabelValue(choice.value);
     if (value !== '') taint.value = value;
     device.taints = [taint];
   }
@@ -254,18 +263,18 @@ export function buildDevices(inventory: Inventory, options: BuildDevicesOptions 
           add(
             'mig',
             d.index,
-            finishDevice(mig.name, migAttributes(d, mig), mig.memoryBytes, migHealth, options, problems),
+            finishDevice('mig', mig.name, migAttributes(d, mig), mig.memoryBytes, migHealth, options, problems),
           );
         }
       } else {
-        add('gpu', d.index, finishDevice(d.name, gpuAttributes(d), d.memoryBytes, health, options, problems));
+        add('gpu', d.index, finishDevice('gpu', d.name, gpuAttributes(d), d.memoryBytes, health, options, problems));
       }
     } else if (d.kind === 'tpu') {
       const health = effectiveHealth(d.name, d.health, options);
-      add('tpu', d.index, finishDevice(d.name, tpuAttributes(d), undefined, health, options, problems));
+      add('tpu', d.index, finishDevice('tpu', d.name, tpuAttributes(d), undefined, health, options, problems));
     } else if (d.kind === 'nic') {
       const health = effectiveHealth(d.name, d.health, options);
-      add('nic', 0, finishDevice(d.name, nicAttributes(d), undefined, health, options, problems));
+      add('nic', 0, finishDevice('nic', d.name, nicAttributes(d), undefined, health, options, problems));
     }
     // other accelerators (AMD, Intel, Habana) are listed by discovery but not driven: nothing to prepare, no slice
   }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ANNOTATION_PUBLISHED_AT, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
+import { ANNOTATION_PUBLISHED_AT, ATTR, isLockstepTaintKey, TAINT_KEYS } from '../../src/contract/names.js';
 import { Backoff, type BackoffOptions, sleep } from '../../src/kube/backoff.js';
 import { ApiError, isConflict, isNotFound, type KubeClient, retryDelay } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
@@ -440,12 +440,15 @@ export function publishedHealth(slices: readonly ResourceSlice[], device: string
   for (const slice of slices) {
     const d = slice.spec.devices?.find((x) => x.name === device);
     if (!d) continue;
-    if (d.attributes?.healthy?.bool !== false) return undefined;
-    const taint = d.taints?.find((t) => t.key === UNHEALTHY_TAINT_KEY);
+    if (d.attributes?.[ATTR.healthy]?.bool !== false) return undefined;
+    const taint = d.taints?.find((t) => isLockstepTaintKey(t.key));
     const since = taint?.timeAdded ? Date.parse(taint.timeAdded) : Number.NaN;
+    const unmonitored = d.attributes?.[ATTR.unmonitored]?.bool === true || taint?.key === TAINT_KEYS.unmonitored;
+    // an XID taint holds the bare number; `XID-<n>` maps back to the same taint
+    const reason = taint?.key === TAINT_KEYS.xid ? `XID-${taint.value}` : (taint?.value ?? 'unhealthy');
     return {
-      state: 'unhealthy',
-      reason: taint?.value ?? 'unhealthy',
+      state: unmonitored ? 'unknown' : 'unhealthy',
+      reason,
       ...(Number.isNaN(since) ? {} : { since }),
     };
   }

@@ -26,12 +26,37 @@ export const ATTR = {
   linkSpeedGbps: 'linkSpeedGbps',
   virtual: 'virtual',
   healthy: 'healthy',
+  /** true while nothing monitors the device (nvidia-smi failing): `healthy` is then false without a known fault */
+  unmonitored: 'unmonitored',
 } as const;
 
 export const CAPACITY_MEMORY = 'memory';
 
-/** Taint put on an unhealthy device; its value is the reason. */
+/**
+ * Device taints, one key per fault class so a toleration can be precise (as NVIDIA's DRA driver does):
+ * - `lockstep.dev/xid` = the XID number (`79`), for faults read from the kernel log;
+ * - `lockstep.dev/ecc` = the reason (`ecc-uncorrectable`, `row-remap-pending`, `row-remap-failed`,
+ *   `page-retirement-pending`, `retired-pages-limit`, `sram-threshold-exceeded`);
+ * - `lockstep.dev/gpu-lost` = the reason (`gpu-lost`, `gpu-not-answering`, `pci-gone`, `gone`, `reset-required`), GPUs;
+ * - `lockstep.dev/link-down` = the reason (`rdma-port-down`, `netdev-down`, `no-carrier`, `netdev-missing`), NICs;
+ * - `lockstep.dev/unmonitored` = why (`nvidia-smi-failed`, …), always effect None: nothing is known to be wrong, but
+ *   nothing vouches for the device either;
+ * - `lockstep.dev/unhealthy` = the reason, for every other fault (AER, recovery actions, missing device nodes, …).
+ * Every key is written with --taint-effect except `unmonitored`.
+ */
 export const UNHEALTHY_TAINT_KEY = 'lockstep.dev/unhealthy';
+export const TAINT_KEYS = {
+  xid: 'lockstep.dev/xid',
+  ecc: 'lockstep.dev/ecc',
+  gpuLost: 'lockstep.dev/gpu-lost',
+  linkDown: 'lockstep.dev/link-down',
+  unmonitored: 'lockstep.dev/unmonitored',
+  unhealthy: UNHEALTHY_TAINT_KEY,
+} as const;
+/** Whether a device taint is one of lockstep's (any class). */
+export function isLockstepTaintKey(key: string): boolean {
+  return (Object.values(TAINT_KEYS) as string[]).includes(key);
+}
 
 /** Pod conditions. GroupReady works as a readiness gate. */
 export const CONDITION_GROUP_READY = 'lockstep.dev/GroupReady';

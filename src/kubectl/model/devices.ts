@@ -3,7 +3,8 @@ import {
   ANNOTATION_PUBLISHED_AT,
   ATTR,
   CAPACITY_MEMORY,
-  UNHEALTHY_TAINT_KEY,
+  isLockstepTaintKey,
+  TAINT_KEYS,
 } from '../../contract/names.js';
 import type { Device, DeviceAttribute, DeviceTaint, ResourceSlice } from '../wire.js';
 
@@ -102,8 +103,15 @@ export function toDate(value: Date | string | undefined): Date | undefined {
  * taint whose value is the reason. Either one saying unhealthy wins, because an API server without the
  * DRADeviceTaints gate drops taints silently while the attribute always survives.
  */
-export function deviceHealth(healthy: boolean | undefined, taints: readonly TaintView[]): DeviceHealth {
-  if (healthy === false || taints.some((t) => t.key === UNHEALTHY_TAINT_KEY)) return 'Unhealthy';
+export function deviceHealth(
+  healthy: boolean | undefined,
+  taints: readonly TaintView[],
+  unmonitored?: boolean,
+): DeviceHealth {
+  if (taints.some((t) => isLockstepTaintKey(t.key) && t.key !== TAINT_KEYS.unmonitored)) return 'Unhealthy';
+  // not healthy, but only because nothing monitors it (nvidia-smi failing): no known fault
+  if (unmonitored === true || taints.some((t) => t.key === TAINT_KEYS.unmonitored)) return 'Unknown';
+  if (healthy === false) return 'Unhealthy';
   if (healthy === true) return 'Healthy';
   return 'Unknown';
 }
@@ -125,14 +133,18 @@ export function deviceRecord(slice: ResourceSlice, device: Device, driver: strin
   const a = (name: string) => attribute(device, name, driver);
   const taints = taintsOf(device.taints);
   let reason: string | undefined;
-  for (const t of taints) if (t.key === UNHEALTHY_TAINT_KEY) reason ??= t.value;
+  // the reason is the value of the fault-class taint (an XID taint's value is the bare number: say which it is)
+  for (const t of taints) {
+    if (!isLockstepTaintKey(t.key) || t.value === undefined) continue;
+    reason ??= t.key === TAINT_KEYS.xid ? `XID ${t.value}` : t.value;
+  }
   const r: DeviceRecord = {
     node: slice.spec.nodeName ?? slice.spec.pool.name,
     pool: slice.spec.pool.name,
     slice: slice.metadata.name ?? '',
     name: device.name,
     type: stringOf(a(ATTR.type)) ?? 'unknown',
-    health: deviceHealth(boolOf(a(ATTR.healthy)), taints),
+    health: deviceHealth(boolOf(a(ATTR.healthy)), taints, boolOf(a(ATTR.unmonitored))),
     taints,
   };
   put(r, 'vendor', stringOf(a(ATTR.vendor)));
