@@ -184,11 +184,11 @@ describeRecorded('h100-hgx: 8x H100 + ConnectX-7 (lspci -vvv capture + nvidia-sm
       'mlx5_8',
       'mlx5_9',
     ]);
-    // the uncabled on-board port: down, speed -1 in sysfs → no speed, first health reading unhealthy
+    // the uncabled on-board port: down, speed -1 in sysfs → no speed; down since first seen is no fault
     expect(nicByBus(inv, '0000:01:00.1')).toMatchObject({
       operState: 'down',
       carrier: false,
-      health: { state: 'unhealthy', reason: 'link down' },
+      health: { state: 'healthy', message: 'link down since first seen' },
     });
     expect(nicByBus(inv, '0000:01:00.1')!.speedMbps).toBeUndefined();
     expect(inv.excludedInterfaces).toEqual([
@@ -297,7 +297,7 @@ describe('robustness', () => {
     expect(gpus(inv)[0]).toMatchObject({
       name: 'gpu-0000-00-0d-0',
       model: 'NVIDIA 1df6',
-      health: { state: 'unknown', reason: 'nvidia-smi failed' },
+      health: { state: 'unknown', reason: 'nvidia-smi-failed' },
     });
     expect(inv.problems).toEqual([
       {
@@ -348,9 +348,14 @@ describe('robustness', () => {
     const inv = await scan(n);
     const h = Object.fromEntries(gpus(inv).map((g) => [g.pci.address, g.health]));
     expect(h['0000:19:00.0']).toEqual({ state: 'healthy' });
-    expect(h['0000:3b:00.0']).toEqual({ state: 'unhealthy', reason: 'row remap pending (reset GPU)' });
-    expect(h['0000:4c:00.0']).toEqual({ state: 'unhealthy', reason: 'nvidia-smi: Unknown Error reading the GPU' });
-    expect(h['0000:db:00.0']).toEqual({ state: 'unhealthy', reason: 'bound to nvidia but not visible to nvidia-smi' });
+    // the reasons of the nvidia-smi health monitor (one rule set, agent/health/gpu-verdict.ts)
+    expect(h['0000:3b:00.0']).toMatchObject({ state: 'unhealthy', reason: 'row-remap-pending' });
+    expect(h['0000:4c:00.0']).toMatchObject({ state: 'unhealthy', reason: 'gpu-not-answering' });
+    expect(h['0000:db:00.0']).toEqual({
+      state: 'unhealthy',
+      reason: 'gpu-lost',
+      message: 'bound to nvidia but not visible to nvidia-smi',
+    });
   });
 
   it('a device that vanished (dangling bus link, removed netdev) is left out without error', async () => {
@@ -417,7 +422,7 @@ describe('robustness', () => {
       nics(inv).map((x) => [x.name, x.ifName, x.rdma.map((p) => `${p.device}/${p.port} ${p.state}`), x.health.state]),
     ).toEqual([
       ['nic-0000-02-00-0', 'enp2s0f0np0', ['mlx4_0/1 ACTIVE'], 'healthy'],
-      ['nic-0000-02-00-0-p1', 'enp2s0d1', ['mlx4_0/2 DOWN'], 'unhealthy'],
+      ['nic-0000-02-00-0-p1', 'enp2s0d1', ['mlx4_0/2 DOWN'], 'healthy'], // down since first seen: no fault
     ]);
   });
 

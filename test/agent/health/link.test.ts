@@ -60,6 +60,17 @@ describe('LinkHysteresis', () => {
     expect(new LinkHysteresis(10_000).observe(up, 0)).toEqual({ state: 'healthy' });
   });
 
+  it('a port down since the first look is no fault; once it has been up, going down is', () => {
+    const h = new LinkHysteresis(1000);
+    const steps: [number, { up: boolean }, string][] = [
+      [0, down('no-carrier'), 'healthy'],
+      [5000, down('no-carrier'), 'healthy'],
+      [6000, up, 'healthy'],
+      [7000, down('netdev-down'), 'unhealthy'],
+    ];
+    for (const [t, status, want] of steps) expect([t, h.observe(status, t).state]).toEqual([t, want]);
+  });
+
   it('stays unhealthy through a flap and turns healthy only after stableMs of uninterrupted up', () => {
     const h = new LinkHysteresis(10_000);
     const seen: string[] = [];
@@ -88,6 +99,7 @@ describe('LinkHysteresis', () => {
 
   it('says how long a settling link has left', () => {
     const h = new LinkHysteresis(5000);
+    h.observe(up, 0);
     h.observe(down(), 0);
     h.observe(up, 1000);
     expect(h.settlesIn(3000)).toBe(3000);

@@ -92,17 +92,13 @@ function setup(devices: Device[], stableMs = 10_000) {
 }
 
 describeRecorded('SysfsHealthMonitor on a sysfs tree built from the recorded ibstat "some ports down"', () => {
-  it('marks exactly the NICs of the Down/Disabled ports unhealthy', async () => {
+  it('ports Down/Disabled since the first look are no fault (uncabled), and all 12 NICs are healthy', async () => {
     const nics = await ibstatNode();
-    const { board, at, byRdma } = setup(nics);
+    const { board, at } = setup(nics);
     await at(0);
-    const unhealthy = board.all().filter((e) => e.state === 'unhealthy');
-    expect(unhealthy.map((e) => e.device).sort()).toEqual(
-      [byRdma('mlx5_2'), byRdma('mlx5_7'), byRdma('mlx5_8')].sort(),
-    );
-    expect(board.get(byRdma('mlx5_7'))).toMatchObject({ reason: 'rdma-port-down', source: 'link' });
-    expect(board.get(byRdma('mlx5_7'))?.message).toBe('link down: mlx5_7 port 1: DOWN / Disabled');
-    expect(board.all().filter((e) => e.state === 'healthy')).toHaveLength(9);
+    await at(10_000);
+    expect(board.all().filter((e) => e.state !== 'healthy')).toEqual([]);
+    expect(board.all()).toHaveLength(12);
   });
 
   it('reports a flapping port once, and recovery only after it was up for the stable time', async () => {

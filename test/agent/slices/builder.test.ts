@@ -146,13 +146,18 @@ describe('health in the slice', () => {
     expect(byName(devices, 'gpu-4').taints).toBeUndefined();
   });
 
-  it('falls back to the inventory reading, and treats unknown as not unhealthy', () => {
+  it('falls back to the inventory reading; unknown is not healthy but unmonitored, with a None taint', () => {
     const inv = h100Inventory();
     (inv.devices[1] as GpuDevice).health = { state: 'unhealthy', reason: 'uncorrectable ECC' };
-    (inv.devices[2] as GpuDevice).health = { state: 'unknown' };
+    (inv.devices[2] as GpuDevice).health = { state: 'unknown', reason: 'nvidia-smi-failed' };
     const { devices } = buildDevices(inv, { taintEffect: 'NoExecute', now: () => since });
     expect(byName(devices, 'gpu-1').taints?.[0]).toMatchObject({ value: 'uncorrectable-ECC', effect: 'NoExecute' });
-    expect(byName(devices, 'gpu-2').attributes?.healthy).toEqual({ bool: true });
+    expect(byName(devices, 'gpu-2').attributes?.healthy).toEqual({ bool: false });
+    expect(byName(devices, 'gpu-2').attributes?.unmonitored).toEqual({ bool: true });
+    expect(byName(devices, 'gpu-2').taints).toEqual([
+      { key: 'lockstep.dev/unmonitored', value: 'nvidia-smi-failed', effect: 'None', timeAdded: expect.any(String) },
+    ]);
+    expect(byName(devices, 'gpu-3').attributes?.unmonitored).toEqual({ bool: false });
   });
 });
 

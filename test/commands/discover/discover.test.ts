@@ -112,7 +112,7 @@ describe('lockstep discover', () => {
     expect(r.stdout).toContain('PROBLEMS');
     expect(r.stdout).toMatch(/nvidia-smi\s+.*exited with code 9: NVIDIA-SMI has failed/);
     expect(r.stdout.split('\n').find((l) => l.startsWith('gpu-0000-19-00-0 '))).toMatch(
-      /unknown \(nvidia-smi failed\)$/,
+      /unknown \(nvidia-smi-failed\)$/,
     );
   });
 
