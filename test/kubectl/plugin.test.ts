@@ -389,8 +389,7 @@ describe('kubectl lockstep check', () => {
       ['pod', 'ml/llama-1', 'device unhealthy: gpu-0000-5d-00-0'],
       ['group', 'ml/llama', 'Recovering at epoch 3: member 1: device gpu-0000-5d-00-0 unhealthy (xid 79)'],
     ]);
-    expect(r.stderr).toBe('error: 3 problems found (44 devices on 2 nodes, 2 pods with devices, 1 group)
-');
+    expect(r.stderr).toBe('error: 3 problems found (44 devices on 2 nodes, 2 pods with devices, 1 group)\n');
     const json = await kubectl(['check', '-A', '-o', 'json']);
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, checked: { nodes: 2, devices: 44 } });
