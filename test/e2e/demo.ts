@@ -137,7 +137,7 @@ try {
   if (victim) {
     const member = victim;
     await step(
-      'the agent marks the GPU unhealthy in its ResourceSlice (healthy=false, lockstep.dev/unhealthy taint)',
+      'the agent marks the GPU unhealthy in its ResourceSlice (healthy=false, lockstep.dev/xid=79 taint)',
       () => s.waitForDeviceUnhealthy(member, 30_000),
       (r) => (r.taint ? `taint ${JSON.stringify(r.taint)}` : 'healthy=false'),
     );

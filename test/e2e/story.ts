@@ -9,7 +9,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, wri
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
+import { CONDITION_DEVICES_HEALTHY, isLockstepTaintKey } from '../../src/contract/names.js';
 import { PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../src/kube/resources.js';
 import type { Pod, ResourceClaim, ResourceSlice } from '../../src/kube/types.js';
 import type { Workloads } from '../cluster/controllers/workloads.js';
@@ -415,7 +415,7 @@ export class Story {
     return text;
   }
 
-  /** The device is unhealthy in its slice (attribute healthy=false, and a lockstep.dev/unhealthy taint). */
+  /** The device is unhealthy in its slice (attribute healthy=false, and a lockstep taint of the fault's class). */
   async waitForDeviceUnhealthy(member: MemberDevice, timeoutMs: number): Promise<{ taint?: unknown }> {
     return until(
       `${member.node}/${member.device} unhealthy in its ResourceSlice`,
@@ -428,7 +428,7 @@ export class Story {
           ).devices?.find((d) => d.name === member.device);
           if (!device) continue;
           const healthy = device.attributes?.['lockstep.dev/healthy']?.bool ?? device.attributes?.healthy?.bool;
-          const taint = device.taints?.find((t) => t.key === 'lockstep.dev/unhealthy');
+          const taint = device.taints?.find((t) => isLockstepTaintKey(t.key));
           if (healthy === false || taint) return { taint };
         }
         return undefined;
