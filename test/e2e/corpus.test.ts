@@ -122,7 +122,7 @@ describeRecorded(
       mkdirSync(bin, { recursive: true });
       writeFileSync(
         join(bin, 'kubectl-lockstep'),
-        `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/kubectl-lockstep.mjs')}' "$@"\n`,
+        `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/plugin/kubectl-lockstep.mjs')}' "$@"\n`,
       );
       chmodSync(join(bin, 'kubectl-lockstep'), 0o755);
     }, 60_000);
