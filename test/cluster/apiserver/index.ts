@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InProcessClient } from './client.js';
 import { Faults, RequestCounters } from './faults.js';
+import { gatedKinds, type WorkloadApiVersion } from './gated-kinds.js';
 import { KINDS, KindRegistry, type KindSpec } from './kinds.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { OpenApi } from './openapi.js';
@@ -28,11 +29,19 @@ import type { UserInfo } from './types.js';
 export { InProcessClient } from './client.js';
 export type { FaultMatch, FaultSettings } from './faults.js';
 export { Faults, RequestCounters } from './faults.js';
+export { WORKLOAD_API_BY_RELEASE, type WorkloadApiVersion } from './gated-kinds.js';
 export type { KubeObject, UserInfo } from './types.js';
 
 export interface FeatureGates {
   /** KEP-5055 device taints: without it the server drops `spec.devices[].taints` silently, as a real one does. */
   DRADeviceTaints?: boolean;
+  /**
+   * KEP-4671 scheduling.k8s.io Workload/PodGroup, served at the version of the emulated release (`v1alpha1` for 1.35,
+   * `v1alpha2` for 1.36, `v1beta1` for 1.37: WORKLOAD_API_BY_RELEASE); off (not served, pod fields dropped) when unset.
+   */
+  GenericWorkload?: WorkloadApiVersion | false;
+  /** resource.k8s.io/v1beta2 DeviceTaintRule (admins' taints by selector) */
+  DRADeviceTaintRules?: boolean;
 }
 
 export interface ApiServerOptions {
@@ -105,7 +114,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   // `npm run cluster -- --dir <path>` makes the directory when it is missing, as a user expects.
   mkdirSync(dir, { recursive: true });
   const clock = options.clock ?? Date.now;
-  const kinds = new KindRegistry([...KINDS, ...(options.extraKinds ?? [])]);
+  const workloads = options.featureGates?.GenericWorkload || undefined;
+  const gated = gatedKinds({ workloads, deviceTaintRules: options.featureGates?.DRADeviceTaintRules ?? false });
+  const kinds = new KindRegistry([...KINDS, ...gated, ...(options.extraKinds ?? [])]);
   const store = new Store(options.historySize ?? 10_000);
   const registry = new Registry(kinds, store, clock);
   registry.podGracefulDeletion = options.podGracefulDeletion ?? true;
@@ -113,7 +124,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const rbac = new Rbac(registry);
   const faults = new Faults();
   const counters = new RequestCounters();
-  installValidation(registry, { deviceTaints: options.featureGates?.DRADeviceTaints ?? false });
+  installValidation(registry, { deviceTaints: options.featureGates?.DRADeviceTaints ?? false, workloads });
   installAdmission(registry);
 
   const adminToken = randomBytes(24).toString('hex');

@@ -9,6 +9,15 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { installPolicyAdmission } from './admission.js';
 import type { FieldError } from './errors.js';
+import {
+  prepareDeviceTaintRule,
+  preparePodSchedulingFields,
+  validateDeviceTaintRule,
+  validatePodGroup,
+  validatePodSchedulingFields,
+  validateWorkload,
+  type WorkloadApiVersion,
+} from './gated-kinds.js';
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { type KindSpec, resourceKey } from './kinds.js';
 import { hasSharedK8s, resourceOpenApi, SHARED_K8S_DIR } from './openapi.js';
@@ -27,6 +36,8 @@ import { crdFieldErrors, decodeErrorMessage, type Schema, SchemaSet } from './va
 
 export interface ValidationSettings {
   deviceTaints: boolean;
+  /** the scheduling.k8s.io version served (GenericWorkload on), which decides the pod fields kept */
+  workloads?: WorkloadApiVersion;
 }
 
 type Semantic = (obj: KubeObject, old: KubeObject | undefined, subresource: string | undefined) => FieldError[];
@@ -121,7 +132,8 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     let structural: { set: () => SchemaSet; name: string; crd: boolean } | undefined;
     let prepare: ((obj: KubeObject, old: KubeObject | undefined) => void) | undefined;
     if (spec.group === 'resource.k8s.io') {
-      if (resourceOpenApi() !== undefined)
+      // the official document describes v1 only; DeviceTaintRule (v1beta2) gets its semantic checks
+      if (resourceOpenApi() !== undefined && spec.version === 'v1')
         structural = { set: resourceSchemaSet, name: `io.k8s.api.resource.v1.${spec.kind}`, crd: false };
       switch (spec.kind) {
         case 'ResourceSlice':
@@ -137,9 +149,24 @@ export function installValidation(registry: Registry, settings: ValidationSettin
         case 'DeviceClass':
           semantic = validateDeviceClass;
           break;
+        case 'DeviceTaintRule':
+          semantic = validateDeviceTaintRule;
+          prepare = (obj, old) => {
+            if (!old) prepareDeviceTaintRule(obj, nowTimestamp());
+          };
+          break;
       }
     } else if (spec.kind === 'Pod') {
-      semantic = validatePodUpdate;
+      semantic = (obj, old, sub) => [
+        ...validatePodUpdate(obj, old, sub),
+        ...(sub ? [] : validatePodSchedulingFields(obj)),
+      ];
+      prepare = (obj, old) => preparePodSchedulingFields(obj, old, settings.workloads);
+    } else if (spec.group === 'scheduling.k8s.io' && spec.kind === 'Workload') {
+      const version = spec.version as WorkloadApiVersion;
+      semantic = (obj, old) => validateWorkload(obj, old, version);
+    } else if (spec.group === 'scheduling.k8s.io' && spec.kind === 'PodGroup') {
+      semantic = validatePodGroup;
     } else if (spec.kind === 'LeaderWorkerSet' && hasSharedK8s(LWS_CRD)) {
       structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
     } else if (spec.kind === 'JobSet') {

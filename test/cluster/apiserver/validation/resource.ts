@@ -144,7 +144,7 @@ function validateAttribute(attr: unknown, field: string): Errs {
   return errs;
 }
 
-function validateTaint(taint: unknown, field: string): Errs {
+export function validateTaint(taint: unknown, field: string): Errs {
   const t = rec(taint);
   const errs: Errs = [];
   const key = typeof t.key === 'string' ? t.key : '';
