@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from './errors.js';
 import { type ApiServer, type ApiServerOptions, startApiServer } from './index.js';
+import type { KubeObject } from './types.js';
 
 /** The kinds and pod fields behind GenericWorkload and DRADeviceTaintRules, per emulated release (gated-kinds.ts). */
 let api: ApiServer | undefined;
@@ -70,7 +71,10 @@ describe('scheduling.k8s.io behind GenericWorkload', () => {
     // the policy is immutable
     expect(
       reason(() =>
-        server.store.update('podgroups', { ...group, spec: { schedulingPolicy: { gang: { minCount: 2 } } } }),
+        server.store.update('podgroups', {
+          ...group,
+          spec: { schedulingPolicy: { gang: { minCount: 2 } } },
+        } as KubeObject),
       ),
     ).toMatch(/^422 .*spec\.schedulingPolicy: Invalid value: .*field is immutable/);
   });
