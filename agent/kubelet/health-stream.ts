@@ -4,7 +4,8 @@ import type { HealthReading } from '../discovery/inventory.js';
 import type { DeviceHealthMessage, NodeWatchResourcesResponse, WireHealthStatus } from './protos.js';
 
 /**
- * The kubelet's device health stream (KEP-4680, FACTS.md §3): every message is the complete device list. Sent on
+ * The kubelet's device health stream (KEP-4680, FACTS.md §3, §11): every message is the complete device list, the same
+ * for the v1, v1beta1 and v1alpha1 packages (one handler serves all three). Sent on
  * connect, on every change, and again every `resendIntervalMs`, because the kubelet reads a device as Unknown when it
  * has not been reported for its timeout (30 s in 1.34, which ignores health_check_timeout_seconds). Many kubelet
  * connections may be open at once; a reader that does not keep up gets only the newest list once it drains (one
@@ -29,7 +30,19 @@ export interface HealthStreamOptions {
   logger: Logger;
 }
 
-const MAX_MESSAGE = 1024;
+/** The kubelet keeps at most 1024 characters of `message` and cuts longer text to 1021 + "..." (FACTS §11). */
+export const MAX_HEALTH_MESSAGE = 1024;
+
+/**
+ * The `message` of one device: the fault in words (the board's `message`, e.g. "XID 79 on 0000:1b:00.0: GPU has
+ * fallen off the bus …"), else the short reason, else nothing for a healthy device. Cut the way the kubelet would, so
+ * what it shows is what we sent.
+ */
+export function deviceHealthText(reading: Pick<HealthReading, 'reason' | 'message'>): string {
+  const text = (reading.message ?? reading.reason ?? '').trim();
+  if (text.length <= MAX_HEALTH_MESSAGE) return text;
+  return `${text.slice(0, MAX_HEALTH_MESSAGE - 3)}...`;
+}
 
 export function toWireHealth(state: HealthReading['state']): WireHealthStatus {
   return state === 'healthy' ? 'HEALTHY' : state === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN';
@@ -48,7 +61,7 @@ export function healthMessage(
         health: toWireHealth(entry.state),
         last_updated_time: Math.floor((entry.since ?? fallbackSince) / 1000),
         health_check_timeout_seconds: timeoutSeconds,
-        message: (entry.reason ?? '').slice(0, MAX_MESSAGE),
+        message: deviceHealthText(entry),
       }),
     ),
   };

@@ -10,7 +10,26 @@ import { CheckpointStore } from './checkpoint.js';
 import { type DeviceHealthSnapshot, HealthStreamServer } from './health-stream.js';
 import { nodeServiceImplementation } from './node-service.js';
 import { ClaimPreparer, type ClaimReader, type ReconcileReport } from './preparer.js';
-import { DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_SERVICE, kubeletServices } from './protos.js';
+import {
+  DRA_V1_SERVICE,
+  DRA_V1BETA1_SERVICE,
+  HEALTH_V1_SERVICE,
+  HEALTH_V1ALPHA1_SERVICE,
+  HEALTH_V1BETA1_SERVICE,
+  HEALTH_VERSIONS,
+  kubeletServices,
+} from './protos.js';
+
+/** The gRPC service names reported SERVING on grpc.health.v1 ('' is the whole server). */
+const SERVED_SERVICES = [
+  '',
+  DRA_V1_SERVICE,
+  DRA_V1BETA1_SERVICE,
+  HEALTH_V1_SERVICE,
+  HEALTH_V1BETA1_SERVICE,
+  HEALTH_V1ALPHA1_SERVICE,
+];
+
 import { pluginInfo, RegistrationService, type RegistrationState } from './registration.js';
 import { ensureSocketDirs, removeStaleSockets, restrictSocket, type SocketLayout, socketLayout } from './sockets.js';
 
@@ -148,7 +167,10 @@ export class KubeletPluginManager {
     const dra = new Server();
     dra.addService(services.draV1, nodeServiceImplementation(this.preparer, 'v1', logger));
     dra.addService(services.draV1beta1, nodeServiceImplementation(this.preparer, 'v1beta1', logger));
-    dra.addService(services.health, { NodeWatchResources: this.healthStream.handler });
+    // One implementation behind every health package: the messages are identical, only the method path differs.
+    for (const version of HEALTH_VERSIONS) {
+      dra.addService(services.health[version], { NodeWatchResources: this.healthStream.handler });
+    }
     grpcHealth.addToServer(dra);
     await bindUnix(dra, this.layout.draSocket);
     await restrictSocket(this.layout.draSocket);
@@ -173,7 +195,7 @@ export class KubeletPluginManager {
     await restrictSocket(this.layout.registrationSocket);
     this.registrationServer = registration;
     this.serving = true;
-    for (const name of ['', DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_SERVICE]) grpcHealth.setStatus(name, 'SERVING');
+    for (const name of SERVED_SERVICES) grpcHealth.setStatus(name, 'SERVING');
     logger.info(
       { registrationSocket: this.layout.registrationSocket, draSocket: this.layout.draSocket, cdiDir: this.cdi.dir },
       'kubelet plugin serving',
@@ -184,8 +206,7 @@ export class KubeletPluginManager {
   async stop(): Promise<void> {
     this.serving = false;
     this.stopped = true;
-    for (const name of ['', DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_SERVICE])
-      this.grpcHealth?.setStatus(name, 'NOT_SERVING');
+    for (const name of SERVED_SERVICES) this.grpcHealth?.setStatus(name, 'NOT_SERVING');
     await shutdown(this.registrationServer);
     this.registrationServer = undefined;
     this.healthStream.stop();
@@ -257,6 +278,7 @@ export class KubeletPluginManager {
         if (entry) {
           const snapshot: DeviceHealthSnapshot = { device: name, state: entry.state, since: entry.since };
           if (entry.reason !== undefined) snapshot.reason = entry.reason;
+          if (entry.message !== undefined) snapshot.message = entry.message;
           return snapshot;
         }
         return { device: name, ...device.health };

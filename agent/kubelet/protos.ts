@@ -11,12 +11,23 @@ import { protoPath } from '../../src/proto/index.js';
 export const REGISTRATION_SERVICE = 'pluginregistration.Registration';
 export const DRA_V1_SERVICE = 'k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin';
 export const DRA_V1BETA1_SERVICE = 'k8s.io.kubelet.pkg.apis.dra.v1beta1.DRAPlugin';
-export const HEALTH_SERVICE = 'v1alpha1.DRAResourceHealth';
+/** The health service's full names, one per package (FACTS.md §11); the messages are the same in all three. */
+export const HEALTH_V1_SERVICE = 'v1.DRAResourceHealth';
+export const HEALTH_V1BETA1_SERVICE = 'v1beta1.DRAResourceHealth';
+export const HEALTH_V1ALPHA1_SERVICE = 'v1alpha1.DRAResourceHealth';
 
 /** Strings of PluginInfo.supported_versions (FACTS §1): `<proto package tail>.<service>`. */
 export const VERSION_DRA_V1 = 'v1.DRAPlugin';
 export const VERSION_DRA_V1BETA1 = 'v1beta1.DRAPlugin';
+export const VERSION_HEALTH_V1 = 'v1.DRAResourceHealth';
+export const VERSION_HEALTH_V1BETA1 = 'v1beta1.DRAResourceHealth';
 export const VERSION_HEALTH_V1ALPHA1 = 'v1alpha1.DRAResourceHealth';
+/**
+ * Every health version, newest first: the plugin serves (and registers) all of them, so a 1.35 kubelet (v1alpha1), a
+ * 1.36 one (v1beta1) and a 1.37 one (v1) each find theirs. v1alpha1 is deprecated in 1.37 and goes in 1.40.
+ */
+export const HEALTH_VERSIONS = [VERSION_HEALTH_V1, VERSION_HEALTH_V1BETA1, VERSION_HEALTH_V1ALPHA1] as const;
+export type HealthServiceVersion = (typeof HEALTH_VERSIONS)[number];
 export const PLUGIN_TYPE_DRA = 'DRAPlugin';
 
 const LOADER_OPTIONS: Options = {
@@ -33,7 +44,8 @@ export interface KubeletServices {
   registration: ServiceDefinition;
   draV1: ServiceDefinition;
   draV1beta1: ServiceDefinition;
-  health: ServiceDefinition;
+  /** DRAResourceHealth by version string (`v1.DRAResourceHealth`, …) */
+  health: Record<HealthServiceVersion, ServiceDefinition>;
 }
 
 let cached: KubeletServices | undefined;
@@ -54,7 +66,11 @@ export function kubeletServices(): KubeletServices {
     registration: service('pluginregistration.proto', REGISTRATION_SERVICE),
     draV1: service('dra-v1.proto', DRA_V1_SERVICE),
     draV1beta1: service('dra-v1beta1.proto', DRA_V1BETA1_SERVICE),
-    health: service('dra-health-v1alpha1.proto', HEALTH_SERVICE),
+    health: {
+      [VERSION_HEALTH_V1]: service('dra-health-v1.proto', HEALTH_V1_SERVICE),
+      [VERSION_HEALTH_V1BETA1]: service('dra-health-v1beta1.proto', HEALTH_V1BETA1_SERVICE),
+      [VERSION_HEALTH_V1ALPHA1]: service('dra-health-v1alpha1.proto', HEALTH_V1ALPHA1_SERVICE),
+    },
   };
   return cached;
 }
@@ -115,7 +131,7 @@ export interface NodeUnprepareResourcesResponse {
   claims: Record<string, NodeUnprepareResourceResponse>;
 }
 
-// ---- dra-health v1alpha1 (FACTS §3) ----
+// ---- dra-health v1 / v1beta1 / v1alpha1 (FACTS §3, §11): one message shape ----
 
 export type WireHealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY';
 

@@ -2,12 +2,12 @@ import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } fro
 import type { Logger } from '../../src/log.js';
 import { cleanText } from '../../src/text/untrusted.js';
 import {
+  HEALTH_VERSIONS,
   PLUGIN_TYPE_DRA,
   type PluginInfo,
   type RegistrationStatus,
   VERSION_DRA_V1,
   VERSION_DRA_V1BETA1,
-  VERSION_HEALTH_V1ALPHA1,
 } from './protos.js';
 
 /**
@@ -21,9 +21,11 @@ export type RegistrationState =
   | { state: 'refused'; error: string; at: number };
 
 export function pluginInfo(driver: string, draSocket: string, withHealth = true): PluginInfo {
-  // In order of preference: the kubelet takes the first DRAPlugin entry it knows.
-  const versions = [VERSION_DRA_V1, VERSION_DRA_V1BETA1];
-  if (withHealth) versions.push(VERSION_HEALTH_V1ALPHA1);
+  // In order of preference: the kubelet takes the first DRAPlugin entry it knows. The health entries name every
+  // DRAResourceHealth version served on the same socket; a kubelet calls the newest it knows (1.36+), a 1.35 one
+  // calls v1alpha1 without looking.
+  const versions: string[] = [VERSION_DRA_V1, VERSION_DRA_V1BETA1];
+  if (withHealth) versions.push(...HEALTH_VERSIONS);
   return { type: PLUGIN_TYPE_DRA, name: driver, endpoint: draSocket, supported_versions: versions };
 }
 

@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse as parseYaml } from 'yaml';
+import { VERSION_HEALTH_V1 } from '../../agent/kubelet/protos.js';
 import { CONDITION_DEVICES_HEALTHY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
 import type { Pod, ResourceSlice } from '../../src/kube/types.js';
 import { fetchText, startAgentWorld } from '../agent/health/agent-world.js';
@@ -108,7 +109,7 @@ const bench: Bench = async (ctx) => {
     const draSocket = world.draSocket;
     if (existsSync(draSocket)) {
       draClient = new DraClient(draSocket, KUBELET_DRA_VERSIONS[0]);
-      stream = draClient.watchHealth();
+      stream = draClient.watchHealth(VERSION_HEALTH_V1);
       stream.on('data', (msg: { devices?: { device?: { device_name?: string }; health?: string | number }[] }) => {
         const d = msg.devices?.find((x) => x.device?.device_name === DEVICE);
         streamUnhealthy = d?.health === 'UNHEALTHY' || d?.health === 2;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
-import { HealthStreamServer, healthMessage } from '../../../agent/kubelet/health-stream.js';
+import { deviceHealthText, HealthStreamServer, healthMessage } from '../../../agent/kubelet/health-stream.js';
 import type { NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
 import { silentLogger } from '../../../src/log.js';
 
@@ -66,5 +66,21 @@ describe('HealthStreamServer', () => {
       ['UNHEALTHY', 10, 1024],
       ['UNKNOWN', 10, 0],
     ]);
+    expect(message.devices[1]?.message.endsWith('x...')).toBe(true);
+    expect(message.devices.every((device) => device.health_check_timeout_seconds === 30)).toBe(true);
+  });
+
+  it.each([
+    [
+      'the fault in words wins over the short reason',
+      { reason: 'xid-79', message: 'XID 79: GPU has fallen off the bus' },
+      'XID 79: GPU has fallen off the bus',
+    ],
+    ['the reason when there are no words', { reason: 'nvidia-smi-failed' }, 'nvidia-smi-failed'],
+    ['nothing for a healthy device', {}, ''],
+    ['exactly 1024 characters are kept whole', { message: 'y'.repeat(1024) }, 'y'.repeat(1024)],
+    ['1025 characters are cut as the kubelet cuts them', { message: 'z'.repeat(1025) }, `${'z'.repeat(1021)}...`],
+  ])('message: %s', (_name, reading, expected) => {
+    expect(deviceHealthText(reading)).toBe(expected);
   });
 });

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_CLAIMS_PER_CALL } from '../../../agent/kubelet/preparer.js';
-import type { Claim, NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
+import {
+  type Claim,
+  HEALTH_VERSIONS,
+  type HealthServiceVersion,
+  type NodeWatchResourcesResponse,
+  VERSION_HEALTH_V1,
+} from '../../../agent/kubelet/protos.js';
 import { loadCdiRegistry } from '../../cluster/kubelet/cdi-rules.js';
 import { DraClient, RegistrationClient } from '../../cluster/kubelet/plugin-client.js';
 import { claimObject } from './fixtures.js';
@@ -41,7 +47,13 @@ describe('registration', () => {
       type: 'DRAPlugin',
       name: 'lockstep.dev',
       endpoint: join(harness.pluginDir, 'dra.sock'),
-      supported_versions: ['v1.DRAPlugin', 'v1beta1.DRAPlugin', 'v1alpha1.DRAResourceHealth'],
+      supported_versions: [
+        'v1.DRAPlugin',
+        'v1beta1.DRAPlugin',
+        'v1.DRAResourceHealth',
+        'v1beta1.DRAResourceHealth',
+        'v1alpha1.DRAResourceHealth',
+      ],
     });
     expect(harness.plugin.readiness()).toEqual({
       ready: false,
@@ -296,8 +308,11 @@ describe('node service', () => {
 });
 
 describe('health stream', () => {
-  function watch(h: PluginHarness): ReturnType<DraClient['watchHealth']> {
-    const stream = dra(h).watchHealth();
+  function watch(
+    h: PluginHarness,
+    version: HealthServiceVersion = VERSION_HEALTH_V1,
+  ): ReturnType<DraClient['watchHealth']> {
+    const stream = dra(h).watchHealth(version);
     // cancel() ends the call with CANCELLED: expected here.
     stream.on('error', () => undefined);
     return stream;
@@ -324,15 +339,39 @@ describe('health stream', () => {
     });
     const changedA = nextMessage(a);
     const changedB = nextMessage(b);
-    harness.board.set('gpu-5', { state: 'unhealthy', reason: 'XID 119: GSP timeout' }, 'xid');
+    harness.board.set(
+      'gpu-5',
+      { state: 'unhealthy', reason: 'xid-119', message: 'XID 119: GSP RPC timeout (action: reset)' },
+      'xid',
+    );
     for (const message of await Promise.all([changedA, changedB])) {
       expect(message.devices).toHaveLength(16);
       const gpu5 = message.devices.find((device) => device.device.device_name === 'gpu-5');
-      expect(gpu5).toMatchObject({ health: 'UNHEALTHY', message: 'XID 119: GSP timeout' });
+      // the fault in words, not the short taint reason
+      expect(gpu5).toMatchObject({ health: 'UNHEALTHY', message: 'XID 119: GSP RPC timeout (action: reset)' });
       expect(gpu5?.last_updated_time).toBe(Math.floor((harness.board.get('gpu-5')?.since ?? 0) / 1000));
     }
     a.cancel();
     b.cancel();
+  });
+
+  it('serves one stream in every health package (v1, v1beta1, v1alpha1): same lists, same changes', async () => {
+    harness = await startPlugin({ healthTimeoutSeconds: 45 });
+    const streams = HEALTH_VERSIONS.map((version) => watch(harness as PluginHarness, version));
+    const first = await Promise.all(streams.map(nextMessage));
+    for (const message of first) expect(message).toEqual(first[0]);
+    expect(first[0]?.devices).toHaveLength(16);
+    expect(harness.plugin.healthConnections()).toBe(3);
+    const changed = Promise.all(streams.map(nextMessage));
+    harness.board.set('gpu-2', { state: 'unhealthy', reason: 'xid-79', message: 'XID 79: GPU has fallen off the bus' });
+    for (const message of await changed) {
+      expect(message.devices.find((device) => device.device.device_name === 'gpu-2')).toMatchObject({
+        health: 'UNHEALTHY',
+        message: 'XID 79: GPU has fallen off the bus',
+        health_check_timeout_seconds: 45,
+      });
+    }
+    for (const stream of streams) stream.cancel();
   });
 
   it('resends periodically so the kubelet never times devices out', async () => {

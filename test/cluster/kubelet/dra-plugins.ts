@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
-import type { NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
+import type { HealthServiceVersion, NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
 import { silentLogger } from '../../../src/log.js';
+import { type KubeletProfile, pickHealthService } from '../versions.js';
 import { DRA_CALL_TIMEOUT_MS, DraClient, type DraServiceVersion, KUBELET_DRA_VERSIONS } from './plugin-client.js';
 import type { PluginHandler } from './registration-watcher.js';
 
 /**
  * The kubelet's DRA plugin manager (pkg/kubelet/cm/dra/plugin/dra_plugin_manager.go; FACTS.md §1–3): the handler for
  * plugin type "DRAPlugin". Several plugins may serve one driver (rolling update): calls go to the newest connected
- * one. Each plugin gets a health stream (NodeWatchResources), restarted every `healthRetryMs` after it ends. When no
+ * one. Each plugin gets a health stream (NodeWatchResources), restarted every `healthRetryMs` after it ends, on the
+ * health package the kubelet's version picks (`pickHealthService`: 1.37 calls v1, 1.36 v1beta1, both falling back to
+ * older packages the plugin lists; 1.35 calls v1alpha1 unconditionally). When no
  * plugin of a driver is connected any more, the driver's ResourceSlices on this node are wiped `wipeDelayMs` later
  * unless a plugin comes back first.
  */
@@ -15,6 +18,8 @@ export interface DraPluginInfo {
   driver: string;
   endpoint: string;
   version: DraServiceVersion;
+  /** the health package streamed from this plugin; absent when the kubelet knows none the plugin lists */
+  healthVersion?: HealthServiceVersion;
   versions: string[];
   connected: boolean;
   registeredAt: number;
@@ -29,6 +34,10 @@ export interface DraPluginsOptions {
   callTimeoutMs?: number;
   healthRetryMs?: number;
   wipeDelayMs?: number;
+  /** which health packages the kubelet knows (default: the 1.35 kubelet's v1alpha1-only behaviour) */
+  healthServices?: KubeletProfile['healthServices'];
+  /** ResourceHealthStatus gate: open health streams at all (default true) */
+  resourceHealthStatus?: boolean;
   onWipe: (driver: string) => void;
   onHealth: (driver: string, message: NodeWatchResourcesResponse) => void;
   onHealthStreamEnd: (driver: string) => void;
@@ -75,10 +84,15 @@ export class DraPlugins implements PluginHandler {
       throw new Error(`endpoint ${endpoint} already registered for DRA driver plugin ${name}`);
     }
     const client = new DraClient(endpoint, version, this.options.callTimeoutMs ?? DRA_CALL_TIMEOUT_MS);
+    const healthVersion =
+      this.options.resourceHealthStatus === false
+        ? undefined
+        : pickHealthService({ healthServices: this.options.healthServices ?? 'legacy' }, versions);
     const plugin: Plugin = {
       driver: name,
       endpoint,
       version,
+      ...(healthVersion ? { healthVersion } : {}),
       versions,
       connected: false,
       registeredAt: this.now(),
@@ -94,8 +108,8 @@ export class DraPlugins implements PluginHandler {
       this.sync(name);
     });
     client.connect();
-    plugin.stopHealth = this.watchHealth(plugin);
-    this.log.info({ driver: name, endpoint, version }, 'registered DRA plugin');
+    if (healthVersion) plugin.stopHealth = this.watchHealth(plugin, healthVersion);
+    this.log.info({ driver: name, endpoint, version, healthVersion }, 'registered DRA plugin');
     this.sync(name);
   }
 
@@ -157,13 +171,13 @@ export class DraPlugins implements PluginHandler {
     this.pendingWipes.set(driver, timer);
   }
 
-  private watchHealth(plugin: Plugin): () => void {
+  private watchHealth(plugin: Plugin, version: HealthServiceVersion): () => void {
     let stopped = false;
     let cancel: (() => void) | undefined;
     let retry: NodeJS.Timeout | undefined;
     const attempt = () => {
       if (stopped) return;
-      const stream = plugin.client.watchHealth();
+      const stream = plugin.client.watchHealth(version);
       cancel = () => stream.cancel();
       let ended = false;
       const end = (reason: string) => {

@@ -5,6 +5,7 @@ import { Informer } from '../../../src/kube/informer.js';
 import { EVENTS, PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../../src/kube/resources.js';
 import type { Pod, ResourceClaim } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
+import { type KubernetesVersion, versionProfile } from '../versions.js';
 import { loadCdiRegistry } from './cdi-rules.js';
 import { type DraPluginInfo, DraPlugins } from './dra-plugins.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, HealthCache, type ResourceHealth } from './health-cache.js';
@@ -38,8 +39,15 @@ export interface KubeletEmulatorOptions {
   healthRetryMs?: number;
   /** a device not reported for this long reads Unknown, unless it carries its own timeout (kubelet: 30 s) */
   healthTimeoutMs?: number;
-  /** include health messages (gate ResourceHealthStatusMessage, 1.36) */
+  /** include health messages (gate ResourceHealthStatusMessage, 1.36); default: the version's profile, else false */
   healthMessages?: boolean;
+  /**
+   * The kubelet's Kubernetes version: which health package it calls (1.37 v1, 1.36 v1beta1, 1.35 v1alpha1) and which
+   * health gates are on. Without it: the 1.35 kubelet's v1alpha1 stream with the health gate on.
+   */
+  version?: KubernetesVersion;
+  /** ResourceHealthStatus gate (open health streams); default: the version's profile, else true */
+  resourceHealthStatus?: boolean;
   getInfoTimeoutMs?: number;
   /** per DRA call (kubelet: 45 s) */
   callTimeoutMs?: number;
@@ -117,6 +125,7 @@ export class KubeletEmulator {
   private readonly client: KubeClient;
   private readonly pods: Informer<Pod>;
   private readonly health: HealthCache;
+  private readonly healthMessages: boolean;
   readonly plugins: DraPlugins;
   private readonly watcher: RegistrationWatcher;
   private readonly runtimes = new Map<string, PodRuntime>();
@@ -134,6 +143,8 @@ export class KubeletEmulator {
     this.now = options.now ?? Date.now;
     this.client = options.client;
     this.health = new HealthCache(this.now, options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
+    const profile = options.version ? versionProfile(options.version) : undefined;
+    this.healthMessages = options.healthMessages ?? profile?.kubelet.healthMessages ?? false;
     this.pods = new Informer<Pod>(this.client, {
       type: PODS,
       fieldSelector: `spec.nodeName=${options.nodeName}`,
@@ -144,6 +155,8 @@ export class KubeletEmulator {
       callTimeoutMs: options.callTimeoutMs,
       healthRetryMs: options.healthRetryMs,
       wipeDelayMs: options.wipeDelayMs,
+      healthServices: profile?.kubelet.healthServices ?? 'legacy',
+      resourceHealthStatus: options.resourceHealthStatus ?? profile?.kubelet.resourceHealthStatus ?? true,
       onWipe: (driver) => this.wipe(driver),
       onHealth: (driver, message) => this.onHealth(driver, message),
       onHealthStreamEnd: (driver) => {
@@ -614,7 +627,7 @@ export class KubeletEmulator {
           return claimName ? this.claimInfos.get(`${runtime.namespace}/${claimName}`)?.devices : undefined;
         },
         (driver, pool, device) => this.health.get(driver, pool, device),
-        this.options.healthMessages ?? false,
+        this.healthMessages,
       );
       if (resources.length > 0) status.allocatedResourcesStatus = resources;
       if (status.containerID === undefined) delete status.containerID;

@@ -23,6 +23,11 @@ export interface ChangedDevice {
   device: string;
 }
 
+/** The kubelet's cut: at most 1024 characters, longer text becomes its first 1021 and "..." (FACTS.md §11). */
+export function truncateHealthMessage(message: string): string {
+  return message.length <= 1024 ? message : `${message.slice(0, 1021)}...`;
+}
+
 function fromWire(health: string): ResourceHealth {
   return health === 'HEALTHY' ? 'Healthy' : health === 'UNHEALTHY' ? 'Unhealthy' : 'Unknown';
 }
@@ -53,7 +58,7 @@ export class HealthCache {
       const seconds = Number(device.health_check_timeout_seconds ?? 0);
       const entry: Entry = {
         health: fromWire(device.health),
-        message: (device.message ?? '').slice(0, 1024),
+        message: truncateHealthMessage(device.message ?? ''),
         lastUpdated: now,
         timeoutMs: seconds > 0 ? seconds * 1000 : this.defaultTimeoutMs,
       };

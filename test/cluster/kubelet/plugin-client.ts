@@ -9,6 +9,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   type Claim,
+  type HealthServiceVersion,
   kubeletServices,
   type NodePrepareResourcesResponse,
   type NodeUnprepareResourcesResponse,
@@ -111,8 +112,12 @@ export class DraClient {
     return unary(this.client, method(this.service(), 'NodeUnprepareResources'), { claims }, this.timeoutMs);
   }
 
-  watchHealth(): ClientReadableStream<NodeWatchResourcesResponse> {
-    const definition = method<object, NodeWatchResourcesResponse>(kubeletServices().health, 'NodeWatchResources');
+  /** NodeWatchResources of one health package (`/v1.DRAResourceHealth/…`, `/v1beta1.…`, `/v1alpha1.…`). */
+  watchHealth(version: HealthServiceVersion): ClientReadableStream<NodeWatchResourcesResponse> {
+    const definition = method<object, NodeWatchResourcesResponse>(
+      kubeletServices().health[version],
+      'NodeWatchResources',
+    );
     return this.client.makeServerStreamRequest(
       definition.path,
       definition.requestSerialize,

@@ -1,0 +1,142 @@
+/**
+ * The Kubernetes versions the test cluster emulates (`--version`, `startTestCluster({ version })`), and what differs
+ * between them where a DRA driver or a multi-host runtime can tell (FACTS.md §11). A profile only sets defaults: an
+ * explicit feature gate (`apiServer.featureGates`, kubelet options) still wins, as a cluster admin's flag does.
+ *
+ * Without a version the cluster behaves as it always has (the 1.34 API with every optional gate off), so tests that
+ * predate the matrix keep their meaning.
+ */
+import {
+  type HealthServiceVersion,
+  VERSION_HEALTH_V1,
+  VERSION_HEALTH_V1ALPHA1,
+  VERSION_HEALTH_V1BETA1,
+} from '../../agent/kubelet/protos.js';
+
+export const KUBERNETES_VERSIONS = ['1.35', '1.36', '1.37'] as const;
+export type KubernetesVersion = (typeof KUBERNETES_VERSIONS)[number];
+
+/** API server feature gates the emulation honours; each defaults from the version's profile. */
+export interface VersionGates {
+  /** KEP-5055 device taints in ResourceSlices: off (alpha) in 1.35, on in 1.36 (beta), locked on in 1.37 (GA) */
+  DRADeviceTaints: boolean;
+  /** DeviceTaintRule (resource.k8s.io v1beta2) served: not in 1.35 (alpha, off), served in 1.36 and 1.37 */
+  DRADeviceTaintRules: boolean;
+  /** ResourceClaim status.devices writable (beta since 1.33, on; GA 1.37) */
+  DRAResourceClaimDeviceStatus: boolean;
+  /**
+   * Writing status.devices also needs `associated-node:update|patch` (or `arbitrary-node:…`) on the synthetic
+   * subresource `resourceclaims/driver` named after the driver, and status.allocation/reservedFor need
+   * `resourceclaims/binding`: beta and on in 1.36, on in 1.37
+   */
+  DRAResourceClaimGranularStatusAuthorization: boolean;
+  /** DeviceClass spec.extendedResourceName honoured (GA 1.37, beta 1.36) */
+  DRAExtendedResource: boolean;
+  /** int-list attribute values (`resource.kubernetes.io/numaNode: [0, 1]`): alpha in 1.36, off by default */
+  DRAListTypeAttributes: boolean;
+  /** scheduling.k8s.io Workload/PodGroup served (alpha 1.35, beta 1.37; off by default in every version) */
+  GenericWorkload: boolean;
+}
+
+export interface KubeletProfile {
+  /**
+   * Health services the kubelet knows, newest first; it calls the newest one the plugin lists in its registration.
+   * `legacy`: the 1.35 kubelet, which calls v1alpha1 without looking at the list.
+   */
+  healthServices: readonly HealthServiceVersion[] | 'legacy';
+  /** ResourceHealthStatus: the kubelet opens health streams at all (alpha in 1.35, off by default; on from 1.36) */
+  resourceHealthStatus: boolean;
+  /** ResourceHealthStatusMessage: allocatedResourcesStatus carries the device's `message` (from 1.36) */
+  healthMessages: boolean;
+}
+
+export interface VersionProfile {
+  version: KubernetesVersion;
+  /** what GET /version answers */
+  gitVersion: string;
+  gates: VersionGates;
+  kubelet: KubeletProfile;
+  /** the scheduling.k8s.io version Workload and PodGroup are served at when GenericWorkload is on */
+  schedulingApiVersion: 'v1alpha1' | 'v1alpha2' | 'v1beta1';
+}
+
+const PROFILES: Record<KubernetesVersion, VersionProfile> = {
+  '1.35': {
+    version: '1.35',
+    gitVersion: 'v1.35.0-lockstep-test',
+    gates: {
+      DRADeviceTaints: false,
+      DRADeviceTaintRules: false,
+      DRAResourceClaimDeviceStatus: true,
+      DRAResourceClaimGranularStatusAuthorization: false,
+      DRAExtendedResource: false,
+      DRAListTypeAttributes: false,
+      GenericWorkload: false,
+    },
+    kubelet: { healthServices: 'legacy', resourceHealthStatus: false, healthMessages: false },
+    schedulingApiVersion: 'v1alpha1',
+  },
+  '1.36': {
+    version: '1.36',
+    gitVersion: 'v1.36.0-lockstep-test',
+    gates: {
+      DRADeviceTaints: true,
+      DRADeviceTaintRules: true,
+      DRAResourceClaimDeviceStatus: true,
+      DRAResourceClaimGranularStatusAuthorization: true,
+      DRAExtendedResource: true,
+      DRAListTypeAttributes: false,
+      GenericWorkload: false,
+    },
+    kubelet: {
+      healthServices: [VERSION_HEALTH_V1BETA1, VERSION_HEALTH_V1ALPHA1],
+      resourceHealthStatus: true,
+      healthMessages: true,
+    },
+    schedulingApiVersion: 'v1alpha2',
+  },
+  '1.37': {
+    version: '1.37',
+    gitVersion: 'v1.37.0-lockstep-test',
+    gates: {
+      DRADeviceTaints: true,
+      DRADeviceTaintRules: true,
+      DRAResourceClaimDeviceStatus: true,
+      DRAResourceClaimGranularStatusAuthorization: true,
+      DRAExtendedResource: true,
+      DRAListTypeAttributes: false,
+      GenericWorkload: false,
+    },
+    kubelet: {
+      healthServices: [VERSION_HEALTH_V1, VERSION_HEALTH_V1BETA1, VERSION_HEALTH_V1ALPHA1],
+      resourceHealthStatus: true,
+      healthMessages: true,
+    },
+    schedulingApiVersion: 'v1beta1',
+  },
+};
+
+export function isKubernetesVersion(value: string): value is KubernetesVersion {
+  return (KUBERNETES_VERSIONS as readonly string[]).includes(value);
+}
+
+/** The profile of a version; refuses anything but 1.35, 1.36 and 1.37 (a leading `v` is accepted). */
+export function versionProfile(version: string): VersionProfile {
+  const bare = version.startsWith('v') ? version.slice(1) : version;
+  if (!isKubernetesVersion(bare)) {
+    throw new Error(`unknown Kubernetes version ${JSON.stringify(version)}: one of ${KUBERNETES_VERSIONS.join(', ')}`);
+  }
+  return PROFILES[bare];
+}
+
+/**
+ * The health service a kubelet of this profile calls, given the plugin's registration list (the newest it knows that
+ * the plugin lists; none when none); the 1.35 kubelet always calls v1alpha1.
+ */
+export function pickHealthService(
+  kubelet: Pick<KubeletProfile, 'healthServices'>,
+  supportedVersions: readonly string[],
+): HealthServiceVersion | undefined {
+  if (kubelet.healthServices === 'legacy') return VERSION_HEALTH_V1ALPHA1;
+  return kubelet.healthServices.find((service) => supportedVersions.includes(service));
+}
