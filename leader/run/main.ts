@@ -32,8 +32,10 @@ export interface RunOptions extends JoinFlags {
   healthFailures?: number;
   healthStartGrace?: number;
   healthTimeout?: number;
-  /** --warm: Python engines start in a standby prepared ahead (opt-in for now) */
+  /** false with --no-warm: every engine starts cold (default: Python engines start in a standby prepared ahead) */
   warm?: boolean;
+  /** --cold: the same as --no-warm */
+  cold?: boolean;
   /** --warm-import: modules the standby imports (default per engine) */
   warmImport?: string;
 }
@@ -48,14 +50,14 @@ async function warmScript(envFile: string): Promise<string> {
   return own;
 }
 
-/** The warm standby for this command, or undefined when it starts cold (not Python, --shell, --no-warm). */
+/** The warm standby for this command, or undefined when it starts cold (not Python, --shell, --no-warm, --cold). */
 async function warmPool(
   argv: readonly string[],
   options: RunOptions,
   processEnv: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<WarmPool | undefined> {
-  if (options.warm !== true || options.shell) return undefined;
+  if (options.warm === false || options.cold === true || options.shell) return undefined;
   const planned = warmPlan(argv);
   if (!planned) return undefined;
   let script: string;

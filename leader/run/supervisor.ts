@@ -200,16 +200,18 @@ export class EngineSupervisor {
     }
     this.engine = engine;
     this.engineEpoch = release.epoch;
+    // recorded first, before anything else can delay it: a run killed from here on leaves an engine its successor
+    // finds (a warm engine reaches its first collective within milliseconds of the handoff)
+    const pid = engine.pid;
+    const stat = pid !== undefined ? readStat(pid) : undefined;
+    if (pid !== undefined && stat) {
+      await writeEngineRecord(this.recordPath, { pid, pgid: pid, start: stat.start }).catch(() => undefined);
+    }
     // the next epoch's standby starts now, while this one runs
     this.options.warm?.prepare();
     if (this.terminating) {
       // SIGTERM arrived while it started: the terminate path stops what is running now
       return;
-    }
-    const pid = engine.pid;
-    const stat = pid !== undefined ? readStat(pid) : undefined;
-    if (pid !== undefined && stat) {
-      await writeEngineRecord(this.recordPath, { pid, pgid: pid, start: stat.start }).catch(() => undefined);
     }
     if (pid !== undefined) this.watch(engine, pid, command.health ?? DEFAULT_HEALTH);
     await this.report({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });

@@ -12,8 +12,10 @@
  * not a plain `python [flags] (-m mod | -c code | script)` or `torchrun`, `--shell`, or `--no-warm` starts cold.
  *
  * Threats: a standby that crashed or hangs (the release waits a bounded time for its `go`, then the engine starts
- * cold; a crashed one is replaced after the next start); a standby left behind by a killed run (it reads EOF on its
- * control socket and exits); a module whose import initialises CUDA (documented; `--warm-import` picks the list).
+ * cold; a crashed one is replaced after the next start); a standby or warm engine left behind by a run killed with
+ * SIGKILL, even in the instant between the handoff and the engine record (the launcher arms PR_SET_PDEATHSIG against
+ * run's pid, so the kernel kills it with its parent; tested by killing two wrappers at once); a module whose import
+ * initialises CUDA (documented; `--warm-import` picks the list).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
@@ -146,7 +148,8 @@ export class WarmPool {
   prepare(): void {
     if (this.closed || (this.standby && !this.standby.exited)) return;
     const { plan, script, imports, env } = this.options;
-    const child = spawn(plan.python, [...plan.flags, script, imports.join(',')], {
+    // its parent's pid: the standby (and the engine it becomes) dies with this process
+    const child = spawn(plan.python, [...plan.flags, script, imports.join(','), String(process.pid)], {
       env,
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
       detached: true,

@@ -90,14 +90,14 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag(
         {
-          flags: '--warm',
+          flags: '--no-warm',
           description:
-            'start a Python engine in a standby process prepared ahead that already imported its heavy modules (default: cold starts)',
-          default: false,
+            'start every engine cold (default: a Python engine starts in a standby process prepared ahead that already imported its heavy modules)',
         },
         env,
       ),
     )
+    .addOption(flag({ flags: '--cold', description: 'the same as --no-warm' }, env))
     .addOption(
       flag(
         {
