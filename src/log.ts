@@ -1,8 +1,10 @@
 import { Writable } from 'node:stream';
-import { type DestinationStream, type Logger, pino } from 'pino';
-import type { LogLevel } from './cli/options.js';
+import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
+
+/** pino's levels and `silent` (the CLI's `--log-level` offers each of them). */
+export type LogLevel = LevelWithSilent;
 
 export interface LogOptions {
   level: LogLevel;

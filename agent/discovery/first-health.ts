@@ -3,13 +3,13 @@
  * (agent/health/) take over from there; this only makes sure a device that is already broken at start-up is not
  * published as healthy.
  */
-import { gpuVerdict, inputFromNvidiaSmi } from '../health/gpu-verdict.js';
+import { gpuVerdict, inputFromNvidiaSmi } from './gpu-verdict.js';
 import type { HealthReading, RdmaPort } from './inventory.js';
 import type { NvidiaSmiGpu } from './nvidia-smi.js';
 
 /**
  * The GPU's reading from one `nvidia-smi -q -x` answer: the same rules the nvidia-smi health monitor applies
- * (agent/health/gpu-verdict.ts), so `lockstep discover`, the inventory and the running agent never disagree.
+ * (agent/discovery/gpu-verdict.ts), so `lockstep discover`, the inventory and the running agent never disagree.
  */
 export function gpuHealth(g: NvidiaSmiGpu): HealthReading {
   return gpuVerdict(inputFromNvidiaSmi(g));

@@ -1,7 +1,7 @@
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
+import { type GpuVerdictOptions, gpuVerdict, inputFromNvidiaSmi } from '../discovery/gpu-verdict.js';
 import { lostGpusIn, type NvidiaSmiRun, parseNvidiaSmiXml, runNvidiaSmi } from '../discovery/nvidia-smi.js';
-import { type GpuVerdictOptions, gpuVerdict, inputFromNvidiaSmi } from './gpu-verdict.js';
 import { type HealthHooks, timed } from './hooks.js';
 import type { HealthVerdicts } from './verdicts.js';
 import type { GpuAddress } from './xid-monitor.js';

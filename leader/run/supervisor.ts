@@ -7,8 +7,7 @@
  */
 
 import { dirname } from 'node:path';
-import { CliError } from '../../src/cli/errors.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
+import { DomainError, ExitStatusError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
 import type { MemberSession } from '../member/client.js';
@@ -18,9 +17,6 @@ import { type EngineExit, EngineProcess, exitStatus, FORWARDED_SIGNALS } from '.
 import { HEALTH_DEFAULTS, HealthMonitor, type HealthSpec } from './health.js';
 import { clearEngineRecord, readStat, reapLeftover, writeEngineRecord } from './process-tree.js';
 import type { WarmPool } from './warm.js';
-
-/** Exit status of `lockstep run` when the group is Failed (restart budget exhausted). */
-export const EXIT_GROUP_FAILED = EXIT.groupFailed;
 
 /** What the supervisor needs of a member session (MemberSession; tests give a fake). */
 export type SupervisedSession = Pick<MemberSession, 'keep' | 'reportEngine' | 'close'>;
@@ -288,8 +284,8 @@ export class EngineSupervisor {
     this.enqueue(async () => {
       await this.stopEngine('group failed', 0);
       this.fail(
-        new CliError(
-          EXIT_GROUP_FAILED,
+        new DomainError(
+          'group-failed',
           `group ${this.file?.group ?? ''} failed${this.lastStop ? `: ${this.lastStop.replace(/^group failed: /, '')}` : ''}`,
         ),
       );
@@ -357,7 +353,7 @@ export class EngineSupervisor {
     this.options.warm?.close();
     this.unwatch();
     if (code === 0) this.resolveExit(0);
-    else this.rejectExit(new CliError(code, `the engine ended with status ${code}`));
+    else this.rejectExit(new ExitStatusError(code, `the engine ended with status ${code}`));
   }
 
   private fail(err: unknown): void {

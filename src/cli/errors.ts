@@ -1,4 +1,5 @@
-import { EXIT } from './exit-codes.js';
+import { DomainError, ExitStatusError, errorMessage, type FailureKind } from '../errors.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
 
 /**
  * One error type for every command: it carries the exit code, and `handleCliError` is the one place that turns it
@@ -8,8 +9,9 @@ export class CliError extends Error {
   constructor(
     readonly exitCode: number,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'CliError';
   }
 }
@@ -26,14 +28,32 @@ export function notImplemented(what: string): CliError {
   return new CliError(EXIT_USAGE, `not implemented yet: ${what}`);
 }
 
+/** The exit code of each kind of domain failure (src/errors.ts). */
+export const EXIT_FOR_FAILURE: Readonly<Record<FailureKind, ExitCode>> = {
+  failed: EXIT.failed,
+  invalid: EXIT.usage,
+  unavailable: EXIT.unavailable,
+  'group-failed': EXIT.groupFailed,
+};
+
+/**
+ * The CLI's reading of a thrown domain error: a DomainError's kind or a passed-through exit status becomes the exit
+ * code; anything else is returned as it is.
+ */
+export function toCliError(err: unknown): unknown {
+  if (err instanceof DomainError) return new CliError(EXIT_FOR_FAILURE[err.kind], err.message, { cause: err });
+  if (err instanceof ExitStatusError) return new CliError(err.status, err.message, { cause: err });
+  return err;
+}
+
 /** Writes `error: <message>` (one line) and returns the exit code to use. */
-export function handleCliError(err: unknown, write: (line: string) => void): number {
+export function handleCliError(thrown: unknown, write: (line: string) => void): number {
+  const err = toCliError(thrown);
   if (err instanceof CliError) {
     write(`error: ${oneLine(err.message)}\n`);
     return err.exitCode;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  write(`error: ${oneLine(message)}\n`);
+  write(`error: ${oneLine(errorMessage(err))}\n`);
   return EXIT.failed;
 }
 

@@ -14,6 +14,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_GROUP_SIZE } from '../contract/names.js';
+import type { LogLevel } from '../log.js';
 import { formatDuration, MAX_TIMER_MS, readDuration } from './duration.js';
 
 /**
@@ -182,8 +183,15 @@ export function collect(value: string, previous: unknown): string[] {
   return [...(Array.isArray(previous) ? (previous as string[]) : []), value];
 }
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_LEVELS = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'fatal',
+  'silent',
+] as const satisfies readonly LogLevel[];
 
 export function logLevelFlag(env: NodeJS.ProcessEnv = process.env, defaultLevel: LogLevel = 'info'): Option {
   return flag(

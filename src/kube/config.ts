@@ -2,11 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { CliError } from '../cli/errors.js';
-import { EXIT } from '../cli/exit-codes.js';
-
-/** Exit code when the API cannot be reached or configured (not a usage error: the flags were fine). */
-export const EXIT_KUBECONFIG = EXIT.failed;
+import { DomainError, errorMessage } from '../errors.js';
 
 export interface KubeConfigSource {
   /** --kubeconfig (may be a `:`-separated list, as $KUBECONFIG can be) */
@@ -23,7 +19,8 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 /**
  * Loads the client configuration the way kubectl users expect, in this order: an explicit --kubeconfig (or
  * $KUBECONFIG through the flag's env twin), the in-cluster service account when running in a pod, then
- * ~/.kube/config. Every failure is a CliError that says which source was tried.
+ * ~/.kube/config. Every failure is a DomainError (`failed`: not a usage
+ * error, the flags were fine) that says which source was tried.
  */
 export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
   const env = source.env ?? process.env;
@@ -34,14 +31,14 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
     const files = explicit.split(delimiter).filter((f) => f !== '');
     const found = files.filter((f) => existsSync(f));
     if (found.length === 0) {
-      throw new CliError(EXIT_KUBECONFIG, `kubeconfig ${explicit} does not exist`);
+      throw new DomainError('failed', `kubeconfig ${explicit} does not exist`);
     }
     for (const [i, file] of found.entries()) {
       const next = new KubeConfig();
       try {
         next.loadFromFile(file);
       } catch (err) {
-        throw new CliError(EXIT_KUBECONFIG, `kubeconfig ${file} is not valid: ${errorMessage(err)}`);
+        throw new DomainError('failed', `kubeconfig ${file} is not valid: ${errorMessage(err)}`);
       }
       // as kubectl merges: the first file that names a cluster, user or context wins, and so does its current context
       if (i === 0) kc.loadFromString(next.exportConfig());
@@ -58,29 +55,25 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
   } else {
     const home = join(env.HOME ?? homedir(), '.kube', 'config');
     if (!existsSync(home)) {
-      throw new CliError(
-        EXIT_KUBECONFIG,
+      throw new DomainError(
+        'failed',
         'no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, run in a pod, or create ~/.kube/config',
       );
     }
     try {
       kc.loadFromFile(home);
     } catch (err) {
-      throw new CliError(EXIT_KUBECONFIG, `kubeconfig ${home} is not valid: ${errorMessage(err)}`);
+      throw new DomainError('failed', `kubeconfig ${home} is not valid: ${errorMessage(err)}`);
     }
   }
   if (source.context) {
     if (!kc.getContextObject(source.context)) {
-      throw new CliError(EXIT_KUBECONFIG, `context "${source.context}" is not in the kubeconfig`);
+      throw new DomainError('failed', `context "${source.context}" is not in the kubeconfig`);
     }
     kc.setCurrentContext(source.context);
   }
   if (!kc.getCurrentCluster()) {
-    throw new CliError(EXIT_KUBECONFIG, `kubeconfig has no cluster for context "${kc.getCurrentContext()}"`);
+    throw new DomainError('failed', `kubeconfig has no cluster for context "${kc.getCurrentContext()}"`);
   }
   return kc;
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError, toCliError } from '../../src/cli/errors.js';
 import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-'));
@@ -38,7 +38,8 @@ const two = kubeconfig(
 function cliError(fn: () => unknown): CliError {
   try {
     fn();
-  } catch (err) {
+  } catch (thrown) {
+    const err = toCliError(thrown);
     if (err instanceof CliError) return err;
     throw err;
   }

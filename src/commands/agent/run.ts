@@ -4,11 +4,11 @@ import { parseHttpAddress } from '../../../agent/metrics/server.js';
 import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
 import { isDnsSubdomain } from '../../../agent/slices/validate.js';
 import { CliError, usageError } from '../../cli/errors.js';
-import type { LogLevel } from '../../cli/options.js';
+import { errorMessage } from '../../errors.js';
 import { KubeClient } from '../../kube/client.js';
-import { errorMessage, loadKubeConfig } from '../../kube/config.js';
+import { loadKubeConfig } from '../../kube/config.js';
 import type { DeviceTaintEffect } from '../../kube/types.js';
-import { createLogger, type Logger } from '../../log.js';
+import { createLogger, type Logger, type LogLevel } from '../../log.js';
 
 /** The parsed flags of `lockstep agent` (commander's camelCase names). */
 export interface AgentFlags {

@@ -164,10 +164,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
       if (opts.backoffMax < opts.backoffInitial) {
         throw usageError('--backoff-max must not be shorter than --backoff-initial');
       }
-      const [{ runCoordinator }, { createLogger }] = await Promise.all([
-        import('../../../leader/coordinator/main.js'),
-        import('../../log.js'),
-      ]);
+      const [{ runCoordinator }, { createLogger }] = await Promise.all([import('./run.js'), import('../../log.js')]);
       const log = createLogger({ level: opts.logLevel, to: 'stdout' }).child({ component: 'coordinator' });
       await runCoordinator(opts, env, log);
     });

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { CliError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
-import { flag, type LogLevel, logLevelFlag, parseDuration } from '../../cli/options.js';
+import { flag, logLevelFlag, parseDuration } from '../../cli/options.js';
+import type { LogLevel } from '../../log.js';
 import { devRootFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
 
 export interface DiscoverOptions {

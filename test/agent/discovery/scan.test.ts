@@ -348,7 +348,7 @@ describe('robustness', () => {
     const inv = await scan(n);
     const h = Object.fromEntries(gpus(inv).map((g) => [g.pci.address, g.health]));
     expect(h['0000:19:00.0']).toEqual({ state: 'healthy' });
-    // the reasons of the nvidia-smi health monitor (one rule set, agent/health/gpu-verdict.ts)
+    // the reasons of the nvidia-smi health monitor (one rule set, agent/discovery/gpu-verdict.ts)
     expect(h['0000:3b:00.0']).toMatchObject({ state: 'unhealthy', reason: 'row-remap-pending' });
     expect(h['0000:4c:00.0']).toMatchObject({ state: 'unhealthy', reason: 'gpu-not-answering' });
     expect(h['0000:db:00.0']).toEqual({

@@ -19,7 +19,7 @@ import {
   type SupervisedEngine,
   type SupervisedSession,
 } from '../../../leader/run/supervisor.js';
-import { CliError } from '../../../src/cli/errors.js';
+import { CliError, toCliError } from '../../../src/cli/errors.js';
 import { EXIT } from '../../../src/cli/exit-codes.js';
 import { createLogger } from '../../../src/log.js';
 
@@ -155,7 +155,7 @@ function harness(opts: { connect?: (signal: AbortSignal) => Promise<Connection>;
   });
   const exit = supervisor.run().then(
     (code) => code,
-    (err: unknown) => err as CliError,
+    (err: unknown) => toCliError(err) as CliError,
   );
   const h: Harness = { supervisor, engines, sessions, signals, unhealthy, exit, reconnects };
   return h;

@@ -4,10 +4,8 @@
  * formation benchmark's start-up figure).
  */
 import { dirname } from 'node:path';
-import { CliError, usageError } from '../../src/cli/errors.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
-import type { Logger } from '../../src/log.js';
-import { groupEnvironment } from '../environment.js';
+import { installLauncher } from '../../../leader/bootstrap/launcher.js';
+import { groupEnvironment } from '../../../leader/environment.js';
 import {
   formatMs,
   GroupFailedError,
@@ -15,12 +13,20 @@ import {
   JoinRefusedError,
   JoinTimeoutError,
   joinGroup,
-} from '../member/client.js';
-import { readEnvFile, writeEnvFile } from '../member/env-file.js';
-import { JoinFlagError, type JoinFlags, type JoinPlan, type PodFacts, planJoin } from '../member/join-options.js';
-import { LocateError } from '../member/locate.js';
-import type { Role } from '../protocol/messages.js';
-import { installLauncher } from './launcher.js';
+} from '../../../leader/member/client.js';
+import { readEnvFile, writeEnvFile } from '../../../leader/member/env-file.js';
+import {
+  JoinFlagError,
+  type JoinFlags,
+  type JoinPlan,
+  type PodFacts,
+  planJoin,
+} from '../../../leader/member/join-options.js';
+import { LocateError } from '../../../leader/member/locate.js';
+import type { Role } from '../../../leader/protocol/messages.js';
+import { CliError, usageError } from '../../cli/errors.js';
+import { EXIT } from '../../cli/exit-codes.js';
+import type { Logger } from '../../log.js';
 
 /**
  * Exit codes (src/cli/exit-codes.ts): the group never formed in time; the coordinator refused this pod; the group has

@@ -1,19 +1,13 @@
 /** `lockstep coordinator`: resolves the group from flags and the leader pod, then runs until SIGTERM. */
 import { readFileSync } from 'node:fs';
 import { ServerCredentials } from '@grpc/grpc-js';
-import { CliError, usageError } from '../../src/cli/errors.js';
-import type { KubeClient } from '../../src/kube/client.js';
-import { PODS, resourcePath } from '../../src/kube/resources.js';
-import type { Pod } from '../../src/kube/types.js';
-import type { Logger } from '../../src/log.js';
-import type { tokenReviewAuthenticator } from '../auth/token-review.js';
-import { rankHint } from '../member/identity.js';
-import { Coordinator } from './coordinator.js';
-import type { KubeStatusSink } from './kube-sink.js';
-import type { KubeGroupPodActions } from './pod-actions.js';
-import type { PodWatch } from './pod-watch.js';
-import type { RecoveryPolicyName } from './recovery.js';
-import type { Authenticator } from './server.js';
+import type { tokenReviewAuthenticator } from '../../../leader/auth/token-review.js';
+import { Coordinator } from '../../../leader/coordinator/coordinator.js';
+import type { KubeStatusSink } from '../../../leader/coordinator/kube-sink.js';
+import type { KubeGroupPodActions } from '../../../leader/coordinator/pod-actions.js';
+import type { PodWatch } from '../../../leader/coordinator/pod-watch.js';
+import type { RecoveryPolicyName } from '../../../leader/coordinator/recovery.js';
+import type { Authenticator } from '../../../leader/coordinator/server.js';
 import {
   epochFromWorkload,
   epochStore,
@@ -21,7 +15,13 @@ import {
   groupFromPodName,
   sizeFromOwner,
   type WorkloadFacts,
-} from './workload.js';
+} from '../../../leader/coordinator/workload.js';
+import { rankHint } from '../../../leader/member/identity.js';
+import { CliError, usageError } from '../../cli/errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { PODS, resourcePath } from '../../kube/resources.js';
+import type { Pod } from '../../kube/types.js';
+import type { Logger } from '../../log.js';
 
 export interface CoordinatorCliOptions {
   group?: string;
@@ -259,7 +259,7 @@ export async function runCoordinator(
  */
 async function loadApi(): Promise<{
   KubeClient: typeof KubeClient;
-  loadKubeConfig: typeof import('../../src/kube/config.js')['loadKubeConfig'];
+  loadKubeConfig: typeof import('../../kube/config.js')['loadKubeConfig'];
   KubeStatusSink: typeof KubeStatusSink;
   PodWatch: typeof PodWatch;
   KubeGroupPodActions: typeof KubeGroupPodActions;
@@ -273,12 +273,12 @@ async function loadApi(): Promise<{
     { KubeGroupPodActions },
     { tokenReviewAuthenticator },
   ] = await Promise.all([
-    import('../../src/kube/client.js'),
-    import('../../src/kube/config.js'),
-    import('./kube-sink.js'),
-    import('./pod-watch.js'),
-    import('./pod-actions.js'),
-    import('../auth/token-review.js'),
+    import('../../kube/client.js'),
+    import('../../kube/config.js'),
+    import('../../../leader/coordinator/kube-sink.js'),
+    import('../../../leader/coordinator/pod-watch.js'),
+    import('../../../leader/coordinator/pod-actions.js'),
+    import('../../../leader/auth/token-review.js'),
   ]);
   return { KubeClient, loadKubeConfig, KubeStatusSink, PodWatch, KubeGroupPodActions, tokenReviewAuthenticator };
 }

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuVerdict, inputFromNvidiaSmi, recoveryReason } from '../../../agent/discovery/gpu-verdict.js';
 import { parseNvidiaSmiXml } from '../../../agent/discovery/nvidia-smi.js';
-import { gpuVerdict, inputFromNvidiaSmi, recoveryReason } from '../../../agent/health/gpu-verdict.js';
 import { describeRecorded } from '../../support/recorded.js';
-import { codeBlocks, memoryErrorsFromSmiText, smiTextByGpu } from './smi-text.js';
-import { FIXTURES } from './support.js';
+import { codeBlocks, memoryErrorsFromSmiText, smiTextByGpu } from '../health/smi-text.js';
+import { FIXTURES } from '../health/support.js';
 
 const text = (name: string) => readFileSync(join(FIXTURES, 'nvidia-smi-text', name), 'utf8');
 const xml = (name: string) => readFileSync(join(FIXTURES, 'nvidia-smi-xml', name), 'utf8');

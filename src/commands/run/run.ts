@@ -7,20 +7,32 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CliError, usageError } from '../../src/cli/errors.js';
-import { writeFileAtomic } from '../../src/fs/atomic-file.js';
-import type { Logger } from '../../src/log.js';
-import { joinAndWrite, plan } from '../bootstrap/main.js';
-import { EngineError, selectEngine } from '../engines/index.js';
-import { groupView } from '../environment.js';
-import { attachSession, type MemberTls } from '../member/client.js';
-import { type EnvFile, readEnvFile } from '../member/env-file.js';
-import { JoinFlagError, type JoinFlags, type JoinPlan, type PodFacts, readTlsCa } from '../member/join-options.js';
-import { expandArgs } from './expand.js';
-import { defaultHealthProbe, HEALTH_DEFAULTS, HealthCheckError, type HealthSpec, parseHealthCheck } from './health.js';
-import { type Connection, EngineSupervisor, splitAddress } from './supervisor.js';
-import { defaultWarmImports, WarmPool, warmPlan } from './warm.js';
-import { WARM_LAUNCHER_PY } from './warm-launcher.js';
+import { EngineError, selectEngine } from '../../../leader/engines/index.js';
+import { groupView } from '../../../leader/environment.js';
+import { attachSession, type MemberTls } from '../../../leader/member/client.js';
+import { type EnvFile, readEnvFile } from '../../../leader/member/env-file.js';
+import {
+  JoinFlagError,
+  type JoinFlags,
+  type JoinPlan,
+  type PodFacts,
+  readTlsCa,
+} from '../../../leader/member/join-options.js';
+import { expandArgs } from '../../../leader/run/expand.js';
+import {
+  defaultHealthProbe,
+  HEALTH_DEFAULTS,
+  HealthCheckError,
+  type HealthSpec,
+  parseHealthCheck,
+} from '../../../leader/run/health.js';
+import { type Connection, EngineSupervisor, splitAddress } from '../../../leader/run/supervisor.js';
+import { defaultWarmImports, WarmPool, warmPlan } from '../../../leader/run/warm.js';
+import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
+import { CliError, usageError } from '../../cli/errors.js';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
+import type { Logger } from '../../log.js';
+import { joinAndWrite, plan } from '../bootstrap/run.js';
 
 export interface RunOptions extends JoinFlags {
   engine: string;

@@ -2,9 +2,8 @@
  * GPU health from what nvidia-smi reports about memory errors and recovery (pure). Reasons are short, label-value
  * safe (they become taint values); messages list every finding.
  */
-import type { GpuDevice } from '../discovery/inventory.js';
-import type { NvidiaSmiGpu } from '../discovery/nvidia-smi.js';
-import type { BoardReading } from './board.js';
+import type { GpuDevice, HealthReading } from './inventory.js';
+import type { NvidiaSmiGpu } from './nvidia-smi.js';
 
 export interface GpuHealthInput {
   memoryErrors?: GpuDevice['memoryErrors'];
@@ -80,7 +79,7 @@ function findings(input: GpuHealthInput, options: GpuVerdictOptions): Finding[] 
   return out;
 }
 
-export function gpuVerdict(input: GpuHealthInput, options: GpuVerdictOptions = {}): BoardReading {
+export function gpuVerdict(input: GpuHealthInput, options: GpuVerdictOptions = {}): HealthReading {
   const found = findings(input, options);
   const first = found[0];
   if (!first) return { state: 'healthy' };
