@@ -38,7 +38,7 @@ export const torchrun: Engine = {
   name: 'torchrun',
   detect: (argv) => basename(argv[0]) === 'torchrun' || LAUNCHER_MODULES.includes(pythonModule(argv) ?? ''),
   environment: torchEnvironment,
-  adapt(argv, view) {
+  adapt(argv, view, env) {
     const end = launcherEnd(argv);
     const head = argv.slice(0, end);
     const rest = argv.slice(end);
@@ -52,7 +52,13 @@ export const torchrun: Engine = {
       ['--node_rank', String(view.rank)],
     ];
     // with an explicit rendezvous the user chose elastic mode; its endpoint replaces master addr/port
-    if (!elastic) wanted.push(['--master_addr', view.leaderAddress], ['--master_port', String(view.masterPort)]);
+    // MASTER_ADDR/MASTER_PORT the container sets itself win over the group's (environment.ts), here as in the env
+    if (!elastic) {
+      wanted.push(
+        ['--master_addr', env.MASTER_ADDR ?? view.leaderAddress],
+        ['--master_port', env.MASTER_PORT ?? String(view.masterPort)],
+      );
+    }
     const adapted = addGroupFlags('torchrun', options, wanted, {
       mustMatch: ['--nnodes', '--node_rank'],
       style: 'equals',

@@ -97,3 +97,20 @@ export const COORDINATOR_PORT = 7470;
  * coordinator's per-member tables can never exhaust memory on a typo'd size.
  */
 export const MAX_GROUP_SIZE = 65_536;
+
+/**
+ * The group environment's variables that engines read under their own names (not lockstep's `LOCKSTEP_*`):
+ * `lockstep run` sets them for each group instance unless the container sets them itself, whose value then wins.
+ * `lockstep inject` names the ones a pod template sets, so the user knows which values are theirs.
+ */
+export const ENGINE_ENV_NAMES = [
+  'MASTER_ADDR',
+  'MASTER_PORT',
+  'WORLD_SIZE',
+  'RANK',
+  'NNODES',
+  'NODE_RANK',
+  'VLLM_HOST_IP',
+  'TPU_WORKER_ID',
+  'TPU_WORKER_HOSTNAMES',
+] as const;

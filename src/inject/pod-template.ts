@@ -1,4 +1,4 @@
-import { CONDITION_GROUP_READY, LABEL_GROUP } from '../contract/names.js';
+import { CONDITION_GROUP_READY, ENGINE_ENV_NAMES, LABEL_GROUP } from '../contract/names.js';
 import {
   BOOTSTRAP_CONTAINER,
   COORDINATOR_CONTAINER,
@@ -153,6 +153,7 @@ export function injectPodTemplate(
   const main = mainContainer(containers, template, at);
   wrapCommand(main, options, report, at, change);
   ensureMainEnvAndMounts(main, at, change);
+  reportOwnGroupVariables(main, plan, at, report);
 
   const gates = childArray(spec, 'readinessGates');
   if (!gates.some((g) => isObject(g) && g.conditionType === CONDITION_GROUP_READY)) {
@@ -337,6 +338,20 @@ function wrapCommand(
 function isShellScript(command: readonly string[]): boolean {
   const shell = /(^|\/)(sh|bash|dash|ash|zsh)$/.test(command[0] ?? '');
   return shell && command.slice(1).some((a) => /^-[a-z]*c[a-z]*$/.test(a));
+}
+
+/**
+ * Group variables the container sets itself win over the group's in `lockstep run` (its value is the user's
+ * decision); say which, since a fixed value is the same in every group instance of the workload.
+ */
+function reportOwnGroupVariables(main: JsonObject, plan: TemplatePlan, at: string, report: InjectReport): void {
+  const env = arrayAt(main, 'env') ?? [];
+  const own = ENGINE_ENV_NAMES.filter((n) => env.some((e) => containerName(e) === n));
+  if (own.length === 0) return;
+  const name = stringAt(main, 'name') ?? '(unnamed)';
+  report.warnings.push(
+    `${at}: container ${name} sets ${own.join(', ')} itself: its values win over the group's (lockstep run keeps them and logs the difference), the same in every ${plan.groupLabel} group instance; remove them to have lockstep set them for each group`,
+  );
 }
 
 function ensureMainEnvAndMounts(main: JsonObject, at: string, change: (what: string) => void): void {

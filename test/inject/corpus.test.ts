@@ -45,6 +45,9 @@ const EXPECTED: Record<string, { groups: Record<string, number> } | { refused: R
   'job-indexed-headless.yaml': { groups: { allreduce: 2 } },
 };
 
+/** Group variables a corpus file sets itself: inject says they win over the group's. */
+const OWN_VARIABLES: Record<string, string> = { 'jobset-torchrun.yaml': 'MASTER_ADDR, MASTER_PORT' };
+
 /** Engines the corpus names that inject does not recognise: the test passes --engine for them, as the user must. */
 const ENGINE: Record<string, 'none' | 'torch'> = { 'job-indexed-headless.yaml': 'torch' };
 
@@ -182,5 +185,7 @@ describe('the upstream-shaped workload corpus, injected', () => {
       }
     }
     expect(report.warnings.filter((w) => /no engine recognised/.test(w))).toEqual([]);
+    const own = report.warnings.filter((w) => /itself: its values win over the group's/.test(w));
+    expect(own.map((w) => /sets (.*) itself/.exec(w)?.[1])).toEqual(OWN_VARIABLES[file] ? [OWN_VARIABLES[file]] : []);
   });
 });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EngineError, selectEngine } from '../../../leader/engines/index.js';
-import { groupView } from '../../../leader/environment.js';
+import { type EnvOverride, engineEnvironment, groupView } from '../../../leader/environment.js';
 import { attachSession, type MemberTls } from '../../../leader/member/client.js';
 import { type EnvFile, readEnvFile } from '../../../leader/member/env-file.js';
 import {
@@ -119,14 +119,17 @@ export function healthSpec(
   };
 }
 
-/** The command line to start, from the user's argv: $(VAR) expanded, then the engine's flags for this rank. */
+/**
+ * The command line to start, from the user's argv: $(VAR) expanded, then the engine's flags for this rank; its
+ * environment is the container's with the group's variables, the container's own settings winning (environment.ts).
+ */
 export function buildCommand(
   argv: readonly string[],
   file: EnvFile,
   options: { engine: string; shell: boolean },
   processEnv: NodeJS.ProcessEnv,
-): { argv: string[]; env: NodeJS.ProcessEnv; engine: string } {
-  const env: NodeJS.ProcessEnv = { ...processEnv, ...file.env };
+): { argv: string[]; env: NodeJS.ProcessEnv; engine: string; overrides: EnvOverride[] } {
+  const { env, overrides } = engineEnvironment(processEnv, file.env);
   const expanded = expandArgs(argv, env);
   const engine = selectEngine(options.engine, options.shell ? [] : expanded);
   let adapted: string[];
@@ -138,7 +141,24 @@ export function buildCommand(
   }
   // with --shell the user's words form one script; the engine's added flags are plain words appended to it
   const final = options.shell ? ['/bin/sh', '-c', adapted.join(' ')] : adapted;
-  return { argv: final, env, engine: engine.name };
+  return { argv: final, env, engine: engine.name, overrides };
+}
+
+/** Says once, at the first start, which group variables the container's own values replace (or do not). */
+function overrideReporter(log: Logger): (overrides: readonly EnvOverride[]) => void {
+  let reported = false;
+  return (overrides) => {
+    if (reported) return;
+    reported = true;
+    for (const o of overrides) {
+      log.warn(
+        { name: o.name, container: o.container, group: o.group, kept: o.kept },
+        o.kept === 'container'
+          ? `${o.name}: the container's value wins over the group's (${o.why})`
+          : `${o.name}: the group's value replaces the container's (${o.why})`,
+      );
+    }
+  };
 }
 
 export async function runRun(
@@ -198,13 +218,15 @@ export async function runRun(
     }
   };
   const warm = await warmPool(argv, options, processEnv, log);
+  const reportOverrides = overrideReporter(log);
   const supervisor = new EngineSupervisor({
     warm,
     envFile: options.envFile,
     gracePeriodMs: options.gracePeriod,
     log,
     command: (file) => {
-      const built = buildCommand(argv, file, options, processEnv);
+      const { overrides, ...built } = buildCommand(argv, file, options, processEnv);
+      reportOverrides(overrides);
       return { ...built, health: healthSpec(options, built.engine, built.argv, file.rank) };
     },
     connect: async (signal) => {

@@ -96,6 +96,29 @@ describe('lockstep run', () => {
     expect(proc.stdout()).toContain('engine got SIGTERM');
   });
 
+  it("keeps the container's own MASTER_ADDR/MASTER_PORT over the group's and says so; a service link does not win", async () => {
+    const { proc } = await solo(
+      'solo-0',
+      [
+        '--',
+        process.execPath,
+        '-e',
+        'console.log([process.env.MASTER_ADDR, process.env.MASTER_PORT, process.env.RANK].join(" "))',
+      ],
+      // MASTER_PORT as the kubelet writes it for a Service named "master": not the user's setting
+      { MASTER_ADDR: 'trainer-0.trainer', MASTER_PORT: 'tcp://10.96.0.9:29500', RANK: '0' },
+    );
+    expect(await proc.exited).toBe(0);
+    expect(proc.stdout().trim()).toBe('trainer-0.trainer 29999 0');
+    expect(proc.stderr()).toContain("MASTER_ADDR: the container's value wins over the group's");
+    expect(proc.stderr()).toContain('"group":"127.0.0.70"');
+    expect(proc.stderr()).toContain(
+      "MASTER_PORT: the group's value replaces the container's (a Kubernetes service link",
+    );
+    // the same value is no conflict
+    expect(proc.stderr()).not.toContain('RANK:');
+  });
+
   it('refuses a VLLM_PORT that is a service link before starting vLLM (exit 2)', async () => {
     const { proc } = await solo('solo-0', ['--engine', 'vllm', '--', 'vllm', 'serve', 'm'], {
       VLLM_PORT: 'tcp://10.96.0.7:8000',

@@ -36,6 +36,18 @@ describe('torchrun', () => {
     );
   });
 
+  it("takes the rendezvous from MASTER_ADDR/MASTER_PORT the container set itself, which win over the group's", () => {
+    const argv = ['torchrun', '--nproc_per_node=1', 'x.py'];
+    expect(torchrun.adapt(argv, view(2, 1), { MASTER_ADDR: 'job-0-0.job', MASTER_PORT: '3389' })).toEqual([
+      ...argv.slice(0, 2),
+      '--nnodes=2',
+      '--node_rank=1',
+      '--master_addr=job-0-0.job',
+      '--master_port=3389',
+      'x.py',
+    ]);
+  });
+
   it('gives plain torch.distributed its env:// variables', () => {
     expect(torch.environment(view(4, 3))).toEqual({
       MASTER_ADDR: '127.0.0.10',
