@@ -13,6 +13,7 @@ import {
   legacyNamesInCheckpoint,
   loadOrFreezeAliases,
 } from './discovery/legacy-names.js';
+import { RescanLoop } from './discovery/rescan.js';
 import { scanInventory } from './discovery/scan.js';
 import { DeviceHealthBoard } from './health/board.js';
 import { HealthManager } from './health/manager.js';
@@ -21,7 +22,6 @@ import { KubeletPluginManager } from './kubelet/plugin.js';
 import { AgentMetrics } from './metrics/registry.js';
 import { AgentHttpServer } from './metrics/server.js';
 import { SlicePublisher, type TaintMode } from './slices/publisher.js';
-import { RescanLoop } from './slices/rescan.js';
 
 /**
  * `lockstep agent`: the node agent as a list of managers, each a long-running concern with start()/stop(). They

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename } from 'node:fs/promises';
 import { writeFileAtomic } from '../../src/fs/atomic-file.js';
-import type { PreparedDevice } from './protos.js';
+import type { PreparedDevice } from '../kubeletplugin/protos.js';
 
 /**
  * The plugin's memory of what it prepared, on disk: written atomically before every reply to the kubelet, so that

@@ -1,5 +1,5 @@
 import type { Device, HealthReading } from '../discovery/inventory.js';
-import type { Claim } from './protos.js';
+import type { Claim } from '../kubeletplugin/protos.js';
 
 /**
  * Turning a ResourceClaim read from the API into the list of this node's devices to prepare: pure, so every error a

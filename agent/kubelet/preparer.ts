@@ -1,5 +1,11 @@
 import type { Logger } from '../../src/log.js';
 import type { Device, HealthReading } from '../discovery/inventory.js';
+import type {
+  Claim,
+  NodePrepareResourceResponse,
+  NodeUnprepareResourceResponse,
+  PreparedDevice,
+} from '../kubeletplugin/protos.js';
 import { buildClaimSpec, type CdiDirectory, claimOfSpec, renderSpec, sharedDeviceNodes, specFileName } from './cdi.js';
 import type { CheckpointData, CheckpointEntry, CheckpointStore } from './checkpoint.js';
 import {
@@ -10,7 +16,6 @@ import {
   validateClaimRequest,
   validateClaimUid,
 } from './claims.js';
-import type { Claim, NodePrepareResourceResponse, NodeUnprepareResourceResponse, PreparedDevice } from './protos.js';
 
 /** Reads ResourceClaims from the API. Resolves undefined when the claim does not exist (404); throws otherwise. */
 export interface ClaimReader {
@@ -50,9 +55,6 @@ export interface ReconcileReport {
   /** API reads that failed: those claims are kept */
   apiErrors: number;
 }
-
-/** Requests above this size are refused as a whole: no pod has that many claims, and the API would suffer. */
-export const MAX_CLAIMS_PER_CALL = 1024;
 
 /**
  * The node service's state machine. Order of effects, so that kill -9 at any instant converges on the next start:

@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse as parseYaml } from 'yaml';
-import { VERSION_HEALTH_V1 } from '../../agent/kubelet/protos.js';
+import { VERSION_HEALTH_V1 } from '../../agent/kubeletplugin/protos.js';
 import { CONDITION_DEVICES_HEALTHY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
 import type { Pod, ResourceSlice } from '../../src/kube/types.js';
 import { fetchText, startAgentWorld } from '../agent/health/agent-world.js';

@@ -11,7 +11,7 @@ import {
   VERSION_HEALTH_V1,
   VERSION_HEALTH_V1ALPHA1,
   VERSION_HEALTH_V1BETA1,
-} from '../../agent/kubelet/protos.js';
+} from '../../agent/kubeletplugin/protos.js';
 
 export const KUBERNETES_VERSIONS = ['1.35', '1.36', '1.37'] as const;
 export type KubernetesVersion = (typeof KUBERNETES_VERSIONS)[number];

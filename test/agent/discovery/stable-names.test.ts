@@ -13,7 +13,7 @@ import { CdiDirectory } from '../../../agent/kubelet/cdi.js';
 import { CheckpointStore } from '../../../agent/kubelet/checkpoint.js';
 import { servedDevices } from '../../../agent/kubelet/plugin.js';
 import { ClaimPreparer } from '../../../agent/kubelet/preparer.js';
-import type { Claim } from '../../../agent/kubelet/protos.js';
+import type { Claim } from '../../../agent/kubeletplugin/protos.js';
 import { buildDevices } from '../../../agent/slices/builder.js';
 import type { Device } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';

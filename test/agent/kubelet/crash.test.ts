@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Claim } from '../../../agent/kubelet/protos.js';
+import type { Claim } from '../../../agent/kubeletplugin/protos.js';
 import { DraClient } from '../../cluster/kubelet/plugin-client.js';
 import { claimObject } from './fixtures.js';
 

@@ -3,14 +3,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_CLAIMS_PER_CALL } from '../../../agent/kubelet/preparer.js';
+import { MAX_CLAIMS_PER_CALL } from '../../../agent/kubeletplugin/node-service.js';
 import {
   type Claim,
   HEALTH_VERSIONS,
   type HealthServiceVersion,
   type NodeWatchResourcesResponse,
   VERSION_HEALTH_V1,
-} from '../../../agent/kubelet/protos.js';
+} from '../../../agent/kubeletplugin/protos.js';
 import { loadCdiRegistry } from '../../cluster/kubelet/cdi-rules.js';
 import { DraClient, RegistrationClient } from '../../cluster/kubelet/plugin-client.js';
 import { claimObject } from './fixtures.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { HealthServiceVersion, NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
+import type { HealthServiceVersion, NodeWatchResourcesResponse } from '../../../agent/kubeletplugin/protos.js';
 import { silentLogger } from '../../../src/log.js';
 import { type KubeletProfile, pickHealthService } from '../versions.js';
 import { DRA_CALL_TIMEOUT_MS, DraClient, type DraServiceVersion, KUBELET_DRA_VERSIONS } from './plugin-client.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Claim, NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
+import type { Claim, NodeWatchResourcesResponse } from '../../../agent/kubeletplugin/protos.js';
 import { isNotFound, type KubeClient } from '../../../src/kube/client.js';
 import { Informer } from '../../../src/kube/informer.js';
 import { EVENTS, PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../../src/kube/resources.js';

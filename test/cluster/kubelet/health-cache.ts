@@ -1,4 +1,4 @@
-import type { DeviceHealthMessage } from '../../../agent/kubelet/protos.js';
+import type { DeviceHealthMessage } from '../../../agent/kubeletplugin/protos.js';
 
 /**
  * The kubelet's device health cache (pkg/kubelet/cm/dra/healthinfo.go, KEP-4680; FACTS.md §3): per driver, the last

@@ -18,7 +18,7 @@ import {
   type RegistrationStatus,
   VERSION_DRA_V1,
   VERSION_DRA_V1BETA1,
-} from '../../../agent/kubelet/protos.js';
+} from '../../../agent/kubeletplugin/protos.js';
 
 /**
  * The kubelet's side of the plugin sockets (FACTS.md §1–3), from the same .proto files the agent serves: a

@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
-import type { PluginInfo } from '../../../agent/kubelet/protos.js';
+import type { PluginInfo } from '../../../agent/kubeletplugin/protos.js';
 import { silentLogger } from '../../../src/log.js';
 import { GET_INFO_TIMEOUT_MS, RegistrationClient } from './plugin-client.js';
 

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kubeletServices, type PluginInfo, type RegistrationStatus } from '../../../agent/kubelet/protos.js';
+import { kubeletServices, type PluginInfo, type RegistrationStatus } from '../../../agent/kubeletplugin/protos.js';
 import { chooseDraVersion, DraPlugins } from './dra-plugins.js';
 import { shortTempDir } from './harness.js';
 import { RegistrationWatcher } from './registration-watcher.js';

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
-import { deviceHealthText, HealthStreamServer, healthMessage } from '../../../agent/kubelet/health-stream.js';
-import type { NodeWatchResourcesResponse } from '../../../agent/kubelet/protos.js';
+import { deviceHealthText, HealthStreamServer, healthMessage } from '../../../agent/kubeletplugin/health-stream.js';
+import type { NodeWatchResourcesResponse } from '../../../agent/kubeletplugin/protos.js';
 import { silentLogger } from '../../../src/log.js';
 
 /** A server stream whose client reads nothing: write() reports a full buffer until drain is emitted. */

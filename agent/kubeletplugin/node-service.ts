@@ -1,23 +1,34 @@
 import { type ServerUnaryCall, type sendUnaryData, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
-import { type ClaimPreparer, MAX_CLAIMS_PER_CALL } from './preparer.js';
 import type {
+  Claim,
+  NodePrepareResourceResponse,
   NodePrepareResourcesRequest,
   NodePrepareResourcesResponse,
+  NodeUnprepareResourceResponse,
   NodeUnprepareResourcesRequest,
   NodeUnprepareResourcesResponse,
 } from './protos.js';
 
+/** Requests above this size are refused as a whole: no pod has that many claims, and the API would suffer. */
+export const MAX_CLAIMS_PER_CALL = 1024;
+
+/** What the node service needs of the driver: prepare and unprepare claims, one answer per claim UID. */
+export interface ClaimHandler {
+  prepare(claims: Claim[]): Promise<Record<string, NodePrepareResourceResponse>>;
+  unprepare(claims: Claim[]): Promise<Record<string, NodeUnprepareResourceResponse>>;
+}
+
 /**
  * gRPC handlers of the DRA node service (FACTS.md §2). v1 and v1beta1 have the same shapes (v1beta1 lacks share_id)
- * and the same behaviour: both call the one ClaimPreparer. A whole-call gRPC error only for what is wrong with the
+ * and the same behaviour: both call the driver's one ClaimHandler. A whole-call gRPC error only for what is wrong with the
  * call itself (too many claims) or with the node (checkpoint cannot be written); everything about one claim goes in
  * that claim's `error`.
  */
 export type DraVersion = 'v1' | 'v1beta1';
 
 export function nodeServiceImplementation(
-  preparer: ClaimPreparer,
+  preparer: ClaimHandler,
   version: DraVersion,
   logger: Logger,
 ): UntypedServiceImplementation {

@@ -1,7 +1,7 @@
 import { existsSync, type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../src/log.js';
-import type { Inventory } from '../discovery/inventory.js';
+import type { Inventory } from './inventory.js';
 
 /**
  * Runs discovery now and every `intervalMs`, and hands each inventory to its listeners (the slice publisher, the

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Inventory } from '../../../agent/discovery/inventory.js';
-import { RescanLoop } from '../../../agent/slices/rescan.js';
+import { RescanLoop } from '../../../agent/discovery/rescan.js';
 import { waitFor } from '../../kube/wait.js';
-import { h100Inventory } from './h100-inventory.js';
+import { h100Inventory } from '../slices/h100-inventory.js';
 
 describe('RescanLoop', () => {
   it('scans before start() returns, hands every result on, and keeps the last good one when a scan fails', async () => {

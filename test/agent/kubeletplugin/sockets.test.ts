@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOwnSocketName, MAX_SOCKET_PATH, socketLayout } from '../../../agent/kubelet/sockets.js';
+import { isOwnSocketName, MAX_SOCKET_PATH, socketLayout } from '../../../agent/kubeletplugin/sockets.js';
 
 describe('socketLayout', () => {
   it('uses the kubelet’s default paths, and the rolling-update names with a pod UID', () => {

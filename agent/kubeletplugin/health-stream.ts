@@ -1,8 +1,3 @@
-import type { ServerWritableStream } from '@grpc/grpc-js';
-import type { Logger } from '../../src/log.js';
-import type { HealthReading } from '../discovery/inventory.js';
-import type { DeviceHealthMessage, NodeWatchResourcesResponse, WireHealthStatus } from './protos.js';
-
 /**
  * The kubelet's device health stream (KEP-4680, FACTS.md §3, §11): every message is the complete device list, the same
  * for the v1, v1beta1 and v1alpha1 packages (one handler serves all three). Sent on
@@ -11,7 +6,21 @@ import type { DeviceHealthMessage, NodeWatchResourcesResponse, WireHealthStatus 
  * connections may be open at once; a reader that does not keep up gets only the newest list once it drains (one
  * pending list per connection at most), so it never holds the agent up or grows memory.
  */
-export interface DeviceHealthSnapshot extends HealthReading {
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { Logger } from '../../src/log.js';
+import type { DeviceHealthMessage, NodeWatchResourcesResponse, WireHealthStatus } from './protos.js';
+
+/** A device's health as the driver judges it. */
+export interface DeviceHealthReading {
+  state: 'healthy' | 'unhealthy' | 'unknown';
+  /** short, label-value safe */
+  reason?: string;
+  /** the fault in words */
+  message?: string;
+}
+
+/** One device's health as the stream reports it. */
+export interface DeviceHealthSnapshot extends DeviceHealthReading {
   device: string;
   /** Unix ms of the last change */
   since?: number;
@@ -38,13 +47,13 @@ export const MAX_HEALTH_MESSAGE = 1024;
  * fallen off the bus …"), else the short reason, else nothing for a healthy device. Cut the way the kubelet would, so
  * what it shows is what we sent.
  */
-export function deviceHealthText(reading: Pick<HealthReading, 'reason' | 'message'>): string {
+export function deviceHealthText(reading: Pick<DeviceHealthReading, 'reason' | 'message'>): string {
   const text = (reading.message ?? reading.reason ?? '').trim();
   if (text.length <= MAX_HEALTH_MESSAGE) return text;
   return `${text.slice(0, MAX_HEALTH_MESSAGE - 3)}...`;
 }
 
-export function toWireHealth(state: HealthReading['state']): WireHealthStatus {
+export function toWireHealth(state: DeviceHealthReading['state']): WireHealthStatus {
   return state === 'healthy' ? 'HEALTHY' : state === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN';
 }
 

@@ -1,0 +1,230 @@
+/**
+ * The generic half of a kubelet DRA plugin, as the upstream kubelet-plugin helper splits it: the registration socket
+ * in the kubelet's registry, the DRA service socket (node service v1 + v1beta1, the device health stream in every
+ * package the kubelet may call, grpc.health.v1), optionally grpc.health.v1 on TCP for a livenessProbe. It knows
+ * nothing of devices or claims: the driver hands it a ClaimHandler and its health snapshots.
+ *
+ * Threats: a stale socket of a dead instance (removed before binding; a live one of another pod is left alone), a
+ * socket other users could connect to (restricted to the owner after binding), the kubelet calling the DRA socket
+ * before it is served (registration is bound last and removed first).
+ */
+import { rm } from 'node:fs/promises';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from '../../src/log.js';
+import { type DeviceHealthSnapshot, HealthStreamServer } from './health-stream.js';
+import { type ClaimHandler, nodeServiceImplementation } from './node-service.js';
+import {
+  DRA_V1_SERVICE,
+  DRA_V1BETA1_SERVICE,
+  HEALTH_V1_SERVICE,
+  HEALTH_V1ALPHA1_SERVICE,
+  HEALTH_V1BETA1_SERVICE,
+  HEALTH_VERSIONS,
+  kubeletServices,
+} from './protos.js';
+import { pluginInfo, RegistrationService, type RegistrationState } from './registration.js';
+import { ensureSocketDirs, removeStaleSockets, restrictSocket, type SocketLayout, socketLayout } from './sockets.js';
+
+/** The gRPC service names reported SERVING on grpc.health.v1 ('' is the whole server). */
+const SERVED_SERVICES = [
+  '',
+  DRA_V1_SERVICE,
+  DRA_V1BETA1_SERVICE,
+  HEALTH_V1_SERVICE,
+  HEALTH_V1BETA1_SERVICE,
+  HEALTH_V1ALPHA1_SERVICE,
+];
+
+export interface PluginServerOptions {
+  driver: string;
+  /** default /var/lib/kubelet/plugins_registry */
+  registryDir?: string;
+  /** default /var/lib/kubelet/plugins/<driver> */
+  pluginDir?: string;
+  /** the agent pod's UID: rolling-update socket names so two agent pods can overlap */
+  podUid?: string;
+  /** the driver's prepare/unprepare */
+  claims: ClaimHandler;
+  /** the pool named in the health stream's device IDs */
+  poolName: string;
+  /** every served device with its current health */
+  health: () => DeviceHealthSnapshot[];
+  /** calls back on any health change; returns the unsubscribe function */
+  subscribeHealth: (onChange: () => void) => () => void;
+  /** health_check_timeout_seconds on the stream (default 60) */
+  healthTimeoutSeconds?: number;
+  /** resend the full list this often even without changes (default 10 s, below the kubelet's 30 s) */
+  healthResendMs?: number;
+  /** also serve grpc.health.v1 on this TCP address (e.g. `0.0.0.0:51515`); off by default */
+  grpcHealthAddress?: string;
+  logger: Logger;
+}
+
+export interface PluginReadiness {
+  ready: boolean;
+  live: boolean;
+  reason: string;
+}
+
+export class PluginServer {
+  readonly layout: SocketLayout;
+  private readonly registration: RegistrationService;
+  private readonly healthStream: HealthStreamServer;
+  private grpcHealth: HealthImplementation | undefined;
+  private draServer: Server | undefined;
+  private registrationServer: Server | undefined;
+  private healthServer: Server | undefined;
+  private serving = false;
+  private stopped = false;
+
+  constructor(private readonly options: PluginServerOptions) {
+    this.layout = socketLayout({
+      driver: options.driver,
+      registryDir: options.registryDir,
+      pluginDir: options.pluginDir,
+      podUid: options.podUid,
+    });
+    this.registration = new RegistrationService(
+      pluginInfo(options.driver, this.layout.draSocket),
+      options.logger.child({ part: 'registration' }),
+    );
+    this.healthStream = new HealthStreamServer({
+      poolName: options.poolName,
+      snapshot: options.health,
+      subscribe: options.subscribeHealth,
+      timeoutSeconds: options.healthTimeoutSeconds ?? 60,
+      resendIntervalMs: options.healthResendMs ?? 10_000,
+      logger: options.logger.child({ part: 'health-stream' }),
+    });
+  }
+
+  /** Creates the socket directories (before the driver writes its own state beside them). */
+  async prepareDirs(): Promise<void> {
+    await ensureSocketDirs(this.layout);
+  }
+
+  /** Serves the DRA socket, then registers: the kubelet may call the DRA socket the moment it sees registration. */
+  async start(): Promise<void> {
+    const { logger } = this.options;
+    this.stopped = false;
+    await ensureSocketDirs(this.layout);
+    const removed = await removeStaleSockets(this.options.driver, this.layout);
+    if (removed.length > 0) logger.info({ removed }, 'removed stale plugin sockets');
+
+    // Loaded on start, not at import: grpc-health-check reads its .proto via __dirname when its module is first
+    // evaluated, which an ESM bundle lacks; a dynamic import keeps every other command of the bundle unaffected.
+    // (A CommonJS module: bundlers may put its exports under `default`.)
+    const healthModule: {
+      HealthImplementation?: typeof HealthImplementation;
+      default?: { HealthImplementation: typeof HealthImplementation };
+    } = await import('grpc-health-check');
+    const Health = healthModule.HealthImplementation ?? healthModule.default?.HealthImplementation;
+    if (!Health) throw new Error('grpc-health-check did not load: no HealthImplementation export');
+    const grpcHealth = new Health({ '': 'NOT_SERVING' });
+    this.grpcHealth = grpcHealth;
+    const services = kubeletServices();
+    const dra = new Server();
+    dra.addService(services.draV1, nodeServiceImplementation(this.options.claims, 'v1', logger));
+    dra.addService(services.draV1beta1, nodeServiceImplementation(this.options.claims, 'v1beta1', logger));
+    // One implementation behind every health package: the messages are identical, only the method path differs.
+    for (const version of HEALTH_VERSIONS) {
+      dra.addService(services.health[version], { NodeWatchResources: this.healthStream.handler });
+    }
+    grpcHealth.addToServer(dra);
+    await bindUnix(dra, this.layout.draSocket);
+    await restrictSocket(this.layout.draSocket);
+    this.draServer = dra;
+    this.healthStream.start();
+
+    if (this.options.grpcHealthAddress) {
+      const health = new Server();
+      grpcHealth.addToServer(health);
+      await new Promise<void>((resolve, reject) =>
+        health.bindAsync(this.options.grpcHealthAddress as string, ServerCredentials.createInsecure(), (error) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
+      this.healthServer = health;
+    }
+
+    // Registration last: the kubelet may call the DRA socket the moment it sees this one.
+    const registration = new Server();
+    registration.addService(services.registration, this.registration.implementation());
+    await bindUnix(registration, this.layout.registrationSocket);
+    await restrictSocket(this.layout.registrationSocket);
+    this.registrationServer = registration;
+    this.serving = true;
+    for (const name of SERVED_SERVICES) grpcHealth.setStatus(name, 'SERVING');
+  }
+
+  /** Removes the registration socket first (the kubelet de-registers this instance), then closes the service. */
+  async stop(): Promise<void> {
+    this.serving = false;
+    this.stopped = true;
+    for (const name of SERVED_SERVICES) this.grpcHealth?.setStatus(name, 'NOT_SERVING');
+    await shutdown(this.registrationServer);
+    this.registrationServer = undefined;
+    this.healthStream.stop();
+    await shutdown(this.draServer);
+    this.draServer = undefined;
+    await shutdown(this.healthServer);
+    this.healthServer = undefined;
+    await rm(this.layout.registrationSocket, { force: true });
+    await rm(this.layout.draSocket, { force: true });
+  }
+
+  /** For /readyz (ready: registered with the kubelet) and /healthz (live: sockets served). */
+  readiness(): PluginReadiness {
+    // Live while starting (a slow start is not a wedged process); not live once stopped.
+    if (!this.serving) {
+      return this.stopped
+        ? { ready: false, live: false, reason: 'kubelet plugin stopped' }
+        : { ready: false, live: true, reason: 'kubelet plugin starting' };
+    }
+    const registration: RegistrationState = this.registration.state();
+    switch (registration.state) {
+      case 'registered':
+        return { ready: true, live: true, reason: 'registered with the kubelet' };
+      case 'refused':
+        return { ready: false, live: true, reason: `kubelet refused the registration: ${registration.error}` };
+      default:
+        return { ready: false, live: true, reason: 'waiting for the kubelet to register the plugin' };
+    }
+  }
+
+  /** Sends the current device list on every health stream (the served devices changed). */
+  healthChanged(): void {
+    this.healthStream.broadcast();
+  }
+
+  registrationState(): RegistrationState {
+    return this.registration.state();
+  }
+
+  healthConnections(): number {
+    return this.healthStream.connections();
+  }
+}
+
+function bindUnix(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
+}
+
+function shutdown(server: Server | undefined, graceMs = 2000): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
