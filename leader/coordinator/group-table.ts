@@ -4,6 +4,7 @@
  */
 import type { GroupMemberStatus, GroupState, GroupStatus } from '../../src/contract/group-status.js';
 import type { EngineEvent, MemberIdentity, MemberInfo, Progress, Release } from '../protocol/messages.js';
+import { GoodputLedger } from './goodput.js';
 
 /**
  * Joined: admitted, waiting at the barrier. Released: given the environment of `epoch`. Running: its engine runs.
@@ -84,6 +85,8 @@ export class GroupTable {
   private restartsValue = 0;
   private lastReasonValue: string | undefined;
   private lastChangeValue: number;
+  /** time per state and recoveries (the goodput metrics and the status annotation) */
+  readonly goodput: GoodputLedger;
 
   constructor(options: GroupTableOptions) {
     if (!Number.isInteger(options.size) || options.size < 1) {
@@ -98,6 +101,7 @@ export class GroupTable {
     this.now = options.now ?? Date.now;
     this.epochValue = options.lastEpoch ?? 0;
     this.lastChangeValue = this.now();
+    this.goodput = new GoodputLedger(this.stateValue, this.lastChangeValue);
   }
 
   get epoch(): number {
@@ -256,6 +260,7 @@ export class GroupTable {
       m.reason = undefined;
     }
     this.stateValue = 'Running';
+    this.goodput.transition('Running', now);
     if (reason) this.lastReasonValue = reason;
     this.touch(now);
     return this.epochValue;
@@ -263,9 +268,11 @@ export class GroupTable {
 
   /** Seam for recovery: put the group in a state with a reason (e.g. Recovering after a member was lost). */
   setState(state: GroupState, reason?: string): void {
+    const now = this.now();
     this.stateValue = state;
+    this.goodput.transition(state, now);
     if (reason) this.lastReasonValue = reason;
-    this.touch(this.now());
+    this.touch(now);
   }
 
   /** Marks a member's state (recovery marks Lost; the server marks heartbeats). */
@@ -387,6 +394,7 @@ export class GroupTable {
       lastChange: new Date(this.lastChangeValue).toISOString(),
     };
     if (this.lastReasonValue) status.lastReason = this.lastReasonValue;
+    status.goodput = this.goodput.snapshot();
     return status;
   }
 

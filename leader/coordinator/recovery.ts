@@ -187,7 +187,9 @@ export class RecoveryManager {
           log[a.level](a.fields, a.message);
           break;
         case 'recovered':
+          table.goodput.recovered(a.ms, a.loss);
           this.options.observer?.recovered?.(a.ms, a.loss);
+          changed = true;
           break;
       }
     }

@@ -246,6 +246,15 @@ export function recoveringGroup(namespace = 'default', gpuName: (index: number) 
     restarts: 2,
     lastReason: `member 1: device ${bad} unhealthy (xid 79)`,
     lastChange: '2026-11-22T05:10:00Z',
+    // an hour of accounting to 05:10, then Recovering: at the tests' 05:30, 2220 of 3600 s served
+    goodput: {
+      since: '2026-11-22T04:10:00.000Z',
+      asOf: '2026-11-22T05:10:00.000Z',
+      seconds: { Forming: 120, Running: 2220, Recovering: 60 },
+      recoveries: 2,
+      lastRecoveryMs: 3420,
+      recoveriesByLoss: { device: 1, engine: 1 },
+    },
   };
   const gpus = (pool: string) => [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ pool, device: gpuName(i) }));
   const pods = [

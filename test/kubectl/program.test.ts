@@ -103,6 +103,26 @@ describe('kubectl lockstep (in-process)', () => {
     expect(detail.stdout).toContain('?[2J?]0;pwned?');
   });
 
+  it('group shows the serving fraction and the last recovery; groups -o wide as columns', async () => {
+    const detail = await run(['group', 'llama']);
+    // 2220 s Running of 2400 s accounted to 05:10, then 20 min Recovering until now (05:30)
+    expect(detail.stdout).toMatch(
+      /\nServing: +61\.7% since 2026-11-22T04:10:00\.000Z \(Forming 2m, Running 37m, Recovering 21m\)\n/,
+    );
+    expect(detail.stdout).toMatch(/\nLast Recovery: +3\.42s \(2 recoveries: device 1, engine 1\)\n/);
+    const wide = await run(['groups', '-o', 'wide']);
+    const [head, row] = wide.stdout.split('\n').map((l) => l.split(/ {2,}/));
+    expect(row?.[head!.indexOf('SERVING')]).toBe('61.7%');
+    expect(row?.[head!.indexOf('LAST RECOVERY')]).toBe('3.42s');
+    // a malformed goodput in the annotation is not shown as a figure
+    const lists = cluster();
+    const annotations = lists.pods[0]!.metadata.annotations ?? {};
+    const key = Object.keys(annotations)[0]!;
+    annotations[key] = JSON.stringify({ ...JSON.parse(annotations[key]!), goodput: { seconds: 'lots' } });
+    const broken = await run(['group', 'llama'], { lists });
+    expect(broken.stdout).toMatch(/\nServing: +<unknown>\nLast Recovery: +<none>\n/);
+  });
+
   it('takes the namespace from the context, -n over it, -A over both', async () => {
     const calls: { kind: ReadKind; scope: Scope }[] = [];
     const connected = { reader: fakeReader(cluster(), calls) };

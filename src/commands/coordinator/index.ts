@@ -64,6 +64,17 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
     .addOption(
       flag(
         {
+          flags: '--metrics-address <addr>',
+          description:
+            'serve the group goodput metrics (Prometheus text) on GET /metrics at this [host]:port (default: off)',
+          parse: parseListenAddress,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
           flags: '--master-port <port>',
           description: 'rendezvous port on rank 0 given to torch.distributed, vLLM and SGLang',
           default: 29500,

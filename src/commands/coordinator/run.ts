@@ -1,5 +1,6 @@
 /** `lockstep coordinator`: resolves the group from flags and the leader pod, then runs until SIGTERM. */
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { tokenReviewAuthenticator } from '../../../leader/auth/token-review.js';
 import { Coordinator } from '../../../leader/coordinator/coordinator.js';
@@ -29,6 +30,8 @@ export interface CoordinatorCliOptions {
   namespace?: string;
   podName?: string;
   listen: string;
+  /** --metrics-address: where GET /metrics serves the group's goodput (off when absent) */
+  metricsAddress?: string;
   kubeconfig?: string;
   heartbeatTimeout: number;
   masterPort: number;
@@ -239,6 +242,12 @@ export async function runCoordinator(
   });
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let metrics: Server | undefined;
+  if (opts.metricsAddress) {
+    // before anything else starts: a port already taken ends the coordinator with nothing left running
+    const { groupMetrics, serveMetrics } = await import('../../../leader/coordinator/metrics.js');
+    metrics = await serveMetrics(opts.metricsAddress, groupMetrics(coordinator.table), log);
+  }
   try {
     podWatch?.start();
     await coordinator.start();
@@ -246,6 +255,8 @@ export async function runCoordinator(
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    metrics?.close();
+    metrics?.closeAllConnections();
   }
   await coordinator.stop();
   await podWatch?.stop();

@@ -1,5 +1,5 @@
 import { groupOfPod } from '../../contract/group-identity.js';
-import { type GroupState, type GroupStatus, parseGroupStatus } from '../../contract/group-status.js';
+import { type GroupGoodput, type GroupState, type GroupStatus, parseGroupStatus } from '../../contract/group-status.js';
 import {
   ANNOTATION_GROUP_STATUS,
   CONDITION_DEVICES_HEALTHY,
@@ -37,6 +37,8 @@ export interface GroupRecord {
   leader?: string;
   created?: Date;
   members: MemberRecord[];
+  /** time per state and recoveries, as the coordinator last published them */
+  goodput?: GroupGoodput;
 }
 
 function conditionStatus(pod: Pod, type: string): string | undefined {
@@ -158,6 +160,7 @@ export function buildGroups(pods: readonly Pod[]): GroupRecord[] {
     };
     if (status) record.epoch = status.epoch;
     if (status?.lastReason) record.lastReason = status.lastReason;
+    if (status?.goodput) record.goodput = status.goodput;
     const lastChange = toDate(status?.lastChange);
     if (lastChange) record.lastChange = lastChange;
     if (leader) record.leader = leader.pod.metadata.name ?? '';

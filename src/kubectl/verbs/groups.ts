@@ -1,11 +1,12 @@
 import { CliError } from '../../cli/errors.js';
 import { groupOfPod } from '../../contract/group-identity.js';
+import { GROUP_STATES, servingFraction } from '../../contract/group-status.js';
 import { LABEL_GROUP } from '../../contract/names.js';
 import { ApiError } from '../cluster.js';
 import { isWide, type VerbContext, type View } from '../context.js';
 import { toDate } from '../model/devices.js';
 import { buildGroups, type GroupRecord, type MemberRecord } from '../model/groups.js';
-import { age } from '../render/age.js';
+import { age, humanDuration } from '../render/age.js';
 import { ReasonCells } from '../render/reason.js';
 import { type Column, cellText, healthColour, renderTable } from '../render/table.js';
 import type { Event } from '../wire.js';
@@ -30,9 +31,49 @@ export function groupColumns(ctx: VerbContext, reasons = new ReasonCells(isWide(
     { header: 'LAST REASON', cell: (g) => reasons.cell(g.lastReason) },
     { header: 'LAST CHANGE', cell: (g) => (g.lastChange ? age(g.lastChange, now) : undefined) },
     { header: 'AGE', cell: (g) => age(g.created, now) },
+    { header: 'SERVING', cell: (g) => servingCell(g, now), wide: true },
+    { header: 'LAST RECOVERY', cell: (g) => lastRecoveryCell(g), wide: true },
     { header: 'LEADER', cell: (g) => g.leader, wide: true },
   ];
   return ctx.namespace === undefined ? [{ header: 'NAMESPACE', cell: (g) => g.namespace }, ...columns] : columns;
+}
+
+/** The share of its coordinator's life the group served (Running), e.g. `99.2%`; undefined before any status. */
+function servingCell(g: GroupRecord, now: Date): string | undefined {
+  if (!g.goodput || g.state === 'Unknown') return undefined;
+  const fraction = servingFraction(g.goodput, g.state, now.getTime());
+  return fraction === undefined ? undefined : percent(fraction);
+}
+
+function lastRecoveryCell(g: GroupRecord): string | undefined {
+  const ms = g.goodput?.lastRecoveryMs;
+  return ms === undefined ? undefined : seconds(ms);
+}
+
+const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
+const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(2)}s` : humanDuration(ms));
+
+/** `Serving:` of the describe view: the fraction, since when, and the time in each state. */
+function servingField(g: GroupRecord, now: Date): string {
+  if (!g.goodput || g.state === 'Unknown') return '<unknown>';
+  const open = Math.max(0, now.getTime() - Date.parse(g.goodput.asOf)) / 1000;
+  const spent = GROUP_STATES.map((state) => {
+    const s = (g.goodput?.seconds[state] ?? 0) + (state === g.state ? open : 0);
+    return [state, s] as const;
+  }).filter(([, s]) => s > 0);
+  const fraction = servingFraction(g.goodput, g.state, now.getTime());
+  const parts = spent.map(([state, s]) => `${state} ${humanDuration(s * 1000)}`).join(', ');
+  return `${fraction === undefined ? '<unknown>' : percent(fraction)} since ${g.goodput.since}${parts ? ` (${parts})` : ''}`;
+}
+
+/** `Last Recovery:` of the describe view: its duration, and how many recoveries by the loss that began them. */
+function lastRecoveryField(g: GroupRecord): string {
+  const goodput = g.goodput;
+  if (!goodput || goodput.lastRecoveryMs === undefined) return '<none>';
+  const byLoss = Object.entries(goodput.recoveriesByLoss ?? {})
+    .map(([loss, n]) => `${loss} ${n}`)
+    .join(', ');
+  return `${seconds(goodput.lastRecoveryMs)} (${goodput.recoveries} ${goodput.recoveries === 1 ? 'recovery' : 'recoveries'}${byLoss ? `: ${byLoss}` : ''})`;
 }
 
 export async function groupsVerb(ctx: VerbContext): Promise<View> {
@@ -142,6 +183,8 @@ function renderGroup(ctx: VerbContext, g: GroupRecord, events: readonly EventRow
     ['Restarts', String(g.restarts)],
     ['Last Reason', cellText(reasons.cell(g.lastReason))],
     ['Last Change', g.lastChange ? `${g.lastChange.toISOString()} (${age(g.lastChange, now)} ago)` : '<none>'],
+    ['Serving', servingField(g, now)],
+    ['Last Recovery', lastRecoveryField(g)],
     ['Leader', cellText(g.leader)],
   ];
   const width = Math.max(...fields.map(([k]) => k.length)) + 2;
