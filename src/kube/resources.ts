@@ -16,6 +16,17 @@ export const RESOURCE_SLICES: ResourceType = {
   kind: 'ResourceSlice',
   namespaced: false,
 };
+/**
+ * Admins' taints on devices picked by a selector (KEP-5055). Served at v1beta2 where the DRADeviceTaintRules gate is on;
+ * a cluster without it answers 404, which readers take as "no rules".
+ */
+export const DEVICE_TAINT_RULES: ResourceType = {
+  group: 'resource.k8s.io',
+  version: 'v1beta2',
+  resource: 'devicetaintrules',
+  kind: 'DeviceTaintRule',
+  namespaced: false,
+};
 export const RESOURCE_CLAIMS: ResourceType = {
   group: 'resource.k8s.io',
   version: 'v1',

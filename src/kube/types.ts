@@ -79,6 +79,17 @@ export interface DeviceTaint {
   timeAdded?: string;
 }
 
+/**
+ * resource.k8s.io/v1beta2 DeviceTaintRule: `taint` applies to every device the selector picks (all its fields must
+ * match; an empty selector picks every device, no selector picks none), with the same effect as a driver's taint.
+ */
+export interface DeviceTaintRule extends KubeObject {
+  spec: {
+    deviceSelector?: { driver?: string; pool?: string; device?: string };
+    taint: DeviceTaint;
+  };
+}
+
 export interface Device {
   name: string;
   attributes?: Record<string, DeviceAttribute>;

@@ -2,6 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError as KubeApiError, KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import {
+  DEVICE_TAINT_RULES,
   EVENTS,
   NODES,
   PODS,
@@ -12,7 +13,7 @@ import {
 } from '../kube/resources.js';
 import type { KubeList } from '../kube/types.js';
 import { VERSION } from '../version.js';
-import type { Event, Node, Pod, ResourceClaim, ResourceSlice } from './wire.js';
+import type { DeviceTaintRule, Event, Node, Pod, ResourceClaim, ResourceSlice } from './wire.js';
 
 export interface Scope {
   /** undefined = all namespaces */
@@ -21,7 +22,7 @@ export interface Scope {
   fieldSelector?: string;
 }
 
-export type ReadKind = 'resourceslices' | 'nodes' | 'pods' | 'resourceclaims' | 'events';
+export type ReadKind = 'resourceslices' | 'nodes' | 'pods' | 'resourceclaims' | 'events' | 'devicetaintrules';
 
 export const RESOURCE_TYPES: Record<ReadKind, ResourceType> = {
   resourceslices: RESOURCE_SLICES,
@@ -29,6 +30,7 @@ export const RESOURCE_TYPES: Record<ReadKind, ResourceType> = {
   pods: PODS,
   resourceclaims: RESOURCE_CLAIMS,
   events: EVENTS,
+  devicetaintrules: DEVICE_TAINT_RULES,
 };
 
 export interface KindMap {
@@ -37,6 +39,7 @@ export interface KindMap {
   pods: Pod;
   resourceclaims: ResourceClaim;
   events: Event;
+  devicetaintrules: DeviceTaintRule;
 }
 
 /** What the plugin reads: one list per kind, whatever the cluster's size. A seam for tests and for -w. */

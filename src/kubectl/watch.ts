@@ -8,6 +8,11 @@ import type { KubeObject } from './wire.js';
 export interface ReadCall {
   kind: ReadKind;
   scope: Scope;
+  /**
+   * what the list failed with (a kind the server does not serve, a list the user may not make): -w does not watch it
+   * and answers the same failure again, so the verb takes the fallback it took the first time
+   */
+  error?: unknown;
 }
 
 function callKey(kind: ReadKind, scope: Scope): string {
@@ -18,8 +23,16 @@ function callKey(kind: ReadKind, scope: Scope): string {
 export function recordingReader(inner: ClusterReader, calls: ReadCall[]): ClusterReader {
   return {
     list(kind, scope) {
-      if (!calls.some((c) => callKey(c.kind, c.scope) === callKey(kind, scope))) calls.push({ kind, scope });
-      return inner.list(kind, scope);
+      let call = calls.find((c) => callKey(c.kind, c.scope) === callKey(kind, scope));
+      if (!call) {
+        call = { kind, scope };
+        calls.push(call);
+      }
+      const recorded = call;
+      return inner.list(kind, scope).catch((err: unknown) => {
+        recorded.error = err;
+        throw err;
+      });
     },
   };
 }
@@ -42,6 +55,7 @@ export function informerChangeSource(client: KubeClient): ChangeSource {
     async start(calls, onChange) {
       const informers = new Map<string, Informer<KubeObject>>();
       for (const call of calls) {
+        if (call.error !== undefined) continue;
         const informer = new Informer<KubeObject>(client, {
           type: RESOURCE_TYPES[call.kind],
           ...(call.scope.namespace ? { namespace: call.scope.namespace } : {}),
@@ -55,6 +69,8 @@ export function informerChangeSource(client: KubeClient): ChangeSource {
       await Promise.all([...informers.values()].map((i) => i.synced()));
       const reader: ClusterReader = {
         async list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]> {
+          const failed = calls.find((c) => c.error !== undefined && callKey(c.kind, c.scope) === callKey(kind, scope));
+          if (failed) throw failed.error;
           const informer = informers.get(callKey(kind, scope));
           if (!informer) throw new Error(`no watch for ${kind}`);
           return informer.list() as KindMap[K][];

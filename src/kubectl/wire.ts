@@ -8,6 +8,7 @@ export type {
   Device,
   DeviceAttribute,
   DeviceTaint,
+  DeviceTaintRule,
   KubeObject,
   Node,
   ResourceClaim,

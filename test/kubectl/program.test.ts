@@ -34,6 +34,7 @@ function cluster(): Lists {
     pods,
     resourceclaims: claims,
     events: [],
+    devicetaintrules: [],
   };
 }
 
@@ -179,7 +180,14 @@ describe('kubectl lockstep (in-process)', () => {
   });
 
   it('check on a cluster where no agent has published says so and exits 1; counts read as English', async () => {
-    const none: Lists = { resourceslices: [], nodes: [], pods: [], resourceclaims: [], events: [] };
+    const none: Lists = {
+      resourceslices: [],
+      nodes: [],
+      pods: [],
+      resourceclaims: [],
+      events: [],
+      devicetaintrules: [],
+    };
     const r = await run(['check', '-A'], { lists: none });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(

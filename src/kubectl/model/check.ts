@@ -26,7 +26,8 @@ export interface CheckResult {
 }
 
 /**
- * Everything `kubectl lockstep check` calls a problem. Deliberately not problems: a group still Forming (it is
+ * Everything `kubectl lockstep check` calls a problem (an admin's NoSchedule/NoExecute DeviceTaintRule on a device
+ * included: the device cannot take new pods). Deliberately not problems: an admin's taint with effect None, a group still Forming (it is
  * starting), a kubelet device status of Unknown (the kubelet's health gate may simply be off).
  */
 export function findProblems(input: CheckInput): CheckResult {
@@ -40,6 +41,16 @@ export function findProblems(input: CheckInput): CheckResult {
       });
     } else if (d.health === 'Unknown') {
       problems.push({ kind: 'device', object: `${d.node}/${d.name}`, problem: 'health not published' });
+    }
+    // an admin's taint keeps new pods off the device (NoExecute also evicts); effect None is only information
+    for (const t of d.taints) {
+      if (t.rule === undefined || t.effect === 'None') continue;
+      const taint = `${t.key}${t.value === undefined ? '' : `=${t.value}`}:${t.effect}`;
+      problems.push({
+        kind: 'device',
+        object: `${d.node}/${d.name}`,
+        problem: `tainted by DeviceTaintRule ${t.rule}: ${taint}`,
+      });
     }
   }
   for (const p of input.pools) {

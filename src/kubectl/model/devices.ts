@@ -6,7 +6,7 @@ import {
   isLockstepTaintKey,
   TAINT_KEYS,
 } from '../../contract/names.js';
-import type { Device, DeviceAttribute, DeviceTaint, ResourceSlice } from '../wire.js';
+import type { Device, DeviceAttribute, DeviceTaint, DeviceTaintRule, ResourceSlice } from '../wire.js';
 
 export type DeviceHealth = 'Healthy' | 'Unhealthy' | 'Unknown';
 
@@ -14,6 +14,8 @@ export interface TaintView {
   key: string;
   value?: string;
   effect: string;
+  /** the DeviceTaintRule that puts it there (an admin's taint); absent for the slice's own (the agent's) */
+  rule?: string;
 }
 
 /** One published device, flattened from its slice: what every verb shows about a device. */
@@ -167,6 +169,43 @@ export function deviceRecord(slice: ResourceSlice, device: Device, driver: strin
   put(r, 'memory', device.capacity?.[CAPACITY_MEMORY]?.value);
   put(r, 'reason', reason);
   return r;
+}
+
+/** Whether a DeviceTaintRule's selector picks the device: every field set must match; no selector picks nothing. */
+export function ruleSelects(
+  rule: DeviceTaintRule,
+  device: Pick<DeviceRecord, 'pool' | 'name'>,
+  driver: string,
+): boolean {
+  const selector = rule.spec?.deviceSelector;
+  if (!selector) return false;
+  return (
+    (selector.driver === undefined || selector.driver === driver) &&
+    (selector.pool === undefined || selector.pool === device.pool) &&
+    (selector.device === undefined || selector.device === device.name)
+  );
+}
+
+/**
+ * The devices with the taints of the DeviceTaintRules that select them added after their own (the agent's), each
+ * naming its rule: an admin's taint has the same effect as the driver's (FACTS.md §11), so it shows where the
+ * driver's do. Rules come sorted by name, so the order is stable. Pure: new records, the input is not changed.
+ */
+export function withTaintRules(
+  devices: readonly DeviceRecord[],
+  rules: readonly DeviceTaintRule[],
+  driver: string,
+): DeviceRecord[] {
+  const valid = rules
+    .filter((r) => r.spec?.taint && typeof r.spec.taint.key === 'string')
+    .sort((a, b) => naturalCompare(a.metadata.name ?? '', b.metadata.name ?? ''));
+  if (valid.length === 0) return [...devices];
+  return devices.map((d) => {
+    const added = valid
+      .filter((rule) => ruleSelects(rule, d, driver))
+      .map((rule) => ({ ...taintsOf([rule.spec.taint])[0]!, rule: rule.metadata.name ?? '' }));
+    return added.length === 0 ? d : { ...d, taints: [...d.taints, ...added] };
+  });
 }
 
 /**

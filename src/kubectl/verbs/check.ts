@@ -1,12 +1,13 @@
 import { EXIT } from '../../cli/exit-codes.js';
 import { isWide, type VerbContext, type View } from '../context.js';
 import { findProblems, type Problem } from '../model/check.js';
-import { buildInventory } from '../model/devices.js';
+import { buildInventory, withTaintRules } from '../model/devices.js';
 import { buildGroups } from '../model/groups.js';
 import { buildPods } from '../model/pods.js';
 import { ReasonCells } from '../render/reason.js';
 import { type Column, renderTable } from '../render/table.js';
 import { count } from '../render/words.js';
+import { readTaintRules } from './devices.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
 
 /** Exit codes of `check` (FACTS.md §10, src/cli/exit-codes.ts): 0 all good, 1 problems, 2 usage, 3 could not check. */
@@ -25,15 +26,16 @@ const columns = (reasons: ReasonCells): Column<Problem>[] => [
  */
 export async function checkVerb(ctx: VerbContext): Promise<View> {
   const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
-  const [slices, pods, claims, nodes] = await Promise.all([
+  const [slices, pods, claims, nodes, rules] = await Promise.all([
     ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver) }),
     ctx.reader.list('pods', scope),
     ctx.reader.list('resourceclaims', scope),
     ctx.selector ? readNodes(ctx) : Promise.resolve(undefined),
+    readTaintRules(ctx),
   ]);
   const inventory = selectNodes(buildInventory(slices, ctx.driver), nodes, ctx.selector);
   const result = findProblems({
-    devices: inventory.devices,
+    devices: withTaintRules(inventory.devices, rules, ctx.driver),
     pools: inventory.pools,
     pods: buildPods(pods, claims, ctx.driver),
     groups: buildGroups(pods),

@@ -1,11 +1,11 @@
 import { ApiError } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
 import { deviceKey, type Holder, holdersByDevice } from '../model/claims.js';
-import { buildInventory, type DeviceRecord, isAccelerator } from '../model/devices.js';
+import { buildInventory, type DeviceRecord, isAccelerator, type TaintView, withTaintRules } from '../model/devices.js';
 import { nearestNic } from '../model/topology.js';
 import { ReasonCells } from '../render/reason.js';
 import { type Column, healthColour, renderTable } from '../render/table.js';
-import type { ResourceClaim } from '../wire.js';
+import type { DeviceTaintRule, ResourceClaim } from '../wire.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
 
 export interface DeviceRow extends DeviceRecord {
@@ -52,7 +52,7 @@ export function deviceColumns(
     { header: 'MODEL', cell: (r) => r.model },
     { header: 'HEALTH', cell: (r) => r.health, colour: healthColour },
     { header: 'REASON', cell: (r) => reasons.cell(r.reason) },
-    { header: 'TAINTS', cell: (r) => r.taints.map((t) => `${t.key}:${t.effect}`).join(',') },
+    { header: 'TAINTS', cell: (r) => r.taints.map(taintCell).join(',') },
     { header: 'PCIE ROOT', cell: (r) => r.pcieRoot },
     { header: 'SWITCH', cell: (r) => r.pcieSwitch },
     { header: 'NUMA', cell: (r) => r.numaNode },
@@ -66,6 +66,28 @@ export function deviceColumns(
     { header: 'IFNAME', cell: (r) => r.ifName, wide: true },
   ];
   return showNode ? [{ header: 'NODE', cell: (r) => r.node }, ...columns] : columns;
+}
+
+/** `key:Effect`, and for an admin's taint the DeviceTaintRule that set it: `key:Effect(rule/NAME)`. */
+export function taintCell(t: TaintView): string {
+  return t.rule === undefined ? `${t.key}:${t.effect}` : `${t.key}:${t.effect}(rule/${t.rule})`;
+}
+
+/**
+ * The cluster's DeviceTaintRules. A cluster that does not serve the kind (no DRADeviceTaintRules gate: 404) has none;
+ * one the user may not list them on is shown without them, with a warning, as for Node objects.
+ */
+export async function readTaintRules(ctx: VerbContext): Promise<DeviceTaintRule[]> {
+  try {
+    return await ctx.reader.list('devicetaintrules', {});
+  } catch (err) {
+    if (err instanceof ApiError && err.failure === 'not-found') return [];
+    if (err instanceof ApiError && err.failure === 'forbidden') {
+      ctx.warn(`${err.message} (administrators' device taints not shown)`);
+      return [];
+    }
+    throw err;
+  }
 }
 
 /**
@@ -85,13 +107,15 @@ async function readClaims(ctx: VerbContext): Promise<ResourceClaim[]> {
 
 /** `devices [NODE]`: one request for the slices (by field selector), one for the claims of every namespace. */
 export async function devicesVerb(ctx: VerbContext, node: string | undefined): Promise<View> {
-  const [slices, claims, nodes] = await Promise.all([
+  const [slices, claims, nodes, rules] = await Promise.all([
     ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver, node) }),
     readClaims(ctx),
     ctx.selector ? readNodes(ctx) : Promise.resolve(undefined),
+    readTaintRules(ctx),
   ]);
   const inventory = selectNodes(buildInventory(slices, ctx.driver), nodes, ctx.selector);
-  const rows = deviceRows(inventory.devices, holdersByDevice(claims, ctx.driver));
+  const devices = withTaintRules(inventory.devices, rules, ctx.driver);
+  const rows = deviceRows(devices, holdersByDevice(claims, ctx.driver));
   return {
     data: { kind: 'DeviceList', items: rows },
     names: () => rows.map((r) => `device/${r.node}/${r.name}`),
