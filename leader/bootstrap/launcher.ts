@@ -43,10 +43,10 @@ export interface LauncherResult {
 
 export const LAUNCHER_SCRIPT = `#!/bin/sh
 # installed by lockstep bootstrap: runs lockstep with the node that came with it (engine images have neither)
-# shell builtins only: an engine image may not even have dirname
+# shell builtins only: an engine image may not even have dirname; "--" ends the options of node (it would take --env-file)
 case "$0" in */*) here=\${0%/*} ;; *) here=. ;; esac
 here=$(CDPATH= cd -P -- "$here" && pwd -P)
-exec "$here/node" "$here/lib/lockstep.mjs" "$@"
+exec "$here/node" -- "$here/lib/lockstep.mjs" "$@"
 `;
 
 const COMPLETE = '.complete';

@@ -2,9 +2,12 @@
  * Turns the join flags (shared by bootstrap and run) into the member's identity and the coordinator's address.
  * Reads the pod's small facts (its /etc/hosts, its /dev listing, the token) through parameters.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { describeFileType, unreadableFileReason } from '../../src/fs/input-checks.js';
 import type { MemberIdentity } from '../protocol/messages.js';
+import { jsonPathFor } from './env-file.js';
 import { detectDevices, rankHint } from './identity.js';
 import { type CoordinatorTarget, locateCoordinator, ownFqdn } from './locate.js';
 
@@ -54,6 +57,50 @@ export function readTlsCa(path: string | undefined): Buffer | undefined {
     return readFileSync(path);
   } catch (err) {
     throw new JoinFlagError(`cannot read --tls-ca ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * The group environment file and its JSON twin must be writable regular files or not exist yet (bootstrap creates
+ * them, and `run` joins by itself when they are absent); a directory, a special file, an unreadable file or a parent
+ * that cannot hold them is a usage error of its own before anything joins, instead of an EISDIR after the group
+ * released this member (bootstrap) or a confusing "cannot read the group environment" (run).
+ */
+export function checkEnvFile(path: string): void {
+  for (const file of [path, jsonPathFor(path)]) {
+    const problem = unreadableFileReason(file);
+    if (problem?.missing === false) {
+      throw new JoinFlagError(
+        file === path
+          ? `--env-file ${path} ${problem.reason}`
+          : `--env-file ${path}: its JSON twin ${file} ${problem.reason}`,
+      );
+    }
+  }
+  // the nearest existing ancestor is where bootstrap creates the missing directories
+  let dir = dirname(resolve(path));
+  for (;;) {
+    let info: Stats | undefined;
+    try {
+      info = statSync(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        throw new JoinFlagError(`--env-file ${path}: cannot use ${dir} (${code})`);
+    }
+    if (info) {
+      if (!info.isDirectory())
+        throw new JoinFlagError(`--env-file ${path}: ${dir} is ${describeFileType(info)}, not a directory`);
+      try {
+        accessSync(dir, constants.W_OK | constants.X_OK);
+      } catch {
+        throw new JoinFlagError(`--env-file ${path}: cannot write in ${dir} (permission denied)`);
+      }
+      return;
+    }
+    const up = dirname(dir);
+    if (up === dir) return;
+    dir = up;
   }
 }
 
@@ -123,5 +170,6 @@ export function planJoin(
   if (hint) identity.rankHint = hint.rank;
   const token = readTokenFile(flags.tokenFile).trim();
   const ca = readTlsCa(flags.tlsCa);
+  checkEnvFile(flags.envFile);
   return ca ? { identity, target, token, ca } : { identity, target, token };
 }

@@ -5,7 +5,7 @@
  * garbage, or parsed as a plain YAML scalar); special files where a regular file is expected (a FIFO blocks a read
  * for ever, a directory reads as EISDIR deep inside a parser).
  */
-import type { Stats } from 'node:fs';
+import { accessSync, constants, type Stats, statSync } from 'node:fs';
 
 export type TextResult = { ok: true; text: string } | { ok: false; reason: string };
 
@@ -33,4 +33,34 @@ export function describeFileType(info: Stats): string {
   if (info.isBlockDevice()) return 'a block device';
   if (info.isSymbolicLink()) return 'a symbolic link';
   return 'not a regular file';
+}
+
+/**
+ * Why `path` cannot be read as a regular file, or undefined when it can. Made before opening, so a directory, a FIFO
+ * (whose read would block for ever) or a file the process may not read gets a message of its own instead of an
+ * errno deep inside a parser, or being mistaken for "absent". `missing` is the caller's choice: some files may be
+ * absent (a projected token outside a pod), others may not.
+ *
+ * Threats: a directory or special file at the path (refused by type, never opened); a permission problem (named as
+ * such); a path through a non-directory (ENOTDIR, named as "cannot be reached").
+ */
+export function unreadableFileReason(path: string): { missing: true } | { missing: false; reason: string } | undefined {
+  let info: Stats;
+  try {
+    info = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { missing: true };
+    if (code === 'ENOTDIR')
+      return { missing: false, reason: 'cannot be reached (a part of the path is not a directory)' };
+    if (code === 'EACCES') return { missing: false, reason: 'cannot be read (permission denied)' };
+    return { missing: false, reason: `cannot be read (${code ?? String(err)})` };
+  }
+  if (!info.isFile()) return { missing: false, reason: `is ${describeFileType(info)}, not a file` };
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    return { missing: false, reason: 'cannot be read (permission denied)' };
+  }
+  return undefined;
 }

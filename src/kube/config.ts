@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DomainError, errorMessage } from '../errors.js';
+import { unreadableFileReason } from '../fs/input-checks.js';
 
 export interface KubeConfigSource {
   /** --kubeconfig (may be a `:`-separated list, as $KUBECONFIG can be) */
@@ -19,8 +20,9 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 /**
  * Loads the client configuration the way kubectl users expect, in this order: an explicit --kubeconfig (or
  * $KUBECONFIG through the flag's env twin), the in-cluster service account when running in a pod, then
- * ~/.kube/config. Every failure is a DomainError (`failed`: not a usage
- * error, the flags were fine) that says which source was tried.
+ * ~/.kube/config. Every failure is a DomainError (`failed`: not a usage error, the flags were fine) that says which
+ * source was tried. A missing file in a list is skipped (as kubectl skips missing $KUBECONFIG entries); a file that is
+ * there but is a directory, a special file or not readable is its own error, never taken for "absent".
  */
 export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
   const env = source.env ?? process.env;
@@ -29,7 +31,12 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
   const root = source.inClusterRoot ?? '';
   if (explicit) {
     const files = explicit.split(delimiter).filter((f) => f !== '');
-    const found = files.filter((f) => existsSync(f));
+    const found: string[] = [];
+    for (const file of files) {
+      const problem = unreadableFileReason(file);
+      if (problem?.missing === false) throw new DomainError('failed', `kubeconfig ${file} ${problem.reason}`);
+      if (!problem) found.push(file);
+    }
     if (found.length === 0) {
       throw new DomainError('failed', `kubeconfig ${explicit} does not exist`);
     }
@@ -54,7 +61,9 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
     kc.loadFromCluster(root);
   } else {
     const home = join(env.HOME ?? homedir(), '.kube', 'config');
-    if (!existsSync(home)) {
+    const problem = unreadableFileReason(home);
+    if (problem?.missing === false) throw new DomainError('failed', `kubeconfig ${home} ${problem.reason}`);
+    if (problem) {
       throw new DomainError(
         'failed',
         'no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, run in a pod, or create ~/.kube/config',

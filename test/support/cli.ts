@@ -10,7 +10,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs a bundled program (dist/<name>.mjs) as a real process. */
+/** Runs a bundled program (dist/<name>.mjs) as a real process (`node --`: see src/cli/lockstep.ts). */
 export function runBundle(
   name: 'lockstep' | 'kubectl-lockstep',
   args: readonly string[],
@@ -18,7 +18,7 @@ export function runBundle(
   input?: string,
 ): CliResult {
   const bundle = name === 'lockstep' ? join(DIST, 'lockstep.mjs') : join(DIST, 'plugin', `${name}.mjs`);
-  const result = spawnSync(process.execPath, [bundle, ...args], {
+  const result = spawnSync(process.execPath, ['--', bundle, ...args], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     input,

@@ -12,6 +12,7 @@ import { type EnvOverride, engineEnvironment, groupView } from '../../../leader/
 import { attachSession, type MemberTls } from '../../../leader/member/client.js';
 import { type EnvFile, readEnvFile } from '../../../leader/member/env-file.js';
 import {
+  checkEnvFile,
   JoinFlagError,
   type JoinFlags,
   type JoinPlan,
@@ -177,6 +178,7 @@ export async function runRun(
   let ca: Buffer | undefined;
   try {
     ca = readTlsCa(options.tlsCa);
+    checkEnvFile(options.envFile);
   } catch (err) {
     if (err instanceof JoinFlagError) throw usageError(err.message);
     throw err;
