@@ -5,12 +5,21 @@ export interface InjectOptions {
   image: string;
   /** engine for `lockstep run --engine`; undefined (or 'auto') = detect from the command */
   engine?: DetectedEngine | 'torch' | 'none' | 'auto';
-  /** words of the command to wrap when the main container has none (it relies on its image's entrypoint) */
-  command?: readonly string[];
+  /**
+   * Commands to wrap in main containers that have none (they rely on their image's entrypoint), each for one template
+   * or container (`--command leader=…`); one without a target serves the only such container there is.
+   */
+  commands?: readonly CommandChoice[];
   /** leave a LeaderWorkerSet's restartPolicy as it is */
   keepRestartPolicy?: boolean;
   /** leave objects that run pods but are no kind inject handles (Deployment, RayCluster, …) as they are, with a warning */
   passThrough?: boolean;
+}
+
+/** One `--command`: `[TARGET=]COMMAND`, the target naming a template (leader, worker, a replicated job) or container. */
+export interface CommandChoice {
+  target?: string;
+  words: readonly string[];
 }
 
 /** A bad input that inject refuses: the message names the object and the field. */
@@ -27,4 +36,16 @@ export interface InjectReport {
   warnings: string[];
   /** what the user must do besides applying the output (RBAC), printed with the explanation */
   notes: string[];
+  /** main containers with no command of their own, and the --command each got, checked once the input is done */
+  commandless?: CommandlessContainer[];
+  /** every name --command could target in the input (template names, main containers) */
+  commandTargets?: string[];
+}
+
+/** A main container that relies on its image's entrypoint: where, the names --command can pick it by, what it got. */
+export interface CommandlessContainer {
+  where: string;
+  container: string;
+  targets: readonly string[];
+  chosen?: CommandChoice;
 }

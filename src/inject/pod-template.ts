@@ -27,7 +27,7 @@ import {
   stringArray,
   stringAt,
 } from './json.js';
-import { InjectError, type InjectOptions, type InjectReport } from './options.js';
+import { type CommandChoice, InjectError, type InjectOptions, type InjectReport } from './options.js';
 
 /** How one pod template takes part in its group; the workload modules work it out from the object's kind. */
 export interface TemplatePlan {
@@ -42,6 +42,8 @@ export interface TemplatePlan {
   bootstrapArgs: readonly string[];
   /** extra env for the lockstep containers (rank and indexes from the downward API) */
   env: readonly JsonObject[];
+  /** names `--command NAME=…` picks this template by (leader, worker, a replicated job, the workload); its container's name also does */
+  targets?: readonly string[];
 }
 
 const SECURITY_CONTEXT: JsonObject = {
@@ -151,7 +153,7 @@ export function injectPodTemplate(
   ensureVolumes(spec, at, change);
   ensureInitContainers(spec, plan, options, at, change);
   const main = mainContainer(containers, template, at);
-  wrapCommand(main, options, report, at, change);
+  wrapCommand(main, plan, options, report, at, change);
   ensureMainEnvAndMounts(main, at, change);
   reportOwnGroupVariables(main, plan, at, report);
 
@@ -283,14 +285,25 @@ function isWrapped(c: JsonObject): boolean {
   return command !== undefined && command[0] === LOCKSTEP_BIN && command[1] === 'run';
 }
 
+/** The --command for a command-less container: one naming its template or itself, else the one without a target. */
+function commandFor(options: InjectOptions, targets: readonly string[]): CommandChoice | undefined {
+  const choices = options.commands ?? [];
+  return (
+    choices.find((c) => c.target !== undefined && targets.includes(c.target)) ??
+    choices.find((c) => c.target === undefined)
+  );
+}
+
 function wrapCommand(
   main: JsonObject,
+  plan: TemplatePlan,
   options: InjectOptions,
   report: InjectReport,
   at: string,
   change: (what: string) => void,
 ): void {
   const name = stringAt(main, 'name') ?? '(unnamed)';
+  report.commandTargets = [...(report.commandTargets ?? []), ...(plan.targets ?? []), name];
   if (isWrapped(main)) return;
   if (main.command !== undefined && stringArray(main.command) === undefined) {
     throw new InjectError(`${at}: container ${name} has a command that is not a list of strings`);
@@ -299,12 +312,15 @@ function wrapCommand(
   const args = stringArray(main.args) ?? [];
   let fromFlag = false;
   if (!command || command.length === 0) {
-    if (!options.command || options.command.length === 0) {
+    const targets = [...(plan.targets ?? []), name];
+    const chosen = commandFor(options, targets);
+    if (!chosen || chosen.words.length === 0) {
       throw new InjectError(
-        `${at}: container ${name} has no command to wrap (its image's entrypoint runs); pass --engine and --command with the entrypoint, e.g. --engine vllm --command "vllm serve"`,
+        `${at}: container ${name} has no command to wrap (its image's entrypoint runs); pass --engine and --command with the entrypoint, e.g. --engine vllm --command "vllm serve" (--command "${targets[0]}=vllm serve" for this one alone)`,
       );
     }
-    command = [...options.command];
+    report.commandless = [...(report.commandless ?? []), { where: at, container: name, targets, chosen }];
+    command = [...chosen.words];
     fromFlag = true;
   }
   const chosen = options.engine && options.engine !== 'auto' ? options.engine : undefined;

@@ -110,8 +110,40 @@ function nestingDepth(value: Json, limit: number): number {
   return deepest;
 }
 
+/**
+ * Each --command serves what it names, and one without a target serves one container only: a command meant for the
+ * leader must not also start the workers, and a misspelt target must not pass unnoticed.
+ */
+function checkCommands(options: InjectOptions, report: InjectReport): void {
+  const known = new Set(report.commandTargets ?? []);
+  const served = report.commandless ?? [];
+  for (const choice of options.commands ?? []) {
+    const shown = `--command ${choice.target === undefined ? '' : `${choice.target}=`}"${choice.words.join(' ')}"`;
+    const users = served.filter((c) => c.chosen === choice);
+    if (choice.target !== undefined && !known.has(choice.target)) {
+      throw new InjectError(
+        `${shown}: nothing in the input is called ${choice.target} (templates and main containers: ${[...known].join(', ') || 'none'})`,
+      );
+    }
+    if (choice.target === undefined && users.length > 1) {
+      throw new InjectError(
+        `${shown} would start ${users.map((u) => `container ${u.container} (${u.where})`).join(' and ')}; name the one it is for: ${users.map((u) => `--command "${u.targets[0]}=…"`).join(', ')}`,
+      );
+    }
+    if (users.length === 0) {
+      report.warnings.push(`${shown} not used: every container it could serve has a command of its own`);
+    }
+  }
+}
+
 function injectAny(text: string, options: InjectOptions): InjectResult {
   const report: InjectReport = { changes: [], warnings: [], notes: [] };
+  const result = injectAnyWith(text, options, report);
+  checkCommands(options, report);
+  return result;
+}
+
+function injectAnyWith(text: string, options: InjectOptions, report: InjectReport): InjectResult {
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     let parsed: Json;

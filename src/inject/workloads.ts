@@ -78,14 +78,17 @@ function injectLeaderWorkerSet(
   if (leader) {
     injectPodTemplate(
       leader,
-      plan(`${id} spec.leaderWorkerTemplate.leaderTemplate`, name, 'always', [], [], []),
+      { ...plan(`${id} spec.leaderWorkerTemplate.leaderTemplate`, name, 'always', [], [], []), targets: ['leader'] },
       options,
       report,
     );
   }
   injectPodTemplate(
     worker,
-    plan(`${id} spec.leaderWorkerTemplate.workerTemplate`, name, leader ? 'never' : 'rank0', [], [], []),
+    {
+      ...plan(`${id} spec.leaderWorkerTemplate.workerTemplate`, name, leader ? 'never' : 'rank0', [], [], []),
+      targets: ['worker'],
+    },
     options,
     report,
   );
@@ -115,8 +118,9 @@ function plan(
   coordinatorArgs: string[],
   bootstrapArgs: string[],
   env: JsonObject[],
+  targets: string[] = [],
 ): TemplatePlan {
-  return { where, groupLabel, coordinator, coordinatorArgs, bootstrapArgs, env };
+  return { where, groupLabel, coordinator, coordinatorArgs, bootstrapArgs, env, targets };
 }
 
 /** Read from a cluster (`kubectl get -o yaml`) rather than written by hand: immutable fields are fixed by now. */
@@ -171,6 +175,7 @@ function injectStatefulSet(
       [`--group=${name}`, size],
       [size, `--leader-address=${name}-0.${service}.$(POD_NAMESPACE)`],
       [fieldEnv(RANK_ENV, `metadata.labels['${STS_POD_INDEX_LABEL}']`)],
+      [name],
     ),
     options,
     report,
@@ -221,6 +226,7 @@ function injectJob(id: string, name: string, spec: JsonObject, options: InjectOp
       [`--group=${name}`, sizeArg],
       [sizeArg, `--leader-address=${name}-0.${subdomain}.$(POD_NAMESPACE)`],
       [fieldEnv(RANK_ENV, `metadata.annotations['${JOB_COMPLETION_INDEX_ANNOTATION}']`)],
+      [name],
     ),
     options,
     report,
@@ -262,6 +268,7 @@ function injectJobSet(id: string, name: string, spec: JsonObject, options: Injec
           fieldEnv(RANK_ENV, `metadata.annotations['${JOB_COMPLETION_INDEX_ANNOTATION}']`),
           fieldEnv(JOB_INDEX_ENV, `metadata.labels['${JOBSET_JOB_INDEX_LABEL}']`),
         ],
+        [rjName],
       ),
       options,
       report,

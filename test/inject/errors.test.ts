@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { JsonObject } from '../../src/inject/json.js';
 import { InjectError } from '../../src/inject/options.js';
 import { injectText } from '../../src/inject/text.js';
@@ -168,12 +168,89 @@ describe('inject refuses what it cannot wire, with the object, the field and the
   it('a main container with no command asks for --engine and --command', () => {
     const object = sts({}, podTemplate({}, { command: undefined as unknown as string[], args: ['--model', 'm'] }));
     expect(refused(object)).toBe(
-      'StatefulSet/web spec.template: container main has no command to wrap (its image\'s entrypoint runs); pass --engine and --command with the entrypoint, e.g. --engine vllm --command "vllm serve"',
+      'StatefulSet/web spec.template: container main has no command to wrap (its image\'s entrypoint runs); pass --engine and --command with the entrypoint, e.g. --engine vllm --command "vllm serve" (--command "web=vllm serve" for this one alone)',
     );
     // with them it wraps the given entrypoint and keeps the args
-    const { output } = injectText(stringify(object), { image: IMAGE, engine: 'vllm', command: ['vllm', 'serve'] });
+    const { output } = injectText(stringify(object), {
+      image: IMAGE,
+      engine: 'vllm',
+      commands: [{ words: ['vllm', 'serve'] }],
+    });
     expect(output).toContain('- /var/run/lockstep/bin/lockstep\n');
     expect(output).toMatch(/- --engine=vllm\n\s+- --\n\s+- vllm\n\s+- serve\n/);
+  });
+
+  describe('--command serves the template or container it names, and one without a target serves one container', () => {
+    // an LWS whose leader and workers both rely on their images' entrypoints (llama.cpp's shape)
+    const entrypoints = lws({
+      size: 2,
+      leaderTemplate: { spec: { containers: [{ name: 'rpc-leader', image: 'l', args: ['--port', '8080'] }] } },
+      workerTemplate: { spec: { containers: [{ name: 'rpc-worker', image: 'w', args: ['--host', '0.0.0.0'] }] } },
+    });
+    const run = (commands: { target?: string; words: string[] }[]) =>
+      injectText(stringify(entrypoints), { image: IMAGE, engine: 'none', commands });
+    /** the command words after `lockstep run … --`, leader's then worker's */
+    const wrapped = (output: string) => {
+      const lwt = (parse(output) as { spec: { leaderWorkerTemplate: Record<string, JsonObject> } }).spec
+        .leaderWorkerTemplate;
+      return ['leaderTemplate', 'workerTemplate'].map((role) => {
+        const command = ((lwt[role]!.spec as JsonObject).containers as { command: string[] }[])[0]!.command;
+        return command.slice(command.indexOf('--') + 1);
+      });
+    };
+    it.each([
+      {
+        name: 'by template',
+        commands: [
+          { target: 'leader', words: ['/llama-server'] },
+          { target: 'worker', words: ['/rpc-server'] },
+        ],
+        want: [['/llama-server'], ['/rpc-server']],
+      },
+      {
+        name: 'by container name, the rest by the untargeted one',
+        commands: [{ target: 'rpc-worker', words: ['/rpc-server'] }, { words: ['/llama-server'] }],
+        want: [['/llama-server'], ['/rpc-server']],
+      },
+    ])('$name', ({ commands, want }) => {
+      expect(wrapped(run(commands).output)).toEqual(want);
+    });
+    it.each([
+      {
+        name: 'an untargeted command for two containers',
+        commands: [{ words: ['/llama-server'] }],
+        error:
+          '--command "/llama-server" would start container rpc-leader (LeaderWorkerSet/lws spec.leaderWorkerTemplate.leaderTemplate) and container rpc-worker (LeaderWorkerSet/lws spec.leaderWorkerTemplate.workerTemplate); name the one it is for: --command "leader=…", --command "worker=…"',
+      },
+      {
+        name: 'a target that names nothing',
+        commands: [
+          { target: 'leader', words: ['/llama-server'] },
+          { target: 'workers', words: ['/rpc-server'] },
+        ],
+        error:
+          /^LeaderWorkerSet\/lws spec.leaderWorkerTemplate.workerTemplate: container rpc-worker has no command to wrap/,
+      },
+      {
+        name: 'a misspelt target when every container is served',
+        commands: [
+          { target: 'leader', words: ['/a'] },
+          { target: 'worker', words: ['/b'] },
+          { target: 'wrker', words: ['/c'] },
+        ],
+        error:
+          '--command wrker="/c": nothing in the input is called wrker (templates and main containers: leader, rpc-leader, worker, rpc-worker)',
+      },
+    ])('refused: $name', ({ commands, error }) => {
+      expect(() => run(commands)).toThrow(InjectError);
+      expect(() => run(commands)).toThrow(error);
+    });
+    it('a --command no container needs is a warning, not a change', () => {
+      const report = injectText(stringify(sts({})), { image: IMAGE, commands: [{ words: ['/x'] }] }).report;
+      expect(report.warnings).toContain(
+        '--command "/x" not used: every container it could serve has a command of its own',
+      );
+    });
   });
 
   it('volumes and mounts of lockstep’s names or paths that are something else', () => {

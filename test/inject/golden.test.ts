@@ -15,7 +15,7 @@ const GOLDEN = join(import.meta.dirname, 'golden');
 const TEST_IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.0.0-test';
 
 const OPTIONS: Record<string, Partial<InjectOptions>> = {
-  'no-command.yaml': { engine: 'vllm', command: ['vllm', 'serve'] },
+  'no-command.yaml': { engine: 'vllm', commands: [{ words: ['vllm', 'serve'] }] },
 };
 
 const fixtures = readdirSync(FIXTURES).sort();

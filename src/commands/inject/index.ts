@@ -6,7 +6,8 @@ export interface InjectFlags {
   filename?: string;
   image?: string;
   engine?: (typeof ENGINES)[number];
-  command?: string;
+  /** `[TARGET=]COMMAND`, repeatable */
+  command?: string[];
   keepRestartPolicy: boolean;
   passThrough: boolean;
   explain: boolean;
@@ -35,9 +36,13 @@ export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag(
         {
-          flags: '--command <cmd>',
-          description: 'command to wrap, when the main container has none',
-          parse: parseNonEmpty,
+          flags: '--command <[target=]cmd>',
+          description:
+            'command to wrap in a main container that has none; target: a template (leader, worker, a replicated job, the workload) or container; repeatable',
+          parse: (value: string, previous: unknown) => [
+            ...(Array.isArray(previous) ? (previous as string[]) : []),
+            parseNonEmpty(value),
+          ],
         },
         env,
       ),

@@ -12,7 +12,7 @@ import { EXIT } from '../../cli/exit-codes.js';
 import { formatByteSize } from '../../cli/options.js';
 import { decodeText, describeFileType } from '../../fs/input-checks.js';
 import { splitWords } from '../../inject/engine.js';
-import { InjectError, type InjectOptions } from '../../inject/options.js';
+import { type CommandChoice, InjectError, type InjectOptions } from '../../inject/options.js';
 import { injectText } from '../../inject/text.js';
 import { IMAGE } from '../../version.js';
 import type { InjectFlags } from './index.js';
@@ -23,16 +23,11 @@ export const EXIT_REFUSED = EXIT.failed;
 export async function runInject(flags: InjectFlags): Promise<void> {
   if (!flags.filename) throw usageError('missing -f, --filename (a manifest file, or - for stdin)');
   const text = await readInput(flags.filename, flags.maxInputSize);
-  let command: string[] | undefined;
-  try {
-    command = flags.command === undefined ? undefined : splitWords(flags.command);
-  } catch (err) {
-    throw usageError(`--command: ${(err as Error).message}`);
-  }
+  const commands = (flags.command ?? []).map(commandChoice);
   const options: InjectOptions = {
     image: flags.image ?? IMAGE,
     engine: flags.engine,
-    command,
+    commands,
     keepRestartPolicy: flags.keepRestartPolicy,
     passThrough: flags.passThrough,
   };
@@ -50,6 +45,19 @@ export async function runInject(flags: InjectFlags): Promise<void> {
     else for (const note of result.report.notes) process.stderr.write(`note: ${note}\n`);
   }
   process.stdout.write(result.output);
+}
+
+/** `[TARGET=]COMMAND`: a target is a Kubernetes name directly before `=` (a `--flag=value` word is not one). */
+export function commandChoice(value: string): CommandChoice {
+  const target = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)=/.exec(value);
+  let words: string[];
+  try {
+    words = splitWords(target ? value.slice(target[0].length) : value);
+  } catch (err) {
+    throw usageError(`--command: ${(err as Error).message}`);
+  }
+  if (words.length === 0) throw usageError(`--command ${value}: no command after the target`);
+  return target ? { target: target[1]!, words } : { words };
 }
 
 /**

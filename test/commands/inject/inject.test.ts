@@ -117,6 +117,50 @@ describe('lockstep inject (bundled)', () => {
     expect(main.args).toEqual(['--model', 'Qwen/Qwen2.5-7B-Instruct']);
   });
 
+  it('--command TARGET=… serves one template (llama.cpp: workers run the image entrypoint, the leader a command)', () => {
+    const corpus = join(REPO_ROOT, 'test', 'fixtures', 'workloads', 'lws-llamacpp-args-only.yaml');
+    const result = runBundle('lockstep', [
+      'inject',
+      '-f',
+      corpus,
+      '--engine',
+      'none',
+      '--command',
+      'worker=/rpc-server',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const lws = parseAllDocuments(result.stdout)[0]!.toJS() as {
+      spec: { leaderWorkerTemplate: Record<string, { spec: { containers: { command: string[] }[] } }> };
+    };
+    const command = (role: string) => lws.spec.leaderWorkerTemplate[role]!.spec.containers[0]!.command.slice(2);
+    expect(command('workerTemplate')).toEqual(['--engine=none', '--', '/rpc-server']);
+    expect(command('leaderTemplate')).toEqual([
+      '--engine=none',
+      '--',
+      '/llamacpp-leader',
+      '--',
+      '--n-gpu-layers',
+      '99',
+    ]);
+    const typo = runBundle('lockstep', [
+      'inject',
+      '-f',
+      corpus,
+      '--command',
+      'worker=/rpc-server',
+      '--command',
+      'wroker=/x',
+    ]);
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toMatch(
+      /^error: --command wroker="\/x": nothing in the input is called wroker \(templates and main containers: /,
+    );
+    const empty = runBundle('lockstep', ['inject', '-f', corpus, '--command', 'worker=']);
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toBe('error: --command worker=: no command after the target\n');
+  });
+
   it('keeps JSON as JSON (kubectl get -o json)', () => {
     const result = runBundle('lockstep', ['inject', '-f', fixture('list.json')]);
     expect(result.status).toBe(0);
