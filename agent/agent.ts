@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
+import { LeaseHolder, nodeLeaseName } from '../src/kube/lease.js';
 import { RESOURCE_SLICES, resourcePath } from '../src/kube/resources.js';
 import type { DeviceTaintEffect, KubeList, ResourceSlice } from '../src/kube/types.js';
 import { componentLogger, silentLogger } from '../src/log.js';
@@ -49,6 +50,18 @@ export interface AgentOptions {
   rescanWatchDirs?: string[];
   taintEffect: DeviceTaintEffect;
   deviceTaints?: TaintMode;
+  /**
+   * Publish only while holding this node's Lease (src/kube/lease.ts), so the old and the new agent of a rollout do
+   * not overwrite each other's slices. Left out, the agent always publishes.
+   */
+  lease?: {
+    namespace: string;
+    /** unique per pod (its UID): a restarted container takes its own Lease back at once */
+    identity: string;
+    durationMs?: number;
+    /** a standby's polling period: the handover delay after the holder releases (default 2 s) */
+    retryIntervalMs?: number;
+  };
   log?: Logger;
   /** seam: tests and benchmarks hand in recorded inventories instead of scanning */
   scan?: () => Promise<Inventory>;
@@ -83,6 +96,8 @@ export class Agent {
   readonly board = new DeviceHealthBoard();
   readonly discovery: RescanLoop;
   readonly publisher: SlicePublisher;
+  /** the node's Lease, when options.lease is set */
+  readonly lease: LeaseHolder | undefined;
   readonly managers: Manager[];
   /** Prometheus metrics; other managers may add theirs to metrics.registry */
   readonly metrics: AgentMetrics;
@@ -115,7 +130,19 @@ export class Agent {
       watchDirs: options.rescanWatchDirs,
       log: componentLogger(log, 'discovery'),
     });
+    if (options.lease) {
+      this.lease = new LeaseHolder({
+        client: options.client,
+        namespace: options.lease.namespace,
+        name: nodeLeaseName(options.driverName, options.nodeName),
+        identity: options.lease.identity,
+        leaseDurationMs: options.lease.durationMs,
+        retryIntervalMs: options.lease.retryIntervalMs,
+        log: componentLogger(log, 'lease'),
+      });
+    }
     this.publisher = new SlicePublisher({
+      gate: this.lease,
       client: options.client,
       driver: options.driverName,
       nodeName: options.nodeName,
@@ -127,8 +154,11 @@ export class Agent {
     this.publisher.attachBoard(this.board);
     this.discovery.onInventory((inventory) => this.publisher.setInventory(inventory));
 
+    const lease = this.lease;
     this.managers = [
       { name: 'discovery', start: () => this.discovery.start(), stop: () => this.discovery.stop() },
+      // before the slices, so it stops after them: the Lease is released once this agent has stopped writing
+      ...(lease ? [{ name: 'lease', start: () => lease.start(), stop: () => lease.stop() }] : []),
       { name: 'slices', start: () => this.publisher.start(), stop: () => this.publisher.stop() },
       // health monitors (kernel log XIDs, nvidia-smi, AER, links) writing to this.board: appended by agent/health/
     ];

@@ -37,6 +37,11 @@ export interface PublisherOptions {
   log?: Logger;
   now?: () => number;
   random?: () => number;
+  /**
+   * Only write while this says so (the node's Lease, src/kube/lease.ts): during a rollout two agents of one node run
+   * side by side, and the one not holding keeps its view current without writing. Left out, always write.
+   */
+  gate?: PublishGate;
   /** informer tuning (tests, benchmarks) */
   watchTimeoutSeconds?: number;
   /**
@@ -45,6 +50,12 @@ export interface PublisherOptions {
    * two writes for nothing. Default 10 s.
    */
   healthGraceMs?: number;
+}
+
+/** Whether this process may write the node's slices now, and news of when that changes. */
+export interface PublishGate {
+  readonly holding: boolean;
+  subscribe(listener: (holding: boolean) => void): () => void;
 }
 
 export interface PublisherStats {
@@ -56,6 +67,8 @@ export interface PublisherStats {
   errors: number;
   /** reconciles that found the API right and wrote nothing */
   noops: number;
+  /** reconciles skipped because another agent of this node holds the Lease */
+  standby: number;
 }
 
 export class SlicePublisher {
@@ -95,6 +108,7 @@ export class SlicePublisher {
     conflicts: 0,
     errors: 0,
     noops: 0,
+    standby: 0,
   };
 
   constructor(private readonly options: PublisherOptions) {
@@ -138,6 +152,8 @@ export class SlicePublisher {
     this.running = true;
     this.stopping = new AbortController();
     if (this.board) this.unsubscribe.push(this.board.subscribe(() => this.trigger()));
+    // taking the Lease over: publish this process's view at once (it may differ from the last holder's)
+    if (this.options.gate) this.unsubscribe.push(this.options.gate.subscribe((holding) => holding && this.trigger(0)));
     this.unsubscribe.push(
       this.informer.on((type, slice) => {
         // the echo of this process's own write changes nothing: skip the reconcile it would cost
@@ -276,13 +292,20 @@ export class SlicePublisher {
         this.converged = false;
         return;
       }
+      if (this.options.gate && !this.options.gate.holding) {
+        // the other agent of this node publishes; this one follows the API through its watch and waits its turn
+        this.stats.standby++;
+        this.converged = false;
+        return;
+      }
       try {
         await this.reconcile(this.inventory);
         this.backoff.reset();
       } catch (err) {
         this.stats.errors++;
         this.needFreshList = true;
-        const delay = isConflict(err) ? Math.min(50, this.backoff.next()) : retryDelay(err, this.backoff.next());
+        // conflicts back off like any failure: a fast retry loses every race against a writer that never stops
+        const delay = retryDelay(err, this.backoff.next());
         if (isConflict(err)) this.stats.conflicts++;
         this.log.warn({ err: message(err), retryInMs: delay }, 'publishing slices failed; retrying');
         this.dirty = true;

@@ -62,7 +62,7 @@ port.on('message', async (m: ToWorker) => {
         for (const k of Object.keys(sum) as (keyof PublisherStats)[]) sum[k] += p.stats[k];
         return sum;
       },
-      { reconciles: 0, creates: 0, updates: 0, deletes: 0, conflicts: 0, errors: 0, noops: 0 },
+      { reconciles: 0, creates: 0, updates: 0, deletes: 0, conflicts: 0, errors: 0, noops: 0, standby: 0 },
     );
     send({ type: 'started', doneAt, stats });
   } else if (m.type === 'steady') {

@@ -170,6 +170,29 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
       ),
     )
     .addOption(
+      flag(
+        {
+          flags: '--lease-namespace <namespace>',
+          description:
+            'namespace of the per-node Lease that lets one agent at a time publish (rollouts); empty: no Lease',
+          default: 'lockstep-system',
+          alsoEnv: ['POD_NAMESPACE'],
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--lease-duration <duration>',
+          description: 'how long a Lease whose holder stopped renewing is honoured before another agent takes over',
+          default: '40s',
+          parse: durationParser({ minMs: 2000 }),
+        },
+        env,
+      ),
+    )
+    .addOption(
       flag({ flags: '--uninstall', description: 'remove this node’s ResourceSlices and exit', default: false }, env),
     )
     .addOption(logLevelFlag(env))

@@ -1,8 +1,9 @@
+import { hostname } from 'node:os';
 import { Agent } from '../../../agent/agent.js';
 import type { DeviceType } from '../../../agent/discovery/device-types.js';
 import { parseHttpAddress } from '../../../agent/metrics/server.js';
 import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
-import { isDnsSubdomain } from '../../../agent/slices/validate.js';
+import { isDnsLabel, isDnsSubdomain } from '../../../agent/slices/validate.js';
 import { CliError, usageError } from '../../cli/errors.js';
 import { errorMessage } from '../../errors.js';
 import { KubeClient } from '../../kube/client.js';
@@ -39,6 +40,9 @@ export interface AgentFlags {
   pluginDir: string;
   cdiDir: string;
   podUid?: string;
+  // the per-node Lease (src/kube/lease.ts)
+  leaseNamespace: string;
+  leaseDuration: number;
 }
 
 export interface RunAgentDeps {
@@ -52,6 +56,9 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
   if (!isDnsSubdomain(flags.nodeName)) throw usageError(`--node-name "${flags.nodeName}" is not a valid node name`);
   if (flags.driverName.length > 63 || !isDnsSubdomain(flags.driverName)) {
     throw usageError(`--driver-name "${flags.driverName}" is not a DNS subdomain of at most 63 characters`);
+  }
+  if (flags.leaseNamespace && !isDnsLabel(flags.leaseNamespace)) {
+    throw usageError(`--lease-namespace "${flags.leaseNamespace}" is not a valid namespace name`);
   }
   if (flags.httpAddress !== undefined) {
     try {
@@ -88,6 +95,16 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       rescanWatchDirs: flags.udevDir ? [flags.udevDir] : [],
       taintEffect: flags.taintEffect,
       deviceTaints: flags.deviceTaints,
+      ...(flags.leaseNamespace
+        ? {
+            lease: {
+              namespace: flags.leaseNamespace,
+              // the pod UID survives a container restart, so a restarted agent takes its own Lease back at once
+              identity: flags.podUid ?? `${hostname()}-${process.pid}`,
+              durationMs: flags.leaseDuration,
+            },
+          }
+        : {}),
       log,
       health: {
         stateDir: flags.stateDir,

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { GpuDevice, Inventory, NicDevice } from '../../../agent/discovery/inventory.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
@@ -255,6 +256,55 @@ describe('publishing the recorded 8x H100 node (API server with device taints)',
     const state = poolState(slicesOf(h, 'n-outage'));
     expect(state).toMatchObject({ slices: 3, devices: 300, unique: 300, counts: [3] });
     expect(state.generations).toHaveLength(1);
+  });
+
+  it('backs off on a 409 storm: each retry waits longer than the last, past 50 ms', async () => {
+    const retries: number[] = [];
+    const log = pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line) as { msg?: string; retryInMs?: number };
+          if (entry.msg === 'publishing slices failed; retrying' && entry.retryInMs !== undefined)
+            retries.push(entry.retryInMs);
+        },
+      },
+    );
+    const p = publisher(h, 'n-conflicts', { backoff: { initialMs: 20, maxMs: 5000, jitter: 0 }, log });
+    p.setInventory(nicInventory('n-conflicts', 3));
+    await p.start();
+    await p.whenConverged();
+    h.api.faults.conflictNextUpdate(6);
+    p.setInventory(nicInventory('n-conflicts', 4));
+    await p.whenConverged();
+    expect(retries).toEqual([20, 40, 80, 160, 320, 640]);
+    expect(p.stats.conflicts).toBe(6);
+    expect(slicesOf(h, 'n-conflicts')[0]?.spec.devices).toHaveLength(4);
+  });
+
+  it('writes nothing while another agent holds the node (gate), and publishes its view when it takes over', async () => {
+    const listeners = new Set<(holding: boolean) => void>();
+    const gate = {
+      holding: false,
+      subscribe(listener: (holding: boolean) => void) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const writes = () => h.api.counters.writes({ resource: 'resourceslices' });
+    const before = writes();
+    const p = publisher(h, 'n-standby', { gate });
+    p.setInventory(nicInventory('n-standby', 2));
+    await p.start();
+    await waitFor(() => p.stats.standby > 0, 'a reconcile skipped in standby');
+    p.setInventory(nicInventory('n-standby', 3));
+    await waitFor(() => p.stats.standby > 1, 'another skipped');
+    expect(writes()).toBe(before);
+    expect(slicesOf(h, 'n-standby')).toHaveLength(0);
+    gate.holding = true;
+    for (const l of listeners) l(true);
+    await p.whenConverged();
+    expect(slicesOf(h, 'n-standby')[0]?.spec.devices).toHaveLength(3);
   });
 
   it('removes every slice of its node on uninstall, and no other node’s', async () => {
