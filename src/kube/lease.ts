@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { Backoff, sleep } from './backoff.js';
 import { ApiError, isAlreadyExists, isConflict, isNotFound, type KubeClient } from './client.js';
-import { errorMessage } from './config.js';
 import { LEASES, resourcePath } from './resources.js';
 import type { KubeObject } from './types.js';
 

@@ -51,6 +51,7 @@ describe('deploy/base', () => {
     expect(env).toEqual({
       NODE_NAME: 'spec.nodeName',
       POD_UID: 'metadata.uid',
+      POD_NAMESPACE: 'metadata.namespace',
       NODE_OPTIONS: '--max-semi-space-size=1',
       MALLOC_ARENA_MAX: '2',
     });
@@ -89,6 +90,11 @@ describe('deploy/base', () => {
     expect(binding.subjects).toEqual([
       { kind: 'ServiceAccount', name: 'lockstep-agent', namespace: 'lockstep-system' },
     ]);
+    // the per-node Leases: only in the agent's own namespace, and nothing but what the LeaseHolder does
+    const leases = find(objects, 'Role', 'lockstep-agent-leases');
+    expect(at(leases, 'metadata.namespace')).toBe('lockstep-system');
+    expect(rules(leases).sort()).toEqual(['leases:create', 'leases:get', 'leases:update']);
+    expect(at(find(objects, 'RoleBinding', 'lockstep-agent-leases'), 'subjects[0].name')).toBe('lockstep-agent');
   });
 
   it('has the coordinator roles users bind per namespace', () => {
