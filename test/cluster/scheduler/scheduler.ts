@@ -9,6 +9,7 @@ import {
   RESOURCE_CLAIM_TEMPLATES,
   RESOURCE_CLAIMS,
   RESOURCE_SLICES,
+  type ResourceType,
   resourcePath,
 } from '../../../src/kube/resources.js';
 import type {
@@ -22,6 +23,7 @@ import type {
 } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
 import { allocateOnNode, collectPools, type DeviceRequestResults, devicesInUse } from './allocator.js';
+import { DEFAULT_GANG_TIMEOUT_MS, type GroupRef, gangDecision, groupOf, policyOf } from './gang.js';
 
 /**
  * scheduler-lite: places pods that use DRA claims the way kube-scheduler's DynamicResources plugin and the
@@ -33,7 +35,10 @@ import { allocateOnNode, collectPools, type DeviceRequestResults, devicesInUse }
  *    devices and a nodeSelector for that node, and status.reservedFor the pod;
  *  - the pod is bound to the node (pods/binding);
  *  - a pod that cannot be placed stays pending, with a FailedScheduling Event saying why;
- *  - when a pod goes away its reservations go, claims from its templates are deleted, and others deallocated.
+ *  - when a pod goes away its reservations go, claims from its templates are deleted, and others deallocated;
+ *  - pods of a gang (a PodGroup's or v1alpha1 Workload group's `gang.minCount`, where the server serves
+ *    scheduling.k8s.io) are placed together once minCount of them fit, or not at all: nothing is allocated while a
+ *    gang waits, and a gang that waits past the Permit timeout gets a FailedScheduling Event saying so (gang.ts).
  */
 
 export const POD_CLAIM_NAME_ANNOTATION = 'resource.kubernetes.io/pod-claim-name';
@@ -46,6 +51,14 @@ export interface SchedulerOptions {
   schedulerName?: string;
   /** pods without claims are bound too (to a Ready, schedulable Node in the API), unless this is false */
   bindPodsWithoutClaims?: boolean;
+  /** how long a gang waits for its quorum before it is reported timed out (the Permit timeout; default 5 min) */
+  gangTimeoutMs?: number;
+}
+
+interface Placement {
+  node: string;
+  claims: ResourceClaim[];
+  plan: Map<ResourceClaim, DeviceRequestResults>;
 }
 
 export interface SchedulerStats {
@@ -66,6 +79,13 @@ export class SchedulerLite {
   private readonly classes: Informer<DeviceClass>;
   private readonly nodes: Informer<Node>;
   private readonly informers: Informer<KubeObject>[];
+  /** PodGroups (v1alpha2+) or Workloads (v1alpha1) where the server serves scheduling.k8s.io; found at start */
+  private groupObjects:
+    | { resource: 'podgroups' | 'workloads'; type: ResourceType; informer: Informer<KubeObject> }
+    | undefined;
+  private readonly gangWaitingSince = new Map<string, number>();
+  private readonly gangTimers = new Map<string, NodeJS.Timeout>();
+  private readonly groupStatusWritten = new Map<string, string>();
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private busy: Promise<void> | undefined;
@@ -100,6 +120,16 @@ export class SchedulerLite {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    const groupType = await this.discoverGroupType();
+    if (groupType) {
+      const informer = new Informer<KubeObject>(this.client, {
+        type: groupType,
+        log: this.log,
+        backoff: { initialMs: 50, maxMs: 2000 },
+      });
+      this.groupObjects = { resource: groupType.resource as 'podgroups' | 'workloads', type: groupType, informer };
+      this.informers.push(informer);
+    }
     for (const inf of this.informers) {
       inf.on(() => this.trigger());
       inf.start();
@@ -116,6 +146,8 @@ export class SchedulerLite {
     this.running = false;
     clearTimeout(this.timer);
     this.timer = undefined;
+    for (const t of this.gangTimers.values()) clearTimeout(t);
+    this.gangTimers.clear();
     await this.busy;
     await Promise.all(this.informers.map((i) => i.stop()));
     for (const w of this.idleWaiters.splice(0)) w();
@@ -125,6 +157,36 @@ export class SchedulerLite {
   whenIdle(): Promise<void> {
     if (!this.busy && !this.timer && !this.dirty) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * The scheduling.k8s.io version serving PodGroups (else Workloads, the 1.35 shape), from discovery; undefined where
+   * the group is not served (GenericWorkload off): then group fields are gone from pods anyway.
+   */
+  private async discoverGroupType(): Promise<ResourceType | undefined> {
+    let versions: { version: string }[];
+    try {
+      const group = await this.client.get<{ versions?: { version: string }[] }>('/apis/scheduling.k8s.io');
+      versions = group.versions ?? [];
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    }
+    let workloads: ResourceType | undefined;
+    for (const { version } of versions) {
+      const list = await this.client.get<{ resources?: { name: string }[] }>(`/apis/scheduling.k8s.io/${version}`);
+      const names = new Set((list.resources ?? []).map((r) => r.name));
+      const type = (resource: string, kind: string): ResourceType => ({
+        group: 'scheduling.k8s.io',
+        version,
+        resource,
+        kind,
+        namespaced: true,
+      });
+      if (names.has('podgroups')) return type('podgroups', 'PodGroup');
+      if (names.has('workloads')) workloads ??= type('workloads', 'Workload');
+    }
+    return workloads;
   }
 
   private trigger(): void {
@@ -147,12 +209,24 @@ export class SchedulerLite {
       this.stats.passes++;
       try {
         await this.releaseGonePods();
+        const gangs = new Map<string, { ref: GroupRef; pods: Pod[] }>();
         for (const pod of this.pods.list()) {
           if (!this.running) return;
           if (pod.spec.nodeName || pod.metadata.deletionTimestamp) continue;
           if ((pod.spec.schedulerName ?? SCHEDULER_NAME) !== (this.options.schedulerName ?? SCHEDULER_NAME)) continue;
           if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+          const ref = groupOf(pod);
+          if (ref) {
+            const gang = gangs.get(ref.key) ?? { ref, pods: [] };
+            gang.pods.push(pod);
+            gangs.set(ref.key, gang);
+            continue;
+          }
           await this.schedule(pod);
+        }
+        for (const { ref, pods } of gangs.values()) {
+          if (!this.running) return;
+          await this.scheduleGroup(ref, pods);
         }
       } catch (err) {
         // conflicts and outages: the next event (or this retry) runs the pass again from fresh informer state
@@ -254,20 +328,30 @@ export class SchedulerLite {
   }
 
   private async schedule(pod: Pod): Promise<void> {
+    if ((pod.spec.resourceClaims ?? []).length === 0 && this.options.bindPodsWithoutClaims === false) return;
+    const placement = await this.place(pod, devicesInUse(this.claims.list()));
+    if (typeof placement === 'string') return this.fail(pod, placement);
+    await this.commit(pod, placement);
+  }
+
+  /**
+   * Where the pod fits, with the devices for its claims (created from templates on the way), or why it fits nowhere.
+   * `inUse` holds the devices taken (by claims, and by pods placed earlier in the same gang); the devices chosen are
+   * added to it. Nothing is written besides the claims' creation.
+   */
+  private async place(pod: Pod, inUse: Set<string>): Promise<Placement | string> {
     const wanted = pod.spec.resourceClaims ?? [];
     if (wanted.length === 0) {
-      if (this.options.bindPodsWithoutClaims === false) return;
+      if (this.options.bindPodsWithoutClaims === false) return 'pods without claims are not bound here';
       const node = this.pickNode(pod);
-      if (!node) return this.fail(pod, 'no schedulable Node in the API');
-      await this.bind(pod, node);
-      return;
+      if (!node) return 'no schedulable Node in the API';
+      return { node, claims: [], plan: new Map() };
     }
     const claimsOrWhy = await this.podClaims(pod);
-    if (typeof claimsOrWhy === 'string') return this.fail(pod, claimsOrWhy);
+    if (typeof claimsOrWhy === 'string') return claimsOrWhy;
     const claims = [...claimsOrWhy.values()];
     const fixedNodes = new Set(claims.map((c) => this.nodeOfAllocation(c)).filter((n): n is string => !!n));
-    if (fixedNodes.size > 1)
-      return this.fail(pod, `claims are allocated on different nodes: ${[...fixedNodes].join(', ')}`);
+    if (fixedNodes.size > 1) return `claims are allocated on different nodes: ${[...fixedNodes].join(', ')}`;
     const { byNode, ignored } = collectPools(this.slices.list());
     const classes = new Map(this.classes.list().map((c) => [c.metadata.name ?? '', c]));
     const pending = claims.filter((c) => !c.status?.allocation);
@@ -278,27 +362,142 @@ export class SchedulerLite {
         why ||= `node ${node} is not schedulable`;
         continue;
       }
-      const inUse = devicesInUse(this.claims.list());
+      const trial = new Set(inUse);
       const plan = new Map<ResourceClaim, DeviceRequestResults>();
       let failed: string | undefined;
       for (const claim of pending) {
-        const outcome = allocateOnNode(claim, byNode.get(node) ?? [], classes, inUse);
+        const outcome = allocateOnNode(claim, byNode.get(node) ?? [], classes, trial);
         if (!outcome.ok) {
           failed = `claim ${claim.metadata.name}: ${outcome.reason}`;
           break;
         }
-        for (const r of outcome.results) inUse.add(`${r.driver}/${r.pool}/${r.device}`);
+        for (const r of outcome.results) trial.add(`${r.driver}/${r.pool}/${r.device}`);
         plan.set(claim, outcome.results);
       }
       if (failed) {
         why = `node ${node}: ${failed}`;
         continue;
       }
-      for (const claim of claims) await this.writeAllocation(claim, plan.get(claim), node, pod);
-      await this.bind(pod, node);
+      for (const device of trial) inUse.add(device);
+      return { node, claims, plan };
+    }
+    return why || 'no node fits';
+  }
+
+  private async commit(pod: Pod, placement: Placement): Promise<void> {
+    for (const claim of placement.claims) {
+      await this.writeAllocation(claim, placement.plan.get(claim), placement.node, pod);
+    }
+    await this.bind(pod, placement.node);
+  }
+
+  /**
+   * The pending pods of one group. A gang is placed whole (every pending pod that fits, once scheduled + fitting
+   * reaches minCount) or not at all; while it waits nothing is allocated, so it never holds part of its devices.
+   */
+  private async scheduleGroup(ref: GroupRef, pending: Pod[]): Promise<void> {
+    const object =
+      this.groupObjects?.resource === ref.object.resource
+        ? this.groupObjects.informer.get(`${ref.object.namespace}/${ref.object.name}`)
+        : undefined;
+    const policy = policyOf(ref, object);
+    if ('missing' in policy) {
+      for (const pod of pending) await this.fail(pod, policy.missing);
       return;
     }
-    await this.fail(pod, why || 'no node fits');
+    if ('basic' in policy) {
+      for (const pod of pending) await this.schedule(pod);
+      return;
+    }
+    const minCount = policy.gang;
+    const scheduled = this.pods
+      .list()
+      .filter(
+        (p) =>
+          p.spec.nodeName &&
+          !p.metadata.deletionTimestamp &&
+          p.status?.phase !== 'Succeeded' &&
+          p.status?.phase !== 'Failed' &&
+          groupOf(p)?.key === ref.key,
+      ).length;
+    let decision = gangDecision(minCount, scheduled, pending.length, pending.length);
+    if (decision.place) {
+      const inUse = devicesInUse(this.claims.list());
+      const placements: [Pod, Placement][] = [];
+      let firstWhy: string | undefined;
+      for (const pod of [...pending].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))) {
+        const placement = await this.place(pod, inUse);
+        if (typeof placement === 'string') firstWhy ??= `pod ${pod.metadata.name}: ${placement}`;
+        else placements.push([pod, placement]);
+      }
+      decision = gangDecision(minCount, scheduled, placements.length, pending.length);
+      if (decision.place) {
+        for (const [pod, placement] of placements) await this.commit(pod, placement);
+        this.gangWaitingSince.delete(ref.key);
+        clearTimeout(this.gangTimers.get(ref.key));
+        this.gangTimers.delete(ref.key);
+        await this.writeGroupStatus(ref, 'True', 'Scheduled', `${scheduled + placements.length} pods scheduled`);
+        return;
+      }
+      if (firstWhy) decision.why = `${decision.why} (${firstWhy})`;
+    }
+    const now = Date.now();
+    const timeout = this.options.gangTimeoutMs ?? DEFAULT_GANG_TIMEOUT_MS;
+    const since = this.gangWaitingSince.get(ref.key) ?? now;
+    let message = `${ref.label}: ${decision.why}`;
+    if (now - since >= timeout) {
+      message = `${ref.label}: gang rejected after waiting ${Math.round((now - since) / 1000)}s (Permit timeout): ${decision.why}`;
+      this.gangWaitingSince.set(ref.key, now);
+    } else {
+      this.gangWaitingSince.set(ref.key, since);
+      if (!this.gangTimers.has(ref.key)) {
+        const timer = setTimeout(
+          () => {
+            this.gangTimers.delete(ref.key);
+            this.trigger();
+          },
+          since + timeout - now,
+        );
+        timer.unref();
+        this.gangTimers.set(ref.key, timer);
+      }
+    }
+    await this.writeGroupStatus(ref, 'False', 'Unschedulable', message);
+    for (const pod of pending) await this.fail(pod, message);
+  }
+
+  /** PodGroup status condition PodGroupScheduled, written when it changes (PodGroups only: v1alpha1 has none). */
+  private async writeGroupStatus(ref: GroupRef, status: 'True' | 'False', reason: string, message: string) {
+    if (ref.object.resource !== 'podgroups' || this.groupObjects?.resource !== 'podgroups') return;
+    const state = `${status}/${reason}`;
+    if (this.groupStatusWritten.get(ref.key) === state) return;
+    const path = resourcePath(this.groupObjects.type, {
+      namespace: ref.object.namespace,
+      name: ref.object.name,
+      subresource: 'status',
+    });
+    try {
+      await this.client.patch(
+        path,
+        {
+          status: {
+            conditions: [
+              {
+                type: 'PodGroupScheduled',
+                status,
+                reason,
+                message,
+                lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+              },
+            ],
+          },
+        },
+        'merge',
+      );
+      this.groupStatusWritten.set(ref.key, state);
+    } catch (err) {
+      if (!isNotFound(err)) this.log.warn({ err: (err as Error).message }, 'cannot write PodGroup status');
+    }
   }
 
   private nodeSchedulable(name: string, pod: Pod): boolean {
