@@ -6,7 +6,7 @@
 /** Distance classes as `nvidia-smi topo -m` names them (FACTS.md §9), nearest first. */
 export type DistanceClass = 'PIX' | 'PXB' | 'PHB' | 'NODE' | 'SYS';
 
-export type HealthState = 'healthy' | 'unhealthy' | 'unknown';
+type HealthState = 'healthy' | 'unhealthy' | 'unknown';
 
 export interface HealthReading {
   state: HealthState;
@@ -186,7 +186,7 @@ export interface OtherAccelerator {
 
 export type Device = GpuDevice | TpuDevice | NicDevice | OtherAccelerator;
 
-export interface NicAffinity {
+interface NicAffinity {
   /** NIC device name */
   nic: string;
   distance: DistanceClass;

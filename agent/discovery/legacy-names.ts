@@ -16,7 +16,7 @@ import type { GpuDevice, Inventory, TpuDevice } from './inventory.js';
 import { isDnsLabel } from './names.js';
 
 /** A name in the old positional scheme. */
-export const LEGACY_NAME = /^(gpu|tpu)-\d{1,4}(-mig-\d{1,4}-\d{1,4})?$/;
+const LEGACY_NAME = /^(gpu|tpu)-\d{1,4}(-mig-\d{1,4}-\d{1,4})?$/;
 
 export function isLegacyName(name: string): boolean {
   return LEGACY_NAME.test(name);
@@ -133,9 +133,4 @@ export async function loadOrFreezeAliases(
   const aliases = found ? legacyAliases(options.inventory) : new Map<string, string>();
   await writeFileAtomic(options.path, renderAliasFile(aliases), 0o600);
   return { aliases, frozen: true };
-}
-
-/** The current name for a device name as written in a claim: itself, or what its legacy name maps to. */
-export function resolveDeviceName(name: string, aliases: DeviceAliases): string {
-  return aliases.get(name) ?? name;
 }

@@ -37,7 +37,7 @@ export interface RdmaDevice {
 }
 
 /** The last PCI function on a resolved sysfs path. */
-export function lastBdf(path: string): string | undefined {
+function lastBdf(path: string): string | undefined {
   const parts = path.split('/').filter((p) => BDF_ELEMENT.test(p));
   return parts.at(-1)?.toLowerCase();
 }
@@ -150,14 +150,14 @@ export async function scanRdma(fs: SysfsReader): Promise<RdmaDevice[]> {
 }
 
 /** `4: ACTIVE` → `ACTIVE`; `5: LinkUp` → `LinkUp`. */
-export function enumValue(raw: string | undefined): string | undefined {
+function enumValue(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   const m = /^\s*\d+\s*:\s*(.+?)\s*$/.exec(raw);
   return (m ? m[1] : raw.trim()) || undefined;
 }
 
 /** `400 Gb/sec (4X NDR)` → 400; `2.5 Gb/sec (1X SDR)` → 2.5. */
-export function parseRate(raw: string | undefined): number | undefined {
+function parseRate(raw: string | undefined): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*Gb\/sec/i.exec(raw ?? '');
   return m ? Number(m[1]) : undefined;
 }

@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { normaliseBusId } from './bdf.js';
 
-export interface NvidiaSmiMigDevice {
+interface NvidiaSmiMigDevice {
   index?: number;
   gpuInstanceId: number;
   computeInstanceId: number;
@@ -23,7 +23,7 @@ export interface NvidiaSmiMigDevice {
 }
 
 /** Memory-error state of one GPU as nvidia-smi reports it; undefined = not reported by this driver/GPU. */
-export interface NvidiaSmiMemoryErrors {
+interface NvidiaSmiMemoryErrors {
   eccModeCurrent?: string;
   /** DRAM (+SRAM where reported) uncorrectable errors since the driver loaded */
   uncorrectableVolatile?: number;
@@ -475,7 +475,7 @@ function text(n: XmlNode): string | undefined {
 }
 
 /** A value, or undefined for NVIDIA's placeholders. */
-export function value(n: XmlNode): string | undefined {
+function value(n: XmlNode): string | undefined {
   const t = text(n);
   if (t === undefined || PLACEHOLDERS.has(t.toLowerCase())) return undefined;
   return t;

@@ -23,7 +23,7 @@ export interface PciEntry extends PciNode {
  * A PCI function's `uevent` holds class, ids and driver in one small file (`DRIVER=nvidia`, `PCI_CLASS=30200`,
  * `PCI_ID=10DE:2330`, `PCI_SUBSYS_ID=10DE:16C1`), so pass 1 reads one file per function instead of three.
  */
-export function parseUevent(text: string | undefined): {
+function parseUevent(text: string | undefined): {
   classCode?: string;
   vendorId?: string;
   deviceId?: string;

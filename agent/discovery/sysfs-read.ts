@@ -15,7 +15,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { ScanProblem } from './inventory.js';
 
 /** A special file where an attribute should be: read as no value, reported as a problem. */
-export class NotAFileError extends Error {
+class NotAFileError extends Error {
   readonly code = 'ENOTREG';
   constructor(path: string, kind: string) {
     super(`${path} is ${kind}, not a regular file: skipped`);
@@ -142,7 +142,7 @@ export function intOrUndefined(raw: string | undefined): number | undefined {
  * saved round trips and allocations are a measurable part of the scan. Non-blocking (callback API, thread pool),
  * and O_NONBLOCK + fstat so that a FIFO or device in the tree is refused instead of blocking a pool thread.
  */
-export function readSmallCb(path: string, cb: (err: NodeJS.ErrnoException | null, text?: string) => void): void {
+function readSmallCb(path: string, cb: (err: NodeJS.ErrnoException | null, text?: string) => void): void {
   open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY, (err, fd) => {
     if (err) {
       // opening a socket file fails with ENXIO, which elsewhere means "device gone": say what it is

@@ -3,7 +3,7 @@
  * ids below count (FACTS.md §9). Chips up to v4 have `/dev/accel<N>` nodes; v5e and later are bound to vfio-pci and
  * appear as `/dev/vfio/<iommu group>`.
  */
-export const GOOGLE_VENDOR = '1ae0';
+const GOOGLE_VENDOR = '1ae0';
 
 const GENERATIONS: Record<string, { generation: string; node: 'accel' | 'vfio' }> = {
   '0027': { generation: 'v2/v3', node: 'accel' },

@@ -351,7 +351,7 @@ export class XidMonitor {
 }
 
 /** This boot's id (`/proc/sys/kernel/random/boot_id`), or undefined where it cannot be read. */
-export async function readBootId(path = '/proc/sys/kernel/random/boot_id'): Promise<string | undefined> {
+async function readBootId(path = '/proc/sys/kernel/random/boot_id'): Promise<string | undefined> {
   try {
     return (await readFile(path, 'utf8')).trim() || undefined;
   } catch {

@@ -8,24 +8,24 @@ import type { PlannedDevice } from './claims.js';
  * CDI spec files (FACTS.md §5, cncf-tags/container-device-interface SPEC.md): one transient spec per prepared claim in
  * the dynamic CDI directory, naming one CDI device per allocated device. Building the spec is pure; writing is atomic.
  */
-export const CDI_VENDOR = 'k8s.lockstep.dev';
+const CDI_VENDOR = 'k8s.lockstep.dev';
 /** No dots in the class: the kubelet's validator rejects them (FACTS §5). */
-export const CDI_CLASS = 'claim';
-export const CDI_KIND = `${CDI_VENDOR}/${CDI_CLASS}`;
+const CDI_CLASS = 'claim';
+const CDI_KIND = `${CDI_VENDOR}/${CDI_CLASS}`;
 /**
  * 0.6.0: the newest version every maintained runtime's CDI loader accepts (containerd 1.7, CRI-O 1.28). The spec only
  * uses 0.5.0 features (deviceNodes.hostPath, names starting with a digit); the loader rejects fields newer than the
  * declared version, never older ones.
  */
-export const CDI_VERSION = '0.6.0';
+const CDI_VERSION = '0.6.0';
 export const DEFAULT_CDI_DIR = '/var/run/cdi';
 
-export interface CdiDeviceNode {
+interface CdiDeviceNode {
   path: string;
   hostPath?: string;
 }
 
-export interface CdiContainerEdits {
+interface CdiContainerEdits {
   env?: string[];
   deviceNodes?: CdiDeviceNode[];
 }
@@ -58,11 +58,11 @@ export function claimUidOfSpecFile(name: string): string | undefined {
   return uid.length > 0 ? uid : undefined;
 }
 
-export function cdiDeviceName(claimUid: string, device: string, shareId?: string): string {
+function cdiDeviceName(claimUid: string, device: string, shareId?: string): string {
   return shareId ? `${claimUid}-${device}-${shareId}` : `${claimUid}-${device}`;
 }
 
-export function cdiDeviceId(name: string): string {
+function cdiDeviceId(name: string): string {
   return `${CDI_KIND}=${name}`;
 }
 
@@ -158,7 +158,7 @@ function deviceNode(hostPath: string, devRoot: string): CdiDeviceNode {
 }
 
 /** `kind=gpu;pci=0000:19:00.0;numa=0;pcieRoot=pci0000:16;…`: one line a person or a script can read. */
-export function describeDevice(device: Device): string {
+function describeDevice(device: Device): string {
   const parts: string[] = [`kind=${device.kind}`];
   const pci = device.pci;
   if (pci) {

@@ -6,7 +6,7 @@ import type { Claim } from '../kubeletplugin/protos.js';
  * user can meet is tested without sockets. Only the fields the plugin reads are typed (the API's JSON, as
  * @kubernetes/client-node returns it: `resource.k8s.io/v1` ResourceClaim).
  */
-export interface AllocationResultLike {
+interface AllocationResultLike {
   request: string;
   driver: string;
   pool: string;

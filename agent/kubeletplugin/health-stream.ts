@@ -40,7 +40,7 @@ export interface HealthStreamOptions {
 }
 
 /** The kubelet keeps at most 1024 characters of `message` and cuts longer text to 1021 + "..." (FACTS §11). */
-export const MAX_HEALTH_MESSAGE = 1024;
+const MAX_HEALTH_MESSAGE = 1024;
 
 /**
  * The `message` of one device: the fault in words (the board's `message`, e.g. "XID 79 on 0000:1b:00.0: GPU has
@@ -53,7 +53,7 @@ export function deviceHealthText(reading: Pick<DeviceHealthReading, 'reason' | '
   return `${text.slice(0, MAX_HEALTH_MESSAGE - 3)}...`;
 }
 
-export function toWireHealth(state: DeviceHealthReading['state']): WireHealthStatus {
+function toWireHealth(state: DeviceHealthReading['state']): WireHealthStatus {
   return state === 'healthy' ? 'HEALTHY' : state === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN';
 }
 

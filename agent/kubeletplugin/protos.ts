@@ -8,7 +8,7 @@ import { protoPath } from '../../src/proto/index.js';
  * test cluster's kubelet emulator so both sides speak from the same .proto files.
  */
 
-export const REGISTRATION_SERVICE = 'pluginregistration.Registration';
+const REGISTRATION_SERVICE = 'pluginregistration.Registration';
 export const DRA_V1_SERVICE = 'k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin';
 export const DRA_V1BETA1_SERVICE = 'k8s.io.kubelet.pkg.apis.dra.v1beta1.DRAPlugin';
 /** The health service's full names, one per package (FACTS.md §11); the messages are the same in all three. */

@@ -14,8 +14,8 @@ export interface SocketLayout {
   draSocket: string;
 }
 
-export const DEFAULT_REGISTRY_DIR = '/var/lib/kubelet/plugins_registry';
-export const defaultPluginDir = (driver: string): string => `/var/lib/kubelet/plugins/${driver}`;
+const DEFAULT_REGISTRY_DIR = '/var/lib/kubelet/plugins_registry';
+const defaultPluginDir = (driver: string): string => `/var/lib/kubelet/plugins/${driver}`;
 
 /** Unix socket paths are limited to 107 bytes on Linux (sun_path); a longer one fails at bind with a vague error. */
 export const MAX_SOCKET_PATH = 107;
@@ -54,7 +54,7 @@ export function isOwnSocketName(driver: string, dir: 'registry' | 'plugin', name
 }
 
 /** Whether something is accepting connections on a unix socket. */
-export function socketAlive(path: string, timeoutMs = 500): Promise<boolean> {
+function socketAlive(path: string, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     const done = (alive: boolean) => {

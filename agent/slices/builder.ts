@@ -52,7 +52,7 @@ export interface BuildDevicesOptions {
   now?: () => number;
 }
 
-export interface BuildProblem {
+interface BuildProblem {
   device: string;
   message: string;
 }
@@ -318,12 +318,12 @@ export interface SliceIdentity {
   agentVersion?: string;
 }
 
-export function nodeOwnerReference(nodeName: string, nodeUid: string): OwnerReference {
+function nodeOwnerReference(nodeName: string, nodeUid: string): OwnerReference {
   return { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUid, controller: true };
 }
 
 /** The upstream helper's naming: `<node>-<driver>-` plus the API server's random suffix, cut to fit. */
-export function sliceGenerateName(nodeName: string, driver: string): string {
+function sliceGenerateName(nodeName: string, driver: string): string {
   const prefix = `${nodeName}-${driver}-`;
   // generateName plus the 5-char suffix must stay a DNS subdomain ≤ 253
   return prefix.length > 200 ? `${prefix.slice(0, 199)}-` : prefix;

@@ -7,7 +7,7 @@ import { quantitiesEqual } from './quantity.js';
  * rescan on every node; these comparisons look at meaning only.
  */
 
-export function attributeEqual(a: DeviceAttribute, b: DeviceAttribute): boolean {
+function attributeEqual(a: DeviceAttribute, b: DeviceAttribute): boolean {
   return a.int === b.int && a.bool === b.bool && a.string === b.string && a.version === b.version;
 }
 

@@ -459,7 +459,7 @@ export class SlicePublisher {
 }
 
 /** The health a device already has in the API, when it is published unhealthy (undefined otherwise). */
-export function publishedHealth(slices: readonly ResourceSlice[], device: string): DeviceHealth | undefined {
+function publishedHealth(slices: readonly ResourceSlice[], device: string): DeviceHealth | undefined {
   for (const slice of slices) {
     const d = slice.spec.devices?.find((x) => x.name === device);
     if (!d) continue;
@@ -483,7 +483,7 @@ export function publishedHealth(slices: readonly ResourceSlice[], device: string
  * out again: a taint there means the server keeps them; a device published unhealthy but without a taint means it
  * dropped them. Undefined when the pool holds no unhealthy device.
  */
-export function inferTaintSupport(slices: readonly ResourceSlice[]): boolean | undefined {
+function inferTaintSupport(slices: readonly ResourceSlice[]): boolean | undefined {
   let verdict: boolean | undefined;
   for (const d of slices.flatMap((s) => s.spec.devices ?? [])) {
     if ((d.taints?.length ?? 0) > 0) return true;

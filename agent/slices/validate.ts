@@ -7,7 +7,7 @@ export const MAX_DEVICES_PER_SLICE = 128;
 export const MAX_DEVICES_PER_SLICE_WITH_TAINTS = 64;
 export const MAX_ATTRIBUTES_AND_CAPACITIES = 32;
 export const MAX_VALUE_LENGTH = 64;
-export const MAX_TAINT_VALUE_LENGTH = 63;
+const MAX_TAINT_VALUE_LENGTH = 63;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

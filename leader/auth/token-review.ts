@@ -24,9 +24,9 @@ import { factsFromPod } from '../coordinator/workload.js';
 import { TokenBucket } from './rate-limit.js';
 import { ReviewCache } from './review-cache.js';
 
-export const TOKEN_REVIEW_PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
-export const EXTRA_POD_NAME = 'authentication.kubernetes.io/pod-name';
-export const EXTRA_POD_UID = 'authentication.kubernetes.io/pod-uid';
+const TOKEN_REVIEW_PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
+const EXTRA_POD_NAME = 'authentication.kubernetes.io/pod-name';
+const EXTRA_POD_UID = 'authentication.kubernetes.io/pod-uid';
 
 export interface TokenReviewStatus {
   authenticated?: boolean;
@@ -36,7 +36,7 @@ export interface TokenReviewStatus {
 }
 
 /** The group a pod belongs to, as the coordinator itself derives it from its own pod (workload.ts). */
-export function podGroup(pod: Pod): string | undefined {
+function podGroup(pod: Pod): string | undefined {
   return factsFromPod(pod).group;
 }
 
@@ -89,7 +89,7 @@ export function checkReview(
 }
 
 /** The pod's IPs (status.podIPs, else status.podIP) and node (spec.nodeName): what the coordinator trusts. */
-export function verifiedFromPod(pod: Pod): VerifiedPod {
+function verifiedFromPod(pod: Pod): VerifiedPod {
   const status = (pod.status ?? {}) as { podIP?: string; podIPs?: Array<{ ip?: string }> };
   const ips = (status.podIPs ?? []).map((p) => p.ip ?? '').filter((ip) => ip !== '');
   if (ips.length === 0 && status.podIP) ips.push(status.podIP);

@@ -52,7 +52,7 @@ exec "$here/node" -- "$here/lib/lockstep.mjs" "$@"
 const COMPLETE = '.complete';
 
 /** The bundle's files, relative to its directory: the entry, its chunks, and proto/ (no source maps). */
-export async function bundleFiles(entry: string): Promise<string[]> {
+async function bundleFiles(entry: string): Promise<string[]> {
   const dir = dirname(entry);
   const names = await readdir(dir);
   const files = names.filter((n) => n === basename(entry) || /^chunk-[A-Za-z0-9_-]+\.mjs$/.test(n)).sort();
@@ -84,7 +84,7 @@ async function hashFile(hash: ReturnType<typeof createHash>, path: string): Prom
 }
 
 /** Digest of what a launcher holds: the bundle's bytes, and the node binary by version, size and mtime. */
-export async function launcherDigest(source: LauncherSource, files: readonly string[]): Promise<string> {
+async function launcherDigest(source: LauncherSource, files: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
   const node = await stat(source.node);
   hash.update(`node ${process.version} ${node.size} ${node.mtimeMs}\n`);

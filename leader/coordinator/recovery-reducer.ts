@@ -51,7 +51,7 @@ export interface RecoveryConfig extends RestartPolicyOptions {
 }
 
 /** What recovery knows of one member beyond the table. */
-export interface MemberTrack {
+interface MemberTrack {
   runSessions: number;
   /** a (re)joining pod's bootstrap waits at the barrier on its own session: it is there, its engine is not */
   bootSessions: number;
@@ -120,7 +120,7 @@ export type RecoveryEvent = { now: number } & (
   | { kind: 'shutdown' }
 );
 
-export type LogLevel = 'info' | 'warn' | 'error';
+type LogLevel = 'info' | 'warn' | 'error';
 
 export type RecoveryAction =
   | { kind: 'set-group-state'; state: GroupState; reason: string }
@@ -145,9 +145,9 @@ export interface Transition {
 }
 
 /** Retry delay after the epoch could not be persisted. */
-export const SAVE_RETRY_MS = 500;
+const SAVE_RETRY_MS = 500;
 /** A container restart the kubelet reports this soon after a loss of the same member is that loss, seen again. */
-export const SAME_LOSS_MS = 10_000;
+const SAME_LOSS_MS = 10_000;
 
 export function initialRecoveryState(): RecoveryState {
   return {

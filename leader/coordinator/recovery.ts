@@ -31,7 +31,7 @@ export interface GroupPodActions {
 }
 
 /** Who listens to the group's life (the goodput metrics). */
-export interface RecoveryObserver {
+interface RecoveryObserver {
   /** the group runs again after a recovery of `ms`, begun by a loss of `loss` */
   recovered?(ms: number, loss: LossKind | undefined): void;
 }
@@ -53,7 +53,7 @@ export interface RecoveryOptions extends RestartPolicyOptions {
 }
 
 /** Default for RecoveryOptions.healthyAfterMs. */
-export const HEALTHY_AFTER_MS = 10_000;
+const HEALTHY_AFTER_MS = 10_000;
 
 type EventBody = RecoveryEvent extends infer E ? (E extends RecoveryEvent ? Omit<E, 'now'> : never) : never;
 

@@ -33,7 +33,7 @@ export function checkRestartPolicy(options: RestartPolicyOptions): void {
 }
 
 /** The restart times still inside the window ending at `now`. */
-export function restartsInWindow(history: readonly number[], now: number, windowMs: number): number[] {
+function restartsInWindow(history: readonly number[], now: number, windowMs: number): number[] {
   return history.filter((t) => t > now - windowMs);
 }
 
@@ -71,7 +71,7 @@ export function decideRestart(
   };
 }
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;

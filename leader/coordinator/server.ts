@@ -95,7 +95,7 @@ export interface CoordinatorServerOptions {
 }
 
 /** Largest message the coordinator accepts from anyone (a Join with 256 devices is a few KiB). */
-export const MAX_RECEIVED_MESSAGE = 64 * 1024;
+const MAX_RECEIVED_MESSAGE = 64 * 1024;
 
 interface Session {
   memberId: string;
@@ -110,7 +110,7 @@ interface Session {
 }
 
 /** Most characters of an engine's message kept (status, reasons, logs): the end of a traceback, not all of it. */
-export const ENGINE_MESSAGE_LIMIT = 512;
+const ENGINE_MESSAGE_LIMIT = 512;
 
 const GRPC_CODE: Record<RefusalCode, GrpcStatus> = {
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,

@@ -27,7 +27,7 @@ export interface StatusSink {
 }
 
 /** The GroupReady condition each member pod should carry now. */
-export function desiredConditions(status: GroupStatus): Map<string, PodCondition> {
+function desiredConditions(status: GroupStatus): Map<string, PodCondition> {
   const out = new Map<string, PodCondition>();
   for (const m of status.members) {
     if (m.ready) {

@@ -6,13 +6,13 @@
 import { basename } from './argv.js';
 import type { Engine, GroupView } from './types.js';
 
-export const RAY_PORT = 6379;
+const RAY_PORT = 6379;
 
-export function rayHeadCommand(): string[] {
+function rayHeadCommand(): string[] {
   return ['ray', 'start', '--head', `--port=${RAY_PORT}`];
 }
 
-export function rayWorkerCommand(view: GroupView): string[] {
+function rayWorkerCommand(view: GroupView): string[] {
   return ['ray', 'start', `--address=${view.leaderAddress}:${RAY_PORT}`, '--block'];
 }
 

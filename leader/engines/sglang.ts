@@ -3,7 +3,7 @@ import { basename, pythonModule } from './argv.js';
 import { addGroupFlags } from './flags.js';
 import type { Engine, GroupView } from './types.js';
 
-export function sglangArgs(view: GroupView): string[] {
+function sglangArgs(view: GroupView): string[] {
   return [
     '--dist-init-addr',
     `${view.leaderAddress}:${view.masterPort}`,

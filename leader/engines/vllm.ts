@@ -8,7 +8,7 @@ import { addGroupFlags, positiveInt } from './flags.js';
 import { rayLaunch } from './ray.js';
 import { type Engine, EngineError, type GroupView } from './types.js';
 
-export function vllmArgs(view: GroupView): string[] {
+function vllmArgs(view: GroupView): string[] {
   const args = [
     '--nnodes',
     String(view.size),
@@ -27,7 +27,7 @@ export function vllmArgs(view: GroupView): string[] {
  * A Kubernetes Service named `vllm` makes the kubelet inject VLLM_PORT=tcp://<ip>:<port> into every pod of the
  * namespace (service links), and vLLM takes VLLM_PORT as its own port number and fails obscurely.
  */
-export function checkVllmPort(env: NodeJS.ProcessEnv): void {
+function checkVllmPort(env: NodeJS.ProcessEnv): void {
   const value = env.VLLM_PORT;
   if (value === undefined || /^\d+$/.test(value.trim())) return;
   throw new EngineError(

@@ -42,7 +42,7 @@ export class GroupFailedError extends JoinRefusedError {
 }
 
 /** The wait was abandoned (SIGTERM): not a failure of the group. */
-export class JoinAbortedError extends Error {
+class JoinAbortedError extends Error {
   override name = 'JoinAbortedError';
 }
 

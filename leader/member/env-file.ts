@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { ENV_NAME } from '../environment.js';
 import type { Release } from '../protocol/messages.js';
 
-export const ENV_FILE_VERSION = 1;
+const ENV_FILE_VERSION = 1;
 
 export interface EnvFile {
   version: typeof ENV_FILE_VERSION;
@@ -35,7 +35,7 @@ export function jsonPathFor(envFile: string): string {
 }
 
 /** POSIX single quoting: everything literal, a quote becomes '\''. */
-export function shellQuote(value: string): string {
+function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -51,7 +51,7 @@ export function renderShell(file: EnvFile): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function parseEnvFile(text: string, path: string): EnvFile {
+function parseEnvFile(text: string, path: string): EnvFile {
   let value: unknown;
   try {
     value = JSON.parse(text);

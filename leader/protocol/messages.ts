@@ -51,7 +51,7 @@ export interface JoinReply {
   sessionSecret: string;
 }
 
-export interface Attach {
+interface Attach {
   memberId: string;
   role: Role;
   epoch: number;
@@ -59,7 +59,7 @@ export interface Attach {
   sessionSecret: string;
 }
 
-export interface Heartbeat {
+interface Heartbeat {
   epoch: number;
   sequence: number;
   engine: EngineState;
@@ -119,7 +119,7 @@ export type CoordinatorMessage =
   | { kind: 'stop'; stop: Stop }
   | { kind: 'ack'; ack: { sequence: number } };
 
-export interface MemberStatusMessage {
+interface MemberStatusMessage {
   rank: number;
   pod: string;
   node: string;

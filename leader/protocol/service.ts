@@ -29,7 +29,7 @@ export function negotiateVersion(
 /** Protocol version in which each coordinator command first appeared: never send a member a case it cannot know. */
 export const COMMAND_SINCE: Record<CoordinatorMessage['kind'], number> = { progress: 1, release: 1, stop: 1, ack: 1 };
 
-export const SERVICE_NAME = 'lockstep.group.v1.GroupCoordinator';
+const SERVICE_NAME = 'lockstep.group.v1.GroupCoordinator';
 
 export interface GroupMethods {
   Join: MethodDefinition<JoinRequest, JoinReply>;

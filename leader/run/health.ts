@@ -122,7 +122,7 @@ export function defaultHealthProbe(engine: string, argv: readonly string[], rank
   return { kind: 'http', url: `http://${httpHost(argv)}:${p}/health` };
 }
 
-export function describeProbe(probe: HealthProbe): string {
+function describeProbe(probe: HealthProbe): string {
   if (probe.kind === 'http') return `GET ${probe.url}`;
   if (probe.kind === 'tcp') return `tcp ${probe.host}:${probe.port}`;
   return `exec ${probe.command}`;

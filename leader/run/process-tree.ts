@@ -101,19 +101,6 @@ export function signalTree(root: number, pgid: number, signal: NodeJS.Signals, p
   return reached;
 }
 
-/** Whether any process of the tree is alive (zombies of our own children excepted by the caller's wait). */
-export function treeAlive(root: number, pgid: number, procRoot = '/proc'): boolean {
-  const stats = allStats(procRoot);
-  return treeMembers(root, pgid, stats).some((pid) => {
-    try {
-      const state = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-      return !/\) Z /.test(state);
-    } catch {
-      return false;
-    }
-  });
-}
-
 export interface EngineRecord {
   pid: number;
   pgid: number;

@@ -6,7 +6,6 @@
  * An engine that exits 0 has finished its job: run exits 0.
  */
 
-import { dirname } from 'node:path';
 import { DomainError, ExitStatusError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
@@ -67,7 +66,7 @@ export interface SupervisorOptions {
 }
 
 /** Where run records its engine, so that a restarted run ends what a killed one left. */
-export function engineRecordPath(envFile: string): string {
+function engineRecordPath(envFile: string): string {
   return `${envFile}.engine`;
 }
 
@@ -379,5 +378,3 @@ export function splitAddress(address: string): { host: string; port: number } | 
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
   return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
 }
-
-export const envDir = (envFile: string): string => dirname(envFile);

@@ -92,7 +92,7 @@ export function defaultWarmImports(engine: string, plan: WarmPlan): string[] {
 }
 
 /** The interpreter of a script on PATH from its `#!` line (`#!/usr/bin/python3`, `#!/usr/bin/env python3`). */
-export function readShebang(command: string, path = process.env.PATH ?? ''): string | undefined {
+function readShebang(command: string, path = process.env.PATH ?? ''): string | undefined {
   const candidates = command.includes('/') ? [command] : path.split(delimiter).map((d) => join(d, command));
   for (const file of candidates) {
     try {

@@ -29,7 +29,7 @@ export function notImplemented(what: string): CliError {
 }
 
 /** The exit code of each kind of domain failure (src/errors.ts). */
-export const EXIT_FOR_FAILURE: Readonly<Record<FailureKind, ExitCode>> = {
+const EXIT_FOR_FAILURE: Readonly<Record<FailureKind, ExitCode>> = {
   failed: EXIT.failed,
   invalid: EXIT.usage,
   unavailable: EXIT.unavailable,

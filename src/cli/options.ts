@@ -78,7 +78,7 @@ export function flag(spec: FlagSpec, env: NodeJS.ProcessEnv = process.env): Opti
  * Parses the alias-variable defaults of the command about to run (a commander `preAction` hook, installed by
  * `runProgram`): a bad value is a usage error naming the variable, like a bad LOCKSTEP_ twin.
  */
-export function checkAliasValues(command: Command): void {
+function checkAliasValues(command: Command): void {
   for (const option of command.options) {
     const alias = aliasDefaults.get(option);
     if (!alias) continue;
@@ -147,7 +147,6 @@ export const parsePort = intParser(1, 65_535, 'a TCP port');
 
 /** Kept for flags with no natural bound; prefer `intParser` with the flag's own range. */
 export const parsePositiveInt = intParser(1, Number.MAX_SAFE_INTEGER, 'a positive integer');
-export const parseNonNegativeInt = intParser(0, Number.MAX_SAFE_INTEGER, 'a non-negative integer');
 
 /** A value that must say something: `--image ""` is refused rather than written into a manifest. */
 export function parseNonEmpty(value: string): string {
@@ -183,7 +182,7 @@ export function collect(value: string, previous: unknown): string[] {
   return [...(Array.isArray(previous) ? (previous as string[]) : []), value];
 }
 
-export const LOG_LEVELS = [
+const LOG_LEVELS = [
   'trace',
   'debug',
   'info',
@@ -196,25 +195,6 @@ export const LOG_LEVELS = [
 export function logLevelFlag(env: NodeJS.ProcessEnv = process.env, defaultLevel: LogLevel = 'info'): Option {
   return flag(
     { flags: '--log-level <level>', description: 'log level', default: defaultLevel, choices: LOG_LEVELS },
-    env,
-  );
-}
-
-/** A duration flag: `durationFlag('--timeout <duration>', 'give up after this long', '10m')`. */
-export function durationFlag(
-  flags: string,
-  description: string,
-  defaultValue: string | undefined,
-  env: NodeJS.ProcessEnv,
-  range: DurationRange = {},
-): Option {
-  return flag(
-    {
-      flags,
-      description,
-      parse: durationParser(range),
-      ...(defaultValue === undefined ? {} : { default: defaultValue }),
-    },
     env,
   );
 }

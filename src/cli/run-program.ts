@@ -7,7 +7,7 @@ export interface CliIo {
   stderr: (text: string) => void;
 }
 
-export const processIo: CliIo = {
+const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };

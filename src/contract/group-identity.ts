@@ -32,7 +32,7 @@ export const JOBSET = {
 } as const;
 
 /** Labels the Job controller puts on its pods (both spellings: the old one is still set). */
-export const JOB_NAME_LABELS = ['batch.kubernetes.io/job-name', 'job-name'] as const;
+const JOB_NAME_LABELS = ['batch.kubernetes.io/job-name', 'job-name'] as const;
 
 /** What of a pod the group is read from: its labels and its controlling owner. */
 export interface PodIdentityFacts {

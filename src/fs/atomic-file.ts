@@ -38,7 +38,7 @@ export async function removeFileDurable(path: string): Promise<void> {
   await syncDir(dirname(path));
 }
 
-export async function syncDir(dir: string): Promise<void> {
+async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();

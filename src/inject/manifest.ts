@@ -36,7 +36,7 @@ export function injectObject(input: Json, options: InjectOptions, report: Inject
  * at any depth of its spec: Pod, Deployment, DaemonSet, RayCluster, PyTorchJob, …), or undefined for objects that
  * run none (Service, ConfigMap, RBAC, …), which pass through as they are.
  */
-export function runsPods(object: JsonObject): string | undefined {
+function runsPods(object: JsonObject): string | undefined {
   const search = (value: Json | undefined, path: string, depth: number): string | undefined => {
     if (depth > 12 || value === undefined) return undefined;
     if (Array.isArray(value)) {

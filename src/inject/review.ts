@@ -3,7 +3,7 @@ import type { InjectReport } from './options.js';
 import { isWorkload } from './workloads.js';
 
 /** Top-level objects of the input, Lists opened. */
-export function flatten(values: readonly Json[]): JsonObject[] {
+function flatten(values: readonly Json[]): JsonObject[] {
   return values.flatMap((v) => {
     if (!isObject(v)) return [];
     const items = arrayAt(v, 'items');

@@ -45,7 +45,7 @@ export function objectKey(object: KubeObject): string {
 }
 
 /** Resource versions are opaque, but every API server (and the test cluster) uses integers; compare when they are. */
-export function isNewerOrSame(candidate: string | undefined, current: string | undefined): boolean {
+function isNewerOrSame(candidate: string | undefined, current: string | undefined): boolean {
   if (candidate === undefined || current === undefined) return true;
   if (/^\d+$/.test(candidate) && /^\d+$/.test(current)) return BigInt(candidate) >= BigInt(current);
   return true;

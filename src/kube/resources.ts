@@ -59,10 +59,6 @@ export const LEASES: ResourceType = {
 };
 export const EVENTS: ResourceType = { group: '', version: 'v1', resource: 'events', kind: 'Event', namespaced: true };
 
-export function apiVersionOf(type: ResourceType): string {
-  return type.group === '' ? type.version : `${type.group}/${type.version}`;
-}
-
 /**
  * `/apis/<group>/<version>[/namespaces/<ns>]/<resource>[/<name>[/<subresource>]]` (core group under `/api/v1`).
  * Leaving out the namespace of a namespaced type gives the all-namespaces collection.

@@ -12,7 +12,7 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name?: string;
   generateName?: string;
   namespace?: string;
@@ -49,7 +49,7 @@ export interface KubeStatus {
   details?: Record<string, unknown>;
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface WatchEvent<T> {
   type: WatchEventType;
@@ -97,13 +97,13 @@ export interface Device {
   taints?: DeviceTaint[];
 }
 
-export interface ResourcePool {
+interface ResourcePool {
   name: string;
   generation: number;
   resourceSliceCount: number;
 }
 
-export interface ResourceSliceSpec {
+interface ResourceSliceSpec {
   driver: string;
   pool: ResourcePool;
   nodeName?: string;
@@ -118,7 +118,7 @@ export interface ResourceSlice extends KubeObject {
   spec: ResourceSliceSpec;
 }
 
-export interface DeviceSelector {
+interface DeviceSelector {
   cel?: { expression: string };
 }
 
@@ -139,28 +139,28 @@ export interface ExactDeviceRequest {
   tolerations?: DeviceToleration[];
 }
 
-export interface DeviceSubRequest extends ExactDeviceRequest {
+interface DeviceSubRequest extends ExactDeviceRequest {
   name: string;
 }
 
-export interface DeviceRequest {
+interface DeviceRequest {
   name: string;
   exactly?: ExactDeviceRequest;
   firstAvailable?: DeviceSubRequest[];
 }
 
-export interface DeviceConstraint {
+interface DeviceConstraint {
   requests?: string[];
   matchAttribute?: string;
 }
 
-export interface DeviceClaim {
+interface DeviceClaim {
   requests?: DeviceRequest[];
   constraints?: DeviceConstraint[];
   config?: unknown[];
 }
 
-export interface ResourceClaimSpec {
+interface ResourceClaimSpec {
   devices?: DeviceClaim;
 }
 
@@ -173,30 +173,30 @@ export interface DeviceRequestAllocationResult {
   tolerations?: DeviceToleration[];
 }
 
-export interface NodeSelectorRequirement {
+interface NodeSelectorRequirement {
   key: string;
   operator: string;
   values?: string[];
 }
 
-export interface NodeSelector {
+interface NodeSelector {
   nodeSelectorTerms: { matchExpressions?: NodeSelectorRequirement[]; matchFields?: NodeSelectorRequirement[] }[];
 }
 
-export interface AllocationResult {
+interface AllocationResult {
   devices?: { results?: DeviceRequestAllocationResult[]; config?: unknown[] };
   nodeSelector?: NodeSelector;
   allocationTimestamp?: string;
 }
 
-export interface ResourceClaimConsumerReference {
+interface ResourceClaimConsumerReference {
   apiGroup?: string;
   resource: string;
   name: string;
   uid: string;
 }
 
-export interface ResourceClaimStatus {
+interface ResourceClaimStatus {
   allocation?: AllocationResult;
   reservedFor?: ResourceClaimConsumerReference[];
   devices?: unknown[];
@@ -222,7 +222,7 @@ export interface Node extends KubeObject {
   status?: Record<string, unknown>;
 }
 
-export interface PodResourceClaim {
+interface PodResourceClaim {
   name: string;
   resourceClaimName?: string;
   resourceClaimTemplateName?: string;

@@ -61,7 +61,7 @@ export class ApiError extends Error {
 }
 
 /** Large clusters: pages of this many objects (kubectl's default chunk size). */
-export const PAGE_SIZE = 500;
+const PAGE_SIZE = 500;
 
 function rootCause(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown; errors?: unknown };
@@ -72,7 +72,7 @@ function rootCause(err: unknown): string {
 }
 
 /** Turns what the client throws into one clear line, as kubectl would say it. */
-export function toApiError(err: unknown, kind: string): ApiError {
+function toApiError(err: unknown, kind: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof KubeApiError) {
     const message = err.statusBody?.message ?? `HTTP ${err.status}`;
@@ -144,7 +144,7 @@ export interface ConnectOptions {
  * current cluster's address (keeping its CA), --token replaces the current user's credentials. With --server and no
  * kubeconfig at all, the flags alone make the configuration.
  */
-export function applyOverrides(load: () => KubeConfig, options: ConnectOptions): KubeConfig {
+function applyOverrides(load: () => KubeConfig, options: ConnectOptions): KubeConfig {
   let kc: KubeConfig;
   try {
     kc = load();

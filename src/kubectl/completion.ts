@@ -3,7 +3,7 @@
  * arguments after the plugin name, the last one being the word under the cursor (maybe empty), and expects Cobra's
  * `__complete` answer: one candidate per line (`value<TAB>description`), then `:<directive>`.
  */
-export const DIRECTIVE = { default: 0, error: 1, noSpace: 2, noFileComp: 4 } as const;
+const DIRECTIVE = { default: 0, error: 1, noSpace: 2, noFileComp: 4 } as const;
 
 export interface Completion {
   candidates: { value: string; description?: string }[];
@@ -32,7 +32,7 @@ export interface VerbInfo {
   arg?: 'node' | 'group';
 }
 
-export const FLAGS: {
+const FLAGS: {
   flags: string[];
   description: string;
   value?: 'namespace' | 'context' | 'file' | 'output' | 'text';

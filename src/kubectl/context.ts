@@ -1,8 +1,8 @@
-import type { ClusterReader, ReadKind } from './cluster.js';
+import type { ClusterReader } from './cluster.js';
 import type { BaseFormat } from './render/output.js';
 
 /** -o's form without its template (jsonpath and custom-columns templates live in program.ts) */
-export type OutputFormat = BaseFormat;
+type OutputFormat = BaseFormat;
 
 /** What every verb needs: where to read, what scope, how to print. Built once per invocation by program.ts. */
 export interface VerbContext {
@@ -33,13 +33,6 @@ export interface View {
   failure?: string;
 }
 
-export type WatchKind = ReadKind;
-
 export function isWide(ctx: VerbContext): boolean {
   return ctx.output === 'wide';
-}
-
-/** kubectl shows a NAMESPACE column only when listing across namespaces. */
-export function qualified(ctx: VerbContext, namespace: string, name: string): string {
-  return ctx.namespace === undefined ? `${namespace}/${name}` : name;
 }

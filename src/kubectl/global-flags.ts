@@ -6,7 +6,7 @@ import { OUTPUT_FORMATS, parseOutput, parseSortBy } from './render/output.js';
  * kubectl's `--request-timeout`: `0` (no timeout), a bare number of seconds, or a Go duration (`1s`, `2m`, `1m30s`,
  * `500ms`). Returns milliseconds.
  */
-export function parseRequestTimeout(value: string): number {
+function parseRequestTimeout(value: string): number {
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -45,7 +45,7 @@ export interface Connected {
   close?: () => void;
 }
 
-export interface GlobalOptions {
+interface GlobalOptions {
   namespace?: string;
   allNamespaces: boolean;
   context?: string;
@@ -128,8 +128,6 @@ const VERBS: readonly Verb[] = [
   },
 ];
 
-export const VERB_NAMES = VERBS.map((v) => v.name);
-
 /** What shell completion offers for each verb and its argument. */
 export const COMPLETION_VERBS: VerbInfo[] = VERBS.map((v) => ({
   name: v.name,
@@ -157,7 +155,7 @@ function untilSignal(): Promise<void> {
   });
 }
 
-export function formatView(view: View, output: OutputChoice, headers = true): string {
+function formatView(view: View, output: OutputChoice, headers = true): string {
   if (output.format === 'json') return `${JSON.stringify(view.data, null, 2)}\n`;
   if (output.format === 'yaml') return toYaml(JSON.parse(JSON.stringify(view.data)));
   if (output.format === 'table' || output.format === 'wide') return view.table();
@@ -169,7 +167,7 @@ export function formatView(view: View, output: OutputChoice, headers = true): st
  * The value of each flag for a verb: given after the verb, else given before it (`kubectl lockstep -A groups`), else
  * the verb's own default or environment twin. kubectl takes its global flags on either side of the command.
  */
-export function mergedOptions(command: Command): GlobalOptions {
+function mergedOptions(command: Command): GlobalOptions {
   const local = command.opts<Record<string, unknown>>();
   const parent = command.parent;
   if (!parent) return local as unknown as GlobalOptions;

@@ -16,12 +16,12 @@ export type {
 } from '../kube/types.js';
 
 /** pod.status.containerStatuses[].allocatedResourcesStatus (KEP-4680, FACTS.md §3) */
-export interface ResourceStatus {
+interface ResourceStatus {
   name: string;
   resources?: { resourceID: string; health?: string }[];
 }
 
-export interface ContainerStatus {
+interface ContainerStatus {
   name: string;
   restartCount?: number;
   ready?: boolean;

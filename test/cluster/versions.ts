@@ -13,11 +13,11 @@ import {
   VERSION_HEALTH_V1BETA1,
 } from '../../agent/kubeletplugin/protos.js';
 
-export const KUBERNETES_VERSIONS = ['1.35', '1.36', '1.37'] as const;
+const KUBERNETES_VERSIONS = ['1.35', '1.36', '1.37'] as const;
 export type KubernetesVersion = (typeof KUBERNETES_VERSIONS)[number];
 
 /** API server feature gates the emulation honours; each defaults from the version's profile. */
-export interface VersionGates {
+interface VersionGates {
   /** KEP-5055 device taints in ResourceSlices: off (alpha) in 1.35, on in 1.36 (beta), locked on in 1.37 (GA) */
   DRADeviceTaints: boolean;
   /** DeviceTaintRule (resource.k8s.io v1beta2) served: not in 1.35 (alpha, off), served in 1.36 and 1.37 */
@@ -116,7 +116,7 @@ const PROFILES: Record<KubernetesVersion, VersionProfile> = {
   },
 };
 
-export function isKubernetesVersion(value: string): value is KubernetesVersion {
+function isKubernetesVersion(value: string): value is KubernetesVersion {
   return (KUBERNETES_VERSIONS as readonly string[]).includes(value);
 }
 

@@ -54,7 +54,7 @@ function docs(text: string): Doc[] {
 }
 
 /** The example's plain StatefulSet with the torch job standing in for vLLM (before `lockstep inject`). */
-export function plainWorkload(): Doc[] {
+function plainWorkload(): Doc[] {
   const plain = docs(readFileSync(join(REPO_ROOT, 'deploy/examples/vllm-statefulset/llama-405b.plain.yaml'), 'utf8'));
   return plain.map((doc) => {
     if (doc.kind !== 'StatefulSet') return doc;
@@ -79,7 +79,7 @@ export function plainWorkload(): Doc[] {
 }
 
 /** `lockstep inject --engine=torch` over the plain workload: the real CLI, from dist/. */
-export function injectedWorkload(plain: Doc[]): string {
+function injectedWorkload(plain: Doc[]): string {
   const input = plain.map((d) => stringify(d)).join('---\n');
   const result = spawnSync(
     process.execPath,

@@ -18,7 +18,7 @@ import { freePort } from '../support/ports.js';
 import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, REPO_ROOT, workloadManifest } from './manifests.js';
 
 const run = promisify(execFile);
-export const NODE_NAMES = ['gpu-node-1', 'gpu-node-2'] as const;
+const NODE_NAMES = ['gpu-node-1', 'gpu-node-2'] as const;
 export const DRIVER = 'lockstep.dev';
 
 export async function until<T>(

@@ -19,8 +19,8 @@ import {
 } from '../../src/contract/names.js';
 import type { Device, DeviceAttribute, Node, Pod, ResourceClaim, ResourceSlice } from '../../src/kubectl/wire.js';
 
-export const GPU_BUS = ['19', '3b', '4c', '5d', '9b', 'bb', 'cb', 'db'];
-export const NIC_BUS = ['1a', '3c', '4d', '5e', '9c', 'bc', 'cc', 'dc'];
+const GPU_BUS = ['19', '3b', '4c', '5d', '9b', 'bb', 'cb', 'db'];
+const NIC_BUS = ['1a', '3c', '4d', '5e', '9c', 'bc', 'cc', 'dc'];
 const ROOTS = ['15', '37', '48', '59', '97', 'b7', 'c7', 'd7'];
 const CLIQUE = '7c3b2f1e-5a4d-4b7e-9c21-0d8e6f4a1b22.32766';
 
@@ -40,7 +40,7 @@ export interface NodeOptions {
   resourceSliceCount?: number;
 }
 
-export function gpuDevice(node: string, i: number, options: NodeOptions = {}): Device {
+function gpuDevice(node: string, i: number, options: NodeOptions = {}): Device {
   const name = `gpu-${i}`;
   const reason = options.unhealthy?.[name];
   const device: Device = {
@@ -67,7 +67,7 @@ export function gpuDevice(node: string, i: number, options: NodeOptions = {}): D
   return device;
 }
 
-export function nicDevice(i: number, options: NodeOptions = {}): Device {
+function nicDevice(i: number, options: NodeOptions = {}): Device {
   const bdf = `0000:${NIC_BUS[i]}:00.0`;
   const name = `nic-${bdf.replace(/[:.]/g, '-')}`;
   const reason = options.unhealthy?.[name];

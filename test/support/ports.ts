@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:net';
 
-export const TEST_PORT_RANGE = { first: 20_000, last: 32_767 } as const;
+const TEST_PORT_RANGE = { first: 20_000, last: 32_767 } as const;
 
 const span = TEST_PORT_RANGE.last - TEST_PORT_RANGE.first + 1;
 let next = (process.pid * 97) % span;

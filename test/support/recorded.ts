@@ -17,7 +17,7 @@ import { describe, it } from 'vitest';
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 /** `../shared` beside the checkout, as CI and the developers' worktrees lay it out. */
-export const SHARED_DIR = join(REPO_ROOT, '..', 'shared');
+const SHARED_DIR = join(REPO_ROOT, '..', 'shared');
 /** Hardware recordings (lspci, nvidia-smi, sysfs, kernel logs, …); see SOURCES.md there. */
 export const RECORDED_FIXTURES = join(SHARED_DIR, 'fixtures');
 /** Official Kubernetes API documents (resource.k8s.io/v1 OpenAPI, the LeaderWorkerSet CRD). */
@@ -28,12 +28,11 @@ export type RecordedSet = 'fixtures' | 'k8s';
 const RECORDED_DIRS: Record<RecordedSet, string> = { fixtures: RECORDED_FIXTURES, k8s: RECORDED_K8S };
 
 /** Whether the recorded data set is present (checked once per test file). */
-export function hasRecorded(set: RecordedSet = 'fixtures'): boolean {
+function hasRecorded(set: RecordedSet = 'fixtures'): boolean {
   return existsSync(RECORDED_DIRS[set]);
 }
 
 export const HAS_RECORDED_FIXTURES = hasRecorded('fixtures');
-export const HAS_RECORDED_K8S = hasRecorded('k8s');
 
 /** Appended to the name of every test skipped for want of recorded data; the reporter counts tests by it. */
 export const RECORDED_SKIP_MARK = '[needs ../shared]';
@@ -41,11 +40,6 @@ export const RECORDED_SKIP_MARK = '[needs ../shared]';
 /** A path inside ../shared/fixtures (only meaningful where {@link HAS_RECORDED_FIXTURES}). */
 export function recordedFixture(...parts: string[]): string {
   return join(RECORDED_FIXTURES, ...parts);
-}
-
-/** A path inside ../shared/k8s (only meaningful where {@link HAS_RECORDED_K8S}). */
-export function recordedK8s(...parts: string[]): string {
-  return join(RECORDED_K8S, ...parts);
 }
 
 function missing(needs: RecordedSet | readonly RecordedSet[]): boolean {

@@ -33,9 +33,9 @@ import type { Logger } from '../../log.js';
  * failed (its restart budget is spent: `lockstep run` exits with it too, and a pod joining a failed group is refused
  * with it).
  */
-export const EXIT_TIMEOUT = EXIT.unavailable;
-export const EXIT_REFUSED = EXIT.failed;
-export const EXIT_GROUP_FAILED = EXIT.groupFailed;
+const EXIT_TIMEOUT = EXIT.unavailable;
+const EXIT_REFUSED = EXIT.failed;
+const EXIT_GROUP_FAILED = EXIT.groupFailed;
 
 export function plan(flags: JoinFlags, rankFromCli: boolean, env: NodeJS.ProcessEnv, facts?: PodFacts): JoinPlan {
   try {
@@ -104,7 +104,7 @@ export async function joinAndWrite(
  * Installs the launcher beside the environment file, unless disabled or not running from the bundle. Never fails the
  * bootstrap by itself: the caller decides (an injected engine container cannot start without it).
  */
-export async function launcher(
+async function launcher(
   flags: { envFile: string; installLauncher?: boolean },
   log: Logger,
   entry: string | undefined = process.argv[1],

@@ -49,7 +49,7 @@ export interface CoordinatorCliOptions {
 }
 
 /** `--tls-cert` + `--tls-key` → TLS credentials; neither → plaintext (undefined); one alone or unreadable → usage error. */
-export function serverTls(opts: Pick<CoordinatorCliOptions, 'tlsCert' | 'tlsKey'>): ServerCredentials | undefined {
+function serverTls(opts: Pick<CoordinatorCliOptions, 'tlsCert' | 'tlsKey'>): ServerCredentials | undefined {
   if (!opts.tlsCert && !opts.tlsKey) return undefined;
   if (!opts.tlsCert || !opts.tlsKey) {
     throw usageError(
@@ -78,7 +78,7 @@ export function serverTls(opts: Pick<CoordinatorCliOptions, 'tlsCert' | 'tlsKey'
  * `--only-rank n`: one pod template for every pod (StatefulSet, Job) carries the coordinator sidecar; only the pod of
  * rank n coordinates. Returns this pod's rank, or undefined when it cannot be told.
  */
-export function ownRank(env: NodeJS.ProcessEnv, podName: string | undefined): number | undefined {
+function ownRank(env: NodeJS.ProcessEnv, podName: string | undefined): number | undefined {
   return rankHint(undefined, false, env, podName)?.rank;
 }
 

@@ -16,7 +16,7 @@ export interface InjectFlags {
 }
 
 /** Far above any real manifest; a bigger input is a mistake (or an attack) that would only cost memory and time. */
-export const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
 /** V8 strings hold at most about 512 Mi characters: a larger limit could never be honoured. */
 const MAX_INPUT_BYTES_LIMIT = 256 * 1024 * 1024;
 

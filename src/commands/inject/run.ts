@@ -18,7 +18,7 @@ import { IMAGE } from '../../version.js';
 import type { InjectFlags } from './index.js';
 
 /** Exit code for manifests inject refuses (bad input, not bad flags). */
-export const EXIT_REFUSED = EXIT.failed;
+const EXIT_REFUSED = EXIT.failed;
 
 export async function runInject(flags: InjectFlags): Promise<void> {
   if (!flags.filename) throw usageError('missing -f, --filename (a manifest file, or - for stdin)');

@@ -92,7 +92,7 @@ async function warmPool(
 }
 
 /** The health checks of an engine: the flags over the engine's defaults (health.ts). Bad flags are usage errors. */
-export function healthSpec(
+function healthSpec(
   options: Pick<RunOptions, 'health' | 'healthPeriod' | 'healthFailures' | 'healthStartGrace' | 'healthTimeout'>,
   engine: string,
   argv: readonly string[],
@@ -124,7 +124,7 @@ export function healthSpec(
  * The command line to start, from the user's argv: $(VAR) expanded, then the engine's flags for this rank; its
  * environment is the container's with the group's variables, the container's own settings winning (environment.ts).
  */
-export function buildCommand(
+function buildCommand(
   argv: readonly string[],
   file: EnvFile,
   options: { engine: string; shell: boolean },

@@ -4,7 +4,7 @@ import type { GroupRecord } from './groups.js';
 import type { PodRecord } from './pods.js';
 
 /** `agent`: no agent has published anything in scope, so nothing could be checked */
-export type ProblemKind = 'agent' | 'device' | 'pool' | 'pod' | 'group';
+type ProblemKind = 'agent' | 'device' | 'pool' | 'pod' | 'group';
 
 export interface Problem {
   kind: ProblemKind;

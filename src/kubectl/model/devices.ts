@@ -131,7 +131,7 @@ function put<T, K extends keyof T>(target: T, key: K, value: T[K] | undefined): 
   if (value !== undefined) target[key] = value;
 }
 
-export function deviceRecord(slice: ResourceSlice, device: Device, driver: string): DeviceRecord {
+function deviceRecord(slice: ResourceSlice, device: Device, driver: string): DeviceRecord {
   const a = (name: string) => attribute(device, name, driver);
   const taints = taintsOf(device.taints);
   let reason: string | undefined;
@@ -269,7 +269,7 @@ export const naturalCompare = new Intl.Collator('en', { numeric: true }).compare
  * carry the address in hex, which a numeric collation would misorder: `19` after `3b`), then names with numbers in
  * numeric order (`…-mig-3-0` before `…-mig-10-0`).
  */
-export function compareDevices(x: DeviceRecord, y: DeviceRecord): number {
+function compareDevices(x: DeviceRecord, y: DeviceRecord): number {
   return (
     naturalCompare(x.node, y.node) ||
     (TYPE_ORDER[x.type] ?? 3) - (TYPE_ORDER[y.type] ?? 3) ||

@@ -30,7 +30,7 @@ function counted(values: readonly string[]): string[] {
   return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([v, n]) => `${n}x ${v}`);
 }
 
-export function nodeTaintText(t: { key: string; value?: string; effect: string }): string {
+function nodeTaintText(t: { key: string; value?: string; effect: string }): string {
   return `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`;
 }
 

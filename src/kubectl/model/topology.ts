@@ -68,7 +68,7 @@ export function nearestNic(device: DeviceRecord, sameNode: readonly DeviceRecord
   return best;
 }
 
-export interface TopoEntry {
+interface TopoEntry {
   /** `GPU0`, `TPU0`, `NIC0`: as nvidia-smi labels them */
   label: string;
   device: DeviceRecord;

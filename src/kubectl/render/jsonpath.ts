@@ -42,7 +42,7 @@ function fail(template: string, at: number, what: string): never {
 }
 
 /** Parses a path such as `.items[*].name` (no braces). */
-export function parsePath(text: string, template = text, offset = 0): Segment[] {
+function parsePath(text: string, template = text, offset = 0): Segment[] {
   const segments: Segment[] = [];
   let i = 0;
   const src = text.trim();

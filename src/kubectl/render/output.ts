@@ -87,7 +87,7 @@ export function parseSortBy(raw: string): FieldPath {
 }
 
 /** The items a view lists (`items`), or the view's one object. */
-export function itemsOf(data: unknown): unknown[] {
+function itemsOf(data: unknown): unknown[] {
   const items = (data as { items?: unknown }).items;
   return Array.isArray(items) ? items : [data];
 }

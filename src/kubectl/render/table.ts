@@ -4,7 +4,7 @@
  */
 import { cleanText } from '../../text/untrusted.js';
 
-export const NONE = '<none>';
+const NONE = '<none>';
 
 export interface Column<Row> {
   header: string;
@@ -66,8 +66,8 @@ function paint(code: string): (text: string) => string {
 }
 
 export const red = paint('31');
-export const green = paint('32');
-export const yellow = paint('33');
+const green = paint('32');
+const yellow = paint('33');
 
 /** Health words in colour: green for good, red for bad, yellow for not known. */
 export function healthColour(text: string): string {

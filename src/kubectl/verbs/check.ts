@@ -11,7 +11,7 @@ import { readTaintRules } from './devices.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
 
 /** Exit codes of `check` (FACTS.md §10, src/cli/exit-codes.ts): 0 all good, 1 problems, 2 usage, 3 could not check. */
-export const EXIT_PROBLEMS = EXIT.failed;
+const EXIT_PROBLEMS = EXIT.failed;
 export const EXIT_COULD_NOT_CHECK = EXIT.unavailable;
 
 const columns = (reasons: ReasonCells): Column<Problem>[] => [

@@ -8,12 +8,12 @@ import { type Column, healthColour, renderTable } from '../render/table.js';
 import type { DeviceTaintRule, ResourceClaim } from '../wire.js';
 import { driverSelector, readNodes, selectNodes } from './nodes.js';
 
-export interface DeviceRow extends DeviceRecord {
+interface DeviceRow extends DeviceRecord {
   nearestNic?: { name: string; ifName?: string; distance: string };
   holder?: Holder;
 }
 
-export function deviceRows(devices: readonly DeviceRecord[], holders: ReadonlyMap<string, Holder>): DeviceRow[] {
+function deviceRows(devices: readonly DeviceRecord[], holders: ReadonlyMap<string, Holder>): DeviceRow[] {
   const byNode = new Map<string, DeviceRecord[]>();
   for (const d of devices) {
     const list = byNode.get(d.node);
@@ -38,7 +38,7 @@ export function deviceRows(devices: readonly DeviceRecord[], holders: ReadonlyMa
   });
 }
 
-export function deviceColumns(
+function deviceColumns(
   ctx: VerbContext,
   showNode: boolean,
   reasons = new ReasonCells(ctx.output === 'wide'),

@@ -15,11 +15,11 @@ import type { Event } from '../wire.js';
  * Every pod lockstep injected carries the group label; which group it is in (an LWS replica, a JobSet child Job) is
  * read from the pod (src/contract/group-identity.ts), so `group NAME` lists them all and picks its group's.
  */
-export function groupSelector(selector: string | undefined): string {
+function groupSelector(selector: string | undefined): string {
   return selector ? `${LABEL_GROUP},${selector}` : LABEL_GROUP;
 }
 
-export function groupColumns(ctx: VerbContext, reasons = new ReasonCells(isWide(ctx))): Column<GroupRecord>[] {
+function groupColumns(ctx: VerbContext, reasons = new ReasonCells(isWide(ctx))): Column<GroupRecord>[] {
   const now = ctx.now();
   const columns: Column<GroupRecord>[] = [
     { header: 'NAME', cell: (g) => g.name },

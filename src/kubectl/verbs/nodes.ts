@@ -36,7 +36,7 @@ export function selectNodes(inventory: Inventory, nodes: readonly Node[] | undef
   };
 }
 
-export function nodeColumns(ctx: VerbContext): Column<NodeRecord>[] {
+function nodeColumns(ctx: VerbContext): Column<NodeRecord>[] {
   const now = ctx.now();
   return [
     { header: 'NODE', cell: (r) => r.node },

@@ -5,7 +5,7 @@ import { type Column, healthColour, renderTable } from '../render/table.js';
 import { noneFound } from './groups.js';
 
 /** `7 Healthy, 1 Unhealthy (gpu-3)`: the kubelet's allocatedResourcesStatus in one cell. */
-export function allocatedSummary(p: PodRecord): string | undefined {
+function allocatedSummary(p: PodRecord): string | undefined {
   if (p.allocated.length === 0) return undefined;
   const order = ['Healthy', 'Unhealthy', 'Unknown'] as const;
   return order
@@ -19,7 +19,7 @@ export function allocatedSummary(p: PodRecord): string | undefined {
     .join(', ');
 }
 
-export function podColumns(ctx: VerbContext): Column<PodRecord>[] {
+function podColumns(ctx: VerbContext): Column<PodRecord>[] {
   const now = ctx.now();
   const columns: Column<PodRecord>[] = [
     { header: 'NAME', cell: (p) => p.name },

@@ -13,7 +13,7 @@ function describeEntry(m: TopoMatrix, i: number): string {
 }
 
 /** The matrix as `nvidia-smi topo -m` lays it out, plus the legend that says how each class was derived. */
-export function renderTopo(m: TopoMatrix, headers: boolean): string {
+function renderTopo(m: TopoMatrix, headers: boolean): string {
   const rows = m.entries.map((_, i) => i);
   const columns: Column<number>[] = [
     { header: '', cell: (i) => m.entries[i]!.label },

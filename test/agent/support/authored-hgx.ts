@@ -25,7 +25,7 @@ export interface AuthoredGpu {
   rootBus: string;
 }
 
-export interface AuthoredNic {
+interface AuthoredNic {
   address: string;
   ifName: string;
   rdma?: string;
@@ -46,7 +46,7 @@ export const AUTHORED_GPUS: readonly AuthoredGpu[] = GPU_BUSES.map((bus, i) => {
   };
 });
 
-export const AUTHORED_NICS: readonly AuthoredNic[] = [
+const AUTHORED_NICS: readonly AuthoredNic[] = [
   ...GPU_BUSES.map((bus, i): AuthoredNic => {
     const nicBus = (Number.parseInt(bus, 16) + 1).toString(16).padStart(2, '0');
     return {

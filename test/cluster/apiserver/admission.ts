@@ -7,10 +7,9 @@
 import { type CelInput, celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import { ApiError, qualifiedResource } from './errors.js';
-import { apiVersionOf } from './kinds.js';
 import type { AdmissionRequest, Registry } from './registry.js';
 import { fromLabelSelectorObject, matchesLabels } from './selectors.js';
-import { isRecord, type KubeObject } from './types.js';
+import { isRecord } from './types.js';
 
 const POLICIES = 'validatingadmissionpolicies.admissionregistration.k8s.io';
 const BINDINGS = 'validatingadmissionpolicybindings.admissionregistration.k8s.io';
@@ -35,7 +34,7 @@ function compile(expr: string): Program | Error {
 }
 
 /** JSON → CEL input: integers become CEL ints (bigint), as int64 fields are in Kubernetes CEL. */
-export function toCel(v: unknown): CelInput {
+function toCel(v: unknown): CelInput {
   if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
   if (Array.isArray(v)) return v.map(toCel);
   if (isRecord(v)) {
@@ -156,7 +155,7 @@ function deny(req: AdmissionRequest, policy: string, binding: string, message: s
 }
 
 /** Evaluates every bound policy that matches the request; throws on a Deny, returns Warn messages. */
-export function admitWithPolicies(registry: Registry, req: AdmissionRequest): string[] {
+function admitWithPolicies(registry: Registry, req: AdmissionRequest): string[] {
   // Policies never apply to their own kinds (the real server exempts admissionregistration resources).
   if (req.spec.group === 'admissionregistration.k8s.io') return [];
   const bindings = registry.store.list(BINDINGS);
@@ -234,10 +233,3 @@ export function admitWithPolicies(registry: Registry, req: AdmissionRequest): st
 export function installPolicyAdmission(registry: Registry): void {
   registry.admission.push((req) => admitWithPolicies(registry, req));
 }
-
-/** For tests: the apiVersion string of a request's kind. */
-export function requestApiVersion(req: AdmissionRequest): string {
-  return apiVersionOf(req.spec);
-}
-
-export type { KubeObject };

@@ -4,7 +4,7 @@
  * as against a real cluster.
  */
 
-export interface StatusCause {
+interface StatusCause {
   reason: string;
   message: string;
   field?: string;
@@ -102,13 +102,6 @@ export function badRequest(message: string): ApiError {
   return new ApiError(400, 'BadRequest', message);
 }
 
-export function methodNotSupported(group: string, plural: string, verb: string): ApiError {
-  return new ApiError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${plural}"`, {
-    group: group || undefined,
-    kind: plural,
-  });
-}
-
 export function gone(message: string): ApiError {
   return new ApiError(410, 'Expired', message);
 }
@@ -157,7 +150,7 @@ function renderValue(value: unknown): string {
 }
 
 /** The `ErrorBody` of a field.Error: the part after "<field>: ". */
-export function fieldErrorBody(err: FieldError): string {
+function fieldErrorBody(err: FieldError): string {
   switch (err.type) {
     case 'FieldValueRequired':
       return err.detail ? `Required value: ${err.detail}` : 'Required value';

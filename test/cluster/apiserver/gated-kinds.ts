@@ -24,13 +24,6 @@ import { validateTaint } from './validation/resource.js';
 /** The scheduling.k8s.io version a release serves for Workload/PodGroup, when GenericWorkload is on. */
 export type WorkloadApiVersion = 'v1alpha1' | 'v1alpha2' | 'v1beta1';
 
-/** Which release serves which version (FACTS.md §11); the test cluster's `--version` switch reads this. */
-export const WORKLOAD_API_BY_RELEASE: Readonly<Record<string, WorkloadApiVersion>> = {
-  '1.35': 'v1alpha1',
-  '1.36': 'v1alpha2',
-  '1.37': 'v1beta1',
-};
-
 export interface GatedApis {
   /** scheduling.k8s.io Workload (+ PodGroup from v1alpha2): the GenericWorkload gate, at this release's version */
   workloads?: WorkloadApiVersion;

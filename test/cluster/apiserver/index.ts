@@ -26,13 +26,9 @@ import { tlsFor } from './tls.js';
 import { TokenIssuer } from './tokens.js';
 import type { UserInfo } from './types.js';
 
-export { InProcessClient } from './client.js';
-export type { FaultMatch, FaultSettings } from './faults.js';
-export { Faults, RequestCounters } from './faults.js';
-export { WORKLOAD_API_BY_RELEASE, type WorkloadApiVersion } from './gated-kinds.js';
-export type { KubeObject, UserInfo } from './types.js';
+export type { KubeObject } from './types.js';
 
-export interface FeatureGates {
+interface FeatureGates {
   /** KEP-5055 device taints: without it the server drops `spec.devices[].taints` silently, as a real one does. */
   DRADeviceTaints?: boolean;
   /**
@@ -73,7 +69,7 @@ export interface ApiServerOptions {
 }
 
 /** Who a kubeconfig authenticates as. */
-export type Identity =
+type Identity =
   | string
   | { user: string; groups?: string[]; extra?: Record<string, string[]> }
   | {

@@ -12,7 +12,7 @@ export interface KubeconfigInput {
   namespace?: string;
 }
 
-export function kubeconfigYaml(input: KubeconfigInput): string {
+function kubeconfigYaml(input: KubeconfigInput): string {
   const cluster: Record<string, unknown> = { server: input.server };
   if (input.caPem) cluster['certificate-authority-data'] = Buffer.from(input.caPem).toString('base64');
   // client-node refuses plain http unless the cluster says insecure-skip-tls-verify (there is no TLS to verify).

@@ -16,7 +16,7 @@ import { isRecord, type KubeObject } from './types.js';
 
 /** One path segment: `f:<field>` or `k:{"name":"x"}` (a keyed list item). */
 type Segment = string;
-export type FieldPath = Segment[];
+type FieldPath = Segment[];
 
 export interface ManagedFieldsEntry {
   manager: string;
@@ -73,7 +73,7 @@ export function fieldSet(obj: Record<string, unknown>, part: 'main' | 'status', 
 }
 
 /** A set of paths as FieldsV1 JSON (`{"f:data":{"f:k":{}}}`). */
-export function toFieldsV1(paths: Iterable<string>): Record<string, unknown> {
+function toFieldsV1(paths: Iterable<string>): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const p of paths) {
     let node = root;
@@ -85,7 +85,7 @@ export function toFieldsV1(paths: Iterable<string>): Record<string, unknown> {
   return root;
 }
 
-export function fromFieldsV1(fields: unknown): Set<string> {
+function fromFieldsV1(fields: unknown): Set<string> {
   const out = new Set<string>();
   const walk = (node: unknown, path: FieldPath) => {
     if (!isRecord(node)) return;
@@ -98,7 +98,7 @@ export function fromFieldsV1(fields: unknown): Set<string> {
 }
 
 /** The value at a path, or undefined. */
-export function valueAt(obj: unknown, path: FieldPath): unknown {
+function valueAt(obj: unknown, path: FieldPath): unknown {
   let cur: unknown = obj;
   for (const seg of path) {
     if (seg === '.') return cur;
@@ -128,7 +128,7 @@ function removeAt(obj: Record<string, unknown>, path: FieldPath): void {
 }
 
 /** Applied configuration merged over the live object: maps deep, keyed lists by name, other lists replaced. */
-export function mergeApplied(live: unknown, applied: unknown): unknown {
+function mergeApplied(live: unknown, applied: unknown): unknown {
   if (isRecord(live) && isRecord(applied)) {
     const out: Record<string, unknown> = { ...live };
     for (const [k, v] of Object.entries(applied)) out[k] = v === null ? undefined : mergeApplied(live[k], v);

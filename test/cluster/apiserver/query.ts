@@ -19,8 +19,6 @@ export function queryBool(query: URLSearchParams, name: string): boolean | undef
   return !(value === '0' || value.toLowerCase() === 'false');
 }
 
-export type ResourceVersionMatch = 'Exact' | 'NotOlderThan';
-
 /** The list/watch options the double honours, decoded from the query. */
 export interface ListQuery {
   watch: boolean;

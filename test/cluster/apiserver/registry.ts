@@ -40,7 +40,7 @@ import { ExpiredError, type Store, type StoreEvent, type Watcher } from './store
 import { applyDefaults, prepareForCreate } from './strategy.js';
 import { isRecord, type KubeObject, type UserInfo } from './types.js';
 
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 export interface AdmissionRequest {
   operation: Operation;

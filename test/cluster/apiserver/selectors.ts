@@ -3,9 +3,7 @@
  * `in (…)`, `notin (…)`, `key` (exists) and `!key` for labels; `=`, `==`, `!=` for fields.
  */
 
-export type LabelRequirement =
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | '!' };
+type LabelRequirement = { key: string; op: 'in' | 'notin'; values: string[] } | { key: string; op: 'exists' | '!' };
 
 export type LabelSelector = LabelRequirement[];
 

@@ -74,7 +74,7 @@ function sendError(res: ServerResponse, err: ApiError): void {
  * as python-kubernetes' VersionApi refuse an answer that lacks one. The platform is the one release builds ship
  * for, not this machine's.
  */
-export function versionInfo(v: ServerDeps['version']): Record<string, string> {
+function versionInfo(v: ServerDeps['version']): Record<string, string> {
   return {
     major: v.major,
     minor: v.minor,

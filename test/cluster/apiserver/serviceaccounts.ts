@@ -2,7 +2,7 @@
  * Authentication and the two token endpoints: TokenRequest (serviceaccounts/<name>/token) and TokenReview.
  * Static bearer tokens stand for the admin and named users; JWTs from TokenIssuer stand for service accounts.
  */
-import { ApiError, badRequest, conflict, invalid, notFound } from './errors.js';
+import { badRequest, conflict, invalid, notFound } from './errors.js';
 import type { Registry } from './registry.js';
 import { DEFAULT_AUDIENCES, serviceAccountUser, type TokenClaims, type TokenIssuer } from './tokens.js';
 import { isRecord, type KubeObject, type UserInfo } from './types.js';
@@ -149,8 +149,4 @@ export class Authenticator {
       status,
     };
   }
-}
-
-export function isApiError(err: unknown): err is ApiError {
-  return err instanceof ApiError;
 }

@@ -61,7 +61,7 @@ function resourceSchemaSet(): SchemaSet {
 const LWS_CRD = 'leaderworkerset.x-k8s.io_leaderworkersets.yaml';
 
 /** The LeaderWorkerSet CRD's v1 schema from ../shared/k8s (kubernetes-sigs/lws v0.10.0). */
-export function loadLwsSchema(): Schema {
+function loadLwsSchema(): Schema {
   const crd = parseYaml(readFileSync(new URL(LWS_CRD, SHARED_K8S_DIR), 'utf8')) as {
     spec: { versions: { name: string; schema: { openAPIV3Schema: Schema } }[] };
   };

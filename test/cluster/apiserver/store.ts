@@ -43,7 +43,7 @@ interface Bucket {
   byNamespace: Map<string, Set<string>>;
 }
 
-export function objectKey(namespace: string | undefined, name: string): string {
+function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 

@@ -26,7 +26,7 @@ export function wantsTable(accept: string | undefined): boolean {
   return !!accept && /as=Table/.test(accept) && /g=meta\.k8s\.io/.test(accept);
 }
 
-export function tableColumns(spec: KindSpec): Column[] {
+function tableColumns(spec: KindSpec): Column[] {
   return spec.columns ?? DEFAULT_COLUMNS;
 }
 

@@ -21,7 +21,7 @@ export function tlsFor(dir: string, host: string): TlsMaterial {
   return m;
 }
 
-export function makeTls(dir: string, host: string): TlsMaterial {
+function makeTls(dir: string, host: string): TlsMaterial {
   const f = (name: string) => join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];

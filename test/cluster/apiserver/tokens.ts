@@ -6,10 +6,10 @@
 import { createSign, createVerify, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import type { UserInfo } from './types.js';
 
-export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 export const DEFAULT_AUDIENCES = ['https://kubernetes.default.svc.cluster.local'];
 
-export interface Ref {
+interface Ref {
   name: string;
   uid: string;
 }

@@ -22,10 +22,6 @@ export interface VersionSeen {
   gitCommit: string;
 }
 
-export interface ApiFailure {
-  error: { status: number; reason: string; message: string } | null;
-}
-
 export interface WatchSeen {
   type: string | null;
   name?: string;

@@ -24,7 +24,7 @@ export const SERVICES: ResourceType = {
   kind: 'Service',
   namespaced: true,
 };
-export const CLUSTER_DOMAIN = 'cluster.local';
+const CLUSTER_DOMAIN = 'cluster.local';
 
 export interface Service extends KubeObject {
   spec?: { clusterIP?: string; selector?: Record<string, string>; publishNotReadyAddresses?: boolean };

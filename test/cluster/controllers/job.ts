@@ -22,10 +22,10 @@ import { controllerRef, Reconciler } from './reconciler.js';
 
 export const JOBS: ResourceType = { group: 'batch', version: 'v1', resource: 'jobs', kind: 'Job', namespaced: true };
 
-export const JOB_NAME_LABEL = 'batch.kubernetes.io/job-name';
-export const CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
-export const COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
-export const COMPLETION_INDEX_ENV = 'JOB_COMPLETION_INDEX';
+const JOB_NAME_LABEL = 'batch.kubernetes.io/job-name';
+const CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
+const COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
+const COMPLETION_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 
 interface Condition {
   type: string;

@@ -45,7 +45,6 @@ const KEY = {
   jobGroupIndex: 'jobset.sigs.k8s.io/job-group-index',
   restartAttempt: 'jobset.sigs.k8s.io/restart-attempt',
 } as const;
-export const JOBSET_KEYS = KEY;
 
 interface ReplicatedJob {
   name: string;
@@ -78,13 +77,13 @@ export interface JobSet extends KubeObject {
 const replicasOf = (rj: ReplicatedJob) => rj.replicas ?? 1;
 
 /** The subdomain of the JobSet's pods (network.subdomain, else its name), or undefined with DNS hostnames off. */
-export function jobSetSubdomain(js: JobSet): string | undefined {
+function jobSetSubdomain(js: JobSet): string | undefined {
   if (js.spec.network?.enableDNSHostnames === false) return undefined;
   return js.spec.network?.subdomain || js.metadata.name;
 }
 
 /** Labels (also written as annotations) of child Job `j` of replicated job `rj`, as labelAndAnnotateObject sets them. */
-export function jobSetLabels(js: JobSet, rj: ReplicatedJob, j: number): Record<string, string> {
+function jobSetLabels(js: JobSet, rj: ReplicatedJob, j: number): Record<string, string> {
   const jobs = js.spec.replicatedJobs;
   const group = rj.groupName ?? 'default';
   const inGroup = jobs.filter((x) => (x.groupName ?? 'default') === group);

@@ -27,7 +27,7 @@ import { silentLogger } from '../../../src/log.js';
 import { SERVICES } from './dns.js';
 import { controllerRef, Reconciler } from './reconciler.js';
 
-export const LEADER_WORKER_SETS: ResourceType = {
+const LEADER_WORKER_SETS: ResourceType = {
   group: 'leaderworkerset.x-k8s.io',
   version: 'v1',
   resource: 'leaderworkersets',
@@ -35,7 +35,7 @@ export const LEADER_WORKER_SETS: ResourceType = {
   namespaced: true,
 };
 
-export const LWS_KEYS = {
+const LWS_KEYS = {
   name: 'leaderworkerset.sigs.k8s.io/name',
   groupIndex: 'leaderworkerset.sigs.k8s.io/group-index',
   workerIndex: 'leaderworkerset.sigs.k8s.io/worker-index',
@@ -70,7 +70,7 @@ type Container = { name: string; env?: EnvVar[] };
 
 const sizeOf = (lws: LeaderWorkerSet) => lws.spec.leaderWorkerTemplate.size ?? 1;
 
-export function lwsSubdomain(lws: LeaderWorkerSet, leader: string): string {
+function lwsSubdomain(lws: LeaderWorkerSet, leader: string): string {
   return lws.spec.networkConfig?.subdomainPolicy === 'UniquePerReplica' ? leader : (lws.metadata.name ?? '');
 }
 

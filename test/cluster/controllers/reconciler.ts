@@ -30,7 +30,7 @@ export function controllerRef(owner: KubeObject, apiVersion: string, kind: strin
   };
 }
 
-export function keyOf(object: KubeObject): string {
+function keyOf(object: KubeObject): string {
   return `${object.metadata.namespace ?? ''}/${object.metadata.name ?? ''}`;
 }
 

@@ -27,7 +27,7 @@ export const STATEFUL_SETS: ResourceType = {
 
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
-export const REVISION_LABEL = 'controller-revision-hash';
+const REVISION_LABEL = 'controller-revision-hash';
 
 export interface StatefulSet extends KubeObject {
   spec: {
@@ -80,7 +80,7 @@ export function podForOrdinal(set: StatefulSet, ordinal: number): Pod {
 }
 
 /** `<name>-<hash of the template>`, as the ControllerRevision name the real controller labels pods with. */
-export function revision(set: StatefulSet): string {
+function revision(set: StatefulSet): string {
   const hash = createHash('sha256').update(JSON.stringify(set.spec.template)).digest('hex').slice(0, 10);
   return `${set.metadata.name}-${hash}`;
 }

@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
  * valid and unique device names, no unknown fields, env `K=V`, absolute paths. Plus the kubelet's own rule: no dots
  * in the class of a CDI id. Returns a list of problems (empty = valid).
  */
-export const KNOWN_CDI_VERSIONS = ['0.3.0', '0.4.0', '0.5.0', '0.6.0', '0.7.0', '0.8.0', '1.0.0'];
+const KNOWN_CDI_VERSIONS = ['0.3.0', '0.4.0', '0.5.0', '0.6.0', '0.7.0', '0.8.0', '1.0.0'];
 
 const SPEC_FIELDS = new Set(['cdiVersion', 'kind', 'devices', 'containerEdits', 'annotations']);
 const DEVICE_FIELDS = new Set(['name', 'containerEdits', 'annotations']);
@@ -41,7 +41,7 @@ function unknownFields(where: string, value: Json, allowed: Set<string>, problem
   for (const key of Object.keys(value)) if (!allowed.has(key)) problems.push(`${where}: unknown field "${key}"`);
 }
 
-export function validateVendor(vendor: string): string | undefined {
+function validateVendor(vendor: string): string | undefined {
   if (vendor.length > 253) return `vendor ${vendor} is longer than 253 characters`;
   const labels = vendor.split('.');
   if (labels.length < 2) return `vendor ${vendor} is not a DNS domain name`;

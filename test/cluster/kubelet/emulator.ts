@@ -66,7 +66,7 @@ export interface KubeletEmulatorOptions {
 }
 
 /** The container runtime seam: test/cluster/pods/runner.ts (PodRunner) implements it. */
-export interface ContainerRunner {
+interface ContainerRunner {
   /** after the pod's claims are prepared: starts its containers in the background */
   start(pod: Pod): Promise<void>;
   /** before its claims are unprepared: stops its containers (grace period, then SIGKILL) */
@@ -84,7 +84,7 @@ export interface ContainerRunner {
     | undefined;
 }
 
-export interface ContainerRuntime {
+interface ContainerRuntime {
   name: string;
   restartCount: number;
   startedAt: string;

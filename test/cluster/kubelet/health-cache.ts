@@ -24,7 +24,7 @@ export interface ChangedDevice {
 }
 
 /** The kubelet's cut: at most 1024 characters, longer text becomes its first 1021 and "..." (FACTS.md §11). */
-export function truncateHealthMessage(message: string): string {
+function truncateHealthMessage(message: string): string {
   return message.length <= 1024 ? message : `${message.slice(0, 1021)}...`;
 }
 

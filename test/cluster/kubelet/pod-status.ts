@@ -16,7 +16,7 @@ export interface ClaimDevice {
   cdiIds: string[];
 }
 
-export interface ResourceHealthEntry {
+interface ResourceHealthEntry {
   resourceID: string;
   health: ResourceHealth;
   message?: string;
@@ -27,7 +27,7 @@ export interface ResourceStatus {
   resources: ResourceHealthEntry[];
 }
 
-export interface ContainerClaimRef {
+interface ContainerClaimRef {
   name: string;
   request?: string;
 }

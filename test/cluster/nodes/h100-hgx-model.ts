@@ -44,7 +44,7 @@ const GEN5 = '32.0 GT/s PCIe';
 const GEN4 = '16.0 GT/s PCIe';
 
 /** The GPUs' bus ids, in bus order (= minor number order). */
-export const H100_HGX_GPUS: readonly string[] = ROOTS.map(({ root }) => bdf(root + 4, 0));
+const H100_HGX_GPUS: readonly string[] = ROOTS.map(({ root }) => bdf(root + 4, 0));
 
 /** Every PCI function of the model, parents before children. */
 export function h100HgxPciFunctions(): SimPciFunction[] {

@@ -52,7 +52,7 @@ export const RECORDED_NODE_KINDS: ReadonlySet<SimulatedNodeKind> = new Set([
 ]);
 
 /** What the recordings say this node has (for smoke checks; golden tests use hand-checked literals). */
-export interface ExpectedNode {
+interface ExpectedNode {
   /** NVIDIA GPU PCI addresses, in PCI order */
   gpus: string[];
   /** netdevs that are not virtual, with their PCI function */

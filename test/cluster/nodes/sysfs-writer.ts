@@ -117,7 +117,7 @@ export async function writeVirtualNetdev(
   await link(join(sys, 'class/net', ifName), dir);
 }
 
-export interface SimRdmaPort {
+interface SimRdmaPort {
   port: number;
   /** files exactly as sysfs has them: `4: ACTIVE`, `5: LinkUp`, `400 Gb/sec (4X NDR)`, `Ethernet` */
   files: Record<string, string>;

@@ -48,7 +48,7 @@ import {
 import { readDataObject, setUpVolumes } from './volumes.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
-export const NETNS_PRELOAD = join(import.meta.dirname, 'netns-preload.mjs');
+const NETNS_PRELOAD = join(import.meta.dirname, 'netns-preload.mjs');
 
 export interface PodRunnerOptions {
   nodeName: string;
@@ -647,7 +647,7 @@ export class PodRunner {
  * The hosts file the kubelet mounts at /etc/hosts (pkg/kubelet/kubelet_pods.go managedHostsFileContent): localhost
  * lines, then the pod's IP with its FQDN `<hostname>.<subdomain>.<namespace>.svc.cluster.local` and hostname.
  */
-export function etcHostsText(pod: { ip: string; spec: PodSpecView; pod: Pod }): string {
+function etcHostsText(pod: { ip: string; spec: PodSpecView; pod: Pod }): string {
   const hostname = pod.spec.hostname ?? pod.pod.metadata.name ?? '';
   const namespace = pod.pod.metadata.namespace ?? 'default';
   const names = pod.spec.subdomain

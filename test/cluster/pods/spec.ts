@@ -10,7 +10,7 @@ import { expandReferences } from '../../../leader/run/expand.js';
 import type { Pod } from '../../../src/kube/types.js';
 import type { ProbeSpec } from './probes.js';
 
-export interface EnvVar {
+interface EnvVar {
   name: string;
   value?: string;
   valueFrom?: {
@@ -20,7 +20,7 @@ export interface EnvVar {
   };
 }
 
-export interface VolumeMount {
+interface VolumeMount {
   name: string;
   mountPath: string;
   readOnly?: boolean;
@@ -146,7 +146,7 @@ export function containerArgv(container: ContainerSpec): string[] {
 }
 
 /** What the downward API can give a pod (fieldRef paths the kubelet supports for env). */
-export function fieldRefValue(pod: Pod, fieldPath: string, podIP: string, hostIP: string): string {
+function fieldRefValue(pod: Pod, fieldPath: string, podIP: string, hostIP: string): string {
   const spec = pod.spec as Pod['spec'] & { serviceAccountName?: string };
   const labelOrAnnotation = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
   if (labelOrAnnotation) {
@@ -247,7 +247,7 @@ export function rewritePaths(value: string, mounts: readonly MountedPath[]): str
  * lockstep's own default paths (join flags in src/commands/join-flags.ts), given through their LOCKSTEP_* env twins
  * when the container mounts the volume there, so lockstep finds the files in the pod's directory without flags.
  */
-export const LOCKSTEP_PATH_DEFAULTS: readonly { mountPath: string; file: string; env: string }[] = [
+const LOCKSTEP_PATH_DEFAULTS: readonly { mountPath: string; file: string; env: string }[] = [
   { mountPath: '/var/run/lockstep', file: 'group.env', env: 'LOCKSTEP_ENV_FILE' },
   { mountPath: '/var/run/secrets/lockstep', file: 'token', env: 'LOCKSTEP_TOKEN_FILE' },
 ];

@@ -69,7 +69,7 @@ async function writeKeys(
 }
 
 /** TokenRequest for the pod's service account, bound to the pod (what the kubelet asks for projected tokens). */
-export async function requestToken(
+async function requestToken(
   client: KubeClient,
   pod: Pod,
   serviceAccount: string,

@@ -86,7 +86,7 @@ function tolerates(
 }
 
 /** NoSchedule and NoExecute taints keep a device out unless tolerated; `None` is informational. */
-export function usableDespiteTaints(device: Device, tolerations: readonly DeviceToleration[] | undefined): boolean {
+function usableDespiteTaints(device: Device, tolerations: readonly DeviceToleration[] | undefined): boolean {
   return (device.taints ?? []).every((t) => t.effect === 'None' || tolerates(tolerations, t));
 }
 

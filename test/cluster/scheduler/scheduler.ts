@@ -42,7 +42,7 @@ import { DEFAULT_GANG_TIMEOUT_MS, type GroupRef, gangDecision, groupOf, policyOf
  */
 
 export const POD_CLAIM_NAME_ANNOTATION = 'resource.kubernetes.io/pod-claim-name';
-export const SCHEDULER_NAME = 'default-scheduler';
+const SCHEDULER_NAME = 'default-scheduler';
 
 export interface SchedulerOptions {
   client: KubeClient;

@@ -10,7 +10,7 @@ import { ANNOTATION_GROUP_STATUS, LABEL_GROUP } from '../../../src/contract/name
 import type { ApiServer } from '../../cluster/apiserver/index.js';
 import { REPO_ROOT } from '../../support/cli.js';
 
-export const SERVICE_ACCOUNT = 'llm';
+const SERVICE_ACCOUNT = 'llm';
 
 /** RBAC as deploy/base/coordinator-rbac.yaml says to bind it, plus the service account. */
 export function seedNamespace(api: ApiServer, namespace: string): void {

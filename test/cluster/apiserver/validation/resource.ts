@@ -16,7 +16,7 @@ import {
 } from './names.js';
 
 /** Limits of resource.k8s.io (pkg/apis/resource/types.go, 1.34). */
-export const LIMITS = {
+const LIMITS = {
   devicesPerSlice: 128,
   devicesPerSliceWithTaints: 64,
   attributesAndCapacitiesPerDevice: 32,
@@ -34,7 +34,7 @@ export const LIMITS = {
   celExpressionLength: 10 * 1024,
 } as const;
 
-export const TAINT_EFFECTS = ['NoExecute', 'NoSchedule', 'None'];
+const TAINT_EFFECTS = ['NoExecute', 'NoSchedule', 'None'];
 
 const SEMVER_RE =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$/;
@@ -66,7 +66,7 @@ function tooLong(field: string, max: number): FieldError {
 }
 
 /** corevalidation.ValidateCSIDriverName: the driver-name rule shared by DRA. */
-export function validateDriverName(name: unknown, field: string): Errs {
+function validateDriverName(name: unknown, field: string): Errs {
   const v = typeof name === 'string' ? name : '';
   const errs: Errs = [];
   if (v.length === 0) errs.push(required(field));
@@ -98,7 +98,7 @@ function validateCIdentifier(id: string, field: string): Errs {
 }
 
 /** Attribute and capacity names: C identifier, or `<DNS subdomain>/<C identifier>`. Errors name the map, not the key. */
-export function validateQualifiedName(name: string, field: string): Errs {
+function validateQualifiedName(name: string, field: string): Errs {
   const parts = name.split('/');
   if (parts.length === 1) return validateCIdentifier(parts[0], field);
   if (parts.length === 2) {
@@ -215,7 +215,7 @@ function validateNodeSelector(sel: unknown, field: string): Errs {
   return errs;
 }
 
-export function validateResourceSliceSpec(spec: unknown, oldSpec: unknown): Errs {
+function validateResourceSliceSpec(spec: unknown, oldSpec: unknown): Errs {
   const s = rec(spec);
   const errs: Errs = [];
   errs.push(...validateDriverName(s.driver, 'spec.driver'));
@@ -308,7 +308,7 @@ function validateOpaqueConfig(config: unknown, field: string): Errs {
   return errs;
 }
 
-export function validateDeviceClassSpec(spec: unknown): Errs {
+function validateDeviceClassSpec(spec: unknown): Errs {
   const s = rec(spec);
   const errs: Errs = [];
   const selectors = arr(s.selectors);
@@ -356,7 +356,7 @@ function validateExactRequest(r: Record<string, unknown>, field: string): Errs {
   return errs;
 }
 
-export function validateClaimSpec(spec: unknown, base: string): Errs {
+function validateClaimSpec(spec: unknown, base: string): Errs {
   const devices = rec(rec(spec).devices);
   const errs: Errs = [];
   const requests = arr(devices.requests);

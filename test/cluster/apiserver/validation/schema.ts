@@ -10,7 +10,7 @@ import { isRecord } from '../types.js';
 export type Schema = Record<string, unknown>;
 
 /** `/spec/devices/0/name` → `spec.devices[0].name` (field.Path rendering). */
-export function fieldPath(pointer: string): string {
+function fieldPath(pointer: string): string {
   let out = '';
   for (const raw of pointer.split('/').slice(1)) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
