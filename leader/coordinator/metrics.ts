@@ -15,7 +15,7 @@ import type { Logger } from '../../src/log.js';
 import type { GroupTable } from './group-table.js';
 
 /** Buckets of the time-to-recover histogram, in seconds: from a warm in-place restart to a rescheduled pod. */
-export const RECOVERY_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
+const RECOVERY_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
 
 /** A registry whose every series is computed from `table` when scraped. */
 export function groupMetrics(table: GroupTable, now: () => number = Date.now): Registry {

@@ -43,7 +43,7 @@ export interface InjectReport {
 }
 
 /** A main container that relies on its image's entrypoint: where, the names --command can pick it by, what it got. */
-export interface CommandlessContainer {
+interface CommandlessContainer {
   where: string;
   container: string;
   targets: readonly string[];

@@ -48,7 +48,7 @@ export async function runInject(flags: InjectFlags): Promise<void> {
 }
 
 /** `[TARGET=]COMMAND`: a target is a Kubernetes name directly before `=` (a `--flag=value` word is not one). */
-export function commandChoice(value: string): CommandChoice {
+function commandChoice(value: string): CommandChoice {
   const target = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)=/.exec(value);
   let words: string[];
   try {

@@ -69,7 +69,7 @@ function deviceColumns(
 }
 
 /** `key:Effect`, and for an admin's taint the DeviceTaintRule that set it: `key:Effect(rule/NAME)`. */
-export function taintCell(t: TaintView): string {
+function taintCell(t: TaintView): string {
   return t.rule === undefined ? `${t.key}:${t.effect}` : `${t.key}:${t.effect}(rule/${t.rule})`;
 }
 
