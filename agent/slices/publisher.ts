@@ -53,7 +53,7 @@ export interface PublisherOptions {
 }
 
 /** Whether this process may write the node's slices now, and news of when that changes. */
-export interface PublishGate {
+interface PublishGate {
   readonly holding: boolean;
   subscribe(listener: (holding: boolean) => void): () => void;
 }

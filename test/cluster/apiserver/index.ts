@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { InProcessClient } from './client.js';
 import { Faults, RequestCounters } from './faults.js';
 import { gatedKinds, type WorkloadApiVersion } from './gated-kinds.js';
+
+export type { WorkloadApiVersion } from './gated-kinds.js';
+
 import { KINDS, KindRegistry, type KindSpec } from './kinds.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { OpenApi } from './openapi.js';
