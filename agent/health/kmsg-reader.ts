@@ -30,8 +30,10 @@ export interface KmsgDevice {
 
 export interface KernelLogReaderOptions {
   path: string;
-  /** where to resume; absent on first start, which begins at the end of the existing log */
+  /** where to resume; absent on first start, which begins at the end of the existing log (see `readExisting`) */
   cursor?: KmsgCursor;
+  /** without a cursor, read what the log already holds (this boot's records) instead of starting at its end */
+  readExisting?: boolean;
   /** this boot's id; a cursor from another boot is stale and reading starts at the beginning of this boot's log */
   bootId?: string;
   /** called for every batch, one at a time, in order; the reader waits for it before reading on */
@@ -138,7 +140,7 @@ export class KernelLogReader {
       this.options.bootId !== undefined &&
       this.cursor.bootId !== this.options.bootId;
     // first start: skip what the ring buffer already holds; a cursor from another boot: read this boot from its start
-    let skipExisting = this.cursor.seq === undefined && !stale;
+    let skipExisting = this.cursor.seq === undefined && !stale && this.options.readExisting !== true;
     if (stale) delete this.cursor.seq;
     if (this.options.bootId !== undefined) this.cursor.bootId = this.options.bootId;
     let records: KernelLogRecord[] = [];
@@ -207,7 +209,7 @@ export class KernelLogReader {
     if (this.options.bootId !== undefined) this.cursor.bootId = this.options.bootId;
     if (this.cursor.offset === undefined) {
       // first start: the end of what exists now (a file that does not exist yet has nothing old in it)
-      this.cursor.offset = size ?? 0;
+      this.cursor.offset = this.options.readExisting ? 0 : (size ?? 0);
       await this.deliver([], 0);
     }
     this.schedulePoll();

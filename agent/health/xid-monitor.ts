@@ -147,6 +147,9 @@ export class XidMonitor {
     this.reader = new KernelLogReader({
       path: this.options.kmsgPath,
       ...(cursor ? { cursor } : {}),
+      // no state (first start, or the state dir was lost): this boot's log may already hold XIDs of GPUs still here;
+      // reading it from its start reports them (an XID is a fault until cleared, whenever it was logged)
+      ...(saved ? {} : { readExisting: true }),
       ...(bootId !== undefined ? { bootId } : {}),
       onBatch: (batch) => this.onBatch(batch),
       log: this.log,

@@ -28,8 +28,8 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xid-monitor-'));
   kmsg = join(dir, 'kmsg');
   stateDir = join(dir, 'state');
-  // an existing log: the monitor's first start must skip it
-  await writeFile(kmsg, '4,1,0,-;NVRM: Xid (PCI:0000:19:00): 79, old fault from before the agent started\n');
+  // an existing log without XIDs (the driver's banner, as at every boot)
+  await writeFile(kmsg, '6,1,0,-;NVRM: loading NVIDIA UNIX x86_64 Kernel Module  550.54.15\n');
 });
 afterEach(async () => {
   for (const m of monitors.splice(0)) await m.stop();
@@ -170,16 +170,45 @@ describe('XidMonitor', () => {
     expect(board.get('gpu-4')?.state).toBe('unhealthy');
   });
 
-  it('ignores a state file that is not JSON and starts at the end of the log', async () => {
-    await writeFile(join(dir, 'state-placeholder'), '');
-    await rm(stateDir, { recursive: true, force: true });
+  it('ignores a state file that is not JSON and reads this boot’s log from its start, as with no state', async () => {
+    await appendFile(kmsg, line(2, 'NVRM: Xid (PCI:0000:5d:00): 74, NVLink error'));
     await import('node:fs/promises').then((fs) => fs.mkdir(stateDir, { recursive: true }));
     await writeFile(join(stateDir, XID_STATE_FILE), '{not json');
     const { board, xids } = await setup();
-    await appendFile(kmsg, line(2, 'NVRM: Xid (PCI:0000:5d:00): 74, NVLink error'));
     await waitFor(() => xids.length === 1, 'the XID');
     expect(xids[0]?.xid).toBe(74);
     expect(board.get('gpu-3')?.reason).toBe('XID-74-nvlink-error');
+  });
+
+  it('after the state dir is lost, reports the XIDs this boot already logged for GPUs still present', async () => {
+    const first = await setup();
+    await appendFile(kmsg, line(2, 'NVRM: Xid (PCI:0000:9b:00): 79, GPU has fallen off the bus.'));
+    await appendFile(kmsg, line(3, 'NVRM: Xid (PCI:0000:e1:00): 79, a GPU this node does not have'));
+    await appendFile(kmsg, line(4, 'NVRM: Xid (PCI:0000:cb:00): 13, app error (no fault)'));
+    await waitFor(() => first.xids.length === 3, 'the XIDs');
+    await first.monitor.stop();
+    await rm(stateDir, { recursive: true, force: true });
+    const second = await setup();
+    await waitFor(() => second.xids.length === 3, 'the XIDs read again from the log');
+    expect(second.board.get('gpu-4')).toMatchObject({ state: 'unhealthy', reason: 'XID-79-fallen-off-bus' });
+    // an XID of a device that is not here is counted but touches no device; an application XID stays no fault
+    expect(second.xids).toEqual([
+      { xid: 79, device: 'gpu-4', fault: true },
+      { xid: 79, device: undefined, fault: true },
+      { xid: 13, device: 'gpu-6', fault: false },
+    ]);
+    expect(
+      second.board
+        .all()
+        .filter((e) => e.state !== 'healthy')
+        .map((e) => e.device),
+    ).toEqual(['gpu-4']);
+    // and the saved state now holds the cursor: a third start does not count them again
+    await second.monitor.stop();
+    const third = await setup();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(third.xids).toEqual([]);
+    expect(third.board.get('gpu-4')?.state).toBe('unhealthy');
   });
 });
 
