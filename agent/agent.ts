@@ -14,6 +14,7 @@ import {
   legacyNamesInCheckpoint,
   loadOrFreezeAliases,
 } from './discovery/legacy-names.js';
+import { excludeNics, type NicExclusion } from './discovery/nic-exclude.js';
 import { RescanLoop } from './discovery/rescan.js';
 import { scanInventory } from './discovery/scan.js';
 import { DeviceHealthBoard } from './health/board.js';
@@ -46,6 +47,8 @@ export interface AgentOptions {
   rescanIntervalMs: number;
   /** the kinds of device this agent serves (--device-types); all when unset */
   deviceTypes?: readonly DeviceType[];
+  /** NICs not to serve (--nic-exclude): management ports */
+  nicExclude?: readonly NicExclusion[];
   /** rescan when these directories change (udev's database, `/run/udev/data`); missing ones are skipped */
   rescanWatchDirs?: string[];
   taintEffect: DeviceTaintEffect;
@@ -113,19 +116,22 @@ export class Agent {
   constructor(readonly options: AgentOptions) {
     const log = options.log ?? silentLogger();
     this.discovery = new RescanLoop({
-      scan:
-        options.scan ??
-        (async () =>
-          keepDeviceTypes(
-            await scanInventory({
-              sysfsRoot: options.sysfsRoot,
-              devRoot: options.devRoot,
-              nvidiaSmi: options.nvidiaSmi,
-              nvidiaSmiTimeoutMs: options.nvidiaSmiTimeoutMs,
-              nodeName: options.nodeName,
-            }),
-            options.deviceTypes ?? DEVICE_TYPES,
-          )),
+      scan: async () =>
+        excludeNics(
+          options.scan
+            ? await options.scan()
+            : keepDeviceTypes(
+                await scanInventory({
+                  sysfsRoot: options.sysfsRoot,
+                  devRoot: options.devRoot,
+                  nvidiaSmi: options.nvidiaSmi,
+                  nvidiaSmiTimeoutMs: options.nvidiaSmiTimeoutMs,
+                  nodeName: options.nodeName,
+                }),
+                options.deviceTypes ?? DEVICE_TYPES,
+              ),
+          options.nicExclude ?? [],
+        ),
       intervalMs: options.rescanIntervalMs,
       watchDirs: options.rescanWatchDirs,
       log: componentLogger(log, 'discovery'),

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DEVICE_TYPES, parseDeviceTypes } from '../../../agent/discovery/device-types.js';
+import { parseNicExclude } from '../../../agent/discovery/nic-exclude.js';
 import { durationParser, flag, logLevelFlag, parseDuration, parseListenAddress } from '../../cli/options.js';
 import { DEFAULT_DRIVER_NAME } from '../../version.js';
 import { devRootFlag, kubeconfigFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
@@ -86,6 +87,23 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
           parse: (value) => {
             try {
               return parseDeviceTypes(value);
+            } catch (err) {
+              throw new InvalidArgumentError((err as Error).message);
+            }
+          },
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--nic-exclude <list>',
+          description:
+            'NICs not to serve, comma-separated: PCI addresses (0000:1a:00.0) or interface names, * as wildcard (eno*)',
+          parse: (value) => {
+            try {
+              return parseNicExclude(value);
             } catch (err) {
               throw new InvalidArgumentError((err as Error).message);
             }

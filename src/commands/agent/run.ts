@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Agent } from '../../../agent/agent.js';
 import type { DeviceType } from '../../../agent/discovery/device-types.js';
+import type { NicExclusion } from '../../../agent/discovery/nic-exclude.js';
 import { parseHttpAddress } from '../../../agent/metrics/server.js';
 import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
 import { isDnsLabel, isDnsSubdomain } from '../../../agent/slices/validate.js';
@@ -23,6 +24,7 @@ export interface AgentFlags {
   nvidiaSmiTimeout: number;
   rescanInterval: number;
   deviceTypes: DeviceType[];
+  nicExclude?: NicExclusion[];
   udevDir: string;
   taintEffect: DeviceTaintEffect;
   deviceTaints: TaintMode;
@@ -92,6 +94,7 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       nvidiaSmiTimeoutMs: flags.nvidiaSmiTimeout,
       rescanIntervalMs: flags.rescanInterval,
       deviceTypes: flags.deviceTypes,
+      ...(flags.nicExclude ? { nicExclude: flags.nicExclude } : {}),
       rescanWatchDirs: flags.udevDir ? [flags.udevDir] : [],
       taintEffect: flags.taintEffect,
       deviceTaints: flags.deviceTaints,
