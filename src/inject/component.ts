@@ -3,6 +3,7 @@ import { CONDITION_GROUP_READY, LABEL_GROUP } from '../contract/names.js';
 import { BOOTSTRAP_CONTAINER, COORDINATOR_CONTAINER, LOCKSTEP_BIN } from './constants.js';
 import type { JsonObject } from './json.js';
 import {
+  apiAccessVolume,
   bootstrapContainer,
   coordinatorContainer,
   downwardEnv,
@@ -52,7 +53,9 @@ export function componentFiles(image: string): Record<string, string> {
     },
     coordinator: coordinatorContainer(image, plan('leaderTemplate')),
     bootstrap: bootstrapContainer(image, plan('workerTemplate')),
-    volumes: { run: runVolume(), token: tokenVolume() },
+    volumes: { run: runVolume(), token: tokenVolume(), apiAccess: apiAccessVolume() },
+    // as inject: no automatic API token in the engine's container; the coordinator mounts apiAccess
+    automountServiceAccountToken: false,
     mounts: { run: runMount!, token: tokenMount! },
     env: Object.fromEntries(env.map((e) => [String(e.name), e])),
     readinessGate: { conditionType: CONDITION_GROUP_READY },
@@ -84,6 +87,8 @@ export function componentFiles(image: string): Record<string, string> {
     copy('bootstrap', both(`spec.initContainers.[name=${BOOTSTRAP_CONTAINER}]`)),
     copy('volumes.run', both(`spec.volumes.[name=${String(runMount!.name)}]`)),
     copy('volumes.token', both(`spec.volumes.[name=${String(tokenMount!.name)}]`)),
+    copy('volumes.apiAccess', [`${base}.leaderTemplate.spec.volumes.[name=${String(apiAccessVolume().name)}]`]),
+    copy('automountServiceAccountToken', both('spec.automountServiceAccountToken')),
     ...env.map((e) => copy(`env.${String(e.name)}`, both(`spec.containers.0.env.[name=${String(e.name)}]`))),
     copy('mounts.run', both(`spec.containers.0.volumeMounts.[mountPath=${String(runMount!.mountPath)}]`)),
     copy('mounts.token', both(`spec.containers.0.volumeMounts.[mountPath=${String(tokenMount!.mountPath)}]`)),

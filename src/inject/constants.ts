@@ -1,4 +1,5 @@
 import { COORDINATOR_PORT, TOKEN_AUDIENCE } from '../contract/names.js';
+import { SERVICE_ACCOUNT_DIR } from '../kube/config.js';
 
 /**
  * The names `lockstep inject` writes into pod templates. They are fixed so a second injection finds (and leaves
@@ -17,6 +18,31 @@ export const TOKEN_DIR = '/var/run/secrets/lockstep';
 export const TOKEN_PATH = 'token';
 export const TOKEN_EXPIRATION_SECONDS = 3600;
 export { TOKEN_AUDIENCE };
+
+/**
+ * The coordinator's API credentials. The pod's automatic token is switched off (`automountServiceAccountToken:
+ * false`): it would sit in every container, the engine's included, with every grant of the group's service account.
+ * This projected volume, laid out as the kubelet lays out its own (token, `ca.crt` from `kube-root-ca.crt`,
+ * `namespace`), is mounted only into the coordinator sidecar, where the in-cluster client looks for it. The token is
+ * bound to the pod and lives the shortest time the API allows (the kubelet renews it at 80 % of that).
+ */
+export const API_ACCESS_VOLUME = 'lockstep-api-access';
+export const API_ACCESS_DIR = SERVICE_ACCOUNT_DIR;
+export const API_TOKEN_EXPIRATION_SECONDS = 600;
+/** The ConfigMap kube-controller-manager publishes in every namespace with the API server's CA. */
+export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
+
+/**
+ * TLS between members and the coordinator (`lockstep inject --tls-secret NAME`): the coordinator alone mounts the
+ * Secret (`tls.crt`, `tls.key`: a kubernetes.io/tls Secret, as cert-manager writes it); members get only its
+ * `ca.crt`, through a projected volume that selects that one key, so no engine container can read the private key.
+ */
+export const TLS_VOLUME = 'lockstep-tls';
+export const TLS_DIR = '/var/run/secrets/lockstep-tls';
+export const TLS_CA_VOLUME = 'lockstep-tls-ca';
+export const TLS_CA_DIR = '/var/run/secrets/lockstep-tls-ca';
+/** Env twin of `--tls-ca` for bootstrap and run. */
+export const TLS_CA_ENV = 'LOCKSTEP_TLS_CA';
 
 /**
  * Where the engine container finds `lockstep`: the engine's image does not ship it, so the bootstrap init container

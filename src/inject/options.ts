@@ -14,6 +14,11 @@ export interface InjectOptions {
   keepRestartPolicy?: boolean;
   /** leave objects that run pods but are no kind inject handles (Deployment, RayCluster, …) as they are, with a warning */
   passThrough?: boolean;
+  /**
+   * Secret (kubernetes.io/tls with `ca.crt`, as cert-manager writes it) the coordinator serves TLS with; members
+   * verify it with its `ca.crt`. Undefined: plaintext, unless an earlier injection set it (kept).
+   */
+  tlsSecret?: string;
 }
 
 /** One `--command`: `[TARGET=]COMMAND`, the target naming a template (leader, worker, a replicated job) or container. */

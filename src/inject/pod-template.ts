@@ -1,13 +1,22 @@
 import { CONDITION_GROUP_READY, ENGINE_ENV_NAMES, LABEL_GROUP } from '../contract/names.js';
 import {
+  API_ACCESS_DIR,
+  API_ACCESS_VOLUME,
+  API_TOKEN_EXPIRATION_SECONDS,
   BOOTSTRAP_CONTAINER,
   COORDINATOR_CONTAINER,
   COORDINATOR_PORT,
   COORDINATOR_PORT_NAME,
   DOWNWARD_ENV,
   LOCKSTEP_BIN,
+  ROOT_CA_CONFIGMAP,
   RUN_DIR,
   RUN_VOLUME,
+  TLS_CA_DIR,
+  TLS_CA_ENV,
+  TLS_CA_VOLUME,
+  TLS_DIR,
+  TLS_VOLUME,
   TOKEN_AUDIENCE,
   TOKEN_DIR,
   TOKEN_EXPIRATION_SECONDS,
@@ -57,8 +66,18 @@ export function downwardEnv(): JsonObject[] {
   return DOWNWARD_ENV.map((e) => ({ name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldPath } } }));
 }
 
-export function coordinatorContainer(image: string, plan: TemplatePlan): JsonObject {
-  const args = ['coordinator', ...plan.coordinatorArgs, ...(plan.coordinator === 'rank0' ? ['--only-rank=0'] : [])];
+/** TLS wiring of a template: the Secret the coordinator serves with; undefined for plaintext. */
+export interface TemplateTls {
+  secret: string;
+}
+
+export function coordinatorContainer(image: string, plan: TemplatePlan, tls?: TemplateTls): JsonObject {
+  const args = [
+    'coordinator',
+    ...plan.coordinatorArgs,
+    ...(plan.coordinator === 'rank0' ? ['--only-rank=0'] : []),
+    ...(tls ? [`--tls-cert=${TLS_DIR}/tls.crt`, `--tls-key=${TLS_DIR}/tls.key`] : []),
+  ];
   return {
     name: COORDINATOR_CONTAINER,
     image,
@@ -69,18 +88,75 @@ export function coordinatorContainer(image: string, plan: TemplatePlan): JsonObj
     ports: [{ name: COORDINATOR_PORT_NAME, containerPort: COORDINATOR_PORT, protocol: 'TCP' }],
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     securityContext: SECURITY_CONTEXT,
+    // the only container with API credentials (the pod's automatic token is off)
+    volumeMounts: [
+      { name: API_ACCESS_VOLUME, mountPath: API_ACCESS_DIR, readOnly: true },
+      ...(tls ? [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] : []),
+    ],
   };
 }
 
-export function bootstrapContainer(image: string, plan: TemplatePlan): JsonObject {
+export function bootstrapContainer(image: string, plan: TemplatePlan, tls?: TemplateTls): JsonObject {
   return {
     name: BOOTSTRAP_CONTAINER,
     image,
     args: ['bootstrap', ...plan.bootstrapArgs],
-    env: [...downwardEnv(), ...plan.env],
+    env: [...downwardEnv(), ...plan.env, ...(tls ? [tlsCaEnv()] : [])],
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
     securityContext: SECURITY_CONTEXT,
-    volumeMounts: runAndTokenMounts(),
+    volumeMounts: [...runAndTokenMounts(), ...(tls ? [tlsCaMount()] : [])],
+  };
+}
+
+/** Members (bootstrap, run) verify the coordinator with the Secret's CA (`--tls-ca`, through its env twin). */
+export function tlsCaEnv(): JsonObject {
+  return { name: TLS_CA_ENV, value: `${TLS_CA_DIR}/ca.crt` };
+}
+
+export function tlsCaMount(): JsonObject {
+  return { name: TLS_CA_VOLUME, mountPath: TLS_CA_DIR, readOnly: true };
+}
+
+/** The Secret with the coordinator's certificate and key, for the coordinator sidecar only. */
+export function tlsVolume(secret: string): JsonObject {
+  return {
+    name: TLS_VOLUME,
+    secret: {
+      secretName: secret,
+      items: [
+        { key: 'tls.crt', path: 'tls.crt' },
+        { key: 'tls.key', path: 'tls.key' },
+      ],
+    },
+  };
+}
+
+/** Only the CA of that Secret, for members: the engine container never sees the coordinator's key. */
+export function tlsCaVolume(secret: string): JsonObject {
+  return {
+    name: TLS_CA_VOLUME,
+    projected: { sources: [{ secret: { name: secret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] },
+  };
+}
+
+/**
+ * The coordinator's API credentials, shaped like the kubelet's own `kube-api-access-*` volume so the in-cluster
+ * client finds token, CA and namespace where it looks; the token has the API server's default audience.
+ */
+export function apiAccessVolume(): JsonObject {
+  return {
+    name: API_ACCESS_VOLUME,
+    projected: {
+      sources: [
+        { serviceAccountToken: { expirationSeconds: API_TOKEN_EXPIRATION_SECONDS, path: 'token' } },
+        { configMap: { name: ROOT_CA_CONFIGMAP, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+          },
+        },
+      ],
+    },
   };
 }
 
@@ -150,11 +226,13 @@ export function injectPodTemplate(
     change(`label ${LABEL_GROUP}=${plan.groupLabel} (the coordinator finds the group's pods by it)`);
   }
 
-  ensureVolumes(spec, at, change);
-  ensureInitContainers(spec, plan, options, at, change);
+  const tls = templateTls(spec, options, at);
+  ensureNoAutomountedToken(spec, at, report, change);
+  ensureVolumes(spec, plan, tls, at, change);
+  ensureInitContainers(spec, plan, options, tls, at, change);
   const main = mainContainer(containers, template, at);
   wrapCommand(main, plan, options, report, at, change);
-  ensureMainEnvAndMounts(main, at, change);
+  ensureMainEnvAndMounts(main, tls, at, change);
   reportOwnGroupVariables(main, plan, at, report);
 
   const gates = childArray(spec, 'readinessGates');
@@ -164,7 +242,47 @@ export function injectPodTemplate(
   }
 }
 
-function ensureVolumes(spec: JsonObject, at: string, change: (what: string) => void): void {
+/** `--tls-secret`, or the Secret an earlier injection wired (so injecting again keeps TLS on). */
+function templateTls(spec: JsonObject, options: InjectOptions, at: string): TemplateTls | undefined {
+  const existing = (arrayAt(spec, 'volumes') ?? []).find((v) => containerName(v) === TLS_VOLUME);
+  const existingSecret = isObject(existing) ? stringAt(objectAt(existing, 'secret'), 'secretName') : undefined;
+  if (existing !== undefined && existingSecret === undefined) {
+    throw new InjectError(`${at}: volume ${TLS_VOLUME} already exists and is not a Secret volume; rename it`);
+  }
+  const secret = options.tlsSecret ?? existingSecret;
+  return secret === undefined ? undefined : { secret };
+}
+
+/**
+ * The pod's automatic API token would sit in every container, the engine's included, carrying every grant of the
+ * group's service account (delete and patch pods, TokenReviews): it is switched off, and the coordinator gets its
+ * own projected token. A template that asks for it explicitly keeps it, with a warning, since its engine then needs
+ * the API itself.
+ */
+function ensureNoAutomountedToken(
+  spec: JsonObject,
+  at: string,
+  report: InjectReport,
+  change: (what: string) => void,
+): void {
+  if (spec.automountServiceAccountToken === false) return;
+  if (spec.automountServiceAccountToken === true) {
+    report.warnings.push(
+      `${at}: automountServiceAccountToken is true: every container, the engine's included, holds the service account's token and with it the coordinator's grants (delete and patch the group's pods); run the engine's own API access under another service account, or remove the field`,
+    );
+    return;
+  }
+  spec.automountServiceAccountToken = false;
+  change('automountServiceAccountToken: false (the engine gets no API token; only the coordinator sidecar mounts one)');
+}
+
+function ensureVolumes(
+  spec: JsonObject,
+  plan: TemplatePlan,
+  tls: TemplateTls | undefined,
+  at: string,
+  change: (what: string) => void,
+): void {
   const volumes = childArray(spec, 'volumes');
   const run = volumes.find((v) => containerName(v) === RUN_VOLUME);
   if (run === undefined) {
@@ -190,12 +308,46 @@ function ensureVolumes(spec: JsonObject, at: string, change: (what: string) => v
       );
     }
   }
+  const wanted: { volume: JsonObject; why: string }[] = [];
+  if (plan.coordinator !== 'never') {
+    wanted.push({
+      volume: apiAccessVolume(),
+      why: `projected API token, bound to the pod, ${API_TOKEN_EXPIRATION_SECONDS} s: mounted only in ${COORDINATOR_CONTAINER}`,
+    });
+  }
+  if (tls) {
+    if (plan.coordinator !== 'never') {
+      wanted.push({
+        volume: tlsVolume(tls.secret),
+        why: `Secret ${tls.secret}: the coordinator's certificate and key, mounted only in ${COORDINATOR_CONTAINER}`,
+      });
+    }
+    wanted.push({
+      volume: tlsCaVolume(tls.secret),
+      why: `ca.crt of Secret ${tls.secret}: members verify the coordinator`,
+    });
+  }
+  for (const { volume, why } of wanted) {
+    const at_ = volumes.findIndex((v) => containerName(v) === volume.name);
+    if (at_ === -1) {
+      volumes.push(volume);
+      change(`volume ${String(volume.name)} (${why})`);
+    } else if (!deepEqual(volumes[at_], volume)) {
+      const before = volumes[at_];
+      const ours = isObject(before) && (isObject(before.projected) || isObject(before.secret));
+      if (!ours)
+        throw new InjectError(`${at}: volume ${String(volume.name)} already exists and is not lockstep's; rename it`);
+      volumes[at_] = volume;
+      change(`volume ${String(volume.name)} updated (${why})`);
+    }
+  }
 }
 
 function ensureInitContainers(
   spec: JsonObject,
   plan: TemplatePlan,
   options: InjectOptions,
+  tls: TemplateTls | undefined,
   at: string,
   change: (what: string) => void,
 ): void {
@@ -227,9 +379,9 @@ function ensureInitContainers(
   });
   const wanted: Json[] = [];
   if (plan.coordinator !== 'never') {
-    wanted.push(merged(inits, coordinatorContainer(options.image, plan)));
+    wanted.push(merged(inits, coordinatorContainer(options.image, plan, tls)));
   }
-  wanted.push(...others, merged(inits, bootstrapContainer(options.image, plan)));
+  wanted.push(...others, merged(inits, bootstrapContainer(options.image, plan, tls)));
   const hadCoordinator = inits.some((c) => containerName(c) === COORDINATOR_CONTAINER);
   const hadBootstrap = inits.some((c) => containerName(c) === BOOTSTRAP_CONTAINER);
   if (deepEqual(inits, wanted)) return;
@@ -370,16 +522,25 @@ function reportOwnGroupVariables(main: JsonObject, plan: TemplatePlan, at: strin
   );
 }
 
-function ensureMainEnvAndMounts(main: JsonObject, at: string, change: (what: string) => void): void {
+function ensureMainEnvAndMounts(
+  main: JsonObject,
+  tls: TemplateTls | undefined,
+  at: string,
+  change: (what: string) => void,
+): void {
   const name = stringAt(main, 'name') ?? '(unnamed)';
   const env = childArray(main, 'env');
+  if (tls && !env.some((have) => containerName(have) === TLS_CA_ENV)) {
+    env.push(tlsCaEnv());
+    change(`container ${name}: env ${TLS_CA_ENV} (lockstep run verifies the coordinator's certificate)`);
+  }
   const missing = downwardEnv().filter((e) => !env.some((have) => containerName(have) === e.name));
   if (missing.length > 0) {
     env.push(...missing);
     change(`container ${name}: env ${missing.map((e) => e.name).join(', ')} from the downward API`);
   }
   const mounts = childArray(main, 'volumeMounts');
-  for (const wanted of runAndTokenMounts()) {
+  for (const wanted of [...runAndTokenMounts(), ...(tls ? [tlsCaMount()] : [])]) {
     const clash = mounts.find((m) => isObject(m) && m.mountPath === wanted.mountPath);
     if (clash !== undefined) {
       if (containerName(clash) !== wanted.name) {

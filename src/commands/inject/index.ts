@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { byteSizeParser, flag, formatByteSize, logLevelFlag, parseNonEmpty } from '../../cli/options.js';
 import { ENGINES } from '../run/index.js';
 
@@ -11,6 +11,7 @@ export interface InjectFlags {
   keepRestartPolicy: boolean;
   passThrough: boolean;
   explain: boolean;
+  tlsSecret?: string;
   /** bytes */
   maxInputSize: number;
 }
@@ -19,6 +20,14 @@ export interface InjectFlags {
 const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
 /** V8 strings hold at most about 512 Mi characters: a larger limit could never be honoured. */
 const MAX_INPUT_BYTES_LIMIT = 256 * 1024 * 1024;
+
+/** A Secret's name is a DNS-1123 subdomain; anything else would only fail later, at apply or at pod start. */
+export function parseSecretName(value: string): string {
+  if (value.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
+    throw new InvalidArgumentError('must be a Secret name (lower-case letters, digits, "-" and ".", at most 253)');
+  }
+  return value;
+}
 
 export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
   return new Command('inject')
@@ -74,6 +83,17 @@ export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
           flags: '--pass-through',
           description: 'leave objects that run pods but are no kind inject handles unchanged, instead of refusing',
           default: false,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--tls-secret <name>',
+          description:
+            'serve the coordinator with TLS from this kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt); members verify it',
+          parse: parseSecretName,
         },
         env,
       ),

@@ -30,6 +30,7 @@ export async function runInject(flags: InjectFlags): Promise<void> {
     commands,
     keepRestartPolicy: flags.keepRestartPolicy,
     passThrough: flags.passThrough,
+    ...(flags.tlsSecret ? { tlsSecret: flags.tlsSecret } : {}),
   };
   let result: ReturnType<typeof injectText>;
   try {

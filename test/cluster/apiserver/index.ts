@@ -81,7 +81,9 @@ type Identity =
       pod?: string;
       audiences?: string[];
       expirationSeconds?: number;
-    };
+    }
+  /** A token someone already holds (a pod's mounted token), used as it is; `label` names the kubeconfig's user. */
+  | { bearerToken: string; label: string };
 
 export interface ApiServer {
   url: string;
@@ -172,6 +174,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const userTokens = new Map<string, string>();
 
   const tokenFor = (identity: Identity): string => {
+    if (typeof identity !== 'string' && 'bearerToken' in identity) return identity.bearerToken;
     if (typeof identity === 'string' || 'user' in identity) {
       const id = typeof identity === 'string' ? { user: identity } : identity;
       if (id.user === ADMIN.username) return adminToken;
@@ -207,9 +210,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     const label =
       typeof identity === 'string'
         ? identity
-        : 'user' in identity
-          ? identity.user
-          : `system:serviceaccount:${identity.serviceAccount.namespace}:${identity.serviceAccount.name}`;
+        : 'bearerToken' in identity
+          ? identity.label
+          : 'user' in identity
+            ? identity.user
+            : `system:serviceaccount:${identity.serviceAccount.namespace}:${identity.serviceAccount.name}`;
     const file = join(dir, `kubeconfig-${++counter}-${label.replace(/[^A-Za-z0-9_.-]/g, '_')}.yaml`);
     return writeKubeconfig(file, { server: url, token: tokenFor(identity), user: label, caPem: tls?.caPem, namespace });
   };

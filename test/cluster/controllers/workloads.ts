@@ -19,6 +19,7 @@ import { ClusterDns } from './dns.js';
 import { JobController } from './job.js';
 import { JobSetController } from './jobset.js';
 import { LeaderWorkerSetController } from './lws.js';
+import { RootCaPublisher } from './root-ca.js';
 import { StatefulSetController } from './statefulset.js';
 
 export interface WorkloadOptions {
@@ -50,6 +51,10 @@ export async function startWorkloads(apiServer: ApiServer, options: WorkloadOpti
   const client = new KubeClient(loadKubeConfig({ kubeconfig: apiServer.kubeconfigPath }));
   const stops: (() => Promise<void>)[] = [];
   try {
+    // before any pod: the kubelet waits for kube-root-ca.crt to mount an API-access volume
+    const rootCa = new RootCaPublisher({ client, caPem: apiServer.caPem ?? '', log: options.log });
+    await rootCa.start();
+    stops.push(() => rootCa.stop());
     const dns = new ClusterDns({ client, hostsFile: join(options.dir, 'hosts'), log: options.log });
     await dns.start();
     stops.push(() => dns.stop());

@@ -64,15 +64,17 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     dir: join(dir, 'pods'),
     addresses: options.addresses,
     hostsFile: options.hostsFile,
-    kubeconfigFor: (pod: Pod) =>
+    kubeconfigFor: (pod: Pod, token?: string) =>
       options.apiServer.kubeconfigFor(
-        {
-          serviceAccount: {
-            namespace: pod.metadata.namespace ?? 'default',
-            name: (pod.spec as { serviceAccountName?: string }).serviceAccountName ?? 'default',
-          },
-          pod: pod.metadata.name,
-        },
+        token !== undefined
+          ? { bearerToken: token, label: `pod-${pod.metadata.name}` }
+          : {
+              serviceAccount: {
+                namespace: pod.metadata.namespace ?? 'default',
+                name: (pod.spec as { serviceAccountName?: string }).serviceAccountName ?? 'default',
+              },
+              pod: pod.metadata.name,
+            },
         pod.metadata.namespace,
       ),
     extraEnv: options.podEnv,

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../../../src/kube/client.js';
+import { SERVICE_ACCOUNT_DIR } from '../../../src/kube/config.js';
 import { EVENTS, resourcePath } from '../../../src/kube/resources.js';
 import type { Pod } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
@@ -60,8 +61,11 @@ export interface PodRunnerOptions {
   hostIP?: string;
   /** the cluster DNS hosts file (controllers/dns.ts) that pods' Node processes resolve names from */
   hostsFile?: string;
-  /** a kubeconfig for the pod's service account, given to its containers as KUBECONFIG (API access from the pod) */
-  kubeconfigFor?: (pod: Pod) => string;
+  /**
+   * A kubeconfig for the pod's service account, given to its containers as KUBECONFIG (API access from the pod): the
+   * automatic token (`token` undefined), or the token a container mounts at the service-account path.
+   */
+  kubeconfigFor?: (pod: Pod, token?: string) => string;
   programs?: Partial<LocalPrograms>;
   /** first restart back-off; doubles up to maxBackoffMs (kubelet: 10 s and 5 min; shorter here) */
   backoffMs?: number;
@@ -594,13 +598,31 @@ export class PodRunner {
       TEST_CLUSTER_ETC_HOSTS: join(instance.dir, 'etc-hosts'),
       TEST_CLUSTER_DNS_SEARCH: search.join(' '),
       ...(this.options.hostsFile ? { TEST_CLUSTER_HOSTS_FILE: this.options.hostsFile } : {}),
-      ...(this.options.kubeconfigFor ? { KUBECONFIG: this.options.kubeconfigFor(instance.pod) } : {}),
+      ...this.apiAccess(instance, mounts),
       ...(isLockstepImage(spec.image ?? '') || argv[0]?.endsWith('/lockstep') ? lockstepPathEnv(mounts) : {}),
       ...this.options.extraEnv,
       ...own,
       ...cdi,
     };
     return { argv: local, env, mounts };
+  }
+
+  /**
+   * API access as the kubelet hands it out, through KUBECONFIG (no mount namespace here): a container that mounts a
+   * volume at the service-account path uses the token in it, whatever its audience (the API server refuses a
+   * foreign one); otherwise it gets the pod's automatic token unless the pod sets automountServiceAccountToken false
+   * (the service account's own field is not read); otherwise nothing.
+   */
+  private apiAccess(instance: PodInstance, mounts: readonly MountedPath[]): { KUBECONFIG?: string } {
+    const kubeconfigFor = this.options.kubeconfigFor;
+    if (!kubeconfigFor) return {};
+    const own = mounts.find((m) => m.mountPath === SERVICE_ACCOUNT_DIR);
+    if (own) {
+      const file = join(own.realPath, 'token');
+      return existsSync(file) ? { KUBECONFIG: kubeconfigFor(instance.pod, readFileSync(file, 'utf8').trim()) } : {};
+    }
+    if (instance.spec.automountServiceAccountToken === false) return {};
+    return { KUBECONFIG: kubeconfigFor(instance.pod) };
   }
 
   /** bin/lockstep and bin/python3 for `lockstep run -- python3 …` and shells that call them by name. */

@@ -53,6 +53,8 @@ export interface VolumeSpec {
       serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
       configMap?: { name: string; items?: { key: string; path: string }[]; optional?: boolean };
       secret?: { name: string; items?: { key: string; path: string }[]; optional?: boolean };
+      /** metadata fields only, as for a downwardAPI volume (status.podIP is not one) */
+      downwardAPI?: { items: { path: string; fieldRef?: { fieldPath: string } }[] };
     }[];
   };
 }
@@ -64,6 +66,8 @@ export interface PodSpecView {
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   terminationGracePeriodSeconds: number;
   serviceAccountName: string;
+  /** the pod's automountServiceAccountToken (undefined: the default, true) */
+  automountServiceAccountToken?: boolean;
   hostname?: string;
   subdomain?: string;
 }
@@ -75,6 +79,7 @@ export function podSpecView(pod: Pod): PodSpecView {
     restartPolicy?: string;
     terminationGracePeriodSeconds?: number;
     serviceAccountName?: string;
+    automountServiceAccountToken?: boolean;
     hostname?: string;
     subdomain?: string;
   };
@@ -86,6 +91,7 @@ export function podSpecView(pod: Pod): PodSpecView {
     restartPolicy: policy === 'OnFailure' || policy === 'Never' ? policy : 'Always',
     terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
     serviceAccountName: spec.serviceAccountName ?? 'default',
+    automountServiceAccountToken: spec.automountServiceAccountToken,
     hostname: spec.hostname,
     subdomain: spec.subdomain,
   };

@@ -1,14 +1,15 @@
 /**
  * A pod's volumes as directories under the pod's own directory, as the kubelet sets them up before the first
  * container: emptyDir (an empty directory), configMap / secret (one file per key), projected (service-account tokens
- * from the API's TokenRequest, bound to the pod, plus configMap / secret sources). Files are written atomically.
+ * from the API's TokenRequest, bound to the pod, plus configMap / secret / downwardAPI sources; tokens are written
+ * once, not renewed). Files are written atomically.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isNotFound, type KubeClient } from '../../../src/kube/client.js';
 import type { Pod } from '../../../src/kube/types.js';
-import { ContainerConfigError, type VolumeSpec } from './spec.js';
+import { ContainerConfigError, fieldRefValue, type VolumeSpec } from './spec.js';
 
 interface DataObject {
   data?: Record<string, string>;
@@ -143,6 +144,11 @@ export async function setUpVolumes(
         } else if (source.secret) {
           const data = await readDataObject(client, namespace, 'secret', source.secret.name);
           await writeKeys(dir, data, source.secret.items, `secret "${source.secret.name}"`, source.secret.optional);
+        } else if (source.downwardAPI) {
+          for (const item of source.downwardAPI.items) {
+            if (!item.fieldRef) continue;
+            await writeAtomic(join(dir, item.path), fieldRefValue(pod, item.fieldRef.fieldPath, '', ''));
+          }
         }
       }
     }
