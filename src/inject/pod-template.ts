@@ -109,16 +109,16 @@ export function bootstrapContainer(image: string, plan: TemplatePlan, tls?: Temp
 }
 
 /** Members (bootstrap, run) verify the coordinator with the Secret's CA (`--tls-ca`, through its env twin). */
-export function tlsCaEnv(): JsonObject {
+function tlsCaEnv(): JsonObject {
   return { name: TLS_CA_ENV, value: `${TLS_CA_DIR}/ca.crt` };
 }
 
-export function tlsCaMount(): JsonObject {
+function tlsCaMount(): JsonObject {
   return { name: TLS_CA_VOLUME, mountPath: TLS_CA_DIR, readOnly: true };
 }
 
 /** The Secret with the coordinator's certificate and key, for the coordinator sidecar only. */
-export function tlsVolume(secret: string): JsonObject {
+function tlsVolume(secret: string): JsonObject {
   return {
     name: TLS_VOLUME,
     secret: {
@@ -132,7 +132,7 @@ export function tlsVolume(secret: string): JsonObject {
 }
 
 /** Only the CA of that Secret, for members: the engine container never sees the coordinator's key. */
-export function tlsCaVolume(secret: string): JsonObject {
+function tlsCaVolume(secret: string): JsonObject {
   return {
     name: TLS_CA_VOLUME,
     projected: { sources: [{ secret: { name: secret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] },

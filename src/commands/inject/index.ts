@@ -22,7 +22,7 @@ const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
 const MAX_INPUT_BYTES_LIMIT = 256 * 1024 * 1024;
 
 /** A Secret's name is a DNS-1123 subdomain; anything else would only fail later, at apply or at pod start. */
-export function parseSecretName(value: string): string {
+function parseSecretName(value: string): string {
   if (value.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
     throw new InvalidArgumentError('must be a Secret name (lower-case letters, digits, "-" and ".", at most 253)');
   }

@@ -152,7 +152,7 @@ export function containerArgv(container: ContainerSpec): string[] {
 }
 
 /** What the downward API can give a pod (fieldRef paths the kubelet supports for env). */
-function fieldRefValue(pod: Pod, fieldPath: string, podIP: string, hostIP: string): string {
+export function fieldRefValue(pod: Pod, fieldPath: string, podIP: string, hostIP: string): string {
   const spec = pod.spec as Pod['spec'] & { serviceAccountName?: string };
   const labelOrAnnotation = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
   if (labelOrAnnotation) {
