@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import type { Inventory } from '../../../agent/discovery/inventory.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { HealthManager } from '../../../agent/health/manager.js';
+import { XID_STATE_FILE } from '../../../agent/health/xid-monitor.js';
 import { AgentMetrics } from '../../../agent/metrics/registry.js';
 import { CONDITION_DEVICES_HEALTHY } from '../../../src/contract/names.js';
 import { KubeClient } from '../../../src/kube/client.js';
@@ -148,6 +149,41 @@ describe('HealthManager on the simulated 8x H100 node', () => {
     await node.setNvidiaSmi({ mode: 'ok' });
     await manager.smi.poll();
     expect(board.get('gpu-0000-19-00-0')?.state).toBe('healthy');
+  });
+
+  it('nvidia-smi’s gpu_recovery_action back to None clears the XID it recovered from, without a restart', async () => {
+    expect(board.get('gpu-0000-9b-00-0')?.reason).toBe('XID-79-fallen-off-bus');
+    const healthy = await node.nvidiaSmiXml();
+    // the DTD v13 element, a direct child of <gpu> (as in the driver 550+ recordings' `<gpu_recovery_action>None`)
+    const withAction = (action: string) =>
+      healthy.replace(
+        '<gpu id="00000000:9B:00.0">',
+        `<gpu id="00000000:9B:00.0">\n\t\t<gpu_recovery_action>${action}</gpu_recovery_action>`,
+      );
+    expect(withAction('Reset')).not.toBe(healthy);
+    await node.setNvidiaSmi({ xml: withAction('Reset') });
+    await manager.smi.poll();
+    // asking for a reset changes nothing yet: the XID stays the reason
+    expect(board.get('gpu-0000-9b-00-0')).toMatchObject({ state: 'unhealthy', reason: 'XID-79-fallen-off-bus' });
+    // a GPU that never asked for recovery keeps its state when it says None
+    await node.setNvidiaSmi({ xml: withAction('None') });
+    await manager.smi.poll();
+    await waitFor(() => board.get('gpu-0000-9b-00-0')?.state === 'healthy', 'the XID cleared');
+    expect(gpuStates().filter((x) => !x.endsWith(':healthy'))).toEqual([]);
+    // the clearing is remembered: the fault does not come back from the saved state
+    const savedFaults = async () =>
+      Object.keys(
+        (JSON.parse(await readFile(join(dir, 'state', XID_STATE_FILE), 'utf8')) as { faults: object }).faults,
+      );
+    await waitFor(async () => (await savedFaults()).length === 0, 'the saved state without the fault');
+    await node.setNvidiaSmi({ mode: 'ok' });
+    await manager.smi.poll();
+    // and a later None (no recovery asked) clears nothing new: a fresh XID stays
+    await node.appendKernelLog('NVRM: Xid (PCI:0000:9b:00): 79, pid=0, name=kworker, GPU has fallen off the bus.');
+    await waitFor(() => board.get('gpu-0000-9b-00-0')?.state === 'unhealthy', 'the new XID');
+    await node.setNvidiaSmi({ xml: withAction('None') });
+    await manager.smi.poll();
+    expect(board.get('gpu-0000-9b-00-0')?.reason).toBe('XID-79-fallen-off-bus');
   });
 
   it('a GPU that drops off the bus is pci-gone, then "gone" once discovery no longer finds it', async () => {
