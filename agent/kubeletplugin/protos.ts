@@ -1,5 +1,8 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
+import type * as health from '../../src/proto/generated/dra-health-v1.js';
+import type * as dra from '../../src/proto/generated/dra-v1.js';
+import type * as registration from '../../src/proto/generated/pluginregistration.js';
 import { protoPath } from '../../src/proto/index.js';
 
 /**
@@ -77,71 +80,29 @@ export function kubeletServices(): KubeletServices {
 
 // ---- pluginregistration (FACTS §1) ----
 
-export interface PluginInfo {
-  type: string;
-  name: string;
-  endpoint: string;
-  supported_versions: string[];
-}
+/** The registration messages (generated from pluginregistration.proto). */
+export type PluginInfo = registration.PluginInfo;
+export type RegistrationStatus = registration.RegistrationStatus;
 
-export interface RegistrationStatus {
-  plugin_registered: boolean;
-  error: string;
-}
+// ---- dra v1 / v1beta1 (FACTS §2): generated from dra-v1.proto; v1beta1 is the same without share_id ----
 
-// ---- dra v1 / v1beta1 (FACTS §2) ----
+export type Claim = dra.Claim;
+export type NodePrepareResourcesRequest = dra.NodePrepareResourcesRequest;
+/** One device of a prepared claim (`share_id`: v1 only). */
+export type PreparedDevice = dra.Device;
+export type NodePrepareResourceResponse = dra.NodePrepareResourceResponse;
+export type NodePrepareResourcesResponse = dra.NodePrepareResourcesResponse;
+export type NodeUnprepareResourcesRequest = dra.NodeUnprepareResourcesRequest;
+export type NodeUnprepareResourceResponse = dra.NodeUnprepareResourceResponse;
+export type NodeUnprepareResourcesResponse = dra.NodeUnprepareResourcesResponse;
 
-export interface Claim {
-  namespace: string;
-  uid: string;
-  name: string;
-}
+// ---- dra-health v1 / v1beta1 / v1alpha1 (FACTS §3, §11): one message shape, generated from dra-health-v1.proto ----
 
-export interface NodePrepareResourcesRequest {
-  claims: Claim[];
-}
+export type WireHealthStatus = Exclude<health.HealthStatus, 'UNRECOGNIZED'>;
 
-export interface PreparedDevice {
-  request_names: string[];
-  pool_name: string;
-  device_name: string;
-  cdi_device_ids: string[];
-  /** v1 only */
-  share_id?: string;
-}
-
-export interface NodePrepareResourceResponse {
-  devices: PreparedDevice[];
-  error: string;
-}
-
-export interface NodePrepareResourcesResponse {
-  claims: Record<string, NodePrepareResourceResponse>;
-}
-
-export interface NodeUnprepareResourcesRequest {
-  claims: Claim[];
-}
-
-export interface NodeUnprepareResourceResponse {
-  error: string;
-}
-
-export interface NodeUnprepareResourcesResponse {
-  claims: Record<string, NodeUnprepareResourceResponse>;
-}
-
-// ---- dra-health v1 / v1beta1 / v1alpha1 (FACTS §3, §11): one message shape ----
-
-export type WireHealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY';
-
-export interface DeviceHealthMessage {
-  device: { pool_name: string; device_name: string };
+export interface DeviceHealthMessage extends Omit<health.DeviceHealth, 'device' | 'health'> {
+  device: health.DeviceIdentifier;
   health: WireHealthStatus;
-  /** Unix seconds */
-  last_updated_time: number;
-  health_check_timeout_seconds: number;
-  message: string;
 }
 
 export interface NodeWatchResourcesResponse {

@@ -2,7 +2,7 @@
  * Who a member is, from what the pod knows about itself (flags, LWS/Job env, its name, its devices). Pure functions
  * over env and a device listing, so tests feed them plain data.
  */
-import type { Device } from '../protocol/messages.js';
+import type { MemberDevice } from '../protocol/messages.js';
 
 export interface RankHint {
   rank: number;
@@ -48,7 +48,7 @@ export function detectDevices(
   explicit: string | undefined,
   env: NodeJS.ProcessEnv,
   devNames: readonly string[],
-): Device[] {
+): MemberDevice[] {
   const list = (text: string, kind: string) =>
     text
       .split(',')

@@ -1,76 +1,40 @@
 /**
  * TypeScript shapes of src/proto/group.proto as @grpc/proto-loader hands them over (camelCase fields, enums as
- * strings, 64-bit integers as numbers, the chosen `oneof` case named in `kind`). Fields a sender leaves out decode as
+ * strings, 64-bit integers as numbers, the chosen `oneof` case named in `kind`). The messages are generated from the
+ * .proto (src/proto/generated/group.ts, `node scripts/generate-proto.mjs`); this module only narrows them where
+ * proto-loader's options say more than the generator knows: enum values it never yields (UNRECOGNIZED), `optional`
+ * fields an older peer leaves out, and the `oneof` envelopes with their `kind`. Fields a sender leaves out decode as
  * their defaults, so readers of an older peer's message see zeros and empty strings, never undefined.
  */
-export type Role = 'ROLE_UNSPECIFIED' | 'ROLE_BOOTSTRAP' | 'ROLE_RUN';
-export type EngineState =
-  | 'ENGINE_STATE_UNSPECIFIED'
-  | 'ENGINE_STARTING'
-  | 'ENGINE_RUNNING'
-  | 'ENGINE_EXITED'
-  | 'ENGINE_STOPPED';
+import type * as wire from '../../src/proto/generated/group.js';
 
-export interface Device {
-  id: string;
-  kind: string;
-}
+export type Role = Exclude<wire.Role, 'UNRECOGNIZED'>;
+export type EngineState = Exclude<wire.EngineState, 'UNRECOGNIZED'>;
 
-export interface MemberIdentity {
-  pod: string;
-  namespace: string;
-  ip: string;
-  node: string;
-  rankHint?: number;
-  rankSource: string;
-  devices: Device[];
-  group: string;
-  groupSize: number;
-  hostname: string;
-}
+/** A device a member brings (`id`, `kind`), as the Join names it. */
+export type MemberDevice = wire.Device;
 
-export interface JoinRequest {
-  protocolVersion: number;
+export type MemberIdentity = wire.MemberIdentity;
+
+export interface JoinRequest extends Omit<wire.JoinRequest, 'member' | 'role' | 'lastEpoch'> {
   member: MemberIdentity;
-  token: string;
   role: Role;
   /** the last epoch this member ran (0 = none); decoded as 0 from members that predate it */
   lastEpoch?: number;
 }
 
-export interface JoinReply {
-  protocolVersion: number;
-  memberId: string;
-  rank: number;
-  rankFinal: boolean;
-  group: string;
-  groupSize: number;
-  heartbeatIntervalMs: number;
-  epoch: number;
-  /** proves the Join on Attach and Status; new at every Join */
-  sessionSecret: string;
-}
+export type JoinReply = wire.JoinReply;
 
-interface Attach {
-  memberId: string;
+interface Attach extends Omit<wire.Attach, 'role'> {
   role: Role;
-  epoch: number;
-  protocolVersion: number;
-  sessionSecret: string;
 }
 
-interface Heartbeat {
-  epoch: number;
-  sequence: number;
+interface Heartbeat extends Omit<wire.Heartbeat, 'engine'> {
   engine: EngineState;
 }
 
-export interface EngineEvent {
-  epoch: number;
+export interface EngineEvent extends Omit<wire.EngineEvent, 'state'> {
   state: EngineState;
-  exitCode: number;
-  signal: string;
-  message: string;
 }
 
 export type MemberMessage =
@@ -78,75 +42,16 @@ export type MemberMessage =
   | { kind: 'heartbeat'; heartbeat: Heartbeat }
   | { kind: 'engine'; engine: EngineEvent };
 
-export interface Progress {
-  joined: number;
-  size: number;
-  missingRanks: number[];
-  state: string;
-  epoch: number;
-}
-
-export interface MemberInfo {
-  rank: number;
-  pod: string;
-  ip: string;
-  node: string;
-  hostname: string;
-  gpus: number;
-  tpus: number;
-}
-
-export interface Release {
-  epoch: number;
-  group: string;
-  namespace: string;
-  size: number;
-  rank: number;
-  members: MemberInfo[];
-  masterPort: number;
-  extraEnv: Record<string, string>;
-}
-
-export interface Stop {
-  epoch: number;
-  reason: string;
-  gracePeriodMs: number;
-}
+export type Progress = wire.Progress;
+export type MemberInfo = wire.MemberInfo;
+export type Release = wire.Release;
+export type Stop = wire.Stop;
 
 export type CoordinatorMessage =
   | { kind: 'progress'; progress: Progress }
   | { kind: 'release'; release: Release }
   | { kind: 'stop'; stop: Stop }
-  | { kind: 'ack'; ack: { sequence: number } };
+  | { kind: 'ack'; ack: wire.Ack };
 
-interface MemberStatusMessage {
-  rank: number;
-  pod: string;
-  node: string;
-  address: string;
-  ready: boolean;
-  state: string;
-  reason: string;
-}
-
-export interface StatusRequest {
-  memberId: string;
-  sessionSecret: string;
-}
-
-export interface StatusReply {
-  protocolVersion: number;
-  group: string;
-  namespace: string;
-  size: number;
-  epoch: number;
-  state: string;
-  members: MemberStatusMessage[];
-  restarts: number;
-  lastReason: string;
-  lastChange: string;
-  joined: number;
-  ready: number;
-  /** false: the caller is no member and got counts only */
-  membersShown: boolean;
-}
+export type StatusRequest = wire.StatusRequest;
+export type StatusReply = wire.StatusReply;
