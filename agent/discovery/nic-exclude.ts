@@ -58,7 +58,7 @@ export function globMatch(pattern: string, text: string): boolean {
 }
 
 /** Which exclusion, if any, drops this NIC. */
-export function exclusionFor(nic: NicDevice, exclusions: readonly NicExclusion[]): NicExclusion | undefined {
+function exclusionFor(nic: NicDevice, exclusions: readonly NicExclusion[]): NicExclusion | undefined {
   return exclusions.find((x) => {
     if (x.kind === 'pci') return nic.pciAddress?.toLowerCase() === x.address;
     const names = [nic.ifName, nic.name, ...nic.rdma.map((r) => r.device)].filter((n) => n !== '');
