@@ -4,8 +4,14 @@
  */
 import { type ApiServer, type ApiServerOptions, startApiServer } from './apiserver/index.js';
 import { startWorkloads, type WorkloadOptions, type Workloads } from './controllers/workloads.js';
+import type { KubernetesVersion } from './versions.js';
 
 export interface TestClusterOptions {
+  /**
+   * The Kubernetes release to emulate, for the API server and every kubelet emulator (test/cluster/versions.ts);
+   * `apiServer.version` and `workloads.kubelet.version` may still be set apart.
+   */
+  version?: KubernetesVersion;
   apiServer?: ApiServerOptions;
   /** also scheduler-lite, StatefulSet controller, headless-Service DNS and simulated nodes running pods for real */
   workloads?: WorkloadOptions;
@@ -21,13 +27,17 @@ export interface TestCluster {
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
-  const apiServer = await startApiServer(options.apiServer);
+  const version = options.version ?? options.apiServer?.version;
+  const apiServer = await startApiServer({ ...options.apiServer, ...(version ? { version } : {}) });
   // Parts started after the API server stop first (last in, first out).
   const stops: (() => Promise<void>)[] = [() => apiServer.stop()];
   let workloads: Workloads | undefined;
   if (options.workloads) {
     try {
-      workloads = await startWorkloads(apiServer, options.workloads);
+      workloads = await startWorkloads(apiServer, {
+        ...options.workloads,
+        kubelet: { ...(version ? { version } : {}), ...options.workloads.kubelet },
+      });
     } catch (error) {
       await apiServer.stop();
       throw error;

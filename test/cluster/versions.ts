@@ -12,6 +12,7 @@ import {
   VERSION_HEALTH_V1ALPHA1,
   VERSION_HEALTH_V1BETA1,
 } from '../../agent/kubeletplugin/protos.js';
+import { WORKLOAD_API_BY_RELEASE, type WorkloadApiVersion } from './apiserver/gated-kinds.js';
 
 const KUBERNETES_VERSIONS = ['1.35', '1.36', '1.37'] as const;
 export type KubernetesVersion = (typeof KUBERNETES_VERSIONS)[number];
@@ -57,7 +58,7 @@ export interface VersionProfile {
   gates: VersionGates;
   kubelet: KubeletProfile;
   /** the scheduling.k8s.io version Workload and PodGroup are served at when GenericWorkload is on */
-  schedulingApiVersion: 'v1alpha1' | 'v1alpha2' | 'v1beta1';
+  schedulingApiVersion: WorkloadApiVersion;
 }
 
 const PROFILES: Record<KubernetesVersion, VersionProfile> = {
@@ -74,7 +75,7 @@ const PROFILES: Record<KubernetesVersion, VersionProfile> = {
       GenericWorkload: false,
     },
     kubelet: { healthServices: 'legacy', resourceHealthStatus: false, healthMessages: false },
-    schedulingApiVersion: 'v1alpha1',
+    schedulingApiVersion: WORKLOAD_API_BY_RELEASE['1.35'] as WorkloadApiVersion,
   },
   '1.36': {
     version: '1.36',
@@ -93,7 +94,7 @@ const PROFILES: Record<KubernetesVersion, VersionProfile> = {
       resourceHealthStatus: true,
       healthMessages: true,
     },
-    schedulingApiVersion: 'v1alpha2',
+    schedulingApiVersion: WORKLOAD_API_BY_RELEASE['1.36'] as WorkloadApiVersion,
   },
   '1.37': {
     version: '1.37',
@@ -112,7 +113,7 @@ const PROFILES: Record<KubernetesVersion, VersionProfile> = {
       resourceHealthStatus: true,
       healthMessages: true,
     },
-    schedulingApiVersion: 'v1beta1',
+    schedulingApiVersion: WORKLOAD_API_BY_RELEASE['1.37'] as WorkloadApiVersion,
   },
 };
 
@@ -139,4 +140,73 @@ export function pickHealthService(
 ): HealthServiceVersion | undefined {
   if (kubelet.healthServices === 'legacy') return VERSION_HEALTH_V1ALPHA1;
   return kubelet.healthServices.find((service) => supportedVersions.includes(service));
+}
+
+/** What the API server double takes from a version: its gates (explicit ones win) and what GET /version says. */
+export interface ApiServerGateSettings {
+  DRADeviceTaints: boolean;
+  DRADeviceTaintRules: boolean;
+  DRAResourceClaimGranularStatusAuthorization: boolean;
+  DRAListTypeAttributes: boolean;
+  DRAExtendedResource: boolean;
+  /** the scheduling.k8s.io version served, or false (not served) */
+  GenericWorkload: WorkloadApiVersion | false;
+}
+
+/**
+ * The API server's gates for a version (none: the legacy 1.34 server, every optional gate off) with explicit settings
+ * on top. `GenericWorkload: true` means "on, at this release's version".
+ */
+export function apiServerGates(
+  version: KubernetesVersion | undefined,
+  explicit: Partial<Omit<ApiServerGateSettings, 'GenericWorkload'>> & {
+    GenericWorkload?: WorkloadApiVersion | boolean;
+  } = {},
+): ApiServerGateSettings {
+  const gates = version ? versionProfile(version).gates : undefined;
+  const workloadVersion = version ? versionProfile(version).schedulingApiVersion : 'v1alpha1';
+  const workload = explicit.GenericWorkload ?? gates?.GenericWorkload ?? false;
+  return {
+    DRADeviceTaints: explicit.DRADeviceTaints ?? gates?.DRADeviceTaints ?? false,
+    DRADeviceTaintRules: explicit.DRADeviceTaintRules ?? gates?.DRADeviceTaintRules ?? false,
+    DRAResourceClaimGranularStatusAuthorization:
+      explicit.DRAResourceClaimGranularStatusAuthorization ??
+      gates?.DRAResourceClaimGranularStatusAuthorization ??
+      false,
+    DRAListTypeAttributes: explicit.DRAListTypeAttributes ?? gates?.DRAListTypeAttributes ?? false,
+    DRAExtendedResource: explicit.DRAExtendedResource ?? gates?.DRAExtendedResource ?? false,
+    GenericWorkload: workload === true ? workloadVersion : workload,
+  };
+}
+
+/** GET /version of the emulated release (the legacy server says 1.34). */
+export function versionInfo(version: KubernetesVersion | undefined): {
+  major: string;
+  minor: string;
+  gitVersion: string;
+} {
+  if (!version) return { major: '1', minor: '34', gitVersion: 'v1.34.0-lockstep-test' };
+  const profile = versionProfile(version);
+  return { major: '1', minor: version.split('.')[1] ?? '', gitVersion: profile.gitVersion };
+}
+
+/**
+ * `--feature-gates A=true,B=false` (the kube-apiserver's syntax) for the gates the emulation honours; anything else
+ * is refused with the list of known gates.
+ */
+export function parseFeatureGates(text: string): Partial<Record<keyof VersionGates, boolean>> {
+  const known = Object.keys(PROFILES['1.37'].gates) as (keyof VersionGates)[];
+  const gates: Partial<Record<keyof VersionGates, boolean>> = {};
+  for (const item of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const match = /^([A-Za-z0-9]+)=(true|false)$/.exec(item);
+    const name = match?.[1] as keyof VersionGates | undefined;
+    if (!match || !name || !known.includes(name)) {
+      throw new Error(`bad feature gate ${JSON.stringify(item)}: NAME=true|false with NAME one of ${known.join(', ')}`);
+    }
+    gates[name] = match[2] === 'true';
+  }
+  return gates;
 }

@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ApiServerGateSettings, apiServerGates, type KubernetesVersion, versionInfo } from '../versions.js';
 import { InProcessClient } from './client.js';
 import { Faults, RequestCounters } from './faults.js';
 import { gatedKinds, type WorkloadApiVersion } from './gated-kinds.js';
@@ -41,6 +42,16 @@ interface FeatureGates {
   GenericWorkload?: WorkloadApiVersion | false;
   /** resource.k8s.io/v1beta2 DeviceTaintRule (admins' taints by selector) */
   DRADeviceTaintRules?: boolean;
+  /**
+   * 1.36: writing ResourceClaim status.devices also needs `associated-node:` (or `arbitrary-node:`) update/patch on
+   * the synthetic `resourceclaims/driver` subresource named after the driver; status.allocation and reservedFor need
+   * `resourceclaims/binding`
+   */
+  DRAResourceClaimGranularStatusAuthorization?: boolean;
+  /** int-list device attribute values (alpha 1.36) */
+  DRAListTypeAttributes?: boolean;
+  /** DeviceClass spec.extendedResourceName (beta 1.36, GA 1.37) */
+  DRAExtendedResource?: boolean;
 }
 
 export interface ApiServerOptions {
@@ -58,6 +69,11 @@ export interface ApiServerOptions {
   historySize?: number;
   /** How often watches that allow bookmarks get a BOOKMARK (default 5 s; the real server: about a minute). */
   bookmarkIntervalMs?: number;
+  /**
+   * The Kubernetes release to emulate (test/cluster/versions.ts): gate defaults and GET /version. Explicit
+   * `featureGates` win. Without it: the 1.34 server with every optional gate off.
+   */
+  version?: KubernetesVersion;
   featureGates?: FeatureGates;
   /**
    * Pods on a node are deleted gracefully (deletionTimestamp, then the kubelet deletes them), as on a real cluster.
@@ -87,6 +103,10 @@ type Identity =
 
 export interface ApiServer {
   url: string;
+  /** the emulated release, when one was asked for */
+  version?: KubernetesVersion;
+  /** the gates in force (the version's defaults with explicit settings on top) */
+  gates: ApiServerGateSettings;
   /** Admin kubeconfig (user in group system:masters). */
   kubeconfigPath: string;
   caPem?: string;
@@ -115,8 +135,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   // `npm run cluster -- --dir <path>` makes the directory when it is missing, as a user expects.
   mkdirSync(dir, { recursive: true });
   const clock = options.clock ?? Date.now;
-  const workloads = options.featureGates?.GenericWorkload || undefined;
-  const gated = gatedKinds({ workloads, deviceTaintRules: options.featureGates?.DRADeviceTaintRules ?? false });
+  const gates = apiServerGates(options.version, options.featureGates);
+  const workloads = gates.GenericWorkload || undefined;
+  const gated = gatedKinds({ workloads, deviceTaintRules: gates.DRADeviceTaintRules });
   const kinds = new KindRegistry([...KINDS, ...gated, ...(options.extraKinds ?? [])]);
   const store = new Store(options.historySize ?? 10_000);
   const registry = new Registry(kinds, store, clock);
@@ -125,7 +146,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const rbac = new Rbac(registry);
   const faults = new Faults();
   const counters = new RequestCounters();
-  installValidation(registry, { deviceTaints: options.featureGates?.DRADeviceTaints ?? false, workloads });
+  installValidation(registry, { deviceTaints: gates.DRADeviceTaints, workloads });
   installAdmission(registry);
 
   const adminToken = randomBytes(24).toString('hex');
@@ -156,7 +177,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     openapi: new OpenApi(kinds),
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 5000,
     serverAddress: () => new URL(url).host,
-    version: { major: '1', minor: '34', gitVersion: 'v1.34.0-lockstep-test' },
+    version: versionInfo(options.version),
   });
   const tls = (options.tls ?? true) ? tlsFor(dir, host) : undefined;
   const server: Server = tls
@@ -228,6 +249,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
 
   return {
     url,
+    ...(options.version ? { version: options.version } : {}),
+    gates,
     kubeconfigPath,
     caPem: tls?.caPem,
     adminToken,
