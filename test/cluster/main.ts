@@ -6,7 +6,6 @@
  * overrides that release's defaults, as the kube-apiserver flag does. A bad value is one `error:` line and exit 2.
  */
 import { parseArgs } from 'node:util';
-import { startTestCluster } from './index.js';
 import { apiServerGates, type KubernetesVersion, parseFeatureGates, versionProfile } from './versions.js';
 
 const { values } = parseArgs({
@@ -32,6 +31,8 @@ try {
 }
 if (values['device-taints'] !== undefined) explicitGates.DRADeviceTaints = values['device-taints'];
 const gates = apiServerGates(version, explicitGates);
+// Loaded once the flags are known good: a bad flag answers at once, without loading the whole cluster.
+const { startTestCluster } = await import('./index.js');
 
 const cluster = await startTestCluster({
   apiServer: {

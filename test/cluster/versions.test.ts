@@ -109,5 +109,5 @@ describe('npm run cluster --version', () => {
     );
     expect(failure?.code).toBe(2);
     expect(failure?.stderr).toBe('error: unknown Kubernetes version "1.34": one of 1.35, 1.36, 1.37\n');
-  });
+  }, 90_000);
 });
