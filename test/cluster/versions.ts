@@ -6,15 +6,15 @@
  * Without a version the cluster behaves as it always has (the 1.34 API with every optional gate off), so tests that
  * predate the matrix keep their meaning.
  */
-import {
-  type HealthServiceVersion,
-  VERSION_HEALTH_V1,
-  VERSION_HEALTH_V1ALPHA1,
-  VERSION_HEALTH_V1BETA1,
-} from '../../agent/kubeletplugin/protos.js';
+// Types only: `npm run cluster` reads this module before anything else, so it stays free of the gRPC loaders.
+import type { HealthServiceVersion } from '../../agent/kubeletplugin/protos.js';
 import { WORKLOAD_API_BY_RELEASE, type WorkloadApiVersion } from './apiserver/gated-kinds.js';
 
-const KUBERNETES_VERSIONS = ['1.35', '1.36', '1.37'] as const;
+const VERSION_HEALTH_V1: HealthServiceVersion = 'v1.DRAResourceHealth';
+const VERSION_HEALTH_V1BETA1: HealthServiceVersion = 'v1beta1.DRAResourceHealth';
+const VERSION_HEALTH_V1ALPHA1: HealthServiceVersion = 'v1alpha1.DRAResourceHealth';
+
+export const KUBERNETES_VERSIONS = ['1.35', '1.36', '1.37'] as const;
 export type KubernetesVersion = (typeof KUBERNETES_VERSIONS)[number];
 
 /** API server feature gates the emulation honours; each defaults from the version's profile. */

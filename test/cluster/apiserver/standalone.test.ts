@@ -16,7 +16,7 @@ describe('npm run cluster (test/cluster/main.ts)', () => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    await expect.poll(() => out, { timeout: 20_000 }).toMatch(/kubeconfig: (\S+)\n/);
+    await expect.poll(() => out, { timeout: 60_000 }).toMatch(/kubeconfig: (\S+)\n/);
     const path = /kubeconfig: (\S+)\n/.exec(out)?.[1] ?? '';
     const { stdout } = await run('kubectl', ['--kubeconfig', path, 'get', 'namespaces', '-o', 'name']);
     expect(stdout.split('\n')).toContain('namespace/kube-system');
@@ -25,7 +25,7 @@ describe('npm run cluster (test/cluster/main.ts)', () => {
     expect(await exited).toBe(0);
     expect(out).toContain('SIGINT: stopping');
     expect(existsSync(path)).toBe(false);
-  });
+  }, 90_000);
 
   it('--dir that does not exist yet is created and holds the kubeconfig', async () => {
     const base = mkdtempSync(join(tmpdir(), 'cluster-dir-'));
@@ -38,7 +38,7 @@ describe('npm run cluster (test/cluster/main.ts)', () => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
       });
-      await expect.poll(() => out, { timeout: 20_000 }).toMatch(/kubeconfig: (\S+)\n/);
+      await expect.poll(() => out, { timeout: 60_000 }).toMatch(/kubeconfig: (\S+)\n/);
       expect(/kubeconfig: (\S+)\n/.exec(out)?.[1]).toBe(join(dir, 'admin.kubeconfig'));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       child.kill('SIGINT');
@@ -47,5 +47,5 @@ describe('npm run cluster (test/cluster/main.ts)', () => {
       child.kill('SIGKILL');
       rmSync(base, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 });
