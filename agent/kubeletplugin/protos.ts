@@ -23,8 +23,8 @@ export const HEALTH_V1ALPHA1_SERVICE = 'v1alpha1.DRAResourceHealth';
 export const VERSION_DRA_V1 = 'v1.DRAPlugin';
 export const VERSION_DRA_V1BETA1 = 'v1beta1.DRAPlugin';
 export const VERSION_HEALTH_V1 = 'v1.DRAResourceHealth';
-export const VERSION_HEALTH_V1BETA1 = 'v1beta1.DRAResourceHealth';
-export const VERSION_HEALTH_V1ALPHA1 = 'v1alpha1.DRAResourceHealth';
+const VERSION_HEALTH_V1BETA1 = 'v1beta1.DRAResourceHealth';
+const VERSION_HEALTH_V1ALPHA1 = 'v1alpha1.DRAResourceHealth';
 /**
  * Every health version, newest first: the plugin serves (and registers) all of them, so a 1.35 kubelet (v1alpha1), a
  * 1.36 one (v1beta1) and a 1.37 one (v1) each find theirs. v1alpha1 is deprecated in 1.37 and goes in 1.40.

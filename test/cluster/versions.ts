@@ -8,7 +8,7 @@
  */
 // Types only: `npm run cluster` reads this module before anything else, so it stays free of the gRPC loaders.
 import type { HealthServiceVersion } from '../../agent/kubeletplugin/protos.js';
-import { WORKLOAD_API_BY_RELEASE, type WorkloadApiVersion } from './apiserver/gated-kinds.js';
+import type { WorkloadApiVersion } from './apiserver/gated-kinds.js';
 
 const VERSION_HEALTH_V1: HealthServiceVersion = 'v1.DRAResourceHealth';
 const VERSION_HEALTH_V1BETA1: HealthServiceVersion = 'v1beta1.DRAResourceHealth';
@@ -75,7 +75,7 @@ const PROFILES: Record<KubernetesVersion, VersionProfile> = {
       GenericWorkload: false,
     },
     kubelet: { healthServices: 'legacy', resourceHealthStatus: false, healthMessages: false },
-    schedulingApiVersion: WORKLOAD_API_BY_RELEASE['1.35'] as WorkloadApiVersion,
+    schedulingApiVersion: 'v1alpha1',
   },
   '1.36': {
     version: '1.36',
@@ -94,7 +94,7 @@ const PROFILES: Record<KubernetesVersion, VersionProfile> = {
       resourceHealthStatus: true,
       healthMessages: true,
     },
-    schedulingApiVersion: WORKLOAD_API_BY_RELEASE['1.36'] as WorkloadApiVersion,
+    schedulingApiVersion: 'v1alpha2',
   },
   '1.37': {
     version: '1.37',
@@ -113,7 +113,7 @@ const PROFILES: Record<KubernetesVersion, VersionProfile> = {
       resourceHealthStatus: true,
       healthMessages: true,
     },
-    schedulingApiVersion: WORKLOAD_API_BY_RELEASE['1.37'] as WorkloadApiVersion,
+    schedulingApiVersion: 'v1beta1',
   },
 };
 

@@ -37,7 +37,7 @@ interface FeatureGates {
   DRADeviceTaints?: boolean;
   /**
    * KEP-4671 scheduling.k8s.io Workload/PodGroup, served at the version of the emulated release (`v1alpha1` for 1.35,
-   * `v1alpha2` for 1.36, `v1beta1` for 1.37: WORKLOAD_API_BY_RELEASE); off (not served, pod fields dropped) when unset.
+   * `v1alpha2` for 1.36, `v1beta1` for 1.37: test/cluster/versions.ts); off (not served, pod fields dropped) when unset.
    */
   GenericWorkload?: WorkloadApiVersion | false;
   /** resource.k8s.io/v1beta2 DeviceTaintRule (admins' taints by selector) */
