@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { VERSION } from '../version.js';
+import type { ClusterAccess } from './in-cluster.js';
 import type { KubeStatus } from './types.js';
 
 /**
@@ -81,7 +81,7 @@ export class KubeClient {
   private readonly extraHeaders: Readonly<Record<string, string | string[]>>;
 
   constructor(
-    readonly config: KubeConfig,
+    readonly config: ClusterAccess,
     options: KubeClientOptions = {},
   ) {
     const cluster = config.getCurrentCluster();

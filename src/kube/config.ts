@@ -4,6 +4,7 @@ import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DomainError, errorMessage } from '../errors.js';
 import { unreadableFileReason } from '../fs/input-checks.js';
+import { SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 
 export interface KubeConfigSource {
   /** --kubeconfig (may be a `:`-separated list, as $KUBECONFIG can be) */
@@ -15,7 +16,7 @@ export interface KubeConfigSource {
   inClusterRoot?: string;
 }
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export { SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 
 /**
  * Loads the client configuration the way kubectl users expect, in this order: an explicit --kubeconfig (or

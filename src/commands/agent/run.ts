@@ -8,7 +8,7 @@ import { isDnsLabel, isDnsSubdomain } from '../../../agent/slices/validate.js';
 import { CliError, usageError } from '../../cli/errors.js';
 import { errorMessage } from '../../errors.js';
 import { KubeClient } from '../../kube/client.js';
-import { loadKubeConfig } from '../../kube/config.js';
+import { loadClusterAccess } from '../../kube/in-cluster.js';
 import type { DeviceTaintEffect } from '../../kube/types.js';
 import { createLogger, type Logger, type LogLevel } from '../../log.js';
 
@@ -70,7 +70,8 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
     }
   }
   const log = deps.log ?? createLogger({ level: flags.logLevel, to: 'stdout' }).child({ component: 'agent' });
-  const kc = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context });
+  // in a pod with no kubeconfig the service account is read directly: client-node (~39 MB resident) never loads
+  const kc = await loadClusterAccess({ kubeconfig: flags.kubeconfig, context: flags.context });
   const client = new KubeClient(kc);
   try {
     if (flags.uninstall) {
