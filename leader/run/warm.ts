@@ -11,8 +11,8 @@
  * signals and the process tree are those of a cold start (same process group handling, same stop). Anything that is
  * not a plain `python [flags] (-m mod | -c code | script)` or `torchrun`, `--shell`, or `--no-warm` starts cold.
  *
- * Threats: a standby that crashed or hangs (the release waits a bounded time for its `go`, then the engine starts
- * cold; a crashed one is replaced after the next start); a standby or warm engine left behind by a run killed with
+ * Threats: a standby that crashed or hangs (the release waits for its imports — a cold start would repeat them — and
+ * then a bounded time for its `go`, then the engine starts cold; a crashed one is replaced after the next start); a standby or warm engine left behind by a run killed with
  * SIGKILL, even in the instant between the handoff and the engine record (the launcher arms PR_SET_PDEATHSIG against
  * run's pid, so the kernel kills it with its parent; tested by killing two wrappers at once); a module whose import
  * initialises CUDA (documented; `--warm-import` picks the list).
@@ -133,8 +133,14 @@ export interface WarmPoolOptions {
   /** the environment the interpreter starts with (run's own) */
   env: NodeJS.ProcessEnv;
   log: Logger;
-  /** how long a release waits for the standby's `go` before starting cold */
+  /** how long a release waits for the standby's `go` once it is ready, before starting cold */
   handoffMs?: number;
+  /**
+   * How long a release waits for a standby that is still importing. A cold start would have to import the same
+   * modules from scratch, so replacing a standby that is half-way through (as a fixed short handoff bound did, under
+   * load, at formation) only adds time; this bound is for an import that never ends.
+   */
+  importWaitMs?: number;
 }
 
 /** One standby at a time, prepared ahead; claimed by a release, replaced after each start. */
@@ -199,7 +205,9 @@ export class WarmPool {
     }
     const job = { env: command.env, argv: plan.argv, mode: plan.mode, target: plan.target, cwd: process.cwd() };
     standby.control.write(`${JSON.stringify(job)}\n`);
-    const took = await this.waitFor(standby, 'go', this.options.handoffMs ?? 5000);
+    // still importing: wait for it (a cold start would import the same from scratch), then for its `go`
+    const ready = await this.waitFor(standby, (l) => l.startsWith('ready '), this.options.importWaitMs ?? 600_000);
+    const took = ready && (await this.waitFor(standby, (l) => l === 'go', this.options.handoffMs ?? 5000));
     if (!took) {
       this.options.log.warn('the warm standby did not take the epoch: starting the engine cold');
       this.discard(standby);
@@ -216,10 +224,10 @@ export class WarmPool {
     this.standby = undefined;
   }
 
-  private waitFor(standby: Standby, line: string, timeoutMs: number): Promise<boolean> {
+  private waitFor(standby: Standby, line: (text: string) => boolean, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const check = () => {
-        if (standby.lines.includes(line)) return finish(true);
+        if (standby.lines.some(line)) return finish(true);
         if (standby.exited) return finish(false);
         standby.waiters.push(check);
       };

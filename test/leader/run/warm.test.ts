@@ -63,7 +63,7 @@ describe('WarmPool with a real interpreter', () => {
     for (const p of pools.splice(0)) p.close();
   });
 
-  function pool(dir: string, argv: string[]) {
+  function pool(dir: string, argv: string[], extra: Partial<ConstructorParameters<typeof WarmPool>[0]> = {}) {
     const script = join(dir, 'lockstep-warm.py');
     writeFileSync(script, WARM_LAUNCHER_PY);
     const plan = warmPlan(argv)!;
@@ -73,6 +73,7 @@ describe('WarmPool with a real interpreter', () => {
       imports: ['json', 'no_such_module_xyz'],
       env: { PATH: process.env.PATH },
       log: silentLogger(),
+      ...extra,
     });
     pools.push(p);
     return p;
@@ -109,6 +110,25 @@ describe('WarmPool with a real interpreter', () => {
     const engine = EngineProcess.adopt(child!, argv, 5000);
     await new Promise((r) => setTimeout(r, 200));
     expect(await engine.stop()).toEqual({ code: null, signal: 'SIGTERM' });
+  }, 30_000);
+
+  it('a standby still importing when the epoch opens is waited for, not replaced by a cold start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-warm-'));
+    // a heavy module (torch under load): its import outlasts the handoff bound many times over
+    writeFileSync(join(dir, 'slow_heavy_module.py'), 'import time\ntime.sleep(1.5)\n');
+    const argv = [PYTHON, '-c', 'import os, sys; sys.exit(3 if "slow_heavy_module" in sys.modules else 4)'];
+    const p = pool(dir, argv, {
+      imports: ['slow_heavy_module'],
+      env: { PATH: process.env.PATH, PYTHONPATH: dir },
+      handoffMs: 100,
+    });
+    p.prepare();
+    const standby = (p as unknown as { standby: { child: { pid: number } } }).standby.child.pid;
+    const child = await p.claim({ argv, env: { PATH: process.env.PATH } });
+    expect(child?.pid).toBe(standby);
+    const engine = EngineProcess.adopt(child!, argv, 1000);
+    // the entry point ran in the standby, after its import
+    expect(await engine.wait()).toEqual({ code: 3, signal: null });
   }, 30_000);
 
   it('a standby that crashed falls back to a cold start', async () => {
