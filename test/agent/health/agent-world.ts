@@ -3,8 +3,8 @@
  * with the kubelet emulator registering its plugin and running one pod whose claim holds `device`. Shared by the
  * end-to-end health test and the health benchmark.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeClient } from '../../../src/kube/client.js';
@@ -43,6 +43,40 @@ export async function fetchText(url: string): Promise<{ status: number; text: st
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether this process may give a child its own mount namespace (root, and unshare permitted). */
+export function canRunInCluster(): boolean {
+  try {
+    execFileSync('unshare', ['-m', '--propagation', 'private', 'true'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The command prefix and environment that start the agent as in a pod: in its own mount namespace a tmpfs on /run
+ * holds the service-account mount (token and CA of the API server double), the way the kubelet projects it.
+ */
+async function inClusterLaunch(
+  dir: string,
+  api: ApiServer,
+): Promise<{ prefix: string[]; env: Record<string, string | undefined> }> {
+  const sa = join(dir, 'serviceaccount');
+  await mkdir(sa, { recursive: true });
+  await writeFile(join(sa, 'token'), api.adminToken);
+  await writeFile(join(sa, 'ca.crt'), api.caPem ?? '');
+  const mountPoint = '/run/secrets/kubernetes.io/serviceaccount';
+  const script = `mount -t tmpfs tmpfs /run && mkdir -p ${mountPoint} && mount --bind "$0" ${mountPoint} && exec "$@"`;
+  return {
+    prefix: ['-m', '--propagation', 'private', 'sh', '-c', script, sa, process.execPath],
+    env: {
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: new URL(api.url).port,
+      KUBECONFIG: undefined,
+    },
+  };
+}
+
 export async function startAgentWorld(options: {
   root: string;
   nodeName: string;
@@ -51,6 +85,11 @@ export async function startAgentWorld(options: {
   flags?: string[];
   /** extra environment for the agent process (the benchmark passes the DaemonSet's NODE_OPTIONS, MALLOC_ARENA_MAX) */
   env?: Record<string, string>;
+  /**
+   * Run the agent as in a pod: no --kubeconfig, KUBERNETES_SERVICE_HOST/PORT, and the service account mounted at its
+   * real path in a private mount namespace of the agent alone (`unshare -m`; needs root, see canRunInCluster).
+   */
+  inCluster?: boolean;
 }): Promise<AgentWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'health-world-'));
   // unix socket paths must stay under 108 bytes
@@ -72,19 +111,21 @@ export async function startAgentWorld(options: {
     const registryDir = join(sockets, 'r');
     const cdiDir = join(dir, 'c');
     const stateDir = join(dir, 's');
+    const access = options.inCluster ? await inClusterLaunch(dir, api) : undefined;
     const agent = spawn(
-      process.execPath,
+      access ? 'unshare' : process.execPath,
       [
+        ...(access ? access.prefix : []),
         join(options.root, 'dist', 'lockstep.mjs'),
         'agent',
-        ...['--node-name', options.nodeName, '--kubeconfig', api.kubeconfigPath],
+        ...['--node-name', options.nodeName, ...(access ? [] : ['--kubeconfig', api.kubeconfigPath])],
         ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],
         ...['--kmsg', node.kmsgPath, '--state-dir', stateDir],
         ...['--plugin-dir', pluginDir, '--plugin-registry-dir', registryDir, '--cdi-dir', cdiDir],
         ...['--http-address', `127.0.0.1:${port}`, '--log-level', 'warn'],
         ...(options.flags ?? []),
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...options.env } },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...options.env, ...access?.env } },
     );
     stops.push(
       () =>
