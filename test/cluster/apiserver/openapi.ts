@@ -1,14 +1,21 @@
 /**
  * /openapi/v3: the root index and one document per group-version. resource.k8s.io/v1 is served from the official
- * document in ../shared/k8s where it exists (a fresh clone has none: then it gets a stub too); the others are
- * generated stubs that declare, per kind, the PATCH operation and
- * its `fieldValidation` parameter, which is what kubectl reads to decide that the server validates fields itself.
+ * document in ../shared/k8s where it exists (a fresh clone has none: then it gets a generated document too); the
+ * others are generated: per kind, the operations with the PATCH `fieldValidation` parameter (what kubectl reads to
+ * decide that the server validates fields itself), and `components.schemas` with the kind's field schema where one
+ * is known — authored for the core, apps and batch kinds (openapi-schemas.ts), JobSet's (jobset-crd.ts), and
+ * LeaderWorkerSet's CRD schema from ../shared/k8s where it exists — so `kubectl explain` shows fields. Kinds without
+ * a schema (RBAC, Events, Leases, …) get operations only: explain names the kind and shows no fields.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { RECORDED_K8S } from '../../support/recorded.js';
+import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
+import { AUTHORED_SCHEMAS, authoredKindSchema, closure } from './openapi-schemas.js';
+import type { Schema } from './validation/schema.js';
 
 /** ../shared/k8s (official schemas; may not be copied into the project). */
 export const SHARED_K8S_DIR = pathToFileURL(`${RECORDED_K8S}/`);
@@ -25,6 +32,63 @@ export function resourceOpenApi(): unknown {
   if (!hasSharedK8s(RESOURCE_DOC)) return undefined;
   resourceDoc ??= JSON.parse(readFileSync(new URL(RESOURCE_DOC, SHARED_K8S_DIR), 'utf8'));
   return resourceDoc;
+}
+
+export const LWS_CRD = 'leaderworkerset.x-k8s.io_leaderworkersets.yaml';
+
+let lwsSchema: Schema | undefined;
+/** The LeaderWorkerSet CRD's v1 schema from ../shared/k8s (kubernetes-sigs/lws v0.10.0); read once. */
+export function loadLwsSchema(): Schema {
+  if (lwsSchema) return lwsSchema;
+  const crd = parseYaml(readFileSync(new URL(LWS_CRD, SHARED_K8S_DIR), 'utf8')) as {
+    spec: { versions: { name: string; schema: { openAPIV3Schema: Schema } }[] };
+  };
+  const v1 = crd.spec.versions.find((v) => v.name === 'v1');
+  if (!v1) throw new Error('LeaderWorkerSet CRD has no v1 version');
+  lwsSchema = v1.schema.openAPIV3Schema;
+  return lwsSchema;
+}
+
+/** Custom kinds' schemas, as a real server publishes a CRD's: named by the reversed group, with their GVK. */
+function customKindSchema(k: KindSpec): { name: string; schema: Schema } | undefined {
+  let schema: Schema | undefined;
+  if (k.kind === 'JobSet') schema = JOBSET_SCHEMA;
+  else if (k.kind === 'LeaderWorkerSet' && hasSharedK8s(LWS_CRD)) schema = loadLwsSchema();
+  if (!schema) return undefined;
+  const name = `${k.group.split('.').reverse().join('.')}.${k.version}.${k.kind}`;
+  const properties = (schema.properties ?? {}) as Record<string, Schema>;
+  return {
+    name,
+    schema: {
+      ...schema,
+      properties: {
+        apiVersion: { type: 'string', description: 'The versioned schema of this object (group/version).' },
+        kind: { type: 'string', description: 'The REST resource this object represents.' },
+        ...properties,
+        metadata: {
+          description: 'Standard object metadata.',
+          allOf: [{ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' }],
+        },
+      },
+      'x-kubernetes-group-version-kind': [{ group: k.group, version: k.version, kind: k.kind }],
+    },
+  };
+}
+
+/** `components.schemas` of a generated document: the kinds' schemas and everything they reference. */
+function kindSchemas(kinds: KindSpec[]): Record<string, Schema> {
+  const pool: Record<string, Schema> = { ...AUTHORED_SCHEMAS };
+  const roots: string[] = [];
+  for (const k of kinds) {
+    const authored = authoredKindSchema(k.group, k.version, k.kind);
+    if (authored) roots.push(authored);
+    const custom = customKindSchema(k);
+    if (custom) {
+      pool[custom.name] = custom.schema;
+      roots.push(custom.name);
+    }
+  }
+  return closure(roots, pool);
 }
 
 function gvPath(group: string, version: string): string {
@@ -72,7 +136,12 @@ function stubDoc(kinds: KindSpec[], group: string, version: string): unknown {
       },
     };
   }
-  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.34.0' }, paths, components: { schemas: {} } };
+  return {
+    openapi: '3.0.0',
+    info: { title: 'Kubernetes', version: 'v1.34.0' },
+    paths,
+    components: { schemas: kindSchemas(kinds) },
+  };
 }
 
 export class OpenApi {

@@ -5,8 +5,6 @@
  * schema check (no type errors, no pruning of unknown fields), while the semantic checks (validation/resource.ts,
  * object names) still run. Tests of the schema checks are declared with test/support/recorded.ts.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { installPolicyAdmission } from './admission.js';
 import type { FieldError } from './errors.js';
 import {
@@ -20,7 +18,8 @@ import {
 } from './gated-kinds.js';
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { type KindSpec, resourceKey } from './kinds.js';
-import { hasSharedK8s, resourceOpenApi, SHARED_K8S_DIR } from './openapi.js';
+import { hasSharedK8s, LWS_CRD, loadLwsSchema, resourceOpenApi } from './openapi.js';
+import { AUTHORED_SCHEMAS, authoredKindSchema } from './openapi-schemas.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
 import { isRecord, type KubeObject } from './types.js';
 import { validateObjectMeta } from './validation/names.js';
@@ -58,22 +57,16 @@ function resourceSchemaSet(): SchemaSet {
   return resourceSchemas;
 }
 
-const LWS_CRD = 'leaderworkerset.x-k8s.io_leaderworkersets.yaml';
-
-/** The LeaderWorkerSet CRD's v1 schema from ../shared/k8s (kubernetes-sigs/lws v0.10.0). */
-function loadLwsSchema(): Schema {
-  const crd = parseYaml(readFileSync(new URL(LWS_CRD, SHARED_K8S_DIR), 'utf8')) as {
-    spec: { versions: { name: string; schema: { openAPIV3Schema: Schema } }[] };
-  };
-  const v1 = crd.spec.versions.find((v) => v.name === 'v1');
-  if (!v1) throw new Error('LeaderWorkerSet CRD has no v1 version');
-  return v1.schema.openAPIV3Schema;
-}
-
 let lwsSchemas: SchemaSet | undefined;
 function lwsSchemaSet(): SchemaSet {
   lwsSchemas ??= new SchemaSet({ LeaderWorkerSet: loadLwsSchema() }, true);
   return lwsSchemas;
+}
+
+let authoredSchemas: SchemaSet | undefined;
+function authoredSchemaSet(): SchemaSet {
+  authoredSchemas ??= new SchemaSet(AUTHORED_SCHEMAS, false);
+  return authoredSchemas;
 }
 
 let jobSetSchemas: SchemaSet | undefined;
@@ -82,10 +75,22 @@ function jobSetSchemaSet(): SchemaSet {
   return jobSetSchemas;
 }
 
+/**
+ * Where a kind's structure is checked: the schema set and name; `crd` renders problems as apiextensions does;
+ * `pruneOnly` (the authored core/apps/batch schemas) drops and reports unknown fields but checks no types, since
+ * those schemas leave some nested types open.
+ */
+interface Structural {
+  set: () => SchemaSet;
+  name: string;
+  crd: boolean;
+  pruneOnly?: boolean;
+}
+
 function makeValidator(
   spec: KindSpec,
   semantic: Semantic | undefined,
-  structural: { set: () => SchemaSet; name: string; crd: boolean } | undefined,
+  structural: Structural | undefined,
   prepare?: (obj: KubeObject, old: KubeObject | undefined) => void,
 ) {
   return (input: KubeObject, old: KubeObject | undefined, subresource: string | undefined): ValidationResult => {
@@ -97,7 +102,7 @@ function makeValidator(
       const set = structural.set();
       const schema = set.named(structural.name);
       unknownFields.push(...set.prune(obj, schema));
-      const problems = set.errors(structural.name, obj);
+      const problems = structural.pruneOnly ? [] : set.errors(structural.name, obj);
       if (structural.crd) errors.push(...crdFieldErrors(problems, obj));
       else {
         const typeErr = problems.find((p) => p.keyword === 'type');
@@ -129,7 +134,7 @@ export function installValidation(registry: Registry, settings: ValidationSettin
   for (const spec of registry.kinds.all) {
     if (spec.virtual || spec.storedAs) continue;
     let semantic: Semantic | undefined;
-    let structural: { set: () => SchemaSet; name: string; crd: boolean } | undefined;
+    let structural: Structural | undefined;
     let prepare: ((obj: KubeObject, old: KubeObject | undefined) => void) | undefined;
     if (spec.group === 'resource.k8s.io') {
       // the official document describes v1 only; DeviceTaintRule (v1beta2) gets its semantic checks
@@ -167,6 +172,10 @@ export function installValidation(registry: Registry, settings: ValidationSettin
       semantic = (obj, old) => validateWorkload(obj, old, version);
     } else if (spec.group === 'scheduling.k8s.io' && spec.kind === 'PodGroup') {
       semantic = validatePodGroup;
+    }
+    const authored = authoredKindSchema(spec.group, spec.version, spec.kind);
+    if (authored) {
+      structural = { set: authoredSchemaSet, name: authored, crd: false, pruneOnly: true };
     } else if (spec.kind === 'LeaderWorkerSet' && hasSharedK8s(LWS_CRD)) {
       structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
     } else if (spec.kind === 'JobSet') {

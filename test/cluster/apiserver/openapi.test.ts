@@ -1,0 +1,227 @@
+/**
+ * Field schemas in /openapi/v3, through the client that reads them: real `kubectl explain` shows a kind's fields
+ * and descends into them, and `kubectl apply --validate=strict` (kubectl's default) is refused for an unknown field
+ * as a real server refuses it, while `--validate=warn` stores the object with a warning. The authored schemas are
+ * checked for completeness against what users send: every manifest in deploy/ is accepted without a dropped field,
+ * and, where ../shared/k8s exists, every field of the PodTemplateSpec the LeaderWorkerSet CRD embeds (written from
+ * the real core/v1 types) is declared.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { itRecorded } from '../../support/recorded.js';
+import { type ApiServer, startApiServer } from './index.js';
+import { loadLwsSchema } from './openapi.js';
+import { AUTHORED_SCHEMAS, authoredKindSchema } from './openapi-schemas.js';
+import { rawRequest } from './raw-client.js';
+import { isRecord } from './types.js';
+import { type Schema, SchemaSet } from './validation/schema.js';
+
+const run = promisify(execFile);
+const REPO = join(import.meta.dirname, '..', '..', '..');
+
+describe('OpenAPI v3 field schemas through real kubectl', () => {
+  let api: ApiServer;
+  const kubectl = async (args: string[], input?: string) => {
+    try {
+      const pending = run('kubectl', ['--kubeconfig', api.kubeconfigPath, ...args], { timeout: 30_000 });
+      pending.child.stdin?.end(input ?? '');
+      const { stdout, stderr } = await pending;
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    api = await startApiServer({ namespaces: ['ml'] });
+  });
+  afterAll(() => api.stop());
+
+  const explained: { what: string; kind: string; fields: string[] }[] = [
+    { what: 'pods', kind: 'Pod', fields: ['apiVersion', 'kind', 'metadata', 'spec', 'status'] },
+    { what: 'pods.spec', kind: 'Pod', fields: ['containers', 'resourceClaims', 'tolerations', 'nodeSelector'] },
+    { what: 'pods.spec.containers.resources.claims', kind: 'Pod', fields: ['name', 'request'] },
+    { what: 'deployments.spec.template.spec.containers', kind: 'Deployment', fields: ['image', 'command', 'env'] },
+    { what: 'statefulsets.spec', kind: 'StatefulSet', fields: ['podManagementPolicy', 'serviceName', 'template'] },
+    { what: 'jobs.spec', kind: 'Job', fields: ['completionMode', 'completions', 'template'] },
+    { what: 'configmaps', kind: 'ConfigMap', fields: ['data', 'binaryData', 'immutable'] },
+    { what: 'jobsets.spec', kind: 'JobSet', fields: ['replicatedJobs', 'successPolicy'] },
+  ];
+  for (const e of explained) {
+    it(`kubectl explain ${e.what} lists its fields`, async () => {
+      const r = await kubectl(['explain', e.what]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`KIND:\\s+${e.kind}\\b`));
+      const listed = [...r.stdout.matchAll(/^ {2}(\w+)\t</gm)].map((m) => m[1]);
+      for (const f of e.fields) expect(listed).toContain(f);
+    });
+  }
+
+  it('kubectl explain descends into a referenced type and shows the required marker', async () => {
+    const r = await kubectl(['explain', 'pods.spec.containers']);
+    expect(r.stdout).toMatch(/FIELD: containers <\[\]Container>/);
+    expect(r.stdout).toMatch(/ {2}name\t<string> -required-/);
+    expect(r.stdout).toMatch(/ {2}resources\t<ResourceRequirements>/);
+  });
+
+  it('kubectl explain of a field that does not exist fails as on a real server', async () => {
+    const r = await kubectl(['explain', 'pods.spec.containerz']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('field "containerz" does not exist');
+  });
+
+  itRecorded(
+    'kubectl explain resourceclaims and leaderworkersets (official and CRD schemas)',
+    async () => {
+      const claims = await kubectl(['explain', 'resourceclaims.spec.devices']);
+      expect(claims.stdout).toMatch(/ {2}requests\t<\[\]DeviceRequest>/);
+      const lws = await kubectl(['explain', 'leaderworkersets.spec']);
+      expect(lws.stdout).toMatch(/ {2}leaderWorkerTemplate\t<Object> -required-/);
+    },
+    { needs: 'k8s' },
+  );
+
+  const podWith = (containerExtra: string) =>
+    `apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: ml}\nspec:\n  containers:\n  - name: c\n    image: i\n${containerExtra}`;
+
+  it('apply --validate=strict refuses an unknown field with the real message, and stores nothing', async () => {
+    const r = await kubectl(['apply', '--validate=strict', '-f', '-'], podWith('    imagePullPolcy: Always\n'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagePullPolcy"',
+    );
+    expect(api.store.find('pods', 'typo', 'ml')).toBeUndefined();
+  });
+
+  it('apply --validate=strict refuses unknown fields of a Deployment template and a ConfigMap', async () => {
+    const deployment = [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata: {name: web, namespace: ml}',
+      'spec:',
+      '  selector: {matchLabels: {app: web}}',
+      '  template:',
+      '    metadata: {labels: {app: web}}',
+      '    spec:',
+      '      containers: [{name: c, image: i}]',
+      '      nodeSelecter: {gpu: "true"}',
+      '',
+    ].join('\n');
+    const d = await kubectl(['apply', '--validate=strict', '-f', '-'], deployment);
+    expect(d.stderr).toContain('unknown field "spec.template.spec.nodeSelecter"');
+    const cm = await kubectl(
+      ['apply', '--validate=strict', '-f', '-'],
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ml}\ndata: {a: b}\nextra: 1\n',
+    );
+    expect(cm.stderr).toContain('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error');
+    expect(cm.stderr).toContain('unknown field "extra"');
+  });
+
+  it('apply --validate=warn stores the object without the field and prints the warning', async () => {
+    const r = await kubectl(['apply', '--validate=warn', '-f', '-'], podWith('    imagePullPolcy: Always\n'));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('Warning: unknown field "spec.containers[0].imagePullPolcy"');
+    const pod = api.store.get('pods', 'typo', 'ml') as unknown as { spec: { containers: Record<string, unknown>[] } };
+    expect(pod.spec.containers[0]).not.toHaveProperty('imagePullPolcy');
+  });
+
+  it('every $ref of every served document resolves inside that document', async () => {
+    const index = (await rawRequest(api, 'GET', '/openapi/v3')).json as { paths: Record<string, unknown> };
+    expect(Object.keys(index.paths)).toContain('api/v1');
+    for (const path of Object.keys(index.paths)) {
+      const doc = (await rawRequest(api, 'GET', `/openapi/v3/${path}`)).json as {
+        components: { schemas: Record<string, unknown> };
+      };
+      for (const ref of refsIn(doc)) expect(doc.components.schemas, `${path}: ${ref}`).toHaveProperty([ref]);
+    }
+  });
+});
+
+function refsIn(value: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value) refsIn(v, out);
+  else if (isRecord(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$ref' && typeof v === 'string') out.add(v.replace('#/components/schemas/', ''));
+      else refsIn(v, out);
+    }
+  }
+  return out;
+}
+
+describe('authored schemas against what users send', () => {
+  const set = new SchemaSet(AUTHORED_SCHEMAS, false);
+
+  it('no field of any manifest in deploy/ (base, examples, injected and plain) is unknown to them', () => {
+    const base = execFileSync('kubectl', ['kustomize', join(REPO, 'deploy/base')], { encoding: 'utf8' });
+    const files = execFileSync('git', ['ls-files', 'deploy/examples/*.yaml'], { cwd: REPO, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f !== '' && !f.endsWith('kustomization.yaml'));
+    const texts = [base, ...files.map((f) => readFileSync(join(REPO, f), 'utf8'))];
+    let checked = 0;
+    for (const text of texts) {
+      for (const doc of parseAllDocuments(text)) {
+        const obj = doc.toJS() as { apiVersion?: string; kind?: string } | null;
+        if (!obj?.apiVersion || !obj.kind) continue;
+        const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+        const name = authoredKindSchema(group ?? '', version ?? '', obj.kind);
+        if (!name) continue;
+        expect(set.prune(obj, set.named(name)), `${obj.kind}`).toEqual([]);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(5);
+  });
+
+  itRecorded(
+    'every field of the PodTemplateSpec embedded in the LeaderWorkerSet CRD is declared',
+    () => {
+      const lws = loadLwsSchema();
+      const template = dig(lws, ['spec', 'leaderWorkerTemplate', 'workerTemplate']);
+      const missing = undeclared(template, AUTHORED_SCHEMAS['io.k8s.api.core.v1.PodTemplateSpec'] ?? {}, 'template');
+      expect(missing).toEqual([]);
+    },
+    { needs: 'k8s' },
+  );
+});
+
+function dig(schema: Schema, path: string[]): Schema {
+  let cur: unknown = schema;
+  for (const p of path) cur = isRecord(cur) && isRecord(cur.properties) ? cur.properties[p] : undefined;
+  if (!isRecord(cur)) throw new Error(`no ${path.join('.')}`);
+  return cur;
+}
+
+function resolveAuthored(s: Schema): Schema {
+  const ref = Array.isArray(s.allOf) && isRecord(s.allOf[0]) ? s.allOf[0].$ref : s.$ref;
+  if (typeof ref === 'string') return AUTHORED_SCHEMAS[ref.replace('#/components/schemas/', '')] ?? {};
+  return s;
+}
+
+/** Fields the reference schema declares that ours does not, walking both where ours is not left open. */
+function undeclared(reference: Schema, ours: Schema, path: string): string[] {
+  const mine = resolveAuthored(ours);
+  if (mine['x-kubernetes-preserve-unknown-fields'] === true && !isRecord(mine.properties)) return [];
+  if (reference.type === 'array' && isRecord(reference.items) && isRecord(mine.items))
+    return undeclared(reference.items, mine.items, `${path}[]`);
+  if (isRecord(reference.additionalProperties) && isRecord(mine.additionalProperties))
+    return undeclared(reference.additionalProperties, mine.additionalProperties, `${path}{}`);
+  if (!isRecord(reference.properties)) return [];
+  const theirs = reference.properties as Record<string, Schema>;
+  const declared = isRecord(mine.properties) ? (mine.properties as Record<string, Schema>) : {};
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(theirs)) {
+    const own = declared[key];
+    if (!own) {
+      if (mine['x-kubernetes-preserve-unknown-fields'] !== true) out.push(`${path}.${key}`);
+      continue;
+    }
+    out.push(...undeclared(value, own, `${path}.${key}`));
+  }
+  return out;
+}
