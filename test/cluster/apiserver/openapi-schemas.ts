@@ -25,7 +25,7 @@ const PREFIX: Record<string, string> = {
 };
 
 /** `core.Container` → `io.k8s.api.core.v1.Container`. */
-export function schemaName(short: string): string {
+function schemaName(short: string): string {
   const dot = short.indexOf('.');
   const prefix = PREFIX[short.slice(0, dot)];
   if (!prefix) throw new Error(`unknown schema prefix in ${short}`);

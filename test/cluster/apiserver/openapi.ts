@@ -18,7 +18,7 @@ import { AUTHORED_SCHEMAS, authoredKindSchema, closure } from './openapi-schemas
 import type { Schema } from './validation/schema.js';
 
 /** ../shared/k8s (official schemas; may not be copied into the project). */
-export const SHARED_K8S_DIR = pathToFileURL(`${RECORDED_K8S}/`);
+const SHARED_K8S_DIR = pathToFileURL(`${RECORDED_K8S}/`);
 
 /** Whether ../shared/k8s holds `name`. */
 export function hasSharedK8s(name: string): boolean {
