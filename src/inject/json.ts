@@ -25,7 +25,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
  * Sets `key` on `target`, placing a new key before the first of `before` that exists so the output reads the way
  * people write manifests (initContainers above containers); an existing key keeps its place.
  */
-function setKey(target: JsonObject, key: string, value: Json, before: readonly string[] = []): void {
+export function setKey(target: JsonObject, key: string, value: Json, before: readonly string[] = []): void {
   if (Object.hasOwn(target, key) || !before.some((b) => Object.hasOwn(target, b))) {
     target[key] = value;
     return;

@@ -1,4 +1,6 @@
 import type { DetectedEngine } from './engine.js';
+import type { GangPlan } from './gang.js';
+import type { JsonObject } from './json.js';
 
 export interface InjectOptions {
   /** lockstep image for the coordinator and bootstrap containers */
@@ -19,6 +21,8 @@ export interface InjectOptions {
    * verify it with its `ca.crt`. Undefined: plaintext, unless an earlier injection set it (kept).
    */
   tlsSecret?: string;
+  /** gang scheduling: the scheduling.k8s.io version to write a group's PodGroup in, or why not (gang.ts) */
+  gang?: GangPlan;
 }
 
 /** One `--command`: `[TARGET=]COMMAND`, the target naming a template (leader, worker, a replicated job) or container. */
@@ -45,6 +49,10 @@ export interface InjectReport {
   commandless?: CommandlessContainer[];
   /** every name --command could target in the input (template names, main containers) */
   commandTargets?: string[];
+  /** objects to add to the output (a PodGroup…), appended after the input's documents (added-objects.ts) */
+  objects?: JsonObject[];
+  /** identities of the input's objects (objectIdentity), so an added object already there is not added twice */
+  inputObjects?: string[];
 }
 
 /** A main container that relies on its image's entrypoint: where, the names --command can pick it by, what it got. */

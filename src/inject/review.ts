@@ -1,3 +1,4 @@
+import { objectIdentity } from './added-objects.js';
 import { arrayAt, isObject, type Json, type JsonObject, objectAt, stringAt } from './json.js';
 import type { InjectReport } from './options.js';
 import { isWorkload } from './workloads.js';
@@ -34,6 +35,7 @@ function podTemplates(object: JsonObject): JsonObject[] {
  */
 export function reviewInput(values: readonly Json[], report: InjectReport): void {
   const objects = flatten(values);
+  report.inputObjects = [...(report.inputObjects ?? []), ...objects.map(objectIdentity)];
   const services = new Map<string, JsonObject>();
   for (const o of objects) {
     if (o.kind === 'Service' && stringAt(objectAt(o, 'metadata'), 'name')) {

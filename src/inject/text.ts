@@ -11,6 +11,7 @@
  * - invalid YAML in a document inject reads: refused with the document's number.
  */
 import { type Document, parseAllDocuments } from 'yaml';
+import { ADDED_KINDS, appendAddedObjects } from './added-objects.js';
 import type { Json } from './json.js';
 import { injectObject } from './manifest.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
@@ -140,7 +141,7 @@ function injectAny(text: string, options: InjectOptions): InjectResult {
   const report: InjectReport = { changes: [], warnings: [], notes: [] };
   const result = injectAnyWith(text, options, report);
   checkCommands(options, report);
-  return result;
+  return { ...result, output: appendAddedObjects(result.output, report) };
 }
 
 function injectAnyWith(text: string, options: InjectOptions, report: InjectReport): InjectResult {
@@ -253,7 +254,7 @@ function splitDocuments(text: string): string[] | undefined {
 }
 
 /** Kinds inject reads: the workloads it rewrites, the Services it checks, and Lists that may hold either. */
-const READ_KINDS: ReadonlySet<string> = new Set([...WORKLOAD_KINDS, 'Service']);
+const READ_KINDS: ReadonlySet<string> = new Set([...WORKLOAD_KINDS, 'Service', ...ADDED_KINDS]);
 
 /**
  * Whether a document can be passed through without parsing: its one top-level `kind:` is a plain name inject never

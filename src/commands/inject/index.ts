@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { byteSizeParser, flag, formatByteSize, logLevelFlag, parseNonEmpty } from '../../cli/options.js';
 import { ENGINES } from '../run/index.js';
+import { kubeconfigFlag } from '../shared-flags.js';
+import { GANG_API_VERSIONS } from './gang-discovery.js';
 
 export interface InjectFlags {
   filename?: string;
@@ -14,6 +16,11 @@ export interface InjectFlags {
   tlsSecret?: string;
   /** bytes */
   maxInputSize: number;
+  /** true: --gang, false: --no-gang, undefined: gang where the cluster serves PodGroups (discovery) */
+  gang?: boolean;
+  /** scheduling.k8s.io version to write without asking the cluster */
+  gangApiVersion?: string;
+  kubeconfig?: string;
 }
 
 /** Far above any real manifest; a bigger input is a mistake (or an attack) that would only cost memory and time. */
@@ -98,6 +105,29 @@ export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
         env,
       ),
     )
+    .addOption(
+      flag(
+        {
+          flags: '--gang',
+          description:
+            'give each StatefulSet, indexed Job and one-replica LeaderWorkerSet group a PodGroup with gang minCount = group size, so it is scheduled whole or not at all (default: when the cluster serves scheduling.k8s.io PodGroups, asked through --kubeconfig)',
+        },
+        env,
+      ),
+    )
+    .addOption(flag({ flags: '--no-gang', description: 'no PodGroups, whatever the cluster serves' }, env))
+    .addOption(
+      flag(
+        {
+          flags: '--gang-api-version <version>',
+          description:
+            'write gangs for this scheduling.k8s.io version without asking the cluster: v1alpha1 (Kubernetes 1.35: Workload + spec.workloadRef), v1alpha2 (1.36), v1beta1 (1.37)',
+          choices: GANG_API_VERSIONS,
+        },
+        env,
+      ),
+    )
+    .addOption(kubeconfigFlag(env))
     .addOption(flag({ flags: '--explain', description: 'print every change made, on stderr', default: false }, env))
     .addOption(logLevelFlag(env, 'warn'))
     .action(async (flags: InjectFlags) => {

@@ -12,9 +12,11 @@ import { EXIT } from '../../cli/exit-codes.js';
 import { formatByteSize } from '../../cli/options.js';
 import { decodeText, describeFileType } from '../../fs/input-checks.js';
 import { splitWords } from '../../inject/engine.js';
+import { type GangPlan, SCHEDULING_GROUP } from '../../inject/gang.js';
 import { type CommandChoice, InjectError, type InjectOptions } from '../../inject/options.js';
 import { injectText } from '../../inject/text.js';
 import { IMAGE } from '../../version.js';
+import { discoverGangPlan } from './gang-discovery.js';
 import type { InjectFlags } from './index.js';
 
 /** Exit code for manifests inject refuses (bad input, not bad flags). */
@@ -31,6 +33,7 @@ export async function runInject(flags: InjectFlags): Promise<void> {
     keepRestartPolicy: flags.keepRestartPolicy,
     passThrough: flags.passThrough,
     ...(flags.tlsSecret ? { tlsSecret: flags.tlsSecret } : {}),
+    gang: await gangPlanFor(flags),
   };
   let result: ReturnType<typeof injectText>;
   try {
@@ -46,6 +49,18 @@ export async function runInject(flags: InjectFlags): Promise<void> {
     else for (const note of result.report.notes) process.stderr.write(`note: ${note}\n`);
   }
   process.stdout.write(result.output);
+}
+
+/**
+ * The gang plan: --no-gang off; --gang-api-version as given; otherwise what the cluster serves (discovery). --gang
+ * asks for it, so a cluster without PodGroups is also a warning, not only a note in --explain.
+ */
+async function gangPlanFor(flags: InjectFlags): Promise<GangPlan> {
+  if (flags.gang === false) return { off: 'off (--no-gang)' };
+  if (flags.gangApiVersion) return { apiVersion: `${SCHEDULING_GROUP}/${flags.gangApiVersion}` };
+  const plan = await discoverGangPlan(flags.kubeconfig);
+  if (flags.gang === true && 'off' in plan) process.stderr.write(`warning: --gang: ${plan.off}\n`);
+  return plan;
 }
 
 /** `[TARGET=]COMMAND`: a target is a Kubernetes name directly before `=` (a `--flag=value` word is not one). */

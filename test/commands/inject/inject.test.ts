@@ -43,7 +43,7 @@ describe('lockstep inject (bundled)', () => {
   });
 
   it('--explain lists every change on stderr, one per line, and "no changes" on a second pass', () => {
-    const first = runBundle('lockstep', ['inject', '--explain', '-f', fixture('lws-vllm-ray.yaml')]);
+    const first = runBundle('lockstep', ['inject', '--explain', '--no-gang', '-f', fixture('lws-vllm-ray.yaml')]);
     const lines = first.stderr.trim().split('\n');
     expect(lines).toContain(
       'LeaderWorkerSet/vllm spec.leaderWorkerTemplate.leaderTemplate: added native sidecar lockstep-coordinator (on the leader)',
@@ -56,6 +56,8 @@ describe('lockstep inject (bundled)', () => {
     // what inject cannot do itself: the permissions of the coordinator's service account
     expect(notes).toEqual([
       'note: LeaderWorkerSet/vllm: its coordinator runs as service account default; bind it once per namespace: kubectl create rolebinding lockstep-coordinator -n NAMESPACE --clusterrole=lockstep-coordinator --serviceaccount=NAMESPACE:default (and lockstep-tokenreview with a clusterrolebinding, see deploy/README.md)',
+      // and why the group gets no PodGroup (gang.test.ts has the cases)
+      'note: LeaderWorkerSet/vllm: no gang scheduling: off (--no-gang)',
     ]);
     const second = runBundle('lockstep', ['inject', '--explain', '-f', '-'], {}, first.stdout);
     expect(second.stderr).toBe('no changes\n');
