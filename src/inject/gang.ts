@@ -24,7 +24,7 @@ import type { InjectReport } from './options.js';
 export type GangPlan = { apiVersion: string } | { off: string };
 
 /** The name of the pod group inside a v1alpha1 Workload. */
-export const WORKLOAD_POD_GROUP = 'group';
+const WORKLOAD_POD_GROUP = 'group';
 
 export const SCHEDULING_GROUP = 'scheduling.k8s.io';
 
