@@ -4,9 +4,20 @@
  * package the kubelet may call, grpc.health.v1), optionally grpc.health.v1 on TCP for a livenessProbe. It knows
  * nothing of devices or claims: the driver hands it a ClaimHandler and its health snapshots.
  *
- * Threats: a stale socket of a dead instance (removed before binding; a live one of another pod is left alone), a
- * socket other users could connect to (restricted to the owner after binding), the kubelet calling the DRA socket
- * before it is served (registration is bound last and removed first).
+ * Threats (tests in test/agent/kubelet/plugin.test.ts, named in brackets):
+ * - a stale socket of a dead instance: removed before binding; a live one of another pod is left alone ["rolling
+ *   update: two instances with pod UIDs overlap; the newer removes only dead sockets"];
+ * - unauthenticated callers (gRPC over a Unix socket has no credentials): the sockets are restricted to their owner
+ *   after binding, so only root (the kubelet) connects ["sockets are not world-writable"];
+ * - the kubelet calling the DRA socket before it is served: registration is bound last and removed first;
+ * - replayed calls (the kubelet retries prepare after a restart): answered identically from the checkpoint, nothing
+ *   prepared twice ["prepares, writes a valid CDI spec, records it, and answers repeats identically"];
+ * - oversized or hostile input: more than MAX_CLAIMS_PER_CALL claims, empty or hostile UIDs, undecodable bytes fail
+ *   that call only ["malformed requests: empty list, empty and hostile UIDs, huge lists", "undecodable bytes fail that
+ *   call only; the service keeps answering"]; a hostile registration error from the kubelet is cleaned and capped
+ *   before it is logged ["shows a hostile registration error cleaned and capped, not 100 KB of escapes"];
+ * - floods of health readers: a reader that never reads holds nothing up and costs one pending list ["a reader that
+ *   never reads does not hold up prepare or other readers"].
  */
 import { rm } from 'node:fs/promises';
 import { Server, ServerCredentials } from '@grpc/grpc-js';

@@ -30,7 +30,21 @@ export function parseHttpAddress(address: string): { host?: string; port: number
 /**
  * The agent's HTTP endpoint: `/metrics` (Prometheus text), `/healthz` (liveness) and `/readyz` (readiness). Managers
  * register named checks; `?verbose` lists each check's result, as the Kubernetes components do.
+ *
+ * Threats (the port is reachable from the pod network; nothing here authenticates, as for the kubelet's probes and
+ * Prometheus scrapes):
+ * - unauthenticated callers: everything is read-only (any method but GET/HEAD is 405, its body never read) and says
+ *   no more than the node's device ids and health, which the ResourceSlices publish anyway;
+ * - oversized input: request heads above 8 KiB are refused with 431 before any handler runs;
+ * - floods: many concurrent requests and many idle or half-sent connections do not stop /healthz from answering
+ *   (a liveness failure would restart the agent); a connection that sends no complete request head within 10 s, or
+ *   no complete request within 30 s, is closed;
+ * tests in test/agent/metrics/server.test.ts ("threats").
  */
+export const MAX_REQUEST_HEAD_BYTES = 8 * 1024;
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
 export class AgentHttpServer {
   private readonly log: Logger;
   private server: Server | undefined;
@@ -55,7 +69,7 @@ export class AgentHttpServer {
   async start(): Promise<void> {
     if (this.server) return;
     const { host, port } = parseHttpAddress(this.options.address);
-    const server = createServer((req, res) => {
+    const server = createServer({ maxHeaderSize: MAX_REQUEST_HEAD_BYTES }, (req, res) => {
       void this.handle(req, res).catch((err: unknown) => {
         this.log.error({ err }, 'http handler failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -63,6 +77,8 @@ export class AgentHttpServer {
       });
     });
     server.keepAliveTimeout = 65_000;
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

@@ -10,7 +10,11 @@
  * - a bad value in a Kubernetes alias variable (`LWS_GROUP_SIZE=abc`): a usage error, but only for the command that
  *   uses the flag — it is checked when that command runs (see `checkAliasValues`), never while the program is built,
  *   so `lockstep --version` or `discover` are not broken by another command's environment;
- * - empty strings (`--image ""`): refused where an empty value is meaningless.
+ * - empty strings (`--image ""`): refused where an empty value is meaningless;
+ * - hostile manifests given to `lockstep inject` (YAML/JSON input: alias bombs, deep nesting, binary data, endless
+ *   stdin): see src/commands/inject/run.ts and src/inject/text.ts.
+ * Tests: test/cli/options.test.ts (grammar of durations, sizes and ranges, with fast-check), test/cli/programs.test.ts
+ * (alias variables checked only by the command that reads them), test/inject/hostile.test.ts (manifests).
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_GROUP_SIZE } from '../contract/names.js';

@@ -1,7 +1,8 @@
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { AgentMetrics, deviceType } from '../../../agent/metrics/registry.js';
-import { AgentHttpServer, parseHttpAddress } from '../../../agent/metrics/server.js';
+import { AgentHttpServer, MAX_REQUEST_HEAD_BYTES, parseHttpAddress } from '../../../agent/metrics/server.js';
 
 const servers: AgentHttpServer[] = [];
 afterEach(async () => {
@@ -110,3 +111,70 @@ describe('AgentHttpServer', () => {
     expect(deviceType('weird')).toBe('other');
   });
 });
+
+describe('AgentHttpServer threats', () => {
+  it('refuses a request head over the limit with 431, before any handler', async () => {
+    const { server } = await serve();
+    const status = await rawStatus(
+      server.address(),
+      `GET /metrics HTTP/1.1\r\nHost: x\r\nX-Junk: ${'a'.repeat(MAX_REQUEST_HEAD_BYTES)}\r\n\r\n`,
+    );
+    expect(status).toBe(431);
+  });
+
+  it('answers a write with 405 without reading its body', async () => {
+    const { server } = await serve();
+    // a 64 MiB body is announced but never sent: the answer comes at once all the same
+    const status = await rawStatus(
+      server.address(),
+      'POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\nContent-Type: text/plain\r\n\r\n',
+    );
+    expect(status).toBe(405);
+  });
+
+  it('keeps answering /healthz under 300 idle connections and 300 concurrent requests', async () => {
+    const { server, get } = await serve();
+    const [host, port] = [server.address().split(':')[0]!, Number(server.address().split(':')[1])];
+    const idle: Socket[] = [];
+    await Promise.all(
+      Array.from(
+        { length: 300 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const s = connect(port, host, () => {
+              s.write('GET /metr'); // half a request line, never finished
+              resolve();
+            });
+            s.on('error', reject);
+            idle.push(s);
+          }),
+      ),
+    );
+    try {
+      const answers = await Promise.all(Array.from({ length: 300 }, () => get('/metrics')));
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      expect(await get('/healthz')).toMatchObject({ status: 200, body: 'ok\n' });
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+  });
+});
+
+/** Sends raw bytes and reads the status code of the first response line. */
+function rawStatus(address: string, request: string): Promise<number> {
+  const [host, port] = [address.split(':')[0]!, Number(address.split(':')[1])];
+  return new Promise((resolve, reject) => {
+    const s = connect(port, host, () => s.write(request));
+    let text = '';
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      if (m) {
+        s.destroy();
+        resolve(Number(m[1]));
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => reject(new Error(`closed without an answer: ${JSON.stringify(text.slice(0, 100))}`)));
+  });
+}
