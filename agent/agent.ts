@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { errorMessage } from '../src/errors.js';
 import type { KubeClient } from '../src/kube/client.js';
 import { LeaseHolder, nodeLeaseName } from '../src/kube/lease.js';
 import { RESOURCE_SLICES, resourcePath } from '../src/kube/resources.js';
@@ -280,7 +281,7 @@ export class Agent {
         return list.items.some((slice) => (slice.spec.devices ?? []).some((d) => isLegacyName(d.name)));
       } catch (err) {
         apiUnknown = true;
-        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot list slices to look for old names');
+        log.warn({ err: errorMessage(err) }, 'cannot list slices to look for old names');
         return undefined;
       }
     };
@@ -290,10 +291,7 @@ export class Agent {
       if (frozen && aliases.size > 0) log.info({ aliases: Object.fromEntries(aliases) }, 'mapped old device names');
       if (apiUnknown) log.info('old device names will be looked for again at the next start');
     } catch (err) {
-      log.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'cannot read or write the device alias file',
-      );
+      log.error({ err: errorMessage(err) }, 'cannot read or write the device alias file');
     }
     for (const [legacy, current] of this.aliases) {
       const entry = this.board.get(current);

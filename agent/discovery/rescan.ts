@@ -1,5 +1,6 @@
 import { existsSync, type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
+import { errorMessage } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import type { Inventory } from './inventory.js';
 
@@ -63,10 +64,7 @@ export class RescanLoop {
         this.watchers.push(w);
         this.log.debug({ dir }, 'rescanning on device changes');
       } catch (err) {
-        this.log.warn(
-          { dir, err: err instanceof Error ? err.message : String(err) },
-          'cannot watch for device changes',
-        );
+        this.log.warn({ dir, err: errorMessage(err) }, 'cannot watch for device changes');
       }
     }
   }
@@ -115,10 +113,7 @@ export class RescanLoop {
       for (const l of this.listeners) l(inventory);
     } catch (err) {
       this.failures++;
-      this.log.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'scan failed; keeping the last inventory',
-      );
+      this.log.error({ err: errorMessage(err) }, 'scan failed; keeping the last inventory');
     }
   }
 }

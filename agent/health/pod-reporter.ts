@@ -1,3 +1,4 @@
+import { errorMessage } from '../../src/errors.js';
 import { ApiError, isNotFound, type KubeClient } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
 import { EVENTS, PODS, RESOURCE_CLAIMS, resourcePath } from '../../src/kube/resources.js';
@@ -141,10 +142,7 @@ export class PodHealthReporter {
     const state = this.pods.get(key);
     if (!state) return;
     state.chain = state.chain.then(work).catch((err: unknown) => {
-      this.log.warn(
-        { err: err instanceof Error ? err.message : String(err), pod: key },
-        'pod health update failed; retrying',
-      );
+      this.log.warn({ err: errorMessage(err), pod: key }, 'pod health update failed; retrying');
       this.retry(key, state);
     });
   }
@@ -296,10 +294,7 @@ export class PodHealthReporter {
     } catch (err) {
       // an Event is best effort: the condition (and the node's slice) carry the state
       this.apiError('create', 'events', err);
-      this.log.warn(
-        { err: err instanceof Error ? err.message : String(err), target: target.name },
-        'cannot create event',
-      );
+      this.log.warn({ err: errorMessage(err), target: target.name }, 'cannot create event');
     }
   }
 

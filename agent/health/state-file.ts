@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { errorMessage } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/fs/atomic-file.js';
 
 /** Reads a JSON state file; undefined when it does not exist. A file that is not JSON is an error with its path. */
@@ -13,7 +14,7 @@ export async function readJsonState(path: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new Error(`${path}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(`${path}: not valid JSON (${errorMessage(err)})`, { cause: err });
   }
 }
 

@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import type { HealthHooks } from './hooks.js';
@@ -170,7 +171,7 @@ export class XidMonitor {
       await reader.start();
       this.readerError = undefined;
     } catch (err) {
-      this.readerError = err instanceof Error ? err.message : String(err);
+      this.readerError = errorMessage(err);
       this.log.error(
         { err: this.readerError, path: this.options.kmsgPath },
         'cannot read the kernel log; XIDs are not watched',

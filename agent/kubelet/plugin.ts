@@ -12,7 +12,7 @@ import { CheckpointStore } from './checkpoint.js';
 import { ClaimPreparer, type ClaimReader, type ReconcileReport } from './preparer.js';
 
 /**
- * The agent's kubelet DRA plugin (issue 6), one manager: registration socket, DRA node service (v1 + v1beta1),
+ * The agent's kubelet DRA plugin, one manager: registration socket, DRA node service (v1 + v1beta1),
  * device health stream, standard gRPC health service, CDI specs and checkpoint. start() reconciles the checkpoint,
  * the CDI directory and the API before it opens any socket, so the kubelet never talks to a half-recovered plugin.
  */

@@ -1,3 +1,4 @@
+import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { Device, HealthReading } from '../discovery/inventory.js';
 import type {
@@ -366,7 +367,7 @@ export class ClaimPreparer {
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 /** Maps with at most `limit` promises in flight; results keep the input order. */

@@ -1,4 +1,5 @@
 import { type ServerUnaryCall, type sendUnaryData, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type {
   Claim,
@@ -38,7 +39,7 @@ export function nodeServiceImplementation(
   });
   const internal = (what: string, error: unknown) => {
     logger.error({ version, error: String(error) }, `${what} failed as a whole`);
-    return { code: status.INTERNAL, details: `${what}: ${error instanceof Error ? error.message : String(error)}` };
+    return { code: status.INTERNAL, details: `${what}: ${errorMessage(error)}` };
   };
   return {
     NodePrepareResources(

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -141,7 +142,7 @@ export class AgentHttpServer {
         try {
           result = await check();
         } catch (err) {
-          result = err instanceof Error ? err.message : String(err);
+          result = errorMessage(err);
         }
         return { name, ok: result === true, why: typeof result === 'string' ? result : result ? '' : 'not ready' };
       }),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ANNOTATION_PUBLISHED_AT, ATTR, isLockstepTaintKey, TAINT_KEYS } from '../../src/contract/names.js';
+import { errorMessage } from '../../src/errors.js';
 import { Backoff, type BackoffOptions, sleep } from '../../src/kube/backoff.js';
 import { ApiError, isConflict, isNotFound, type KubeClient, retryDelay } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
@@ -493,5 +494,5 @@ function inferTaintSupport(slices: readonly ResourceSlice[]): boolean | undefine
 }
 
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -14,6 +14,8 @@
  * - a flood that makes the coordinator hammer the API server with TokenReviews: limited per source address before the
  *   review, and reviews are cached per token (a hash of it) for their answer's short lifetime.
  */
+
+import { errorMessage } from '../../src/errors.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
@@ -146,7 +148,7 @@ export function tokenReviewAuthenticator(options: TokenReviewAuthOptions): Authe
         // not the member's fault: it retries (UNAVAILABLE is not fatal for joinGroup)
         throw Object.assign(new Error(`cannot review the token of pod ${pod}: ${String(err)}`), {
           code: 14,
-          details: `the coordinator cannot review tokens right now: ${err instanceof Error ? err.message : String(err)}`,
+          details: `the coordinator cannot review tokens right now: ${errorMessage(err)}`,
         });
       }
     });

@@ -1,6 +1,6 @@
 /**
  * The coordinator as a manager: the member table, the gRPC server and the status publisher, started and stopped
- * together. Recovery (issue 9) adds its watchdog and pod watch as further managers beside these, driven by the hooks.
+ * together. Recovery adds its watchdog and pod watch as further managers beside these, driven by the hooks.
  */
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
@@ -24,7 +24,7 @@ export interface CoordinatorOptions extends GroupTableOptions {
   sink?: StatusSink;
   authenticate?: Authenticator;
   hooks?: CoordinatorHooks;
-  /** failure detection and recovery (issue 9); without it the group never restarts */
+  /** failure detection and recovery; without it the group never restarts */
   recovery?: Omit<RecoveryOptions, 'table' | 'log' | 'onChange'>;
   /** TLS for the gRPC service; plaintext without */
   serverCredentials?: ServerCredentials;

@@ -245,7 +245,7 @@ export class GroupTable {
 
   /**
    * Opens the next epoch: every member is released into it. Only when the group is whole; returns the epoch.
-   * Recovery (issue 9) calls it again after a stop, which counts as a restart.
+   * Recovery calls it again after a stop, which counts as a restart.
    */
   openEpoch(reason?: string): number {
     if (!this.isComplete()) {

@@ -22,6 +22,7 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
+import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { cleanName, cleanText } from '../../src/text/untrusted.js';
 import type {
@@ -59,7 +60,7 @@ export type Authenticator = (request: {
   peer: string;
 }) => Promise<VerifiedPod | undefined>;
 
-/** Where recovery (issue 9) plugs in; every hook is optional and called after the table changed. */
+/** Where recovery plugs in; every hook is optional and called after the table changed. */
 export interface CoordinatorHooks {
   /** a pod joined again (restarted bootstrap / recreated pod); `released` = it had been released before */
   onRejoin?(member: Member, released: boolean): void;
@@ -496,6 +497,6 @@ function toServiceError(err: unknown): Error & { code: GrpcStatus; details: stri
   if (err instanceof JoinRefused) {
     return Object.assign(new Error(err.message), { code: GRPC_CODE[err.code], details: err.message });
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return Object.assign(new Error(message), { code: GrpcStatus.INTERNAL, details: message });
 }

@@ -296,7 +296,7 @@ export function queryStatus(address: string, member?: { memberId: string; sessio
 }
 
 export interface SessionHandlers {
-  /** a new epoch opened (after a recovery): issue 9 restarts the engine here */
+  /** a new epoch opened (after a recovery): recovery restarts the engine here */
   onRelease?(release: Release): void;
   onStop?(stop: Stop): void;
   onProgress?(progress: Progress): void;

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errorMessage } from '../../src/errors.js';
 import { ENV_NAME } from '../environment.js';
 import type { Release } from '../protocol/messages.js';
 
@@ -56,7 +57,7 @@ function parseEnvFile(text: string, path: string): EnvFile {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`${path} is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }
   const file = value as Partial<EnvFile> | null;
   if (

@@ -5,6 +5,7 @@
 import { accessSync, constants, readdirSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { errorMessage } from '../../src/errors.js';
 import { describeFileType, unreadableFileReason } from '../../src/fs/input-checks.js';
 import type { MemberIdentity } from '../protocol/messages.js';
 import { jsonPathFor } from './env-file.js';
@@ -56,7 +57,7 @@ export function readTlsCa(path: string | undefined): Buffer | undefined {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new JoinFlagError(`cannot read --tls-ca ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new JoinFlagError(`cannot read --tls-ca ${path}: ${errorMessage(err)}`, { cause: err });
   }
 }
 

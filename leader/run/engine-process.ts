@@ -1,6 +1,6 @@
 /**
  * The engine as a child process: started with the group environment (no shell), signals forwarded, stopped with
- * SIGTERM then SIGKILL after the grace period. Recovery (issue 9) stops and starts it again through stop()/start().
+ * SIGTERM then SIGKILL after the grace period. Recovery stops and starts it again through stop()/start().
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';

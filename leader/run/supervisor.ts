@@ -6,7 +6,7 @@
  * An engine that exits 0 has finished its job: run exits 0.
  */
 
-import { DomainError, ExitStatusError } from '../../src/errors.js';
+import { DomainError, ExitStatusError, errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { groupEnvironment } from '../environment.js';
 import type { MemberSession } from '../member/client.js';
@@ -188,7 +188,7 @@ export class EngineSupervisor {
     try {
       await engine.start();
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       log.error({ err: message }, 'cannot start the engine');
       await this.report({ state: 'ENGINE_EXITED', exitCode: 127, signal: '', message }, 1000);
       return;

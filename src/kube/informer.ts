@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF, sleep } from './backoff.js';
 import { isGone, type KubeClient, type Query, retryDelay, type StreamHandle } from './client.js';
@@ -159,7 +160,7 @@ export class Informer<T extends KubeObject> {
         const delay = retryDelay(err, this.backoff.next());
         this.log.warn(
           {
-            err: err instanceof Error ? err.message : String(err),
+            err: errorMessage(err),
             retryInMs: delay,
             resource: this.options.type.resource,
           },
@@ -289,6 +290,6 @@ function safe(fn: () => void, log: Logger): void {
   try {
     fn();
   } catch (err) {
-    log.error({ err: err instanceof Error ? err.message : String(err) }, 'informer handler threw');
+    log.error({ err: errorMessage(err) }, 'informer handler threw');
   }
 }

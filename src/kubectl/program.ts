@@ -3,6 +3,7 @@ import { stringify as toYaml } from 'yaml';
 import { CliError } from '../cli/errors.js';
 import { EXIT, EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { flag } from '../cli/options.js';
+import { errorMessage } from '../errors.js';
 import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
 import { ApiError, apiReader, type ClusterReader, connect } from './cluster.js';
 import type { VerbInfo } from './completion.js';
@@ -225,7 +226,7 @@ async function runVerb(
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   const fail = (err: unknown): never => {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (verb.name === 'check') throw new CliError(EXIT_COULD_NOT_CHECK, `could not check: ${message}`);
     throw err instanceof CliError ? err : new CliError(EXIT.failed, message);
   };
@@ -319,7 +320,7 @@ async function watchLoop(
         show(next);
       } catch (err) {
         // a failed redraw is reported and the watch goes on: the next change retries
-        d.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+        d.stderr(`error: ${errorMessage(err)}\n`);
       }
     });
   };

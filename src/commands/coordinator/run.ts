@@ -19,6 +19,7 @@ import {
 } from '../../../leader/coordinator/workload.js';
 import { rankHint } from '../../../leader/member/identity.js';
 import { CliError, usageError } from '../../cli/errors.js';
+import { errorMessage } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import { PODS, resourcePath } from '../../kube/resources.js';
 import type { Pod } from '../../kube/types.js';
@@ -60,7 +61,7 @@ function serverTls(opts: Pick<CoordinatorCliOptions, 'tlsCert' | 'tlsKey'>): Ser
     try {
       return readFileSync(path);
     } catch (err) {
-      throw usageError(`cannot read ${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      throw usageError(`cannot read ${flag} ${path}: ${errorMessage(err)}`);
     }
   };
   const cert = read('--tls-cert', opts.tlsCert);
@@ -68,9 +69,7 @@ function serverTls(opts: Pick<CoordinatorCliOptions, 'tlsCert' | 'tlsKey'>): Ser
   try {
     return ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false);
   } catch (err) {
-    throw usageError(
-      `--tls-cert ${opts.tlsCert} / --tls-key ${opts.tlsKey}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw usageError(`--tls-cert ${opts.tlsCert} / --tls-key ${opts.tlsKey}: ${errorMessage(err)}`);
   }
 }
 

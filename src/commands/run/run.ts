@@ -31,6 +31,7 @@ import { type Connection, EngineSupervisor, splitAddress } from '../../../leader
 import { defaultWarmImports, WarmPool, warmPlan } from '../../../leader/run/warm.js';
 import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
 import { CliError, usageError } from '../../cli/errors.js';
+import { errorMessage } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
 import type { Logger } from '../../log.js';
 import { joinAndWrite, plan } from '../bootstrap/run.js';
@@ -173,7 +174,7 @@ export async function runRun(
   if (argv.length === 0) throw usageError('no command: use lockstep run [options] -- <command> [args…]');
   const readFile = () =>
     readEnvFile(options.envFile).catch((err: unknown) => {
-      throw new CliError(1, `cannot read the group environment: ${err instanceof Error ? err.message : String(err)}`);
+      throw new CliError(1, `cannot read the group environment: ${errorMessage(err)}`);
     });
   let ca: Buffer | undefined;
   try {

@@ -3,6 +3,7 @@
  * `custom-columns=HEADER:PATH,…`, and --sort-by=PATH. Pure: parse the flag once, then render any view's data.
  */
 import { InvalidArgumentError } from 'commander';
+import { errorMessage } from '../../errors.js';
 import {
   evaluate,
   executeTemplate,
@@ -45,7 +46,7 @@ export const OUTPUT_FORMATS = [
 ] as const;
 
 function usage(err: unknown): never {
-  throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  throw new InvalidArgumentError(errorMessage(err));
 }
 
 /** Reads `-o`'s value as kubectl does (`-o=json` and `-ojson` included); bad values are usage errors. */

@@ -156,7 +156,7 @@ export interface CoordinatorMessage {
   release?:
     | Release
     | undefined;
-  /** since protocol 1, acted on from recovery (issue 9) on */
+  /** since protocol 1, acted on since recovery */
   stop?: Stop | undefined;
   ack?: Ack | undefined;
 }

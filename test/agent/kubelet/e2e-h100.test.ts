@@ -12,7 +12,7 @@ import { SchedulerLite } from '../../cluster/scheduler/index.js';
 import { DIST, REPO_ROOT } from '../../support/cli.js';
 
 /**
- * Issue 6 end to end: the bundled agent (a real process) on the simulated recorded 8x H100 HGX node, the API server
+ * The kubelet plugin end to end: the bundled agent (a real process) on the simulated recorded 8x H100 HGX node, the API server
  * double, scheduler-lite and the kubelet emulator. register → a pod claiming 2 GPUs and 1 NIC aligned with one of them
  * is scheduled → prepare → the CDI spec names exactly those devices and passes the CDI rules → the pod status shows
  * their health → pod deleted → unprepare removes the spec.
