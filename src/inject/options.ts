@@ -12,6 +12,8 @@ export interface InjectOptions {
    * or container (`--command leader=…`); one without a target serves the only such container there is.
    */
   commands?: readonly CommandChoice[];
+  /** keep each group's pods within one domain of this node label (required pod affinity per group instance) */
+  topologyKey?: string;
   /** leave a LeaderWorkerSet's restartPolicy as it is */
   keepRestartPolicy?: boolean;
   /** leave objects that run pods but are no kind inject handles (Deployment, RayCluster, …) as they are, with a warning */

@@ -51,6 +51,11 @@ export interface TemplatePlan {
   bootstrapArgs: readonly string[];
   /** extra env for the lockstep containers (rank and indexes from the downward API) */
   env: readonly JsonObject[];
+  /**
+   * Pod labels whose value differs per group instance though the template is shared (LWS group-key, JobSet job-key):
+   * `--topology-key` selects a group's pods by the group label and these (matchLabelKeys)
+   */
+  instanceLabelKeys?: readonly string[];
   /** names `--command NAME=…` picks this template by (leader, worker, a replicated job, the workload); its container's name also does */
   targets?: readonly string[];
 }
@@ -235,6 +240,8 @@ export function injectPodTemplate(
   ensureMainEnvAndMounts(main, tls, at, change);
   reportOwnGroupVariables(main, plan, at, report);
 
+  if (options.topologyKey) ensureTopology(spec, plan, options.topologyKey, change);
+
   const gates = childArray(spec, 'readinessGates');
   if (!gates.some((g) => isObject(g) && g.conditionType === CONDITION_GROUP_READY)) {
     gates.push({ conditionType: CONDITION_GROUP_READY });
@@ -274,6 +281,29 @@ function ensureNoAutomountedToken(
   }
   spec.automountServiceAccountToken = false;
   change('automountServiceAccountToken: false (the engine gets no API token; only the coordinator sidecar mounts one)');
+}
+
+/**
+ * `--topology-key`: a required pod affinity that keeps one group instance's pods in one domain of the node label (a
+ * network block, a rack): pods with this group label, and the same instance label values as this pod (matchLabelKeys,
+ * GA since Kubernetes 1.33), are in the domain. The first pod of an instance goes anywhere the key exists: the
+ * scheduler lets a pod that matches its own term start the domain.
+ */
+function ensureTopology(spec: JsonObject, plan: TemplatePlan, key: string, change: (what: string) => void): void {
+  const terms = childArray(
+    childObject(childObject(spec, 'affinity'), 'podAffinity'),
+    'requiredDuringSchedulingIgnoredDuringExecution',
+  );
+  const term: JsonObject = {
+    labelSelector: { matchLabels: { [LABEL_GROUP]: plan.groupLabel } },
+    ...(plan.instanceLabelKeys?.length ? { matchLabelKeys: [...plan.instanceLabelKeys] } : {}),
+    topologyKey: key,
+  };
+  if (terms.some((t) => deepEqual(t, term))) return;
+  terms.push(term);
+  change(
+    `required pod affinity: a group's pods share one ${key} domain (${LABEL_GROUP}=${plan.groupLabel}${plan.instanceLabelKeys?.length ? ` and the same ${plan.instanceLabelKeys.join(', ')}` : ''})`,
+  );
 }
 
 function ensureVolumes(

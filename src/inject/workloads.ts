@@ -1,3 +1,5 @@
+import { JOBSET } from '../contract/group-identity.js';
+import { LWS } from '../contract/names.js';
 import { JOB_COMPLETION_INDEX_ANNOTATION, JOBSET_JOB_INDEX_LABEL, RANK_ENV, STS_POD_INDEX_LABEL } from './constants.js';
 import { arrayAt, isObject, type Json, type JsonObject, objectAt, stringAt } from './json.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
@@ -78,7 +80,11 @@ function injectLeaderWorkerSet(
   if (leader) {
     injectPodTemplate(
       leader,
-      { ...plan(`${id} spec.leaderWorkerTemplate.leaderTemplate`, name, 'always', [], [], []), targets: ['leader'] },
+      {
+        ...plan(`${id} spec.leaderWorkerTemplate.leaderTemplate`, name, 'always', [], [], []),
+        targets: ['leader'],
+        instanceLabelKeys: [LWS.labelGroupKey],
+      },
       options,
       report,
     );
@@ -88,6 +94,7 @@ function injectLeaderWorkerSet(
     {
       ...plan(`${id} spec.leaderWorkerTemplate.workerTemplate`, name, leader ? 'never' : 'rank0', [], [], []),
       targets: ['worker'],
+      instanceLabelKeys: [LWS.labelGroupKey],
     },
     options,
     report,
@@ -258,18 +265,21 @@ function injectJobSet(id: string, name: string, spec: JsonObject, options: Injec
     const sizeArg = `--group-size=${size}`;
     injectPodTemplate(
       template,
-      plan(
-        `${where}.template.spec.template`,
-        name,
-        'rank0',
-        [`--group=${prefix}`, sizeArg],
-        [sizeArg, `--leader-address=${prefix}-0.${subdomain}.$(POD_NAMESPACE)`],
-        [
-          fieldEnv(RANK_ENV, `metadata.annotations['${JOB_COMPLETION_INDEX_ANNOTATION}']`),
-          fieldEnv(JOB_INDEX_ENV, `metadata.labels['${JOBSET_JOB_INDEX_LABEL}']`),
-        ],
-        [rjName],
-      ),
+      {
+        ...plan(
+          `${where}.template.spec.template`,
+          name,
+          'rank0',
+          [`--group=${prefix}`, sizeArg],
+          [sizeArg, `--leader-address=${prefix}-0.${subdomain}.$(POD_NAMESPACE)`],
+          [
+            fieldEnv(RANK_ENV, `metadata.annotations['${JOB_COMPLETION_INDEX_ANNOTATION}']`),
+            fieldEnv(JOB_INDEX_ENV, `metadata.labels['${JOBSET_JOB_INDEX_LABEL}']`),
+          ],
+          [rjName],
+        ),
+        instanceLabelKeys: [JOBSET.labelJobKey],
+      },
       options,
       report,
     );

@@ -14,7 +14,7 @@ import { parseAllDocuments } from 'yaml';
 import { groupOfPod } from '../../src/contract/group-identity.js';
 import { InjectError } from '../../src/inject/options.js';
 import { injectText } from '../../src/inject/text.js';
-import type { Pod } from '../../src/kube/types.js';
+import type { Node, Pod } from '../../src/kube/types.js';
 import {
   type Job,
   type JobSet,
@@ -25,6 +25,7 @@ import {
   podForOrdinal,
   type StatefulSet,
 } from '../cluster/controllers/index.js';
+import { podAffinityAllows } from '../cluster/scheduler/affinity.js';
 
 const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'workloads');
 const IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.0.0-test';
@@ -187,5 +188,45 @@ describe('the upstream-shaped workload corpus, injected', () => {
     expect(report.warnings.filter((w) => /no engine recognised/.test(w))).toEqual([]);
     const own = report.warnings.filter((w) => /itself: its values win over the group's/.test(w));
     expect(own.map((w) => /sets (.*) itself/.exec(w)?.[1])).toEqual(OWN_VARIABLES[file] ? [OWN_VARIABLES[file]] : []);
+  });
+});
+
+describe('--topology-key: each group instance in one domain of the key, instances independent', () => {
+  const zone = 'topology.kubernetes.io/zone';
+  const node = (name: string, z?: string): Node => ({
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...(z ? { [zone]: z } : {}) } },
+  });
+  const [a1, a2, b1, bare] = [node('a1', 'a'), node('a2', 'a'), node('b1', 'b'), node('bare')];
+  const shapes = Object.entries(EXPECTED).filter(([, want]) => 'groups' in want && Object.keys(want.groups).length > 1);
+  it.each(shapes.map(([file]) => file))('%s', (file) => {
+    const text = readFileSync(join(CORPUS, file), 'utf8');
+    const { output, report } = injectText(text, {
+      image: IMAGE,
+      topologyKey: zone,
+      ...(ENGINE[file] ? { engine: ENGINE[file] } : {}),
+    });
+    expect(
+      report.changes.some((c) => c.includes(`required pod affinity: a group's pods share one ${zone} domain`)),
+    ).toBe(true);
+    // idempotent: a second pass adds no second term
+    expect(injectText(output, { image: IMAGE, topologyKey: zone }).output).toBe(output);
+    const pods = parseAllDocuments(output)
+      .map((d) => d.toJS() as Record<string, unknown>)
+      .flatMap(podsOf)
+      .map((p, i) => ({ ...p, metadata: { ...p.metadata, uid: `pod-${i}` } }));
+    const byGroup = new Map<string, Pod[]>();
+    for (const p of pods) byGroup.set(groupOfPod(p)!, [...(byGroup.get(groupOfPod(p)!) ?? []), p]);
+    const [first, second] = [...byGroup.values()];
+    const [head, ...rest] = first!;
+    // the first pod of a group starts the domain wherever the key exists, and nowhere else
+    expect(podAffinityAllows(head!, a1, [])).toBe(true);
+    expect(podAffinityAllows(head!, bare, [])).toBe(false);
+    const placed = [{ pod: head!, node: a1 }];
+    for (const p of rest) {
+      expect(podAffinityAllows(p, a2, placed), `${p.metadata.name} joins its group's zone`).toBe(true);
+      expect(podAffinityAllows(p, b1, placed), `${p.metadata.name} stays out of other zones`).toBe(false);
+    }
+    // another instance of the same workload is a group of its own: it may start in another zone
+    expect(podAffinityAllows(second![0]!, b1, placed)).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ export interface InjectFlags {
   engine?: (typeof ENGINES)[number];
   /** `[TARGET=]COMMAND`, repeatable */
   command?: string[];
+  topologyKey?: string;
   keepRestartPolicy: boolean;
   passThrough: boolean;
   explain: boolean;
@@ -32,6 +33,21 @@ const MAX_INPUT_BYTES_LIMIT = 256 * 1024 * 1024;
 function parseSecretName(value: string): string {
   if (value.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
     throw new InvalidArgumentError('must be a Secret name (lower-case letters, digits, "-" and ".", at most 253)');
+  }
+  return value;
+}
+
+/** A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
+function parseLabelKey(value: string): string {
+  const slash = value.lastIndexOf('/');
+  const prefix = slash >= 0 ? value.slice(0, slash) : undefined;
+  const name = value.slice(slash + 1);
+  const nameOk = name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
+  const prefixOk =
+    prefix === undefined ||
+    (prefix.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(prefix));
+  if (!nameOk || !prefixOk) {
+    throw new InvalidArgumentError(`"${value}" is not a label key (e.g. topology.kubernetes.io/zone)`);
   }
   return value;
 }
@@ -59,6 +75,17 @@ export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
             ...(Array.isArray(previous) ? (previous as string[]) : []),
             parseNonEmpty(value),
           ],
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--topology-key <label>',
+          description:
+            "keep each group's pods within one domain of this node label (a network block, a rack), by required pod affinity",
+          parse: parseLabelKey,
         },
         env,
       ),

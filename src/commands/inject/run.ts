@@ -30,6 +30,7 @@ export async function runInject(flags: InjectFlags): Promise<void> {
     image: flags.image ?? IMAGE,
     engine: flags.engine,
     commands,
+    topologyKey: flags.topologyKey,
     keepRestartPolicy: flags.keepRestartPolicy,
     passThrough: flags.passThrough,
     ...(flags.tlsSecret ? { tlsSecret: flags.tlsSecret } : {}),

@@ -22,6 +22,7 @@ import type {
   ResourceSlice,
 } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
+import { podAffinityAllows } from './affinity.js';
 import { allocateOnNode, collectPools, type DeviceRequestResults, devicesInUse } from './allocator.js';
 import { DEFAULT_GANG_TIMEOUT_MS, type GroupRef, gangDecision, groupOf, policyOf } from './gang.js';
 
@@ -93,6 +94,8 @@ export class SchedulerLite {
   private readonly lastEvent = new Map<string, string>();
   private readonly knownPods = new Map<string, Pod>();
   private roundRobin = 0;
+  /** pods bound in this process, by uid, until the informer shows their nodeName (the scheduler's assumed pods) */
+  private readonly assumed = new Map<string, string>();
   private idleWaiters: (() => void)[] = [];
   readonly stats: SchedulerStats = { passes: 0, bound: 0, claimsCreated: 0, claimsAllocated: 0, failures: 0 };
 
@@ -505,7 +508,19 @@ export class SchedulerLite {
     if (!node) return true; // pools without a Node object (simulated agents) are taken at their word
     if (node.spec?.unschedulable) return false;
     const selector = (pod.spec.nodeSelector ?? {}) as Record<string, string>;
-    return Object.entries(selector).every(([k, v]) => node.metadata.labels?.[k] === v);
+    if (!Object.entries(selector).every(([k, v]) => node.metadata.labels?.[k] === v)) return false;
+    return podAffinityAllows(pod, node, this.placedPods());
+  }
+
+  /** Every live pod with the node it is bound to, or that this scheduler bound it to (its informer may lag). */
+  private placedPods(): { pod: Pod; node: Node | undefined }[] {
+    return this.pods
+      .list()
+      .filter((p) => !p.metadata.deletionTimestamp)
+      .map((p) => {
+        const nodeName = p.spec.nodeName ?? this.assumed.get(p.metadata.uid ?? '');
+        return { pod: p, node: nodeName ? this.nodes.get(nodeName) : undefined };
+      });
   }
 
   private pickNode(pod: Pod): string | undefined {
@@ -568,6 +583,7 @@ export class SchedulerLite {
       if (!isConflict(err)) throw err; // already bound: someone else won, nothing to do
     }
     this.stats.bound++;
+    if (pod.metadata.uid) this.assumed.set(pod.metadata.uid, node);
     this.lastEvent.delete(objectKey(pod));
     this.log.info({ pod: objectKey(pod), node }, 'bound');
   }

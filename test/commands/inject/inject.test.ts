@@ -163,6 +163,34 @@ describe('lockstep inject (bundled)', () => {
     expect(empty.stderr).toBe('error: --command worker=: no command after the target\n');
   });
 
+  it('--topology-key writes a required pod affinity per group instance; a key that is no label key is a usage error', () => {
+    const result = runBundle('lockstep', [
+      'inject',
+      '-f',
+      fixture('lws-vllm-ray.yaml'),
+      '--topology-key',
+      'cloud.provider.com/network-block',
+    ]);
+    expect(result.status).toBe(0);
+    const lws = parseAllDocuments(result.stdout)[0]!.toJS() as {
+      spec: { leaderWorkerTemplate: Record<string, { spec: { affinity: unknown } }> };
+    };
+    expect(lws.spec.leaderWorkerTemplate.workerTemplate!.spec.affinity).toEqual({
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          {
+            labelSelector: { matchLabels: { 'lockstep.dev/group': 'vllm' } },
+            matchLabelKeys: ['leaderworkerset.sigs.k8s.io/group-key'],
+            topologyKey: 'cloud.provider.com/network-block',
+          },
+        ],
+      },
+    });
+    const bad = runBundle('lockstep', ['inject', '-f', fixture('lws-vllm-ray.yaml'), '--topology-key', 'a b/c']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('"a b/c" is not a label key');
+  });
+
   it('keeps JSON as JSON (kubectl get -o json)', () => {
     const result = runBundle('lockstep', ['inject', '-f', fixture('list.json')]);
     expect(result.status).toBe(0);
