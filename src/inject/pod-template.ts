@@ -485,7 +485,8 @@ function wrapCommand(
   change: (what: string) => void,
 ): void {
   const name = stringAt(main, 'name') ?? '(unnamed)';
-  report.commandTargets = [...(report.commandTargets ?? []), ...(plan.targets ?? []), name];
+  if (!report.commandTargets) report.commandTargets = [];
+  report.commandTargets.push(...(plan.targets ?? []), name);
   if (isWrapped(main)) return;
   if (main.command !== undefined && stringArray(main.command) === undefined) {
     throw new InjectError(`${at}: container ${name} has a command that is not a list of strings`);
@@ -501,7 +502,8 @@ function wrapCommand(
         `${at}: container ${name} has no command to wrap (its image's entrypoint runs); pass --engine and --command with the entrypoint, e.g. --engine vllm --command "vllm serve" (--command "${targets[0]}=vllm serve" for this one alone)`,
       );
     }
-    report.commandless = [...(report.commandless ?? []), { where: at, container: name, targets, chosen }];
+    if (!report.commandless) report.commandless = [];
+    report.commandless.push({ where: at, container: name, targets, chosen });
     command = [...chosen.words];
     fromFlag = true;
   }
