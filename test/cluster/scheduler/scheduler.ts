@@ -24,6 +24,7 @@ import type {
 import { silentLogger } from '../../../src/log.js';
 import { podAffinityAllows } from './affinity.js';
 import { allocateOnNode, collectPools, type DeviceRequestResults, devicesInUse } from './allocator.js';
+import { extendedResourceClaim, type RequestMapping } from './extended.js';
 import { DEFAULT_GANG_TIMEOUT_MS, type GroupRef, gangDecision, groupOf, policyOf } from './gang.js';
 
 /**
@@ -60,6 +61,8 @@ interface Placement {
   node: string;
   claims: ResourceClaim[];
   plan: Map<ResourceClaim, DeviceRequestResults>;
+  /** the claim for the pod's extended resources backed by DRA, created at commit (extended.ts) */
+  extended?: { claim: ResourceClaim; mappings: RequestMapping[] };
 }
 
 export interface SchedulerStats {
@@ -344,15 +347,19 @@ export class SchedulerLite {
    */
   private async place(pod: Pod, inUse: Set<string>): Promise<Placement | string> {
     const wanted = pod.spec.resourceClaims ?? [];
-    if (wanted.length === 0) {
+    const extended =
+      pod.status?.extendedResourceClaimStatus === undefined
+        ? extendedResourceClaim(pod, this.classes.list())
+        : undefined;
+    if (wanted.length === 0 && !extended) {
       if (this.options.bindPodsWithoutClaims === false) return 'pods without claims are not bound here';
       const node = this.pickNode(pod);
       if (!node) return 'no schedulable Node in the API';
       return { node, claims: [], plan: new Map() };
     }
-    const claimsOrWhy = await this.podClaims(pod);
+    const claimsOrWhy = wanted.length > 0 ? await this.podClaims(pod) : new Map<string, ResourceClaim>();
     if (typeof claimsOrWhy === 'string') return claimsOrWhy;
-    const claims = [...claimsOrWhy.values()];
+    const claims = [...claimsOrWhy.values(), ...(extended ? [extended.claim] : [])];
     const fixedNodes = new Set(claims.map((c) => this.nodeOfAllocation(c)).filter((n): n is string => !!n));
     if (fixedNodes.size > 1) return `claims are allocated on different nodes: ${[...fixedNodes].join(', ')}`;
     const { byNode, ignored } = collectPools(this.slices.list());
@@ -382,14 +389,38 @@ export class SchedulerLite {
         continue;
       }
       for (const device of trial) inUse.add(device);
-      return { node, claims, plan };
+      return { node, claims, plan, ...(extended ? { extended } : {}) };
     }
     return why || 'no node fits';
   }
 
   private async commit(pod: Pod, placement: Placement): Promise<void> {
     for (const claim of placement.claims) {
+      if (claim === placement.extended?.claim) continue;
       await this.writeAllocation(claim, placement.plan.get(claim), placement.node, pod);
+    }
+    if (placement.extended) {
+      // created only now, as PreBind does: a pod that was never placed leaves no claim behind
+      const ns = pod.metadata.namespace ?? 'default';
+      const created = await this.client.create<ResourceClaim>(
+        resourcePath(RESOURCE_CLAIMS, { namespace: ns }),
+        placement.extended.claim,
+      );
+      this.claims.remember(created);
+      this.stats.claimsCreated++;
+      await this.writeAllocation(created, placement.plan.get(placement.extended.claim), placement.node, pod);
+      await this.client.patch(
+        resourcePath(PODS, { namespace: ns, name: pod.metadata.name, subresource: 'status' }),
+        {
+          status: {
+            extendedResourceClaimStatus: {
+              requestMappings: placement.extended.mappings,
+              resourceClaimName: created.metadata.name,
+            },
+          },
+        },
+        'merge',
+      );
     }
     await this.bind(pod, placement.node);
   }
