@@ -10,10 +10,15 @@ export const ATTR = {
   vendor: 'vendor',
   model: 'model',
   uuid: 'uuid',
-  pciBusID: 'pciBusID',
-  numaNode: 'numaNode',
-  pcieSwitch: 'pcieSwitch',
+  /**
+   * Standard attributes (`resource.kubernetes.io/…`, FACTS.md §11), so a claim can `matchAttribute` a lockstep device
+   * with another driver's device: the extended BDF `DDDD:BB:DD.F`, the NUMA node from sysfs (left out when sysfs says
+   * -1), and the root complex `pci<domain>:<bus>`. Agents before 1.35 support published the first two unprefixed.
+   */
+  pciBusID: 'resource.kubernetes.io/pciBusID',
+  numaNode: 'resource.kubernetes.io/numaNode',
   pcieRoot: 'resource.kubernetes.io/pcieRoot',
+  pcieSwitch: 'pcieSwitch',
   driverVersion: 'driverVersion',
   /** the driver's version as it prints it (`535.161.08`); driverVersion is the semver form CEL compares */
   driverVersionText: 'driverVersionText',
@@ -29,6 +34,9 @@ export const ATTR = {
   /** true while nothing monitors the device (nvidia-smi failing): `healthy` is then false without a known fault */
   unmonitored: 'unmonitored',
 } as const;
+
+/** What older agents published under the driver's own domain, read by the kubectl plugin when the standard is absent. */
+export const LEGACY_ATTR = { pciBusID: 'pciBusID', numaNode: 'numaNode' } as const;
 
 export const CAPACITY_MEMORY = 'memory';
 

@@ -4,6 +4,7 @@ import {
   ATTR,
   CAPACITY_MEMORY,
   isLockstepTaintKey,
+  LEGACY_ATTR,
   TAINT_KEYS,
 } from '../../contract/names.js';
 import type { Device, DeviceAttribute, DeviceTaint, DeviceTaintRule, ResourceSlice } from '../wire.js';
@@ -152,8 +153,8 @@ function deviceRecord(slice: ResourceSlice, device: Device, driver: string): Dev
   put(r, 'vendor', stringOf(a(ATTR.vendor)));
   put(r, 'model', stringOf(a(ATTR.model)));
   put(r, 'uuid', stringOf(a(ATTR.uuid)));
-  put(r, 'pciBusID', stringOf(a(ATTR.pciBusID)));
-  put(r, 'numaNode', intOf(a(ATTR.numaNode)));
+  put(r, 'pciBusID', stringOf(a(ATTR.pciBusID)) ?? stringOf(a(LEGACY_ATTR.pciBusID)));
+  put(r, 'numaNode', intOf(a(ATTR.numaNode)) ?? intOf(a(LEGACY_ATTR.numaNode)));
   put(r, 'pcieSwitch', stringOf(a(ATTR.pcieSwitch)));
   put(r, 'pcieRoot', stringOf(a(ATTR.pcieRoot)));
   // as the driver prints it (535.161.08); agents that publish only the semver form (535.161.8) fall back to it

@@ -125,7 +125,7 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
               ],
               constraints: [
                 { requests: ['gpu', 'nic'], matchAttribute: 'lockstep.dev/pcieSwitch' },
-                { requests: ['gpu', 'peer', 'nic'], matchAttribute: 'lockstep.dev/numaNode' },
+                { requests: ['gpu', 'peer', 'nic'], matchAttribute: 'resource.kubernetes.io/numaNode' },
               ],
             },
           },

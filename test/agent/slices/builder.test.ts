@@ -66,8 +66,8 @@ describe('buildDevices on the 8x H100 node', () => {
       type: { string: 'gpu' },
       vendor: { string: 'nvidia' },
       model: { string: 'NVIDIA H100 80GB HBM3' },
-      pciBusID: { string: '0000:19:00.0' },
-      numaNode: { int: 0 },
+      'resource.kubernetes.io/pciBusID': { string: '0000:19:00.0' },
+      'resource.kubernetes.io/numaNode': { int: 0 },
       pcieSwitch: { string: '0000:17:00.0' },
       [PCIE_ROOT]: { string: 'pci0000:16' },
       driverVersion: { version: '535.161.8' },
@@ -99,6 +99,30 @@ describe('buildDevices on the 8x H100 node', () => {
       const nic = devices.filter((d) => d.attributes?.type?.string === 'nic')[i]!;
       expect(nic.attributes?.pcieSwitch).toEqual(gpu.attributes?.pcieSwitch);
       expect(nic.attributes?.[PCIE_ROOT]).toEqual(gpu.attributes?.[PCIE_ROOT]);
+    }
+  });
+
+  it('publishes the standard pciBusID and numaNode beside pcieRoot on GPUs and NICs, and no numaNode sysfs calls -1', () => {
+    for (const d of devices.filter((x) => ['gpu', 'nic'].includes(x.attributes?.type?.string ?? ''))) {
+      expect(d.attributes?.['resource.kubernetes.io/pciBusID']?.string).toMatch(
+        /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/,
+      );
+      expect(typeof d.attributes?.['resource.kubernetes.io/numaNode']?.int).toBe('number');
+      expect(d.attributes?.[PCIE_ROOT]?.string).toMatch(/^pci[0-9a-f]{4}:[0-9a-f]{2}$/);
+      // the unprefixed names of older agents are gone, not doubled
+      expect(d.attributes).not.toHaveProperty('pciBusID');
+      expect(d.attributes).not.toHaveProperty('numaNode');
+    }
+    // discovery turns sysfs numa_node -1 into null: such a device carries no numaNode at all
+    const noNuma = h100Inventory();
+    noNuma.devices = noNuma.devices.map((d) =>
+      d.kind === 'gpu' || d.kind === 'nic' ? ({ ...d, pci: { ...d.pci, numaNode: null } } as typeof d) : d,
+    );
+    const built = buildDevices(noNuma).devices.filter((d) => ['gpu', 'nic'].includes(d.attributes?.type?.string ?? ''));
+    expect(built.length).toBeGreaterThan(8);
+    for (const d of built) {
+      expect(d.attributes).not.toHaveProperty(['resource.kubernetes.io/numaNode']);
+      expect(d.attributes).toHaveProperty(['resource.kubernetes.io/pciBusID']);
     }
   });
 
@@ -302,7 +326,7 @@ describe('TPUs', () => {
         vendor: { string: 'google' },
         model: { string: 'TPU v6e' },
         tpuGeneration: { string: 'v6e' },
-        pciBusID: { string: '0000:00:04.0' },
+        'resource.kubernetes.io/pciBusID': { string: '0000:00:04.0' },
         healthy: { bool: true },
       },
     });

@@ -163,7 +163,7 @@ describe('CEL selectors', () => {
     expect(compileSelector('device.capacity["lockstep.dev"].memory.compareTo(quantity("100Gi")) >= 0')(gpu)).toEqual({
       match: false,
     });
-    expect(compileSelector('device.attributes["lockstep.dev"].numaNode == 0')(gpu)).toEqual({ match: true });
+    expect(compileSelector('device.attributes["resource.kubernetes.io"].numaNode == 0')(gpu)).toEqual({ match: true });
     expect(compileSelector('device.attributes["resource.kubernetes.io"].pcieRoot.startsWith("pci0000:")')(gpu)).toEqual(
       { match: true },
     );
@@ -227,5 +227,63 @@ describe('firstAvailable', () => {
     const out = allocateOnNode(claim, devices, classes, new Set());
     if (!out.ok) throw new Error(out.reason);
     expect(out.results.map((r) => r.request)).toEqual(['gpus/four', 'gpus/four', 'gpus/four', 'gpus/four']);
+  });
+});
+
+describe('standard attributes across drivers', () => {
+  // Another driver's NICs on the same node (dranet-shaped: its own driver name and pool, the standard attribute on
+  // one NIC, none on a NIC whose sysfs numa_node is -1). Its DeviceClass selects by driver, as dranet's does.
+  const otherSlice: ResourceSlice = {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceSlice',
+    metadata: { name: 'gpu-node-1-dra.net' },
+    spec: {
+      driver: 'dra.net',
+      nodeName: 'gpu-node-1',
+      pool: { name: 'gpu-node-1', generation: 1, resourceSliceCount: 1 },
+      devices: [
+        { name: 'eth-no-numa', attributes: { 'dra.net/ifName': { string: 'eth9' } } },
+        {
+          name: 'eth-numa1',
+          attributes: { 'dra.net/ifName': { string: 'eth1' }, 'resource.kubernetes.io/numaNode': { int: 1 } },
+        },
+      ],
+    },
+  };
+  const withOther = new Map(classes);
+  withOther.set('dranet', {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'DeviceClass',
+    metadata: { name: 'dranet' },
+    spec: { selectors: [{ cel: { expression: 'device.driver == "dra.net"' } }] },
+  } as DeviceClass);
+  const [template] = load<ResourceClaimTemplate>('deploy/examples/claims/gpu-numa-aligned-with-other-driver.yaml');
+  const lockstep = nodeSlices('gpu-node-1');
+  const devices = collectPools([...lockstep, otherSlice]).byNode.get('gpu-node-1')!;
+  const gpusOn = (numa: number) =>
+    lockstep
+      .flatMap((s) => s.spec.devices ?? [])
+      .filter(
+        (d) => d.attributes?.type?.string === 'gpu' && d.attributes?.['resource.kubernetes.io/numaNode']?.int === numa,
+      )
+      .map((d) => d.name);
+
+  it('the example claim pairs a lockstep GPU with the other driver’s NIC on the same NUMA node', () => {
+    expect(gpusOn(0).length).toBeGreaterThan(0);
+    expect(gpusOn(1).length).toBeGreaterThan(0);
+    const out = allocateOnNode(claimFrom(template), devices, withOther, new Set());
+    expect(out.ok).toBe(true);
+    if (!out.ok) return;
+    const gpu = out.results.find((r) => r.request === 'gpu');
+    expect(out.results.find((r) => r.request === 'nic')).toMatchObject({ driver: 'dra.net', device: 'eth-numa1' });
+    // NUMA 0 GPUs come first in PCI order, yet only a NUMA 1 GPU matches the only NIC that publishes its node
+    expect(gpusOn(1)).toContain(gpu?.device);
+    expect(attr(lockstep, gpu?.device ?? '', 'resource.kubernetes.io/numaNode')).toEqual({ int: 1 });
+  });
+
+  it('a NIC without numaNode never matches: with NUMA 1 GPUs taken the claim is unsatisfiable', () => {
+    const taken = new Set(gpusOn(1).map((name) => deviceKey('lockstep.dev', 'gpu-node-1', name)));
+    const out = allocateOnNode(claimFrom(template), devices, withOther, taken);
+    expect(out).toEqual({ ok: false, reason: 'no combination of free devices satisfies the constraints' });
   });
 });
