@@ -401,7 +401,8 @@ export class Story {
           (s.spec as { devices?: { name: string; attributes?: Record<string, { string?: string }> }[] }).devices ?? [],
       )
       .find((d) => d.name === gpu.device);
-    const pciBusID = device?.attributes?.['lockstep.dev/pciBusID']?.string ?? device?.attributes?.pciBusID?.string;
+    const pciBusID =
+      device?.attributes?.['resource.kubernetes.io/pciBusID']?.string ?? device?.attributes?.pciBusID?.string;
     if (!pciBusID) throw new Error(`device ${gpu.device} of ${gpu.pool} has no pciBusID attribute`);
     const uuid = device?.attributes?.['lockstep.dev/uuid']?.string ?? device?.attributes?.uuid?.string ?? '';
     return { pod: podName, node: gpu.pool, device: gpu.device, pciBusID, uuid, claim: claimName };

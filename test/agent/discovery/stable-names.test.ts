@@ -117,7 +117,7 @@ async function checkStable(
 
   // the two devices are gone; every other device has its old name and exactly its old entry
   const goneNames = before
-    .filter((d) => [removed.gpu, removed.nic].includes(d.attributes?.pciBusID?.string ?? ''))
+    .filter((d) => [removed.gpu, removed.nic].includes(d.attributes?.['resource.kubernetes.io/pciBusID']?.string ?? ''))
     .map((d) => d.name);
   expect(goneNames).toHaveLength(2);
   const byName = new Map<string, Device>(before.map((d) => [d.name, d]));

@@ -120,7 +120,7 @@ describe('publishing the recorded 8x H100 node (API server with device taints)',
     ]);
     expect(names).toContain('nic-0000-1a-00-0');
     const gpu0 = slice!.spec.devices![0]!;
-    expect(gpu0.attributes?.pciBusID).toEqual({ string: '0000:19:00.0' });
+    expect(gpu0.attributes?.['resource.kubernetes.io/pciBusID']).toEqual({ string: '0000:19:00.0' });
     const nic = slice!.spec.devices!.find((d) => d.name === 'nic-0000-1a-00-0')!;
     expect(nic.attributes?.pcieSwitch).toEqual(gpu0.attributes?.pcieSwitch);
     expect(p.stats).toMatchObject({ creates: 1, updates: 0, deletes: 0 });
