@@ -4,14 +4,15 @@
  * example (with a torch.distributed job standing in for vLLM), an XID on a member's GPU, and what follows. Each method
  * is one step that waits for what it expects (polling with a deadline) and throws with what it saw otherwise.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CONDITION_DEVICES_HEALTHY, isLockstepTaintKey } from '../../src/contract/names.js';
 import { PODS, RESOURCE_CLAIMS, RESOURCE_SLICES, resourcePath } from '../../src/kube/resources.js';
 import type { Pod, ResourceClaim, ResourceSlice } from '../../src/kube/types.js';
+import { AgentProcess } from '../cluster/agents.js';
 import type { Workloads } from '../cluster/controllers/workloads.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import { freePort } from '../support/ports.js';
@@ -20,6 +21,8 @@ import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, REPO_ROOT, workloadMa
 const run = promisify(execFile);
 const NODE_NAMES = ['gpu-node-1', 'gpu-node-2'] as const;
 export const DRIVER = 'lockstep.dev';
+
+export { AgentProcess };
 
 export async function until<T>(
   what: string,
@@ -42,55 +45,6 @@ export async function until<T>(
       );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-/** A `lockstep agent` process for one simulated node (node dist/lockstep.mjs agent …). */
-export class AgentProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  readonly pids: number[] = [];
-
-  constructor(
-    readonly nodeName: string,
-    private readonly args: string[],
-    private readonly logFile: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
-
-  start(): void {
-    const log = openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/lockstep.mjs'), ...this.args], {
-      env: this.env,
-      stdio: ['ignore', log, log],
-    });
-    closeSync(log);
-    this.child = child;
-    if (child.pid) this.pids.push(child.pid);
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** SIGTERM, SIGKILL after 10 s. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    this.start();
-  }
-
-  log(): Promise<string> {
-    return readFile(this.logFile, 'utf8').catch(() => '');
   }
 }
 
