@@ -18,7 +18,7 @@ import type { KubernetesVersion } from './versions.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
-export interface PlaygroundNode {
+interface PlaygroundNode {
   name: string;
   kind: SimulatedNodeKind;
   agent: AgentProcess;
