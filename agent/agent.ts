@@ -45,6 +45,11 @@ export interface AgentOptions {
   devRoot: string;
   nvidiaSmi: string;
   nvidiaSmiTimeoutMs: number;
+  /**
+   * The host's driver root as resolved (--driver-root, agent/discovery/driver-root.ts): libnvidia-ml.so.1's directory
+   * for nvidia-smi's library path, and what is missing there. Left out: nvidia-smi runs as given, nothing reported.
+   */
+  driverRoot?: { root: string; libraryDir?: string; found: boolean; problem?: string };
   rescanIntervalMs: number;
   /** the kinds of device this agent serves (--device-types); all when unset */
   deviceTypes?: readonly DeviceType[];
@@ -127,6 +132,7 @@ export class Agent {
                   devRoot: options.devRoot,
                   nvidiaSmi: options.nvidiaSmi,
                   nvidiaSmiTimeoutMs: options.nvidiaSmiTimeoutMs,
+                  ...(options.driverRoot?.libraryDir ? { nvidiaLibraryDir: options.driverRoot.libraryDir } : {}),
                   nodeName: options.nodeName,
                 }),
                 options.deviceTypes ?? DEVICE_TYPES,
@@ -215,6 +221,15 @@ export class Agent {
     // health (agent/health) and /metrics (agent/metrics)
     this.metrics = new AgentMetrics({ labels: { node: options.nodeName } });
     this.metrics.watchBoard(this.board);
+    if (options.driverRoot) {
+      const { root, found, problem } = options.driverRoot;
+      this.metrics.setDriverRoot(root, found);
+      // on a NIC-only node the host root has no nvidia-smi, and that is no problem: say it louder for a root a user chose
+      if (problem && (options.deviceTypes ?? DEVICE_TYPES).includes('gpu')) {
+        if (root === '/') log.warn({ driverRoot: root }, problem);
+        else log.error({ driverRoot: root }, problem);
+      }
+    }
     if (options.health) {
       const health = new HealthManager({
         ...options.health,
@@ -224,6 +239,7 @@ export class Agent {
         sysfsRoot: options.sysfsRoot,
         nvidiaSmi: options.nvidiaSmi,
         nvidiaSmiTimeoutMs: options.nvidiaSmiTimeoutMs,
+        ...(options.driverRoot?.libraryDir ? { nvidiaLibraryDir: options.driverRoot.libraryDir } : {}),
         client: options.client,
         hooks: this.metrics,
         log: componentLogger(log, 'health'),

@@ -10,8 +10,10 @@
  * quotes) — one linear scan, tags matched by an unambiguous pattern and attributes by hand; deep nesting — refused
  * past 64 levels. Every failure is `{ ok: false, error }` naming nvidia-smi; the parser never throws.
  */
+
 import { execFile } from 'node:child_process';
 import { normaliseBusId } from './bdf.js';
+import { nvidiaSmiEnv } from './driver-root.js';
 
 interface NvidiaSmiMigDevice {
   index?: number;
@@ -514,12 +516,19 @@ export type NvidiaSmiRun =
  * Runs `<nvidiaSmi> -q -x` once. The timeout kills the process (SIGKILL: a wedged driver ignores SIGTERM); output is
  * capped so a runaway binary cannot exhaust memory.
  */
-export function runNvidiaSmi(nvidiaSmi: string, timeoutMs: number): Promise<NvidiaSmiRun> {
+export function runNvidiaSmi(nvidiaSmi: string, timeoutMs: number, libraryDir?: string): Promise<NvidiaSmiRun> {
   return new Promise((resolve) => {
     execFile(
       nvidiaSmi,
       ['-q', '-x'],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true },
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'utf8',
+        windowsHide: true,
+        env: nvidiaSmiEnv(libraryDir),
+      },
       (err, stdout, stderr) => {
         if (!err) return resolve({ ok: true, xml: stdout });
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number; signal?: string };

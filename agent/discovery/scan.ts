@@ -39,10 +39,12 @@ export interface ScanOptions {
   /** nvidia-smi executable (name on PATH or path) */
   nvidiaSmi: string;
   nvidiaSmiTimeoutMs: number;
+  /** libnvidia-ml.so.1's directory under the driver root (--driver-root), for nvidia-smi's library path */
+  nvidiaLibraryDir?: string;
   nodeName?: string;
   now?: () => Date;
   /** seam for tests that need to count or replace the nvidia-smi call */
-  runNvidiaSmi?: (nvidiaSmi: string, timeoutMs: number) => Promise<NvidiaSmiRun>;
+  runNvidiaSmi?: (nvidiaSmi: string, timeoutMs: number, libraryDir?: string) => Promise<NvidiaSmiRun>;
 }
 
 const NVIDIA = '10de';
@@ -63,7 +65,7 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
   // loaded, start it now, beside the sysfs scan; otherwise call it only if the scan finds NVIDIA GPUs.
   const driverLoaded = (await fs.list(fs.abs('bus/pci/drivers'))).includes('nvidia');
   let smiCall: Promise<NvidiaSmiRun> | undefined = driverLoaded
-    ? callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs)
+    ? callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs, opts.nvidiaLibraryDir)
     : undefined;
   const [bus, net, rdma, uverbs, devNames, vfioNames, ibNodes] = await Promise.all([
     scanPciBus(fs),
@@ -89,7 +91,8 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
   for (const e of [...gpuEntries, ...accelEntries, ...tpuEntries]) selected.set(e.address, e);
   for (const a of nicAddresses) selected.set(a, bus.entries.get(a)!);
 
-  if (!smiCall && gpuEntries.length > 0) smiCall = callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs);
+  if (!smiCall && gpuEntries.length > 0)
+    smiCall = callSmi(opts.nvidiaSmi, opts.nvidiaSmiTimeoutMs, opts.nvidiaLibraryDir);
   const [functions, smiResult] = await Promise.all([
     Promise.all([...selected.values()].map((e) => readPciFunction(fs, bus, e))),
     smiCall ?? Promise.resolve(undefined),

@@ -21,6 +21,8 @@ export interface HealthManagerOptions {
   sysfsRoot: string;
   nvidiaSmi: string;
   nvidiaSmiTimeoutMs: number;
+  /** libnvidia-ml.so.1's directory under the driver root, for nvidia-smi's library path */
+  nvidiaLibraryDir?: string;
   /** --health-interval: nvidia-smi poll period */
   healthIntervalMs: number;
   /** --link-stable-time */
@@ -78,6 +80,7 @@ export class HealthManager {
     this.smi = new SmiHealthMonitor({
       verdicts: this.verdicts,
       nvidiaSmi: options.nvidiaSmi,
+      ...(options.nvidiaLibraryDir ? { libraryDir: options.nvidiaLibraryDir } : {}),
       timeoutMs: options.nvidiaSmiTimeoutMs,
       intervalMs: options.healthIntervalMs,
       ...(options.hooks ? { hooks: options.hooks } : {}),

@@ -9,11 +9,13 @@ import type { GpuAddress } from './xid-monitor.js';
 export interface SmiMonitorOptions extends GpuVerdictOptions {
   verdicts: HealthVerdicts;
   nvidiaSmi: string;
+  /** libnvidia-ml.so.1's directory under the driver root, for nvidia-smi's library path */
+  libraryDir?: string;
   timeoutMs: number;
   /** poll period (nvidia-smi is slow and may take seconds on 8-GPU hosts: never a hot path) */
   intervalMs: number;
   /** seam for tests: how one call is made */
-  run?: (nvidiaSmi: string, timeoutMs: number) => Promise<NvidiaSmiRun>;
+  run?: (nvidiaSmi: string, timeoutMs: number, libraryDir?: string) => Promise<NvidiaSmiRun>;
   hooks?: HealthHooks;
   /**
    * a GPU whose `gpu_recovery_action` asked for recovery now says `None`: the driver considers it recovered, so the
@@ -74,7 +76,7 @@ export class SmiHealthMonitor {
     if (this.gpus.length === 0) return;
     const run = this.options.run ?? runNvidiaSmi;
     const result = await timed(this.options.hooks, 'nvidia-smi', () =>
-      run(this.options.nvidiaSmi, this.options.timeoutMs),
+      run(this.options.nvidiaSmi, this.options.timeoutMs, this.options.libraryDir),
     );
     if (result.ok) {
       this.judgeReport(result.xml);

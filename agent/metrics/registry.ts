@@ -24,11 +24,18 @@ export class AgentMetrics implements HealthHooks {
   readonly scanDuration: Histogram<'monitor'>;
   readonly apiErrors: Counter<'component' | 'verb' | 'resource' | 'code'>;
   readonly kernelLogLostRecords: Counter;
+  readonly driverRootUsable: Gauge<'root'>;
 
   constructor(options: AgentMetricsOptions = {}) {
     if (options.labels) this.registry.setDefaultLabels(options.labels);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
+    this.driverRootUsable = new Gauge({
+      name: 'lockstep_driver_root_nvidia_smi',
+      help: 'Whether nvidia-smi was found under the driver root (--driver-root): 1 found, 0 missing (GPUs by PCI id only)',
+      labelNames: ['root'],
+      registers,
+    });
     this.deviceHealth = new Gauge({
       name: 'lockstep_device_health',
       help: 'Device health as a state set: 1 for the current state (healthy, unhealthy, unknown), 0 otherwise',
@@ -65,6 +72,11 @@ export class AgentMetrics implements HealthHooks {
       help: 'Kernel log records overwritten before the agent could read them',
       registers,
     });
+  }
+
+  /** Records whether nvidia-smi was found under the driver root. */
+  setDriverRoot(root: string, found: boolean): void {
+    this.driverRootUsable.set({ root }, found ? 1 : 0);
   }
 
   /** Mirrors the board into lockstep_device_health; returns the unsubscribe function. */

@@ -44,6 +44,7 @@ describe('deploy/ on the test cluster', () => {
     'deploy/base',
     'deploy/overlays/gpu-only',
     'deploy/overlays/nic-only',
+    'deploy/overlays/everywhere',
     'deploy/examples/vllm-lws',
     'deploy/examples/vllm-statefulset',
     'deploy/examples/sglang-lws',

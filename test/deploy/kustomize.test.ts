@@ -52,6 +52,7 @@ describe('deploy/base', () => {
       NODE_NAME: 'spec.nodeName',
       POD_UID: 'metadata.uid',
       POD_NAMESPACE: 'metadata.namespace',
+      LOCKSTEP_DRIVER_ROOT: '/driver-root',
       NODE_OPTIONS: '--max-semi-space-size=1',
       MALLOC_ARENA_MAX: '2',
     });
@@ -66,7 +67,10 @@ describe('deploy/base', () => {
       '/dev': true,
       '/dev/kmsg': true,
       '/run/udev': true,
+      '/driver-root': true,
     });
+    const driverRoot = (pod.volumes as JsonObject[]).find((v) => v.name === 'driver-root');
+    expect(at(driverRoot!, 'hostPath.path')).toBe('/');
     const hostPaths = (pod.volumes as JsonObject[]).map((v) => at(v, 'hostPath.path'));
     expect(hostPaths).toEqual(
       expect.arrayContaining(['/var/lib/kubelet/plugins_registry', '/var/run/cdi', '/dev/kmsg']),
@@ -125,6 +129,33 @@ describe('deploy/base', () => {
   it('includes the DeviceClasses', () => {
     const classes = objects.filter((o) => o.kind === 'DeviceClass').map((o) => at(o, 'metadata.name'));
     expect(classes.sort()).toEqual(['gpu.lockstep.dev', 'nic.lockstep.dev', 'tpu.lockstep.dev']);
+  });
+});
+
+describe('where the agent runs', () => {
+  const terms = (dir: string) =>
+    at(
+      find(kustomize(dir).objects, 'DaemonSet', 'lockstep-agent'),
+      'spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms',
+    ) as JsonObject[] | undefined;
+
+  it('base: only nodes with NVIDIA GPUs or NICs (NFD, GPU Operator), TPUs or the opt-in label; never control planes', () => {
+    const selected = terms('deploy/base')!.map((t) => t.matchExpressions as JsonObject[]);
+    expect(selected.map((e) => `${e[0]!.key} ${e[0]!.operator}`)).toEqual([
+      'feature.node.kubernetes.io/pci-10de.present In',
+      'feature.node.kubernetes.io/pci-15b3.present In',
+      'nvidia.com/gpu.present In',
+      'cloud.google.com/gke-tpu-accelerator Exists',
+      'lockstep.dev/agent In',
+    ]);
+    // terms are ORed: each must keep control-plane nodes out on its own
+    for (const e of selected)
+      expect(e).toContainEqual({ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' });
+  });
+
+  it('the everywhere overlay drops the affinity and keeps the rest of the base', () => {
+    expect(terms('deploy/overlays/everywhere')).toBeUndefined();
+    expect(kustomize('deploy/overlays/everywhere').objects.length).toBe(kustomize('deploy/base').objects.length);
   });
 });
 

@@ -27,6 +27,17 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag(
         {
+          flags: '--driver-root <dir>',
+          description:
+            'the host’s NVIDIA driver root as mounted in the container (/ or the GPU Operator’s /run/nvidia/driver): nvidia-smi and libnvidia-ml.so.1 are found under it',
+          default: '/',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
           flags: '--nvidia-smi-timeout <duration>',
           description: 'timeout of one nvidia-smi call',
           default: '10s',

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Agent } from '../../../agent/agent.js';
 import type { DeviceType } from '../../../agent/discovery/device-types.js';
+import { findDriverTools } from '../../../agent/discovery/driver-root.js';
 import type { NicExclusion } from '../../../agent/discovery/nic-exclude.js';
 import { parseHttpAddress } from '../../../agent/metrics/server.js';
 import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
@@ -21,6 +22,7 @@ export interface AgentFlags {
   sysfsRoot: string;
   devRoot: string;
   nvidiaSmi: string;
+  driverRoot: string;
   nvidiaSmiTimeout: number;
   rescanInterval: number;
   deviceTypes: DeviceType[];
@@ -85,13 +87,19 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       log.info({ node: flags.nodeName, driver: flags.driverName, removed }, 'removed this node’s ResourceSlices');
       return 0;
     }
+    const tools = await findDriverTools(flags.driverRoot);
+    // an explicit --nvidia-smi wins over the one under the driver root (the library path still comes from the root)
+    const explicitSmi = flags.nvidiaSmi !== 'nvidia-smi';
     const agent = new Agent({
       nodeName: flags.nodeName,
       driverName: flags.driverName,
       client,
       sysfsRoot: flags.sysfsRoot,
       devRoot: flags.devRoot,
-      nvidiaSmi: flags.nvidiaSmi,
+      nvidiaSmi: explicitSmi ? flags.nvidiaSmi : tools.nvidiaSmi,
+      driverRoot: explicitSmi
+        ? { root: flags.driverRoot, found: true, ...(tools.libraryDir ? { libraryDir: tools.libraryDir } : {}) }
+        : { root: flags.driverRoot, ...tools },
       nvidiaSmiTimeoutMs: flags.nvidiaSmiTimeout,
       rescanIntervalMs: flags.rescanInterval,
       deviceTypes: flags.deviceTypes,

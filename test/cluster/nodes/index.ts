@@ -71,6 +71,8 @@ export interface SimulatedNode {
   devRoot: string;
   /** a /bin/sh script; absent (path does not exist) on nodes without NVIDIA GPUs until setNvidiaSmi is called */
   nvidiaSmiPath: string;
+  /** the driver root (`--driver-root`): nvidia-smi at usr/bin/nvidia-smi, libnvidia-ml.so.1 in usr/lib/x86_64-linux-gnu */
+  driverRoot: string;
   kmsgPath: string;
   expected: ExpectedNode;
   /** appends `<prio>,<seq>,<usec>,-;<text>` records (one per line of text) to the kernel-log file */
@@ -117,12 +119,19 @@ export async function buildSimulatedNode(
   }
   const sys = join(dir, 'sys');
   const dev = join(dir, 'dev');
-  const bin = join(dir, 'bin');
+  // the host's NVIDIA driver root as a real node has it (nvidia-smi in usr/bin, NVML in the multiarch lib dir), so the
+  // agent can be run through --driver-root as the DaemonSet runs it
+  const driverRoot = join(dir, 'driver-root');
+  const bin = join(driverRoot, 'usr/bin');
+  const lib = join(driverRoot, 'usr/lib/x86_64-linux-gnu');
   await Promise.all([
     mkdir(sys, { recursive: true }),
     mkdir(dev, { recursive: true }),
     mkdir(bin, { recursive: true }),
+    mkdir(lib, { recursive: true }),
   ]);
+  // a stand-in for the library (nothing loads it: the fake nvidia-smi is a script)
+  await writeFile(join(lib, 'libnvidia-ml.so.1'), '');
   const built = await BUILDERS[kind](sys, dev);
   const nvidiaSmiPath = join(bin, 'nvidia-smi');
   const xmlPath = join(bin, 'nvidia-smi.xml');
@@ -149,6 +158,7 @@ export async function buildSimulatedNode(
     sysfsRoot: sys,
     devRoot: dev,
     nvidiaSmiPath,
+    driverRoot,
     kmsgPath,
     expected: built.expected,
     async appendKernelLog(text, o = {}) {

@@ -108,7 +108,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       `--node-name=${name}`,
       `--sysfs-root=${node.sysfsRoot}`,
       `--dev-root=${node.devRoot}`,
-      `--nvidia-smi=${node.nvidiaSmiPath}`,
+      `--driver-root=${node.driverRoot}`,
       `--kmsg=${node.kmsgPath}`,
       `--plugin-registry-dir=${registryDir}`,
       `--plugin-dir=${pluginDir}`,

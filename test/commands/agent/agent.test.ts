@@ -41,8 +41,9 @@ function agentArgs(extra: string[] = []): string[] {
     node.sysfsRoot,
     '--dev-root',
     node.devRoot,
-    '--nvidia-smi',
-    node.nvidiaSmiPath,
+    // as the DaemonSet runs it: the host's driver root mounted, nvidia-smi found under it
+    '--driver-root',
+    node.driverRoot,
     '--kmsg',
     node.kmsgPath,
     '--state-dir',
@@ -106,7 +107,10 @@ describe('lockstep agent', () => {
       () => first.output(),
     );
     const [slice] = slicesOf('gpu-node-1');
-    expect(slice!.spec.devices!.filter((d) => d.name.startsWith('gpu-'))).toHaveLength(8);
+    const gpus = slice!.spec.devices!.filter((d) => d.name.startsWith('gpu-'));
+    expect(gpus).toHaveLength(8);
+    // identity that only nvidia-smi knows: it ran from the driver root
+    for (const gpu of gpus) expect(gpu.attributes?.uuid?.string).toMatch(/^GPU-/);
     // the health monitors' first verdicts (e.g. a NIC whose link is down) may republish once: let that settle
     await settled(() => api.counters.writes({ resource: 'resourceslices' }), 1000);
     first.child.kill('SIGTERM');
@@ -126,6 +130,32 @@ describe('lockstep agent', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output()).toBe(0);
     expect(api.counters.writes({ resource: 'resourceslices' })).toBe(writes);
+  });
+
+  it('a driver root without nvidia-smi: one error line, and GPUs still published by PCI identity', async () => {
+    const emptyRoot = await mkdtemp(join(tmpdir(), 'empty-driver-root-'));
+    try {
+      const run = startAgent(['--driver-root', emptyRoot, '--node-name', 'gpu-node-2', '--log-level', 'error']);
+      await waitFor(
+        () => slicesOf('gpu-node-2').length === 1,
+        'slices of the second node',
+        20_000,
+        () => run.output(),
+      );
+      const gpus = slicesOf('gpu-node-2')[0]!.spec.devices!.filter((d) => d.name.startsWith('gpu-'));
+      expect(gpus).toHaveLength(8);
+      expect(gpus.every((d) => d.attributes?.uuid === undefined)).toBe(true);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      const errors = run
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"level":50'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain(`no nvidia-smi under the driver root ${emptyRoot}`);
+    } finally {
+      await rm(emptyRoot, { recursive: true, force: true });
+    }
   });
 
   it('--uninstall removes this node’s slices and exits 0', async () => {
