@@ -182,7 +182,9 @@ export class LeaseHolder {
       if (this.refusedByApi(err)) return;
       if (!isNotFound(err)) throw err;
     }
-    if (this.unguarded) {
+    // the Lease API answers again with a Lease: from now on publish only while holding it (a missing Lease in a
+    // missing namespace keeps this process unguarded without flapping between holding and not)
+    if (this.unguarded && lease) {
       this.unguarded = false;
       this.log.info({ lease: this.options.name }, 'the Lease API answers again: publishing only while holding it');
       this.setHolding(false);
@@ -226,6 +228,7 @@ export class LeaseHolder {
         });
       }
       this.lease = written;
+      this.unguarded = false;
       this.seen = { resourceVersion: written.metadata.resourceVersion ?? '', observedAt: now };
       this.renewed(now);
       if (step !== 'renew') this.log.info({ lease: this.options.name }, 'took the lease: publishing for this node');
