@@ -1,6 +1,8 @@
 import { applyGang } from './gang.js';
+import { applyGpuClaims } from './gpu-claims.js';
 import { isObject, type Json, type JsonObject, objectAt, stringAt } from './json.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
+import { podTemplates } from './review.js';
 import { injectWorkload, isWorkload, WORKLOAD_KINDS } from './workloads.js';
 
 /**
@@ -29,7 +31,10 @@ export function injectObject(input: Json, options: InjectOptions, report: Inject
   const copy = structuredClone(input);
   const before = report.changes.length;
   injectWorkload(copy, options, report);
-  const added = applyGang(copy, options.gang, report);
+  const added = [
+    ...applyGpuClaims(copy, podTemplates(copy), options.gpuClaims, report),
+    ...applyGang(copy, options.gang, report),
+  ];
   if (added.length > 0) report.objects = [...(report.objects ?? []), ...added];
   return report.changes.length === before ? input : copy;
 }

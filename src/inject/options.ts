@@ -1,5 +1,6 @@
 import type { DetectedEngine } from './engine.js';
 import type { GangPlan } from './gang.js';
+import type { GpuClaimsMode } from './gpu-claims.js';
 import type { JsonObject } from './json.js';
 
 export interface InjectOptions {
@@ -25,6 +26,8 @@ export interface InjectOptions {
   tlsSecret?: string;
   /** gang scheduling: the scheduling.k8s.io version to write a group's PodGroup in, or why not (gang.ts) */
   gang?: GangPlan;
+  /** turn `nvidia.com/gpu: N` limits into a ResourceClaimTemplate of N lockstep GPUs (`nic`: each with a NIC) */
+  gpuClaims?: GpuClaimsMode;
 }
 
 /** One `--command`: `[TARGET=]COMMAND`, the target naming a template (leader, worker, a replicated job) or container. */

@@ -12,7 +12,7 @@ function flatten(values: readonly Json[]): JsonObject[] {
   });
 }
 
-function podTemplates(object: JsonObject): JsonObject[] {
+export function podTemplates(object: JsonObject): JsonObject[] {
   const spec = objectAt(object, 'spec');
   switch (stringAt(object, 'kind')) {
     case 'LeaderWorkerSet': {

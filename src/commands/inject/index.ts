@@ -21,6 +21,8 @@ export interface InjectFlags {
   gang?: boolean;
   /** scheduling.k8s.io version to write without asking the cluster */
   gangApiVersion?: string;
+  /** `true` when given without a value */
+  gpuClaims?: 'gpus' | 'nic' | true;
   kubeconfig?: string;
 }
 
@@ -138,6 +140,17 @@ export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
           flags: '--gang',
           description:
             'give each StatefulSet, indexed Job and one-replica LeaderWorkerSet group a PodGroup with gang minCount = group size, so it is scheduled whole or not at all (default: when the cluster serves scheduling.k8s.io PodGroups, asked through --kubeconfig)',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--gpu-claims [with]',
+          description:
+            'turn nvidia.com/gpu: N limits into a ResourceClaimTemplate of N lockstep GPUs (DRA allocation and topology); --gpu-claims=nic gives each GPU a NIC on its PCIe root',
+          choices: ['gpus', 'nic'],
         },
         env,
       ),

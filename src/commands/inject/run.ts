@@ -35,6 +35,7 @@ export async function runInject(flags: InjectFlags): Promise<void> {
     passThrough: flags.passThrough,
     ...(flags.tlsSecret ? { tlsSecret: flags.tlsSecret } : {}),
     gang: await gangPlanFor(flags),
+    ...(flags.gpuClaims ? { gpuClaims: flags.gpuClaims === true ? 'gpus' : flags.gpuClaims } : {}),
   };
   let result: ReturnType<typeof injectText>;
   try {
