@@ -17,8 +17,8 @@ import { join } from 'node:path';
  * is not taken; the root is never written to.
  */
 
-export const NVIDIA_SMI_DIRS = ['usr/bin', 'bin', 'usr/sbin', 'usr/local/bin', 'usr/local/nvidia/bin'] as const;
-export const NVML_LIBRARY_DIRS = [
+const NVIDIA_SMI_DIRS = ['usr/bin', 'bin', 'usr/sbin', 'usr/local/bin', 'usr/local/nvidia/bin'] as const;
+const NVML_LIBRARY_DIRS = [
   'usr/lib/x86_64-linux-gnu',
   'usr/lib/aarch64-linux-gnu',
   'usr/lib64',
