@@ -40,6 +40,8 @@ interface PodState {
 }
 
 const COMPONENT = 'lockstep-agent';
+/** The field manager of the agent's server-side applies (what managedFields names as the condition's owner). */
+const FIELD_MANAGER = 'lockstep-agent';
 
 /**
  * Tells the pods on this node about the health of the devices they hold: the `lockstep.dev/DevicesHealthy` pod
@@ -216,10 +218,14 @@ export class PodHealthReporter {
     const name = pod.metadata.name ?? '';
     let updated: Pod;
     try {
+      // Server-side apply: the agent owns exactly its one condition (conditions are a list keyed by type), so
+      // the kubelet's own conditions are never rewritten and managedFields shows who set DevicesHealthy. Forced,
+      // because the agent is the authority on that condition even when someone else set it by hand.
       updated = await this.options.client.patch<Pod>(
         resourcePath(PODS, { namespace, name, subresource: 'status' }),
-        { status: { conditions: [condition] } },
-        'strategic',
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, status: { conditions: [condition] } },
+        'apply',
+        { fieldManager: FIELD_MANAGER, force: true },
       );
     } catch (err) {
       if (isNotFound(err)) return; // the pod is gone

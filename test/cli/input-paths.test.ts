@@ -4,7 +4,10 @@
  * they are a directory, a special file, not readable or behind a non-directory, instead of being taken for absent
  * or failing deep inside a parser. Run through the real bundles, as users run them.
  *
- * "Not readable" needs a process that permissions apply to: as root (CI) the program runs as `nobody`.
+ * "Not readable" needs a process that permissions apply to: as root (CI) the program runs without the capabilities
+ * that let root ignore file modes (setpriv drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH), so the modes apply to it as
+ * the files' owner. Running it as another user instead would fail for the wrong reason wherever the checkout itself is
+ * private to root (a fresh clone under a 0700 `mktemp -d`).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,16 +33,16 @@ const secret = join(root, 'secret');
 writeFileSync(secret, 'apiVersion: v1\nkind: Config\n');
 chmodSync(secret, 0o000);
 
-const NOBODY = 65534;
-/** Runs a bundle as a user the file permissions apply to (nobody when we are root). */
+/** Runs a bundle so that file permissions apply to it (as root: without the capabilities that bypass them). */
 function runAsUser(name: 'lockstep' | 'kubectl-lockstep', args: string[]) {
   const bundle = name === 'lockstep' ? join(DIST, 'lockstep.mjs') : join(DIST, 'plugin', `${name}.mjs`);
+  const command = [process.execPath, '--', bundle, ...args];
   const asRoot = process.getuid?.() === 0;
-  const r = spawnSync(process.execPath, ['--', bundle, ...args], {
+  const argv = asRoot ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--', ...command] : command;
+  const r = spawnSync(argv[0]!, argv.slice(1), {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: root },
     timeout: 60_000,
-    ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
   });
   return { status: r.status, stderr: r.stderr };
 }

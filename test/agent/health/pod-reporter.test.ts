@@ -159,4 +159,63 @@ describe('PodHealthReporter against the API server double', () => {
     expect(condition('late-starter')?.message).toContain('gpu-7: row-remap-pending');
     await reporter.stop();
   });
+
+  it('owns only its condition by server-side apply: the kubelet conditions stay, managedFields names the agent', async () => {
+    podWithClaim('shared-status', ['gpu-8']);
+    // the kubelet's own conditions, written before the agent speaks
+    const live = api.store.find('pods', 'shared-status', 'team');
+    if (!live) throw new Error('the pod was not created');
+    api.store.updateStatus(
+      'pods',
+      {
+        ...live,
+        status: {
+          phase: 'Running',
+          conditions: [
+            { type: 'Ready', status: 'True' },
+            { type: 'PodScheduled', status: 'True' },
+          ],
+        },
+      } as typeof live,
+      { namespace: 'team' },
+    );
+    const board = new DeviceHealthBoard();
+    board.set('gpu-8', { state: 'healthy' });
+    const reporter = new PodHealthReporter({ client, board, nodeName: NODE, driverName: 'lockstep.dev' });
+    reporter.start();
+    await reporter.synced();
+    await waitFor(() => condition('shared-status')?.status === 'True', 'the True condition');
+    board.set('gpu-8', { state: 'unhealthy', reason: 'XID-79-fallen-off-bus' }, 'xid');
+    await waitFor(() => condition('shared-status')?.status === 'False', 'the False condition');
+    await reporter.stop();
+
+    const pod = await client.get<Pod>('/api/v1/namespaces/team/pods/shared-status');
+    expect((pod.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort()).toEqual([
+      'PodScheduled=True',
+      'Ready=True',
+      `${CONDITION_DEVICES_HEALTHY}=False`,
+    ]);
+    const managedFields = (pod.metadata as { managedFields?: { manager?: string }[] }).managedFields ?? [];
+    const applied = managedFields.filter((e) => e.manager === 'lockstep-agent');
+    expect(applied).toEqual([
+      expect.objectContaining({
+        operation: 'Apply',
+        subresource: 'status',
+        fieldsV1: {
+          'f:status': {
+            'f:conditions': {
+              [`k:{"type":"${CONDITION_DEVICES_HEALTHY}"}`]: {
+                '.': {},
+                'f:type': {},
+                'f:status': {},
+                'f:reason': {},
+                'f:message': {},
+                'f:lastTransitionTime': {},
+              },
+            },
+          },
+        },
+      }),
+    ]);
+  });
 });

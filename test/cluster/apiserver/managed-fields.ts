@@ -4,8 +4,10 @@
  * change a field another manager owns is a 409 Conflict naming both, unless forced, in which case ownership moves;
  * fields an applier stops applying are removed when nobody else owns them.
  *
- * Simplifications, all on the side of "same answer for the objects the project writes": a list whose items all have
- * a `name` is a map keyed by name (containers, env, volumes, ports with names…); every other list is atomic.
+ * Simplifications, all on the side of "same answer for the objects the project writes": a `conditions` list whose
+ * items all have a `type` is a map keyed by type (as every `+listType=map +listMapKey=type` conditions list is); any
+ * other list whose items all have a `name` is a map keyed by name (containers, env, volumes, ports with names…); every
+ * other list is atomic.
  *
  * Threats: a client sending its own managedFields (ignored on input, as a full replace of them is not offered);
  * appliers fighting over a field (409 with the other manager's name, never a silent overwrite); a manager name missing
@@ -30,12 +32,20 @@ export interface ManagedFieldsEntry {
 
 const METADATA_TRACKED = new Set(['labels', 'annotations', 'finalizers', 'ownerReferences']);
 
-function keyedList(list: unknown[]): boolean {
-  return list.length > 0 && list.every((item) => isRecord(item) && typeof item.name === 'string');
+/** The key field of a list held under `field` (`f:conditions`…), or undefined when the list is atomic. */
+function listKey(list: unknown[], field: Segment | undefined): string | undefined {
+  const key = field === 'f:conditions' ? 'type' : 'name';
+  return list.length > 0 && list.every((item) => isRecord(item) && typeof item[key] === 'string') ? key : undefined;
 }
 
-function itemSegment(item: Record<string, unknown>): Segment {
-  return `k:${JSON.stringify({ name: item.name })}`;
+function itemSegment(item: Record<string, unknown>, key: string): Segment {
+  return `k:${JSON.stringify({ [key]: item[key] })}`;
+}
+
+/** The item a `k:{"type":"Ready"}` segment names. */
+function matchesSegment(item: unknown, seg: Segment): boolean {
+  const wanted = JSON.parse(seg.slice(2)) as Record<string, unknown>;
+  return isRecord(item) && Object.entries(wanted).every(([k, v]) => item[k] === v);
 }
 
 /** The leaf paths an object sets (what its writer owns). `status` only for the status subresource. */
@@ -48,9 +58,10 @@ export function fieldSet(obj: Record<string, unknown>, part: 'main' | 'status', 
       for (const k of keys) walk(value[k], [...path, `f:${k}`]);
       return;
     }
-    if (Array.isArray(value) && keyedList(value)) {
+    const key = Array.isArray(value) ? listKey(value, path[path.length - 1]) : undefined;
+    if (Array.isArray(value) && key) {
       for (const item of value as Record<string, unknown>[]) {
-        const itemPath = [...path, itemSegment(item)];
+        const itemPath = [...path, itemSegment(item, key)];
         out.add(JSON.stringify([...itemPath, '.']));
         for (const k of Object.keys(item)) walk(item[k], [...itemPath, `f:${k}`]);
       }
@@ -106,9 +117,8 @@ function valueAt(obj: unknown, path: FieldPath): unknown {
       if (!isRecord(cur)) return undefined;
       cur = cur[seg.slice(2)];
     } else {
-      const key = JSON.parse(seg.slice(2)) as { name: string };
       if (!Array.isArray(cur)) return undefined;
-      cur = cur.find((i) => isRecord(i) && i.name === key.name);
+      cur = cur.find((i) => matchesSegment(i, seg));
     }
   }
   return cur;
@@ -121,28 +131,27 @@ function removeAt(obj: Record<string, unknown>, path: FieldPath): void {
   const last = parentPath[parentPath.length - 1];
   if (last.startsWith('f:') && isRecord(parent)) delete parent[last.slice(2)];
   else if (last.startsWith('k:') && Array.isArray(parent)) {
-    const key = JSON.parse(last.slice(2)) as { name: string };
-    const i = parent.findIndex((item) => isRecord(item) && item.name === key.name);
+    const i = parent.findIndex((item) => matchesSegment(item, last));
     if (i >= 0) parent.splice(i, 1);
   }
 }
 
-/** Applied configuration merged over the live object: maps deep, keyed lists by name, other lists replaced. */
-function mergeApplied(live: unknown, applied: unknown): unknown {
+/** Applied configuration merged over the live object: maps deep, keyed lists by their key, other lists replaced. */
+function mergeApplied(live: unknown, applied: unknown, field?: Segment): unknown {
   if (isRecord(live) && isRecord(applied)) {
     const out: Record<string, unknown> = { ...live };
-    for (const [k, v] of Object.entries(applied)) out[k] = v === null ? undefined : mergeApplied(live[k], v);
+    for (const [k, v] of Object.entries(applied)) out[k] = v === null ? undefined : mergeApplied(live[k], v, `f:${k}`);
     for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
     return out;
   }
-  if (Array.isArray(live) && Array.isArray(applied) && keyedList(applied) && keyedList(live)) {
+  const key = Array.isArray(applied) ? listKey(applied, field) : undefined;
+  if (Array.isArray(live) && Array.isArray(applied) && key && listKey(live, field) === key) {
+    const keyOf = (item: unknown) => (item as Record<string, unknown>)[key];
     const out = live.map((item) => {
-      const match = applied.find((a) => (a as Record<string, unknown>).name === (item as Record<string, unknown>).name);
+      const match = applied.find((a) => keyOf(a) === keyOf(item));
       return match ? mergeApplied(item, match) : item;
     });
-    for (const a of applied)
-      if (!live.some((item) => (item as Record<string, unknown>).name === (a as Record<string, unknown>).name))
-        out.push(a);
+    for (const a of applied) if (!live.some((item) => keyOf(item) === keyOf(a))) out.push(a);
     return out;
   }
   return structuredClone(applied);
@@ -234,7 +243,11 @@ function render(path: FieldPath): string {
   return path
     .filter((s) => s !== '.')
     .map((s) =>
-      s.startsWith('f:') ? `.${s.slice(2)}` : `[name="${(JSON.parse(s.slice(2)) as { name: string }).name}"]`,
+      s.startsWith('f:')
+        ? `.${s.slice(2)}`
+        : `[${Object.entries(JSON.parse(s.slice(2)) as Record<string, unknown>)
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(',')}]`,
     )
     .join('');
 }
