@@ -1,5 +1,5 @@
 import { COORDINATOR_PORT, TOKEN_AUDIENCE } from '../contract/names.js';
-import { SERVICE_ACCOUNT_DIR } from '../kube/config.js';
+import { SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
 
 /**
  * The names `lockstep inject` writes into pod templates. They are fixed so a second injection finds (and leaves

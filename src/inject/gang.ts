@@ -28,6 +28,9 @@ const WORKLOAD_POD_GROUP = 'group';
 
 export const SCHEDULING_GROUP = 'scheduling.k8s.io';
 
+/** The scheduling.k8s.io versions `--gang-api-version` accepts: v1alpha1 Workloads (1.35), v1alpha2/v1beta1 PodGroups. */
+export const GANG_API_VERSIONS = ['v1alpha1', 'v1alpha2', 'v1beta1'] as const;
+
 function positiveInt(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
 }

@@ -13,8 +13,6 @@ import { type GangPlan, SCHEDULING_GROUP } from '../../inject/gang.js';
 import { ApiError, KubeClient } from '../../kube/client.js';
 import { loadKubeConfig } from '../../kube/config.js';
 
-export const GANG_API_VERSIONS = ['v1alpha1', 'v1alpha2', 'v1beta1'] as const;
-
 /** Discovery is a couple of small GETs; a cluster slower than this is treated as not answering. */
 const DISCOVERY_TIMEOUT_MS = 5000;
 

@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { byteSizeParser, flag, formatByteSize, logLevelFlag, parseNonEmpty } from '../../cli/options.js';
+import { GANG_API_VERSIONS } from '../../inject/gang.js';
 import { ENGINES } from '../run/index.js';
 import { kubeconfigFlag } from '../shared-flags.js';
-import { GANG_API_VERSIONS } from './gang-discovery.js';
 
 export interface InjectFlags {
   filename?: string;
