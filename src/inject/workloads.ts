@@ -50,9 +50,25 @@ export function injectWorkload(object: JsonObject, options: InjectOptions, repor
       return;
     case 'Job':
       injectJob(id, name, spec, options, report);
+      warnIfExisting(
+        object,
+        id,
+        'its pod template (spec.template) cannot change on an existing Job',
+        `job ${name}`,
+        report,
+      );
       return;
     case 'JobSet':
       injectJobSet(id, name, spec, options, report);
+      // a suspended JobSet accepts new pod templates; a running one refuses any change to replicatedJobs
+      if (spec.suspend !== true)
+        warnIfExisting(
+          object,
+          id,
+          'spec.replicatedJobs cannot change on an existing JobSet that is not suspended',
+          `jobset ${name}`,
+          report,
+        );
       return;
     default:
       throw new InjectError(`${id}: not a kind lockstep injects`);
@@ -134,6 +150,17 @@ function plan(
 function exists(object: JsonObject): boolean {
   const metadata = objectAt(object, 'metadata');
   return stringAt(metadata, 'uid') !== undefined || stringAt(metadata, 'resourceVersion') !== undefined;
+}
+
+/**
+ * Warns, for an object read from a cluster, that the API server will refuse the injected change to an immutable field,
+ * and names the recreate step (README: "Existing workloads"); nothing is warned for a manifest written by hand.
+ */
+function warnIfExisting(object: JsonObject, id: string, what: string, resource: string, report: InjectReport): void {
+  if (!exists(object)) return;
+  report.warnings.push(
+    `${id} exists already (it has metadata.uid/resourceVersion): ${what} and the API server will refuse the update; recreate it: kubectl delete ${resource}, then apply this output (README: "Existing workloads")`,
+  );
 }
 
 function injectStatefulSet(

@@ -358,3 +358,27 @@ describe('immutable fields of an object that exists', () => {
     },
   );
 });
+
+describe('immutable pod templates of Jobs and JobSets that exist', () => {
+  const existing = { uid: 'u-1', resourceVersion: '42' };
+  it.each([
+    ['a Job read from a cluster', job({}), existing, /kubectl delete job j, then apply this output/],
+    ['a Job written by hand', job({}), {}, undefined],
+    ['a running JobSet read from a cluster', jobset({}), existing, /kubectl delete jobset js, then apply/],
+    [
+      'a suspended JobSet read from a cluster (it accepts new templates)',
+      jobset({ suspend: true }),
+      existing,
+      undefined,
+    ],
+    ['a JobSet written by hand', jobset({}), {}, undefined],
+  ] as const)('%s', (_what, object, meta, warning) => {
+    object.metadata = { ...(object.metadata as JsonObject), ...meta };
+    const { output, report } = injectText(stringify(object), { image: IMAGE });
+    // the template is still injected: the warning says what the API server will do with it
+    expect(output).toContain('lockstep');
+    const found = report.warnings.filter((w) => /exists already/.test(w));
+    if (warning === undefined) expect(found).toEqual([]);
+    else expect(found).toEqual([expect.stringMatching(warning)]);
+  });
+});

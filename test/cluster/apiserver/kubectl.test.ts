@@ -94,6 +94,94 @@ describe('real kubectl against the API server double', () => {
     expect(rejected.stderr).toContain('spec.devices[0].name: Invalid value: "GPU_0"');
   });
 
+  it('refuses updates to immutable workload fields as the API server does; mutable ones pass', async () => {
+    const sts = (policy: string, replicas: number) =>
+      `apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\n  namespace: ml\nspec:\n  replicas: ${replicas}\n  serviceName: web\n  podManagementPolicy: ${policy}\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: i}]}\n`;
+    const job = (image: string, completions: number, parallelism: number) =>
+      `apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: train\n  namespace: ml\nspec:\n  completionMode: Indexed\n  completions: ${completions}\n  parallelism: ${parallelism}\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: ${image}}]\n`;
+    const file = join(dir, 'workload.yaml');
+    const apply = async (text: string) => {
+      writeFileSync(file, text);
+      return kubectl('apply', '-f', file);
+    };
+    expect((await apply(sts('OrderedReady', 2))).code).toBe(0);
+    expect((await apply(sts('OrderedReady', 3))).stdout).toContain('statefulset.apps/web configured');
+    const policy = await apply(sts('Parallel', 3));
+    expect(policy.code).toBe(1);
+    expect(policy.stderr).toContain(
+      'The StatefulSet "web" is invalid: spec: Forbidden: updates to statefulset spec for fields other than',
+    );
+    expect(api.store.get('statefulsets', 'web', 'ml').spec).toMatchObject({ podManagementPolicy: 'OrderedReady' });
+
+    expect((await apply(job('i', 2, 2))).code).toBe(0);
+    const template = await apply(job('j', 2, 2));
+    expect(template.code).toBe(1);
+    expect(template.stderr).toContain('spec.template: Invalid value');
+    expect(template.stderr).toContain('field is immutable');
+    // an elastic indexed Job changes completions and parallelism together
+    expect((await apply(job('i', 3, 3))).code).toBe(0);
+    const completions = await apply(job('i', 4, 3));
+    expect(completions.code).toBe(1);
+    expect(completions.stderr).toContain('spec.completions: Invalid value: 4: field is immutable');
+  });
+
+  it('refuses the immutable StatefulSet change through replace, every patch type and server-side apply', async () => {
+    const sts = (policy: string, replicas: number) =>
+      `apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\n  namespace: ml\nspec:\n  replicas: ${replicas}\n  serviceName: db\n  podManagementPolicy: ${policy}\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: c, image: i}]}\n`;
+    const file = join(dir, 'db.yaml');
+    const withFile = (text: string) => {
+      writeFileSync(file, text);
+      return file;
+    };
+    expect((await kubectl('create', '-f', withFile(sts('OrderedReady', 1)))).code).toBe(0);
+    const forbidden =
+      "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+    const attempts: [string, string[]][] = [
+      ['replace', ['replace', '-f', withFile(sts('Parallel', 1))]],
+      [
+        'strategic patch',
+        ['patch', 'statefulset', 'db', '-n', 'ml', '-p', '{"spec":{"podManagementPolicy":"Parallel"}}'],
+      ],
+      [
+        'merge patch',
+        ['patch', 'statefulset', 'db', '-n', 'ml', '--type=merge', '-p', '{"spec":{"serviceName":"other"}}'],
+      ],
+      [
+        'JSON patch',
+        [
+          'patch',
+          'statefulset',
+          'db',
+          '-n',
+          'ml',
+          '--type=json',
+          '-p',
+          '[{"op":"replace","path":"/spec/selector/matchLabels/app","value":"x"}]',
+        ],
+      ],
+    ];
+    for (const [what, args] of attempts) {
+      const r = await kubectl(...args);
+      expect(r.code, what).toBe(1);
+      expect(r.stderr, what).toContain(`The StatefulSet "db" is invalid: ${forbidden}`);
+    }
+    const ssa = await kubectl('apply', '--server-side', '--force-conflicts', '-f', withFile(sts('Parallel', 1)));
+    expect(ssa.code).toBe(1);
+    expect(ssa.stderr).toContain(forbidden);
+    expect(api.store.get('statefulsets', 'db', 'ml').spec).toMatchObject({
+      podManagementPolicy: 'OrderedReady',
+      serviceName: 'db',
+      selector: { matchLabels: { app: 'db' } },
+    });
+    // the mutable fields still change through each path
+    expect((await kubectl('patch', 'statefulset', 'db', '-n', 'ml', '-p', '{"spec":{"replicas":2}}')).code).toBe(0);
+    expect((await kubectl('replace', '-f', withFile(sts('OrderedReady', 3)))).code).toBe(0);
+    expect(
+      (await kubectl('apply', '--server-side', '--force-conflicts', '-f', withFile(sts('OrderedReady', 4)))).code,
+    ).toBe(0);
+    expect(api.store.get('statefulsets', 'db', 'ml').spec).toMatchObject({ replicas: 4 });
+  });
+
   it('get -w sees an event, and delete removes the object', async () => {
     const watcher = execFile('kubectl', [
       '--kubeconfig',

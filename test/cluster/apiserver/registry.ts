@@ -415,10 +415,10 @@ export class Registry {
     try {
       switch (type) {
         case 'json':
-          patched = applyJsonPatch(old, patch);
+          patched = applyJsonPatch(structuredClone(old), patch);
           break;
         case 'merge':
-          patched = applyMergePatch(old, patch);
+          patched = applyMergePatch(structuredClone(old), patch);
           break;
         case 'strategic':
           if (spec.custom)
@@ -427,7 +427,7 @@ export class Registry {
               'UnsupportedMediaType',
               'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
             );
-          patched = applyStrategicMergePatch(old, patch);
+          patched = applyStrategicMergePatch(structuredClone(old), patch);
           break;
         case 'apply': {
           if (!isRecord(patch)) throw badRequest('the applied configuration is not an object');

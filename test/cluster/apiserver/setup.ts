@@ -32,6 +32,12 @@ import {
   validateResourceSlice,
 } from './validation/resource.js';
 import { crdFieldErrors, decodeErrorMessage, type Schema, SchemaSet } from './validation/schema.js';
+import {
+  validateJobSetUpdate,
+  validateJobUpdate,
+  validateLeaderWorkerSetUpdate,
+  validateStatefulSetUpdate,
+} from './validation/workloads.js';
 
 export interface ValidationSettings {
   deviceTaints: boolean;
@@ -173,11 +179,17 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     } else if (spec.group === 'scheduling.k8s.io' && spec.kind === 'PodGroup') {
       semantic = validatePodGroup;
     }
+    // immutable-field checks of the injected workloads; kept apart from the schema choice below, since the authored
+    // apps/batch schemas would otherwise shadow them
+    if (spec.kind === 'LeaderWorkerSet') semantic = validateLeaderWorkerSetUpdate;
+    else if (spec.kind === 'JobSet') semantic = validateJobSetUpdate;
+    else if (spec.group === 'apps' && spec.kind === 'StatefulSet') semantic = validateStatefulSetUpdate;
+    else if (spec.group === 'batch' && spec.kind === 'Job') semantic = validateJobUpdate;
     const authored = authoredKindSchema(spec.group, spec.version, spec.kind);
     if (authored) {
       structural = { set: authoredSchemaSet, name: authored, crd: false, pruneOnly: true };
-    } else if (spec.kind === 'LeaderWorkerSet' && hasSharedK8s(LWS_CRD)) {
-      structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
+    } else if (spec.kind === 'LeaderWorkerSet') {
+      if (hasSharedK8s(LWS_CRD)) structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
     } else if (spec.kind === 'JobSet') {
       structural = { set: jobSetSchemaSet, name: 'JobSet', crd: true };
     }
