@@ -116,6 +116,9 @@ export class Agent {
   /** other managers register readiness checks here (`http.addReadinessCheck(name, check)`) */
   readonly http: AgentHttpServer | undefined;
   private started: Manager[] = [];
+  /** the start under way or done: stop() waits for it, so a manager started late is still stopped */
+  private starting: Promise<void> | undefined;
+  private stopRequested = false;
   /** device names an older agent published → today's names (empty unless this node was upgraded with claims) */
   private aliases: DeviceAliases = new Map();
 
@@ -315,15 +318,30 @@ export class Agent {
     }
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts the managers in order. A stop() that comes while this runs (SIGTERM during start-up) ends it after the
+   * manager being started: nothing is started after the stop, so no socket or timer outlives it.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.startManagers();
+    return this.starting;
+  }
+
+  private async startManagers(): Promise<void> {
     for (const manager of this.managers) {
+      if (this.stopRequested) return;
       await manager.start();
       this.started.push(manager);
     }
   }
 
-  /** Stops in reverse order. The API keeps this node's slices: only `--uninstall` removes them. */
+  /**
+   * Stops in reverse order, after a start still under way has finished the manager it was starting. The API keeps
+   * this node's slices: only `--uninstall` removes them.
+   */
   async stop(): Promise<void> {
+    this.stopRequested = true;
+    await this.starting?.catch(() => undefined);
     for (const manager of this.started.reverse()) {
       try {
         await manager.stop();

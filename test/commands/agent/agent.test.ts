@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,61 @@ describe('lockstep agent', () => {
     expect(await second.exited, second.output()).toBe(0);
     expect(api.counters.writes({ resource: 'resourceslices' })).toBe(writes);
   });
+
+  it('a driver root without nvidia-smi: one error line, and GPUs still published by PCI identity', async () => {
+    const emptyRoot = await mkdtemp(join(tmpdir(), 'empty-driver-root-'));
+    try {
+      const run = startAgent(['--driver-root', emptyRoot, '--node-name', 'gpu-node-2', '--log-level', 'error']);
+      await waitFor(
+        () => slicesOf('gpu-node-2').length === 1,
+        'slices of the second node',
+        20_000,
+        () => run.output(),
+      );
+      const gpus = slicesOf('gpu-node-2')[0]!.spec.devices!.filter((d) => d.name.startsWith('gpu-'));
+      expect(gpus).toHaveLength(8);
+      expect(gpus.every((d) => d.attributes?.uuid === undefined)).toBe(true);
+      run.child.kill('SIGTERM');
+      const code = await Promise.race([run.exited, new Promise((r) => setTimeout(() => r('hung'), 15_000))]);
+      expect(code, run.output()).toBe(0);
+      const errors = run
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"level":50'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain(`no nvidia-smi under the driver root ${emptyRoot}`);
+    } finally {
+      await rm(emptyRoot, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  // SIGTERM while the managers start (the kubelet plugin not yet serving): nothing may start after the stop, or its
+  // sockets keep the process alive. Each moment is a log line the agent prints on the way up.
+  it.each([
+    ['as start-up begins', 'agent starting'],
+    ['once the slices are published, before the kubelet plugin serves', 'publishing ResourceSlices'],
+  ])(
+    'SIGTERM %s: exits 0 and leaves no plugin socket behind',
+    async (_moment, line) => {
+      const run = startAgent(['--node-name', 'gpu-node-3', '--log-level', 'info']);
+      try {
+        await waitFor(
+          () => run.output().includes(line),
+          `"${line}"`,
+          20_000,
+          () => run.output(),
+        );
+        run.child.kill('SIGTERM');
+        const code = await Promise.race([run.exited, new Promise((r) => setTimeout(() => r('hung'), 15_000))]);
+        expect(code, run.output()).toBe(0);
+        const sockets = await readdir(join(stateDir, 'registry')).catch(() => []);
+        expect(sockets.filter((name) => name.endsWith('.sock'))).toEqual([]);
+      } finally {
+        run.child.kill('SIGKILL');
+      }
+    },
+    60_000,
+  );
 
   it('--uninstall removes this node’s slices and exits 0', async () => {
     expect(slicesOf('gpu-node-1')).toHaveLength(1);
