@@ -214,7 +214,7 @@ export class Agent {
             problems: [],
           },
         board: this.board,
-        logger: componentLogger(log, 'kubelet-plugin'),
+        log: componentLogger(log, 'kubelet-plugin'),
       });
       this.kubeletPlugin = plugin;
       this.discovery.onInventory(() => plugin.inventoryChanged());

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Logger } from '../../src/log.js';
+import { componentLogger, type Logger } from '../../src/log.js';
 import type { Device, Inventory } from '../discovery/inventory.js';
 import type { DeviceHealthBoard } from '../health/board.js';
 import type { DeviceHealthSnapshot } from '../kubeletplugin/health-stream.js';
@@ -42,7 +42,7 @@ export interface KubeletPluginOptions {
    * prepared, and their devices' health streamed, under the name their allocation holds
    */
   aliases?: () => ReadonlyMap<string, string>;
-  logger: Logger;
+  log: Logger;
   /** health_check_timeout_seconds on the stream (default 60) */
   healthTimeoutSeconds?: number;
   /** resend the full list this often even without changes (default 10 s, below the kubelet's 30 s) */
@@ -84,7 +84,7 @@ export class KubeletPluginManager {
       healthTimeoutSeconds: options.healthTimeoutSeconds,
       healthResendMs: options.healthResendMs,
       grpcHealthAddress: options.grpcHealthAddress,
-      logger: options.logger,
+      log: options.log,
     });
     this.layout = this.server.layout;
     this.cdi = new CdiDirectory(options.cdiDir ?? DEFAULT_CDI_DIR);
@@ -104,7 +104,7 @@ export class KubeletPluginManager {
       health: (device) => options.board.get(device),
       ...(options.aliases ? { aliases: options.aliases } : {}),
       devRoot: options.devRoot,
-      logger: options.logger.child({ part: 'node-service' }),
+      log: componentLogger(options.log, 'kubelet-plugin.node-service'),
     });
   }
 
@@ -114,7 +114,7 @@ export class KubeletPluginManager {
     await mkdir(dirname(this.checkpointPath()), { recursive: true, mode: 0o750 });
     this.lastReconcile = await this.preparer.reconcile();
     await this.server.start();
-    this.options.logger.info(
+    this.options.log.info(
       { registrationSocket: this.layout.registrationSocket, draSocket: this.layout.draSocket, cdiDir: this.cdi.dir },
       'kubelet plugin serving',
     );

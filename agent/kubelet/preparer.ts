@@ -36,7 +36,7 @@ export interface PreparerOptions {
   /** legacy device names → today's names (legacy-names.ts) */
   aliases?: () => ReadonlyMap<string, string>;
   devRoot?: string;
-  logger: Logger;
+  log: Logger;
   /** API reads in flight at once during one call */
   concurrency?: number;
 }
@@ -100,7 +100,7 @@ export class ClaimPreparer {
   private async current(): Promise<CheckpointData> {
     const load = await this.options.checkpoint.load();
     if (load.state === 'corrupt') {
-      this.options.logger.error({ movedTo: load.movedTo, error: load.error }, 'checkpoint is damaged: moved aside');
+      this.options.log.error({ movedTo: load.movedTo, error: load.error }, 'checkpoint is damaged: moved aside');
     }
     // A damaged or vanished file: keep what this process knows rather than forget every prepared claim.
     this.state = load.state === 'loaded' || !this.state ? load.data : this.state;
@@ -108,10 +108,10 @@ export class ClaimPreparer {
   }
 
   private async reconcileNow(): Promise<ReconcileReport> {
-    const { cdi, checkpoint, logger } = this.options;
+    const { cdi, checkpoint, log } = this.options;
     const load = await checkpoint.load();
     if (load.state === 'corrupt') {
-      logger.error(
+      log.error(
         { path: checkpoint.path, movedTo: load.movedTo, error: load.error },
         'checkpoint is damaged: moved aside; rebuilding the record from the CDI specs and the API',
       );
@@ -140,7 +140,7 @@ export class ClaimPreparer {
         const apiClaim = await this.options.claims.get(entry.namespace, entry.name);
         return apiClaim?.metadata?.uid === entry.uid ? 'keep' : 'drop';
       } catch (error) {
-        logger.warn(
+        log.warn(
           { claim: `${entry.namespace}/${entry.name}`, error: String(error) },
           'cannot check claim in the API; keeping it',
         );
@@ -183,7 +183,7 @@ export class ClaimPreparer {
         report.specsRewritten.push(entry.specFile);
       }
     }
-    logger.info(report, 'reconciled checkpoint, CDI directory and API');
+    log.info(report, 'reconciled checkpoint, CDI directory and API');
     return report;
   }
 
@@ -249,7 +249,7 @@ export class ClaimPreparer {
   }
 
   private async prepareNow(claims: Claim[]): Promise<Record<string, NodePrepareResourceResponse>> {
-    const { cdi, checkpoint, logger } = this.options;
+    const { cdi, checkpoint, log } = this.options;
     const data = await this.current();
     const responses: Record<string, NodePrepareResourceResponse> = {};
     const fresh: Claim[] = [];
@@ -316,7 +316,7 @@ export class ClaimPreparer {
       this.state = next;
       for (const entry of newEntries) {
         responses[entry.uid] = { devices: entry.devices.map((device) => ({ ...device })), error: '' };
-        logger.info(
+        log.info(
           {
             claim: `${entry.namespace}/${entry.name}`,
             uid: entry.uid,
@@ -327,13 +327,13 @@ export class ClaimPreparer {
       }
     }
     for (const [uid, response] of Object.entries(responses)) {
-      if (response.error) logger.warn({ uid, error: response.error }, 'prepare failed for claim');
+      if (response.error) log.warn({ uid, error: response.error }, 'prepare failed for claim');
     }
     return responses;
   }
 
   private async unprepareNow(claims: Claim[]): Promise<Record<string, NodeUnprepareResourceResponse>> {
-    const { cdi, checkpoint, logger } = this.options;
+    const { cdi, checkpoint, log } = this.options;
     const data = await this.current();
     const responses: Record<string, NodeUnprepareResourceResponse> = {};
     const known: CheckpointEntry[] = [];
@@ -359,7 +359,7 @@ export class ClaimPreparer {
       this.state = next;
       for (const entry of known) {
         await cdi.remove(entry.specFile);
-        logger.info({ claim: `${entry.namespace}/${entry.name}`, uid: entry.uid }, 'unprepared claim');
+        log.info({ claim: `${entry.namespace}/${entry.name}`, uid: entry.uid }, 'unprepared claim');
       }
     }
     return responses;

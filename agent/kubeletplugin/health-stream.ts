@@ -36,7 +36,7 @@ export interface HealthStreamOptions {
   timeoutSeconds: number;
   resendIntervalMs: number;
   now?: () => number;
-  logger: Logger;
+  log: Logger;
 }
 
 /** The kubelet keeps at most 1024 characters of `message` and cuts longer text to 1021 + "..." (FACTS §11). */
@@ -118,10 +118,10 @@ export class HealthStreamServer {
   readonly handler = (call: Call): void => {
     const watcher: Watcher = { call, blocked: false, pending: false };
     this.watchers.add(watcher);
-    this.options.logger.info({ connections: this.watchers.size }, 'kubelet opened the device health stream');
+    this.options.log.info({ connections: this.watchers.size }, 'kubelet opened the device health stream');
     const drop = () => {
       if (this.watchers.delete(watcher)) {
-        this.options.logger.info({ connections: this.watchers.size }, 'kubelet closed the device health stream');
+        this.options.log.info({ connections: this.watchers.size }, 'kubelet closed the device health stream');
       }
     };
     call.on('cancelled', drop);
@@ -159,7 +159,7 @@ export class HealthStreamServer {
     try {
       if (!watcher.call.write(message)) watcher.blocked = true;
     } catch (error) {
-      this.options.logger.warn({ error: String(error) }, 'health stream write failed; dropping the connection');
+      this.options.log.warn({ error: String(error) }, 'health stream write failed; dropping the connection');
       this.watchers.delete(watcher);
     }
   }

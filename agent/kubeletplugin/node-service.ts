@@ -31,14 +31,14 @@ export type DraVersion = 'v1' | 'v1beta1';
 export function nodeServiceImplementation(
   preparer: ClaimHandler,
   version: DraVersion,
-  logger: Logger,
+  log: Logger,
 ): UntypedServiceImplementation {
   const tooMany = (count: number) => ({
     code: status.INVALID_ARGUMENT,
     details: `request has ${count} claims; at most ${MAX_CLAIMS_PER_CALL} per call`,
   });
   const internal = (what: string, error: unknown) => {
-    logger.error({ version, error: String(error) }, `${what} failed as a whole`);
+    log.error({ version, error: String(error) }, `${what} failed as a whole`);
     return { code: status.INTERNAL, details: `${what}: ${errorMessage(error)}` };
   };
   return {

@@ -34,7 +34,7 @@ export class RegistrationService {
 
   constructor(
     private readonly info: PluginInfo,
-    private readonly logger: Logger,
+    private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -45,7 +45,7 @@ export class RegistrationService {
   implementation(): UntypedServiceImplementation {
     return {
       GetInfo: (_call: ServerUnaryCall<unknown, PluginInfo>, callback: sendUnaryData<PluginInfo>) => {
-        this.logger.debug({ info: this.info }, 'kubelet asked for plugin info');
+        this.log.debug({ info: this.info }, 'kubelet asked for plugin info');
         callback(null, this.info);
       },
       NotifyRegistrationStatus: (
@@ -55,14 +55,11 @@ export class RegistrationService {
         const { plugin_registered: registered, error } = call.request;
         if (registered) {
           this.current = { state: 'registered', at: this.now() };
-          this.logger.info(
-            { driver: this.info.name, endpoint: this.info.endpoint },
-            'kubelet registered the DRA plugin',
-          );
+          this.log.info({ driver: this.info.name, endpoint: this.info.endpoint }, 'kubelet registered the DRA plugin');
         } else {
           // whatever is on the other end of the socket wrote this: cleaned and capped before logs and readiness show it
           this.current = { state: 'refused', error: cleanText(error || '(no reason given)'), at: this.now() };
-          this.logger.error(
+          this.log.error(
             { driver: this.info.name, endpoint: this.info.endpoint, error: this.current.error },
             'KUBELET REFUSED THE DRA PLUGIN REGISTRATION: pods on this node cannot use the driver until this is fixed',
           );

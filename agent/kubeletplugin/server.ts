@@ -22,7 +22,7 @@
 import { rm } from 'node:fs/promises';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
-import type { Logger } from '../../src/log.js';
+import { componentLogger, type Logger } from '../../src/log.js';
 import { type DeviceHealthSnapshot, HealthStreamServer } from './health-stream.js';
 import { type ClaimHandler, nodeServiceImplementation } from './node-service.js';
 import {
@@ -69,7 +69,7 @@ export interface PluginServerOptions {
   healthResendMs?: number;
   /** also serve grpc.health.v1 on this TCP address (e.g. `0.0.0.0:51515`); off by default */
   grpcHealthAddress?: string;
-  logger: Logger;
+  log: Logger;
 }
 
 export interface PluginReadiness {
@@ -98,7 +98,7 @@ export class PluginServer {
     });
     this.registration = new RegistrationService(
       pluginInfo(options.driver, this.layout.draSocket),
-      options.logger.child({ part: 'registration' }),
+      componentLogger(options.log, 'kubelet-plugin.registration'),
     );
     this.healthStream = new HealthStreamServer({
       poolName: options.poolName,
@@ -106,7 +106,7 @@ export class PluginServer {
       subscribe: options.subscribeHealth,
       timeoutSeconds: options.healthTimeoutSeconds ?? 60,
       resendIntervalMs: options.healthResendMs ?? 10_000,
-      logger: options.logger.child({ part: 'health-stream' }),
+      log: componentLogger(options.log, 'kubelet-plugin.health-stream'),
     });
   }
 
@@ -117,11 +117,11 @@ export class PluginServer {
 
   /** Serves the DRA socket, then registers: the kubelet may call the DRA socket the moment it sees registration. */
   async start(): Promise<void> {
-    const { logger } = this.options;
+    const { log } = this.options;
     this.stopped = false;
     await ensureSocketDirs(this.layout);
     const removed = await removeStaleSockets(this.options.driver, this.layout);
-    if (removed.length > 0) logger.info({ removed }, 'removed stale plugin sockets');
+    if (removed.length > 0) log.info({ removed }, 'removed stale plugin sockets');
 
     // Loaded on start, not at import: grpc-health-check reads its .proto via __dirname when its module is first
     // evaluated, which an ESM bundle lacks; a dynamic import keeps every other command of the bundle unaffected.
@@ -136,8 +136,8 @@ export class PluginServer {
     this.grpcHealth = grpcHealth;
     const services = kubeletServices();
     const dra = new Server();
-    dra.addService(services.draV1, nodeServiceImplementation(this.options.claims, 'v1', logger));
-    dra.addService(services.draV1beta1, nodeServiceImplementation(this.options.claims, 'v1beta1', logger));
+    dra.addService(services.draV1, nodeServiceImplementation(this.options.claims, 'v1', log));
+    dra.addService(services.draV1beta1, nodeServiceImplementation(this.options.claims, 'v1beta1', log));
     // One implementation behind every health package: the messages are identical, only the method path differs.
     for (const version of HEALTH_VERSIONS) {
       dra.addService(services.health[version], { NodeWatchResources: this.healthStream.handler });

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
+import { formatHostPort, parseHostPort } from '../../src/net/host-port.js';
 
 /** A check answers true (ok), false, or a string saying what is wrong. */
 export type Check = () => boolean | string | Promise<boolean | string>;
@@ -17,15 +18,13 @@ export interface HttpEndpointOptions {
 
 /** Splits `host:port` (host optional, IPv6 in brackets). Throws a precise error for anything else. */
 export function parseHttpAddress(address: string): { host?: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address.trim());
-  const port = Number(m?.[3]);
-  if (!m || !Number.isInteger(port) || port > 65535) {
+  const parsed = parseHostPort(address);
+  if (parsed?.port === undefined) {
     throw new Error(
       `--http-address ${JSON.stringify(address)}: expected [host]:port, e.g. ":8080" or "127.0.0.1:9000"`,
     );
   }
-  const host = m[1] ?? (m[2] || undefined);
-  return host === undefined ? { port } : { host, port };
+  return parsed.host === '' ? { port: parsed.port } : { host: parsed.host, port: parsed.port };
 }
 
 /**
@@ -105,7 +104,7 @@ export class AgentHttpServer {
   address(): string {
     const a = this.server?.address() as AddressInfo | null | undefined;
     if (!a) return '';
-    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    return formatHostPort(a.address, a.port);
   }
 
   port(): number {

@@ -19,9 +19,10 @@ import { errorMessage } from '../../src/errors.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
+import { peerHost } from '../../src/net/host-port.js';
 import type { VerifiedPod } from '../coordinator/claims.js';
 import { JoinRefused } from '../coordinator/group-table.js';
-import { type Authenticator, peerAddress } from '../coordinator/server.js';
+import type { Authenticator } from '../coordinator/server.js';
 import { factsFromPod } from '../coordinator/workload.js';
 import { TokenBucket } from './rate-limit.js';
 import { ReviewCache } from './review-cache.js';
@@ -155,7 +156,7 @@ export function tokenReviewAuthenticator(options: TokenReviewAuthOptions): Authe
   return async ({ token, identity, peer }) => {
     const pod = identity.pod || '(unnamed)';
     // before authentication nothing the member says is known to be true, except where its connection comes from
-    const from = peerAddress(peer);
+    const from = peerHost(peer);
     if (!bucketFor(perAddress, from, () => new TokenBucket(perAddressRate * 2, perAddressRate, now)).take()) {
       throw new JoinRefused('RESOURCE_EXHAUSTED', `too many joins from ${from}; try again shortly`);
     }

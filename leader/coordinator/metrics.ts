@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GROUP_STATES } from '../../src/contract/group-status.js';
 import type { Logger } from '../../src/log.js';
+import { parseHostPort } from '../../src/net/host-port.js';
 import type { GroupTable } from './group-table.js';
 
 /** Buckets of the time-to-recover histogram, in seconds: from a warm in-place restart to a rescheduled pod. */
@@ -96,9 +97,9 @@ export function groupMetrics(table: GroupTable, now: () => number = Date.now): R
  * parseListenAddress: `[host]:port`, IPv6 in brackets); resolves with the server once it listens.
  */
 export async function serveMetrics(address: string, registry: Registry, log: Logger): Promise<Server> {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '') || undefined;
-  const port = Number(address.slice(colon + 1));
+  const parsed = parseHostPort(address);
+  const host = parsed?.host || undefined;
+  const port = parsed?.port ?? 0;
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') {

@@ -24,6 +24,7 @@ import {
 } from '@grpc/grpc-js';
 import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
+import { peerHost } from '../../src/net/host-port.js';
 import { cleanName, cleanText } from '../../src/text/untrusted.js';
 import type {
   CoordinatorMessage,
@@ -161,8 +162,7 @@ export class CoordinatorServer {
       Session: (call: ServerDuplexStream<MemberMessage, CoordinatorMessage>) => this.session(call),
       Status: (call: ServerUnaryCall<Partial<StatusRequest>, StatusReply>, callback: sendUnaryData<StatusReply>) => {
         const { memberId = '', sessionSecret = '' } = call.request ?? {};
-        const member =
-          memberId !== '' && this.keys.check(memberId, sessionSecret, peerAddress(call.getPeer())) === 'ok';
+        const member = memberId !== '' && this.keys.check(memberId, sessionSecret, peerHost(call.getPeer())) === 'ok';
         callback(null, member ? this.statusReply() : this.countsReply());
       },
     });
@@ -232,7 +232,7 @@ export class CoordinatorServer {
       );
     }
     const claimed = normaliseIdentity(request.member);
-    const from = peerAddress(call.getPeer());
+    const from = peerHost(call.getPeer());
     // names are checked before anything logs them or asks the API about them
     bindClaims(claimed, undefined, from);
     const verified = this.options.authenticate
@@ -269,7 +269,7 @@ export class CoordinatorServer {
       groupSize: table.size,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       epoch: table.epoch,
-      sessionSecret: this.keys.issue(member.id, peerAddress(call.getPeer())),
+      sessionSecret: this.keys.issue(member.id, peerHost(call.getPeer())),
     });
     if (outcome.rejoined) this.options.hooks?.onRejoin?.(member, wasReleased);
     this.afterChange();
@@ -318,7 +318,7 @@ export class CoordinatorServer {
         }
         const { attach } = message;
         const member = table.member(attach.memberId);
-        const from = peerAddress(call.getPeer());
+        const from = peerHost(call.getPeer());
         const check = member ? this.keys.check(member.id, attach.sessionSecret, from) : 'unknown-member';
         if (!member || check !== 'ok') {
           const refusal = attachRefusal(check, cleanName(attach.memberId));
@@ -467,15 +467,6 @@ function normaliseIdentity(identity: MemberIdentity | undefined): MemberIdentity
     hostname: '',
   };
   return { ...base, devices: base.devices ?? [] };
-}
-
-/** `ipv4:127.0.0.5:41234` / `ipv6:[::1]:4000` / `127.0.0.5:41234` → the address. */
-export function peerAddress(peer: string): string {
-  const p = peer.replace(/^ipv[46]:/, '');
-  const v6 = /^\[([^\]]+)\]:\d+$/.exec(p);
-  if (v6) return v6[1]!;
-  const v4 = /^(.+):\d+$/.exec(p);
-  return v4 ? v4[1]! : p;
 }
 
 /** Why an attach is refused, as the member sees it; the same words whatever secret was tried. */

@@ -15,6 +15,7 @@ import {
   Metadata,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { formatHostPort } from '../../src/net/host-port.js';
 import type {
   CoordinatorMessage,
   EngineEvent,
@@ -109,10 +110,6 @@ async function defaultResolve(host: string): Promise<string> {
   return address;
 }
 
-function grpcTarget(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function describeProgress(p: Progress): string {
@@ -194,7 +191,7 @@ async function joinUntil(options: JoinOptions, open: { current: { close(): void 
       const tls = options.ca
         ? { ca: options.ca, serverName: options.target.host !== address ? options.target.host : undefined }
         : undefined;
-      const client = new Client(grpcTarget(address, options.target.port), ...channel(tls, options.channelOptions));
+      const client = new Client(formatHostPort(address, options.target.port), ...channel(tls, options.channelOptions));
       open.current = client;
       let session: MemberSession | undefined;
       try {

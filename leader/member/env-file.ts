@@ -3,10 +3,9 @@
  * (`group.env` → `group.env.json`). Both are written atomically (temp + fsync + rename), shell first, so the JSON
  * existing means both are complete; `run` reads the JSON.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../../src/errors.js';
+import { writeFilesAtomic } from '../../src/fs/atomic-file.js';
 import { ENV_NAME } from '../environment.js';
 import type { Release } from '../protocol/messages.js';
 
@@ -77,46 +76,15 @@ function parseEnvFile(text: string, path: string): EnvFile {
   return file as EnvFile;
 }
 
-/** Writes a synced temporary file beside `path`; returns its name. */
-async function writeTemp(path: string, content: string): Promise<string> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w', 0o644);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  return tmp;
-}
-
 /**
- * Both files are written to synced temporaries first, then renamed shell first, JSON last, then the directory is
- * synced once so both renames survive a crash: a reader that finds the JSON finds a complete shell file too.
+ * Both files are written atomically, shell first, JSON last, so a reader that finds the JSON finds a complete shell
+ * file too.
  */
 export async function writeEnvFile(path: string, file: EnvFile): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const json = jsonPathFor(path);
-  const temps = await Promise.all([
-    writeTemp(path, renderShell(file)),
-    writeTemp(json, `${JSON.stringify(file, null, 2)}\n`),
+  await writeFilesAtomic([
+    { path, content: renderShell(file) },
+    { path: jsonPathFor(path), content: `${JSON.stringify(file, null, 2)}\n` },
   ]);
-  try {
-    await rename(temps[0], path);
-    await rename(temps[1], json);
-  } catch (err) {
-    await Promise.all(temps.map((t) => rm(t, { force: true })));
-    throw err;
-  }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
 
 /** The environment file, or undefined when bootstrap has not written one. */

@@ -2,6 +2,7 @@
  * Where the coordinator is: an explicit address (--leader-address or LWS_LEADER_ADDRESS), else the DNS name of the
  * workload's ordinal 0 (the leader pod of a StatefulSet). Pure: the pod's /etc/hosts text is a parameter.
  */
+import { parseHostPort } from '../../src/net/host-port.js';
 import { parseOrdinal } from './identity.js';
 
 export interface CoordinatorTarget {
@@ -17,11 +18,9 @@ export class LocateError extends Error {
 
 /** `host`, `host:port`, `[v6]:port` → host and port (the default when absent). */
 export function splitHostPort(address: string, defaultPort: number): { host: string; port: number } {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
-  if (v6) return { host: v6[1]!, port: v6[2] ? Number(v6[2]) : defaultPort };
-  const m = /^([^:]+):(\d+)$/.exec(address);
-  if (m) return { host: m[1]!, port: Number(m[2]) };
-  return { host: address, port: defaultPort };
+  const parsed = parseHostPort(address);
+  if (!parsed || parsed.host === '') return { host: address, port: defaultPort };
+  return { host: parsed.host, port: parsed.port ?? defaultPort };
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { TERMINATION_SIGNALS } from '../../src/signals.js';
 import { signalTree } from './process-tree.js';
 
 export interface EngineExit {
@@ -21,8 +22,7 @@ export function exitStatus(exit: EngineExit): number {
 }
 
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGTERM',
-  'SIGINT',
+  ...TERMINATION_SIGNALS,
   'SIGHUP',
   'SIGQUIT',
   'SIGUSR1',

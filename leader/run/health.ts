@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { bracketHost, parseHostPort } from '../../src/net/host-port.js';
 import { basename, flagValue, pythonModule } from '../engines/argv.js';
 
 export type HealthProbe =
@@ -70,11 +71,11 @@ export function parseHealthCheck(text: string): HealthProbe | 'auto' | undefined
   }
   if (value.startsWith('tcp:')) {
     const rest = value.slice(4);
-    const colon = rest.lastIndexOf(':');
-    if (colon < 0) return { kind: 'tcp', host: '127.0.0.1', port: port(rest, value) };
-    const host = rest.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-    if (!host) throw new HealthCheckError(`--health ${value}: empty host`);
-    return { kind: 'tcp', host, port: port(rest.slice(colon + 1), value) };
+    if (!rest.includes(':')) return { kind: 'tcp', host: '127.0.0.1', port: port(rest, value) };
+    const target = parseHostPort(rest);
+    if (target?.port === undefined) throw new HealthCheckError(`--health ${value}: use tcp:PORT or tcp:HOST:PORT`);
+    if (!target.host) throw new HealthCheckError(`--health ${value}: empty host`);
+    return { kind: 'tcp', host: target.host, port: port(String(target.port), value) };
   }
   if (value.startsWith('http://')) {
     let url: URL;
@@ -99,7 +100,7 @@ export function parseHealthCheck(text: string): HealthProbe | 'auto' | undefined
 function httpHost(argv: readonly string[]): string {
   const host = flagValue(argv, ['--host']);
   if (!host || host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
+  return bracketHost(host);
 }
 
 /**

@@ -8,6 +8,8 @@
 
 import { DomainError, ExitStatusError, errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
+import { parseHostPort } from '../../src/net/host-port.js';
+import { isTermination } from '../../src/signals.js';
 import { groupEnvironment } from '../environment.js';
 import type { MemberSession } from '../member/client.js';
 import { type EnvFile, writeEnvFile } from '../member/env-file.js';
@@ -305,7 +307,7 @@ export class EngineSupervisor {
   }
 
   private signal(signal: NodeJS.Signals): void {
-    if (signal !== 'SIGTERM' && signal !== 'SIGINT') {
+    if (!isTermination(signal)) {
       this.engine?.signal(signal);
       return;
     }
@@ -375,6 +377,6 @@ const delay = (ms: number) =>
 
 /** `host:port` / `[v6]:port` → parts. */
 export function splitAddress(address: string): { host: string; port: number } | undefined {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
+  const parsed = parseHostPort(address);
+  return parsed?.port !== undefined && parsed.host !== '' ? { host: parsed.host, port: parsed.port } : undefined;
 }

@@ -19,6 +19,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_GROUP_SIZE } from '../contract/names.js';
 import type { LogLevel } from '../log.js';
+import { parseHostPort } from '../net/host-port.js';
 import { formatDuration, MAX_TIMER_MS, readDuration } from './duration.js';
 
 /**
@@ -208,8 +209,7 @@ export function logLevelFlag(env: NodeJS.ProcessEnv = process.env, defaultLevel:
  * kernel for a free port (tests use it); anything above 65535 or without a port is refused.
  */
 export function parseListenAddress(value: string): string {
-  const m = /^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]*):(\d{1,5})$/.exec(value.trim());
-  if (!m || Number(m[1]) > 65_535) {
+  if (parseHostPort(value)?.port === undefined) {
     throw new InvalidArgumentError(
       `"${value}" is not a listen address: expected [host]:port with port 0-65535, e.g. ":8080" or "0.0.0.0:7470"`,
     );

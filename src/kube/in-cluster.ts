@@ -12,6 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type https from 'node:https';
 import { DomainError, errorMessage } from '../errors.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { KubeConfigSource } from './config.js';
 
 /** What KubeClient needs of a configuration: the server, and credentials for each request (client-node's shape). */
@@ -27,7 +28,7 @@ export function inClusterServer(env: NodeJS.ProcessEnv): string | undefined {
   const host = env.KUBERNETES_SERVICE_HOST;
   if (!host) return undefined;
   const port = env.KUBERNETES_SERVICE_PORT || '443';
-  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `https://${formatHostPort(host, port)}`;
 }
 
 export class InClusterAccess implements ClusterAccess {

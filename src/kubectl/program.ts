@@ -4,6 +4,7 @@ import { CliError } from '../cli/errors.js';
 import { EXIT, EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import { flag } from '../cli/options.js';
 import { errorMessage } from '../errors.js';
+import { nextTermination } from '../signals.js';
 import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
 import { ApiError, apiReader, type ClusterReader, connect } from './cluster.js';
 import type { VerbInfo } from './completion.js';
@@ -149,11 +150,8 @@ function defaultConnect(options: GlobalOptions): Connected {
   return { reader: apiReader(client), namespace, changes: informerChangeSource(client), close: () => client.close() };
 }
 
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+async function untilSignal(): Promise<void> {
+  await nextTermination();
 }
 
 function formatView(view: View, output: OutputChoice, headers = true): string {

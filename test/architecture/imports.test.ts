@@ -39,6 +39,7 @@ const INFRASTRUCTURE = new Set([
   'src/text',
   'src/proto',
   'src/version',
+  'src/signals',
   'src/errors',
 ]);
 

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { onTermination } from '../../src/signals.js';
 import type { SimulatedNodeKind } from './nodes/index.js';
 import { parseNodeKinds } from './playground-nodes.js';
 import { apiServerGates, type KubernetesVersion, parseFeatureGates, versionProfile } from './versions.js';
@@ -118,5 +119,4 @@ const stop = (signal: string) => {
     },
   );
 };
-process.on('SIGINT', () => stop('SIGINT'));
-process.on('SIGTERM', () => stop('SIGTERM'));
+onTermination(stop);

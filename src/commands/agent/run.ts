@@ -12,6 +12,7 @@ import { KubeClient } from '../../kube/client.js';
 import { loadClusterAccess } from '../../kube/in-cluster.js';
 import type { DeviceTaintEffect } from '../../kube/types.js';
 import { createLogger, type Logger, type LogLevel } from '../../log.js';
+import { nextTermination } from '../../signals.js';
 
 /** The parsed flags of `lockstep agent` (commander's camelCase names). */
 export interface AgentFlags {
@@ -158,12 +159,6 @@ function waitForStop(signal: AbortSignal | undefined): Promise<void> {
       signal.addEventListener('abort', () => resolve(), { once: true });
       return;
     }
-    const onSignal = () => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    void nextTermination().then(() => resolve());
   });
 }

@@ -27,6 +27,7 @@ import type { Role } from '../../../leader/protocol/messages.js';
 import { CliError, usageError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
 import type { Logger } from '../../log.js';
+import { formatHostPort } from '../../net/host-port.js';
 
 /**
  * Exit codes (src/cli/exit-codes.ts): the group never formed in time; the coordinator refused this pod; the group has
@@ -88,7 +89,7 @@ export async function joinAndWrite(
     size: release.size,
     memberId: reply.memberId,
     sessionSecret: reply.sessionSecret,
-    coordinator: `${joined.address.includes(':') ? `[${joined.address}]` : joined.address}:${joinPlan.target.port}`,
+    coordinator: formatHostPort(joined.address, joinPlan.target.port),
     heartbeatIntervalMs: reply.heartbeatIntervalMs,
     env,
     release,

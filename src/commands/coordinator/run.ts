@@ -24,6 +24,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { PODS, resourcePath } from '../../kube/resources.js';
 import type { Pod } from '../../kube/types.js';
 import type { Logger } from '../../log.js';
+import { nextTermination, onTermination } from '../../signals.js';
 
 export interface CoordinatorCliOptions {
   group?: string;
@@ -83,20 +84,13 @@ function ownRank(env: NodeJS.ProcessEnv, podName: string | undefined): number | 
 
 /** Idles until SIGTERM/SIGINT (a native sidecar on a pod that does not coordinate), then exits 0. */
 async function idle(log: Logger, reason: string): Promise<number> {
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      clearInterval(keepAlive);
-      process.off('SIGTERM', done);
-      process.off('SIGINT', done);
-      resolve();
-    };
-    // a pending timer keeps the event loop (and so the sidecar) alive without using CPU
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    process.on('SIGTERM', done);
-    process.on('SIGINT', done);
-    // said once the handlers are in place: whoever waits for this line may terminate it at once
-    log.info(reason);
-  });
+  // a pending timer keeps the event loop (and so the sidecar) alive without using CPU
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const terminated = nextTermination();
+  // said once the handlers are in place: whoever waits for this line may terminate it at once
+  log.info(reason);
+  await terminated;
+  clearInterval(keepAlive);
   return 0;
 }
 
@@ -232,15 +226,13 @@ export async function runCoordinator(
     },
   });
   // handlers first: a SIGTERM right after start-up must still stop cleanly
-  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  let stopListening = () => {};
   const stopped = new Promise<void>((resolve) => {
-    onSignal = (signal) => {
+    stopListening = onTermination((signal) => {
       log.info({ signal }, 'stopping');
       resolve();
-    };
+    });
   });
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   let metrics: Server | undefined;
   if (opts.metricsAddress) {
     // before anything else starts: a port already taken ends the coordinator with nothing left running
@@ -252,8 +244,7 @@ export async function runCoordinator(
     await coordinator.start();
     await stopped;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    stopListening();
     metrics?.close();
     metrics?.closeAllConnections();
   }

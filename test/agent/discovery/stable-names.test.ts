@@ -95,7 +95,7 @@ async function checkStable(
       devices: () => servedDevices(inventory),
       health: () => undefined,
       devRoot: m.devRoot,
-      logger: silentLogger(),
+      log: silentLogger(),
     });
   const first = preparer();
   await first.reconcile();

@@ -28,7 +28,7 @@ const plugin = new KubeletPluginManager({
   },
   board: new DeviceHealthBoard(),
   inventory: () => inventory,
-  logger: silentLogger(),
+  log: silentLogger(),
 });
 await plugin.start();
 process.stdout.write(`ready ${JSON.stringify(plugin.reconcileReport())}\n`);

@@ -33,7 +33,7 @@ export async function startPlugin(overrides: Partial<KubeletPluginOptions> = {},
     claims,
     board,
     inventory: () => inventory,
-    logger: silentLogger(),
+    log: silentLogger(),
     ...overrides,
   });
   await plugin.start();

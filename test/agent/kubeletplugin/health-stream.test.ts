@@ -29,7 +29,7 @@ describe('HealthStreamServer', () => {
       subscribe: (onChange) => board.subscribe(onChange),
       timeoutSeconds: 60,
       resendIntervalMs: 60_000,
-      logger: silentLogger(),
+      log: silentLogger(),
     });
     server.start();
     const call = new StalledCall();
