@@ -6,7 +6,7 @@ export default defineConfig({
     // test/release needs `npm run package` first: `npm run test:release` (part of `npm test`) runs it
     exclude: ['test/release/**', '**/node_modules/**'],
     // test/cluster/** holds the test cluster itself; its own tests are test/cluster/**/*.test.ts
-    globalSetup: ['test/global-setup.ts'],
+    // no global build: the tests that run the bundles build dist/ when its sources changed (test/support/build.ts)
     // kills what a test spawned when it fails or times out, and whatever a file leaves running (see the module)
     setupFiles: ['test/support/child-reaper.ts'],
     pool: 'forks',

@@ -1,15 +1,17 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ensureBuilt } from './support/build.js';
 import { REPO_ROOT, runBundle } from './support/cli.js';
 
-// No Docker engine runs here, so check what `docker build` would need: every COPY source exists (dist/ after the
-// build that the test setup ran), the runtime stage is Node 24 slim and non-root, and the entrypoint runs --help.
+// No Docker engine runs here, so check what `docker build` would need: every COPY source exists (dist/, built
+// first when its sources changed), the runtime stage is Node 24 slim and non-root, and the entrypoint runs --help.
 const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const lines = dockerfile.split('\n').map((l) => l.trim());
 
 describe('Dockerfile', () => {
   it('copies only files that exist', () => {
+    ensureBuilt();
     const copies = lines.filter((l) => l.startsWith('COPY '));
     expect(copies.length).toBeGreaterThan(3);
     for (const line of copies) {
@@ -39,7 +41,7 @@ describe('Dockerfile', () => {
     expect(lines).toContain('ENTRYPOINT ["lockstep"]');
     expect(lines).toContain('CMD ["--help"]');
     for (const bundle of ['lockstep.mjs', 'plugin/kubectl-lockstep.mjs', 'plugin/kubectl_complete-lockstep.mjs']) {
-      const mode = statSync(join(REPO_ROOT, 'dist', bundle)).mode;
+      const mode = statSync(join(ensureBuilt(), bundle)).mode;
       expect(mode & 0o111).not.toBe(0);
     }
     const r = runBundle('lockstep', ['--help']);

@@ -39,8 +39,8 @@ async function daemonSetEnv(root: string): Promise<Record<string, string>> {
 }
 
 /** One agent: ready, settled, then `samples` samples over `seconds`; the medians. */
-async function steady(root: string, inCluster: boolean, seconds: number, env: Record<string, string>) {
-  const world = await startAgentWorld({ root, nodeName: 'rss-node', device: 'gpu-0000-9b-00-0', env, inCluster });
+async function steady(inCluster: boolean, seconds: number, env: Record<string, string>) {
+  const world = await startAgentWorld({ nodeName: 'rss-node', device: 'gpu-0000-9b-00-0', env, inCluster });
   try {
     await new Promise((r) => setTimeout(r, 5000));
     const got: Sample[] = [];
@@ -73,7 +73,7 @@ const bench: Bench = async ({ root, quick, log }) => {
   const kubeconfig: Awaited<ReturnType<typeof steady>>[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const inCluster of r % 2 === 0 ? [true, false] : [false, true]) {
-      const got = await steady(root, inCluster, seconds, env);
+      const got = await steady(inCluster, seconds, env);
       (inCluster ? pod : kubeconfig).push(got);
       log(
         `round ${r + 1} ${inCluster ? 'in-cluster' : '--kubeconfig'}: RSS ${mb(got.rss)} (anonymous ${mb(got.anon)}, file-backed ${mb(got.file)}; load ${got.load.toFixed(1)})`,

@@ -65,7 +65,7 @@ const bench: Bench = async (ctx) => {
   const events = process.env.BENCH_FULL === '1' ? 200 : ctx.quick ? 40 : 200;
   const idleSeconds = process.env.BENCH_FULL === '1' ? 600 : ctx.quick ? 15 : 45;
   const env = await daemonSetEnv(ctx.root);
-  const world = await startAgentWorld({ root: ctx.root, nodeName: NODE, device: DEVICE, env });
+  const world = await startAgentWorld({ nodeName: NODE, device: DEVICE, env });
   const { api, node, pid, stateDir, metricsUrl } = world;
   let stream: ReturnType<DraClient['watchHealth']> | undefined;
   let draClient: DraClient | undefined;

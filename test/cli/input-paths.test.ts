@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { DIST, runBundle } from '../support/cli.js';
+import { bundlePath } from '../support/build.js';
+import { runBundle } from '../support/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lockstep-paths-'));
 chmodSync(root, 0o755);
@@ -35,7 +36,7 @@ chmodSync(secret, 0o000);
 
 /** Runs a bundle so that file permissions apply to it (as root: without the capabilities that bypass them). */
 function runAsUser(name: 'lockstep' | 'kubectl-lockstep', args: string[]) {
-  const bundle = name === 'lockstep' ? join(DIST, 'lockstep.mjs') : join(DIST, 'plugin', `${name}.mjs`);
+  const bundle = bundlePath(name);
   const command = [process.execPath, '--', bundle, ...args];
   const asRoot = process.getuid?.() === 0;
   const argv = asRoot ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--', ...command] : command;
@@ -146,7 +147,7 @@ describe('node itself never sees lockstep’s --env-file', () => {
     // node checks every --env-file on its command line, script arguments included, and exits 9 ("node: …: not
     // found") for a missing one; the #! line ends node's options with `--`
     const missing = join(root, 'not-yet', 'group.env');
-    const r = spawnSync(join(DIST, 'lockstep.mjs'), ['bootstrap', '--env-file', missing, '--timeout', 'soon'], {
+    const r = spawnSync(bundlePath('lockstep'), ['bootstrap', '--env-file', missing, '--timeout', 'soon'], {
       encoding: 'utf8',
       env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: root },
       timeout: 60_000,

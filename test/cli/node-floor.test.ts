@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { meetsNodeFloor, NODE_FLOOR } from '../../src/cli/node-floor.js';
-import { DIST, REPO_ROOT } from '../support/cli.js';
+import { ensureBuilt } from '../support/build.js';
+import { REPO_ROOT } from '../support/cli.js';
 
 describe('the Node.js floor', () => {
   it.each([
@@ -45,7 +46,9 @@ describe('the Node.js floor', () => {
     'an older Node running a bundle gets one error line and exit 1, not a stack trace',
     () => {
       for (const bundle of ['lockstep.mjs', 'plugin/kubectl-lockstep.mjs', 'plugin/kubectl_complete-lockstep.mjs']) {
-        const result = spawnSync(systemNode as string, [join(DIST, bundle), '--version'], { encoding: 'utf8' });
+        const result = spawnSync(systemNode as string, [join(ensureBuilt(), bundle), '--version'], {
+          encoding: 'utf8',
+        });
         expect(result.status, bundle).toBe(1);
         expect(result.stderr, bundle).toBe(`error: lockstep needs Node.js >= 22.19 (this is v${systemVersion})\n`);
       }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lockstepProgram } from '../../src/cli/lockstep-program.js';
 import { kubectlProgram } from '../../src/kubectl/program.js';
-import { DIST, runBundle } from '../support/cli.js';
+import { bundlePath } from '../support/build.js';
+import { runBundle } from '../support/cli.js';
 
 const lockstepCommands = lockstepProgram({}).commands.map((c) => c.name());
 const kubectlVerbs = kubectlProgram({}).commands.map((c) => c.name());
@@ -164,7 +165,7 @@ describe('kubectl lockstep (bundled)', () => {
 
   it('works as a real kubectl plugin once on PATH', () => {
     const bin = mkdtempSync(join(tmpdir(), 'lockstep-bin-'));
-    symlinkSync(join(DIST, 'plugin', 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
+    symlinkSync(bundlePath('kubectl-lockstep'), join(bin, 'kubectl-lockstep'));
     const r = spawnSync('kubectl', ['lockstep', '--help'], {
       encoding: 'utf8',
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },

@@ -6,9 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-
-const REPO_ROOT = join(import.meta.dirname, '..', '..');
+import { bundlePath } from '../support/build.js';
 
 /** A `lockstep agent` process for one simulated node (`node -- dist/lockstep.mjs agent …`). */
 export class AgentProcess {
@@ -25,7 +23,7 @@ export class AgentProcess {
 
   start(): void {
     const log = openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, ['--', join(REPO_ROOT, 'dist/lockstep.mjs'), ...this.args], {
+    const child = spawn(process.execPath, ['--', bundlePath('lockstep'), ...this.args], {
       env: this.env,
       stdio: ['ignore', log, log],
     });

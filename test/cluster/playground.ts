@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESOURCE_SLICES, resourcePath } from '../../src/kube/resources.js';
 import { NAMESPACE, workloadManifest } from '../e2e/manifests.js';
+import { bundlePath } from '../support/build.js';
 import { freePort } from '../support/ports.js';
 import { AgentProcess } from './agents.js';
 import type { ApiServerOptions } from './apiserver/index.js';
@@ -39,7 +40,7 @@ export interface Playground {
 }
 
 function writeLauncher(path: string, bundle: string): void {
-  writeFileSync(path, `#!/bin/sh\nexec '${process.execPath}' -- '${join(REPO_ROOT, bundle)}' "$@"\n`);
+  writeFileSync(path, `#!/bin/sh\nexec '${process.execPath}' -- '${bundle}' "$@"\n`);
   chmodSync(path, 0o755);
 }
 
@@ -77,8 +78,8 @@ export async function startPlayground(options: {
     );
     const binDir = join(options.dir, 'bin');
     mkdirSync(binDir, { recursive: true });
-    writeLauncher(join(binDir, 'kubectl-lockstep'), 'dist/plugin/kubectl-lockstep.mjs');
-    writeLauncher(join(binDir, 'lockstep'), 'dist/lockstep.mjs');
+    writeLauncher(join(binDir, 'kubectl-lockstep'), bundlePath('kubectl-lockstep'));
+    writeLauncher(join(binDir, 'lockstep'), bundlePath('lockstep'));
     const examplePath = join(options.dir, 'example.yaml');
     writeFileSync(examplePath, workloadManifest());
     for (const [i, runtime] of workloads.nodes.entries()) {

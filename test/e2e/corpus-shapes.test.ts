@@ -30,6 +30,7 @@ import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import { markedProcesses } from '../cluster/pods/runner.js';
+import { bundlePath } from '../support/build.js';
 import { describeRecorded } from '../support/recorded.js';
 import { ALLREDUCE_PY, baseManifest, REPO_ROOT } from './manifests.js';
 import { until } from './story.js';
@@ -192,11 +193,10 @@ const isWrapped = (c: Container) => c.command?.[1] === 'run' && c.command[0]?.en
 function workload(shape: Shape): string {
   const ns = namespaceOf(shape);
   const plain = readFileSync(join(REPO_ROOT, 'test/fixtures/workloads', shape.file), 'utf8');
-  const injected = spawnSync(
-    process.execPath,
-    [join(REPO_ROOT, 'dist/lockstep.mjs'), 'inject', '-f', '-', ...shape.injectArgs],
-    { input: plain, encoding: 'utf8' },
-  );
+  const injected = spawnSync(process.execPath, [bundlePath('lockstep'), 'inject', '-f', '-', ...shape.injectArgs], {
+    input: plain,
+    encoding: 'utf8',
+  });
   if (injected.status !== 0) throw new Error(`lockstep inject failed: ${injected.stderr}`);
   const docs = parseAllDocuments(injected.stdout)
     .map((d) => d.toJS() as Doc | null)
@@ -277,7 +277,7 @@ describeRecorded(
       mkdirSync(bin, { recursive: true });
       writeFileSync(
         join(bin, 'kubectl-lockstep'),
-        `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/plugin/kubectl-lockstep.mjs')}' "$@"\n`,
+        `#!/bin/sh\nexec '${process.execPath}' '${bundlePath('kubectl-lockstep')}' "$@"\n`,
       );
       chmodSync(join(bin, 'kubectl-lockstep'), 0o755);
     }, 60_000);

@@ -18,6 +18,7 @@ import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import { markedProcesses } from '../cluster/pods/runner.js';
+import { bundlePath } from '../support/build.js';
 import { describeRecorded } from '../support/recorded.js';
 import { ALLREDUCE_PY, baseManifest, REPO_ROOT } from './manifests.js';
 import { until } from './story.js';
@@ -51,7 +52,7 @@ const STAND_IN = [
 /** The injected LWS with each `sh -c` script (after `lockstep run … --`) replaced by the torch stand-in. */
 function workload(): string {
   const plain = readFileSync(join(REPO_ROOT, 'test/fixtures/workloads/lws-vllm-ray.yaml'), 'utf8');
-  const injected = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/lockstep.mjs'), 'inject', '-f', '-'], {
+  const injected = spawnSync(process.execPath, [bundlePath('lockstep'), 'inject', '-f', '-'], {
     input: plain,
     encoding: 'utf8',
   });
@@ -122,7 +123,7 @@ describeRecorded(
       mkdirSync(bin, { recursive: true });
       writeFileSync(
         join(bin, 'kubectl-lockstep'),
-        `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/plugin/kubectl-lockstep.mjs')}' "$@"\n`,
+        `#!/bin/sh\nexec '${process.execPath}' '${bundlePath('kubectl-lockstep')}' "$@"\n`,
       );
       chmodSync(join(bin, 'kubectl-lockstep'), 0o755);
     }, 60_000);

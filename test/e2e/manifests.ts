@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { bundlePath } from '../support/build.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const NAMESPACE = 'inference';
@@ -81,14 +82,10 @@ function plainWorkload(): Doc[] {
 /** `lockstep inject --engine=torch` over the plain workload: the real CLI, from dist/. */
 function injectedWorkload(plain: Doc[]): string {
   const input = plain.map((d) => stringify(d)).join('---\n');
-  const result = spawnSync(
-    process.execPath,
-    [join(REPO_ROOT, 'dist/lockstep.mjs'), 'inject', '-f', '-', '--engine=torch'],
-    {
-      input,
-      encoding: 'utf8',
-    },
-  );
+  const result = spawnSync(process.execPath, [bundlePath('lockstep'), 'inject', '-f', '-', '--engine=torch'], {
+    input,
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`lockstep inject failed (${result.status}): ${result.stderr}`);
   return result.stdout;
 }

@@ -15,8 +15,9 @@ import type { Pod, ResourceClaim, ResourceSlice } from '../../src/kube/types.js'
 import { AgentProcess } from '../cluster/agents.js';
 import type { Workloads } from '../cluster/controllers/workloads.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
+import { bundlePath } from '../support/build.js';
 import { freePort } from '../support/ports.js';
-import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, REPO_ROOT, workloadManifest } from './manifests.js';
+import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, workloadManifest } from './manifests.js';
 
 const run = promisify(execFile);
 const NODE_NAMES = ['gpu-node-1', 'gpu-node-2'] as const;
@@ -78,10 +79,7 @@ export class Story {
     mkdirSync(this.binDir, { recursive: true });
     // kubectl finds plugins on PATH: kubectl-lockstep, the bundle from dist/
     const plugin = join(this.binDir, 'kubectl-lockstep');
-    writeFileSync(
-      plugin,
-      `#!/bin/sh\nexec '${process.execPath}' '${join(REPO_ROOT, 'dist/plugin/kubectl-lockstep.mjs')}' "$@"\n`,
-    );
+    writeFileSync(plugin, `#!/bin/sh\nexec '${process.execPath}' '${bundlePath('kubectl-lockstep')}' "$@"\n`);
     chmodSync(plugin, 0o755);
   }
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { bundlePath } from '../support/build.js';
 import { ENTRY } from './entry-points.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -63,6 +64,6 @@ describe('deploy/krew/lockstep.yaml', () => {
   });
 
   it('names bundles the build produces', () => {
-    for (const e of ENTRY) expect(existsSync(join(ROOT, 'dist', 'plugin', `${e}.mjs`)), e).toBe(true);
+    for (const e of ENTRY) expect(existsSync(bundlePath(e)), e).toBe(true);
   });
 });

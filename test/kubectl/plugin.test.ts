@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DRIVER } from '../../src/contract/names.js';
 import { type ApiServer, type KubeObject, startApiServer } from '../cluster/apiserver/index.js';
-import { DIST } from '../support/cli.js';
+import { bundlePath, ensureBuilt } from '../support/build.js';
 import { node, recoveringGroup } from './fixtures.js';
 import { realH100Slices } from './real-slices.js';
 
@@ -57,8 +57,8 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'kubectl-lockstep-'));
   bin = join(work, 'bin');
   mkdirSync(bin);
-  symlinkSync(join(DIST, 'plugin', 'kubectl-lockstep.mjs'), join(bin, 'kubectl-lockstep'));
-  symlinkSync(join(DIST, 'plugin', 'kubectl_complete-lockstep.mjs'), join(bin, 'kubectl_complete-lockstep'));
+  symlinkSync(bundlePath('kubectl-lockstep'), join(bin, 'kubectl-lockstep'));
+  symlinkSync(bundlePath('kubectl_complete-lockstep'), join(bin, 'kubectl_complete-lockstep'));
   api = await startApiServer({ featureGates: { DRADeviceTaints: true }, namespaces: ['ml', 'quiet'] });
   empty = await startApiServer();
   for (const name of ['h100-a', 'h100-b']) api.store.create('nodes', node(name));
@@ -460,9 +460,10 @@ describe('without a cluster, without permission, on an empty cluster', () => {
 
 describe('conventions', () => {
   it('runs with PATH=dist:$PATH, and kubectl plugin list finds it with no warning', async () => {
-    const env = { PATH: `${DIST}:${process.env.PATH}`, HOME: work };
+    const dist = ensureBuilt();
+    const env = { PATH: `${dist}:${process.env.PATH}`, HOME: work };
     const list = await execa('kubectl', ['plugin', 'list'], { env, extendEnv: false, reject: false });
-    expect(list.stdout).toContain(join(DIST, 'kubectl-lockstep'));
+    expect(list.stdout).toContain(join(dist, 'kubectl-lockstep'));
     expect(list.stderr).not.toMatch(/warning|not executable|overshadowed/i);
     expect(`${list.stdout}\n${list.stderr}`).not.toContain('.mjs');
     const r = await execa('kubectl', ['lockstep', '-A', 'groups', '--kubeconfig', api.kubeconfigPath, '-o', 'name'], {

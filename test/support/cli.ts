@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { bundlePath } from './build.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
-export const DIST = join(REPO_ROOT, 'dist');
 
 export interface CliResult {
   status: number | null;
@@ -10,15 +10,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs a bundled program (dist/<name>.mjs) as a real process (`node --`: see src/cli/lockstep.ts). */
+/**
+ * Runs a bundled program (dist/<name>.mjs, built first when its sources changed) as a real process (`node --`: see
+ * src/cli/lockstep.ts).
+ */
 export function runBundle(
   name: 'lockstep' | 'kubectl-lockstep',
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
   input?: string,
 ): CliResult {
-  const bundle = name === 'lockstep' ? join(DIST, 'lockstep.mjs') : join(DIST, 'plugin', `${name}.mjs`);
-  const result = spawnSync(process.execPath, ['--', bundle, ...args], {
+  const result = spawnSync(process.execPath, ['--', bundlePath(name), ...args], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     input,

@@ -14,6 +14,7 @@ import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js
 import { KubeletEmulator } from '../../cluster/kubelet/emulator.js';
 import { createAllocatedClaim, nodeObject, podObject, shortTempDir } from '../../cluster/kubelet/harness.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
+import { bundlePath } from '../../support/build.js';
 import { freePort } from '../../support/ports.js';
 
 export interface AgentWorld {
@@ -78,7 +79,6 @@ async function inClusterLaunch(
 }
 
 export async function startAgentWorld(options: {
-  root: string;
   nodeName: string;
   device: string;
   /** extra agent flags */
@@ -116,7 +116,7 @@ export async function startAgentWorld(options: {
       access ? 'unshare' : process.execPath,
       [
         ...(access ? access.prefix : []),
-        join(options.root, 'dist', 'lockstep.mjs'),
+        bundlePath('lockstep'),
         'agent',
         ...['--node-name', options.nodeName, ...(access ? [] : ['--kubeconfig', api.kubeconfigPath])],
         ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],

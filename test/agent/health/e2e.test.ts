@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_DEVICES_HEALTHY, TAINT_KEYS } from '../../../src/contract/names.js';
 import type { Pod, ResourceSlice } from '../../../src/kube/types.js';
-import { REPO_ROOT } from '../../support/cli.js';
 import { type AgentWorld, fetchText, startAgentWorld } from './agent-world.js';
 import { waitFor } from './support.js';
 
@@ -12,7 +11,7 @@ const DEVICE = 'gpu-0000-9b-00-0'; // 0000:9b:00.0
 let world: AgentWorld;
 
 beforeAll(async () => {
-  world = await startAgentWorld({ root: REPO_ROOT, nodeName: NODE, device: DEVICE });
+  world = await startAgentWorld({ nodeName: NODE, device: DEVICE });
 }, 120_000);
 afterAll(async () => {
   await world?.stop();

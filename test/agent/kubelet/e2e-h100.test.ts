@@ -9,7 +9,8 @@ import { KubeletEmulator } from '../../cluster/kubelet/emulator.js';
 import { nodeObject, shortTempDir, startApi } from '../../cluster/kubelet/harness.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
 import { SchedulerLite } from '../../cluster/scheduler/index.js';
-import { DIST, REPO_ROOT } from '../../support/cli.js';
+import { bundlePath } from '../../support/build.js';
+import { REPO_ROOT } from '../../support/cli.js';
 
 /**
  * The kubelet plugin end to end: the bundled agent (a real process) on the simulated recorded 8x H100 HGX node, the API server
@@ -48,7 +49,7 @@ beforeAll(async () => {
   agent = spawn(
     process.execPath,
     [
-      join(DIST, 'lockstep.mjs'),
+      bundlePath('lockstep'),
       'agent',
       ...['--node-name', NODE, '--kubeconfig', api.kubeconfigPath],
       ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],

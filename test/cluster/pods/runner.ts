@@ -30,6 +30,7 @@ import { SERVICE_ACCOUNT_DIR } from '../../../src/kube/config.js';
 import { EVENTS, resourcePath } from '../../../src/kube/resources.js';
 import type { Pod } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
+import { bundlePath } from '../../support/build.js';
 import type { AddressPool } from './addresses.js';
 import { ContainerProber, execWithTimeout, type ProbeKind } from './probes.js';
 import {
@@ -48,7 +49,6 @@ import {
 } from './spec.js';
 import { readDataObject, setUpVolumes } from './volumes.js';
 
-const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
 const NETNS_PRELOAD = join(import.meta.dirname, 'netns-preload.mjs');
 
 export interface PodRunnerOptions {
@@ -143,7 +143,7 @@ export class PodRunner {
     this.log = (options.log ?? silentLogger()).child({ component: 'pod-runner', node: options.nodeName });
     this.programs = {
       node: options.programs?.node ?? process.execPath,
-      lockstepBundle: options.programs?.lockstepBundle ?? join(REPO_ROOT, 'dist', 'lockstep.mjs'),
+      lockstepBundle: options.programs?.lockstepBundle ?? bundlePath('lockstep'),
       python: options.programs?.python ?? '/usr/bin/python3',
     };
     mkdirSync(options.dir, { recursive: true });

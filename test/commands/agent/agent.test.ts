@@ -7,7 +7,8 @@ import type { ResourceSlice } from '../../../src/kube/types.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
 import { waitFor } from '../../kube/wait.js';
-import { DIST, runBundle } from '../../support/cli.js';
+import { bundlePath } from '../../support/build.js';
+import { runBundle } from '../../support/cli.js';
 
 let api: ApiServer;
 let node: SimulatedNode;
@@ -69,7 +70,7 @@ function startAgent(extra: string[] = []): {
   output: () => string;
 } {
   let output = '';
-  const child = spawn(process.execPath, [join(DIST, 'lockstep.mjs'), ...agentArgs(extra)], {
+  const child = spawn(process.execPath, [bundlePath('lockstep'), ...agentArgs(extra)], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,7 +9,7 @@ import type { ResourceSlice } from '../../../src/kube/types.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
 import { waitFor } from '../../kube/wait.js';
-import { DIST } from '../../support/cli.js';
+import { bundlePath } from '../../support/build.js';
 
 /**
  * A DaemonSet rollout with `maxSurge: 1` runs the old and the new agent of a node side by side. Here they are real
@@ -72,7 +72,7 @@ async function startAgent(podUid: string, taintEffect: string, extra: string[] =
   const child = spawn(
     process.execPath,
     [
-      join(DIST, 'lockstep.mjs'),
+      bundlePath('lockstep'),
       'agent',
       ...['--kubeconfig', api.kubeconfigPath, '--node-name', NODE, '--pod-uid', podUid],
       ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],

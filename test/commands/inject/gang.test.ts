@@ -8,7 +8,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type ApiServer, startApiServer, type WorkloadApiVersion } from '../../cluster/apiserver/index.js';
-import { DIST, REPO_ROOT } from '../../support/cli.js';
+import { bundlePath } from '../../support/build.js';
+import { REPO_ROOT } from '../../support/cli.js';
 
 const STS = join(REPO_ROOT, 'test', 'inject', 'fixtures', 'statefulset-torchrun.yaml');
 const servers = new Map<string, ApiServer>();
@@ -31,7 +32,7 @@ afterAll(async () => {
 
 /** Async: the API server runs in this process. */
 async function inject(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = await execa(process.execPath, ['--', join(DIST, 'lockstep.mjs'), 'inject', '-f', STS, ...args], {
+  const r = await execa(process.execPath, ['--', bundlePath('lockstep'), 'inject', '-f', STS, ...args], {
     env: { PATH: process.env.PATH, HOME: '/nonexistent', ...env },
     extendEnv: false,
     reject: false,

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { installLauncher, LAUNCHER_SCRIPT } from '../../../leader/bootstrap/launcher.js';
-import { DIST } from '../../support/cli.js';
+import { bundlePath } from '../../support/build.js';
 import { killAll, lockstep, startCoordinator } from '../support/processes.js';
 
 afterEach(killAll);
 
-const source = { node: process.execPath, entry: join(DIST, 'lockstep.mjs') };
+const source = { node: process.execPath, entry: bundlePath('lockstep') };
 
 describe('the launcher', () => {
   it('runs lockstep with its own node and bundle, and a second install changes nothing', async () => {

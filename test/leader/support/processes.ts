@@ -3,8 +3,7 @@
  * on loopback addresses, exactly as in pods, only with 127.0.0.x for pod IPs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { DIST } from '../../support/cli.js';
+import { bundlePath } from '../../support/build.js';
 
 export interface Proc {
   child: ChildProcess;
@@ -25,7 +24,7 @@ export function killAll(): void {
 }
 
 export function lockstep(args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [join(DIST, 'lockstep.mjs'), ...args], {
+  const child = spawn(process.execPath, [bundlePath('lockstep'), ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
