@@ -42,6 +42,11 @@ export class RegistrationService {
     return this.current;
   }
 
+  /** A new registration socket was bound: not registered until the kubelet says so again. */
+  awaitRegistration(): void {
+    this.current = { state: 'waiting' };
+  }
+
   implementation(): UntypedServiceImplementation {
     return {
       GetInfo: (_call: ServerUnaryCall<unknown, PluginInfo>, callback: sendUnaryData<PluginInfo>) => {

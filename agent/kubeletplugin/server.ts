@@ -17,11 +17,20 @@
  *   call only; the service keeps answering"]; a hostile registration error from the kubelet is cleaned and capped
  *   before it is logged ["shows a hostile registration error cleaned and capped, not 100 KB of escapes"];
  * - floods of health readers: a reader that never reads holds nothing up and costs one pending list ["a reader that
- *   never reads does not hold up prepare or other readers"].
+ *   never reads does not hold up prepare or other readers"];
+ * - a socket file deleted under the running plugin (a cleanup script, a wiped registry directory): each path is looked
+ *   at every second and a missing socket is bound again, then announced with a new registration socket, so the
+ *   kubelet's plugin watcher registers the plugin again; /healthz fails while a socket cannot be recreated
+ *   (test/agent/kubeletplugin/socket-heal.test.ts: "a deleted … socket is back and registered again",
+ *   "/healthz fails while the registry directory is not writable");
+ * - a socket path taken over by another process (an overlapping agent without a pod UID binds the same path): only
+ *   a missing path is recreated, never a present one, so two instances never take a path from each other in turn
+ *   ["a socket path taken by another process is left alone"].
  */
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
+import { errorMessage } from '../../src/errors.js';
 import { componentLogger, type Logger } from '../../src/log.js';
 import { type DeviceHealthSnapshot, HealthStreamServer } from './health-stream.js';
 import { type ClaimHandler, nodeServiceImplementation } from './node-service.js';
@@ -69,6 +78,8 @@ export interface PluginServerOptions {
   healthResendMs?: number;
   /** also serve grpc.health.v1 on this TCP address (e.g. `0.0.0.0:51515`); off by default */
   grpcHealthAddress?: string;
+  /** how often the socket paths are checked for deletion (default 1 s: a deleted socket is back within 5 s) */
+  socketCheckMs?: number;
   log: Logger;
 }
 
@@ -88,6 +99,10 @@ export class PluginServer {
   private healthServer: Server | undefined;
   private serving = false;
   private stopped = false;
+  private socketTimer: NodeJS.Timeout | undefined;
+  private socketCheck: Promise<void> | undefined;
+  /** why a deleted socket cannot be recreated (live: false until it is) */
+  private socketProblem: string | undefined;
 
   constructor(private readonly options: PluginServerOptions) {
     this.layout = socketLayout({
@@ -160,19 +175,79 @@ export class PluginServer {
     }
 
     // Registration last: the kubelet may call the DRA socket the moment it sees this one.
+    await this.serveRegistration();
+    this.serving = true;
+    for (const name of SERVED_SERVICES) grpcHealth.setStatus(name, 'SERVING');
+    this.scheduleSocketCheck();
+  }
+
+  /** Binds a fresh registration socket: a new file the kubelet's plugin watcher registers (again). */
+  private async serveRegistration(): Promise<void> {
+    // closing the old listener unlinks its path (libuv does on close): done before the new socket takes the path
+    await shutdown(this.registrationServer, 0);
+    this.registrationServer = undefined;
     const registration = new Server();
-    registration.addService(services.registration, this.registration.implementation());
+    registration.addService(kubeletServices().registration, this.registration.implementation());
     await bindUnix(registration, this.layout.registrationSocket);
     await restrictSocket(this.layout.registrationSocket);
     this.registrationServer = registration;
-    this.serving = true;
-    for (const name of SERVED_SERVICES) grpcHealth.setStatus(name, 'SERVING');
+  }
+
+  private scheduleSocketCheck(): void {
+    if (!this.serving) return;
+    this.socketTimer = setTimeout(() => {
+      this.socketCheck = this.healSockets().finally(() => this.scheduleSocketCheck());
+    }, this.options.socketCheckMs ?? 1000);
+    this.socketTimer.unref();
+  }
+
+  /**
+   * Recreates a socket file that was deleted (only a missing path: one another process holds is never taken back).
+   * A new DRA socket is announced with a new registration socket, as a new registration socket is announced by itself:
+   * the kubelet's plugin watcher sees a new file, asks GetInfo again and dials the endpoint afresh.
+   */
+  private async healSockets(): Promise<void> {
+    const { draSocket, registrationSocket } = this.layout;
+    const draMissing = await isMissing(draSocket);
+    const registrationMissing = await isMissing(registrationSocket);
+    if (!draMissing && !registrationMissing) {
+      if (this.socketProblem === undefined) return;
+      this.socketProblem = undefined;
+      this.options.log.info('kubelet plugin sockets are back');
+      return;
+    }
+    const { log } = this.options;
+    let path = draMissing ? draSocket : registrationSocket;
+    try {
+      await ensureSocketDirs(this.layout);
+      if (draMissing && this.draServer) {
+        // the listener of the deleted file is closed; connections already open (health streams) stay
+        this.draServer.unbind(`unix:${draSocket}`);
+        await bindUnix(this.draServer, draSocket);
+        await restrictSocket(draSocket);
+      }
+      path = registrationSocket;
+      this.registration.awaitRegistration();
+      await this.serveRegistration();
+      if (!this.serving) return;
+      this.socketProblem = undefined;
+      log.warn(
+        { deleted: [...(draMissing ? [draSocket] : []), ...(registrationMissing ? [registrationSocket] : [])] },
+        'kubelet plugin socket was deleted: recreated and registering again',
+      );
+    } catch (error) {
+      const problem = `kubelet plugin socket ${path} was deleted and cannot be recreated: ${errorMessage(error)}`;
+      if (problem !== this.socketProblem) log.error({ socket: path }, problem);
+      this.socketProblem = problem;
+    }
   }
 
   /** Removes the registration socket first (the kubelet de-registers this instance), then closes the service. */
   async stop(): Promise<void> {
     this.serving = false;
     this.stopped = true;
+    clearTimeout(this.socketTimer);
+    await this.socketCheck;
     for (const name of SERVED_SERVICES) this.grpcHealth?.setStatus(name, 'NOT_SERVING');
     await shutdown(this.registrationServer);
     this.registrationServer = undefined;
@@ -193,6 +268,7 @@ export class PluginServer {
         ? { ready: false, live: false, reason: 'kubelet plugin stopped' }
         : { ready: false, live: true, reason: 'kubelet plugin starting' };
     }
+    if (this.socketProblem !== undefined) return { ready: false, live: false, reason: this.socketProblem };
     const registration: RegistrationState = this.registration.state();
     switch (registration.state) {
       case 'registered':
@@ -224,6 +300,16 @@ function bindUnix(server: Server, path: string): Promise<void> {
       error ? reject(error) : resolve(),
     ),
   );
+}
+
+/** True only when nothing is at the path (a file of another kind, or another process's socket, counts as present). */
+async function isMissing(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 function shutdown(server: Server | undefined, graceMs = 2000): Promise<void> {

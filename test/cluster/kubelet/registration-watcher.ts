@@ -1,3 +1,4 @@
+import { type FSWatcher, watch } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -9,8 +10,10 @@ import { GET_INFO_TIMEOUT_MS, RegistrationClient } from './plugin-client.js';
  * The kubelet's plugin watcher and registration reconciler (FACTS.md §1): watches the registry directory (dot-files
  * and anything that is not a socket are skipped), calls GetInfo with a 1 s timeout, hands the answer to the handler
  * of its `type`, and tells the plugin the verdict with NotifyRegistrationStatus (true, or false with the error).
- * A socket that disappears is de-registered; one replaced by a new socket (new inode) is de-registered and
- * registered again. Failed registrations are retried, as the kubelet's reconciler does.
+ * A socket that disappears is de-registered; one replaced by a new socket is de-registered and registered again.
+ * "Replaced" is seen as the kubelet sees it, from the directory's create events (fsnotify there, fs.watch here: a
+ * socket unlinked and bound again between two scans often gets the same inode number back), and from a changed inode
+ * where events are not delivered. Failed registrations are retried, as the kubelet's reconciler does.
  */
 export interface PluginHandler {
   /** Throws to refuse (the message goes to the plugin). */
@@ -50,6 +53,9 @@ export class RegistrationWatcher {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private running = false;
+  private watcher: FSWatcher | undefined;
+  /** paths the directory reported created or removed since the last scan */
+  private readonly touched = new Set<string>();
   private readonly log: Logger;
   private readonly now: () => number;
 
@@ -67,6 +73,8 @@ export class RegistrationWatcher {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    this.watcher?.close();
+    this.watcher = undefined;
     await this.scanning;
     for (const [socket, entry] of this.tracked) this.forget(socket, entry);
   }
@@ -89,7 +97,27 @@ export class RegistrationWatcher {
     }, delay);
   }
 
+  /** Watches the directory for created files (the kubelet's fsnotify watch); retried each scan until it exists. */
+  private watchDir(): void {
+    if (this.watcher || !this.running) return;
+    try {
+      const watcher = watch(this.options.dir, (event, name) => {
+        if (event === 'rename' && name) this.touched.add(join(this.options.dir, name.toString()));
+      });
+      watcher.on('error', () => {
+        watcher.close();
+        if (this.watcher === watcher) this.watcher = undefined;
+      });
+      this.watcher = watcher;
+    } catch {
+      // no directory yet: the next scan tries again
+    }
+  }
+
   private async scan(): Promise<void> {
+    this.watchDir();
+    const touched = new Set(this.touched);
+    this.touched.clear();
     let names: string[] = [];
     try {
       names = await readdir(this.options.dir);
@@ -106,7 +134,8 @@ export class RegistrationWatcher {
     }
     for (const [socket, entry] of [...this.tracked]) {
       const ino = present.get(socket);
-      if (ino === undefined || ino !== entry.ino) this.forget(socket, entry);
+      // touched and present: a new socket file at the path (the kubelet's create event), whatever its inode number
+      if (ino === undefined || ino !== entry.ino || touched.has(socket)) this.forget(socket, entry);
     }
     for (const [socket, ino] of present) {
       let entry = this.tracked.get(socket);
