@@ -21,6 +21,18 @@ const BUILD_TIMEOUT_MS = 5 * 60_000;
 const LOCK_POLL_MS = 100;
 const EMPTY_LOCK_MS = 10_000;
 
+/**
+ * In a vitest worker, a test file that imports this module (directly or through a helper that runs bundles) gets
+ * dist/ built before its first test: a build inside a test would count against that test's timeout, and a cold build
+ * on a fresh clone takes longer than one. Elsewhere (`npm run cluster`, the bench) `ensureBuilt` runs on first use.
+ */
+if (process.env.VITEST_WORKER_ID !== undefined) {
+  const { beforeAll } = await import('vitest');
+  beforeAll(() => {
+    ensureBuilt();
+  }, BUILD_TIMEOUT_MS);
+}
+
 /** Once per process: later calls of a worker trust the check it already made. */
 let checked = false;
 
