@@ -88,9 +88,12 @@ export class EngineProcess {
       }
       child.once('exit', (code, signal) => {
         if (this.killTimer) clearTimeout(this.killTimer);
-        // workers outlive a crashed or killed leader: nothing of this engine may survive it
-        if (child.pid !== undefined) signalTree(child.pid, child.pid, 'SIGKILL');
+        const pid = child.pid;
         resolve({ code, signal });
+        // workers outlive a crashed or killed leader: nothing of this engine may survive it. Right after whoever
+        // waits for this exit has had its turn (the supervisor tells the coordinator, whose recovery stops every
+        // other engine of the group): the walk of /proc for strays costs milliseconds of CPU on a busy host
+        if (pid !== undefined) setImmediate(() => signalTree(pid, pid, 'SIGKILL'));
       });
     });
   }
@@ -105,11 +108,11 @@ export class EngineProcess {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
   }
 
-  /** A signal to the whole process tree (the engine's group and strays). */
-  signalTree(signal: NodeJS.Signals): void {
+  /** Signals, in order, to the whole process tree (the engine's group, then strays: one walk of /proc for all). */
+  signalTree(signals: NodeJS.Signals | readonly NodeJS.Signals[]): void {
     const pid = this.child?.pid;
     if (pid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) {
-      signalTree(pid, pid, signal);
+      signalTree(pid, pid, signals);
     }
   }
 
@@ -119,9 +122,8 @@ export class EngineProcess {
 
   /** SIGTERM to the whole tree, then SIGKILL once the grace period has passed; resolves on exit. */
   stop(gracePeriodMs = this.gracePeriodMs): Promise<EngineExit> {
-    this.signalTree('SIGTERM');
     // a stopped engine (SIGSTOP, a failed health check's usual cause) only handles its SIGTERM once continued
-    this.signalTree('SIGCONT');
+    this.signalTree(['SIGTERM', 'SIGCONT']);
     if (!this.killTimer) {
       this.killTimer = setTimeout(() => this.signalTree('SIGKILL'), gracePeriodMs);
       this.killTimer.unref();

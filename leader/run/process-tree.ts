@@ -81,18 +81,37 @@ export function treeMembers(root: number, pgid: number, stats: readonly ProcStat
   return [...found].sort((a, b) => a - b);
 }
 
-/** Sends a signal to the group and every stray descendant; returns how many processes it reached. */
-export function signalTree(root: number, pgid: number, signal: NodeJS.Signals, procRoot = '/proc'): number {
-  let reached = 0;
-  try {
-    process.kill(-pgid, signal);
-    reached++;
-  } catch {
-    // the group is empty: strays may still live
+/** Sends the signals, in order, to the whole process group (one system call each); false when it is empty. */
+function signalGroup(pgid: number, signals: readonly NodeJS.Signals[]): boolean {
+  let reached = false;
+  for (const signal of signals) {
+    try {
+      process.kill(-pgid, signal);
+      reached = true;
+    } catch {
+      // the group is empty: strays may still live
+    }
   }
+  return reached;
+}
+
+/**
+ * Sends the signals, in order, to the group and then to every stray descendant; returns how many processes it
+ * reached. The group goes first (a recovery's stop reaches every engine process at once); the strays are found by
+ * one walk of /proc for all the signals, since a walk reads every process's stat and costs milliseconds of CPU on a
+ * busy host.
+ */
+export function signalTree(
+  root: number,
+  pgid: number,
+  signals: NodeJS.Signals | readonly NodeJS.Signals[],
+  procRoot = '/proc',
+): number {
+  const list = typeof signals === 'string' ? [signals] : signals;
+  let reached = signalGroup(pgid, list) ? 1 : 0;
   for (const pid of treeMembers(root, pgid, allStats(procRoot))) {
     try {
-      process.kill(pid, signal);
+      for (const signal of list) process.kill(pid, signal);
       reached++;
     } catch {
       // gone meanwhile

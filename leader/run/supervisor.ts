@@ -218,13 +218,15 @@ export class EngineSupervisor {
         if (this.engine !== engine) return;
         this.engine = undefined;
         this.unwatch();
-        await clearEngineRecord(this.recordPath);
         const status = exitStatus(exit);
-        log.info({ code: exit.code, signal: exit.signal, status, epoch: release.epoch }, 'engine exited');
-        await this.report(
+        // the coordinator first: every other engine of the group waits for this word to be stopped
+        const reported = this.report(
           { state: 'ENGINE_EXITED', exitCode: exit.code ?? status, signal: exit.signal ?? '', message: '' },
           1000,
         );
+        log.info({ code: exit.code, signal: exit.signal, status, epoch: release.epoch }, 'engine exited');
+        await clearEngineRecord(this.recordPath);
+        await reported;
         // an engine that finished its work ends the member; a failure waits for the group's recovery
         if (status === 0) this.finish(0);
       });
@@ -270,8 +272,10 @@ export class EngineSupervisor {
         'engine stopped',
       );
     }
+    // the coordinator first (the next epoch waits for every engine stopped), then the record of an engine now gone
+    const reported = this.report({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason });
     await clearEngineRecord(this.recordPath);
-    await this.report({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason });
+    await reported;
   }
 
   private async onStop(stop: Stop): Promise<void> {

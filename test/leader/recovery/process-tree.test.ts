@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EngineProcess } from '../../../leader/run/engine-process.js';
 import { parseStat, readStat, reapLeftover, treeMembers, writeEngineRecord } from '../../../leader/run/process-tree.js';
 
 function alive(pid: number): boolean {
@@ -12,6 +13,26 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+function state(pid: number): string | undefined {
+  try {
+    return /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes a test started, SIGKILLed after it whatever happened. */
+const started: number[] = [];
+afterEach(() => {
+  for (const pid of started.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
 
 async function until(fn: () => boolean, what: string): Promise<void> {
   const end = Date.now() + 10_000;
@@ -54,5 +75,34 @@ describe('process tree', () => {
     bystander.kill('SIGKILL');
     // nothing recorded any more: a second reap does nothing
     expect(await reapLeftover(record)).toBeUndefined();
+  });
+
+  it('a stop reaches a stopped descendant that left the engine group: SIGTERM and SIGCONT in one walk, long before the grace period', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-tree-'));
+    const strayPid = join(dir, 'stray.pid');
+    // the stray: its own session (out of the engine's group), stopped; only a SIGTERM followed by a SIGCONT ends it
+    writeFileSync(join(dir, 'stray.sh'), 'echo $$ > "$1"; kill -STOP $$; exec sleep 300\n');
+    // a worker of the engine's group that outlives the group's SIGTERM for a while (its trap), so the walk finds the
+    // stray through it, as it finds the children of an engine's worker that is still shutting down
+    writeFileSync(
+      join(dir, 'worker.sh'),
+      `trap 'sleep 5; exit 0' TERM; setsid /bin/sh ${join(dir, 'stray.sh')} "$1" & wait\n`,
+    );
+    const engine = new EngineProcess(
+      ['/bin/sh', '-c', `/bin/sh ${join(dir, 'worker.sh')} ${strayPid} & wait`],
+      { PATH: process.env.PATH },
+      60_000,
+    );
+    await engine.start();
+    started.push(engine.pid!);
+    await until(() => existsSync(strayPid) && readFileSync(strayPid, 'utf8').trim() !== '', 'the stray started');
+    const stray = Number(readFileSync(strayPid, 'utf8'));
+    started.push(stray);
+    await until(() => state(stray) === 'T', 'the stray stopped');
+    expect(readStat(stray)?.pgid).not.toBe(engine.pid);
+    const exit = await engine.stop();
+    expect(exit.signal).toBe('SIGTERM');
+    // SIGTERM alone leaves a stopped process stopped; the grace period's SIGKILL is a minute away
+    await until(() => !alive(stray), 'the stray ended');
   });
 });

@@ -3,8 +3,9 @@
  * reports, SIGTERM at every moment (while the engine runs, while it joins, while it rejoins a lost coordinator), a
  * failed group, and an unhealthy engine.
  */
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,11 +30,13 @@ class FakeSession implements SupervisedSession {
   handlers: SessionHandlers = {};
   readonly reports: Array<Omit<EngineEvent, 'epoch'>> = [];
   closed = false;
+  constructor(private readonly onReport?: (event: Omit<EngineEvent, 'epoch'>) => void) {}
   keep(_epoch: number, handlers: SessionHandlers): void {
     this.handlers = handlers;
   }
   reportEngine(event: Omit<EngineEvent, 'epoch'>): Promise<void> {
     this.reports.push(event);
+    this.onReport?.(event);
     return Promise.resolve();
   }
   close(): void {
@@ -44,7 +47,7 @@ class FakeSession implements SupervisedSession {
 let nextPid = 4_000_000;
 
 class FakeEngine implements SupervisedEngine {
-  readonly pid = nextPid++;
+  readonly pid: number;
   running = false;
   stopping = false;
   stops: number[] = [];
@@ -54,7 +57,13 @@ class FakeEngine implements SupervisedEngine {
   private readonly exited = new Promise<EngineExit>((r) => {
     this.resolveExit = r;
   });
-  constructor(readonly command: EngineCommand) {}
+  /** `pid`: a real process standing in for the engine, where a test needs its record written */
+  constructor(
+    readonly command: EngineCommand,
+    pid?: number,
+  ) {
+    this.pid = pid ?? nextPid++;
+  }
   start(): Promise<void> {
     this.running = true;
     return Promise.resolve();
@@ -105,9 +114,18 @@ interface Harness {
   unhealthy: Array<(reason: string) => void>;
   exit: Promise<number | CliError>;
   reconnects: AbortSignal[];
+  /** the environment file (the engine record lies beside it) */
+  envFile: string;
 }
 
-function harness(opts: { connect?: (signal: AbortSignal) => Promise<Connection>; reconnectHangs?: boolean } = {}) {
+function harness(
+  opts: {
+    connect?: (signal: AbortSignal) => Promise<Connection>;
+    reconnectHangs?: boolean;
+    enginePid?: number;
+    onReport?: (event: Omit<EngineEvent, 'epoch'>) => void;
+  } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-supervisor-'));
   const engines: FakeEngine[] = [];
   const sessions: FakeSession[] = [];
@@ -126,12 +144,13 @@ function harness(opts: { connect?: (signal: AbortSignal) => Promise<Connection>;
     env: {},
   } as EnvFile;
   const connection = (): Connection => {
-    const session = new FakeSession();
+    const session = new FakeSession(opts.onReport);
     sessions.push(session);
     return { session, file };
   };
+  const envFile = join(dir, 'group.env');
   const supervisor = new EngineSupervisor({
-    envFile: join(dir, 'group.env'),
+    envFile,
     gracePeriodMs: 1000,
     log,
     command: (f) => ({ argv: ['engine', String(f.epoch)], env: { ...f.env } }),
@@ -143,7 +162,7 @@ function harness(opts: { connect?: (signal: AbortSignal) => Promise<Connection>;
       return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
     },
     spawnEngine: (command) => {
-      const e = new FakeEngine(command);
+      const e = new FakeEngine(command, opts.enginePid);
       engines.push(e);
       return e;
     },
@@ -157,7 +176,7 @@ function harness(opts: { connect?: (signal: AbortSignal) => Promise<Connection>;
     (code) => code,
     (err: unknown) => toCliError(err) as CliError,
   );
-  const h: Harness = { supervisor, engines, sessions, signals, unhealthy, exit, reconnects };
+  const h: Harness = { supervisor, engines, sessions, signals, unhealthy, exit, reconnects, envFile };
   return h;
 }
 
@@ -274,5 +293,33 @@ describe('EngineSupervisor', () => {
     expect(session.reports.at(-1)?.message).toMatch(/^health check GET .* HTTP 503$/);
     h.signals.emit('SIGTERM', 'SIGTERM');
     await h.exit;
+  });
+
+  it('tells the coordinator of an engine exit before anything else: its record is still on disk when the report goes out', async () => {
+    // a real process stands in for the engine, so that run records it (the record names a live pid and start time)
+    const holder = spawn('/bin/sleep', ['300'], { stdio: 'ignore' });
+    try {
+      const recordAtReport = new Map<string, boolean>();
+      let record = '';
+      const h = harness({
+        enginePid: holder.pid,
+        onReport: (event) => recordAtReport.set(event.state, existsSync(record)),
+      });
+      record = `${h.envFile}.engine`;
+      await until('a session', () => h.sessions.length === 1);
+      const session = h.sessions[0]!;
+      session.handlers.onRelease?.(release(1));
+      await until('the engine recorded', () => existsSync(record) && states(session).includes('ENGINE_RUNNING'));
+      h.engines[0]!.exit({ code: null, signal: 'SIGKILL' });
+      await until('exit report', () => states(session).includes('ENGINE_EXITED'));
+      expect(session.reports.at(-1)).toMatchObject({ state: 'ENGINE_EXITED', exitCode: 137, signal: 'SIGKILL' });
+      expect(recordAtReport.get('ENGINE_EXITED')).toBe(true);
+      // then the record of the engine that is gone
+      await until('the record cleared', () => !existsSync(record));
+      h.signals.emit('SIGTERM', 'SIGTERM');
+      await h.exit;
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
