@@ -17,6 +17,8 @@ export interface LogOptions {
   pretty?: boolean;
   /** tests pass a sink to capture records */
   sink?: DestinationStream;
+  /** the program's name on every line (as componentLogger adds it) */
+  component?: string;
 }
 
 // pino-pretty costs start-up time (bootstrap's budget is 200 ms to Join), so it is loaded only when a terminal can show it.
@@ -31,10 +33,14 @@ export function createLogger(options: LogOptions): Logger {
     (human
       ? prettyModule!({ colorize: !process.env.NO_COLOR, sync: true, destination: target as unknown as Writable })
       : pino.destination({ fd: options.to === 'stderr' ? 2 : 1, sync: false }));
-  return pino({ level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  const log = pino(
+    { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+    stream,
+  );
+  return options.component === undefined ? log : componentLogger(log, options.component);
 }
 
-/** One child logger per component, so every line says where it came from. */
+/** One child logger per component, so every line says where it came from (the one key for it: `component`). */
 export function componentLogger(parent: Logger, component: string): Logger {
   return parent.child({ component });
 }

@@ -33,6 +33,12 @@ describe('logging', () => {
     expect(typeof line?.time).toBe('string');
   });
 
+  it("names the program's component on every line when asked to", () => {
+    const s = sink();
+    createLogger({ level: 'info', sink: s.stream, component: 'coordinator' }).info('listening');
+    expect(s.lines()).toEqual([expect.objectContaining({ component: 'coordinator', msg: 'listening' })]);
+  });
+
   it('honours --log-level', () => {
     const s = sink();
     const log = createLogger({ level: 'debug', sink: s.stream });

@@ -4,6 +4,7 @@
  */
 import type { GroupMemberStatus, GroupState, GroupStatus } from '../../src/contract/group-status.js';
 import type { EngineEvent, MemberIdentity, MemberInfo, Progress, Release } from '../protocol/messages.js';
+import { progressMessage } from '../protocol/progress.js';
 import { GoodputLedger } from './goodput.js';
 
 /**
@@ -378,7 +379,7 @@ export class GroupTable {
       if (m.identity.node) status.node = m.identity.node;
       if (m.identity.ip) status.address = m.identity.ip;
       const reason =
-        m.reason ?? (m.state === 'Joined' && missing.length > 0 ? waitingMessage(this.progress()) : undefined);
+        m.reason ?? (m.state === 'Joined' && missing.length > 0 ? progressMessage(this.progress()) : undefined);
       if (!ready && reason) status.reason = reason;
       return status;
     });
@@ -456,19 +457,6 @@ export class GroupTable {
 function describeWhere(identity: MemberIdentity): string {
   const parts = [identity.ip, identity.node ? `node ${identity.node}` : ''].filter((s) => s !== '');
   return parts.length ? ` (${parts.join(', ')})` : '';
-}
-
-/** "waiting for 5/8 members: missing ranks 3, 6, 7" */
-export function waitingMessage(progress: Progress): string {
-  const missing = progress.missingRanks;
-  const ranks = missing.length === 1 ? `rank ${missing[0]}` : `ranks ${abbreviate(missing)}`;
-  return `waiting for ${progress.joined}/${progress.size} members: missing ${ranks}`;
-}
-
-/** Long lists stay readable: the first 16 ranks, then how many more. */
-function abbreviate(ranks: readonly number[]): string {
-  if (ranks.length <= 16) return ranks.join(', ');
-  return `${ranks.slice(0, 16).join(', ')} and ${ranks.length - 16} more`;
 }
 
 /** How an engine's end reads in the group status and in recovery reasons: a stop is not an exit with code 0. */

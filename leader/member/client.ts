@@ -29,6 +29,7 @@ import type {
   Role,
   Stop,
 } from '../protocol/messages.js';
+import { progressMessage } from '../protocol/progress.js';
 import { groupService, PROTOCOL_VERSION } from '../protocol/service.js';
 import type { CoordinatorTarget } from './locate.js';
 
@@ -111,14 +112,6 @@ async function defaultResolve(host: string): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function describeProgress(p: Progress): string {
-  const missing = p.missingRanks;
-  if (missing.length === 0) return `all ${p.size} members joined`;
-  const list =
-    missing.length > 16 ? `${missing.slice(0, 16).join(', ')} and ${missing.length - 16} more` : missing.join(', ');
-  return `waiting for ${p.joined}/${p.size} members: missing rank${missing.length === 1 ? '' : 's'} ${list}`;
-}
 
 /**
  * Joins and waits for the release. Resolves with the release and an open session (bootstrap closes it, run keeps
@@ -212,7 +205,7 @@ async function joinUntil(options: JoinOptions, open: { current: { close(): void 
         session = new MemberSession(client, reply, options.role);
         open.current = session;
         const release = await session.waitForRelease(deadline, (p) =>
-          report(`${describeProgress(p)} (this pod is rank ${reply.rank})`),
+          report(`${progressMessage(p)} (this pod is rank ${reply.rank})`),
         );
         return { reply: { ...reply, rank: release.rank }, release, session, address };
       } catch (err) {

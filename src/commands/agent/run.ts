@@ -72,7 +72,7 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       throw usageError(errorMessage(err));
     }
   }
-  const log = deps.log ?? createLogger({ level: flags.logLevel, to: 'stdout' }).child({ component: 'agent' });
+  const log = deps.log ?? createLogger({ level: flags.logLevel, to: 'stdout', component: 'agent' });
   // in a pod with no kubeconfig the service account is read directly: client-node (~39 MB resident) never loads
   const kc = await loadClusterAccess({ kubeconfig: flags.kubeconfig, context: flags.context });
   const client = new KubeClient(kc);

@@ -23,7 +23,7 @@ export function bootstrapCommand(env: NodeJS.ProcessEnv = process.env): Command 
     .action(async (opts, cmd: Command) => {
       // loaded on use: bootstrap's start-up path stays free of the other commands' modules
       const [{ runBootstrap }, { createLogger }] = await Promise.all([import('./run.js'), import('../../log.js')]);
-      const log = createLogger({ level: opts.logLevel, to: 'stdout' }).child({ component: 'bootstrap' });
+      const log = createLogger({ level: opts.logLevel, to: 'stdout', component: 'bootstrap' });
       // failures are thrown as CliError with their exit code (3 timeout, 4 refused)
       await runBootstrap(opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
     });

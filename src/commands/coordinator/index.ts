@@ -176,7 +176,7 @@ export function coordinatorCommand(env: NodeJS.ProcessEnv = process.env): Comman
         throw usageError('--backoff-max must not be shorter than --backoff-initial');
       }
       const [{ runCoordinator }, { createLogger }] = await Promise.all([import('./run.js'), import('../../log.js')]);
-      const log = createLogger({ level: opts.logLevel, to: 'stdout' }).child({ component: 'coordinator' });
+      const log = createLogger({ level: opts.logLevel, to: 'stdout', component: 'coordinator' });
       await runCoordinator(opts, env, log);
     });
 }

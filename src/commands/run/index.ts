@@ -112,7 +112,7 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async (argv: string[], opts, cmd: Command) => {
       const [{ runRun }, { createLogger }] = await Promise.all([import('./run.js'), import('../../log.js')]);
       // the engine owns stdout; lockstep's own lines go to stderr
-      const log = createLogger({ level: opts.logLevel, to: 'stderr' }).child({ component: 'run' });
+      const log = createLogger({ level: opts.logLevel, to: 'stderr', component: 'run' });
       await runRun(argv, opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
     });
 }

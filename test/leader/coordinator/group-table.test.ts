@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GroupTable, JoinRefused, waitingMessage } from '../../../leader/coordinator/group-table.js';
+import { GroupTable, JoinRefused } from '../../../leader/coordinator/group-table.js';
+import { progressMessage } from '../../../leader/protocol/progress.js';
 import { identity } from '../support/identity.js';
 
 const table = (size = 4, extra: Partial<ConstructorParameters<typeof GroupTable>[0]> = {}) =>
@@ -22,7 +23,7 @@ describe('GroupTable admission', () => {
     expect(t.join(identity('web-0')).member.rank).toBe(0);
     expect(t.join(identity('web-3', { rankHint: 3 })).member.rank).toBe(3);
     expect(t.missingRanks()).toEqual([1]);
-    expect(waitingMessage(t.progress())).toBe('waiting for 3/4 members: missing rank 1');
+    expect(progressMessage(t.progress())).toBe('waiting for 3/4 members: missing rank 1');
   });
 
   it('refuses a duplicate rank and names both pods and where the rank came from', () => {
@@ -136,7 +137,7 @@ describe('GroupTable barrier and epochs', () => {
 
   it('abbreviates long lists of missing ranks', () => {
     const t = table(40);
-    expect(waitingMessage(t.progress())).toBe(
+    expect(progressMessage(t.progress())).toBe(
       'waiting for 0/40 members: missing ranks 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 and 24 more',
     );
   });
