@@ -1,4 +1,4 @@
-import type { Device, Inventory } from './inventory.js';
+import type { DiscoveredDevice, Inventory } from './inventory.js';
 
 /** Device kinds an agent can be told to serve (`--device-types`, e.g. the gpu-only and nic-only overlays). */
 export const DEVICE_TYPES = ['gpu', 'tpu', 'nic'] as const;
@@ -22,7 +22,7 @@ export function parseDeviceTypes(value: string): DeviceType[] {
  * watches. GPU↔NIC affinity keeps only devices that remain, so nothing downstream names a device it cannot see.
  */
 export function keepDeviceTypes(inventory: Inventory, types: readonly DeviceType[]): Inventory {
-  const keep = (d: Device) => d.kind !== 'accelerator' && types.includes(d.kind);
+  const keep = (d: DiscoveredDevice) => d.kind !== 'accelerator' && types.includes(d.kind);
   const devices = inventory.devices.filter(keep);
   const kept = new Set(devices.map((d) => d.name));
   const affinity = inventory.affinity

@@ -184,7 +184,7 @@ export interface OtherAccelerator {
   health: HealthReading;
 }
 
-export type Device = GpuDevice | TpuDevice | NicDevice | OtherAccelerator;
+export type DiscoveredDevice = GpuDevice | TpuDevice | NicDevice | OtherAccelerator;
 
 interface NicAffinity {
   /** NIC device name */
@@ -210,7 +210,7 @@ export interface Inventory {
   node?: string;
   /** RFC 3339 */
   scannedAt: string;
-  devices: Device[];
+  devices: DiscoveredDevice[];
   affinity: GpuAffinity[];
   /** interfaces left out because they are virtual (reported by `discover --all`) */
   excludedInterfaces: { ifName: string; reason: string }[];

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { computeCapability } from './compute-capability.js';
 import { gpuHealth, nicHealth } from './first-health.js';
 import type {
-  Device,
+  DiscoveredDevice,
   GpuAffinity,
   GpuDevice,
   Inventory,
@@ -154,7 +154,7 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
     return n && ibNodes.includes(n) ? join(opts.devRoot, 'infiniband', n) : undefined;
   });
   const affinity = buildAffinity(gpus, nics, bus);
-  const devices: Device[] = [...gpus, ...tpus, ...accelerators, ...nics];
+  const devices: DiscoveredDevice[] = [...gpus, ...tpus, ...accelerators, ...nics];
   return {
     ...(opts.nodeName ? { node: opts.nodeName } : {}),
     scannedAt: (opts.now?.() ?? new Date()).toISOString(),

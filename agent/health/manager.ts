@@ -1,7 +1,7 @@
 import type { KubeClient } from '../../src/kube/client.js';
 import type { Logger } from '../../src/log.js';
 import { componentLogger, silentLogger } from '../../src/log.js';
-import type { Device, GpuDevice, Inventory } from '../discovery/inventory.js';
+import type { DiscoveredDevice, GpuDevice, Inventory } from '../discovery/inventory.js';
 import type { DeviceHealthBoard } from './board.js';
 import type { HealthHooks } from './hooks.js';
 import { PodHealthReporter } from './pod-reporter.js';
@@ -38,7 +38,7 @@ export interface HealthManagerOptions {
   log?: Logger;
 }
 
-const isNvidiaGpu = (d: Device): d is GpuDevice => d.kind === 'gpu' && d.vendor === 'nvidia';
+const isNvidiaGpu = (d: DiscoveredDevice): d is GpuDevice => d.kind === 'gpu' && d.vendor === 'nvidia';
 
 /**
  * Device health for the agent: feeds the monitors the published devices, combines their verdicts on the board, and

@@ -4,6 +4,7 @@
  */
 
 import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
+import type { PodCondition } from '../../src/kube/pod-condition.js';
 import type { Pod, ResourceClaim } from '../../src/kube/types.js';
 import type { BoardEntry } from './board.js';
 
@@ -23,14 +24,6 @@ export function claimNamesOfPod(pod: Pod): string[] {
 export function devicesOfClaim(claim: ResourceClaim, driver: string, pool: string): string[] {
   const results = claim.status?.allocation?.devices?.results ?? [];
   return [...new Set(results.filter((r) => r.driver === driver && r.pool === pool).map((r) => r.device))];
-}
-
-export interface PodCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime?: string;
 }
 
 /**
@@ -90,8 +83,4 @@ export function currentCondition(pod: Pod): PodCondition | undefined {
     message: c.message ?? '',
   };
   return out;
-}
-
-export function sameCondition(a: PodCondition | undefined, b: PodCondition | undefined): boolean {
-  return a?.status === b?.status && a?.reason === b?.reason && a?.message === b?.message;
 }

@@ -1,18 +1,13 @@
 import { errorMessage } from '../../src/errors.js';
 import { ApiError, isNotFound, type KubeClient } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
+import { type PodCondition, sameCondition } from '../../src/kube/pod-condition.js';
 import { EVENTS, PODS, RESOURCE_CLAIMS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod, ResourceClaim } from '../../src/kube/types.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import type { BoardEntry, DeviceHealthBoard } from './board.js';
-import {
-  claimNamesOfPod,
-  currentCondition,
-  desiredCondition,
-  type PodCondition,
-  sameCondition,
-} from './pod-conditions.js';
+import { claimNamesOfPod, currentCondition, desiredCondition } from './pod-conditions.js';
 
 export interface PodReporterOptions {
   client: KubeClient;

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
-import type { Device } from '../discovery/inventory.js';
+import type { DiscoveredDevice } from '../discovery/inventory.js';
 import { readSmall } from '../discovery/sysfs-read.js';
 import { AerTracker, aerNonZero, parseAerTotal } from './aer.js';
 import { type HealthHooks, timed } from './hooks.js';
@@ -27,7 +27,7 @@ export interface SysfsMonitorOptions {
 
 interface Watched {
   name: string;
-  kind: Device['kind'];
+  kind: DiscoveredDevice['kind'];
   pciAddress?: string;
   ifName?: string;
   ports: { device: string; port: number }[];
@@ -74,7 +74,7 @@ export class SysfsHealthMonitor {
   }
 
   /** The published devices (call on every rescan); state of devices already watched is kept. */
-  setDevices(devices: readonly Device[]): void {
+  setDevices(devices: readonly DiscoveredDevice[]): void {
     const next = new Map<string, Watched>();
     for (const d of devices) {
       const old = this.watched.get(d.name);

@@ -1,7 +1,7 @@
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTempName, removeFileDurable, writeFileAtomic } from '../../src/fs/atomic-file.js';
-import type { Device } from '../discovery/inventory.js';
+import type { DiscoveredDevice } from '../discovery/inventory.js';
 import type { PlannedDevice } from './claims.js';
 
 /**
@@ -83,7 +83,7 @@ export interface SpecOptions {
  * GPU, the RDMA connection manager for any RDMA NIC. Only those present under the /dev root are named (a runtime
  * fails a container whose CDI device node is missing).
  */
-export async function sharedDeviceNodes(devices: Device[], devRoot = '/dev'): Promise<string[]> {
+export async function sharedDeviceNodes(devices: DiscoveredDevice[], devRoot = '/dev'): Promise<string[]> {
   const wanted: string[] = [];
   if (devices.some((device) => device.kind === 'gpu' && device.vendor === 'nvidia')) {
     wanted.push('nvidiactl', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia-modeset');
@@ -146,7 +146,7 @@ export function buildClaimSpec(
   return { spec, fileName: specFileName(claim.uid), cdiIds };
 }
 
-function deviceNodesOf(device: Device): string[] {
+function deviceNodesOf(device: DiscoveredDevice): string[] {
   return device.kind === 'accelerator' ? [] : device.deviceNodes;
 }
 
@@ -158,7 +158,7 @@ function deviceNode(hostPath: string, devRoot: string): CdiDeviceNode {
 }
 
 /** `kind=gpu;pci=0000:19:00.0;numa=0;pcieRoot=pci0000:16;…`: one line a person or a script can read. */
-function describeDevice(device: Device): string {
+function describeDevice(device: DiscoveredDevice): string {
   const parts: string[] = [`kind=${device.kind}`];
   const pci = device.pci;
   if (pci) {
@@ -187,7 +187,7 @@ function describeDevice(device: Device): string {
   return parts.join(';');
 }
 
-function claimEnv(claim: { uid: string; namespace: string; name: string }, devices: Device[]): string[] {
+function claimEnv(claim: { uid: string; namespace: string; name: string }, devices: DiscoveredDevice[]): string[] {
   const env: string[] = [];
   const put = (key: string, values: (string | number | undefined)[]) => {
     const present = values.filter((value): value is string | number => value !== undefined).map(String);

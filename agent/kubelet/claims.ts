@@ -1,4 +1,4 @@
-import type { Device, HealthReading } from '../discovery/inventory.js';
+import type { DiscoveredDevice, HealthReading } from '../discovery/inventory.js';
 import type { Claim } from '../kubeletplugin/protos.js';
 
 /**
@@ -27,7 +27,7 @@ export interface PlanContext {
   /** this node's pool (by the upstream convention, the node name) */
   poolName: string;
   /** this node's devices by name */
-  devices: ReadonlyMap<string, Device>;
+  devices: ReadonlyMap<string, DiscoveredDevice>;
   /** current health of a device (the health board, else discovery's reading) */
   health: (device: string) => HealthReading | undefined;
   /** names an older agent published (`gpu-3`) → today's names, for claims allocated before an upgrade */
@@ -35,7 +35,7 @@ export interface PlanContext {
 }
 
 export interface PlannedDevice {
-  device: Device;
+  device: DiscoveredDevice;
   /** the name the allocation gives the device (a legacy alias, or `device.name`): the kubelet matches on it */
   allocatedName: string;
   /** request names the device was allocated for (subrequest suffix stripped, as the kubelet stores them) */

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { componentLogger, type Logger } from '../../src/log.js';
-import type { Device, Inventory } from '../discovery/inventory.js';
+import type { DiscoveredDevice, Inventory } from '../discovery/inventory.js';
 import type { DeviceHealthBoard } from '../health/board.js';
 import type { DeviceHealthSnapshot } from '../kubeletplugin/health-stream.js';
 import type { RegistrationState } from '../kubeletplugin/registration.js';
@@ -54,7 +54,7 @@ export interface KubeletPluginOptions {
 export type { PluginReadiness } from '../kubeletplugin/server.js';
 
 /** The devices this plugin serves, by name. Accelerators we do not drive are never published, so never prepared. */
-export function servedDevices(inventory: Inventory): Map<string, Device> {
+export function servedDevices(inventory: Inventory): Map<string, DiscoveredDevice> {
   return new Map(
     inventory.devices.filter((device) => device.kind !== 'accelerator').map((device) => [device.name, device]),
   );
@@ -160,7 +160,7 @@ export class KubeletPluginManager {
     const board = this.options.board;
     const served = servedDevices(this.options.inventory());
     // a claim allocated under a legacy name is looked up by the kubelet under that name: stream it under both
-    const named: [string, Device][] = [...served.values()].map((device) => [device.name, device]);
+    const named: [string, DiscoveredDevice][] = [...served.values()].map((device) => [device.name, device]);
     for (const [legacy, current] of this.options.aliases?.() ?? []) {
       const device = served.get(current);
       if (device) named.push([legacy, device]);

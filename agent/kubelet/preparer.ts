@@ -1,6 +1,6 @@
 import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import type { Device, HealthReading } from '../discovery/inventory.js';
+import type { DiscoveredDevice, HealthReading } from '../discovery/inventory.js';
 import type {
   Claim,
   NodePrepareResourceResponse,
@@ -31,7 +31,7 @@ export interface PreparerOptions {
   checkpoint: CheckpointStore;
   claims: ClaimReader;
   /** this node's devices now (discovery's latest inventory) */
-  devices: () => ReadonlyMap<string, Device>;
+  devices: () => ReadonlyMap<string, DiscoveredDevice>;
   health: (device: string) => HealthReading | undefined;
   /** legacy device names → today's names (legacy-names.ts) */
   aliases?: () => ReadonlyMap<string, string>;

@@ -1,18 +1,18 @@
 import { ANNOTATION_AGENT_VERSION, ATTR, CAPACITY_MEMORY } from '../../src/contract/names.js';
 import type {
-  Device,
   DeviceAttribute,
   DeviceCapacity,
   DeviceTaint,
   DeviceTaintEffect,
   OwnerReference,
   ResourceSlice,
+  SliceDevice,
 } from '../../src/kube/types.js';
 import type {
+  DiscoveredDevice,
   GpuDevice,
   HealthReading,
   Inventory,
-  Device as InventoryDevice,
   MigDevice,
   NicDevice,
   PciFunction,
@@ -38,14 +38,14 @@ import {
  */
 
 /** A health reading with the time it began (for the taint's timeAdded). */
-export interface DeviceHealth extends HealthReading {
+export interface HealthSince extends HealthReading {
   /** Unix ms */
   since?: number;
 }
 
 export interface BuildDevicesOptions {
   /** live health (the DeviceHealthBoard); falls back to the inventory's reading */
-  healthOf?: (device: string) => DeviceHealth | undefined;
+  healthOf?: (device: string) => HealthSince | undefined;
   /** put a taint on unhealthy devices; undefined = the API server drops taints, write none */
   taintEffect?: DeviceTaintEffect;
   /** used for timeAdded when a reading has no `since` */
@@ -58,7 +58,7 @@ interface BuildProblem {
 }
 
 export interface BuiltDevices {
-  devices: Device[];
+  devices: SliceDevice[];
   problems: BuildProblem[];
 }
 
@@ -178,7 +178,7 @@ function nicAttributes(nic: NicDevice): [string, DeviceAttribute | undefined][] 
   ];
 }
 
-function effectiveHealth(name: string, fallback: HealthReading, options: BuildDevicesOptions): DeviceHealth {
+function effectiveHealth(name: string, fallback: HealthReading, options: BuildDevicesOptions): HealthSince {
   return options.healthOf?.(name) ?? fallback;
 }
 
@@ -192,10 +192,10 @@ function finishDevice(
   name: string,
   entries: [string, DeviceAttribute | undefined][],
   memoryBytes: number | undefined,
-  health: DeviceHealth,
+  health: HealthSince,
   options: BuildDevicesOptions,
   problems: BuildProblem[],
-): Device | undefined {
+): SliceDevice | undefined {
   if (!isDnsLabel(name)) {
     problems.push({ device: name, message: `device name "${name}" is not a DNS label; device left out` });
     return undefined;
@@ -228,7 +228,7 @@ function finishDevice(
     }
     attributes[key] = value;
   }
-  const device: Device = { name, attributes };
+  const device: SliceDevice = { name, attributes };
   if (Object.keys(capacity).length > 0) device.capacity = capacity;
   const choice = taintFor(kind, health);
   if (choice && options.taintEffect) {
@@ -248,12 +248,12 @@ const KIND_ORDER: Record<string, number> = { gpu: 0, mig: 1, tpu: 2, nic: 3 };
 
 /** The devices of the node's pool, in a stable order (kind, then index or name). */
 export function buildDevices(inventory: Inventory, options: BuildDevicesOptions = {}): BuiltDevices {
-  const devices: { order: [number, number, string]; device: Device }[] = [];
+  const devices: { order: [number, number, string]; device: SliceDevice }[] = [];
   const problems: BuildProblem[] = [];
-  const add = (kind: string, index: number, device: Device | undefined) => {
+  const add = (kind: string, index: number, device: SliceDevice | undefined) => {
     if (device) devices.push({ order: [KIND_ORDER[kind] ?? 9, index, device.name], device });
   };
-  for (const d of inventory.devices as InventoryDevice[]) {
+  for (const d of inventory.devices as DiscoveredDevice[]) {
     if (d.kind === 'gpu') {
       const health = effectiveHealth(d.name, d.health, options);
       if (d.migEnabled && d.migDevices.length > 0) {
@@ -282,7 +282,7 @@ export function buildDevices(inventory: Inventory, options: BuildDevicesOptions 
     (a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2].localeCompare(b.order[2], 'en'),
   );
   const seen = new Set<string>();
-  const unique: Device[] = [];
+  const unique: SliceDevice[] = [];
   for (const { device } of devices) {
     if (seen.has(device.name)) {
       problems.push({ device: device.name, message: 'duplicate device name; second one left out' });
@@ -294,18 +294,18 @@ export function buildDevices(inventory: Inventory, options: BuildDevicesOptions 
   return { devices: unique, problems };
 }
 
-export function hasTaints(devices: readonly Device[]): boolean {
+export function hasTaints(devices: readonly SliceDevice[]): boolean {
   return devices.some((d) => (d.taints?.length ?? 0) > 0);
 }
 
-export function maxDevicesPerSlice(devices: readonly Device[]): number {
+export function maxDevicesPerSlice(devices: readonly SliceDevice[]): number {
   return hasTaints(devices) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
 }
 
 /** Devices cut into slice-sized chunks; a node with no devices still gets one (empty) slice so its pool exists. */
-export function splitDevices(devices: readonly Device[], max = maxDevicesPerSlice(devices)): Device[][] {
+export function splitDevices(devices: readonly SliceDevice[], max = maxDevicesPerSlice(devices)): SliceDevice[][] {
   if (devices.length === 0) return [[]];
-  const chunks: Device[][] = [];
+  const chunks: SliceDevice[][] = [];
   for (let i = 0; i < devices.length; i += max) chunks.push(devices.slice(i, i + max));
   return chunks;
 }
@@ -332,7 +332,7 @@ function sliceGenerateName(nodeName: string, driver: string): string {
 /** One slice object (no name: creates use generateName) for the pool's chunk `devices`. */
 export function buildSlice(
   identity: SliceIdentity,
-  devices: Device[],
+  devices: SliceDevice[],
   pool: { generation: number; resourceSliceCount: number },
 ): ResourceSlice {
   const metadata: ResourceSlice['metadata'] = {
@@ -354,7 +354,11 @@ export function buildSlice(
 }
 
 /** The whole pool at one generation. */
-export function buildSlices(identity: SliceIdentity, devices: readonly Device[], generation: number): ResourceSlice[] {
+export function buildSlices(
+  identity: SliceIdentity,
+  devices: readonly SliceDevice[],
+  generation: number,
+): ResourceSlice[] {
   const chunks = splitDevices(devices);
   return chunks.map((chunk) => buildSlice(identity, chunk, { generation, resourceSliceCount: chunks.length }));
 }

@@ -1,4 +1,4 @@
-import type { Device, DeviceAttribute, DeviceTaint, ResourceSlice } from '../../src/kube/types.js';
+import type { DeviceAttribute, DeviceTaint, ResourceSlice, SliceDevice } from '../../src/kube/types.js';
 import { quantitiesEqual } from './quantity.js';
 
 /**
@@ -37,7 +37,7 @@ function taintsEqual(a: DeviceTaint[] | undefined, b: DeviceTaint[] | undefined)
   return sa.every((k, i) => k === sb[i]);
 }
 
-export function deviceEqual(a: Device, b: Device): boolean {
+export function deviceEqual(a: SliceDevice, b: SliceDevice): boolean {
   return (
     a.name === b.name &&
     recordsEqual(a.attributes, b.attributes, attributeEqual) &&
@@ -61,7 +61,7 @@ export interface PoolExpectation {
   driver: string;
   nodeName: string;
   nodeUid?: string;
-  devices: readonly Device[];
+  devices: readonly SliceDevice[];
   maxPerSlice: number;
 }
 
@@ -79,7 +79,7 @@ export function checkPool(slices: readonly ResourceSlice[], want: PoolExpectatio
   const obsolete = [...foreign, ...mine.filter((s) => s.spec.pool.generation !== generation)];
   const fail = (reason: string): PoolCheck => ({ upToDate: false, reason, generation, obsolete });
   if (current.length === 0) return fail('no slices');
-  const byName = new Map<string, Device>();
+  const byName = new Map<string, SliceDevice>();
   for (const slice of current) {
     const { spec, metadata } = slice;
     if (metadata.deletionTimestamp) return fail(`slice ${metadata.name} is being deleted`);

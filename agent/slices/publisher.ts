@@ -9,7 +9,7 @@ import type { DeviceTaintEffect, KubeList, Node, ResourceSlice } from '../../src
 import { silentLogger } from '../../src/log.js';
 import type { Inventory } from '../discovery/inventory.js';
 import type { DeviceHealthBoard } from '../health/board.js';
-import { buildDevices, buildSlice, type DeviceHealth, hasTaints, maxDevicesPerSlice, splitDevices } from './builder.js';
+import { buildDevices, buildSlice, type HealthSince, hasTaints, maxDevicesPerSlice, splitDevices } from './builder.js';
 import { checkPool } from './compare.js';
 
 /**
@@ -340,7 +340,7 @@ export class SlicePublisher {
     }
   }
 
-  private healthOf = (device: string): DeviceHealth | undefined => {
+  private healthOf = (device: string): HealthSince | undefined => {
     const entry = this.board?.get(device);
     const live = entry ? { state: entry.state, reason: entry.reason, since: entry.since } : undefined;
     // a device only tracked so far (healthy by default, no monitor has spoken) is not judged yet
@@ -460,7 +460,7 @@ export class SlicePublisher {
 }
 
 /** The health a device already has in the API, when it is published unhealthy (undefined otherwise). */
-function publishedHealth(slices: readonly ResourceSlice[], device: string): DeviceHealth | undefined {
+function publishedHealth(slices: readonly ResourceSlice[], device: string): HealthSince | undefined {
   for (const slice of slices) {
     const d = slice.spec.devices?.find((x) => x.name === device);
     if (!d) continue;

@@ -1,8 +1,9 @@
 /** StatusSink on the Kubernetes API: merge-patches the leader pod's annotations, patches member pods' status. */
 import { ApiError, isNotFound, type KubeClient } from '../../src/kube/client.js';
+import type { PodCondition } from '../../src/kube/pod-condition.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
-import type { PodCondition, StatusSink } from './status-publisher.js';
+import type { StatusSink } from './status-publisher.js';
 
 export class KubeStatusSink implements StatusSink {
   private strategic = true;

@@ -9,15 +9,8 @@
  */
 import type { GroupStatus } from '../../src/contract/group-status.js';
 import { ANNOTATION_GROUP_STATUS, CONDITION_GROUP_READY } from '../../src/contract/names.js';
+import { type PodCondition, sameCondition } from '../../src/kube/pod-condition.js';
 import type { Logger } from '../../src/log.js';
-
-export interface PodCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime?: string;
-}
 
 /** Where the status goes. The kube implementation patches pods; tests record. */
 export interface StatusSink {
@@ -185,8 +178,4 @@ export class StatusPublisher {
     await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, worker));
     return ok;
   }
-}
-
-function sameCondition(a: PodCondition | undefined, b: PodCondition): boolean {
-  return !!a && a.status === b.status && a.reason === b.reason && a.message === b.message;
 }

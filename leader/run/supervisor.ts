@@ -33,7 +33,7 @@ export interface SupervisedEngine {
   signal(signal: NodeJS.Signals): void;
 }
 
-export interface Connection {
+export interface MemberConnection {
   session: SupervisedSession;
   file: EnvFile;
   /** the release the join already received (joined now); absent when attached from bootstrap's file */
@@ -54,9 +54,9 @@ export interface SupervisorOptions {
   /** argv, environment and health checks of the engine for a given group environment */
   command: (file: EnvFile) => EngineCommand;
   /** the first connection (attach from bootstrap's file, or join); `signal` aborts a join in progress */
-  connect: (signal: AbortSignal) => Promise<Connection>;
+  connect: (signal: AbortSignal) => Promise<MemberConnection>;
   /** a new connection after the coordinator went away (always a Join: a new coordinator knows nobody) */
-  reconnect: (file: EnvFile, signal: AbortSignal) => Promise<Connection>;
+  reconnect: (file: EnvFile, signal: AbortSignal) => Promise<MemberConnection>;
   /** how engines are made (tests: a fake process); default EngineProcess */
   spawnEngine?: (command: EngineCommand, gracePeriodMs: number) => SupervisedEngine;
   /** how an engine is watched (tests: no timers); default HealthMonitor */
@@ -113,7 +113,7 @@ export class EngineSupervisor {
     const onSignal = (signal: NodeJS.Signals) => this.signal(signal);
     for (const s of FORWARDED_SIGNALS) signals.on(s, onSignal);
     try {
-      let first: Connection;
+      let first: MemberConnection;
       try {
         first = await this.options.connect(this.aborter.signal);
       } catch (err) {
@@ -133,7 +133,7 @@ export class EngineSupervisor {
     }
   }
 
-  private adopt(connection: Connection): void {
+  private adopt(connection: MemberConnection): void {
     this.session = connection.session;
     this.file = connection.file;
     const session = connection.session;

@@ -90,7 +90,7 @@ export interface DeviceTaintRule extends KubeObject {
   };
 }
 
-export interface Device {
+export interface SliceDevice {
   name: string;
   attributes?: Record<string, DeviceAttribute>;
   capacity?: Record<string, DeviceCapacity>;
@@ -110,7 +110,7 @@ interface ResourceSliceSpec {
   nodeSelector?: unknown;
   allNodes?: boolean;
   perDeviceNodeSelection?: boolean;
-  devices?: Device[];
+  devices?: SliceDevice[];
   sharedCounters?: unknown[];
 }
 

@@ -13,7 +13,7 @@ import {
 } from '../kube/resources.js';
 import type { KubeList } from '../kube/types.js';
 import { VERSION } from '../version.js';
-import type { DeviceTaintRule, Event, Node, Pod, ResourceClaim, ResourceSlice } from './wire.js';
+import type { DeviceTaintRule, Event, Node, PodWithStatus, ResourceClaim, ResourceSlice } from './wire.js';
 
 export interface Scope {
   /** undefined = all namespaces */
@@ -36,7 +36,7 @@ export const RESOURCE_TYPES: Record<ReadKind, ResourceType> = {
 export interface KindMap {
   resourceslices: ResourceSlice;
   nodes: Node;
-  pods: Pod;
+  pods: PodWithStatus;
   resourceclaims: ResourceClaim;
   events: Event;
   devicetaintrules: DeviceTaintRule;
@@ -50,13 +50,13 @@ export interface ClusterReader {
 export type ApiFailure = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found' | 'server';
 
 /** An API call that failed, with what kind of failure it was (check's exit code depends on it). */
-export class ApiError extends Error {
+export class ClusterReadError extends Error {
   constructor(
     readonly failure: ApiFailure,
     message: string,
   ) {
     super(message);
-    this.name = 'ApiError';
+    this.name = 'ClusterReadError';
   }
 }
 
@@ -72,8 +72,8 @@ function rootCause(err: unknown): string {
 }
 
 /** Turns what the client throws into one clear line, as kubectl would say it. */
-function toApiError(err: unknown, kind: string): ApiError {
-  if (err instanceof ApiError) return err;
+function toClusterReadError(err: unknown, kind: string): ClusterReadError {
+  if (err instanceof ClusterReadError) return err;
   if (err instanceof KubeApiError) {
     const message = err.statusBody?.message ?? `HTTP ${err.status}`;
     const failure: ApiFailure =
@@ -86,9 +86,9 @@ function toApiError(err: unknown, kind: string): ApiError {
             : 'server';
     const label =
       failure === 'forbidden' ? 'Forbidden' : failure === 'unauthorized' ? 'Unauthorized' : `HTTP ${err.status}`;
-    return new ApiError(failure, `listing ${kind}: ${label}: ${message}`);
+    return new ClusterReadError(failure, `listing ${kind}: ${label}: ${message}`);
   }
-  return new ApiError('unreachable', `cannot reach the API server (listing ${kind}): ${rootCause(err)}`);
+  return new ClusterReadError('unreachable', `cannot reach the API server (listing ${kind}): ${rootCause(err)}`);
 }
 
 /** The real reader: paged lists (limit/continue), field and label selectors evaluated by the server. */
@@ -107,7 +107,7 @@ export function apiReader(client: KubeClient): ClusterReader {
           labelSelector: scope.labelSelector,
         });
       } catch (err) {
-        throw toApiError(err, kind);
+        throw toClusterReadError(err, kind);
       }
       out.push(...page.items);
       cont = page.metadata?.continue || undefined;
@@ -117,7 +117,7 @@ export function apiReader(client: KubeClient): ClusterReader {
   return { list };
 }
 
-export interface Connection {
+export interface ClusterConnection {
   kc: KubeConfig;
   client: KubeClient;
   /** the context's namespace, else `default` (kubectl's rule) */
@@ -174,7 +174,7 @@ function applyOverrides(load: () => KubeConfig, options: ConnectOptions): KubeCo
 }
 
 /** kubeconfig as kubectl finds it (src/kube/config.ts), the flags over it, then a client for it. */
-export function connect(options: ConnectOptions): Connection {
+export function connect(options: ConnectOptions): ClusterConnection {
   const kc = applyOverrides(
     () =>
       loadKubeConfig({

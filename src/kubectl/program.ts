@@ -6,7 +6,7 @@ import { flag } from '../cli/options.js';
 import { errorMessage } from '../errors.js';
 import { nextTermination } from '../signals.js';
 import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
-import { ApiError, apiReader, type ClusterReader, connect } from './cluster.js';
+import { apiReader, ClusterReadError, type ClusterReader, connect } from './cluster.js';
 import type { VerbInfo } from './completion.js';
 import type { VerbContext, View } from './context.js';
 import { addKubectlFlags } from './global-flags.js';
@@ -237,7 +237,7 @@ async function runVerb(
   try {
     await runConnected(verb, arg, options, d, connection, env);
   } catch (err) {
-    if (err instanceof ApiError) return fail(err);
+    if (err instanceof ClusterReadError) return fail(err);
     throw err;
   } finally {
     connection.close?.();

@@ -5,7 +5,6 @@
 import type { KubeObject, Pod as KubePod } from '../kube/types.js';
 
 export type {
-  Device,
   DeviceAttribute,
   DeviceTaint,
   DeviceTaintRule,
@@ -13,6 +12,7 @@ export type {
   Node,
   ResourceClaim,
   ResourceSlice,
+  SliceDevice,
 } from '../kube/types.js';
 
 /** pod.status.containerStatuses[].allocatedResourcesStatus (KEP-4680, FACTS.md §3) */
@@ -28,7 +28,7 @@ interface ContainerStatus {
   allocatedResourcesStatus?: ResourceStatus[];
 }
 
-export interface Pod extends KubePod {
+export interface PodWithStatus extends KubePod {
   status?: KubePod['status'] & {
     containerStatuses?: ContainerStatus[];
     initContainerStatuses?: ContainerStatus[];

@@ -17,7 +17,14 @@ import {
   LABEL_GROUP,
   UNHEALTHY_TAINT_KEY,
 } from '../../src/contract/names.js';
-import type { Device, DeviceAttribute, Node, Pod, ResourceClaim, ResourceSlice } from '../../src/kubectl/wire.js';
+import type {
+  DeviceAttribute,
+  Node,
+  PodWithStatus,
+  ResourceClaim,
+  ResourceSlice,
+  SliceDevice,
+} from '../../src/kubectl/wire.js';
 
 const GPU_BUS = ['19', '3b', '4c', '5d', '9b', 'bb', 'cb', 'db'];
 const NIC_BUS = ['1a', '3c', '4d', '5e', '9c', 'bc', 'cc', 'dc'];
@@ -40,10 +47,10 @@ export interface NodeOptions {
   resourceSliceCount?: number;
 }
 
-function gpuDevice(node: string, i: number, options: NodeOptions = {}): Device {
+function gpuDevice(node: string, i: number, options: NodeOptions = {}): SliceDevice {
   const name = `gpu-${i}`;
   const reason = options.unhealthy?.[name];
-  const device: Device = {
+  const device: SliceDevice = {
     name,
     attributes: {
       type: str('gpu'),
@@ -67,11 +74,11 @@ function gpuDevice(node: string, i: number, options: NodeOptions = {}): Device {
   return device;
 }
 
-function nicDevice(i: number, options: NodeOptions = {}): Device {
+function nicDevice(i: number, options: NodeOptions = {}): SliceDevice {
   const bdf = `0000:${NIC_BUS[i]}:00.0`;
   const name = `nic-${bdf.replace(/[:.]/g, '-')}`;
   const reason = options.unhealthy?.[name];
-  const device: Device = {
+  const device: SliceDevice = {
     name,
     attributes: {
       type: str('nic'),
@@ -171,7 +178,7 @@ export interface PodOptions {
   labels?: Record<string, string>;
 }
 
-export function pod(namespace: string, name: string, options: PodOptions = {}): Pod {
+export function pod(namespace: string, name: string, options: PodOptions = {}): PodWithStatus {
   const conditions = [];
   if (options.devicesHealthy) conditions.push({ type: CONDITION_DEVICES_HEALTHY, ...options.devicesHealthy });
   if (options.groupReady !== undefined) {

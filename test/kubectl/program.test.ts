@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { runProgram } from '../../src/cli/run-program.js';
 import type { GroupStatus } from '../../src/contract/group-status.js';
-import { ApiError, type ClusterReader, type KindMap, type ReadKind, type Scope } from '../../src/kubectl/cluster.js';
+import {
+  ClusterReadError,
+  type ClusterReader,
+  type KindMap,
+  type ReadKind,
+  type Scope,
+} from '../../src/kubectl/cluster.js';
 import { type Connected, kubectlProgram } from '../../src/kubectl/program.js';
 import type { ChangeSource } from '../../src/kubectl/watch.js';
 import { h100Slice, node, recoveringGroup } from './fixtures.js';
@@ -20,7 +26,8 @@ function fakeReader(
   return {
     async list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]> {
       calls.push({ kind, scope });
-      if (forbid.includes(kind)) throw new ApiError('forbidden', `listing ${kind}: Forbidden: User "bob" cannot list`);
+      if (forbid.includes(kind))
+        throw new ClusterReadError('forbidden', `listing ${kind}: Forbidden: User "bob" cannot list`);
       return lists[kind];
     },
   };
@@ -162,7 +169,10 @@ describe('kubectl lockstep (in-process)', () => {
     const namespacedOnly: ClusterReader = {
       async list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]> {
         if (kind === 'resourceclaims' && scope.namespace === undefined) {
-          throw new ApiError('forbidden', 'listing resourceclaims: Forbidden: User "bob" cannot list at cluster scope');
+          throw new ClusterReadError(
+            'forbidden',
+            'listing resourceclaims: Forbidden: User "bob" cannot list at cluster scope',
+          );
         }
         return kind === 'resourceclaims'
           ? (lists.resourceclaims.filter((c) => c.metadata.namespace === scope.namespace) as KindMap[K][])

@@ -8,7 +8,7 @@ import { DRIVER } from '../../src/contract/names.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import type { DeviceTaintRule } from '../../src/kube/types.js';
-import { ApiError, apiReader, type ClusterReader } from '../../src/kubectl/cluster.js';
+import { apiReader, ClusterReadError, type ClusterReader } from '../../src/kubectl/cluster.js';
 import { type DeviceRecord, ruleSelects, withTaintRules } from '../../src/kubectl/model/devices.js';
 import { kubectlProgram } from '../../src/kubectl/program.js';
 import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
@@ -183,7 +183,9 @@ describe('kubectl lockstep devices / check with DeviceTaintRules', () => {
     const forbidding: ClusterReader = {
       list: (kind, scope) =>
         kind === 'devicetaintrules'
-          ? Promise.reject(new ApiError('forbidden', 'listing devicetaintrules: Forbidden: User "bob" cannot list'))
+          ? Promise.reject(
+              new ClusterReadError('forbidden', 'listing devicetaintrules: Forbidden: User "bob" cannot list'),
+            )
           : real.list(kind, scope),
     };
     try {

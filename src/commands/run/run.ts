@@ -27,7 +27,7 @@ import {
   type HealthSpec,
   parseHealthCheck,
 } from '../../../leader/run/health.js';
-import { type Connection, EngineSupervisor, splitAddress } from '../../../leader/run/supervisor.js';
+import { EngineSupervisor, type MemberConnection, splitAddress } from '../../../leader/run/supervisor.js';
 import { defaultWarmImports, WarmPool, warmPlan } from '../../../leader/run/warm.js';
 import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
 import { CliError, usageError } from '../../cli/errors.js';
@@ -196,7 +196,7 @@ export async function runRun(
     return { ca, serverName: host && host !== splitAddress(file.coordinator)?.host ? host : undefined };
   };
   // Join (as bootstrap would), then attach the run session: a run's session lives across epochs and coordinators
-  const join = async (joinPlan: JoinPlan, signal: AbortSignal, lastEpoch?: number): Promise<Connection> => {
+  const join = async (joinPlan: JoinPlan, signal: AbortSignal, lastEpoch?: number): Promise<MemberConnection> => {
     const joined = await joinAndWrite(options, joinPlan, 'ROLE_BOOTSTRAP', log, {}, { signal, lastEpoch });
     joined.session.close();
     const file = await readFile();

@@ -7,9 +7,9 @@ import {
   LEGACY_ATTR,
   TAINT_KEYS,
 } from '../../contract/names.js';
-import type { Device, DeviceAttribute, DeviceTaint, DeviceTaintRule, ResourceSlice } from '../wire.js';
+import type { DeviceAttribute, DeviceTaint, DeviceTaintRule, ResourceSlice, SliceDevice } from '../wire.js';
 
-export type DeviceHealth = 'Healthy' | 'Unhealthy' | 'Unknown';
+export type DisplayedHealth = 'Healthy' | 'Unhealthy' | 'Unknown';
 
 export interface TaintView {
   key: string;
@@ -43,7 +43,7 @@ export interface DeviceRecord {
   linkSpeedGbps?: number;
   virtual?: boolean;
   memory?: string;
-  health: DeviceHealth;
+  health: DisplayedHealth;
   /** the unhealthy taint's value, which the agent sets to the reason */
   reason?: string;
   taints: TaintView[];
@@ -65,7 +65,7 @@ export interface PoolRecord {
   created?: Date;
 }
 
-export interface Inventory {
+export interface PublishedInventory {
   devices: DeviceRecord[];
   pools: PoolRecord[];
 }
@@ -74,7 +74,7 @@ export interface Inventory {
  * Unprefixed attribute names belong to the driver's domain (FACTS.md §4), so a slice may spell `type` or
  * `lockstep.dev/type`; both are accepted.
  */
-function attribute(device: Device, name: string, driver: string): DeviceAttribute | undefined {
+function attribute(device: SliceDevice, name: string, driver: string): DeviceAttribute | undefined {
   const attrs = device.attributes;
   if (!attrs) return undefined;
   return attrs[name] ?? attrs[`${driver}/${name}`];
@@ -110,7 +110,7 @@ export function deviceHealth(
   healthy: boolean | undefined,
   taints: readonly TaintView[],
   unmonitored?: boolean,
-): DeviceHealth {
+): DisplayedHealth {
   if (taints.some((t) => isLockstepTaintKey(t.key) && t.key !== TAINT_KEYS.unmonitored)) return 'Unhealthy';
   // not healthy, but only because nothing monitors it (nvidia-smi failing): no known fault
   if (unmonitored === true || taints.some((t) => t.key === TAINT_KEYS.unmonitored)) return 'Unknown';
@@ -132,7 +132,7 @@ function put<T, K extends keyof T>(target: T, key: K, value: T[K] | undefined): 
   if (value !== undefined) target[key] = value;
 }
 
-function deviceRecord(slice: ResourceSlice, device: Device, driver: string): DeviceRecord {
+function deviceRecord(slice: ResourceSlice, device: SliceDevice, driver: string): DeviceRecord {
   const a = (name: string) => attribute(device, name, driver);
   const taints = taintsOf(device.taints);
   let reason: string | undefined;
@@ -213,7 +213,7 @@ export function withTaintRules(
  * Flattens the driver's slices into devices and pools. Pool semantics (FACTS.md §4): only slices of a pool's
  * newest generation count; older ones are leftovers of an update in progress.
  */
-export function buildInventory(slices: readonly ResourceSlice[], driver: string): Inventory {
+export function buildInventory(slices: readonly ResourceSlice[], driver: string): PublishedInventory {
   const byPool = new Map<string, ResourceSlice[]>();
   for (const slice of slices) {
     if (slice.spec.driver !== driver) continue;

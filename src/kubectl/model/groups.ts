@@ -6,7 +6,7 @@ import {
   CONDITION_GROUP_READY,
   LABEL_RANK,
 } from '../../contract/names.js';
-import type { Pod } from '../wire.js';
+import type { PodWithStatus } from '../wire.js';
 import { toDate } from './devices.js';
 
 export interface MemberRecord {
@@ -41,16 +41,16 @@ export interface GroupRecord {
   goodput?: GroupGoodput;
 }
 
-function conditionStatus(pod: Pod, type: string): string | undefined {
+function conditionStatus(pod: PodWithStatus, type: string): string | undefined {
   return pod.status?.conditions?.find((c) => c.type === type)?.status;
 }
 
-function restartsOf(pod: Pod): number {
+function restartsOf(pod: PodWithStatus): number {
   const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   return all.reduce((n, cs) => n + (cs.restartCount ?? 0), 0);
 }
 
-function rankLabel(pod: Pod): number | undefined {
+function rankLabel(pod: PodWithStatus): number | undefined {
   const raw = pod.metadata.labels?.[LABEL_RANK];
   return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
 }
@@ -59,8 +59,11 @@ function rankLabel(pod: Pod): number | undefined {
  * The leader is the pod carrying a readable status of this group; with several (a leader being replaced), the newest
  * wins. A status naming another group (a coordinator started with a stale `--group`) is not this group's.
  */
-function leaderStatus(pods: readonly Pod[], group: string): { pod: Pod; status: GroupStatus } | undefined {
-  let best: { pod: Pod; status: GroupStatus } | undefined;
+function leaderStatus(
+  pods: readonly PodWithStatus[],
+  group: string,
+): { pod: PodWithStatus; status: GroupStatus } | undefined {
+  let best: { pod: PodWithStatus; status: GroupStatus } | undefined;
   for (const pod of pods) {
     const status = parseGroupStatus(pod.metadata.annotations?.[ANNOTATION_GROUP_STATUS]);
     if (!status || status.group !== group) continue;
@@ -71,7 +74,7 @@ function leaderStatus(pods: readonly Pod[], group: string): { pod: Pod; status: 
   return best;
 }
 
-function deviceHealthOfPod(pod: Pod | undefined): MemberRecord['devices'] {
+function deviceHealthOfPod(pod: PodWithStatus | undefined): MemberRecord['devices'] {
   const s = pod && conditionStatus(pod, CONDITION_DEVICES_HEALTHY);
   return s === 'True' ? 'Healthy' : s === 'False' ? 'Unhealthy' : 'Unknown';
 }
@@ -81,8 +84,8 @@ function deviceHealthOfPod(pod: Pod | undefined): MemberRecord['devices'] {
  * JobSet child Job, a StatefulSet, an indexed Job): the coordinator's status from the leader pod,
  * completed with what the pods themselves say, so a group whose coordinator has not written yet still shows.
  */
-export function buildGroups(pods: readonly Pod[]): GroupRecord[] {
-  const byGroup = new Map<string, Pod[]>();
+export function buildGroups(pods: readonly PodWithStatus[]): GroupRecord[] {
+  const byGroup = new Map<string, PodWithStatus[]>();
   for (const pod of pods) {
     const group = groupOfPod(pod);
     if (!group) continue;

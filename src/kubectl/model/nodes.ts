@@ -1,5 +1,5 @@
 import type { Node } from '../wire.js';
-import { type DeviceRecord, type Inventory, isAccelerator, naturalCompare, toDate } from './devices.js';
+import { type DeviceRecord, isAccelerator, naturalCompare, type PublishedInventory, toDate } from './devices.js';
 
 export interface NodeRecord {
   node: string;
@@ -38,7 +38,7 @@ function nodeTaintText(t: { key: string; value?: string; effect: string }): stri
  * One record per node the driver publishes for. `nodes` may be undefined when the caller may not list Nodes:
  * the record then says nothing about node taints and takes its age from the slices.
  */
-export function buildNodes(inventory: Inventory, nodes: readonly Node[] | undefined): NodeRecord[] {
+export function buildNodes(inventory: PublishedInventory, nodes: readonly Node[] | undefined): NodeRecord[] {
   const nodeByName = new Map((nodes ?? []).map((n) => [n.metadata.name ?? '', n]));
   const devicesByNode = new Map<string, DeviceRecord[]>();
   for (const d of inventory.devices) {
@@ -47,7 +47,7 @@ export function buildNodes(inventory: Inventory, nodes: readonly Node[] | undefi
     else devicesByNode.set(d.node, [d]);
   }
   const out: NodeRecord[] = [];
-  const pools = new Map<string, Inventory['pools']>();
+  const pools = new Map<string, PublishedInventory['pools']>();
   for (const p of inventory.pools) {
     const list = pools.get(p.node);
     if (list) list.push(p);

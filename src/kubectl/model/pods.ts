@@ -1,8 +1,8 @@
 import { groupOfPod } from '../../contract/group-identity.js';
 import { CONDITION_DEVICES_HEALTHY } from '../../contract/names.js';
-import type { Pod, ResourceClaim } from '../wire.js';
+import type { PodWithStatus, ResourceClaim } from '../wire.js';
 import { claimDevices } from './claims.js';
-import type { DeviceHealth } from './devices.js';
+import type { DisplayedHealth } from './devices.js';
 import { naturalCompare, toDate } from './devices.js';
 
 export interface AllocatedStatus {
@@ -11,7 +11,7 @@ export interface AllocatedStatus {
   resourceID: string;
   /** the device name when the resource ID says which one */
   device?: string;
-  health: DeviceHealth;
+  health: DisplayedHealth;
 }
 
 export interface PodRecord {
@@ -29,11 +29,11 @@ export interface PodRecord {
   /** the `lockstep.dev/DevicesHealthy` condition */
   condition?: { status: string; reason?: string; message?: string };
   /** the overall verdict the PODS table shows */
-  health: DeviceHealth;
+  health: DisplayedHealth;
   restarts: number;
 }
 
-function healthOf(value: string | undefined): DeviceHealth {
+function healthOf(value: string | undefined): DisplayedHealth {
   return value === 'Healthy' || value === 'Unhealthy' ? value : 'Unknown';
 }
 
@@ -51,7 +51,7 @@ export function deviceOfResourceId(resourceID: string, driver: string, known: re
   return known.find((name) => cdiName.endsWith(`-${name}`));
 }
 
-function condition(pod: Pod, type: string) {
+function condition(pod: PodWithStatus, type: string) {
   return pod.status?.conditions?.find((c) => c.type === type);
 }
 
@@ -59,7 +59,11 @@ function condition(pod: Pod, type: string) {
  * Joins pods with the claims reserved for them. Returns only pods that hold devices of the driver or carry the
  * kubelet's device status or the DevicesHealthy condition.
  */
-export function buildPods(pods: readonly Pod[], claims: readonly ResourceClaim[], driver: string): PodRecord[] {
+export function buildPods(
+  pods: readonly PodWithStatus[],
+  claims: readonly ResourceClaim[],
+  driver: string,
+): PodRecord[] {
   const byUid = new Map<string, { claim: string; devices: { pool: string; device: string }[] }[]>();
   const byName = new Map<string, { claim: string; devices: { pool: string; device: string }[] }>();
   for (const claim of claims) {
@@ -142,7 +146,7 @@ export function buildPods(pods: readonly Pod[], claims: readonly ResourceClaim[]
 }
 
 /** Unhealthy when the kubelet or the agent says so; Healthy when one says so and none disagrees. */
-export function podHealth(allocated: readonly AllocatedStatus[], conditionStatus: string | undefined): DeviceHealth {
+export function podHealth(allocated: readonly AllocatedStatus[], conditionStatus: string | undefined): DisplayedHealth {
   if (conditionStatus === 'False' || allocated.some((a) => a.health === 'Unhealthy')) return 'Unhealthy';
   if (conditionStatus === 'True') return 'Healthy';
   if (allocated.length > 0 && allocated.every((a) => a.health === 'Healthy')) return 'Healthy';

@@ -1,4 +1,4 @@
-import { ApiError } from '../cluster.js';
+import { ClusterReadError } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
 import { deviceKey, type Holder, holdersByDevice } from '../model/claims.js';
 import { buildInventory, type DeviceRecord, isAccelerator, type TaintView, withTaintRules } from '../model/devices.js';
@@ -81,8 +81,8 @@ export async function readTaintRules(ctx: VerbContext): Promise<DeviceTaintRule[
   try {
     return await ctx.reader.list('devicetaintrules', {});
   } catch (err) {
-    if (err instanceof ApiError && err.failure === 'not-found') return [];
-    if (err instanceof ApiError && err.failure === 'forbidden') {
+    if (err instanceof ClusterReadError && err.failure === 'not-found') return [];
+    if (err instanceof ClusterReadError && err.failure === 'forbidden') {
       ctx.warn(`${err.message} (administrators' device taints not shown)`);
       return [];
     }
@@ -99,7 +99,7 @@ async function readClaims(ctx: VerbContext): Promise<ResourceClaim[]> {
   try {
     return await ctx.reader.list('resourceclaims', {});
   } catch (err) {
-    if (!(err instanceof ApiError && err.failure === 'forbidden') || ctx.namespace === undefined) throw err;
+    if (!(err instanceof ClusterReadError && err.failure === 'forbidden') || ctx.namespace === undefined) throw err;
     ctx.warn(`${err.message} (holders outside namespace ${ctx.namespace} not shown)`);
     return ctx.reader.list('resourceclaims', { namespace: ctx.namespace });
   }

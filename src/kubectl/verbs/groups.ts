@@ -2,7 +2,7 @@ import { CliError } from '../../cli/errors.js';
 import { groupOfPod } from '../../contract/group-identity.js';
 import { GROUP_STATES, servingFraction } from '../../contract/group-status.js';
 import { LABEL_GROUP } from '../../contract/names.js';
-import { ApiError } from '../cluster.js';
+import { ClusterReadError } from '../cluster.js';
 import { isWide, type VerbContext, type View } from '../context.js';
 import { toDate } from '../model/devices.js';
 import { buildGroups, type GroupRecord, type MemberRecord } from '../model/groups.js';
@@ -144,7 +144,7 @@ export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace
   const [pods, events] = await Promise.all([
     ctx.reader.list('pods', { namespace, labelSelector: groupSelector(ctx.selector) }),
     ctx.reader.list('events', { namespace, fieldSelector: 'involvedObject.kind=Pod' }).catch((err: unknown) => {
-      if (err instanceof ApiError && err.failure === 'forbidden') {
+      if (err instanceof ClusterReadError && err.failure === 'forbidden') {
         ctx.warn(`${err.message} (events not shown)`);
         return [] as Event[];
       }

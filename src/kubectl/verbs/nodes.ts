@@ -1,6 +1,6 @@
-import { ApiError } from '../cluster.js';
+import { ClusterReadError } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
-import { buildInventory, type Inventory } from '../model/devices.js';
+import { buildInventory, type PublishedInventory } from '../model/devices.js';
 import { buildNodes, type NodeRecord } from '../model/nodes.js';
 import { age } from '../render/age.js';
 import { type Column, red, renderTable } from '../render/table.js';
@@ -18,7 +18,7 @@ export async function readNodes(ctx: VerbContext): Promise<Node[] | undefined> {
   try {
     return await ctx.reader.list('nodes', ctx.selector ? { labelSelector: ctx.selector } : {});
   } catch (err) {
-    if (!ctx.selector && err instanceof ApiError && err.failure === 'forbidden') {
+    if (!ctx.selector && err instanceof ClusterReadError && err.failure === 'forbidden') {
       ctx.warn(`${err.message} (node taints and ages not shown)`);
       return undefined;
     }
@@ -27,7 +27,11 @@ export async function readNodes(ctx: VerbContext): Promise<Node[] | undefined> {
 }
 
 /** Restricts an inventory to the nodes a -l selector picked. */
-export function selectNodes(inventory: Inventory, nodes: readonly Node[] | undefined, selector: string | undefined) {
+export function selectNodes(
+  inventory: PublishedInventory,
+  nodes: readonly Node[] | undefined,
+  selector: string | undefined,
+) {
   if (!selector || !nodes) return inventory;
   const names = new Set(nodes.map((n) => n.metadata.name ?? ''));
   return {

@@ -15,7 +15,7 @@ import { servedDevices } from '../../../agent/kubelet/plugin.js';
 import { ClaimPreparer } from '../../../agent/kubelet/preparer.js';
 import type { Claim } from '../../../agent/kubeletplugin/protos.js';
 import { buildDevices } from '../../../agent/slices/builder.js';
-import type { Device } from '../../../src/kube/types.js';
+import type { SliceDevice } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
 import { buildSimulatedNode } from '../../cluster/nodes/index.js';
 import { describeRecorded } from '../../support/recorded.js';
@@ -120,7 +120,7 @@ async function checkStable(
     .filter((d) => [removed.gpu, removed.nic].includes(d.attributes?.['resource.kubernetes.io/pciBusID']?.string ?? ''))
     .map((d) => d.name);
   expect(goneNames).toHaveLength(2);
-  const byName = new Map<string, Device>(before.map((d) => [d.name, d]));
+  const byName = new Map<string, SliceDevice>(before.map((d) => [d.name, d]));
   expect(after.map((d) => d.name)).toEqual(before.map((d) => d.name).filter((n) => !goneNames.includes(n)));
   for (const d of after) expect(d).toEqual(byName.get(d.name));
 

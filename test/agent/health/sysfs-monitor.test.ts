@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Device, NicDevice, PciFunction, TpuDevice } from '../../../agent/discovery/inventory.js';
+import type { DiscoveredDevice, NicDevice, PciFunction, TpuDevice } from '../../../agent/discovery/inventory.js';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { SysfsHealthMonitor } from '../../../agent/health/sysfs-monitor.js';
 import { HealthVerdicts } from '../../../agent/health/verdicts.js';
@@ -67,7 +67,7 @@ async function ibstatNode(): Promise<NicDevice[]> {
   return nics;
 }
 
-function setup(devices: Device[], stableMs = 10_000) {
+function setup(devices: DiscoveredDevice[], stableMs = 10_000) {
   let now = 0;
   const board = new DeviceHealthBoard(() => now);
   const verdicts = new HealthVerdicts(board);

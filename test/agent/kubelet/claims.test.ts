@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Device } from '../../../agent/discovery/inventory.js';
+import type { DiscoveredDevice } from '../../../agent/discovery/inventory.js';
 import { baseRequestName, type PlanContext, planClaim, validateClaimRequest } from '../../../agent/kubelet/claims.js';
 import { servedDevices } from '../../../agent/kubelet/plugin.js';
 import { claimObject, h100Inventory } from './fixtures.js';
@@ -102,7 +102,7 @@ describe('planClaim', () => {
 
   it('falls back to discovery’s reading when the board has none', () => {
     const inventory = h100Inventory();
-    (inventory.devices[0] as Device).health = { state: 'unhealthy', reason: 'ECC' };
+    (inventory.devices[0] as DiscoveredDevice).health = { state: 'unhealthy', reason: 'ECC' };
     const claim = claimObject({ name: 'train', uid: UID, results: [{ request: 'g', device: 'gpu-0' }] });
     const plan = planClaim(request, claim, context({ devices: servedDevices(inventory) }));
     expect(plan.ok).toBe(false);

@@ -15,12 +15,12 @@ import {
   MAX_ATTRIBUTES_AND_CAPACITIES,
   MAX_VALUE_LENGTH,
 } from '../../../agent/slices/validate.js';
-import type { Device } from '../../../src/kube/types.js';
+import type { SliceDevice } from '../../../src/kube/types.js';
 import { h100Inventory } from './h100-inventory.js';
 
 const PCIE_ROOT = 'resource.kubernetes.io/pcieRoot';
 
-function byName(devices: Device[], name: string): Device {
+function byName(devices: SliceDevice[], name: string): SliceDevice {
   const d = devices.find((x) => x.name === name);
   if (!d) throw new Error(`no device ${name}`);
   return d;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDevices, buildSlices } from '../../../agent/slices/builder.js';
 import { checkPool, deviceEqual } from '../../../agent/slices/compare.js';
-import type { Device, ResourceSlice } from '../../../src/kube/types.js';
+import type { ResourceSlice, SliceDevice } from '../../../src/kube/types.js';
 import { h100Inventory } from './h100-inventory.js';
 
 const identity = { driver: 'lockstep.dev', nodeName: 'gpu-node-1', nodeUid: 'uid-1' };
@@ -25,14 +25,14 @@ function asStored(slices: ResourceSlice[]): ResourceSlice[] {
 describe('deviceEqual', () => {
   const a = devices[0]!;
   it('ignores key order, quantity spelling and taint timestamps', () => {
-    const b: Device = structuredClone(a);
+    const b: SliceDevice = structuredClone(a);
     b.capacity = { memory: { value: '85520809984' } };
     expect(deviceEqual(a, b)).toBe(true);
-    const ta: Device = {
+    const ta: SliceDevice = {
       ...a,
       taints: [{ key: 'k', value: 'v', effect: 'NoSchedule', timeAdded: '2026-01-01T00:00:00Z' }],
     };
-    const tb: Device = { ...a, taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }] };
+    const tb: SliceDevice = { ...a, taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }] };
     expect(deviceEqual(ta, tb)).toBe(true);
   });
 
@@ -41,7 +41,7 @@ describe('deviceEqual', () => {
     expect(deviceEqual(a, { ...a, attributes: { ...a.attributes, numaNode: { string: '0' } } })).toBe(false);
     expect(deviceEqual(a, { ...a, attributes: { ...a.attributes, extra: { int: 1 } } })).toBe(false);
     expect(deviceEqual(a, { ...a, capacity: { memory: { value: '80Gi' } } })).toBe(false);
-    const t1: Device = { ...a, taints: [{ key: 'k', effect: 'NoSchedule' }] };
+    const t1: SliceDevice = { ...a, taints: [{ key: 'k', effect: 'NoSchedule' }] };
     expect(deviceEqual(t1, { ...a, taints: [{ key: 'k', effect: 'NoExecute' }] })).toBe(false);
     expect(deviceEqual(t1, a)).toBe(false);
   });

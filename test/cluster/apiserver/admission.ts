@@ -6,7 +6,7 @@
  */
 import { type CelInput, celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
-import { ApiError, qualifiedResource } from './errors.js';
+import { qualifiedResource, StatusError } from './errors.js';
 import type { AdmissionRequest, Registry } from './registry.js';
 import { fromLabelSelectorObject, matchesLabels } from './selectors.js';
 import { isRecord } from './types.js';
@@ -135,22 +135,22 @@ function requestBinding(req: AdmissionRequest): Record<string, unknown> {
   };
 }
 
-function deny(req: AdmissionRequest, policy: string, binding: string, message: string, reason: string): ApiError {
+function deny(req: AdmissionRequest, policy: string, binding: string, message: string, reason: string): StatusError {
   const text = `ValidatingAdmissionPolicy '${policy}' with binding '${binding}' denied request: ${message}`;
   const resource = qualifiedResource(req.spec.group, req.spec.plural);
   const details = { name: req.name, group: req.spec.group || undefined, kind: req.spec.plural };
   switch (reason) {
     case 'Invalid':
-      return new ApiError(422, 'Invalid', `${resource} "${req.name}" is invalid: : ${text}`, {
+      return new StatusError(422, 'Invalid', `${resource} "${req.name}" is invalid: : ${text}`, {
         ...details,
         causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: "object": ${text}`, field: '' }],
       });
     case 'Unauthorized':
-      return new ApiError(401, 'Unauthorized', text, details);
+      return new StatusError(401, 'Unauthorized', text, details);
     case 'RequestEntityTooLarge':
-      return new ApiError(413, 'RequestEntityTooLarge', text, details);
+      return new StatusError(413, 'RequestEntityTooLarge', text, details);
     default:
-      return new ApiError(403, 'Forbidden', `${resource} "${req.name}" is forbidden: ${text}`, details);
+      return new StatusError(403, 'Forbidden', `${resource} "${req.name}" is forbidden: ${text}`, details);
   }
 }
 

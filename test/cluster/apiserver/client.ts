@@ -3,7 +3,7 @@
  * (validation, admission, GC, watches) as HTTP requests, as the given user (the server itself by default).
  */
 import { parseAllDocuments } from 'yaml';
-import { ApiError } from './errors.js';
+import { StatusError } from './errors.js';
 import { type KindSpec, resourceKey } from './kinds.js';
 import { type DeleteOptions, type ListOptions, type PatchType, type Registry, SYSTEM_USER } from './registry.js';
 import type { EventType, StoreEvent } from './store.js';
@@ -50,7 +50,7 @@ export class InProcessClient {
     try {
       return this.get(resource, name, namespace);
     } catch (err) {
-      if (err instanceof ApiError && err.code === 404) return undefined;
+      if (err instanceof StatusError && err.code === 404) return undefined;
       throw err;
     }
   }

@@ -30,7 +30,7 @@ export interface StatusBody {
   code: number;
 }
 
-export class ApiError extends Error {
+export class StatusError extends Error {
   readonly code: number;
   readonly reason: string;
   readonly details: StatusDetails | undefined;
@@ -70,24 +70,24 @@ export function qualifiedResource(group: string, plural: string): string {
   return group === '' ? plural : `${plural}.${group}`;
 }
 
-export function notFound(group: string, plural: string, name: string): ApiError {
-  return new ApiError(404, 'NotFound', `${qualifiedResource(group, plural)} "${name}" not found`, {
+export function notFound(group: string, plural: string, name: string): StatusError {
+  return new StatusError(404, 'NotFound', `${qualifiedResource(group, plural)} "${name}" not found`, {
     name,
     group: group || undefined,
     kind: plural,
   });
 }
 
-export function alreadyExists(group: string, plural: string, name: string): ApiError {
-  return new ApiError(409, 'AlreadyExists', `${qualifiedResource(group, plural)} "${name}" already exists`, {
+export function alreadyExists(group: string, plural: string, name: string): StatusError {
+  return new StatusError(409, 'AlreadyExists', `${qualifiedResource(group, plural)} "${name}" already exists`, {
     name,
     group: group || undefined,
     kind: plural,
   });
 }
 
-export function conflict(group: string, plural: string, name: string, why: string): ApiError {
-  return new ApiError(
+export function conflict(group: string, plural: string, name: string, why: string): StatusError {
+  return new StatusError(
     409,
     'Conflict',
     `Operation cannot be fulfilled on ${qualifiedResource(group, plural)} "${name}": ${why}`,
@@ -98,28 +98,28 @@ export function conflict(group: string, plural: string, name: string, why: strin
 export const STALE_OBJECT =
   'the object has been modified; please apply your changes to the latest version and try again';
 
-export function badRequest(message: string): ApiError {
-  return new ApiError(400, 'BadRequest', message);
+export function badRequest(message: string): StatusError {
+  return new StatusError(400, 'BadRequest', message);
 }
 
-export function gone(message: string): ApiError {
-  return new ApiError(410, 'Expired', message);
+export function gone(message: string): StatusError {
+  return new StatusError(410, 'Expired', message);
 }
 
 /** A resourceVersion the store has not reached: the real server waits up to 3 s, then answers this 504. */
-export function tooLargeResourceVersion(requested: number, current: number): ApiError {
-  return new ApiError(504, 'Timeout', `Too large resource version: ${requested}, current: ${current}`, {
+export function tooLargeResourceVersion(requested: number, current: number): StatusError {
+  return new StatusError(504, 'Timeout', `Too large resource version: ${requested}, current: ${current}`, {
     causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
     retryAfterSeconds: 1,
   });
 }
 
-export function unauthorized(): ApiError {
-  return new ApiError(401, 'Unauthorized', 'Unauthorized');
+export function unauthorized(): StatusError {
+  return new StatusError(401, 'Unauthorized', 'Unauthorized');
 }
 
-export function forbidden(message: string, group: string, plural: string, name?: string): ApiError {
-  return new ApiError(403, 'Forbidden', message, { name, group: group || undefined, kind: plural });
+export function forbidden(message: string, group: string, plural: string, name?: string): StatusError {
+  return new StatusError(403, 'Forbidden', message, { name, group: group || undefined, kind: plural });
 }
 
 /** One field error, as k8s.io/apimachinery/pkg/util/validation/field renders it. */
@@ -176,11 +176,11 @@ function fieldErrorBody(err: FieldError): string {
 }
 
 /** 422 Invalid: `<Kind>.<group> "<name>" is invalid: <field>: <body>` (a list in brackets when several). */
-export function invalid(group: string, kind: string, name: string, errors: FieldError[]): ApiError {
+export function invalid(group: string, kind: string, name: string, errors: FieldError[]): StatusError {
   const qualifiedKind = group === '' ? kind : `${kind}.${group}`;
   const rendered = errors.map((e) => `${e.field}: ${fieldErrorBody(e)}`);
   const summary = rendered.length === 1 ? rendered[0] : `[${rendered.join(', ')}]`;
-  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, {
+  return new StatusError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, {
     name,
     group: group || undefined,
     kind,

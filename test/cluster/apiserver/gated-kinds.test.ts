@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiError } from './errors.js';
+import { StatusError } from './errors.js';
 import { type ApiServer, type ApiServerOptions, startApiServer } from './index.js';
 import type { KubeObject } from './types.js';
 
@@ -31,7 +31,7 @@ function reason(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    if (err instanceof ApiError) return `${err.code} ${err.message}`;
+    if (err instanceof StatusError) return `${err.code} ${err.message}`;
     throw err;
   }
   return 'accepted';

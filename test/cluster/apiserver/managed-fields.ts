@@ -13,7 +13,7 @@
  * appliers fighting over a field (409 with the other manager's name, never a silent overwrite); a manager name missing
  * on apply (400, as the real server).
  */
-import { ApiError, invalid } from './errors.js';
+import { invalid, StatusError } from './errors.js';
 import { isRecord, type KubeObject } from './types.js';
 
 /** One path segment: `f:<field>` or `k:{"name":"x"}` (a keyed list item). */
@@ -299,7 +299,7 @@ export function serverSideApply(
       }
       message = `Apply failed with ${n} conflicts: ${lines.join('\n')}`;
     }
-    throw new ApiError(409, 'Conflict', message, {
+    throw new StatusError(409, 'Conflict', message, {
       name: live.metadata.name,
       group: w.group || undefined,
       kind: w.plural,

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  ApiError,
   alreadyExists,
   badRequest,
   conflict,
@@ -14,6 +13,7 @@ import {
   invalid,
   notFound,
   STALE_OBJECT,
+  StatusError,
   tooLargeResourceVersion,
 } from './errors.js';
 import { apiVersionOf, type KindRegistry, type KindSpec, resourceKey } from './kinds.js';
@@ -422,7 +422,7 @@ export class Registry {
           break;
         case 'strategic':
           if (spec.custom)
-            throw new ApiError(
+            throw new StatusError(
               415,
               'UnsupportedMediaType',
               'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
@@ -443,7 +443,7 @@ export class Registry {
         }
       }
     } catch (err) {
-      if (err instanceof PatchError) throw new ApiError(422, 'Invalid', err.message);
+      if (err instanceof PatchError) throw new StatusError(422, 'Invalid', err.message);
       throw err;
     }
     if (!isRecord(patched)) throw badRequest('the patched object is not a JSON object');
@@ -630,7 +630,7 @@ export class Registry {
       try {
         out.push(this.delete(spec, o.metadata.namespace, o.metadata.name ?? '', opts).object);
       } catch (err) {
-        if (!(err instanceof ApiError && err.code === 404)) throw err;
+        if (!(err instanceof StatusError && err.code === 404)) throw err;
       }
     }
     return out;
@@ -659,7 +659,7 @@ export class Registry {
       try {
         this.delete(depSpec, dep.namespace, dep.name, { user: SYSTEM_USER, propagationPolicy: policy });
       } catch (err) {
-        if (!(err instanceof ApiError && err.code === 404)) throw err;
+        if (!(err instanceof StatusError && err.code === 404)) throw err;
       }
     }
   }

@@ -14,7 +14,7 @@ import {
   legacyApiVersions,
   wantsAggregated,
 } from './discovery.js';
-import { ApiError, badRequest, conflict, forbidden, STALE_OBJECT, unauthorized } from './errors.js';
+import { badRequest, conflict, forbidden, STALE_OBJECT, StatusError, unauthorized } from './errors.js';
 import type { Faults, RequestCounters } from './faults.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
 import { managerFromUserAgent } from './managed-fields.js';
@@ -63,7 +63,7 @@ function sendJson(
   res.end(text);
 }
 
-function sendError(res: ServerResponse, err: ApiError): void {
+function sendError(res: ServerResponse, err: StatusError): void {
   const headers: Record<string, string> = { ...err.headers };
   if (err.details?.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.details.retryAfterSeconds);
   sendJson(res, err.code, err.status(), headers);
@@ -103,7 +103,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   for await (const chunk of req) {
     const b = chunk as Buffer;
     size += b.length;
-    if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
+    if (size > limit) throw new StatusError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
     chunks.push(b);
   }
   return Buffer.concat(chunks);
@@ -117,20 +117,20 @@ function parseBody(bytes: Buffer, contentType: string, spec: KindSpec): unknown 
   if (contentType.includes('protobuf')) {
     // kubectl's typed clients send protobuf: the review kinds and the kinds `kubectl create <kind>` makes are read.
     const envelope = decodeEnvelope(bytes);
-    if (!envelope) throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
+    if (!envelope) throw new StatusError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
     if (spec.virtual && spec.kind !== 'TokenReview') return decodeReview(spec.kind, envelope.raw);
-    if (!protobufKindSupported(envelope.kind)) throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
+    if (!protobufKindSupported(envelope.kind)) throw new StatusError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
     try {
       return decodeKindBody(envelope.apiVersion, envelope.kind, envelope.raw);
     } catch (err) {
       if (!(err instanceof ProtobufDecodeError)) throw err;
       if (err.status === 400) throw badRequest(`the body of the request could not be decoded: ${err.message}`);
-      throw new ApiError(415, 'UnsupportedMediaType', err.message);
+      throw new StatusError(415, 'UnsupportedMediaType', err.message);
     }
   }
   const text = bytes.toString('utf8');
   if (text.trim() === '') return undefined;
-  if (!/json|yaml/.test(contentType)) throw new ApiError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
+  if (!/json|yaml/.test(contentType)) throw new StatusError(415, 'UnsupportedMediaType', UNSUPPORTED_MEDIA);
   try {
     if (contentType.includes('yaml')) return parseYaml(text);
     return JSON.parse(text);
@@ -152,7 +152,7 @@ function patchTypeOf(contentType: string): PatchType {
     case 'application/apply-patch+cbor':
       return 'apply';
     default:
-      throw new ApiError(
+      throw new StatusError(
         415,
         'UnsupportedMediaType',
         `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
@@ -218,7 +218,9 @@ export class ApiHandler {
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.serve(req, res).catch((err: unknown) => {
       const apiErr =
-        err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${String(err)}`);
+        err instanceof StatusError
+          ? err
+          : new StatusError(500, 'InternalError', `Internal error occurred: ${String(err)}`);
       if (!res.headersSent) sendError(res, apiErr);
       else res.end();
     });
@@ -243,7 +245,7 @@ export class ApiHandler {
       const path = url.pathname;
       this.d.counters.record(method.toLowerCase(), path, user.username);
       if (!this.d.rbac.allowedPath(user, { verb: method === 'GET' ? 'get' : method.toLowerCase(), path })) {
-        throw new ApiError(
+        throw new StatusError(
           403,
           'Forbidden',
           `forbidden: User "${user.username}" cannot ${method.toLowerCase()} path "${path}"`,
@@ -259,14 +261,14 @@ export class ApiHandler {
     const injected = this.d.faults.errorFor(facts);
     if (injected) {
       if (injected.code === 429)
-        throw new ApiError(
+        throw new StatusError(
           429,
           'TooManyRequests',
           'Too many requests, please try again later.',
           { retryAfterSeconds: injected.retryAfterSeconds ?? 1 },
           { 'Retry-After': String(injected.retryAfterSeconds ?? 1) },
         );
-      throw new ApiError(
+      throw new StatusError(
         injected.code,
         injected.code === 503 ? 'ServiceUnavailable' : 'InternalError',
         injected.code === 503
@@ -308,14 +310,14 @@ export class ApiHandler {
       rest = rest.slice(2);
     }
     const spec = this.d.kinds.lookup(group, version, rest[0]);
-    if (!spec) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (!spec) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     if (namespace !== undefined && !spec.namespaced)
-      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     const name = rest[1];
     const subresource = rest[2];
-    if (rest.length > 3) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (rest.length > 3) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     if (subresource && !(spec.subresources ?? []).includes(subresource as 'status'))
-      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     return { spec, namespace, name, subresource };
   }
 
@@ -323,7 +325,7 @@ export class ApiHandler {
     const accept = req.headers.accept;
     const path = `/${segments.join('/')}`;
     if (req.method !== 'GET' && req.method !== 'HEAD')
-      throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     if (path === '/version') return sendJson(res, 200, versionInfo(this.d.version));
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -367,7 +369,7 @@ export class ApiHandler {
       const doc = this.d.openapi.serve(segments.slice(1), url.searchParams);
       if (doc !== undefined) return sendJson(res, 200, doc, { 'Cache-Control': 'no-cache, private' });
     }
-    throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
   }
 
   private async serveResource(
@@ -389,10 +391,15 @@ export class ApiHandler {
       ? parseBody(await readBody(req, this.d.maxBodyBytes ?? 3 * 1024 * 1024), contentType, spec)
       : undefined;
     if (spec.verbs && !spec.verbs.includes(verb as 'create'))
-      throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {
-        kind: spec.plural,
-        group: spec.group || undefined,
-      });
+      throw new StatusError(
+        405,
+        'MethodNotAllowed',
+        `the server does not allow this method on the requested resource`,
+        {
+          kind: spec.plural,
+          group: spec.group || undefined,
+        },
+      );
     const writeOpts: WriteOptions = {
       user,
       dryRun,
@@ -453,7 +460,7 @@ export class ApiHandler {
         if (spec.kind === 'TokenReview') return sendJson(res, 201, this.d.auth.tokenReview(body));
         if (spec.virtual) return sendJson(res, 201, accessReview(this.d.rbac, spec, body, user));
         if (r.name)
-          throw new ApiError(
+          throw new StatusError(
             405,
             'MethodNotAllowed',
             'the server does not allow this method on the requested resource',
@@ -499,7 +506,11 @@ export class ApiHandler {
         });
       }
       default:
-        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        throw new StatusError(
+          405,
+          'MethodNotAllowed',
+          'the server does not allow this method on the requested resource',
+        );
     }
   }
 

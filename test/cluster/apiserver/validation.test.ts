@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { itRecorded } from '../../support/recorded.js';
-import { ApiError } from './errors.js';
+import { StatusError } from './errors.js';
 import { type ApiServer, startApiServer } from './index.js';
 
 /** A valid slice; each case below breaks one thing and expects the real server's field path. */
@@ -182,8 +182,8 @@ describe('ResourceSlice validation (as k8s pkg/apis/resource/validation)', () =>
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(ApiError);
-    const status = (err as ApiError).status();
+    expect(err).toBeInstanceOf(StatusError);
+    const status = (err as StatusError).status();
     expect(status.code).toBe(422);
     expect(status.reason).toBe('Invalid');
     expect(status.message).toMatch(/^ResourceSlice\.resource\.k8s\.io ".*" is invalid: /);
@@ -228,7 +228,7 @@ describe('ResourceSlice validation (as k8s pkg/apis/resource/validation)', () =>
         tainted.store.create('resourceslices', slice(mutate));
         return [];
       } catch (e) {
-        return ((e as ApiError).details?.causes ?? []).map((c) => [c.field, c.reason]);
+        return ((e as StatusError).details?.causes ?? []).map((c) => [c.field, c.reason]);
       }
     };
     expect(causes((s) => (spec(s).devices = devices(65, true)))).toEqual([['spec.devices', 'FieldValueTooMany']]);
@@ -249,11 +249,11 @@ describe('ResourceSlice validation (as k8s pkg/apis/resource/validation)', () =>
     const changed = structuredClone(created);
     (changed.spec as Spec).driver = 'other.dev';
     (changed.spec as Spec).nodeName = 'node-b';
-    let err: ApiError | undefined;
+    let err: StatusError | undefined;
     try {
       api.store.update('resourceslices', changed);
     } catch (e) {
-      err = e as ApiError;
+      err = e as StatusError;
     }
     expect(err?.code).toBe(422);
     expect(err?.details?.causes?.map((c) => c.field).sort()).toEqual(['spec.driver', 'spec.nodeName']);
@@ -284,8 +284,8 @@ describe('ResourceSlice validation (as k8s pkg/apis/resource/validation)', () =>
         );
         expect.unreachable();
       } catch (e) {
-        expect((e as ApiError).code).toBe(400);
-        expect((e as ApiError).message).toContain(
+        expect((e as StatusError).code).toBe(400);
+        expect((e as StatusError).message).toContain(
           'cannot unmarshal string into Go struct field .spec.pool.generation of type int64',
         );
       }
@@ -306,7 +306,7 @@ describe('DeviceClass, ResourceClaim and LeaderWorkerSet validation', () => {
       fn();
       return [];
     } catch (e) {
-      return ((e as ApiError).details?.causes ?? []).map((c) => c.field);
+      return ((e as StatusError).details?.causes ?? []).map((c) => c.field);
     }
   };
 

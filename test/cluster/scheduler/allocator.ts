@@ -1,5 +1,4 @@
 import type {
-  Device,
   DeviceAttribute,
   DeviceClass,
   DeviceRequestAllocationResult,
@@ -7,6 +6,7 @@ import type {
   ExactDeviceRequest,
   ResourceClaim,
   ResourceSlice,
+  SliceDevice,
 } from '../../../src/kube/types.js';
 import { celDevice, compileSelector, splitQualifiedName } from './cel.js';
 
@@ -21,7 +21,7 @@ export interface PoolDevice {
   driver: string;
   pool: string;
   node: string;
-  device: Device;
+  device: SliceDevice;
   cel: Map<string, unknown>;
 }
 
@@ -86,7 +86,7 @@ function tolerates(
 }
 
 /** NoSchedule and NoExecute taints keep a device out unless tolerated; `None` is informational. */
-function usableDespiteTaints(device: Device, tolerations: readonly DeviceToleration[] | undefined): boolean {
+function usableDespiteTaints(device: SliceDevice, tolerations: readonly DeviceToleration[] | undefined): boolean {
   return (device.taints ?? []).every((t) => t.effect === 'None' || tolerates(tolerations, t));
 }
 

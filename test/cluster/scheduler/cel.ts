@@ -1,6 +1,6 @@
 import { CelScalar, celEnv, celFunc, celMethod, isCelError, parse, plan } from '@bufbuild/cel';
 import { parseQuantity } from '../../../agent/slices/quantity.js';
-import type { Device } from '../../../src/kube/types.js';
+import type { SliceDevice } from '../../../src/kube/types.js';
 
 /**
  * DRA's CEL environment for device selectors, evaluated with a real CEL implementation (@bufbuild/cel): the variable
@@ -36,7 +36,7 @@ export function splitQualifiedName(name: string, driver: string): [string, strin
 
 type CelScalarValue = bigint | boolean | string;
 
-export function celDevice(driver: string, device: Device): Map<string, unknown> {
+export function celDevice(driver: string, device: SliceDevice): Map<string, unknown> {
   const attributes = new Map<string, Map<string, CelScalarValue>>();
   for (const [name, value] of Object.entries(device.attributes ?? {})) {
     const [domain, id] = splitQualifiedName(name, driver);

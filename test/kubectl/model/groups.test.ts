@@ -3,10 +3,10 @@ import { desiredCondition } from '../../../agent/health/pod-conditions.js';
 import { type GroupStatus, parseGroupStatus } from '../../../src/contract/group-status.js';
 import { ANNOTATION_GROUP_STATUS } from '../../../src/contract/names.js';
 import { buildGroups } from '../../../src/kubectl/model/groups.js';
-import type { Pod } from '../../../src/kubectl/wire.js';
+import type { PodWithStatus } from '../../../src/kubectl/wire.js';
 import { pod, recoveringGroup } from '../fixtures.js';
 
-const parseStatus = (p: Pod) => {
+const parseStatus = (p: PodWithStatus) => {
   const status = parseGroupStatus(p.metadata.annotations?.[ANNOTATION_GROUP_STATUS]);
   if (!status) throw new Error('fixture without a status');
   return status;

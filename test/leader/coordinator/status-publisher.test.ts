@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GroupTable } from '../../../leader/coordinator/group-table.js';
-import { type PodCondition, StatusPublisher, type StatusSink } from '../../../leader/coordinator/status-publisher.js';
+import { StatusPublisher, type StatusSink } from '../../../leader/coordinator/status-publisher.js';
 import { CONDITION_GROUP_READY } from '../../../src/contract/names.js';
+import type { PodCondition } from '../../../src/kube/pod-condition.js';
 import { silentLogger } from '../../../src/log.js';
 import { identity } from '../support/identity.js';
 

@@ -14,9 +14,9 @@ import type { EnvFile } from '../../../leader/member/env-file.js';
 import type { EngineEvent, Release } from '../../../leader/protocol/messages.js';
 import type { EngineExit } from '../../../leader/run/engine-process.js';
 import {
-  type Connection,
   type EngineCommand,
   EngineSupervisor,
+  type MemberConnection,
   type SupervisedEngine,
   type SupervisedSession,
 } from '../../../leader/run/supervisor.js';
@@ -120,7 +120,7 @@ interface Harness {
 
 function harness(
   opts: {
-    connect?: (signal: AbortSignal) => Promise<Connection>;
+    connect?: (signal: AbortSignal) => Promise<MemberConnection>;
     reconnectHangs?: boolean;
     enginePid?: number;
     onReport?: (event: Omit<EngineEvent, 'epoch'>) => void;
@@ -143,7 +143,7 @@ function harness(
     coordinator: '127.0.0.1:1',
     env: {},
   } as EnvFile;
-  const connection = (): Connection => {
+  const connection = (): MemberConnection => {
     const session = new FakeSession(opts.onReport);
     sessions.push(session);
     return { session, file };
