@@ -4,7 +4,10 @@
  * `nvidia-smi topo -m` names it (FACTS.md §9).
  *
  * A resolved path looks like `devices/pci0000:15/0000:15:01.0/0000:16:00.0/0000:17:01.0/0000:19:00.0`: the root
- * complex directory, then one element per PCI function from the root port down to the device.
+ * complex directory, then one element per PCI function from the root port down to the device. In a Hyper-V or Azure
+ * VM the root complex sits below the VMBus device that carries it, one per passed-through device:
+ * `devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00/<instance guid>/pci0001:00/0001:00:00.0`; the root is still
+ * the `pci<domain>:<bus>` element, wherever it sits, never the first element below `devices/`.
  */
 import type { DistanceClass } from './inventory.js';
 
@@ -20,21 +23,33 @@ export interface PciNode {
   numaNode: number | null;
 }
 
+/** A root complex's directory: `pci<domain>:<bus>` (4 hex digits of domain, 8 where the kernel prints more). */
+const ROOT_ELEMENT = /^pci[0-9a-f]{4,8}:[0-9a-f]{2}$/i;
+
+/** Index of the root complex element in the split path (-1 when there is none). */
+function rootIndex(parts: readonly string[]): number {
+  const devices = parts.indexOf('devices');
+  if (devices < 0) return -1;
+  for (let i = devices + 1; i < parts.length; i++) if (ROOT_ELEMENT.test(parts[i]!)) return i;
+  return -1;
+}
+
 /**
- * `resource.kubernetes.io/pcieRoot`: the first path element below `devices/` of the resolved
- * `/sys/bus/pci/devices/<BDF>` link (KEP-4381; FACTS.md §4), e.g. `pci0000:16`.
+ * `resource.kubernetes.io/pcieRoot`: the root complex element `pci<domain>:<bus>` of the resolved
+ * `/sys/bus/pci/devices/<BDF>` link (KEP-4381; FACTS.md §4), e.g. `pci0000:16`, also below a VMBus device
+ * (`…/VMBUS:01/<guid>/pci0001:00/…` → `pci0001:00`). Undefined when the path has no root complex element.
  */
 export function pcieRootOf(sysfsPath: string): string | undefined {
   const parts = sysfsPath.split('/').filter(Boolean);
-  const i = parts.indexOf('devices');
-  return i >= 0 ? parts[i + 1] : undefined;
+  const i = rootIndex(parts);
+  return i >= 0 ? parts[i] : undefined;
 }
 
 /** The PCI functions on the path from the root complex down to (and including) the device itself. */
 export function pciChain(sysfsPath: string): string[] {
   const parts = sysfsPath.split('/').filter(Boolean);
-  const i = parts.indexOf('devices');
-  return parts.slice(i + 2).filter((p) => BDF_ELEMENT.test(p));
+  const i = rootIndex(parts);
+  return i >= 0 ? parts.slice(i + 1).filter((p) => BDF_ELEMENT.test(p)) : [];
 }
 
 const isBridge = (classCode: string | undefined) => classCode?.startsWith('0604') === true;

@@ -1,19 +1,29 @@
 /**
- * The 8x H100 node's slices as the agent would publish them: the simulated node (test/cluster/nodes, built from the
+ * A simulated node's slices as the agent would publish them (the 8x H100 node's by default): the simulated node (test/cluster/nodes, built from the
  * recordings), the real discovery scan and the real slice builder (agent/slices/builder.ts).
  */
 import { scanInventory } from '../../agent/discovery/scan.js';
 import { buildDevices, buildSlices } from '../../agent/slices/builder.js';
 import { ANNOTATION_PUBLISHED_AT, DRIVER } from '../../src/contract/names.js';
 import type { ResourceSlice } from '../../src/kubectl/wire.js';
-import { buildSimulatedNode } from '../cluster/nodes/index.js';
+import { buildSimulatedNode, type SimulatedNodeKind } from '../cluster/nodes/index.js';
 
 export async function realH100Slices(
   nodeName: string,
   dir: string,
   options: { unhealthy?: Record<string, string>; healthy?: string[]; publishedAt?: string } = {},
 ): Promise<ResourceSlice[]> {
-  const node = await buildSimulatedNode('h100-hgx', dir, { nodeName });
+  return realSlices('h100-hgx', nodeName, dir, options);
+}
+
+/** The slices the agent would publish for a simulated node of this kind. */
+export async function realSlices(
+  kind: SimulatedNodeKind,
+  nodeName: string,
+  dir: string,
+  options: { unhealthy?: Record<string, string>; healthy?: string[]; publishedAt?: string } = {},
+): Promise<ResourceSlice[]> {
+  const node = await buildSimulatedNode(kind, dir, { nodeName });
   const inventory = await scanInventory({
     sysfsRoot: node.sysfsRoot,
     devRoot: node.devRoot,

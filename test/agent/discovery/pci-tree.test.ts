@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PciTopology, pciChain, pcieRootOf } from '../../../agent/discovery/pci-tree.js';
 
@@ -51,7 +52,7 @@ const nodes = [
 const topo = new PciTopology(nodes);
 
 describe('pci tree', () => {
-  it('pcieRoot is the first element below devices/ (resource.kubernetes.io/pcieRoot)', () => {
+  it('pcieRoot is the root complex element pci<domain>:<bus> (resource.kubernetes.io/pcieRoot)', () => {
     expect(pcieRootOf(`${SW}/0000:17:01.0/0000:19:00.0`)).toBe('pci0000:15');
     expect(pcieRootOf('devices/pci0001:00/0001:00:00.0')).toBe('pci0001:00');
     expect(pciChain(`${SW}/0000:17:01.0/0000:19:00.0`)).toEqual([
@@ -90,5 +91,61 @@ describe('pci tree', () => {
       node('0001:00:00.0', 'devices/pci0001:00/0001:00:00.0', '020700', null),
     ]);
     expect(t.distance('0000:00:04.0', '0001:00:00.0')).toBe('NODE');
+  });
+});
+
+/**
+ * An Azure/Hyper-V VM: each passed-through device has its own VMBus device and its own PCI domain below it (the
+ * `lspci -nn` of an NDv4 VM in the recordings shows GPUs in domains 0001…000e; Azure's NDv5 NCCL topology file puts
+ * GPUs in 0001…0008 and InfiniBand VFs in 0101…0108, two NUMA nodes). The paths are written the way the kernel's
+ * pci-hyperv driver lays them out: ACPI system bus, VMBus, the device's instance GUID, then `pci<domain>:00`.
+ */
+const VMBUS = 'devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00';
+const vmbusPath = (guid: string, domain: string) => `${VMBUS}/${guid}/pci${domain}:00/${domain}:00:00.0`;
+const GPU_GUID = '00000001-0000-4a3b-8c2d-6e5f00000001';
+const NIC_GUID = '00000101-0000-4a3b-8c2d-6e5f00000101';
+
+describe('pci tree in a Hyper-V / Azure VM (root complexes below VMBus)', () => {
+  it.each([
+    ['a GPU in domain 0001', vmbusPath(GPU_GUID, '0001'), 'pci0001:00', ['0001:00:00.0']],
+    ['an InfiniBand VF in domain 0101', vmbusPath(NIC_GUID, '0101'), 'pci0101:00', ['0101:00:00.0']],
+    [
+      'VMBUS:01 as some hosts number it',
+      `devices/LNXSYSTM:00/VMBUS:01/${GPU_GUID}/pci000e:00/000e:00:00.0`,
+      'pci000e:00',
+      ['000e:00:00.0'],
+    ],
+    [
+      'bare metal, unchanged',
+      `${SW}/0000:17:01.0/0000:19:00.0`,
+      'pci0000:15',
+      ['0000:15:01.0', '0000:16:00.0', '0000:17:01.0', '0000:19:00.0'],
+    ],
+    ['no root complex element at all', 'devices/platform/serial8250', undefined, []],
+  ])('%s: pcieRoot %s', (_case, path, root, chain) => {
+    expect(pcieRootOf(path)).toBe(root);
+    expect(pciChain(path)).toEqual(chain);
+  });
+
+  it('pcieRoot is the pci<domain>:<bus> element for any domain and bus below any VMBus instance', () => {
+    const hex = (digits: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${digits}}$`));
+    fc.assert(
+      fc.property(hex(4), hex(2), fc.uuid(), fc.integer({ min: 0, max: 3 }), (domain, bus, guid, vmbus) => {
+        const path = `devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:0${vmbus}/${guid}/pci${domain}:${bus}/${domain}:${bus}:00.0`;
+        expect(pcieRootOf(path)).toBe(`pci${domain}:${bus}`);
+        expect(pciChain(path)).toEqual([`${domain}:${bus}:00.0`]);
+      }),
+    );
+  });
+
+  it('GPU and NIC in their own domains: NODE on one NUMA node, SYS across, never PHB', () => {
+    const vm = new PciTopology([
+      node('0001:00:00.0', vmbusPath(GPU_GUID, '0001'), '030200', 0),
+      node('0101:00:00.0', vmbusPath(NIC_GUID, '0101'), '020700', 0),
+      node('0005:00:00.0', vmbusPath('00000005-0000-4a3b-8c2d-6e5f00000005', '0005'), '030200', 1),
+    ]);
+    expect(vm.distance('0001:00:00.0', '0101:00:00.0')).toBe('NODE');
+    expect(vm.distance('0005:00:00.0', '0101:00:00.0')).toBe('SYS');
+    expect(vm.switchOf('0001:00:00.0')).toBeUndefined();
   });
 });

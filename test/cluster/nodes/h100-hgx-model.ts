@@ -203,8 +203,9 @@ const DRIVER_VERSION = '535.161.08';
 
 function gpuXml(index: number, busId: string): string {
   const { uuid, serial } = h100HgxGpuIdentity(index);
-  const [, bus = '00'] = /^0000:([0-9a-f]{2})/.exec(busId) ?? [];
-  const smiBusId = `00000000:${busId.slice(5).toUpperCase()}`;
+  const [, domain = '0000', bus = '00'] = /^([0-9a-f]{4}):([0-9a-f]{2})/.exec(busId) ?? [];
+  // nvidia-smi prints the domain with 8 hex digits, upper case (`00000001:00:00.0` in a VM with one domain per GPU)
+  const smiBusId = `0000${busId.toUpperCase()}`;
   const zeroEcc = (threshold: boolean) =>
     [
       '\t\t\t\t<sram_correctable>0</sram_correctable>',
@@ -245,7 +246,7 @@ function gpuXml(index: number, busId: string): string {
 \t\t<pci>
 \t\t\t<pci_bus>${bus.toUpperCase()}</pci_bus>
 \t\t\t<pci_device>00</pci_device>
-\t\t\t<pci_domain>0000</pci_domain>
+\t\t\t<pci_domain>${domain.toUpperCase()}</pci_domain>
 \t\t\t<pci_device_id>233010DE</pci_device_id>
 \t\t\t<pci_bus_id>${smiBusId}</pci_bus_id>
 \t\t\t<pci_sub_system_id>16C110DE</pci_sub_system_id>
@@ -334,6 +335,11 @@ ${zeroEcc(true)}
 
 /** `nvidia-smi -q -x` of the model, as driver 535.161.08 prints it (DTD v12). */
 export function h100HgxNvidiaSmiXml(): string {
+  return h100NvidiaSmiXml(H100_HGX_GPUS);
+}
+
+/** `nvidia-smi -q -x` of H100 SXM GPUs at these bus ids (`dddd:bb:dd.f`), in this order (minor numbers 0…). */
+export function h100NvidiaSmiXml(busIds: readonly string[]): string {
   return [
     '<?xml version="1.0" ?>',
     '<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">',
@@ -341,8 +347,8 @@ export function h100HgxNvidiaSmiXml(): string {
     '\t<timestamp>Wed Jul 31 11:22:39 2024</timestamp>',
     `\t<driver_version>${DRIVER_VERSION}</driver_version>`,
     '\t<cuda_version>12.2</cuda_version>',
-    `\t<attached_gpus>${H100_HGX_GPUS.length}</attached_gpus>`,
-    ...H100_HGX_GPUS.map((busId, index) => gpuXml(index, busId)),
+    `\t<attached_gpus>${busIds.length}</attached_gpus>`,
+    ...busIds.map((busId, index) => gpuXml(index, busId)),
     '</nvidia_smi_log>',
     '',
   ].join('\n');

@@ -10,11 +10,19 @@ import { chmod, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:f
 import { join, resolve } from 'node:path';
 import { RECORDED_FIXTURES } from '../../support/recorded.js';
 import {
+  AZURE_VM_GPUS,
+  AZURE_VM_NICS,
+  azureVmPciFunctions,
+  azureVmRdmaFiles,
+  azureVmSysfsPath,
+} from './azure-vm-model.js';
+import {
   connectX6RdmaFiles,
   connectX7RdmaFiles,
   H100_HGX_RDMA,
   h100HgxNvidiaSmiXml,
   h100HgxPciFunctions,
+  h100NvidiaSmiXml,
 } from './h100-hgx-model.js';
 import { parseLspciVvv } from './lspci.js';
 import { nvidiaSmiTextToXml } from './nvidia-smi-text-to-xml.js';
@@ -28,6 +36,7 @@ export const FIXTURES = RECORDED_FIXTURES;
 export type SimulatedNodeKind =
   | 'h100-hgx'
   | 'cpu-vm'
+  | 'h100-azure-vm'
   | 'h100-hgx-recorded'
   | 'v100s-vm'
   | 'a100-mig'
@@ -36,6 +45,7 @@ export type SimulatedNodeKind =
 export const SIMULATED_NODE_KINDS: readonly SimulatedNodeKind[] = [
   'h100-hgx',
   'cpu-vm',
+  'h100-azure-vm',
   'h100-hgx-recorded',
   'v100s-vm',
   'a100-mig',
@@ -206,6 +216,7 @@ interface Built {
 const BUILDERS: Record<SimulatedNodeKind, (sys: string, dev: string) => Promise<Built>> = {
   'h100-hgx': buildH100Model,
   'cpu-vm': buildCpuVm,
+  'h100-azure-vm': buildAzureVm,
   'h100-hgx-recorded': buildH100,
   'v100s-vm': buildV100sVm,
   'a100-mig': buildA100Mig,
@@ -437,6 +448,42 @@ async function buildCpuVm(sys: string, dev: string): Promise<Built> {
       nics: [{ ifName: 'eth0', pciAddress: '0000:00:03.0' }],
       rdmaDevices: [],
       sources: ['test/cluster/nodes/index.ts'],
+    },
+  };
+}
+
+/** The authored Azure ND H100 v5-shaped VM (./azure-vm-model.ts): GPUs and IB VFs each below their own VMBus device. */
+async function buildAzureVm(sys: string, dev: string): Promise<Built> {
+  for (const f of azureVmPciFunctions()) await writePciFunction(sys, f);
+  for (const [i, nic] of AZURE_VM_NICS.entries()) {
+    const pciDir = azureVmSysfsPath(nic);
+    await writeNetdev(sys, {
+      ifName: `ib${i}`,
+      deviceDir: pciDir,
+      mac: `00:00:01:${(0x48 + i).toString(16)}:fe:80:00:00:00:00:00:00:00:15:5d:ff:fe:33:ff:${(i + 1).toString(16).padStart(2, '0')}`,
+      mtu: 2044,
+      speed: 400000,
+      operstate: 'up',
+      carrier: 1,
+    });
+    const { files, ports } = azureVmRdmaFiles(i);
+    await writeRdma(sys, { device: `mlx5_ib${i}`, pciDir, files, ports: [{ port: 1, files: ports }], uverbs: i });
+  }
+  await writeVirtualNetdev(sys, 'lo', { type: 772, mtu: 65536 });
+  await touch(
+    dev,
+    'nvidiactl',
+    'nvidia-uvm',
+    ...AZURE_VM_GPUS.map((_, i) => `nvidia${i}`),
+    ...AZURE_VM_NICS.map((_, i) => `infiniband/uverbs${i}`),
+  );
+  return {
+    xml: h100NvidiaSmiXml(AZURE_VM_GPUS.map((g) => g.address)),
+    expected: {
+      gpus: AZURE_VM_GPUS.map((g) => g.address),
+      nics: AZURE_VM_NICS.map((n, i) => ({ ifName: `ib${i}`, pciAddress: n.address })),
+      rdmaDevices: AZURE_VM_NICS.map((_, i) => `mlx5_ib${i}`),
+      sources: ['test/cluster/nodes/azure-vm-model.ts'],
     },
   };
 }
