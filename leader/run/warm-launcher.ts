@@ -12,8 +12,10 @@
  * Protocol on file descriptor 3 (a socket pair `lockstep run` holds): the standby imports the modules named in argv
  * (each failure is skipped: the entry point will import it again and fail there, as a cold start would), writes
  * `ready <json list of modules imported>`, then blocks reading one JSON line: {"env": {...}, "argv": [...],
- * "mode": "module"|"path"|"code", "target": "...", "cwd": "..."}. It answers `go`, closes the descriptor and becomes
- * the engine: the environment is replaced, sys.argv set, and the entry point runs through runpy (or exec for -c) in
+ * "mode": "module"|"path"|"code", "target": "...", "cwd": "...", "startLocale": {...}}. It answers `go`, closes the
+ * descriptor and becomes the engine: the environment is replaced (plus the LC_CTYPE that Python's C-locale coercion
+ * exported when the standby started, where the job's locale variables are those the standby started with: a cold
+ * start would have exported the same), sys.argv set, and the entry point runs through runpy (or exec for -c) in
  * this same process with `__name__ == "__main__"`. Exit codes, signals and tracebacks are therefore the entry point's
  * own. Nothing here touches an accelerator: importing torch, vllm, sglang or jax initialises no CUDA/XLA context.
  */
@@ -39,6 +41,18 @@ def die_with_parent(parent):
     if os.getppid() != parent:
         os._exit(1)
 
+# what the interpreter's C-locale coercion (PEP 538) put into the environment when this process started
+START_CTYPE = os.environ.get("LC_CTYPE")
+
+def engine_environment(job):
+    env = dict(job["env"])
+    start = job.get("startLocale") or {}
+    # coerced at start: the variable was not in the environment the standby was given, Python exported it
+    coerced = START_CTYPE is not None and "LC_CTYPE" in start and start["LC_CTYPE"] is None
+    if coerced and all(env.get(name) == value for name, value in start.items()):
+        env["LC_CTYPE"] = START_CTYPE
+    return env
+
 def main():
     if len(sys.argv) > 2:
         die_with_parent(int(sys.argv[2]))
@@ -60,8 +74,9 @@ def main():
     control.sendall(b"go\\n")
     stream.close()
     control.close()
+    env = engine_environment(job)
     os.environ.clear()
-    os.environ.update(job["env"])
+    os.environ.update(env)
     if job.get("cwd"):
         os.chdir(job["cwd"])
     sys.argv = list(job["argv"])

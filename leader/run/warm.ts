@@ -143,6 +143,17 @@ export interface WarmPoolOptions {
   importWaitMs?: number;
 }
 
+/**
+ * The variables from which Python decides at start-up whether to coerce the C locale (PEP 538: it then exports
+ * LC_CTYPE=C.UTF-8 into its own environment, which every process the engine starts inherits). The standby made that
+ * decision with run's environment; the launcher repeats its export for an engine whose environment decides the same.
+ */
+const LOCALE_VARIABLES = ['LC_ALL', 'LC_CTYPE', 'LANG', 'PYTHONCOERCECLOCALE'] as const;
+
+function localeVariables(env: NodeJS.ProcessEnv): Record<string, string | null> {
+  return Object.fromEntries(LOCALE_VARIABLES.map((name) => [name, env[name] ?? null]));
+}
+
 /** One standby at a time, prepared ahead; claimed by a release, replaced after each start. */
 export class WarmPool {
   private standby: Standby | undefined;
@@ -203,7 +214,14 @@ export class WarmPool {
       this.discard(standby);
       return undefined;
     }
-    const job = { env: command.env, argv: plan.argv, mode: plan.mode, target: plan.target, cwd: process.cwd() };
+    const job = {
+      env: command.env,
+      argv: plan.argv,
+      mode: plan.mode,
+      target: plan.target,
+      cwd: process.cwd(),
+      startLocale: localeVariables(this.options.env),
+    };
     standby.control.write(`${JSON.stringify(job)}\n`);
     // still importing: wait for it (a cold start would import the same from scratch), then for its `go`
     const ready = await this.waitFor(standby, (l) => l.startsWith('ready '), this.options.importWaitMs ?? 600_000);

@@ -1,9 +1,11 @@
 /**
  * The warm standby with a real Python interpreter: which commands can run warm (table), the handoff (the entry point
  * runs in the standby's own process, with the epoch's environment and argv, and exits with its own status), the
- * signal a stop sends reaching it as it would a cold start, and a crashed standby falling back to a cold start.
+ * signal a stop sends reaching it as it would a cold start, a crashed standby falling back to a cold start, and a table
+ * of entry points run cold and warm whose view of their process (argv, `__main__`, sys.path[0], working directory,
+ * environment, signal handlers, process group) and whose ending (status or signal) must be the same.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -141,4 +143,58 @@ describe('WarmPool with a real interpreter', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(await p.claim({ argv, env: {} })).toBeUndefined();
   }, 30_000);
+
+  /**
+   * What an entry point sees of its process and how it ends, cold and warm, compared whole: the two must not differ.
+   * The probe writes what it sees to $PROBE, then does what the case says.
+   */
+  const PROBE = [
+    'import json, os, signal, sys',
+    'handlers = {n: str(signal.getsignal(getattr(signal, n))) for n in ("SIGTERM", "SIGINT", "SIGHUP", "SIGPIPE", "SIGUSR1", "SIGCHLD")}',
+    'json.dump({"argv": sys.argv, "name": __name__, "path0": sys.path[0], "cwd": os.getcwd(), "env": dict(os.environ), "handlers": handlers, "pgid_is_pid": os.getpgid(0) == os.getpid()}, open(os.environ["PROBE"], "w"))',
+  ].join('\n');
+
+  it.each([
+    ['exits with its status', 'sys.exit(7)'],
+    ['an uncaught exception', 'raise RuntimeError("boom")'],
+    ['SystemExit with a message', 'raise SystemExit("bye")'],
+    ['killed by a signal it sends itself', 'os.kill(os.getpid(), signal.SIGTERM)\nimport time\ntime.sleep(5)'],
+    ['KeyboardInterrupt', 'raise KeyboardInterrupt'],
+    ['ends normally', 'pass'],
+  ])(
+    'cold and warm are the same from inside and outside: %s',
+    async (_name, ending) => {
+      const dir = mkdtempSync(join(tmpdir(), 'lockstep-warm-'));
+      const probe = join(dir, 'probe.json');
+      const script = join(dir, 'entry.py');
+      writeFileSync(script, `${PROBE}\n${ending}\n`);
+      const env = { PATH: process.env.PATH, LOCKSTEP_EPOCH: '3', PROBE: probe };
+      const seen: Array<{ exit: unknown; probe: unknown }> = [];
+      for (const warm of [false, true]) {
+        for (const argv of [
+          [PYTHON, script, 'a', '--b'],
+          [PYTHON, '-c', `exec(open(${JSON.stringify(script)}).read())`, 'x'],
+        ]) {
+          rmSync(probe, { force: true });
+          let engine: EngineProcess;
+          if (warm) {
+            const p = pool(dir, argv);
+            p.prepare();
+            const child = await p.claim({ argv, env });
+            expect(child).toBeDefined();
+            engine = EngineProcess.adopt(child!, argv, 1000);
+          } else {
+            engine = new EngineProcess(argv, env, 1000);
+          }
+          await engine.start();
+          const exit = await engine.wait();
+          seen.push({ exit, probe: JSON.parse(readFileSync(probe, 'utf8')) });
+        }
+      }
+      const [coldPath, coldCode, warmPath, warmCode] = seen;
+      expect(warmPath).toEqual(coldPath);
+      expect(warmCode).toEqual(coldCode);
+    },
+    60_000,
+  );
 });
