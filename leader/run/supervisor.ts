@@ -16,6 +16,7 @@ import { type EnvFile, writeEnvFile } from '../member/env-file.js';
 import type { EngineEvent, Progress, Release, Stop } from '../protocol/messages.js';
 import { type EngineExit, EngineProcess, exitStatus, FORWARDED_SIGNALS } from './engine-process.js';
 import { HEALTH_DEFAULTS, HealthMonitor, type HealthSpec } from './health.js';
+import type { RunPhase } from './probe-proxy.js';
 import { clearEngineRecord, readStat, reapLeftover, writeEngineRecord } from './process-tree.js';
 import type { WarmPool } from './warm.js';
 
@@ -65,6 +66,8 @@ export interface SupervisorOptions {
   warm?: WarmPool;
   /** a process signal source (tests: an emitter); default the process */
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
+  /** what run is doing (the probe endpoint answers the kubelet from it) */
+  onPhase?: (phase: RunPhase) => void;
 }
 
 /** Where run records its engine, so that a restarted run ends what a killed one left. */
@@ -197,6 +200,7 @@ export class EngineSupervisor {
     }
     this.engine = engine;
     this.engineEpoch = release.epoch;
+    this.options.onPhase?.({ phase: 'running', epoch: release.epoch, startedAt: Date.now(), passed: false });
     // recorded first, before anything else can delay it: a run killed from here on leaves an engine its successor
     // finds (a warm engine reaches its first collective within milliseconds of the handoff)
     const pid = engine.pid;
@@ -219,6 +223,12 @@ export class EngineSupervisor {
         this.engine = undefined;
         this.unwatch();
         const status = exitStatus(exit);
+        if (status !== 0)
+          this.options.onPhase?.({
+            phase: 'waiting',
+            epoch: release.epoch,
+            why: `engine exited with status ${status}`,
+          });
         // the coordinator first: every other engine of the group waits for this word to be stopped
         const reported = this.report(
           { state: 'ENGINE_EXITED', exitCode: exit.code ?? status, signal: exit.signal ?? '', message: '' },
@@ -263,6 +273,8 @@ export class EngineSupervisor {
     const engine = this.engine;
     this.engine = undefined;
     this.unwatch();
+    if (!this.terminating && !this.finished)
+      this.options.onPhase?.({ phase: 'waiting', epoch: this.engineEpoch, why: reason });
     if (engine?.running) {
       const started = Date.now();
       engine.stopping = true;
@@ -325,6 +337,7 @@ export class EngineSupervisor {
   private async terminate(signal: NodeJS.Signals): Promise<void> {
     if (this.terminating || this.finished) return;
     this.terminating = true;
+    this.options.onPhase?.({ phase: 'ending' });
     this.options.warm?.close();
     this.options.log.info({ signal }, 'terminating: stopping the engine');
     this.aborter.abort();
@@ -355,6 +368,7 @@ export class EngineSupervisor {
   private finish(code: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.options.onPhase?.({ phase: 'ending' });
     this.options.warm?.close();
     this.unwatch();
     if (code === 0) this.resolveExit(0);

@@ -101,6 +101,21 @@ export const LWS = {
 export const COORDINATOR_PORT = 7470;
 
 /**
+ * `lockstep run`'s probe endpoint (`--probe-port`), where inject points the engine container's liveness and startup
+ * probes, and its paths; the engine's own probes travel in these variables (the flags' twins).
+ */
+export const RUN_PROBE = {
+  port: 7471,
+  paths: { liveness: '/livez', startup: '/startupz' },
+  env: {
+    port: 'LOCKSTEP_PROBE_PORT',
+    liveness: 'LOCKSTEP_LIVENESS_PROBE',
+    startup: 'LOCKSTEP_STARTUP_PROBE',
+    startGrace: 'LOCKSTEP_PROBE_START_GRACE',
+  },
+} as const;
+
+/**
  * Most members a group may have (ranks 0 … MAX_GROUP_SIZE-1). Far above any real group, and small enough that the
  * coordinator's per-member tables can never exhaust memory on a typo'd size.
  */

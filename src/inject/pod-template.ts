@@ -37,6 +37,7 @@ import {
   stringAt,
 } from './json.js';
 import { type CommandChoice, InjectError, type InjectOptions, type InjectReport } from './options.js';
+import { rewireProbes } from './probes.js';
 
 /** How one pod template takes part in its group; the workload modules work it out from the object's kind. */
 export interface TemplatePlan {
@@ -237,6 +238,7 @@ export function injectPodTemplate(
   ensureInitContainers(spec, plan, options, tls, at, change);
   const main = mainContainer(containers, template, at);
   wrapCommand(main, plan, options, report, at, change);
+  rewireProbes(main, at, report, change);
   ensureMainEnvAndMounts(main, tls, at, change);
   reportOwnGroupVariables(main, plan, at, report);
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { flag, logLevelFlag, parseDuration, parsePositiveInt } from '../../cli/options.js';
+import { flag, logLevelFlag, parseDuration, parsePort, parsePositiveInt } from '../../cli/options.js';
 import { addJoinFlags } from '../join-flags.js';
 
 export const ENGINES = ['auto', 'vllm', 'sglang', 'torchrun', 'torch', 'ray', 'jax', 'none'] as const;
@@ -104,6 +104,47 @@ export function runCommand(env: NodeJS.ProcessEnv = process.env): Command {
           flags: '--warm-import <modules>',
           description:
             'modules the warm standby imports ahead, comma-separated (default per engine: torch, vllm, sglang, jax; none for other Python)',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--probe-port <port>',
+          description:
+            "serve the container's liveness/startup probes on this port (/livez, /startupz): alive while the group forms or restarts, the engine's own check (--liveness-probe, --startup-probe) once it runs",
+          parse: parsePort,
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--liveness-probe <json>',
+          description:
+            "the engine's own liveness probe as the pod spec wrote it (JSON: httpGet, tcpSocket or exec, timeoutSeconds), checked by /livez once the engine runs",
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--startup-probe <json>',
+          description: "the engine's own startup probe (JSON, as --liveness-probe), checked by /startupz",
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
+          flags: '--probe-start-grace <duration>',
+          description:
+            'after each engine start, failed engine checks answer alive this long (until one passes): the time the original probes gave a fresh container',
+          parse: parseDuration,
         },
         env,
       ),

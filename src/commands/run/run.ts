@@ -27,11 +27,12 @@ import {
   type HealthSpec,
   parseHealthCheck,
 } from '../../../leader/run/health.js';
+import { type ProbeChecks, ProbeEndpoint, parseEngineCheck } from '../../../leader/run/probe-proxy.js';
 import { EngineSupervisor, type MemberConnection, splitAddress } from '../../../leader/run/supervisor.js';
 import { defaultWarmImports, WarmPool, warmPlan } from '../../../leader/run/warm.js';
 import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
 import { CliError, usageError } from '../../cli/errors.js';
-import { errorMessage } from '../../errors.js';
+import { DomainError, errorMessage } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
 import type { Logger } from '../../log.js';
 import { joinAndWrite, plan } from '../bootstrap/run.js';
@@ -52,6 +53,45 @@ export interface RunOptions extends JoinFlags {
   cold?: boolean;
   /** --warm-import: modules the standby imports (default per engine) */
   warmImport?: string;
+  /** --probe-port: serve the kubelet's liveness/startup probes (probe-proxy.ts) */
+  probePort?: number;
+  /** --liveness-probe / --startup-probe: the engine's own probes (JSON), proxied once it runs */
+  livenessProbe?: string;
+  startupProbe?: string;
+  /** --probe-start-grace: failures after an engine start answered as alive */
+  probeStartGrace?: number;
+}
+
+/**
+ * The probe endpoint of --probe-port, or undefined without it. Carried probes without a port to serve them are a
+ * usage error (nothing would check them); a carried probe that cannot be checked is refused before anything starts.
+ */
+function probeEndpoint(options: RunOptions, processEnv: NodeJS.ProcessEnv, log: Logger): ProbeEndpoint | undefined {
+  if (options.probePort === undefined) {
+    if (options.livenessProbe !== undefined || options.startupProbe !== undefined)
+      throw usageError('--liveness-probe and --startup-probe need --probe-port, where the kubelet probes run');
+    return undefined;
+  }
+  let checks: ProbeChecks;
+  try {
+    checks = {
+      liveness:
+        options.livenessProbe === undefined ? undefined : parseEngineCheck(options.livenessProbe, '--liveness-probe'),
+      startup:
+        options.startupProbe === undefined ? undefined : parseEngineCheck(options.startupProbe, '--startup-probe'),
+      startGraceMs: options.probeStartGrace ?? 0,
+    };
+  } catch (err) {
+    if (err instanceof DomainError) throw usageError(err.message);
+    throw err;
+  }
+  return new ProbeEndpoint({
+    port: options.probePort,
+    // the kubelet probes the pod IP, and a probe without a host means it
+    checkHost: processEnv.POD_IP || '127.0.0.1',
+    checks,
+    onFailure: (probe, reason) => log.warn({ probe, reason }, 'the engine fails its own probe: answering it as failed'),
+  });
 }
 
 /** The standby script: bootstrap's (bin/lockstep-warm.py), else written beside the environment file now. */
@@ -220,42 +260,54 @@ export async function runRun(
       return plan({ ...options, leaderAddress: at.host, coordinatorPort: at.port }, rankFromCli, processEnv, facts);
     }
   };
-  const warm = await warmPool(argv, options, processEnv, log);
-  const reportOverrides = overrideReporter(log);
-  const supervisor = new EngineSupervisor({
-    warm,
-    envFile: options.envFile,
-    gracePeriodMs: options.gracePeriod,
-    log,
-    command: (file) => {
-      const { overrides, ...built } = buildCommand(argv, file, options, processEnv);
-      reportOverrides(overrides);
-      return { ...built, health: healthSpec(options, built.engine, built.argv, file.rank) };
-    },
-    connect: async (signal) => {
-      const file = await readFile();
-      if (!file) {
-        log.info('no environment file: joining the group directly');
-        return join(joinPlanFor(undefined), signal);
-      }
-      log.info(
-        { envFile: options.envFile, rank: file.rank, epoch: file.epoch },
-        'using the environment bootstrap wrote',
-      );
-      // the command and its checks must be valid before anything starts
-      const built = buildCommand(argv, file, options, processEnv);
-      healthSpec(options, built.engine, built.argv, file.rank);
-      const session = attachSession(
-        file.coordinator,
-        { memberId: file.memberId, sessionSecret: file.sessionSecret ?? '' },
-        file.heartbeatIntervalMs ?? 1000,
-        'ROLE_RUN',
-        tlsFor(file),
-      );
-      return { session, file };
-    },
-    // the epoch it ran: a coordinator that restarted without an API continues above it
-    reconnect: (file, signal) => join(joinPlanFor(file), signal, file.epoch),
-  });
-  return supervisor.run();
+  const probes = probeEndpoint(options, processEnv, log);
+  if (probes) {
+    const port = await probes.listen().catch((err: unknown) => {
+      throw new CliError(1, `cannot serve probes on port ${options.probePort}: ${errorMessage(err)}`);
+    });
+    log.info({ port }, 'serving the liveness/startup probes');
+  }
+  try {
+    const warm = await warmPool(argv, options, processEnv, log);
+    const reportOverrides = overrideReporter(log);
+    const supervisor = new EngineSupervisor({
+      warm,
+      envFile: options.envFile,
+      gracePeriodMs: options.gracePeriod,
+      log,
+      command: (file) => {
+        const { overrides, ...built } = buildCommand(argv, file, options, processEnv);
+        reportOverrides(overrides);
+        return { ...built, health: healthSpec(options, built.engine, built.argv, file.rank) };
+      },
+      connect: async (signal) => {
+        const file = await readFile();
+        if (!file) {
+          log.info('no environment file: joining the group directly');
+          return join(joinPlanFor(undefined), signal);
+        }
+        log.info(
+          { envFile: options.envFile, rank: file.rank, epoch: file.epoch },
+          'using the environment bootstrap wrote',
+        );
+        // the command and its checks must be valid before anything starts
+        const built = buildCommand(argv, file, options, processEnv);
+        healthSpec(options, built.engine, built.argv, file.rank);
+        const session = attachSession(
+          file.coordinator,
+          { memberId: file.memberId, sessionSecret: file.sessionSecret ?? '' },
+          file.heartbeatIntervalMs ?? 1000,
+          'ROLE_RUN',
+          tlsFor(file),
+        );
+        return { session, file };
+      },
+      // the epoch it ran: a coordinator that restarted without an API continues above it
+      reconnect: (file, signal) => join(joinPlanFor(file), signal, file.epoch),
+      onPhase: (phase) => probes?.setPhase(phase),
+    });
+    return await supervisor.run();
+  } finally {
+    await probes?.close();
+  }
 }
