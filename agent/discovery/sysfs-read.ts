@@ -9,9 +9,10 @@
  * regular files (sysfs attributes are); anything else is skipped with a problem line. Oversized files are cut at
  * 1 MiB (sysfs attributes are at most a page).
  */
-import { close, constants, fstat, open, read, readlink as readlinkCb, type Stats, stat } from 'node:fs';
+import { close, constants, fstat, open, read, readlink as readlinkCb, stat } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { describeFileType } from '../../src/fs/input-checks.js';
 import type { ScanProblem } from './inventory.js';
 
 /** A special file where an attribute should be: read as no value, reported as a problem. */
@@ -20,15 +21,6 @@ class NotAFileError extends Error {
   constructor(path: string, kind: string) {
     super(`${path} is ${kind}, not a regular file: skipped`);
   }
-}
-
-function kindOf(info: Stats): string {
-  if (info.isFIFO()) return 'a FIFO';
-  if (info.isSocket()) return 'a socket';
-  if (info.isCharacterDevice()) return 'a character device';
-  if (info.isBlockDevice()) return 'a block device';
-  if (info.isDirectory()) return 'a directory';
-  return 'a special file';
 }
 
 /** Errors that just mean "this attribute is not there (any more)". */
@@ -157,7 +149,7 @@ function readSmallCb(path: string, cb: (err: NodeJS.ErrnoException | null, text?
         if (info.isDirectory()) {
           return cb(Object.assign(new Error('EISDIR: illegal operation on a directory, read'), { code: 'EISDIR' }));
         }
-        return cb(new NotAFileError(path, kindOf(info)) as NodeJS.ErrnoException);
+        return cb(new NotAFileError(path, describeFileType(info)) as NodeJS.ErrnoException);
       }
       readOpened(fd, cb);
     });

@@ -1,16 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/fs/atomic-file.js';
+import { readTextIfPresent } from '../../src/fs/read-optional.js';
 
 /** Reads a JSON state file; undefined when it does not exist. A file that is not JSON is an error with its path. */
 export async function readJsonState(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

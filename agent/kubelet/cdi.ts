@@ -1,6 +1,7 @@
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTempName, removeFileDurable, writeFileAtomic } from '../../src/fs/atomic-file.js';
+import { readTextIfPresent } from '../../src/fs/read-optional.js';
 import type { DiscoveredDevice } from '../discovery/inventory.js';
 import type { PlannedDevice } from './claims.js';
 
@@ -271,12 +272,7 @@ export class CdiDirectory {
 
   async read(fileName: string): Promise<string | undefined> {
     if (fileName === '') return '';
-    try {
-      return await readFile(this.path(fileName), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    return readTextIfPresent(this.path(fileName));
   }
 
   async remove(fileName: string): Promise<void> {

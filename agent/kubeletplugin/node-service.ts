@@ -5,10 +5,8 @@ import type {
   Claim,
   NodePrepareResourceResponse,
   NodePrepareResourcesRequest,
-  NodePrepareResourcesResponse,
   NodeUnprepareResourceResponse,
   NodeUnprepareResourcesRequest,
-  NodeUnprepareResourcesResponse,
 } from './protos.js';
 
 /** Requests above this size are refused as a whole: no pod has that many claims, and the API would suffer. */
@@ -33,43 +31,41 @@ export function nodeServiceImplementation(
   version: DraVersion,
   log: Logger,
 ): UntypedServiceImplementation {
-  const tooMany = (count: number) => ({
-    code: status.INVALID_ARGUMENT,
-    details: `request has ${count} claims; at most ${MAX_CLAIMS_PER_CALL} per call`,
-  });
-  const internal = (what: string, error: unknown) => {
-    log.error({ version, error: String(error) }, `${what} failed as a whole`);
-    return { code: status.INTERNAL, details: `${what}: ${errorMessage(error)}` };
-  };
-  return {
-    NodePrepareResources(
-      call: ServerUnaryCall<NodePrepareResourcesRequest, NodePrepareResourcesResponse>,
-      callback: sendUnaryData<NodePrepareResourcesResponse>,
-    ) {
+  /** One handler of the service: refuses an oversized call, else answers with the driver's per-claim results. */
+  const handler =
+    <Response>(what: string, handle: (claims: Claim[]) => Promise<Record<string, Response>>) =>
+    (
+      call: ServerUnaryCall<
+        NodePrepareResourcesRequest | NodeUnprepareResourcesRequest,
+        { claims: Record<string, Response> }
+      >,
+      callback: sendUnaryData<{ claims: Record<string, Response> }>,
+    ) => {
       const claims = call.request.claims ?? [];
-      if (claims.length > MAX_CLAIMS_PER_CALL) return callback(tooMany(claims.length));
-      preparer.prepare(claims).then(
-        (responses) => {
-          if (version === 'v1beta1') {
-            for (const response of Object.values(responses)) {
-              for (const device of response.devices) delete device.share_id;
-            }
-          }
-          callback(null, { claims: responses });
-        },
-        (error: unknown) => callback(internal('NodePrepareResources', error)),
-      );
-    },
-    NodeUnprepareResources(
-      call: ServerUnaryCall<NodeUnprepareResourcesRequest, NodeUnprepareResourcesResponse>,
-      callback: sendUnaryData<NodeUnprepareResourcesResponse>,
-    ) {
-      const claims = call.request.claims ?? [];
-      if (claims.length > MAX_CLAIMS_PER_CALL) return callback(tooMany(claims.length));
-      preparer.unprepare(claims).then(
+      if (claims.length > MAX_CLAIMS_PER_CALL) {
+        return callback({
+          code: status.INVALID_ARGUMENT,
+          details: `request has ${claims.length} claims; at most ${MAX_CLAIMS_PER_CALL} per call`,
+        });
+      }
+      handle(claims).then(
         (responses) => callback(null, { claims: responses }),
-        (error: unknown) => callback(internal('NodeUnprepareResources', error)),
+        (error: unknown) => {
+          log.error({ version, error: String(error) }, `${what} failed as a whole`);
+          callback({ code: status.INTERNAL, details: `${what}: ${errorMessage(error)}` });
+        },
       );
-    },
+    };
+  return {
+    NodePrepareResources: handler('NodePrepareResources', async (claims) => {
+      const responses = await preparer.prepare(claims);
+      if (version === 'v1beta1') {
+        for (const response of Object.values(responses)) {
+          for (const device of response.devices) delete device.share_id;
+        }
+      }
+      return responses;
+    }),
+    NodeUnprepareResources: handler('NodeUnprepareResources', (claims) => preparer.unprepare(claims)),
   };
 }

@@ -163,7 +163,7 @@ export class CoordinatorServer {
       Status: (call: ServerUnaryCall<Partial<StatusRequest>, StatusReply>, callback: sendUnaryData<StatusReply>) => {
         const { memberId = '', sessionSecret = '' } = call.request ?? {};
         const member = memberId !== '' && this.keys.check(memberId, sessionSecret, peerHost(call.getPeer())) === 'ok';
-        callback(null, member ? this.statusReply() : this.countsReply());
+        callback(null, this.statusReply(member));
       },
     });
   }
@@ -404,9 +404,13 @@ export class CoordinatorServer {
     return true;
   }
 
-  /** What anyone may know: how far the group is, not who is in it, where they run, or why they failed. */
-  private countsReply(): StatusReply {
+  /**
+   * The group's status for a member (`membersShown`), or what anyone may know: how far the group is, not who is in it,
+   * where they run, or why they failed.
+   */
+  private statusReply(membersShown: boolean): StatusReply {
     const s = this.options.table.snapshot();
+    const states = new Map(membersShown ? this.options.table.members().map((m) => [m.id, m.state]) : []);
     return {
       protocolVersion: PROTOCOL_VERSION,
       group: s.group,
@@ -414,41 +418,23 @@ export class CoordinatorServer {
       size: s.size,
       epoch: s.epoch,
       state: s.state,
-      members: [],
+      members: membersShown
+        ? s.members.map((m) => ({
+            rank: m.rank,
+            pod: m.pod,
+            node: m.node ?? '',
+            address: m.address ?? '',
+            ready: m.ready,
+            state: states.get(m.pod) ?? '',
+            reason: m.reason ?? '',
+          }))
+        : [],
       restarts: s.restarts,
-      lastReason: '',
+      lastReason: membersShown ? (s.lastReason ?? '') : '',
       lastChange: s.lastChange,
       joined: this.options.table.joinedCount(),
       ready: s.members.filter((m) => m.ready).length,
-      membersShown: false,
-    };
-  }
-
-  private statusReply(): StatusReply {
-    const s = this.options.table.snapshot();
-    const states = new Map(this.options.table.members().map((m) => [m.id, m.state]));
-    return {
-      protocolVersion: PROTOCOL_VERSION,
-      group: s.group,
-      namespace: s.namespace,
-      size: s.size,
-      epoch: s.epoch,
-      state: s.state,
-      members: s.members.map((m) => ({
-        rank: m.rank,
-        pod: m.pod,
-        node: m.node ?? '',
-        address: m.address ?? '',
-        ready: m.ready,
-        state: states.get(m.pod) ?? '',
-        reason: m.reason ?? '',
-      })),
-      restarts: s.restarts,
-      lastReason: s.lastReason ?? '',
-      lastChange: s.lastChange,
-      joined: this.options.table.joinedCount(),
-      ready: s.members.filter((m) => m.ready).length,
-      membersShown: true,
+      membersShown,
     };
   }
 }

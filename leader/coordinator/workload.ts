@@ -66,33 +66,18 @@ export function epochKey(group: string): string {
 export function epochStore(pod: Pod, namespace: string, group: string): EpochStore | undefined {
   const labels = pod.metadata.labels ?? {};
   const key = epochKey(group);
+  const store = (apiPath: string, kind: string, name: string): EpochStore => ({
+    path: `${apiPath}/namespaces/${namespace}/${kind.toLowerCase()}s/${name}`,
+    describe: `${kind} ${name}`,
+    key,
+  });
   const lws = labels[LWS.labelName];
-  if (lws) {
-    return {
-      path: `/apis/leaderworkerset.x-k8s.io/v1/namespaces/${namespace}/leaderworkersets/${lws}`,
-      describe: `LeaderWorkerSet ${lws}`,
-      key,
-    };
-  }
+  if (lws) return store('/apis/leaderworkerset.x-k8s.io/v1', 'LeaderWorkerSet', lws);
   const jobset = labels[JOBSET.labelName];
-  if (jobset) {
-    return {
-      path: `/apis/jobset.x-k8s.io/v1alpha2/namespaces/${namespace}/jobsets/${jobset}`,
-      describe: `JobSet ${jobset}`,
-      key,
-    };
-  }
+  if (jobset) return store('/apis/jobset.x-k8s.io/v1alpha2', 'JobSet', jobset);
   const owner = pod.metadata.ownerReferences?.find((o) => o.controller) ?? pod.metadata.ownerReferences?.[0];
-  if (owner?.kind === 'StatefulSet') {
-    return {
-      path: `/apis/apps/v1/namespaces/${namespace}/statefulsets/${owner.name}`,
-      describe: `StatefulSet ${owner.name}`,
-      key,
-    };
-  }
-  if (owner?.kind === 'Job') {
-    return { path: `/apis/batch/v1/namespaces/${namespace}/jobs/${owner.name}`, describe: `Job ${owner.name}`, key };
-  }
+  if (owner?.kind === 'StatefulSet') return store('/apis/apps/v1', 'StatefulSet', owner.name);
+  if (owner?.kind === 'Job') return store('/apis/batch/v1', 'Job', owner.name);
   return undefined;
 }
 

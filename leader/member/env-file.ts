@@ -3,9 +3,10 @@
  * (`group.env` → `group.env.json`). Both are written atomically (temp + fsync + rename), shell first, so the JSON
  * existing means both are complete; `run` reads the JSON.
  */
-import { readFile } from 'node:fs/promises';
+
 import { errorMessage } from '../../src/errors.js';
 import { writeFilesAtomic } from '../../src/fs/atomic-file.js';
+import { readTextIfPresent } from '../../src/fs/read-optional.js';
 import { ENV_NAME } from '../environment.js';
 import type { Release } from '../protocol/messages.js';
 
@@ -90,12 +91,6 @@ export async function writeEnvFile(path: string, file: EnvFile): Promise<void> {
 /** The environment file, or undefined when bootstrap has not written one. */
 export async function readEnvFile(path: string): Promise<EnvFile | undefined> {
   const json = jsonPathFor(path);
-  let text: string;
-  try {
-    text = await readFile(json, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  return parseEnvFile(text, json);
+  const text = await readTextIfPresent(json);
+  return text === undefined ? undefined : parseEnvFile(text, json);
 }

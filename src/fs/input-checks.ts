@@ -32,7 +32,7 @@ export function describeFileType(info: Stats): string {
   if (info.isCharacterDevice()) return 'a character device';
   if (info.isBlockDevice()) return 'a block device';
   if (info.isSymbolicLink()) return 'a symbolic link';
-  return 'not a regular file';
+  return 'a special file';
 }
 
 /**

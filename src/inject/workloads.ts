@@ -199,16 +199,30 @@ function injectStatefulSet(
       );
     }
   }
-  const size = `--group-size=${replicas}`;
+  const rank = `metadata.labels['${STS_POD_INDEX_LABEL}']`;
+  injectOrdinalTemplate({ id, name, template, size: replicas, subdomain: service, rank }, options, report);
+}
+
+/**
+ * The one template of a StatefulSet or an indexed Job: pod 0 (`<name>-0.<subdomain>`) coordinates, and each pod's
+ * rank is read from the field the workload's controller numbers it by.
+ */
+function injectOrdinalTemplate(
+  workload: { id: string; name: string; template: JsonObject; size: number; subdomain: string; rank: string },
+  options: InjectOptions,
+  report: InjectReport,
+): void {
+  const { id, name, subdomain } = workload;
+  const size = `--group-size=${workload.size}`;
   injectPodTemplate(
-    template,
+    workload.template,
     plan(
       `${id} spec.template`,
       name,
       'rank0',
       [`--group=${name}`, size],
-      [size, `--leader-address=${name}-0.${service}.$(POD_NAMESPACE)`],
-      [fieldEnv(RANK_ENV, `metadata.labels['${STS_POD_INDEX_LABEL}']`)],
+      [size, `--leader-address=${name}-0.${subdomain}.$(POD_NAMESPACE)`],
+      [fieldEnv(RANK_ENV, workload.rank)],
       [name],
     ),
     options,
@@ -250,21 +264,8 @@ function injectJob(id: string, name: string, spec: JsonObject, options: InjectOp
       `${id}: spec.template.spec.subdomain is not set: members reach rank 0 (${name}-0) through a headless Service named by subdomain`,
     );
   }
-  const sizeArg = `--group-size=${size}`;
-  injectPodTemplate(
-    template,
-    plan(
-      `${id} spec.template`,
-      name,
-      'rank0',
-      [`--group=${name}`, sizeArg],
-      [sizeArg, `--leader-address=${name}-0.${subdomain}.$(POD_NAMESPACE)`],
-      [fieldEnv(RANK_ENV, `metadata.annotations['${JOB_COMPLETION_INDEX_ANNOTATION}']`)],
-      [name],
-    ),
-    options,
-    report,
-  );
+  const rank = `metadata.annotations['${JOB_COMPLETION_INDEX_ANNOTATION}']`;
+  injectOrdinalTemplate({ id, name, template, size, subdomain, rank }, options, report);
 }
 
 const JOB_INDEX_ENV = 'LOCKSTEP_JOB_INDEX';
