@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { errorMessage } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { formatHostPort, parseHostPort } from '../../src/net/host-port.js';
+import { http } from '../../src/net/node-http.js';
 
 /** A check answers true (ok), false, or a string saying what is wrong. */
 export type Check = () => boolean | string | Promise<boolean | string>;
@@ -69,7 +70,7 @@ export class AgentHttpServer {
   async start(): Promise<void> {
     if (this.server) return;
     const { host, port } = parseHttpAddress(this.options.address);
-    const server = createServer({ maxHeaderSize: MAX_REQUEST_HEAD_BYTES }, (req, res) => {
+    const server = http.createServer({ maxHeaderSize: MAX_REQUEST_HEAD_BYTES }, (req, res) => {
       void this.handle(req, res).catch((err: unknown) => {
         this.log.error({ err }, 'http handler failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });

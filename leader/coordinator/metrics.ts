@@ -7,12 +7,13 @@
  * /metrics (anything else 404/405) and prints no member identity beyond the group's name, which is in every label
  * of the leader pod anyway; a slow or stuck client cannot hold the process (request and header timeouts).
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GROUP_STATES } from '../../src/contract/group-status.js';
 import type { Logger } from '../../src/log.js';
 import { parseHostPort } from '../../src/net/host-port.js';
+import { http } from '../../src/net/node-http.js';
 import type { GroupTable } from './group-table.js';
 
 /** Buckets of the time-to-recover histogram, in seconds: from a warm in-place restart to a rescheduled pod. */
@@ -100,7 +101,7 @@ export async function serveMetrics(address: string, registry: Registry, log: Log
   const parsed = parseHostPort(address);
   const host = parsed?.host || undefined;
   const port = parsed?.port ?? 0;
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

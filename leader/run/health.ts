@@ -19,9 +19,9 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { bracketHost, parseHostPort } from '../../src/net/host-port.js';
+import { http } from '../../src/net/node-http.js';
 import { basename, flagValue, pythonModule } from '../engines/argv.js';
 
 export type HealthProbe =
@@ -213,7 +213,7 @@ function httpProbe(url: string, timeoutMs: number): Promise<string | undefined> 
       req.destroy();
       resolve(v);
     };
-    const req = request(
+    const req = http.request(
       url,
       { method: 'GET', agent: false, headers: { 'user-agent': 'lockstep-run/health' } },
       (res) => {

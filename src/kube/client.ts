@@ -1,5 +1,6 @@
-import http from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import { http } from '../net/node-http.js';
 import { VERSION } from '../version.js';
 import type { ClusterAccess } from './in-cluster.js';
 import type { KubeStatus } from './types.js';
@@ -74,7 +75,7 @@ export interface StreamHandle {
 
 export class KubeClient {
   readonly server: URL;
-  private agent: http.Agent | undefined;
+  private agent: Agent | undefined;
   private cached: { at: number; options: https.RequestOptions } | undefined;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
@@ -188,7 +189,7 @@ export class KubeClient {
     path: string,
     options: RequestOptions,
     timeoutMs: number,
-  ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+  ): Promise<{ res: IncomingMessage; req: ClientRequest }> {
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -205,8 +206,8 @@ export class KubeClient {
           ...(tlsOptions.servername ? { servername: tlsOptions.servername } : {}),
         })
       : new http.Agent({ keepAlive: true });
-    const headers: http.OutgoingHttpHeaders = {
-      ...(tlsOptions.headers as http.OutgoingHttpHeaders),
+    const headers: OutgoingHttpHeaders = {
+      ...(tlsOptions.headers as OutgoingHttpHeaders),
       ...this.extraHeaders,
       accept: 'application/json',
       'user-agent': this.userAgent,
@@ -235,7 +236,7 @@ export class KubeClient {
   }
 }
 
-function retryAfter(res: http.IncomingMessage): number | undefined {
+function retryAfter(res: IncomingMessage): number | undefined {
   const v = Number(res.headers['retry-after']);
   return Number.isFinite(v) && v > 0 ? v : undefined;
 }
@@ -246,7 +247,7 @@ export function retryDelay(err: unknown, backoffMs: number): number {
   return Math.max(backoffMs, asked);
 }
 
-function readBody(res: http.IncomingMessage): Promise<string> {
+function readBody(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));

@@ -11,11 +11,10 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parse as parseYaml } from 'yaml';
 import { VERSION_HEALTH_V1 } from '../../agent/kubeletplugin/protos.js';
 import { CONDITION_DEVICES_HEALTHY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
 import type { Pod, ResourceSlice } from '../../src/kube/types.js';
-import { fetchText, startAgentWorld } from '../agent/health/agent-world.js';
+import { daemonSetAgentEnv, fetchText, startAgentWorld } from '../agent/health/agent-world.js';
 import { DraClient, KUBELET_DRA_VERSIONS } from '../cluster/kubelet/plugin-client.js';
 import { type Bench, type BenchRow, median, percentile } from './report.js';
 
@@ -35,20 +34,6 @@ async function until(check: () => boolean, what: string, ms: number): Promise<vo
   }
 }
 
-/**
- * The environment the DaemonSet gives the agent's container (plain `value` entries only): process-start settings such
- * as NODE_OPTIONS and MALLOC_ARENA_MAX, so the bench measures the agent as it is shipped.
- */
-async function daemonSetEnv(root: string): Promise<Record<string, string>> {
-  const ds = parseYaml(await readFile(join(root, 'deploy/base/agent-daemonset.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
-  };
-  const agent = ds.spec.template.spec.containers.find((c) => c.name === 'agent');
-  return Object.fromEntries(
-    (agent?.env ?? []).flatMap((e) => (e.value !== undefined ? [[e.name, e.value] as const] : [])),
-  );
-}
-
 /** utime+stime of a process in clock ticks, and its resident set in bytes (Linux /proc): all, anonymous, file. */
 async function procSample(
   pid: number,
@@ -64,7 +49,7 @@ async function procSample(
 const bench: Bench = async (ctx) => {
   const events = process.env.BENCH_FULL === '1' ? 200 : ctx.quick ? 40 : 200;
   const idleSeconds = process.env.BENCH_FULL === '1' ? 600 : ctx.quick ? 15 : 45;
-  const env = await daemonSetEnv(ctx.root);
+  const env = await daemonSetAgentEnv();
   const world = await startAgentWorld({ nodeName: NODE, device: DEVICE, env });
   const { api, node, pid, stateDir, metricsUrl } = world;
   let stream: ReturnType<DraClient['watchHealth']> | undefined;

@@ -53,7 +53,7 @@ describe('deploy/base', () => {
       POD_UID: 'metadata.uid',
       POD_NAMESPACE: 'metadata.namespace',
       LOCKSTEP_DRIVER_ROOT: '/driver-root',
-      NODE_OPTIONS: '--max-semi-space-size=1',
+      NODE_OPTIONS: '--max-semi-space-size=1 --jitless',
       MALLOC_ARENA_MAX: '2',
     });
     const mounts = Object.fromEntries(

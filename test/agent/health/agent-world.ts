@@ -4,9 +4,10 @@
  * end-to-end health test and the health benchmark.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { KubeClient } from '../../../src/kube/client.js';
 import { loadKubeConfig } from '../../../src/kube/config.js';
 import type { ResourceSlice } from '../../../src/kube/types.js';
@@ -40,6 +41,21 @@ export async function fetchText(url: string): Promise<{ status: number; text: st
   } catch {
     return { status: 0, text: '' };
   }
+}
+
+/**
+ * The environment the DaemonSet gives the agent's container (plain `value` entries only): process-start settings such
+ * as NODE_OPTIONS (V8 flags) and MALLOC_ARENA_MAX, so tests and benchmarks run the agent as it is shipped.
+ */
+export async function daemonSetAgentEnv(): Promise<Record<string, string>> {
+  const daemonSet = join(import.meta.dirname, '..', '..', '..', 'deploy', 'base', 'agent-daemonset.yaml');
+  const ds = parseYaml(await readFile(daemonSet, 'utf8')) as {
+    spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
+  };
+  const agent = ds.spec.template.spec.containers.find((c) => c.name === 'agent');
+  return Object.fromEntries(
+    (agent?.env ?? []).flatMap((e) => (e.value !== undefined ? [[e.name, e.value] as const] : [])),
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_DEVICES_HEALTHY, TAINT_KEYS } from '../../../src/contract/names.js';
 import type { Pod, ResourceSlice } from '../../../src/kube/types.js';
-import { type AgentWorld, fetchText, startAgentWorld } from './agent-world.js';
+import { type AgentWorld, daemonSetAgentEnv, fetchText, startAgentWorld } from './agent-world.js';
 import { waitFor } from './support.js';
 
 const NODE = 'h100-e2e';
@@ -11,7 +11,8 @@ const DEVICE = 'gpu-0000-9b-00-0'; // 0000:9b:00.0
 let world: AgentWorld;
 
 beforeAll(async () => {
-  world = await startAgentWorld({ nodeName: NODE, device: DEVICE });
+  // with the DaemonSet's NODE_OPTIONS (--jitless among them): the agent as it is shipped
+  world = await startAgentWorld({ nodeName: NODE, device: DEVICE, env: await daemonSetAgentEnv() });
 }, 120_000);
 afterAll(async () => {
   await world?.stop();
