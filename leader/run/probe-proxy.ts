@@ -24,11 +24,12 @@
  * never half-applied). The decision (`decideProbe`) is pure; the server and the checks are its shell.
  */
 import { spawn } from 'node:child_process';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { RUN_PROBE } from '../../src/contract/names.js';
 import { DomainError } from '../../src/errors.js';
+import { http } from '../../src/net/node-http.js';
 
 /** The kubelet probes that point at run's endpoint, and their paths. */
 export type ProxiedProbe = 'liveness' | 'startup';
@@ -196,7 +197,7 @@ function httpCheck(check: Extract<EngineCheck, { kind: 'httpGet' }>, host: strin
       req.destroy();
       resolve(v);
     };
-    const req = (check.https ? httpsRequest : httpRequest)(
+    const req = (check.https ? httpsRequest : http.request)(
       url,
       // the kubelet does not verify an HTTPS probe's certificate
       { method: 'GET', agent: false, headers, ...(check.https ? { rejectUnauthorized: false } : {}) },
@@ -288,7 +289,7 @@ export class ProbeEndpoint {
 
   constructor(private readonly options: ProbeEndpointOptions) {
     this.now = options.now ?? Date.now;
-    this.server = createServer((req, res) => {
+    this.server = http.createServer((req, res) => {
       void this.answer(req).then(({ status, body }) => {
         res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
         res.end(`${body}\n`);
