@@ -50,10 +50,14 @@ export interface MigDevice {
   name: string;
   gpuInstanceId: number;
   computeInstanceId: number;
-  /** e.g. `1g.10gb` */
+  /** e.g. `1g.10gb` (from `nvidia-smi -L`) */
   profile?: string;
+  /** the GPU instance's memory: every compute instance of one GPU instance shares it */
   memoryBytes?: number;
+  /** `MIG-…` (from `nvidia-smi -L`) */
   uuid?: string;
+  /** streaming multiprocessors (`device_attributes/shared/multiprocessor_count`) */
+  multiprocessorCount?: number;
 }
 
 export interface GpuDevice {

@@ -19,6 +19,7 @@ interface NvidiaSmiMigDevice {
   index?: number;
   gpuInstanceId: number;
   computeInstanceId: number;
+  /** the GPU instance's memory (`fb_memory_usage`): shared by every compute instance of that GPU instance */
   memoryBytes?: number;
   multiprocessorCount?: number;
   sramUncorrectableVolatile?: number;
@@ -506,6 +507,46 @@ function bytes(n: XmlNode): number | undefined {
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
 }
 
+/** One MIG device as `nvidia-smi -L` lists it below its GPU. */
+export interface NvidiaSmiListedMig {
+  /** `Device N` (the MIG device's `<index>` in `-q -x`) */
+  index: number;
+  /** `1g.10gb`, `3g.40gb`, `1g.10gb+me` */
+  profile: string;
+  /** `MIG-…` */
+  uuid: string;
+}
+
+const LIST_GPU = /^GPU\s+\d+:.*\(UUID:\s*(GPU-[0-9A-Za-z-]+)\)\s*$/;
+const LIST_MIG = /^\s+MIG\s+(\S+)\s+Device\s+(\d+):\s*\(UUID:\s*(MIG-[0-9A-Za-z/-]+)\)\s*$/;
+/**
+ * a profile name as NVIDIA spells them: `<n>g.<size>gb`, `<c>c.<n>g.<size>gb` for a compute instance smaller than its
+ * GPU instance, `+me`-style suffixes; nothing longer
+ */
+const PROFILE = /^([0-9]{1,2}c\.)?[0-9]{1,2}g\.[0-9]{1,4}gb(\+[a-z]{1,8})*$/i;
+
+/**
+ * `nvidia-smi -L` (pure): MIG devices by their GPU's UUID, with the profile name and MIG UUID that `-q -x` does not
+ * carry. Lines that are not GPU or MIG lines, MIG lines before any GPU line, and hostile values (a profile or UUID
+ * that is not one) are skipped, never guessed.
+ */
+export function parseNvidiaSmiList(text: string): Map<string, NvidiaSmiListedMig[]> {
+  const byGpu = new Map<string, NvidiaSmiListedMig[]>();
+  let current: NvidiaSmiListedMig[] | undefined;
+  for (const line of text.split('\n')) {
+    const gpu = LIST_GPU.exec(line);
+    if (gpu) {
+      current = [];
+      byGpu.set(gpu[1]!, current);
+      continue;
+    }
+    const mig = LIST_MIG.exec(line);
+    if (!mig || !current || !PROFILE.test(mig[1]!) || mig[3]!.length > 100) continue;
+    current.push({ profile: mig[1]!, index: Number(mig[2]), uuid: mig[3]! });
+  }
+  return byGpu;
+}
+
 export type NvidiaSmiRun =
   | { ok: true; xml: string }
   /** the binary is not there: a node without the NVIDIA driver (not a problem unless NVIDIA GPUs are on the bus) */
@@ -517,10 +558,24 @@ export type NvidiaSmiRun =
  * capped so a runaway binary cannot exhaust memory.
  */
 export function runNvidiaSmi(nvidiaSmi: string, timeoutMs: number, libraryDir?: string): Promise<NvidiaSmiRun> {
+  return runNvidiaSmiWith(nvidiaSmi, ['-q', '-x'], timeoutMs, libraryDir);
+}
+
+/**
+ * Runs nvidia-smi with other arguments (`-L`, `nvlink -s`), with the same timeout, output cap and library path;
+ * the output is in `xml` whatever its format.
+ */
+export function runNvidiaSmiWith(
+  nvidiaSmi: string,
+  args: readonly string[],
+  timeoutMs: number,
+  libraryDir?: string,
+): Promise<NvidiaSmiRun> {
+  const shown = args.join(' ');
   return new Promise((resolve) => {
     execFile(
       nvidiaSmi,
-      ['-q', '-x'],
+      [...args],
       {
         timeout: timeoutMs,
         killSignal: 'SIGKILL',
@@ -539,13 +594,13 @@ export function runNvidiaSmi(nvidiaSmi: string, timeoutMs: number, libraryDir?: 
           return resolve({ ok: false, missing: false, error: `${nvidiaSmi} is not executable (EACCES)` });
         }
         if (e.killed || e.signal === 'SIGKILL') {
-          return resolve({ ok: false, missing: false, error: `${nvidiaSmi} -q -x timed out after ${timeoutMs} ms` });
+          return resolve({ ok: false, missing: false, error: `${nvidiaSmi} ${shown} timed out after ${timeoutMs} ms` });
         }
         const said = (stderr || stdout || '').trim().split('\n').filter(Boolean).slice(0, 2).join(' ').slice(0, 300);
         return resolve({
           ok: false,
           missing: false,
-          error: `${nvidiaSmi} -q -x exited with ${typeof e.code === 'number' ? `code ${e.code}` : (e.signal ?? e.code)}${said ? `: ${said}` : ''}`,
+          error: `${nvidiaSmi} ${shown} exited with ${typeof e.code === 'number' ? `code ${e.code}` : (e.signal ?? e.code)}${said ? `: ${said}` : ''}`,
         });
       },
     );

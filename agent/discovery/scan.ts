@@ -23,10 +23,13 @@ import { type RawInterface, type RdmaDevice, scanInterfaces, scanRdma, scanUverb
 import {
   lostGpusIn,
   type NvidiaSmiGpu,
+  type NvidiaSmiListedMig,
   type NvidiaSmiReport,
   type NvidiaSmiRun,
+  parseNvidiaSmiList,
   parseNvidiaSmiXml,
   runNvidiaSmi,
+  runNvidiaSmiWith,
 } from './nvidia-smi.js';
 import { type PciBus, type PciEntry, readPciFunction, scanPciBus } from './pci-scan.js';
 import { compareDistance } from './pci-tree.js';
@@ -45,6 +48,8 @@ export interface ScanOptions {
   now?: () => Date;
   /** seam for tests that need to count or replace the nvidia-smi call */
   runNvidiaSmi?: (nvidiaSmi: string, timeoutMs: number, libraryDir?: string) => Promise<NvidiaSmiRun>;
+  /** seam for the other nvidia-smi calls (`-L` where MIG is on) */
+  runNvidiaSmiWith?: typeof runNvidiaSmiWith;
 }
 
 const NVIDIA = '10de';
@@ -123,6 +128,14 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
       problems.push({ source: 'nvidia-smi', message: `${smiError}; GPUs are listed from the PCI bus only` });
     }
   }
+  // MIG profile names and MIG UUIDs are only in `nvidia-smi -L`: asked only where MIG devices exist
+  let listed: ReadonlyMap<string, NvidiaSmiListedMig[]> = new Map();
+  if (report?.gpus.some((g) => g.migCurrent?.toLowerCase() === 'enabled' && g.migDevices.length > 0)) {
+    const run = opts.runNvidiaSmiWith ?? runNvidiaSmiWith;
+    const list = await run(opts.nvidiaSmi, ['-L'], opts.nvidiaSmiTimeoutMs, opts.nvidiaLibraryDir);
+    if (list.ok) listed = parseNvidiaSmiList(list.xml);
+    else problems.push({ source: 'nvidia-smi', message: `${list.error}; MIG devices have no profile name or UUID` });
+  }
   const gpus = buildGpus(
     gpuEntries.map((e) => pci.get(e.address)!),
     report,
@@ -130,6 +143,7 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
     opts.devRoot,
     devNames,
     problems,
+    listed,
   );
   const accelerators: OtherAccelerator[] = accelEntries.map((e) => {
     const fn = pci.get(e.address)!;
@@ -172,6 +186,7 @@ function buildGpus(
   devRoot: string,
   devNames: readonly string[],
   problems: ScanProblem[],
+  listed: ReadonlyMap<string, NvidiaSmiListedMig[]>,
 ): GpuDevice[] {
   const byBus = new Map<string, NvidiaSmiGpu>();
   for (const g of report?.gpus ?? []) byBus.set(g.busId, g);
@@ -223,14 +238,19 @@ function buildGpus(
     const cc = computeCapability(g.architecture, g.productName);
     if (cc) gpu.computeCapability = cc;
     gpu.migEnabled = g.migCurrent?.toLowerCase() === 'enabled';
-    gpu.migDevices = g.migDevices.map(
-      (m): MigDevice => ({
+    const listedMigs = (g.uuid ? listed.get(g.uuid) : undefined) ?? [];
+    gpu.migDevices = g.migDevices.map((m): MigDevice => {
+      // `-L` numbers a GPU's MIG devices as `-q -x` does (`Device N` = `<index>N</index>`)
+      const seen = m.index === undefined ? undefined : listedMigs.find((l) => l.index === m.index);
+      return {
         name: migName(name, m.gpuInstanceId, m.computeInstanceId),
         gpuInstanceId: m.gpuInstanceId,
         computeInstanceId: m.computeInstanceId,
+        ...(seen ? { profile: seen.profile, uuid: seen.uuid } : {}),
         ...(m.memoryBytes !== undefined ? { memoryBytes: m.memoryBytes } : {}),
-      }),
-    );
+        ...(m.multiprocessorCount !== undefined ? { multiprocessorCount: m.multiprocessorCount } : {}),
+      };
+    });
     if (g.fabricClusterUuid && g.fabricCliqueId) gpu.nvlinkClique = `${g.fabricClusterUuid}.${g.fabricCliqueId}`;
     if (g.fabricState) gpu.fabricState = g.fabricState;
     if (g.fabricStatus) gpu.fabricStatus = g.fabricStatus;

@@ -132,6 +132,7 @@ function migAttributes(gpu: GpuDevice, mig: MigDevice): [string, DeviceAttribute
     ['profile', str(mig.profile)],
     ['gpuInstance', int(mig.gpuInstanceId)],
     ['computeInstance', int(mig.computeInstanceId)],
+    ['multiprocessors', int(mig.multiprocessorCount)],
     ...pciAttributes(gpu.pci),
     [ATTR.driverVersion, version(gpu.driverVersion)],
     [ATTR.driverVersionText, versionText(gpu.driverVersion)],
@@ -258,12 +259,13 @@ export function buildDevices(inventory: Inventory, options: BuildDevicesOptions 
       const health = effectiveHealth(d.name, d.health, options);
       if (d.migEnabled && d.migDevices.length > 0) {
         // with MIG on, the GPU is handed out as its MIG devices: publishing both would let two claims share it
+        const memory = migMemoryOnce(d, problems);
         for (const mig of d.migDevices) {
           const migHealth = options.healthOf?.(mig.name) ?? health;
           add(
             'mig',
             d.index,
-            finishDevice('mig', mig.name, migAttributes(d, mig), mig.memoryBytes, migHealth, options, problems),
+            finishDevice('mig', mig.name, migAttributes(d, mig), memory.get(mig), migHealth, options, problems),
           );
         }
       } else {
@@ -278,8 +280,12 @@ export function buildDevices(inventory: Inventory, options: BuildDevicesOptions 
     }
     // other accelerators (AMD, Intel, Habana) are listed by discovery but not driven: nothing to prepare, no slice
   }
+  // natural order: gpu-…-mig-2-0 before gpu-…-mig-10-0
   devices.sort(
-    (a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2].localeCompare(b.order[2], 'en'),
+    (a, b) =>
+      a.order[0] - b.order[0] ||
+      a.order[1] - b.order[1] ||
+      a.order[2].localeCompare(b.order[2], 'en', { numeric: true }),
   );
   const seen = new Set<string>();
   const unique: SliceDevice[] = [];
@@ -292,6 +298,35 @@ export function buildDevices(inventory: Inventory, options: BuildDevicesOptions 
     unique.push(device);
   }
   return { devices: unique, problems };
+}
+
+/**
+ * The memory capacity each MIG device publishes. nvidia-smi reports a GPU instance's memory on every compute
+ * instance of it (they share it), so it is published once per GPU instance, on its lowest compute instance; the
+ * others publish none. A GPU instance claiming more than the GPU has (or than is left of it) publishes none either,
+ * with a problem: the published total never exceeds the GPU's memory.
+ */
+function migMemoryOnce(gpu: GpuDevice, problems: BuildProblem[]): Map<MigDevice, number> {
+  const memory = new Map<MigDevice, number>();
+  const first = new Map<number, MigDevice>();
+  for (const mig of gpu.migDevices) {
+    const seen = first.get(mig.gpuInstanceId);
+    if (!seen || mig.computeInstanceId < seen.computeInstanceId) first.set(mig.gpuInstanceId, mig);
+  }
+  let left = gpu.memoryBytes ?? Number.POSITIVE_INFINITY;
+  for (const mig of [...first.values()].sort((a, b) => a.gpuInstanceId - b.gpuInstanceId)) {
+    if (mig.memoryBytes === undefined) continue;
+    if (mig.memoryBytes > left) {
+      problems.push({
+        device: mig.name,
+        message: `GPU instance ${mig.gpuInstanceId} reports more memory than ${gpu.name} has left; no memory published`,
+      });
+      continue;
+    }
+    left -= mig.memoryBytes;
+    memory.set(mig, mig.memoryBytes);
+  }
+  return memory;
 }
 
 export function hasTaints(devices: readonly SliceDevice[]): boolean {

@@ -253,10 +253,34 @@ describeRecorded('the other recorded nodes', () => {
     const [g] = gpus(inv);
     expect(g).toMatchObject({ name: 'gpu-0000-01-00-0', minor: 1, migEnabled: true, computeCapability: '8.0' });
     expect(g!.migDevices).toEqual([
-      { name: 'gpu-0000-01-00-0-mig-3-0', gpuInstanceId: 3, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
-      { name: 'gpu-0000-01-00-0-mig-4-0', gpuInstanceId: 4, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
-      { name: 'gpu-0000-01-00-0-mig-5-0', gpuInstanceId: 5, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
-      { name: 'gpu-0000-01-00-0-mig-6-0', gpuInstanceId: 6, computeInstanceId: 0, memoryBytes: 19968 * 1024 ** 2 },
+      {
+        name: 'gpu-0000-01-00-0-mig-3-0',
+        gpuInstanceId: 3,
+        computeInstanceId: 0,
+        memoryBytes: 19968 * 1024 ** 2,
+        multiprocessorCount: 14,
+      },
+      {
+        name: 'gpu-0000-01-00-0-mig-4-0',
+        gpuInstanceId: 4,
+        computeInstanceId: 0,
+        memoryBytes: 19968 * 1024 ** 2,
+        multiprocessorCount: 14,
+      },
+      {
+        name: 'gpu-0000-01-00-0-mig-5-0',
+        gpuInstanceId: 5,
+        computeInstanceId: 0,
+        memoryBytes: 19968 * 1024 ** 2,
+        multiprocessorCount: 14,
+      },
+      {
+        name: 'gpu-0000-01-00-0-mig-6-0',
+        gpuInstanceId: 6,
+        computeInstanceId: 0,
+        memoryBytes: 19968 * 1024 ** 2,
+        multiprocessorCount: 14,
+      },
     ]);
     expect(g!.deviceNodes).toEqual([join(n.devRoot, 'nvidia1')]);
     // GPU under root port 00:01.0, NIC under 00:02.0: their common ancestor is the host bridge

@@ -102,11 +102,15 @@ const FAKE_NVIDIA_SMI = `#!/bin/sh
 # Fake nvidia-smi of a simulated node (test/cluster/nodes): prints the recorded (or derived) \`nvidia-smi -q -x\`
 # output kept beside it in nvidia-smi.xml. nvidia-smi.mode switches it to fail (exit 9, NVIDIA's driver message)
 # or hang (sleeps, for timeout tests).
+# -L prints nvidia-smi.L where a test wrote one, else the GPU lines of the XML's UUIDs (MIG profile names are not in
+# the XML, so no MIG lines are made up).
 here=$(dirname "$0")
-if [ "$1" != "-q" ] || [ "$2" != "-x" ]; then
-  echo "fake nvidia-smi: only '-q -x' is recorded (got: $*)" >&2
-  exit 2
-fi
+case "$*" in
+  "-q -x"*|-L) ;;
+  *)
+    echo "fake nvidia-smi: only '-q -x' and '-L' are recorded (got: $*)" >&2
+    exit 2 ;;
+esac
 mode=$(cat "$here/nvidia-smi.mode" 2>/dev/null)
 case "$mode" in
   fail)
@@ -114,6 +118,11 @@ case "$mode" in
     exit 9 ;;
   hang) exec sleep 3600 ;;
 esac
+if [ "$1" = "-L" ]; then
+  [ -f "$here/nvidia-smi.L" ] && exec cat "$here/nvidia-smi.L"
+  grep -o '<uuid>[^<]*</uuid>' "$here/nvidia-smi.xml" | sed 's/<[^>]*>//g' | awk '{ printf "GPU %d: NVIDIA GPU (UUID: %s)\\n", NR - 1, $0 }'
+  exit 0
+fi
 exec cat "$here/nvidia-smi.xml"
 `;
 

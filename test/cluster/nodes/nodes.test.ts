@@ -195,7 +195,7 @@ describe('buildSimulatedNode', () => {
     }
   });
 
-  it('the fake nvidia-smi prints the XML, fails, hangs, and refuses other arguments', async () => {
+  it('the fake nvidia-smi prints the XML and -L, fails, hangs, and refuses other arguments', async () => {
     const n = await buildSimulatedNode('h100-hgx', await temp(), { nodeName: 'a' });
     const ok = await run(n.nvidiaSmiPath, ['-q', '-x']);
     expect(ok.stdout).toBe(await n.nvidiaSmiXml());
@@ -203,9 +203,15 @@ describe('buildSimulatedNode', () => {
     await expect(run(n.nvidiaSmiPath, ['-q', '-x'])).rejects.toMatchObject({ code: 9 });
     await n.setNvidiaSmi({ mode: 'hang' });
     await expect(run(n.nvidiaSmiPath, ['-q', '-x'], { timeout: 300 })).rejects.toMatchObject({ killed: true });
+    await n.setNvidiaSmi({ mode: 'ok' });
+    // -L: the GPU lines of the XML's UUIDs, in its order (no MIG lines: the XML has no profile names)
+    const uuids = [...(await n.nvidiaSmiXml()).matchAll(/<uuid>([^<]+)<\/uuid>/g)].map((m) => m[1]);
+    expect((await run(n.nvidiaSmiPath, ['-L'])).stdout).toBe(
+      uuids.map((uuid, i) => `GPU ${i}: NVIDIA GPU (UUID: ${uuid})\n`).join(''),
+    );
     await n.setNvidiaSmi({ xml: '<nvidia_smi_log/>' });
     expect((await run(n.nvidiaSmiPath, ['-q', '-x'])).stdout).toBe('<nvidia_smi_log/>');
-    await expect(run(n.nvidiaSmiPath, ['-L'])).rejects.toMatchObject({ code: 2 });
+    await expect(run(n.nvidiaSmiPath, ['nvlink', '-s'])).rejects.toMatchObject({ code: 2 });
   });
 
   it('appends kernel-log records in /dev/kmsg format with increasing sequence numbers', async () => {
