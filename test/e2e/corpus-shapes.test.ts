@@ -17,25 +17,22 @@
  * the fix inject's warning asks for. Not emulated: hostNetwork (the multislice pods get their own addresses).
  * Needs the LWS CRD from ../shared/k8s.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { groupOfPod } from '../../src/contract/group-identity.js';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
-import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import { markedProcesses } from '../cluster/pods/runner.js';
 import { bundlePath } from '../support/build.js';
 import { describeRecorded } from '../support/recorded.js';
-import { ALLREDUCE_PY, baseManifest, REPO_ROOT } from './manifests.js';
+import { useCorpusCluster } from './corpus-cluster.js';
+import { ALLREDUCE_PY, REPO_ROOT } from './manifests.js';
 import { until } from './story.js';
 
-const run = promisify(execFile);
 const SA = 'corpus';
 
 type Doc = Record<string, unknown> & { kind?: string; metadata?: Record<string, unknown> };
@@ -255,49 +252,15 @@ function workload(shape: Shape): string {
 describeRecorded(
   'the corpus shapes end to end: each instance a group; an engine kill restarts only its instance, in place',
   () => {
-    let cluster: TestCluster;
-    let dir: string;
-    let bin: string;
-
-    beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'corpus-shapes-e2e-'));
-      cluster = await startTestCluster({
-        apiServer: { namespaces: SHAPES.map(namespaceOf) },
-        workloads: {
-          dir: join(dir, 'cluster'),
-          nodes: [{ name: 'node-a', kind: 'cpu-vm' }],
-          podEnv: {
-            LOCKSTEP_LOG_LEVEL: 'info',
-            LOCKSTEP_MASTER_PORT: String(20_000 + Math.floor(Math.random() * 10_000)),
-          },
-        },
-      });
-      cluster.apiServer.store.apply(baseManifest());
-      bin = join(dir, 'bin');
-      mkdirSync(bin, { recursive: true });
-      writeFileSync(
-        join(bin, 'kubectl-lockstep'),
-        `#!/bin/sh\nexec '${process.execPath}' '${bundlePath('kubectl-lockstep')}' "$@"\n`,
-      );
-      chmodSync(join(bin, 'kubectl-lockstep'), 0o755);
-    }, 60_000);
-
-    afterAll(async () => {
-      await cluster?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    }, 60_000);
-
-    const kubectl = (args: string[]) =>
-      run('kubectl', args, {
-        env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, PATH: `${bin}:${process.env.PATH}` },
-      });
+    const e2e = useCorpusCluster('corpus-shapes-e2e-', SHAPES.map(namespaceOf));
+    const kubectl = e2e.kubectl;
     const podsIn = async (ns: string) =>
-      (await cluster.workloads!.client.get<{ items: Pod[] }>(resourcePath(PODS, { namespace: ns }))).items.filter(
+      (await e2e.cluster.workloads!.client.get<{ items: Pod[] }>(resourcePath(PODS, { namespace: ns }))).items.filter(
         (p) => p.metadata.deletionTimestamp === undefined,
       );
     const engineContainer = (p: Pod) => (p.spec as unknown as PodSpec).containers.find(isWrapped)!.name;
     const engineLog = async (p: Pod) => {
-      const logs = cluster.workloads!.node('node-a').runner.logsDir(p.metadata.uid ?? '');
+      const logs = e2e.cluster.workloads!.node('node-a').runner.logsDir(p.metadata.uid ?? '');
       return logs ? readFile(join(logs, `${engineContainer(p)}.log`), 'utf8').catch(() => '') : '';
     };
     /** The pods of each group once every member's engine runs the given epoch (else the engines' last lines). */
@@ -335,7 +298,7 @@ describeRecorded(
     for (const shape of SHAPES) {
       it(`${shape.file}: inject → apply → ${Object.keys(shape.groups).length} group(s); an engine kill restarts one in place`, async () => {
         const ns = namespaceOf(shape);
-        const file = join(dir, `${ns}.yaml`);
+        const file = join(e2e.dir, `${ns}.yaml`);
         writeFileSync(file, workload(shape));
         await kubectl(['apply', '-f', file]);
         const names = Object.keys(shape.groups);

@@ -6,24 +6,21 @@
  * group; a member's engine killed in one group restarts that group in place (same pods, next epoch) and leaves the
  * other alone; `kubectl lockstep groups` shows both. Needs the LWS CRD from ../shared/k8s.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
-import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import { markedProcesses } from '../cluster/pods/runner.js';
 import { bundlePath } from '../support/build.js';
 import { describeRecorded } from '../support/recorded.js';
-import { ALLREDUCE_PY, baseManifest, REPO_ROOT } from './manifests.js';
+import { useCorpusCluster } from './corpus-cluster.js';
+import { ALLREDUCE_PY, REPO_ROOT } from './manifests.js';
 import { until } from './story.js';
 
-const run = promisify(execFile);
 const NS = 'corpus';
 const LWS = 'vllm-ray';
 const SA = 'vllm-ray';
@@ -101,45 +98,11 @@ function workload(): string {
 describeRecorded(
   'a corpus shape end to end: LWS vLLM-on-Ray, replicas 2',
   () => {
-    let cluster: TestCluster;
-    let dir: string;
-    let bin: string;
-
-    beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'corpus-e2e-'));
-      cluster = await startTestCluster({
-        apiServer: { namespaces: [NS] },
-        workloads: {
-          dir: join(dir, 'cluster'),
-          nodes: [{ name: 'node-a', kind: 'cpu-vm' }],
-          podEnv: {
-            LOCKSTEP_LOG_LEVEL: 'info',
-            LOCKSTEP_MASTER_PORT: String(20_000 + Math.floor(Math.random() * 10_000)),
-          },
-        },
-      });
-      cluster.apiServer.store.apply(baseManifest());
-      bin = join(dir, 'bin');
-      mkdirSync(bin, { recursive: true });
-      writeFileSync(
-        join(bin, 'kubectl-lockstep'),
-        `#!/bin/sh\nexec '${process.execPath}' '${bundlePath('kubectl-lockstep')}' "$@"\n`,
-      );
-      chmodSync(join(bin, 'kubectl-lockstep'), 0o755);
-    }, 60_000);
-
-    afterAll(async () => {
-      await cluster?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    }, 60_000);
-
-    const kubectl = (args: string[]) =>
-      run('kubectl', args, {
-        env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, PATH: `${bin}:${process.env.PATH}` },
-      });
-    const pod = (name: string) => cluster.workloads!.client.get<Pod>(resourcePath(PODS, { namespace: NS, name }));
+    const e2e = useCorpusCluster('corpus-e2e-', [NS]);
+    const kubectl = e2e.kubectl;
+    const pod = (name: string) => e2e.cluster.workloads!.client.get<Pod>(resourcePath(PODS, { namespace: NS, name }));
     const engineLog = async (name: string) => {
-      const logs = cluster.workloads!.node('node-a').runner.logsDir((await pod(name)).metadata.uid ?? '');
+      const logs = e2e.cluster.workloads!.node('node-a').runner.logsDir((await pod(name)).metadata.uid ?? '');
       return logs
         ? readFile(join(logs, 'vllm-leader.log'), 'utf8').catch(() => readFile(join(logs, 'vllm-worker.log'), 'utf8'))
         : '';
@@ -159,7 +122,7 @@ describeRecorded(
       );
 
     it('inject → kubectl apply → one group per replica, each all-reducing in its own epoch 1', async () => {
-      const file = join(dir, 'lws.yaml');
+      const file = join(e2e.dir, 'lws.yaml');
       writeFileSync(file, workload());
       const applied = await kubectl(['apply', '-f', file]);
       expect(applied.stdout).toContain(`leaderworkerset.leaderworkerset.x-k8s.io/${LWS} created`);
