@@ -15,6 +15,7 @@ import {
   legacyNamesInCheckpoint,
   loadOrFreezeAliases,
 } from './discovery/legacy-names.js';
+import { readInterfaceAddresses } from './discovery/net-addresses.js';
 import { excludeNics, type NicExclusion } from './discovery/nic-exclude.js';
 import { RescanLoop } from './discovery/rescan.js';
 import { scanInventory } from './discovery/scan.js';
@@ -98,6 +99,11 @@ export interface AgentOptions {
     stateDir: string;
     /** --pod-uid: rolling-update socket names */
     podUid?: string;
+    /**
+     * the host's /proc (--proc-root): NIC addresses for the claims' `status.devices` networkData are read from its
+     * `1/net` (agent/discovery/net-addresses.ts)
+     */
+    procRoot?: string;
   };
 }
 
@@ -205,6 +211,10 @@ export class Agent {
         aliases: () => this.aliases,
         devRoot: options.devRoot,
         claims: new ApiClaimReader(options.client),
+        claimStatus: {
+          api: options.client,
+          addresses: () => readInterfaceAddresses(options.kubeletPlugin?.procRoot ?? '/proc'),
+        },
         inventory: () =>
           this.discovery.inventory ?? {
             scannedAt: '',

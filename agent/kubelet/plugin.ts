@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { componentLogger, type Logger } from '../../src/log.js';
 import type { DiscoveredDevice, Inventory } from '../discovery/inventory.js';
+import type { InterfaceAddresses } from '../discovery/net-addresses.js';
 import type { DeviceHealthBoard } from '../health/board.js';
 import type { DeviceHealthSnapshot } from '../kubeletplugin/health-stream.js';
 import type { RegistrationState } from '../kubeletplugin/registration.js';
@@ -9,6 +10,7 @@ import { type PluginReadiness, PluginServer } from '../kubeletplugin/server.js';
 import type { SocketLayout } from '../kubeletplugin/sockets.js';
 import { CdiDirectory, DEFAULT_CDI_DIR } from './cdi.js';
 import { CheckpointStore } from './checkpoint.js';
+import { type ClaimStatusApi, ClaimStatusWriter } from './claim-status.js';
 import { ClaimPreparer, type ClaimReader, type ReconcileReport } from './preparer.js';
 
 /**
@@ -49,6 +51,8 @@ export interface KubeletPluginOptions {
   healthResendMs?: number;
   /** also serve grpc.health.v1 on this TCP address (e.g. `0.0.0.0:51515`) for a livenessProbe; off by default */
   grpcHealthAddress?: string;
+  /** report prepared devices in the claims' `status.devices` (claim-status.ts); left out, claims' status is not written */
+  claimStatus?: { api: ClaimStatusApi; addresses: () => Promise<InterfaceAddresses> };
 }
 
 export type { PluginReadiness } from '../kubeletplugin/server.js';
@@ -64,6 +68,8 @@ export class KubeletPluginManager {
   readonly layout: SocketLayout;
   readonly cdi: CdiDirectory;
   private readonly preparer: ClaimPreparer;
+  /** the claims' `status.devices` writer, when options.claimStatus is set */
+  readonly claimStatus: ClaimStatusWriter | undefined;
   private readonly server: PluginServer;
   private lastReconcile: ReconcileReport | undefined;
 
@@ -93,7 +99,25 @@ export class KubeletPluginManager {
       options.driver,
       options.nodeName,
     );
+    this.claimStatus = options.claimStatus
+      ? new ClaimStatusWriter({
+          api: options.claimStatus.api,
+          addresses: options.claimStatus.addresses,
+          driver: options.driver,
+          pool: poolName,
+          log: componentLogger(options.log, 'kubelet-plugin.claim-status'),
+        })
+      : undefined;
+    const claimStatus = this.claimStatus;
     this.preparer = new ClaimPreparer({
+      ...(claimStatus
+        ? {
+            status: {
+              prepared: (claim, devices) => claimStatus.prepared(claim, devices),
+              unprepared: (claim) => claimStatus.unprepared(claim),
+            },
+          }
+        : {}),
       driver: options.driver,
       nodeName: options.nodeName,
       poolName,

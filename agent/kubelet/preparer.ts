@@ -39,6 +39,14 @@ export interface PreparerOptions {
   log: Logger;
   /** API reads in flight at once during one call */
   concurrency?: number;
+  /** reports prepared claims' devices in the claims' `status.devices` (claim-status.ts); calls must not throw */
+  status?: ClaimStatusReporter;
+}
+
+/** Where the preparer tells what it prepared and unprepared, after the fact and without waiting. */
+export interface ClaimStatusReporter {
+  prepared(claim: Claim, devices: readonly PlannedDevice[]): Promise<void>;
+  unprepared(claim: Claim): Promise<void>;
 }
 
 export interface ReconcileReport {
@@ -284,6 +292,7 @@ export class ClaimPreparer {
     });
 
     const newEntries: CheckpointEntry[] = [];
+    const plannedByUid = new Map<string, { claim: Claim; devices: PlannedDevice[] }>();
     for (const read of reads) {
       const { claim } = read;
       if ('error' in read && read.error) {
@@ -300,6 +309,7 @@ export class ClaimPreparer {
         continue;
       }
       newEntries.push(await this.entryFor(claim, plan.devices));
+      plannedByUid.set(claim.uid, { claim, devices: plan.devices });
     }
 
     if (newEntries.length > 0) {
@@ -324,6 +334,9 @@ export class ClaimPreparer {
           },
           'prepared claim',
         );
+        const planned = plannedByUid.get(entry.uid);
+        if (planned && planned.devices.length > 0)
+          this.options.status?.prepared(planned.claim, planned.devices).catch(() => undefined);
       }
     }
     for (const [uid, response] of Object.entries(responses)) {
@@ -360,6 +373,10 @@ export class ClaimPreparer {
       for (const entry of known) {
         await cdi.remove(entry.specFile);
         log.info({ claim: `${entry.namespace}/${entry.name}`, uid: entry.uid }, 'unprepared claim');
+        if (entry.devices.length > 0)
+          this.options.status
+            ?.unprepared({ uid: entry.uid, namespace: entry.namespace, name: entry.name })
+            .catch(() => undefined);
       }
     }
     return responses;

@@ -346,25 +346,28 @@ describe('kubectl lockstep pods', () => {
       'DEVICES',
       'HEALTH',
       'ALLOCATED STATUS',
+      'READY',
       'DEVICESHEALTHY',
       'GROUP',
       'AGE',
     ]);
-    expect(cells(rowOf(r.stdout, 'llama-0')!).slice(0, 7)).toEqual([
+    expect(cells(rowOf(r.stdout, 'llama-0')!).slice(0, 8)).toEqual([
       'llama-0',
       'h100-a',
       '8',
       'Healthy',
       '8 Healthy',
+      '<none>',
       'True',
       'llama',
     ]);
-    expect(cells(rowOf(r.stdout, 'llama-1')!).slice(0, 7)).toEqual([
+    expect(cells(rowOf(r.stdout, 'llama-1')!).slice(0, 8)).toEqual([
       'llama-1',
       'h100-b',
       '8',
       'Unhealthy',
       '7 Healthy, 1 Unhealthy (gpu-0000-5d-00-0)',
+      '<none>',
       'False',
       'llama',
     ]);

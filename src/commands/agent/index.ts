@@ -71,6 +71,17 @@ export function agentCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       flag(
         {
+          flags: '--proc-root <dir>',
+          description:
+            'the host’s /proc as mounted in the container: NIC addresses for claims’ status.devices are read from its 1/net',
+          default: '/proc',
+        },
+        env,
+      ),
+    )
+    .addOption(
+      flag(
+        {
           flags: '--state-dir <dir>',
           description: 'checkpoint and kernel-log cursor directory',
           default: '/var/lib/kubelet/plugins/lockstep.dev',

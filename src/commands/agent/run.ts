@@ -44,6 +44,7 @@ export interface AgentFlags {
   pluginRegistryDir: string;
   pluginDir: string;
   cdiDir: string;
+  procRoot: string;
   podUid?: string;
   // the per-node Lease (src/kube/lease.ts)
   leaseNamespace: string;
@@ -131,6 +132,7 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
         registryDir: flags.pluginRegistryDir,
         pluginDir: flags.pluginDir,
         cdiDir: flags.cdiDir,
+        procRoot: flags.procRoot,
         stateDir: flags.stateDir,
         ...(flags.podUid ? { podUid: flags.podUid } : {}),
       },

@@ -15,6 +15,43 @@ export interface ClaimDevices {
   /** pods (by uid) the claim is reserved for */
   reservedFor: { name: string; uid: string }[];
   devices: { request: string; pool: string; device: string }[];
+  /** what the driver reported in `status.devices` (resource.k8s.io AllocatedDeviceStatus), by `<pool>/<device>` */
+  reported: Map<string, ReportedDevice>;
+}
+
+/** One device's entry in a claim's `status.devices`, as far as the plugin shows it. */
+export interface ReportedDevice {
+  /** the `Ready` condition is True */
+  ready: boolean;
+  interfaceName?: string;
+  ips?: string[];
+  hardwareAddress?: string;
+}
+
+function reportedDevices(claim: ResourceClaim, driver: string): Map<string, ReportedDevice> {
+  const out = new Map<string, ReportedDevice>();
+  for (const raw of claim.status?.devices ?? []) {
+    if (typeof raw !== 'object' || raw === null) continue;
+    const entry = raw as {
+      driver?: unknown;
+      pool?: unknown;
+      device?: unknown;
+      conditions?: { type?: unknown; status?: unknown }[];
+      networkData?: { interfaceName?: unknown; ips?: unknown; hardwareAddress?: unknown };
+    };
+    if (entry.driver !== driver || typeof entry.pool !== 'string' || typeof entry.device !== 'string') continue;
+    const conditions = Array.isArray(entry.conditions) ? entry.conditions : [];
+    const reported: ReportedDevice = {
+      ready: conditions.some((c) => c?.type === 'Ready' && c?.status === 'True'),
+    };
+    const net = entry.networkData;
+    if (typeof net?.interfaceName === 'string' && net.interfaceName !== '') reported.interfaceName = net.interfaceName;
+    if (Array.isArray(net?.ips)) reported.ips = net.ips.filter((ip): ip is string => typeof ip === 'string');
+    if (typeof net?.hardwareAddress === 'string' && net.hardwareAddress !== '')
+      reported.hardwareAddress = net.hardwareAddress;
+    out.set(deviceKey(entry.pool, entry.device), reported);
+  }
+  return out;
 }
 
 export function claimDevices(claim: ResourceClaim, driver: string): ClaimDevices {
@@ -29,6 +66,7 @@ export function claimDevices(claim: ResourceClaim, driver: string): ClaimDevices
     devices: results
       .filter((r) => r.driver === driver)
       .map((r) => ({ request: r.request, pool: r.pool, device: r.device })),
+    reported: reportedDevices(claim, driver),
   };
 }
 

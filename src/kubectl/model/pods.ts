@@ -1,7 +1,7 @@
 import { groupOfPod } from '../../contract/group-identity.js';
 import { CONDITION_DEVICES_HEALTHY } from '../../contract/names.js';
 import type { PodWithStatus, ResourceClaim } from '../wire.js';
-import { claimDevices } from './claims.js';
+import { claimDevices, deviceKey, type ReportedDevice } from './claims.js';
 import type { DisplayedHealth } from './devices.js';
 import { naturalCompare, toDate } from './devices.js';
 
@@ -26,6 +26,11 @@ export interface PodRecord {
   /** `<pool>/<device>` of every device the pod's claims allocated from the driver */
   devices: { pool: string; device: string }[];
   allocated: AllocatedStatus[];
+  /**
+   * what the agent reported in the claims' `status.devices`: how many of `devices` it reported, how many Ready, and
+   * each NIC's network data (`nic-…=enp26s0np0 10.0.0.5/24`)
+   */
+  reported: { count: number; ready: number; network: string[] };
   /** the `lockstep.dev/DevicesHealthy` condition */
   condition?: { status: string; reason?: string; message?: string };
   /** the overall verdict the PODS table shows */
@@ -64,12 +69,17 @@ export function buildPods(
   claims: readonly ResourceClaim[],
   driver: string,
 ): PodRecord[] {
-  const byUid = new Map<string, { claim: string; devices: { pool: string; device: string }[] }[]>();
-  const byName = new Map<string, { claim: string; devices: { pool: string; device: string }[] }>();
+  type Held = { claim: string; devices: { pool: string; device: string }[]; reported: Map<string, ReportedDevice> };
+  const byUid = new Map<string, Held[]>();
+  const byName = new Map<string, Held>();
   for (const claim of claims) {
     const c = claimDevices(claim, driver);
     if (c.devices.length === 0) continue;
-    const entry = { claim: c.claim, devices: c.devices.map((d) => ({ pool: d.pool, device: d.device })) };
+    const entry = {
+      claim: c.claim,
+      devices: c.devices.map((d) => ({ pool: d.pool, device: d.device })),
+      reported: c.reported,
+    };
     byName.set(`${c.namespace}/${c.claim}`, entry);
     for (const r of c.reservedFor) {
       const list = byUid.get(r.uid);
@@ -82,7 +92,12 @@ export function buildPods(
     const namespace = pod.metadata.namespace ?? '';
     const uid = pod.metadata.uid;
     const held = new Map<string, { pool: string; device: string }[]>();
-    for (const e of (uid && byUid.get(uid)) || []) held.set(e.claim, e.devices);
+    const reportedByDevice = new Map<string, ReportedDevice>();
+    const hold = (e: Held) => {
+      held.set(e.claim, e.devices);
+      for (const [key, value] of e.reported) reportedByDevice.set(key, value);
+    };
+    for (const e of (uid && byUid.get(uid)) || []) hold(e);
     // A pod's own claim names (direct or generated from a template) find claims not yet reserved for it.
     const names = [
       ...(pod.spec?.resourceClaims ?? []).map((c) => c.resourceClaimName),
@@ -90,7 +105,7 @@ export function buildPods(
     ].filter((n): n is string => typeof n === 'string');
     for (const n of names) {
       const e = byName.get(`${namespace}/${n}`);
-      if (e) held.set(e.claim, e.devices);
+      if (e) hold(e);
     }
     const devices = [...held.values()].flat();
     const known = devices.map((d) => d.device);
@@ -122,6 +137,7 @@ export function buildPods(
       claims: [...held.keys()].sort(),
       devices,
       allocated,
+      reported: reportedSummary(devices, reportedByDevice),
       health: podHealth(allocated, cond?.status),
       restarts,
     };
@@ -143,6 +159,22 @@ export function buildPods(
   }
   out.sort((x, y) => naturalCompare(x.namespace, y.namespace) || naturalCompare(x.name, y.name));
   return out;
+}
+
+function reportedSummary(
+  devices: readonly { pool: string; device: string }[],
+  reported: ReadonlyMap<string, ReportedDevice>,
+): PodRecord['reported'] {
+  const summary = { count: 0, ready: 0, network: [] as string[] };
+  for (const d of devices) {
+    const entry = reported.get(deviceKey(d.pool, d.device));
+    if (!entry) continue;
+    summary.count++;
+    if (entry.ready) summary.ready++;
+    if (entry.interfaceName)
+      summary.network.push(`${d.device}=${[entry.interfaceName, ...(entry.ips ?? [])].join(' ')}`);
+  }
+  return summary;
 }
 
 /** Unhealthy when the kubelet or the agent says so; Healthy when one says so and none disagrees. */

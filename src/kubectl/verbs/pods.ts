@@ -27,11 +27,17 @@ function podColumns(ctx: VerbContext): Column<PodRecord>[] {
     { header: 'DEVICES', cell: (p) => p.devices.length },
     { header: 'HEALTH', cell: (p) => p.health, colour: healthColour },
     { header: 'ALLOCATED STATUS', cell: allocatedSummary },
+    // the claims' status.devices, as the agent reports prepared devices: `3/3` Ready of those allocated
+    {
+      header: 'READY',
+      cell: (p) => (p.reported.count === 0 ? undefined : `${p.reported.ready}/${p.devices.length}`),
+    },
     { header: 'DEVICESHEALTHY', cell: (p) => p.condition?.status, colour: healthColour },
     { header: 'GROUP', cell: (p) => p.group },
     { header: 'AGE', cell: (p) => age(p.created, now) },
     { header: 'DEVICE NAMES', cell: (p) => p.devices.map((d) => d.device).join(','), wide: true },
     { header: 'CLAIMS', cell: (p) => p.claims.join(','), wide: true },
+    { header: 'NETWORK', cell: (p) => p.reported.network.join(', ') || undefined, wide: true },
     { header: 'MESSAGE', cell: (p) => p.condition?.message ?? p.condition?.reason, wide: true },
   ];
   return ctx.namespace === undefined ? [{ header: 'NAMESPACE', cell: (p) => p.namespace }, ...columns] : columns;

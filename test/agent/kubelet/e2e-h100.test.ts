@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pod, ResourceClaim } from '../../../src/kube/types.js';
 import type { ApiServer } from '../../cluster/apiserver/index.js';
@@ -9,83 +10,103 @@ import { KubeletEmulator } from '../../cluster/kubelet/emulator.js';
 import { nodeObject, shortTempDir, startApi } from '../../cluster/kubelet/harness.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
 import { SchedulerLite } from '../../cluster/scheduler/index.js';
+import { KUBERNETES_VERSIONS, versionProfile } from '../../cluster/versions.js';
 import { bundlePath } from '../../support/build.js';
 import { REPO_ROOT } from '../../support/cli.js';
 
 /**
- * The kubelet plugin end to end: the bundled agent (a real process) on the simulated recorded 8x H100 HGX node, the API server
- * double, scheduler-lite and the kubelet emulator. register → a pod claiming 2 GPUs and 1 NIC aligned with one of them
- * is scheduled → prepare → the CDI spec names exactly those devices and passes the CDI rules → the pod status shows
- * their health → pod deleted → unprepare removes the spec.
+ * The kubelet plugin end to end, on each emulated Kubernetes release (1.35, 1.36, 1.37: the CI matrix): the bundled
+ * agent (a real process) on the simulated 8x H100 HGX node, running with its own service account's pod-bound token and
+ * deploy/base's RBAC and admission policies, the API server double, scheduler-lite and the kubelet emulator of that
+ * release. register → a pod claiming 2 GPUs and 1 NIC aligned with one of them is scheduled → prepare → the CDI spec
+ * names exactly those devices and passes the CDI rules → the claim's status.devices reports them Ready, the NIC with
+ * its interface, addresses and MAC (on 1.36+ through the granular `resourceclaims/driver` authorization) → the pod
+ * status shows their health → pod deleted → unprepare removes the spec and the claim's device status.
  */
 const NODE = 'h100-node-1';
-let api: ApiServer;
-let node: SimulatedNode;
-let kubelet: KubeletEmulator;
-let scheduler: SchedulerLite;
-let agent: ChildProcess;
-let dir: string;
-let agentLog = '';
+const execFileAsync = promisify(execFile);
 
-beforeAll(async () => {
-  const started = await startApi();
-  api = started.api;
-  api.store.apply(await readFile(join(REPO_ROOT, 'deploy/base/deviceclasses.yaml'), 'utf8'));
-  api.store.create('nodes', nodeObject(NODE));
-  dir = await shortTempDir('e2e-');
-  node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: NODE });
-  kubelet = new KubeletEmulator({
-    nodeName: NODE,
-    client: started.client,
-    registryDir: join(dir, 'r'),
-    cdiDirs: [join(dir, 'c')],
-    pollMs: 50,
-    retryMs: 200,
-    statusSyncMs: 200,
-  });
-  await kubelet.start();
-  scheduler = new SchedulerLite({ client: started.client });
-  await scheduler.start();
-  agent = spawn(
-    process.execPath,
-    [
-      bundlePath('lockstep'),
-      'agent',
-      ...['--node-name', NODE, '--kubeconfig', api.kubeconfigPath],
-      ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],
-      ...['--kmsg', node.kmsgPath, '--state-dir', join(dir, 's'), '--plugin-dir', join(dir, 'p')],
-      ...['--plugin-registry-dir', join(dir, 'r'), '--cdi-dir', join(dir, 'c'), '--http-address', '127.0.0.1:0'],
-      ...['--log-level', 'info'],
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  agent.stdout?.on('data', (chunk: Buffer) => {
-    agentLog += chunk.toString();
-  });
-  agent.stderr?.on('data', (chunk: Buffer) => {
-    agentLog += chunk.toString();
-  });
-}, 60_000);
+describe.each(KUBERNETES_VERSIONS)('lockstep agent + kubelet emulator of %s on the 8x H100 node', (version) => {
+  let api: ApiServer;
+  let node: SimulatedNode;
+  let kubelet: KubeletEmulator;
+  let scheduler: SchedulerLite;
+  let agent: ChildProcess;
+  let dir: string;
+  let agentLog = '';
 
-afterAll(async () => {
-  if (agent && agent.exitCode === null) {
-    const exited = new Promise((resolve) => agent.once('exit', resolve));
-    agent.kill('SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-    if (agent.exitCode === null) agent.kill('SIGKILL');
+  beforeAll(async () => {
+    const started = await startApi({ version });
+    api = started.api;
+    api.store.apply(execFileSync('kubectl', ['kustomize', join(REPO_ROOT, 'deploy/base')], { encoding: 'utf8' }));
+    api.store.create('nodes', nodeObject(NODE));
+    // the agent's pod, so its service-account token is bound to it and to the node (as the DaemonSet's is)
+    api.store.create('pods', {
+      metadata: { name: 'lockstep-agent-x1', namespace: 'lockstep-system' },
+      spec: {
+        nodeName: NODE,
+        serviceAccountName: 'lockstep-agent',
+        containers: [{ name: 'agent', image: 'lockstep' }],
+      },
+    });
+    const agentKubeconfig = api.kubeconfigFor({
+      serviceAccount: { namespace: 'lockstep-system', name: 'lockstep-agent' },
+      pod: 'lockstep-agent-x1',
+    });
+    dir = await shortTempDir('e2e-');
+    node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: NODE });
+    kubelet = new KubeletEmulator({
+      version,
+      nodeName: NODE,
+      client: started.client,
+      registryDir: join(dir, 'r'),
+      cdiDirs: [join(dir, 'c')],
+      pollMs: 50,
+      retryMs: 200,
+      statusSyncMs: 200,
+    });
+    await kubelet.start();
+    scheduler = new SchedulerLite({ client: started.client });
+    await scheduler.start();
+    agent = spawn(
+      process.execPath,
+      [
+        bundlePath('lockstep'),
+        'agent',
+        ...['--node-name', NODE, '--kubeconfig', agentKubeconfig, '--proc-root', node.procRoot],
+        ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],
+        ...['--kmsg', node.kmsgPath, '--state-dir', join(dir, 's'), '--plugin-dir', join(dir, 'p')],
+        ...['--plugin-registry-dir', join(dir, 'r'), '--cdi-dir', join(dir, 'c'), '--http-address', '127.0.0.1:0'],
+        ...['--log-level', 'info'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    agent.stdout?.on('data', (chunk: Buffer) => {
+      agentLog += chunk.toString();
+    });
+    agent.stderr?.on('data', (chunk: Buffer) => {
+      agentLog += chunk.toString();
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((resolve) => agent.once('exit', resolve));
+      agent.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      if (agent.exitCode === null) agent.kill('SIGKILL');
+    }
+    await scheduler?.stop();
+    await kubelet?.stop();
+    await api?.stop();
+  });
+
+  function waitOr(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+    return kubelet.waitFor(what, predicate, timeoutMs).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n--- agent log (tail) ---\n${agentLog.slice(-4000)}`);
+    });
   }
-  await scheduler?.stop();
-  await kubelet?.stop();
-  await api?.stop();
-});
 
-function waitOr(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-  return kubelet.waitFor(what, predicate, timeoutMs).catch((error: unknown) => {
-    throw new Error(`${String(error)}\n--- agent log (tail) ---\n${agentLog.slice(-4000)}`);
-  });
-}
-
-describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () => {
   it('a pod claiming 2 GPUs and 1 aligned NIC gets a CDI spec naming exactly those devices', async () => {
     await waitOr('the agent registered with the kubelet', () => kubelet.registrations().some((r) => r.registered));
     expect(kubelet.pluginList()).toEqual([
@@ -104,31 +125,30 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
     const healthz = await fetch(`http://${address}/healthz?verbose`);
     expect(await healthz.text()).toContain('[+]kubelet-plugin ok');
 
+    // a claim of its own (not from a template), so it outlives the pod and its unprepared status can be seen
     api.store.create(
-      'resourceclaimtemplates',
+      'resourceclaims',
       {
         apiVersion: 'resource.k8s.io/v1',
-        kind: 'ResourceClaimTemplate',
-        metadata: { name: 'two-gpus-one-nic', namespace: 'default' },
+        kind: 'ResourceClaim',
+        metadata: { name: 'engine-0-devices', namespace: 'default' },
         spec: {
-          spec: {
-            devices: {
-              requests: [
-                { name: 'gpu', exactly: { deviceClassName: 'gpu.lockstep.dev' } },
-                { name: 'peer', exactly: { deviceClassName: 'gpu.lockstep.dev' } },
-                {
-                  name: 'nic',
-                  exactly: {
-                    deviceClassName: 'nic.lockstep.dev',
-                    selectors: [{ cel: { expression: 'device.attributes["lockstep.dev"].rdma' } }],
-                  },
+          devices: {
+            requests: [
+              { name: 'gpu', exactly: { deviceClassName: 'gpu.lockstep.dev' } },
+              { name: 'peer', exactly: { deviceClassName: 'gpu.lockstep.dev' } },
+              {
+                name: 'nic',
+                exactly: {
+                  deviceClassName: 'nic.lockstep.dev',
+                  selectors: [{ cel: { expression: 'device.attributes["lockstep.dev"].rdma' } }],
                 },
-              ],
-              constraints: [
-                { requests: ['gpu', 'nic'], matchAttribute: 'lockstep.dev/pcieSwitch' },
-                { requests: ['gpu', 'peer', 'nic'], matchAttribute: 'resource.kubernetes.io/numaNode' },
-              ],
-            },
+              },
+            ],
+            constraints: [
+              { requests: ['gpu', 'nic'], matchAttribute: 'lockstep.dev/pcieSwitch' },
+              { requests: ['gpu', 'peer', 'nic'], matchAttribute: 'resource.kubernetes.io/numaNode' },
+            ],
           },
         },
       },
@@ -144,7 +164,7 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
           containers: [
             { name: 'engine', image: 'vllm/vllm-openai:v0.11.0', resources: { claims: [{ name: 'devices' }] } },
           ],
-          resourceClaims: [{ name: 'devices', resourceClaimTemplateName: 'two-gpus-one-nic' }],
+          resourceClaims: [{ name: 'devices', resourceClaimName: 'engine-0-devices' }],
         },
       },
       { namespace: 'default' },
@@ -153,7 +173,7 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
     await waitOr('pod running', () => kubelet.pod('default', 'engine-0')?.phase === 'Running', 30_000);
     const pod = api.store.get('pods', 'engine-0', 'default') as unknown as Pod;
     expect(pod.spec.nodeName).toBe(NODE);
-    const claimName = pod.status?.resourceClaimStatuses?.[0]?.resourceClaimName as string;
+    const claimName = 'engine-0-devices';
     const claim = api.store.get('resourceclaims', claimName, 'default') as unknown as ResourceClaim;
     const results = (
       claim.status as { allocation: { devices: { results: { request: string; device: string; pool: string }[] } } }
@@ -204,30 +224,90 @@ describe('lockstep agent + kubelet emulator on the recorded 8x H100 node', () =>
       expect.arrayContaining(['/dev/nvidiactl', '/dev/nvidia-uvm']),
     );
 
-    // Pod status: one resource per device, CDI ids as resourceIDs, Healthy from the agent's stream.
-    await waitOr('device health in pod status', () => {
-      const current = api.store.get('pods', 'engine-0', 'default') as unknown as Pod;
-      const status = (
-        current.status?.containerStatuses as { allocatedResourcesStatus?: { resources: { health: string }[] }[] }[]
-      )?.[0];
-      return status?.allocatedResourcesStatus?.[0]?.resources.every((r) => r.health === 'Healthy') === true;
+    // The claim's status.devices: every allocated device Ready; the NIC with its host interface, addresses and MAC.
+    const nicDevice = byRequest.nic as string;
+    const nicAddress = node.addresses.find((a) => a.ifName === nicInterface(env));
+    expect(nicAddress).toBeDefined();
+    await waitOr('status.devices written', () => deviceStatuses(claimName).length === 3);
+    const statuses = deviceStatuses(claimName);
+    expect(statuses.map((d) => [d.driver, d.pool, d.device]).sort()).toEqual(
+      results.map((r) => ['lockstep.dev', NODE, r.device]).sort(),
+    );
+    for (const entry of statuses)
+      expect(entry.conditions).toEqual([expect.objectContaining({ type: 'Ready', status: 'True' })]);
+    expect(statuses.find((d) => d.device === nicDevice)?.networkData).toEqual({
+      interfaceName: nicAddress?.ifName,
+      ips: [`${nicAddress?.ipv4}/24`, `${nicAddress?.ipv6}/64`],
+      hardwareAddress: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
     });
-    const current = api.store.get('pods', 'engine-0', 'default') as unknown as Pod;
-    const status = ((current.status?.containerStatuses ?? []) as { allocatedResourcesStatus: unknown[] }[])[0];
-    expect(status?.allocatedResourcesStatus).toEqual([
-      {
-        name: 'claim:devices',
-        resources: expect.arrayContaining(
-          allocated.map((d) => ({ resourceID: `k8s.lockstep.dev/claim=${uid}-${d}`, health: 'Healthy' })),
-        ),
-      },
+    expect(statuses.filter((d) => d.networkData !== undefined)).toHaveLength(1);
+    // kubectl lockstep pods shows it: READY 3/3, and with -o wide the NIC's interface and addresses
+    // (asynchronously: the API server runs in this process)
+    const shown = await execFileAsync(process.execPath, [
+      '--',
+      bundlePath('kubectl-lockstep'),
+      ...['pods', '-n', 'default', '-o', 'wide', '--kubeconfig', api.kubeconfigPath],
     ]);
+    expect(shown.stderr).toBe('');
+    const row = shown.stdout.split('\n').find((line) => line.startsWith('engine-0')) ?? '';
+    expect(row).toContain(' 3/3 ');
+    expect(row).toContain(`${nicDevice}=${nicAddress?.ifName} ${nicAddress?.ipv4}/24 ${nicAddress?.ipv6}/64`);
 
-    // Pod deleted: the kubelet unprepares, the spec goes.
+    // Pod status (where the kubelet opens health streams: 1.36+; ResourceHealthStatus is alpha, off, in 1.35): one resource per device, CDI ids as resourceIDs, Healthy from the agent's stream.
+    if (versionProfile(version).kubelet.resourceHealthStatus) {
+      await waitOr('device health in pod status', () => {
+        const current = api.store.get('pods', 'engine-0', 'default') as unknown as Pod;
+        const status = (
+          current.status?.containerStatuses as { allocatedResourcesStatus?: { resources: { health: string }[] }[] }[]
+        )?.[0];
+        return status?.allocatedResourcesStatus?.[0]?.resources.every((r) => r.health === 'Healthy') === true;
+      });
+      const current = api.store.get('pods', 'engine-0', 'default') as unknown as Pod;
+      const status = ((current.status?.containerStatuses ?? []) as { allocatedResourcesStatus: unknown[] }[])[0];
+      expect(status?.allocatedResourcesStatus).toEqual([
+        {
+          name: 'claim:devices',
+          resources: expect.arrayContaining(
+            allocated.map((d) => ({ resourceID: `k8s.lockstep.dev/claim=${uid}-${d}`, health: 'Healthy' })),
+          ),
+        },
+      ]);
+    }
+
+    // Pod deleted: the kubelet unprepares, the spec goes. Scheduler-lite (the claim controller's part) stops first, so
+    // the claim stays allocated and only the agent can have taken its device status away.
+    await scheduler.stop();
     await api.store.delete('pods', 'engine-0', 'default');
     await waitOr('spec removed', () => kubelet.claim('default', claimName) === undefined);
     await expect(readFile(join(dir, 'c', `k8s.lockstep.dev-claim_${uid}.json`), 'utf8')).rejects.toMatchObject({
       code: 'ENOENT',
     });
+    // …and the agent takes the claim's device status away; the allocation stays
+    await waitOr('status.devices cleared', () => deviceStatuses(claimName).length === 0);
+    const after = api.store.get('resourceclaims', claimName, 'default') as unknown as ResourceClaim;
+    expect((after.status as { allocation?: unknown }).allocation).toBeDefined();
   }, 90_000);
+
+  interface DeviceStatus {
+    driver: string;
+    pool: string;
+    device: string;
+    conditions?: { type: string; status: string }[];
+    networkData?: unknown;
+  }
+
+  function deviceStatuses(claimName: string): DeviceStatus[] {
+    const claim = api.store.find('resourceclaims', claimName, 'default') as { status?: { devices?: DeviceStatus[] } };
+    return claim?.status?.devices ?? [];
+  }
 });
+
+/** The NIC's host interface, from the CDI spec's LOCKSTEP_NIC_INTERFACES. */
+function nicInterface(env: string[]): string {
+  return (
+    env
+      .find((e) => e.startsWith('LOCKSTEP_NIC_INTERFACES='))
+      ?.split('=')[1]
+      ?.split(',')[0] ?? ''
+  );
+}

@@ -17,6 +17,7 @@ import { gatedKinds, type WorkloadApiVersion } from './gated-kinds.js';
 
 export type { WorkloadApiVersion } from './gated-kinds.js';
 
+import { installClaimStatusAuthorization } from './claim-status-authz.js';
 import { KINDS, KindRegistry, type KindSpec } from './kinds.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { OpenApi } from './openapi.js';
@@ -148,6 +149,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const counters = new RequestCounters();
   installValidation(registry, { deviceTaints: gates.DRADeviceTaints, workloads });
   installAdmission(registry);
+  if (gates.DRAResourceClaimGranularStatusAuthorization) installClaimStatusAuthorization(registry, rbac);
 
   const adminToken = randomBytes(24).toString('hex');
   auth.addStaticToken(adminToken, ADMIN);

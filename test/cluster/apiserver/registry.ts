@@ -52,6 +52,8 @@ export interface AdmissionRequest {
   oldObject?: KubeObject;
   user: UserInfo;
   dryRun: boolean;
+  /** the request's verb for an UPDATE: `patch` (any patch, server-side apply included) or `update` (PUT) */
+  verb?: 'update' | 'patch';
 }
 
 /** Validation of one kind: field errors fail with 422; `object` may come back pruned (unknown fields, gated fields). */
@@ -82,6 +84,8 @@ export interface WriteOptions {
   fieldManager?: string;
   /** A server-side apply creating the object: its fields are owned by an Apply entry. */
   applyCreate?: boolean;
+  /** set by patch(): the verb admission sees */
+  verb?: 'update' | 'patch';
 }
 
 export interface WriteResult {
@@ -439,7 +443,7 @@ export class Registry {
             plural: spec.plural,
           });
           const input = this.decodeBody(spec, applied);
-          return this.writeUpdate(spec, old, input, opts, managedFields);
+          return this.writeUpdate(spec, old, input, { ...opts, verb: 'patch' }, managedFields);
         }
       }
     } catch (err) {
@@ -451,7 +455,7 @@ export class Registry {
     if (input.metadata.name !== name) throw badRequest('metadata.name cannot be changed by a patch');
     const rv = input.metadata.resourceVersion;
     if (rv && rv !== old.metadata.resourceVersion) throw conflict(spec.group, spec.plural, name, STALE_OBJECT);
-    return this.writeUpdate(spec, old, input, opts);
+    return this.writeUpdate(spec, old, input, { ...opts, verb: 'patch' });
   }
 
   /** The ownership facts of a write: manager, API version, subresource, time. */
@@ -516,6 +520,7 @@ export class Registry {
         oldObject: old,
         user: opts.user,
         dryRun: !!opts.dryRun,
+        verb: opts.verb ?? 'update',
       }),
     );
     const { managedFields: oldManaged, ...oldMeta } = old.metadata;

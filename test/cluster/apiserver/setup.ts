@@ -25,6 +25,7 @@ import { isRecord, type KubeObject } from './types.js';
 import { validateObjectMeta } from './validation/names.js';
 import { validatePodUpdate } from './validation/pod.js';
 import {
+  dropDeallocatedDeviceStatuses,
   prepareSliceTaints,
   validateClaimTemplate,
   validateDeviceClass,
@@ -153,6 +154,7 @@ export function installValidation(registry: Registry, settings: ValidationSettin
           break;
         case 'ResourceClaim':
           semantic = validateResourceClaim;
+          prepare = (obj) => dropDeallocatedDeviceStatuses(obj);
           break;
         case 'ResourceClaimTemplate':
           semantic = validateClaimTemplate;

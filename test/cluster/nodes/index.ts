@@ -5,6 +5,7 @@
  * that use them go through test/support/recorded.ts). Trees are generated into a directory the caller owns (a temp
  * dir); nothing generated is committed.
  */
+
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -26,6 +27,7 @@ import {
 } from './h100-hgx-model.js';
 import { parseLspciVvv } from './lspci.js';
 import { nvidiaSmiTextToXml } from './nvidia-smi-text-to-xml.js';
+import { type SimulatedAddress, simulatedAddresses, writeProcNet } from './proc-net.js';
 import { type SimPciFunction, writeNetdev, writePciFunction, writeRdma, writeVirtualNetdev } from './sysfs-writer.js';
 import { readTar } from './tar.js';
 import { unpackTtar } from './ttar.js';
@@ -84,6 +86,10 @@ export interface SimulatedNode {
   /** the driver root (`--driver-root`): nvidia-smi at usr/bin/nvidia-smi, libnvidia-ml.so.1 in usr/lib/x86_64-linux-gnu */
   driverRoot: string;
   kmsgPath: string;
+  /** the host's /proc as far as `--proc-root` reads it: `1/net` with the up NICs' addresses (proc-net.ts) */
+  procRoot: string;
+  /** the addresses written there, per interface */
+  addresses: SimulatedAddress[];
   expected: ExpectedNode;
   /** appends `<prio>,<seq>,<usec>,-;<text>` records (one per line of text) to the kernel-log file */
   appendKernelLog(text: string, opts?: { prio?: number }): Promise<void>;
@@ -167,18 +173,24 @@ export async function buildSimulatedNode(
   }
   const kmsgPath = join(dir, 'kmsg');
   await writeFile(kmsgPath, '');
+  const nodeName = opts.nodeName ?? `sim-${kind}`;
+  const procRoot = join(dir, 'proc');
+  const addresses = await simulatedAddresses(sys, nodeName);
+  await writeProcNet(procRoot, addresses);
   let seq = 0;
   const bootUsec = 4_000_000_000; // ~66 minutes of uptime when the node "starts"
   const t0 = performance.now();
   return {
     kind,
-    nodeName: opts.nodeName ?? `sim-${kind}`,
+    nodeName,
     dir,
     sysfsRoot: sys,
     devRoot: dev,
     nvidiaSmiPath,
     driverRoot,
     kmsgPath,
+    procRoot,
+    addresses,
     expected: built.expected,
     async appendKernelLog(text, o = {}) {
       const prio = o.prio ?? 3;

@@ -110,6 +110,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       `--dev-root=${node.devRoot}`,
       `--driver-root=${node.driverRoot}`,
       `--kmsg=${node.kmsgPath}`,
+      `--proc-root=${node.procRoot}`,
       `--plugin-registry-dir=${registryDir}`,
       `--plugin-dir=${pluginDir}`,
       `--cdi-dir=${cdiDir}`,

@@ -36,6 +36,38 @@ describe('buildPods', () => {
     expect(rows[0]!.health).toBe('Unknown');
   });
 
+  it("shows what the agent reported in the claims' status.devices: Ready count and NIC network data", () => {
+    const c = claim('ml', 'mine', { name: 'p', uid: 'uid-p' }, [
+      { pool: 'n', device: 'gpu-0' },
+      { pool: 'n', device: 'nic-0' },
+      { pool: 'n', device: 'gpu-1' },
+    ]);
+    const ready = [{ type: 'Ready', status: 'True' }];
+    c.status = {
+      ...c.status,
+      devices: [
+        { driver: DRIVER, pool: 'n', device: 'gpu-0', conditions: ready },
+        {
+          driver: DRIVER,
+          pool: 'n',
+          device: 'nic-0',
+          conditions: ready,
+          networkData: { interfaceName: 'enp26s0np0', ips: ['10.0.0.5/24'], hardwareAddress: 'b8:3f:d2:00:00:01' },
+        },
+        // another driver's entry for a device of the same name is not ours
+        { driver: 'dra.net', pool: 'n', device: 'gpu-1', conditions: ready },
+      ],
+    };
+    const p = { ...pod('ml', 'p', { claimName: 'mine' }), metadata: { namespace: 'ml', name: 'p', uid: 'uid-p' } };
+    expect(buildPods([p], [c], DRIVER)[0]!.reported).toEqual({
+      count: 2,
+      ready: 2,
+      network: ['nic-0=enp26s0np0 10.0.0.5/24'],
+    });
+    const bare = claim('ml', 'mine', undefined, [{ pool: 'n', device: 'gpu-0' }]);
+    expect(buildPods([p], [bare], DRIVER)[0]!.reported).toEqual({ count: 0, ready: 0, network: [] });
+  });
+
   it('decides the pod verdict', () => {
     const h = (health: 'Healthy' | 'Unhealthy' | 'Unknown') => ({ name: 'claim:x', resourceID: 'r', health });
     expect(podHealth([], undefined)).toBe('Unknown');

@@ -2,6 +2,7 @@
  * Semantic validation of resource.k8s.io/v1 objects, after k8s.io/kubernetes pkg/apis/resource/validation (1.34):
  * the same limits, field paths and messages. Pure: objects in, field errors out.
  */
+import { isIP } from 'node:net';
 import { parse as parseCel } from '@bufbuild/cel';
 import type { FieldError } from '../errors.js';
 import { isRecord, type KubeObject } from '../types.js';
@@ -32,6 +33,8 @@ const LIMITS = {
   constraintsPerClaim: 32,
   opaqueParametersLength: 10 * 1024,
   celExpressionLength: 10 * 1024,
+  deviceStatusConditions: 8,
+  deviceStatusDataLength: 10 * 1024,
 } as const;
 
 const TAINT_EFFECTS = ['NoExecute', 'NoSchedule', 'None'];
@@ -503,6 +506,7 @@ function validateClaimStatus(obj: KubeObject, old: KubeObject | undefined): Errs
         });
     }
   }
+  errs.push(...validateDeviceStatuses(status));
   if (isRecord(allocation) && isRecord(oldStatus.allocation)) {
     if (JSON.stringify(allocation) !== JSON.stringify(oldStatus.allocation))
       errs.push(invalid('status.allocation', allocation, 'field is immutable'));
@@ -523,6 +527,98 @@ function validateClaimStatus(obj: KubeObject, old: KubeObject | undefined): Errs
     errs.push(...invalidEach(`${field}.device`, device, isDns1123Label(device)));
   });
   return errs;
+}
+
+/** `driver/pool/device` of an allocation result or a device status (structured.MakeDeviceID). */
+function deviceId(entry: unknown): string {
+  const x = rec(entry);
+  return `${String(x.driver ?? '')}/${String(x.pool ?? '')}/${String(x.device ?? '')}`;
+}
+
+/**
+ * validateDeviceStatus for every `status.devices` entry: it names an allocated device of the claim, once; at most 8
+ * conditions, each with a type and a True/False/Unknown status; `data` a JSON object ≤ 10 Ki; `networkData` with an
+ * interface name ≤ 256, a hardware address ≤ 128 and at most 16 unique IPs in canonical CIDR form.
+ */
+function validateDeviceStatuses(status: Record<string, unknown>): Errs {
+  const devices = arr(status.devices);
+  if (devices.length === 0) return [];
+  const allocated = new Set(arr(rec(rec(status.allocation).devices).results).map(deviceId));
+  const errs: Errs = [];
+  const seen = new Set<string>();
+  devices.forEach((entry, i) => {
+    const field = `status.devices[${i}]`;
+    const x = rec(entry);
+    errs.push(...validateDriverName(x.driver, `${field}.driver`));
+    errs.push(...validatePoolName(x.pool, `${field}.pool`));
+    const device = typeof x.device === 'string' ? x.device : '';
+    errs.push(...invalidEach(`${field}.device`, device, isDns1123Label(device)));
+    const id = deviceId(x);
+    if (!allocated.has(id)) errs.push(invalid(field, id, 'must be an allocated device in the claim'));
+    if (seen.has(id)) errs.push({ type: 'FieldValueDuplicate', field, value: id, detail: '' });
+    seen.add(id);
+    const conditions = arr(x.conditions);
+    if (conditions.length > LIMITS.deviceStatusConditions)
+      errs.push(tooMany(`${field}.conditions`, conditions.length, LIMITS.deviceStatusConditions));
+    conditions.forEach((condition, c) => {
+      const cond = rec(condition);
+      if (typeof cond.type !== 'string' || cond.type === '') errs.push(required(`${field}.conditions[${c}].type`));
+      if (!['True', 'False', 'Unknown'].includes(String(cond.status)))
+        errs.push({
+          type: 'FieldValueNotSupported',
+          field: `${field}.conditions[${c}].status`,
+          value: cond.status,
+          detail: 'supported values: "False", "True", "Unknown"',
+        });
+    });
+    if (x.data !== undefined) {
+      if (!isRecord(x.data)) errs.push(invalid(`${field}.data`, '<value omitted>', 'must be a valid JSON object'));
+      else if (JSON.stringify(x.data).length > LIMITS.deviceStatusDataLength)
+        errs.push(tooLong(`${field}.data`, LIMITS.deviceStatusDataLength));
+    }
+    if (x.networkData !== undefined) errs.push(...validateNetworkData(rec(x.networkData), `${field}.networkData`));
+  });
+  return errs;
+}
+
+function validateNetworkData(data: Record<string, unknown>, field: string): Errs {
+  const errs: Errs = [];
+  if (String(data.interfaceName ?? '').length > 256) errs.push(tooLong(`${field}.interfaceName`, 256));
+  if (String(data.hardwareAddress ?? '').length > 128) errs.push(tooLong(`${field}.hardwareAddress`, 128));
+  const ips = arr(data.ips);
+  if (ips.length > 16) return [...errs, tooMany(`${field}.ips`, ips.length, 16)];
+  const seen = new Set<string>();
+  ips.forEach((ip, i) => {
+    const text = String(ip);
+    const problem = interfaceAddressProblem(text);
+    if (problem) errs.push(invalid(`${field}.ips[${i}]`, text, problem));
+    if (seen.has(text))
+      errs.push({ type: 'FieldValueDuplicate', field: `${field}.ips[${i}]`, value: text, detail: '' });
+    seen.add(text);
+  });
+  return errs;
+}
+
+/** validation.IsValidInterfaceAddress: an address with a prefix length, written canonically (no leading zeros…). */
+function interfaceAddressProblem(text: string): string | undefined {
+  const cidr = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  const address = cidr?.[1] ?? '';
+  const family = isIP(address);
+  const bits = Number(cidr?.[2] ?? -1);
+  if (!cidr || family === 0 || bits > (family === 4 ? 32 : 128) || String(bits) !== cidr[2])
+    return 'must be a valid address in CIDR form, (e.g. 10.9.8.7/24 or 2001:db8::1/64)';
+  const canonical = family === 4 ? address : new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  if (canonical !== address) return `must be in canonical form ("${canonical}/${bits}")`;
+  return undefined;
+}
+
+/**
+ * The real strategy's dropDeallocatedStatusDevices: a claim whose allocation is removed loses its device statuses
+ * with it (a driver cannot report on devices the claim no longer holds).
+ */
+export function dropDeallocatedDeviceStatuses(claim: KubeObject): void {
+  const status = claim.status;
+  if (isRecord(status) && status.devices !== undefined && !isRecord(status.allocation)) delete status.devices;
 }
 
 export function validateClaimTemplate(obj: KubeObject, old: KubeObject | undefined): Errs {
