@@ -44,7 +44,7 @@ export interface PreparerOptions {
 }
 
 /** Where the preparer tells what it prepared and unprepared, after the fact and without waiting. */
-export interface ClaimStatusReporter {
+interface ClaimStatusReporter {
   prepared(claim: Claim, devices: readonly PlannedDevice[]): Promise<void>;
   unprepared(claim: Claim): Promise<void>;
 }
