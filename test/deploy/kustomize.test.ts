@@ -53,6 +53,7 @@ describe('deploy/base', () => {
       POD_UID: 'metadata.uid',
       POD_NAMESPACE: 'metadata.namespace',
       LOCKSTEP_DRIVER_ROOT: '/driver-root',
+      LOCKSTEP_PROC_ROOT: '/host/proc',
       NODE_OPTIONS: '--max-semi-space-size=1 --jitless',
       MALLOC_ARENA_MAX: '2',
     });
@@ -68,6 +69,7 @@ describe('deploy/base', () => {
       '/dev/kmsg': true,
       '/run/udev': true,
       '/driver-root': true,
+      '/host/proc': true,
     });
     const driverRoot = (pod.volumes as JsonObject[]).find((v) => v.name === 'driver-root');
     expect(at(driverRoot!, 'hostPath.path')).toBe('/');
@@ -88,8 +90,15 @@ describe('deploy/base', () => {
         'pods/status:patch',
         'events:create',
         'events:patch',
+        // status.devices of the claims it prepares; on 1.36+ only its own driver's, only on its own node
+        'resourceclaims/status:update',
+        'resourceclaims/driver:associated-node:update',
       ].sort(),
     );
+    const driverRule = (role.rules as JsonObject[]).find((r) =>
+      (r.resources as string[]).includes('resourceclaims/driver'),
+    );
+    expect(driverRule?.resourceNames).toEqual(['lockstep.dev']);
     const binding = find(objects, 'ClusterRoleBinding', 'lockstep-agent');
     expect(binding.subjects).toEqual([
       { kind: 'ServiceAccount', name: 'lockstep-agent', namespace: 'lockstep-system' },
