@@ -23,6 +23,7 @@ import { connect } from 'node:net';
 import { bracketHost, parseHostPort } from '../../src/net/host-port.js';
 import { http } from '../../src/net/node-http.js';
 import { basename, flagValue, pythonModule } from '../engines/argv.js';
+import { checkOutcome } from './process-tree.js';
 
 export type HealthProbe =
   | { kind: 'http'; url: string }
@@ -244,31 +245,10 @@ function tcpProbe(host: string, p: number, timeoutMs: number): Promise<string | 
 }
 
 function execProbe(command: string, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore', detached: true });
-    let settled = false;
-    const finish = (v: string | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(v);
-    };
-    const timer = setTimeout(() => {
-      // the probe's whole group: a check that forked must not leave a hung child behind
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      finish(`did not finish within ${formatMs(timeoutMs)}`);
-    }, timeoutMs);
-    child.once('error', (err) => finish(err.message));
-    child.once('exit', (code, signal) =>
-      finish(code === 0 ? undefined : signal ? `killed by ${signal}` : `exited with code ${code}`),
-    );
-  });
+  const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore', detached: true });
+  return checkOutcome(child, timeoutMs, `did not finish within ${formatMs(timeoutMs)}`, (code, signal) =>
+    signal ? `killed by ${signal}` : `exited with code ${code}`,
+  );
 }
 
 export interface HealthMonitorOptions {

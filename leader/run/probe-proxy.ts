@@ -30,6 +30,7 @@ import { connect } from 'node:net';
 import { RUN_PROBE } from '../../src/contract/names.js';
 import { DomainError } from '../../src/errors.js';
 import { http } from '../../src/net/node-http.js';
+import { checkOutcome } from './process-tree.js';
 
 /** The kubelet probes that point at run's endpoint, and their paths. */
 export type ProxiedProbe = 'liveness' | 'startup';
@@ -231,41 +232,20 @@ function tcpCheck(host: string, port: number, timeoutMs: number): Promise<string
 }
 
 function execCheck(command: readonly string[], timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let output = '';
-    const take = (chunk: Buffer) => {
-      if (output.length < 1024) output += chunk.toString('utf8');
-    };
-    child.stdout?.on('data', take);
-    child.stderr?.on('data', take);
-    let settled = false;
-    const finish = (v: string | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(v);
-    };
-    const timer = setTimeout(() => {
-      // the check's whole group: one that forked must not leave a hung child behind
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      finish(`command timed out: ${command.join(' ')}`);
-    }, timeoutMs);
-    child.once('error', (err) => finish(err.message));
-    child.once('close', (code, signal) =>
-      finish(
-        code === 0
-          ? undefined
-          : output.trim().slice(0, 512) || (signal ? `killed by ${signal}` : `command exited with ${code}`),
-      ),
-    );
-  });
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  const take = (chunk: Buffer) => {
+    if (output.length < 1024) output += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  return checkOutcome(
+    child,
+    timeoutMs,
+    `command timed out: ${command.join(' ')}`,
+    (code, signal) => output.trim().slice(0, 512) || (signal ? `killed by ${signal}` : `command exited with ${code}`),
+    'close',
+  );
 }
 
 export interface ProbeEndpointOptions {

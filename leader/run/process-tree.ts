@@ -4,6 +4,7 @@
  * that left the group (setsid) are found through /proc. A pid file beside the environment file records the group, so
  * a restarted `lockstep run` (its container restarted, or it was killed with SIGKILL) ends what its predecessor left.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -163,4 +164,42 @@ export async function reapLeftover(path: string, procRoot = '/proc'): Promise<En
   // else the pid was reused by another process: its old group is empty, nothing to end
   await clearEngineRecord(path);
   return record;
+}
+
+/**
+ * Waits for a check's process, started detached (its own process group): undefined when it ends with status 0, else
+ * `failure(code, signal)`. Past `timeoutMs` its whole group is killed, so a check that forked leaves no hung child
+ * behind, and the answer is `timeoutMessage`. `ended` is the event that counts as its end: 'close' also waits for
+ * its output pipes.
+ */
+export function checkOutcome(
+  child: ChildProcess,
+  timeoutMs: number,
+  timeoutMessage: string,
+  failure: (code: number | null, signal: NodeJS.Signals | null) => string,
+  ended: 'exit' | 'close' = 'exit',
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (v: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(v);
+    };
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      finish(timeoutMessage);
+    }, timeoutMs);
+    child.once('error', (err) => finish(err.message));
+    child.once(ended, (code: number | null, signal: NodeJS.Signals | null) =>
+      finish(code === 0 ? undefined : failure(code, signal)),
+    );
+  });
 }
