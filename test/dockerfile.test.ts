@@ -2,7 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { REPO_ROOT, runBundle } from './support/cli.js';
+import { runBundle } from './support/cli.js';
+import { REPO_ROOT } from './support/paths.js';
 
 // No Docker engine runs here, so check what `docker build` would need: every COPY source exists (dist/, built
 // first when its sources changed), the runtime stage is Node 24 slim and non-root, and the entrypoint runs --help.

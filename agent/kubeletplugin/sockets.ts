@@ -14,8 +14,9 @@ export interface SocketLayout {
   draSocket: string;
 }
 
-const DEFAULT_REGISTRY_DIR = '/var/lib/kubelet/plugins_registry';
-const defaultPluginDir = (driver: string): string => `/var/lib/kubelet/plugins/${driver}`;
+/** The kubelet's plugin registration directory and a driver's plugin directory (the agent's flag defaults). */
+export const DEFAULT_REGISTRY_DIR = '/var/lib/kubelet/plugins_registry';
+export const defaultPluginDir = (driver: string): string => `/var/lib/kubelet/plugins/${driver}`;
 
 /** Unix socket paths are limited to 107 bytes on Linux (sun_path); a longer one fails at bind with a vague error. */
 export const MAX_SOCKET_PATH = 107;

@@ -20,7 +20,7 @@ import {
 import { checkRestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import type { CoordinatorHooks, CoordinatorServer } from './server.js';
 
-export type { LossKind, RecoveryPolicyName } from './recovery-reducer.js';
+export type { LossKind } from './recovery-reducer.js';
 
 /** What recovery does on the API (the kube implementation is pod-actions.ts; absent without an API). */
 export interface GroupPodActions {

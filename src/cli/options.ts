@@ -1,7 +1,7 @@
 /**
- * How lockstep defines a flag: once, with its name, env twin, default, parser and range (`flag` plus the typed
- * builders `durationFlag`, `intFlag`, `portFlag`, `textFlag`), so `--help`, the env twin and the checks never drift
- * apart.
+ * How lockstep turns a flag definition into a commander option (`flag`: name, env twin, Kubernetes alias variables,
+ * default, parser and range), and the parsers themselves. Commands define their flags once, typed, with the builders
+ * of define-flags.ts, so `--help`, the env twin, the checks and the command bodies never drift apart.
  *
  * Threats (flag values and environment variables are user input, often templated into manifests):
  * - a bare number where a duration is meant (`2000`): refused, see duration.ts;
@@ -18,7 +18,6 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_GROUP_SIZE } from '../contract/names.js';
-import type { LogLevel } from '../log.js';
 import { parseHostPort } from '../net/host-port.js';
 import { formatDuration, MAX_TIMER_MS, readDuration } from './duration.js';
 
@@ -39,7 +38,7 @@ export interface FlagSpec {
    * With a parser, a string default is parsed like a user value and shown as written (`'2s'` → 2000 ms, shown
    * `(default: 2s)`), so `--help` always shows a default in the flag's own grammar.
    */
-  default?: string | boolean | number | string[];
+  default?: unknown;
   /** further variables read when the LOCKSTEP_ twin is unset, in order */
   alsoEnv?: readonly string[];
   /** allowed values: anything else is a usage error */
@@ -150,9 +149,6 @@ export const parseGroupSize = intParser(1, MAX_GROUP_SIZE, 'a group size');
 export const parseRank = intParser(0, MAX_GROUP_SIZE - 1, 'a rank');
 export const parsePort = intParser(1, 65_535, 'a TCP port');
 
-/** Kept for flags with no natural bound; prefer `intParser` with the flag's own range. */
-export const parsePositiveInt = intParser(1, Number.MAX_SAFE_INTEGER, 'a positive integer');
-
 /** A value that must say something: `--image ""` is refused rather than written into a manifest. */
 export function parseNonEmpty(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
@@ -185,23 +181,6 @@ export function formatByteSize(bytes: number): string {
 
 export function collect(value: string, previous: unknown): string[] {
   return [...(Array.isArray(previous) ? (previous as string[]) : []), value];
-}
-
-const LOG_LEVELS = [
-  'trace',
-  'debug',
-  'info',
-  'warn',
-  'error',
-  'fatal',
-  'silent',
-] as const satisfies readonly LogLevel[];
-
-export function logLevelFlag(env: NodeJS.ProcessEnv = process.env, defaultLevel: LogLevel = 'info'): Option {
-  return flag(
-    { flags: '--log-level <level>', description: 'log level', default: defaultLevel, choices: LOG_LEVELS },
-    env,
-  );
 }
 
 /**

@@ -2,6 +2,14 @@ import { type Command, CommanderError } from 'commander';
 import { CliError, EXIT_USAGE, handleCliError } from './errors.js';
 import { installFlagChecks } from './options.js';
 
+/**
+ * What a command does once its flags are parsed and checked: `call` holds them (and whatever else the command line
+ * said, such as the engine command of `lockstep run`), `env` is the program's environment. Each command factory takes
+ * one, defaulting to the real work, so tests can parse a command line in-process and look at the typed result
+ * without running anything (test/support/parse-command.ts), as GitHub's `gh` does with its run functions.
+ */
+export type CommandRun<Call> = (call: Call, env: NodeJS.ProcessEnv) => Promise<void>;
+
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;

@@ -1,114 +1,73 @@
-import type { Command } from 'commander';
-import { flag, parseDuration, parseGroupSize, parsePort, parseRank } from '../cli/options.js';
+import { defineFlags, durationFlag, intFlag, textFlag } from '../cli/define-flags.js';
+import { COORDINATOR_PORT, MAX_GROUP_SIZE, TOKEN_AUDIENCE } from '../contract/names.js';
+import { RUN_DIR, TOKEN_DIR, TOKEN_PATH } from '../inject/constants.js';
 import { namespaceFlag, nodeNameFlag, podNameFlag } from './shared-flags.js';
 
-/** Flags of a member joining a group: `bootstrap` uses them, and `run` when no bootstrap ran before it. */
-export function addJoinFlags(command: Command, env: NodeJS.ProcessEnv): Command {
-  return command
-    .addOption(
-      flag(
-        {
-          flags: '--leader-address <host>',
-          description: 'coordinator host (default: $LWS_LEADER_ADDRESS, then ordinal 0’s DNS name)',
-          alsoEnv: ['LWS_LEADER_ADDRESS'],
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        { flags: '--coordinator-port <port>', description: 'coordinator gRPC port', default: 7470, parse: parsePort },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--group-size <n>',
-          description: 'members expected, leader included',
-          alsoEnv: ['LWS_GROUP_SIZE'],
-          parse: parseGroupSize,
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--rank <n>',
-          description: 'rank hint (default: LWS worker index or pod ordinal)',
-          alsoEnv: ['LWS_WORKER_INDEX'],
-          parse: parseRank,
-        },
-        env,
-      ),
-    )
-    .addOption(podNameFlag(env))
-    .addOption(flag({ flags: '--pod-ip <ip>', description: 'this pod’s IP', alsoEnv: ['POD_IP'] }, env))
-    .addOption(nodeNameFlag(env))
-    .addOption(namespaceFlag(env))
-    .addOption(
-      flag(
-        {
-          flags: '--token-file <path>',
-          description: 'projected service-account token (audience lockstep)',
-          default: '/var/run/secrets/lockstep/token',
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--env-file <path>',
-          description: 'group environment file (shell); a .json twin sits beside it',
-          default: '/var/run/lockstep/group.env',
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag({ flags: '--group <name>', description: 'group this pod belongs to (checked by the coordinator)' }, env),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--devices <ids>',
-          description:
-            'accelerators of this pod, comma-separated (default: $NVIDIA_VISIBLE_DEVICES, then /dev/nvidiaN)',
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--tls-ca <file>',
-          description: 'CA certificate (PEM) of a coordinator serving TLS; plaintext without it',
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--progress-interval <duration>',
-          description: 'how often to print where the group stands while waiting',
-          default: '5s',
-          parse: parseDuration,
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--timeout <duration>',
-          description: 'give up after this long',
-          default: '10m',
-          parse: parseDuration,
-        },
-        env,
-      ),
-    );
-}
+/** A group member's ranks and sizes: the same bounds the coordinator enforces (MAX_GROUP_SIZE). */
+export const groupSizeFlag = (description: string) =>
+  intFlag({
+    flags: '--group-size <n>',
+    description,
+    alsoEnv: ['LWS_GROUP_SIZE'],
+    min: 1,
+    max: MAX_GROUP_SIZE,
+    what: 'a group size',
+  });
+
+export const RANK_RANGE = { min: 0, max: MAX_GROUP_SIZE - 1, what: 'a rank' } as const;
+
+/**
+ * Flags of a member joining a group: `bootstrap` uses them, and `run` when no bootstrap ran before it. The defaults
+ * are the paths `lockstep inject` mounts (src/inject/constants.ts) and the coordinator's port.
+ */
+export const joinFlags = defineFlags({
+  leaderAddress: textFlag({
+    flags: '--leader-address <host>',
+    description: 'coordinator host (default: $LWS_LEADER_ADDRESS, then ordinal 0’s DNS name)',
+    alsoEnv: ['LWS_LEADER_ADDRESS'],
+  }),
+  coordinatorPort: intFlag({
+    flags: '--coordinator-port <port>',
+    description: 'coordinator gRPC port',
+    default: COORDINATOR_PORT,
+    min: 1,
+    max: 65_535,
+    what: 'a TCP port',
+  }),
+  groupSize: groupSizeFlag('members expected, leader included'),
+  rank: intFlag({
+    flags: '--rank <n>',
+    description: 'rank hint (default: LWS worker index or pod ordinal)',
+    alsoEnv: ['LWS_WORKER_INDEX'],
+    ...RANK_RANGE,
+  }),
+  podName: podNameFlag,
+  podIp: textFlag({ flags: '--pod-ip <ip>', description: 'this pod’s IP', alsoEnv: ['POD_IP'] }),
+  nodeName: nodeNameFlag,
+  namespace: namespaceFlag,
+  tokenFile: textFlag({
+    flags: '--token-file <path>',
+    description: `projected service-account token (audience ${TOKEN_AUDIENCE})`,
+    default: `${TOKEN_DIR}/${TOKEN_PATH}`,
+  }),
+  envFile: textFlag({
+    flags: '--env-file <path>',
+    description: 'group environment file (shell); a .json twin sits beside it',
+    default: `${RUN_DIR}/group.env`,
+  }),
+  group: textFlag({ flags: '--group <name>', description: 'group this pod belongs to (checked by the coordinator)' }),
+  devices: textFlag({
+    flags: '--devices <ids>',
+    description: 'accelerators of this pod, comma-separated (default: $NVIDIA_VISIBLE_DEVICES, then /dev/nvidiaN)',
+  }),
+  tlsCa: textFlag({
+    flags: '--tls-ca <file>',
+    description: 'CA certificate (PEM) of a coordinator serving TLS; plaintext without it',
+  }),
+  progressInterval: durationFlag({
+    flags: '--progress-interval <duration>',
+    description: 'how often to print where the group stands while waiting',
+    default: '5s',
+  }),
+  timeout: durationFlag({ flags: '--timeout <duration>', description: 'give up after this long', default: '10m' }),
+});

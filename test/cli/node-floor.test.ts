@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { meetsNodeFloor, NODE_FLOOR } from '../../src/cli/node-floor.js';
 import { ensureBuilt } from '../support/build.js';
-import { REPO_ROOT } from '../support/cli.js';
+import { REPO_ROOT } from '../support/paths.js';
 
 describe('the Node.js floor', () => {
   it.each([

@@ -7,11 +7,12 @@ import { lockstepProgram } from '../../src/cli/lockstep-program.js';
 import { kubectlProgram } from '../../src/kubectl/program.js';
 import { bundlePath } from '../support/build.js';
 import { runBundle } from '../support/cli.js';
+import { parseLockstep } from '../support/parse-command.js';
 
 const lockstepCommands = lockstepProgram({}).commands.map((c) => c.name());
 const kubectlVerbs = kubectlProgram({}).commands.map((c) => c.name());
 
-describe('lockstep (bundled)', () => {
+describe('lockstep, the bundled entry point as a real process', () => {
   it('has the five roles and inject', () => {
     expect(lockstepCommands).toEqual(
       expect.arrayContaining(['agent', 'coordinator', 'bootstrap', 'run', 'discover', 'inject']),
@@ -25,16 +26,10 @@ describe('lockstep (bundled)', () => {
     expect(runBundle('lockstep', ['--version']).stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it.each(lockstepCommands)('%s: --help exits 0 and an unknown flag is one error line with exit 2', (name) => {
-    const help = runBundle('lockstep', [name, '--help']);
-    expect(help.status).toBe(0);
-    expect(help.stdout).toContain(`Usage: lockstep ${name}`);
-    const bad = runBundle('lockstep', [name, '--no-such-flag']);
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toBe("error: unknown option '--no-such-flag'\n");
-  });
-
-  it('rejects an unknown command and bad values with exit 2', () => {
+  it('exits 2 with usage for no verb, and with one error line for an unknown command or a bad value', () => {
+    const none = runBundle('lockstep', []);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/^Usage: lockstep \[options\] \[command\]/);
     const cmd = runBundle('lockstep', ['teleport']);
     expect(cmd.status).toBe(2);
     expect(cmd.stderr).toMatch(/^error: unknown command 'teleport'\n$/);
@@ -42,16 +37,42 @@ describe('lockstep (bundled)', () => {
     expect(value.status).toBe(2);
     expect(value.stderr.trim().split('\n')).toHaveLength(1);
     expect(value.stderr).toMatch(/^error: .*not a duration/);
+    const twin = runBundle('lockstep', ['run', '--', 'true'], { LOCKSTEP_GRACE_PERIOD: '30' });
+    expect(twin.status).toBe(2);
+    expect(twin.stderr).toMatch(
+      /^error: option '--grace-period <duration>' value '30' from env 'LOCKSTEP_GRACE_PERIOD'/,
+    );
+  });
+});
+
+describe('lockstep (parsed in-process, as the entry point parses)', () => {
+  it.each(lockstepCommands)('%s: --help exits 0 and an unknown flag is one error line with exit 2', async (name) => {
+    const help = await parseLockstep([name, '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain(`Usage: lockstep ${name}`);
+    const bad = await parseLockstep([name, '--no-such-flag']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("error: unknown option '--no-such-flag'\n");
   });
 
-  it('rejects a bad value given through the env twin', () => {
-    const bad = runBundle('lockstep', ['coordinator'], { LOCKSTEP_RECOVERY: 'Sometimes' });
+  it('rejects an unknown command and bad values with exit 2', async () => {
+    const cmd = await parseLockstep(['teleport']);
+    expect(cmd.status).toBe(2);
+    expect(cmd.stderr).toMatch(/^error: unknown command 'teleport'\n$/);
+    const value = await parseLockstep(['coordinator', '--heartbeat-timeout', 'soon']);
+    expect(value.status).toBe(2);
+    expect(value.stderr.trim().split('\n')).toHaveLength(1);
+    expect(value.stderr).toMatch(/^error: .*not a duration/);
+  });
+
+  it('rejects a bad value given through the env twin', async () => {
+    const bad = await parseLockstep(['coordinator'], { LOCKSTEP_RECOVERY: 'Sometimes' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^error: .*Sometimes.*/);
   });
 });
 
-describe('lockstep flags and exit codes (bundled, end to end)', () => {
+describe('lockstep flags and exit codes (parsed in-process)', () => {
   // each row: argv, env → exit code and the single `error: …` line (a regex over the whole of stderr)
   it.each([
     ['no verb prints usage', [], {}, 2, /^Usage: lockstep \[options\] \[command\]/],
@@ -114,35 +135,31 @@ describe('lockstep flags and exit codes (bundled, end to end)', () => {
       2,
       /^error: option '--rank <n>' value '-1' from env 'LWS_WORKER_INDEX' is invalid/,
     ],
-  ])('%s', (_name, argv, env, code, stderr) => {
-    const r = runBundle('lockstep', argv as string[], env as NodeJS.ProcessEnv);
+  ])('%s', async (_name, argv, env, code, stderr) => {
+    const r = await parseLockstep(argv as string[], env as NodeJS.ProcessEnv);
     expect(r.status).toBe(code);
     expect(r.stderr).toMatch(stderr as RegExp);
     if ((stderr as RegExp).source.startsWith('^error:')) expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('an invalid LWS alias leaves commands that do not use it alone', () => {
+  it('an invalid LWS alias leaves commands that do not use it alone', async () => {
     const env = { LWS_GROUP_SIZE: 'abc', LWS_WORKER_INDEX: 'x' };
-    const version = runBundle('lockstep', ['--version'], env);
+    const version = await parseLockstep(['--version'], env);
     expect(version.status).toBe(0);
     expect(version.stderr).toBe('');
-    const help = runBundle('lockstep', ['coordinator', '--help'], env);
+    const help = await parseLockstep(['coordinator', '--help'], env);
     expect(help.status).toBe(0);
-    const inject = runBundle(
-      'lockstep',
-      ['inject', '-f', '-'],
-      env,
-      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n',
-    );
+    const inject = await parseLockstep(['inject', '-f', '-'], env);
+    expect(inject.status).toBe(0);
     expect(inject.stderr).not.toMatch(/LWS_/);
   });
 
-  it('documents the exit codes and duration defaults with units in --help', () => {
-    const help = runBundle('lockstep', ['--help']).stdout;
+  it('documents the exit codes and duration defaults with units in --help', async () => {
+    const help = (await parseLockstep(['--help'])).stdout;
     for (const line of ['Exit codes:', '2  usage error', '3  unavailable', '4  run: the group failed']) {
       expect(help).toContain(line);
     }
-    const coordinator = runBundle('lockstep', ['coordinator', '--help']).stdout.replace(/\s+/g, ' ');
+    const coordinator = (await parseLockstep(['coordinator', '--help'])).stdout.replace(/\s+/g, ' ');
     expect(coordinator).toContain('(default: 2s, env: LOCKSTEP_HEARTBEAT_TIMEOUT)');
     expect(coordinator).toContain('(default: 1m, env: LOCKSTEP_BACKOFF_MAX)');
     expect(runBundle('kubectl-lockstep', ['--help']).stdout).toContain('Exit codes:');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { JsonObject } from '../../src/inject/json.js';
 import { type ApiServer, startApiServer } from '../cluster/apiserver/index.js';
-import { REPO_ROOT } from '../support/cli.js';
+import { REPO_ROOT } from '../support/paths.js';
 import { itRecorded } from '../support/recorded.js';
 import { kustomize } from './render.js';
 

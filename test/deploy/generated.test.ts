@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { examplePairs, generate } from '../../deploy/generate.js';
 import { isObject, type Json, type JsonObject } from '../../src/inject/json.js';
-import { REPO_ROOT, runBundle } from '../support/cli.js';
+import { runBundle } from '../support/cli.js';
+import { REPO_ROOT } from '../support/paths.js';
 import { find, kustomize } from './render.js';
 
 describe('generated files in deploy/', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { releaseImage } from '../../deploy/generate.js';
 import { CONDITION_GROUP_READY, LABEL_GROUP } from '../../src/contract/names.js';
 import { isObject, type Json, type JsonObject } from '../../src/inject/json.js';
-import { REPO_ROOT } from '../support/cli.js';
+import { REPO_ROOT } from '../support/paths.js';
 import { find, kustomize } from './render.js';
 
 // the image of this version: the DaemonSet in base/ must move with package.json (as `lockstep inject` does)

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { JsonObject } from '../../src/inject/json.js';
-import { REPO_ROOT } from '../support/cli.js';
+import { REPO_ROOT } from '../support/paths.js';
 
 /** Renders a kustomization with the real `kubectl kustomize` (kubectl 1.32 on PATH) and parses the objects. */
 export function kustomize(dir: string): { text: string; objects: JsonObject[] } {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildInputsHash, INPUTS_HASH_FILE } from '../../scripts/build-inputs.mjs';
-import { ensureBuiltAt } from './build.js';
+import { ensureBuiltAt } from './build-lock.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -104,7 +104,7 @@ describe('ensureBuilt: the build runs only for tests that need dist/, and only w
   it('every test reaches dist/ through bundlePath or ensureBuilt, so none runs a bundle it did not build', () => {
     // test/bench runs after `npm run bench` built dist/; test/release reads dist/release, made by `npm run package`;
     // test/cluster/main.ts only checks for the bundle to print a hint; this file builds trees of its own
-    const exempt = /^test\/(bench\/|release\/|cluster\/main\.ts$|support\/build(\.test)?\.ts$)/;
+    const exempt = /^test\/(bench\/|release\/|cluster\/main\.ts$|support\/build(-lock|\.test)?\.ts$)/;
     const offenders: string[] = [];
     for (const entry of readdirSync(join(REPO_ROOT, 'test'), { withFileTypes: true, recursive: true })) {
       if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;

@@ -3,23 +3,24 @@
  * `ensureBuilt()` compares the hash of the build's inputs (scripts/build-inputs.mjs) with the one the last build
  * recorded in dist/, and rebuilds when they differ. Vitest runs test files in parallel workers: a lock file makes one
  * of them build while the others wait, then find dist/ up to date.
- *
- * Threats: a worker killed while building leaves its lock behind (a lock whose process is gone is taken over); a
- * build that fails leaves no recorded hash, so the next test tries again and reports the build's own error; a build
- * that hangs is given up on after BUILD_TIMEOUT_MS.
+ * The check and the lock, with their threats: ./build-lock.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildInputsHash, INPUTS_HASH_FILE } from '../../scripts/build-inputs.mjs';
+import { BUILD_TIMEOUT_MS, ensureBuiltAt } from './build-lock.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const DIST = join(REPO_ROOT, 'dist');
 
-/** A cold build on a loaded machine takes tens of seconds; minutes means it hangs. */
-const BUILD_TIMEOUT_MS = 5 * 60_000;
-const LOCK_POLL_MS = 100;
-const EMPTY_LOCK_MS = 10_000;
+/**
+ * Under vitest, a test file that imports this module (directly or through a helper that runs bundles) builds before
+ * its first test, in a hook with the build's own time limit: a build inside a test would count against the test's
+ * 30 s on a loaded machine. Files that import nothing of this run no build at all.
+ */
+if (process.env.VITEST) {
+  const { beforeAll } = await import('vitest');
+  beforeAll(() => void ensureBuilt(), BUILD_TIMEOUT_MS);
+}
 
 /**
  * In a vitest worker, a test file that imports this module (directly or through a helper that runs bundles) gets
@@ -51,81 +52,8 @@ export function ensureBuilt(): string {
   return DIST;
 }
 
-/**
- * The check behind `ensureBuilt` for any tree laid out like this repository: `build` runs, holding `<root>/dist/.build.lock`,
- * when the hash recorded in `<root>/dist` differs from the inputs' hash (the build records it itself).
- */
-export function ensureBuiltAt(root: string, build: () => void): void {
-  const dist = join(root, 'dist');
-  if (recordedHash(dist) === buildInputsHash(root)) return;
-  mkdirSync(dist, { recursive: true });
-  withLock(join(dist, '.build.lock'), () => {
-    // whoever held the lock before may have built these very sources
-    if (recordedHash(dist) !== buildInputsHash(root)) build();
-  });
-}
-
 /** The path of a bundle in dist/, built first when needed: what tests that run or read a bundle use. */
 export function bundlePath(name: 'lockstep' | 'kubectl-lockstep' | 'kubectl_complete-lockstep'): string {
   const dist = ensureBuilt();
   return name === 'lockstep' ? join(dist, 'lockstep.mjs') : join(dist, 'plugin', `${name}.mjs`);
-}
-
-function recordedHash(dist: string): string | undefined {
-  try {
-    return readFileSync(join(dist, INPUTS_HASH_FILE), 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `work` holding the lock file (created exclusively, holding our pid), waiting for another holder first. */
-function withLock(lock: string, work: () => void): void {
-  const deadline = Date.now() + BUILD_TIMEOUT_MS;
-  for (;;) {
-    let fd: number | undefined;
-    try {
-      fd = openSync(lock, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (fd !== undefined) {
-      try {
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        work();
-      } finally {
-        rmSync(lock, { force: true });
-      }
-      return;
-    }
-    if (holderGone(lock)) {
-      rmSync(lock, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`dist/ is still being built by another process after 5 minutes`);
-    // a synchronous wait: the callers are synchronous test helpers, and nothing else of this worker runs meanwhile
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_POLL_MS);
-  }
-}
-
-/**
- * The lock's process is gone (killed mid-build). A lock still empty is being written, unless it stayed empty for
- * longer than writing a pid takes (its process died in between).
- */
-function holderGone(lock: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(lock, 'utf8'));
-    if (pid === 0) return Date.now() - statSync(lock).mtimeMs > EMPTY_LOCK_MS;
-  } catch {
-    return false;
-  }
-  if (!Number.isInteger(pid) || pid < 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }

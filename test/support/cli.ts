@@ -1,8 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { bundlePath } from './build.js';
-
-export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 export interface CliResult {
   status: number | null;

@@ -1,55 +1,17 @@
 import { hostname } from 'node:os';
 import { Agent } from '../../../agent/agent.js';
-import type { DeviceType } from '../../../agent/discovery/device-types.js';
 import { findDriverTools } from '../../../agent/discovery/driver-root.js';
-import type { NicExclusion } from '../../../agent/discovery/nic-exclude.js';
 import { parseHttpAddress } from '../../../agent/metrics/server.js';
-import { SlicePublisher, type TaintMode } from '../../../agent/slices/publisher.js';
+import { SlicePublisher } from '../../../agent/slices/publisher.js';
 import { isDnsLabel, isDnsSubdomain } from '../../../agent/slices/validate.js';
 import { CliError, usageError } from '../../cli/errors.js';
 import { errorMessage } from '../../errors.js';
 import { KubeClient } from '../../kube/client.js';
 import { loadClusterAccess } from '../../kube/in-cluster.js';
-import type { DeviceTaintEffect } from '../../kube/types.js';
-import { createLogger, type Logger, type LogLevel } from '../../log.js';
+import { createLogger, type Logger } from '../../log.js';
 import { nextTermination } from '../../signals.js';
-
-/** The parsed flags of `lockstep agent` (commander's camelCase names). */
-export interface AgentFlags {
-  nodeName?: string;
-  driverName: string;
-  kubeconfig?: string;
-  context?: string;
-  sysfsRoot: string;
-  devRoot: string;
-  nvidiaSmi: string;
-  driverRoot: string;
-  nvidiaSmiTimeout: number;
-  rescanInterval: number;
-  deviceTypes: DeviceType[];
-  nicExclude?: NicExclusion[];
-  udevDir: string;
-  taintEffect: DeviceTaintEffect;
-  deviceTaints: TaintMode;
-  uninstall: boolean;
-  logLevel: LogLevel;
-  // device health (agent/health) and the HTTP endpoint (agent/metrics)
-  kmsg: string;
-  stateDir: string;
-  healthInterval: number;
-  linkStableTime: number;
-  httpAddress: string;
-  xidIgnore?: number[];
-  // the kubelet DRA plugin (agent/kubelet)
-  pluginRegistryDir: string;
-  pluginDir: string;
-  cdiDir: string;
-  procRoot: string;
-  podUid?: string;
-  // the per-node Lease (src/kube/lease.ts)
-  leaseNamespace: string;
-  leaseDuration: number;
-}
+import { NVIDIA_SMI } from '../shared-flags.js';
+import type { AgentFlags } from './index.js';
 
 export interface RunAgentDeps {
   log?: Logger;
@@ -91,7 +53,7 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
     }
     const tools = await findDriverTools(flags.driverRoot);
     // an explicit --nvidia-smi wins over the one under the driver root (the library path still comes from the root)
-    const explicitSmi = flags.nvidiaSmi !== 'nvidia-smi';
+    const explicitSmi = flags.nvidiaSmi !== NVIDIA_SMI;
     const agent = new Agent({
       nodeName: flags.nodeName,
       driverName: flags.driverName,

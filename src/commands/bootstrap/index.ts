@@ -1,32 +1,47 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { flag, logLevelFlag } from '../../cli/options.js';
-import { addJoinFlags } from '../join-flags.js';
+import { addFlags, defineFlags, type FlagValues, logLevelFlag, parsedFlag } from '../../cli/define-flags.js';
+import type { CommandRun } from '../../cli/run-program.js';
+import { joinFlags } from '../join-flags.js';
 
-export function bootstrapCommand(env: NodeJS.ProcessEnv = process.env): Command {
+const bootstrapFlags = defineFlags({
+  ...joinFlags,
+  installLauncher: parsedFlag({
+    flags: '--install-launcher [bool]',
+    description:
+      'install node + lockstep under <env-file dir>/bin so engine images without them can run `…/bin/lockstep run`',
+    default: true,
+    parse: parseBool,
+  }),
+  logLevel: logLevelFlag(),
+});
+
+/** The parsed flags of `lockstep bootstrap`. */
+type BootstrapFlags = FlagValues<typeof bootstrapFlags>;
+
+/**
+ * What `lockstep bootstrap` does with its flags: join and write the environment, unless a test passes its own.
+ * `rankFromCli`: --rank was given on the command line (it then beats the pod's own index).
+ */
+export type BootstrapRun = CommandRun<{ flags: BootstrapFlags; rankFromCli: boolean }>;
+
+const runBootstrapProcess: BootstrapRun = async ({ flags, rankFromCli }, env) => {
+  // loaded on use: bootstrap's start-up path stays free of the other commands' modules
+  const [{ runBootstrap }, { createLogger }] = await Promise.all([import('./run.js'), import('../../log.js')]);
+  const log = createLogger({ level: flags.logLevel, to: 'stdout', component: 'bootstrap' });
+  // failures are thrown as CliError with their exit code (3 timeout, 4 refused)
+  await runBootstrap(flags, rankFromCli, env, log);
+};
+
+export function bootstrapCommand(
+  env: NodeJS.ProcessEnv = process.env,
+  run: BootstrapRun = runBootstrapProcess,
+): Command {
   const command = new Command('bootstrap').description(
     'init container: join the group, wait for every member, write the group environment file',
   );
-  return addJoinFlags(command, env)
-    .addOption(
-      flag(
-        {
-          flags: '--install-launcher [bool]',
-          description:
-            'install node + lockstep under <env-file dir>/bin so engine images without them can run `…/bin/lockstep run`',
-          default: true,
-          parse: parseBool,
-        },
-        env,
-      ),
-    )
-    .addOption(logLevelFlag(env))
-    .action(async (opts, cmd: Command) => {
-      // loaded on use: bootstrap's start-up path stays free of the other commands' modules
-      const [{ runBootstrap }, { createLogger }] = await Promise.all([import('./run.js'), import('../../log.js')]);
-      const log = createLogger({ level: opts.logLevel, to: 'stdout', component: 'bootstrap' });
-      // failures are thrown as CliError with their exit code (3 timeout, 4 refused)
-      await runBootstrap(opts, cmd.getOptionValueSource('rank') === 'cli', env, log);
-    });
+  return addFlags(command, bootstrapFlags, env).action((flags: BootstrapFlags, cmd: Command) =>
+    run({ flags, rankFromCli: cmd.getOptionValueSource('rank') === 'cli' }, env),
+  );
 }
 
 function parseBool(value: string): boolean {

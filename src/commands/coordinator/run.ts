@@ -7,7 +7,6 @@ import { Coordinator } from '../../../leader/coordinator/coordinator.js';
 import type { KubeStatusSink } from '../../../leader/coordinator/kube-sink.js';
 import type { KubeGroupPodActions } from '../../../leader/coordinator/pod-actions.js';
 import type { PodWatch } from '../../../leader/coordinator/pod-watch.js';
-import type { RecoveryPolicyName } from '../../../leader/coordinator/recovery.js';
 import type { Authenticator } from '../../../leader/coordinator/server.js';
 import {
   epochFromWorkload,
@@ -25,33 +24,10 @@ import { PODS, resourcePath } from '../../kube/resources.js';
 import type { Pod } from '../../kube/types.js';
 import type { Logger } from '../../log.js';
 import { nextTermination, onTermination } from '../../signals.js';
-
-export interface CoordinatorCliOptions {
-  group?: string;
-  groupSize?: number;
-  namespace?: string;
-  podName?: string;
-  listen: string;
-  /** --metrics-address: where GET /metrics serves the group's goodput (off when absent) */
-  metricsAddress?: string;
-  kubeconfig?: string;
-  heartbeatTimeout: number;
-  masterPort: number;
-  onlyRank?: number;
-  recovery?: RecoveryPolicyName;
-  restartBudget?: number;
-  restartWindow?: number;
-  backoffInitial?: number;
-  backoffMax?: number;
-  tokenAudience?: string;
-  /** token-review (default, with an API) | none */
-  authenticate?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-}
+import type { CoordinatorFlags } from './index.js';
 
 /** `--tls-cert` + `--tls-key` → TLS credentials; neither → plaintext (undefined); one alone or unreadable → usage error. */
-function serverTls(opts: Pick<CoordinatorCliOptions, 'tlsCert' | 'tlsKey'>): ServerCredentials | undefined {
+function serverTls(opts: Pick<CoordinatorFlags, 'tlsCert' | 'tlsKey'>): ServerCredentials | undefined {
   if (!opts.tlsCert && !opts.tlsKey) return undefined;
   if (!opts.tlsCert || !opts.tlsKey) {
     throw usageError(
@@ -94,11 +70,7 @@ async function idle(log: Logger, reason: string): Promise<number> {
   return 0;
 }
 
-export async function runCoordinator(
-  opts: CoordinatorCliOptions,
-  env: NodeJS.ProcessEnv,
-  log: Logger,
-): Promise<number> {
+export async function runCoordinator(opts: CoordinatorFlags, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
   if (opts.onlyRank !== undefined) {
     const rank = ownRank(env, opts.podName);
     if (rank === undefined) {
@@ -184,14 +156,13 @@ export async function runCoordinator(
           log,
         })
       : undefined;
-  const authMode = opts.authenticate ?? 'token-review';
   const authenticate: Authenticator | undefined =
-    kube && api && authMode === 'token-review'
+    kube && api && opts.authenticate === 'token-review'
       ? api.tokenReviewAuthenticator({
           client: kube,
           namespace,
           group,
-          audience: opts.tokenAudience ?? 'lockstep',
+          audience: opts.tokenAudience,
           cachedPod: (name): Pod | undefined => podWatch?.pod(name),
         })
       : undefined;
@@ -212,11 +183,11 @@ export async function runCoordinator(
     authenticate,
     recovery: {
       heartbeatTimeoutMs: opts.heartbeatTimeout,
-      policy: opts.recovery ?? 'InPlace',
-      budget: opts.restartBudget ?? 5,
-      windowMs: opts.restartWindow ?? 600_000,
-      backoffInitialMs: opts.backoffInitial ?? 1000,
-      backoffMaxMs: Math.max(opts.backoffMax ?? 60_000, opts.backoffInitial ?? 1000),
+      policy: opts.recovery,
+      budget: opts.restartBudget,
+      windowMs: opts.restartWindow,
+      backoffInitialMs: opts.backoffInitial,
+      backoffMaxMs: Math.max(opts.backoffMax, opts.backoffInitial),
       actions:
         kube && api
           ? new api.KubeGroupPodActions(kube, namespace, opts.podName, group, store, (message, fields) =>

@@ -1,30 +1,21 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { byteSizeParser, flag, formatByteSize, logLevelFlag, parseNonEmpty } from '../../cli/options.js';
+import {
+  addFlags,
+  choiceFlag,
+  customFlag,
+  defineFlags,
+  type FlagValues,
+  logLevelFlag,
+  parsedFlag,
+  switchFlag,
+  textFlag,
+} from '../../cli/define-flags.js';
+import { byteSizeParser, formatByteSize, parseNonEmpty } from '../../cli/options.js';
+import type { CommandRun } from '../../cli/run-program.js';
 import { GANG_API_VERSIONS } from '../../inject/gang.js';
+import { IMAGE } from '../../version.js';
 import { ENGINES } from '../run/index.js';
 import { kubeconfigFlag } from '../shared-flags.js';
-
-export interface InjectFlags {
-  filename?: string;
-  image?: string;
-  engine?: (typeof ENGINES)[number];
-  /** `[TARGET=]COMMAND`, repeatable */
-  command?: string[];
-  topologyKey?: string;
-  keepRestartPolicy: boolean;
-  passThrough: boolean;
-  explain: boolean;
-  tlsSecret?: string;
-  /** bytes */
-  maxInputSize: number;
-  /** true: --gang, false: --no-gang, undefined: gang where the cluster serves PodGroups (discovery) */
-  gang?: boolean;
-  /** scheduling.k8s.io version to write without asking the cluster */
-  gangApiVersion?: string;
-  /** `true` when given without a value */
-  gpuClaims?: 'gpus' | 'nic' | true;
-  kubeconfig?: string;
-}
 
 /** Far above any real manifest; a bigger input is a mistake (or an attack) that would only cost memory and time. */
 const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
@@ -54,125 +45,87 @@ function parseLabelKey(value: string): string {
   return value;
 }
 
-export function injectCommand(env: NodeJS.ProcessEnv = process.env): Command {
-  return new Command('inject')
-    .description('rewrite LeaderWorkerSet / StatefulSet / JobSet / indexed Job manifests to run under lockstep')
-    .addOption(flag({ flags: '-f, --filename <file>', description: 'manifest file, or - for stdin' }, env))
-    .addOption(
-      flag(
-        { flags: '--image <ref>', description: 'lockstep image (default: this version’s image)', parse: parseNonEmpty },
-        env,
-      ),
-    )
-    .addOption(
-      flag({ flags: '--engine <name>', description: 'engine, when it cannot be detected', choices: ENGINES }, env),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--command <[target=]cmd>',
-          description:
-            'command to wrap in a main container that has none; target: a template (leader, worker, a replicated job, the workload) or container; repeatable',
-          parse: (value: string, previous: unknown) => [
-            ...(Array.isArray(previous) ? (previous as string[]) : []),
-            parseNonEmpty(value),
-          ],
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--topology-key <label>',
-          description:
-            "keep each group's pods within one domain of this node label (a network block, a rack), by required pod affinity",
-          parse: parseLabelKey,
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--max-input-size <size>',
-          description: 'refuse larger input (bytes, or with Ki, Mi, Gi)',
-          default: formatByteSize(DEFAULT_MAX_INPUT_BYTES),
-          parse: byteSizeParser(1, MAX_INPUT_BYTES_LIMIT),
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--keep-restart-policy',
-          description: 'leave a LeaderWorkerSet’s restartPolicy alone',
-          default: false,
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--pass-through',
-          description: 'leave objects that run pods but are no kind inject handles unchanged, instead of refusing',
-          default: false,
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--tls-secret <name>',
-          description:
-            'serve the coordinator with TLS from this kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt); members verify it',
-          parse: parseSecretName,
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--gang',
-          description:
-            'give each StatefulSet, indexed Job and one-replica LeaderWorkerSet group a PodGroup with gang minCount = group size, so it is scheduled whole or not at all (default: when the cluster serves scheduling.k8s.io PodGroups, asked through --kubeconfig)',
-        },
-        env,
-      ),
-    )
-    .addOption(
-      flag(
-        {
-          flags: '--gpu-claims [with]',
-          description:
-            'turn nvidia.com/gpu: N limits into a ResourceClaimTemplate of N lockstep GPUs (DRA allocation and topology); --gpu-claims=nic gives each GPU a NIC on its PCIe root',
-          choices: ['gpus', 'nic'],
-        },
-        env,
-      ),
-    )
-    .addOption(flag({ flags: '--no-gang', description: 'no PodGroups, whatever the cluster serves' }, env))
-    .addOption(
-      flag(
-        {
-          flags: '--gang-api-version <version>',
-          description:
-            'write gangs for this scheduling.k8s.io version without asking the cluster: v1alpha1 (Kubernetes 1.35: Workload + spec.workloadRef), v1alpha2 (1.36), v1beta1 (1.37)',
-          choices: GANG_API_VERSIONS,
-        },
-        env,
-      ),
-    )
-    .addOption(kubeconfigFlag(env))
-    .addOption(flag({ flags: '--explain', description: 'print every change made, on stderr', default: false }, env))
-    .addOption(logLevelFlag(env, 'warn'))
-    .action(async (flags: InjectFlags) => {
-      // loaded on use, like every command: the other roles' start-up never parses the YAML machinery
-      const { runInject } = await import('./run.js');
-      await runInject(flags);
-    });
+const injectFlags = defineFlags({
+  filename: textFlag({ flags: '-f, --filename <file>', description: 'manifest file, or - for stdin' }),
+  image: textFlag({ flags: '--image <ref>', description: 'lockstep image', default: IMAGE, nonEmpty: true }),
+  engine: choiceFlag({ flags: '--engine <name>', description: 'engine, when it cannot be detected', choices: ENGINES }),
+  /** `[TARGET=]COMMAND`, repeatable */
+  command: parsedFlag<string[]>({
+    flags: '--command <[target=]cmd>',
+    description:
+      'command to wrap in a main container that has none; target: a template (leader, worker, a replicated job, the workload) or container; repeatable',
+    parse: (value, previous) => [...(previous ?? []), parseNonEmpty(value)],
+  }),
+  topologyKey: parsedFlag({
+    flags: '--topology-key <label>',
+    description:
+      "keep each group's pods within one domain of this node label (a network block, a rack), by required pod affinity",
+    parse: parseLabelKey,
+  }),
+  /** bytes */
+  maxInputSize: parsedFlag({
+    flags: '--max-input-size <size>',
+    description: 'refuse larger input (bytes, or with Ki, Mi, Gi)',
+    default: formatByteSize(DEFAULT_MAX_INPUT_BYTES),
+    parse: byteSizeParser(1, MAX_INPUT_BYTES_LIMIT),
+  }),
+  keepRestartPolicy: switchFlag({
+    flags: '--keep-restart-policy',
+    description: 'leave a LeaderWorkerSet’s restartPolicy alone',
+    default: false,
+  }),
+  passThrough: switchFlag({
+    flags: '--pass-through',
+    description: 'leave objects that run pods but are no kind inject handles unchanged, instead of refusing',
+    default: false,
+  }),
+  tlsSecret: parsedFlag({
+    flags: '--tls-secret <name>',
+    description:
+      'serve the coordinator with TLS from this kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt); members verify it',
+    parse: parseSecretName,
+  }),
+  /** true: --gang, false: --no-gang, undefined: gang where the cluster serves PodGroups (discovery) */
+  gang: switchFlag({
+    flags: '--gang',
+    description:
+      'give each StatefulSet, indexed Job and one-replica LeaderWorkerSet group a PodGroup with gang minCount = group size, so it is scheduled whole or not at all (default: when the cluster serves scheduling.k8s.io PodGroups, asked through --kubeconfig)',
+    negation: 'no PodGroups, whatever the cluster serves',
+  }),
+  /** `true` when given without a value */
+  gpuClaims: customFlag<'gpus' | 'nic' | true | undefined>({
+    flags: '--gpu-claims [with]',
+    description:
+      'turn nvidia.com/gpu: N limits into a ResourceClaimTemplate of N lockstep GPUs (DRA allocation and topology); --gpu-claims=nic gives each GPU a NIC on its PCIe root',
+    choices: ['gpus', 'nic'],
+  }),
+  /** scheduling.k8s.io version to write without asking the cluster */
+  gangApiVersion: choiceFlag({
+    flags: '--gang-api-version <version>',
+    description:
+      'write gangs for this scheduling.k8s.io version without asking the cluster: v1alpha1 (Kubernetes 1.35: Workload + spec.workloadRef), v1alpha2 (1.36), v1beta1 (1.37)',
+    choices: GANG_API_VERSIONS,
+  }),
+  kubeconfig: kubeconfigFlag,
+  explain: switchFlag({ flags: '--explain', description: 'print every change made, on stderr', default: false }),
+  logLevel: logLevelFlag('warn'),
+});
+
+/** The parsed flags of `lockstep inject`. */
+export type InjectFlags = FlagValues<typeof injectFlags>;
+
+/** What `lockstep inject` does with its flags: rewrite the manifest, unless a test passes its own. */
+export type InjectRun = CommandRun<{ flags: InjectFlags }>;
+
+const injectManifest: InjectRun = async ({ flags }) => {
+  // loaded on use, like every command: the other roles' start-up never parses the YAML machinery
+  const { runInject } = await import('./run.js');
+  await runInject(flags);
+};
+
+export function injectCommand(env: NodeJS.ProcessEnv = process.env, run: InjectRun = injectManifest): Command {
+  const command = new Command('inject').description(
+    'rewrite LeaderWorkerSet / StatefulSet / JobSet / indexed Job manifests to run under lockstep',
+  );
+  return addFlags(command, injectFlags, env).action((flags: InjectFlags) => run({ flags }, env));
 }

@@ -15,7 +15,6 @@ import { splitWords } from '../../inject/engine.js';
 import { type GangPlan, SCHEDULING_GROUP } from '../../inject/gang.js';
 import { type CommandChoice, InjectError, type InjectOptions } from '../../inject/options.js';
 import { injectText } from '../../inject/text.js';
-import { IMAGE } from '../../version.js';
 import { discoverGangPlan } from './gang-discovery.js';
 import type { InjectFlags } from './index.js';
 
@@ -27,7 +26,7 @@ export async function runInject(flags: InjectFlags): Promise<void> {
   const text = await readInput(flags.filename, flags.maxInputSize);
   const commands = (flags.command ?? []).map(commandChoice);
   const options: InjectOptions = {
-    image: flags.image ?? IMAGE,
+    image: flags.image,
     engine: flags.engine,
     commands,
     topologyKey: flags.topologyKey,

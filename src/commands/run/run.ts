@@ -14,19 +14,12 @@ import { type EnvFile, readEnvFile } from '../../../leader/member/env-file.js';
 import {
   checkEnvFile,
   JoinFlagError,
-  type JoinFlags,
   type JoinPlan,
   type PodFacts,
   readTlsCa,
 } from '../../../leader/member/join-options.js';
 import { expandArgs } from '../../../leader/run/expand.js';
-import {
-  defaultHealthProbe,
-  HEALTH_DEFAULTS,
-  HealthCheckError,
-  type HealthSpec,
-  parseHealthCheck,
-} from '../../../leader/run/health.js';
+import { defaultHealthProbe, HealthCheckError, type HealthSpec, parseHealthCheck } from '../../../leader/run/health.js';
 import { type ProbeChecks, ProbeEndpoint, parseEngineCheck } from '../../../leader/run/probe-proxy.js';
 import { EngineSupervisor, type MemberConnection, splitAddress } from '../../../leader/run/supervisor.js';
 import { defaultWarmImports, WarmPool, warmPlan } from '../../../leader/run/warm.js';
@@ -36,37 +29,13 @@ import { DomainError, errorMessage } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
 import type { Logger } from '../../log.js';
 import { joinAndWrite, plan } from '../bootstrap/run.js';
-
-export interface RunOptions extends JoinFlags {
-  engine: string;
-  shell: boolean;
-  gracePeriod: number;
-  /** --health: auto (the engine's default) | none | a check (health.ts) */
-  health?: string;
-  healthPeriod?: number;
-  healthFailures?: number;
-  healthStartGrace?: number;
-  healthTimeout?: number;
-  /** false with --no-warm: every engine starts cold (default: Python engines start in a standby prepared ahead) */
-  warm?: boolean;
-  /** --cold: the same as --no-warm */
-  cold?: boolean;
-  /** --warm-import: modules the standby imports (default per engine) */
-  warmImport?: string;
-  /** --probe-port: serve the kubelet's liveness/startup probes (probe-proxy.ts) */
-  probePort?: number;
-  /** --liveness-probe / --startup-probe: the engine's own probes (JSON), proxied once it runs */
-  livenessProbe?: string;
-  startupProbe?: string;
-  /** --probe-start-grace: failures after an engine start answered as alive */
-  probeStartGrace?: number;
-}
+import type { RunFlags } from './index.js';
 
 /**
  * The probe endpoint of --probe-port, or undefined without it. Carried probes without a port to serve them are a
  * usage error (nothing would check them); a carried probe that cannot be checked is refused before anything starts.
  */
-function probeEndpoint(options: RunOptions, processEnv: NodeJS.ProcessEnv, log: Logger): ProbeEndpoint | undefined {
+function probeEndpoint(options: RunFlags, processEnv: NodeJS.ProcessEnv, log: Logger): ProbeEndpoint | undefined {
   if (options.probePort === undefined) {
     if (options.livenessProbe !== undefined || options.startupProbe !== undefined)
       throw usageError('--liveness-probe and --startup-probe need --probe-port, where the kubelet probes run');
@@ -79,7 +48,7 @@ function probeEndpoint(options: RunOptions, processEnv: NodeJS.ProcessEnv, log: 
         options.livenessProbe === undefined ? undefined : parseEngineCheck(options.livenessProbe, '--liveness-probe'),
       startup:
         options.startupProbe === undefined ? undefined : parseEngineCheck(options.startupProbe, '--startup-probe'),
-      startGraceMs: options.probeStartGrace ?? 0,
+      startGraceMs: options.probeStartGrace,
     };
   } catch (err) {
     if (err instanceof DomainError) throw usageError(err.message);
@@ -107,7 +76,7 @@ async function warmScript(envFile: string): Promise<string> {
 /** The warm standby for this command, or undefined when it starts cold (not Python, --shell, --no-warm, --cold). */
 async function warmPool(
   argv: readonly string[],
-  options: RunOptions,
+  options: RunFlags,
   processEnv: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<WarmPool | undefined> {
@@ -134,30 +103,30 @@ async function warmPool(
 
 /** The health checks of an engine: the flags over the engine's defaults (health.ts). Bad flags are usage errors. */
 function healthSpec(
-  options: Pick<RunOptions, 'health' | 'healthPeriod' | 'healthFailures' | 'healthStartGrace' | 'healthTimeout'>,
+  options: Pick<RunFlags, 'health' | 'healthPeriod' | 'healthFailures' | 'healthStartGrace' | 'healthTimeout'>,
   engine: string,
   argv: readonly string[],
   rank: number,
 ): HealthSpec {
   let parsed: ReturnType<typeof parseHealthCheck>;
   try {
-    parsed = parseHealthCheck(options.health ?? 'auto');
+    parsed = parseHealthCheck(options.health);
   } catch (err) {
     if (err instanceof HealthCheckError) throw usageError(err.message);
     throw err;
   }
-  const failures = options.healthFailures ?? HEALTH_DEFAULTS.failureThreshold;
+  const failures = options.healthFailures;
   if (!Number.isInteger(failures) || failures < 1) {
     throw usageError(`--health-failures must be a positive integer, got ${failures}`);
   }
-  const periodMs = options.healthPeriod ?? HEALTH_DEFAULTS.periodMs;
+  const periodMs = options.healthPeriod;
   if (periodMs <= 0) throw usageError('--health-period must be positive');
   return {
     probe: parsed === 'auto' ? defaultHealthProbe(engine, argv, rank) : parsed,
     periodMs,
     failureThreshold: failures,
-    startGraceMs: options.healthStartGrace ?? HEALTH_DEFAULTS.startGraceMs,
-    timeoutMs: Math.max(1, Math.min(options.healthTimeout ?? HEALTH_DEFAULTS.timeoutMs, periodMs)),
+    startGraceMs: options.healthStartGrace,
+    timeoutMs: Math.max(1, Math.min(options.healthTimeout, periodMs)),
   };
 }
 
@@ -205,7 +174,7 @@ function overrideReporter(log: Logger): (overrides: readonly EnvOverride[]) => v
 
 export async function runRun(
   argv: readonly string[],
-  options: RunOptions,
+  options: RunFlags,
   rankFromCli: boolean,
   processEnv: NodeJS.ProcessEnv,
   log: Logger,

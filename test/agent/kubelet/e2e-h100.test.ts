@@ -12,7 +12,7 @@ import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/inde
 import { SchedulerLite } from '../../cluster/scheduler/index.js';
 import { KUBERNETES_VERSIONS, versionProfile } from '../../cluster/versions.js';
 import { bundlePath } from '../../support/build.js';
-import { REPO_ROOT } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 
 /**
  * The kubelet plugin end to end, on each emulated Kubernetes release (1.35, 1.36, 1.37: the CI matrix): the bundled

@@ -15,7 +15,7 @@ import type { ResourceSlice } from '../../../src/kube/types.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
 import { buildSimulatedNode } from '../../cluster/nodes/index.js';
 import { waitFor } from '../../kube/wait.js';
-import { REPO_ROOT } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 import { h100Inventory } from './h100-inventory.js';
 
 const DRIVER = 'lockstep.dev';

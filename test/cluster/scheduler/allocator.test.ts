@@ -5,7 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { buildDevices, buildSlices } from '../../../agent/slices/builder.js';
 import type { DeviceClass, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../../../src/kube/types.js';
 import { h100Inventory } from '../../agent/slices/h100-inventory.js';
-import { REPO_ROOT } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 import { allocateOnNode, collectPools, deviceKey, devicesInUse } from './allocator.js';
 import { compileSelector } from './cel.js';
 

@@ -5,7 +5,7 @@ import { KubeClient } from '../../../src/kube/client.js';
 import { loadKubeConfig } from '../../../src/kube/config.js';
 import type { Pod, ResourceClaim } from '../../../src/kube/types.js';
 import { waitFor } from '../../kube/wait.js';
-import { REPO_ROOT } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 import { type ApiServer, startApiServer, type WorkloadApiVersion } from '../apiserver/index.js';
 import { gangDecision } from './gang.js';
 import { SchedulerLite } from './scheduler.js';

@@ -10,7 +10,7 @@ import { KubeClient } from '../../../src/kube/client.js';
 import { loadKubeConfig } from '../../../src/kube/config.js';
 import type { Pod, ResourceClaim, ResourceSlice } from '../../../src/kube/types.js';
 import { waitFor } from '../../kube/wait.js';
-import { REPO_ROOT } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 import { type ApiServer, startApiServer } from '../apiserver/index.js';
 import { buildSimulatedNode } from '../nodes/index.js';
 import { POD_CLAIM_NAME_ANNOTATION, SchedulerLite } from './scheduler.js';

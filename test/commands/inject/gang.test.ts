@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type ApiServer, startApiServer, type WorkloadApiVersion } from '../../cluster/apiserver/index.js';
 import { bundlePath } from '../../support/build.js';
-import { REPO_ROOT } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 
 const STS = join(REPO_ROOT, 'test', 'inject', 'fixtures', 'statefulset-torchrun.yaml');
 const servers = new Map<string, ApiServer>();

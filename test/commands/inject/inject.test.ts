@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { releaseImage } from '../../../deploy/generate.js';
-import { REPO_ROOT, runBundle } from '../../support/cli.js';
+import { runBundle } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'inject', 'fixtures');
 const fixture = (name: string) => join(FIXTURES, name);

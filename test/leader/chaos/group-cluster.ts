@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type GroupStatus, parseGroupStatus } from '../../../src/contract/group-status.js';
 import { ANNOTATION_GROUP_STATUS, LABEL_GROUP } from '../../../src/contract/names.js';
 import type { ApiServer } from '../../cluster/apiserver/index.js';
-import { REPO_ROOT } from '../../support/cli.js';
+import { REPO_ROOT } from '../../support/paths.js';
 
 const SERVICE_ACCOUNT = 'llm';
 
