@@ -20,7 +20,8 @@ import { EVENTS, PODS, resourcePath } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
 import { markedProcesses } from '../cluster/pods/runner.js';
-import { baseManifest, REPO_ROOT } from './manifests.js';
+import { bundlePath } from '../support/build.js';
+import { baseManifest } from './manifests.js';
 import { until } from './story.js';
 
 const run = promisify(execFile);
@@ -109,7 +110,7 @@ function plain(): string {
 function workload(): string {
   const injected = spawnSync(
     process.execPath,
-    [join(REPO_ROOT, 'dist/lockstep.mjs'), 'inject', '-f', '-', '--engine', 'none', '--explain'],
+    [bundlePath('lockstep'), 'inject', '-f', '-', '--engine', 'none', '--explain'],
     { input: plain(), encoding: 'utf8' },
   );
   if (injected.status !== 0) throw new Error(`lockstep inject failed: ${injected.stderr}`);

@@ -13,16 +13,6 @@ const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const DIST = join(REPO_ROOT, 'dist');
 
 /**
- * Under vitest, a test file that imports this module (directly or through a helper that runs bundles) builds before
- * its first test, in a hook with the build's own time limit: a build inside a test would count against the test's
- * 30 s on a loaded machine. Files that import nothing of this run no build at all.
- */
-if (process.env.VITEST) {
-  const { beforeAll } = await import('vitest');
-  beforeAll(() => void ensureBuilt(), BUILD_TIMEOUT_MS);
-}
-
-/**
  * In a vitest worker, a test file that imports this module (directly or through a helper that runs bundles) gets
  * dist/ built before its first test: a build inside a test would count against that test's timeout, and a cold build
  * on a fresh clone takes longer than one. Elsewhere (`npm run cluster`, the bench) `ensureBuilt` runs on first use.
