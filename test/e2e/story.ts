@@ -4,6 +4,7 @@
  * example (with a torch.distributed job standing in for vLLM), an XID on a member's GPU, and what follows. Each method
  * is one step that waits for what it expects (polling with a deadline) and throws with what it saw otherwise.
  */
+
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import type { Pod, ResourceClaim, ResourceSlice } from '../../src/kube/types.js'
 import { AgentProcess } from '../cluster/agents.js';
 import type { Workloads } from '../cluster/controllers/workloads.js';
 import { startTestCluster, type TestCluster } from '../cluster/index.js';
+import type { KubernetesVersion } from '../cluster/versions.js';
 import { bundlePath } from '../support/build.js';
 import { freePort } from '../support/ports.js';
 import { baseManifest, ENGINE_CONTAINER, GROUP, NAMESPACE, workloadManifest } from './manifests.js';
@@ -84,12 +86,17 @@ export class Story {
   }
 
   /** The cluster (API server with device taints and graceful pod deletion, two h100-hgx nodes) and deploy/base. */
-  static async start(dir: string, options: { podLogLevel?: string } = {}): Promise<Story> {
+  /**
+   * `version`: emulate that Kubernetes release in the API server and every kubelet (test/cluster/versions.ts), with its
+   * own gate defaults; without it, the legacy server with device taints switched on.
+   */
+  static async start(dir: string, options: { podLogLevel?: string; version?: KubernetesVersion } = {}): Promise<Story> {
     const cluster = await startTestCluster({
+      ...(options.version ? { version: options.version } : {}),
       apiServer: {
         tls: true,
         podGracefulDeletion: true,
-        featureGates: { DRADeviceTaints: true },
+        ...(options.version ? {} : { featureGates: { DRADeviceTaints: true } }),
         namespaces: [NAMESPACE],
       },
       workloads: {
