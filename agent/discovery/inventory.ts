@@ -83,6 +83,10 @@ export interface GpuDevice {
   migDevices: MigDevice[];
   /** fabric clique as `<clusterUuid>.<cliqueId>` where the fabric reports one */
   nvlinkClique?: string;
+  /** the NVLink domain of its peers (the clique, or `nvswitch` for a node's NVSwitch fabric) */
+  nvlinkDomain?: string;
+  /** active NVLinks (`nvidia-smi nvlink -s`), where the GPU has NVLink peers */
+  nvlinkLinks?: number;
   /** device names of NVLink peers, where nvidia-smi reports them */
   nvlinkPeers: string[];
   /**

@@ -547,6 +547,28 @@ export function parseNvidiaSmiList(text: string): Map<string, NvidiaSmiListedMig
   return byGpu;
 }
 
+const STATUS_LINK = /^\s+Link\s+(\d{1,3}):\s+(\S.*)$/;
+
+/**
+ * `nvidia-smi nvlink -s` (pure): the number of active NVLinks per GPU UUID. An active link shows its speed
+ * (`Link 0: 26.562 GB/s`), an idle one `<inactive>`; other lines are skipped. A link number seen twice counts once.
+ */
+export function parseNvlinkStatus(text: string): Map<string, number> {
+  const active = new Map<string, Set<number>>();
+  let current: Set<number> | undefined;
+  for (const line of text.split('\n')) {
+    const gpu = LIST_GPU.exec(line);
+    if (gpu) {
+      current = new Set();
+      active.set(gpu[1]!, current);
+      continue;
+    }
+    const link = STATUS_LINK.exec(line);
+    if (link && current && /^\d+(\.\d+)?\s*GB\/s\s*$/.test(link[2]!)) current.add(Number(link[1]));
+  }
+  return new Map([...active].map(([uuid, links]) => [uuid, links.size]));
+}
+
 export type NvidiaSmiRun =
   | { ok: true; xml: string }
   /** the binary is not there: a node without the NVIDIA driver (not a problem unless NVIDIA GPUs are on the bus) */

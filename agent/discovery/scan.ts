@@ -28,6 +28,7 @@ import {
   type NvidiaSmiRun,
   parseNvidiaSmiList,
   parseNvidiaSmiXml,
+  parseNvlinkStatus,
   runNvidiaSmi,
   runNvidiaSmiWith,
 } from './nvidia-smi.js';
@@ -136,6 +137,17 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
     if (list.ok) listed = parseNvidiaSmiList(list.xml);
     else problems.push({ source: 'nvidia-smi', message: `${list.error}; MIG devices have no profile name or UUID` });
   }
+  // NVLink link counts are only in `nvidia-smi nvlink -s`: asked where GPUs share an NVLink fabric
+  let nvlinks: ReadonlyMap<string, number> = new Map();
+  const fabricGpus = report?.gpus.filter(
+    (g) => (g.fabricState === 'Completed' && g.fabricStatus === 'Success') || g.fabricCliqueId !== undefined,
+  );
+  if (fabricGpus && fabricGpus.length >= 2) {
+    const run = opts.runNvidiaSmiWith ?? runNvidiaSmiWith;
+    const status = await run(opts.nvidiaSmi, ['nvlink', '-s'], opts.nvidiaSmiTimeoutMs, opts.nvidiaLibraryDir);
+    if (status.ok) nvlinks = parseNvlinkStatus(status.xml);
+    else problems.push({ source: 'nvidia-smi', message: `${status.error}; NVLink link counts are not published` });
+  }
   const gpus = buildGpus(
     gpuEntries.map((e) => pci.get(e.address)!),
     report,
@@ -144,6 +156,7 @@ export async function scanInventory(opts: ScanOptions): Promise<Inventory> {
     devNames,
     problems,
     listed,
+    nvlinks,
   );
   const accelerators: OtherAccelerator[] = accelEntries.map((e) => {
     const fn = pci.get(e.address)!;
@@ -187,6 +200,7 @@ function buildGpus(
   devNames: readonly string[],
   problems: ScanProblem[],
   listed: ReadonlyMap<string, NvidiaSmiListedMig[]>,
+  nvlinks: ReadonlyMap<string, number>,
 ): GpuDevice[] {
   const byBus = new Map<string, NvidiaSmiGpu>();
   for (const g of report?.gpus ?? []) byBus.set(g.busId, g);
@@ -281,6 +295,12 @@ function buildGpus(
     problems.push({ source: 'nvidia-smi', message: `nvidia-smi reports GPU ${g.busId}, which is not on the PCI bus` });
   }
   linkNvlinkPeers(gpus);
+  for (const gpu of gpus) {
+    if (gpu.nvlinkPeers.length === 0) continue;
+    gpu.nvlinkDomain = gpu.nvlinkClique ?? 'nvswitch';
+    const links = gpu.uuid ? nvlinks.get(gpu.uuid) : undefined;
+    if (links) gpu.nvlinkLinks = links;
+  }
   return gpus;
 }
 

@@ -117,6 +117,8 @@ function gpuAttributes(gpu: GpuDevice): [string, DeviceAttribute | undefined][] 
     ['cudaDriverVersion', version(gpu.cudaVersion)],
     [ATTR.cudaComputeCapability, version(gpu.computeCapability)],
     [ATTR.nvlinkClique, str(gpu.nvlinkClique)],
+    [ATTR.nvlinkDomain, str(gpu.nvlinkDomain)],
+    [ATTR.nvlinkLinks, int(gpu.nvlinkLinks)],
     ['mig', bool(gpu.migEnabled)],
   ];
 }

@@ -24,6 +24,13 @@ export const ATTR = {
   driverVersionText: 'driverVersionText',
   cudaComputeCapability: 'cudaComputeCapability',
   nvlinkClique: 'nvlinkClique',
+  /**
+   * GPUs of one NVLink domain of a node: the fabric clique where nvidia-smi reports one, else `nvswitch` for every GPU
+   * registered with the node's NVSwitch fabric (HGX/DGX); with nvlinkLinks, what `nvidia-smi topo -m` prints as NV#
+   */
+  nvlinkDomain: 'nvlinkDomain',
+  /** the GPU's active NVLinks (`nvidia-smi nvlink -s`): 18 on an H100 SXM */
+  nvlinkLinks: 'nvlinkLinks',
   ifName: 'ifName',
   rdma: 'rdma',
   rdmaDevice: 'rdmaDevice',

@@ -64,6 +64,7 @@ function gpuDevice(node: string, i: number, options: NodeOptions = {}): SliceDev
       driverVersion: ver('535.161.8'),
       cudaComputeCapability: ver('9.0.0'),
       nvlinkClique: str(CLIQUE),
+      nvlinkLinks: int(18),
       healthy: bool(reason === undefined),
     },
     capacity: { memory: { value: '80Gi' } },

@@ -249,9 +249,11 @@ describe('kubectl lockstep topo', () => {
     const gpu0 = rest[0]!.trim().split(/\s+/);
     expect(gpu0[0]).toBe('GPU0');
     expect(gpu0[1]).toBe('X');
+    expect(gpu0.slice(2, 9)).toEqual(Array(7).fill('NV18'));
     expect(gpu0.at(-1)).toBe('0');
     expect(rest[4]!.trim().split(/\s+/).at(-1)).toBe('1');
     expect(r.stdout).toContain('  PIX  = same PCIe switch (pcieSwitch)');
+    expect(r.stdout).toContain('  NV#  = both GPUs in one NVLink domain');
     expect(r.stdout).toContain('  NIC2: nic-0000-1a-00-0 (mlx5_0, enp26s0np0)');
   });
 
@@ -259,8 +261,10 @@ describe('kubectl lockstep topo', () => {
     const json = JSON.parse((await kubectl(['topo', 'h100-a', '-o', 'json'])).stdout);
     expect(json.devices[10]).toMatchObject({ label: 'NIC2', name: 'nic-0000-1a-00-0', numaNode: 0 });
     expect(json.matrix.GPU0.NIC2).toBe('PIX');
-    expect(json.matrix.GPU0.GPU4).toBe('SYS');
-    expect(json.matrix.GPU0.GPU1).toBe('NODE');
+    expect(json.matrix.GPU0.GPU4).toBe('NV18'); // across sockets, still over the fabric
+    // the HGX's NVSwitch fabric: every GPU pair over 18 NVLinks, as nvidia-smi topo -m prints it
+    expect(json.matrix.GPU0.GPU1).toBe('NV18');
+    expect(json.matrix.GPU0.GPU7).toBe('NV18');
   });
 
   it('is an error for a node without devices', async () => {

@@ -36,6 +36,8 @@ export interface DeviceRecord {
   driverVersion?: string;
   cudaComputeCapability?: string;
   nvlinkClique?: string;
+  nvlinkDomain?: string;
+  nvlinkLinks?: number;
   ifName?: string;
   rdma?: boolean;
   rdmaDevice?: string;
@@ -161,6 +163,8 @@ function deviceRecord(slice: ResourceSlice, device: SliceDevice, driver: string)
   put(r, 'driverVersion', stringOf(a(ATTR.driverVersionText)) ?? stringOf(a(ATTR.driverVersion)));
   put(r, 'cudaComputeCapability', stringOf(a(ATTR.cudaComputeCapability)));
   put(r, 'nvlinkClique', stringOf(a(ATTR.nvlinkClique)));
+  put(r, 'nvlinkDomain', stringOf(a(ATTR.nvlinkDomain)));
+  put(r, 'nvlinkLinks', intOf(a(ATTR.nvlinkLinks)));
   put(r, 'ifName', stringOf(a(ATTR.ifName)));
   put(r, 'rdma', boolOf(a(ATTR.rdma)));
   put(r, 'rdmaDevice', stringOf(a(ATTR.rdmaDevice)));

@@ -6,18 +6,23 @@ import { comparePciBusIds, type DeviceRecord, naturalCompare } from './devices.j
  * root, not the whole path, so the mapping is:
  *
  *   X     the device itself
- *   NV    two GPUs in the same NVLink clique (`nvlinkClique`); the link count is not published, so no number
+ *   NV#   two GPUs in one NVLink domain (`nvlinkDomain`, or the same `nvlinkClique` from older agents), # = the
+ *         links between them: on an NVSwitch fabric each GPU reaches every other over all its active links
+ *         (`nvlinkLinks`), so the fewer of the two (NV18 between H100 SXMs); plain NV when no count is published
  *   PIX   same nearest PCIe switch (`pcieSwitch`): at most one bridge between them
  *   PXB   same PCIe root, each below a switch but not the same one: several bridges, no host bridge
  *   PHB   same PCIe root otherwise: the path goes through the host bridge
  *   NODE  different roots on the same NUMA node (`numaNode`)
  *   SYS   different NUMA nodes, or a NUMA node not published: across the socket interconnect (the safe guess)
  */
-export type Distance = 'X' | 'NV' | 'PIX' | 'PXB' | 'PHB' | 'NODE' | 'SYS';
+export type Distance = 'X' | 'NV' | `NV${number}` | 'PIX' | 'PXB' | 'PHB' | 'NODE' | 'SYS';
 
-export const DISTANCE_LEGEND: readonly [Distance, string][] = [
+export const DISTANCE_LEGEND: readonly [string, string][] = [
   ['X', 'self'],
-  ['NV', 'both GPUs in one NVLink clique (nvlinkClique; the link count is not published)'],
+  [
+    'NV#',
+    'both GPUs in one NVLink domain (nvlinkDomain), # NVLinks between them (nvlinkLinks; NV: count not published)',
+  ],
   ['PIX', 'same PCIe switch (pcieSwitch)'],
   ['PXB', 'same PCIe root, below different switches (several bridges, no host bridge)'],
   ['PHB', 'same PCIe root, through the host bridge'],
@@ -25,11 +30,21 @@ export const DISTANCE_LEGEND: readonly [Distance, string][] = [
   ['SYS', 'different NUMA nodes, or NUMA node not published'],
 ];
 
-const RANK: Record<Distance, number> = { X: 0, NV: 1, PIX: 2, PXB: 3, PHB: 4, NODE: 5, SYS: 6 };
+const RANK: Record<string, number> = { X: 0, NV: 1, PIX: 2, PXB: 3, PHB: 4, NODE: 5, SYS: 6 };
+const rank = (d: Distance): number => (d.startsWith('NV') ? 1 : (RANK[d] ?? 6));
+
+function nvlinked(a: DeviceRecord, b: DeviceRecord): boolean {
+  if (a.type !== 'gpu' || b.type !== 'gpu') return false;
+  if (a.nvlinkClique && a.nvlinkClique === b.nvlinkClique) return true;
+  // a domain is node-local (`nvswitch` is the fabric of one node)
+  return a.node === b.node && a.nvlinkDomain !== undefined && a.nvlinkDomain === b.nvlinkDomain;
+}
 
 export function distance(a: DeviceRecord, b: DeviceRecord): Distance {
   if (a.node === b.node && a.name === b.name) return 'X';
-  if (a.type === 'gpu' && b.type === 'gpu' && a.nvlinkClique && a.nvlinkClique === b.nvlinkClique) return 'NV';
+  if (nvlinked(a, b)) {
+    return a.nvlinkLinks && b.nvlinkLinks ? `NV${Math.min(a.nvlinkLinks, b.nvlinkLinks)}` : 'NV';
+  }
   if (a.pcieSwitch && a.pcieSwitch === b.pcieSwitch) return 'PIX';
   if (a.pcieRoot && a.pcieRoot === b.pcieRoot) return a.pcieSwitch && b.pcieSwitch ? 'PXB' : 'PHB';
   if (a.numaNode !== undefined && a.numaNode >= 0 && a.numaNode === b.numaNode) return 'NODE';
@@ -59,7 +74,7 @@ export function nearestNic(device: DeviceRecord, sameNode: readonly DeviceRecord
       best = { nic, distance: d };
       continue;
     }
-    const byRank = RANK[d] - RANK[best.distance];
+    const byRank = rank(d) - rank(best.distance);
     const byRdma = (nic.rdma ? 0 : 1) - (best.nic.rdma ? 0 : 1);
     if (byRank < 0 || (byRank === 0 && (byRdma < 0 || (byRdma === 0 && nic.name < best.nic.name)))) {
       best = { nic, distance: d };

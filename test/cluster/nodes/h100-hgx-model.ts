@@ -353,3 +353,17 @@ export function h100NvidiaSmiXml(busIds: readonly string[]): string {
     '',
   ].join('\n');
 }
+
+/**
+ * `nvidia-smi nvlink -s` of the model: 18 active NVLinks per H100 SXM at 26.562 GB/s, in the layout of the recorded
+ * H100 and H200 outputs (`nvidia-smi-text/ml-engineering__…nvlink-e.md`, `nvidia_gpu_exporter__capture__h200-vm…txt`:
+ * a `GPU N: <name> (UUID: …)` line, then one tab-indented `Link L: <speed>` line per link).
+ */
+export function h100HgxNvlinkStatus(): string {
+  return `${H100_HGX_GPUS.map((_, index) =>
+    [
+      `GPU ${index}: NVIDIA H100 80GB HBM3 (UUID: ${h100HgxGpuIdentity(index).uuid})`,
+      ...Array.from({ length: 18 }, (_, link) => `\t Link ${link}: 26.562 GB/s`),
+    ].join('\n'),
+  ).join('\n')}\n`;
+}

@@ -22,6 +22,7 @@ import {
   connectX7RdmaFiles,
   H100_HGX_RDMA,
   h100HgxNvidiaSmiXml,
+  h100HgxNvlinkStatus,
   h100HgxPciFunctions,
   h100NvidiaSmiXml,
 } from './h100-hgx-model.js';
@@ -108,13 +109,14 @@ const FAKE_NVIDIA_SMI = `#!/bin/sh
 # Fake nvidia-smi of a simulated node (test/cluster/nodes): prints the recorded (or derived) \`nvidia-smi -q -x\`
 # output kept beside it in nvidia-smi.xml. nvidia-smi.mode switches it to fail (exit 9, NVIDIA's driver message)
 # or hang (sleeps, for timeout tests).
+# nvlink -s prints nvidia-smi.nvlink-s where the model has one, else GPU lines without links.
 # -L prints nvidia-smi.L where a test wrote one, else the GPU lines of the XML's UUIDs (MIG profile names are not in
 # the XML, so no MIG lines are made up).
 here=$(dirname "$0")
 case "$*" in
-  "-q -x"*|-L) ;;
+  "-q -x"*|-L|"nvlink -s") ;;
   *)
-    echo "fake nvidia-smi: only '-q -x' and '-L' are recorded (got: $*)" >&2
+    echo "fake nvidia-smi: only '-q -x', '-L' and 'nvlink -s' are recorded (got: $*)" >&2
     exit 2 ;;
 esac
 mode=$(cat "$here/nvidia-smi.mode" 2>/dev/null)
@@ -124,6 +126,11 @@ case "$mode" in
     exit 9 ;;
   hang) exec sleep 3600 ;;
 esac
+if [ "$1" = "nvlink" ]; then
+  [ -f "$here/nvidia-smi.nvlink-s" ] && exec cat "$here/nvidia-smi.nvlink-s"
+  grep -o '<uuid>[^<]*</uuid>' "$here/nvidia-smi.xml" | sed 's/<[^>]*>//g' | awk '{ printf "GPU %d: NVIDIA GPU (UUID: %s)\\n", NR - 1, $0 }'
+  exit 0
+fi
 if [ "$1" = "-L" ]; then
   [ -f "$here/nvidia-smi.L" ] && exec cat "$here/nvidia-smi.L"
   grep -o '<uuid>[^<]*</uuid>' "$here/nvidia-smi.xml" | sed 's/<[^>]*>//g' | awk '{ printf "GPU %d: NVIDIA GPU (UUID: %s)\\n", NR - 1, $0 }'
@@ -166,6 +173,7 @@ export async function buildSimulatedNode(
     await chmod(nvidiaSmiPath, 0o755);
   };
   const okXml = built.xml ?? '';
+  if (built.nvlinkStatus !== undefined) await writeFile(join(bin, 'nvidia-smi.nvlink-s'), built.nvlinkStatus);
   if (built.xml !== undefined) {
     await writeFile(xmlPath, built.xml);
     await writeFile(modePath, 'ok\n');
@@ -231,6 +239,8 @@ export async function buildSimulatedNode(
 
 interface Built {
   xml?: string;
+  /** `nvidia-smi nvlink -s` of the node, where the model has NVLinks */
+  nvlinkStatus?: string;
   expected: ExpectedNode;
 }
 
@@ -290,7 +300,11 @@ async function buildH100Model(sys: string, dev: string): Promise<Built> {
       ? { device: H100_HGX_RDMA.connectX7[cx7++]!, ...connectX7RdmaFiles() }
       : { device: H100_HGX_RDMA.connectX6[cx6++]!, ...connectX6RdmaFiles() },
   );
-  return { xml: h100HgxNvidiaSmiXml(), expected: { ...built, sources: ['test/cluster/nodes/h100-hgx-model.ts'] } };
+  return {
+    xml: h100HgxNvidiaSmiXml(),
+    nvlinkStatus: h100HgxNvlinkStatus(),
+    expected: { ...built, sources: ['test/cluster/nodes/h100-hgx-model.ts'] },
+  };
 }
 
 /** The 8x H100 HGX node built from the recordings (lspci -vvv, nvidia-smi -q text, /sys/class/infiniband tar). */

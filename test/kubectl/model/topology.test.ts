@@ -17,6 +17,14 @@ describe('distance', () => {
     const a = dev({ name: 'a', pcieSwitch: 's1', pcieRoot: 'r1', numaNode: 0, nvlinkClique: 'c' });
     expect(distance(a, a)).toBe('X');
     expect(distance(a, dev({ name: 'b', nvlinkClique: 'c' }))).toBe('NV');
+    // one NVLink domain of a node, with link counts: the fewer links of the two, as nvidia-smi topo -m counts them
+    const h100 = dev({ name: 'g0', nvlinkDomain: 'nvswitch', nvlinkLinks: 18 });
+    expect(distance(h100, dev({ name: 'g1', nvlinkDomain: 'nvswitch', nvlinkLinks: 18 }))).toBe('NV18');
+    expect(distance(h100, dev({ name: 'g1', nvlinkDomain: 'nvswitch', nvlinkLinks: 12 }))).toBe('NV12');
+    expect(distance(h100, dev({ name: 'g1', nvlinkDomain: 'nvswitch' }))).toBe('NV');
+    // `nvswitch` names one node's fabric: GPUs of two nodes are not NVLinked by it
+    expect(distance(h100, dev({ name: 'g1', node: 'other', nvlinkDomain: 'nvswitch', nvlinkLinks: 18 }))).toBe('SYS');
+    expect(distance(h100, dev({ name: 'n', type: 'nic', nvlinkDomain: 'nvswitch' }))).toBe('SYS');
     expect(distance(a, dev({ name: 'b', type: 'nic', nvlinkClique: 'c', pcieSwitch: 's1' }))).toBe('PIX');
     expect(distance(a, dev({ name: 'b', pcieSwitch: 's2', pcieRoot: 'r1' }))).toBe('PXB');
     expect(distance(a, dev({ name: 'b', pcieRoot: 'r1' }))).toBe('PHB');
@@ -29,14 +37,14 @@ describe('distance', () => {
 });
 
 describe('topoMatrix on the recorded 8x H100 node', () => {
-  itRecorded('derives the same matrix nvidia-smi printed, NV18 becoming NV (the link count is not published)', () => {
+  itRecorded('derives the same matrix nvidia-smi printed, NV18 included', () => {
     const lines = readFileSync(RECORDED, 'utf8').split('\n');
     const header = lines[0]!.trim().split(/\s+/);
     const labels = header.slice(0, 16);
     const recorded = lines
       .slice(1, 17)
       .map((l) => l.trim().split(/\s+/))
-      .map((cells) => ({ label: cells[0]!, row: cells.slice(1, 17).map((c) => (c.startsWith('NV') ? 'NV' : c)) }));
+      .map((cells) => ({ label: cells[0]!, row: cells.slice(1, 17) }));
     const { devices } = buildInventory([h100Slice('h100-a')], DRIVER);
     const m = topoMatrix('h100-a', devices);
     expect(m.entries.map((e) => e.label)).toEqual(labels);

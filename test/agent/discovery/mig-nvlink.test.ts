@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuDevice, Inventory } from '../../../agent/discovery/inventory.js';
-import { parseNvidiaSmiList } from '../../../agent/discovery/nvidia-smi.js';
+import { parseNvidiaSmiList, parseNvlinkStatus } from '../../../agent/discovery/nvidia-smi.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
 import { buildDevices } from '../../../agent/slices/builder.js';
 import { parseQuantity } from '../../../agent/slices/quantity.js';
@@ -113,6 +113,7 @@ function scan(list: { ok: true; text: string } | { ok: false }): Promise<Invento
     nvidiaSmiTimeoutMs: 10_000,
     runNvidiaSmi: async () => ({ ok: true, xml }),
     runNvidiaSmiWith: async (_smi, args) => {
+      if (args.join(' ') === 'nvlink -s') return { ok: true, xml: '' };
       expect(args).toEqual(['-L']);
       return list.ok
         ? { ok: true, xml: list.text }
@@ -215,5 +216,64 @@ describe('parseNvidiaSmiList', () => {
         }
       }),
     );
+  });
+});
+
+describe('parseNvlinkStatus', () => {
+  it('counts the active links per GPU (the recorded layout: tab-indented Link lines, <inactive> for idle ones)', () => {
+    const text = [
+      `GPU 0: NVIDIA H100 80GB HBM3 (UUID: ${GPU_UUID})`,
+      ...Array.from({ length: 18 }, (_, link) => `\t Link ${link}: 26.562 GB/s`),
+      'GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-ffffffff-1111-2222-3333-444444444441)',
+      '\t Link 0: 26.562 GB/s',
+      '\t Link 1: <inactive>',
+      '\t Link 0: 26.562 GB/s',
+    ].join('\n');
+    expect(Object.fromEntries(parseNvlinkStatus(text))).toEqual({
+      [GPU_UUID]: 18,
+      'GPU-ffffffff-1111-2222-3333-444444444441': 1,
+    });
+  });
+
+  it('never throws and counts only links, whatever the text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 400 }), (text) => {
+        for (const count of parseNvlinkStatus(text).values()) expect(Number.isSafeInteger(count)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('NVLink on the authored HGX model', () => {
+  it('every H100 is in the node’s NVSwitch domain with its 18 active links, published on its slice entry', async () => {
+    const hgx = await buildSimulatedNode('h100-hgx', join(dir, 'hgx'), { nodeName: 'hgx' });
+    const inventory = await scanInventory({
+      sysfsRoot: hgx.sysfsRoot,
+      devRoot: hgx.devRoot,
+      nvidiaSmi: hgx.nvidiaSmiPath,
+      nvidiaSmiTimeoutMs: 10_000,
+    });
+    const gpus = inventory.devices.filter((d): d is GpuDevice => d.kind === 'gpu');
+    expect(gpus.map((g) => [g.nvlinkDomain, g.nvlinkLinks])).toEqual(Array(8).fill(['nvswitch', 18]));
+    const published = buildDevices(inventory).devices.filter((d) => d.attributes?.type?.string === 'gpu');
+    expect(published.map((d) => [d.attributes?.nvlinkDomain, d.attributes?.nvlinkLinks])).toEqual(
+      Array(8).fill([{ string: 'nvswitch' }, { int: 18 }]),
+    );
+  });
+
+  it('a GPU outside the fabric (registration not completed) gets neither', async () => {
+    const hgx = await buildSimulatedNode('h100-hgx', join(dir, 'hgx2'), { nodeName: 'hgx' });
+    const xml = (await hgx.nvidiaSmiXml()).replace('<state>Completed</state>', '<state>In Progress</state>');
+    await hgx.setNvidiaSmi({ xml });
+    const inventory = await scanInventory({
+      sysfsRoot: hgx.sysfsRoot,
+      devRoot: hgx.devRoot,
+      nvidiaSmi: hgx.nvidiaSmiPath,
+      nvidiaSmiTimeoutMs: 10_000,
+    });
+    const gpus = inventory.devices.filter((d): d is GpuDevice => d.kind === 'gpu');
+    expect(gpus[0]).not.toHaveProperty('nvlinkDomain');
+    expect(gpus[0]).not.toHaveProperty('nvlinkLinks');
+    expect(gpus.slice(1).every((g) => g.nvlinkLinks === 18)).toBe(true);
   });
 });
