@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { keepDeviceTypes, parseDeviceTypes } from '../../../agent/discovery/device-types.js';
-import { runBundle } from '../../support/cli.js';
+import { parseLockstep } from '../../support/parse-command.js';
 import { h100Inventory } from '../slices/h100-inventory.js';
 
 describe('--device-types', () => {
@@ -16,11 +16,11 @@ describe('--device-types', () => {
     expect(() => parseDeviceTypes(' , ')).toThrow(/not a list of device types/);
   });
 
-  it('is a usage error on the command line and in its env twin', () => {
-    const flagged = runBundle('lockstep', ['agent', '--device-types', 'fpga']);
+  it('is a usage error on the command line and in its env twin', async () => {
+    const flagged = await parseLockstep(['agent', '--device-types', 'fpga']);
     expect(flagged.status).toBe(2);
     expect(flagged.stderr).toMatch(/^error: .*"fpga" is not a list of device types/);
-    const twin = runBundle('lockstep', ['agent'], { LOCKSTEP_DEVICE_TYPES: 'fpga', NODE_NAME: 'n1' });
+    const twin = await parseLockstep(['agent'], { LOCKSTEP_DEVICE_TYPES: 'fpga', NODE_NAME: 'n1' });
     expect(twin.status).toBe(2);
   });
 });

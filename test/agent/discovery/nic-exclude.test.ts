@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../../agent/discovery/inventory.js';
 import { excludeNics, globMatch, parseNicExclude } from '../../../agent/discovery/nic-exclude.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
-import { runBundle } from '../../support/cli.js';
+import { parseLockstep } from '../../support/parse-command.js';
 import { buildAuthoredHgx } from '../support/authored-hgx.js';
 
 describe('parseNicExclude', () => {
@@ -101,8 +101,8 @@ describe('excludeNics on an authored HGX node', () => {
 });
 
 describe('lockstep agent --nic-exclude', () => {
-  it('refuses a value that is neither a PCI address nor a name (usage error)', () => {
-    const r = runBundle('lockstep', ['agent', '--node-name', 'n1', '--nic-exclude', 'eno1,*']);
+  it('refuses a value that is neither a PCI address nor a name (usage error)', async () => {
+    const r = await parseLockstep(['agent', '--node-name', 'n1', '--nic-exclude', 'eno1,*']);
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('"*" in --nic-exclude is neither a PCI address');
