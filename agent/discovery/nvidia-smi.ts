@@ -11,7 +11,7 @@
  * past 64 levels. Every failure is `{ ok: false, error }` naming nvidia-smi; the parser never throws.
  */
 
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { normaliseBusId } from './bdf.js';
 import { nvidiaSmiEnv } from './driver-root.js';
 
@@ -583,9 +583,18 @@ export function runNvidiaSmi(nvidiaSmi: string, timeoutMs: number, libraryDir?: 
   return runNvidiaSmiWith(nvidiaSmi, ['-q', '-x'], timeoutMs, libraryDir);
 }
 
+/** More output than any real nvidia-smi prints (a 64-MIG-device node's -q -x is under 2 MiB). */
+const MAX_STDOUT_BYTES = 64 * 1024 * 1024;
+const MAX_STDERR_BYTES = 64 * 1024;
+
 /**
  * Runs nvidia-smi with other arguments (`-L`, `nvlink -s`), with the same timeout, output cap and library path;
  * the output is in `xml` whatever its format.
+ *
+ * It runs in a process group of its own, and the timeout (or an output overflow) kills the whole group: `nvidia-smi`
+ * is often a wrapper script (driver containers, the GPU Operator's toolkit), and killing only the wrapper would leave
+ * its hung child holding the output pipe, so the call would wait past its timeout and the child would outlive the
+ * poll. Children the binary leaves behind after it exits are killed too, for the same reason.
  */
 export function runNvidiaSmiWith(
   nvidiaSmi: string,
@@ -595,37 +604,82 @@ export function runNvidiaSmiWith(
 ): Promise<NvidiaSmiRun> {
   const shown = args.join(' ');
   return new Promise((resolve) => {
-    execFile(
-      nvidiaSmi,
-      [...args],
-      {
-        timeout: timeoutMs,
-        killSignal: 'SIGKILL',
-        maxBuffer: 64 * 1024 * 1024,
-        encoding: 'utf8',
-        windowsHide: true,
-        env: nvidiaSmiEnv(libraryDir),
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ ok: true, xml: stdout });
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number; signal?: string };
-        if (e.code === 'ENOENT') {
-          return resolve({ ok: false, missing: true, error: `${nvidiaSmi} not found` });
-        }
-        if (e.code === 'EACCES') {
-          return resolve({ ok: false, missing: false, error: `${nvidiaSmi} is not executable (EACCES)` });
-        }
-        if (e.killed || e.signal === 'SIGKILL') {
-          return resolve({ ok: false, missing: false, error: `${nvidiaSmi} ${shown} timed out after ${timeoutMs} ms` });
-        }
-        const said = (stderr || stdout || '').trim().split('\n').filter(Boolean).slice(0, 2).join(' ').slice(0, 300);
-        return resolve({
+    const child = spawn(nvidiaSmi, [...args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+      env: nvidiaSmiEnv(libraryDir),
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderrBytes = 0;
+    let ending: 'timeout' | 'overflow' | undefined;
+    let settled = false;
+    const settle = (run: NvidiaSmiRun) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(run);
+    };
+    const killGroup = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      ending ??= 'timeout';
+      killGroup();
+    }, timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > MAX_STDOUT_BYTES) {
+        ending ??= 'overflow';
+        killGroup();
+      } else stdout.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderrBytes < MAX_STDERR_BYTES) stderr.push(chunk);
+      stderrBytes += chunk.length;
+    });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return settle({ ok: false, missing: true, error: `${nvidiaSmi} not found` });
+      if (err.code === 'EACCES') {
+        return settle({ ok: false, missing: false, error: `${nvidiaSmi} is not executable (EACCES)` });
+      }
+      settle({ ok: false, missing: false, error: `${nvidiaSmi} ${shown} could not run: ${err.message}` });
+    });
+    // whatever the binary left running would keep the pipes open: its group goes with it
+    child.on('exit', killGroup);
+    child.on('close', (code, signal) => {
+      if (ending === 'timeout') {
+        return settle({ ok: false, missing: false, error: `${nvidiaSmi} ${shown} timed out after ${timeoutMs} ms` });
+      }
+      if (ending === 'overflow') {
+        return settle({
           ok: false,
           missing: false,
-          error: `${nvidiaSmi} ${shown} exited with ${typeof e.code === 'number' ? `code ${e.code}` : (e.signal ?? e.code)}${said ? `: ${said}` : ''}`,
+          error: `${nvidiaSmi} ${shown} printed more than ${MAX_STDOUT_BYTES / 1024 / 1024} MiB`,
         });
-      },
-    );
+      }
+      const out = Buffer.concat(stdout).toString('utf8');
+      if (code === 0) return settle({ ok: true, xml: out });
+      const said = (Buffer.concat(stderr).toString('utf8') || out)
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .slice(0, 2)
+        .join(' ')
+        .slice(0, 300);
+      settle({
+        ok: false,
+        missing: false,
+        error: `${nvidiaSmi} ${shown} exited with ${code !== null ? `code ${code}` : signal}${said ? `: ${said}` : ''}`,
+      });
+    });
   });
 }
 

@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { XMLParser } from 'fast-xml-parser';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseNvidiaSmiXml, readXml, runNvidiaSmi } from '../../../agent/discovery/nvidia-smi.js';
 import { h100HgxNvidiaSmiXml } from '../../cluster/nodes/h100-hgx-model.js';
 import { FIXTURES } from '../../cluster/nodes/index.js';
@@ -216,5 +217,55 @@ describe('runNvidiaSmi', () => {
   it('reports a missing binary as missing', async () => {
     const r = await runNvidiaSmi('/nonexistent/nvidia-smi', 1000);
     expect(r).toEqual({ ok: false, missing: true, error: '/nonexistent/nvidia-smi not found' });
+  });
+
+  const scripts = mkdtempSync(join(tmpdir(), 'smi-run-'));
+  afterAll(() => rmSync(scripts, { recursive: true, force: true }));
+  /** A wrapper script in nvidia-smi's place (as driver containers install one), whose body runs in a child shell. */
+  function wrapper(name: string, body: string): string {
+    const path = join(scripts, name);
+    writeFileSync(path, `#!/bin/sh\n${body}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  }
+  /** Whether a process still runs whose command line holds `marker`. */
+  function running(marker: string): boolean {
+    return readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .some((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+        } catch {
+          return false;
+        }
+      });
+  }
+
+  it('a wrapper whose child hangs: the timeout kills the child too, and the call ends at the timeout', async () => {
+    // the child holds the output pipe: killing only the wrapper would leave the call waiting for the child's 30 s
+    const smi = wrapper('smi-hang', 'sleep 30.123 & wait');
+    const r = await runNvidiaSmi(smi, 300);
+    expect(r).toEqual({ ok: false, missing: false, error: `${smi} -q -x timed out after 300 ms` });
+    expect(running('30.123')).toBe(false);
+  });
+
+  it('children left behind by a wrapper that exited are killed, and its answer is kept', async () => {
+    const smi = wrapper('smi-stray', 'sleep 30.456 & echo "<nvidia_smi_log/>"; exit 0');
+    const r = await runNvidiaSmi(smi, 20_000);
+    expect(r).toEqual({ ok: true, xml: '<nvidia_smi_log/>\n' });
+    expect(running('30.456')).toBe(false);
+  });
+
+  it('a failure is reported with the exit code and the first lines it printed', async () => {
+    const smi = wrapper(
+      'smi-fail',
+      'echo "NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver." >&2; exit 9',
+    );
+    const r = await runNvidiaSmi(smi, 20_000);
+    expect(r).toEqual({
+      ok: false,
+      missing: false,
+      error: `${smi} -q -x exited with code 9: NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.`,
+    });
   });
 });
