@@ -7,7 +7,12 @@
  * - `/openapi/v3/<group-version>` documents with `components.schemas`, so `kubectl explain pods.spec.containers`
  *   shows fields as a real server's would;
  * - the pruning of unknown fields on writes (400 with `fieldValidation=Strict`, kubectl's default; a `Warning`
- *   header otherwise), as the real decoder does for these kinds.
+ *   header otherwise), as the real decoder does for these kinds;
+ * - type checks on writes (string, int32/int64, bool, list, map, object, int-or-string, quantity): a wrong JSON type
+ *   is a 400 with encoding/json's message, naming the Go struct, the field path and the Go type as the real decoder
+ *   does (`json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32`); a null is
+ *   accepted anywhere, as Go leaves the field at its zero value. `required` lists feed `kubectl explain`; the checks
+ *   of required values are Go validation's and not emulated from the schema.
  *
  * What is not detailed (honest limits): `status` of every kind keeps unknown fields (the controllers and kubelets of
  * the test cluster write status; explain still lists the main status fields), and a few rarely used nested types
@@ -909,7 +914,9 @@ const TYPES: Record<string, TypeDef> = {
 };
 
 const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
-const INT_OR_STRING = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
+/** IntOrString's schema name (the validator gives it an integer-or-string check). */
+export const INT_OR_STRING_SCHEMA = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
+const INT_OR_STRING = INT_OR_STRING_SCHEMA;
 const TIME = 'io.k8s.apimachinery.pkg.apis.meta.v1.Time';
 
 /** Shared value types, as the real documents name them. */

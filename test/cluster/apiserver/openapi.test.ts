@@ -99,6 +99,78 @@ describe('OpenAPI v3 field schemas through real kubectl', () => {
     expect(api.store.find('pods', 'typo', 'ml')).toBeUndefined();
   });
 
+  it.each([
+    [
+      'a number for a string (container image)',
+      'Pod',
+      podWith('    ports: [{containerPort: 80}]\n').replace('image: i', 'image: 5'),
+      'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field Container.spec.containers.image of type string',
+    ],
+    [
+      'a string for an int32 (containerPort)',
+      'Pod',
+      podWith('    ports: [{containerPort: "80"}]\n'),
+      'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into Go struct field ContainerPort.spec.containers.ports.containerPort of type int32',
+    ],
+    [
+      'a number for a map value (nodeSelector)',
+      'Pod',
+      `${podWith('')}  nodeSelector: {gpu: 1}\n`,
+      'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field PodSpec.spec.nodeSelector of type string',
+    ],
+    [
+      'a string for a bool (hostNetwork)',
+      'Pod',
+      `${podWith('')}  hostNetwork: "yes"\n`,
+      'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into Go struct field PodSpec.spec.hostNetwork of type bool',
+    ],
+    [
+      'an object for a list (containers)',
+      'Pod',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: ml}\nspec:\n  containers: {name: c, image: i}\n',
+      'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal object into Go struct field PodSpec.spec.containers of type []v1.Container',
+    ],
+    [
+      'a string for replicas',
+      'Deployment',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typed, namespace: ml}\nspec:\n  replicas: "3"\n  selector: {matchLabels: {app: w}}\n  template:\n    metadata: {labels: {app: w}}\n    spec: {containers: [{name: c, image: i}]}\n',
+      'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32',
+    ],
+  ])(
+    'apply --validate=strict refuses %s with the decoder message, and stores nothing',
+    async (_what, kind, text, message) => {
+      const r = await kubectl(['apply', '--validate=strict', '-f', '-'], text);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(
+        api.store.find(kind === 'Pod' ? 'pods' : 'deployments', kind === 'Pod' ? 'typo' : 'typed', 'ml'),
+      ).toBeUndefined();
+    },
+  );
+
+  it('int-or-string fields take a number or a name; quantities a string or a number', async () => {
+    const probes = [
+      '    ports: [{name: http, containerPort: 8000}]',
+      '    livenessProbe: {httpGet: {path: /health, port: http}}',
+      '    readinessProbe: {tcpSocket: {port: 8000}}',
+      '    resources: {limits: {cpu: 2, memory: 1Gi}}',
+      '',
+    ].join('\n');
+    const r = await kubectl(
+      ['apply', '--validate=strict', '-f', '-'],
+      podWith(probes).replace('name: typo', 'name: typed-ok'),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const bad = await kubectl(
+      ['apply', '--validate=strict', '-f', '-'],
+      podWith('    readinessProbe: {tcpSocket: {port: true}}\n'),
+    );
+    expect(bad.stderr).toContain(
+      'cannot unmarshal bool into Go struct field TCPSocketAction.spec.containers.readinessProbe.tcpSocket.port of type intstr.IntOrString',
+    );
+  });
+
   it('apply --validate=strict refuses unknown fields of a Deployment template and a ConfigMap', async () => {
     const deployment = [
       'apiVersion: apps/v1',

@@ -5,6 +5,7 @@
  * schema check (no type errors, no pruning of unknown fields), while the semantic checks (validation/resource.ts,
  * object names) still run. Tests of the schema checks are declared with test/support/recorded.ts.
  */
+import type { ErrorObject } from 'ajv';
 import { installPolicyAdmission } from './admission.js';
 import type { FieldError } from './errors.js';
 import {
@@ -19,7 +20,7 @@ import {
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { type KindSpec, resourceKey } from './kinds.js';
 import { hasSharedK8s, LWS_CRD, loadLwsSchema, resourceOpenApi } from './openapi.js';
-import { AUTHORED_SCHEMAS, authoredKindSchema } from './openapi-schemas.js';
+import { AUTHORED_SCHEMAS, authoredKindSchema, INT_OR_STRING_SCHEMA } from './openapi-schemas.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
 import { isRecord, type KubeObject } from './types.js';
 import { validateObjectMeta } from './validation/names.js';
@@ -71,8 +72,18 @@ function lwsSchemaSet(): SchemaSet {
 }
 
 let authoredSchemas: SchemaSet | undefined;
+/**
+ * The authored schemas as the decoder checks them: IntOrString, which the documents describe as a string of format
+ * int-or-string (clients read the format), accepts an integer or a string.
+ */
 function authoredSchemaSet(): SchemaSet {
-  authoredSchemas ??= new SchemaSet(AUTHORED_SCHEMAS, false);
+  authoredSchemas ??= new SchemaSet(
+    {
+      ...AUTHORED_SCHEMAS,
+      [INT_OR_STRING_SCHEMA]: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
+    },
+    false,
+  );
   return authoredSchemas;
 }
 
@@ -83,15 +94,28 @@ function jobSetSchemaSet(): SchemaSet {
 }
 
 /**
- * Where a kind's structure is checked: the schema set and name; `crd` renders problems as apiextensions does;
- * `pruneOnly` (the authored core/apps/batch schemas) drops and reports unknown fields but checks no types, since
- * those schemas leave some nested types open.
+ * Where a kind's structure is checked: the schema set and name; `crd` renders problems as apiextensions does, else
+ * as the built-in decoder does (a type error is a 400 with encoding/json's message; `required` is Go validation's,
+ * not the decoder's, so it is not reported from the schema).
  */
 interface Structural {
   set: () => SchemaSet;
   name: string;
   crd: boolean;
-  pruneOnly?: boolean;
+}
+
+/**
+ * The decoder's first type error: a wrong JSON type for a field (inside IntOrString/Quantity, the union's own). A null
+ * is never one: encoding/json leaves the field at its zero value.
+ */
+function decoderTypeError(problems: readonly ErrorObject[], obj: KubeObject): ErrorObject | undefined {
+  return problems.find(
+    (p) =>
+      ((p.keyword === 'type' && !/\/(anyOf|oneOf)\//.test(p.schemaPath)) ||
+        p.keyword === 'anyOf' ||
+        p.keyword === 'oneOf') &&
+      valueAtPointer(obj, p.instancePath) !== null,
+  );
 }
 
 function makeValidator(
@@ -109,12 +133,17 @@ function makeValidator(
       const set = structural.set();
       const schema = set.named(structural.name);
       unknownFields.push(...set.prune(obj, schema));
-      const problems = structural.pruneOnly ? [] : set.errors(structural.name, obj);
+      const problems = set.errors(structural.name, obj);
       if (structural.crd) errors.push(...crdFieldErrors(problems, obj));
       else {
-        const typeErr = problems.find((p) => p.keyword === 'type');
+        const typeErr = decoderTypeError(problems, obj);
         if (typeErr)
-          decodeError = decodeErrorMessage(spec.kind, spec.version, typeErr, valueAtPointer(obj, typeErr.instancePath));
+          decodeError = decodeErrorMessage(
+            spec.kind,
+            spec.version,
+            set.goField(structural.name, typeErr.instancePath),
+            valueAtPointer(obj, typeErr.instancePath),
+          );
       }
     }
     if (!decodeError) {
@@ -189,7 +218,7 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     else if (spec.group === 'batch' && spec.kind === 'Job') semantic = validateJobUpdate;
     const authored = authoredKindSchema(spec.group, spec.version, spec.kind);
     if (authored) {
-      structural = { set: authoredSchemaSet, name: authored, crd: false, pruneOnly: true };
+      structural = { set: authoredSchemaSet, name: authored, crd: false };
     } else if (spec.kind === 'LeaderWorkerSet') {
       if (hasSharedK8s(LWS_CRD)) structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
     } else if (spec.kind === 'JobSet') {

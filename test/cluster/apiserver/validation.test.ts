@@ -286,7 +286,7 @@ describe('ResourceSlice validation (as k8s pkg/apis/resource/validation)', () =>
       } catch (e) {
         expect((e as StatusError).code).toBe(400);
         expect((e as StatusError).message).toContain(
-          'cannot unmarshal string into Go struct field .spec.pool.generation of type int64',
+          'cannot unmarshal string into Go struct field ResourcePool.spec.pool.generation of type int64',
         );
       }
     },

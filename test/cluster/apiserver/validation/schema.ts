@@ -116,6 +116,66 @@ export class SchemaSet {
   named(name: string): Schema {
     return this.schemas[name] ?? {};
   }
+
+  /**
+   * Where a JSON pointer lands, in Go's terms, for encoding/json's "cannot unmarshal" message: the Go struct that
+   * holds the field (the last named schema walked through), the field path from the root without list indexes or map
+   * keys (as Go's decoder reports it), and the field's Go type.
+   */
+  goField(rootName: string, pointer: string): { struct: string; path: string; goType: string } {
+    let struct = goName(rootName);
+    let current: Schema = this.named(rootName);
+    const fields: string[] = [];
+    for (const raw of pointer.split('/').slice(1)) {
+      const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+      const named = this.refName(current);
+      if (named) struct = goName(named);
+      const s = this.resolve(current);
+      if (s.type === 'array' && isRecord(s.items)) {
+        current = s.items;
+        continue;
+      }
+      const props = isRecord(s.properties) ? s.properties : undefined;
+      if (props && isRecord(props[seg])) {
+        fields.push(seg);
+        current = props[seg];
+      } else if (isRecord(s.additionalProperties)) {
+        current = s.additionalProperties;
+      } else break;
+    }
+    return { struct, path: fields.join('.'), goType: this.goType(current) };
+  }
+
+  private refName(s: Schema): string | undefined {
+    let cur: unknown = s;
+    for (let guard = 0; guard < 5 && isRecord(cur); guard++) {
+      if (typeof cur.$ref === 'string') return cur.$ref.replace('#/components/schemas/', '');
+      if (Array.isArray(cur.allOf) && cur.allOf.length === 1) cur = cur.allOf[0];
+      else return undefined;
+    }
+    return undefined;
+  }
+
+  /** A schema's Go type as Go prints it: `int32`, `[]v1.Container`, `map[string]string`, `v1.PodSpec`. */
+  private goType(schema: Schema): string {
+    const named = this.refName(schema);
+    if (named) return goName(named, true);
+    const s = this.resolve(schema);
+    if (s.type === 'array') return `[]${isRecord(s.items) ? this.goType(s.items) : 'interface {}'}`;
+    if (s.type === 'object')
+      return `map[string]${isRecord(s.additionalProperties) ? this.goType(s.additionalProperties) : 'interface {}'}`;
+    if (s.type === 'integer') return typeof s.format === 'string' ? s.format : 'int64';
+    if (s.type === 'boolean') return 'bool';
+    if (s.type === 'number') return 'float64';
+    return 'string';
+  }
+}
+
+/** `io.k8s.api.core.v1.PodSpec` → `PodSpec`, or with its package as Go prints a type: `v1.PodSpec`. */
+function goName(schemaName: string, qualified = false): string {
+  const parts = schemaName.split('.');
+  const last = parts.at(-1) ?? schemaName;
+  return qualified && parts.length > 1 ? `${parts.at(-2)}.${last}` : last;
 }
 
 /** Go's name for a JSON value's type, as encoding/json reports it in "cannot unmarshal X into …". */
@@ -126,21 +186,24 @@ function jsonKind(v: unknown): string {
   return typeof v;
 }
 
-/** Type errors of a built-in kind: the real server fails decoding with 400 before validation; this is its message. */
-export function decodeErrorMessage(kind: string, version: string, err: ErrorObject, value: unknown): string {
-  const path = fieldPath(err.instancePath);
-  const want = Array.isArray(err.params.type) ? err.params.type.join(' or ') : String(err.params.type);
-  const goType =
-    want === 'integer'
-      ? 'int64'
-      : want === 'object'
-        ? 'map'
-        : want === 'array'
-          ? 'slice'
-          : want === 'boolean'
-            ? 'bool'
-            : want;
-  return `${kind} in version "${version}" cannot be handled as a ${kind}: json: cannot unmarshal ${jsonKind(value)} into Go struct field .${path} of type ${goType}`;
+/** Go's name for a JSON value in encoding/json's "cannot unmarshal <value> into …". */
+function goValueKind(v: unknown): string {
+  if (typeof v === 'boolean') return 'bool';
+  return jsonKind(v);
+}
+
+/**
+ * Type errors of a built-in kind: the real server fails decoding with 400 before validation, with encoding/json's
+ * message, e.g. `Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field
+ * Container.spec.containers.image of type string`.
+ */
+export function decodeErrorMessage(
+  kind: string,
+  version: string,
+  field: { struct: string; path: string; goType: string },
+  value: unknown,
+): string {
+  return `${kind} in version "${version}" cannot be handled as a ${kind}: json: cannot unmarshal ${goValueKind(value)} into Go struct field ${field.struct}.${field.path} of type ${field.goType}`;
 }
 
 /** CRD schema errors as apiextensions-apiserver renders them. */
