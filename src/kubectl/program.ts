@@ -258,6 +258,11 @@ async function runConnected(
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   const calls: ReadCall[] = [];
+  /**
+   * A drawing's warnings (a list it could do without, refused) are printed once it succeeds: when a list it needs
+   * fails too, the one error line says what went wrong, whichever of the concurrent reads answered first.
+   */
+  const warnings: string[] = [];
   const output = parseOutput(options.output);
   const sortBy = options.sortBy ? parseSortBy(options.sortBy) : undefined;
   const ctx: VerbContext = {
@@ -269,10 +274,12 @@ async function runConnected(
     headers: options.headers !== false,
     colour: useColour(d.stdoutIsTTY, env) && (output.format === 'table' || output.format === 'wide'),
     now: d.now,
-    warn: (message) => d.stderr(`warning: ${message}\n`),
+    warn: (message) => warnings.push(message),
   };
   const produce = async (reader: ClusterReader): Promise<Drawn> => {
+    warnings.length = 0;
     const view = await verb.run({ ...ctx, reader }, arg, connection.namespace);
+    for (const message of warnings.splice(0)) d.stderr(`warning: ${message}\n`);
     if (sortBy) sortInPlace(view.data, sortBy);
     return { view, text: formatView(view, output, ctx.headers) };
   };

@@ -16,8 +16,10 @@ const DIST = join(REPO_ROOT, 'dist');
  * In a vitest worker, a test file that imports this module (directly or through a helper that runs bundles) gets
  * dist/ built before its first test: a build inside a test would count against that test's timeout, and a cold build
  * on a fresh clone takes longer than one. Elsewhere (`npm run cluster`, the bench) `ensureBuilt` runs on first use.
+ * A vitest worker is told by the worker state vitest keeps on globalThis, not by its VITEST_* variables: processes a
+ * test starts (the playground, `npm run cluster`) inherit those, and registering a hook outside a runner throws.
  */
-if (process.env.VITEST_WORKER_ID !== undefined) {
+if ('__vitest_worker__' in globalThis) {
   const { beforeAll } = await import('vitest');
   beforeAll(() => {
     ensureBuilt();
