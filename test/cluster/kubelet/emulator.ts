@@ -12,6 +12,9 @@ import { DEFAULT_HEALTH_TIMEOUT_MS, HealthCache, type ResourceHealth } from './h
 import {
   allocatedResourcesStatus,
   type ClaimDevice,
+  containerCdiIds,
+  type ExtendedResourceClaimStatus,
+  extendedResourceClaimStatus,
   type PodContainer,
   type ResourceStatus,
   resolveClaimName,
@@ -105,6 +108,8 @@ export interface PodRuntime {
   claimNames: string[];
   /** pod claim name → ResourceClaim name */
   podClaims: Map<string, string>;
+  /** the claim made for the pod's extended resources (status.extendedResourceClaimStatus), once prepared */
+  extendedClaim?: ExtendedResourceClaimStatus;
   lastStatus?: string;
   lastEventMessage?: string;
 }
@@ -217,6 +222,22 @@ export class KubeletEmulator {
 
   claim(namespace: string, name: string): ClaimInfo | undefined {
     return this.claimInfos.get(`${namespace}/${name}`);
+  }
+
+  /**
+   * The CDI ids the container runtime injects into one container of a running pod: the devices of the claims (and
+   * requests) its `resources.claims` names, and of the requests its extended resources map to (the kubelet's
+   * GetResources).
+   */
+  containerCdiIds(namespace: string, podName: string, container: PodContainer): string[] {
+    const runtime = this.pod(namespace, podName);
+    if (!runtime) return [];
+    return containerCdiIds(
+      container,
+      (claimName) => this.claimInfos.get(`${namespace}/${claimName}`)?.devices,
+      runtime.podClaims,
+      runtime.extendedClaim,
+    );
   }
 
   deviceHealth(driver: string, pool: string, device: string): ResourceHealth {
@@ -435,38 +456,47 @@ export class KubeletEmulator {
 
   private async prepare(pod: Pod, runtime: PodRuntime): Promise<void> {
     const validated: { claim: ResourceClaim; podClaim: string }[] = [];
-    // Validation pass first, nothing cached: a pod that fails here can be deleted without unprepare.
-    for (const entry of pod.spec.resourceClaims ?? []) {
-      const resolved = resolveClaimName(pod, entry.name);
-      if ('none' in resolved) continue;
-      if ('missing' in resolved) throw new Error(resolved.missing);
+    const validate = async (name: string, generated: boolean): Promise<ResourceClaim> => {
       let claim: ResourceClaim;
       try {
         claim = await this.client.get<ResourceClaim>(
-          resourcePath(RESOURCE_CLAIMS, { namespace: runtime.namespace, name: resolved.name }),
+          resourcePath(RESOURCE_CLAIMS, { namespace: runtime.namespace, name }),
         );
       } catch (error) {
-        throw new Error(
-          `fetch ResourceClaim ${resolved.name}: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new Error(`fetch ResourceClaim ${name}: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (resolved.generated && !(claim.metadata.ownerReferences ?? []).some((owner) => owner.uid === runtime.uid)) {
-        throw new Error(`ResourceClaim ${resolved.name} was not created for pod ${runtime.name} (pod is not owner)`);
+      if (generated && !(claim.metadata.ownerReferences ?? []).some((owner) => owner.uid === runtime.uid)) {
+        throw new Error(`ResourceClaim ${name} was not created for pod ${runtime.name} (pod is not owner)`);
       }
       const reserved =
         (claim.status as { reservedFor?: { resource?: string; name?: string; uid?: string }[] } | undefined)
           ?.reservedFor ?? [];
       if (!reserved.some((ref) => ref.resource === 'pods' && ref.uid === runtime.uid)) {
         throw new Error(
-          `pod ${runtime.name} (${runtime.uid}) is not allowed to use ResourceClaim ${resolved.name} (${claim.metadata.uid})`,
+          `pod ${runtime.name} (${runtime.uid}) is not allowed to use ResourceClaim ${name} (${claim.metadata.uid})`,
         );
       }
-      const results = claimResults(claim);
-      for (const driver of new Set(results.map((result) => result.driver))) {
+      for (const driver of new Set(claimResults(claim).map((result) => result.driver))) {
         if (!this.plugins.get(driver)) throw new Error(`DRA driver ${driver} is not registered`);
       }
+      return claim;
+    };
+    // Validation pass first, nothing cached: a pod that fails here can be deleted without unprepare.
+    for (const entry of pod.spec.resourceClaims ?? []) {
+      const resolved = resolveClaimName(pod, entry.name);
+      if ('none' in resolved) continue;
+      if ('missing' in resolved) throw new Error(resolved.missing);
+      const claim = await validate(resolved.name, resolved.generated);
       runtime.podClaims.set(entry.name, resolved.name);
       validated.push({ claim, podClaim: entry.name });
+    }
+    // The claim scheduler-lite (kube-scheduler) made for the pod's extended resources is prepared like a pod claim
+    // it generated: the pod must own it and be among its reservedFor.
+    const extended = extendedResourceClaimStatus(pod);
+    if (extended) {
+      const claim = await validate(extended.resourceClaimName, true);
+      runtime.extendedClaim = extended;
+      validated.push({ claim, podClaim: '' });
     }
 
     const batches = new Map<string, Claim[]>();
@@ -568,6 +598,7 @@ export class KubeletEmulator {
     }
     for (const info of done) this.claimInfos.delete(`${info.namespace}/${info.name}`);
     runtime.claimNames = [];
+    delete runtime.extendedClaim;
   }
 
   /** The runtime resolves every CDI id at container creation; an unknown one fails the container. */

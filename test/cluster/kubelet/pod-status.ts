@@ -90,3 +90,49 @@ export function allocatedResourcesStatus(
   }
   return statuses.filter((status) => status.resources.length > 0);
 }
+
+/**
+ * `status.extendedResourceClaimStatus` (KEP-5004, GA 1.37; FACTS.md §11): the claim kube-scheduler made for the pod's
+ * extended resources, and which of its requests serves each container's extended resource.
+ */
+export interface ExtendedResourceClaimStatus {
+  resourceClaimName: string;
+  requestMappings: { containerName: string; resourceName: string; requestName: string }[];
+}
+
+/** The pod's extended-resource claim status, undefined when it has none (or one without a claim name). */
+export function extendedResourceClaimStatus(pod: Pod): ExtendedResourceClaimStatus | undefined {
+  const status = pod.status?.extendedResourceClaimStatus as Partial<ExtendedResourceClaimStatus> | undefined;
+  if (!status?.resourceClaimName) return undefined;
+  return { resourceClaimName: status.resourceClaimName, requestMappings: status.requestMappings ?? [] };
+}
+
+/**
+ * The CDI ids one container gets (pkg/kubelet/cm/dra/manager.go GetResources): every device of each claim its
+ * `resources.claims` names (only the named request's, when one is given), then the devices of the extended-resource
+ * claim's requests mapped to this container; each id once, in that order.
+ */
+export function containerCdiIds(
+  container: PodContainer,
+  claimDevices: (claimName: string) => ClaimDevice[] | undefined,
+  podClaims: ReadonlyMap<string, string>,
+  extended: ExtendedResourceClaimStatus | undefined,
+): string[] {
+  const ids: string[] = [];
+  const add = (devices: ClaimDevice[] | undefined, request: string | undefined) => {
+    for (const device of devices ?? []) {
+      if (request && !device.requestNames.includes(baseRequest(request))) continue;
+      for (const id of device.cdiIds) if (!ids.includes(id)) ids.push(id);
+    }
+  };
+  for (const ref of container.resources?.claims ?? []) {
+    const claimName = podClaims.get(ref.name);
+    if (claimName) add(claimDevices(claimName), ref.request);
+  }
+  if (extended) {
+    for (const mapping of extended.requestMappings) {
+      if (mapping.containerName === container.name) add(claimDevices(extended.resourceClaimName), mapping.requestName);
+    }
+  }
+  return ids;
+}

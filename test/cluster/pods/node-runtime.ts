@@ -78,7 +78,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         pod.metadata.namespace,
       ),
     extraEnv: options.podEnv,
-    cdiEnv: (pod, container) => (kubelet ? cdiEnv(kubelet, cdiDir, pod, container) : Promise.resolve({})),
+    cdiEnv: (pod, container) => (kubelet ? containerCdiEnv(kubelet, cdiDir, pod, container) : Promise.resolve({})),
     onChange: (uid) => kubelet?.podChanged(uid),
     log: options.log,
   });
@@ -125,24 +125,16 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
 
 /**
  * What the container runtime's CDI injection adds to a container's env: the spec-wide and device `containerEdits.env`
- * of every CDI device the kubelet got from NodePrepareResources for the claims (and requests) the container names.
+ * of every CDI device the kubelet got from NodePrepareResources for the claims (and requests) the container names, and
+ * for the requests its extended resources map to.
  */
-async function cdiEnv(
+export async function containerCdiEnv(
   kubelet: KubeletEmulator,
   cdiDir: string,
   pod: Pod,
   container: ContainerSpec,
 ): Promise<Record<string, string>> {
-  const namespace = pod.metadata.namespace ?? 'default';
-  const runtime = kubelet.pod(namespace, pod.metadata.name ?? '');
-  const ids: string[] = [];
-  for (const ref of container.resources?.claims ?? []) {
-    const claimName = runtime?.podClaims.get(ref.name);
-    const info = claimName ? kubelet.claim(namespace, claimName) : undefined;
-    for (const device of info?.devices ?? []) {
-      if (!ref.request || device.requestNames.includes(ref.request)) ids.push(...device.cdiIds);
-    }
-  }
+  const ids = kubelet.containerCdiIds(pod.metadata.namespace ?? 'default', pod.metadata.name ?? '', container);
   if (ids.length === 0) return {};
   const registry = await loadCdiRegistry([cdiDir]);
   const env: Record<string, string> = {};
