@@ -85,6 +85,12 @@ export interface ApiServerOptions {
   namespaces?: string[];
   /** Extra kinds (one table entry each). */
   extraKinds?: KindSpec[];
+  /**
+   * Serve and validate resource.k8s.io/v1 and LeaderWorkerSet with the official documents of ../shared/k8s where
+   * they exist (default true). false uses the authored schemas, as on a fresh clone without ../shared, so tests can
+   * check those where ../shared exists too.
+   */
+  officialSchemas?: boolean;
   clock?: () => number;
 }
 
@@ -147,7 +153,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const rbac = new Rbac(registry);
   const faults = new Faults();
   const counters = new RequestCounters();
-  installValidation(registry, { deviceTaints: gates.DRADeviceTaints, workloads });
+  const officialSchemas = options.officialSchemas ?? true;
+  installValidation(registry, { deviceTaints: gates.DRADeviceTaints, workloads, officialSchemas });
   installAdmission(registry);
   if (gates.DRAResourceClaimGranularStatusAuthorization) installClaimStatusAuthorization(registry, rbac);
 
@@ -176,7 +183,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     counters,
     rbac,
     auth,
-    openapi: new OpenApi(kinds),
+    openapi: new OpenApi(kinds, officialSchemas),
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 5000,
     serverAddress: () => new URL(url).host,
     version: versionInfo(options.version),

@@ -1,9 +1,12 @@
 /**
  * Field schemas of the built-in kinds the test cluster serves (Pod, Namespace, ConfigMap, Secret, ServiceAccount,
- * Service, apps/v1 Deployment/StatefulSet/DaemonSet, batch/v1 Job), authored here from the Kubernetes API's field
- * names and types (k8s.io/api core/v1, apps/v1, batch/v1 types.go, 1.34), with descriptions in our own words. They
- * are not copied from the official OpenAPI documents (which may not be copied into the project, and ../shared/k8s
- * holds none for these groups). They feed two things:
+ * Service, apps/v1 Deployment/StatefulSet/DaemonSet, batch/v1 Job, resource.k8s.io/v1 DeviceClass, ResourceClaim,
+ * ResourceClaimTemplate, ResourceSlice and v1beta2 DeviceTaintRule), authored here from the Kubernetes API's field
+ * names and types (k8s.io/api core/v1, apps/v1, batch/v1, resource/v1 and resource/v1beta2 types.go, 1.34), with
+ * descriptions in our own words. They are not copied from the official OpenAPI documents (which may not be copied
+ * into the project). resource.k8s.io/v1 is served and checked with the official document of ../shared/k8s where it
+ * exists; these schemas stand in for it on a fresh clone (and where a test starts the server with
+ * `officialSchemas: false`). They feed these things:
  * - `/openapi/v3/<group-version>` documents with `components.schemas`, so `kubectl explain pods.spec.containers`
  *   shows fields as a real server's would;
  * - the pruning of unknown fields on writes (400 with `fieldValidation=Strict`, kubectl's default; a `Warning`
@@ -27,6 +30,8 @@ const PREFIX: Record<string, string> = {
   apps: 'io.k8s.api.apps.v1.',
   batch: 'io.k8s.api.batch.v1.',
   meta: 'io.k8s.apimachinery.pkg.apis.meta.v1.',
+  resource: 'io.k8s.api.resource.v1.',
+  resourcev1beta2: 'io.k8s.api.resource.v1beta2.',
 };
 
 /** `core.Container` → `io.k8s.api.core.v1.Container`. */
@@ -910,6 +915,342 @@ const TYPES: Record<string, TypeDef> = {
       managedBy: 's|The controller that manages the Job.',
     },
     req: ['template'],
+  },
+  // ---- resource.k8s.io/v1 (k8s.io/api resource/v1 types.go, 1.34) and v1beta2 DeviceTaintRule
+  'meta.Condition': {
+    d: 'One aspect of the current state of a resource.',
+    f: {
+      type: 's|The condition type, in CamelCase.',
+      status: 's|"True", "False" or "Unknown".',
+      observedGeneration: 'l|The metadata.generation the condition was set for.',
+      lastTransitionTime: 't|When the status last changed.',
+      reason: 's|A CamelCase word for the last transition.',
+      message: 's|A human-readable message about the transition.',
+    },
+    req: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+  },
+  'resource.DeviceClass': {
+    d: 'A class of devices a claim can ask for: selectors and configuration shared by its requests.',
+    f: { ...TYPE_META, metadata: meta('Standard object metadata.'), spec: 'resource.DeviceClassSpec|The class.' },
+    req: ['spec'],
+    gvk: { group: 'resource.k8s.io', version: 'v1', kind: 'DeviceClass' },
+  },
+  'resource.DeviceClassSpec': {
+    d: 'What devices of the class are and how they are configured.',
+    f: {
+      selectors: '[]resource.DeviceSelector|All must match for a device to be of the class.',
+      config: '[]resource.DeviceClassConfiguration|Configuration for every device allocated through the class.',
+      extendedResourceName: 's|An extended resource name pods may request to get a device of this class.',
+    },
+  },
+  'resource.DeviceClassConfiguration': {
+    d: 'Configuration of the devices of a class.',
+    f: { opaque: 'resource.OpaqueDeviceConfiguration|Configuration for one driver.' },
+  },
+  'resource.OpaqueDeviceConfiguration': {
+    d: 'Driver-specific parameters, passed through to the driver.',
+    f: {
+      driver: 's|The driver that interprets the parameters (a DNS subdomain).',
+      parameters: 'o|The parameters: any JSON object, usually with apiVersion and kind.',
+    },
+    req: ['driver', 'parameters'],
+  },
+  'resource.DeviceSelector': {
+    d: 'A condition a device must meet.',
+    f: { cel: 'resource.CELDeviceSelector|A CEL expression over the device.' },
+  },
+  'resource.CELDeviceSelector': {
+    d: 'A CEL expression over `device.driver`, `device.attributes` and `device.capacity`.',
+    f: { expression: 's|Must evaluate to true for the device to be selected.' },
+    req: ['expression'],
+  },
+  'resource.ResourceClaim': {
+    d: 'A request for devices, and once allocated, which devices it got.',
+    f: {
+      ...TYPE_META,
+      metadata: meta('Standard object metadata.'),
+      spec: 'resource.ResourceClaimSpec|What is requested; immutable.',
+      status: 'resource.ResourceClaimStatus|Whether and how the claim is allocated and who uses it.',
+    },
+    req: ['spec'],
+    gvk: { group: 'resource.k8s.io', version: 'v1', kind: 'ResourceClaim' },
+  },
+  'resource.ResourceClaimSpec': {
+    d: 'What a claim asks for.',
+    f: { devices: 'resource.DeviceClaim|The devices requested.' },
+  },
+  'resource.DeviceClaim': {
+    d: 'Device requests, the constraints between them and their configuration.',
+    f: {
+      requests: '[]resource.DeviceRequest|Each request names a class and how many devices; all must be met.',
+      constraints: '[]resource.DeviceConstraint|Conditions across the devices of several requests.',
+      config: '[]resource.DeviceClaimConfiguration|Configuration for the devices of some or all requests.',
+    },
+  },
+  'resource.DeviceRequest': {
+    d: 'A named request: either exactly one kind of device or the first available of several.',
+    f: {
+      name: 's|Names the request in constraints, config and allocation results (a DNS label).',
+      exactly: 'resource.ExactDeviceRequest|The request, when it names one class.',
+      firstAvailable: '[]resource.DeviceSubRequest|Alternatives, tried in order.',
+    },
+    req: ['name'],
+  },
+  'resource.ExactDeviceRequest': {
+    d: 'Devices of one class.',
+    f: {
+      deviceClassName: 's|The DeviceClass the devices come from.',
+      selectors: '[]resource.DeviceSelector|Further conditions on the devices.',
+      allocationMode: 's|"ExactCount" (the default) or "All".',
+      count: 'l|How many devices with ExactCount; default 1.',
+      adminAccess: 'b|Access for administration, even to devices in use.',
+      tolerations: '[]resource.DeviceToleration|Device taints the request tolerates.',
+    },
+    req: ['deviceClassName'],
+  },
+  'resource.DeviceSubRequest': {
+    d: 'One alternative of a firstAvailable request.',
+    f: {
+      name: 's|Names the alternative; results name it as <request>/<subrequest>.',
+      deviceClassName: 's|The DeviceClass the devices come from.',
+      selectors: '[]resource.DeviceSelector|Further conditions on the devices.',
+      allocationMode: 's|"ExactCount" (the default) or "All".',
+      count: 'l|How many devices with ExactCount; default 1.',
+      tolerations: '[]resource.DeviceToleration|Device taints the alternative tolerates.',
+    },
+    req: ['name', 'deviceClassName'],
+  },
+  'resource.DeviceToleration': {
+    d: 'Tolerates device taints that match it.',
+    f: {
+      key: 's|The taint key; empty matches every key (operator Exists).',
+      operator: 's|"Equal" (the default) or "Exists".',
+      value: 's|The taint value, with Equal.',
+      effect: 's|The taint effect; empty matches every effect.',
+      tolerationSeconds: 'l|With NoExecute: how long the pod may stay once the taint is added.',
+    },
+  },
+  'resource.DeviceConstraint': {
+    d: 'A condition across the devices of several requests.',
+    f: {
+      requests: '[]s|The requests it applies to; all of them when empty.',
+      matchAttribute: 's|A fully qualified attribute that must have the same value on all those devices.',
+    },
+  },
+  'resource.DeviceClaimConfiguration': {
+    d: 'Configuration for the devices of some requests.',
+    f: {
+      requests: '[]s|The requests it applies to; all of them when empty.',
+      opaque: 'resource.OpaqueDeviceConfiguration|Configuration for one driver.',
+    },
+  },
+  'resource.ResourceClaimStatus': {
+    d: 'Allocation, users and device status of a claim, written by the scheduler, kubelet and drivers.',
+    f: {
+      allocation: 'resource.AllocationResult|The devices allocated; immutable once set.',
+      reservedFor: '[]resource.ResourceClaimConsumerReference|Who uses the claim (at most 256).',
+      devices: '[]resource.AllocatedDeviceStatus|Status the drivers report per allocated device.',
+    },
+  },
+  'resource.AllocationResult': {
+    d: 'What was allocated and where it can be used.',
+    f: {
+      devices: 'resource.DeviceAllocationResult|The devices and their configuration.',
+      nodeSelector: 'core.NodeSelector|The nodes the claim is usable on; all nodes when empty.',
+    },
+  },
+  'resource.DeviceAllocationResult': {
+    d: 'The allocated devices.',
+    f: {
+      results: '[]resource.DeviceRequestAllocationResult|One per allocated device.',
+      config: '[]resource.DeviceAllocationConfiguration|Configuration from the class and the claim.',
+    },
+  },
+  'resource.DeviceRequestAllocationResult': {
+    d: 'One device allocated for one request.',
+    f: {
+      request: 's|The request (or <request>/<subrequest>) it satisfies.',
+      driver: 's|The driver of the device.',
+      pool: 's|The pool of the device.',
+      device: 's|The device name in the pool.',
+      adminAccess: 'b|Whether it was allocated for administration.',
+      tolerations: '[]resource.DeviceToleration|The tolerations that let the device be allocated.',
+    },
+    req: ['request', 'driver', 'pool', 'device'],
+  },
+  'resource.DeviceAllocationConfiguration': {
+    d: 'Configuration of allocated devices, and where it came from.',
+    f: {
+      source: 's|"FromClass" or "FromClaim".',
+      requests: '[]s|The requests it applies to; all when empty.',
+      opaque: 'resource.OpaqueDeviceConfiguration|Configuration for one driver.',
+    },
+    req: ['source'],
+  },
+  'resource.ResourceClaimConsumerReference': {
+    d: 'An object (usually a pod) that uses a claim.',
+    f: {
+      apiGroup: 's|The group of the consumer; empty for core.',
+      resource: 's|The resource type of the consumer, e.g. "pods".',
+      name: 's|The name of the consumer.',
+      uid: 's|The UID of the consumer.',
+    },
+    req: ['resource', 'name', 'uid'],
+  },
+  'resource.AllocatedDeviceStatus': {
+    d: 'What a driver reports about one allocated device.',
+    f: {
+      driver: 's|The driver of the device.',
+      pool: 's|The pool of the device.',
+      device: 's|The device name in the pool.',
+      conditions: '[]meta.Condition|The device state, e.g. Ready.',
+      data: 'o|Driver-specific data.',
+      networkData: 'resource.NetworkDeviceData|Network settings of the device.',
+    },
+    req: ['driver', 'pool', 'device'],
+  },
+  'resource.NetworkDeviceData': {
+    d: 'Network settings of an allocated device.',
+    f: {
+      interfaceName: 's|The interface name in the pod.',
+      ips: '[]s|Addresses in CIDR notation.',
+      hardwareAddress: 's|The MAC address.',
+    },
+  },
+  'resource.ResourceClaimTemplate': {
+    d: 'A template from which a ResourceClaim is created per pod.',
+    f: {
+      ...TYPE_META,
+      metadata: meta('Standard object metadata.'),
+      spec: 'resource.ResourceClaimTemplateSpec|The claims to create.',
+    },
+    req: ['spec'],
+    gvk: { group: 'resource.k8s.io', version: 'v1', kind: 'ResourceClaimTemplate' },
+  },
+  'resource.ResourceClaimTemplateSpec': {
+    d: 'The metadata and spec of the claims created from the template.',
+    f: {
+      metadata: meta('Labels and annotations copied onto each claim.'),
+      spec: 'resource.ResourceClaimSpec|The spec of each claim.',
+    },
+    req: ['spec'],
+  },
+  'resource.ResourceSlice': {
+    d: 'Devices a driver publishes: one slice of a pool, usually for one node.',
+    f: { ...TYPE_META, metadata: meta('Standard object metadata.'), spec: 'resource.ResourceSliceSpec|The devices.' },
+    req: ['spec'],
+    gvk: { group: 'resource.k8s.io', version: 'v1', kind: 'ResourceSlice' },
+  },
+  'resource.ResourceSliceSpec': {
+    d: 'The driver, pool, where the devices are reachable, and the devices.',
+    f: {
+      driver: 's|The driver that publishes the slice (a DNS subdomain).',
+      pool: 'resource.ResourcePool|The pool the slice belongs to.',
+      nodeName: 's|The node the devices are local to; one of nodeName, nodeSelector, allNodes, perDeviceNodeSelection.',
+      nodeSelector: 'core.NodeSelector|The nodes the devices are reachable from.',
+      allNodes: 'b|Whether the devices are reachable from every node.',
+      perDeviceNodeSelection: 'b|Whether each device says where it is reachable.',
+      devices: '[]resource.Device|The devices (at most 128).',
+      sharedCounters: '[]resource.CounterSet|Counters devices of the pool consume.',
+    },
+    req: ['driver', 'pool'],
+  },
+  'resource.ResourcePool': {
+    d: 'The pool a slice belongs to and how many slices it has.',
+    f: {
+      name: 's|The pool name; unique per driver.',
+      generation: 'l|Incremented when the pool changes; slices of older generations are ignored.',
+      resourceSliceCount: 'l|How many slices the pool has in this generation.',
+    },
+    req: ['name', 'generation', 'resourceSliceCount'],
+  },
+  'resource.Device': {
+    d: 'One device a driver publishes.',
+    f: {
+      name: 's|The device name, unique in the pool (a DNS label).',
+      attributes: '{}resource.DeviceAttribute|Attributes selectors and constraints read.',
+      capacity: '{}resource.DeviceCapacity|Capacities of the device.',
+      consumesCounters: '[]resource.DeviceCounterConsumption|Shared counters the device uses.',
+      nodeName: 's|With perDeviceNodeSelection: the node the device is local to.',
+      nodeSelector: 'core.NodeSelector|With perDeviceNodeSelection: the nodes it is reachable from.',
+      allNodes: 'b|With perDeviceNodeSelection: reachable from every node.',
+      taints: '[]resource.DeviceTaint|Taints of the device (gate DRADeviceTaints).',
+    },
+    req: ['name'],
+  },
+  'resource.DeviceAttribute': {
+    d: 'One attribute value; exactly one field is set.',
+    f: {
+      int: 'l|An integer.',
+      bool: 'b|A boolean.',
+      string: 's|A string (at most 64 bytes).',
+      version: 's|A semantic version.',
+    },
+  },
+  'resource.DeviceCapacity': {
+    d: 'A capacity of a device.',
+    f: { value: 'q|The amount.' },
+    req: ['value'],
+  },
+  'resource.CounterSet': {
+    d: 'Named counters devices of a pool draw from.',
+    f: { name: 's|Names the set (a DNS label).', counters: '{}resource.Counter|The counters by name.' },
+    req: ['name', 'counters'],
+  },
+  'resource.Counter': {
+    d: 'An amount of a counter.',
+    f: { value: 'q|The amount.' },
+    req: ['value'],
+  },
+  'resource.DeviceCounterConsumption': {
+    d: 'What a device draws from one counter set.',
+    f: {
+      counterSet: 's|The CounterSet it draws from.',
+      counters: '{}resource.Counter|The amounts by counter name.',
+    },
+    req: ['counterSet', 'counters'],
+  },
+  'resource.DeviceTaint': {
+    d: 'A taint on a device: pods that do not tolerate it are not scheduled onto it or are evicted.',
+    f: {
+      key: 's|The taint key (a qualified name).',
+      value: 's|The taint value.',
+      effect: 's|"NoSchedule", "NoExecute" or "None".',
+      timeAdded: 't|When the taint was added; set by the server.',
+    },
+    req: ['key', 'effect'],
+  },
+  'resourcev1beta2.DeviceTaintRule': {
+    d: 'An admin taint on every device its selector matches.',
+    f: {
+      ...TYPE_META,
+      metadata: meta('Standard object metadata.'),
+      spec: 'resourcev1beta2.DeviceTaintRuleSpec|The selector and the taint.',
+      status: 'resourcev1beta2.DeviceTaintRuleStatus|What the rule did.',
+    },
+    req: ['spec'],
+    gvk: { group: 'resource.k8s.io', version: 'v1beta2', kind: 'DeviceTaintRule' },
+  },
+  'resourcev1beta2.DeviceTaintRuleSpec': {
+    d: 'Which devices are tainted, and with what.',
+    f: {
+      deviceSelector: 'resourcev1beta2.DeviceTaintSelector|The devices; all devices when empty.',
+      taint: 'resource.DeviceTaint|The taint added to each of them.',
+    },
+    req: ['taint'],
+  },
+  'resourcev1beta2.DeviceTaintSelector': {
+    d: 'Fields a device must have to be tainted; all that are set must match.',
+    f: {
+      driver: 's|The driver of the device.',
+      pool: 's|The pool of the device.',
+      device: 's|The device name.',
+    },
+  },
+  'resourcev1beta2.DeviceTaintRuleStatus': {
+    d: 'Conditions the eviction controller reports.',
+    f: { conditions: '[]meta.Condition|e.g. EvictionInProgress.' },
+    open: true,
   },
 };
 

@@ -23,19 +23,22 @@ import { type Schema, SchemaSet } from './validation/schema.js';
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..', '..', '..');
 
+/** Runs real kubectl against a server, with `input` on stdin; never throws. */
+async function kubectlAt(kubeconfig: string, args: string[], input?: string) {
+  try {
+    const pending = run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
+    pending.child.stdin?.end(input ?? '');
+    const { stdout, stderr } = await pending;
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
 describe('OpenAPI v3 field schemas through real kubectl', () => {
   let api: ApiServer;
-  const kubectl = async (args: string[], input?: string) => {
-    try {
-      const pending = run('kubectl', ['--kubeconfig', api.kubeconfigPath, ...args], { timeout: 30_000 });
-      pending.child.stdin?.end(input ?? '');
-      const { stdout, stderr } = await pending;
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const kubectl = (args: string[], input?: string) => kubectlAt(api.kubeconfigPath, args, input);
 
   beforeAll(async () => {
     api = await startApiServer({ namespaces: ['ml'] });
@@ -212,6 +215,101 @@ describe('OpenAPI v3 field schemas through real kubectl', () => {
       };
       for (const ref of refsIn(doc)) expect(doc.components.schemas, `${path}: ${ref}`).toHaveProperty([ref]);
     }
+  });
+});
+
+describe('authored resource.k8s.io and LeaderWorkerSet schemas (as on a fresh clone without ../shared)', () => {
+  let api: ApiServer;
+  const kubectl = (args: string[], input?: string) => kubectlAt(api.kubeconfigPath, args, input);
+
+  beforeAll(async () => {
+    // officialSchemas: false ignores ../shared/k8s even where it exists, so these checks run on the authored schemas
+    api = await startApiServer({
+      namespaces: ['ml'],
+      officialSchemas: false,
+      featureGates: { DRADeviceTaintRules: true },
+    });
+  });
+  afterAll(() => api.stop());
+
+  it.each([
+    ['resourceclaims.spec', 'ResourceClaim', /^ {2}devices\t<DeviceClaim>/m],
+    ['resourceclaims.spec.devices', 'ResourceClaim', /^ {2}requests\t<\[\]DeviceRequest>/m],
+    ['resourceclaims.spec.devices.requests.exactly', 'ResourceClaim', /^ {2}deviceClassName\t<string> -required-/m],
+    ['resourceclaimtemplates.spec.spec', 'ResourceClaimTemplate', /^ {2}devices\t<DeviceClaim>/m],
+    ['resourceslices.spec', 'ResourceSlice', /^ {2}pool\t<ResourcePool> -required-/m],
+    ['resourceslices.spec.devices.attributes', 'ResourceSlice', /^ {2}int\t<integer>/m],
+    ['deviceclasses.spec', 'DeviceClass', /^ {2}selectors\t<\[\]DeviceSelector>/m],
+    ['devicetaintrules.spec', 'DeviceTaintRule', /^ {2}taint\t<DeviceTaint> -required-/m],
+    ['leaderworkersets.spec', 'LeaderWorkerSet', /^ {2}leaderWorkerTemplate\t<Object> -required-/m],
+    ['leaderworkersets.spec.leaderWorkerTemplate', 'LeaderWorkerSet', /^ {2}workerTemplate\t<Object> -required-/m],
+  ])('kubectl explain %s shows the authored fields', async (what, kind, field) => {
+    const r = await kubectl(['explain', what]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`KIND:\\s+${kind}\\b`));
+    expect(r.stdout).toMatch(field);
+  });
+
+  const claim = (request: string) =>
+    `apiVersion: resource.k8s.io/v1\nkind: ResourceClaim\nmetadata: {name: gpus, namespace: ml}\nspec:\n  devices:\n    requests:\n    - name: gpu\n      exactly:\n        deviceClassName: gpu.lockstep.dev\n${request}`;
+  const lws = (specExtra: string) =>
+    `apiVersion: leaderworkerset.x-k8s.io/v1\nkind: LeaderWorkerSet\nmetadata: {name: train, namespace: ml}\nspec:\n${specExtra}  leaderWorkerTemplate:\n    size: 2\n    workerTemplate:\n      spec:\n        containers: [{name: w, image: i}]\n`;
+
+  it.each([
+    [
+      'an unknown field of a ResourceClaim request',
+      claim('        count: 2\n        alocationMode: ExactCount\n'),
+      'ResourceClaim in version "v1" cannot be handled as a ResourceClaim: strict decoding error: unknown field "spec.devices.requests[0].exactly.alocationMode"',
+    ],
+    [
+      'a string for an int64 (ResourceClaim count)',
+      claim('        count: "two"\n'),
+      'ResourceClaim in version "v1" cannot be handled as a ResourceClaim: json: cannot unmarshal string into Go struct field ExactDeviceRequest.spec.devices.requests.exactly.count of type int64',
+    ],
+    [
+      'an unknown field of a LeaderWorkerSet spec',
+      lws('  replicaz: 2\n'),
+      'LeaderWorkerSet in version "v1" cannot be handled as a LeaderWorkerSet: strict decoding error: unknown field "spec.replicaz"',
+    ],
+    [
+      'a string for an integer (LeaderWorkerSet replicas)',
+      lws('  replicas: two\n'),
+      'The LeaderWorkerSet "train" is invalid: spec.replicas: Invalid value: "two": spec.replicas in body must be of type integer: "string"',
+    ],
+    [
+      'a value outside the enum (LeaderWorkerSet startupPolicy)',
+      lws('  startupPolicy: Whenever\n'),
+      'spec.startupPolicy: Unsupported value: "Whenever": supported values: "LeaderCreated", "LeaderReady"',
+    ],
+  ])('apply --validate=strict refuses %s and stores nothing', async (_what, manifest, message) => {
+    const r = await kubectl(['apply', '--validate=strict', '-f', '-'], manifest);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(message);
+    expect(api.store.find('resourceclaims.resource.k8s.io', 'gpus', 'ml')).toBeUndefined();
+    expect(api.store.find('leaderworkersets.leaderworkerset.x-k8s.io', 'train', 'ml')).toBeUndefined();
+  });
+
+  it('a well-formed ResourceClaim and LeaderWorkerSet are stored, the LWS with its CRD defaults', async () => {
+    const c = await kubectl(['apply', '--validate=strict', '-f', '-'], claim('        count: 2\n'));
+    expect(c.stderr).toBe('');
+    const l = await kubectl(['apply', '--validate=strict', '-f', '-'], lws(''));
+    expect(l.stderr).toBe('');
+    const stored = api.store.get('leaderworkersets.leaderworkerset.x-k8s.io', 'train', 'ml') as unknown as {
+      spec: { replicas: number; startupPolicy: string; leaderWorkerTemplate: { restartPolicy: string } };
+    };
+    expect(stored.spec.replicas).toBe(1);
+    expect(stored.spec.startupPolicy).toBe('LeaderCreated');
+    expect(stored.spec.leaderWorkerTemplate.restartPolicy).toBe('RecreateGroupOnPodRestart');
+  });
+
+  it('serves no official document: every $ref of the generated resource.k8s.io/v1 document resolves', async () => {
+    const doc = (await rawRequest(api, 'GET', '/openapi/v3/apis/resource.k8s.io/v1')).json as {
+      info: { title: string };
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.components.schemas).toHaveProperty(['io.k8s.api.resource.v1.ResourceClaim']);
+    for (const ref of refsIn(doc)) expect(doc.components.schemas, ref).toHaveProperty([ref]);
   });
 });
 

@@ -1,11 +1,12 @@
 /**
  * /openapi/v3: the root index and one document per group-version. resource.k8s.io/v1 is served from the official
- * document in ../shared/k8s where it exists (a fresh clone has none: then it gets a generated document too); the
- * others are generated: per kind, the operations with the PATCH `fieldValidation` parameter (what kubectl reads to
- * decide that the server validates fields itself), and `components.schemas` with the kind's field schema where one
- * is known — authored for the core, apps and batch kinds (openapi-schemas.ts), JobSet's (jobset-crd.ts), and
- * LeaderWorkerSet's CRD schema from ../shared/k8s where it exists — so `kubectl explain` shows fields. Kinds without
- * a schema (RBAC, Events, Leases, …) get operations only: explain names the kind and shows no fields.
+ * document in ../shared/k8s where it exists and the server is allowed to use it (a fresh clone has none: then it gets
+ * a generated document too); the others are generated: per kind, the operations with the PATCH `fieldValidation`
+ * parameter (what kubectl reads to decide that the server validates fields itself), and `components.schemas` with the
+ * kind's field schema — authored for the core, apps, batch and resource.k8s.io kinds (openapi-schemas.ts), JobSet's
+ * (jobset-crd.ts), and LeaderWorkerSet's (the official CRD schema from ../shared/k8s where it exists and is allowed,
+ * else the authored lws-crd.ts) — so `kubectl explain` shows fields. Kinds without a schema (RBAC, Events, Leases, …)
+ * get operations only: explain names the kind and shows no fields.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { RECORDED_K8S } from '../../support/recorded.js';
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
+import { LWS_SCHEMA } from './lws-crd.js';
 import { AUTHORED_SCHEMAS, authoredKindSchema, closure } from './openapi-schemas.js';
 import type { Schema } from './validation/schema.js';
 
@@ -21,7 +23,7 @@ import type { Schema } from './validation/schema.js';
 const SHARED_K8S_DIR = pathToFileURL(`${RECORDED_K8S}/`);
 
 /** Whether ../shared/k8s holds `name`. */
-export function hasSharedK8s(name: string): boolean {
+function hasSharedK8s(name: string): boolean {
   return existsSync(new URL(name, SHARED_K8S_DIR));
 }
 
@@ -34,7 +36,7 @@ export function resourceOpenApi(): unknown {
   return resourceDoc;
 }
 
-export const LWS_CRD = 'leaderworkerset.x-k8s.io_leaderworkersets.yaml';
+const LWS_CRD = 'leaderworkerset.x-k8s.io_leaderworkersets.yaml';
 
 let lwsSchema: Schema | undefined;
 /** The LeaderWorkerSet CRD's v1 schema from ../shared/k8s (kubernetes-sigs/lws v0.10.0); read once. */
@@ -49,11 +51,19 @@ export function loadLwsSchema(): Schema {
   return lwsSchema;
 }
 
+/**
+ * The LeaderWorkerSet schema the server uses: the official CRD's when `official` allows it and ../shared/k8s holds it,
+ * else the authored one.
+ */
+export function lwsSchemaFor(official: boolean): Schema {
+  return official && hasSharedK8s(LWS_CRD) ? loadLwsSchema() : LWS_SCHEMA;
+}
+
 /** Custom kinds' schemas, as a real server publishes a CRD's: named by the reversed group, with their GVK. */
-function customKindSchema(k: KindSpec): { name: string; schema: Schema } | undefined {
+function customKindSchema(k: KindSpec, official: boolean): { name: string; schema: Schema } | undefined {
   let schema: Schema | undefined;
   if (k.kind === 'JobSet') schema = JOBSET_SCHEMA;
-  else if (k.kind === 'LeaderWorkerSet' && hasSharedK8s(LWS_CRD)) schema = loadLwsSchema();
+  else if (k.kind === 'LeaderWorkerSet') schema = lwsSchemaFor(official);
   if (!schema) return undefined;
   const name = `${k.group.split('.').reverse().join('.')}.${k.version}.${k.kind}`;
   const properties = (schema.properties ?? {}) as Record<string, Schema>;
@@ -76,13 +86,13 @@ function customKindSchema(k: KindSpec): { name: string; schema: Schema } | undef
 }
 
 /** `components.schemas` of a generated document: the kinds' schemas and everything they reference. */
-function kindSchemas(kinds: KindSpec[]): Record<string, Schema> {
+function kindSchemas(kinds: KindSpec[], official: boolean): Record<string, Schema> {
   const pool: Record<string, Schema> = { ...AUTHORED_SCHEMAS };
   const roots: string[] = [];
   for (const k of kinds) {
     const authored = authoredKindSchema(k.group, k.version, k.kind);
     if (authored) roots.push(authored);
-    const custom = customKindSchema(k);
+    const custom = customKindSchema(k, official);
     if (custom) {
       pool[custom.name] = custom.schema;
       roots.push(custom.name);
@@ -95,7 +105,7 @@ function gvPath(group: string, version: string): string {
   return group === '' ? `api/${version}` : `apis/${group}/${version}`;
 }
 
-function stubDoc(kinds: KindSpec[], group: string, version: string): unknown {
+function stubDoc(kinds: KindSpec[], group: string, version: string, official: boolean): unknown {
   const paths: Record<string, unknown> = {};
   for (const k of kinds) {
     const base = `/${gvPath(group, version)}${k.namespaced ? '/namespaces/{namespace}' : ''}/${k.plural}`;
@@ -140,18 +150,19 @@ function stubDoc(kinds: KindSpec[], group: string, version: string): unknown {
     openapi: '3.0.0',
     info: { title: 'Kubernetes', version: 'v1.34.0' },
     paths,
-    components: { schemas: kindSchemas(kinds) },
+    components: { schemas: kindSchemas(kinds, official) },
   };
 }
 
 export class OpenApi {
   private readonly docs = new Map<string, { doc: unknown; hash: string }>();
 
-  constructor(kinds: KindRegistry) {
+  /** `official`: serve the official documents of ../shared/k8s where they exist (false: the authored schemas only). */
+  constructor(kinds: KindRegistry, official: boolean) {
     for (const gv of kinds.groupVersions()) {
       const list = kinds.all.filter((k) => k.group === gv.group && k.version === gv.version && !k.virtual);
-      const official = apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : undefined;
-      const doc = official ?? stubDoc(list, gv.group, gv.version);
+      const officialDoc = official && apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : undefined;
+      const doc = officialDoc ?? stubDoc(list, gv.group, gv.version, official);
       const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
       this.docs.set(gvPath(gv.group, gv.version), { doc, hash });
     }

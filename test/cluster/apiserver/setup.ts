@@ -1,9 +1,10 @@
 /**
  * Wires validation and admission plugins into a registry (kept apart so each plugin stays a small module).
  * Structural (schema) validation of resource.k8s.io/v1 and LeaderWorkerSet objects uses the official documents in
- * ../shared/k8s, which may not be copied into the project: where they are absent (a fresh clone) those kinds get no
- * schema check (no type errors, no pruning of unknown fields), while the semantic checks (validation/resource.ts,
- * object names) still run. Tests of the schema checks are declared with test/support/recorded.ts.
+ * ../shared/k8s where they exist (they may not be copied into the project); where they are absent (a fresh clone), or
+ * the server is told to ignore them, the authored schemas (openapi-schemas.ts, lws-crd.ts) check the same kinds, so
+ * unknown fields are pruned or refused and wrong types refused either way. The semantic checks
+ * (validation/resource.ts, object names) run on top of both.
  */
 import type { ErrorObject } from 'ajv';
 import { installPolicyAdmission } from './admission.js';
@@ -19,7 +20,7 @@ import {
 } from './gated-kinds.js';
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { type KindSpec, resourceKey } from './kinds.js';
-import { hasSharedK8s, LWS_CRD, loadLwsSchema, resourceOpenApi } from './openapi.js';
+import { lwsSchemaFor, resourceOpenApi } from './openapi.js';
 import { AUTHORED_SCHEMAS, authoredKindSchema, INT_OR_STRING_SCHEMA } from './openapi-schemas.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
 import { isRecord, type KubeObject } from './types.js';
@@ -45,6 +46,8 @@ export interface ValidationSettings {
   deviceTaints: boolean;
   /** the scheduling.k8s.io version served (GenericWorkload on), which decides the pod fields kept */
   workloads?: WorkloadApiVersion;
+  /** check with the official documents of ../shared/k8s where they exist (false: the authored schemas only) */
+  officialSchemas: boolean;
 }
 
 type Semantic = (obj: KubeObject, old: KubeObject | undefined, subresource: string | undefined) => FieldError[];
@@ -65,10 +68,15 @@ function resourceSchemaSet(): SchemaSet {
   return resourceSchemas;
 }
 
-let lwsSchemas: SchemaSet | undefined;
-function lwsSchemaSet(): SchemaSet {
-  lwsSchemas ??= new SchemaSet({ LeaderWorkerSet: loadLwsSchema() }, true);
-  return lwsSchemas;
+const lwsSchemas = new Map<boolean, SchemaSet>();
+/** The LeaderWorkerSet schema set, official (where ../shared/k8s has it) or authored; built once each. */
+function lwsSchemaSet(official: boolean): SchemaSet {
+  let set = lwsSchemas.get(official);
+  if (!set) {
+    set = new SchemaSet({ LeaderWorkerSet: lwsSchemaFor(official) }, true);
+    lwsSchemas.set(official, set);
+  }
+  return set;
 }
 
 let authoredSchemas: SchemaSet | undefined;
@@ -174,7 +182,7 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     let prepare: ((obj: KubeObject, old: KubeObject | undefined) => void) | undefined;
     if (spec.group === 'resource.k8s.io') {
       // the official document describes v1 only; DeviceTaintRule (v1beta2) gets its semantic checks
-      if (resourceOpenApi() !== undefined && spec.version === 'v1')
+      if (settings.officialSchemas && resourceOpenApi() !== undefined && spec.version === 'v1')
         structural = { set: resourceSchemaSet, name: `io.k8s.api.resource.v1.${spec.kind}`, crd: false };
       switch (spec.kind) {
         case 'ResourceSlice':
@@ -217,10 +225,13 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     else if (spec.group === 'apps' && spec.kind === 'StatefulSet') semantic = validateStatefulSetUpdate;
     else if (spec.group === 'batch' && spec.kind === 'Job') semantic = validateJobUpdate;
     const authored = authoredKindSchema(spec.group, spec.version, spec.kind);
-    if (authored) {
+    if (structural) {
+      // the official resource.k8s.io/v1 document, chosen above
+    } else if (authored) {
       structural = { set: authoredSchemaSet, name: authored, crd: false };
     } else if (spec.kind === 'LeaderWorkerSet') {
-      if (hasSharedK8s(LWS_CRD)) structural = { set: lwsSchemaSet, name: 'LeaderWorkerSet', crd: true };
+      const official = settings.officialSchemas;
+      structural = { set: () => lwsSchemaSet(official), name: 'LeaderWorkerSet', crd: true };
     } else if (spec.kind === 'JobSet') {
       structural = { set: jobSetSchemaSet, name: 'JobSet', crd: true };
     }
