@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { itRecorded } from '../../support/recorded.js';
 import { type ApiServer, startApiServer } from './index.js';
-import { loadLwsSchema } from './openapi.js';
+import { LWS_SCHEMA } from './lws-crd.js';
+import { loadLwsSchema, resourceOpenApi } from './openapi.js';
 import { AUTHORED_SCHEMAS, authoredKindSchema } from './openapi-schemas.js';
 import { rawRequest } from './raw-client.js';
 import { isRecord } from './types.js';
@@ -358,6 +359,32 @@ describe('authored schemas against what users send', () => {
     },
     { needs: 'k8s' },
   );
+
+  itRecorded(
+    'the authored resource.k8s.io/v1 kinds declare exactly the fields of the official document',
+    () => {
+      const official = (resourceOpenApi() as { components: { schemas: Record<string, Schema> } }).components.schemas;
+      for (const kind of ['DeviceClass', 'ResourceClaim', 'ResourceClaimTemplate', 'ResourceSlice']) {
+        const name = authoredKindSchema('resource.k8s.io', 'v1', kind);
+        expect(name).toBe(`io.k8s.api.resource.v1.${kind}`);
+        const theirs = official[`io.k8s.api.resource.v1.${kind}`] ?? {};
+        const ours = AUTHORED_SCHEMAS[name ?? ''] ?? {};
+        expect(undeclared(theirs, ours, kind, official), `missing from ${kind}`).toEqual([]);
+        expect(undeclared(ours, theirs, kind, AUTHORED_SCHEMAS, official), `extra in ${kind}`).toEqual([]);
+      }
+    },
+    { needs: 'k8s' },
+  );
+
+  itRecorded(
+    'the authored LeaderWorkerSet schema declares the fields of the official CRD outside the pod templates',
+    () => {
+      const official = loadLwsSchema();
+      expect(undeclared(official, LWS_SCHEMA, 'lws', {}, {})).toEqual([]);
+      expect(undeclared(LWS_SCHEMA, official, 'lws', {}, {})).toEqual([]);
+    },
+    { needs: 'k8s' },
+  );
 });
 
 function dig(schema: Schema, path: string[]): Schema {
@@ -367,20 +394,31 @@ function dig(schema: Schema, path: string[]): Schema {
   return cur;
 }
 
-function resolveAuthored(s: Schema): Schema {
+/** A schema with its `$ref` (bare or in an allOf) followed inside `pool`. */
+function resolveIn(pool: Record<string, Schema>, s: Schema): Schema {
   const ref = Array.isArray(s.allOf) && isRecord(s.allOf[0]) ? s.allOf[0].$ref : s.$ref;
-  if (typeof ref === 'string') return AUTHORED_SCHEMAS[ref.replace('#/components/schemas/', '')] ?? {};
+  if (typeof ref === 'string') return pool[ref.replace('#/components/schemas/', '')] ?? {};
   return s;
 }
 
-/** Fields the reference schema declares that ours does not, walking both where ours is not left open. */
-function undeclared(reference: Schema, ours: Schema, path: string): string[] {
-  const mine = resolveAuthored(ours);
+/**
+ * Fields the reference schema declares that ours does not, walking both where ours is not left open; references are
+ * followed in `referencePool` (theirs) and the authored schemas (ours) unless `ourPool` says otherwise.
+ */
+function undeclared(
+  referenceSchema: Schema,
+  ours: Schema,
+  path: string,
+  referencePool: Record<string, Schema> = {},
+  ourPool: Record<string, Schema> = AUTHORED_SCHEMAS,
+): string[] {
+  const reference = resolveIn(referencePool, referenceSchema);
+  const mine = resolveIn(ourPool, ours);
   if (mine['x-kubernetes-preserve-unknown-fields'] === true && !isRecord(mine.properties)) return [];
   if (reference.type === 'array' && isRecord(reference.items) && isRecord(mine.items))
-    return undeclared(reference.items, mine.items, `${path}[]`);
+    return undeclared(reference.items, mine.items, `${path}[]`, referencePool, ourPool);
   if (isRecord(reference.additionalProperties) && isRecord(mine.additionalProperties))
-    return undeclared(reference.additionalProperties, mine.additionalProperties, `${path}{}`);
+    return undeclared(reference.additionalProperties, mine.additionalProperties, `${path}{}`, referencePool, ourPool);
   if (!isRecord(reference.properties)) return [];
   const theirs = reference.properties as Record<string, Schema>;
   const declared = isRecord(mine.properties) ? (mine.properties as Record<string, Schema>) : {};
@@ -391,7 +429,7 @@ function undeclared(reference: Schema, ours: Schema, path: string): string[] {
       if (mine['x-kubernetes-preserve-unknown-fields'] !== true) out.push(`${path}.${key}`);
       continue;
     }
-    out.push(...undeclared(value, own, `${path}.${key}`));
+    out.push(...undeclared(value, own, `${path}.${key}`, referencePool, ourPool));
   }
   return out;
 }
