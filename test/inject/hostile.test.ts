@@ -136,6 +136,29 @@ describe('large streams', () => {
     expect(out.items.map((i) => i.metadata.name)).toEqual(items.map((_, i) => `web-${i}`));
     expect(out.items.every((i) => (i.spec.template.spec.initContainers ?? []).length > 0)).toBe(true);
   });
+  it('injects a List and a bundle of the same objects to the same objects, with the same warnings', () => {
+    const service = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: None\n';
+    const objects = [
+      ...Array.from({ length: 5 }, (_, i) => STATEFULSET.replace('name: web', `name: web-${i}`)),
+      configMap(7),
+      service,
+    ];
+    const list = injectText(`apiVersion: v1\nkind: List\nitems:\n${objects.map(asItem).join('')}`, { image: IMAGE });
+    const bundle = injectText(objects.join('---\n'), { image: IMAGE });
+    const fromList = parseAllDocuments(list.output).map((d) => d.toJS() as { items?: unknown[] });
+    const fromBundle = parseAllDocuments(bundle.output).map((d) => d.toJS() as unknown);
+    // the bundle's documents are the List's items, then the objects inject adds (once, after the input)
+    expect(fromList[0]!.items).toEqual(fromBundle.slice(0, objects.length));
+    expect(fromList.slice(1)).toEqual(fromBundle.slice(objects.length));
+    expect(list.report.warnings).toEqual(bundle.report.warnings);
+    expect(bundle.report.warnings.some((w) => w.includes('publishNotReadyAddresses'))).toBe(true);
+    // every StatefulSet was injected, the ConfigMap and the Service were not touched
+    objects.slice(0, 5).forEach((object, i) => {
+      expect(fromBundle[i]).not.toEqual(parseAllDocuments(object)[0]!.toJS());
+    });
+    expect(fromBundle[5]).toEqual(parseAllDocuments(configMap(7))[0]!.toJS());
+    expect(fromBundle[6]).toEqual(parseAllDocuments(service)[0]!.toJS());
+  });
 });
 
 describe('lockstep inject reads only what is a manifest (bundled)', () => {
