@@ -17,8 +17,10 @@ import {
 } from './discovery/legacy-names.js';
 import { readInterfaceAddresses } from './discovery/net-addresses.js';
 import { excludeNics, type NicExclusion } from './discovery/nic-exclude.js';
+import { numaNodeLists, readNumaNodes } from './discovery/numa.js';
 import { RescanLoop } from './discovery/rescan.js';
 import { scanInventory } from './discovery/scan.js';
+import { SysfsReader } from './discovery/sysfs-read.js';
 import { DeviceHealthBoard } from './health/board.js';
 import { HealthManager } from './health/manager.js';
 import { ApiClaimReader } from './kubelet/claim-reader.js';
@@ -60,6 +62,11 @@ export interface AgentOptions {
   rescanWatchDirs?: string[];
   taintEffect: DeviceTaintEffect;
   deviceTaints?: TaintMode;
+  /**
+   * Publish `resource.kubernetes.io/numaNode` in its list form (--numa-node-list, clusters with the
+   * DRAListTypeAttributes gate): the NUMA layout is read from sysfs at every scan (agent/discovery/numa.ts).
+   */
+  numaNodeList?: boolean;
   /**
    * Publish only while holding this node's Lease (src/kube/lease.ts), so the old and the new agent of a rollout do
    * not overwrite each other's slices. Left out, the agent always publishes.
@@ -127,12 +134,17 @@ export class Agent {
   private stopRequested = false;
   /** device names an older agent published → today's names (empty unless this node was upgraded with claims) */
   private aliases: DeviceAliases = new Map();
+  /** each NUMA node's list for the list form of numaNode, from the last scan (only with --numa-node-list) */
+  private numaNodeLists: ReadonlyMap<number, readonly number[]> = new Map();
 
   constructor(readonly options: AgentOptions) {
     const log = options.log ?? silentLogger();
     this.discovery = new RescanLoop({
-      scan: async () =>
-        excludeNics(
+      scan: async () => {
+        if (options.numaNodeList) {
+          this.numaNodeLists = numaNodeLists(await readNumaNodes(new SysfsReader(options.sysfsRoot)));
+        }
+        return excludeNics(
           options.scan
             ? await options.scan()
             : keepDeviceTypes(
@@ -147,7 +159,8 @@ export class Agent {
                 options.deviceTypes ?? DEVICE_TYPES,
               ),
           options.nicExclude ?? [],
-        ),
+        );
+      },
       intervalMs: options.rescanIntervalMs,
       watchDirs: options.rescanWatchDirs,
       log: componentLogger(log, 'discovery'),
@@ -170,6 +183,7 @@ export class Agent {
       nodeName: options.nodeName,
       taintEffect: options.taintEffect,
       taints: options.deviceTaints ?? 'auto',
+      ...(options.numaNodeList ? { numaNodeLists: () => this.numaNodeLists } : {}),
       agentVersion: VERSION,
       log: componentLogger(log, 'slices'),
     });

@@ -50,6 +50,12 @@ export interface BuildDevicesOptions {
   taintEffect?: DeviceTaintEffect;
   /** used for timeAdded when a reading has no `since` */
   now?: () => number;
+  /**
+   * Publish `resource.kubernetes.io/numaNode` in its list form (`{ints}`, clusters with the DRAListTypeAttributes
+   * gate): each node's list (agent/discovery/numa.ts); a node not in the map is listed alone. Same entry count as the
+   * int form, so the 32-entry budget is unchanged.
+   */
+  numaNodeLists?: ReadonlyMap<number, readonly number[]>;
 }
 
 interface BuildProblem {
@@ -213,7 +219,11 @@ function finishDevice(
   const ordered: [string, DeviceAttribute | undefined][] = [
     [ATTR.healthy, { bool: healthy }],
     [ATTR.unmonitored, { bool: health.state === 'unknown' }],
-    ...entries,
+    ...entries.map(([key, value]): [string, DeviceAttribute | undefined] =>
+      key === ATTR.numaNode && value?.int !== undefined && options.numaNodeLists
+        ? [key, { ints: [...(options.numaNodeLists.get(value.int) ?? [value.int])] }]
+        : [key, value],
+    ),
   ];
   const room = MAX_ATTRIBUTES_AND_CAPACITIES - Object.keys(capacity).length;
   for (const [key, value] of ordered) {

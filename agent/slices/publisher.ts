@@ -31,6 +31,8 @@ export interface PublisherOptions {
    * comes back without the taints we sent; servers without the DRADeviceTaints gate do that silently), then stop.
    */
   taints?: TaintMode;
+  /** publish numaNode in its list form, with these lists (the agent's last NUMA scan); left out: the int form */
+  numaNodeLists?: () => ReadonlyMap<number, readonly number[]>;
   agentVersion?: string;
   /** collects bursts of triggers (a health storm, a watch replay) into one reconcile */
   coalesceMs?: number;
@@ -380,7 +382,12 @@ export class SlicePublisher {
       await this.refreshNodeUid();
     }
     const taintEffect = this.taintsKept === false ? undefined : (this.options.taintEffect ?? 'NoSchedule');
-    const { devices, problems } = buildDevices(inventory, { healthOf: this.healthOf, taintEffect, now: this.now });
+    const { devices, problems } = buildDevices(inventory, {
+      healthOf: this.healthOf,
+      taintEffect,
+      now: this.now,
+      ...(this.options.numaNodeLists ? { numaNodeLists: this.options.numaNodeLists() } : {}),
+    });
     if (problems.length > 0) this.log.debug({ problems }, 'devices left out of the slices');
     const identity = {
       driver: this.options.driver,

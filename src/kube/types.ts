@@ -64,6 +64,8 @@ export interface DeviceAttribute {
   bool?: boolean;
   string?: string;
   version?: string;
+  /** list form (alpha 1.36, gate DRAListTypeAttributes): a non-empty list of numbers */
+  ints?: number[];
 }
 
 export interface DeviceCapacity {

@@ -31,6 +31,7 @@ const DEFAULTS = {
     linkStableTime: 10_000,
     leaseNamespace: 'lockstep-system',
     leaseDuration: 40_000,
+    numaNodeList: false,
     uninstall: false,
     logLevel: 'info',
   },
@@ -223,6 +224,7 @@ describe('each flag: command line, env twin and alias variable give the same val
   // switches: given on the command line, or their twin set
   it.each([
     ['agent', '--uninstall', 'uninstall', true],
+    ['agent', '--numa-node-list', 'numaNodeList', true],
     ['run', '--shell', 'shell', true],
     ['run', '--no-warm', 'warm', false],
     ['run', '--cold', 'cold', true],

@@ -149,6 +149,12 @@ const agentFlags = defineFlags({
     default: '40s',
     minMs: 2000,
   }),
+  numaNodeList: switchFlag({
+    flags: '--numa-node-list',
+    description:
+      'publish resource.kubernetes.io/numaNode as a list (own node, then same-socket nodes at the nearest SLIT distance); needs the DRAListTypeAttributes gate',
+    default: false,
+  }),
   uninstall: switchFlag({
     flags: '--uninstall',
     description: 'remove this node’s ResourceSlices and exit',

@@ -71,6 +71,7 @@ export async function runAgent(flags: AgentFlags, deps: RunAgentDeps = {}): Prom
       rescanWatchDirs: flags.udevDir ? [flags.udevDir] : [],
       taintEffect: flags.taintEffect,
       deviceTaints: flags.deviceTaints,
+      numaNodeList: flags.numaNodeList,
       ...(flags.leaseNamespace
         ? {
             lease: {

@@ -82,8 +82,10 @@ function attribute(device: SliceDevice, name: string, driver: string): DeviceAtt
   return attrs[name] ?? attrs[`${driver}/${name}`];
 }
 
+/** An int attribute; of the list form (`ints`), its first entry (for numaNode: the device's own node). */
 function intOf(a: DeviceAttribute | undefined): number | undefined {
-  return typeof a?.int === 'number' ? a.int : undefined;
+  if (typeof a?.int === 'number') return a.int;
+  return typeof a?.ints?.[0] === 'number' ? a.ints[0] : undefined;
 }
 
 function stringOf(a: DeviceAttribute | undefined): string | undefined {

@@ -18,6 +18,8 @@ import {
 import type { SliceDevice } from '../../../src/kube/types.js';
 import { h100Inventory } from './h100-inventory.js';
 
+const NUMA_NODE = 'resource.kubernetes.io/numaNode';
+
 const PCIE_ROOT = 'resource.kubernetes.io/pcieRoot';
 
 function byName(devices: SliceDevice[], name: string): SliceDevice {
@@ -124,6 +126,32 @@ describe('buildDevices on the 8x H100 node', () => {
       expect(d.attributes).not.toHaveProperty(['resource.kubernetes.io/numaNode']);
       expect(d.attributes).toHaveProperty(['resource.kubernetes.io/pciBusID']);
     }
+  });
+
+  it('with numaNodeLists publishes numaNode as an ints list (own node first), same entry count as the int form', () => {
+    const lists = new Map([
+      [0, [0, 1]],
+      [1, [1, 0]],
+    ]);
+    const listed = buildDevices(h100Inventory(), { numaNodeLists: lists }).devices;
+    const plain = buildDevices(h100Inventory()).devices;
+    const withNuma = plain.filter((d) => d.attributes?.[NUMA_NODE] !== undefined);
+    expect(withNuma.length).toBeGreaterThan(8);
+    for (const before of withNuma) {
+      const after = listed.find((d) => d.name === before.name)!;
+      const own = before.attributes![NUMA_NODE]!.int!;
+      // exactly one field set: the list, never beside the int
+      expect(after.attributes?.[NUMA_NODE]).toEqual({ ints: lists.get(own) ?? [own] });
+      expect(after.attributes?.[NUMA_NODE]?.ints?.[0]).toBe(own);
+      expect(Object.keys(after.attributes ?? {}).sort()).toEqual(Object.keys(before.attributes ?? {}).sort());
+      const entries = Object.keys(after.attributes ?? {}).length + Object.keys(after.capacity ?? {}).length;
+      expect(entries).toBeLessThanOrEqual(MAX_ATTRIBUTES_AND_CAPACITIES);
+    }
+    // a node the lists do not know is listed alone
+    const alone = buildDevices(h100Inventory(), { numaNodeLists: new Map() }).devices.find(
+      (d) => d.name === withNuma[0]!.name,
+    )!;
+    expect(alone.attributes?.[NUMA_NODE]).toEqual({ ints: [withNuma[0]!.attributes![NUMA_NODE]!.int!] });
   });
 
   it('respects the API limits on names, counts and value lengths', () => {
