@@ -10,7 +10,10 @@
  */
 import { createRequire } from 'node:module';
 
-const load = createRequire(import.meta.url);
-
-/** The `node:http` module, without undici. */
-export const http: typeof import('node:http') = load('node:http');
+/**
+ * The `node:http` module, without undici. `process.getBuiltinModule` (Node ≥ 20.16) works in every form lockstep
+ * ships, the single executable included, where a CommonJS bundle has no `import.meta.url` to make a require from; the
+ * require is for an older Node, which must still reach the entry's one-line floor error.
+ */
+export const http: typeof import('node:http') =
+  process.getBuiltinModule?.('node:http') ?? createRequire(import.meta.url)('node:http');
