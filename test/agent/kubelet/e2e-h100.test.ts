@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -6,13 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pod, ResourceClaim } from '../../../src/kube/types.js';
 import type { ApiServer } from '../../cluster/apiserver/index.js';
 import { validateCdiSpec } from '../../cluster/kubelet/cdi-rules.js';
-import { KubeletEmulator } from '../../cluster/kubelet/emulator.js';
-import { nodeObject, shortTempDir, startApi } from '../../cluster/kubelet/harness.js';
-import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
-import { SchedulerLite } from '../../cluster/scheduler/index.js';
+import type { KubeletEmulator } from '../../cluster/kubelet/emulator.js';
+import { type RealAgentWorld, startRealAgent } from '../../cluster/kubelet/real-agent.js';
+import type { SimulatedNode } from '../../cluster/nodes/index.js';
+import type { SchedulerLite } from '../../cluster/scheduler/index.js';
 import { KUBERNETES_VERSIONS, versionProfile } from '../../cluster/versions.js';
 import { bundlePath } from '../../support/build.js';
-import { REPO_ROOT } from '../../support/paths.js';
 
 /**
  * The kubelet plugin end to end, on each emulated Kubernetes release (1.35, 1.36, 1.37: the CI matrix): the bundled
@@ -27,84 +26,30 @@ const NODE = 'h100-node-1';
 const execFileAsync = promisify(execFile);
 
 describe.each(KUBERNETES_VERSIONS)('lockstep agent + kubelet emulator of %s on the 8x H100 node', (version) => {
+  let world: RealAgentWorld;
   let api: ApiServer;
   let node: SimulatedNode;
   let kubelet: KubeletEmulator;
   let scheduler: SchedulerLite;
-  let agent: ChildProcess;
   let dir: string;
-  let agentLog = '';
 
   beforeAll(async () => {
-    const started = await startApi({ version });
-    api = started.api;
-    api.store.apply(execFileSync('kubectl', ['kustomize', join(REPO_ROOT, 'deploy/base')], { encoding: 'utf8' }));
-    api.store.create('nodes', nodeObject(NODE));
-    // the agent's pod, so its service-account token is bound to it and to the node (as the DaemonSet's is)
-    api.store.create('pods', {
-      metadata: { name: 'lockstep-agent-x1', namespace: 'lockstep-system' },
-      spec: {
-        nodeName: NODE,
-        serviceAccountName: 'lockstep-agent',
-        containers: [{ name: 'agent', image: 'lockstep' }],
-      },
-    });
-    const agentKubeconfig = api.kubeconfigFor({
-      serviceAccount: { namespace: 'lockstep-system', name: 'lockstep-agent' },
-      pod: 'lockstep-agent-x1',
-    });
-    dir = await shortTempDir('e2e-');
-    node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: NODE });
-    kubelet = new KubeletEmulator({
+    world = await startRealAgent({
       version,
+      kustomize: 'deploy/base',
       nodeName: NODE,
-      client: started.client,
-      registryDir: join(dir, 'r'),
-      cdiDirs: [join(dir, 'c')],
-      pollMs: 50,
-      retryMs: 200,
-      statusSyncMs: 200,
+      tempPrefix: 'e2e-',
+      agentArgs: ['--log-level', 'info'],
     });
-    await kubelet.start();
-    scheduler = new SchedulerLite({ client: started.client });
-    await scheduler.start();
-    agent = spawn(
-      process.execPath,
-      [
-        bundlePath('lockstep'),
-        'agent',
-        ...['--node-name', NODE, '--kubeconfig', agentKubeconfig, '--proc-root', node.procRoot],
-        ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],
-        ...['--kmsg', node.kmsgPath, '--state-dir', join(dir, 's'), '--plugin-dir', join(dir, 'p')],
-        ...['--plugin-registry-dir', join(dir, 'r'), '--cdi-dir', join(dir, 'c'), '--http-address', '127.0.0.1:0'],
-        ...['--log-level', 'info'],
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    agent.stdout?.on('data', (chunk: Buffer) => {
-      agentLog += chunk.toString();
-    });
-    agent.stderr?.on('data', (chunk: Buffer) => {
-      agentLog += chunk.toString();
-    });
+    ({ api, node, kubelet, scheduler, dir } = world);
   }, 60_000);
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((resolve) => agent.once('exit', resolve));
-      agent.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      if (agent.exitCode === null) agent.kill('SIGKILL');
-    }
-    await scheduler?.stop();
-    await kubelet?.stop();
-    await api?.stop();
+    await world?.stop();
   });
 
   function waitOr(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-    return kubelet.waitFor(what, predicate, timeoutMs).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n--- agent log (tail) ---\n${agentLog.slice(-4000)}`);
-    });
+    return world.waitOr(what, predicate, timeoutMs);
   }
 
   it('a pod claiming 2 GPUs and 1 aligned NIC gets a CDI spec naming exactly those devices', async () => {
@@ -118,7 +63,7 @@ describe.each(KUBERNETES_VERSIONS)('lockstep agent + kubelet emulator of %s on t
     ]);
     await waitOr('slices published', () => api.store.list('resourceslices').length > 0);
     // The agent's /readyz and /healthz include the plugin (registered with the kubelet).
-    const address = /"address":"([^"]+)","msg":"serving \/metrics/.exec(agentLog)?.[1];
+    const address = /"address":"([^"]+)","msg":"serving \/metrics/.exec(world.log())?.[1];
     expect(address).toBeDefined();
     const readyz = await fetch(`http://${address}/readyz?verbose`);
     expect(await readyz.text()).toContain('[+]kubelet-plugin ok');

@@ -1,17 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdir, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../src/kube/client.js';
 import { loadKubeConfig } from '../../../src/kube/config.js';
 import type { Pod, ResourceClaim } from '../../../src/kube/types.js';
 import { waitFor } from '../../kube/wait.js';
-import { bundlePath } from '../../support/build.js';
 import { REPO_ROOT } from '../../support/paths.js';
 import { type ApiServer, startApiServer } from '../apiserver/index.js';
-import { KubeletEmulator } from '../kubelet/emulator.js';
-import { nodeObject, shortTempDir, startApi } from '../kubelet/harness.js';
-import { buildSimulatedNode } from '../nodes/index.js';
+import type { KubeletEmulator } from '../kubelet/emulator.js';
+import { type RealAgentWorld, startRealAgent } from '../kubelet/real-agent.js';
 import { containerCdiEnv } from '../pods/node-runtime.js';
 import type { ContainerSpec } from '../pods/spec.js';
 import { EXTENDED_RESOURCE_CLAIM_ANNOTATION } from './extended.js';
@@ -126,87 +124,28 @@ describe('extended resources backed by DRA (deploy/overlays/extended-resources)'
  * GPUs gets their CDI devices and edits, as from a claim it names; deleting the pod unprepares it.
  */
 describe('extended resources with a real agent and the kubelet emulator', () => {
-  const NODE = 'h100-node-1';
+  let world: RealAgentWorld;
   let api: ApiServer;
   let kubelet: KubeletEmulator;
   let scheduler: SchedulerLite;
-  let agent: ChildProcess | undefined;
   let dir: string;
-  let agentLog = '';
 
   beforeAll(async () => {
-    const started = await startApi({ version: '1.37' });
-    api = started.api;
-    api.store.apply(
-      execFileSync('kubectl', ['kustomize', 'deploy/overlays/extended-resources'], {
-        cwd: REPO_ROOT,
-        encoding: 'utf8',
-      }),
-    );
-    api.store.create('nodes', nodeObject(NODE));
-    api.store.create('pods', {
-      metadata: { name: 'lockstep-agent-x1', namespace: 'lockstep-system' },
-      spec: {
-        nodeName: NODE,
-        serviceAccountName: 'lockstep-agent',
-        containers: [{ name: 'agent', image: 'lockstep' }],
-      },
-    });
-    const agentKubeconfig = api.kubeconfigFor({
-      serviceAccount: { namespace: 'lockstep-system', name: 'lockstep-agent' },
-      pod: 'lockstep-agent-x1',
-    });
-    dir = await shortTempDir('ext-');
-    const node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName: NODE });
-    kubelet = new KubeletEmulator({
+    world = await startRealAgent({
       version: '1.37',
-      nodeName: NODE,
-      client: started.client,
-      registryDir: join(dir, 'r'),
-      cdiDirs: [join(dir, 'c')],
-      pollMs: 50,
-      retryMs: 200,
-      statusSyncMs: 200,
+      kustomize: 'deploy/overlays/extended-resources',
+      nodeName: 'h100-node-1',
+      tempPrefix: 'ext-',
     });
-    await kubelet.start();
-    scheduler = new SchedulerLite({ client: started.client });
-    await scheduler.start();
-    agent = spawn(
-      process.execPath,
-      [
-        bundlePath('lockstep'),
-        'agent',
-        ...['--node-name', NODE, '--kubeconfig', agentKubeconfig, '--proc-root', node.procRoot],
-        ...['--sysfs-root', node.sysfsRoot, '--dev-root', node.devRoot, '--nvidia-smi', node.nvidiaSmiPath],
-        ...['--kmsg', node.kmsgPath, '--state-dir', join(dir, 's'), '--plugin-dir', join(dir, 'p')],
-        ...['--plugin-registry-dir', join(dir, 'r'), '--cdi-dir', join(dir, 'c'), '--http-address', '127.0.0.1:0'],
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
-    const collect = (chunk: Buffer) => {
-      agentLog += chunk.toString();
-    };
-    agent.stdout?.on('data', collect);
-    agent.stderr?.on('data', collect);
+    ({ api, kubelet, scheduler, dir } = world);
   }, 60_000);
 
   afterAll(async () => {
-    if (agent?.pid !== undefined && agent.exitCode === null) {
-      const exited = new Promise((resolve) => agent?.once('exit', resolve));
-      process.kill(-agent.pid, 'SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      if (agent.exitCode === null) process.kill(-agent.pid, 'SIGKILL');
-    }
-    await scheduler?.stop();
-    await kubelet?.stop();
-    await api?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await world?.stop();
   });
 
   function waitOr(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    return kubelet.waitFor(what, predicate, timeoutMs).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n--- agent log (tail) ---\n${agentLog.slice(-4000)}`);
-    });
+    return world.waitOr(what, predicate, timeoutMs);
   }
 
   it('a pod with nvidia.com/gpu: 2 runs with its two GPUs’ CDI devices and env; deleting it unprepares them', async () => {
