@@ -1,8 +1,10 @@
 /**
- * Termination signals, handled one way by every long-running program (agent, coordinator, run, the test cluster):
+ * Termination signals, handled one way by every long-running program (agent, coordinator, bootstrap, run, the test cluster):
  * SIGTERM (the kubelet stopping a container) and SIGINT (Ctrl-C) ask for a graceful stop; what stopping means is the
  * program's own business.
  */
+
+import { constants } from 'node:os';
 
 /** The signals that ask a program to stop gracefully. */
 export const TERMINATION_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
@@ -34,4 +36,37 @@ export function nextTermination(): Promise<NodeJS.Signals> {
       resolve(signal);
     });
   });
+}
+
+/**
+ * The shell's exit status for a program ended by `signal`: 128 + its number (143 for SIGTERM, 130 for SIGINT). A
+ * program that stops on a termination signal before its work is done exits with it, so a script and the kubelet
+ * see a stop, not a success.
+ */
+export function signalExitStatus(signal: NodeJS.Signals): number {
+  const n = constants.signals[signal];
+  return n === undefined ? 1 : 128 + n;
+}
+
+/** What `abortOnTermination` gives: the AbortSignal, the signal that aborted it (if one did), and its end. */
+export interface TerminationAbort {
+  signal: AbortSignal;
+  received: () => NodeJS.Signals | undefined;
+  stop: () => void;
+}
+
+/**
+ * An AbortSignal that aborts on the first SIGTERM or SIGINT (its `reason` an Error naming the signal), for work that
+ * stops itself where it stands (a join, a copy) once asked. Listens until `stop` is called; the caller decides what
+ * the stopped work leaves behind and which status it exits with (`signalExitStatus`).
+ */
+export function abortOnTermination(): TerminationAbort {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const stop = onTermination((signal) => {
+    if (received) return;
+    received = signal;
+    controller.abort(new Error(`received ${signal}`));
+  });
+  return { signal: controller.signal, received: () => received, stop };
 }

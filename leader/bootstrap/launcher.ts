@@ -118,28 +118,24 @@ async function linkOrCopy(from: string, to: string): Promise<boolean> {
   }
 }
 
-/** Installs (or keeps) the launcher under `<dir>/bin`. */
-export async function installLauncher(dir: string, source: LauncherSource): Promise<LauncherResult> {
-  const files = await bundleFiles(source.entry);
-  const digest = await launcherDigest(source, files);
-  const name = `.lockstep-${digest}`;
-  const final = join(dir, name);
-  const bin = join(dir, 'bin');
-  const script = join(bin, 'lockstep');
-  const current = await readlink(bin).catch(() => undefined);
-  const complete = await stat(join(final, COMPLETE)).then(
-    () => true,
-    () => false,
-  );
-  if (current === name && complete) return { script, installed: false };
-
-  await mkdir(dir, { recursive: true });
-  if (!complete) {
-    const tmp = join(dir, `${name}.tmp-${process.pid}`);
+/**
+ * Builds `<dir>/<name>` in a temp directory beside it and renames it into place; a failure or an abort on the way
+ * removes the temp directory.
+ */
+async function buildLauncher(
+  dir: string,
+  name: string,
+  source: LauncherSource,
+  files: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const tmp = join(dir, `${name}.tmp-${process.pid}`);
+  try {
     await rm(tmp, { recursive: true, force: true });
     await mkdir(join(tmp, 'lib'), { recursive: true });
     if (!(await linkOrCopy(source.node, join(tmp, 'node')))) await chmod(join(tmp, 'node'), 0o755);
     for (const f of files) {
+      signal?.throwIfAborted();
       await mkdir(dirname(join(tmp, 'lib', f)), { recursive: true });
       await linkOrCopy(join(dirname(source.entry), f), join(tmp, 'lib', f));
     }
@@ -158,9 +154,44 @@ export async function installLauncher(dir: string, source: LauncherSource): Prom
     await writeFile(join(tmp, 'lockstep-warm.py'), WARM_LAUNCHER_PY);
     await (await open(join(tmp, COMPLETE), 'w')).close();
     await fsyncPath(tmp);
+    signal?.throwIfAborted();
+    const final = join(dir, name);
     await rm(final, { recursive: true, force: true });
     await rename(tmp, final);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
   }
+}
+
+/**
+ * Installs (or keeps) the launcher under `<dir>/bin`. Once `signal` aborts (bootstrap's SIGTERM) it stops at its next
+ * step and rejects with the signal's reason; the half-built copy is removed, so `<dir>` holds the old launcher or the
+ * new one, and no partial directory.
+ */
+export async function installLauncher(
+  dir: string,
+  source: LauncherSource,
+  signal?: AbortSignal,
+): Promise<LauncherResult> {
+  const files = await bundleFiles(source.entry);
+  signal?.throwIfAborted();
+  const digest = await launcherDigest(source, files);
+  const name = `.lockstep-${digest}`;
+  const final = join(dir, name);
+  const bin = join(dir, 'bin');
+  const script = join(bin, 'lockstep');
+  const current = await readlink(bin).catch(() => undefined);
+  const complete = await stat(join(final, COMPLETE)).then(
+    () => true,
+    () => false,
+  );
+  if (current === name && complete) return { script, installed: false };
+
+  signal?.throwIfAborted();
+  await mkdir(dir, { recursive: true });
+  if (!complete) await buildLauncher(dir, name, source, files, signal);
+  signal?.throwIfAborted();
   // switch `bin` by renaming a new symlink over it (a real directory from elsewhere is replaced)
   const link = join(dir, `.bin-${process.pid}`);
   await rm(link, { force: true });

@@ -111,7 +111,22 @@ async function defaultResolve(host: string): Promise<string> {
   return address;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/**
+ * Waits `ms`, or less once `signal` aborts: an abandoned join (SIGTERM) must not sit out a backoff or a DNS timeout
+ * with a timer that keeps the process alive.
+ */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /**
  * Joins and waits for the release. Resolves with the release and an open session (bootstrap closes it, run keeps
@@ -171,12 +186,12 @@ async function joinUntil(options: JoinOptions, open: { current: { close(): void 
       }
       let address: string;
       try {
-        address = await withTimeout(resolve(options.target.host), left);
+        address = await withTimeout(resolve(options.target.host), left, options.signal);
       } catch (err) {
         report(
           `waiting for the leader's DNS name ${options.target.host} to resolve (${options.target.source}): ${errorText(err)}`,
         );
-        await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+        await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), options.signal);
         delay = Math.min(delay * 2, 1000);
         continue;
       }
@@ -237,7 +252,7 @@ async function joinUntil(options: JoinOptions, open: { current: { close(): void 
               }`
             : `lost the coordinator at ${where}: ${e.details || errorText(err)}; joining again`,
         );
-        await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+        await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), options.signal);
         delay = Math.min(delay * 2, 1000);
       }
     }
@@ -484,18 +499,21 @@ export function attachSession(
   );
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** `promise`, or a rejection after `ms` or once `signal` aborts, whichever comes first. */
+function withTimeout<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${formatMs(ms)}`)), ms);
+    const settle = (finish: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
+      finish();
+    };
+    const aborted = () => settle(() => reject(new JoinAbortedError('the join was abandoned')));
+    const timer = setTimeout(() => settle(() => reject(new Error(`no answer within ${formatMs(ms)}`))), ms);
+    if (signal?.aborted) return aborted();
+    signal?.addEventListener('abort', aborted, { once: true });
     promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
+      (v) => settle(() => resolve(v)),
+      (e: unknown) => settle(() => reject(e)),
     );
   });
 }

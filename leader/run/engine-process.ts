@@ -3,8 +3,7 @@
  * SIGTERM then SIGKILL after the grace period. Recovery stops and starts it again through stop()/start().
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { constants } from 'node:os';
-import { TERMINATION_SIGNALS } from '../../src/signals.js';
+import { signalExitStatus, TERMINATION_SIGNALS } from '../../src/signals.js';
 import { signalTree } from './process-tree.js';
 
 export interface EngineExit {
@@ -17,8 +16,7 @@ export interface EngineExit {
 /** The shell convention: a signal's death reads as 128 + its number. */
 export function exitStatus(exit: EngineExit): number {
   if (exit.code !== null) return exit.code;
-  const n = exit.signal ? constants.signals[exit.signal] : undefined;
-  return n ? 128 + n : 1;
+  return exit.signal ? signalExitStatus(exit.signal) : 1;
 }
 
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [

@@ -34,4 +34,5 @@ export const EXIT_CODE_HELP = [
   '  3  unavailable: could not check or reach the API server or coordinator, or timed out',
   '  4  run: the group failed (restart budget spent); run/bootstrap: a pod joining a failed group is refused',
   '  run passes the engine’s own exit status through when the engine ends by itself',
+  '  bootstrap, run: 128 + the signal’s number (143 SIGTERM, 130 SIGINT) when a signal stops them before they are done',
 ].join('\n');

@@ -28,6 +28,7 @@ import { CliError, usageError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
 import type { Logger } from '../../log.js';
 import { formatHostPort } from '../../net/host-port.js';
+import { abortOnTermination, signalExitStatus } from '../../signals.js';
 
 /**
  * Exit codes (src/cli/exit-codes.ts): the group never formed in time; the coordinator refused this pod; the group has
@@ -108,6 +109,7 @@ export async function joinAndWrite(
 async function launcher(
   flags: { envFile: string; installLauncher?: boolean },
   log: Logger,
+  signal: AbortSignal,
   entry: string | undefined = process.argv[1],
 ): Promise<void> {
   const dir = dirname(flags.envFile);
@@ -120,13 +122,19 @@ async function launcher(
     return;
   }
   const started = Date.now();
-  const result = await installLauncher(dir, { node: process.execPath, entry });
+  const result = await installLauncher(dir, { node: process.execPath, entry }, signal);
   log.info(
     { script: result.script, ms: Date.now() - started },
     result.installed ? `installed the launcher ${result.script}` : `the launcher ${result.script} is up to date`,
   );
 }
 
+/**
+ * SIGTERM (the pod deleted while its init container waits) or SIGINT stops bootstrap where it stands: the join is
+ * abandoned, a launcher copy in progress is removed, and it exits 128 + the signal's number (143) with one `error:`
+ * line. What it writes is atomic, so the volume holds the environment file and the launcher complete or not at all;
+ * a signal that comes once both are written changes nothing (exit 0).
+ */
 export async function runBootstrap(
   flags: JoinFlags & { installLauncher?: boolean },
   rankFromCli: boolean,
@@ -135,40 +143,60 @@ export async function runBootstrap(
   facts?: PodFacts,
 ): Promise<number> {
   const joinPlan = plan(flags, rankFromCli, env, facts);
+  const termination = abortOnTermination();
+  const stopped = (what: string): CliError => {
+    const signal = termination.received() ?? 'SIGTERM';
+    return new CliError(signalExitStatus(signal), `received ${signal}: stopped ${what}`);
+  };
   // copying node takes a moment: it runs while the group forms, not before the join
-  const installing = launcher(flags, log).then(
+  const installing = launcher(flags, log, termination.signal).then(
     () => undefined,
     (err: unknown) => err,
   );
-  log.info(
-    {
-      coordinator: `${joinPlan.target.host}:${joinPlan.target.port}`,
-      pod: joinPlan.identity.pod,
-      rank: joinPlan.identity.rankHint,
-    },
-    `joining the group through ${joinPlan.target.host}:${joinPlan.target.port} (${joinPlan.target.source}); giving up after ${formatMs(flags.timeout)}`,
-  );
-  // the formation benchmark reads these: ms since process start, and wall-clock ms for comparing processes
-  const trace = env.LOCKSTEP_TRACE_STARTUP === '1';
-  const mark = (what: string) =>
-    process.stderr.write(
-      `lockstep-trace ${what} ${performance.now().toFixed(1)} ${(performance.timeOrigin + performance.now()).toFixed(1)}\n`,
+  try {
+    log.info(
+      {
+        coordinator: `${joinPlan.target.host}:${joinPlan.target.port}`,
+        pod: joinPlan.identity.pod,
+        rank: joinPlan.identity.rankHint,
+      },
+      `joining the group through ${joinPlan.target.host}:${joinPlan.target.port} (${joinPlan.target.source}); giving up after ${formatMs(flags.timeout)}`,
     );
-  // a restarted bootstrap (the pod's emptyDir survives a container restart) says which epoch it last saw
-  const previous = await readEnvFile(flags.envFile).catch(() => undefined);
-  const joined = await joinAndWrite(
-    flags,
-    joinPlan,
-    'ROLE_BOOTSTRAP',
-    log,
-    trace ? { onJoinSent: () => mark('join-sent'), onReleased: () => mark('released') } : {},
-    { lastEpoch: previous?.epoch },
-  );
-  if (trace) mark('written');
-  joined.session.close();
-  const failed = await installing;
-  if (failed) {
-    throw new CliError(1, `cannot install the launcher in ${dirname(flags.envFile)}/bin: ${String(failed)}`);
+    // the formation benchmark reads these: ms since process start, and wall-clock ms for comparing processes
+    const trace = env.LOCKSTEP_TRACE_STARTUP === '1';
+    const mark = (what: string) =>
+      process.stderr.write(
+        `lockstep-trace ${what} ${performance.now().toFixed(1)} ${(performance.timeOrigin + performance.now()).toFixed(1)}\n`,
+      );
+    // a restarted bootstrap (the pod's emptyDir survives a container restart) says which epoch it last saw
+    const previous = await readEnvFile(flags.envFile).catch(() => undefined);
+    let joined: Joined;
+    try {
+      joined = await joinAndWrite(
+        flags,
+        joinPlan,
+        'ROLE_BOOTSTRAP',
+        log,
+        trace ? { onJoinSent: () => mark('join-sent'), onReleased: () => mark('released') } : {},
+        { lastEpoch: previous?.epoch, signal: termination.signal },
+      );
+    } catch (err) {
+      if (!termination.received()) throw err;
+      // the launcher copy stops at its next step and removes what it had begun
+      await installing;
+      throw stopped(`before the group formed: ${flags.envFile} was not written`);
+    }
+    if (trace) mark('written');
+    joined.session.close();
+    const failed = await installing;
+    if (failed && termination.received()) {
+      throw stopped(`while installing the launcher in ${dirname(flags.envFile)}/bin: ${flags.envFile} is written`);
+    }
+    if (failed) {
+      throw new CliError(1, `cannot install the launcher in ${dirname(flags.envFile)}/bin: ${String(failed)}`);
+    }
+    return 0;
+  } finally {
+    termination.stop();
   }
-  return 0;
 }
