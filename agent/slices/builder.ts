@@ -1,10 +1,10 @@
 import { ANNOTATION_AGENT_VERSION, ATTR, CAPACITY_MEMORY } from '../../src/contract/names.js';
+import { formatBytes } from '../../src/kube/quantity.js';
 import type {
   DeviceAttribute,
   DeviceCapacity,
   DeviceTaint,
   DeviceTaintEffect,
-  OwnerReference,
   ResourceSlice,
   SliceDevice,
 } from '../../src/kube/types.js';
@@ -18,23 +18,22 @@ import type {
   PciFunction,
   TpuDevice,
 } from '../discovery/inventory.js';
-import { formatBytes } from './quantity.js';
+import { type PoolOwner, poolSlices } from '../kubeletplugin/slice-pool.js';
 import { taintFor } from './taints.js';
 import {
   clampString,
   isDnsLabel,
   isQualifiedAttributeName,
   MAX_ATTRIBUTES_AND_CAPACITIES,
-  MAX_DEVICES_PER_SLICE,
-  MAX_DEVICES_PER_SLICE_WITH_TAINTS,
   MAX_VALUE_LENGTH,
   toLabelValue,
   toSemver,
 } from './validate.js';
 
 /**
- * The slice builder: inventory in, ResourceSlice objects out, no I/O. Everything the API would reject (names, value
- * lengths, attribute counts, devices per slice) is handled here, so the publisher only moves objects.
+ * The slice builder: inventory in, lockstep's devices out, no I/O. Everything the API would reject in a device (names,
+ * value lengths, attribute counts) is handled here; cutting them into slices (devices per slice) is the generic
+ * pool's (agent/kubeletplugin/slice-pool.ts), so the publisher only moves objects.
  */
 
 /** A health reading with the time it began (for the taint's timeAdded). */
@@ -341,22 +340,7 @@ function migMemoryOnce(gpu: GpuDevice, problems: BuildProblem[]): Map<MigDevice,
   return memory;
 }
 
-export function hasTaints(devices: readonly SliceDevice[]): boolean {
-  return devices.some((d) => (d.taints?.length ?? 0) > 0);
-}
-
-export function maxDevicesPerSlice(devices: readonly SliceDevice[]): number {
-  return hasTaints(devices) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
-}
-
-/** Devices cut into slice-sized chunks; a node with no devices still gets one (empty) slice so its pool exists. */
-export function splitDevices(devices: readonly SliceDevice[], max = maxDevicesPerSlice(devices)): SliceDevice[][] {
-  if (devices.length === 0) return [[]];
-  const chunks: SliceDevice[][] = [];
-  for (let i = 0; i < devices.length; i += max) chunks.push(devices.slice(i, i + max));
-  return chunks;
-}
-
+/** lockstep's identity on its slices: the generic pool owner plus the agent's version as an annotation. */
 export interface SliceIdentity {
   driver: string;
   nodeName: string;
@@ -365,47 +349,17 @@ export interface SliceIdentity {
   agentVersion?: string;
 }
 
-function nodeOwnerReference(nodeName: string, nodeUid: string): OwnerReference {
-  return { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUid, controller: true };
+/** The pool owner the slice controller writes for (`agentVersion` becomes lockstep's annotation). */
+export function poolOwner(identity: SliceIdentity): PoolOwner {
+  const { agentVersion, ...owner } = identity;
+  return agentVersion ? { ...owner, annotations: { [ANNOTATION_AGENT_VERSION]: agentVersion } } : owner;
 }
 
-/** The upstream helper's naming: `<node>-<driver>-` plus the API server's random suffix, cut to fit. */
-function sliceGenerateName(nodeName: string, driver: string): string {
-  const prefix = `${nodeName}-${driver}-`;
-  // generateName plus the 5-char suffix must stay a DNS subdomain ≤ 253
-  return prefix.length > 200 ? `${prefix.slice(0, 199)}-` : prefix;
-}
-
-/** One slice object (no name: creates use generateName) for the pool's chunk `devices`. */
-export function buildSlice(
-  identity: SliceIdentity,
-  devices: SliceDevice[],
-  pool: { generation: number; resourceSliceCount: number },
-): ResourceSlice {
-  const metadata: ResourceSlice['metadata'] = {
-    generateName: sliceGenerateName(identity.nodeName, identity.driver),
-  };
-  if (identity.nodeUid) metadata.ownerReferences = [nodeOwnerReference(identity.nodeName, identity.nodeUid)];
-  if (identity.agentVersion) metadata.annotations = { [ANNOTATION_AGENT_VERSION]: identity.agentVersion };
-  return {
-    apiVersion: 'resource.k8s.io/v1',
-    kind: 'ResourceSlice',
-    metadata,
-    spec: {
-      driver: identity.driver,
-      nodeName: identity.nodeName,
-      pool: { name: identity.nodeName, generation: pool.generation, resourceSliceCount: pool.resourceSliceCount },
-      devices,
-    },
-  };
-}
-
-/** The whole pool at one generation. */
+/** The whole pool at one generation, as lockstep publishes it. */
 export function buildSlices(
   identity: SliceIdentity,
   devices: readonly SliceDevice[],
   generation: number,
 ): ResourceSlice[] {
-  const chunks = splitDevices(devices);
-  return chunks.map((chunk) => buildSlice(identity, chunk, { generation, resourceSliceCount: chunks.length }));
+  return poolSlices(poolOwner(identity), devices, generation);
 }

@@ -2,9 +2,6 @@
  * The API server's rules for what a ResourceSlice may hold (FACTS.md §4), as pure checks. The builder uses them so
  * that it never produces a slice the API would reject; tests use them to prove it.
  */
-export const MAX_DEVICES_PER_SLICE = 128;
-/** when any device has taints (or consumes counters) */
-export const MAX_DEVICES_PER_SLICE_WITH_TAINTS = 64;
 export const MAX_ATTRIBUTES_AND_CAPACITIES = 32;
 export const MAX_VALUE_LENGTH = 64;
 const MAX_TAINT_VALUE_LENGTH = 63;

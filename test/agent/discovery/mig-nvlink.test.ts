@@ -7,7 +7,7 @@ import type { GpuDevice, Inventory } from '../../../agent/discovery/inventory.js
 import { parseNvidiaSmiList, parseNvlinkStatus } from '../../../agent/discovery/nvidia-smi.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
 import { buildDevices } from '../../../agent/slices/builder.js';
-import { parseQuantity } from '../../../agent/slices/quantity.js';
+import { parseQuantity } from '../../../src/kube/quantity.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
 
 /**

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuDevice, Inventory, NicDevice } from '../../../agent/discovery/inventory.js';
-import {
-  buildDevices,
-  buildSlices,
-  maxDevicesPerSlice,
-  rfc3339Seconds,
-  splitDevices,
-} from '../../../agent/slices/builder.js';
+import { maxDevicesPerSlice, splitDevices } from '../../../agent/kubeletplugin/slice-pool.js';
+import { buildDevices, buildSlices, rfc3339Seconds } from '../../../agent/slices/builder.js';
 import {
   isDnsLabel,
   isLabelValue,

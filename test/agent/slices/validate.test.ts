@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatBytes, parseQuantity, quantitiesEqual } from '../../../agent/slices/quantity.js';
 import {
   isLabelValue,
   isQualifiedAttributeName,
@@ -8,6 +7,7 @@ import {
   toLabelValue,
   toSemver,
 } from '../../../agent/slices/validate.js';
+import { formatBytes, parseQuantity, quantitiesEqual } from '../../../src/kube/quantity.js';
 
 describe('toSemver', () => {
   it('turns driver and CUDA versions into semver', () => {

@@ -1,5 +1,5 @@
 import { CelScalar, celEnv, celFunc, celMethod, isCelError, parse, plan } from '@bufbuild/cel';
-import { parseQuantity } from '../../../agent/slices/quantity.js';
+import { parseQuantity } from '../../../src/kube/quantity.js';
 import type { SliceDevice } from '../../../src/kube/types.js';
 
 /**

@@ -1,11 +1,85 @@
-import type { DeviceAttribute, DeviceTaint, ResourceSlice, SliceDevice } from '../../src/kube/types.js';
-import { quantitiesEqual } from './quantity.js';
-
 /**
- * Semantic equality of what the agent wants published and what the API holds. The API server may re-spell things
- * (quantities, timestamps at second precision, key order), and a byte comparison would turn that into a write per
- * rescan on every node; these comparisons look at meaning only.
+ * One node-local pool of ResourceSlices, as pure functions (no I/O, nothing of lockstep's devices): how a driver's
+ * devices are cut into slices the API accepts, what each slice object looks like, and whether the slices the API
+ * holds already say what the driver wants. `resource-slices.ts` (the controller that writes them) is built on these.
+ *
+ * The comparison is semantic: the API server may re-spell things (quantities, timestamps at second precision, key
+ * order), and a byte comparison would turn that into a write per rescan on every node; it looks at meaning only.
  */
+import { quantitiesEqual } from '../../src/kube/quantity.js';
+import type { DeviceAttribute, DeviceTaint, OwnerReference, ResourceSlice, SliceDevice } from '../../src/kube/types.js';
+
+/** The API server's limit on devices in one slice (FACTS.md §4). */
+const MAX_DEVICES_PER_SLICE = 128;
+/** …when any device in it has taints (or consumes counters) */
+const MAX_DEVICES_PER_SLICE_WITH_TAINTS = 64;
+
+export function hasTaints(devices: readonly SliceDevice[]): boolean {
+  return devices.some((d) => (d.taints?.length ?? 0) > 0);
+}
+
+export function maxDevicesPerSlice(devices: readonly SliceDevice[]): number {
+  return hasTaints(devices) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
+}
+
+/** Devices cut into slice-sized chunks; a node with no devices still gets one (empty) slice so its pool exists. */
+export function splitDevices(devices: readonly SliceDevice[], max = maxDevicesPerSlice(devices)): SliceDevice[][] {
+  if (devices.length === 0) return [[]];
+  const chunks: SliceDevice[][] = [];
+  for (let i = 0; i < devices.length; i += max) chunks.push(devices.slice(i, i + max));
+  return chunks;
+}
+
+/** Whose pool it is: one driver on one node; the pool is named after the node. */
+export interface PoolOwner {
+  driver: string;
+  nodeName: string;
+  /** the Node's UID: with it, slices carry an ownerReference and go when the node goes */
+  nodeUid?: string;
+  /** the driver's own annotations on every slice */
+  annotations?: Record<string, string>;
+}
+
+function nodeOwnerReference(nodeName: string, nodeUid: string): OwnerReference {
+  return { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUid, controller: true };
+}
+
+/** The upstream helper's naming: `<node>-<driver>-` plus the API server's random suffix, cut to fit. */
+function sliceGenerateName(nodeName: string, driver: string): string {
+  const prefix = `${nodeName}-${driver}-`;
+  // generateName plus the 5-char suffix must stay a DNS subdomain ≤ 253
+  return prefix.length > 200 ? `${prefix.slice(0, 199)}-` : prefix;
+}
+
+/** One slice object (no name: creates use generateName) for the pool's chunk `devices`. */
+export function buildSlice(
+  owner: PoolOwner,
+  devices: SliceDevice[],
+  pool: { generation: number; resourceSliceCount: number },
+): ResourceSlice {
+  const metadata: ResourceSlice['metadata'] = {
+    generateName: sliceGenerateName(owner.nodeName, owner.driver),
+  };
+  if (owner.nodeUid) metadata.ownerReferences = [nodeOwnerReference(owner.nodeName, owner.nodeUid)];
+  if (owner.annotations && Object.keys(owner.annotations).length > 0) metadata.annotations = { ...owner.annotations };
+  return {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceSlice',
+    metadata,
+    spec: {
+      driver: owner.driver,
+      nodeName: owner.nodeName,
+      pool: { name: owner.nodeName, generation: pool.generation, resourceSliceCount: pool.resourceSliceCount },
+      devices,
+    },
+  };
+}
+
+/** The whole pool at one generation. */
+export function poolSlices(owner: PoolOwner, devices: readonly SliceDevice[], generation: number): ResourceSlice[] {
+  const chunks = splitDevices(devices);
+  return chunks.map((chunk) => buildSlice(owner, chunk, { generation, resourceSliceCount: chunks.length }));
+}
 
 function attributeEqual(a: DeviceAttribute, b: DeviceAttribute): boolean {
   return a.int === b.int && a.bool === b.bool && a.string === b.string && a.version === b.version;

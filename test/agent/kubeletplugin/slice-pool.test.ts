@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { checkPool, deviceEqual } from '../../../agent/kubeletplugin/slice-pool.js';
 import { buildDevices, buildSlices } from '../../../agent/slices/builder.js';
-import { checkPool, deviceEqual } from '../../../agent/slices/compare.js';
 import type { ResourceSlice, SliceDevice } from '../../../src/kube/types.js';
-import { h100Inventory } from './h100-inventory.js';
+import { h100Inventory } from '../slices/h100-inventory.js';
 
 const identity = { driver: 'lockstep.dev', nodeName: 'gpu-node-1', nodeUid: 'uid-1' };
 const { devices } = buildDevices(h100Inventory());
