@@ -33,7 +33,7 @@ import { silentLogger } from '../../src/log.js';
 import { buildSlice, checkPool, maxDevicesPerSlice, splitDevices } from './slice-pool.js';
 
 /** Whether this process may write the node's slices now, and news of when that changes. */
-export interface PublishGate {
+interface PublishGate {
   readonly holding: boolean;
   subscribe(listener: (holding: boolean) => void): () => void;
 }
