@@ -64,8 +64,11 @@ export interface DeviceAttribute {
   bool?: boolean;
   string?: string;
   version?: string;
-  /** list form (alpha 1.36, gate DRAListTypeAttributes): a non-empty list of numbers */
+  /** list forms (KEP-5491, alpha 1.36, gate DRAListTypeAttributes): each a non-empty list */
   ints?: number[];
+  bools?: boolean[];
+  strings?: string[];
+  versions?: string[];
 }
 
 export interface DeviceCapacity {

@@ -33,7 +33,13 @@ interface VersionGates {
   DRAResourceClaimGranularStatusAuthorization: boolean;
   /** DeviceClass spec.extendedResourceName honoured (GA 1.37, beta 1.36) */
   DRAExtendedResource: boolean;
-  /** int-list attribute values (`resource.kubernetes.io/numaNode: [0, 1]`): alpha in 1.36, off by default */
+  /**
+   * KEP-5491 list-typed attribute values (`ints`, `bools`, `strings`, `versions`; `resource.kubernetes.io/numaNode:
+   * {ints: [0, 1]}`): alpha and off by default in 1.36 and still in 1.37 (kep.yaml: stage alpha, latest milestone
+   * v1.37, no beta milestone; the feature-gate page lists alpha from 1.36 only); 1.35 has neither the fields nor the
+   * gate. Gates kube-apiserver (fields dropped on write when off) and kube-scheduler (list values in CEL and in
+   * matchAttribute/distinctAttribute).
+   */
   DRAListTypeAttributes: boolean;
   /** scheduling.k8s.io Workload/PodGroup served (alpha 1.35, beta 1.37; off by default in every version) */
   GenericWorkload: boolean;
@@ -163,6 +169,10 @@ export function apiServerGates(
     GenericWorkload?: WorkloadApiVersion | boolean;
   } = {},
 ): ApiServerGateSettings {
+  if (explicit.DRAListTypeAttributes !== undefined && version !== undefined && !LIST_ATTRIBUTE_RELEASES.has(version)) {
+    // a real kube-apiserver of that release refuses to start: `unrecognized feature gate: DRAListTypeAttributes`
+    throw new Error(`unrecognized feature gate: DRAListTypeAttributes (Kubernetes ${version} does not have it; 1.36+)`);
+  }
   const gates = version ? versionProfile(version).gates : undefined;
   const workloadVersion = version ? versionProfile(version).schedulingApiVersion : 'v1alpha1';
   const workload = explicit.GenericWorkload ?? gates?.GenericWorkload ?? false;
@@ -177,6 +187,19 @@ export function apiServerGates(
     DRAExtendedResource: explicit.DRAExtendedResource ?? gates?.DRAExtendedResource ?? false,
     GenericWorkload: workload === true ? workloadVersion : workload,
   };
+}
+
+/** Releases whose resource.k8s.io types have the list-typed attribute fields (and the gate). */
+const LIST_ATTRIBUTE_RELEASES: ReadonlySet<KubernetesVersion> = new Set(['1.36', '1.37']);
+
+/**
+ * Whether the server's DeviceAttribute type has the list fields at all: from 1.36 it does whatever the gate says
+ * (off, they are dropped on write by the registry strategy); 1.35's decoder does not know them and prunes them as
+ * unknown fields (a warning, or 400 with `fieldValidation=Strict`). The legacy server has them only when the gate is
+ * set on explicitly.
+ */
+export function servesListAttributeFields(version: KubernetesVersion | undefined, gateOn: boolean): boolean {
+  return gateOn || (version !== undefined && LIST_ATTRIBUTE_RELEASES.has(version));
 }
 
 /** GET /version of the emulated release (the legacy server says 1.34). */

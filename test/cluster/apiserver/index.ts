@@ -10,7 +10,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApiServerGateSettings, apiServerGates, type KubernetesVersion, versionInfo } from '../versions.js';
+import {
+  type ApiServerGateSettings,
+  apiServerGates,
+  type KubernetesVersion,
+  servesListAttributeFields,
+  versionInfo,
+} from '../versions.js';
 import { InProcessClient } from './client.js';
 import { Faults, RequestCounters } from './faults.js';
 import { gatedKinds, type WorkloadApiVersion } from './gated-kinds.js';
@@ -49,7 +55,11 @@ interface FeatureGates {
    * `resourceclaims/binding`
    */
   DRAResourceClaimGranularStatusAuthorization?: boolean;
-  /** int-list device attribute values (alpha 1.36) */
+  /**
+   * KEP-5491 list-typed device attribute values (`ints`, `bools`, `strings`, `versions`; alpha and off in 1.36 and
+   * 1.37; not a gate of 1.35, which refuses it): off, the server drops them on write (unless the stored slice already
+   * has one), so an attribute holding only a list is refused as empty
+   */
   DRAListTypeAttributes?: boolean;
   /** DeviceClass spec.extendedResourceName (beta 1.36, GA 1.37) */
   DRAExtendedResource?: boolean;
@@ -154,7 +164,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const faults = new Faults();
   const counters = new RequestCounters();
   const officialSchemas = options.officialSchemas ?? true;
-  installValidation(registry, { deviceTaints: gates.DRADeviceTaints, workloads, officialSchemas });
+  const listAttributes = {
+    fields: servesListAttributeFields(options.version, gates.DRAListTypeAttributes),
+    gate: gates.DRAListTypeAttributes,
+  };
+  installValidation(registry, { deviceTaints: gates.DRADeviceTaints, listAttributes, workloads, officialSchemas });
   installAdmission(registry);
   if (gates.DRAResourceClaimGranularStatusAuthorization) installClaimStatusAuthorization(registry, rbac);
 
@@ -183,7 +197,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     counters,
     rbac,
     auth,
-    openapi: new OpenApi(kinds, officialSchemas),
+    openapi: new OpenApi(kinds, officialSchemas, listAttributes.fields),
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 5000,
     serverAddress: () => new URL(url).host,
     version: versionInfo(options.version),

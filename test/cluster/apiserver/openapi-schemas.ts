@@ -23,6 +23,7 @@
  * unknown fields, so they are shown as `<Object>` and never refused. Where ../shared/k8s exists, a test checks every
  * field of the PodTemplateSpec the LeaderWorkerSet CRD embeds is declared here.
  */
+import { LIST_ATTRIBUTE_FIELDS } from './validation/resource.js';
 import type { Schema } from './validation/schema.js';
 
 const PREFIX: Record<string, string> = {
@@ -1185,6 +1186,12 @@ const TYPES: Record<string, TypeDef> = {
       bool: 'b|A boolean.',
       string: 's|A string (at most 64 bytes).',
       version: 's|A semantic version.',
+      // KEP-5491 (1.36, alpha): present in the types from 1.36, dropped on write unless DRAListTypeAttributes is on;
+      // left out of the schema for servers without them (withListAttributeFields)
+      ints: '[]l|A non-empty list of integers (gate DRAListTypeAttributes).',
+      bools: '[]b|A non-empty list of booleans (gate DRAListTypeAttributes).',
+      strings: '[]s|A non-empty list of strings, each at most 64 bytes (gate DRAListTypeAttributes).',
+      versions: '[]s|A non-empty list of semantic versions (gate DRAListTypeAttributes).',
     },
   },
   'resource.DeviceCapacity': {
@@ -1359,4 +1366,23 @@ export function closure(roots: string[], schemas: Record<string, Schema>): Recor
   };
   for (const r of roots) add(r);
   return out;
+}
+
+const DEVICE_ATTRIBUTE = 'io.k8s.api.resource.v1.DeviceAttribute';
+
+/**
+ * A copy of `schemas` whose resource.k8s.io/v1 DeviceAttribute has the list-typed fields or not, as the emulated
+ * release's types do (1.36+: present; the 1.34 official document and 1.35 lack them). Added fields take the authored
+ * definitions; `schemas` without a DeviceAttribute come back as they are.
+ */
+export function withListAttributeFields(schemas: Record<string, Schema>, present: boolean): Record<string, Schema> {
+  const attribute = schemas[DEVICE_ATTRIBUTE];
+  if (!attribute) return schemas;
+  const properties = { ...(attribute.properties as Record<string, Schema> | undefined) };
+  const authored = AUTHORED_SCHEMAS[DEVICE_ATTRIBUTE]?.properties as Record<string, Schema>;
+  for (const name of LIST_ATTRIBUTE_FIELDS) {
+    if (present) properties[name] ??= authored[name] as Schema;
+    else delete properties[name];
+  }
+  return { ...schemas, [DEVICE_ATTRIBUTE]: { ...attribute, properties } };
 }

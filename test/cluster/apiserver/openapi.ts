@@ -16,7 +16,7 @@ import { RECORDED_K8S } from '../../support/recorded.js';
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { apiVersionOf, type KindRegistry, type KindSpec } from './kinds.js';
 import { LWS_SCHEMA } from './lws-crd.js';
-import { AUTHORED_SCHEMAS, authoredKindSchema, closure } from './openapi-schemas.js';
+import { AUTHORED_SCHEMAS, authoredKindSchema, closure, withListAttributeFields } from './openapi-schemas.js';
 import type { Schema } from './validation/schema.js';
 
 /** ../shared/k8s (official schemas; may not be copied into the project). */
@@ -86,8 +86,8 @@ function customKindSchema(k: KindSpec, official: boolean): { name: string; schem
 }
 
 /** `components.schemas` of a generated document: the kinds' schemas and everything they reference. */
-function kindSchemas(kinds: KindSpec[], official: boolean): Record<string, Schema> {
-  const pool: Record<string, Schema> = { ...AUTHORED_SCHEMAS };
+function kindSchemas(kinds: KindSpec[], official: boolean, listAttributeFields: boolean): Record<string, Schema> {
+  const pool: Record<string, Schema> = withListAttributeFields({ ...AUTHORED_SCHEMAS }, listAttributeFields);
   const roots: string[] = [];
   for (const k of kinds) {
     const authored = authoredKindSchema(k.group, k.version, k.kind);
@@ -105,7 +105,13 @@ function gvPath(group: string, version: string): string {
   return group === '' ? `api/${version}` : `apis/${group}/${version}`;
 }
 
-function stubDoc(kinds: KindSpec[], group: string, version: string, official: boolean): unknown {
+function stubDoc(
+  kinds: KindSpec[],
+  group: string,
+  version: string,
+  official: boolean,
+  listAttributeFields: boolean,
+): unknown {
   const paths: Record<string, unknown> = {};
   for (const k of kinds) {
     const base = `/${gvPath(group, version)}${k.namespaced ? '/namespaces/{namespace}' : ''}/${k.plural}`;
@@ -150,19 +156,30 @@ function stubDoc(kinds: KindSpec[], group: string, version: string, official: bo
     openapi: '3.0.0',
     info: { title: 'Kubernetes', version: 'v1.34.0' },
     paths,
-    components: { schemas: kindSchemas(kinds, official) },
+    components: { schemas: kindSchemas(kinds, official, listAttributeFields) },
   };
+}
+
+/** The official resource.k8s.io/v1 document, its DeviceAttribute with or without the list-typed fields. */
+function officialResourceDoc(listAttributeFields: boolean): unknown {
+  const doc = resourceOpenApi() as { components: { schemas: Record<string, Schema> } } | undefined;
+  if (!doc || !listAttributeFields) return doc;
+  return { ...doc, components: { ...doc.components, schemas: withListAttributeFields(doc.components.schemas, true) } };
 }
 
 export class OpenApi {
   private readonly docs = new Map<string, { doc: unknown; hash: string }>();
 
-  /** `official`: serve the official documents of ../shared/k8s where they exist (false: the authored schemas only). */
-  constructor(kinds: KindRegistry, official: boolean) {
+  /**
+   * `official`: serve the official documents of ../shared/k8s where they exist (false: the authored schemas only).
+   * `listAttributeFields`: DeviceAttribute shows the list-typed fields of 1.36+ (added to the official 1.34 document).
+   */
+  constructor(kinds: KindRegistry, official: boolean, listAttributeFields = false) {
     for (const gv of kinds.groupVersions()) {
       const list = kinds.all.filter((k) => k.group === gv.group && k.version === gv.version && !k.virtual);
-      const officialDoc = official && apiVersionOf(gv) === 'resource.k8s.io/v1' ? resourceOpenApi() : undefined;
-      const doc = officialDoc ?? stubDoc(list, gv.group, gv.version, official);
+      const officialDoc =
+        official && apiVersionOf(gv) === 'resource.k8s.io/v1' ? officialResourceDoc(listAttributeFields) : undefined;
+      const doc = officialDoc ?? stubDoc(list, gv.group, gv.version, official, listAttributeFields);
       const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
       this.docs.set(gvPath(gv.group, gv.version), { doc, hash });
     }

@@ -21,13 +21,19 @@ import {
 import { JOBSET_SCHEMA } from './jobset-crd.js';
 import { type KindSpec, resourceKey } from './kinds.js';
 import { lwsSchemaFor, resourceOpenApi } from './openapi.js';
-import { AUTHORED_SCHEMAS, authoredKindSchema, INT_OR_STRING_SCHEMA } from './openapi-schemas.js';
+import {
+  AUTHORED_SCHEMAS,
+  authoredKindSchema,
+  INT_OR_STRING_SCHEMA,
+  withListAttributeFields,
+} from './openapi-schemas.js';
 import { nowTimestamp, type Registry, type ValidationResult } from './registry.js';
 import { isRecord, type KubeObject } from './types.js';
 import { validateObjectMeta } from './validation/names.js';
 import { validatePodUpdate } from './validation/pod.js';
 import {
   dropDeallocatedDeviceStatuses,
+  prepareSliceListAttributes,
   prepareSliceTaints,
   validateClaimTemplate,
   validateDeviceClass,
@@ -44,6 +50,11 @@ import {
 
 export interface ValidationSettings {
   deviceTaints: boolean;
+  /**
+   * KEP-5491 list-typed attribute values: `fields`, whether the release's DeviceAttribute has them at all (1.36+;
+   * otherwise the decoder prunes them as unknown fields); `gate`, DRAListTypeAttributes (off: dropped on write)
+   */
+  listAttributes: { fields: boolean; gate: boolean };
   /** the scheduling.k8s.io version served (GenericWorkload on), which decides the pod fields kept */
   workloads?: WorkloadApiVersion;
   /** check with the official documents of ../shared/k8s where they exist (false: the authored schemas only) */
@@ -61,11 +72,19 @@ const NAME_RULES: Record<string, 'label' | 'subdomain' | 'path'> = {
   ClusterRoleBinding: 'path',
 };
 
-let resourceSchemas: SchemaSet | undefined;
-function resourceSchemaSet(): SchemaSet {
-  const doc = resourceOpenApi() as { components: { schemas: Record<string, Schema> } };
-  resourceSchemas ??= new SchemaSet(doc.components.schemas, false);
-  return resourceSchemas;
+const resourceSchemas = new Map<boolean, SchemaSet>();
+/**
+ * The official resource.k8s.io/v1 document (1.34, without the list-typed attribute fields) as a schema set, with the
+ * list fields added for a release that has them; built once each.
+ */
+function resourceSchemaSet(listFields: boolean): SchemaSet {
+  let set = resourceSchemas.get(listFields);
+  if (!set) {
+    const doc = resourceOpenApi() as { components: { schemas: Record<string, Schema> } };
+    set = new SchemaSet(withListAttributeFields(doc.components.schemas, listFields), false);
+    resourceSchemas.set(listFields, set);
+  }
+  return set;
 }
 
 const lwsSchemas = new Map<boolean, SchemaSet>();
@@ -79,20 +98,25 @@ function lwsSchemaSet(official: boolean): SchemaSet {
   return set;
 }
 
-let authoredSchemas: SchemaSet | undefined;
+const authoredSchemas = new Map<boolean, SchemaSet>();
 /**
  * The authored schemas as the decoder checks them: IntOrString, which the documents describe as a string of format
- * int-or-string (clients read the format), accepts an integer or a string.
+ * int-or-string (clients read the format), accepts an integer or a string. DeviceAttribute has the list-typed fields
+ * only for a release that has them.
  */
-function authoredSchemaSet(): SchemaSet {
-  authoredSchemas ??= new SchemaSet(
-    {
-      ...AUTHORED_SCHEMAS,
-      [INT_OR_STRING_SCHEMA]: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
-    },
-    false,
-  );
-  return authoredSchemas;
+function authoredSchemaSet(listFields: boolean): SchemaSet {
+  let set = authoredSchemas.get(listFields);
+  if (!set) {
+    set = new SchemaSet(
+      withListAttributeFields(
+        { ...AUTHORED_SCHEMAS, [INT_OR_STRING_SCHEMA]: { anyOf: [{ type: 'integer' }, { type: 'string' }] } },
+        listFields,
+      ),
+      false,
+    );
+    authoredSchemas.set(listFields, set);
+  }
+  return set;
 }
 
 let jobSetSchemas: SchemaSet | undefined;
@@ -175,6 +199,7 @@ function valueAtPointer(root: unknown, pointer: string): unknown {
 }
 
 export function installValidation(registry: Registry, settings: ValidationSettings): void {
+  const listFields = settings.listAttributes.fields;
   for (const spec of registry.kinds.all) {
     if (spec.virtual || spec.storedAs) continue;
     let semantic: Semantic | undefined;
@@ -183,11 +208,18 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     if (spec.group === 'resource.k8s.io') {
       // the official document describes v1 only; DeviceTaintRule (v1beta2) gets its semantic checks
       if (settings.officialSchemas && resourceOpenApi() !== undefined && spec.version === 'v1')
-        structural = { set: resourceSchemaSet, name: `io.k8s.api.resource.v1.${spec.kind}`, crd: false };
+        structural = {
+          set: () => resourceSchemaSet(listFields),
+          name: `io.k8s.api.resource.v1.${spec.kind}`,
+          crd: false,
+        };
       switch (spec.kind) {
         case 'ResourceSlice':
           semantic = validateResourceSlice;
-          prepare = (obj, old) => prepareSliceTaints(obj, old, settings.deviceTaints, nowTimestamp());
+          prepare = (obj, old) => {
+            prepareSliceTaints(obj, old, settings.deviceTaints, nowTimestamp());
+            prepareSliceListAttributes(obj, old, settings.listAttributes.gate);
+          };
           break;
         case 'ResourceClaim':
           semantic = validateResourceClaim;
@@ -228,7 +260,7 @@ export function installValidation(registry: Registry, settings: ValidationSettin
     if (structural) {
       // the official resource.k8s.io/v1 document, chosen above
     } else if (authored) {
-      structural = { set: authoredSchemaSet, name: authored, crd: false };
+      structural = { set: () => authoredSchemaSet(listFields), name: authored, crd: false };
     } else if (spec.kind === 'LeaderWorkerSet') {
       const official = settings.officialSchemas;
       structural = { set: () => lwsSchemaSet(official), name: 'LeaderWorkerSet', crd: true };

@@ -58,7 +58,11 @@ export async function startWorkloads(apiServer: ApiServer, options: WorkloadOpti
     const dns = new ClusterDns({ client, hostsFile: join(options.dir, 'hosts'), log: options.log });
     await dns.start();
     stops.push(() => dns.stop());
-    const scheduler = new SchedulerLite({ client, log: options.log });
+    const scheduler = new SchedulerLite({
+      client,
+      log: options.log,
+      listTypeAttributes: apiServer.gates.DRAListTypeAttributes,
+    });
     await scheduler.start();
     stops.push(() => scheduler.stop());
     const statefulSets = new StatefulSetController({ client, log: options.log });

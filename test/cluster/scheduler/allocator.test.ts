@@ -287,3 +287,96 @@ describe('standard attributes across drivers', () => {
     expect(out).toEqual({ ok: false, reason: 'no combination of free devices satisfies the constraints' });
   });
 });
+
+describe('list-typed attributes (kube-scheduler gate DRAListTypeAttributes)', () => {
+  // the 8x H100 node as if its two NUMA nodes shared a socket: each GPU's numaNode is {ints: [own, other]}
+  const listed = collectPools(
+    nodeSlices('n', {
+      numaNodeLists: new Map([
+        [0, [0, 1]],
+        [1, [1, 0]],
+      ]),
+    }),
+    {
+      listTypeAttributes: true,
+    },
+  ).byNode.get('n')!;
+  const listedGateOff = collectPools(
+    nodeSlices('n', {
+      numaNodeLists: new Map([
+        [0, [0, 1]],
+        [1, [1, 0]],
+      ]),
+    }),
+  ).byNode.get('n')!;
+  const scalar = collectPools(nodeSlices('n'), { listTypeAttributes: true }).byNode.get('n')!;
+  const alignedGpus = (count: number): ResourceClaim => ({
+    metadata: { name: 'aligned', namespace: 'default', uid: 'uid-aligned' },
+    spec: {
+      devices: {
+        requests: [{ name: 'gpus', exactly: { deviceClassName: 'gpu.lockstep.dev', count } }],
+        constraints: [{ matchAttribute: 'resource.kubernetes.io/numaNode' }],
+      },
+    },
+  });
+
+  it.each([
+    // devices, gate, GPUs asked for with one matchAttribute on numaNode, allocated
+    ['int numaNode', 'scalar', true, 4, true],
+    ['int numaNode', 'scalar', true, 5, false],
+    ['list numaNode, lists overlap', 'listed', true, 8, true],
+    ['list numaNode, gate off: a list matches nothing', 'listedGateOff', false, 1, false],
+  ] as const)('%s (%s, gate %s): %i GPUs allocated: %s', (_name, which, gate, count, ok) => {
+    const devices = { scalar, listed, listedGateOff }[which];
+    const out = allocateOnNode(alignedGpus(count), devices, classes, new Set(), { listTypeAttributes: gate });
+    expect(out.ok).toBe(ok);
+    if (out.ok) expect(out.results).toHaveLength(count);
+  });
+
+  it('keeps the running intersection: a device sharing a value with each other device but none with all is refused', () => {
+    const device = (name: string, ints: number[]) => ({
+      name,
+      attributes: { 'resource.kubernetes.io/numaNode': { ints }, type: { string: 'gpu' }, healthy: { bool: true } },
+    });
+    const slice: ResourceSlice = {
+      apiVersion: 'resource.k8s.io/v1',
+      kind: 'ResourceSlice',
+      metadata: { name: 'x' },
+      spec: {
+        driver: 'lockstep.dev',
+        nodeName: 'x',
+        pool: { name: 'x', generation: 1, resourceSliceCount: 1 },
+        // pairwise overlapping, no value common to all three
+        devices: [device('a', [0, 1]), device('b', [1, 2]), device('c', [2, 0])],
+      },
+    };
+    const devices = collectPools([slice], { listTypeAttributes: true }).byNode.get('x')!;
+    const gpus = (count: number) =>
+      allocateOnNode(alignedGpus(count), devices, classes, new Set(), { listTypeAttributes: true });
+    expect(gpus(2).ok).toBe(true);
+    expect(gpus(3)).toEqual({ ok: false, reason: 'no combination of free devices satisfies the constraints' });
+  });
+
+  it.each([
+    // expression, on GPU 0 (numaNode {ints: [0, 1]}), gate on
+    ['device.attributes["resource.kubernetes.io"].numaNode.includes(1)', true],
+    ['device.attributes["resource.kubernetes.io"].numaNode.includes(2)', false],
+    ['1 in device.attributes["resource.kubernetes.io"].numaNode', true],
+    ['device.attributes["resource.kubernetes.io"].numaNode[0] == 0', true],
+    ['device.attributes["resource.kubernetes.io"].numaNode.exists(n, n > 0)', true],
+    // `includes` on a scalar attribute compares it: migration from the int form needs no other expression
+    ['device.attributes["resource.kubernetes.io"].pciBusID.includes("0000:19:00.0")', true],
+  ])('CEL %s: %s', (expression, match) => {
+    expect(compileSelector(expression, true)(listed[0]!.cel)).toEqual({ match });
+  });
+
+  it('with the gate off, a device with a list value cannot be evaluated, and includes() is not declared', () => {
+    expect(compileSelector('device.driver == "lockstep.dev"')(listedGateOff[0]!.cel)).toEqual({
+      match: false,
+      error: 'attribute resource.kubernetes.io/numaNode: unsupported attribute value',
+    });
+    expect(
+      compileSelector('device.attributes["resource.kubernetes.io"].numaNode.includes(0)')(scalar[0]!.cel),
+    ).toMatchObject({ match: false, error: expect.stringMatching(/includes/) });
+  });
+});

@@ -8,21 +8,31 @@ import type {
   ResourceSlice,
   SliceDevice,
 } from '../../../src/kube/types.js';
-import { celDevice, compileSelector, splitQualifiedName } from './cel.js';
+import { type CelDeviceInput, celDevice, compileSelector, splitQualifiedName } from './cel.js';
 
 /**
  * The allocation logic of scheduler-lite, as pure functions: which devices the published pools offer on each node,
  * and which of them satisfy a claim (class and request selectors in CEL, counts, matchAttribute constraints, taints).
  * It follows the structured-parameters allocator's rules without its optimisations: a depth-first search with
  * constraint pruning, which is plenty for one node's devices.
+ *
+ * `listTypeAttributes` is kube-scheduler's DRAListTypeAttributes gate (KEP-5491): on, list-valued attributes are CEL
+ * lists and `matchAttribute` asks for a non-empty intersection of the devices' values (a scalar is a one-element
+ * set), which stays monotonic, so the search keeps pruning on the running intersection; off, a device with a list
+ * value matches no selector and no matchAttribute constraint.
  */
+
+/** kube-scheduler feature gates the allocation honours. */
+export interface AllocatorGates {
+  listTypeAttributes?: boolean;
+}
 
 export interface PoolDevice {
   driver: string;
   pool: string;
   node: string;
   device: SliceDevice;
-  cel: Map<string, unknown>;
+  cel: CelDeviceInput;
 }
 
 export const deviceKey = (driver: string, pool: string, device: string): string => `${driver}/${pool}/${device}`;
@@ -34,7 +44,7 @@ export interface CollectedPools {
 }
 
 /** Usable devices per node: only complete pools at their newest generation count. */
-export function collectPools(slices: readonly ResourceSlice[]): CollectedPools {
+export function collectPools(slices: readonly ResourceSlice[], gates: AllocatorGates = {}): CollectedPools {
   const pools = new Map<string, ResourceSlice[]>();
   for (const s of slices) {
     if (s.metadata.deletionTimestamp) continue;
@@ -65,7 +75,7 @@ export function collectPools(slices: readonly ResourceSlice[]): CollectedPools {
           pool: s.spec.pool.name,
           node,
           device,
-          cel: celDevice(s.spec.driver, device),
+          cel: celDevice(s.spec.driver, device, gates.listTypeAttributes),
         });
       }
     }
@@ -90,9 +100,14 @@ function usableDespiteTaints(device: SliceDevice, tolerations: readonly DeviceTo
   return (device.taints ?? []).every((t) => t.effect === 'None' || tolerates(tolerations, t));
 }
 
-function selectorsMatch(device: PoolDevice, expressions: readonly string[], problems: string[]): boolean {
+function selectorsMatch(
+  device: PoolDevice,
+  expressions: readonly string[],
+  problems: string[],
+  gates: AllocatorGates,
+): boolean {
   for (const e of expressions) {
-    const r = compileSelector(e)(device.cel);
+    const r = compileSelector(e, gates.listTypeAttributes)(device.cel);
     if (r.error) problems.push(`${device.device.name}: ${r.error}`);
     if (!r.match) return false;
   }
@@ -106,7 +121,25 @@ function attributeOf(device: PoolDevice, qualified: string): DeviceAttribute | u
   return attrs[qualified];
 }
 
-const attrKey = (a: DeviceAttribute): string => JSON.stringify([a.int, a.bool, a.string, a.version]);
+/**
+ * The values of an attribute as typed keys (`i:1` differs from `s:1`): one for a scalar, one per entry for a list;
+ * undefined for a list when the gate is off (such a device satisfies no matchAttribute constraint).
+ */
+function attributeValueKeys(a: DeviceAttribute, listTypeAttributes: boolean): Set<string> | undefined {
+  const lists: [string, readonly unknown[] | undefined][] = [
+    ['i', a.ints],
+    ['b', a.bools],
+    ['s', a.strings],
+    ['v', a.versions],
+  ];
+  const list = lists.find(([, values]) => values !== undefined);
+  if (list) return listTypeAttributes ? new Set(list[1]!.map((v) => `${list[0]}:${String(v)}`)) : undefined;
+  if (a.int !== undefined) return new Set([`i:${a.int}`]);
+  if (a.bool !== undefined) return new Set([`b:${a.bool}`]);
+  if (a.string !== undefined) return new Set([`s:${a.string}`]);
+  if (a.version !== undefined) return new Set([`v:${a.version}`]);
+  return undefined;
+}
 
 interface Slot {
   /** result name: `<request>` or `<request>/<subrequest>` */
@@ -135,6 +168,7 @@ function candidatesFor(
   classes: ReadonlyMap<string, DeviceClass>,
   inUse: ReadonlySet<string>,
   problems: string[],
+  gates: AllocatorGates,
 ): { free: PoolDevice[]; matching: number; error?: string } {
   const cls = classes.get(req.exact.deviceClassName);
   if (!cls) return { free: [], matching: 0, error: `device class ${req.exact.deviceClassName} not found` };
@@ -145,7 +179,7 @@ function candidatesFor(
   const free: PoolDevice[] = [];
   let matching = 0;
   for (const d of devices) {
-    if (!selectorsMatch(d, expressions, problems)) continue;
+    if (!selectorsMatch(d, expressions, problems, gates)) continue;
     if (!usableDespiteTaints(d.device, req.exact.tolerations)) continue;
     matching++;
     if (!inUse.has(deviceKey(d.driver, d.pool, d.device.name))) free.push(d);
@@ -159,6 +193,7 @@ export function allocateOnNode(
   devices: readonly PoolDevice[],
   classes: ReadonlyMap<string, DeviceClass>,
   inUse: ReadonlySet<string>,
+  gates: AllocatorGates = {},
 ): AllocationOutcome {
   const requests = claim.spec.devices?.requests ?? [];
   const constraints = claim.spec.devices?.constraints ?? [];
@@ -172,7 +207,7 @@ export function allocateOnNode(
   let lastReason = 'no devices';
   const combos = cartesian(alternatives, 256);
   for (const combo of combos) {
-    const outcome = tryCombination(combo, devices, classes, inUse, constraints);
+    const outcome = tryCombination(combo, devices, classes, inUse, constraints, gates);
     if (outcome.ok) return outcome;
     lastReason = outcome.reason;
   }
@@ -185,11 +220,12 @@ function tryCombination(
   classes: ReadonlyMap<string, DeviceClass>,
   inUse: ReadonlySet<string>,
   constraints: readonly { requests?: string[]; matchAttribute?: string }[],
+  gates: AllocatorGates,
 ): AllocationOutcome {
   const slots: Slot[] = [];
   const problems: string[] = [];
   for (const req of requests) {
-    const { free, matching, error } = candidatesFor(req, devices, classes, inUse, problems);
+    const { free, matching, error } = candidatesFor(req, devices, classes, inUse, problems, gates);
     if (error) return { ok: false, reason: error };
     const mode = req.exact.allocationMode ?? 'ExactCount';
     let count: number;
@@ -223,8 +259,9 @@ function tryCombination(
     !c.requests || c.requests.length === 0 || c.requests.includes(slot.parent) || c.requests.includes(slot.request);
   const chosen: { slot: Slot; device: PoolDevice; index: number }[] = [];
   const taken = new Set<string>();
-  // per constraint: the value every device it covers must share, fixed by the first device placed
-  const fixed: (string | undefined)[] = constraints.map(() => undefined);
+  // per constraint: the values every device it covers shares so far (the running intersection), set by the first
+  // device placed; a new device must keep it non-empty
+  const fixed: (ReadonlySet<string> | undefined)[] = constraints.map(() => undefined);
   let steps = 0;
   const search = (s: number): boolean => {
     if (s === slots.length) return true;
@@ -240,16 +277,18 @@ function tryCombination(
       for (const [ci, c] of constraints.entries()) {
         if (!c.matchAttribute || !applies(c, slot)) continue;
         const attr = attributeOf(d, c.matchAttribute);
-        if (!attr) {
+        const values = attr && attributeValueKeys(attr, gates.listTypeAttributes ?? false);
+        if (!values) {
           ok = false;
           break;
         }
-        const v = attrKey(attr);
-        if (fixed[ci] === undefined) fixed[ci] = v;
-        else if (fixed[ci] !== v) {
+        const before = fixed[ci];
+        const shared = before === undefined ? values : new Set([...before].filter((v) => values.has(v)));
+        if (shared.size === 0) {
           ok = false;
           break;
         }
+        fixed[ci] = shared;
       }
       if (ok) {
         taken.add(key);

@@ -55,6 +55,11 @@ export interface SchedulerOptions {
   bindPodsWithoutClaims?: boolean;
   /** how long a gang waits for its quorum before it is reported timed out (the Permit timeout; default 5 min) */
   gangTimeoutMs?: number;
+  /**
+   * kube-scheduler's DRAListTypeAttributes gate (allocator.ts): list-valued attributes in CEL and matchAttribute.
+   * Off by default, as in 1.36 and 1.37; give it the API server's setting (`api.gates.DRAListTypeAttributes`).
+   */
+  listTypeAttributes?: boolean;
 }
 
 interface Placement {
@@ -362,7 +367,8 @@ export class SchedulerLite {
     const claims = [...claimsOrWhy.values(), ...(extended ? [extended.claim] : [])];
     const fixedNodes = new Set(claims.map((c) => this.nodeOfAllocation(c)).filter((n): n is string => !!n));
     if (fixedNodes.size > 1) return `claims are allocated on different nodes: ${[...fixedNodes].join(', ')}`;
-    const { byNode, ignored } = collectPools(this.slices.list());
+    const gates = { listTypeAttributes: this.options.listTypeAttributes ?? false };
+    const { byNode, ignored } = collectPools(this.slices.list(), gates);
     const classes = new Map(this.classes.list().map((c) => [c.metadata.name ?? '', c]));
     const pending = claims.filter((c) => !c.status?.allocation);
     const candidates = fixedNodes.size ? [...fixedNodes] : [...byNode.keys()].sort();
@@ -376,7 +382,7 @@ export class SchedulerLite {
       const plan = new Map<ResourceClaim, DeviceRequestResults>();
       let failed: string | undefined;
       for (const claim of pending) {
-        const outcome = allocateOnNode(claim, byNode.get(node) ?? [], classes, trial);
+        const outcome = allocateOnNode(claim, byNode.get(node) ?? [], classes, trial, gates);
         if (!outcome.ok) {
           failed = `claim ${claim.metadata.name}: ${outcome.reason}`;
           break;

@@ -16,11 +16,17 @@ import {
   isQualifiedName,
 } from './names.js';
 
-/** Limits of resource.k8s.io (pkg/apis/resource/types.go, 1.34). */
+/**
+ * Limits of resource.k8s.io (pkg/apis/resource/types.go, 1.34; the attribute-value budget from 1.36, where
+ * ResourceSliceMaxAttributeValuesPerDevice came with the list-typed attributes of KEP-5491).
+ */
 const LIMITS = {
   devicesPerSlice: 128,
+  /** ResourceSliceMaxDevicesWithAdvancedFeatures: any device with taints, counters or a list-typed attribute */
   devicesPerSliceWithTaints: 64,
   attributesAndCapacitiesPerDevice: 32,
+  /** scalar attributes count one each, list attributes one per entry (validation.go numEntriesDeviceAttribute) */
+  attributeValuesPerDevice: 48,
   attributeValueLength: 64,
   driverNameLength: 63,
   maxDomainLength: 63,
@@ -124,6 +130,29 @@ function truncateKey(key: string, max: number): string {
 
 const KEY_TRUNCATE = LIMITS.maxDomainLength + 1 + LIMITS.maxIdLength;
 
+/**
+ * The list-typed fields of a DeviceAttribute (KEP-5491, alpha 1.36 behind DRAListTypeAttributes): `ints`, `bools`,
+ * `strings`, `versions`, each a union member beside the scalar fields.
+ */
+export const LIST_ATTRIBUTE_FIELDS = ['ints', 'bools', 'strings', 'versions'] as const;
+
+function validateStringValue(value: string, field: string): Errs {
+  return value.length > LIMITS.attributeValueLength ? [tooLong(field, LIMITS.attributeValueLength)] : [];
+}
+
+function validateVersionValue(value: string, field: string): Errs {
+  const errs: Errs = [];
+  if (!SEMVER_RE.test(value))
+    errs.push(invalid(field, value, 'must be a string compatible with semver.org spec 2.0.0'));
+  errs.push(...validateStringValue(value, field));
+  return errs;
+}
+
+/**
+ * One attribute: exactly one of the scalar or list fields (a union; a field that is present counts even when empty,
+ * as a non-nil Go slice does); a list must not be empty; list strings and versions are checked item by item.
+ * After pkg/apis/resource/validation validateDeviceAttribute (kubernetes/kubernetes, 1.36 with KEP-5491).
+ */
 function validateAttribute(attr: unknown, field: string): Errs {
   const a = rec(attr);
   const errs: Errs = [];
@@ -132,19 +161,44 @@ function validateAttribute(attr: unknown, field: string): Errs {
   if (a.int !== undefined && a.int !== null) n++;
   if (typeof a.string === 'string') {
     n++;
-    if (a.string.length > LIMITS.attributeValueLength)
-      errs.push(tooLong(`${field}.string`, LIMITS.attributeValueLength));
+    errs.push(...validateStringValue(a.string, `${field}.string`));
   }
   if (typeof a.version === 'string') {
     n++;
-    if (!SEMVER_RE.test(a.version))
-      errs.push(invalid(`${field}.version`, a.version, 'must be a string compatible with semver.org spec 2.0.0'));
-    if (a.version.length > LIMITS.attributeValueLength)
-      errs.push(tooLong(`${field}.version`, LIMITS.attributeValueLength));
+    errs.push(...validateVersionValue(a.version, `${field}.version`));
+  }
+  for (const name of LIST_ATTRIBUTE_FIELDS) {
+    const list = a[name];
+    if (!Array.isArray(list)) continue;
+    n++;
+    if (list.length === 0) errs.push(invalid(`${field}.${name}`, list, 'must not be empty if specified'));
+    list.forEach((item, i) => {
+      if (name === 'strings' && typeof item === 'string')
+        errs.push(...validateStringValue(item, `${field}.${name}[${i}]`));
+      if (name === 'versions' && typeof item === 'string')
+        errs.push(...validateVersionValue(item, `${field}.${name}[${i}]`));
+    });
   }
   if (n === 0) errs.push(invalid(field, '', 'exactly one value must be specified'));
   else if (n > 1) errs.push(invalid(field, a, 'exactly one value must be specified'));
   return errs;
+}
+
+/** Attribute values of a device against the 48-value budget: a scalar counts one, a list one per entry. */
+function attributeValueCount(attrs: Record<string, unknown>): number {
+  let total = 0;
+  for (const value of Object.values(attrs)) {
+    const a = rec(value);
+    const entries = LIST_ATTRIBUTE_FIELDS.reduce((sum, name) => sum + arr(a[name]).length, 0);
+    total += entries === 0 ? 1 : entries;
+  }
+  return total;
+}
+
+function hasListAttribute(device: unknown): boolean {
+  return Object.values(rec(rec(device).attributes)).some((a) =>
+    LIST_ATTRIBUTE_FIELDS.some((name) => Array.isArray(rec(a)[name])),
+  );
 }
 
 export function validateTaint(taint: unknown, field: string): Errs {
@@ -184,6 +238,11 @@ function validateDevice(device: unknown, field: string): Errs {
         total,
         `the total number of attributes and capacities must not exceed ${LIMITS.attributesAndCapacitiesPerDevice}`,
       ),
+    );
+  const values = attributeValueCount(attrs);
+  if (values > LIMITS.attributeValuesPerDevice)
+    errs.push(
+      invalid(field, values, `the total number of attribute values must not exceed ${LIMITS.attributeValuesPerDevice}`),
     );
   for (const [key, value] of Object.entries(attrs)) {
     errs.push(...validateQualifiedName(key, `${field}.attributes`));
@@ -266,7 +325,9 @@ function validateResourceSliceSpec(spec: unknown, oldSpec: unknown): Errs {
       ),
     );
   const devices = arr(s.devices);
-  const withTaints = devices.some((d) => arr(rec(d).taints).length > 0 || arr(rec(d).consumesCounters).length > 0);
+  const withTaints = devices.some(
+    (d) => arr(rec(d).taints).length > 0 || arr(rec(d).consumesCounters).length > 0 || hasListAttribute(d),
+  );
   const max = withTaints ? LIMITS.devicesPerSliceWithTaints : LIMITS.devicesPerSlice;
   if (devices.length > max) {
     errs.push(tooMany('spec.devices', devices.length, max));
@@ -648,5 +709,21 @@ export function prepareSliceTaints(obj: KubeObject, old: KubeObject | undefined,
       continue;
     }
     for (const t of arr(d.taints)) if (isRecord(t) && t.timeAdded === undefined) t.timeAdded = now;
+  }
+}
+
+/**
+ * List-typed attribute values behind the DRAListTypeAttributes gate: without it every list field is dropped on write
+ * (pkg/registry/resource/resourceslice/strategy.go dropDisableDRAListTypeAttributesFields), unless the stored slice
+ * already used one (the usual "in use" exception). An attribute that held only a list is then left empty, and
+ * validation refuses the write with "exactly one value must be specified", as the real server does.
+ */
+export function prepareSliceListAttributes(obj: KubeObject, old: KubeObject | undefined, gateOn: boolean): void {
+  if (gateOn || (old && arr(rec(old.spec).devices).some(hasListAttribute))) return;
+  for (const d of arr(rec(obj.spec).devices)) {
+    for (const a of Object.values(rec(rec(d).attributes))) {
+      if (!isRecord(a)) continue;
+      for (const name of LIST_ATTRIBUTE_FIELDS) delete a[name];
+    }
   }
 }
