@@ -80,44 +80,73 @@ describe('slice wiping', () => {
   });
 });
 
+/** The health the kubelet wrote for the pod's first allocated device. */
+function healthOf(pod: Pod): string | undefined {
+  const status = (
+    (pod.status?.containerStatuses ?? []) as {
+      allocatedResourcesStatus?: { resources: { health: string }[] }[];
+    }[]
+  )[0];
+  return status?.allocatedResourcesStatus?.[0]?.resources[0]?.health;
+}
+
+/**
+ * A plugin serving one pod's claim, with every health value the kubelet writes into the pod recorded from the store's
+ * watch: a short-lived state is seen however slowly the test is scheduled.
+ */
+async function podWithHealth(healthTimeoutMs: number) {
+  const { api, client, dir, emulator } = await setup({ healthTimeoutMs, healthRetryMs: 100_000 });
+  const board = new DeviceHealthBoard();
+  // health_check_timeout_seconds 0 → the kubelet's own timeout applies; no resends during the test.
+  const plugin = await startPlugin(
+    { claims: new ApiClaimReader(client), board, healthTimeoutSeconds: 0, healthResendMs: 600_000 },
+    dir,
+  );
+  stops.push(() => plugin.plugin.stop());
+  await emulator.waitFor('registered', () => plugin.plugin.readiness().ready);
+  const written: (string | undefined)[] = [];
+  const unwatch = api.store.subscribe('pods', (_type, obj) => {
+    if (obj.metadata?.name !== 'p') return;
+    const value = healthOf(obj as unknown as Pod);
+    if (value !== written.at(-1)) written.push(value);
+  });
+  stops.push(async () => unwatch());
+  const pod = api.store.create('pods', podObject({ name: 'p', node: NODE, claims: { devices: 'p-claim' } }), {
+    namespace: 'default',
+  });
+  createAllocatedClaim(api, {
+    name: 'p-claim',
+    node: NODE,
+    results: [{ request: 'gpus', device: 'gpu-0' }],
+    reservedFor: [pod],
+  });
+  await emulator.waitForPodRunning('default', 'p');
+  /** Whether `then` was written after `first`. */
+  const writtenAfter = (first: string, then: string) => {
+    const at = written.indexOf(first);
+    return at >= 0 && written.indexOf(then, at + 1) > at;
+  };
+  return { board, emulator, plugin, written, writtenAfter };
+}
+
 describe('device health in pod status', () => {
-  it('Unknown when the stream ends, and when a device is not reported within the kubelet’s timeout', async () => {
-    const { api, client, dir, emulator } = await setup({ healthTimeoutMs: 400, healthRetryMs: 100_000 });
-    const board = new DeviceHealthBoard();
-    // health_check_timeout_seconds 0 → the kubelet's own timeout applies; no resends during the test.
-    const plugin = await startPlugin(
-      { claims: new ApiClaimReader(client), board, healthTimeoutSeconds: 0, healthResendMs: 600_000 },
-      dir,
-    );
-    stops.push(() => plugin.plugin.stop());
-    await emulator.waitFor('registered', () => plugin.plugin.readiness().ready);
-    const pod = api.store.create('pods', podObject({ name: 'p', node: NODE, claims: { devices: 'p-claim' } }), {
-      namespace: 'default',
-    });
-    createAllocatedClaim(api, {
-      name: 'p-claim',
-      node: NODE,
-      results: [{ request: 'gpus', device: 'gpu-0' }],
-      reservedFor: [pod],
-    });
-    await emulator.waitForPodRunning('default', 'p');
-    const health = () => {
-      const current = api.store.get('pods', 'p', 'default') as unknown as Pod;
-      const status = (
-        (current.status?.containerStatuses ?? []) as {
-          allocatedResourcesStatus?: { resources: { health: string }[] }[];
-        }[]
-      )[0];
-      return status?.allocatedResourcesStatus?.[0]?.resources[0]?.health;
-    };
-    await emulator.waitFor('Healthy', () => health() === 'Healthy');
-    await emulator.waitFor('Unknown after the timeout', () => health() === 'Unknown', 5000);
-    // A change makes the plugin send again: Healthy → Unhealthy.
+  it('Unknown when a device is not reported again within the kubelet’s timeout', async () => {
+    // 3 s: a report older than that when the kubelet writes the pod's status is already Unknown, so a shorter
+    // timeout would make seeing Healthy first depend on how fast this machine schedules the status write.
+    const { emulator, written, writtenAfter } = await podWithHealth(3000);
+    await emulator.waitFor('Healthy', () => written.includes('Healthy'), 10_000);
+    await emulator.waitFor('Unknown after the timeout', () => writtenAfter('Healthy', 'Unknown'), 15_000);
+  });
+
+  it('a change is sent at once, and Unknown when the stream ends', async () => {
+    // The kubelet's timeout is far beyond the test, so only the stream's end can make the health Unknown.
+    const { board, emulator, plugin, written, writtenAfter } = await podWithHealth(600_000);
+    await emulator.waitFor('Healthy', () => written.includes('Healthy'), 10_000);
     board.set('gpu-0', { state: 'unhealthy', reason: 'XID 48' });
-    await emulator.waitFor('Unhealthy', () => health() === 'Unhealthy', 5000);
-    // The plugin goes away: the stream ends and the kubelet forgets the driver's health.
+    await emulator.waitFor('Unhealthy', () => writtenAfter('Healthy', 'Unhealthy'), 10_000);
+    expect(written).not.toContain('Unknown');
     await plugin.plugin.stop();
-    await emulator.waitFor('Unknown after stream end', () => health() === 'Unknown', 5000);
+    await emulator.waitFor('Unknown after stream end', () => writtenAfter('Unhealthy', 'Unknown'), 10_000);
   });
 });
 
