@@ -3,6 +3,8 @@
  * arguments after the plugin name, the last one being the word under the cursor (maybe empty), and expects Cobra's
  * `__complete` answer: one candidate per line (`value<TAB>description`), then `:<directive>`.
  */
+import { COMPLETION_FLAGS } from './global-flags.js';
+
 const DIRECTIVE = { default: 0, error: 1, noSpace: 2, noFileComp: 4 } as const;
 
 export interface Completion {
@@ -32,33 +34,11 @@ export interface VerbInfo {
   arg?: 'node' | 'group';
 }
 
-const FLAGS: {
-  flags: string[];
-  description: string;
-  value?: 'namespace' | 'context' | 'file' | 'output' | 'text';
-}[] = [
-  { flags: ['-n', '--namespace'], description: 'namespace scope', value: 'namespace' },
-  { flags: ['-A', '--all-namespaces'], description: 'all namespaces' },
-  { flags: ['--context'], description: 'kubeconfig context', value: 'context' },
-  { flags: ['--kubeconfig'], description: 'kubeconfig file', value: 'file' },
-  { flags: ['-s', '--server'], description: 'API server address', value: 'text' },
-  { flags: ['--token'], description: 'bearer token', value: 'text' },
-  { flags: ['--as'], description: 'impersonate this user', value: 'text' },
-  { flags: ['--as-group'], description: 'impersonate this group', value: 'text' },
-  { flags: ['--request-timeout'], description: 'give up on one API request after this long', value: 'text' },
-  { flags: ['--sort-by'], description: 'sort list items by this field', value: 'text' },
-  { flags: ['-l', '--selector'], description: 'label selector', value: 'text' },
-  { flags: ['-o', '--output'], description: 'output format', value: 'output' },
-  { flags: ['--no-headers'], description: 'omit table headers' },
-  { flags: ['-w', '--watch'], description: 'watch and redraw on change' },
-  { flags: ['--driver-name'], description: 'DRA driver name', value: 'text' },
-];
-
 const OUTPUTS = ['table', 'wide', 'json', 'yaml', 'name', 'jsonpath=', 'custom-columns='];
 
 function flagSpec(word: string) {
   const name = word.includes('=') ? word.slice(0, word.indexOf('=')) : word;
-  return FLAGS.find((f) => f.flags.includes(name));
+  return COMPLETION_FLAGS.find((f) => f.names.includes(name));
 }
 
 /** Reads the flags that change where names come from, from the words before the cursor. */
@@ -135,7 +115,9 @@ export async function complete(
     }
   }
   if (current.startsWith('-')) {
-    const all = FLAGS.flatMap((f) => f.flags.filter((n) => n.startsWith('--')).map((n) => ({ n, d: f.description })));
+    const all = COMPLETION_FLAGS.flatMap((f) =>
+      f.names.filter((n) => n.startsWith('--')).map((n) => ({ n, d: f.description })),
+    );
     return {
       candidates: all.filter((f) => f.n.startsWith(current)).map((f) => ({ value: f.n, description: f.d })),
       directive: noFile,

@@ -1,24 +1,18 @@
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
+import { addFlags } from '../cli/define-flags.js';
 import { CliError } from '../cli/errors.js';
 import { EXIT, EXIT_CODE_HELP } from '../cli/exit-codes.js';
-import { flag } from '../cli/options.js';
+import type { CommandRun } from '../cli/run-program.js';
 import { errorMessage } from '../errors.js';
 import { nextTermination } from '../signals.js';
-import { DEFAULT_DRIVER_NAME, VERSION } from '../version.js';
+import { VERSION } from '../version.js';
 import { apiReader, ClusterReadError, type ClusterReader, connect } from './cluster.js';
 import type { VerbInfo } from './completion.js';
 import type { VerbContext, View } from './context.js';
-import { addKubectlFlags } from './global-flags.js';
+import { type KubectlFlags, kubectlFlags } from './global-flags.js';
 import { DISTANCE_LEGEND } from './model/topology.js';
-import {
-  type FieldPath,
-  type OutputChoice,
-  parseOutput,
-  parseSortBy,
-  renderOutput,
-  sortItems,
-} from './render/output.js';
+import { type FieldPath, type OutputChoice, renderOutput, sortItems } from './render/output.js';
 import { useColour } from './render/table.js';
 import { checkVerb, EXIT_COULD_NOT_CHECK } from './verbs/check.js';
 import { devicesVerb } from './verbs/devices.js';
@@ -35,7 +29,7 @@ export interface PluginDeps {
   stdoutIsTTY: boolean;
   now: () => Date;
   /** builds the reader and change source from the kubeconfig flags; tests give hand-made ones */
-  connect?: (options: GlobalOptions) => Connected;
+  connect?: (options: KubectlFlags) => Connected;
   /** resolves when a watch should stop (SIGINT/SIGTERM by default) */
   untilStopped?: () => Promise<void>;
 }
@@ -45,26 +39,6 @@ export interface Connected {
   namespace: string;
   changes?: ChangeSource;
   close?: () => void;
-}
-
-interface GlobalOptions {
-  namespace?: string;
-  allNamespaces: boolean;
-  context?: string;
-  kubeconfig?: string;
-  server?: string;
-  token?: string;
-  as?: string;
-  asGroup?: string[];
-  /** ms */
-  requestTimeout?: number;
-  selector?: string;
-  /** -o as given: table, wide, json, yaml, name, jsonpath=…, custom-columns=… */
-  output: string;
-  sortBy?: string;
-  headers: boolean;
-  watch: boolean;
-  driverName: string;
 }
 
 type Run = (ctx: VerbContext, arg: string | undefined, defaultNamespace: string) => Promise<View>;
@@ -137,7 +111,7 @@ export const COMPLETION_VERBS: VerbInfo[] = VERBS.map((v) => ({
   ...(v.args?.includes('node') ? { arg: 'node' as const } : v.args?.includes('name') ? { arg: 'group' as const } : {}),
 }));
 
-function defaultConnect(options: GlobalOptions): Connected {
+function defaultConnect(options: KubectlFlags): Connected {
   const { client, namespace } = connect({
     ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
     ...(options.context ? { context: options.context } : {}),
@@ -166,17 +140,17 @@ function formatView(view: View, output: OutputChoice, headers = true): string {
  * The value of each flag for a verb: given after the verb, else given before it (`kubectl lockstep -A groups`), else
  * the verb's own default or environment twin. kubectl takes its global flags on either side of the command.
  */
-function mergedOptions(command: Command): GlobalOptions {
+function mergedOptions(command: Command): KubectlFlags {
   const local = command.opts<Record<string, unknown>>();
   const parent = command.parent;
-  if (!parent) return local as unknown as GlobalOptions;
+  if (!parent) return local as KubectlFlags;
   const global = parent.opts<Record<string, unknown>>();
   const merged: Record<string, unknown> = { ...local };
   for (const key of Object.keys(global)) {
     const fromCli = (c: Command) => c.getOptionValueSource(key) === 'cli';
     if (!fromCli(command) && fromCli(parent)) merged[key] = global[key];
   }
-  return merged as unknown as GlobalOptions;
+  return merged as KubectlFlags;
 }
 
 const processDeps: PluginDeps = {
@@ -186,9 +160,21 @@ const processDeps: PluginDeps = {
   now: () => new Date(),
 };
 
-/** `kubectl lockstep …`: reads only the API. */
-export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Partial<PluginDeps> = {}): Command {
+/**
+ * What a verb does with its parsed flags (`arg`: its node or group name, if it takes one); a test passes its own to
+ * capture the flags without reading a cluster (test/support/parse-command.ts).
+ */
+export type VerbRun = CommandRun<{ verb: string; arg?: string; flags: KubectlFlags }>;
+
+/** `kubectl lockstep …`: reads only the API. `run` replaces the verbs' work (tests). */
+export function kubectlProgram(
+  env: NodeJS.ProcessEnv = process.env,
+  deps: Partial<PluginDeps> = {},
+  run?: VerbRun,
+): Command {
   const d: PluginDeps = { ...processDeps, ...deps };
+  const runVerbWithFlags: VerbRun =
+    run ?? (async ({ verb, arg, flags }) => runVerb(verbNamed(verb), arg, flags, d, env));
   const program = new Command('kubectl-lockstep')
     .usage('<verb> [flags]')
     .description('health and topology of lockstep nodes, devices and groups')
@@ -196,30 +182,35 @@ export function kubectlProgram(env: NodeJS.ProcessEnv = process.env, deps: Parti
     .addHelpText('after', `\n${EXIT_CODE_HELP}`)
     // flags before the verb are the program's, after it the verb's; mergedOptions() joins them
     .enablePositionalOptions();
-  addKubectlFlags(program, env).addOption(
-    flag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DEFAULT_DRIVER_NAME }, env),
-  );
+  addFlags(program, kubectlFlags, env);
   for (const verb of VERBS) {
     const command = new Command(verb.name).description(verb.description);
     if (verb.args) command.argument(verb.args);
     if (verb.help) command.addHelpText('after', verb.help);
-    addKubectlFlags(command, env).addOption(
-      flag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DEFAULT_DRIVER_NAME }, env),
-    );
+    addFlags(command, kubectlFlags, env);
     command.action(async (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
       const arg = verb.args ? (args[0] as string | undefined) : undefined;
-      await runVerb(verb, arg, mergedOptions(cmd), d, env);
+      await runVerbWithFlags(
+        { verb: verb.name, ...(arg !== undefined ? { arg } : {}), flags: mergedOptions(cmd) },
+        env,
+      );
     });
     program.addCommand(command);
   }
   return program;
 }
 
+function verbNamed(name: string): Verb {
+  const verb = VERBS.find((v) => v.name === name);
+  if (!verb) throw new Error(`no verb ${name}`);
+  return verb;
+}
+
 async function runVerb(
   verb: Verb,
   arg: string | undefined,
-  options: GlobalOptions,
+  options: KubectlFlags,
   d: PluginDeps,
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
@@ -252,7 +243,7 @@ interface Drawn {
 async function runConnected(
   verb: Verb,
   arg: string | undefined,
-  options: GlobalOptions,
+  options: KubectlFlags,
   d: PluginDeps,
   connection: Connected,
   env: NodeJS.ProcessEnv,
@@ -263,15 +254,14 @@ async function runConnected(
    * fails too, the one error line says what went wrong, whichever of the concurrent reads answered first.
    */
   const warnings: string[] = [];
-  const output = parseOutput(options.output);
-  const sortBy = options.sortBy ? parseSortBy(options.sortBy) : undefined;
+  const { output, sortBy } = options;
   const ctx: VerbContext = {
     reader: recordingReader(connection.reader, calls),
     driver: options.driverName,
     namespace: options.allNamespaces ? undefined : (options.namespace ?? connection.namespace),
     ...(options.selector ? { selector: options.selector } : {}),
     output: output.format,
-    headers: options.headers !== false,
+    headers: options.headers,
     colour: useColour(d.stdoutIsTTY, env) && (output.format === 'table' || output.format === 'wide'),
     now: d.now,
     warn: (message) => warnings.push(message),

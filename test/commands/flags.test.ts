@@ -4,7 +4,7 @@
  * Kubernetes alias variable, and bad values refused as usage errors (exit 2, one `error:` line).
  */
 import { describe, expect, it } from 'vitest';
-import { callOf, flagsOf, parseLockstep } from '../support/parse-command.js';
+import { callOf, expectUsageError, flagsOf, parseLockstep } from '../support/parse-command.js';
 
 /** What each command receives with no flags at all: defaulted flags present, the others absent. */
 const DEFAULTS = {
@@ -288,12 +288,7 @@ describe('bad values are usage errors: exit 2, one error line naming the flag', 
     ['inject', ['--gpu-claims=tpus'], {}, /--gpu-claims.*Allowed choices are gpus, nic/],
     ['inject', ['--command', ''], {}, /--command.*must not be empty/],
   ] as const)('%s %j %j', async (command, argv, env, message) => {
-    const r = await parseLockstep([command, ...argv], env);
-    expect(r.status).toBe(2);
-    expect(r.ran).toBeUndefined();
-    expect(r.stderr).toMatch(/^error: /);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(message);
+    expectUsageError(await parseLockstep([command, ...argv], env), message);
   });
 });
 
