@@ -6,18 +6,20 @@
  *   refused by name;
  * - deep nesting (`[[[[…`, or JSON 100 000 levels deep) that blows the stack or slows the parser: refused before
  *   parsing (flow depth scan) or after (depth of the parsed value), with a message that says so;
- * - huge inputs: work is linear in the input — documents inject never reads pass through unparsed, list items are
- *   paired by hashing (see yaml-merge.ts); the size limit itself is the CLI's (src/commands/inject/run.ts);
+ * - huge inputs: work is linear in the input — documents inject never reads pass through unparsed, documents in the
+ *   plain block style are read and printed without the library's node tree (yaml-splice.ts), list items are paired
+ *   by hashing (see yaml-merge.ts); the size limit itself is the CLI's (src/commands/inject/run.ts);
  * - invalid YAML in a document inject reads: refused with the document's number.
  */
 import { type Document, parseAllDocuments } from 'yaml';
 import { ADDED_KINDS, appendAddedObjects } from './added-objects.js';
-import type { Json } from './json.js';
+import { isObject, type Json } from './json.js';
 import { injectObject } from './manifest.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
 import { reviewInput } from './review.js';
 import { WORKLOAD_KINDS } from './workloads.js';
 import { mergeInto } from './yaml-merge.js';
+import { printDocument, type ReadDocument, readDocument } from './yaml-splice.js';
 
 /**
  * The YAML library's own limit on alias expansion (its default): real manifests use a handful of anchors
@@ -30,13 +32,18 @@ export interface InjectResult {
   report: InjectReport;
 }
 
+/** How YAML is read: `library: true` parses every document with the YAML library (the fast reader's reference). */
+export interface InjectPath {
+  library?: boolean;
+}
+
 /**
  * Injects a manifest text: multi-document YAML or one JSON object (a List included). YAML keeps its comments, key
  * order and quoting; documents inject does not change come back byte for byte.
  */
-export function injectText(text: string, options: InjectOptions): InjectResult {
+export function injectText(text: string, options: InjectOptions, how: InjectPath = {}): InjectResult {
   try {
-    return injectAny(text, options);
+    return injectAny(text, options, how.library === true);
   } catch (err) {
     // a parser or a walk of ours ran out of stack: say what it is instead of crashing
     if (err instanceof RangeError && /call stack/i.test(err.message)) throw nestingError('the input');
@@ -137,14 +144,14 @@ function checkCommands(options: InjectOptions, report: InjectReport): void {
   }
 }
 
-function injectAny(text: string, options: InjectOptions): InjectResult {
+function injectAny(text: string, options: InjectOptions, libraryOnly: boolean): InjectResult {
   const report: InjectReport = { changes: [], warnings: [], notes: [] };
-  const result = injectAnyWith(text, options, report);
+  const result = injectAnyWith(text, options, report, libraryOnly);
   checkCommands(options, report);
   return { ...result, output: appendAddedObjects(result.output, report) };
 }
 
-function injectAnyWith(text: string, options: InjectOptions, report: InjectReport): InjectResult {
+function injectAnyWith(text: string, options: InjectOptions, report: InjectReport, libraryOnly: boolean): InjectResult {
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     let parsed: Json;
@@ -160,21 +167,28 @@ function injectAnyWith(text: string, options: InjectOptions, report: InjectRepor
     if (next.every((item, i) => item === items[i])) return { output: text, report };
     return { output: `${JSON.stringify(Array.isArray(parsed) ? next : next[0], null, 2)}\n`, report };
   }
-  return { output: injectYaml(text, options, report), report };
+  return { output: injectYaml(text, options, report, libraryOnly), report };
 }
 
-function injectYaml(text: string, options: InjectOptions, report: InjectReport): string {
+function injectYaml(text: string, options: InjectOptions, report: InjectReport, libraryOnly: boolean): string {
   // the YAML library slows down with flow depth well before its stack runs out: refuse deep flow nesting unparsed
   if (flowDepthExceeds(text, MAX_NESTING)) throw nestingError('the input');
   const chunks = splitDocuments(text);
   // streams with directives or `...` markers take the library's own document split
   if (!chunks) return injectDocuments(text, parseAllDocuments(text), options, report);
   // documents are numbered as the library numbers them: comment-only chunks are not documents
-  const parsed: { chunk: number; doc: Document.Parsed; number: number }[] = [];
+  const parsed: { chunk: number; doc: Document.Parsed | ReadDocument; number: number }[] = [];
   let number = 0;
   chunks.forEach((chunk, index) => {
     if (passesThrough(chunk)) {
       number++;
+      return;
+    }
+    // the plain block style most manifests are written in is read without the library's node tree (yaml-splice.ts)
+    const read = libraryOnly ? undefined : readDocument(chunk, indentsSequences(chunk), padsFlowCollections(chunk));
+    if (read) {
+      number++;
+      parsed.push({ chunk: index, doc: read, number });
       return;
     }
     const docs = parseAllDocuments(chunk);
@@ -183,14 +197,42 @@ function injectYaml(text: string, options: InjectOptions, report: InjectReport):
     if (docs.length > 1) throw new InjectError(`document ${number} is not valid YAML: more than one document`);
     parsed.push({ chunk: index, doc: docs[0]!, number });
   });
-  const values = parsed.map(({ doc, number }) => (doc.errors.length === 0 ? toPlain(doc, number) : null));
+  const values = parsed.map(({ doc, number }) =>
+    isRead(doc) ? doc.value : doc.errors.length === 0 ? toPlain(doc, number) : null,
+  );
   reviewInput(values, report);
   const pieces = [...chunks];
   parsed.forEach(({ chunk, doc, number }, i) => {
-    const out = renderDocument(chunks[chunk]!, doc, values[i] ?? null, number, options, report);
+    const out = isRead(doc)
+      ? renderRead(chunks[chunk]!, doc, options, report)
+      : renderDocument(chunks[chunk]!, doc, values[i] ?? null, number, options, report);
     if (out !== undefined) pieces[chunk] = out;
   });
   return pieces.join('');
+}
+
+function isRead(doc: Document.Parsed | ReadDocument): doc is ReadDocument {
+  return 'root' in doc && 'lines' in doc;
+}
+
+/**
+ * A document the fast reader took: printed by splicing the changes into its text, or — where the change is one the
+ * splice printer does not lay out (yaml-splice.ts) — by the library, from the same values, so inject runs once.
+ */
+function renderRead(
+  source: string,
+  read: ReadDocument,
+  options: InjectOptions,
+  report: InjectReport,
+): string | undefined {
+  const after = injectObject(read.value, options, report);
+  if (after === read.value) return undefined;
+  if (isObject(after)) {
+    const spliced = printDocument(read, after);
+    if (spliced !== undefined) return spliced;
+  }
+  const doc = parseAllDocuments(source)[0]!;
+  return printMerged(source, doc, read.value, after);
 }
 
 /** The library's split, for streams `splitDocuments` leaves alone. */
@@ -226,6 +268,11 @@ function renderDocument(
   }
   const after = injectObject(before, options, report);
   if (after === before) return undefined;
+  return printMerged(source, doc, before, after);
+}
+
+/** The library's print of `doc` (parsed from `source`, plain value `before`) with `after` merged in. */
+function printMerged(source: string, doc: Document.Parsed, before: Json, after: Json): string {
   doc.contents = mergeInto(doc, doc.contents, before, after) as typeof doc.contents;
   let rendered = doc.toString({
     lineWidth: 0,

@@ -57,7 +57,7 @@ export function mergeInto(doc: Document, node: unknown, before: Json, after: Jso
  * Linear in the size of the lists: items are looked up by their JSON text and by their identity in maps, never by
  * comparing every new item with every old one (that was quadratic: a 10 MB `kind: List` took minutes).
  */
-function pairItems(before: readonly Json[], after: readonly Json[]): number[] {
+export function pairItems(before: readonly Json[], after: readonly Json[]): number[] {
   const used = new Set<number>();
   const byText = indexBy(before, (item) => JSON.stringify(item));
   const take = (queue: Queue | undefined): number => {

@@ -1,0 +1,533 @@
+/**
+ * inject's fast path for YAML documents in the plain block style kubectl, Helm and people write: one pass over the
+ * lines reads the document into plain data and the line span of every map entry and list item, and a rewritten
+ * document is printed by copying the spans inject left alone and printing only what it changed — the same text the
+ * YAML library gives when it parses the whole document, merges the change (yaml-merge.ts) and re-prints it, at a
+ * fraction of the cost (the library's node tree for a 1 MB `kind: List` took seconds).
+ *
+ * The reader takes only what it can show is canonical — text the library would print back unchanged: two-space
+ * block indentation, list items indented as the document's other lists, `key: value` with plain keys, plain scalars
+ * that are strings, decimal integers, booleans or null, one-line quoted strings of printable ASCII, one-line flow
+ * lists of scalars, `{}`, comment lines before an entry at its indent, single blank lines. Anything else — anchors,
+ * aliases, tags, block scalars, multi-line scalars, trailing comments, odd spacing, duplicate keys, merge keys, deep
+ * nesting — returns undefined, and the caller takes the library's full parse, so every refusal (alias bombs, invalid
+ * YAML, deep nesting) keeps its message and odd formatting is normalised exactly as before.
+ *
+ * Threats: input is the user's manifest. Hostile shapes (alias bombs, deep nesting, huge scalars) either fall outside
+ * the subset (undefined: the library path with its limits handles them) or cost one linear pass; recursion is bounded
+ * by MAX_DEPTH; no regex here runs on more than one line.
+ */
+import { stringify } from 'yaml';
+import { deepEqual, isObject, type Json, type JsonObject } from './json.js';
+import { pairItems } from './yaml-merge.js';
+
+/** Deepest block nesting this reader follows; deeper documents take the library path (and its nesting check). */
+const MAX_DEPTH = 100;
+
+interface ScalarNode {
+  kind: 'scalar';
+}
+
+/** A one-line flow list of scalars (`[a, "b"]`), each item's source text kept. */
+interface FlowNode {
+  kind: 'flow';
+  items: { text: string; quote: '' | '"' | "'" }[];
+}
+
+/** `{}` */
+interface EmptyMapNode {
+  kind: 'empty-map';
+}
+
+interface MapNode {
+  kind: 'map';
+  entries: Map<string, Span>;
+}
+
+interface SeqNode {
+  kind: 'seq';
+  items: Span[];
+}
+
+type BlockNode = ScalarNode | FlowNode | EmptyMapNode | MapNode | SeqNode;
+
+/**
+ * Lines [start, end) of an entry or item: its blank line and comments (from `start`), the line with its key or dash
+ * (`head`), and its value's lines.
+ */
+interface Span {
+  start: number;
+  head: number;
+  end: number;
+  node: BlockNode;
+}
+
+/** A document read by `readDocument`. */
+export interface ReadDocument {
+  value: JsonObject;
+  /** Source lines (the chunk split on `\n`). */
+  lines: string[];
+  /** Per line, how many columns the library's print moves it; undefined where it moves none. */
+  shift: Int32Array | undefined;
+  /** Lines before the root map (`---`, leading comments). */
+  headEnd: number;
+  root: MapNode;
+  /** First line after the root map (only blank lines follow). */
+  rootEnd: number;
+  indentSeq: boolean;
+  flowPadding: boolean;
+}
+
+class Unsupported extends Error {}
+
+const bail = (): never => {
+  throw new Unsupported();
+};
+
+const ENTRY = /^([A-Za-z0-9_][A-Za-z0-9_./-]*):(?: (.*))?$/;
+
+/** The YAML core schema's number forms other than decimal integers (floats, exponents, .inf, .nan, octal, hex). */
+const OTHER_NUMBERS = [
+  /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+  /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
+  /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
+  /^0o[0-7]+$/,
+  /^0x[0-9a-fA-F]+$/,
+];
+
+/**
+ * Plain text as the YAML core schema reads it: a string, or a decimal integer / boolean / null; undefined for the
+ * other number forms and integers not written the way the library prints them back (`007`, `+1`).
+ */
+function resolvePlain(text: string): Json | undefined {
+  const first = text.charCodeAt(0);
+  const letter = (first >= 65 && first <= 90) || (first >= 97 && first <= 122);
+  if (letter) {
+    if (text.length > 5 || !'nNtTfF'.includes(text[0]!)) return text;
+    if (/^(?:[Nn]ull|NULL)$/.test(text)) return null;
+    if (/^(?:[Tt]rue|TRUE)$/.test(text)) return true;
+    if (/^(?:[Ff]alse|FALSE)$/.test(text)) return false;
+    return text;
+  }
+  if (text === '~' || text === '') return null;
+  if (/^[-+]?[0-9]+$/.test(text)) {
+    const n = Number(text);
+    return Number.isSafeInteger(n) && String(n) === text ? n : undefined;
+  }
+  return OTHER_NUMBERS.some((form) => form.test(text)) ? undefined : text;
+}
+
+const INDICATOR = /^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters the library prints double-quoted
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u;
+
+/** Whether the library prints this string plain, as it is, in a block value. */
+function printsPlain(text: string): boolean {
+  return (
+    text !== '' &&
+    !text.includes('\n') &&
+    !CONTROL.test(text) &&
+    !INDICATOR.test(text) &&
+    !/^(%|---|\.\.\.)/.test(text) &&
+    typeof resolvePlain(text) === 'string'
+  );
+}
+
+/** Strings already rendered: the same keys and values recur in every workload inject rewrites. */
+const rendered = new Map<string, string | undefined>();
+
+/** A new string as the library prints it in a block value (one line), or undefined where it would not be one line. */
+function renderString(text: string): string | undefined {
+  const known = rendered.get(text);
+  if (known !== undefined || rendered.has(text)) return known;
+  let line: string | undefined = text;
+  if (!printsPlain(text)) {
+    const printed = stringify({ k: text }, { lineWidth: 0 }).slice(3, -1);
+    line = printed.includes('\n') ? undefined : printed;
+  }
+  if (rendered.size > 10_000) rendered.clear();
+  rendered.set(text, line);
+  return line;
+}
+
+function renderScalar(value: Json | undefined): string {
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : bail();
+  if (typeof value === 'string') return renderString(value) ?? bail();
+  return bail();
+}
+
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+/** A one-line scalar or flow value as written after `key: ` or `- `. */
+function readInline(text: string, flowPadding: boolean): { value: Json; node: BlockNode } {
+  if (text.endsWith(' ')) bail();
+  const first = text[0];
+  if (first === '"' || first === "'") {
+    const inner = quoted(text);
+    return { value: inner, node: { kind: 'scalar' } };
+  }
+  if (text === '{}') return { value: {}, node: { kind: 'empty-map' } };
+  if (first === '[') return readFlow(text, flowPadding);
+  if (/^[&*!|>%@`{\]},#?]/.test(text) || /^[-:](?: |$)/.test(text)) bail();
+  if (text.includes(' #') || text.includes(': ') || text.endsWith(':') || text.includes('\t')) bail();
+  const value = resolvePlain(text);
+  if (value === undefined) bail();
+  return { value: value as Json, node: { kind: 'scalar' } };
+}
+
+/** The content of a one-line quoted scalar of printable ASCII with nothing to escape (so it prints back the same). */
+function quoted(text: string): string {
+  const quote = text[0]!;
+  if (text.length < 2 || !text.endsWith(quote)) bail();
+  const inner = text.slice(1, -1);
+  if (!PRINTABLE.test(inner) || inner.includes(quote) || (quote === '"' && inner.includes('\\'))) bail();
+  return inner;
+}
+
+function readFlow(text: string, flowPadding: boolean): { value: Json; node: BlockNode } {
+  if (text === '[]') return { value: [], node: { kind: 'flow', items: [] } };
+  const pad = flowPadding ? ' ' : '';
+  if (!text.startsWith(`[${pad}`) || !text.endsWith(`${pad}]`)) bail();
+  const body = text.slice(1 + pad.length, -1 - pad.length);
+  const items: FlowNode['items'] = [];
+  const values: Json[] = [];
+  let at = 0;
+  while (at <= body.length) {
+    let itemText: string;
+    if (body[at] === '"' || body[at] === "'") {
+      const close = body.indexOf(body[at]!, at + 1);
+      if (close < 0) bail();
+      itemText = body.slice(at, close + 1);
+      values.push(quoted(itemText));
+    } else {
+      const comma = body.indexOf(',', at);
+      itemText = body.slice(at, comma < 0 ? body.length : comma);
+      if (itemText === '' || /[[\]{}#:\t"']/.test(itemText) || itemText.trim() !== itemText) bail();
+      const value = resolvePlain(itemText);
+      if (value === undefined || (typeof value === 'string' && !printsPlain(value))) bail();
+      values.push(value as Json);
+    }
+    items.push({ text: itemText, quote: itemText[0] === '"' ? '"' : itemText[0] === "'" ? "'" : '' });
+    at += itemText.length;
+    if (at === body.length) break;
+    if (!body.startsWith(', ', at)) bail();
+    at += 2;
+  }
+  return { value: values, node: { kind: 'flow', items } };
+}
+
+/** Line-by-line reader; every method throws Unsupported where the text leaves the canonical subset. */
+class Reader {
+  readonly indents: number[];
+  /** Per line, how many columns the library moves it (negative: to the left). */
+  readonly shift: Int32Array;
+  constructor(
+    readonly lines: string[],
+    readonly indentSeq: boolean,
+    readonly flowPadding: boolean,
+  ) {
+    this.indents = lines.map((line) => {
+      if (line === '') return -1;
+      let i = 0;
+      while (line.charCodeAt(i) === 32) i++;
+      if (i === line.length || line.endsWith(' ') || line.includes('\r') || line.charCodeAt(i) === 9) bail();
+      return i;
+    });
+    this.shift = new Int32Array(lines.length);
+  }
+
+  isComment(i: number): boolean {
+    return this.lines[i]!.charCodeAt(this.indents[i]!) === 35;
+  }
+
+  /**
+   * Blank and comment lines from `i` that belong to an entry or item at `indent` (at most one blank line first, then
+   * comments at that very indent); the index of the line after them, or -1 when they are not followed by one at
+   * `indent` (the block ends there).
+   */
+  prefixEnd(i: number, indent: number): number {
+    let rest = i;
+    while (rest < this.lines.length && this.indents[rest] === -1) rest++;
+    if (rest === this.lines.length) return -1;
+    let at = i;
+    if (at < this.lines.length && this.indents[at] === -1) at++;
+    while (at < this.lines.length && this.indents[at] === indent && this.isComment(at)) at++;
+    if (at < this.lines.length && (this.indents[at] === -1 || this.isComment(at))) {
+      // a second blank line, or a comment at another indent: only the library knows where it goes
+      if (at > i || this.indents[at] === -1) bail();
+      return -1;
+    }
+    return at < this.lines.length && this.indents[at] === indent ? at : -1;
+  }
+
+  /**
+   * The value after `key:` on line `i` (the key at source column `indent`, printed at `out`) with nothing after the
+   * colon: a nested map or list, at whatever indentation the source uses.
+   */
+  readNested(i: number, indent: number, out: number, depth: number): { value: Json; node: BlockNode; end: number } {
+    const next = i + 1;
+    if (next >= this.lines.length || this.indents[next] === -1 || this.isComment(next)) bail();
+    const at = this.indents[next]!;
+    if (at >= indent && this.lines[next]!.startsWith('- ', at)) {
+      return this.readSeq(next, at, this.indentSeq ? out + 2 : out, depth + 1);
+    }
+    if (at > indent) return this.readMap(next, at, out + 2, false, depth + 1);
+    return bail();
+  }
+
+  /** Records how far the library moves lines [from, to) (it prints every block at its own indentation). */
+  shiftLines(from: number, to: number, by: number): void {
+    if (by !== 0) for (let k = from; k < to; k++) this.shift[k] = by;
+  }
+
+  /**
+   * A block map whose entries sit at source column `indent` and print at `out`, from line `i`; `dashed`: line `i` is
+   * a list item's dash line whose content is the map's first entry.
+   */
+  readMap(
+    i: number,
+    indent: number,
+    out: number,
+    dashed: boolean,
+    depth: number,
+  ): { value: JsonObject; node: MapNode; end: number } {
+    if (depth > MAX_DEPTH) bail();
+    const value: JsonObject = {};
+    const entries = new Map<string, Span>();
+    let at = i;
+    let first = true;
+    while (at < this.lines.length) {
+      const head = first ? at : this.prefixEnd(at, indent);
+      if (head < 0) break;
+      const line = this.lines[head]!;
+      if (!(first && dashed) && this.indents[head] !== indent) bail();
+      const m = ENTRY.exec(line.slice(indent));
+      if (!m) {
+        if (first && !dashed) bail();
+        break;
+      }
+      const key = m[1]!;
+      if (entries.has(key) || key === '__proto__' || !printsPlain(key)) bail();
+      if (!(first && dashed)) this.shiftLines(at, head + 1, out - indent);
+      let child: { value: Json; node: BlockNode; end: number };
+      if (m[2] === undefined) child = this.readNested(head, indent, out, depth);
+      else {
+        child = { ...readInline(m[2], this.flowPadding), end: head + 1 };
+        if (child.end < this.lines.length && this.indents[child.end]! > indent) bail();
+      }
+      value[key] = child.value;
+      entries.set(key, { start: at, head, end: child.end, node: child.node });
+      at = child.end;
+      first = false;
+    }
+    return { value, node: { kind: 'map', entries }, end: at };
+  }
+
+  /** A block list whose dashes sit at source column `indent` and print at `out`, from line `i`. */
+  readSeq(i: number, indent: number, out: number, depth: number): { value: Json[]; node: SeqNode; end: number } {
+    if (depth > MAX_DEPTH) bail();
+    const value: Json[] = [];
+    const items: Span[] = [];
+    let at = i;
+    let first = true;
+    while (at < this.lines.length) {
+      const head = first ? at : this.prefixEnd(at, indent);
+      if (head < 0 || !this.lines[head]!.startsWith('- ', indent)) break;
+      this.shiftLines(at, head + 1, out - indent);
+      const rest = this.lines[head]!.slice(indent + 2);
+      let child: { value: Json; node: BlockNode; end: number };
+      if (ENTRY.test(rest)) child = this.readMap(head, indent + 2, out + 2, true, depth + 1);
+      else {
+        if (/^-(?: |$)/.test(rest) || rest.startsWith(' ')) bail();
+        child = { ...readInline(rest, this.flowPadding), end: head + 1 };
+        if (child.node.kind === 'flow' && (child.value as Json[]).length > 0) bail();
+        if (child.end < this.lines.length && this.indents[child.end]! > indent) bail();
+      }
+      value.push(child.value);
+      items.push({ start: at, head, end: child.end, node: child.node });
+      at = child.end;
+      first = false;
+    }
+    return { value, node: { kind: 'seq', items }, end: at };
+  }
+}
+
+/**
+ * Reads one document chunk (`---` line, leading comments, a block map at column 0, trailing blank lines), or returns
+ * undefined where it is not in the canonical subset. `indentSeq` and `flowPadding` are the document's style as the
+ * caller reads it from the source (text.ts).
+ */
+export function readDocument(chunk: string, indentSeq: boolean, flowPadding: boolean): ReadDocument | undefined {
+  try {
+    const lines = chunk.split('\n');
+    const reader = new Reader(lines, indentSeq, flowPadding);
+    let at = 0;
+    if (lines[0] === '---') at++;
+    while (at < lines.length && reader.indents[at] === 0 && reader.isComment(at)) at++;
+    if (at >= lines.length || reader.indents[at] !== 0) return undefined;
+    const { value, node, end } = reader.readMap(at, 0, 0, false, 0);
+    for (let i = end; i < lines.length; i++) if (lines[i] !== '') return undefined;
+    const shift = reader.shift.some((by) => by !== 0) ? reader.shift : undefined;
+    return { value, lines, shift, headEnd: at, root: node, rootEnd: end, indentSeq, flowPadding };
+  } catch (err) {
+    if (err instanceof Unsupported) return undefined;
+    throw err;
+  }
+}
+
+/** Prints the document with `after` in place of its value, as the library would after merging; undefined to bail. */
+export function printDocument(doc: ReadDocument, after: JsonObject): string | undefined {
+  try {
+    const printer = new Printer(doc);
+    const out = doc.lines.slice(0, doc.headEnd);
+    printer.map(doc.root, doc.value, after, 0, out);
+    for (let i = doc.rootEnd; i < doc.lines.length; i++) out.push(doc.lines[i]!);
+    return out.join('\n');
+  } catch (err) {
+    if (err instanceof Unsupported) return undefined;
+    throw err;
+  }
+}
+
+const SPACES = Array.from({ length: 64 }, (_, n) => ' '.repeat(n));
+const spaces = (n: number): string => SPACES[n] ?? ' '.repeat(n);
+
+class Printer {
+  constructor(readonly doc: ReadDocument) {}
+
+  /** Source line `i` as the library prints it (moved to the indentation it gives the line's block). */
+  line(i: number): string {
+    const text = this.doc.lines[i]!;
+    const by = this.doc.shift?.[i] ?? 0;
+    if (by === 0 || text === '') return text;
+    return by > 0 ? `${spaces(by)}${text}` : text.slice(-by);
+  }
+
+  copy(from: number, to: number, out: string[]): void {
+    for (let i = from; i < to; i++) out.push(this.line(i));
+  }
+
+  seqIndent(indent: number): number {
+    return this.doc.indentSeq ? indent + 2 : indent;
+  }
+
+  map(node: MapNode, before: JsonObject, after: JsonObject, indent: number, out: string[]): void {
+    for (const key of Object.keys(after)) {
+      const value = after[key];
+      const entry = node.entries.get(key);
+      if (!entry || !Object.hasOwn(before, key)) {
+        this.createdPair(key, value, indent, out);
+        continue;
+      }
+      const old = before[key]!;
+      if (deepEqual(old, value)) {
+        this.copy(entry.start, entry.end, out);
+        continue;
+      }
+      this.copy(entry.start, entry.head, out);
+      const child = entry.node;
+      if (child.kind === 'map' && isObject(old) && isObject(value)) {
+        out.push(this.line(entry.head));
+        this.map(child, old, value, indent + 2, out);
+      } else if (child.kind === 'seq' && Array.isArray(old) && Array.isArray(value)) {
+        out.push(this.line(entry.head));
+        this.seq(child, old, value, this.seqIndent(indent), out);
+      } else if (child.kind === 'flow' && Array.isArray(old) && Array.isArray(value)) {
+        out.push(`${spaces(indent)}${key}: ${this.flow(child, old, value)}`);
+      } else if (child.kind === 'empty-map' && isObject(value)) {
+        // the library keeps a flow map flow: only its own printer knows how it lays out
+        bail();
+      } else this.createdPair(key, value, indent, out);
+    }
+  }
+
+  seq(node: SeqNode, before: Json[], after: Json[], indent: number, out: string[]): void {
+    const pairing = pairItems(before, after);
+    after.forEach((value, j) => {
+      const i = pairing[j]!;
+      if (i < 0) {
+        this.createdItem(value, indent, out);
+        return;
+      }
+      const item = node.items[i]!;
+      const old = before[i]!;
+      if (deepEqual(old, value)) {
+        this.copy(item.start, item.end, out);
+        return;
+      }
+      if (item.node.kind === 'map' && isObject(old) && isObject(value)) {
+        this.copy(item.start, item.head, out);
+        const mark = out.length;
+        this.map(item.node, old, value, indent + 2, out);
+        dashFirst(out, mark, indent);
+        return;
+      }
+      // a replaced item keeps its comments but not its blank line (the library copies comments only)
+      for (let k = item.start; k < item.head; k++) if (this.doc.lines[k] === '') bail();
+      this.copy(item.start, item.head, out);
+      this.createdItem(value, indent, out);
+    });
+  }
+
+  flow(node: FlowNode, before: Json[], after: Json[]): string {
+    const pairing = pairItems(before, after);
+    const quote = node.items.find((item) => item.quote !== '')?.quote ?? '';
+    const pieces = after.map((value, j) => {
+      const i = pairing[j]!;
+      if (i >= 0 && deepEqual(before[i], value)) return node.items[i]!.text;
+      if (typeof value === 'string' && i < 0 && quote !== '') {
+        if (!PRINTABLE.test(value) || value.includes(quote) || (quote === '"' && value.includes('\\'))) bail();
+        return `${quote}${value}${quote}`;
+      }
+      if (value !== null && typeof value === 'object') bail();
+      if (typeof value === 'string' && (!printsPlain(value) || /[[\]{},]/.test(value))) bail();
+      return renderScalar(value);
+    });
+    if (pieces.length === 0) return '[]';
+    const pad = this.doc.flowPadding ? ' ' : '';
+    return `[${pad}${pieces.join(', ')}${pad}]`;
+  }
+
+  createdPair(key: string, value: Json | undefined, indent: number, out: string[]): void {
+    if (renderString(key) !== key) bail();
+    const prefix = `${spaces(indent)}${key}:`;
+    if (Array.isArray(value)) {
+      if (value.length === 0) out.push(`${prefix} []`);
+      else {
+        out.push(prefix);
+        for (const item of value) this.createdItem(item, this.seqIndent(indent), out);
+      }
+    } else if (isObject(value)) {
+      if (Object.keys(value).length === 0) out.push(`${prefix} {}`);
+      else {
+        out.push(prefix);
+        for (const [k, v] of Object.entries(value)) this.createdPair(k, v, indent + 2, out);
+      }
+    } else out.push(`${prefix} ${renderScalar(value)}`);
+  }
+
+  createdItem(value: Json | undefined, indent: number, out: string[]): void {
+    if (Array.isArray(value)) {
+      if (value.length > 0) bail();
+      out.push(`${spaces(indent)}- []`);
+    } else if (isObject(value)) {
+      const keys = Object.keys(value);
+      if (keys.length === 0) {
+        out.push(`${spaces(indent)}- {}`);
+        return;
+      }
+      const mark = out.length;
+      for (const k of keys) this.createdPair(k, value[k], indent + 2, out);
+      dashFirst(out, mark, indent);
+    } else out.push(`${spaces(indent)}- ${renderScalar(value)}`);
+  }
+}
+
+/** Turns the first line printed since `mark` (a map entry at `dash + 2`) into the list item's dash line. */
+function dashFirst(out: string[], mark: number, dash: number): void {
+  const line = out[mark];
+  if (line === undefined || line.charCodeAt(dash + 2) === 32 || !line.startsWith(spaces(dash + 2))) bail();
+  out[mark] = `${spaces(dash)}- ${line!.slice(dash + 2)}`;
+}
