@@ -146,7 +146,10 @@ export class RecoveryManager {
     const { table, log } = this.options;
     let changed = false;
     const deletions: Array<{ pod: string; reason: string }> = [];
-    for (const a of actions) {
+    // the stops go out before the bookkeeping (table, logs, events): every other engine of the group waits for its
+    // stop, and on a loaded host each millisecond of CPU spent here first is a wait of many more
+    const ordered = [...actions.filter((a) => a.kind === 'stop-all'), ...actions.filter((a) => a.kind !== 'stop-all')];
+    for (const a of ordered) {
       switch (a.kind) {
         case 'set-group-state':
           table.setState(a.state, a.reason);

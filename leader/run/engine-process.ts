@@ -90,8 +90,8 @@ export class EngineProcess {
         resolve({ code, signal });
         // workers outlive a crashed or killed leader: nothing of this engine may survive it. Right after whoever
         // waits for this exit has had its turn (the supervisor tells the coordinator, whose recovery stops every
-        // other engine of the group): the walk of /proc for strays costs milliseconds of CPU on a busy host
-        if (pid !== undefined) setImmediate(() => signalTree(pid, pid, 'SIGKILL'));
+        // other engine of the group). The pid is reaped and may name another process now: only its group counts
+        if (pid !== undefined) setImmediate(() => signalTree(undefined, pid, 'SIGKILL'));
       });
     });
   }

@@ -292,8 +292,10 @@ export class EngineSupervisor {
 
   private async onStop(stop: Stop): Promise<void> {
     this.lastStop = stop.reason;
+    // the signal first (stopEngine sends it before its first await), then the words about it
+    const stopped = this.stopEngine(stop.reason, stop.gracePeriodMs);
     this.options.log.warn({ epoch: stop.epoch, reason: stop.reason }, 'the coordinator stops the engine');
-    await this.stopEngine(stop.reason, stop.gracePeriodMs);
+    await stopped;
   }
 
   private onProgress(progress: Progress): void {
