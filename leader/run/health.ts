@@ -19,10 +19,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { bracketHost, parseHostPort } from '../../src/net/host-port.js';
 import { http } from '../../src/net/node-http.js';
 import { basename, flagValue, pythonModule } from '../engines/argv.js';
+import { type Attempt, httpGetStatus, passingStatus, tcpConnect } from './probe-io.js';
 import { checkOutcome } from './process-tree.js';
 
 export type HealthProbe =
@@ -204,44 +204,25 @@ export function runProbe(probe: HealthProbe, timeoutMs: number): Promise<string 
   return execProbe(probe.command, timeoutMs);
 }
 
-function httpProbe(url: string, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (v: string | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.destroy();
-      resolve(v);
-    };
-    const req = http.request(
-      url,
-      { method: 'GET', agent: false, headers: { 'user-agent': 'lockstep-run/health' } },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        // the status line is the answer: a body that never ends must not hold the probe
-        res.destroy();
-        done(status >= 200 && status < 400 ? undefined : `HTTP ${status}`);
-      },
-    );
-    const timer = setTimeout(() => done(`no answer within ${formatMs(timeoutMs)}`), timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-    req.end();
-  });
+async function httpProbe(url: string, timeoutMs: number): Promise<string | undefined> {
+  const attempt = await httpGetStatus(
+    http.request,
+    url,
+    { headers: { 'user-agent': 'lockstep-run/health' } },
+    timeoutMs,
+  );
+  if ('status' in attempt) return passingStatus(attempt.status) ? undefined : `HTTP ${attempt.status}`;
+  return 'timedOut' in attempt ? `no answer within ${formatMs(timeoutMs)}` : failureText(attempt);
 }
 
-function tcpProbe(host: string, p: number, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port: p });
-    const timer = setTimeout(() => finish(`no connection within ${formatMs(timeoutMs)}`), timeoutMs);
-    const finish = (v: string | undefined) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(v);
-    };
-    socket.once('connect', () => finish(undefined));
-    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
-  });
+async function tcpProbe(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  const attempt = await tcpConnect(host, port, timeoutMs);
+  return 'timedOut' in attempt ? `no connection within ${formatMs(timeoutMs)}` : failureText(attempt);
+}
+
+/** What an attempt that neither timed out nor got an HTTP status says: undefined once connected, else the error. */
+function failureText(attempt: Attempt): string | undefined {
+  return 'error' in attempt ? attempt.error : undefined;
 }
 
 function execProbe(command: string, timeoutMs: number): Promise<string | undefined> {

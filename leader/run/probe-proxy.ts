@@ -26,10 +26,10 @@
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
 import { RUN_PROBE } from '../../src/contract/names.js';
 import { DomainError } from '../../src/errors.js';
 import { http } from '../../src/net/node-http.js';
+import { type Attempt, httpGetStatus, passingStatus, tcpConnect } from './probe-io.js';
 import { checkOutcome } from './process-tree.js';
 
 /** The kubelet probes that point at run's endpoint, and their paths. */
@@ -185,51 +185,30 @@ export function runEngineCheck(check: EngineCheck, defaultHost: string): Promise
   return httpCheck(check, host);
 }
 
-function httpCheck(check: Extract<EngineCheck, { kind: 'httpGet' }>, host: string): Promise<string | undefined> {
+async function httpCheck(check: Extract<EngineCheck, { kind: 'httpGet' }>, host: string): Promise<string | undefined> {
   const headers: Record<string, string> = { 'user-agent': 'kube-probe/lockstep-run', accept: '*/*' };
   for (const h of check.headers) headers[h.name.toLowerCase()] = h.value;
   const url = `${check.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${check.port}${check.path}`;
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (v: string | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.destroy();
-      resolve(v);
-    };
-    const req = (check.https ? httpsRequest : http.request)(
-      url,
-      // the kubelet does not verify an HTTPS probe's certificate
-      { method: 'GET', agent: false, headers, ...(check.https ? { rejectUnauthorized: false } : {}) },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        // the status line is the answer: a body that never ends must not hold the probe
-        res.destroy();
-        done(status >= 200 && status < 400 ? undefined : `HTTP probe failed with statuscode: ${status}`);
-      },
-    );
-    const timer = setTimeout(() => done(`Get "${url}": context deadline exceeded`), check.timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => done(`Get "${url}": ${err.code ?? err.message}`));
-    req.end();
-  });
+  const attempt = await httpGetStatus(
+    check.https ? httpsRequest : http.request,
+    url,
+    // the kubelet does not verify an HTTPS probe's certificate
+    { headers, ...(check.https ? { rejectUnauthorized: false } : {}) },
+    check.timeoutMs,
+  );
+  if ('status' in attempt) {
+    return passingStatus(attempt.status) ? undefined : `HTTP probe failed with statuscode: ${attempt.status}`;
+  }
+  return 'timedOut' in attempt ? `Get "${url}": context deadline exceeded` : `Get "${url}": ${errorOf(attempt)}`;
 }
 
-function tcpCheck(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const timer = setTimeout(() => finish(`dial tcp ${host}:${port}: i/o timeout`), timeoutMs);
-    const finish = (v: string | undefined) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(v);
-    };
-    socket.once('connect', () => finish(undefined));
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      finish(`dial tcp ${host}:${port}: ${err.code ?? err.message}`),
-    );
-  });
+async function tcpCheck(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  const attempt = await tcpConnect(host, port, timeoutMs);
+  if ('connected' in attempt) return undefined;
+  return `dial tcp ${host}:${port}: ${'timedOut' in attempt ? 'i/o timeout' : errorOf(attempt)}`;
 }
+
+const errorOf = (attempt: Attempt): string => ('error' in attempt ? attempt.error : 'unknown');
 
 function execCheck(command: readonly string[], timeoutMs: number): Promise<string | undefined> {
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
