@@ -1,6 +1,6 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
-import type * as health from '../../src/proto/generated/dra-health-v1.js';
+import type * as health from '../../src/proto/generated/dra-health.js';
 import type * as dra from '../../src/proto/generated/dra-v1.js';
 import type * as registration from '../../src/proto/generated/pluginregistration.js';
 import { protoPath } from '../../src/proto/index.js';
@@ -64,15 +64,32 @@ function service(file: string, name: string): ServiceDefinition {
   return definition as unknown as ServiceDefinition;
 }
 
+/**
+ * `definition` (a service of package `from`) as the same service of package `to`: the methods' paths renamed, the
+ * messages and their (de)serializers kept. The health versions differ only in their package (dra-health.proto), and
+ * gRPC routes by the full method path, so this serves, and calls, each version from the one .proto.
+ */
+function underPackage(definition: ServiceDefinition, from: string, to: string): ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([method, call]) => {
+      if (!call.path.startsWith(`/${from}.`)) throw new Error(`${call.path} is not in the package ${from}`);
+      return [method, { ...call, path: `/${to}.${call.path.slice(from.length + 2)}` }];
+    }),
+  );
+}
+
 export function kubeletServices(): KubeletServices {
-  cached ??= {
+  if (cached) return cached;
+  const healthV1 = service('dra-health.proto', HEALTH_V1_SERVICE);
+  cached = {
     registration: service('pluginregistration.proto', REGISTRATION_SERVICE),
     draV1: service('dra-v1.proto', DRA_V1_SERVICE),
+    // not the v1 service renamed: v1beta1's Device has no share_id (FACTS §2), so it keeps its own .proto
     draV1beta1: service('dra-v1beta1.proto', DRA_V1BETA1_SERVICE),
     health: {
-      [VERSION_HEALTH_V1]: service('dra-health-v1.proto', HEALTH_V1_SERVICE),
-      [VERSION_HEALTH_V1BETA1]: service('dra-health-v1beta1.proto', HEALTH_V1BETA1_SERVICE),
-      [VERSION_HEALTH_V1ALPHA1]: service('dra-health-v1alpha1.proto', HEALTH_V1ALPHA1_SERVICE),
+      [VERSION_HEALTH_V1]: healthV1,
+      [VERSION_HEALTH_V1BETA1]: underPackage(healthV1, 'v1', 'v1beta1'),
+      [VERSION_HEALTH_V1ALPHA1]: underPackage(healthV1, 'v1', 'v1alpha1'),
     },
   };
   return cached;
@@ -96,7 +113,7 @@ export type NodeUnprepareResourcesRequest = dra.NodeUnprepareResourcesRequest;
 export type NodeUnprepareResourceResponse = dra.NodeUnprepareResourceResponse;
 export type NodeUnprepareResourcesResponse = dra.NodeUnprepareResourcesResponse;
 
-// ---- dra-health v1 / v1beta1 / v1alpha1 (FACTS §3, §11): one message shape, generated from dra-health-v1.proto ----
+// ---- dra-health v1 / v1beta1 / v1alpha1 (FACTS §3, §11): one message shape, generated from dra-health.proto ----
 
 export type WireHealthStatus = Exclude<health.HealthStatus, 'UNRECOGNIZED'>;
 

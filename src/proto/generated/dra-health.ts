@@ -2,20 +2,25 @@
 // versions:
 //   protoc-gen-ts_proto  v2.11.1
 //   protoc               unknown
-// source: dra-health-v1beta1.proto
+// source: dra-health.proto
 
 /* eslint-disable */
 
-export const protobufPackage = "v1beta1";
+export const protobufPackage = "v1";
 
 /**
- * Kubelet DRA device health service (KEP-4680), version v1beta1: beta in Kubernetes 1.36 (KEP-4680), served by 1.36 and 1.37 kubelets.
+ * Kubelet DRA device health service (KEP-4680): one source for its three versions, v1 (GA in Kubernetes 1.37),
+ * v1beta1 (1.36) and v1alpha1 (first in 1.34, deprecated in 1.37).
  *
- * Source: ../shared/FACTS.md (beside the checkout) §11, checked against kubernetes/kubernetes
- * staging/src/k8s.io/kubelet/pkg/apis/dra-health/v1beta1/api.proto. The messages are field for field those of
- * v1alpha1 (dra-health-v1alpha1.proto); only the package differs, so the full method is
- * /v1beta1.DRAResourceHealth/NodeWatchResources. A plugin lists "v1beta1.DRAResourceHealth" in its registration's
- * supported versions, and a kubelet that knows several health versions calls the newest one the plugin lists.
+ * Source: ../shared/FACTS.md (beside the checkout) §3 and §11, checked against kubernetes/kubernetes
+ * staging/src/k8s.io/kubelet/pkg/apis/dra-health/{v1,v1beta1,v1alpha1}/api.proto. The three declare the same
+ * service, rpc and messages, field for field (same names, types and numbers); only the package differs, and on the
+ * wire that is only the full method path (/v1.DRAResourceHealth/NodeWatchResources,
+ * /v1beta1.DRAResourceHealth/…, /v1alpha1.DRAResourceHealth/…): a message's bytes are its field numbers and values.
+ * So this file is v1's, and agent/kubeletplugin/protos.ts serves the same service definition under each package's
+ * path. A plugin lists "v1.DRAResourceHealth" (and the older strings) in its registration's supported versions, and
+ * a kubelet that knows several health versions calls the newest one the plugin lists. Should a later version change
+ * a message, it gets its own file again.
  */
 
 export const HealthStatus = {

@@ -1,0 +1,55 @@
+/**
+ * The kubelet services as loaded from src/proto: the three health versions come from one .proto (their messages are
+ * the same, FACTS §11) and differ only in the full method path the kubelet calls, which must be upstream's exactly —
+ * the emulator uses the same definitions, so a wrong path would not show in the end-to-end tests.
+ */
+import { describe, expect, it } from 'vitest';
+import { HEALTH_VERSIONS, kubeletServices } from '../../../agent/kubeletplugin/protos.js';
+
+describe('kubelet services', () => {
+  it.each([
+    ['v1.DRAResourceHealth', '/v1.DRAResourceHealth/NodeWatchResources'],
+    ['v1beta1.DRAResourceHealth', '/v1beta1.DRAResourceHealth/NodeWatchResources'],
+    ['v1alpha1.DRAResourceHealth', '/v1alpha1.DRAResourceHealth/NodeWatchResources'],
+  ] as const)('health %s is served at %s, a server stream', (version, path) => {
+    const method = kubeletServices().health[version].NodeWatchResources;
+    expect(method?.path).toBe(path);
+    expect(method?.requestStream).toBe(false);
+    expect(method?.responseStream).toBe(true);
+  });
+
+  it('every health version puts the same bytes on the wire for the same message', () => {
+    const message = {
+      devices: [
+        {
+          device: { pool_name: 'gpu-node-1', device_name: 'gpu-0' },
+          health: 'UNHEALTHY',
+          last_updated_time: 1_790_000_000,
+          health_check_timeout_seconds: 60,
+          message: 'XID 79: GPU has fallen off the bus',
+        },
+      ],
+    };
+    const bytes = HEALTH_VERSIONS.map((v) =>
+      Buffer.from(kubeletServices().health[v].NodeWatchResources!.responseSerialize(message)).toString('hex'),
+    );
+    expect(new Set(bytes).size).toBe(1);
+    // field 1 (devices, length-delimited): the message is really encoded, not empty
+    expect(bytes[0]!.startsWith('0a')).toBe(true);
+  });
+
+  it('DRA v1 and v1beta1 stay apart: v1beta1 has no share_id', () => {
+    const { draV1, draV1beta1 } = kubeletServices();
+    expect(draV1.NodePrepareResources?.path).toBe('/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources');
+    expect(draV1beta1.NodePrepareResources?.path).toBe(
+      '/k8s.io.kubelet.pkg.apis.dra.v1beta1.DRAPlugin/NodePrepareResources',
+    );
+    const response = {
+      claims: { uid: { devices: [{ request_names: ['gpu'], pool_name: 'p', device_name: 'd', share_id: 's-1' }] } },
+    };
+    const v1 = Buffer.from(draV1.NodePrepareResources!.responseSerialize(response));
+    const v1beta1 = Buffer.from(draV1beta1.NodePrepareResources!.responseSerialize(response));
+    expect(v1.includes(Buffer.from('s-1'))).toBe(true);
+    expect(v1beta1.includes(Buffer.from('s-1'))).toBe(false);
+  });
+});
