@@ -136,18 +136,27 @@ function printsPlain(text: string): boolean {
 /** Strings already rendered: the same keys and values recur in every workload inject rewrites. */
 const rendered = new Map<string, string | undefined>();
 
-/** A new string as the library prints it in a block value (one line), or undefined where it would not be one line. */
+/**
+ * A new string as the library prints it in a block value: one line, or a block scalar's header and content lines
+ * indented two columns (see `indented`).
+ */
 function renderString(text: string): string | undefined {
   const known = rendered.get(text);
   if (known !== undefined || rendered.has(text)) return known;
-  let line: string | undefined = text;
-  if (!printsPlain(text)) {
-    const printed = stringify({ k: text }, { lineWidth: 0 }).slice(3, -1);
-    line = printed.includes('\n') ? undefined : printed;
-  }
+  // a block scalar comes back with its content indented two columns under the key: `indented` moves it
+  const line = printsPlain(text) ? text : stringify({ k: text }, { lineWidth: 0 }).slice(3, -1);
   if (rendered.size > 10_000) rendered.clear();
   rendered.set(text, line);
   return line;
+}
+
+/** A rendered value placed under a key or dash at column `indent` (block scalar content lines moved along). */
+function indented(text: string, indent: number): string {
+  if (!text.includes('\n') || indent === 0) return text;
+  return text
+    .split('\n')
+    .map((line, i) => (i === 0 || line === '' ? line : `${spaces(indent)}${line}`))
+    .join('\n');
 }
 
 function renderScalar(value: Json | undefined): string {
@@ -204,7 +213,7 @@ function readFlow(text: string, flowPadding: boolean): { value: Json; node: Bloc
     } else {
       const comma = body.indexOf(',', at);
       itemText = body.slice(at, comma < 0 ? body.length : comma);
-      if (itemText === '' || /[[\]{}#:\t"']/.test(itemText) || itemText.trim() !== itemText) bail();
+      if (itemText === '' || /[[\]{}#\t"']|:$/.test(itemText) || itemText.trim() !== itemText) bail();
       const value = resolvePlain(itemText);
       if (value === undefined || (typeof value === 'string' && !printsPlain(value))) bail();
       values.push(value as Json);
@@ -313,6 +322,7 @@ class Reader {
       if (!(first && dashed)) this.shiftLines(at, head + 1, out - indent);
       let child: { value: Json; node: BlockNode; end: number };
       if (m[2] === undefined) child = this.readNested(head, indent, out, depth);
+      else if (m[2] === '|' || m[2] === '|-') child = this.readLiteral(head, indent, out + 2, m[2]);
       else {
         child = { ...readInline(m[2], this.flowPadding), end: head + 1 };
         if (child.end < this.lines.length && this.indents[child.end]! > indent) bail();
@@ -323,6 +333,28 @@ class Reader {
       first = false;
     }
     return { value, node: { kind: 'map', entries }, end: at };
+  }
+
+  /**
+   * A literal block scalar (`|` or `|-`) whose header ends line `i` (its key or dash at source column `indent`), its
+   * content printed at column `out`. Only the shapes the library prints back line for line: content lines more
+   * indented than the key, no blank line first or last, no explicit indentation, no folding (`>`), no `|+`.
+   */
+  readLiteral(i: number, indent: number, out: number, header: string): { value: Json; node: BlockNode; end: number } {
+    const first = i + 1;
+    const column = this.indents[first] ?? -1;
+    if (column <= indent) bail();
+    let end = first;
+    while (end < this.lines.length && (this.indents[end] === -1 || this.indents[end]! > indent)) {
+      if (this.indents[end] !== -1 && this.indents[end]! < column) bail();
+      end++;
+    }
+    while (end > first && this.indents[end - 1] === -1) end--;
+    // a blank line after the content: whose it is depends on chomping; the chunk's own last line end is no blank line
+    if (end < this.lines.length - 1 && this.indents[end] === -1) bail();
+    const content = this.lines.slice(first, end).map((line) => line.slice(column));
+    this.shiftLines(first, end, out - column);
+    return { value: `${content.join('\n')}${header === '|' ? '\n' : ''}`, node: { kind: 'scalar' }, end };
   }
 
   /** A block list whose dashes sit at source column `indent` and print at `out`, from line `i`. */
@@ -339,6 +371,7 @@ class Reader {
       const rest = this.lines[head]!.slice(indent + 2);
       let child: { value: Json; node: BlockNode; end: number };
       if (ENTRY.test(rest)) child = this.readMap(head, indent + 2, out + 2, true, depth + 1);
+      else if (rest === '|' || rest === '|-') child = this.readLiteral(head, indent, out + 2, rest);
       else {
         if (/^-(?: |$)/.test(rest) || rest.startsWith(' ')) bail();
         child = { ...readInline(rest, this.flowPadding), end: head + 1 };
@@ -490,38 +523,50 @@ class Printer {
     return `[${pad}${pieces.join(', ')}${pad}]`;
   }
 
-  createdPair(key: string, value: Json | undefined, indent: number, out: string[]): void {
+  /**
+   * A new entry as the library prints a created node: block style, lists per the document's indentation. `lead`: what
+   * comes before the key on its line (the indentation, or a list item's dash).
+   */
+  createdPair(key: string, value: Json | undefined, indent: number, out: string[], lead = spaces(indent)): void {
     if (renderString(key) !== key) bail();
-    const prefix = `${spaces(indent)}${key}:`;
-    if (Array.isArray(value)) {
-      if (value.length === 0) out.push(`${prefix} []`);
+    if (value === null || typeof value !== 'object') {
+      out.push(`${lead}${key}: ${indented(renderScalar(value), indent)}`);
+    } else if (Array.isArray(value)) {
+      if (value.length === 0) out.push(`${lead}${key}: []`);
       else {
-        out.push(prefix);
-        for (const item of value) this.createdItem(item, this.seqIndent(indent), out);
+        out.push(`${lead}${key}:`);
+        const at = this.seqIndent(indent);
+        for (let i = 0; i < value.length; i++) this.createdItem(value[i], at, out);
       }
-    } else if (isObject(value)) {
-      if (Object.keys(value).length === 0) out.push(`${prefix} {}`);
+    } else {
+      const keys = Object.keys(value);
+      if (keys.length === 0) out.push(`${lead}${key}: {}`);
       else {
-        out.push(prefix);
-        for (const [k, v] of Object.entries(value)) this.createdPair(k, v, indent + 2, out);
+        out.push(`${lead}${key}:`);
+        const inner = spaces(indent + 2);
+        for (let i = 0; i < keys.length; i++) this.createdPair(keys[i]!, value[keys[i]!], indent + 2, out, inner);
       }
-    } else out.push(`${prefix} ${renderScalar(value)}`);
+    }
   }
 
   createdItem(value: Json | undefined, indent: number, out: string[]): void {
-    if (Array.isArray(value)) {
+    if (value === null || typeof value !== 'object') {
+      out.push(`${spaces(indent)}- ${indented(renderScalar(value), indent)}`);
+    } else if (Array.isArray(value)) {
       if (value.length > 0) bail();
       out.push(`${spaces(indent)}- []`);
-    } else if (isObject(value)) {
+    } else {
       const keys = Object.keys(value);
       if (keys.length === 0) {
         out.push(`${spaces(indent)}- {}`);
         return;
       }
-      const mark = out.length;
-      for (const k of keys) this.createdPair(k, value[k], indent + 2, out);
-      dashFirst(out, mark, indent);
-    } else out.push(`${spaces(indent)}- ${renderScalar(value)}`);
+      const inner = spaces(indent + 2);
+      const dash = `${spaces(indent)}- `;
+      for (let i = 0; i < keys.length; i++) {
+        this.createdPair(keys[i]!, value[keys[i]!], indent + 2, out, i === 0 ? dash : inner);
+      }
+    }
   }
 }
 
