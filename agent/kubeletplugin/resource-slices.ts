@@ -20,7 +20,9 @@
  * on updates and the UID on deletes make its writes win the race and ours decide again from fresh data; an API that
  * keeps failing: backoff up to 30 s, never a hot loop; a watch that replays stale events: the UIDs we deleted stay
  * out of view, and the echo of our own write costs no reconcile; an API server that drops fields it does not know
- * (device taints without DRADeviceTaints): the driver sees what was written (`published`) and decides.
+ * (device taints without DRADeviceTaints): the driver sees what was written (`published`) and decides; an API server
+ * that refuses what the driver sends (422: list-typed attributes without DRAListTypeAttributes): the driver is told
+ * (`refused`) and may change what it publishes, else the write is retried with backoff like any failure.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../src/errors.js';
@@ -57,6 +59,11 @@ export interface ResourceSliceControllerOptions {
   annotations?: () => Record<string, string>;
   /** told what each write of a generation sent and got back; returns true to reconcile again at once */
   published?: (pool: PublishedPool) => boolean;
+  /**
+   * told when a write failed (the error as thrown, an ApiError for an answer); returns true when the driver changed
+   * what it publishes because of it, so the next reconcile runs at once instead of after the backoff
+   */
+  refused?: (err: unknown) => boolean;
   /** collects bursts of triggers (a health storm, a watch replay) into one reconcile */
   coalesceMs?: number;
   backoff?: BackoffOptions;
@@ -293,6 +300,10 @@ export class ResourceSliceController {
       } catch (err) {
         this.stats.errors++;
         this.needFreshList = true;
+        if (this.options.refused?.(err)) {
+          this.dirty = true;
+          continue;
+        }
         // conflicts back off like any failure: a fast retry loses every race against a writer that never stops
         const delay = retryDelay(err, this.backoff.next());
         if (isConflict(err)) this.stats.conflicts++;

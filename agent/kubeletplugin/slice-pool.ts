@@ -11,15 +11,23 @@ import type { DeviceAttribute, DeviceTaint, OwnerReference, ResourceSlice, Slice
 
 /** The API server's limit on devices in one slice (FACTS.md §4). */
 const MAX_DEVICES_PER_SLICE = 128;
-/** …when any device in it has taints (or consumes counters) */
+/**
+ * …when any device in it has taints, consumes counters or has a list-typed attribute (ResourceSliceMaxDevicesWith
+ * AdvancedFeatures, pkg/apis/resource/validation haveListAttributes, 1.36)
+ */
 const MAX_DEVICES_PER_SLICE_WITH_TAINTS = 64;
 
 export function hasTaints(devices: readonly SliceDevice[]): boolean {
   return devices.some((d) => (d.taints?.length ?? 0) > 0);
 }
 
+/** Whether any device has an attribute in list form (`ints`, `bools`, `strings`, `versions`). */
+function hasListAttributes(devices: readonly SliceDevice[]): boolean {
+  return devices.some((d) => Object.values(d.attributes ?? {}).some((a) => listOf(a) !== undefined));
+}
+
 export function maxDevicesPerSlice(devices: readonly SliceDevice[]): number {
-  return hasTaints(devices) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
+  return hasTaints(devices) || hasListAttributes(devices) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
 }
 
 /** Devices cut into slice-sized chunks; a node with no devices still gets one (empty) slice so its pool exists. */
@@ -81,8 +89,24 @@ export function poolSlices(owner: PoolOwner, devices: readonly SliceDevice[], ge
   return chunks.map((chunk) => buildSlice(owner, chunk, { generation, resourceSliceCount: chunks.length }));
 }
 
+/** The list value of an attribute, when it has one. */
+function listOf(a: DeviceAttribute): readonly (number | boolean | string)[] | undefined {
+  return a.ints ?? a.bools ?? a.strings ?? a.versions;
+}
+
+/** Scalars by value; lists entry by entry, in order (the order carries meaning: numaNode lists its own node first). */
 function attributeEqual(a: DeviceAttribute, b: DeviceAttribute): boolean {
-  return a.int === b.int && a.bool === b.bool && a.string === b.string && a.version === b.version;
+  const listA = listOf(a);
+  const listB = listOf(b);
+  const listsEqual =
+    listA === undefined || listB === undefined
+      ? listA === listB
+      : (a.ints !== undefined) === (b.ints !== undefined) &&
+        (a.bools !== undefined) === (b.bools !== undefined) &&
+        (a.strings !== undefined) === (b.strings !== undefined) &&
+        listA.length === listB.length &&
+        listA.every((v, i) => v === listB[i]);
+  return listsEqual && a.int === b.int && a.bool === b.bool && a.string === b.string && a.version === b.version;
 }
 
 function recordsEqual<V>(

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ANNOTATION_PUBLISHED_AT, ATTR, isLockstepTaintKey, TAINT_KEYS } from '../../src/contract/names.js';
+import { ApiError } from '../../src/kube/client.js';
 import type { DeviceTaintEffect, ResourceSlice, SliceDevice } from '../../src/kube/types.js';
 import { silentLogger } from '../../src/log.js';
 import type { Inventory } from '../discovery/inventory.js';
@@ -15,7 +16,7 @@ import { buildDevices, type HealthSince, poolOwner } from './builder.js';
 
 /**
  * lockstep's slice publishing: which devices the node's pool holds (the inventory plus live health), with which
- * attributes and taints, and whether the API server keeps taints at all. Writing them (the pool, generations,
+ * attributes and taints, and whether the API server keeps taints and the list form of numaNode at all. Writing them (the pool, generations,
  * conflicts, the Lease handoff) is the generic ResourceSliceController's (agent/kubeletplugin/resource-slices.ts);
  * this class tells it when the devices changed and builds them when it asks.
  */
@@ -44,7 +45,12 @@ export interface PublisherOptions
    * comes back without the taints we sent; servers without the DRADeviceTaints gate do that silently), then stop.
    */
   taints?: TaintMode;
-  /** publish numaNode in its list form, with these lists (the agent's last NUMA scan); left out: the int form */
+  /**
+   * publish numaNode in its list form, with these lists (the agent's last NUMA scan); left out: the int form. An API
+   * server without the DRAListTypeAttributes gate drops the list on write and refuses the then empty attribute (422;
+   * 1.35 prunes it as an unknown field first): the publisher then says so in one warning and publishes the int form,
+   * so the node keeps its devices and `matchAttribute` on numaNode keeps working across drivers.
+   */
   numaNodeLists?: () => ReadonlyMap<number, readonly number[]>;
   agentVersion?: string;
   /**
@@ -65,6 +71,8 @@ export class SlicePublisher {
   private board: DeviceHealthBoard | undefined;
   private unsubscribe: (() => void)[] = [];
   private taintsKept: boolean | undefined;
+  /** false once the API server showed it does not take the list form of numaNode */
+  private numaListKept: boolean | undefined;
   private running = false;
   private startedAt = 0;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -80,6 +88,7 @@ export class SlicePublisher {
       devices: (current) => this.devices(current),
       annotations: () => this.annotations(),
       published: (pool) => this.published(pool),
+      refused: (err) => this.refused(err),
       coalesceMs: options.coalesceMs,
       backoff: options.backoff,
       log: this.log,
@@ -149,6 +158,11 @@ export class SlicePublisher {
     return this.taintsKept;
   }
 
+  /** Whether numaNode goes out in its list form: asked for, and not refused by the API server. */
+  get numaNodeListPublished(): boolean {
+    return this.options.numaNodeLists !== undefined && this.numaListKept !== false;
+  }
+
   /**
    * Removes every slice of this node and driver (`lockstep agent --uninstall`). Works without start(); returns how
    * many it deleted.
@@ -179,7 +193,9 @@ export class SlicePublisher {
       healthOf: this.healthOf,
       taintEffect,
       now: this.now,
-      ...(this.options.numaNodeLists ? { numaNodeLists: this.options.numaNodeLists() } : {}),
+      ...(this.options.numaNodeLists && this.numaNodeListPublished
+        ? { numaNodeLists: this.options.numaNodeLists() }
+        : {}),
     });
     if (problems.length > 0) this.log.debug({ problems }, 'devices left out of the slices');
     return devices;
@@ -214,6 +230,39 @@ export class SlicePublisher {
     }
     return false;
   }
+
+  /**
+   * A write refused because of the list form: an Invalid (422) naming the numaNode attribute while the list form is
+   * out. Anything else is the controller's to retry.
+   */
+  private refused(err: unknown): boolean {
+    if (!this.numaNodeListPublished || !(err instanceof ApiError) || err.status !== 422) return false;
+    if (!causeFields(err).some((field) => field.includes(`attributes[${ATTR.numaNode}]`))) return false;
+    // the Status lists every device's cause; the first few say it
+    const detail = err.statusBody?.message;
+    this.fallBackToIntNuma(detail && detail.length > 400 ? `${detail.slice(0, 397)}...` : detail);
+    return true;
+  }
+
+  private fallBackToIntNuma(detail: string | undefined): void {
+    this.numaListKept = false;
+    this.log.warn(
+      { attribute: ATTR.numaNode, ...(detail ? { apiServer: detail } : {}) },
+      `the API server refused the list form of ${ATTR.numaNode} (--numa-node-list needs the DRAListTypeAttributes ` +
+        'feature gate on kube-apiserver and kube-scheduler, alpha since 1.36): publishing the int form instead',
+    );
+  }
+}
+
+/** The field paths of an Invalid answer's causes (`details.causes[].field`). */
+function causeFields(err: ApiError): string[] {
+  const causes = err.statusBody?.details?.causes;
+  if (!Array.isArray(causes)) return [];
+  return causes.flatMap((cause: unknown) =>
+    typeof cause === 'object' && cause !== null && typeof (cause as { field?: unknown }).field === 'string'
+      ? [(cause as { field: string }).field]
+      : [],
+  );
 }
 
 /** The health a device already has in the API, when it is published unhealthy (undefined otherwise). */

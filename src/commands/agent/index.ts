@@ -152,7 +152,7 @@ const agentFlags = defineFlags({
   numaNodeList: switchFlag({
     flags: '--numa-node-list',
     description:
-      'publish resource.kubernetes.io/numaNode as a list (own node, then same-socket nodes at the nearest SLIT distance); needs the DRAListTypeAttributes gate',
+      'publish resource.kubernetes.io/numaNode as a list (own node, then same-socket nodes at the nearest SLIT distance); needs the DRAListTypeAttributes gate (alpha, 1.36+): an API server without it refuses the list, and the agent warns and publishes the int form',
     default: false,
   }),
   uninstall: switchFlag({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPool, deviceEqual } from '../../../agent/kubeletplugin/slice-pool.js';
+import { checkPool, deviceEqual, maxDevicesPerSlice } from '../../../agent/kubeletplugin/slice-pool.js';
 import { buildDevices, buildSlices } from '../../../agent/slices/builder.js';
 import type { ResourceSlice, SliceDevice } from '../../../src/kube/types.js';
 import { h100Inventory } from '../slices/h100-inventory.js';
@@ -91,5 +91,30 @@ describe('checkPool', () => {
     deleting[0]!.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
     expect(checkPool(deleting, want).reason).toMatch(/being deleted/);
     expect(checkPool(stored, { ...want, maxPerSlice: 8 }).reason).toMatch(/too many devices/);
+  });
+});
+
+describe('list-typed attributes (numaNode in list form)', () => {
+  const withNuma = (numa: Record<string, unknown>): SliceDevice => ({
+    name: 'gpu-0',
+    attributes: { 'resource.kubernetes.io/numaNode': numa, type: { string: 'gpu' } },
+  });
+
+  it.each([
+    // published, wanted, same
+    [{ ints: [0, 1] }, { ints: [0, 1] }, true],
+    [{ ints: [0, 1] }, { ints: [1, 0] }, false], // the own node comes first: order is meaning
+    [{ ints: [0, 1] }, { ints: [0] }, false],
+    [{ ints: [0] }, { int: 0 }, false],
+    [{ int: 0 }, { ints: [0] }, false],
+    [{ strings: ['0'] }, { ints: [0] }, false],
+    [{ int: 0 }, { int: 0 }, true],
+  ])('%j against %j: same %s', (published, wanted, same) => {
+    expect(deviceEqual(withNuma(published), withNuma(wanted))).toBe(same);
+  });
+
+  it('a list attribute halves the devices per slice, as taints do (the API server allows 64)', () => {
+    expect(maxDevicesPerSlice([withNuma({ int: 0 })])).toBe(128);
+    expect(maxDevicesPerSlice([withNuma({ int: 0 }), withNuma({ ints: [0, 1] })])).toBe(64);
   });
 });

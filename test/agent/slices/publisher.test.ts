@@ -437,3 +437,78 @@ describe('as the agent’s own service account (deploy/base RBAC and admission p
     client.close();
   });
 });
+
+describe('--numa-node-list against each API server (DRAListTypeAttributes)', () => {
+  const lists = new Map([
+    [0, [0, 1]],
+    [1, [1, 0]],
+  ]);
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await stopHarness(h);
+    h = undefined;
+  });
+
+  it.each([
+    // emulated release, gate, numaNode of a GPU on NUMA node 1 as published, list form kept, writes refused
+    ['1.37', true, { ints: [1, 0] }, true, 0],
+    ['1.36', true, { ints: [1, 0] }, true, 0],
+    ['1.37', undefined, { int: 1 }, false, 1],
+    ['1.36', false, { int: 1 }, false, 1],
+    ['1.35', undefined, { int: 1 }, false, 1],
+  ] as const)(
+    '%s, gate %s: numaNode %j, list kept %s, %i write(s) refused',
+    async (version, gate, numa, kept, refused) => {
+      const api = await startApiServer({
+        version,
+        ...(gate === undefined ? {} : { featureGates: { DRAListTypeAttributes: gate } }),
+        bookmarkIntervalMs: 500,
+      });
+      h = { api, client: new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigPath })), publishers: [] };
+      const logged: Record<string, unknown>[] = [];
+      const log = pino({ level: 'warn' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+      const p = publisher(h, 'n-numa', { numaNodeLists: () => lists, log });
+      p.setInventory(h100Inventory('n-numa'));
+      await p.start();
+      await p.whenConverged();
+      const gpuOnNode1 = slicesOf(h, 'n-numa')
+        .flatMap((s) => s.spec.devices ?? [])
+        .find(
+          (d) =>
+            d.name.startsWith('gpu-') &&
+            (d.attributes?.['resource.kubernetes.io/numaNode']?.ints?.[0] ??
+              d.attributes?.['resource.kubernetes.io/numaNode']?.int) === 1,
+        );
+      expect(gpuOnNode1?.attributes?.['resource.kubernetes.io/numaNode']).toEqual(numa);
+      expect(p.numaNodeListPublished).toBe(kept);
+      expect(p.stats.errors).toBe(refused);
+      const warnings = logged.filter((l) => String(l.msg).includes('list form'));
+      expect(warnings).toHaveLength(refused);
+      // converged: a rescan writes nothing more
+      const writes = api.counters.writes({ resource: 'resourceslices' });
+      p.setInventory(h100Inventory('n-numa'));
+      await p.whenConverged();
+      expect(api.counters.writes({ resource: 'resourceslices' })).toBe(writes);
+    },
+  );
+
+  it('another refusal (not about numaNode) is retried as before, the list form kept', async () => {
+    const api = await startApiServer({
+      version: '1.37',
+      featureGates: { DRAListTypeAttributes: true },
+      bookmarkIntervalMs: 500,
+    });
+    h = { api, client: new KubeClient(loadKubeConfig({ kubeconfig: api.kubeconfigPath })), publishers: [] };
+    api.faults.failNext(1, 500, { match: { verbs: ['create'], resources: ['resourceslices'] } });
+    const p = publisher(h, 'n-numa-retry', { numaNodeLists: () => lists });
+    p.setInventory(h100Inventory('n-numa-retry'));
+    await p.start();
+    await p.whenConverged();
+    expect(p.stats.errors).toBe(1);
+    expect(p.numaNodeListPublished).toBe(true);
+    const numa = slicesOf(h, 'n-numa-retry')[0]?.spec.devices?.find((d) => d.name.startsWith('gpu-'))?.attributes?.[
+      'resource.kubernetes.io/numaNode'
+    ];
+    expect(numa?.ints).toBeDefined();
+  });
+});

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import type { KubeClient } from '../../../src/kube/client.js';
 import { bundlePath } from '../../support/build.js';
 import { REPO_ROOT } from '../../support/paths.js';
-import type { ApiServer } from '../apiserver/index.js';
+import type { ApiServer, ApiServerOptions } from '../apiserver/index.js';
+import type { SubNumaClusters } from '../nodes/h100-hgx-model.js';
 import { buildSimulatedNode, type SimulatedNode } from '../nodes/index.js';
 import { SchedulerLite } from '../scheduler/index.js';
 import type { KubernetesVersion } from '../versions.js';
@@ -29,6 +30,10 @@ export interface RealAgentOptions {
   tempPrefix: string;
   /** extra agent arguments (after the paths) */
   agentArgs?: string[];
+  /** API server feature gates over the release's defaults; scheduler-lite follows DRAListTypeAttributes */
+  featureGates?: ApiServerOptions['featureGates'];
+  /** the simulated node's NUMA nodes per socket (nodes/h100-hgx-model.ts; default 1) */
+  subNumaClusters?: SubNumaClusters;
 }
 
 export interface RealAgentWorld {
@@ -53,7 +58,7 @@ const AGENT_POD = 'lockstep-agent-x1';
 
 export async function startRealAgent(options: RealAgentOptions): Promise<RealAgentWorld> {
   const { version, nodeName } = options;
-  const started = await startApi({ version });
+  const started = await startApi({ version, ...(options.featureGates ? { featureGates: options.featureGates } : {}) });
   const { api, client } = started;
   api.store.apply(execFileSync('kubectl', ['kustomize', join(REPO_ROOT, options.kustomize)], { encoding: 'utf8' }));
   api.store.create('nodes', nodeObject(nodeName));
@@ -70,7 +75,10 @@ export async function startRealAgent(options: RealAgentOptions): Promise<RealAge
     pod: AGENT_POD,
   });
   const dir = await shortTempDir(options.tempPrefix);
-  const node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), { nodeName });
+  const node = await buildSimulatedNode('h100-hgx', join(dir, 'node'), {
+    nodeName,
+    ...(options.subNumaClusters ? { subNumaClusters: options.subNumaClusters } : {}),
+  });
   const kubelet = new KubeletEmulator({
     version,
     nodeName,
@@ -82,7 +90,7 @@ export async function startRealAgent(options: RealAgentOptions): Promise<RealAge
     statusSyncMs: 200,
   });
   await kubelet.start();
-  const scheduler = new SchedulerLite({ client });
+  const scheduler = new SchedulerLite({ client, listTypeAttributes: api.gates.DRAListTypeAttributes });
   await scheduler.start();
   const agent = spawn(
     process.execPath,

@@ -38,7 +38,53 @@ const ROOTS: readonly { root: number; connectX6: boolean }[] = [
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 const bdf = (bus: number, dev: number, fn = 0) => `0000:${hex2(bus)}:${hex2(dev)}.${fn}`;
-const numaOf = (bus: number) => (bus < 0x80 ? 0 : 1);
+/**
+ * How many NUMA nodes each of the two sockets shows: 1 (the default, as the recordings' node), or 2 with sub-NUMA
+ * clustering (SNC2, a BIOS setting of Sapphire Rapids hosts such as this one), which splits each socket's root
+ * complexes between two nodes: 15, 37 → node 0; 48, 59 → node 1; 80 (NVSwitches), 97, b7 → node 2; c7, d7 → node 3.
+ */
+export type SubNumaClusters = 1 | 2;
+
+const numaOf = (bus: number, snc: SubNumaClusters = 1): number => {
+  const socket = bus < 0x80 ? 0 : 1;
+  if (snc === 1) return socket;
+  const secondHalf = socket === 0 ? bus >= 0x48 : bus >= 0xc7;
+  return socket * 2 + (secondHalf ? 1 : 0);
+};
+
+/** Cores per socket (a 56-core Xeon Platinum 8480+) and hardware threads per core. */
+const CORES_PER_SOCKET = 56;
+const SOCKETS = 2;
+/** SLIT distances as such a host's firmware reports them: local, same socket (SNC peers), other socket. */
+const SLIT = { local: 10, sameSocket: 12, otherSocket: 21 } as const;
+
+/**
+ * The files of `devices/system/node` and `devices/system/cpu/cpu<N>/topology` (relative to the sysfs root) for the
+ * model's NUMA layout: each node's `cpulist` (its cores and their hyperthread siblings, numbered as Linux does:
+ * every core's first thread, then every second thread), its `distance` row, and each CPU's `physical_package_id`.
+ */
+export function h100HgxNumaFiles(snc: SubNumaClusters = 1): Record<string, string> {
+  const nodes = SOCKETS * snc;
+  const coresPerNode = CORES_PER_SOCKET / snc;
+  const threads = SOCKETS * CORES_PER_SOCKET;
+  const files: Record<string, string> = {};
+  const socketOf = (node: number) => Math.floor(node / snc);
+  for (let node = 0; node < nodes; node++) {
+    const first = node * coresPerNode;
+    const last = first + coresPerNode - 1;
+    files[`devices/system/node/node${node}/cpulist`] = `${first}-${last},${first + threads}-${last + threads}\n`;
+    const row = Array.from({ length: nodes }, (_, other) =>
+      other === node ? SLIT.local : socketOf(other) === socketOf(node) ? SLIT.sameSocket : SLIT.otherSocket,
+    );
+    files[`devices/system/node/node${node}/distance`] = `${row.join(' ')}\n`;
+  }
+  files['devices/system/node/online'] = `0-${nodes - 1}\n`;
+  for (let cpu = 0; cpu < threads * 2; cpu++) {
+    const core = cpu % threads;
+    files[`devices/system/cpu/cpu${cpu}/topology/physical_package_id`] = `${Math.floor(core / CORES_PER_SOCKET)}\n`;
+  }
+  return files;
+}
 
 const GEN5 = '32.0 GT/s PCIe';
 const GEN4 = '16.0 GT/s PCIe';
@@ -47,7 +93,7 @@ const GEN4 = '16.0 GT/s PCIe';
 const H100_HGX_GPUS: readonly string[] = ROOTS.map(({ root }) => bdf(root + 4, 0));
 
 /** Every PCI function of the model, parents before children. */
-export function h100HgxPciFunctions(): SimPciFunction[] {
+export function h100HgxPciFunctions(snc: SubNumaClusters = 1): SimPciFunction[] {
   const out: Omit<SimPciFunction, 'iommuGroup'>[] = [];
   const add = (parentPath: string, f: Omit<SimPciFunction, 'sysfsPath' | 'iommuGroup'>): string => {
     const sysfsPath = `${parentPath}/${f.address}`;
@@ -90,7 +136,7 @@ export function h100HgxPciFunctions(): SimPciFunction[] {
   }
 
   for (const { root, connectX6 } of ROOTS) {
-    const numa = numaOf(root);
+    const numa = numaOf(root, snc);
     const rootPort = add(`devices/pci0000:${hex2(root)}`, bridge(bdf(root, 1), '8086', '352a', numa, GEN5));
     const upstream = add(rootPort, bridge(bdf(root + 1, 0), '1000', 'c030', numa, GEN5));
     const gpuPort = add(upstream, bridge(bdf(root + 2, 1), '1000', 'c030', numa, GEN5));
@@ -139,10 +185,10 @@ export function h100HgxPciFunctions(): SimPciFunction[] {
   }
 
   // NVSwitches behind the PMC-Sierra switch
-  const nvsRootPort = add('devices/pci0000:80', bridge(bdf(0x80, 1), '8086', '352a', 1, GEN4, 2));
-  const pmcUpstream = add(nvsRootPort, bridge(bdf(0x81, 0), '11f8', '4128', 1, GEN4, 2));
+  const nvsRootPort = add('devices/pci0000:80', bridge(bdf(0x80, 1), '8086', '352a', numaOf(0x80, snc), GEN4, 2));
+  const pmcUpstream = add(nvsRootPort, bridge(bdf(0x81, 0), '11f8', '4128', numaOf(0x80, snc), GEN4, 2));
   for (let i = 0; i < 4; i++) {
-    const port = add(pmcUpstream, bridge(bdf(0x82, i), '11f8', '4128', 1, GEN4, 2));
+    const port = add(pmcUpstream, bridge(bdf(0x82, i), '11f8', '4128', numaOf(0x80, snc), GEN4, 2));
     add(port, {
       address: bdf(0x83 + i, 0),
       vendorId: '10de',
@@ -150,7 +196,7 @@ export function h100HgxPciFunctions(): SimPciFunction[] {
       classCode: '068000',
       subsystemVendorId: '10de',
       subsystemDeviceId: '1796',
-      numaNode: 1,
+      numaNode: numaOf(0x83 + i, snc),
       linkSpeed: GEN4,
       linkWidth: 2,
       driver: 'nvidia-nvswitch',

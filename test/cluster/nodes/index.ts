@@ -21,10 +21,12 @@ import {
   connectX6RdmaFiles,
   connectX7RdmaFiles,
   H100_HGX_RDMA,
+  h100HgxNumaFiles,
   h100HgxNvidiaSmiXml,
   h100HgxNvlinkStatus,
   h100HgxPciFunctions,
   h100NvidiaSmiXml,
+  type SubNumaClusters,
 } from './h100-hgx-model.js';
 import { parseLspciVvv } from './lspci.js';
 import { nvidiaSmiTextToXml } from './nvidia-smi-text-to-xml.js';
@@ -103,6 +105,11 @@ export interface SimulatedNode {
 
 export interface BuildOptions {
   nodeName?: string;
+  /**
+   * `h100-hgx` only: NUMA nodes per socket (h100-hgx-model.ts). 2 builds the host with sub-NUMA clustering: four
+   * nodes (0, 1 on socket 0; 2, 3 on socket 1, SLIT 10/12/21) with two GPUs and their NICs on each.
+   */
+  subNumaClusters?: SubNumaClusters;
 }
 
 const FAKE_NVIDIA_SMI = `#!/bin/sh
@@ -164,7 +171,10 @@ export async function buildSimulatedNode(
   ]);
   // a stand-in for the library (nothing loads it: the fake nvidia-smi is a script)
   await writeFile(join(lib, 'libnvidia-ml.so.1'), '');
-  const built = await BUILDERS[kind](sys, dev);
+  if (opts.subNumaClusters !== undefined && kind !== 'h100-hgx') {
+    throw new Error(`subNumaClusters is a setting of the h100-hgx model, not of ${kind}`);
+  }
+  const built = await BUILDERS[kind](sys, dev, opts);
   const nvidiaSmiPath = join(bin, 'nvidia-smi');
   const xmlPath = join(bin, 'nvidia-smi.xml');
   const modePath = join(bin, 'nvidia-smi.mode');
@@ -244,7 +254,7 @@ interface Built {
   expected: ExpectedNode;
 }
 
-const BUILDERS: Record<SimulatedNodeKind, (sys: string, dev: string) => Promise<Built>> = {
+const BUILDERS: Record<SimulatedNodeKind, (sys: string, dev: string, opts: BuildOptions) => Promise<Built>> = {
   'h100-hgx': buildH100Model,
   'cpu-vm': buildCpuVm,
   'h100-azure-vm': buildAzureVm,
@@ -292,10 +302,17 @@ function predictableName(bdf: string, multiFunction: boolean, physPortName?: str
 }
 
 /** The authored 8x H100 HGX model (./h100-hgx-model.ts): needs no recordings. */
-async function buildH100Model(sys: string, dev: string): Promise<Built> {
+async function buildH100Model(sys: string, dev: string, opts: BuildOptions): Promise<Built> {
   let cx7 = 0;
   let cx6 = 0;
-  const built = await writeH100Node(sys, dev, h100HgxPciFunctions(), (deviceId) =>
+  const snc = opts.subNumaClusters ?? 1;
+  await Promise.all(
+    Object.entries(h100HgxNumaFiles(snc)).map(async ([path, text]) => {
+      await mkdir(join(sys, path, '..'), { recursive: true });
+      await writeFile(join(sys, path), text);
+    }),
+  );
+  const built = await writeH100Node(sys, dev, h100HgxPciFunctions(snc), (deviceId) =>
     deviceId === '1021'
       ? { device: H100_HGX_RDMA.connectX7[cx7++]!, ...connectX7RdmaFiles() }
       : { device: H100_HGX_RDMA.connectX6[cx6++]!, ...connectX6RdmaFiles() },

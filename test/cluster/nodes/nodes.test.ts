@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuDevice, NicDevice } from '../../../agent/discovery/inventory.js';
+import { numaNodeLists, readNumaNodes } from '../../../agent/discovery/numa.js';
 import { parseNvidiaSmiXml } from '../../../agent/discovery/nvidia-smi.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
+import { SysfsReader } from '../../../agent/discovery/sysfs-read.js';
 import { describeRecorded, HAS_RECORDED_FIXTURES, itRecorded } from '../../support/recorded.js';
 import { h100HgxGpuIdentity } from './h100-hgx-model.js';
 import { buildSimulatedNode, FIXTURES, RECORDED_NODE_KINDS, SIMULATED_NODE_KINDS } from './index.js';
@@ -289,5 +291,43 @@ describe('the authored 8x H100 HGX model (h100-hgx)', () => {
     const [model, recorded] = [await scanNode('h100-hgx'), await scanNode('h100-hgx-recorded')];
     expect(comparable(model)).toEqual(comparable(recorded));
     expect(model.devices.length).toBeGreaterThan(20);
+  });
+});
+
+describe('the h100-hgx model’s NUMA layout', () => {
+  it.each([
+    // NUMA nodes per socket, each node's list (own node, then same-socket peers at the nearest SLIT distance), GPUs by node
+    [1, { 0: [0], 1: [1] }, { 0: ['19', '3b', '4c', '5d'], 1: ['9b', 'bb', 'cb', 'db'] }],
+    [
+      2,
+      { 0: [0, 1], 1: [1, 0], 2: [2, 3], 3: [3, 2] },
+      { 0: ['19', '3b'], 1: ['4c', '5d'], 2: ['9b', 'bb'], 3: ['cb', 'db'] },
+    ],
+  ] as const)('with %i node(s) per socket', async (snc, lists, gpusByNode) => {
+    const node = await buildSimulatedNode('h100-hgx', await temp(), { subNumaClusters: snc });
+    const sysfs = new SysfsReader(node.sysfsRoot);
+    const layout = await readNumaNodes(sysfs);
+    expect(Object.fromEntries(numaNodeLists(layout))).toEqual(lists);
+    expect(layout.map((n) => n.socket)).toEqual(snc === 1 ? [0, 1] : [0, 0, 1, 1]);
+    const inventory = await scanInventory({
+      sysfsRoot: node.sysfsRoot,
+      devRoot: node.devRoot,
+      nvidiaSmi: node.nvidiaSmiPath,
+      nvidiaSmiTimeoutMs: 10_000,
+      nodeName: 'model',
+    });
+    const gpus = inventory.devices.filter((d): d is GpuDevice => d.kind === 'gpu');
+    const byNode: Record<number, string[]> = {};
+    for (const gpu of gpus) {
+      const numa = gpu.pci.numaNode ?? -1;
+      byNode[numa] = [...(byNode[numa] ?? []), gpu.pci.address.slice(5, 7)];
+    }
+    expect(byNode).toEqual(gpusByNode);
+  });
+
+  it('is a setting of the h100-hgx model only', async () => {
+    await expect(buildSimulatedNode('cpu-vm', await temp(), { subNumaClusters: 2 })).rejects.toThrow(
+      'subNumaClusters is a setting of the h100-hgx model, not of cpu-vm',
+    );
   });
 });
