@@ -38,7 +38,7 @@ import type {
   StatusRequest,
 } from '../protocol/messages.js';
 import { cachingReleaseSerializer } from '../protocol/release-encoding.js';
-import { COMMAND_SINCE, groupService, negotiateVersion, PROTOCOL_VERSION } from '../protocol/service.js';
+import { COMMAND_SINCE, groupService, negotiateVersion, PROTOCOL_VERSION, warmStopCodec } from '../protocol/service.js';
 import { bindClaims, type VerifiedPod } from './claims.js';
 import {
   ConnectionGuard,
@@ -181,6 +181,8 @@ export class CoordinatorServer {
       throw new Error('cannot bound connections: this grpc-js keeps no http2Servers map');
     }
     for (const http2 of internals.http2Servers.keys()) this.guard.watch(http2);
+    // the first Stop of a recovery must not wait for its codec to be generated
+    setImmediate(warmStopCodec).unref();
     return this.boundPort;
   }
 
@@ -376,9 +378,10 @@ export class CoordinatorServer {
           session.reportedExit = true;
         }
         table.recordEngine(member.id, engine);
+        // recovery first: an engine's end makes it stop every other engine of the group, which wait for nothing else
+        this.options.hooks?.onEngineEvent?.(member, engine);
         log.info({ pod: member.id, rank: member.rank, engine }, 'engine event');
         this.send(session, { kind: 'ack', ack: { sequence: 0 } });
-        this.options.hooks?.onEngineEvent?.(member, engine);
         this.options.onChange?.();
       }
     });

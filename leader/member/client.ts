@@ -30,7 +30,7 @@ import type {
   Stop,
 } from '../protocol/messages.js';
 import { progressMessage } from '../protocol/progress.js';
-import { groupService, PROTOCOL_VERSION } from '../protocol/service.js';
+import { groupService, PROTOCOL_VERSION, warmStopCodec } from '../protocol/service.js';
 import type { CoordinatorTarget } from './locate.js';
 
 /** The coordinator said no (duplicate rank, other group…): retrying cannot help. */
@@ -371,6 +371,8 @@ export class MemberSession {
       });
     }, interval);
     this.heartbeat.unref();
+    // the first Stop must not wait for its codec to be generated: run's session is the one that receives it
+    setImmediate(warmStopCodec).unref();
   }
 
   /** Reports the engine's state; resolves when the coordinator acknowledged it or after `waitMs`. */
