@@ -11,12 +11,19 @@
  */
 import { type Command, Option } from 'commander';
 import type { LogLevel } from '../log.js';
-import { type DurationRange, durationParser, type FlagSpec, flag, intParser, parseNonEmpty } from './options.js';
+import {
+  flag as commanderOption,
+  type DurationRange,
+  durationParser,
+  type FlagSpec,
+  intParser,
+  parseNonEmpty,
+} from './options.js';
 
 declare const VALUE: unique symbol;
 
 /** One flag's definition. `T` exists only as a type: the value the command body receives. */
-export interface Flag<T> {
+interface Flag<T> {
   /** the commander options it adds (one, or a `--x` and its `--no-x`) */
   readonly specs: readonly FlagSpec[];
   readonly [VALUE]?: T;
@@ -49,32 +56,32 @@ type Parser<T> = (value: string, previous: T | undefined) => T;
 const define = <T>(...specs: FlagSpec[]): Flag<T> => ({ specs });
 
 /** A flag whose value goes through `parse`; a string default is parsed like a user value and shown as written. */
-export function parsedFlag<T>(spec: Described & { parse: Parser<T>; default: string | T }): Flag<T>;
-export function parsedFlag<T>(spec: Described & { parse: Parser<T> }): Flag<T | undefined>;
-export function parsedFlag<T>(spec: Described & { parse: Parser<T>; default?: unknown }): Flag<T | undefined> {
+function parsedFlag<T>(spec: Described & { parse: Parser<T>; default: string | T }): Flag<T>;
+function parsedFlag<T>(spec: Described & { parse: Parser<T> }): Flag<T | undefined>;
+function parsedFlag<T>(spec: Described & { parse: Parser<T>; default?: unknown }): Flag<T | undefined> {
   return define({ ...spec, parse: spec.parse as FlagSpec['parse'] });
 }
 
 /** Free text; `nonEmpty` refuses `""` where an empty value is meaningless. */
-export function textFlag(spec: Described & { default: string; nonEmpty?: boolean }): Flag<string>;
-export function textFlag(spec: Described & { nonEmpty?: boolean }): Flag<string | undefined>;
-export function textFlag(spec: Described & { default?: string; nonEmpty?: boolean }): Flag<string | undefined> {
+function textFlag(spec: Described & { default: string; nonEmpty?: boolean }): Flag<string>;
+function textFlag(spec: Described & { nonEmpty?: boolean }): Flag<string | undefined>;
+function textFlag(spec: Described & { default?: string; nonEmpty?: boolean }): Flag<string | undefined> {
   const { nonEmpty, ...rest } = spec;
   return define(nonEmpty ? { ...rest, parse: parseNonEmpty } : rest);
 }
 
 /** A duration in the one grammar (`500ms`, `2s`, `1m30s`): milliseconds, within `range` (more than 0 unless given). */
-export function durationFlag(spec: Described & DurationRange & { default: string }): Flag<number>;
-export function durationFlag(spec: Described & DurationRange): Flag<number | undefined>;
-export function durationFlag(spec: Described & DurationRange & { default?: string }): Flag<number | undefined> {
+function durationFlag(spec: Described & DurationRange & { default: string }): Flag<number>;
+function durationFlag(spec: Described & DurationRange): Flag<number | undefined>;
+function durationFlag(spec: Described & DurationRange & { default?: string }): Flag<number | undefined> {
   const { minMs, maxMs, ...rest } = spec;
   return define({ ...rest, parse: durationParser({ minMs, maxMs }) });
 }
 
 /** An integer in `[min, max]`; `what` names it in errors (`"x" is not a group size (1-65536)`). */
-export function intFlag(spec: Described & { min: number; max: number; what: string; default: number }): Flag<number>;
-export function intFlag(spec: Described & { min: number; max: number; what: string }): Flag<number | undefined>;
-export function intFlag(
+function intFlag(spec: Described & { min: number; max: number; what: string; default: number }): Flag<number>;
+function intFlag(spec: Described & { min: number; max: number; what: string }): Flag<number | undefined>;
+function intFlag(
   spec: Described & { min: number; max: number; what: string; default?: number },
 ): Flag<number | undefined> {
   const { min, max, what, ...rest } = spec;
@@ -82,11 +89,9 @@ export function intFlag(
 }
 
 /** One of `choices`; anything else is a usage error. */
-export function choiceFlag<const C extends string>(
-  spec: Described & { choices: readonly C[]; default: NoInfer<C> },
-): Flag<C>;
-export function choiceFlag<const C extends string>(spec: Described & { choices: readonly C[] }): Flag<C | undefined>;
-export function choiceFlag(spec: Described & { choices: readonly string[]; default?: string }): Flag<unknown> {
+function choiceFlag<const C extends string>(spec: Described & { choices: readonly C[]; default: NoInfer<C> }): Flag<C>;
+function choiceFlag<const C extends string>(spec: Described & { choices: readonly C[] }): Flag<C | undefined>;
+function choiceFlag(spec: Described & { choices: readonly string[]; default?: string }): Flag<unknown> {
   return define(spec);
 }
 
@@ -94,10 +99,10 @@ export function choiceFlag(spec: Described & { choices: readonly string[]; defau
  * A switch. `--x` is false unless given (or `undefined` without a default: "not said"); `--no-x` alone is true unless
  * given; `negation` adds `--no-x` beside `--x` (a tri-state: true, false or not said).
  */
-export function switchFlag(spec: Described & { flags: `--no-${string}` }): Flag<boolean>;
-export function switchFlag(spec: Described & { default: boolean }): Flag<boolean>;
-export function switchFlag(spec: Described & { negation?: string }): Flag<boolean | undefined>;
-export function switchFlag(spec: Described & { default?: boolean; negation?: string }): Flag<boolean | undefined> {
+function switchFlag(spec: Described & { flags: `--no-${string}` }): Flag<boolean>;
+function switchFlag(spec: Described & { default: boolean }): Flag<boolean>;
+function switchFlag(spec: Described & { negation?: string }): Flag<boolean | undefined>;
+function switchFlag(spec: Described & { default?: boolean; negation?: string }): Flag<boolean | undefined> {
   const { negation, ...rest } = spec;
   const long = new Option(rest.flags).long ?? rest.flags;
   return negation === undefined
@@ -106,7 +111,7 @@ export function switchFlag(spec: Described & { default?: boolean; negation?: str
 }
 
 /** A flag for the few shapes above do not cover: the spec as options.ts `flag` takes it, typed by the caller. */
-export function customFlag<T>(spec: FlagSpec): Flag<T> {
+function customFlag<T>(spec: FlagSpec): Flag<T> {
   return define(spec);
 }
 
@@ -120,7 +125,7 @@ const LOG_LEVELS = [
   'silent',
 ] as const satisfies readonly LogLevel[];
 
-export function logLevelFlag(defaultLevel: LogLevel = 'info'): Flag<LogLevel> {
+function logLevelFlag(defaultLevel: LogLevel = 'info'): Flag<LogLevel> {
   return choiceFlag({
     flags: '--log-level <level>',
     description: 'log level',
@@ -128,6 +133,21 @@ export function logLevelFlag(defaultLevel: LogLevel = 'info'): Flag<LogLevel> {
     default: defaultLevel,
   });
 }
+
+/**
+ * The flag builders, one per value kind: `flag.text({...})`, `flag.duration({...})`, … in a `defineFlags` record.
+ * One name to import, so a command lists its flags, not the builders it happens to use.
+ */
+export const flag = {
+  parsed: parsedFlag,
+  text: textFlag,
+  duration: durationFlag,
+  int: intFlag,
+  choice: choiceFlag,
+  switch: switchFlag,
+  custom: customFlag,
+  logLevel: logLevelFlag,
+} as const;
 
 /** The definitions as they are: `defineFlags({...})` keeps each entry's type for `FlagValues`. */
 export function defineFlags<const D extends FlagDefinitions>(definitions: D): D {
@@ -141,7 +161,7 @@ export function defineFlags<const D extends FlagDefinitions>(definitions: D): D 
 export function addFlags(command: Command, definitions: FlagDefinitions, env: NodeJS.ProcessEnv): Command {
   for (const [key, definition] of Object.entries(definitions)) {
     for (const spec of definition.specs) {
-      const option = flag(spec, env);
+      const option = commanderOption(spec, env);
       if (option.attributeName() !== key) {
         throw new Error(`flag ${spec.flags} is defined as "${key}"; its value is "${option.attributeName()}"`);
       }

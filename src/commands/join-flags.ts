@@ -1,11 +1,11 @@
-import { defineFlags, durationFlag, intFlag, textFlag } from '../cli/define-flags.js';
+import { defineFlags, flag } from '../cli/define-flags.js';
 import { COORDINATOR_PORT, MAX_GROUP_SIZE, TOKEN_AUDIENCE } from '../contract/names.js';
 import { RUN_DIR, TOKEN_DIR, TOKEN_PATH } from '../inject/constants.js';
 import { namespaceFlag, nodeNameFlag, podNameFlag } from './shared-flags.js';
 
 /** A group member's ranks and sizes: the same bounds the coordinator enforces (MAX_GROUP_SIZE). */
 export const groupSizeFlag = (description: string) =>
-  intFlag({
+  flag.int({
     flags: '--group-size <n>',
     description,
     alsoEnv: ['LWS_GROUP_SIZE'],
@@ -21,12 +21,12 @@ export const RANK_RANGE = { min: 0, max: MAX_GROUP_SIZE - 1, what: 'a rank' } as
  * are the paths `lockstep inject` mounts (src/inject/constants.ts) and the coordinator's port.
  */
 export const joinFlags = defineFlags({
-  leaderAddress: textFlag({
+  leaderAddress: flag.text({
     flags: '--leader-address <host>',
     description: 'coordinator host (default: $LWS_LEADER_ADDRESS, then ordinal 0’s DNS name)',
     alsoEnv: ['LWS_LEADER_ADDRESS'],
   }),
-  coordinatorPort: intFlag({
+  coordinatorPort: flag.int({
     flags: '--coordinator-port <port>',
     description: 'coordinator gRPC port',
     default: COORDINATOR_PORT,
@@ -35,39 +35,39 @@ export const joinFlags = defineFlags({
     what: 'a TCP port',
   }),
   groupSize: groupSizeFlag('members expected, leader included'),
-  rank: intFlag({
+  rank: flag.int({
     flags: '--rank <n>',
     description: 'rank hint (default: LWS worker index or pod ordinal)',
     alsoEnv: ['LWS_WORKER_INDEX'],
     ...RANK_RANGE,
   }),
   podName: podNameFlag,
-  podIp: textFlag({ flags: '--pod-ip <ip>', description: 'this pod’s IP', alsoEnv: ['POD_IP'] }),
+  podIp: flag.text({ flags: '--pod-ip <ip>', description: 'this pod’s IP', alsoEnv: ['POD_IP'] }),
   nodeName: nodeNameFlag,
   namespace: namespaceFlag,
-  tokenFile: textFlag({
+  tokenFile: flag.text({
     flags: '--token-file <path>',
     description: `projected service-account token (audience ${TOKEN_AUDIENCE})`,
     default: `${TOKEN_DIR}/${TOKEN_PATH}`,
   }),
-  envFile: textFlag({
+  envFile: flag.text({
     flags: '--env-file <path>',
     description: 'group environment file (shell); a .json twin sits beside it',
     default: `${RUN_DIR}/group.env`,
   }),
-  group: textFlag({ flags: '--group <name>', description: 'group this pod belongs to (checked by the coordinator)' }),
-  devices: textFlag({
+  group: flag.text({ flags: '--group <name>', description: 'group this pod belongs to (checked by the coordinator)' }),
+  devices: flag.text({
     flags: '--devices <ids>',
     description: 'accelerators of this pod, comma-separated (default: $NVIDIA_VISIBLE_DEVICES, then /dev/nvidiaN)',
   }),
-  tlsCa: textFlag({
+  tlsCa: flag.text({
     flags: '--tls-ca <file>',
     description: 'CA certificate (PEM) of a coordinator serving TLS; plaintext without it',
   }),
-  progressInterval: durationFlag({
+  progressInterval: flag.duration({
     flags: '--progress-interval <duration>',
     description: 'how often to print where the group stands while waiting',
     default: '5s',
   }),
-  timeout: durationFlag({ flags: '--timeout <duration>', description: 'give up after this long', default: '10m' }),
+  timeout: flag.duration({ flags: '--timeout <duration>', description: 'give up after this long', default: '10m' }),
 });

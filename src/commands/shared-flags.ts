@@ -1,37 +1,37 @@
-import { textFlag } from '../cli/define-flags.js';
+import { flag } from '../cli/define-flags.js';
 
 /** Flags several commands share, defined once so their names, env twins and defaults never drift apart. */
-export const kubeconfigFlag = textFlag({
+export const kubeconfigFlag = flag.text({
   flags: '--kubeconfig <path>',
   description: 'kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)',
   alsoEnv: ['KUBECONFIG'],
 });
 
-export const nodeNameFlag = textFlag({
+export const nodeNameFlag = flag.text({
   flags: '--node-name <name>',
   description: 'this node’s name',
   alsoEnv: ['NODE_NAME'],
 });
 
-export const namespaceFlag = textFlag({
+export const namespaceFlag = flag.text({
   flags: '--namespace <ns>',
   description: 'namespace of this pod',
   alsoEnv: ['POD_NAMESPACE'],
 });
 
-export const podNameFlag = textFlag({
+export const podNameFlag = flag.text({
   flags: '--pod-name <name>',
   description: 'this pod’s name',
   alsoEnv: ['POD_NAME', 'HOSTNAME'],
 });
 
-export const sysfsRootFlag = textFlag({
+export const sysfsRootFlag = flag.text({
   flags: '--sysfs-root <dir>',
   description: 'root of the sysfs tree',
   default: '/sys',
 });
 
-export const devRootFlag = textFlag({
+export const devRootFlag = flag.text({
   flags: '--dev-root <dir>',
   description: 'root of the device node tree',
   default: '/dev',
@@ -40,7 +40,7 @@ export const devRootFlag = textFlag({
 /** The name an explicit `--nvidia-smi` is told apart from (the agent then prefers the one under --driver-root). */
 export const NVIDIA_SMI = 'nvidia-smi';
 
-export const nvidiaSmiFlag = textFlag({
+export const nvidiaSmiFlag = flag.text({
   flags: '--nvidia-smi <path>',
   description: 'nvidia-smi executable',
   default: NVIDIA_SMI,

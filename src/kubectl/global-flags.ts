@@ -10,7 +10,7 @@
  * `--sort-by` that cannot be read — each a usage error (exit 2) before anything is read from the cluster.
  */
 import { InvalidArgumentError, Option } from 'commander';
-import { customFlag, defineFlags, type FlagValues, parsedFlag, switchFlag, textFlag } from '../cli/define-flags.js';
+import { defineFlags, type FlagValues, flag } from '../cli/define-flags.js';
 import { formatDuration, MAX_TIMER_MS } from '../cli/duration.js';
 import { collect } from '../cli/options.js';
 import { DEFAULT_DRIVER_NAME } from '../version.js';
@@ -46,41 +46,45 @@ function goDurationMs(text: string): number | undefined {
 }
 
 export const kubectlFlags = defineFlags({
-  namespace: textFlag({ flags: '-n, --namespace <ns>', description: 'namespace scope' }),
-  allNamespaces: switchFlag({ flags: '-A, --all-namespaces', description: 'all namespaces', default: false }),
-  context: textFlag({ flags: '--context <name>', description: 'kubeconfig context' }),
-  kubeconfig: textFlag({ flags: '--kubeconfig <path>', description: 'kubeconfig file', alsoEnv: ['KUBECONFIG'] }),
-  server: textFlag({ flags: '-s, --server <address>', description: 'API server address (overrides the kubeconfig)' }),
-  token: textFlag({ flags: '--token <token>', description: 'bearer token (overrides the kubeconfig user)' }),
-  as: textFlag({ flags: '--as <user>', description: 'impersonate this user' }),
-  asGroup: customFlag<string[] | undefined>({
+  namespace: flag.text({ flags: '-n, --namespace <ns>', description: 'namespace scope' }),
+  allNamespaces: flag.switch({ flags: '-A, --all-namespaces', description: 'all namespaces', default: false }),
+  context: flag.text({ flags: '--context <name>', description: 'kubeconfig context' }),
+  kubeconfig: flag.text({ flags: '--kubeconfig <path>', description: 'kubeconfig file', alsoEnv: ['KUBECONFIG'] }),
+  server: flag.text({ flags: '-s, --server <address>', description: 'API server address (overrides the kubeconfig)' }),
+  token: flag.text({ flags: '--token <token>', description: 'bearer token (overrides the kubeconfig user)' }),
+  as: flag.text({ flags: '--as <user>', description: 'impersonate this user' }),
+  asGroup: flag.custom<string[] | undefined>({
     flags: '--as-group <group>',
     description: 'impersonate this group (repeatable)',
     parse: collect,
     noEnv: true,
   }),
   /** ms; absent: the client's own default */
-  requestTimeout: parsedFlag({
+  requestTimeout: flag.parsed({
     flags: '--request-timeout <duration>',
     description: 'give up on one API request after this long (0: never; 1s, 2m, 3h)',
     parse: parseRequestTimeout,
   }),
-  selector: textFlag({ flags: '-l, --selector <selector>', description: 'label selector' }),
+  selector: flag.text({ flags: '-l, --selector <selector>', description: 'label selector' }),
   /** -o as kubectl reads it: table, wide, json, yaml, name, jsonpath=…, custom-columns=… */
-  output: parsedFlag({
+  output: flag.parsed({
     flags: '-o, --output <format>',
     description: `output format: ${OUTPUT_FORMATS.join('|')}`,
     default: 'table',
     parse: parseOutput,
   }),
-  sortBy: parsedFlag({
+  sortBy: flag.parsed({
     flags: '--sort-by <jsonpath>',
     description: 'sort list items by this field, e.g. .node or {.health}',
     parse: parseSortBy,
   }),
-  headers: switchFlag({ flags: '--no-headers', description: 'omit table headers' }),
-  watch: switchFlag({ flags: '-w, --watch', description: 'watch and redraw on change', default: false }),
-  driverName: textFlag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DEFAULT_DRIVER_NAME }),
+  headers: flag.switch({ flags: '--no-headers', description: 'omit table headers' }),
+  watch: flag.switch({ flags: '-w, --watch', description: 'watch and redraw on change', default: false }),
+  driverName: flag.text({
+    flags: '--driver-name <name>',
+    description: 'DRA driver name',
+    default: DEFAULT_DRIVER_NAME,
+  }),
 });
 
 /** The parsed flags every verb receives (the program's and the verb's, merged). */

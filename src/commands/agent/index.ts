@@ -3,17 +3,7 @@ import { DEVICE_TYPES, type DeviceType, parseDeviceTypes } from '../../../agent/
 import { type NicExclusion, parseNicExclude } from '../../../agent/discovery/nic-exclude.js';
 import { DEFAULT_CDI_DIR } from '../../../agent/kubelet/cdi.js';
 import { DEFAULT_REGISTRY_DIR, defaultPluginDir } from '../../../agent/kubeletplugin/sockets.js';
-import {
-  addFlags,
-  choiceFlag,
-  defineFlags,
-  durationFlag,
-  type FlagValues,
-  logLevelFlag,
-  parsedFlag,
-  switchFlag,
-  textFlag,
-} from '../../cli/define-flags.js';
+import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
 import { parseListenAddress } from '../../cli/options.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { DRIVER } from '../../contract/names.js';
@@ -36,131 +26,131 @@ function asFlagParser<T>(parse: (value: string) => T): (value: string) => T {
 
 const agentFlags = defineFlags({
   nodeName: nodeNameFlag,
-  podUid: textFlag({
+  podUid: flag.text({
     flags: '--pod-uid <uid>',
     description: 'this pod’s UID (rolling-update socket names)',
     alsoEnv: ['POD_UID'],
   }),
-  driverName: textFlag({ flags: '--driver-name <name>', description: 'DRA driver name', default: DRIVER }),
+  driverName: flag.text({ flags: '--driver-name <name>', description: 'DRA driver name', default: DRIVER }),
   kubeconfig: kubeconfigFlag,
-  context: textFlag({ flags: '--context <name>', description: 'kubeconfig context to use' }),
+  context: flag.text({ flags: '--context <name>', description: 'kubeconfig context to use' }),
   sysfsRoot: sysfsRootFlag,
   devRoot: devRootFlag,
   nvidiaSmi: nvidiaSmiFlag,
-  driverRoot: textFlag({
+  driverRoot: flag.text({
     flags: '--driver-root <dir>',
     description:
       'the host’s NVIDIA driver root as mounted in the container (/ or the GPU Operator’s /run/nvidia/driver): nvidia-smi and libnvidia-ml.so.1 are found under it',
     default: '/',
   }),
-  nvidiaSmiTimeout: durationFlag({
+  nvidiaSmiTimeout: flag.duration({
     flags: '--nvidia-smi-timeout <duration>',
     description: 'timeout of one nvidia-smi call',
     default: '10s',
   }),
-  kmsg: textFlag({ flags: '--kmsg <path>', description: 'kernel log device', default: '/dev/kmsg' }),
-  pluginRegistryDir: textFlag({
+  kmsg: flag.text({ flags: '--kmsg <path>', description: 'kernel log device', default: '/dev/kmsg' }),
+  pluginRegistryDir: flag.text({
     flags: '--plugin-registry-dir <dir>',
     description: 'kubelet plugin registration directory',
     default: DEFAULT_REGISTRY_DIR,
   }),
-  pluginDir: textFlag({
+  pluginDir: flag.text({
     flags: '--plugin-dir <dir>',
     description: 'directory of the DRA service socket',
     default: PLUGIN_DIR,
   }),
-  cdiDir: textFlag({ flags: '--cdi-dir <dir>', description: 'CDI spec directory', default: DEFAULT_CDI_DIR }),
-  procRoot: textFlag({
+  cdiDir: flag.text({ flags: '--cdi-dir <dir>', description: 'CDI spec directory', default: DEFAULT_CDI_DIR }),
+  procRoot: flag.text({
     flags: '--proc-root <dir>',
     description:
       'the host’s /proc as mounted in the container: NIC addresses for claims’ status.devices are read from its 1/net',
     default: '/proc',
   }),
-  stateDir: textFlag({
+  stateDir: flag.text({
     flags: '--state-dir <dir>',
     description: 'checkpoint and kernel-log cursor directory',
     default: PLUGIN_DIR,
   }),
-  rescanInterval: durationFlag({
+  rescanInterval: flag.duration({
     flags: '--rescan-interval <duration>',
     description: 'full rediscovery period',
     default: '1m',
   }),
-  deviceTypes: parsedFlag<DeviceType[]>({
+  deviceTypes: flag.parsed<DeviceType[]>({
     flags: '--device-types <list>',
     description: `kinds of device to serve, comma-separated (${DEVICE_TYPES.join(', ')})`,
     default: [...DEVICE_TYPES],
     parse: asFlagParser(parseDeviceTypes),
   }),
-  nicExclude: parsedFlag<NicExclusion[]>({
+  nicExclude: flag.parsed<NicExclusion[]>({
     flags: '--nic-exclude <list>',
     description:
       'NICs not to serve, comma-separated: PCI addresses (0000:1a:00.0) or interface names, * as wildcard (eno*)',
     parse: asFlagParser(parseNicExclude),
   }),
-  udevDir: textFlag({
+  udevDir: flag.text({
     flags: '--udev-dir <dir>',
     description: 'udev database to watch for device changes (rescan at once); empty: timer only',
     default: '/run/udev/data',
   }),
-  healthInterval: durationFlag({
+  healthInterval: flag.duration({
     flags: '--health-interval <duration>',
     description: 'nvidia-smi health poll period',
     default: '30s',
   }),
-  httpAddress: parsedFlag({
+  httpAddress: flag.parsed({
     flags: '--http-address <addr>',
     description: 'address for /metrics, /healthz, /readyz',
     default: ':8080',
     parse: parseListenAddress,
   }),
-  taintEffect: choiceFlag({
+  taintEffect: flag.choice({
     flags: '--taint-effect <effect>',
     description: 'effect of the unhealthy-device taint',
     choices: ['NoSchedule', 'NoExecute', 'None'],
     default: 'NoSchedule',
   }),
-  deviceTaints: choiceFlag({
+  deviceTaints: flag.choice({
     flags: '--device-taints <mode>',
     description: 'put the unhealthy taint on devices: auto (until the API server shows it drops taints), on, off',
     choices: ['auto', 'on', 'off'],
     default: 'auto',
   }),
-  linkStableTime: durationFlag({
+  linkStableTime: flag.duration({
     flags: '--link-stable-time <duration>',
     description: 'how long a flapping link must stay up before it is healthy again',
     default: '10s',
     minMs: 0,
   }),
-  xidIgnore: parsedFlag({
+  xidIgnore: flag.parsed({
     flags: '--xid-ignore <list>',
     description: 'XIDs recorded but not device faults, comma-separated (default: 13,31,43,45,68,109)',
     parse: parseXidList,
   }),
-  leaseNamespace: textFlag({
+  leaseNamespace: flag.text({
     flags: '--lease-namespace <namespace>',
     description: 'namespace of the per-node Lease that lets one agent at a time publish (rollouts); empty: no Lease',
     default: 'lockstep-system',
     alsoEnv: ['POD_NAMESPACE'],
   }),
-  leaseDuration: durationFlag({
+  leaseDuration: flag.duration({
     flags: '--lease-duration <duration>',
     description: 'how long a Lease whose holder stopped renewing is honoured before another agent takes over',
     default: '40s',
     minMs: 2000,
   }),
-  numaNodeList: switchFlag({
+  numaNodeList: flag.switch({
     flags: '--numa-node-list',
     description:
       'publish resource.kubernetes.io/numaNode as a list (own node, then same-socket nodes at the nearest SLIT distance); needs the DRAListTypeAttributes gate (alpha, 1.36+): an API server without it refuses the list, and the agent warns and publishes the int form',
     default: false,
   }),
-  uninstall: switchFlag({
+  uninstall: flag.switch({
     flags: '--uninstall',
     description: 'remove this node’s ResourceSlices and exit',
     default: false,
   }),
-  logLevel: logLevelFlag(),
+  logLevel: flag.logLevel(),
 });
 
 /** The parsed flags of `lockstep agent` (commander's camelCase names). */

@@ -1,18 +1,18 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { addFlags, defineFlags, type FlagValues, logLevelFlag, parsedFlag } from '../../cli/define-flags.js';
+import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { joinFlags } from '../join-flags.js';
 
 const bootstrapFlags = defineFlags({
   ...joinFlags,
-  installLauncher: parsedFlag({
+  installLauncher: flag.parsed({
     flags: '--install-launcher [bool]',
     description:
       'install node + lockstep under <env-file dir>/bin so engine images without them can run `…/bin/lockstep run`',
     default: true,
     parse: parseBool,
   }),
-  logLevel: logLevelFlag(),
+  logLevel: flag.logLevel(),
 });
 
 /** The parsed flags of `lockstep bootstrap`. */

@@ -1,15 +1,5 @@
 import { Command } from 'commander';
-import {
-  addFlags,
-  choiceFlag,
-  defineFlags,
-  durationFlag,
-  type FlagValues,
-  intFlag,
-  logLevelFlag,
-  parsedFlag,
-  textFlag,
-} from '../../cli/define-flags.js';
+import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
 import { usageError } from '../../cli/errors.js';
 import { parseListenAddress } from '../../cli/options.js';
 import type { CommandRun } from '../../cli/run-program.js';
@@ -24,31 +14,31 @@ const MAX_RESTART_BUDGET = 1_000_000;
 const MASTER_PORT = 29_500;
 
 const coordinatorFlags = defineFlags({
-  group: textFlag({
+  group: flag.text({
     flags: '--group <name>',
     description: 'group name (default: from the pod’s LWS or StatefulSet labels)',
   }),
   groupSize: groupSizeFlag('expected members, leader included'),
   namespace: namespaceFlag,
   podName: podNameFlag,
-  onlyRank: intFlag({
+  onlyRank: flag.int({
     flags: '--only-rank <n>',
     description:
       'coordinate only in the pod of this rank ($LOCKSTEP_RANK, $LWS_WORKER_INDEX, $JOB_COMPLETION_INDEX or the pod ordinal) and idle in the others (one template for every pod: StatefulSet, Job)',
     ...RANK_RANGE,
   }),
-  listen: parsedFlag({
+  listen: flag.parsed({
     flags: '--listen <addr>',
     description: 'gRPC listen address (port 0: any free port)',
     default: `0.0.0.0:${COORDINATOR_PORT}`,
     parse: parseListenAddress,
   }),
-  metricsAddress: parsedFlag({
+  metricsAddress: flag.parsed({
     flags: '--metrics-address <addr>',
     description: 'serve the group goodput metrics (Prometheus text) on GET /metrics at this [host]:port (default: off)',
     parse: parseListenAddress,
   }),
-  masterPort: intFlag({
+  masterPort: flag.int({
     flags: '--master-port <port>',
     description: 'rendezvous port on rank 0 given to torch.distributed, vLLM and SGLang',
     default: MASTER_PORT,
@@ -57,18 +47,18 @@ const coordinatorFlags = defineFlags({
     what: 'a TCP port',
   }),
   kubeconfig: kubeconfigFlag,
-  heartbeatTimeout: durationFlag({
+  heartbeatTimeout: flag.duration({
     flags: '--heartbeat-timeout <duration>',
     description: 'a member silent this long is lost',
     default: '2s',
   }),
-  recovery: choiceFlag({
+  recovery: flag.choice({
     flags: '--recovery <policy>',
     description: 'what a lost member triggers',
     choices: ['InPlace', 'RecreateGroup'],
     default: 'InPlace',
   }),
-  restartBudget: intFlag({
+  restartBudget: flag.int({
     flags: '--restart-budget <n>',
     description: 'group restarts allowed per window before Failed',
     default: 5,
@@ -76,35 +66,35 @@ const coordinatorFlags = defineFlags({
     max: MAX_RESTART_BUDGET,
     what: 'a restart count',
   }),
-  restartWindow: durationFlag({
+  restartWindow: flag.duration({
     flags: '--restart-window <duration>',
     description: 'window of the restart budget',
     default: '10m',
   }),
-  backoffInitial: durationFlag({
+  backoffInitial: flag.duration({
     flags: '--backoff-initial <duration>',
     description: 'first delay between group restarts',
     default: '1s',
   }),
-  backoffMax: durationFlag({
+  backoffMax: flag.duration({
     flags: '--backoff-max <duration>',
     description: 'longest delay between group restarts',
     default: '1m',
   }),
-  tokenAudience: textFlag({
+  tokenAudience: flag.text({
     flags: '--token-audience <aud>',
     description: 'audience members’ tokens must carry',
     default: TOKEN_AUDIENCE,
   }),
-  authenticate: choiceFlag({
+  authenticate: flag.choice({
     flags: '--authenticate <mode>',
     description: 'how members are checked when there is an API: token-review (TokenReview + group labels) or none',
     choices: ['token-review', 'none'],
     default: 'token-review',
   }),
-  tlsCert: textFlag({ flags: '--tls-cert <file>', description: 'serve TLS with this certificate' }),
-  tlsKey: textFlag({ flags: '--tls-key <file>', description: 'key of --tls-cert' }),
-  logLevel: logLevelFlag(),
+  tlsCert: flag.text({ flags: '--tls-cert <file>', description: 'serve TLS with this certificate' }),
+  tlsKey: flag.text({ flags: '--tls-key <file>', description: 'key of --tls-cert' }),
+  logLevel: flag.logLevel(),
 });
 
 /** The parsed flags of `lockstep coordinator`. */

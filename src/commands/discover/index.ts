@@ -1,20 +1,12 @@
 import { Command } from 'commander';
-import {
-  addFlags,
-  choiceFlag,
-  defineFlags,
-  durationFlag,
-  type FlagValues,
-  logLevelFlag,
-  switchFlag,
-} from '../../cli/define-flags.js';
+import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
 import { CliError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { devRootFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
 
 const discoverFlags = defineFlags({
-  output: choiceFlag({
+  output: flag.choice({
     flags: '-o, --output <format>',
     description: 'output format',
     choices: ['table', 'json', 'yaml'],
@@ -23,28 +15,28 @@ const discoverFlags = defineFlags({
   sysfsRoot: sysfsRootFlag,
   devRoot: devRootFlag,
   nvidiaSmi: nvidiaSmiFlag,
-  nvidiaSmiTimeout: durationFlag({
+  nvidiaSmiTimeout: flag.duration({
     flags: '--nvidia-smi-timeout <duration>',
     description: 'timeout of the nvidia-smi call',
     default: '10s',
   }),
-  all: switchFlag({
+  all: flag.switch({
     flags: '--all',
     description: 'also list virtual interfaces (loopback, bridges, veths)',
     default: false,
   }),
-  slices: switchFlag({
+  slices: flag.switch({
     flags: '--slices',
     description: 'print the ResourceSlices the agent would publish',
     default: false,
   }),
-  strict: switchFlag({
+  strict: flag.switch({
     flags: '--strict',
     description: 'exit 1 when anything could not be read (problems are listed either way)',
     default: false,
   }),
   nodeName: nodeNameFlag,
-  logLevel: logLevelFlag('warn'),
+  logLevel: flag.logLevel('warn'),
 });
 
 /** The parsed flags of `lockstep discover`. */

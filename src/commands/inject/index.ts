@@ -1,15 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import {
-  addFlags,
-  choiceFlag,
-  customFlag,
-  defineFlags,
-  type FlagValues,
-  logLevelFlag,
-  parsedFlag,
-  switchFlag,
-  textFlag,
-} from '../../cli/define-flags.js';
+import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
 import { byteSizeParser, formatByteSize, parseNonEmpty } from '../../cli/options.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { GANG_API_VERSIONS } from '../../inject/gang.js';
@@ -46,69 +36,73 @@ function parseLabelKey(value: string): string {
 }
 
 const injectFlags = defineFlags({
-  filename: textFlag({ flags: '-f, --filename <file>', description: 'manifest file, or - for stdin' }),
-  image: textFlag({ flags: '--image <ref>', description: 'lockstep image', default: IMAGE, nonEmpty: true }),
-  engine: choiceFlag({ flags: '--engine <name>', description: 'engine, when it cannot be detected', choices: ENGINES }),
+  filename: flag.text({ flags: '-f, --filename <file>', description: 'manifest file, or - for stdin' }),
+  image: flag.text({ flags: '--image <ref>', description: 'lockstep image', default: IMAGE, nonEmpty: true }),
+  engine: flag.choice({
+    flags: '--engine <name>',
+    description: 'engine, when it cannot be detected',
+    choices: ENGINES,
+  }),
   /** `[TARGET=]COMMAND`, repeatable */
-  command: parsedFlag<string[]>({
+  command: flag.parsed<string[]>({
     flags: '--command <[target=]cmd>',
     description:
       'command to wrap in a main container that has none; target: a template (leader, worker, a replicated job, the workload) or container; repeatable',
     parse: (value, previous) => [...(previous ?? []), parseNonEmpty(value)],
   }),
-  topologyKey: parsedFlag({
+  topologyKey: flag.parsed({
     flags: '--topology-key <label>',
     description:
       "keep each group's pods within one domain of this node label (a network block, a rack), by required pod affinity",
     parse: parseLabelKey,
   }),
   /** bytes */
-  maxInputSize: parsedFlag({
+  maxInputSize: flag.parsed({
     flags: '--max-input-size <size>',
     description: 'refuse larger input (bytes, or with Ki, Mi, Gi)',
     default: formatByteSize(DEFAULT_MAX_INPUT_BYTES),
     parse: byteSizeParser(1, MAX_INPUT_BYTES_LIMIT),
   }),
-  keepRestartPolicy: switchFlag({
+  keepRestartPolicy: flag.switch({
     flags: '--keep-restart-policy',
     description: 'leave a LeaderWorkerSet’s restartPolicy alone',
     default: false,
   }),
-  passThrough: switchFlag({
+  passThrough: flag.switch({
     flags: '--pass-through',
     description: 'leave objects that run pods but are no kind inject handles unchanged, instead of refusing',
     default: false,
   }),
-  tlsSecret: parsedFlag({
+  tlsSecret: flag.parsed({
     flags: '--tls-secret <name>',
     description:
       'serve the coordinator with TLS from this kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt); members verify it',
     parse: parseSecretName,
   }),
   /** true: --gang, false: --no-gang, undefined: gang where the cluster serves PodGroups (discovery) */
-  gang: switchFlag({
+  gang: flag.switch({
     flags: '--gang',
     description:
       'give each StatefulSet, indexed Job and one-replica LeaderWorkerSet group a PodGroup with gang minCount = group size, so it is scheduled whole or not at all (default: when the cluster serves scheduling.k8s.io PodGroups, asked through --kubeconfig)',
     negation: 'no PodGroups, whatever the cluster serves',
   }),
   /** `true` when given without a value */
-  gpuClaims: customFlag<'gpus' | 'nic' | true | undefined>({
+  gpuClaims: flag.custom<'gpus' | 'nic' | true | undefined>({
     flags: '--gpu-claims [with]',
     description:
       'turn nvidia.com/gpu: N limits into a ResourceClaimTemplate of N lockstep GPUs (DRA allocation and topology); --gpu-claims=nic gives each GPU a NIC on its PCIe root',
     choices: ['gpus', 'nic'],
   }),
   /** scheduling.k8s.io version to write without asking the cluster */
-  gangApiVersion: choiceFlag({
+  gangApiVersion: flag.choice({
     flags: '--gang-api-version <version>',
     description:
       'write gangs for this scheduling.k8s.io version without asking the cluster: v1alpha1 (Kubernetes 1.35: Workload + spec.workloadRef), v1alpha2 (1.36), v1beta1 (1.37)',
     choices: GANG_API_VERSIONS,
   }),
   kubeconfig: kubeconfigFlag,
-  explain: switchFlag({ flags: '--explain', description: 'print every change made, on stderr', default: false }),
-  logLevel: logLevelFlag('warn'),
+  explain: flag.switch({ flags: '--explain', description: 'print every change made, on stderr', default: false }),
+  logLevel: flag.logLevel('warn'),
 });
 
 /** The parsed flags of `lockstep inject`. */

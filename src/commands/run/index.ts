@@ -1,16 +1,6 @@
 import { Command } from 'commander';
 import { HEALTH_DEFAULTS } from '../../../leader/run/health.js';
-import {
-  addFlags,
-  choiceFlag,
-  defineFlags,
-  durationFlag,
-  type FlagValues,
-  intFlag,
-  logLevelFlag,
-  switchFlag,
-  textFlag,
-} from '../../cli/define-flags.js';
+import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
 import { formatDuration } from '../../cli/duration.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { joinFlags } from '../join-flags.js';
@@ -19,30 +9,30 @@ export const ENGINES = ['auto', 'vllm', 'sglang', 'torchrun', 'torch', 'ray', 'j
 
 const runFlags = defineFlags({
   ...joinFlags,
-  engine: choiceFlag({
+  engine: flag.choice({
     flags: '--engine <name>',
     description: 'engine whose flags and variables to add',
     choices: ENGINES,
     default: 'auto',
   }),
-  shell: switchFlag({ flags: '--shell', description: 'run the command through /bin/sh -c', default: false }),
-  gracePeriod: durationFlag({
+  shell: flag.switch({ flags: '--shell', description: 'run the command through /bin/sh -c', default: false }),
+  gracePeriod: flag.duration({
     flags: '--grace-period <duration>',
     description: 'SIGTERM → SIGKILL delay when stopping the engine',
     default: '30s',
   }),
-  health: textFlag({
+  health: flag.text({
     flags: '--health <check>',
     description:
       'engine health check: http://host:port/path, http:PORT/path, tcp:[HOST:]PORT, exec:COMMAND, auto (vLLM/SGLang /health on rank 0) or none; the process state (stopped, zombie) is always checked',
     default: 'auto',
   }),
-  healthPeriod: durationFlag({
+  healthPeriod: flag.duration({
     flags: '--health-period <duration>',
     description: 'how often the engine is checked',
     default: formatDuration(HEALTH_DEFAULTS.periodMs),
   }),
-  healthFailures: intFlag({
+  healthFailures: flag.int({
     flags: '--health-failures <n>',
     description: 'failed checks in a row that make the engine unhealthy (it is stopped: a new epoch opens)',
     default: HEALTH_DEFAULTS.failureThreshold,
@@ -50,28 +40,28 @@ const runFlags = defineFlags({
     max: Number.MAX_SAFE_INTEGER,
     what: 'a positive integer',
   }),
-  healthStartGrace: durationFlag({
+  healthStartGrace: flag.duration({
     flags: '--health-start-grace <duration>',
     description: 'probe failures do not count this long after the engine starts (or until a probe first passes)',
     default: formatDuration(HEALTH_DEFAULTS.startGraceMs),
   }),
-  healthTimeout: durationFlag({
+  healthTimeout: flag.duration({
     flags: '--health-timeout <duration>',
     description: 'how long one probe may take',
     default: formatDuration(HEALTH_DEFAULTS.timeoutMs),
   }),
-  warm: switchFlag({
+  warm: flag.switch({
     flags: '--no-warm',
     description:
       'start every engine cold (default: a Python engine starts in a standby process prepared ahead that already imported its heavy modules)',
   }),
-  cold: switchFlag({ flags: '--cold', description: 'the same as --no-warm' }),
-  warmImport: textFlag({
+  cold: flag.switch({ flags: '--cold', description: 'the same as --no-warm' }),
+  warmImport: flag.text({
     flags: '--warm-import <modules>',
     description:
       'modules the warm standby imports ahead, comma-separated (default per engine: torch, vllm, sglang, jax; none for other Python)',
   }),
-  probePort: intFlag({
+  probePort: flag.int({
     flags: '--probe-port <port>',
     description:
       "serve the container's liveness/startup probes on this port (/livez, /startupz): alive while the group forms or restarts, the engine's own check (--liveness-probe, --startup-probe) once it runs",
@@ -79,23 +69,23 @@ const runFlags = defineFlags({
     max: 65_535,
     what: 'a TCP port',
   }),
-  livenessProbe: textFlag({
+  livenessProbe: flag.text({
     flags: '--liveness-probe <json>',
     description:
       "the engine's own liveness probe as the pod spec wrote it (JSON: httpGet, tcpSocket or exec, timeoutSeconds), checked by /livez once the engine runs",
   }),
-  startupProbe: textFlag({
+  startupProbe: flag.text({
     flags: '--startup-probe <json>',
     description: "the engine's own startup probe (JSON, as --liveness-probe), checked by /startupz",
   }),
-  probeStartGrace: durationFlag({
+  probeStartGrace: flag.duration({
     flags: '--probe-start-grace <duration>',
     description:
       'after each engine start, failed engine checks answer alive this long (until one passes): the time the original probes gave a fresh container',
     default: '0s',
     minMs: 0,
   }),
-  logLevel: logLevelFlag(),
+  logLevel: flag.logLevel(),
 });
 
 /** The parsed flags of `lockstep run`. */
