@@ -3,8 +3,9 @@
 // .proto files (no protoc needed: @bufbuild/buf ships the binary) and ts-proto writes the types. Only types: at run
 // time @grpc/proto-loader loads the same .proto files, so the options below describe what proto-loader hands over
 // (64-bit integers as numbers, enums as their names, maps as plain objects, absent `optional` fields left out).
-// The group protocol is read with camelCase field names (proto-loader keepCase: false); the kubelet's protos keep the
-// wire's snake_case (keepCase: true), as the kubelet's own Go structs and JSON name them.
+// One casing convention: every protocol, the group's and the kubelet's, is read with camelCase field names
+// (proto-loader keepCase: false, ts-proto snakeToCamel), as JavaScript names them; the wire does not carry names, so
+// what travels is the same as with the .proto files' snake_case.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -24,28 +25,26 @@ const COMMON = [
   'esModuleInterop=true',
   'importSuffix=.js',
 ];
-const SETS = [
-  { files: ['group.proto'], options: ['snakeToCamel=true'] },
-  {
-    files: readdirSync(join(root, 'src', 'proto')).filter((f) => f.endsWith('.proto') && f !== 'group.proto'),
-    options: ['snakeToCamel=false'],
-  },
-];
+const PROTOS = readdirSync(join(root, 'src', 'proto')).filter((f) => f.endsWith('.proto'));
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-const buf = join(root, 'node_modules', '.bin', 'buf');
-for (const set of SETS) {
-  const template = {
-    version: 'v2',
-    plugins: [
-      {
-        local: join(root, 'node_modules', '.bin', 'protoc-gen-ts_proto'),
-        out,
-        opt: [...COMMON, ...set.options],
-      },
-    ],
-  };
-  const paths = set.files.flatMap((f) => ['--path', join('src', 'proto', f)]);
-  execFileSync(buf, ['generate', '--template', JSON.stringify(template), ...paths], { cwd: root, stdio: 'inherit' });
-}
+const template = {
+  version: 'v2',
+  plugins: [
+    {
+      local: join(root, 'node_modules', '.bin', 'protoc-gen-ts_proto'),
+      out,
+      opt: [...COMMON, 'snakeToCamel=true'],
+    },
+  ],
+};
+const paths = PROTOS.flatMap((f) => ['--path', join('src', 'proto', f)]);
+execFileSync(
+  join(root, 'node_modules', '.bin', 'buf'),
+  ['generate', '--template', JSON.stringify(template), ...paths],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);

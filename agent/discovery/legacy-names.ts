@@ -76,8 +76,10 @@ export function renderAliasFile(aliases: DeviceAliases): string {
 }
 
 /**
- * Legacy device names a plugin checkpoint (as parsed JSON, untrusted) records as prepared: only the `device_name` of
- * each prepared device counts, never other strings (a node may well be called `gpu-1`).
+ * Legacy device names a plugin checkpoint (as parsed JSON, untrusted) records as prepared: only the device name of
+ * each prepared device counts, never other strings (a node may well be called `gpu-1`). Read before the plugin
+ * migrates the file, so both versions' spellings count: `deviceName` (version 2) and `device_name` (version 1, which
+ * is exactly what an older agent with legacy names left).
  */
 export function legacyNamesInCheckpoint(checkpoint: unknown): string[] {
   const names = new Set<string>();
@@ -87,7 +89,8 @@ export function legacyNamesInCheckpoint(checkpoint: unknown): string[] {
     const devices = (entry as { devices?: unknown } | null)?.devices;
     if (!Array.isArray(devices)) continue;
     for (const d of devices) {
-      const name = (d as { device_name?: unknown } | null)?.device_name;
+      const device = d as { deviceName?: unknown; device_name?: unknown } | null;
+      const name = device?.deviceName ?? device?.device_name;
       if (typeof name === 'string' && isLegacyName(name)) names.add(name);
     }
   }

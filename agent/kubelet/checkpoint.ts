@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename } from 'node:fs/promises';
+import { DomainError } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/fs/atomic-file.js';
 import type { PreparedDevice } from '../kubeletplugin/protos.js';
 
@@ -8,6 +9,17 @@ import type { PreparedDevice } from '../kubeletplugin/protos.js';
  * after a crash (even kill -9 halfway through a prepare) the next start knows exactly which CDI specs are its own.
  * The spec file content is recorded too, so a missing or damaged spec is rewritten byte for byte without re-reading
  * the API or the hardware.
+ *
+ * The file is versioned, and a file an older agent wrote is carried up to this agent's version (MIGRATIONS) and
+ * written back at once, atomically, as NVIDIA's DRA driver does with its versioned checkpoints: an upgrade never
+ * forgets what the old agent prepared. Versions: 1 kept each prepared device as the kubelet proto's snake_case
+ * fields (`request_names`, `pool_name`, `device_name`, `cdi_device_ids`, `share_id`); 2 keeps them camelCase, the one
+ * convention of every protocol type in memory.
+ *
+ * Threats: a damaged or hand-edited file (the checksum is checked before any migration, and a damaged file is moved
+ * aside, never trusted); a file of a newer agent after a downgrade (refused with CheckpointVersionError and left as
+ * it is: moving it aside would forget claims the newer agent prepared); a crash during the rewrite (atomic write: the
+ * old file or the new one, never half of each).
  */
 export interface CheckpointEntry {
   uid: string;
@@ -19,7 +31,7 @@ export interface CheckpointEntry {
 }
 
 export interface CheckpointData {
-  version: 1;
+  version: typeof CHECKPOINT_VERSION;
   driver: string;
   node: string;
   claims: Record<string, CheckpointEntry>;
@@ -31,7 +43,7 @@ interface CheckpointFile extends CheckpointData {
 }
 
 export function emptyCheckpoint(driver: string, node: string): CheckpointData {
-  return { version: 1, driver, node, claims: {} };
+  return { version: CHECKPOINT_VERSION, driver, node, claims: {} };
 }
 
 function checksum(data: CheckpointData): string {
@@ -44,7 +56,21 @@ export function renderCheckpoint(data: CheckpointData): string {
 }
 
 /** The version this agent writes. Older versions are migrated on load (MIGRATIONS); newer ones cannot be trusted. */
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+
+/** A checkpoint written by a newer agent than this one (a downgrade): what it holds cannot be read here. */
+export class CheckpointVersionError extends DomainError {
+  override name = 'CheckpointVersionError';
+  constructor(
+    readonly path: string,
+    readonly version: number,
+  ) {
+    super(
+      'failed',
+      `checkpoint ${path} is version ${version}, newer than this agent's ${CHECKPOINT_VERSION}: it was written by a newer lockstep agent; run that version again (or remove the file, forgetting what it prepared)`,
+    );
+  }
+}
 
 /** A checkpoint file as read: its version, its checksum and whatever fields that version had. */
 type VersionedFile = Record<string, unknown> & { version?: unknown; checksum?: unknown };
@@ -52,11 +78,44 @@ type VersionedFile = Record<string, unknown> & { version?: unknown; checksum?: u
 /** Turns a verified checkpoint of version N (without its checksum) into the fields of version N + 1. */
 export type CheckpointMigration = (old: Record<string, unknown>) => Record<string, unknown>;
 
+/** Version 1's prepared device: the kubelet proto's fields under their snake_case names. */
+const V1_DEVICE_FIELDS: Readonly<Record<string, keyof PreparedDevice>> = {
+  request_names: 'requestNames',
+  pool_name: 'poolName',
+  device_name: 'deviceName',
+  cdi_device_ids: 'cdiDeviceIds',
+  share_id: 'shareId',
+};
+
+/** Version 1 → 2: each prepared device's snake_case fields renamed camelCase; anything else is kept as it was. */
+function camelCaseDevices(old: Record<string, unknown>): Record<string, unknown> {
+  const claims = old.claims;
+  if (typeof claims !== 'object' || claims === null) return old;
+  const renamed = Object.fromEntries(
+    Object.entries(claims).map(([uid, entry]) => {
+      const devices = (entry as { devices?: unknown } | null)?.devices;
+      if (!Array.isArray(devices)) return [uid, entry];
+      return [
+        uid,
+        {
+          ...(entry as object),
+          devices: devices.map((device: unknown) =>
+            typeof device === 'object' && device !== null
+              ? Object.fromEntries(Object.entries(device).map(([key, value]) => [V1_DEVICE_FIELDS[key] ?? key, value]))
+              : device,
+          ),
+        },
+      ];
+    }),
+  );
+  return { ...old, claims: renamed };
+}
+
 /**
  * One entry per on-disk format change, keyed by the version it reads: a file written by an older agent is carried up
- * one version at a time, so an upgrade never forgets what the old agent prepared. Version 1 is the first format.
+ * one version at a time, so an upgrade never forgets what the old agent prepared.
  */
-export const MIGRATIONS: Readonly<Record<number, CheckpointMigration>> = {};
+export const MIGRATIONS: Readonly<Record<number, CheckpointMigration>> = { 1: camelCaseDevices };
 
 /**
  * The current format's fields from a file of any version this agent knows: the checksum of the file as written is
@@ -90,7 +149,7 @@ export function migrateCheckpoint(
 
 function currentData(fields: Record<string, unknown>): CheckpointData {
   return {
-    version: 1,
+    version: CHECKPOINT_VERSION,
     driver: String(fields.driver ?? ''),
     node: String(fields.node ?? ''),
     claims: fields.claims as Record<string, CheckpointEntry>,
@@ -99,18 +158,30 @@ function currentData(fields: Record<string, unknown>): CheckpointData {
 
 /** Parses a checkpoint file of this or an older version; throws with the reason when it cannot be trusted. */
 export function parseCheckpoint(text: string): CheckpointData {
+  return readCheckpoint(text).data;
+}
+
+/** The version a checkpoint's text says it has (undefined when it is no object with an integer version). */
+function versionOf(parsed: unknown): number | undefined {
+  const version = (parsed as { version?: unknown } | null)?.version;
+  return typeof version === 'number' && Number.isInteger(version) ? version : undefined;
+}
+
+/** The checkpoint's data in the current format, and the version it was written in. */
+function readCheckpoint(text: string): { data: CheckpointData; writtenAs: number } {
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null) throw new Error('not a JSON object');
   const file = migrateCheckpoint(parsed as VersionedFile) as Partial<CheckpointFile>;
   if (typeof file.claims !== 'object' || file.claims === null) throw new Error('no claims map');
   const data = currentData(file);
   if (file.checksum !== checksum(data)) throw new Error('checksum mismatch (file damaged or edited)');
-  return data;
+  return { data, writtenAs: versionOf(parsed) ?? CHECKPOINT_VERSION };
 }
 
 export type CheckpointLoad =
   | { state: 'missing'; data: CheckpointData }
-  | { state: 'loaded'; data: CheckpointData }
+  /** `migratedFrom`: the older version the file had; it has been rewritten in the current one */
+  | { state: 'loaded'; data: CheckpointData; migratedFrom?: number }
   | { state: 'corrupt'; data: CheckpointData; error: string; movedTo: string };
 
 export class CheckpointStore {
@@ -120,7 +191,11 @@ export class CheckpointStore {
     private readonly node: string,
   ) {}
 
-  /** A corrupt file is moved aside (kept for a person to look at) and the plugin starts from the CDI directory. */
+  /**
+   * A corrupt file is moved aside (kept for a person to look at) and the plugin starts from the CDI directory; an
+   * older version is migrated and written back in the current one before it is used; a newer version throws
+   * CheckpointVersionError and stays where it is.
+   */
   async load(): Promise<CheckpointLoad> {
     let text: string;
     try {
@@ -131,16 +206,32 @@ export class CheckpointStore {
       }
       throw error;
     }
+    let read: { data: CheckpointData; writtenAs: number };
     try {
-      return { state: 'loaded', data: parseCheckpoint(text) };
+      read = readCheckpoint(text);
     } catch (error) {
+      const newer = newerVersion(text);
+      if (newer !== undefined) throw new CheckpointVersionError(this.path, newer);
       const movedTo = `${this.path}.corrupt-${Date.now()}`;
       await rename(this.path, movedTo);
       return { state: 'corrupt', data: emptyCheckpoint(this.driver, this.node), error: String(error), movedTo };
     }
+    if (read.writtenAs === CHECKPOINT_VERSION) return { state: 'loaded', data: read.data };
+    await this.save(read.data);
+    return { state: 'loaded', data: read.data, migratedFrom: read.writtenAs };
   }
 
   async save(data: CheckpointData): Promise<void> {
     await writeFileAtomic(this.path, renderCheckpoint(data), 0o600);
+  }
+}
+
+/** The version of a checkpoint text that is valid JSON and newer than this agent's; undefined otherwise. */
+function newerVersion(text: string): number | undefined {
+  try {
+    const version = versionOf(JSON.parse(text));
+    return version !== undefined && version > CHECKPOINT_VERSION ? version : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -45,7 +45,7 @@ export interface KubeletPluginOptions {
    */
   aliases?: () => ReadonlyMap<string, string>;
   log: Logger;
-  /** health_check_timeout_seconds on the stream (default 60) */
+  /** healthCheckTimeoutSeconds on the stream (default 60) */
   healthTimeoutSeconds?: number;
   /** resend the full list this often even without changes (default 10 s, below the kubelet's 30 s) */
   healthResendMs?: number;

@@ -124,6 +124,9 @@ export class ClaimPreparer {
         'checkpoint is damaged: moved aside; rebuilding the record from the CDI specs and the API',
       );
     }
+    if (load.state === 'loaded' && load.migratedFrom !== undefined) {
+      log.info({ path: checkpoint.path, from: load.migratedFrom }, 'checkpoint of an older agent migrated');
+    }
     const claims = { ...load.data.claims };
     const report: ReconcileReport = {
       checkpoint: load.state,
@@ -236,12 +239,12 @@ export class ClaimPreparer {
     const built = buildClaimSpec(claim, planned, { devRoot: this.options.devRoot, sharedNodes });
     const devices: PreparedDevice[] = planned.map((entry, index) => {
       const device: PreparedDevice = {
-        request_names: entry.requestNames,
-        pool_name: this.options.poolName,
-        device_name: entry.allocatedName,
-        cdi_device_ids: [built.cdiIds[index] as string],
+        requestNames: entry.requestNames,
+        poolName: this.options.poolName,
+        deviceName: entry.allocatedName,
+        cdiDeviceIds: [built.cdiIds[index] as string],
       };
-      if (entry.shareId) device.share_id = entry.shareId;
+      if (entry.shareId) device.shareId = entry.shareId;
       return device;
     });
     const none = planned.length === 0;
@@ -330,7 +333,7 @@ export class ClaimPreparer {
           {
             claim: `${entry.namespace}/${entry.name}`,
             uid: entry.uid,
-            devices: entry.devices.map((d) => d.device_name),
+            devices: entry.devices.map((d) => d.deviceName),
           },
           'prepared claim',
         );

@@ -2,7 +2,7 @@
  * The kubelet's device health stream (KEP-4680, FACTS.md §3, §11): every message is the complete device list, the same
  * for the v1, v1beta1 and v1alpha1 packages (one handler serves all three). Sent on
  * connect, on every change, and again every `resendIntervalMs`, because the kubelet reads a device as Unknown when it
- * has not been reported for its timeout (30 s in 1.34, which ignores health_check_timeout_seconds). Many kubelet
+ * has not been reported for its timeout (30 s in 1.34, which ignores healthCheckTimeoutSeconds). Many kubelet
  * connections may be open at once; a reader that does not keep up gets only the newest list once it drains (one
  * pending list per connection at most), so it never holds the agent up or grows memory.
  */
@@ -32,7 +32,7 @@ export interface HealthStreamOptions {
   snapshot: () => DeviceHealthSnapshot[];
   /** calls back on any health change; returns the unsubscribe function */
   subscribe: (onChange: () => void) => () => void;
-  /** health_check_timeout_seconds sent with every device */
+  /** healthCheckTimeoutSeconds sent with every device */
   timeoutSeconds: number;
   resendIntervalMs: number;
   now?: () => number;
@@ -66,10 +66,10 @@ export function healthMessage(
   return {
     devices: devices.map(
       (entry): DeviceHealthMessage => ({
-        device: { pool_name: poolName, device_name: entry.device },
+        device: { poolName, deviceName: entry.device },
         health: toWireHealth(entry.state),
-        last_updated_time: Math.floor((entry.since ?? fallbackSince) / 1000),
-        health_check_timeout_seconds: timeoutSeconds,
+        lastUpdatedTime: Math.floor((entry.since ?? fallbackSince) / 1000),
+        healthCheckTimeoutSeconds: timeoutSeconds,
         message: deviceHealthText(entry),
       }),
     ),

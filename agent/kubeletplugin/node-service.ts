@@ -19,7 +19,7 @@ export interface ClaimHandler {
 }
 
 /**
- * gRPC handlers of the DRA node service (FACTS.md §2). v1 and v1beta1 have the same shapes (v1beta1 lacks share_id)
+ * gRPC handlers of the DRA node service (FACTS.md §2). v1 and v1beta1 have the same shapes (v1beta1 lacks shareId)
  * and the same behaviour: both call the driver's one ClaimHandler. A whole-call gRPC error only for what is wrong with the
  * call itself (too many claims) or with the node (checkpoint cannot be written); everything about one claim goes in
  * that claim's `error`.
@@ -61,7 +61,7 @@ export function nodeServiceImplementation(
       const responses = await preparer.prepare(claims);
       if (version === 'v1beta1') {
         for (const response of Object.values(responses)) {
-          for (const device of response.devices) delete device.share_id;
+          for (const device of response.devices) delete device.shareId;
         }
       }
       return responses;

@@ -7,8 +7,10 @@ import { protoPath } from '../../src/proto/index.js';
 
 /**
  * The kubelet-facing gRPC services (FACTS.md §1–3), loaded from src/proto/ at run time with proto-loader, and the
- * message shapes as they travel (keepCase: field names exactly as on the wire). Shared by the agent's plugin and the
- * test cluster's kubelet emulator so both sides speak from the same .proto files.
+ * message shapes as they travel. Field names are camelCase, as in the group protocol (one convention for every
+ * protocol, src/proto/generated): proto-loader maps them to the .proto's snake_case fields by number, so the bytes on
+ * the wire are the kubelet's. Shared by the agent's plugin and the test cluster's kubelet emulator so both sides speak
+ * from the same .proto files.
  */
 
 const REGISTRATION_SERVICE = 'pluginregistration.Registration';
@@ -19,7 +21,7 @@ export const HEALTH_V1_SERVICE = 'v1.DRAResourceHealth';
 export const HEALTH_V1BETA1_SERVICE = 'v1beta1.DRAResourceHealth';
 export const HEALTH_V1ALPHA1_SERVICE = 'v1alpha1.DRAResourceHealth';
 
-/** Strings of PluginInfo.supported_versions (FACTS §1): `<proto package tail>.<service>`. */
+/** Strings of PluginInfo.supportedVersions (FACTS §1): `<proto package tail>.<service>`. */
 export const VERSION_DRA_V1 = 'v1.DRAPlugin';
 export const VERSION_DRA_V1BETA1 = 'v1beta1.DRAPlugin';
 export const VERSION_HEALTH_V1 = 'v1.DRAResourceHealth';
@@ -34,12 +36,12 @@ export type HealthServiceVersion = (typeof HEALTH_VERSIONS)[number];
 export const PLUGIN_TYPE_DRA = 'DRAPlugin';
 
 const LOADER_OPTIONS: Options = {
-  keepCase: true,
+  keepCase: false,
   // int64 Unix seconds fit a double for the next 285 million years.
   longs: Number,
   enums: String,
   defaults: true,
-  // no virtual oneof properties (proto3 `optional` would add `_share_id` to decoded objects)
+  // no virtual oneof properties (proto3 `optional` would add `_shareId` to decoded objects)
   oneofs: false,
 };
 
@@ -101,11 +103,11 @@ export function kubeletServices(): KubeletServices {
 export type PluginInfo = registration.PluginInfo;
 export type RegistrationStatus = registration.RegistrationStatus;
 
-// ---- dra v1 / v1beta1 (FACTS §2): generated from dra-v1.proto; v1beta1 is the same without share_id ----
+// ---- dra v1 / v1beta1 (FACTS §2): generated from dra-v1.proto; v1beta1 is the same without shareId ----
 
 export type Claim = dra.Claim;
 export type NodePrepareResourcesRequest = dra.NodePrepareResourcesRequest;
-/** One device of a prepared claim (`share_id`: v1 only). */
+/** One device of a prepared claim (`shareId`: v1 only). */
 export type PreparedDevice = dra.Device;
 export type NodePrepareResourceResponse = dra.NodePrepareResourceResponse;
 export type NodePrepareResourcesResponse = dra.NodePrepareResourcesResponse;

@@ -26,7 +26,7 @@ export function pluginInfo(driver: string, draSocket: string, withHealth = true)
   // calls v1alpha1 without looking.
   const versions: string[] = [VERSION_DRA_V1, VERSION_DRA_V1BETA1];
   if (withHealth) versions.push(...HEALTH_VERSIONS);
-  return { type: PLUGIN_TYPE_DRA, name: driver, endpoint: draSocket, supported_versions: versions };
+  return { type: PLUGIN_TYPE_DRA, name: driver, endpoint: draSocket, supportedVersions: versions };
 }
 
 export class RegistrationService {
@@ -57,7 +57,7 @@ export class RegistrationService {
         call: ServerUnaryCall<RegistrationStatus, Record<string, never>>,
         callback: sendUnaryData<Record<string, never>>,
       ) => {
-        const { plugin_registered: registered, error } = call.request;
+        const { pluginRegistered: registered, error } = call.request;
         if (registered) {
           this.current = { state: 'registered', at: this.now() };
           this.log.info({ driver: this.info.name, endpoint: this.info.endpoint }, 'kubelet registered the DRA plugin');

@@ -72,7 +72,7 @@ export interface PluginServerOptions {
   health: () => DeviceHealthSnapshot[];
   /** calls back on any health change; returns the unsubscribe function */
   subscribeHealth: (onChange: () => void) => () => void;
-  /** health_check_timeout_seconds on the stream (default 60) */
+  /** healthCheckTimeoutSeconds on the stream (default 60) */
   healthTimeoutSeconds?: number;
   /** resend the full list this often even without changes (default 10 s, below the kubelet's 30 s) */
   healthResendMs?: number;

@@ -95,8 +95,8 @@ const bench: Bench = async (ctx) => {
     if (existsSync(draSocket)) {
       draClient = new DraClient(draSocket, KUBELET_DRA_VERSIONS[0]);
       stream = draClient.watchHealth(VERSION_HEALTH_V1);
-      stream.on('data', (msg: { devices?: { device?: { device_name?: string }; health?: string | number }[] }) => {
-        const d = msg.devices?.find((x) => x.device?.device_name === DEVICE);
+      stream.on('data', (msg: { devices?: { device?: { deviceName?: string }; health?: string | number }[] }) => {
+        const d = msg.devices?.find((x) => x.device?.deviceName === DEVICE);
         streamUnhealthy = d?.health === 'UNHEALTHY' || d?.health === 2;
         if (streamUnhealthy) mark('kubelet-stream');
       });

@@ -49,17 +49,17 @@ export interface NodeWatchResourcesResponse {
 }
 
 export interface DeviceIdentifier {
-  pool_name: string;
-  device_name: string;
+  poolName: string;
+  deviceName: string;
 }
 
 export interface DeviceHealth {
   device: DeviceIdentifier | undefined;
   health: HealthStatus;
   /** When the plugin last decided this health, in Unix seconds. */
-  last_updated_time: number;
+  lastUpdatedTime: number;
   /** Seconds without a report before the kubelet reads the device as Unknown; 0 or less: the kubelet's default. */
-  health_check_timeout_seconds: number;
+  healthCheckTimeoutSeconds: number;
   /** The fault in words, at most 1024 characters (the kubelet cuts longer text to 1021 and appends "..."). */
   message: string;
 }

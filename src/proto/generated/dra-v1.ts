@@ -38,13 +38,13 @@ export interface NodePrepareResourceResponse {
 
 export interface Device {
   /** Requests of the claim this device was allocated for; empty = all requests. */
-  request_names: string[];
-  pool_name: string;
-  device_name: string;
+  requestNames: string[];
+  poolName: string;
+  deviceName: string;
   /** Fully-qualified CDI device ids (<vendor>/<class>=<name>) the runtime must inject. */
-  cdi_device_ids: string[];
+  cdiDeviceIds: string[];
   /** Share of a device with consumable capacity (Kubernetes 1.35+, v1 only; FACTS §2). */
-  share_id?: string | undefined;
+  shareId?: string | undefined;
 }
 
 export interface NodeUnprepareResourcesRequest {

@@ -38,11 +38,11 @@ export interface NodePrepareResourceResponse {
 
 export interface Device {
   /** Requests of the claim this device was allocated for; empty = all requests. */
-  request_names: string[];
-  pool_name: string;
-  device_name: string;
+  requestNames: string[];
+  poolName: string;
+  deviceName: string;
   /** Fully-qualified CDI device ids (<vendor>/<class>=<name>) the runtime must inject. */
-  cdi_device_ids: string[];
+  cdiDeviceIds: string[];
 }
 
 export interface NodeUnprepareResourcesRequest {

@@ -34,12 +34,12 @@ export interface PluginInfo {
    * For DRA: gRPC services served, in order of preference
    * ("v1.DRAPlugin", "v1beta1.DRAPlugin", "v1alpha1.DRAResourceHealth"). Empty is an error.
    */
-  supported_versions: string[];
+  supportedVersions: string[];
 }
 
 /** The kubelet's verdict after validating and registering the plugin (FACTS §1). */
 export interface RegistrationStatus {
-  plugin_registered: boolean;
+  pluginRegistered: boolean;
   error: string;
 }
 

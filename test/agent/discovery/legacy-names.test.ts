@@ -78,6 +78,16 @@ describe('legacy names', () => {
     }
   });
 
+  it('reads the device names of a version-2 checkpoint (camelCase) as of a version-1 one', () => {
+    const checkpoint = {
+      version: 2,
+      driver: 'lockstep.dev',
+      node: 'gpu-1',
+      claims: { u: { uid: 'u', devices: [{ deviceName: 'gpu-5' }, { deviceName: 'gpu-0000-19-00-0' }] } },
+    };
+    expect(legacyNamesInCheckpoint(checkpoint)).toEqual(['gpu-5']);
+  });
+
   it('trusts only well-formed alias entries (threat: a damaged or hand-edited file)', () => {
     const text = JSON.stringify({
       version: 1,

@@ -17,7 +17,7 @@ describe('checkpoint', () => {
     const text = renderCheckpoint(data);
     expect(parseCheckpoint(text)).toEqual(data);
     expect(() => parseCheckpoint(text.replace('"ns"', '"nz"'))).toThrow(/checksum mismatch/);
-    expect(() => parseCheckpoint('{"version":2,"claims":{}}')).toThrow(/unknown checkpoint version 2/);
+    expect(() => parseCheckpoint('{"version":3,"claims":{}}')).toThrow(/unknown checkpoint version 3/);
     expect(() => parseCheckpoint('{"version":1')).toThrow();
   });
 
@@ -28,7 +28,7 @@ describe('checkpoint', () => {
     const data = emptyCheckpoint('lockstep.dev', 'n1');
     await store.save(data);
     expect(await store.load()).toEqual({ state: 'loaded', data });
-    await writeFile(join(dir, 'checkpoint.json'), '{"version":1,"claims":{}, "checksum":"bad"}');
+    await writeFile(join(dir, 'checkpoint.json'), '{"version":2,"claims":{}, "checksum":"bad"}');
     const load = await store.load();
     expect(load.state).toBe('corrupt');
     expect((await readdir(dir)).some((name) => name.startsWith('checkpoint.json.corrupt-'))).toBe(true);
@@ -43,10 +43,10 @@ describe('checkpoint properties', () => {
     name: fc.stringMatching(/^[a-z0-9-]{1,30}$/),
     devices: fc.array(
       fc.record({
-        request_names: fc.array(fc.string(), { maxLength: 3 }),
-        pool_name: fc.string(),
-        device_name: fc.string(),
-        cdi_device_ids: fc.array(fc.string(), { maxLength: 2 }),
+        requestNames: fc.array(fc.string(), { maxLength: 3 }),
+        poolName: fc.string(),
+        deviceName: fc.string(),
+        cdiDeviceIds: fc.array(fc.string(), { maxLength: 2 }),
       }),
       { maxLength: 4 },
     ),

@@ -47,7 +47,7 @@ describe('registration', () => {
       type: 'DRAPlugin',
       name: 'lockstep.dev',
       endpoint: join(harness.pluginDir, 'dra.sock'),
-      supported_versions: [
+      supportedVersions: [
         'v1.DRAPlugin',
         'v1beta1.DRAPlugin',
         'v1.DRAResourceHealth',
@@ -60,9 +60,9 @@ describe('registration', () => {
       live: true,
       reason: 'waiting for the kubelet to register the plugin',
     });
-    await registration.notify({ plugin_registered: true, error: '' });
+    await registration.notify({ pluginRegistered: true, error: '' });
     expect(harness.plugin.readiness().ready).toBe(true);
-    await registration.notify({ plugin_registered: false, error: 'endpoint already registered' });
+    await registration.notify({ pluginRegistered: false, error: 'endpoint already registered' });
     expect(harness.plugin.readiness()).toEqual({
       ready: false,
       live: true,
@@ -75,7 +75,7 @@ describe('registration', () => {
     const registration = new RegistrationClient(join(harness.registryDir, 'lockstep.dev-reg.sock'));
     clients.push(registration);
     await registration.notify({
-      plugin_registered: false,
+      pluginRegistered: false,
       error: `\u001b[2J\u001b]0;pwned\u0007${'x'.repeat(100 * 1024)}`,
     });
     const reason = harness.plugin.readiness().reason ?? '';
@@ -158,10 +158,10 @@ describe('node service', () => {
     expect(first.claims[UID1]?.error).toBe('');
     expect(
       first.claims[UID1]?.devices.map((device) => [
-        device.pool_name,
-        device.device_name,
-        device.request_names,
-        device.cdi_device_ids,
+        device.poolName,
+        device.deviceName,
+        device.requestNames,
+        device.cdiDeviceIds,
       ]),
     ).toEqual([
       ['gpu-node-1', 'gpu-0', ['gpus'], [`k8s.lockstep.dev/claim=${UID1}-gpu-0`]],
@@ -171,7 +171,7 @@ describe('node service', () => {
     const registry = await loadCdiRegistry([harness.cdiDir]);
     expect(registry.problems).toEqual([]);
     expect([...registry.devices.keys()].sort()).toEqual(
-      first.claims[UID1]?.devices.flatMap((device) => device.cdi_device_ids).sort(),
+      first.claims[UID1]?.devices.flatMap((device) => device.cdiDeviceIds).sort(),
     );
     const checkpoint = JSON.parse(await readFile(join(harness.pluginDir, 'checkpoint.json'), 'utf8'));
     expect(Object.keys(checkpoint.claims)).toEqual([UID1]);
@@ -183,7 +183,7 @@ describe('node service', () => {
     expect(harness.claims.reads).toBe(reads);
   });
 
-  it('v1beta1 gives the same answers as v1 (without share_id)', async () => {
+  it('v1beta1 gives the same answers as v1 (without shareId)', async () => {
     harness = await startPlugin();
     harness.claims.put(
       claimObject({ name: 'a', uid: UID1, results: [{ request: 'g', device: 'gpu-2', shareID: 'share-1' }] }),
@@ -191,9 +191,9 @@ describe('node service', () => {
     harness.claims.put(claimObject({ name: 'b', uid: UID2, results: [{ request: 'g', device: 'gpu-9' }] }));
     const v1 = await dra(harness, 'v1.DRAPlugin').prepare([claim(UID1, 'a'), claim(UID2, 'b')]);
     const beta = await dra(harness, 'v1beta1.DRAPlugin').prepare([claim(UID1, 'a'), claim(UID2, 'b')]);
-    expect(v1.claims[UID1]?.devices[0]?.share_id).toBe('share-1');
+    expect(v1.claims[UID1]?.devices[0]?.shareId).toBe('share-1');
     const strip = (response: typeof v1) =>
-      JSON.parse(JSON.stringify(response, (key, value) => (key === 'share_id' ? undefined : value)));
+      JSON.parse(JSON.stringify(response, (key, value) => (key === 'shareId' ? undefined : value)));
     expect(beta).toEqual(strip(v1));
     expect(beta.claims[UID2]?.error).toMatch(/device gpu-9 of ResourceClaim default\/b is not on node gpu-node-1/);
     const betaUnprepare = await dra(harness, 'v1beta1.DRAPlugin').unprepare([claim(UID1, 'a'), claim(UID2, 'b')]);
@@ -332,10 +332,10 @@ describe('health stream', () => {
     const [firstA, firstB] = await Promise.all([nextMessage(a), nextMessage(b)]);
     expect(firstA.devices).toHaveLength(16);
     expect(firstB).toEqual(firstA);
-    expect(firstA.devices.find((device) => device.device.device_name === 'gpu-0')).toMatchObject({
-      device: { pool_name: 'gpu-node-1', device_name: 'gpu-0' },
+    expect(firstA.devices.find((device) => device.device.deviceName === 'gpu-0')).toMatchObject({
+      device: { poolName: 'gpu-node-1', deviceName: 'gpu-0' },
       health: 'HEALTHY',
-      health_check_timeout_seconds: 45,
+      healthCheckTimeoutSeconds: 45,
     });
     const changedA = nextMessage(a);
     const changedB = nextMessage(b);
@@ -346,10 +346,10 @@ describe('health stream', () => {
     );
     for (const message of await Promise.all([changedA, changedB])) {
       expect(message.devices).toHaveLength(16);
-      const gpu5 = message.devices.find((device) => device.device.device_name === 'gpu-5');
+      const gpu5 = message.devices.find((device) => device.device.deviceName === 'gpu-5');
       // the fault in words, not the short taint reason
       expect(gpu5).toMatchObject({ health: 'UNHEALTHY', message: 'XID 119: GSP RPC timeout (action: reset)' });
-      expect(gpu5?.last_updated_time).toBe(Math.floor((harness.board.get('gpu-5')?.since ?? 0) / 1000));
+      expect(gpu5?.lastUpdatedTime).toBe(Math.floor((harness.board.get('gpu-5')?.since ?? 0) / 1000));
     }
     a.cancel();
     b.cancel();
@@ -365,10 +365,10 @@ describe('health stream', () => {
     const changed = Promise.all(streams.map(nextMessage));
     harness.board.set('gpu-2', { state: 'unhealthy', reason: 'xid-79', message: 'XID 79: GPU has fallen off the bus' });
     for (const message of await changed) {
-      expect(message.devices.find((device) => device.device.device_name === 'gpu-2')).toMatchObject({
+      expect(message.devices.find((device) => device.device.deviceName === 'gpu-2')).toMatchObject({
         health: 'UNHEALTHY',
         message: 'XID 79: GPU has fallen off the bus',
-        health_check_timeout_seconds: 45,
+        healthCheckTimeoutSeconds: 45,
       });
     }
     for (const stream of streams) stream.cancel();

@@ -61,13 +61,13 @@ describe('HealthStreamServer', () => {
       30,
       10_000,
     );
-    expect(message.devices.map((device) => [device.health, device.last_updated_time, device.message.length])).toEqual([
+    expect(message.devices.map((device) => [device.health, device.lastUpdatedTime, device.message.length])).toEqual([
       ['HEALTHY', 2, 0],
       ['UNHEALTHY', 10, 1024],
       ['UNKNOWN', 10, 0],
     ]);
     expect(message.devices[1]?.message.endsWith('x...')).toBe(true);
-    expect(message.devices.every((device) => device.health_check_timeout_seconds === 30)).toBe(true);
+    expect(message.devices.every((device) => device.healthCheckTimeoutSeconds === 30)).toBe(true);
   });
 
   it.each([

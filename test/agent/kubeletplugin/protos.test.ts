@@ -22,10 +22,10 @@ describe('kubelet services', () => {
     const message = {
       devices: [
         {
-          device: { pool_name: 'gpu-node-1', device_name: 'gpu-0' },
+          device: { poolName: 'gpu-node-1', deviceName: 'gpu-0' },
           health: 'UNHEALTHY',
-          last_updated_time: 1_790_000_000,
-          health_check_timeout_seconds: 60,
+          lastUpdatedTime: 1_790_000_000,
+          healthCheckTimeoutSeconds: 60,
           message: 'XID 79: GPU has fallen off the bus',
         },
       ],
@@ -45,7 +45,7 @@ describe('kubelet services', () => {
       '/k8s.io.kubelet.pkg.apis.dra.v1beta1.DRAPlugin/NodePrepareResources',
     );
     const response = {
-      claims: { uid: { devices: [{ request_names: ['gpu'], pool_name: 'p', device_name: 'd', share_id: 's-1' }] } },
+      claims: { uid: { devices: [{ requestNames: ['gpu'], poolName: 'p', deviceName: 'd', shareId: 's-1' }] } },
     };
     const v1 = Buffer.from(draV1.NodePrepareResources!.responseSerialize(response));
     const v1beta1 = Buffer.from(draV1beta1.NodePrepareResources!.responseSerialize(response));

@@ -296,10 +296,10 @@ export class KubeletEmulator {
           throw new Error(`NodePrepareResources failed for ResourceClaim ${info.name}: ${result.error}`);
         const again = (result.devices ?? []).map((device) => ({
           driver,
-          pool: device.pool_name,
-          device: device.device_name,
-          requestNames: device.request_names ?? [],
-          cdiIds: device.cdi_device_ids ?? [],
+          pool: device.poolName,
+          device: device.deviceName,
+          requestNames: device.requestNames ?? [],
+          cdiIds: device.cdiDeviceIds ?? [],
         }));
         const before = info.devices.filter((device) => device.driver === driver);
         if (JSON.stringify(again) !== JSON.stringify(before)) {
@@ -548,10 +548,10 @@ export class KubeletEmulator {
         for (const device of result.devices ?? []) {
           info.devices.push({
             driver,
-            pool: device.pool_name,
-            device: device.device_name,
-            requestNames: device.request_names ?? [],
-            cdiIds: device.cdi_device_ids ?? [],
+            pool: device.poolName,
+            device: device.deviceName,
+            requestNames: device.requestNames ?? [],
+            cdiIds: device.cdiDeviceIds ?? [],
           });
         }
       }

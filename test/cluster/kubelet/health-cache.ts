@@ -3,7 +3,7 @@ import type { DeviceHealthMessage } from '../../../agent/kubeletplugin/protos.js
 /**
  * The kubelet's device health cache (pkg/kubelet/cm/dra/healthinfo.go, KEP-4680; FACTS.md §3): per driver, the last
  * reported health of each `<pool>/<device>`, stamped with the kubelet's own clock when reported. A device not
- * reported for its timeout (health_check_timeout_seconds when > 0, else 30 s) reads Unknown. When a driver's stream
+ * reported for its timeout (healthCheckTimeoutSeconds when > 0, else 30 s) reads Unknown. When a driver's stream
  * ends, everything of that driver is forgotten.
  */
 export type ResourceHealth = 'Healthy' | 'Unhealthy' | 'Unknown';
@@ -51,11 +51,11 @@ export class HealthCache {
     const changed: ChangedDevice[] = [];
     const reported = new Set<string>();
     for (const device of devices) {
-      const pool = device.device?.pool_name ?? '';
-      const name = device.device?.device_name ?? '';
+      const pool = device.device?.poolName ?? '';
+      const name = device.device?.deviceName ?? '';
       const key = `${pool}/${name}`;
       reported.add(key);
-      const seconds = Number(device.health_check_timeout_seconds ?? 0);
+      const seconds = Number(device.healthCheckTimeoutSeconds ?? 0);
       const entry: Entry = {
         health: fromWire(device.health),
         message: truncateHealthMessage(device.message ?? ''),

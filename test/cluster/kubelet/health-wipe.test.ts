@@ -97,7 +97,7 @@ function healthOf(pod: Pod): string | undefined {
 async function podWithHealth(healthTimeoutMs: number) {
   const { api, client, dir, emulator } = await setup({ healthTimeoutMs, healthRetryMs: 100_000 });
   const board = new DeviceHealthBoard();
-  // health_check_timeout_seconds 0 → the kubelet's own timeout applies; no resends during the test.
+  // healthCheckTimeoutSeconds 0 → the kubelet's own timeout applies; no resends during the test.
   const plugin = await startPlugin(
     { claims: new ApiClaimReader(client), board, healthTimeoutSeconds: 0, healthResendMs: 600_000 },
     dir,
@@ -155,10 +155,10 @@ describe('HealthCache', () => {
     let now = 1_000_000;
     const cache = new HealthCache(() => now, 30_000);
     const device = (name: string, health: 'HEALTHY' | 'UNHEALTHY', timeout = 0) => ({
-      device: { pool_name: 'n', device_name: name },
+      device: { poolName: 'n', deviceName: name },
       health,
-      last_updated_time: 1,
-      health_check_timeout_seconds: timeout,
+      lastUpdatedTime: 1,
+      healthCheckTimeoutSeconds: timeout,
       message: '',
     });
     expect(cache.update('d', [device('a', 'HEALTHY'), device('b', 'UNHEALTHY', 5)])).toHaveLength(2);

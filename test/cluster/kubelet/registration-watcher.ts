@@ -179,8 +179,8 @@ export class RegistrationWatcher {
       else if (!isAbsolute(endpoint)) refusal = `plugin endpoint ${endpoint} is not an absolute path`;
       else {
         try {
-          handler.validate(info.name, endpoint, info.supported_versions);
-          handler.register(info.name, endpoint, info.supported_versions);
+          handler.validate(info.name, endpoint, info.supportedVersions);
+          handler.register(info.name, endpoint, info.supportedVersions);
         } catch (error) {
           refusal = errorText(error);
         }
@@ -188,13 +188,13 @@ export class RegistrationWatcher {
       if (refusal !== undefined) {
         entry.outcome.error = refusal;
         this.log.warn({ socket, error: refusal }, 'plugin registration refused');
-        await client.notify({ plugin_registered: false, error: refusal }).catch(() => undefined);
+        await client.notify({ pluginRegistered: false, error: refusal }).catch(() => undefined);
         return;
       }
       entry.registered = { type: info.type, name: info.name, endpoint };
       entry.outcome.registered = true;
       delete entry.outcome.error;
-      await client.notify({ plugin_registered: true, error: '' }).catch((error: unknown) => {
+      await client.notify({ pluginRegistered: true, error: '' }).catch((error: unknown) => {
         this.log.warn({ socket, error: errorText(error) }, 'NotifyRegistrationStatus failed');
       });
     } finally {

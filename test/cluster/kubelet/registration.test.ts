@@ -56,7 +56,7 @@ const info = (overrides: Partial<PluginInfo>): PluginInfo => ({
   type: 'DRAPlugin',
   name: 'lockstep.dev',
   endpoint: '/var/lib/kubelet/plugins/lockstep.dev/dra.sock',
-  supported_versions: ['v1.DRAPlugin'],
+  supportedVersions: ['v1.DRAPlugin'],
   ...overrides,
 });
 
@@ -67,25 +67,25 @@ describe('registration (kubelet side)', () => {
       join(dir, 'a-reg.sock'),
       info({
         endpoint: join(dir, 'a.sock'),
-        supported_versions: ['v9.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAPlugin'],
+        supportedVersions: ['v9.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAPlugin'],
       }),
     );
-    const empty = await fakePlugin(join(dir, 'b-reg.sock'), info({ name: 'b.dev', supported_versions: [] }));
+    const empty = await fakePlugin(join(dir, 'b-reg.sock'), info({ name: 'b.dev', supportedVersions: [] }));
     const unknown = await fakePlugin(
       join(dir, 'c-reg.sock'),
-      info({ name: 'c.dev', supported_versions: ['v1alpha4.Node'] }),
+      info({ name: 'c.dev', supportedVersions: ['v1alpha4.Node'] }),
     );
     const wrongType = await fakePlugin(join(dir, 'd-reg.sock'), info({ type: 'CSIPlugin', name: 'd.dev' }));
     const { watcher, store } = await watch(dir);
     await watcher.scanNow();
-    expect(good).toEqual([{ plugin_registered: true, error: '' }]);
+    expect(good).toEqual([{ pluginRegistered: true, error: '' }]);
     // First DRAPlugin entry the kubelet knows wins: v1beta1 here, although v1 is listed later.
     expect(store.list()).toEqual([
       expect.objectContaining({ driver: 'lockstep.dev', version: 'v1beta1.DRAPlugin', endpoint: join(dir, 'a.sock') }),
     ]);
     expect(empty).toEqual([
       {
-        plugin_registered: false,
+        pluginRegistered: false,
         error: `invalid supported gRPC versions of DRA driver plugin b.dev at endpoint /var/lib/kubelet/plugins/lockstep.dev/dra.sock: empty list of supported gRPC services (aka supported versions)`,
       },
     ]);
@@ -93,7 +93,7 @@ describe('registration (kubelet side)', () => {
       /none of services supported by the plugin \(\["v1alpha4.Node"\]\) are supported by the kubelet/,
     );
     expect(wrongType[0]).toEqual({
-      plugin_registered: false,
+      pluginRegistered: false,
       error: `no handler registered for plugin type: CSIPlugin at socket ${join(dir, 'd-reg.sock')}`,
     });
   });
