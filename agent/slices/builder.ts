@@ -24,6 +24,7 @@ import {
   clampString,
   isDnsLabel,
   isQualifiedAttributeName,
+  MAX_ATTRIBUTE_VALUES,
   MAX_ATTRIBUTES_AND_CAPACITIES,
   MAX_VALUE_LENGTH,
   toLabelValue,
@@ -52,7 +53,8 @@ export interface BuildDevicesOptions {
   /**
    * Publish `resource.kubernetes.io/numaNode` in its list form (`{ints}`, clusters with the DRAListTypeAttributes
    * gate): each node's list (agent/discovery/numa.ts); a node not in the map is listed alone. Same entry count as the
-   * int form, so the 32-entry budget is unchanged.
+   * int form, so the 32-entry budget is unchanged; a list that would take the device past the API server's 48
+   * attribute values (each list entry counts) is published as the int form instead.
    */
   numaNodeLists?: ReadonlyMap<number, readonly number[]>;
 }
@@ -239,6 +241,15 @@ function finishDevice(
       continue;
     }
     attributes[key] = value;
+  }
+  const numa = attributes[ATTR.numaNode];
+  const values = Object.values(attributes).reduce((sum, a) => sum + (a.ints?.length ?? 1), 0);
+  if (numa?.ints && values > MAX_ATTRIBUTE_VALUES) {
+    problems.push({
+      device: name,
+      message: `numaNode list would make ${values} attribute values (at most ${MAX_ATTRIBUTE_VALUES}); int form published`,
+    });
+    attributes[ATTR.numaNode] = { int: numa.ints[0]! };
   }
   const device: SliceDevice = { name, attributes };
   if (Object.keys(capacity).length > 0) device.capacity = capacity;

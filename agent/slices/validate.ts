@@ -3,6 +3,8 @@
  * that it never produces a slice the API would reject; tests use them to prove it.
  */
 export const MAX_ATTRIBUTES_AND_CAPACITIES = 32;
+/** attribute values of a device, a list counting one per entry (1.36, with list-typed attributes) */
+export const MAX_ATTRIBUTE_VALUES = 48;
 export const MAX_VALUE_LENGTH = 64;
 const MAX_TAINT_VALUE_LENGTH = 63;
 

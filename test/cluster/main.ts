@@ -31,18 +31,19 @@ const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 let version: KubernetesVersion | undefined;
-let explicitGates: ReturnType<typeof parseFeatureGates>;
+let gates: ReturnType<typeof apiServerGates>;
 let kinds: SimulatedNodeKind[] | undefined;
 try {
   version = values.version === undefined ? undefined : versionProfile(values.version).version;
-  explicitGates = parseFeatureGates(values['feature-gates']);
+  const explicitGates = parseFeatureGates(values['feature-gates']);
+  if (values['device-taints'] !== undefined) explicitGates.DRADeviceTaints = values['device-taints'];
+  // a gate the release does not have (DRAListTypeAttributes on 1.35) is refused, as that kube-apiserver refuses it
+  gates = apiServerGates(version, explicitGates);
   kinds = values.nodes === undefined ? undefined : parseNodeKinds(values.nodes);
 } catch (error) {
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(2);
 }
-if (values['device-taints'] !== undefined) explicitGates.DRADeviceTaints = values['device-taints'];
-const gates = apiServerGates(version, explicitGates);
 if (kinds && !existsSync(join(REPO_ROOT, 'dist', 'lockstep.mjs'))) {
   process.stderr.write(
     'error: --nodes runs the agents from dist/: run `npm run build` first (`npm run cluster` does)\n',

@@ -110,4 +110,16 @@ describe('npm run cluster --version', () => {
     expect(failure?.code).toBe(2);
     expect(failure?.stderr).toBe('error: unknown Kubernetes version "1.34": one of 1.35, 1.36, 1.37\n');
   }, 90_000);
+
+  it('a gate the release does not have is one error line and exit 2, as that kube-apiserver refuses it', async () => {
+    const args = ['--import', 'tsx', 'test/cluster/main.ts', '--version', '1.35'];
+    const failure = await run(process.execPath, [...args, '--feature-gates', 'DRAListTypeAttributes=true']).then(
+      () => undefined,
+      (error: { code?: number; stderr?: string }) => error,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toBe(
+      'error: unrecognized feature gate: DRAListTypeAttributes (Kubernetes 1.35 does not have it; 1.36+)\n',
+    );
+  }, 90_000);
 });

@@ -149,6 +149,27 @@ describe('buildDevices on the 8x H100 node', () => {
     expect(alone.attributes?.[NUMA_NODE]).toEqual({ ints: [withNuma[0]!.attributes![NUMA_NODE]!.int!] });
   });
 
+  it('keeps a device within the 48 attribute values: a list that would pass them is published as the int form', () => {
+    const plain = buildDevices(h100Inventory()).devices.find((d) => d.attributes?.[NUMA_NODE] !== undefined)!;
+    const own = plain.attributes![NUMA_NODE]!.int!;
+    const others = Object.keys(plain.attributes ?? {}).length - 1;
+    const fits = 48 - others;
+    const listOf = (n: number) => new Map([[own, [own, ...Array.from({ length: n - 1 }, (_, i) => 100 + i)]]]);
+    const at = (n: number) => {
+      const built = buildDevices(h100Inventory(), { numaNodeLists: listOf(n) });
+      return {
+        numa: built.devices.find((d) => d.name === plain.name)!.attributes![NUMA_NODE],
+        problems: built.problems.filter((p) => p.device === plain.name).map((p) => p.message),
+      };
+    };
+    expect(at(fits).numa?.ints).toHaveLength(fits);
+    expect(at(fits).problems).toEqual([]);
+    expect(at(fits + 1)).toEqual({
+      numa: { int: own },
+      problems: [`numaNode list would make 49 attribute values (at most 48); int form published`],
+    });
+  });
+
   it('respects the API limits on names, counts and value lengths', () => {
     for (const d of devices) {
       expect(isDnsLabel(d.name)).toBe(true);
