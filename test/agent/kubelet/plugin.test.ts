@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -421,6 +422,44 @@ describe('reconcile on start', () => {
     });
     expect(await dra(harness).prepare([claim(UID1, 'a')])).toEqual(first);
     expect((await readdir(harness.pluginDir)).some((name) => name.startsWith('checkpoint.json.corrupt-'))).toBe(true);
+  });
+
+  it('after an upgrade from a version-1 agent its checkpoint is migrated: its claims stay prepared, nothing orphaned', async () => {
+    harness = await startPlugin();
+    harness.claims.put(claimObject({ name: 'a', uid: UID1, results: [{ request: 'g', device: 'gpu-0' }] }));
+    const first = await dra(harness).prepare([claim(UID1, 'a')]);
+    for (const client of clients.splice(0)) client.close();
+    // the same record as the version-1 agent wrote it (see checkpoint-v1.json): snake_case devices, its checksum
+    const path = join(harness.pluginDir, 'checkpoint.json');
+    const { checksum: _, ...current } = JSON.parse(await readFile(path, 'utf8'));
+    const snake: Record<string, string> = {
+      requestNames: 'request_names',
+      poolName: 'pool_name',
+      deviceName: 'device_name',
+      cdiDeviceIds: 'cdi_device_ids',
+    };
+    const v1 = {
+      ...current,
+      version: 1,
+      claims: Object.fromEntries(
+        Object.entries(current.claims as Record<string, { devices: Record<string, unknown>[] }>).map(([uid, e]) => [
+          uid,
+          { ...e, devices: e.devices.map((d) => Object.fromEntries(Object.entries(d).map(([k, v]) => [snake[k], v]))) },
+        ]),
+      ),
+    };
+    const v1Checksum = createHash('sha256').update(JSON.stringify(v1)).digest('hex');
+    await writeFile(path, `${JSON.stringify({ ...v1, checksum: v1Checksum }, null, 2)}\n`);
+    harness = await restart(harness);
+    expect(harness.plugin.reconcileReport()).toMatchObject({
+      checkpoint: 'loaded',
+      orphanSpecsAdopted: [],
+      orphanSpecsRemoved: [],
+      claimsDropped: [],
+      specsRewritten: [],
+    });
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ version: 2 });
+    expect(await dra(harness).prepare([claim(UID1, 'a')])).toEqual(first);
   });
 
   it('an orphan spec of a deleted claim is removed; with the API down it is kept', async () => {
