@@ -493,8 +493,13 @@ class Printer {
       if (item.node.kind === 'map' && isObject(old) && isObject(value)) {
         this.copy(item.start, item.head, out);
         const mark = out.length;
+        const dashLine = this.line(item.head);
         this.map(item.node, old, value, indent + 2, out);
-        dashFirst(out, mark, indent);
+        // the first entry copied as it was brings its dash; one printed anew gets it; a moved one must not keep it
+        if (out[mark] !== dashLine) {
+          for (let k = mark + 1; k < out.length; k++) if (out[k] === dashLine) bail();
+          dashFirst(out, mark, indent);
+        }
         return;
       }
       // a replaced item keeps its comments but not its blank line (the library copies comments only)

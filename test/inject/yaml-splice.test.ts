@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { JsonObject } from '../../src/inject/json.js';
+import { injectObject } from '../../src/inject/manifest.js';
 import type { InjectOptions } from '../../src/inject/options.js';
 import { type InjectPath, injectText } from '../../src/inject/text.js';
-import { readDocument } from '../../src/inject/yaml-splice.js';
+import { printDocument, readDocument } from '../../src/inject/yaml-splice.js';
 
 const IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.0.0-test';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -177,6 +179,26 @@ describe('the fast reader', () => {
     }
     // kubectl's style: list items at their key's column, while the items' own lists are indented
     expect(readDocument(asList([statefulSet!], 0), false, false)?.value).toMatchObject({ kind: 'List' });
+  });
+
+  it('prints the corpus workloads it reads by splicing, without handing them to the library', () => {
+    const names = [
+      'inject/fixtures/statefulset-torchrun.yaml',
+      'inject/fixtures/job-jax.yaml',
+      'inject/fixtures/jobset-ray.yaml',
+      'workloads/jobset-torchrun.yaml',
+      'workloads/job-indexed-headless.yaml',
+    ];
+    for (const name of names) {
+      const file = CORPUS.find((f) => f.name.endsWith(name))!;
+      for (const doc of objectsOf(file.text).filter((d) => /^kind: (StatefulSet|Job|JobSet)$/m.test(d))) {
+        const read = readDocument(doc, true, false);
+        expect(read, name).toBeDefined();
+        const report = { changes: [], warnings: [], notes: [] };
+        const after = injectObject(read!.value, { image: IMAGE, engine: 'torch' }, report);
+        expect(printDocument(read!, after as JsonObject), name).toBeDefined();
+      }
+    }
   });
 
   const plain = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n';
