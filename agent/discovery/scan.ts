@@ -261,33 +261,30 @@ function buildGpus(
         gpuInstanceId: m.gpuInstanceId,
         computeInstanceId: m.computeInstanceId,
         ...(seen ? { profile: seen.profile, uuid: seen.uuid } : {}),
-        ...(m.memoryBytes !== undefined ? { memoryBytes: m.memoryBytes } : {}),
-        ...(m.multiprocessorCount !== undefined ? { multiprocessorCount: m.multiprocessorCount } : {}),
+        ...definedFields({ memoryBytes: m.memoryBytes, multiprocessorCount: m.multiprocessorCount }),
       };
     });
     if (g.fabricClusterUuid && g.fabricCliqueId) gpu.nvlinkClique = `${g.fabricClusterUuid}.${g.fabricCliqueId}`;
     if (g.fabricState) gpu.fabricState = g.fabricState;
     if (g.fabricStatus) gpu.fabricStatus = g.fabricStatus;
     const e = g.memoryErrors;
-    gpu.memoryErrors = {
-      ...(e.uncorrectableVolatile !== undefined ? { uncorrectableVolatile: e.uncorrectableVolatile } : {}),
-      ...(e.uncorrectableAggregate !== undefined ? { uncorrectableAggregate: e.uncorrectableAggregate } : {}),
-      ...(e.retiredPagesDoubleBit !== undefined ? { retiredPagesDoubleBit: e.retiredPagesDoubleBit } : {}),
-      ...(e.retiredPagesPending !== undefined ? { retiredPagesPending: e.retiredPagesPending } : {}),
-      ...(e.remappedRowsPending !== undefined ? { remappedRowsPending: e.remappedRowsPending } : {}),
-      ...(e.remappedRowsFailure !== undefined ? { remappedRowsFailure: e.remappedRowsFailure } : {}),
-      ...(g.recoveryAction !== undefined ? { recoveryAction: g.recoveryAction } : {}),
-      ...(e.correctableVolatile !== undefined ? { correctableVolatile: e.correctableVolatile } : {}),
-      ...(e.sramUncorrectableAggregate !== undefined
-        ? { sramUncorrectableAggregate: e.sramUncorrectableAggregate }
-        : {}),
-      ...(e.sramThresholdExceeded !== undefined ? { sramThresholdExceeded: e.sramThresholdExceeded } : {}),
-      ...(e.retiredPagesSingleBit !== undefined ? { retiredPagesSingleBit: e.retiredPagesSingleBit } : {}),
-      ...(e.remappedRowsCorrectable !== undefined ? { remappedRowsCorrectable: e.remappedRowsCorrectable } : {}),
-      ...(e.remappedRowsUncorrectable !== undefined ? { remappedRowsUncorrectable: e.remappedRowsUncorrectable } : {}),
-      ...(g.resetRequired !== undefined ? { resetRequired: g.resetRequired } : {}),
-      ...(e.eccModeCurrent !== undefined ? { eccMode: e.eccModeCurrent } : {}),
-    };
+    gpu.memoryErrors = definedFields({
+      uncorrectableVolatile: e.uncorrectableVolatile,
+      uncorrectableAggregate: e.uncorrectableAggregate,
+      retiredPagesDoubleBit: e.retiredPagesDoubleBit,
+      retiredPagesPending: e.retiredPagesPending,
+      remappedRowsPending: e.remappedRowsPending,
+      remappedRowsFailure: e.remappedRowsFailure,
+      recoveryAction: g.recoveryAction,
+      correctableVolatile: e.correctableVolatile,
+      sramUncorrectableAggregate: e.sramUncorrectableAggregate,
+      sramThresholdExceeded: e.sramThresholdExceeded,
+      retiredPagesSingleBit: e.retiredPagesSingleBit,
+      remappedRowsCorrectable: e.remappedRowsCorrectable,
+      remappedRowsUncorrectable: e.remappedRowsUncorrectable,
+      resetRequired: g.resetRequired,
+      eccMode: e.eccModeCurrent,
+    });
     gpu.health = gpuHealth(g);
     return gpu;
   });
@@ -309,6 +306,16 @@ function buildGpus(
  * (`clusterUuid.cliqueId`, multi-node NVLink) and, on NVSwitch systems without cliques (HGX H100: fabric state
  * `Completed`, status `Success`), registration with the node's NVSwitch fabric.
  */
+/**
+ * The fields whose value is known: an unread counter is left out rather than written as `undefined`, so the
+ * inventory's JSON and YAML show only what the driver reported.
+ */
+function definedFields<T extends Record<string, unknown>>(fields: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
+
 function linkNvlinkPeers(gpus: GpuDevice[]): void {
   const fabricDone = (g: GpuDevice) => g.fabricState === 'Completed' && g.fabricStatus === 'Success';
   for (const g of gpus) {
