@@ -9,9 +9,11 @@
  * regular files (sysfs attributes are); anything else is skipped with a problem line. Oversized files are cut at
  * 1 MiB (sysfs attributes are at most a page).
  */
+
 import { close, constants, fstat, open, read, readlink as readlinkCb, stat } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { errorMessage } from '../../src/errors.js';
 import { describeFileType } from '../../src/fs/input-checks.js';
 import type { ScanProblem } from './inventory.js';
 
@@ -112,7 +114,7 @@ export class SysfsReader {
   note(path: string, err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (ABSENT.has(code) || NO_VALUE.has(code)) return;
-    this.problems.push({ source: path, message: `${code || 'error'}: ${(err as Error).message}` });
+    this.problems.push({ source: path, message: `${code || 'error'}: ${errorMessage(err)}` });
   }
 }
 

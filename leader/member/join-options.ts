@@ -117,7 +117,7 @@ function readTokenFile(path: string | undefined): string {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return '';
     if (code === 'EISDIR') throw new JoinFlagError(`--token-file ${path} is a directory, not a token file`);
-    throw new JoinFlagError(`cannot read --token-file ${path}: ${(err as Error).message}`);
+    throw new JoinFlagError(`cannot read --token-file ${path}: ${errorMessage(err)}`);
   }
 }
 

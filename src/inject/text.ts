@@ -11,7 +11,9 @@
  *   by hashing (see yaml-merge.ts); the size limit itself is the CLI's (src/commands/inject/run.ts);
  * - invalid YAML in a document inject reads: refused with the document's number.
  */
+
 import { type Document, parseAllDocuments } from 'yaml';
+import { errorMessage } from '../errors.js';
 import { ADDED_KINDS, appendAddedObjects } from './added-objects.js';
 import { isObject, type Json } from './json.js';
 import { injectObject } from './manifest.js';
@@ -158,7 +160,7 @@ function injectAnyWith(text: string, options: InjectOptions, report: InjectRepor
     try {
       parsed = JSON.parse(text) as Json;
     } catch (err) {
-      throw new InjectError(`input is not valid JSON: ${(err as Error).message}`);
+      throw new InjectError(`input is not valid JSON: ${errorMessage(err)}`);
     }
     if (nestingDepth(parsed, MAX_NESTING) > MAX_NESTING) throw nestingError('the JSON input');
     const items = Array.isArray(parsed) ? parsed : [parsed];

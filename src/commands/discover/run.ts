@@ -1,4 +1,5 @@
 /** The body of `lockstep discover`, loaded only when the command runs. */
+
 import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { stringify } from 'yaml';
@@ -8,6 +9,7 @@ import { buildDevices, buildSlices } from '../../../agent/slices/builder.js';
 import { CliError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
 import { DRIVER } from '../../contract/names.js';
+import { errorMessage } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import type { DiscoverOptions } from './index.js';
 import { renderInventoryTable } from './table.js';
@@ -36,7 +38,7 @@ async function checkSysfsRoot(root: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new CliError(EXIT.failed, `sysfs root ${root} does not exist (--sysfs-root)`);
     if (code === 'ENOTDIR') throw new CliError(EXIT.failed, `sysfs root ${root} is not a directory (--sysfs-root)`);
-    throw new CliError(EXIT.failed, `cannot read the sysfs root ${root}: ${(err as Error).message}`);
+    throw new CliError(EXIT.failed, `cannot read the sysfs root ${root}: ${errorMessage(err)}`);
   }
 }
 

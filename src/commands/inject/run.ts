@@ -6,10 +6,12 @@
  * it), binary data that a text parser would "rewrite" into garbage (refused: NUL bytes or invalid UTF-8); what the
  * text itself can do is in src/inject/text.ts.
  */
+
 import { readFile, stat } from 'node:fs/promises';
 import { CliError, usageError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
 import { formatByteSize } from '../../cli/options.js';
+import { errorMessage } from '../../errors.js';
 import { decodeText, describeFileType } from '../../fs/input-checks.js';
 import { splitWords } from '../../inject/engine.js';
 import { type GangPlan, SCHEDULING_GROUP } from '../../inject/gang.js';
@@ -71,7 +73,7 @@ function commandChoice(value: string): CommandChoice {
   try {
     words = splitWords(target ? value.slice(target[0].length) : value);
   } catch (err) {
-    throw usageError(`--command: ${(err as Error).message}`);
+    throw usageError(`--command: ${errorMessage(err)}`);
   }
   if (words.length === 0) throw usageError(`--command ${value}: no command after the target`);
   return target ? { target: target[1]!, words } : { words };
@@ -110,7 +112,7 @@ async function readInput(filename: string, maxBytes: number): Promise<string> {
     }
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(EXIT_REFUSED, `cannot read ${name}: ${(err as Error).message}`);
+    throw new CliError(EXIT_REFUSED, `cannot read ${name}: ${errorMessage(err)}`);
   }
   const decoded = decodeText(bytes);
   if (!decoded.ok) throw new CliError(EXIT_REFUSED, `${name} is not a YAML or JSON manifest: ${decoded.reason}`);
