@@ -26,6 +26,8 @@ const MAX_DEPTH = 100;
 
 interface ScalarNode {
   kind: 'scalar';
+  /** a comment follows the value on its line (`"8" # GPUs`): kept where the value is, lost where it changes */
+  comment?: boolean;
 }
 
 /** A one-line flow list of scalars (`[a, "b"]`), each item's source text kept. */
@@ -69,6 +71,8 @@ export interface ReadDocument {
   lines: string[];
   /** Per line, how many columns the library's print moves it; undefined where it moves none. */
   shift: Int32Array | undefined;
+  /** Lines printed otherwise than written (see Reader.replaced); undefined where none. */
+  replaced: Map<number, string | null> | undefined;
   /** Lines before the root map (`---`, leading comments). */
   headEnd: number;
   root: MapNode;
@@ -174,8 +178,19 @@ function readInline(text: string, flowPadding: boolean): { value: Json; node: Bl
   if (text.endsWith(' ')) bail();
   const first = text[0];
   if (first === '"' || first === "'") {
-    const inner = quoted(text);
-    return { value: inner, node: { kind: 'scalar' } };
+    const close = text.indexOf(first, 1);
+    if (close > 0 && close < text.length - 1) {
+      // a comment after the value: the library prints it back after one space
+      if (!text.startsWith(' #', close + 1)) bail();
+      return { value: quoted(text.slice(0, close + 1)), node: { kind: 'scalar', comment: true } };
+    }
+    return { value: quoted(text), node: { kind: 'scalar' } };
+  }
+  const hash = text.indexOf(' #');
+  if (hash > 0 && first !== '[' && first !== '{') {
+    const { value, node } = readInline(text.slice(0, hash), flowPadding);
+    if (node.kind !== 'scalar') bail();
+    return { value, node: { kind: 'scalar', comment: true } };
   }
   if (text === '{}') return { value: {}, node: { kind: 'empty-map' } };
   if (first === '[') return readFlow(text, flowPadding);
@@ -232,6 +247,8 @@ class Reader {
   readonly indents: number[];
   /** Per line, how many columns the library moves it (negative: to the left). */
   readonly shift: Int32Array;
+  /** Lines the library prints differently: a folded quoted scalar's first line on one line, null for the rest. */
+  readonly replaced = new Map<number, string | null>();
   constructor(
     readonly lines: string[],
     readonly indentSeq: boolean,
@@ -324,7 +341,9 @@ class Reader {
       if (m[2] === undefined) child = this.readNested(head, indent, out, depth);
       else if (m[2] === '|' || m[2] === '|-') child = this.readLiteral(head, indent, out + 2, m[2]);
       else {
-        child = { ...readInline(m[2], this.flowPadding), end: head + 1 };
+        child = this.opensQuote(m[2])
+          ? this.readQuotedLines(head, indent, line.length - m[2].length)
+          : { ...readInline(m[2], this.flowPadding), end: head + 1 };
         if (child.end < this.lines.length && this.indents[child.end]! > indent) bail();
       }
       value[key] = child.value;
@@ -357,6 +376,38 @@ class Reader {
     return { value: `${content.join('\n')}${header === '|' ? '\n' : ''}`, node: { kind: 'scalar' }, end };
   }
 
+  /** Whether a value opens a double-quoted scalar it does not close on its line. */
+  opensQuote(text: string): boolean {
+    return text.startsWith('"') && text.indexOf('"', 1) < 0;
+  }
+
+  /**
+   * A double-quoted scalar over several lines (line breaks fold to spaces) starting at `at` on line `i`, its key or
+   * dash at source column `indent`. The library prints it back on one line: the reader records that line in place of
+   * the first and drops the others.
+   */
+  readQuotedLines(i: number, indent: number, at: number): { value: Json; node: BlockNode; end: number } {
+    const pieces = [this.lines[i]!.slice(at + 1)];
+    let end = i + 1;
+    for (;;) {
+      if (end >= this.lines.length || this.indents[end] === -1 || this.indents[end]! <= indent) bail();
+      const text = this.lines[end]!.slice(this.indents[end]);
+      end++;
+      const close = text.indexOf('"');
+      if (close < 0) pieces.push(text);
+      else if (close === text.length - 1) {
+        pieces.push(text.slice(0, -1));
+        break;
+      } else bail();
+    }
+    for (const piece of pieces) if (piece === '' || !PRINTABLE.test(piece) || piece.includes('\\')) bail();
+    const value = pieces.join(' ');
+    this.replaced.set(i, `${this.lines[i]!.slice(0, at)}"${value}"`);
+    for (let k = i + 1; k < end; k++) this.replaced.set(k, null);
+    if (end < this.lines.length && this.indents[end]! > indent) bail();
+    return { value, node: { kind: 'scalar' }, end };
+  }
+
   /** A block list whose dashes sit at source column `indent` and print at `out`, from line `i`. */
   readSeq(i: number, indent: number, out: number, depth: number): { value: Json[]; node: SeqNode; end: number } {
     if (depth > MAX_DEPTH) bail();
@@ -374,7 +425,9 @@ class Reader {
       else if (rest === '|' || rest === '|-') child = this.readLiteral(head, indent, out + 2, rest);
       else {
         if (/^-(?: |$)/.test(rest) || rest.startsWith(' ')) bail();
-        child = { ...readInline(rest, this.flowPadding), end: head + 1 };
+        child = this.opensQuote(rest)
+          ? this.readQuotedLines(head, indent, indent + 2)
+          : { ...readInline(rest, this.flowPadding), end: head + 1 };
         if (child.node.kind === 'flow' && (child.value as Json[]).length > 0) bail();
         if (child.end < this.lines.length && this.indents[child.end]! > indent) bail();
       }
@@ -403,7 +456,8 @@ export function readDocument(chunk: string, indentSeq: boolean, flowPadding: boo
     const { value, node, end } = reader.readMap(at, 0, 0, false, 0);
     for (let i = end; i < lines.length; i++) if (lines[i] !== '') return undefined;
     const shift = reader.shift.some((by) => by !== 0) ? reader.shift : undefined;
-    return { value, lines, shift, headEnd: at, root: node, rootEnd: end, indentSeq, flowPadding };
+    const replaced = reader.replaced.size > 0 ? reader.replaced : undefined;
+    return { value, lines, shift, replaced, headEnd: at, root: node, rootEnd: end, indentSeq, flowPadding };
   } catch (err) {
     if (err instanceof Unsupported) return undefined;
     throw err;
@@ -432,14 +486,14 @@ class Printer {
 
   /** Source line `i` as the library prints it (moved to the indentation it gives the line's block). */
   line(i: number): string {
-    const text = this.doc.lines[i]!;
+    const text = this.doc.replaced?.get(i) ?? this.doc.lines[i]!;
     const by = this.doc.shift?.[i] ?? 0;
     if (by === 0 || text === '') return text;
     return by > 0 ? `${spaces(by)}${text}` : text.slice(-by);
   }
 
   copy(from: number, to: number, out: string[]): void {
-    for (let i = from; i < to; i++) out.push(this.line(i));
+    for (let i = from; i < to; i++) if (this.doc.replaced?.get(i) !== null) out.push(this.line(i));
   }
 
   seqIndent(indent: number): number {
@@ -461,6 +515,7 @@ class Printer {
       }
       this.copy(entry.start, entry.head, out);
       const child = entry.node;
+      if (child.kind === 'scalar' && child.comment) bail();
       if (child.kind === 'map' && isObject(old) && isObject(value)) {
         out.push(this.line(entry.head));
         this.map(child, old, value, indent + 2, out);
@@ -502,6 +557,7 @@ class Printer {
         }
         return;
       }
+      if (item.node.kind === 'scalar' && item.node.comment) bail();
       // a replaced item keeps its comments but not its blank line (the library copies comments only)
       for (let k = item.start; k < item.head; k++) if (this.doc.lines[k] === '') bail();
       this.copy(item.start, item.head, out);

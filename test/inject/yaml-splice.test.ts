@@ -208,9 +208,11 @@ describe('the fast reader', () => {
     ['a folded block scalar', `${plain}  a: >\n    b\n`],
     ['a block scalar that keeps its blank lines', `${plain}  a: |+\n    b\n\n  c: d\n`],
     ['a block scalar followed by a blank line', `${plain}  a: |\n    b\n\n  c: d\n`],
-    ['a trailing comment', `${plain}  a: b # c\n`],
+    ['a comment after a key with a nested map', `${plain}  a: # c\n    b: c\n`],
+    ['a comment after two spaces', `${plain}  a: "b"  # c\n`],
     ['a plain scalar over two lines', `${plain}  a: b\n    c\n`],
-    ['a quoted scalar over two lines', `${plain}  a: "b\n    c"\n`],
+    ['a quoted scalar over two lines with a blank line', `${plain}  a: "b\n\n    c"\n`],
+    ['a single-quoted scalar over two lines', `${plain}  a: 'b\n    c'\n`],
     ['an escape in double quotes', `${plain}  a: "b\\tc"\n`],
     ['a float', `${plain}  a: 1.5\n`],
     ['an integer written with a sign', `${plain}  a: +1\n`],
@@ -244,6 +246,13 @@ describe('the fast reader', () => {
     expect(readDocument(job, true, false)).toBeDefined();
     expectSameAsLibrary(job, { image: IMAGE });
     expectSameAsLibrary(asList([job, job.replace(/name: ddp$/m, 'name: other')], 0), { image: IMAGE });
+  });
+
+  it('takes trailing comments and double-quoted scalars over several lines (printed on one)', () => {
+    const text = `${plain}  a: b # c\n  d: "e" # f\n  g: "h i\n    j"\n`;
+    expect(readDocument(text, true, false)?.value).toMatchObject({ data: { a: 'b', d: 'e', g: 'h i j' } });
+    const lws = CORPUS.find((file) => file.name.endsWith('inject/fixtures/lws-vllm-ray.yaml'))!.text;
+    expect(readDocument(objectsOf(lws)[0]!, true, false)).toBeDefined();
   });
 
   it('reads past 100 levels of block nesting only through the library, which refuses past 200', () => {
