@@ -13,6 +13,7 @@ import { EngineProcess } from '../../../leader/run/engine-process.js';
 import { WarmPool, warmPlan } from '../../../leader/run/warm.js';
 import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
 import { silentLogger } from '../../../src/log.js';
+import { SPAWN_TAG_VARIABLE } from '../../support/child-reaper.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -154,6 +155,15 @@ describe('WarmPool with a real interpreter', () => {
     'json.dump({"argv": sys.argv, "name": __name__, "path0": sys.path[0], "cwd": os.getcwd(), "env": dict(os.environ), "handlers": handlers, "pgid_is_pid": os.getpgid(0) == os.getpid()}, open(os.environ["PROBE"], "w"))',
   ].join('\n');
 
+  /**
+   * The probe's view less the test harness's leak tag: the tag is added to every process a test spawns (a cold engine
+   * is one), while a warm engine sees exactly the epoch's environment the test passed, as it should.
+   */
+  function withoutSpawnTag(seen: { env: Record<string, string> }): { env: Record<string, string> } {
+    const { [SPAWN_TAG_VARIABLE]: _tag, ...env } = seen.env;
+    return { ...seen, env };
+  }
+
   it.each([
     ['exits with its status', 'sys.exit(7)'],
     ['an uncaught exception', 'raise RuntimeError("boom")'],
@@ -188,7 +198,7 @@ describe('WarmPool with a real interpreter', () => {
           }
           await engine.start();
           const exit = await engine.wait();
-          seen.push({ exit, probe: JSON.parse(readFileSync(probe, 'utf8')) });
+          seen.push({ exit, probe: withoutSpawnTag(JSON.parse(readFileSync(probe, 'utf8'))) });
         }
       }
       const [coldPath, coldCode, warmPath, warmCode] = seen;
