@@ -139,7 +139,7 @@ describe('RecreateGroup recovery', () => {
     for (const [i, m] of first.entries()) await m.waitFor(new RegExp(`engine epoch 1 rank ${i}`));
 
     // one member dies: the whole group goes, every pod deleted, the leader's last
-    first[2]!.child.kill('SIGKILL');
+    first[2]!.killPod();
     await until('every pod deleted', () => ![0, 1, 2].some(podExists));
     const deleted = await until('three deletions logged', () => {
       const pods = coordinator.proc
@@ -154,7 +154,7 @@ describe('RecreateGroup recovery', () => {
     expect(coordinator.proc.stdout()).not.toMatch(/cannot delete the pod/);
 
     // the pods' processes die with their pods; the StatefulSet recreates the pods and their members join again
-    for (const m of first.slice(0, 2)) m.child.kill('SIGKILL');
+    for (const m of first.slice(0, 2)) m.killPod();
     for (const i of [0, 1, 2]) createPod(i);
     const second = [0, 1, 2].map(member);
     for (const [i, m] of second.entries()) await m.waitFor(new RegExp(`engine epoch 2 rank ${i}`));
@@ -170,7 +170,7 @@ describe('RecreateGroup recovery', () => {
 
     // the whole group again, with a new coordinator and leader pod that carry no epoch: the group continues at 3
     coordinator.proc.child.kill('SIGKILL');
-    for (const m of second) m.child.kill('SIGKILL');
+    for (const m of second) m.killPod();
     for (const i of [0, 1, 2]) api.store.delete('pods', `${NAME}-${i}`, 'ml');
     for (const i of [0, 1, 2]) createPod(i);
     const restarted = await startCoordinator(coordinatorArgs);

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { bundlePath } from '../../support/build.js';
+import { killProcessTree } from '../../support/child-reaper.js';
 
 export interface Proc {
   child: ChildProcess;
@@ -13,13 +14,18 @@ export interface Proc {
   exited: Promise<number>;
   /** resolves when a line of output matches */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * SIGKILL to the process and everything it started, as the kubelet kills a deleted pod's containers: a member's
+   * engine runs in a process group of its own, so killing only `lockstep run` would leave the engine running.
+   */
+  killPod(): void;
 }
 
 const running = new Set<ChildProcess>();
 
-/** Kills every process a test left running (afterEach). */
+/** Kills every process a test left running, with what each started (a member's engine) (afterEach). */
 export function killAll(): void {
-  for (const c of running) c.kill('SIGKILL');
+  for (const c of running) if (c.pid !== undefined) killProcessTree(c.pid);
   running.clear();
 }
 
@@ -60,6 +66,9 @@ export function lockstep(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
     stdout: () => out,
     stderr: () => err,
     exited,
+    killPod() {
+      if (child.pid !== undefined) killProcessTree(child.pid);
+    },
     waitFor(re, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
