@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Claim } from '../../../agent/kubeletplugin/protos.js';
@@ -33,6 +33,8 @@ beforeAll(async () => {
     packages: 'external',
     logLevel: 'warning',
   });
+  // esbuild's API keeps a service process for later builds: this file makes one
+  await stopEsbuild();
   for (const name of await readdir(join(REPO, 'src/proto'))) {
     if (name.endsWith('.proto')) await copyFile(join(REPO, 'src/proto', name), join(OUT, 'proto', name));
   }
