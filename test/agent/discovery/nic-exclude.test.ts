@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../../agent/discovery/inventory.js';
 import { excludeNics, globMatch, parseNicExclude } from '../../../agent/discovery/nic-exclude.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
+import { buildSimulatedNode } from '../../cluster/nodes/index.js';
 import { parseLockstep } from '../../support/parse-command.js';
-import { buildAuthoredHgx } from '../support/authored-hgx.js';
 
 describe('parseNicExclude', () => {
   const cases: [string, unknown][] = [
@@ -52,12 +52,12 @@ describe('globMatch', () => {
   });
 });
 
-describe('excludeNics on an authored HGX node', () => {
+describe('excludeNics on the authored HGX model', () => {
   let dir: string;
   let inventory: Inventory;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nic-exclude-'));
-    const node = await buildAuthoredHgx(dir);
+    const node = await buildSimulatedNode('h100-hgx', dir);
     inventory = await scanInventory({
       sysfsRoot: node.sysfsRoot,
       devRoot: node.devRoot,
@@ -80,7 +80,7 @@ describe('excludeNics on an authored HGX node', () => {
         { ifName: 'enp1s0f1', reason: '--nic-exclude enp1s0f*' },
       ]),
     );
-    expect(out.devices.filter((d) => d.kind === 'gpu')).toHaveLength(4);
+    expect(out.devices.filter((d) => d.kind === 'gpu')).toHaveLength(8);
   });
 
   it('drops a NIC by PCI address or RDMA name, and affinity no longer names it', () => {

@@ -248,7 +248,7 @@ describeRecorded('the other recorded nodes', () => {
   });
 
   it('a100-mig: MIG on, four MIG devices named after GPU and instance ids', async () => {
-    const n = await node('a100-mig');
+    const n = await node('a100-mig-recorded');
     const inv = await scan(n);
     const [g] = gpus(inv);
     expect(g).toMatchObject({ name: 'gpu-0000-01-00-0', minor: 1, migEnabled: true, computeCapability: '8.0' });
@@ -342,7 +342,7 @@ describe('robustness', () => {
   });
 
   itRecorded('nvidia-smi printing truncated XML: the parse error is reported, PCI view kept', async () => {
-    const n = await node('a100-mig');
+    const n = await node('a100-mig-recorded');
     const xml = await n.nvidiaSmiXml();
     await n.setNvidiaSmi({ xml: xml.slice(0, 3000) });
     const inv = await scan(n);
@@ -403,7 +403,7 @@ describe('robustness', () => {
   itRecorded(
     'an interface whose class/net link dangles (deleted mid-scan) is neither a NIC nor an excluded interface',
     async () => {
-      const n = await node('a100-mig');
+      const n = await node('a100-mig-recorded');
       await rm(join(n.sysfsRoot, 'devices/pci0000:00/0000:00:02.0/0000:02:00.0/net/enp2s0f0np0'), { recursive: true });
       const inv = await scan(n);
       expect(nics(inv)).toEqual([]);
@@ -413,7 +413,7 @@ describe('robustness', () => {
   );
 
   itRecorded('a two-port RDMA device on one PCI function (mlx4) gives each netdev its own port', async () => {
-    const n = await node('a100-mig');
+    const n = await node('a100-mig-recorded');
     const pciDir = 'devices/pci0000:00/0000:00:02.0/0000:02:00.0';
     await writeNetdev(n.sysfsRoot, {
       ifName: 'enp2s0d1',
@@ -451,7 +451,7 @@ describe('robustness', () => {
   });
 
   itRecorded('an SR-IOV virtual function (physfn link) is a NIC marked sriovVf and virtual', async () => {
-    const n = await node('a100-mig');
+    const n = await node('a100-mig-recorded');
     const vf = 'devices/pci0000:00/0000:00:02.0/0000:02:01.0';
     await writePciFunction(n.sysfsRoot, {
       address: '0000:02:01.0',
@@ -485,7 +485,7 @@ describe('robustness', () => {
   itRecorded(
     'an attribute that cannot be read (EISDIR here; EACCES is not reproducible as root) is a problem, not a crash',
     async () => {
-      const n = await node('a100-mig');
+      const n = await node('a100-mig-recorded');
       const numa = join(n.sysfsRoot, 'devices/pci0000:00/0000:00:01.0/0000:01:00.0/numa_node');
       await rm(numa);
       await mkdir(numa);
@@ -503,7 +503,7 @@ describe('robustness', () => {
   itRecorded(
     'odd interface names (15 bytes, non-ASCII, no PCI device) still give valid, distinct device names',
     async () => {
-      const n = await node('a100-mig');
+      const n = await node('a100-mig-recorded');
       const sys = n.sysfsRoot;
       const add = async (ifName: string, deviceDir: string) => {
         const dir = join(sys, deviceDir, 'net', ifName);

@@ -1,7 +1,7 @@
 /**
  * Device names are hardware identity: when a GPU in the middle of the bus falls off (XID 79) and a NIC vanishes, every
  * other device keeps its name and its published entry, and every prepared claim keeps its devices and CDI spec — on
- * an authored HGX-shaped node (test/agent/support/authored-hgx.ts) and on the recorded 8x H100 node where present.
+ * the authored 8x H100 HGX model (test/cluster/nodes/h100-hgx-model.ts) and on the recorded 8x H100 node where present.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,10 +17,9 @@ import type { Claim } from '../../../agent/kubeletplugin/protos.js';
 import { buildDevices } from '../../../agent/slices/builder.js';
 import type { SliceDevice } from '../../../src/kube/types.js';
 import { silentLogger } from '../../../src/log.js';
-import { buildSimulatedNode } from '../../cluster/nodes/index.js';
+import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
 import { describeRecorded } from '../../support/recorded.js';
 import { MemoryClaimReader } from '../kubelet/fixtures.js';
-import { AUTHORED_GPUS, authoredSmiXml, buildAuthoredHgx } from '../support/authored-hgx.js';
 
 const DRIVER = 'lockstep.dev';
 const NODE = 'gpu-node-1';
@@ -141,20 +140,28 @@ async function checkStable(
   expect(specC).toContain(gpu?.kind === 'gpu' ? `NVIDIA_VISIBLE_DEVICES=${gpu.uuid}` : 'no gpu');
 }
 
-describe('stable device identity on an authored HGX node (4x H100 + ConnectX-7)', () => {
+/** The node as a Machine: nvidia-smi stops listing a GPU by printing its XML without that GPU's element. */
+function machine(node: SimulatedNode): Machine {
+  return {
+    ...node,
+    dropFromSmi: async (bdf) => {
+      const xml = await node.nvidiaSmiXml();
+      const id = `0000${bdf.toUpperCase()}`;
+      const start = xml.indexOf(`<gpu id="${id}">`);
+      expect(start).toBeGreaterThan(0);
+      const end = xml.indexOf('</gpu>', start) + '</gpu>'.length;
+      await node.setNvidiaSmi({ xml: xml.slice(0, start) + xml.slice(end) });
+    },
+  };
+}
+
+describe('stable device identity on the authored HGX model (8x H100 + ConnectX-7)', () => {
   it('removing the second GPU and the second ConnectX-7 renames nothing and disturbs no prepared claim', async () => {
-    const node = await buildAuthoredHgx(await tempDir('hgx-'));
-    let listed = [...AUTHORED_GPUS];
+    const node = await buildSimulatedNode('h100-hgx', await tempDir('hgx-'), { nodeName: NODE });
     await checkStable(
-      {
-        ...node,
-        dropFromSmi: async (bdf) => {
-          listed = listed.filter((g) => g.address !== bdf);
-          await node.setSmiXml(authoredSmiXml(listed));
-        },
-      },
+      machine(node),
       { gpu: '0000:3b:00.0', nic: '0000:3c:00.0' },
-      // GPU 9b was gpu-2 and would have become gpu-1; bb was gpu-3 and would have become gpu-2
+      // GPU 9b was gpu-4 and would have become gpu-3; bb was gpu-5 and would have become gpu-4
       {
         a: ['gpu-0000-9b-00-0', 'nic-0000-9c-00-0'],
         b: ['gpu-0000-bb-00-0', 'nic-0000-01-00-0'],
@@ -166,18 +173,9 @@ describe('stable device identity on an authored HGX node (4x H100 + ConnectX-7)'
 
 describeRecorded('stable device identity on the recorded 8x H100 node', () => {
   it('removing GPU 4c:00.0 and ConnectX-7 4d:00.0 renames nothing and disturbs no prepared claim', async () => {
-    const node = await buildSimulatedNode('h100-hgx', await tempDir('h100-'), { nodeName: NODE });
+    const node = await buildSimulatedNode('h100-hgx-recorded', await tempDir('h100-'), { nodeName: NODE });
     await checkStable(
-      {
-        ...node,
-        dropFromSmi: async (bdf) => {
-          const xml = await node.nvidiaSmiXml();
-          const id = `0000${bdf.toUpperCase()}`;
-          const start = xml.indexOf(`<gpu id="${id}">`);
-          const end = xml.indexOf('</gpu>', start) + '</gpu>'.length;
-          await node.setNvidiaSmi({ xml: xml.slice(0, start) + xml.slice(end) });
-        },
-      },
+      machine(node),
       { gpu: '0000:4c:00.0', nic: '0000:4d:00.0' },
       {
         a: ['gpu-0000-5d-00-0', 'nic-0000-5e-00-0'],

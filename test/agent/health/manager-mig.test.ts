@@ -1,13 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuDevice } from '../../../agent/discovery/inventory.js';
 import { scanInventory } from '../../../agent/discovery/scan.js';
 import { DeviceHealthBoard } from '../../../agent/health/board.js';
 import { HealthManager } from '../../../agent/health/manager.js';
 import { buildSimulatedNode, type SimulatedNode } from '../../cluster/nodes/index.js';
-import { describeRecorded, HAS_RECORDED_FIXTURES } from '../../support/recorded.js';
 import { waitFor } from './support.js';
 
 let dir: string;
@@ -17,7 +16,6 @@ let gpu: GpuDevice;
 const board = new DeviceHealthBoard();
 
 beforeAll(async () => {
-  if (!HAS_RECORDED_FIXTURES) return; // the a100-mig node is built from the recordings
   dir = await mkdtemp(join(tmpdir(), 'health-mig-'));
   node = await buildSimulatedNode('a100-mig', join(dir, 'node'), { nodeName: 'a100-node' });
   const inventory = await scanInventory({
@@ -45,12 +43,11 @@ beforeAll(async () => {
   await manager.start();
 });
 afterAll(async () => {
-  if (!HAS_RECORDED_FIXTURES) return;
   await manager.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
-describeRecorded('HealthManager on the recorded A100 with MIG enabled', () => {
+describe('HealthManager on the authored A100 model with MIG enabled (test/cluster/nodes/a100-mig-model.ts)', () => {
   it('puts the MIG devices on the board with their GPU, and an XID on the GPU marks every one of them', async () => {
     expect(gpu.migEnabled).toBe(true);
     const migs = gpu.migDevices.map((m) => m.name);

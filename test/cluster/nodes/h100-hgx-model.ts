@@ -22,6 +22,7 @@
  * the common ones beside them; where ../shared exists, nodes.test.ts checks this model against the recordings.
  */
 import { createHash } from 'node:crypto';
+import { memoryUsageXml, pciXml, retiredPagesXml } from './smi-xml.js';
 import type { SimPciFunction } from './sysfs-writer.js';
 
 /** Root complex bus numbers, one per GPU, in bus order; the ConnectX-6 Dx hangs off the switches of 15 and 97. */
@@ -249,7 +250,7 @@ const DRIVER_VERSION = '535.161.08';
 
 function gpuXml(index: number, busId: string): string {
   const { uuid, serial } = h100HgxGpuIdentity(index);
-  const [, domain = '0000', bus = '00'] = /^([0-9a-f]{4}):([0-9a-f]{2})/.exec(busId) ?? [];
+  const [, , bus = '00'] = /^([0-9a-f]{4}):([0-9a-f]{2})/.exec(busId) ?? [];
   // nvidia-smi prints the domain with 8 hex digits, upper case (`00000001:00:00.0` in a VM with one domain per GPU)
   const smiBusId = `0000${busId.toUpperCase()}`;
   const zeroEcc = (threshold: boolean) =>
@@ -289,44 +290,10 @@ function gpuXml(index: number, busId: string): string {
 \t\t\t<reset_required>No</reset_required>
 \t\t\t<drain_and_reset_recommended>No</drain_and_reset_recommended>
 \t\t</gpu_reset_status>
-\t\t<pci>
-\t\t\t<pci_bus>${bus.toUpperCase()}</pci_bus>
-\t\t\t<pci_device>00</pci_device>
-\t\t\t<pci_domain>${domain.toUpperCase()}</pci_domain>
-\t\t\t<pci_device_id>233010DE</pci_device_id>
-\t\t\t<pci_bus_id>${smiBusId}</pci_bus_id>
-\t\t\t<pci_sub_system_id>16C110DE</pci_sub_system_id>
-\t\t\t<pci_gpu_link_info>
-\t\t\t\t<pcie_gen>
-\t\t\t\t\t<max_link_gen>5</max_link_gen>
-\t\t\t\t\t<current_link_gen>5</current_link_gen>
-\t\t\t\t\t<device_current_link_gen>5</device_current_link_gen>
-\t\t\t\t\t<max_device_link_gen>5</max_device_link_gen>
-\t\t\t\t\t<max_host_link_gen>5</max_host_link_gen>
-\t\t\t\t</pcie_gen>
-\t\t\t\t<link_widths>
-\t\t\t\t\t<max_link_width>16x</max_link_width>
-\t\t\t\t\t<current_link_width>16x</current_link_width>
-\t\t\t\t</link_widths>
-\t\t\t</pci_gpu_link_info>
-\t\t\t<replay_counter>0</replay_counter>
-\t\t\t<replay_rollover_counter>0</replay_rollover_counter>
-\t\t\t<tx_util>0 KB/s</tx_util>
-\t\t\t<rx_util>0 KB/s</rx_util>
-\t\t</pci>
+${pciXml({ address: busId, deviceId: '233010DE', subsystemId: '16C110DE', linkGen: 5, dtd: 12, utilization: true })}
 \t\t<fan_speed>N/A</fan_speed>
 \t\t<performance_state>P0</performance_state>
-\t\t<fb_memory_usage>
-\t\t\t<total>81559 MiB</total>
-\t\t\t<reserved>551 MiB</reserved>
-\t\t\t<used>0 MiB</used>
-\t\t\t<free>81007 MiB</free>
-\t\t</fb_memory_usage>
-\t\t<bar1_memory_usage>
-\t\t\t<total>131072 MiB</total>
-\t\t\t<used>1 MiB</used>
-\t\t\t<free>131071 MiB</free>
-\t\t</bar1_memory_usage>
+${memoryUsageXml({ total: 81559, reserved: 551, used: 0, free: 81007 }, { total: 131072, used: 1 })}
 \t\t<compute_mode>Default</compute_mode>
 \t\t<utilization>
 \t\t\t<gpu_util>0 %</gpu_util>
@@ -344,18 +311,7 @@ ${zeroEcc(false)}
 ${zeroEcc(true)}
 \t\t\t</aggregate>
 \t\t</ecc_errors>
-\t\t<retired_pages>
-\t\t\t<multiple_single_bit_retirement>
-\t\t\t\t<retired_count>N/A</retired_count>
-\t\t\t\t<retired_pagelist>N/A</retired_pagelist>
-\t\t\t</multiple_single_bit_retirement>
-\t\t\t<double_bit_retirement>
-\t\t\t\t<retired_count>N/A</retired_count>
-\t\t\t\t<retired_pagelist>N/A</retired_pagelist>
-\t\t\t</double_bit_retirement>
-\t\t\t<pending_blacklist>N/A</pending_blacklist>
-\t\t\t<pending_retirement>N/A</pending_retirement>
-\t\t</retired_pages>
+${retiredPagesXml(true)}
 \t\t<remapped_rows>
 \t\t\t<remapped_row_corr>0</remapped_row_corr>
 \t\t\t<remapped_row_unc>0</remapped_row_unc>

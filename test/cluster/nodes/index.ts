@@ -1,6 +1,7 @@
 /**
- * Simulated nodes (see README.md in this folder for the API and for how each part was derived). `h100-hgx` and
- * `cpu-vm` are models the project authors itself (./h100-hgx-model.ts), so they build on a fresh clone; the other
+ * Simulated nodes (see README.md in this folder for the API and for how each part was derived). `h100-hgx`, `cpu-vm`,
+ * `h100-azure-vm`, `v100s-hyperv-vm` and `a100-mig` are models the project authors itself (./*-model.ts), so they
+ * build on a fresh clone; the other
  * kinds are built from the recordings in ../shared/fixtures and only where those exist (RECORDED_NODE_KINDS; tests
  * that use them go through test/support/recorded.ts). Trees are generated into a directory the caller owns (a temp
  * dir); nothing generated is committed.
@@ -10,6 +11,14 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RECORDED_FIXTURES } from '../../support/recorded.js';
+import {
+  A100_MIG_GPUS,
+  A100_MIG_NIC,
+  a100MigNicDir,
+  a100MigNvidiaSmiList,
+  a100MigNvidiaSmiXml,
+  a100MigPciFunctions,
+} from './a100-mig-model.js';
 import {
   AZURE_VM_GPUS,
   AZURE_VM_NICS,
@@ -34,6 +43,15 @@ import { type SimulatedAddress, simulatedAddresses, writeProcNet } from './proc-
 import { type SimPciFunction, writeNetdev, writePciFunction, writeRdma, writeVirtualNetdev } from './sysfs-writer.js';
 import { readTar } from './tar.js';
 import { unpackTtar } from './ttar.js';
+import {
+  hyperVSysfsPath,
+  V100S_VM_GPUS,
+  V100S_VM_NETVSC_DIR,
+  V100S_VM_NIC,
+  V100S_VM_VF_IFNAME,
+  v100sVmNvidiaSmiXml,
+  v100sVmPciFunctions,
+} from './v100s-hyperv-vm-model.js';
 
 /** ../shared/fixtures (the recordings); absent on a fresh clone. */
 export const FIXTURES = RECORDED_FIXTURES;
@@ -42,18 +60,22 @@ export type SimulatedNodeKind =
   | 'h100-hgx'
   | 'cpu-vm'
   | 'h100-azure-vm'
+  | 'v100s-hyperv-vm'
+  | 'a100-mig'
   | 'h100-hgx-recorded'
   | 'v100s-vm'
-  | 'a100-mig'
+  | 'a100-mig-recorded'
   | 'node-exporter'
   | 'procfs';
 export const SIMULATED_NODE_KINDS: readonly SimulatedNodeKind[] = [
   'h100-hgx',
   'cpu-vm',
   'h100-azure-vm',
+  'v100s-hyperv-vm',
+  'a100-mig',
   'h100-hgx-recorded',
   'v100s-vm',
-  'a100-mig',
+  'a100-mig-recorded',
   'node-exporter',
   'procfs',
 ];
@@ -61,7 +83,7 @@ export const SIMULATED_NODE_KINDS: readonly SimulatedNodeKind[] = [
 export const RECORDED_NODE_KINDS: ReadonlySet<SimulatedNodeKind> = new Set([
   'h100-hgx-recorded',
   'v100s-vm',
-  'a100-mig',
+  'a100-mig-recorded',
   'node-exporter',
   'procfs',
 ]);
@@ -184,6 +206,7 @@ export async function buildSimulatedNode(
   };
   const okXml = built.xml ?? '';
   if (built.nvlinkStatus !== undefined) await writeFile(join(bin, 'nvidia-smi.nvlink-s'), built.nvlinkStatus);
+  if (built.list !== undefined) await writeFile(join(bin, 'nvidia-smi.L'), built.list);
   if (built.xml !== undefined) {
     await writeFile(xmlPath, built.xml);
     await writeFile(modePath, 'ok\n');
@@ -251,6 +274,8 @@ interface Built {
   xml?: string;
   /** `nvidia-smi nvlink -s` of the node, where the model has NVLinks */
   nvlinkStatus?: string;
+  /** `nvidia-smi -L` of the node, where the model has MIG devices (their profile names and UUIDs) */
+  list?: string;
   expected: ExpectedNode;
 }
 
@@ -258,9 +283,11 @@ const BUILDERS: Record<SimulatedNodeKind, (sys: string, dev: string, opts: Build
   'h100-hgx': buildH100Model,
   'cpu-vm': buildCpuVm,
   'h100-azure-vm': buildAzureVm,
+  'v100s-hyperv-vm': buildV100sHyperVVm,
+  'a100-mig': buildA100MigModel,
   'h100-hgx-recorded': buildH100,
   'v100s-vm': buildV100sVm,
-  'a100-mig': buildA100Mig,
+  'a100-mig-recorded': buildA100Mig,
   'node-exporter': async (sys) => {
     const src = 'sysfs/node_exporter__sysfs-snapshot__sys.ttar';
     await unpackTtar(await readFile(join(FIXTURES, src), 'utf8'), sys, { stripPrefix: 'sys/' });
@@ -536,6 +563,77 @@ async function buildAzureVm(sys: string, dev: string): Promise<Built> {
       nics: AZURE_VM_NICS.map((n, i) => ({ ifName: `ib${i}`, pciAddress: n.address })),
       rdmaDevices: AZURE_VM_NICS.map((_, i) => `mlx5_ib${i}`),
       sources: ['test/cluster/nodes/azure-vm-model.ts'],
+    },
+  };
+}
+
+/**
+ * The authored V100S Hyper-V VM (./v100s-hyperv-vm-model.ts): GPUs in odd domains below their VMBus devices, the
+ * synthetic eth0 and its accelerated-networking VF.
+ */
+async function buildV100sHyperVVm(sys: string, dev: string): Promise<Built> {
+  for (const f of v100sVmPciFunctions()) await writePciFunction(sys, f);
+  await writeNetdev(sys, {
+    ifName: 'eth0',
+    deviceDir: V100S_VM_NETVSC_DIR,
+    mac: '00:0d:3a:62:1f:2e',
+    mtu: 1500,
+    speed: 50000,
+    operstate: 'up',
+    carrier: 1,
+  });
+  // the VF carries the synthetic NIC's MAC (Azure pairs them by it)
+  await writeNetdev(sys, {
+    ifName: V100S_VM_VF_IFNAME,
+    deviceDir: hyperVSysfsPath(V100S_VM_NIC),
+    mac: '00:0d:3a:62:1f:2e',
+    mtu: 1500,
+    speed: 50000,
+    operstate: 'up',
+    carrier: 1,
+  });
+  await writeVirtualNetdev(sys, 'lo', { type: 772, mtu: 65536 });
+  await touch(dev, 'nvidiactl', 'nvidia-uvm', ...V100S_VM_GPUS.map((_, i) => `nvidia${i}`));
+  return {
+    xml: v100sVmNvidiaSmiXml(),
+    expected: {
+      gpus: V100S_VM_GPUS.map((g) => g.address).sort(),
+      nics: [{ ifName: 'eth0' }, { ifName: V100S_VM_VF_IFNAME, pciAddress: V100S_VM_NIC.address }],
+      rdmaDevices: [],
+      sources: ['test/cluster/nodes/v100s-hyperv-vm-model.ts'],
+    },
+  };
+}
+
+/** The authored A100 node with MIG on one GPU (./a100-mig-model.ts): needs no recordings. */
+async function buildA100MigModel(sys: string, dev: string): Promise<Built> {
+  for (const f of a100MigPciFunctions()) await writePciFunction(sys, f);
+  await writeNetdev(sys, {
+    ifName: A100_MIG_NIC.ifName,
+    deviceDir: a100MigNicDir(),
+    mac: mac(A100_MIG_NIC.address),
+    mtu: 1500,
+    speed: 25000,
+    operstate: 'up',
+    carrier: 1,
+  });
+  await writeVirtualNetdev(sys, 'lo', { type: 772, mtu: 65536 });
+  await touch(
+    dev,
+    ...A100_MIG_GPUS.map((_, i) => `nvidia${i}`),
+    'nvidiactl',
+    'nvidia-uvm',
+    'nvidia-caps/nvidia-cap1',
+    'nvidia-caps/nvidia-cap2',
+  );
+  return {
+    xml: a100MigNvidiaSmiXml(),
+    list: a100MigNvidiaSmiList(),
+    expected: {
+      gpus: A100_MIG_GPUS.map((g) => g.address),
+      nics: [{ ifName: A100_MIG_NIC.ifName, pciAddress: A100_MIG_NIC.address }],
+      rdmaDevices: [],
+      sources: ['test/cluster/nodes/a100-mig-model.ts'],
     },
   };
 }

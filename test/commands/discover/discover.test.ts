@@ -152,6 +152,32 @@ describe('lockstep discover', () => {
     expect(names).toContain('nic-0000-1a-00-0');
   });
 
+  it.each([
+    [
+      'v100s-hyperv-vm',
+      ['gpu-1a05-00-00-0', 'gpu-3b9f-00-00-0', 'gpu-9d14-00-00-0', 'gpu-c2e7-00-00-0', 'nic-e4b1-00-02-0'],
+    ],
+    [
+      'a100-mig',
+      [
+        'gpu-0000-41-00-0',
+        'gpu-0000-01-00-0-mig-3-0',
+        'gpu-0000-01-00-0-mig-4-0',
+        'gpu-0000-01-00-0-mig-5-0',
+        'gpu-0000-01-00-0-mig-6-0',
+        'nic-0000-02-00-0',
+      ],
+    ],
+  ] as const)('--slices on the authored %s model: exit 0, no problems, these devices', async (kind, want) => {
+    const n = await buildSimulatedNode(kind, join(dir, kind), {});
+    const r = runBundle('lockstep', ['discover', ...nodeArgs(n), '--strict', '--slices', '-o', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const list = JSON.parse(r.stdout) as { items: { spec: { devices: { name: string }[] } }[] };
+    const names = list.items.flatMap((s) => s.spec.devices.map((d) => d.name));
+    expect(names.filter((x) => !x.startsWith('nic-eth0-'))).toEqual(want);
+  });
+
   it('usage errors exit 2 with one error line', () => {
     const bad = runBundle('lockstep', ['discover', '-o', 'xml']);
     expect(bad.status).toBe(2);
