@@ -12,7 +12,7 @@
 import { type Command, Option } from 'commander';
 import type { LogLevel } from '../log.js';
 import {
-  flag as commanderOption,
+  commanderOption,
   type DurationRange,
   durationParser,
   type FlagSpec,
@@ -110,7 +110,7 @@ function switchFlag(spec: Described & { default?: boolean; negation?: string }):
     : define(rest, { flags: long.replace(/^--/, '--no-'), description: negation, noEnv: rest.noEnv });
 }
 
-/** A flag for the few shapes above do not cover: the spec as options.ts `flag` takes it, typed by the caller. */
+/** A flag of another shape: the spec as `commanderOption` (options.ts) takes it, typed by the caller. */
 function customFlag<T>(spec: FlagSpec): Flag<T> {
   return define(spec);
 }

@@ -1,6 +1,6 @@
 /**
- * How lockstep turns a flag definition into a commander option (`flag`: name, env twin, Kubernetes alias variables,
- * default, parser and range), and the parsers themselves. Commands define their flags once, typed, with the builders
+ * How lockstep turns a flag definition into a commander option (`commanderOption`: name, env twin, Kubernetes alias
+ * variables, default, parser and range), and the parsers themselves. Commands define their flags once, typed, with the builders
  * of define-flags.ts, so `--help`, the env twin, the checks and the command bodies never drift apart.
  *
  * Threats (flag values and environment variables are user input, often templated into manifests):
@@ -57,7 +57,7 @@ interface AliasDefault {
 
 const aliasDefaults = new WeakMap<Option, AliasDefault>();
 
-export function flag(spec: FlagSpec, env: NodeJS.ProcessEnv = process.env): Option {
+export function commanderOption(spec: FlagSpec, env: NodeJS.ProcessEnv = process.env): Option {
   const option = new Option(spec.flags, spec.description);
   const long = option.long;
   if (long && !spec.noEnv) {

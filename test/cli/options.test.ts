@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { DURATION_FORMS, formatDuration, MAX_TIMER_MS, readDuration } from '../../src/cli/duration.js';
 import {
   byteSizeParser,
+  commanderOption,
   durationParser,
   envName,
-  flag,
   formatByteSize,
   installFlagChecks,
   parseDuration,
@@ -21,8 +21,10 @@ import { runProgram } from '../../src/cli/run-program.js';
 function parse(env: NodeJS.ProcessEnv, argv: string[]): Record<string, unknown> {
   const command = new Command('x')
     .exitOverride()
-    .addOption(flag({ flags: '--node-name <name>', description: 'n', alsoEnv: ['NODE_NAME'] }, env))
-    .addOption(flag({ flags: '--rescan-interval <d>', description: 'd', default: '1s', parse: parseDuration }, env));
+    .addOption(commanderOption({ flags: '--node-name <name>', description: 'n', alsoEnv: ['NODE_NAME'] }, env))
+    .addOption(
+      commanderOption({ flags: '--rescan-interval <d>', description: 'd', default: '1s', parse: parseDuration }, env),
+    );
   command.parse(argv, { from: 'user' });
   return command.opts();
 }
@@ -189,7 +191,7 @@ describe('Kubernetes alias variables', () => {
     root.addCommand(
       new Command('uses')
         .addOption(
-          flag(
+          commanderOption(
             { flags: '--group-size <n>', description: 's', alsoEnv: ['LWS_GROUP_SIZE'], parse: parseGroupSize },
             env,
           ),
@@ -245,7 +247,10 @@ describe('Kubernetes alias variables', () => {
   it('shows duration defaults with their unit in --help', async () => {
     const out: string[] = [];
     const cmd = new Command('x').addOption(
-      flag({ flags: '--heartbeat-timeout <duration>', description: 'h', default: '2s', parse: parseDuration }, {}),
+      commanderOption(
+        { flags: '--heartbeat-timeout <duration>', description: 'h', default: '2s', parse: parseDuration },
+        {},
+      ),
     );
     await runProgram(cmd, ['--help'], { stdout: (t) => out.push(t), stderr: () => {} });
     expect(out.join('').replace(/\s+/g, ' ')).toContain(
