@@ -1,7 +1,8 @@
 /**
  * How lockstep turns a flag definition into a commander option (`commanderOption`: name, env twin, Kubernetes alias
- * variables, default, parser and range), and the parsers themselves. Commands define their flags once, typed, with the builders
- * of define-flags.ts, so `--help`, the env twin, the checks and the command bodies never drift apart.
+ * variables, default, parser and range), and the parsers themselves. Commands define their flags once, typed, with
+ * the builders of define-flags.ts (`flag.text`, …), so `--help`, the env twin, the checks and the command bodies never
+ * drift apart.
  *
  * Threats (flag values and environment variables are user input, often templated into manifests):
  * - a bare number where a duration is meant (`2000`): refused, see duration.ts;
