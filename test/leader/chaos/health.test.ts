@@ -162,8 +162,16 @@ describe('chaos: engines that hang while their wrappers live', () => {
   it('an HTTP engine whose /health stops answering is stopped; the reason names the check', async () => {
     const before = (await status())!.epoch;
     await enginePid(members[0]!, before);
-    // serving: the monitor's probes pass (which ends its start grace) before the engine wedges
-    expect((await fetch(`http://127.0.0.1:${httpPort}/health`)).status).toBe(200);
+    // serving: the monitor's probes pass (which ends its start grace) before the engine wedges. The engine of the
+    // epoch the previous test opened may have a pid but not yet be listening, so this waits for its first answer.
+    await poll(
+      'the engine answering /health',
+      async () => {
+        const answer = await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => undefined);
+        return answer?.status === 200 ? answer : undefined;
+      },
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     writeFileSync(hangFile, String(before));
     const s = await runningAfter(before);
