@@ -21,7 +21,15 @@
  * first) is the plain shape of a two-socket server, not a recording.
  */
 import { createHash } from 'node:crypto';
-import { memoryUsageXml, pciXml, retiredPagesXml } from './smi-xml.js';
+import {
+  eccXml,
+  memoryUsageXml,
+  migAndIdentityXml,
+  nvidiaSmiLogXml,
+  pciXml,
+  remappedRowsXml,
+  retiredPagesXml,
+} from './smi-xml.js';
 import type { SimPciFunction } from './sysfs-writer.js';
 
 const DRIVER_VERSION = '535.54.03';
@@ -155,14 +163,6 @@ function gpuXml(index: number, g: A100Gpu): string {
     .map((e) => `\t\t\t\t<${e}>0</${e}>`)
     .join('\n');
   // with MIG on, the driver answers N/A for the GPU-wide row remapping and page retirement counters
-  const remapped = mig
-    ? '\t\t<remapped_rows>N/A</remapped_rows>'
-    : `\t\t<remapped_rows>
-\t\t\t<remapped_row_corr>0</remapped_row_corr>
-\t\t\t<remapped_row_unc>0</remapped_row_unc>
-\t\t\t<remapped_row_pending>No</remapped_row_pending>
-\t\t\t<remapped_row_failure>No</remapped_row_failure>
-\t\t</remapped_rows>`;
   return `\t<gpu id="${smiBusId}">
 \t\t<product_name>NVIDIA A100-SXM4-80GB</product_name>
 \t\t<product_brand>NVIDIA</product_brand>
@@ -171,21 +171,16 @@ function gpuXml(index: number, g: A100Gpu): string {
 \t\t<display_active>Disabled</display_active>
 \t\t<persistence_mode>Enabled</persistence_mode>
 \t\t<addressing_mode>None</addressing_mode>
-\t\t<mig_mode>
-\t\t\t<current_mig>${mig ? 'Enabled' : 'Disabled'}</current_mig>
-\t\t\t<pending_mig>${mig ? 'Enabled' : 'Disabled'}</pending_mig>
-\t\t</mig_mode>
-\t\t<mig_devices>
-${mig ? g.migGpuInstances.map((gi, i) => migDeviceXml(i, gi)).join('\n') : '\t\t\tNone'}
-\t\t</mig_devices>
-\t\t<accounting_mode>Disabled</accounting_mode>
-\t\t<accounting_mode_buffer_size>4000</accounting_mode_buffer_size>
-\t\t<serial>${serial}</serial>
-\t\t<uuid>${uuid}</uuid>
-\t\t<minor_number>${index}</minor_number>
-\t\t<vbios_version>92.00.36.00.02</vbios_version>
-\t\t<multigpu_board>No</multigpu_board>
-\t\t<board_id>0x${Number.parseInt(bus, 16).toString(16)}00</board_id>
+${migAndIdentityXml({
+  mode: mig ? 'Enabled' : 'Disabled',
+  migDevices: mig ? g.migGpuInstances.map((gi, i) => migDeviceXml(i, gi)).join('\n') : undefined,
+  accounting: 'Disabled',
+  serial,
+  uuid,
+  minor: index,
+  vbios: '92.00.36.00.02',
+  boardId: `0x${Number.parseInt(bus, 16).toString(16)}00`,
+})}
 \t\t<gpu_module_id>${index + 1}</gpu_module_id>
 \t\t<gsp_firmware_version>${DRIVER_VERSION}</gsp_firmware_version>
 \t\t<gpu_virtualization_mode>
@@ -201,20 +196,9 @@ ${pciXml({ address: g.address, deviceId: '20B210DE', subsystemId: '147F10DE', li
 \t\t<performance_state>P0</performance_state>
 ${memoryUsageXml({ total: 81920, reserved: 869, used: 50, free: 80999 }, { total: 131072, used: 1 })}
 \t\t<compute_mode>Default</compute_mode>
-\t\t<ecc_mode>
-\t\t\t<current_ecc>Enabled</current_ecc>
-\t\t\t<pending_ecc>Enabled</pending_ecc>
-\t\t</ecc_mode>
-\t\t<ecc_errors>
-\t\t\t<volatile>
-${eccScope}
-\t\t\t</volatile>
-\t\t\t<aggregate>
-${eccScope}
-\t\t\t</aggregate>
-\t\t</ecc_errors>
+${eccXml(eccScope, eccScope)}
 ${retiredPagesXml(true)}
-${remapped}
+${remappedRowsXml(mig)}
 \t\t<temperature>
 \t\t\t<gpu_temp>27 C</gpu_temp>
 \t\t\t<memory_temp>44 C</memory_temp>
@@ -235,18 +219,14 @@ ${remapped}
 
 /** `nvidia-smi -q -x` of the model, as driver 535.54.03 prints it (DTD v12). */
 export function a100MigNvidiaSmiXml(): string {
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">',
-    '<nvidia_smi_log>',
-    '\t<timestamp>Fri Aug  4 11:44:30 2023</timestamp>',
-    `\t<driver_version>${DRIVER_VERSION}</driver_version>`,
-    '\t<cuda_version>12.2</cuda_version>',
-    `\t<attached_gpus>${A100_MIG_GPUS.length}</attached_gpus>`,
-    ...A100_MIG_GPUS.map((g, index) => gpuXml(index, g)),
-    '</nvidia_smi_log>',
-    '',
-  ].join('\n');
+  return nvidiaSmiLogXml({
+    declaration: '<?xml version="1.0" encoding="UTF-8"?>',
+    dtd: 12,
+    timestamp: 'Fri Aug  4 11:44:30 2023',
+    driverVersion: DRIVER_VERSION,
+    cudaVersion: '12.2',
+    gpus: A100_MIG_GPUS.map((g, index) => gpuXml(index, g)),
+  });
 }
 
 /** `nvidia-smi -L` of the model: each GPU, then its MIG devices with profile name and MIG UUID. */

@@ -22,7 +22,15 @@
  * the common ones beside them; where ../shared exists, nodes.test.ts checks this model against the recordings.
  */
 import { createHash } from 'node:crypto';
-import { memoryUsageXml, pciXml, retiredPagesXml } from './smi-xml.js';
+import {
+  eccXml,
+  memoryUsageXml,
+  migAndIdentityXml,
+  nvidiaSmiLogXml,
+  pciXml,
+  remappedRowsXml,
+  retiredPagesXml,
+} from './smi-xml.js';
 import type { SimPciFunction } from './sysfs-writer.js';
 
 /** Root complex bus numbers, one per GPU, in bus order; the ConnectX-6 Dx hangs off the switches of 15 and 97. */
@@ -270,21 +278,15 @@ function gpuXml(index: number, busId: string): string {
 \t\t<display_active>Disabled</display_active>
 \t\t<persistence_mode>Enabled</persistence_mode>
 \t\t<addressing_mode>None</addressing_mode>
-\t\t<mig_mode>
-\t\t\t<current_mig>Disabled</current_mig>
-\t\t\t<pending_mig>Disabled</pending_mig>
-\t\t</mig_mode>
-\t\t<mig_devices>
-\t\t\tNone
-\t\t</mig_devices>
-\t\t<accounting_mode>Disabled</accounting_mode>
-\t\t<accounting_mode_buffer_size>4000</accounting_mode_buffer_size>
-\t\t<serial>${serial}</serial>
-\t\t<uuid>${uuid}</uuid>
-\t\t<minor_number>${index}</minor_number>
-\t\t<vbios_version>96.00.74.00.0D</vbios_version>
-\t\t<multigpu_board>No</multigpu_board>
-\t\t<board_id>0x${bus}00</board_id>
+${migAndIdentityXml({
+  mode: 'Disabled',
+  accounting: 'Disabled',
+  serial,
+  uuid,
+  minor: index,
+  vbios: '96.00.74.00.0D',
+  boardId: `0x${bus}00`,
+})}
 \t\t<gsp_firmware_version>${DRIVER_VERSION}</gsp_firmware_version>
 \t\t<gpu_reset_status>
 \t\t\t<reset_required>No</reset_required>
@@ -299,25 +301,9 @@ ${memoryUsageXml({ total: 81559, reserved: 551, used: 0, free: 81007 }, { total:
 \t\t\t<gpu_util>0 %</gpu_util>
 \t\t\t<memory_util>0 %</memory_util>
 \t\t</utilization>
-\t\t<ecc_mode>
-\t\t\t<current_ecc>Enabled</current_ecc>
-\t\t\t<pending_ecc>Enabled</pending_ecc>
-\t\t</ecc_mode>
-\t\t<ecc_errors>
-\t\t\t<volatile>
-${zeroEcc(false)}
-\t\t\t</volatile>
-\t\t\t<aggregate>
-${zeroEcc(true)}
-\t\t\t</aggregate>
-\t\t</ecc_errors>
+${eccXml(zeroEcc(false), zeroEcc(true))}
 ${retiredPagesXml(true)}
-\t\t<remapped_rows>
-\t\t\t<remapped_row_corr>0</remapped_row_corr>
-\t\t\t<remapped_row_unc>0</remapped_row_unc>
-\t\t\t<remapped_row_pending>No</remapped_row_pending>
-\t\t\t<remapped_row_failure>No</remapped_row_failure>
-\t\t</remapped_rows>
+${remappedRowsXml(false)}
 \t\t<temperature>
 \t\t\t<gpu_temp>29 C</gpu_temp>
 \t\t\t<memory_temp>39 C</memory_temp>
@@ -342,18 +328,14 @@ export function h100HgxNvidiaSmiXml(): string {
 
 /** `nvidia-smi -q -x` of H100 SXM GPUs at these bus ids (`dddd:bb:dd.f`), in this order (minor numbers 0…). */
 export function h100NvidiaSmiXml(busIds: readonly string[]): string {
-  return [
-    '<?xml version="1.0" ?>',
-    '<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">',
-    '<nvidia_smi_log>',
-    '\t<timestamp>Wed Jul 31 11:22:39 2024</timestamp>',
-    `\t<driver_version>${DRIVER_VERSION}</driver_version>`,
-    '\t<cuda_version>12.2</cuda_version>',
-    `\t<attached_gpus>${busIds.length}</attached_gpus>`,
-    ...busIds.map((busId, index) => gpuXml(index, busId)),
-    '</nvidia_smi_log>',
-    '',
-  ].join('\n');
+  return nvidiaSmiLogXml({
+    declaration: '<?xml version="1.0" ?>',
+    dtd: 12,
+    timestamp: 'Wed Jul 31 11:22:39 2024',
+    driverVersion: DRIVER_VERSION,
+    cudaVersion: '12.2',
+    gpus: busIds.map((busId, index) => gpuXml(index, busId)),
+  });
 }
 
 /**

@@ -490,16 +490,8 @@ async function writeH100Node(
   };
 }
 
-/** A VM without accelerators: a flat QEMU bus with one virtio NIC (an authored model; needs no recordings). */
-async function buildCpuVm(sys: string, dev: string): Promise<Built> {
-  await writePciFunction(sys, {
-    address: '0000:00:00.0',
-    sysfsPath: 'devices/pci0000:00/0000:00:00.0',
-    vendorId: '8086',
-    deviceId: '1237',
-    classCode: '060000',
-    numaNode: -1,
-  });
+/** QEMU's virtio NIC at 00:03.0 as `eth0` (up, link speed unknown as virtio reports it), and loopback. */
+async function writeQemuNetwork(sys: string, mac: string): Promise<void> {
   await writePciFunction(sys, {
     address: '0000:00:03.0',
     sysfsPath: 'devices/pci0000:00/0000:00:03.0',
@@ -513,13 +505,26 @@ async function buildCpuVm(sys: string, dev: string): Promise<Built> {
   await writeNetdev(sys, {
     ifName: 'eth0',
     deviceDir: 'devices/pci0000:00/0000:00:03.0/virtio0',
-    mac: '52:54:00:12:34:57',
+    mac: mac,
     mtu: 1500,
     speed: -1,
     operstate: 'up',
     carrier: 1,
   });
   await writeVirtualNetdev(sys, 'lo', { type: 772, mtu: 65536 });
+}
+
+/** A VM without accelerators: a flat QEMU bus with one virtio NIC (an authored model; needs no recordings). */
+async function buildCpuVm(sys: string, dev: string): Promise<Built> {
+  await writePciFunction(sys, {
+    address: '0000:00:00.0',
+    sysfsPath: 'devices/pci0000:00/0000:00:00.0',
+    vendorId: '8086',
+    deviceId: '1237',
+    classCode: '060000',
+    numaNode: -1,
+  });
+  await writeQemuNetwork(sys, '52:54:00:12:34:57');
   await mkdir(dev, { recursive: true });
   return {
     expected: {
@@ -672,26 +677,7 @@ async function buildV100sVm(sys: string, dev: string): Promise<Built> {
       iommuGroup: 10 + i,
     });
   }
-  await writePciFunction(sys, {
-    address: '0000:00:03.0',
-    sysfsPath: 'devices/pci0000:00/0000:00:03.0',
-    vendorId: '1af4',
-    deviceId: '1000',
-    classCode: '020000',
-    numaNode: -1,
-    driver: 'virtio-pci',
-    iommuGroup: 3,
-  });
-  await writeNetdev(sys, {
-    ifName: 'eth0',
-    deviceDir: 'devices/pci0000:00/0000:00:03.0/virtio0',
-    mac: '52:54:00:12:34:56',
-    mtu: 1500,
-    speed: -1,
-    operstate: 'up',
-    carrier: 1,
-  });
-  await writeVirtualNetdev(sys, 'lo', { type: 772, mtu: 65536 });
+  await writeQemuNetwork(sys, '52:54:00:12:34:56');
   await touch(dev, ...gpus.map((_, i) => `nvidia${i}`), 'nvidiactl', 'nvidia-uvm');
   return {
     xml,

@@ -99,3 +99,91 @@ export function retiredPagesXml(notApplicable: boolean): string {
     '\t\t</retired_pages>',
   ].join('\n');
 }
+
+/** The whole `nvidia-smi -q -x` document around the models' `<gpu>` elements, in the header order every DTD uses. */
+export function nvidiaSmiLogXml(o: {
+  /** the XML declaration as the recorded driver prints it (535.54 adds `encoding="UTF-8"`) */
+  declaration: string;
+  dtd: 11 | 12;
+  timestamp: string;
+  driverVersion: string;
+  cudaVersion: string;
+  gpus: readonly string[];
+}): string {
+  return [
+    o.declaration,
+    `<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v${o.dtd}.dtd">`,
+    '<nvidia_smi_log>',
+    `\t<timestamp>${o.timestamp}</timestamp>`,
+    `\t<driver_version>${o.driverVersion}</driver_version>`,
+    `\t<cuda_version>${o.cudaVersion}</cuda_version>`,
+    `\t<attached_gpus>${o.gpus.length}</attached_gpus>`,
+    ...o.gpus,
+    '</nvidia_smi_log>',
+    '',
+  ].join('\n');
+}
+
+/**
+ * `<mig_mode>` and `<mig_devices>` (the devices' own elements, or `None`), then the accounting, identity and board
+ * lines that follow them in every DTD; `mode` is `N/A` on GPUs without MIG.
+ */
+export function migAndIdentityXml(o: {
+  mode: 'Enabled' | 'Disabled' | 'N/A';
+  migDevices?: string;
+  accounting: 'Enabled' | 'Disabled';
+  serial: string;
+  uuid: string;
+  minor: number;
+  vbios: string;
+  boardId: string;
+}): string {
+  return [
+    '\t\t<mig_mode>',
+    `\t\t\t<current_mig>${o.mode}</current_mig>`,
+    `\t\t\t<pending_mig>${o.mode}</pending_mig>`,
+    '\t\t</mig_mode>',
+    '\t\t<mig_devices>',
+    o.migDevices ?? '\t\t\tNone',
+    '\t\t</mig_devices>',
+    `\t\t<accounting_mode>${o.accounting}</accounting_mode>`,
+    '\t\t<accounting_mode_buffer_size>4000</accounting_mode_buffer_size>',
+    `\t\t<serial>${o.serial}</serial>`,
+    `\t\t<uuid>${o.uuid}</uuid>`,
+    `\t\t<minor_number>${o.minor}</minor_number>`,
+    `\t\t<vbios_version>${o.vbios}</vbios_version>`,
+    '\t\t<multigpu_board>No</multigpu_board>',
+    `\t\t<board_id>${o.boardId}</board_id>`,
+  ].join('\n');
+}
+
+/** `<ecc_mode>` (on) and `<ecc_errors>` with the same counters, already indented, in `volatile` and `aggregate`. */
+export function eccXml(volatile: string, aggregate: string): string {
+  return [
+    '\t\t<ecc_mode>',
+    '\t\t\t<current_ecc>Enabled</current_ecc>',
+    '\t\t\t<pending_ecc>Enabled</pending_ecc>',
+    '\t\t</ecc_mode>',
+    '\t\t<ecc_errors>',
+    '\t\t\t<volatile>',
+    volatile,
+    '\t\t\t</volatile>',
+    '\t\t\t<aggregate>',
+    aggregate,
+    '\t\t\t</aggregate>',
+    '\t\t</ecc_errors>',
+  ].join('\n');
+}
+
+/** `<remapped_rows>`: zero counts, or N/A where the GPU predates row remapping or runs MIG. */
+export function remappedRowsXml(notApplicable: boolean): string {
+  if (notApplicable) return '\t\t<remapped_rows>N/A</remapped_rows>';
+  return [
+    '\t\t<remapped_rows>',
+    '\t\t\t<remapped_row_corr>0</remapped_row_corr>',
+    '\t\t\t<remapped_row_unc>0</remapped_row_unc>',
+    '\t\t\t<remapped_row_pending>No</remapped_row_pending>',
+    '\t\t\t<remapped_row_failure>No</remapped_row_failure>',
+    '\t\t</remapped_rows>',
+  ].join('\n');
+}

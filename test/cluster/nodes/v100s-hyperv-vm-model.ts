@@ -23,7 +23,15 @@
  * - the synthetic NIC: Hyper-V's `eth0` (hv_netvsc) is a VMBus device with no PCI function; the VF's netdev is
  *   named `enP<domain in decimal>s<slot>` by systemd's naming of a PCI device in a domain other than 0.
  */
-import { memoryUsageXml, pciXml, retiredPagesXml } from './smi-xml.js';
+import {
+  eccXml,
+  memoryUsageXml,
+  migAndIdentityXml,
+  nvidiaSmiLogXml,
+  pciXml,
+  remappedRowsXml,
+  retiredPagesXml,
+} from './smi-xml.js';
 import type { SimPciFunction } from './sysfs-writer.js';
 
 const VMBUS = 'devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00';
@@ -134,21 +142,15 @@ function gpuXml(index: number, d: HyperVDevice): string {
 \t\t<display_mode>Enabled</display_mode>
 \t\t<display_active>Disabled</display_active>
 \t\t<persistence_mode>Disabled</persistence_mode>
-\t\t<mig_mode>
-\t\t\t<current_mig>N/A</current_mig>
-\t\t\t<pending_mig>N/A</pending_mig>
-\t\t</mig_mode>
-\t\t<mig_devices>
-\t\t\tNone
-\t\t</mig_devices>
-\t\t<accounting_mode>Enabled</accounting_mode>
-\t\t<accounting_mode_buffer_size>4000</accounting_mode_buffer_size>
-\t\t<serial>${serial}</serial>
-\t\t<uuid>${uuid}</uuid>
-\t\t<minor_number>${index}</minor_number>
-\t\t<vbios_version>88.00.98.00.01</vbios_version>
-\t\t<multigpu_board>No</multigpu_board>
-\t\t<board_id>0x0</board_id>
+${migAndIdentityXml({
+  mode: 'N/A',
+  accounting: 'Enabled',
+  serial,
+  uuid,
+  minor: index,
+  vbios: '88.00.98.00.01',
+  boardId: '0x0',
+})}
 \t\t<gpu_virtualization_mode>
 \t\t\t<virtualization_mode>Pass-Through</virtualization_mode>
 \t\t\t<host_vgpu_mode>N/A</host_vgpu_mode>
@@ -158,20 +160,9 @@ ${pciXml({ address: d.address, deviceId: '1DF610DE', subsystemId: '13D610DE', li
 \t\t<performance_state>P0</performance_state>
 ${memoryUsageXml({ total: 32510, used: 0, free: 32510 }, { total: 32768, used: 2 })}
 \t\t<compute_mode>Default</compute_mode>
-\t\t<ecc_mode>
-\t\t\t<current_ecc>Enabled</current_ecc>
-\t\t\t<pending_ecc>Enabled</pending_ecc>
-\t\t</ecc_mode>
-\t\t<ecc_errors>
-\t\t\t<volatile>
-${eccScopeV11('\t\t\t')}
-\t\t\t</volatile>
-\t\t\t<aggregate>
-${eccScopeV11('\t\t\t')}
-\t\t\t</aggregate>
-\t\t</ecc_errors>
+${eccXml(eccScopeV11('\t\t\t'), eccScopeV11('\t\t\t'))}
 ${retiredPagesXml(false)}
-\t\t<remapped_rows>N/A</remapped_rows>
+${remappedRowsXml(true)}
 \t\t<temperature>
 \t\t\t<gpu_temp>34 C</gpu_temp>
 \t\t\t<memory_temp>31 C</memory_temp>
@@ -189,16 +180,12 @@ ${retiredPagesXml(false)}
 
 /** `nvidia-smi -q -x` of the model, as driver 460.73.01 prints it (DTD v11). */
 export function v100sVmNvidiaSmiXml(): string {
-  return [
-    '<?xml version="1.0" ?>',
-    '<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v11.dtd">',
-    '<nvidia_smi_log>',
-    '\t<timestamp>Thu Sep 15 13:55:33 2022</timestamp>',
-    '\t<driver_version>460.73.01</driver_version>',
-    '\t<cuda_version>11.2</cuda_version>',
-    `\t<attached_gpus>${V100S_VM_GPUS.length}</attached_gpus>`,
-    ...V100S_VM_GPUS.map((d, index) => gpuXml(index, d)),
-    '</nvidia_smi_log>',
-    '',
-  ].join('\n');
+  return nvidiaSmiLogXml({
+    declaration: '<?xml version="1.0" ?>',
+    dtd: 11,
+    timestamp: 'Thu Sep 15 13:55:33 2022',
+    driverVersion: '460.73.01',
+    cudaVersion: '11.2',
+    gpus: V100S_VM_GPUS.map((d, index) => gpuXml(index, d)),
+  });
 }
