@@ -33,6 +33,17 @@ function positiveInt(value: Json | undefined): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
+/**
+ * One workload being rewritten: the object itself, its `Kind/name` for messages, its name (the group is named after
+ * it) and its spec.
+ */
+interface Workload {
+  object: JsonObject;
+  id: string;
+  name: string;
+  spec: JsonObject;
+}
+
 /** Rewrites one recognised workload in place. */
 export function injectWorkload(object: JsonObject, options: InjectOptions, report: InjectReport): void {
   const kind = stringAt(object, 'kind')!;
@@ -41,30 +52,29 @@ export function injectWorkload(object: JsonObject, options: InjectOptions, repor
   const id = `${kind}/${name}`;
   const spec = objectAt(object, 'spec');
   if (!spec) throw new InjectError(`${id}: has no spec`);
+  const workload: Workload = { object, id, name, spec };
   switch (kind) {
     case 'LeaderWorkerSet':
-      injectLeaderWorkerSet(id, name, spec, options, report);
+      injectLeaderWorkerSet(workload, options, report);
       return;
     case 'StatefulSet':
-      injectStatefulSet(object, id, name, spec, options, report);
+      injectStatefulSet(workload, options, report);
       return;
     case 'Job':
-      injectJob(id, name, spec, options, report);
+      injectJob(workload, options, report);
       warnIfExisting(
-        object,
-        id,
+        workload,
         'its pod template (spec.template) cannot change on an existing Job',
         `job ${name}`,
         report,
       );
       return;
     case 'JobSet':
-      injectJobSet(id, name, spec, options, report);
+      injectJobSet(workload, options, report);
       // a suspended JobSet accepts new pod templates; a running one refuses any change to replicatedJobs
       if (spec.suspend !== true)
         warnIfExisting(
-          object,
-          id,
+          workload,
           'spec.replicatedJobs cannot change on an existing JobSet that is not suspended',
           `jobset ${name}`,
           report,
@@ -75,13 +85,7 @@ export function injectWorkload(object: JsonObject, options: InjectOptions, repor
   }
 }
 
-function injectLeaderWorkerSet(
-  id: string,
-  name: string,
-  spec: JsonObject,
-  options: InjectOptions,
-  report: InjectReport,
-): void {
+function injectLeaderWorkerSet({ id, name, spec }: Workload, options: InjectOptions, report: InjectReport): void {
   const lwt = objectAt(spec, 'leaderWorkerTemplate');
   const worker = objectAt(lwt, 'workerTemplate');
   if (!lwt || !worker) throw new InjectError(`${id}: spec.leaderWorkerTemplate.workerTemplate is not set`);
@@ -156,21 +160,14 @@ function exists(object: JsonObject): boolean {
  * Warns, for an object read from a cluster, that the API server will refuse the injected change to an immutable field,
  * and names the recreate step (README: "Existing workloads"); nothing is warned for a manifest written by hand.
  */
-function warnIfExisting(object: JsonObject, id: string, what: string, resource: string, report: InjectReport): void {
+function warnIfExisting({ object, id }: Workload, what: string, resource: string, report: InjectReport): void {
   if (!exists(object)) return;
   report.warnings.push(
     `${id} exists already (it has metadata.uid/resourceVersion): ${what} and the API server will refuse the update; recreate it: kubectl delete ${resource}, then apply this output (README: "Existing workloads")`,
   );
 }
 
-function injectStatefulSet(
-  object: JsonObject,
-  id: string,
-  name: string,
-  spec: JsonObject,
-  options: InjectOptions,
-  report: InjectReport,
-): void {
+function injectStatefulSet({ object, id, name, spec }: Workload, options: InjectOptions, report: InjectReport): void {
   const replicas = positiveInt(spec.replicas);
   if (replicas === undefined) {
     throw new InjectError(
@@ -254,7 +251,7 @@ function indexedJobSize(where: string, job: JsonObject | undefined, indexedByDef
   return completions;
 }
 
-function injectJob(id: string, name: string, spec: JsonObject, options: InjectOptions, report: InjectReport): void {
+function injectJob({ id, name, spec }: Workload, options: InjectOptions, report: InjectReport): void {
   const size = indexedJobSize(`${id} spec`, spec, false);
   const template = objectAt(spec, 'template');
   if (!template) throw new InjectError(`${id}: spec.template is not set`);
@@ -270,7 +267,7 @@ function injectJob(id: string, name: string, spec: JsonObject, options: InjectOp
 
 const JOB_INDEX_ENV = 'LOCKSTEP_JOB_INDEX';
 
-function injectJobSet(id: string, name: string, spec: JsonObject, options: InjectOptions, report: InjectReport): void {
+function injectJobSet({ id, name, spec }: Workload, options: InjectOptions, report: InjectReport): void {
   const network = objectAt(spec, 'network');
   if (network?.enableDNSHostnames === false) {
     throw new InjectError(
