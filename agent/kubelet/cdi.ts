@@ -189,59 +189,34 @@ function describeDevice(device: DiscoveredDevice): string {
 }
 
 function claimEnv(claim: { uid: string; namespace: string; name: string }, devices: DiscoveredDevice[]): string[] {
-  const env: string[] = [];
-  const put = (key: string, values: (string | number | undefined)[]) => {
-    const present = values.filter((value): value is string | number => value !== undefined).map(String);
-    if (present.length > 0) env.push(`${key}=${present.join(',')}`);
-  };
-  put('LOCKSTEP_CLAIM', [`${claim.namespace}/${claim.name}`]);
-  put('LOCKSTEP_CLAIM_UID', [claim.uid]);
-  put(
-    'LOCKSTEP_DEVICES',
-    devices.map((device) => device.name),
-  );
   const gpus = devices.filter((device) => device.kind === 'gpu');
   const nvidia = gpus.filter((gpu) => gpu.vendor === 'nvidia');
-  // NVIDIA_VISIBLE_DEVICES as the NVIDIA device plugin sets it: UUIDs, else indices.
-  put(
-    'NVIDIA_VISIBLE_DEVICES',
-    nvidia.map((gpu) => gpu.uuid ?? gpu.index),
-  );
-  put(
-    'LOCKSTEP_GPUS',
-    gpus.map((gpu) => gpu.name),
-  );
-  put('LOCKSTEP_GPU_UUIDS', gpus.every((gpu) => gpu.uuid) ? gpus.map((gpu) => gpu.uuid) : []);
-  put(
-    'LOCKSTEP_GPU_PCI_BUS_IDS',
-    gpus.map((gpu) => gpu.pci.address),
-  );
   const tpus = devices.filter((device) => device.kind === 'tpu');
-  put(
-    'LOCKSTEP_TPUS',
-    tpus.map((tpu) => tpu.name),
-  );
-  put(
-    'TPU_VISIBLE_CHIPS',
-    tpus.map((tpu) => tpu.index),
-  );
   const nics = devices.filter((device) => device.kind === 'nic');
-  put(
-    'LOCKSTEP_NICS',
-    nics.map((nic) => nic.name),
-  );
-  put(
-    'LOCKSTEP_NIC_INTERFACES',
-    nics.map((nic) => nic.ifName),
-  );
-  put('LOCKSTEP_RDMA_DEVICES', unique(nics.flatMap((nic) => nic.rdma.map((port) => port.device))));
   const pcis = devices.map((device) => device.pci).filter((pci) => pci !== undefined);
-  put(
-    'LOCKSTEP_NUMA_NODES',
-    unique(pcis.map((pci) => pci.numaNode).filter((numa): numa is number => numa !== null)).sort((a, b) => a - b),
-  );
-  put('LOCKSTEP_PCIE_ROOTS', unique(pcis.map((pci) => pci.pcieRoot)));
-  return env;
+  const numaNodes = pcis.map((pci) => pci.numaNode).filter((numa): numa is number => numa !== null);
+  // each variable with its values, in the order they are written; one without values is left out
+  const variables: [name: string, values: (string | number | undefined)[]][] = [
+    ['LOCKSTEP_CLAIM', [`${claim.namespace}/${claim.name}`]],
+    ['LOCKSTEP_CLAIM_UID', [claim.uid]],
+    ['LOCKSTEP_DEVICES', devices.map((device) => device.name)],
+    // NVIDIA_VISIBLE_DEVICES as the NVIDIA device plugin sets it: UUIDs, else indices.
+    ['NVIDIA_VISIBLE_DEVICES', nvidia.map((gpu) => gpu.uuid ?? gpu.index)],
+    ['LOCKSTEP_GPUS', gpus.map((gpu) => gpu.name)],
+    ['LOCKSTEP_GPU_UUIDS', gpus.every((gpu) => gpu.uuid) ? gpus.map((gpu) => gpu.uuid) : []],
+    ['LOCKSTEP_GPU_PCI_BUS_IDS', gpus.map((gpu) => gpu.pci.address)],
+    ['LOCKSTEP_TPUS', tpus.map((tpu) => tpu.name)],
+    ['TPU_VISIBLE_CHIPS', tpus.map((tpu) => tpu.index)],
+    ['LOCKSTEP_NICS', nics.map((nic) => nic.name)],
+    ['LOCKSTEP_NIC_INTERFACES', nics.map((nic) => nic.ifName)],
+    ['LOCKSTEP_RDMA_DEVICES', unique(nics.flatMap((nic) => nic.rdma.map((port) => port.device)))],
+    ['LOCKSTEP_NUMA_NODES', unique(numaNodes).sort((a, b) => a - b)],
+    ['LOCKSTEP_PCIE_ROOTS', unique(pcis.map((pci) => pci.pcieRoot))],
+  ];
+  return variables.flatMap(([name, values]) => {
+    const present = values.filter((value): value is string | number => value !== undefined).map(String);
+    return present.length > 0 ? [`${name}=${present.join(',')}`] : [];
+  });
 }
 
 function unique<T>(values: T[]): T[] {
