@@ -97,8 +97,8 @@ export class PluginServer {
   private draServer: Server | undefined;
   private registrationServer: Server | undefined;
   private healthServer: Server | undefined;
-  private serving = false;
-  private stopped = false;
+  /** starting until every socket is served and registered; stopped once stop() began */
+  private phase: 'starting' | 'serving' | 'stopped' = 'starting';
   private socketTimer: NodeJS.Timeout | undefined;
   private socketCheck: Promise<void> | undefined;
   /** why a deleted socket cannot be recreated (live: false until it is) */
@@ -133,7 +133,7 @@ export class PluginServer {
   /** Serves the DRA socket, then registers: the kubelet may call the DRA socket the moment it sees registration. */
   async start(): Promise<void> {
     const { log } = this.options;
-    this.stopped = false;
+    this.phase = 'starting';
     await ensureSocketDirs(this.layout);
     const removed = await removeStaleSockets(this.options.driver, this.layout);
     if (removed.length > 0) log.info({ removed }, 'removed stale plugin sockets');
@@ -176,7 +176,7 @@ export class PluginServer {
 
     // Registration last: the kubelet may call the DRA socket the moment it sees this one.
     await this.serveRegistration();
-    this.serving = true;
+    this.phase = 'serving';
     for (const name of SERVED_SERVICES) grpcHealth.setStatus(name, 'SERVING');
     this.scheduleSocketCheck();
   }
@@ -194,7 +194,7 @@ export class PluginServer {
   }
 
   private scheduleSocketCheck(): void {
-    if (!this.serving) return;
+    if (this.phase !== 'serving') return;
     this.socketTimer = setTimeout(() => {
       this.socketCheck = this.healSockets().finally(() => this.scheduleSocketCheck());
     }, this.options.socketCheckMs ?? 1000);
@@ -229,7 +229,7 @@ export class PluginServer {
       path = registrationSocket;
       this.registration.awaitRegistration();
       await this.serveRegistration();
-      if (!this.serving) return;
+      if (this.phase !== 'serving') return;
       this.socketProblem = undefined;
       log.warn(
         { deleted: [...(draMissing ? [draSocket] : []), ...(registrationMissing ? [registrationSocket] : [])] },
@@ -244,8 +244,7 @@ export class PluginServer {
 
   /** Removes the registration socket first (the kubelet de-registers this instance), then closes the service. */
   async stop(): Promise<void> {
-    this.serving = false;
-    this.stopped = true;
+    this.phase = 'stopped';
     clearTimeout(this.socketTimer);
     await this.socketCheck;
     for (const name of SERVED_SERVICES) this.grpcHealth?.setStatus(name, 'NOT_SERVING');
@@ -263,11 +262,8 @@ export class PluginServer {
   /** For /readyz (ready: registered with the kubelet) and /healthz (live: sockets served). */
   readiness(): PluginReadiness {
     // Live while starting (a slow start is not a wedged process); not live once stopped.
-    if (!this.serving) {
-      return this.stopped
-        ? { ready: false, live: false, reason: 'kubelet plugin stopped' }
-        : { ready: false, live: true, reason: 'kubelet plugin starting' };
-    }
+    if (this.phase === 'stopped') return { ready: false, live: false, reason: 'kubelet plugin stopped' };
+    if (this.phase === 'starting') return { ready: false, live: true, reason: 'kubelet plugin starting' };
     if (this.socketProblem !== undefined) return { ready: false, live: false, reason: this.socketProblem };
     const registration: RegistrationState = this.registration.state();
     switch (registration.state) {
