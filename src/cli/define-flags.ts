@@ -9,7 +9,7 @@
  * never gets set) is refused when the command is built, so every test that builds the program fails on it; the
  * values' threats (ranges, bare-number durations, alias variables) are the parsers' (options.ts, duration.ts).
  */
-import { type Command, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { LogLevel } from '../log.js';
 import {
   commanderOption,
@@ -169,4 +169,14 @@ export function addFlags(command: Command, definitions: FlagDefinitions, env: No
     }
   }
   return command;
+}
+
+/** A command with its description and every flag of `definitions` (see `addFlags`): how each command starts. */
+export function flaggedCommand(
+  name: string,
+  description: string,
+  definitions: FlagDefinitions,
+  env: NodeJS.ProcessEnv,
+): Command {
+  return addFlags(new Command(name).description(description), definitions, env);
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { addFlags } from '../cli/define-flags.js';
+import { addFlags, flaggedCommand } from '../cli/define-flags.js';
 import { CliError } from '../cli/errors.js';
 import { EXIT, EXIT_CODE_HELP } from '../cli/exit-codes.js';
 import type { CommandRun } from '../cli/run-program.js';
@@ -184,10 +184,9 @@ export function kubectlProgram(
     .enablePositionalOptions();
   addFlags(program, kubectlFlags, env);
   for (const verb of VERBS) {
-    const command = new Command(verb.name).description(verb.description);
+    const command = flaggedCommand(verb.name, verb.description, kubectlFlags, env);
     if (verb.args) command.argument(verb.args);
     if (verb.help) command.addHelpText('after', verb.help);
-    addFlags(command, kubectlFlags, env);
     command.action(async (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
       const arg = verb.args ? (args[0] as string | undefined) : undefined;

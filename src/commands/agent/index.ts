@@ -1,9 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { DEVICE_TYPES, type DeviceType, parseDeviceTypes } from '../../../agent/discovery/device-types.js';
 import { type NicExclusion, parseNicExclude } from '../../../agent/discovery/nic-exclude.js';
 import { DEFAULT_CDI_DIR } from '../../../agent/kubelet/cdi.js';
 import { DEFAULT_REGISTRY_DIR, defaultPluginDir } from '../../../agent/kubeletplugin/sockets.js';
-import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
+import { defineFlags, type FlagValues, flag, flaggedCommand } from '../../cli/define-flags.js';
 import { parseListenAddress } from '../../cli/options.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { DRIVER } from '../../contract/names.js';
@@ -165,11 +165,10 @@ const runAgentProcess: AgentRun = async ({ flags }) => {
   process.exitCode = await runAgent(flags);
 };
 
-export function agentCommand(env: NodeJS.ProcessEnv = process.env, run: AgentRun = runAgentProcess): Command {
-  const command = new Command('agent').description(
-    'node agent: discover devices, publish ResourceSlices, serve the kubelet DRA plugin, watch health',
-  );
-  return addFlags(command, agentFlags, env).action((flags: AgentFlags) => run({ flags }, env));
+export function agentCommand(env: NodeJS.ProcessEnv, run: AgentRun = runAgentProcess): Command {
+  const description =
+    'node agent: discover devices, publish ResourceSlices, serve the kubelet DRA plugin, watch health';
+  return flaggedCommand('agent', description, agentFlags, env).action((flags: AgentFlags) => run({ flags }, env));
 }
 
 /** XIDs are small numbers (NVIDIA's catalog ends in the 100s); anything larger is a typo. */

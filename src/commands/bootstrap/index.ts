@@ -1,5 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { defineFlags, type FlagValues, flag, flaggedCommand } from '../../cli/define-flags.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { joinFlags } from '../join-flags.js';
 
@@ -32,14 +32,9 @@ const runBootstrapProcess: BootstrapRun = async ({ flags, rankFromCli }, env) =>
   await runBootstrap(flags, rankFromCli, env, log);
 };
 
-export function bootstrapCommand(
-  env: NodeJS.ProcessEnv = process.env,
-  run: BootstrapRun = runBootstrapProcess,
-): Command {
-  const command = new Command('bootstrap').description(
-    'init container: join the group, wait for every member, write the group environment file',
-  );
-  return addFlags(command, bootstrapFlags, env).action((flags: BootstrapFlags, cmd: Command) =>
+export function bootstrapCommand(env: NodeJS.ProcessEnv, run: BootstrapRun = runBootstrapProcess): Command {
+  const description = 'init container: join the group, wait for every member, write the group environment file';
+  return flaggedCommand('bootstrap', description, bootstrapFlags, env).action((flags: BootstrapFlags, cmd: Command) =>
     run({ flags, rankFromCli: cmd.getOptionValueSource('rank') === 'cli' }, env),
   );
 }

@@ -1,5 +1,5 @@
-import { Command } from 'commander';
-import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
+import type { Command } from 'commander';
+import { defineFlags, type FlagValues, flag, flaggedCommand } from '../../cli/define-flags.js';
 import { usageError } from '../../cli/errors.js';
 import { parseListenAddress } from '../../cli/options.js';
 import type { CommandRun } from '../../cli/run-program.js';
@@ -109,14 +109,10 @@ const runCoordinatorProcess: CoordinatorRun = async ({ flags }, env) => {
   await runCoordinator(flags, env, log);
 };
 
-export function coordinatorCommand(
-  env: NodeJS.ProcessEnv = process.env,
-  run: CoordinatorRun = runCoordinatorProcess,
-): Command {
-  const command = new Command('coordinator').description(
-    'group coordinator (native sidecar in the leader pod): admits members, holds the start barrier, runs epochs',
-  );
-  return addFlags(command, coordinatorFlags, env).action(async (flags: CoordinatorFlags) => {
+export function coordinatorCommand(env: NodeJS.ProcessEnv, run: CoordinatorRun = runCoordinatorProcess): Command {
+  const description =
+    'group coordinator (native sidecar in the leader pod): admits members, holds the start barrier, runs epochs';
+  return flaggedCommand('coordinator', description, coordinatorFlags, env).action(async (flags: CoordinatorFlags) => {
     if (flags.backoffMax < flags.backoffInitial) {
       throw usageError('--backoff-max must not be shorter than --backoff-initial');
     }

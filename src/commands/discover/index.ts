@@ -1,5 +1,5 @@
-import { Command } from 'commander';
-import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
+import type { Command } from 'commander';
+import { defineFlags, type FlagValues, flag, flaggedCommand } from '../../cli/define-flags.js';
 import { CliError } from '../../cli/errors.js';
 import { EXIT } from '../../cli/exit-codes.js';
 import type { CommandRun } from '../../cli/run-program.js';
@@ -55,9 +55,9 @@ const discoverAndPrint: DiscoverRun = async ({ flags }) => {
   }
 };
 
-export function discoverCommand(env: NodeJS.ProcessEnv = process.env, run: DiscoverRun = discoverAndPrint): Command {
-  const command = new Command('discover').description(
-    'print this machine’s accelerators and NICs with their topology and health',
+export function discoverCommand(env: NodeJS.ProcessEnv, run: DiscoverRun = discoverAndPrint): Command {
+  const description = 'print this machine’s accelerators and NICs with their topology and health';
+  return flaggedCommand('discover', description, discoverFlags, env).action((flags: DiscoverOptions) =>
+    run({ flags }, env),
   );
-  return addFlags(command, discoverFlags, env).action((flags: DiscoverOptions) => run({ flags }, env));
 }

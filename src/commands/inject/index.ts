@@ -1,5 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { defineFlags, type FlagValues, flag, flaggedCommand } from '../../cli/define-flags.js';
 import { byteSizeParser, formatByteSize, parseNonEmpty } from '../../cli/options.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { GANG_API_VERSIONS } from '../../inject/gang.js';
@@ -117,9 +117,7 @@ const injectManifest: InjectRun = async ({ flags }) => {
   await runInject(flags);
 };
 
-export function injectCommand(env: NodeJS.ProcessEnv = process.env, run: InjectRun = injectManifest): Command {
-  const command = new Command('inject').description(
-    'rewrite LeaderWorkerSet / StatefulSet / JobSet / indexed Job manifests to run under lockstep',
-  );
-  return addFlags(command, injectFlags, env).action((flags: InjectFlags) => run({ flags }, env));
+export function injectCommand(env: NodeJS.ProcessEnv, run: InjectRun = injectManifest): Command {
+  const description = 'rewrite LeaderWorkerSet / StatefulSet / JobSet / indexed Job manifests to run under lockstep';
+  return flaggedCommand('inject', description, injectFlags, env).action((flags: InjectFlags) => run({ flags }, env));
 }

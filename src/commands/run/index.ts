@@ -1,6 +1,6 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { HEALTH_DEFAULTS } from '../../../leader/run/health.js';
-import { addFlags, defineFlags, type FlagValues, flag } from '../../cli/define-flags.js';
+import { defineFlags, type FlagValues, flag, flaggedCommand } from '../../cli/define-flags.js';
 import { formatDuration } from '../../cli/duration.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { joinFlags } from '../join-flags.js';
@@ -104,11 +104,11 @@ const runEngineProcess: RunRun = async ({ flags, command, rankFromCli }, env) =>
   await runRun(command, flags, rankFromCli, env, log);
 };
 
-export function runCommand(env: NodeJS.ProcessEnv = process.env, run: RunRun = runEngineProcess): Command {
-  const command = new Command('run')
-    .description('run the engine with the group environment; stop and restart it with the group')
-    .argument('<command...>', 'the engine command, after --');
-  return addFlags(command, runFlags, env).action((argv: string[], flags: RunFlags, cmd: Command) =>
-    run({ flags, command: argv, rankFromCli: cmd.getOptionValueSource('rank') === 'cli' }, env),
-  );
+export function runCommand(env: NodeJS.ProcessEnv, run: RunRun = runEngineProcess): Command {
+  const description = 'run the engine with the group environment; stop and restart it with the group';
+  return flaggedCommand('run', description, runFlags, env)
+    .argument('<command...>', 'the engine command, after --')
+    .action((argv: string[], flags: RunFlags, cmd: Command) =>
+      run({ flags, command: argv, rankFromCli: cmd.getOptionValueSource('rank') === 'cli' }, env),
+    );
 }
