@@ -302,11 +302,6 @@ function buildGpus(
 }
 
 /**
- * `nvidia-smi -q -x` has no NVLink topology. Two sources say which GPUs share an NVLink domain: a fabric clique
- * (`clusterUuid.cliqueId`, multi-node NVLink) and, on NVSwitch systems without cliques (HGX H100: fabric state
- * `Completed`, status `Success`), registration with the node's NVSwitch fabric.
- */
-/**
  * The fields whose value is known: an unread counter is left out rather than written as `undefined`, so the
  * inventory's JSON and YAML show only what the driver reported.
  */
@@ -316,6 +311,11 @@ function definedFields<T extends Record<string, unknown>>(fields: T): { [K in ke
   };
 }
 
+/**
+ * `nvidia-smi -q -x` has no NVLink topology. Two sources say which GPUs share an NVLink domain: a fabric clique
+ * (`clusterUuid.cliqueId`, multi-node NVLink) and, on NVSwitch systems without cliques (HGX H100: fabric state
+ * `Completed`, status `Success`), registration with the node's NVSwitch fabric.
+ */
 function linkNvlinkPeers(gpus: GpuDevice[]): void {
   const fabricDone = (g: GpuDevice) => g.fabricState === 'Completed' && g.fabricStatus === 'Success';
   for (const g of gpus) {

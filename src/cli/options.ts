@@ -106,7 +106,7 @@ export function installFlagChecks(program: Command): Command {
   return program.hook('preAction', (_root, actionCommand) => checkAliasValues(actionCommand));
 }
 
-/** Parsers that turn bad values into commander usage errors (exit 2, `error: …`). */
+// Parsers that turn bad values into commander usage errors (exit 2, `error: …`).
 
 export interface DurationRange {
   /** smallest accepted value in ms; 1 unless zero means something (then 0) */
