@@ -23,11 +23,6 @@ export function usageError(message: string): CliError {
   return new CliError(EXIT_USAGE, message);
 }
 
-/** The only allowed placeholder: a command whose issue has not landed yet. */
-export function notImplemented(what: string): CliError {
-  return new CliError(EXIT_USAGE, `not implemented yet: ${what}`);
-}
-
 /** The exit code of each kind of domain failure (src/errors.ts). */
 const EXIT_FOR_FAILURE: Readonly<Record<FailureKind, ExitCode>> = {
   failed: EXIT.failed,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CliError, handleCliError, notImplemented, usageError } from '../../src/cli/errors.js';
+import { CliError, handleCliError, usageError } from '../../src/cli/errors.js';
 
 function capture(err: unknown): { code: number; text: string } {
   let text = '';
@@ -14,12 +14,8 @@ describe('handleCliError', () => {
     expect(capture(new CliError(3, 'no cluster'))).toEqual({ code: 3, text: 'error: no cluster\n' });
   });
 
-  it('gives usage errors and placeholders exit 2', () => {
+  it('gives usage errors exit 2', () => {
     expect(capture(usageError('bad value')).code).toBe(2);
-    expect(capture(notImplemented('lockstep x'))).toEqual({
-      code: 2,
-      text: 'error: not implemented yet: lockstep x\n',
-    });
   });
 
   it('folds multi-line messages into one line and never doubles the prefix', () => {
