@@ -70,6 +70,8 @@ export interface BuiltDevices {
 }
 
 type Attrs = Record<string, DeviceAttribute>;
+/** A device's attributes in publishing order; an undefined value is left out. */
+type AttributeEntries = [string, DeviceAttribute | undefined][];
 
 const str = (value: string | undefined): DeviceAttribute | undefined =>
   value === undefined || value === '' ? undefined : { string: clampString(value) };
@@ -86,13 +88,30 @@ const versionText = (value: string | undefined): DeviceAttribute | undefined =>
   toSemver(value) === undefined ? undefined : str(value?.trim());
 
 /** Attributes every PCI device carries: where it sits, so claims can align devices of different kinds. */
-function pciAttributes(pci: PciFunction | undefined): [string, DeviceAttribute | undefined][] {
+function pciAttributes(pci: PciFunction | undefined): AttributeEntries {
   if (!pci) return [];
   return [
     [ATTR.pciBusID, str(pci.address)],
     [ATTR.pcieRoot, str(pci.pcieRoot)],
     [ATTR.pcieSwitch, str(pci.pcieSwitch)],
     [ATTR.numaNode, int(pci.numaNode)],
+  ];
+}
+
+/** What every device says first: its type, vendor and model (the attributes claims select on most). */
+function identityAttributes(type: string, vendor: string | undefined, model: string | undefined): AttributeEntries {
+  return [
+    [ATTR.type, str(type)],
+    [ATTR.vendor, str(vendor)],
+    [ATTR.model, str(model)],
+  ];
+}
+
+/** The NVIDIA driver a GPU or MIG device runs under: semver for CEL, and as the driver prints it. */
+function driverAttributes(gpu: GpuDevice): AttributeEntries {
+  return [
+    [ATTR.driverVersion, version(gpu.driverVersion)],
+    [ATTR.driverVersionText, versionText(gpu.driverVersion)],
   ];
 }
 
@@ -109,18 +128,15 @@ const PCI_VENDORS: Record<string, string> = {
   '19e5': 'huawei',
 };
 
-function gpuAttributes(gpu: GpuDevice): [string, DeviceAttribute | undefined][] {
+function gpuAttributes(gpu: GpuDevice): AttributeEntries {
   return [
-    [ATTR.type, str('gpu')],
-    [ATTR.vendor, str(gpu.vendor)],
-    [ATTR.model, str(gpu.model)],
+    ...identityAttributes('gpu', gpu.vendor, gpu.model),
     [ATTR.uuid, str(gpu.uuid)],
     // no `index`: a position in PCI order moves when another GPU vanishes, and a published entry must not change
     ['minor', int(gpu.minor)],
     ...pciAttributes(gpu.pci),
     ['architecture', str(gpu.architecture)],
-    [ATTR.driverVersion, version(gpu.driverVersion)],
-    [ATTR.driverVersionText, versionText(gpu.driverVersion)],
+    ...driverAttributes(gpu),
     ['cudaDriverVersion', version(gpu.cudaVersion)],
     [ATTR.cudaComputeCapability, version(gpu.computeCapability)],
     [ATTR.nvlinkClique, str(gpu.nvlinkClique)],
@@ -130,11 +146,9 @@ function gpuAttributes(gpu: GpuDevice): [string, DeviceAttribute | undefined][] 
   ];
 }
 
-function migAttributes(gpu: GpuDevice, mig: MigDevice): [string, DeviceAttribute | undefined][] {
+function migAttributes(gpu: GpuDevice, mig: MigDevice): AttributeEntries {
   return [
-    [ATTR.type, str('mig')],
-    [ATTR.vendor, str(gpu.vendor)],
-    [ATTR.model, str(gpu.model)],
+    ...identityAttributes('mig', gpu.vendor, gpu.model),
     [ATTR.uuid, str(mig.uuid)],
     ['parentUUID', str(gpu.uuid)],
     ['parentDevice', str(gpu.name)],
@@ -143,23 +157,20 @@ function migAttributes(gpu: GpuDevice, mig: MigDevice): [string, DeviceAttribute
     ['computeInstance', int(mig.computeInstanceId)],
     ['multiprocessors', int(mig.multiprocessorCount)],
     ...pciAttributes(gpu.pci),
-    [ATTR.driverVersion, version(gpu.driverVersion)],
-    [ATTR.driverVersionText, versionText(gpu.driverVersion)],
+    ...driverAttributes(gpu),
     [ATTR.cudaComputeCapability, version(gpu.computeCapability)],
   ];
 }
 
-function tpuAttributes(tpu: TpuDevice): [string, DeviceAttribute | undefined][] {
+function tpuAttributes(tpu: TpuDevice): AttributeEntries {
   return [
-    [ATTR.type, str('tpu')],
-    [ATTR.vendor, str('google')],
-    [ATTR.model, str(`TPU ${tpu.generation}`)],
+    ...identityAttributes('tpu', 'google', `TPU ${tpu.generation}`),
     ['tpuGeneration', str(tpu.generation)],
     ...pciAttributes(tpu.pci),
   ];
 }
 
-function nicAttributes(nic: NicDevice): [string, DeviceAttribute | undefined][] {
+function nicAttributes(nic: NicDevice): AttributeEntries {
   const port = nic.rdma[0];
   const speedGbps =
     port?.rateGbps !== undefined
@@ -171,9 +182,7 @@ function nicAttributes(nic: NicDevice): [string, DeviceAttribute | undefined][] 
   // interface names are never Kubernetes names, but as attribute values they only need to be short
   const ifName = nic.ifName.length <= MAX_VALUE_LENGTH ? nic.ifName : undefined;
   return [
-    [ATTR.type, str('nic')],
-    [ATTR.vendor, str(vendor)],
-    [ATTR.model, str(nic.pci ? `${nic.pci.vendorId}:${nic.pci.deviceId}` : undefined)],
+    ...identityAttributes('nic', vendor, nic.pci ? `${nic.pci.vendorId}:${nic.pci.deviceId}` : undefined),
     [ATTR.ifName, str(ifName)],
     ['mac', str(nic.mac)],
     ['mtu', int(nic.mtu)],
@@ -200,7 +209,7 @@ export function rfc3339Seconds(ms: number): string {
 function finishDevice(
   kind: string,
   name: string,
-  entries: [string, DeviceAttribute | undefined][],
+  entries: AttributeEntries,
   memoryBytes: number | undefined,
   health: HealthSince,
   options: BuildDevicesOptions,
@@ -217,7 +226,7 @@ function finishDevice(
   if (memoryBytes !== undefined && memoryBytes > 0) capacity[CAPACITY_MEMORY] = { value: formatBytes(memoryBytes) };
   const attributes: Attrs = {};
   // `healthy` first: it must survive the 32-entry cap, whatever else is dropped
-  const ordered: [string, DeviceAttribute | undefined][] = [
+  const ordered: AttributeEntries = [
     [ATTR.healthy, { bool: healthy }],
     [ATTR.unmonitored, { bool: health.state === 'unknown' }],
     ...entries.map(([key, value]): [string, DeviceAttribute | undefined] =>
