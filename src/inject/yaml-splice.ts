@@ -3,7 +3,10 @@
  * lines reads the document into plain data and the line span of every map entry and list item, and a rewritten
  * document is printed by copying the spans inject left alone and printing only what it changed — the same text the
  * YAML library gives when it parses the whole document, merges the change (yaml-merge.ts) and re-prints it, at a
- * fraction of the cost (the library's node tree for a 1 MB `kind: List` took seconds).
+ * fraction of the cost (the library's node tree for a 1 MB `kind: List` took seconds). A block the library prints anew
+ * (a rewritten List item: it no longer pairs with its old self, see yaml-merge.ts) is still copied where its source
+ * lines are exactly that new print — no comments, quotes or flow lists the library would drop — so a List costs about
+ * what a bundle of the same workloads costs.
  *
  * The reader takes only what it can show is canonical — text the library would print back unchanged: two-space
  * block indentation, list items indented as the document's other lists, `key: value` with plain keys, plain scalars
@@ -44,11 +47,15 @@ interface EmptyMapNode {
 interface MapNode {
   kind: 'map';
   entries: Map<string, Span>;
+  /** whether its lines are what the library prints for its value as a created node (see Printer.canonical) */
+  canonical?: boolean;
 }
 
 interface SeqNode {
   kind: 'seq';
   items: Span[];
+  /** as MapNode.canonical */
+  canonical?: boolean;
 }
 
 type BlockNode = ScalarNode | FlowNode | EmptyMapNode | MapNode | SeqNode;
@@ -536,7 +543,12 @@ class Printer {
     after.forEach((value, j) => {
       const i = pairing[j]!;
       if (i < 0) {
-        this.createdItem(value, indent, out);
+        // the old item at its place is no partner (a List's rewritten workload is not), but its unchanged blocks can
+        // be copied where they print as the new item's do
+        // printed apart and joined while its lines are young: 300 000 lines kept for one join cost more in GC
+        const lines: string[] = [];
+        this.createdItem(value, indent, lines, node.items[j], before[j]);
+        out.push(lines.join('\n'));
         return;
       }
       const item = node.items[i]!;
@@ -586,9 +598,23 @@ class Printer {
 
   /**
    * A new entry as the library prints a created node: block style, lists per the document's indentation. `lead`: what
-   * comes before the key on its line (the indentation, or a list item's dash).
+   * comes before the key on its line (the indentation, or a list item's dash). `hint`: a source entry (its value
+   * `old`) whose blocks are copied where they hold the same value and their lines are that print (`canonical`), so a
+   * rewritten List item costs what its changes cost rather than a print of all of it.
    */
-  createdPair(key: string, value: Json | undefined, indent: number, out: string[], lead = spaces(indent)): void {
+  createdPair(
+    key: string,
+    value: Json | undefined,
+    indent: number,
+    out: string[],
+    lead = spaces(indent),
+    hint?: Span,
+    old?: Json,
+  ): void {
+    if (hint !== undefined && sameJson(old, value) && this.canonical(hint, old, false)) {
+      this.copyLed(hint, lead, out);
+      return;
+    }
     if (renderString(key) !== key) bail();
     if (value === null || typeof value !== 'object') {
       out.push(`${lead}${key}: ${indented(renderScalar(value), indent)}`);
@@ -597,7 +623,9 @@ class Printer {
       else {
         out.push(`${lead}${key}:`);
         const at = this.seqIndent(indent);
-        for (let i = 0; i < value.length; i++) this.createdItem(value[i], at, out);
+        const olds = hint?.node.kind === 'seq' && Array.isArray(old) ? old : undefined;
+        const items = olds && (hint!.node as SeqNode).items;
+        for (let i = 0; i < value.length; i++) this.createdItem(value[i], at, out, items?.[i], olds?.[i]);
       }
     } else {
       const keys = Object.keys(value);
@@ -605,12 +633,22 @@ class Printer {
       else {
         out.push(`${lead}${key}:`);
         const inner = spaces(indent + 2);
-        for (let i = 0; i < keys.length; i++) this.createdPair(keys[i]!, value[keys[i]!], indent + 2, out, inner);
+        const olds = hint?.node.kind === 'map' && isObject(old) ? old : undefined;
+        const entries = olds && (hint!.node as MapNode).entries;
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i]!;
+          this.createdPair(k, value[k], indent + 2, out, inner, entries?.get(k), olds?.[k]);
+        }
       }
     }
   }
 
-  createdItem(value: Json | undefined, indent: number, out: string[]): void {
+  /** A new list item, as `createdPair` prints a new entry; `hint`: a source item (its value `old`). */
+  createdItem(value: Json | undefined, indent: number, out: string[], hint?: Span, old?: Json): void {
+    if (hint !== undefined && sameJson(old, value) && this.canonical(hint, old, true)) {
+      this.copyLed(hint, `${spaces(indent)}- `, out);
+      return;
+    }
     if (value === null || typeof value !== 'object') {
       out.push(`${spaces(indent)}- ${indented(renderScalar(value), indent)}`);
     } else if (Array.isArray(value)) {
@@ -624,11 +662,108 @@ class Printer {
       }
       const inner = spaces(indent + 2);
       const dash = `${spaces(indent)}- `;
+      const olds = hint?.node.kind === 'map' && isObject(old) ? old : undefined;
+      const entries = olds && (hint!.node as MapNode).entries;
       for (let i = 0; i < keys.length; i++) {
-        this.createdPair(keys[i]!, value[keys[i]!], indent + 2, out, i === 0 ? dash : inner);
+        const k = keys[i]!;
+        this.createdPair(k, value[k], indent + 2, out, i === 0 ? dash : inner, entries?.get(k), olds?.[k]);
       }
     }
   }
+
+  /**
+   * Whether lines [head, end) of `span` (an entry, or a list item where `item`) are exactly what `createdPair` /
+   * `createdItem` print for its value `value`: no comments or blank lines, no line the library prints otherwise
+   * (multi-line scalars), every scalar written as the library writes a new one (`"8"` yes, `'8'` or `~` no), no
+   * non-empty flow list, keys in the order the value lists them. Maps and lists remember the answer.
+   */
+  canonical(span: Span, value: Json | undefined, item: boolean): boolean {
+    const node = span.node;
+    if (node.kind === 'map') {
+      node.canonical ??= this.mapCanonical(node, value);
+      return node.canonical;
+    }
+    if (node.kind === 'seq') {
+      node.canonical ??= this.seqCanonical(node, value);
+      return node.canonical;
+    }
+    if (span.end !== span.head + 1 || this.doc.replaced?.has(span.head)) return false;
+    if (node.kind === 'scalar' && node.comment) return false;
+    const line = this.doc.lines[span.head]!;
+    // a key has no colon, a list item's line starts with its dash: the value's text follows the first of these
+    const text = line.slice(line.indexOf(item ? '- ' : ': ') + 2);
+    return createdText(value) === text;
+  }
+
+  mapCanonical(node: MapNode, value: Json | undefined): boolean {
+    if (!isObject(value)) return false;
+    const keys = Object.keys(value);
+    if (keys.length !== node.entries.size) return false;
+    let i = 0;
+    for (const [key, entry] of node.entries) {
+      if (keys[i] !== key || (i > 0 && entry.start !== entry.head)) return false;
+      if (!this.canonical(entry, value[key], false)) return false;
+      i++;
+    }
+    return true;
+  }
+
+  seqCanonical(node: SeqNode, value: Json | undefined): boolean {
+    if (!Array.isArray(value) || value.length !== node.items.length) return false;
+    for (let i = 0; i < value.length; i++) {
+      const item = node.items[i]!;
+      if ((i > 0 && item.start !== item.head) || !this.canonical(item, value[i], true)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Copies a canonical span with `lead` before its first line's key: a list item's first entry copied where it is not
+   * first loses its dash, and the reverse.
+   */
+  copyLed(span: Span, lead: string, out: string[]): void {
+    const first = this.line(span.head);
+    const n = lead.length;
+    if (first.charCodeAt(n) === 32 || first.length <= n) bail();
+    if (first.startsWith(lead)) out.push(first);
+    else {
+      const led = first.slice(0, n);
+      if (led !== spaces(n) && (n < 2 || led !== `${spaces(n - 2)}- `)) bail();
+      out.push(`${lead}${first.slice(n)}`);
+    }
+    this.copy(span.head + 1, span.end, out);
+  }
+}
+
+/** A one-line value as `createdPair` prints it after `key: `; undefined for values it prints otherwise. */
+function createdText(value: Json | undefined): string | undefined {
+  if (typeof value === 'string') return renderString(value);
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  if (typeof value === 'boolean') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : undefined;
+  if (isObject(value)) return Object.keys(value).length === 0 ? '{}' : undefined;
+  return undefined;
+}
+
+/**
+ * Equality of plain values with keys in the same order: a created node prints keys in its value's order, so a block
+ * is copied for a new value only where the order agrees too (`deepEqual` ignores order).
+ */
+function sameJson(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i] || !sameJson(a[ka[i]!], b[kb[i]!])) return false;
+  return true;
 }
 
 /** Turns the first line printed since `mark` (a map entry at `dash + 2`) into the list item's dash line. */

@@ -9,11 +9,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import type { JsonObject } from '../../src/inject/json.js';
+import { parseDocument, stringify } from 'yaml';
+import { isObject, type Json, type JsonObject } from '../../src/inject/json.js';
 import { injectObject } from '../../src/inject/manifest.js';
 import type { InjectOptions } from '../../src/inject/options.js';
 import { type InjectPath, injectText } from '../../src/inject/text.js';
+import { mergeInto } from '../../src/inject/yaml-merge.js';
 import { printDocument, readDocument } from '../../src/inject/yaml-splice.js';
 
 const IMAGE = 'ghcr.io/lockstep-dev/lockstep:v0.0.0-test';
@@ -48,7 +49,7 @@ function objectsOf(text: string): string[] {
 /** Documents as the items of a List whose dashes sit at column `dash` (0: kubectl's style). */
 function asList(docs: readonly string[], dash: number): string {
   const items = docs.map((doc) => {
-    const body = doc.trimEnd().replace(/^/gm, ' '.repeat(dash + 2));
+    const body = doc.trimEnd().replace(/^(?!$)/gm, ' '.repeat(dash + 2));
     return `${' '.repeat(dash)}- ${body.slice(dash + 2)}\n`;
   });
   return `apiVersion: v1\nkind: List\nitems:\n${items.join('')}`;
@@ -260,5 +261,184 @@ describe('the fast reader', () => {
       `apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: g\nspec:\n${Array.from({ length: levels }, (_, i) => `${'  '.repeat(i + 1)}k:`).join('\n')} v\n`;
     expect(readDocument(deep(150), true, false)).toBeUndefined();
     expect(() => injectText(deep(250), { image: IMAGE })).toThrow(/nests too deeply/);
+  });
+});
+
+/**
+ * A rewritten List item is printed as the library prints a new node (its comments and odd spellings dropped); the fast
+ * path copies the source lines of the blocks inside it that print exactly so. These shapes put a block that does not
+ * print so (a comment, a quote the library would not write, a flow list, a blank line, a multi-line string) next to
+ * blocks that do, in every item and in either List indentation.
+ */
+describe('a rewritten List item copies only the blocks that print as written', () => {
+  const sts = CORPUS.find((file) => file.name.endsWith('inject/fixtures/statefulset-torchrun.yaml'))!.text;
+  const statefulSet = objectsOf(sts)[1]!;
+  const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n';
+  const service = objectsOf(sts)[0]!;
+  /** [what, the StatefulSet as changed, whether the fast reader takes it] */
+  const shapes: [string, string, boolean][] = [
+    ['as it is', statefulSet, true],
+    ['comment lines in a block', statefulSet.replace(/^( +)replicas: 3$/m, '$1# three pods\n$1replicas: 3'), true],
+    ['a comment inside a container', statefulSet.replace(/^( +)image: pytorch/m, '$1# pinned\n$1image: pytorch'), true],
+    ['a comment before a list', statefulSet.replace(/^( +)- name: train$/m, '$1# the trainer\n$1- name: train'), false],
+    ['a trailing comment', statefulSet.replace(/replicas: 3$/m, 'replicas: 3 # pods'), true],
+    ['a blank line between entries', statefulSet.replace(/^( +)template:$/m, '\n$1template:'), true],
+    ['a single-quoted string', statefulSet.replace(/app: ddp$/gm, "app: 'ddp'"), true],
+    ['a double-quoted string the library prints plain', statefulSet.replace(/app: ddp$/gm, 'app: "ddp"'), true],
+    ['a double-quoted string the library quotes too', statefulSet.replace(/- train\.py$/m, '- "007"'), true],
+    ['~ and True', statefulSet.replace(/^( +)serviceName: ddp$/m, '$1serviceName: ddp\n$1paused: ~\n$1x: True'), true],
+    [
+      'a flow list',
+      statefulSet.replace(/command:\n(?: +- .*\n)+/, 'command: [python3, -m, torch.distributed.run]\n'),
+      true,
+    ],
+    [
+      'empty flow collections',
+      statefulSet.replace(/^( +)serviceName: ddp$/m, '$1serviceName: ddp\n$1a: []\n$1b: {}'),
+      true,
+    ],
+    ['a flow map with content', statefulSet.replace(/^( +)replicas: 3$/m, '$1replicas: 3\n$1c: {d: e}'), false],
+    [
+      'a literal block scalar',
+      statefulSet.replace(/- train\.py$/m, '- |\n              set -e\n              exec b'),
+      true,
+    ],
+    [
+      'a double-quoted string over two lines',
+      statefulSet.replace(/- train\.py$/m, '- "train.py\n              --x"'),
+      true,
+    ],
+    ['CRLF line ends', statefulSet.replace(/\n/g, '\r\n'), false],
+    [
+      'an anchor and an alias',
+      statefulSet.replace(/app: ddp$/m, 'app: &a ddp').replace(/app: ddp$/m, 'app: *a'),
+      false,
+    ],
+  ];
+  const renamed = (doc: string, name: string) => doc.replace(/\bddp\b/g, name);
+
+  for (const [what, doc, fast] of shapes) {
+    it(`${what}: the same text as the library's print`, () => {
+      for (const dash of [0, 2]) {
+        const list = asList([doc, renamed(doc, 'other'), configMap, service], dash);
+        expect(readDocument(list, dash === 2, false) !== undefined, `dash at ${dash}`).toBe(fast);
+        expectSameAsLibrary(list, { image: IMAGE });
+        expectSameAsLibrary(list, { image: IMAGE, engine: 'none', commands: [{ words: ['sleep', '1'] }] });
+      }
+    });
+  }
+
+  it('a List inside a List, empty items and items that are no objects', () => {
+    const inner = asList([statefulSet, renamed(statefulSet, 'inner')], 0)
+      .replace(/^/gm, '  ')
+      .replace(/^ {2}/, '- ');
+    for (const list of [
+      `apiVersion: v1\nkind: List\nitems:\n${inner}\n${asList([renamed(statefulSet, 'outer')], 0).split('items:\n')[1]}`,
+      `${asList([statefulSet], 0)}- {}\n- []\n- null\n- text\n`,
+      `${asList([statefulSet], 2)}  - {}\n  - 1\n`,
+    ]) {
+      expectSameAsLibrary(list, { image: IMAGE });
+    }
+  });
+
+  it('an item already injected next to one that becomes equal to it, in either order', () => {
+    const report = { changes: [], warnings: [], notes: [] };
+    const injected = stringify(injectObject(readDocument(statefulSet, true, false)!.value, { image: IMAGE }, report), {
+      lineWidth: 0,
+      aliasDuplicateObjects: false,
+    });
+    const commented = injected.replace(/^( +)replicas: 3$/m, '$1# kept\n$1replicas: 3');
+    for (const docs of [
+      [statefulSet, commented],
+      [commented, statefulSet],
+      [statefulSet, statefulSet, commented],
+    ]) {
+      for (const dash of [0, 2]) expectSameAsLibrary(asList(docs, dash), { image: IMAGE });
+    }
+  });
+
+  /** Edits a line at a time that move a block out of what the library prints as written, or out of the subset. */
+  const edits: ((line: string) => string)[] = [
+    (line) => line.replace(/^( *)(- )?([a-zA-Z]+):/, '$1# note\n$1$2$3:'),
+    (line) => line.replace(/^( *)(- )?([a-zA-Z]+):/, '\n$1$2$3:'),
+    (line) => line.replace(/: ([a-z][a-z0-9.-]*)$/, ": '$1'"),
+    (line) => line.replace(/: ([a-z][a-z0-9.-]*)$/, ': "$1"'),
+    (line) => line.replace(/: ([a-z][a-z0-9.-]*)$/, ': $1 # note'),
+    (line) => line.replace(/^( *)- ([a-z-][a-z0-9.=-]*)$/, '$1- "$2"'),
+    (line) => line.replace(/: 3$/, ': "3"'),
+    (line) => line.replace(/: ([a-z][a-z0-9.-]*)$/, ': [$1]'),
+  ];
+
+  it('under generated edits, prints what the library prints', () => {
+    const lines = asList([statefulSet, renamed(statefulSet, 'b'), configMap], 0).split('\n');
+    const edit = fc.tuple(fc.nat(lines.length - 1), fc.nat(edits.length - 1));
+    let fast = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(fc.array(edit, { maxLength: 4 }), fc.boolean(), (chosen, indentItems) => {
+        const edited = [...lines];
+        for (const [at, which] of chosen) edited[at] = edits[which]!(edited[at]!);
+        let text = edited.join('\n');
+        if (indentItems) text = text.replace(/^(?!apiVersion: v1$|kind: List$|items:$)/gm, '  ');
+        runs++;
+        if (readDocument(text, indentItems, false)) fast++;
+        expectSameAsLibrary(text, { image: IMAGE });
+      }),
+      { numRuns: 80 },
+    );
+    expect(fast / runs).toBeGreaterThan(0.3);
+  });
+
+  /** The library's print of `text` with `after` merged in (what inject's library path does with a document). */
+  function libraryPrint(text: string, after: Json, indentSeq: boolean): string {
+    const doc = parseDocument(text);
+    doc.contents = mergeInto(doc, doc.contents, doc.toJS() as Json, after) as typeof doc.contents;
+    return doc.toString({ lineWidth: 0, indentSeq, flowCollectionPadding: false });
+  }
+
+  /** Every object in a value, depth first. */
+  function objectsIn(value: Json, found: JsonObject[] = []): JsonObject[] {
+    if (Array.isArray(value)) for (const item of value) objectsIn(item, found);
+    else if (isObject(value)) {
+      found.push(value);
+      for (const child of Object.values(value)) objectsIn(child, found);
+    }
+    return found;
+  }
+
+  it('under changes inject never makes (keys reordered, removed, added), prints what the library prints', () => {
+    const shapes = [statefulSet, statefulSet.replace(/replicas: 3$/m, 'replicas: 3 # pods')];
+    const change = fc.tuple(fc.constantFrom('reverse', 'remove', 'add'), fc.nat(40));
+    let printed = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(...shapes), fc.nat(10), fc.array(change, { maxLength: 3 }), (doc, first, changes) => {
+        for (const dash of [0, 2]) {
+          const list = asList([doc, renamed(doc, 'b')], dash);
+          const read = readDocument(list, dash === 2, false);
+          expect(read).toBeDefined();
+          const after = structuredClone(read!.value);
+          const objects = objectsIn((after.items as Json[])[0]!);
+          // one map with the same entries in another order: equal as data, printed otherwise
+          const orderable = objects.filter((object) => Object.keys(object).length > 1);
+          for (const [how, at] of [['reverse', first] as const, ...changes]) {
+            const target = how === 'reverse' ? orderable[at % orderable.length]! : objects[at % objects.length]!;
+            const keys = Object.keys(target);
+            if (how === 'add') target.added = 'x';
+            else if (how === 'remove' && keys.length > 1) delete target[keys[keys.length - 1]!];
+            else if (how === 'reverse') {
+              const entries = Object.entries(target).reverse();
+              for (const key of keys) delete target[key];
+              for (const [key, value] of entries) target[key] = value;
+            }
+          }
+          const spliced = printDocument(read!, after);
+          if (spliced === undefined) continue;
+          printed++;
+          expect(spliced).toBe(libraryPrint(list, after, dash === 2));
+        }
+      }),
+      { numRuns: 40 },
+    );
+    expect(printed).toBeGreaterThan(40);
   });
 });
