@@ -2,7 +2,8 @@
 // argument: the check in test/proto/generated.test.ts generates into a temporary one and compares). buf compiles the
 // .proto files (no protoc needed: @bufbuild/buf ships the binary) and ts-proto writes the types. Only types: at run
 // time @grpc/proto-loader loads the same .proto files, so the options below describe what proto-loader hands over
-// (64-bit integers as numbers, enums as their names, maps as plain objects, absent `optional` fields left out).
+// (64-bit integers as numbers, enums as their names, maps as plain objects, absent `optional` fields left out). No
+// UNRECOGNIZED enum member: proto-loader never yields one (a value the .proto does not name comes over as its number).
 // One casing convention: every protocol, the group's and the kubelet's, is read with camelCase field names
 // (proto-loader keepCase: false, ts-proto snakeToCamel), as JavaScript names them; the wire does not carry names, so
 // what travels is the same as with the .proto files' snake_case.
@@ -19,6 +20,7 @@ const COMMON = [
   'forceLong=number',
   'stringEnums=true',
   'enumsAsLiterals=true',
+  'unrecognizedEnum=false',
   'useOptionals=none',
   'useMapType=false',
   'oneof=properties',

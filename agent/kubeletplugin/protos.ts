@@ -117,11 +117,10 @@ export type NodeUnprepareResourcesResponse = dra.NodeUnprepareResourcesResponse;
 
 // ---- dra-health v1 / v1beta1 / v1alpha1 (FACTS §3, §11): one message shape, generated from dra-health.proto ----
 
-export type WireHealthStatus = Exclude<health.HealthStatus, 'UNRECOGNIZED'>;
+export type WireHealthStatus = health.HealthStatus;
 
-export interface DeviceHealthMessage extends Omit<health.DeviceHealth, 'device' | 'health'> {
+export interface DeviceHealthMessage extends Omit<health.DeviceHealth, 'device'> {
   device: health.DeviceIdentifier;
-  health: WireHealthStatus;
 }
 
 export interface NodeWatchResourcesResponse {

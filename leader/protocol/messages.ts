@@ -2,40 +2,31 @@
  * TypeScript shapes of src/proto/group.proto as @grpc/proto-loader hands them over (camelCase fields, enums as
  * strings, 64-bit integers as numbers, the chosen `oneof` case named in `kind`). The messages are generated from the
  * .proto (src/proto/generated/group.ts, `node scripts/generate-proto.mjs`); this module only narrows them where
- * proto-loader's options say more than the generator knows: enum values it never yields (UNRECOGNIZED), `optional`
- * fields an older peer leaves out, and the `oneof` envelopes with their `kind`. Fields a sender leaves out decode as
- * their defaults, so readers of an older peer's message see zeros and empty strings, never undefined.
+ * proto-loader's options say more than the generator knows: message fields that are always set, `optional` fields an
+ * older peer leaves out, and the `oneof` envelopes with their `kind`. Fields a sender leaves out decode as their
+ * defaults, so readers of an older peer's message see zeros and empty strings, never undefined.
  */
 import type * as wire from '../../src/proto/generated/group.js';
 
-export type Role = Exclude<wire.Role, 'UNRECOGNIZED'>;
-export type EngineState = Exclude<wire.EngineState, 'UNRECOGNIZED'>;
+export type Role = wire.Role;
+export type EngineState = wire.EngineState;
 
 /** A device a member brings (`id`, `kind`), as the Join names it. */
 export type MemberDevice = wire.Device;
 
 export type MemberIdentity = wire.MemberIdentity;
 
-export interface JoinRequest extends Omit<wire.JoinRequest, 'member' | 'role' | 'lastEpoch'> {
+export interface JoinRequest extends Omit<wire.JoinRequest, 'member' | 'lastEpoch'> {
   member: MemberIdentity;
-  role: Role;
   /** the last epoch this member ran (0 = none); decoded as 0 from members that predate it */
   lastEpoch?: number;
 }
 
 export type JoinReply = wire.JoinReply;
 
-interface Attach extends Omit<wire.Attach, 'role'> {
-  role: Role;
-}
-
-interface Heartbeat extends Omit<wire.Heartbeat, 'engine'> {
-  engine: EngineState;
-}
-
-export interface EngineEvent extends Omit<wire.EngineEvent, 'state'> {
-  state: EngineState;
-}
+type Attach = wire.Attach;
+type Heartbeat = wire.Heartbeat;
+export type EngineEvent = wire.EngineEvent;
 
 export type MemberMessage =
   | { kind: 'attach'; attach: Attach }

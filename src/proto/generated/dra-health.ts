@@ -23,12 +23,7 @@ export const protobufPackage = "v1";
  * a message, it gets its own file again.
  */
 
-export const HealthStatus = {
-  UNKNOWN: "UNKNOWN",
-  HEALTHY: "HEALTHY",
-  UNHEALTHY: "UNHEALTHY",
-  UNRECOGNIZED: "UNRECOGNIZED",
-} as const;
+export const HealthStatus = { UNKNOWN: "UNKNOWN", HEALTHY: "HEALTHY", UNHEALTHY: "UNHEALTHY" } as const;
 
 export type HealthStatus = typeof HealthStatus[keyof typeof HealthStatus];
 
@@ -36,7 +31,6 @@ export namespace HealthStatus {
   export type UNKNOWN = typeof HealthStatus.UNKNOWN;
   export type HEALTHY = typeof HealthStatus.HEALTHY;
   export type UNHEALTHY = typeof HealthStatus.UNHEALTHY;
-  export type UNRECOGNIZED = typeof HealthStatus.UNRECOGNIZED;
 }
 
 /** Empty: the kubelet asks for every device of the driver. */

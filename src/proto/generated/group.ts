@@ -28,7 +28,6 @@ export const Role = {
   ROLE_UNSPECIFIED: "ROLE_UNSPECIFIED",
   ROLE_BOOTSTRAP: "ROLE_BOOTSTRAP",
   ROLE_RUN: "ROLE_RUN",
-  UNRECOGNIZED: "UNRECOGNIZED",
 } as const;
 
 export type Role = typeof Role[keyof typeof Role];
@@ -37,7 +36,6 @@ export namespace Role {
   export type ROLE_UNSPECIFIED = typeof Role.ROLE_UNSPECIFIED;
   export type ROLE_BOOTSTRAP = typeof Role.ROLE_BOOTSTRAP;
   export type ROLE_RUN = typeof Role.ROLE_RUN;
-  export type UNRECOGNIZED = typeof Role.UNRECOGNIZED;
 }
 
 export const EngineState = {
@@ -46,7 +44,6 @@ export const EngineState = {
   ENGINE_RUNNING: "ENGINE_RUNNING",
   ENGINE_EXITED: "ENGINE_EXITED",
   ENGINE_STOPPED: "ENGINE_STOPPED",
-  UNRECOGNIZED: "UNRECOGNIZED",
 } as const;
 
 export type EngineState = typeof EngineState[keyof typeof EngineState];
@@ -57,7 +54,6 @@ export namespace EngineState {
   export type ENGINE_RUNNING = typeof EngineState.ENGINE_RUNNING;
   export type ENGINE_EXITED = typeof EngineState.ENGINE_EXITED;
   export type ENGINE_STOPPED = typeof EngineState.ENGINE_STOPPED;
-  export type UNRECOGNIZED = typeof EngineState.UNRECOGNIZED;
 }
 
 export interface Device {
