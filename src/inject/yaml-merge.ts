@@ -52,31 +52,108 @@ export function mergeInto(doc: Document, node: unknown, before: Json, after: Jso
 
 /**
  * For each item of `after`, the index of the `before` item it continues, or -1 for a new item: equal items first
- * (each old item used once, earliest first), then items with the same identity (see `identityKey`).
+ * (each old item used once, earliest first), then items with the same identity (see `identityKey`). Equal means equal
+ * JSON text (the same keys in the same order).
  *
- * Linear in the size of the lists: items are looked up by their JSON text and by their identity in maps, never by
- * comparing every new item with every old one (that was quadratic: a 10 MB `kind: List` took minutes).
+ * Linear in the size of the lists: items are looked up in maps, never by comparing every new item with every old one
+ * (that was quadratic: a 10 MB `kind: List` took minutes).
  */
 export function pairItems(before: readonly Json[], after: readonly Json[]): number[] {
   const used = new Set<number>();
-  const byText = indexBy(before, (item) => JSON.stringify(item));
-  const take = (queue: Queue | undefined): number => {
-    while (queue && queue.next < queue.indices.length) {
-      const i = queue.indices[queue.next++]!;
-      if (!used.has(i)) {
-        used.add(i);
-        return i;
-      }
-    }
-    return -1;
-  };
-  const exact = after.map((value) => take(byText.get(JSON.stringify(value))));
+  const exact = equalByLabel(before, after, used) ?? equalByText(before, after, used);
   const byIdentity = indexBy(before, identityKey);
   return after.map((value, j) => {
     if (exact[j]! >= 0) return exact[j]!;
     const key = identityKey(value);
-    return key === undefined ? -1 : take(byIdentity.get(key));
+    return key === undefined ? -1 : take(byIdentity.get(key), used);
   });
+}
+
+/** The first index of `queue` not yet `used` (then used), or -1. */
+function take(queue: Queue | undefined, used: Set<number>): number {
+  while (queue && queue.next < queue.indices.length) {
+    const i = queue.indices[queue.next++]!;
+    if (!used.has(i)) {
+      used.add(i);
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** The equal-item pairing by JSON text: each item printed once (what a List of thousands of workloads cost most). */
+function equalByText(before: readonly Json[], after: readonly Json[], used: Set<number>): number[] {
+  const byText = indexBy(before, (item) => JSON.stringify(item));
+  return after.map((value) => take(byText.get(JSON.stringify(value)), used));
+}
+
+/**
+ * The same pairing as `equalByText`, found by a label of each item (its kind, name and namespace, or a scalar's text:
+ * items with equal text have equal labels) and a comparison that stops at the first difference: a List's rewritten
+ * workload has one old item with its label, itself before the rewrite, and differs from it within a few keys. Where
+ * labels are shared by many items (a hostile or odd list) the comparisons can add up: past a budget linear in the
+ * lists' lengths it gives up (undefined) and `equalByText` pairs them.
+ */
+function equalByLabel(before: readonly Json[], after: readonly Json[], used: Set<number>): number[] | undefined {
+  const byLabel = indexBy(before, label);
+  const budget = { left: 1024 * (before.length + after.length) + 65_536 };
+  const exact: number[] = [];
+  for (const value of after) {
+    const queue = byLabel.get(label(value));
+    let found = -1;
+    if (queue) {
+      while (queue.next < queue.indices.length && used.has(queue.indices[queue.next]!)) queue.next++;
+      for (let k = queue.next; k < queue.indices.length && found < 0; k++) {
+        const i = queue.indices[k]!;
+        if (!used.has(i) && sameText(before[i]!, value, budget)) found = i;
+        if (budget.left < 0) {
+          used.clear();
+          return undefined;
+        }
+      }
+    }
+    if (found >= 0) used.add(found);
+    exact.push(found);
+  }
+  return exact;
+}
+
+/** What `equalByLabel` files an item under; a function of the item's JSON text. */
+function label(item: Json): string {
+  if (Array.isArray(item)) return '[]';
+  if (!isObject(item)) return JSON.stringify(item);
+  const metadata = isObject(item.metadata) ? item.metadata : undefined;
+  return JSON.stringify([item.kind, metadata?.name, metadata?.namespace]);
+}
+
+/**
+ * Whether two values have the same JSON text, visiting at most `budget.left` values (it is decreased; below zero the
+ * answer is false and the caller gives up). JSON writes -0 as 0 and NaN and ±Infinity as null.
+ */
+function sameText(a: Json, b: Json, budget: { left: number }): boolean {
+  if (--budget.left < 0) return false;
+  if (a === b) return true;
+  if (typeof a === 'number' || typeof b === 'number') return writtenAsNull(a) && writtenAsNull(b);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameText(a[i]!, b[i]!, budget)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i]!;
+    if (key !== keysB[i] || !sameText(a[key]!, b[key]!, budget)) return false;
+  }
+  return true;
+}
+
+/** Whether JSON writes a value as `null`: null itself, NaN and the infinities. */
+function writtenAsNull(value: Json): boolean {
+  return value === null || (typeof value === 'number' && !Number.isFinite(value));
 }
 
 /** Indices of items with one key, in order, and how many of them were taken. */
