@@ -59,14 +59,13 @@ export const CAPACITY_MEMORY = 'memory';
  * - `lockstep.dev/unhealthy` = the reason, for every other fault (AER, recovery actions, missing device nodes, …).
  * Every key is written with --taint-effect except `unmonitored`.
  */
-export const UNHEALTHY_TAINT_KEY = 'lockstep.dev/unhealthy';
 export const TAINT_KEYS = {
   xid: 'lockstep.dev/xid',
   ecc: 'lockstep.dev/ecc',
   gpuLost: 'lockstep.dev/gpu-lost',
   linkDown: 'lockstep.dev/link-down',
   unmonitored: 'lockstep.dev/unmonitored',
-  unhealthy: UNHEALTHY_TAINT_KEY,
+  unhealthy: 'lockstep.dev/unhealthy',
 } as const;
 /** Whether a device taint is one of lockstep's (any class). */
 export function isLockstepTaintKey(key: string): boolean {

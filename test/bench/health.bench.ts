@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { VERSION_HEALTH_V1 } from '../../agent/kubeletplugin/protos.js';
-import { CONDITION_DEVICES_HEALTHY, UNHEALTHY_TAINT_KEY } from '../../src/contract/names.js';
+import { CONDITION_DEVICES_HEALTHY, TAINT_KEYS } from '../../src/contract/names.js';
 import type { Pod, ResourceSlice } from '../../src/kube/types.js';
 import { daemonSetAgentEnv, fetchText, startAgentWorld } from '../agent/health/agent-world.js';
 import { DraClient, KUBELET_DRA_VERSIONS } from '../cluster/kubelet/plugin-client.js';
@@ -69,7 +69,7 @@ const bench: Bench = async (ctx) => {
       if (slice.spec.nodeName !== NODE) return;
       const device = slice.spec.devices?.find((d) => d.name === DEVICE);
       if (!device) return;
-      tainted = (device.taints ?? []).some((t) => t.key === UNHEALTHY_TAINT_KEY);
+      tainted = (device.taints ?? []).some((t) => t.key === TAINT_KEYS.unhealthy);
       if (tainted) mark('slice-taint');
     });
     api.store.subscribe('pods', (_type, obj) => {

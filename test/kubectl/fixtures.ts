@@ -15,7 +15,7 @@ import {
   CONDITION_GROUP_READY,
   DRIVER,
   LABEL_GROUP,
-  UNHEALTHY_TAINT_KEY,
+  TAINT_KEYS,
 } from '../../src/contract/names.js';
 import type {
   DeviceAttribute,
@@ -70,7 +70,7 @@ function gpuDevice(node: string, i: number, options: NodeOptions = {}): SliceDev
     capacity: { memory: { value: '80Gi' } },
   };
   if (reason !== undefined && options.taints !== false) {
-    device.taints = [{ key: UNHEALTHY_TAINT_KEY, value: reason, effect: 'NoExecute' }];
+    device.taints = [{ key: TAINT_KEYS.unhealthy, value: reason, effect: 'NoExecute' }];
   }
   return device;
 }
@@ -99,7 +99,7 @@ function nicDevice(i: number, options: NodeOptions = {}): SliceDevice {
     },
   };
   if (reason !== undefined && options.taints !== false) {
-    device.taints = [{ key: UNHEALTHY_TAINT_KEY, value: reason, effect: 'NoExecute' }];
+    device.taints = [{ key: TAINT_KEYS.unhealthy, value: reason, effect: 'NoExecute' }];
   }
   return device;
 }
