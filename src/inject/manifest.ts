@@ -68,7 +68,8 @@ function runsPods(object: JsonObject): string | undefined {
   return search(object.spec, 'spec', 0);
 }
 
-function isList(object: JsonObject): boolean {
+/** A List of objects (`kind: List`, `kind: PodList`, … with an `items` list), whose items inject reads one by one. */
+export function isList(object: JsonObject): boolean {
   const kind = stringAt(object, 'kind');
   return kind?.endsWith('List') === true && Array.isArray(object.items);
 }

@@ -7,8 +7,9 @@
  * - deep nesting (`[[[[…`, or JSON 100 000 levels deep) that blows the stack or slows the parser: refused before
  *   parsing (flow depth scan) or after (depth of the parsed value), with a message that says so;
  * - huge inputs: work is linear in the input — documents inject never reads pass through unparsed, documents in the
- *   plain block style are read and printed without the library's node tree (yaml-splice.ts), list items are paired
- *   by hashing (see yaml-merge.ts); the size limit itself is the CLI's (src/commands/inject/run.ts);
+ *   plain block style are read and printed without the library's node tree (yaml-splice.ts), a List's items are
+ *   rewritten and printed one at a time, list items are paired through maps (see yaml-merge.ts); the size limit
+ *   itself is the CLI's (src/commands/inject/run.ts);
  * - invalid YAML in a document inject reads: refused with the document's number.
  */
 
@@ -16,12 +17,12 @@ import { type Document, parseAllDocuments } from 'yaml';
 import { errorMessage } from '../errors.js';
 import { ADDED_KINDS, appendAddedObjects } from './added-objects.js';
 import { isObject, type Json } from './json.js';
-import { injectObject } from './manifest.js';
+import { injectObject, isList } from './manifest.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
 import { reviewInput } from './review.js';
 import { WORKLOAD_KINDS } from './workloads.js';
 import { mergeInto } from './yaml-merge.js';
-import { printDocument, type ReadDocument, readDocument } from './yaml-splice.js';
+import { printDocument, printList, type ReadDocument, readDocument, unchanged } from './yaml-splice.js';
 
 /**
  * The YAML library's own limit on alias expansion (its default): real manifests use a handful of anchors
@@ -227,6 +228,15 @@ function renderRead(
   options: InjectOptions,
   report: InjectReport,
 ): string | undefined {
+  if (isList(read.value)) {
+    // a List's items are rewritten and printed one at a time, so no more than one rewritten item is held at once
+    const saved = savedReport(report);
+    const printed = printList(read, (item) => injectObject(item, options, report));
+    if (printed === unchanged) return undefined;
+    if (printed !== undefined) return printed;
+    // only the whole document can be printed: its items are rewritten again, into the report as it was
+    restoreReport(report, saved);
+  }
   const after = injectObject(read.value, options, report);
   if (after === read.value) return undefined;
   if (isObject(after)) {
@@ -235,6 +245,21 @@ function renderRead(
   }
   const doc = parseAllDocuments(source)[0]!;
   return printMerged(source, doc, read.value, after);
+}
+
+/** A copy of what a report holds (its lists copied: rewriting only appends to them). */
+function savedReport(report: InjectReport): InjectReport {
+  const saved = { ...report };
+  for (const [key, value] of Object.entries(saved)) {
+    if (Array.isArray(value)) Object.assign(saved, { [key]: [...value] });
+  }
+  return saved;
+}
+
+/** Puts a report back as `savedReport` saw it. */
+function restoreReport(report: InjectReport, saved: InjectReport): void {
+  for (const key of Object.keys(report)) if (!Object.hasOwn(saved, key)) delete report[key as keyof InjectReport];
+  Object.assign(report, saved);
 }
 
 /** The library's split, for streams `splitDocuments` leaves alone. */

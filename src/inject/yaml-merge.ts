@@ -59,13 +59,13 @@ export function mergeInto(doc: Document, node: unknown, before: Json, after: Jso
  * (that was quadratic: a 10 MB `kind: List` took minutes).
  */
 export function pairItems(before: readonly Json[], after: readonly Json[]): number[] {
-  const used = new Set<number>();
-  const exact = equalByLabel(before, after, used) ?? equalByText(before, after, used);
+  const equal = new EqualItems(before, after.length);
+  const exact = after.map((value) => equal.take(value));
   const byIdentity = indexBy(before, identityKey);
   return after.map((value, j) => {
     if (exact[j]! >= 0) return exact[j]!;
     const key = identityKey(value);
-    return key === undefined ? -1 : take(byIdentity.get(key), used);
+    return key === undefined ? -1 : take(byIdentity.get(key), equal.used);
   });
 }
 
@@ -81,44 +81,58 @@ function take(queue: Queue | undefined, used: Set<number>): number {
   return -1;
 }
 
-/** The equal-item pairing by JSON text: each item printed once (what a List of thousands of workloads cost most). */
-function equalByText(before: readonly Json[], after: readonly Json[], used: Set<number>): number[] {
-  const byText = indexBy(before, (item) => JSON.stringify(item));
-  return after.map((value) => take(byText.get(JSON.stringify(value)), used));
-}
-
 /**
- * The same pairing as `equalByText`, found by a label of each item (its kind, name and namespace, or a scalar's text:
- * items with equal text have equal labels) and a comparison that stops at the first difference: a List's rewritten
- * workload has one old item with its label, itself before the rewrite, and differs from it within a few keys. Where
- * labels are shared by many items (a hostile or odd list) the comparisons can add up: past a budget linear in the
- * lists' lengths it gives up (undefined) and `equalByText` pairs them.
+ * The first step of `pairItems`, one new item at a time in order: the earliest unused old item with the same JSON
+ * text. Old items are filed under a label (`label`: kind, name and namespace, or a scalar's text; equal text, equal
+ * label) and compared with a new item by `sameText`, which stops at the first difference: a List's rewritten workload
+ * has one old item under its label, itself before the rewrite, and differs from it within a few keys. Where labels
+ * are shared by many items (a hostile or odd list) the comparisons could add up: past a budget linear in the lists'
+ * lengths every item's JSON text is printed once and looked up instead (what pairing cost before, most of the time a
+ * List of thousands of workloads took). Either way the answer is the same.
  */
-function equalByLabel(before: readonly Json[], after: readonly Json[], used: Set<number>): number[] | undefined {
-  const byLabel = indexBy(before, label);
-  const budget = { left: 1024 * (before.length + after.length) + 65_536 };
-  const exact: number[] = [];
-  for (const value of after) {
-    const queue = byLabel.get(label(value));
-    let found = -1;
-    if (queue) {
-      while (queue.next < queue.indices.length && used.has(queue.indices[queue.next]!)) queue.next++;
-      for (let k = queue.next; k < queue.indices.length && found < 0; k++) {
-        const i = queue.indices[k]!;
-        if (!used.has(i) && sameText(before[i]!, value, budget)) found = i;
-        if (budget.left < 0) {
-          used.clear();
-          return undefined;
-        }
+export class EqualItems {
+  /** old items taken */
+  readonly used = new Set<number>();
+  private readonly byLabel: Map<string, Queue>;
+  private readonly budget: { left: number };
+  private byText: Map<string, Queue> | undefined;
+
+  constructor(
+    private readonly before: readonly Json[],
+    afterLength: number,
+  ) {
+    this.byLabel = indexBy(before, label);
+    this.budget = { left: 1024 * (before.length + afterLength) + 65_536 };
+  }
+
+  take(value: Json): number {
+    if (this.byText === undefined) {
+      const found = this.byLabelTake(value);
+      if (found !== undefined) return found;
+      this.byText = indexBy(this.before, (item) => JSON.stringify(item));
+    }
+    return take(this.byText.get(JSON.stringify(value)), this.used);
+  }
+
+  /** `take` by label; undefined where the budget ran out before the answer was known. */
+  private byLabelTake(value: Json): number | undefined {
+    const queue = this.byLabel.get(label(value));
+    if (!queue) return -1;
+    while (queue.next < queue.indices.length && this.used.has(queue.indices[queue.next]!)) queue.next++;
+    for (let k = queue.next; k < queue.indices.length; k++) {
+      const i = queue.indices[k]!;
+      const equal = !this.used.has(i) && sameText(this.before[i]!, value, this.budget);
+      if (this.budget.left < 0) return undefined;
+      if (equal) {
+        this.used.add(i);
+        return i;
       }
     }
-    if (found >= 0) used.add(found);
-    exact.push(found);
+    return -1;
   }
-  return exact;
 }
 
-/** What `equalByLabel` files an item under; a function of the item's JSON text. */
+/** What `EqualItems` files an item under; a function of the item's JSON text. */
 function label(item: Json): string {
   if (Array.isArray(item)) return '[]';
   if (!isObject(item)) return JSON.stringify(item);
@@ -176,7 +190,7 @@ function indexBy(items: readonly Json[], key: (item: Json) => string | undefined
 }
 
 /** Items with a `name` are the same item when the names (and mount paths, for volume mounts) agree. */
-function identityKey(item: Json): string | undefined {
+export function identityKey(item: Json): string | undefined {
   if (!isObject(item) || typeof item.name !== 'string') return undefined;
   return JSON.stringify([item.name, item.mountPath ?? null]);
 }

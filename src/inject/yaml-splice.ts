@@ -22,7 +22,7 @@
  */
 import { stringify } from 'yaml';
 import { deepEqual, isObject, type Json, type JsonObject } from './json.js';
-import { pairItems } from './yaml-merge.js';
+import { EqualItems, identityKey, pairItems } from './yaml-merge.js';
 
 /** Deepest block nesting this reader follows; deeper documents take the library path (and its nesting check). */
 const MAX_DEPTH = 100;
@@ -485,6 +485,42 @@ export function printDocument(doc: ReadDocument, after: JsonObject): string | un
   }
 }
 
+/**
+ * Prints a List document (its `items` a block list) whose items `rewrite` gives one at a time, each printed before the
+ * next is asked for, so a rewritten item's data lives only while it is printed: what `printDocument` prints for the
+ * document with every item rewritten, or `unchanged` where `rewrite` changed none. Undefined where only the whole
+ * document can be printed (by `printDocument`, or the library): the items `rewrite` was given so far are then to be
+ * rewritten again.
+ */
+export function printList(doc: ReadDocument, rewrite: (item: Json) => Json): string | typeof unchanged | undefined {
+  const items = doc.root.entries.get('items');
+  const before = doc.value.items;
+  if (items?.node.kind !== 'seq' || !Array.isArray(before)) return undefined;
+  try {
+    const printer = new Printer(doc);
+    const out = doc.lines.slice(0, doc.headEnd);
+    let changed = false;
+    for (const [key, entry] of doc.root.entries) {
+      if (key !== 'items') {
+        printer.copy(entry.start, entry.end, out);
+        continue;
+      }
+      printer.copy(entry.start, entry.head, out);
+      out.push(printer.line(entry.head));
+      changed = printer.seqRewritten(items.node, before, rewrite, printer.seqIndent(0), out);
+    }
+    if (!changed) return unchanged;
+    for (let i = doc.rootEnd; i < doc.lines.length; i++) out.push(doc.lines[i]!);
+    return out.join('\n');
+  } catch (err) {
+    if (err instanceof Unsupported) return undefined;
+    throw err;
+  }
+}
+
+/** `printList`'s answer for a List none of whose items changed. */
+export const unchanged: unique symbol = Symbol('unchanged');
+
 const SPACES = Array.from({ length: 64 }, (_, n) => ' '.repeat(n));
 const spaces = (n: number): string => SPACES[n] ?? ' '.repeat(n);
 
@@ -541,40 +577,61 @@ class Printer {
   seq(node: SeqNode, before: Json[], after: Json[], indent: number, out: string[]): void {
     const pairing = pairItems(before, after);
     after.forEach((value, j) => {
-      const i = pairing[j]!;
-      if (i < 0) {
-        // the old item at its place is no partner (a List's rewritten workload is not), but its unchanged blocks can
-        // be copied where they print as the new item's do
-        // printed apart and joined while its lines are young: 300 000 lines kept for one join cost more in GC
-        const lines: string[] = [];
-        this.createdItem(value, indent, lines, node.items[j], before[j]);
-        out.push(lines.join('\n'));
-        return;
-      }
-      const item = node.items[i]!;
-      const old = before[i]!;
-      if (deepEqual(old, value)) {
-        this.copy(item.start, item.end, out);
-        return;
-      }
-      if (item.node.kind === 'map' && isObject(old) && isObject(value)) {
-        this.copy(item.start, item.head, out);
-        const mark = out.length;
-        const dashLine = this.line(item.head);
-        this.map(item.node, old, value, indent + 2, out);
-        // the first entry copied as it was brings its dash; one printed anew gets it; a moved one must not keep it
-        if (out[mark] !== dashLine) {
-          for (let k = mark + 1; k < out.length; k++) if (out[k] === dashLine) bail();
-          dashFirst(out, mark, indent);
-        }
-        return;
-      }
-      if (item.node.kind === 'scalar' && item.node.comment) bail();
-      // a replaced item keeps its comments but not its blank line (the library copies comments only)
-      for (let k = item.start; k < item.head; k++) if (this.doc.lines[k] === '') bail();
-      this.copy(item.start, item.head, out);
-      this.createdItem(value, indent, out);
+      this.item(node, before, value, j, pairing[j]!, indent, out);
     });
+  }
+
+  /**
+   * `seq` for a list whose new items come one at a time from `rewrite`, each printed before the next is asked for
+   * (see `printList`); whether any item changed.
+   */
+  seqRewritten(node: SeqNode, before: Json[], rewrite: (item: Json) => Json, indent: number, out: string[]): boolean {
+    const equal = new EqualItems(before, before.length);
+    let changed = false;
+    for (let j = 0; j < before.length; j++) {
+      const value = rewrite(before[j]!);
+      if (value !== before[j]) changed = true;
+      // a named item may pair with an old one by its name, which pairItems decides only once every item is known
+      if (identityKey(value) !== undefined) bail();
+      this.item(node, before, value, j, equal.take(value), indent, out);
+    }
+    return changed;
+  }
+
+  /** New item `j` (`value`) of a list, continuing old item `i` (see pairItems; -1: none). */
+  item(node: SeqNode, before: Json[], value: Json, j: number, i: number, indent: number, out: string[]): void {
+    if (i < 0) {
+      // the old item at its place is no partner (a List's rewritten workload is not), but its unchanged blocks can
+      // be copied where they print as the new item's do; printed apart and joined while its lines are young (300 000
+      // lines kept for one join cost more in GC)
+      const lines: string[] = [];
+      this.createdItem(value, indent, lines, node.items[j], before[j]);
+      out.push(lines.join('\n'));
+      return;
+    }
+    const item = node.items[i]!;
+    const old = before[i]!;
+    if (deepEqual(old, value)) {
+      this.copy(item.start, item.end, out);
+      return;
+    }
+    if (item.node.kind === 'map' && isObject(old) && isObject(value)) {
+      this.copy(item.start, item.head, out);
+      const mark = out.length;
+      const dashLine = this.line(item.head);
+      this.map(item.node, old, value, indent + 2, out);
+      // the first entry copied as it was brings its dash; one printed anew gets it; a moved one must not keep it
+      if (out[mark] !== dashLine) {
+        for (let k = mark + 1; k < out.length; k++) if (out[k] === dashLine) bail();
+        dashFirst(out, mark, indent);
+      }
+      return;
+    }
+    if (item.node.kind === 'scalar' && item.node.comment) bail();
+    // a replaced item keeps its comments but not its blank line (the library copies comments only)
+    for (let k = item.start; k < item.head; k++) if (this.doc.lines[k] === '') bail();
+    this.copy(item.start, item.head, out);
+    this.createdItem(value, indent, out);
   }
 
   flow(node: FlowNode, before: Json[], after: Json[]): string {
