@@ -18,7 +18,7 @@ import { type EngineExit, EngineProcess, exitStatus, FORWARDED_SIGNALS } from '.
 import { HEALTH_DEFAULTS, HealthMonitor, type HealthSpec } from './health.js';
 import type { RunPhase } from './probe-proxy.js';
 import { clearEngineRecord, readStat, reapLeftover, writeEngineRecord } from './process-tree.js';
-import type { WarmPool } from './warm.js';
+import type { RendezvousGate, WarmPool } from './warm.js';
 
 /** What the supervisor needs of a member session (MemberSession; tests give a fake). */
 export type SupervisedSession = Pick<MemberSession, 'keep' | 'reportEngine' | 'close'>;
@@ -46,6 +46,8 @@ export interface EngineCommand {
   env: NodeJS.ProcessEnv;
   /** health checks of this engine (health.ts); absent = process state only, with the defaults */
   health?: HealthSpec;
+  /** a warm engine waits for this rendezvous to listen before its entry point runs (warm.ts) */
+  gate?: RendezvousGate;
 }
 
 export interface SupervisorOptions {
@@ -63,7 +65,12 @@ export interface SupervisorOptions {
   /** how an engine is watched (tests: no timers); default HealthMonitor */
   monitor?: (spec: HealthSpec, pid: number, onUnhealthy: (reason: string) => void) => { stop(): void };
   /** the warm standby (warm.ts): Python engines start in a process prepared ahead; absent = always cold */
-  warm?: WarmPool;
+  warm?: Pick<WarmPool, 'prepare' | 'claim' | 'close'>;
+  /**
+   * How long after an engine starts the next epoch's standby is started (default NEXT_STANDBY_DELAY_MS); a stop or
+   * an exit of the engine starts it at once.
+   */
+  nextStandbyDelayMs?: number;
   /** a process signal source (tests: an emitter); default the process */
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
   /** what run is doing (the probe endpoint answers the kubelet from it) */
@@ -76,6 +83,15 @@ function engineRecordPath(envFile: string): string {
 }
 
 const DEFAULT_HEALTH: HealthSpec = { ...HEALTH_DEFAULTS };
+
+/**
+ * The next epoch's standby waits this long after an engine starts. Its imports (torch: ~1.6 s of CPU) compete for the
+ * CPU with the engine's own start — the rest of its imports, the rendezvous, the first collective — and with the other
+ * members' starts where they share a host: started at once, on a 2-core machine with 4 members, the four next
+ * standbys made formation with the standby slower than without it. A failure this early still finds a standby: the
+ * stop (or exit) of the engine starts it at once, and the release waits for its imports rather than starting cold.
+ */
+const NEXT_STANDBY_DELAY_MS = 5000;
 
 /**
  * Threats: a coordinator that never answers again (the rejoin is abortable: SIGTERM ends run within the grace period
@@ -97,6 +113,7 @@ export class EngineSupervisor {
   private resolveExit: (code: number) => void = () => {};
   private rejectExit: (err: Error) => void = () => {};
   private readonly recordPath: string;
+  private nextStandby: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     this.recordPath = engineRecordPath(options.envFile);
@@ -208,8 +225,8 @@ export class EngineSupervisor {
     if (pid !== undefined && stat) {
       await writeEngineRecord(this.recordPath, { pid, pgid: pid, start: stat.start }).catch(() => undefined);
     }
-    // the next epoch's standby starts now, while this one runs
-    this.options.warm?.prepare();
+    // the next epoch's standby, once this engine is past its start
+    this.prepareStandby(this.options.nextStandbyDelayMs ?? NEXT_STANDBY_DELAY_MS);
     if (this.terminating) {
       // SIGTERM arrived while it started: the terminate path stops what is running now
       return;
@@ -223,6 +240,8 @@ export class EngineSupervisor {
         this.engine = undefined;
         this.unwatch();
         const status = exitStatus(exit);
+        // a failure: the next epoch is coming, its standby starts now if it has not yet
+        if (status !== 0) this.prepareStandby(0);
         if (status !== 0)
           this.options.onPhase?.({
             phase: 'waiting',
@@ -243,6 +262,29 @@ export class EngineSupervisor {
     });
   }
 
+  /** Starts the next epoch's standby after `delayMs` (0: now; a standby already alive is kept). */
+  private prepareStandby(delayMs: number): void {
+    const warm = this.options.warm;
+    if (!warm) return;
+    clearTimeout(this.nextStandby);
+    this.nextStandby = undefined;
+    if (delayMs <= 0) {
+      warm.prepare();
+      return;
+    }
+    this.nextStandby = setTimeout(() => {
+      this.nextStandby = undefined;
+      warm.prepare();
+    }, delayMs);
+    this.nextStandby.unref();
+  }
+
+  private closeStandby(): void {
+    clearTimeout(this.nextStandby);
+    this.nextStandby = undefined;
+    this.options.warm?.close();
+  }
+
   /** Health checks of the running engine: unhealthy → stopped like a dead one, with the check's reason. */
   private watch(engine: SupervisedEngine, pid: number, spec: HealthSpec): void {
     this.unwatch();
@@ -250,7 +292,9 @@ export class EngineSupervisor {
       this.options.log.warn({ pid, reason }, 'the engine is unhealthy: stopping it');
       this.enqueue(async () => {
         if (this.engine !== engine || this.terminating) return;
-        await this.stopEngine(reason, 0);
+        const stopped = this.stopEngine(reason, 0);
+        this.prepareStandby(0);
+        await stopped;
       });
     };
     const make =
@@ -294,6 +338,8 @@ export class EngineSupervisor {
     this.lastStop = stop.reason;
     // the signal first (stopEngine sends it before its first await), then the words about it
     const stopped = this.stopEngine(stop.reason, stop.gracePeriodMs);
+    // the next epoch is coming: its standby starts now if it has not yet
+    this.prepareStandby(0);
     this.options.log.warn({ epoch: stop.epoch, reason: stop.reason }, 'the coordinator stops the engine');
     await stopped;
   }
@@ -314,7 +360,9 @@ export class EngineSupervisor {
   private async coordinatorLost(reason: string): Promise<void> {
     const { log } = this.options;
     log.warn({ reason }, 'lost the coordinator: stopping the engine and joining again');
-    await this.stopEngine(`lost the coordinator: ${reason}`, 0);
+    const stopped = this.stopEngine(`lost the coordinator: ${reason}`, 0);
+    this.prepareStandby(0);
+    await stopped;
     if (this.finished || this.terminating || !this.file) return;
     const connection = await this.options.reconnect(this.file, this.aborter.signal);
     if (this.finished || this.terminating) {
@@ -340,7 +388,7 @@ export class EngineSupervisor {
     if (this.terminating || this.finished) return;
     this.terminating = true;
     this.options.onPhase?.({ phase: 'ending' });
-    this.options.warm?.close();
+    this.closeStandby();
     this.options.log.info({ signal }, 'terminating: stopping the engine');
     this.aborter.abort();
     const reason = `lockstep run received ${signal}`;
@@ -371,7 +419,7 @@ export class EngineSupervisor {
     if (this.finished) return;
     this.finished = true;
     this.options.onPhase?.({ phase: 'ending' });
-    this.options.warm?.close();
+    this.closeStandby();
     this.unwatch();
     if (code === 0) this.resolveExit(0);
     else this.rejectExit(new ExitStatusError(code, `the engine ended with status ${code}`));
@@ -381,7 +429,7 @@ export class EngineSupervisor {
     // an abandoned join while terminating is the terminate path's to finish
     if (this.finished || this.terminating) return;
     this.finished = true;
-    this.options.warm?.close();
+    this.closeStandby();
     this.unwatch();
     // a failed step must not leave the engine behind
     if (this.engine?.running) void this.engine.stop(0);

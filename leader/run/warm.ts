@@ -15,7 +15,9 @@
  * then a bounded time for its `go`, then the engine starts cold; a crashed one is replaced after the next start); a standby or warm engine left behind by a run killed with
  * SIGKILL, even in the instant between the handoff and the engine record (the launcher arms PR_SET_PDEATHSIG against
  * run's pid, so the kernel kills it with its parent; tested by killing two wrappers at once); a module whose import
- * initialises CUDA (documented; `--warm-import` picks the list).
+ * initialises CUDA (documented; `--warm-import` picks the list); a rendezvous gate that never opens (rank 0 died, a
+ * script that rendezvous elsewhere, an address that drops packets: the wait is bounded by RENDEZVOUS_GATE_MS and each
+ * connection attempt by what is left of it, then the entry point runs as it would have; tested with nothing listening).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
@@ -116,6 +118,36 @@ function readShebang(command: string, path = process.env.PATH ?? ''): string | u
   return undefined;
 }
 
+/** Where a warm engine's first connection goes: rank 0's rendezvous (warm-launcher.ts waits for it to listen). */
+export interface RendezvousGate {
+  host: string;
+  port: number;
+}
+
+/**
+ * How long a warm engine waits for rank 0's rendezvous to listen before it runs anyway. Warm engines start within
+ * milliseconds of the release, so a peer's engine usually connects before rank 0's engine has created its store, and
+ * torch's store client retries a refused connection only after a whole second (c10d socket.cpp in torch 1.13): at
+ * half the recoveries, that second was most of the recovery. Past this bound the engine runs and torch's own retries
+ * take over, so a script that rendezvous elsewhere (its own tcp:// or file:// init) loses this much at each start.
+ */
+const RENDEZVOUS_GATE_MS = 2000;
+
+/**
+ * The rendezvous a warm engine of `engine` waits for, or undefined: plain torch.distributed (init_method env://) on a
+ * rank other than 0 connects to the store rank 0 hosts at MASTER_ADDR:MASTER_PORT. Other engines (torchrun, vLLM,
+ * SGLang, JAX) start at once. Pure.
+ */
+export function rendezvousGate(engine: string, env: NodeJS.ProcessEnv): RendezvousGate | undefined {
+  if (engine !== 'torch') return undefined;
+  const { RANK: rank, MASTER_ADDR: host, MASTER_PORT: portText } = env;
+  if (rank === undefined || rank === '0' || !/^\d+$/.test(rank) || !host || !/^\d{1,5}$/.test(portText ?? '')) {
+    return undefined;
+  }
+  const port = Number(portText);
+  return port >= 1 && port <= 65535 ? { host, port } : undefined;
+}
+
 interface Standby {
   child: ChildProcess;
   control: Duplex;
@@ -141,6 +173,8 @@ export interface WarmPoolOptions {
    * load, at formation) only adds time; this bound is for an import that never ends.
    */
   importWaitMs?: number;
+  /** how long a warm engine waits for its rendezvous gate (default RENDEZVOUS_GATE_MS) */
+  gateMs?: number;
 }
 
 /**
@@ -198,7 +232,11 @@ export class WarmPool {
    * Hands the epoch to the standby: resolves with its process (now the engine), or undefined when the engine must
    * start cold (no standby, another interpreter, or the standby did not take the job in time). Never rejects.
    */
-  async claim(command: { argv: string[]; env: NodeJS.ProcessEnv }): Promise<ChildProcess | undefined> {
+  async claim(command: {
+    argv: string[];
+    env: NodeJS.ProcessEnv;
+    gate?: RendezvousGate;
+  }): Promise<ChildProcess | undefined> {
     const standby = this.standby;
     this.standby = undefined;
     if (!standby || standby.exited) {
@@ -221,6 +259,7 @@ export class WarmPool {
       target: plan.target,
       cwd: process.cwd(),
       startLocale: localeVariables(this.options.env),
+      ...(command.gate ? { gate: { ...command.gate, timeoutMs: this.options.gateMs ?? RENDEZVOUS_GATE_MS } } : {}),
     };
     standby.control.write(`${JSON.stringify(job)}\n`);
     // still importing: wait for it (a cold start would import the same from scratch), then for its `go`

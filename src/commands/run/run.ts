@@ -22,7 +22,7 @@ import { expandArgs } from '../../../leader/run/expand.js';
 import { defaultHealthProbe, HealthCheckError, type HealthSpec, parseHealthCheck } from '../../../leader/run/health.js';
 import { type ProbeChecks, ProbeEndpoint, parseEngineCheck } from '../../../leader/run/probe-proxy.js';
 import { EngineSupervisor, type MemberConnection, splitAddress } from '../../../leader/run/supervisor.js';
-import { defaultWarmImports, WarmPool, warmPlan } from '../../../leader/run/warm.js';
+import { defaultWarmImports, rendezvousGate, WarmPool, warmPlan } from '../../../leader/run/warm.js';
 import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
 import { CliError, usageError } from '../../cli/errors.js';
 import { DomainError, errorMessage } from '../../errors.js';
@@ -247,7 +247,11 @@ export async function runRun(
       command: (file) => {
         const { overrides, ...built } = buildCommand(argv, file, options, processEnv);
         reportOverrides(overrides);
-        return { ...built, health: healthSpec(options, built.engine, built.argv, file.rank) };
+        return {
+          ...built,
+          health: healthSpec(options, built.engine, built.argv, file.rank),
+          gate: rendezvousGate(built.engine, built.env),
+        };
       },
       connect: async (signal) => {
         const file = await readFile();

@@ -19,6 +19,7 @@ import {
   type MemberConnection,
   type SupervisedEngine,
   type SupervisedSession,
+  type SupervisorOptions,
 } from '../../../leader/run/supervisor.js';
 import { CliError, toCliError } from '../../../src/cli/errors.js';
 import { EXIT } from '../../../src/cli/exit-codes.js';
@@ -124,6 +125,8 @@ function harness(
     reconnectHangs?: boolean;
     enginePid?: number;
     onReport?: (event: Omit<EngineEvent, 'epoch'>) => void;
+    warm?: SupervisorOptions['warm'];
+    nextStandbyDelayMs?: number;
   } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-supervisor-'));
@@ -171,6 +174,8 @@ function harness(
       return { stop: () => undefined };
     },
     signals: signals as unknown as Pick<NodeJS.Process, 'on' | 'off'>,
+    warm: opts.warm,
+    nextStandbyDelayMs: opts.nextStandbyDelayMs,
   });
   const exit = supervisor.run().then(
     (code) => code,
@@ -182,7 +187,60 @@ function harness(
 
 const states = (s: FakeSession) => s.reports.map((r) => r.state);
 
+/** A warm pool that only counts: its claims start nothing (the engine starts cold, from the fake). */
+class CountingWarmPool {
+  prepared = 0;
+  closed = 0;
+  prepare(): void {
+    this.prepared++;
+  }
+  claim(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  close(): void {
+    this.closed++;
+  }
+}
+
 describe('EngineSupervisor', () => {
+  it.each([
+    [
+      'a Stop from the coordinator',
+      (h: Harness) => h.sessions[0]!.handlers.onStop?.({ epoch: 1, reason: 'x', gracePeriodMs: 0 }),
+    ],
+    ['the engine failing', (h: Harness) => h.engines[0]!.exit({ code: 1, signal: null })],
+    ['a failed health check', (h: Harness) => h.unhealthy[0]!('the HTTP check failed')],
+    ['the coordinator going away', (h: Harness) => h.sessions[0]!.handlers.onDisconnect?.('gone')],
+  ])('the next standby waits while the engine starts, and starts at once on %s', async (_name, lose) => {
+    const warm = new CountingWarmPool();
+    // a delay no test outlives: only the loss can start the next standby
+    const h = harness({ warm, nextStandbyDelayMs: 3_600_000 });
+    await until('a session', () => h.sessions.length === 1);
+    // the first standby imports while the member waits at the barrier
+    expect(warm.prepared).toBe(1);
+    h.sessions[0]!.handlers.onRelease?.(release(1));
+    await until('engine', () => h.engines.length === 1);
+    await until('running', () => states(h.sessions[0]!).includes('ENGINE_RUNNING'));
+    // not while the engine starts (its imports, rendezvous and first collective need the CPU)
+    expect(warm.prepared).toBe(1);
+    lose(h);
+    await until('the next standby', () => warm.prepared === 2);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    await h.exit;
+    expect(warm.closed).toBeGreaterThan(0);
+  });
+
+  it('the next standby starts by itself once the engine is past its start', async () => {
+    const warm = new CountingWarmPool();
+    const h = harness({ warm, nextStandbyDelayMs: 50 });
+    await until('a session', () => h.sessions.length === 1);
+    h.sessions[0]!.handlers.onRelease?.(release(1));
+    await until('engine', () => h.engines.length === 1);
+    await until('the next standby', () => warm.prepared === 2);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    await h.exit;
+  });
+
   it('starts an engine per release with that epoch, stops it on Stop, and reports each step', async () => {
     const h = harness();
     await until('a session', () => h.sessions.length === 1);

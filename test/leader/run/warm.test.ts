@@ -5,12 +5,13 @@
  * of entry points run cold and warm whose view of their process (argv, `__main__`, sys.path[0], working directory,
  * environment, signal handlers, process group) and whose ending (status or signal) must be the same.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineProcess } from '../../../leader/run/engine-process.js';
-import { WarmPool, warmPlan } from '../../../leader/run/warm.js';
+import { rendezvousGate, WarmPool, warmPlan } from '../../../leader/run/warm.js';
 import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
 import { silentLogger } from '../../../src/log.js';
 import { SPAWN_TAG_VARIABLE } from '../../support/child-reaper.js';
@@ -57,6 +58,30 @@ describe('warmPlan', () => {
     [['torchrun', 'x.py']],
   ])('%j starts cold', (argv) => {
     expect(warmPlan(argv, () => undefined)).toBeUndefined();
+  });
+});
+
+describe('rendezvousGate', () => {
+  const torchEnv = { RANK: '2', MASTER_ADDR: '10.0.0.5', MASTER_PORT: '29500' };
+  it.each([
+    ['plain torch, rank 2: waits for rank 0’s store', 'torch', torchEnv, { host: '10.0.0.5', port: 29500 }],
+    ['rank 0 hosts the store: no wait', 'torch', { ...torchEnv, RANK: '0' }, undefined],
+    ['torchrun brings its own rendezvous', 'torchrun', torchEnv, undefined],
+    ['vLLM', 'vllm', torchEnv, undefined],
+    ['no rank', 'torch', { MASTER_ADDR: '10.0.0.5', MASTER_PORT: '29500' }, undefined],
+    ['no address', 'torch', { RANK: '1', MASTER_PORT: '29500' }, undefined],
+    [
+      'a Kubernetes service link as the port',
+      'torch',
+      { ...torchEnv, MASTER_PORT: 'tcp://10.96.0.5:29500' },
+      undefined,
+    ],
+    ['a port out of range', 'torch', { ...torchEnv, MASTER_PORT: '70000' }, undefined],
+    ['port 0', 'torch', { ...torchEnv, MASTER_PORT: '0' }, undefined],
+    ['a rank that is no number', 'torch', { ...torchEnv, RANK: 'one' }, undefined],
+    ['an IPv6 address', 'torch', { ...torchEnv, MASTER_ADDR: 'fd00::5' }, { host: 'fd00::5', port: 29500 }],
+  ] as const)('%s', (_name, engine, env, expected) => {
+    expect(rendezvousGate(engine, env)).toEqual(expected);
   });
 });
 
@@ -132,6 +157,56 @@ describe('WarmPool with a real interpreter', () => {
     const engine = EngineProcess.adopt(child!, argv, 1000);
     // the entry point ran in the standby, after its import
     expect(await engine.wait()).toEqual({ code: 3, signal: null });
+  }, 30_000);
+
+  it('with a gate, the entry point runs only once rank 0’s rendezvous accepts a connection', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-warm-'));
+    // the port is known before anything listens on it: bind, read, close, listen again later
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+    });
+    // 3: rank 0's rendezvous listened when the entry point ran; 4: refused (it ran too early)
+    const argv = [
+      PYTHON,
+      '-c',
+      `import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", ${port}), timeout=5).close()
+except OSError:
+    sys.exit(4)
+sys.exit(3)`,
+    ];
+    const p = pool(dir, argv, { gateMs: 20_000 });
+    p.prepare();
+    let server: Server | undefined;
+    // rank 0's store comes up well after the release
+    const late = setTimeout(() => {
+      server = createServer((socket) => socket.destroy()).listen(port, '127.0.0.1');
+    }, 500);
+    try {
+      const child = await p.claim({ argv, env: { PATH: process.env.PATH }, gate: { host: '127.0.0.1', port } });
+      const engine = EngineProcess.adopt(child!, argv, 1000);
+      expect(await engine.wait()).toEqual({ code: 3, signal: null });
+    } finally {
+      clearTimeout(late);
+      server?.close();
+    }
+  }, 30_000);
+
+  it('a gate that never opens holds the entry point no longer than its bound', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-warm-'));
+    const ran = join(dir, 'ran');
+    const argv = [PYTHON, '-c', `open(${JSON.stringify(ran)}, "w").close()`];
+    const p = pool(dir, argv, { gateMs: 300 });
+    p.prepare();
+    // port 1: nothing listens there (refused at once)
+    const child = await p.claim({ argv, env: { PATH: process.env.PATH }, gate: { host: '127.0.0.1', port: 1 } });
+    const engine = EngineProcess.adopt(child!, argv, 1000);
+    expect(await engine.wait()).toEqual({ code: 0, signal: null });
+    expect(existsSync(ran)).toBe(true);
   }, 30_000);
 
   it('a standby that crashed falls back to a cold start', async () => {
