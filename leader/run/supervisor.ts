@@ -88,10 +88,13 @@ const DEFAULT_HEALTH: HealthSpec = { ...HEALTH_DEFAULTS };
  * The next epoch's standby waits this long after an engine starts. Its imports (torch: ~1.6 s of CPU) compete for the
  * CPU with the engine's own start — the rest of its imports, the rendezvous, the first collective — and with the other
  * members' starts where they share a host: started at once, on a 2-core machine with 4 members, the four next
- * standbys made formation with the standby slower than without it. A failure this early still finds a standby: the
- * stop (or exit) of the engine starts it at once, and the release waits for its imports rather than starting cold.
+ * standbys made formation with the standby slower than without it. 3 s is longer than the members' engines start apart
+ * at formation (they start as their own imports end: up to 2.2 s apart measured on that machine under load), and
+ * short enough that the standby is ready long before an epoch counts as healthy (10 s). A failure this early still
+ * finds a standby: the stop (or exit) of the engine starts it at once, and the release waits for its imports rather
+ * than starting cold.
  */
-const NEXT_STANDBY_DELAY_MS = 5000;
+const NEXT_STANDBY_DELAY_MS = 3000;
 
 /**
  * Threats: a coordinator that never answers again (the rejoin is abortable: SIGTERM ends run within the grace period
