@@ -22,6 +22,40 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * A deep copy of a plain value: what structuredClone gives for JSON data, at a fraction of its cost (inject copies
+ * every workload it rewrites; a List holds thousands). Anything that is no plain object or array (the YAML library can
+ * give other kinds of object) is left to structuredClone.
+ */
+export function cloneJson<T extends Json>(value: T): T {
+  return copyValue(value) as T;
+}
+
+function copyValue(value: Json): Json {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return structuredClone(value);
+    const copy: Json[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) copy[i] = copyValue(value[i]!);
+    return copy;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return structuredClone(value);
+  const copy: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    // an own `__proto__` key is data: assigned, it would set the copy's prototype instead
+    if (key === '__proto__')
+      Object.defineProperty(copy, key, {
+        value: copyValue(value[key]!),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else copy[key] = copyValue(value[key]!);
+  }
+  return copy;
+}
+
+/**
  * Sets `key` on `target`, placing a new key before the first of `before` that exists so the output reads the way
  * people write manifests (initContainers above containers); an existing key keeps its place.
  */

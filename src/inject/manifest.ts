@@ -1,6 +1,6 @@
 import { applyGang } from './gang.js';
 import { applyGpuClaims } from './gpu-claims.js';
-import { isObject, type Json, type JsonObject, objectAt, stringAt } from './json.js';
+import { cloneJson, isObject, type Json, type JsonObject, objectAt, stringAt } from './json.js';
 import { InjectError, type InjectOptions, type InjectReport } from './options.js';
 import { podTemplates } from './review.js';
 import { injectWorkload, isWorkload, WORKLOAD_KINDS } from './workloads.js';
@@ -28,7 +28,7 @@ export function injectObject(input: Json, options: InjectOptions, report: Inject
     report.warnings.push(`${why}: left unchanged (--pass-through)`);
     return input;
   }
-  const copy = structuredClone(input);
+  const copy = cloneJson(input);
   const before = report.changes.length;
   injectWorkload(copy, options, report);
   const added = [

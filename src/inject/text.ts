@@ -367,13 +367,19 @@ function toPlain(doc: Document, number: number): Json {
  * rewritten document follows the source.
  */
 function indentsSequences(source: string): boolean {
-  const lines = source.split('\n');
-  for (let i = 0; i + 1 < lines.length; i++) {
-    const key = /^(\s*)(- )?[^\s#][^:#]*:\s*$/.exec(lines[i]!);
-    if (!key) continue;
-    const indent = (key[1] ?? '').length + (key[2] ? 2 : 0);
-    const item = /^(\s*)- /.exec(lines[i + 1]!);
-    if (item) return item[1]!.length > indent;
+  // line by line without splitting the whole source: the answer is usually in its first lines
+  let start = 0;
+  let end = source.indexOf('\n');
+  while (end >= 0) {
+    const next = source.indexOf('\n', end + 1);
+    const key = /^(\s*)(- )?[^\s#][^:#]*:\s*$/.exec(source.slice(start, end));
+    if (key) {
+      const indent = (key[1] ?? '').length + (key[2] ? 2 : 0);
+      const item = /^(\s*)- /.exec(source.slice(end + 1, next < 0 ? source.length : next));
+      if (item) return item[1]!.length > indent;
+    }
+    start = end + 1;
+    end = next;
   }
   return true;
 }

@@ -60,6 +60,11 @@ interface SeqNode {
 
 type BlockNode = ScalarNode | FlowNode | EmptyMapNode | MapNode | SeqNode;
 
+/** Scalars hold nothing of their own: every one shares one of these (a List has tens of thousands). */
+const SCALAR: ScalarNode = { kind: 'scalar' };
+const SCALAR_WITH_COMMENT: ScalarNode = { kind: 'scalar', comment: true };
+const EMPTY_MAP: EmptyMapNode = { kind: 'empty-map' };
+
 /**
  * Lines [start, end) of an entry or item: its blank line and comments (from `start`), the line with its key or dash
  * (`head`), and its value's lines.
@@ -96,6 +101,8 @@ const bail = (): never => {
 };
 
 const ENTRY = /^([A-Za-z0-9_][A-Za-z0-9_./-]*):(?: (.*))?$/;
+/** ENTRY matched from `lastIndex` (a line's indentation), so the line is not copied to be matched. */
+const ENTRY_AT = /([A-Za-z0-9_][A-Za-z0-9_./-]*):(?: (.*))?$/y;
 
 /** The YAML core schema's number forms other than decimal integers (floats, exponents, .inf, .nan, octal, hex). */
 const OTHER_NUMBERS = [
@@ -189,23 +196,23 @@ function readInline(text: string, flowPadding: boolean): { value: Json; node: Bl
     if (close > 0 && close < text.length - 1) {
       // a comment after the value: the library prints it back after one space
       if (!text.startsWith(' #', close + 1)) bail();
-      return { value: quoted(text.slice(0, close + 1)), node: { kind: 'scalar', comment: true } };
+      return { value: quoted(text.slice(0, close + 1)), node: SCALAR_WITH_COMMENT };
     }
-    return { value: quoted(text), node: { kind: 'scalar' } };
+    return { value: quoted(text), node: SCALAR };
   }
   const hash = text.indexOf(' #');
   if (hash > 0 && first !== '[' && first !== '{') {
     const { value, node } = readInline(text.slice(0, hash), flowPadding);
     if (node.kind !== 'scalar') bail();
-    return { value, node: { kind: 'scalar', comment: true } };
+    return { value, node: SCALAR_WITH_COMMENT };
   }
-  if (text === '{}') return { value: {}, node: { kind: 'empty-map' } };
+  if (text === '{}') return { value: {}, node: EMPTY_MAP };
   if (first === '[') return readFlow(text, flowPadding);
   if (/^[&*!|>%@`{\]},#?]/.test(text) || /^[-:](?: |$)/.test(text)) bail();
   if (text.includes(' #') || text.includes(': ') || text.endsWith(':') || text.includes('\t')) bail();
   const value = resolvePlain(text);
   if (value === undefined) bail();
-  return { value: value as Json, node: { kind: 'scalar' } };
+  return { value: value as Json, node: SCALAR };
 }
 
 /** The content of a one-line quoted scalar of printable ASCII with nothing to escape (so it prints back the same). */
@@ -336,7 +343,8 @@ class Reader {
       if (head < 0) break;
       const line = this.lines[head]!;
       if (!(first && dashed) && this.indents[head] !== indent) bail();
-      const m = ENTRY.exec(line.slice(indent));
+      ENTRY_AT.lastIndex = indent;
+      const m = ENTRY_AT.exec(line);
       if (!m) {
         if (first && !dashed) bail();
         break;
@@ -380,7 +388,7 @@ class Reader {
     if (end < this.lines.length - 1 && this.indents[end] === -1) bail();
     const content = this.lines.slice(first, end).map((line) => line.slice(column));
     this.shiftLines(first, end, out - column);
-    return { value: `${content.join('\n')}${header === '|' ? '\n' : ''}`, node: { kind: 'scalar' }, end };
+    return { value: `${content.join('\n')}${header === '|' ? '\n' : ''}`, node: SCALAR, end };
   }
 
   /** Whether a value opens a double-quoted scalar it does not close on its line. */
@@ -412,7 +420,7 @@ class Reader {
     this.replaced.set(i, `${this.lines[i]!.slice(0, at)}"${value}"`);
     for (let k = i + 1; k < end; k++) this.replaced.set(k, null);
     if (end < this.lines.length && this.indents[end]! > indent) bail();
-    return { value, node: { kind: 'scalar' }, end };
+    return { value, node: SCALAR, end };
   }
 
   /** A block list whose dashes sit at source column `indent` and print at `out`, from line `i`. */
