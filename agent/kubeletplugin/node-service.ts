@@ -18,14 +18,15 @@ export interface ClaimHandler {
   unprepare(claims: Claim[]): Promise<Record<string, NodeUnprepareResourceResponse>>;
 }
 
+/** The DRA node service's versions; v1beta1's responses lose `shareId` in its serializer (protos.ts). */
+export type DraVersion = 'v1' | 'v1beta1';
+
 /**
  * gRPC handlers of the DRA node service (FACTS.md §2). v1 and v1beta1 have the same shapes (v1beta1 lacks shareId)
  * and the same behaviour: both call the driver's one ClaimHandler. A whole-call gRPC error only for what is wrong with the
  * call itself (too many claims) or with the node (checkpoint cannot be written); everything about one claim goes in
  * that claim's `error`.
  */
-export type DraVersion = 'v1' | 'v1beta1';
-
 export function nodeServiceImplementation(
   preparer: ClaimHandler,
   version: DraVersion,
@@ -57,15 +58,7 @@ export function nodeServiceImplementation(
       );
     };
   return {
-    NodePrepareResources: handler('NodePrepareResources', async (claims) => {
-      const responses = await preparer.prepare(claims);
-      if (version === 'v1beta1') {
-        for (const response of Object.values(responses)) {
-          for (const device of response.devices) delete device.shareId;
-        }
-      }
-      return responses;
-    }),
+    NodePrepareResources: handler('NodePrepareResources', (claims) => preparer.prepare(claims)),
     NodeUnprepareResources: handler('NodeUnprepareResources', (claims) => preparer.unprepare(claims)),
   };
 }

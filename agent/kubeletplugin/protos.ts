@@ -80,14 +80,52 @@ function underPackage(definition: ServiceDefinition, from: string, to: string): 
   );
 }
 
+/** A prepare response as v1beta1 carries it: v1's, without the devices' `shareId` (a copy; the argument is kept). */
+function withoutShareId(response: NodePrepareResourcesResponse): NodePrepareResourcesResponse {
+  return {
+    claims: Object.fromEntries(
+      Object.entries(response.claims ?? {}).map(([uid, claim]) => [
+        uid,
+        { ...claim, devices: (claim.devices ?? []).map(({ shareId: _v1Only, ...device }) => device) },
+      ]),
+    ),
+  };
+}
+
+/**
+ * DRA v1beta1 derived from v1, as the health versions are: the same service under the v1beta1 package, with the one
+ * difference between the two (FACTS §2: v1beta1's Device has no share_id) applied in both directions. A prepare
+ * response loses `shareId` before it is encoded, so nothing a v1beta1 kubelet cannot read leaves the plugin, and after
+ * it is decoded, so the test cluster's kubelet reads what a v1beta1 kubelet would. Every other message is the same.
+ */
+function draV1beta1From(v1: ServiceDefinition): ServiceDefinition {
+  const renamed = underPackage(
+    v1,
+    DRA_V1_SERVICE.replace(/\.DRAPlugin$/, ''),
+    DRA_V1BETA1_SERVICE.replace(/\.DRAPlugin$/, ''),
+  );
+  const prepare = renamed.NodePrepareResources;
+  if (!prepare) throw new Error('dra-v1.proto does not define NodePrepareResources');
+  return {
+    ...renamed,
+    NodePrepareResources: {
+      ...prepare,
+      responseSerialize: (response: NodePrepareResourcesResponse) =>
+        prepare.responseSerialize(withoutShareId(response)),
+      responseDeserialize: (bytes: Buffer) =>
+        withoutShareId(prepare.responseDeserialize(bytes) as NodePrepareResourcesResponse),
+    },
+  };
+}
+
 export function kubeletServices(): KubeletServices {
   if (cached) return cached;
   const healthV1 = service('dra-health.proto', HEALTH_V1_SERVICE);
+  const draV1 = service('dra-v1.proto', DRA_V1_SERVICE);
   cached = {
     registration: service('pluginregistration.proto', REGISTRATION_SERVICE),
-    draV1: service('dra-v1.proto', DRA_V1_SERVICE),
-    // not the v1 service renamed: v1beta1's Device has no share_id (FACTS §2), so it keeps its own .proto
-    draV1beta1: service('dra-v1beta1.proto', DRA_V1BETA1_SERVICE),
+    draV1,
+    draV1beta1: draV1beta1From(draV1),
     health: {
       [VERSION_HEALTH_V1]: healthV1,
       [VERSION_HEALTH_V1BETA1]: underPackage(healthV1, 'v1', 'v1beta1'),
@@ -103,7 +141,7 @@ export function kubeletServices(): KubeletServices {
 export type PluginInfo = registration.PluginInfo;
 export type RegistrationStatus = registration.RegistrationStatus;
 
-// ---- dra v1 / v1beta1 (FACTS §2): generated from dra-v1.proto; v1beta1 is the same without shareId ----
+// ---- dra v1 / v1beta1 (FACTS §2): generated from dra-v1.proto; v1beta1 is the same without shareId (draV1beta1From) ----
 
 export type Claim = dra.Claim;
 export type NodePrepareResourcesRequest = dra.NodePrepareResourcesRequest;

@@ -51,5 +51,28 @@ describe('kubelet services', () => {
     const v1beta1 = Buffer.from(draV1beta1.NodePrepareResources!.responseSerialize(response));
     expect(v1.includes(Buffer.from('s-1'))).toBe(true);
     expect(v1beta1.includes(Buffer.from('s-1'))).toBe(false);
+    // the caller's response is left as it was (the driver may hold it for the next, idempotent prepare)
+    expect(response.claims.uid.devices[0]?.shareId).toBe('s-1');
+  });
+
+  it('DRA v1beta1 reads a response as a v1beta1 kubelet does: a share_id sent by a v1 peer is not seen', () => {
+    const { draV1, draV1beta1 } = kubeletServices();
+    const response = {
+      claims: {
+        uid: {
+          devices: [{ requestNames: [], poolName: 'p', deviceName: 'd', cdiDeviceIds: [], shareId: 's-1' }],
+          error: '',
+        },
+      },
+    };
+    const v1Bytes = draV1.NodePrepareResources!.responseSerialize(response);
+    expect(draV1beta1.NodePrepareResources!.responseDeserialize(v1Bytes)).toEqual({
+      claims: { uid: { devices: [{ requestNames: [], poolName: 'p', deviceName: 'd', cdiDeviceIds: [] }], error: '' } },
+    });
+    // everything else is v1's: the same bytes for the same request
+    const request = { claims: [{ namespace: 'ns', uid: 'u', name: 'c' }] };
+    expect(Buffer.from(draV1beta1.NodePrepareResources!.requestSerialize(request))).toEqual(
+      Buffer.from(draV1.NodePrepareResources!.requestSerialize(request)),
+    );
   });
 });
