@@ -30,7 +30,11 @@
  *
  * Budgets (issue "Recovery that cannot be fooled"): formation ≤ 0.5×, recovery ≤ 0.15×, stopped ≤ 0.05× of
  * torchrun's (4 agents); they are for the default (warm) and are reported for cold beside it. The load average is
- * printed with every round: engineers share this 2-core machine, so only ratios within a round mean much.
+ * printed with every round: engineers share this 2-core machine, so only ratios within a round mean much. With all
+ * 4 members on 2 cores, formation is bound by CPU work rather than by waits: lockstep spends ~9.4 CPU-s (4 torch
+ * imports of ~1.6 s, 5 node start-ups of ~0.5 s) where torchrun's 4 agents spend ~13.6 (4 agents and 4 workers
+ * each importing torch), so on a quiet machine the formation ratio tends to ~0.65 whether warm or cold; the warm
+ * standby's gain (the import overlapping the barrier) shows where the members have CPUs of their own.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
