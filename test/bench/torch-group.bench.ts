@@ -34,7 +34,7 @@
  * 4 members on 2 cores, formation is bound by CPU work rather than by waits: lockstep spends ~9.4 CPU-s (4 torch
  * imports of ~1.6 s, 5 node start-ups of ~0.5 s) where torchrun's 4 agents spend ~13.6 (4 agents and 4 workers
  * each importing torch), so on a quiet machine the formation ratio tends to ~0.65 whether warm or cold; the warm
- * standby's gain (the import overlapping the barrier) shows where the members have CPUs of their own.
+ * standby's gain (the import overlapping the barrier) would show where the members have CPUs of their own.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
