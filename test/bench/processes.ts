@@ -33,3 +33,22 @@ export function start(cmd: string, args: readonly string[], env: NodeJS.ProcessE
   const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? 128)));
   return { child, out: () => out, exited, onLine: (fn) => listeners.push(fn) };
 }
+
+/**
+ * The elastic agent's flags as the torch benches run Debian's torchrun (1.13): c10d rendezvous on loopback, restarts
+ * allowed (the default, 0, never recovers), and worker output redirected and teed (1.13 starts no worker without a
+ * redirect). Everything else stays at torchrun's defaults.
+ */
+export function torchrunAgentArgs(o: { nnodes: number; nprocPerNode: number; port: number; logDir: string }): string[] {
+  return [
+    `--nnodes=${o.nnodes}`,
+    `--nproc_per_node=${o.nprocPerNode}`,
+    '--rdzv_backend=c10d',
+    `--rdzv_endpoint=127.0.0.1:${o.port}`,
+    '--rdzv_id=bench',
+    '--max_restarts=100',
+    '--redirects=1',
+    '--tee=1',
+    `--log_dir=${o.logDir}`,
+  ];
+}

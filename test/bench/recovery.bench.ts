@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachSession, joinGroup, type MemberSession } from '../../leader/member/client.js';
 import type { MemberIdentity } from '../../leader/protocol/messages.js';
-import { freePort, PYTHON, type Running, start } from './processes.js';
+import { freePort, PYTHON, type Running, start, torchrunAgentArgs } from './processes.js';
 import { type Bench, type BenchRow, median } from './report.js';
 
 function alive(pid: number): boolean {
@@ -256,15 +256,7 @@ async function torchrunAgent(size: number, reps: number): Promise<Sample[]> {
     [
       '-m',
       'torch.distributed.run',
-      '--nnodes=1',
-      `--nproc_per_node=${size}`,
-      '--rdzv_backend=c10d',
-      `--rdzv_endpoint=127.0.0.1:${port}`,
-      '--rdzv_id=bench',
-      '--max_restarts=100',
-      '--redirects=1',
-      '--tee=1',
-      `--log_dir=${dir}`,
+      ...torchrunAgentArgs({ nnodes: 1, nprocPerNode: size, port, logDir: dir }),
       '--no_python',
       PYTHON,
       '-c',

@@ -40,7 +40,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, PYTHON, type Running, start } from './processes.js';
+import { freePort, PYTHON, type Running, start, torchrunAgentArgs } from './processes.js';
 import { type Bench, type BenchRow, median } from './report.js';
 
 const TORCHRUN = '/usr/bin/torchrun';
@@ -211,15 +211,7 @@ async function launchTorchrun(dir: string, worker: string, agents: number): Prom
     const agent = start(
       TORCHRUN,
       [
-        `--nnodes=${agents}`,
-        `--nproc_per_node=${SIZE / agents}`,
-        '--rdzv_backend=c10d',
-        `--rdzv_endpoint=127.0.0.1:${port}`,
-        '--rdzv_id=bench',
-        '--max_restarts=100',
-        '--redirects=1',
-        '--tee=1',
-        `--log_dir=${join(dir, `logs${i}`)}`,
+        ...torchrunAgentArgs({ nnodes: agents, nprocPerNode: SIZE / agents, port, logDir: join(dir, `logs${i}`) }),
         worker,
       ],
       { GLOO_SOCKET_IFNAME: 'lo', TMPDIR: dir, PYTHONUNBUFFERED: '1', LOGLEVEL: 'INFO' },

@@ -21,15 +21,7 @@
  * first) is the plain shape of a two-socket server, not a recording.
  */
 import { createHash } from 'node:crypto';
-import {
-  eccXml,
-  memoryUsageXml,
-  migAndIdentityXml,
-  nvidiaSmiLogXml,
-  pciXml,
-  remappedRowsXml,
-  retiredPagesXml,
-} from './smi-xml.js';
+import * as smi from './smi-xml.js';
 import type { SimPciFunction } from './sysfs-writer.js';
 
 const DRIVER_VERSION = '535.54.03';
@@ -171,7 +163,7 @@ function gpuXml(index: number, g: A100Gpu): string {
 \t\t<display_active>Disabled</display_active>
 \t\t<persistence_mode>Enabled</persistence_mode>
 \t\t<addressing_mode>None</addressing_mode>
-${migAndIdentityXml({
+${smi.migAndIdentityXml({
   mode: mig ? 'Enabled' : 'Disabled',
   migDevices: mig ? g.migGpuInstances.map((gi, i) => migDeviceXml(i, gi)).join('\n') : undefined,
   accounting: 'Disabled',
@@ -191,14 +183,14 @@ ${migAndIdentityXml({
 \t\t\t<reset_required>No</reset_required>
 \t\t\t<drain_and_reset_recommended>No</drain_and_reset_recommended>
 \t\t</gpu_reset_status>
-${pciXml({ address: g.address, deviceId: '20B210DE', subsystemId: '147F10DE', linkGen: 4, dtd: 12 })}
+${smi.pciXml({ address: g.address, deviceId: '20B210DE', subsystemId: '147F10DE', linkGen: 4, dtd: 12 })}
 \t\t<fan_speed>N/A</fan_speed>
 \t\t<performance_state>P0</performance_state>
-${memoryUsageXml({ total: 81920, reserved: 869, used: 50, free: 80999 }, { total: 131072, used: 1 })}
+${smi.memoryUsageXml({ total: 81920, reserved: 869, used: 50, free: 80999 }, { total: 131072, used: 1 })}
 \t\t<compute_mode>Default</compute_mode>
-${eccXml(eccScope, eccScope)}
-${retiredPagesXml(true)}
-${remappedRowsXml(mig)}
+${smi.eccXml(eccScope, eccScope)}
+${smi.retiredPagesXml(true)}
+${smi.remappedRowsXml(mig)}
 \t\t<temperature>
 \t\t\t<gpu_temp>27 C</gpu_temp>
 \t\t\t<memory_temp>44 C</memory_temp>
@@ -219,7 +211,7 @@ ${remappedRowsXml(mig)}
 
 /** `nvidia-smi -q -x` of the model, as driver 535.54.03 prints it (DTD v12). */
 export function a100MigNvidiaSmiXml(): string {
-  return nvidiaSmiLogXml({
+  return smi.nvidiaSmiLogXml({
     declaration: '<?xml version="1.0" encoding="UTF-8"?>',
     dtd: 12,
     timestamp: 'Fri Aug  4 11:44:30 2023',

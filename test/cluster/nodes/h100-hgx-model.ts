@@ -22,15 +22,7 @@
  * the common ones beside them; where ../shared exists, nodes.test.ts checks this model against the recordings.
  */
 import { createHash } from 'node:crypto';
-import {
-  eccXml,
-  memoryUsageXml,
-  migAndIdentityXml,
-  nvidiaSmiLogXml,
-  pciXml,
-  remappedRowsXml,
-  retiredPagesXml,
-} from './smi-xml.js';
+import * as smi from './smi-xml.js';
 import type { SimPciFunction } from './sysfs-writer.js';
 
 /** Root complex bus numbers, one per GPU, in bus order; the ConnectX-6 Dx hangs off the switches of 15 and 97. */
@@ -278,7 +270,7 @@ function gpuXml(index: number, busId: string): string {
 \t\t<display_active>Disabled</display_active>
 \t\t<persistence_mode>Enabled</persistence_mode>
 \t\t<addressing_mode>None</addressing_mode>
-${migAndIdentityXml({
+${smi.migAndIdentityXml({
   mode: 'Disabled',
   accounting: 'Disabled',
   serial,
@@ -292,18 +284,18 @@ ${migAndIdentityXml({
 \t\t\t<reset_required>No</reset_required>
 \t\t\t<drain_and_reset_recommended>No</drain_and_reset_recommended>
 \t\t</gpu_reset_status>
-${pciXml({ address: busId, deviceId: '233010DE', subsystemId: '16C110DE', linkGen: 5, dtd: 12, utilization: true })}
+${smi.pciXml({ address: busId, deviceId: '233010DE', subsystemId: '16C110DE', linkGen: 5, dtd: 12, utilization: true })}
 \t\t<fan_speed>N/A</fan_speed>
 \t\t<performance_state>P0</performance_state>
-${memoryUsageXml({ total: 81559, reserved: 551, used: 0, free: 81007 }, { total: 131072, used: 1 })}
+${smi.memoryUsageXml({ total: 81559, reserved: 551, used: 0, free: 81007 }, { total: 131072, used: 1 })}
 \t\t<compute_mode>Default</compute_mode>
 \t\t<utilization>
 \t\t\t<gpu_util>0 %</gpu_util>
 \t\t\t<memory_util>0 %</memory_util>
 \t\t</utilization>
-${eccXml(zeroEcc(false), zeroEcc(true))}
-${retiredPagesXml(true)}
-${remappedRowsXml(false)}
+${smi.eccXml(zeroEcc(false), zeroEcc(true))}
+${smi.retiredPagesXml(true)}
+${smi.remappedRowsXml(false)}
 \t\t<temperature>
 \t\t\t<gpu_temp>29 C</gpu_temp>
 \t\t\t<memory_temp>39 C</memory_temp>
@@ -328,7 +320,7 @@ export function h100HgxNvidiaSmiXml(): string {
 
 /** `nvidia-smi -q -x` of H100 SXM GPUs at these bus ids (`dddd:bb:dd.f`), in this order (minor numbers 0…). */
 export function h100NvidiaSmiXml(busIds: readonly string[]): string {
-  return nvidiaSmiLogXml({
+  return smi.nvidiaSmiLogXml({
     declaration: '<?xml version="1.0" ?>',
     dtd: 12,
     timestamp: 'Wed Jul 31 11:22:39 2024',

@@ -490,8 +490,19 @@ async function writeH100Node(
   };
 }
 
-/** QEMU's virtio NIC at 00:03.0 as `eth0` (up, link speed unknown as virtio reports it), and loopback. */
-async function writeQemuNetwork(sys: string, mac: string): Promise<void> {
+/**
+ * A flat QEMU (i440FX) bus: the host bridge at 00:00.0, the virtio NIC at 00:03.0 as `eth0` (up, link speed unknown
+ * as virtio reports it), and loopback. Devices the model adds sit beside them on bus 00.
+ */
+async function writeQemuPlatform(sys: string, mac: string): Promise<void> {
+  await writePciFunction(sys, {
+    address: '0000:00:00.0',
+    sysfsPath: 'devices/pci0000:00/0000:00:00.0',
+    vendorId: '8086',
+    deviceId: '1237',
+    classCode: '060000',
+    numaNode: -1,
+  });
   await writePciFunction(sys, {
     address: '0000:00:03.0',
     sysfsPath: 'devices/pci0000:00/0000:00:03.0',
@@ -505,7 +516,7 @@ async function writeQemuNetwork(sys: string, mac: string): Promise<void> {
   await writeNetdev(sys, {
     ifName: 'eth0',
     deviceDir: 'devices/pci0000:00/0000:00:03.0/virtio0',
-    mac: mac,
+    mac,
     mtu: 1500,
     speed: -1,
     operstate: 'up',
@@ -516,15 +527,7 @@ async function writeQemuNetwork(sys: string, mac: string): Promise<void> {
 
 /** A VM without accelerators: a flat QEMU bus with one virtio NIC (an authored model; needs no recordings). */
 async function buildCpuVm(sys: string, dev: string): Promise<Built> {
-  await writePciFunction(sys, {
-    address: '0000:00:00.0',
-    sysfsPath: 'devices/pci0000:00/0000:00:00.0',
-    vendorId: '8086',
-    deviceId: '1237',
-    classCode: '060000',
-    numaNode: -1,
-  });
-  await writeQemuNetwork(sys, '52:54:00:12:34:57');
+  await writeQemuPlatform(sys, '52:54:00:12:34:57');
   await mkdir(dev, { recursive: true });
   return {
     expected: {
@@ -655,14 +658,6 @@ async function buildV100sVm(sys: string, dev: string): Promise<Built> {
   const xml = await readFile(join(FIXTURES, src), 'utf8');
   const gpus = xmlGpuIds(xml);
   // a flat QEMU bus as the XML's bus ids (00:0d.0 … 00:14.0) imply; no NUMA information, no link speed in a VM
-  await writePciFunction(sys, {
-    address: '0000:00:00.0',
-    sysfsPath: 'devices/pci0000:00/0000:00:00.0',
-    vendorId: '8086',
-    deviceId: '1237',
-    classCode: '060000',
-    numaNode: -1,
-  });
   for (const [i, g] of gpus.entries()) {
     await writePciFunction(sys, {
       address: g,
@@ -677,7 +672,7 @@ async function buildV100sVm(sys: string, dev: string): Promise<Built> {
       iommuGroup: 10 + i,
     });
   }
-  await writeQemuNetwork(sys, '52:54:00:12:34:56');
+  await writeQemuPlatform(sys, '52:54:00:12:34:56');
   await touch(dev, ...gpus.map((_, i) => `nvidia${i}`), 'nvidiactl', 'nvidia-uvm');
   return {
     xml,

@@ -23,15 +23,7 @@
  * - the synthetic NIC: Hyper-V's `eth0` (hv_netvsc) is a VMBus device with no PCI function; the VF's netdev is
  *   named `enP<domain in decimal>s<slot>` by systemd's naming of a PCI device in a domain other than 0.
  */
-import {
-  eccXml,
-  memoryUsageXml,
-  migAndIdentityXml,
-  nvidiaSmiLogXml,
-  pciXml,
-  remappedRowsXml,
-  retiredPagesXml,
-} from './smi-xml.js';
+import * as smi from './smi-xml.js';
 import type { SimPciFunction } from './sysfs-writer.js';
 
 const VMBUS = 'devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00';
@@ -142,7 +134,7 @@ function gpuXml(index: number, d: HyperVDevice): string {
 \t\t<display_mode>Enabled</display_mode>
 \t\t<display_active>Disabled</display_active>
 \t\t<persistence_mode>Disabled</persistence_mode>
-${migAndIdentityXml({
+${smi.migAndIdentityXml({
   mode: 'N/A',
   accounting: 'Enabled',
   serial,
@@ -155,14 +147,14 @@ ${migAndIdentityXml({
 \t\t\t<virtualization_mode>Pass-Through</virtualization_mode>
 \t\t\t<host_vgpu_mode>N/A</host_vgpu_mode>
 \t\t</gpu_virtualization_mode>
-${pciXml({ address: d.address, deviceId: '1DF610DE', subsystemId: '13D610DE', linkGen: 3, dtd: 11 })}
+${smi.pciXml({ address: d.address, deviceId: '1DF610DE', subsystemId: '13D610DE', linkGen: 3, dtd: 11 })}
 \t\t<fan_speed>N/A</fan_speed>
 \t\t<performance_state>P0</performance_state>
-${memoryUsageXml({ total: 32510, used: 0, free: 32510 }, { total: 32768, used: 2 })}
+${smi.memoryUsageXml({ total: 32510, used: 0, free: 32510 }, { total: 32768, used: 2 })}
 \t\t<compute_mode>Default</compute_mode>
-${eccXml(eccScopeV11('\t\t\t'), eccScopeV11('\t\t\t'))}
-${retiredPagesXml(false)}
-${remappedRowsXml(true)}
+${smi.eccXml(eccScopeV11('\t\t\t'), eccScopeV11('\t\t\t'))}
+${smi.retiredPagesXml(false)}
+${smi.remappedRowsXml(true)}
 \t\t<temperature>
 \t\t\t<gpu_temp>34 C</gpu_temp>
 \t\t\t<memory_temp>31 C</memory_temp>
@@ -180,7 +172,7 @@ ${remappedRowsXml(true)}
 
 /** `nvidia-smi -q -x` of the model, as driver 460.73.01 prints it (DTD v11). */
 export function v100sVmNvidiaSmiXml(): string {
-  return nvidiaSmiLogXml({
+  return smi.nvidiaSmiLogXml({
     declaration: '<?xml version="1.0" ?>',
     dtd: 11,
     timestamp: 'Thu Sep 15 13:55:33 2022',
