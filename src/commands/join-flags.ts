@@ -1,6 +1,6 @@
 import { defineFlags, flag } from '../cli/define-flags.js';
-import { COORDINATOR_PORT, MAX_GROUP_SIZE, TOKEN_AUDIENCE } from '../contract/names.js';
-import { RUN_DIR, TOKEN_DIR, TOKEN_PATH } from '../inject/constants.js';
+import { COORDINATOR_PORT, LWS, MAX_GROUP_SIZE, TOKEN_AUDIENCE } from '../contract/names.js';
+import { DOWNWARD_ENV, RUN_DIR, TOKEN_DIR, TOKEN_PATH } from '../inject/constants.js';
 import { namespaceFlag, nodeNameFlag, podNameFlag } from './shared-flags.js';
 
 /** A group member's ranks and sizes: the same bounds the coordinator enforces (MAX_GROUP_SIZE). */
@@ -8,7 +8,7 @@ export const groupSizeFlag = (description: string) =>
   flag.int({
     flags: '--group-size <n>',
     description,
-    alsoEnv: ['LWS_GROUP_SIZE'],
+    alsoEnv: [LWS.envGroupSize],
     min: 1,
     max: MAX_GROUP_SIZE,
     what: 'a group size',
@@ -24,7 +24,7 @@ export const joinFlags = defineFlags({
   leaderAddress: flag.text({
     flags: '--leader-address <host>',
     description: 'coordinator host (default: $LWS_LEADER_ADDRESS, then ordinal 0’s DNS name)',
-    alsoEnv: ['LWS_LEADER_ADDRESS'],
+    alsoEnv: [LWS.envLeaderAddress],
   }),
   coordinatorPort: flag.int({
     flags: '--coordinator-port <port>',
@@ -38,11 +38,11 @@ export const joinFlags = defineFlags({
   rank: flag.int({
     flags: '--rank <n>',
     description: 'rank hint (default: LWS worker index or pod ordinal)',
-    alsoEnv: ['LWS_WORKER_INDEX'],
+    alsoEnv: [LWS.envWorkerIndex],
     ...RANK_RANGE,
   }),
   podName: podNameFlag,
-  podIp: flag.text({ flags: '--pod-ip <ip>', description: 'this pod’s IP', alsoEnv: ['POD_IP'] }),
+  podIp: flag.text({ flags: '--pod-ip <ip>', description: 'this pod’s IP', alsoEnv: [DOWNWARD_ENV.podIp.name] }),
   nodeName: nodeNameFlag,
   namespace: namespaceFlag,
   tokenFile: flag.text({

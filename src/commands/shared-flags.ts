@@ -1,4 +1,5 @@
 import { flag } from '../cli/define-flags.js';
+import { DOWNWARD_ENV } from '../inject/constants.js';
 
 /** Flags several commands share, defined once so their names, env twins and defaults never drift apart. */
 export const kubeconfigFlag = flag.text({
@@ -10,19 +11,19 @@ export const kubeconfigFlag = flag.text({
 export const nodeNameFlag = flag.text({
   flags: '--node-name <name>',
   description: 'this node’s name',
-  alsoEnv: ['NODE_NAME'],
+  alsoEnv: [DOWNWARD_ENV.nodeName.name],
 });
 
 export const namespaceFlag = flag.text({
   flags: '--namespace <ns>',
   description: 'namespace of this pod',
-  alsoEnv: ['POD_NAMESPACE'],
+  alsoEnv: [DOWNWARD_ENV.namespace.name],
 });
 
 export const podNameFlag = flag.text({
   flags: '--pod-name <name>',
   description: 'this pod’s name',
-  alsoEnv: ['POD_NAME', 'HOSTNAME'],
+  alsoEnv: [DOWNWARD_ENV.podName.name, 'HOSTNAME'],
 });
 
 export const sysfsRootFlag = flag.text({

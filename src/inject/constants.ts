@@ -56,13 +56,16 @@ export const RANK_ENV = 'LOCKSTEP_RANK';
 export const COORDINATOR_PORT_NAME = 'lockstep';
 export { COORDINATOR_PORT };
 
-/** Downward-API variables every lockstep container gets (the flags' Kubernetes-convention twins). */
-export const DOWNWARD_ENV: readonly { name: string; fieldPath: string }[] = [
-  { name: 'POD_NAME', fieldPath: 'metadata.name' },
-  { name: 'POD_NAMESPACE', fieldPath: 'metadata.namespace' },
-  { name: 'POD_IP', fieldPath: 'status.podIP' },
-  { name: 'NODE_NAME', fieldPath: 'spec.nodeName' },
-];
+/**
+ * Downward-API variables every lockstep container gets, by what they hold, in the order inject writes them: the
+ * Kubernetes-convention twins of the pod-identity flags (src/commands/shared-flags.ts), which read the same names.
+ */
+export const DOWNWARD_ENV = {
+  podName: { name: 'POD_NAME', fieldPath: 'metadata.name' },
+  namespace: { name: 'POD_NAMESPACE', fieldPath: 'metadata.namespace' },
+  podIp: { name: 'POD_IP', fieldPath: 'status.podIP' },
+  nodeName: { name: 'NODE_NAME', fieldPath: 'spec.nodeName' },
+} as const;
 
 /** Kubernetes' own index label/annotation on StatefulSet and indexed Job pods. */
 export const STS_POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';

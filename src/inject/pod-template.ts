@@ -69,7 +69,10 @@ const SECURITY_CONTEXT: JsonObject = {
 };
 
 export function downwardEnv(): JsonObject[] {
-  return DOWNWARD_ENV.map((e) => ({ name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldPath } } }));
+  return Object.values(DOWNWARD_ENV).map((e) => ({
+    name: e.name,
+    valueFrom: { fieldRef: { fieldPath: e.fieldPath } },
+  }));
 }
 
 /** TLS wiring of a template: the Secret the coordinator serves with; undefined for plaintext. */

@@ -8,6 +8,7 @@ import { parseListenAddress } from '../../cli/options.js';
 import type { CommandRun } from '../../cli/run-program.js';
 import { DRIVER } from '../../contract/names.js';
 import { errorMessage } from '../../errors.js';
+import { DOWNWARD_ENV } from '../../inject/constants.js';
 import { devRootFlag, kubeconfigFlag, nodeNameFlag, nvidiaSmiFlag, sysfsRootFlag } from '../shared-flags.js';
 
 /** Where the agent keeps its checkpoint: beside the DRA socket, in the driver's kubelet plugin directory. */
@@ -131,7 +132,7 @@ const agentFlags = defineFlags({
     flags: '--lease-namespace <namespace>',
     description: 'namespace of the per-node Lease that lets one agent at a time publish (rollouts); empty: no Lease',
     default: 'lockstep-system',
-    alsoEnv: ['POD_NAMESPACE'],
+    alsoEnv: [DOWNWARD_ENV.namespace.name],
   }),
   leaseDuration: flag.duration({
     flags: '--lease-duration <duration>',
