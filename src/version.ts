@@ -5,6 +5,3 @@ export const VERSION: string = typeof __LOCKSTEP_VERSION__ === 'string' ? __LOCK
 
 /** The container image this build belongs to; `lockstep inject` and deploy/ use it. */
 export const IMAGE = `ghcr.io/lockstep-dev/lockstep:v${VERSION}`;
-
-/** The DRA driver name (configurable with --driver-name where it matters). */
-export const DEFAULT_DRIVER_NAME = 'lockstep.dev';

@@ -2,7 +2,15 @@
  * Names that cross process boundaries: ResourceSlice attributes, pod labels, annotations and conditions. The agent
  * writes them, the coordinator and the kubectl plugin read them; keeping them here means they cannot drift.
  */
+
+/**
+ * The DRA driver's name (the default of --driver-name) and the domain of lockstep's own labels, annotations, pod
+ * conditions and taint keys, stated once here.
+ */
 export const DRIVER = 'lockstep.dev';
+
+/** The domain of LeaderWorkerSet's labels and annotations. */
+const LWS_DOMAIN = 'leaderworkerset.sigs.k8s.io';
 
 /** Device attributes (unprefixed = the driver's own domain, `lockstep.dev/<name>` in CEL and in matchAttribute). */
 export const ATTR = {
@@ -60,12 +68,12 @@ export const CAPACITY_MEMORY = 'memory';
  * Every key is written with --taint-effect except `unmonitored`.
  */
 export const TAINT_KEYS = {
-  xid: 'lockstep.dev/xid',
-  ecc: 'lockstep.dev/ecc',
-  gpuLost: 'lockstep.dev/gpu-lost',
-  linkDown: 'lockstep.dev/link-down',
-  unmonitored: 'lockstep.dev/unmonitored',
-  unhealthy: 'lockstep.dev/unhealthy',
+  xid: `${DRIVER}/xid`,
+  ecc: `${DRIVER}/ecc`,
+  gpuLost: `${DRIVER}/gpu-lost`,
+  linkDown: `${DRIVER}/link-down`,
+  unmonitored: `${DRIVER}/unmonitored`,
+  unhealthy: `${DRIVER}/unhealthy`,
 } as const;
 /** Whether a device taint is one of lockstep's (any class). */
 export function isLockstepTaintKey(key: string): boolean {
@@ -73,31 +81,31 @@ export function isLockstepTaintKey(key: string): boolean {
 }
 
 /** Pod conditions. GroupReady works as a readiness gate. */
-export const CONDITION_GROUP_READY = 'lockstep.dev/GroupReady';
-export const CONDITION_DEVICES_HEALTHY = 'lockstep.dev/DevicesHealthy';
+export const CONDITION_GROUP_READY = `${DRIVER}/GroupReady`;
+export const CONDITION_DEVICES_HEALTHY = `${DRIVER}/DevicesHealthy`;
 
 /** Every member pod of a group carries this label (value = group name); the coordinator finds its group with it. */
-export const LABEL_GROUP = 'lockstep.dev/group';
+export const LABEL_GROUP = `${DRIVER}/group`;
 /** Optional: the member's rank when the workload fixes it (StatefulSet/JobSet ordinal, LWS worker index). */
-export const LABEL_RANK = 'lockstep.dev/rank';
+export const LABEL_RANK = `${DRIVER}/rank`;
 /** On the leader pod: the group status as JSON (see group-status.ts). */
-export const ANNOTATION_GROUP_STATUS = 'lockstep.dev/group-status';
+export const ANNOTATION_GROUP_STATUS = `${DRIVER}/group-status`;
 /** On the leader pod: the last epoch, so it keeps increasing across coordinator restarts. */
-export const ANNOTATION_EPOCH = 'lockstep.dev/epoch';
+export const ANNOTATION_EPOCH = `${DRIVER}/epoch`;
 /** On every slice the agent writes: agent version and when the agent last published. */
-export const ANNOTATION_AGENT_VERSION = 'lockstep.dev/agent-version';
-export const ANNOTATION_PUBLISHED_AT = 'lockstep.dev/published-at';
+export const ANNOTATION_AGENT_VERSION = `${DRIVER}/agent-version`;
+export const ANNOTATION_PUBLISHED_AT = `${DRIVER}/published-at`;
 
 /** Audience of the projected service-account token members present to the coordinator. */
 export const TOKEN_AUDIENCE = 'lockstep';
 
 /** LeaderWorkerSet's labels and env (FACTS.md §7). */
 export const LWS = {
-  labelName: 'leaderworkerset.sigs.k8s.io/name',
-  labelGroupIndex: 'leaderworkerset.sigs.k8s.io/group-index',
-  labelWorkerIndex: 'leaderworkerset.sigs.k8s.io/worker-index',
-  labelGroupKey: 'leaderworkerset.sigs.k8s.io/group-key',
-  annotationSize: 'leaderworkerset.sigs.k8s.io/size',
+  labelName: `${LWS_DOMAIN}/name`,
+  labelGroupIndex: `${LWS_DOMAIN}/group-index`,
+  labelWorkerIndex: `${LWS_DOMAIN}/worker-index`,
+  labelGroupKey: `${LWS_DOMAIN}/group-key`,
+  annotationSize: `${LWS_DOMAIN}/size`,
   envLeaderAddress: 'LWS_LEADER_ADDRESS',
   envGroupSize: 'LWS_GROUP_SIZE',
   envWorkerIndex: 'LWS_WORKER_INDEX',

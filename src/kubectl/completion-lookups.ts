@@ -1,6 +1,5 @@
 import { groupOfPod } from '../contract/group-identity.js';
-import { LABEL_GROUP } from '../contract/names.js';
-import { DEFAULT_DRIVER_NAME } from '../version.js';
+import { DRIVER, LABEL_GROUP } from '../contract/names.js';
 import { apiReader, connect } from './cluster.js';
 import type { CompletionLookups, CompletionScope } from './completion.js';
 
@@ -18,7 +17,7 @@ export const apiLookups: CompletionLookups = {
   async nodes(scope) {
     const { client } = open(scope);
     const slices = await apiReader(client).list('resourceslices', {
-      fieldSelector: `spec.driver=${DEFAULT_DRIVER_NAME}`,
+      fieldSelector: `spec.driver=${DRIVER}`,
     });
     client.close();
     return sorted(slices.map((s) => s.spec.nodeName));

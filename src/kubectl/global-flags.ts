@@ -13,7 +13,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { defineFlags, type FlagValues, flag } from '../cli/define-flags.js';
 import { formatDuration, MAX_TIMER_MS } from '../cli/duration.js';
 import { collect } from '../cli/options.js';
-import { DEFAULT_DRIVER_NAME } from '../version.js';
+import { DRIVER } from '../contract/names.js';
 import { OUTPUT_FORMATS, parseOutput, parseSortBy } from './render/output.js';
 
 /**
@@ -83,7 +83,7 @@ export const kubectlFlags = defineFlags({
   driverName: flag.text({
     flags: '--driver-name <name>',
     description: 'DRA driver name',
-    default: DEFAULT_DRIVER_NAME,
+    default: DRIVER,
   }),
 });
 
