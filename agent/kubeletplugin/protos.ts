@@ -14,16 +14,19 @@ import { protoPath } from '../../src/proto/index.js';
  */
 
 const REGISTRATION_SERVICE = 'pluginregistration.Registration';
-export const DRA_V1_SERVICE = 'k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin';
-export const DRA_V1BETA1_SERVICE = 'k8s.io.kubelet.pkg.apis.dra.v1beta1.DRAPlugin';
-/** The health service's full names, one per package (FACTS.md §11); the messages are the same in all three. */
-export const HEALTH_V1_SERVICE = 'v1.DRAResourceHealth';
-export const HEALTH_V1BETA1_SERVICE = 'v1beta1.DRAResourceHealth';
-export const HEALTH_V1ALPHA1_SERVICE = 'v1alpha1.DRAResourceHealth';
 
 /** Strings of PluginInfo.supportedVersions (FACTS §1): `<proto package tail>.<service>`. */
 export const VERSION_DRA_V1 = 'v1.DRAPlugin';
 export const VERSION_DRA_V1BETA1 = 'v1beta1.DRAPlugin';
+/** The kubelet's DRA package; each version is a sub-package of it (FACTS §2), so a service's full name follows. */
+const DRA_PACKAGE = 'k8s.io.kubelet.pkg.apis.dra';
+export const DRA_V1_SERVICE = `${DRA_PACKAGE}.${VERSION_DRA_V1}`;
+export const DRA_V1BETA1_SERVICE = `${DRA_PACKAGE}.${VERSION_DRA_V1BETA1}`;
+
+/**
+ * The health versions' strings, which are also the services' full names: each package is the bare version
+ * (dra-health.proto, FACTS.md §11), and the messages are the same in all three.
+ */
 export const VERSION_HEALTH_V1 = 'v1.DRAResourceHealth';
 const VERSION_HEALTH_V1BETA1 = 'v1beta1.DRAResourceHealth';
 const VERSION_HEALTH_V1ALPHA1 = 'v1alpha1.DRAResourceHealth';
@@ -99,11 +102,7 @@ function withoutShareId(response: NodePrepareResourcesResponse): NodePrepareReso
  * it is decoded, so the test cluster's kubelet reads what a v1beta1 kubelet would. Every other message is the same.
  */
 function draV1beta1From(v1: ServiceDefinition): ServiceDefinition {
-  const renamed = underPackage(
-    v1,
-    DRA_V1_SERVICE.replace(/\.DRAPlugin$/, ''),
-    DRA_V1BETA1_SERVICE.replace(/\.DRAPlugin$/, ''),
-  );
+  const renamed = underPackage(v1, `${DRA_PACKAGE}.v1`, `${DRA_PACKAGE}.v1beta1`);
   const prepare = renamed.NodePrepareResources;
   if (!prepare) throw new Error('dra-v1.proto does not define NodePrepareResources');
   return {
@@ -120,7 +119,7 @@ function draV1beta1From(v1: ServiceDefinition): ServiceDefinition {
 
 export function kubeletServices(): KubeletServices {
   if (cached) return cached;
-  const healthV1 = service('dra-health.proto', HEALTH_V1_SERVICE);
+  const healthV1 = service('dra-health.proto', VERSION_HEALTH_V1);
   const draV1 = service('dra-v1.proto', DRA_V1_SERVICE);
   cached = {
     registration: service('pluginregistration.proto', REGISTRATION_SERVICE),

@@ -34,27 +34,15 @@ import { errorMessage } from '../../src/errors.js';
 import { componentLogger, type Logger } from '../../src/log.js';
 import { type DeviceHealthSnapshot, HealthStreamServer } from './health-stream.js';
 import { type ClaimHandler, nodeServiceImplementation } from './node-service.js';
-import {
-  DRA_V1_SERVICE,
-  DRA_V1BETA1_SERVICE,
-  HEALTH_V1_SERVICE,
-  HEALTH_V1ALPHA1_SERVICE,
-  HEALTH_V1BETA1_SERVICE,
-  HEALTH_VERSIONS,
-  kubeletServices,
-} from './protos.js';
+import { DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, HEALTH_VERSIONS, kubeletServices } from './protos.js';
 import { pluginInfo, RegistrationService, type RegistrationState } from './registration.js';
 import { ensureSocketDirs, removeStaleSockets, restrictSocket, type SocketLayout, socketLayout } from './sockets.js';
 
-/** The gRPC service names reported SERVING on grpc.health.v1 ('' is the whole server). */
-const SERVED_SERVICES = [
-  '',
-  DRA_V1_SERVICE,
-  DRA_V1BETA1_SERVICE,
-  HEALTH_V1_SERVICE,
-  HEALTH_V1BETA1_SERVICE,
-  HEALTH_V1ALPHA1_SERVICE,
-];
+/**
+ * The gRPC service names reported SERVING on grpc.health.v1 ('' is the whole server); a health version's string is
+ * its service's full name.
+ */
+const SERVED_SERVICES = ['', DRA_V1_SERVICE, DRA_V1BETA1_SERVICE, ...HEALTH_VERSIONS];
 
 export interface PluginServerOptions {
   driver: string;
