@@ -1,6 +1,6 @@
 import { defineFlags, flag } from '../cli/define-flags.js';
 import { COORDINATOR_PORT, LWS, MAX_GROUP_SIZE, TOKEN_AUDIENCE } from '../contract/names.js';
-import { DOWNWARD_ENV, RUN_DIR, TOKEN_DIR, TOKEN_PATH } from '../inject/constants.js';
+import { DOWNWARD_ENV, MOUNTS, TOKEN_PATH } from '../inject/constants.js';
 import { namespaceFlag, nodeNameFlag, podNameFlag } from './shared-flags.js';
 
 /** A group member's ranks and sizes: the same bounds the coordinator enforces (MAX_GROUP_SIZE). */
@@ -48,12 +48,12 @@ export const joinFlags = defineFlags({
   tokenFile: flag.text({
     flags: '--token-file <path>',
     description: `projected service-account token (audience ${TOKEN_AUDIENCE})`,
-    default: `${TOKEN_DIR}/${TOKEN_PATH}`,
+    default: `${MOUNTS.token.mountPath}/${TOKEN_PATH}`,
   }),
   envFile: flag.text({
     flags: '--env-file <path>',
     description: 'group environment file (shell); a .json twin sits beside it',
-    default: `${RUN_DIR}/group.env`,
+    default: `${MOUNTS.run.mountPath}/group.env`,
   }),
   group: flag.text({ flags: '--group <name>', description: 'group this pod belongs to (checked by the coordinator)' }),
   devices: flag.text({

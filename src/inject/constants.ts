@@ -8,39 +8,42 @@ import { SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
 export const COORDINATOR_CONTAINER = 'lockstep-coordinator';
 export const BOOTSTRAP_CONTAINER = 'lockstep-bootstrap';
 
-/** emptyDir shared by bootstrap (writes the group environment) and run (reads it); defaults of --env-file. */
-export const RUN_VOLUME = 'lockstep-run';
-export const RUN_DIR = '/var/run/lockstep';
+/**
+ * The volumes `lockstep inject` adds, each as the containers mount it: its name, where it is mounted and whether
+ * read-only, stated together once.
+ */
+export const MOUNTS = {
+  /** emptyDir shared by bootstrap (writes the group environment) and run (reads it); defaults of --env-file. */
+  run: { name: 'lockstep-run', mountPath: '/var/run/lockstep' },
+  /** Projected service-account token with audience `lockstep`; default of --token-file is `<dir>/token`. */
+  token: { name: 'lockstep-token', mountPath: '/var/run/secrets/lockstep', readOnly: true },
+  /**
+   * The coordinator's API credentials. The pod's automatic token is switched off (`automountServiceAccountToken:
+   * false`): it would sit in every container, the engine's included, with every grant of the group's service account.
+   * This projected volume, laid out as the kubelet lays out its own (token, `ca.crt` from `kube-root-ca.crt`,
+   * `namespace`), is mounted only into the coordinator sidecar, where the in-cluster client looks for it. The token
+   * is bound to the pod and lives the shortest time the API allows (the kubelet renews it at 80 % of that).
+   */
+  apiAccess: { name: 'lockstep-api-access', mountPath: SERVICE_ACCOUNT_DIR, readOnly: true },
+  /**
+   * TLS between members and the coordinator (`lockstep inject --tls-secret NAME`): the coordinator alone mounts the
+   * Secret (`tls.crt`, `tls.key`: a kubernetes.io/tls Secret, as cert-manager writes it); members get only its
+   * `ca.crt`, through a projected volume that selects that one key, so no engine container can read the private key.
+   */
+  tls: { name: 'lockstep-tls', mountPath: '/var/run/secrets/lockstep-tls', readOnly: true },
+  tlsCa: { name: 'lockstep-tls-ca', mountPath: '/var/run/secrets/lockstep-tls-ca', readOnly: true },
+} as const;
 
-/** Projected service-account token with audience `lockstep`; default of --token-file is `<dir>/token`. */
-export const TOKEN_VOLUME = 'lockstep-token';
-export const TOKEN_DIR = '/var/run/secrets/lockstep';
+/** The token's file in MOUNTS.token, and its lifetime. */
 export const TOKEN_PATH = 'token';
 export const TOKEN_EXPIRATION_SECONDS = 3600;
 export { TOKEN_AUDIENCE };
 
-/**
- * The coordinator's API credentials. The pod's automatic token is switched off (`automountServiceAccountToken:
- * false`): it would sit in every container, the engine's included, with every grant of the group's service account.
- * This projected volume, laid out as the kubelet lays out its own (token, `ca.crt` from `kube-root-ca.crt`,
- * `namespace`), is mounted only into the coordinator sidecar, where the in-cluster client looks for it. The token is
- * bound to the pod and lives the shortest time the API allows (the kubelet renews it at 80 % of that).
- */
-export const API_ACCESS_VOLUME = 'lockstep-api-access';
-export const API_ACCESS_DIR = SERVICE_ACCOUNT_DIR;
+/** Lifetime of the token in MOUNTS.apiAccess: the shortest the API allows. */
 export const API_TOKEN_EXPIRATION_SECONDS = 600;
 /** The ConfigMap kube-controller-manager publishes in every namespace with the API server's CA. */
 export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 
-/**
- * TLS between members and the coordinator (`lockstep inject --tls-secret NAME`): the coordinator alone mounts the
- * Secret (`tls.crt`, `tls.key`: a kubernetes.io/tls Secret, as cert-manager writes it); members get only its
- * `ca.crt`, through a projected volume that selects that one key, so no engine container can read the private key.
- */
-export const TLS_VOLUME = 'lockstep-tls';
-export const TLS_DIR = '/var/run/secrets/lockstep-tls';
-export const TLS_CA_VOLUME = 'lockstep-tls-ca';
-export const TLS_CA_DIR = '/var/run/secrets/lockstep-tls-ca';
 /** Env twin of `--tls-ca` for bootstrap and run. */
 export const TLS_CA_ENV = 'LOCKSTEP_TLS_CA';
 
@@ -48,7 +51,7 @@ export const TLS_CA_ENV = 'LOCKSTEP_TLS_CA';
  * Where the engine container finds `lockstep`: the engine's image does not ship it, so the bootstrap init container
  * places a launcher in the shared volume before the engine starts.
  */
-export const LOCKSTEP_BIN = `${RUN_DIR}/bin/lockstep`;
+export const LOCKSTEP_BIN = `${MOUNTS.run.mountPath}/bin/lockstep`;
 
 /** Env var carrying this pod's rank (the `--rank` twin), filled from the downward API where the workload fixes it. */
 export const RANK_ENV = 'LOCKSTEP_RANK';

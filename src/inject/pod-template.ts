@@ -1,7 +1,5 @@
 import { CONDITION_GROUP_READY, ENGINE_ENV_NAMES, LABEL_GROUP } from '../contract/names.js';
 import {
-  API_ACCESS_DIR,
-  API_ACCESS_VOLUME,
   API_TOKEN_EXPIRATION_SECONDS,
   BOOTSTRAP_CONTAINER,
   COORDINATOR_CONTAINER,
@@ -9,19 +7,12 @@ import {
   COORDINATOR_PORT_NAME,
   DOWNWARD_ENV,
   LOCKSTEP_BIN,
+  MOUNTS,
   ROOT_CA_CONFIGMAP,
-  RUN_DIR,
-  RUN_VOLUME,
-  TLS_CA_DIR,
   TLS_CA_ENV,
-  TLS_CA_VOLUME,
-  TLS_DIR,
-  TLS_VOLUME,
   TOKEN_AUDIENCE,
-  TOKEN_DIR,
   TOKEN_EXPIRATION_SECONDS,
   TOKEN_PATH,
-  TOKEN_VOLUME,
 } from './constants.js';
 import { detectEngine } from './engine.js';
 import {
@@ -85,7 +76,7 @@ export function coordinatorContainer(image: string, plan: TemplatePlan, tls?: Te
     'coordinator',
     ...plan.coordinatorArgs,
     ...(plan.coordinator === 'rank0' ? ['--only-rank=0'] : []),
-    ...(tls ? [`--tls-cert=${TLS_DIR}/tls.crt`, `--tls-key=${TLS_DIR}/tls.key`] : []),
+    ...(tls ? [`--tls-cert=${MOUNTS.tls.mountPath}/tls.crt`, `--tls-key=${MOUNTS.tls.mountPath}/tls.key`] : []),
   ];
   return {
     name: COORDINATOR_CONTAINER,
@@ -98,10 +89,7 @@ export function coordinatorContainer(image: string, plan: TemplatePlan, tls?: Te
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     securityContext: SECURITY_CONTEXT,
     // the only container with API credentials (the pod's automatic token is off)
-    volumeMounts: [
-      { name: API_ACCESS_VOLUME, mountPath: API_ACCESS_DIR, readOnly: true },
-      ...(tls ? [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] : []),
-    ],
+    volumeMounts: [{ ...MOUNTS.apiAccess }, ...(tls ? [{ ...MOUNTS.tls }] : [])],
   };
 }
 
@@ -119,17 +107,17 @@ export function bootstrapContainer(image: string, plan: TemplatePlan, tls?: Temp
 
 /** Members (bootstrap, run) verify the coordinator with the Secret's CA (`--tls-ca`, through its env twin). */
 function tlsCaEnv(): JsonObject {
-  return { name: TLS_CA_ENV, value: `${TLS_CA_DIR}/ca.crt` };
+  return { name: TLS_CA_ENV, value: `${MOUNTS.tlsCa.mountPath}/ca.crt` };
 }
 
 function tlsCaMount(): JsonObject {
-  return { name: TLS_CA_VOLUME, mountPath: TLS_CA_DIR, readOnly: true };
+  return { ...MOUNTS.tlsCa };
 }
 
 /** The Secret with the coordinator's certificate and key, for the coordinator sidecar only. */
 function tlsVolume(secret: string): JsonObject {
   return {
-    name: TLS_VOLUME,
+    name: MOUNTS.tls.name,
     secret: {
       secretName: secret,
       items: [
@@ -143,7 +131,7 @@ function tlsVolume(secret: string): JsonObject {
 /** Only the CA of that Secret, for members: the engine container never sees the coordinator's key. */
 function tlsCaVolume(secret: string): JsonObject {
   return {
-    name: TLS_CA_VOLUME,
+    name: MOUNTS.tlsCa.name,
     projected: { sources: [{ secret: { name: secret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] },
   };
 }
@@ -154,7 +142,7 @@ function tlsCaVolume(secret: string): JsonObject {
  */
 export function apiAccessVolume(): JsonObject {
   return {
-    name: API_ACCESS_VOLUME,
+    name: MOUNTS.apiAccess.name,
     projected: {
       sources: [
         { serviceAccountToken: { expirationSeconds: API_TOKEN_EXPIRATION_SECONDS, path: 'token' } },
@@ -170,19 +158,16 @@ export function apiAccessVolume(): JsonObject {
 }
 
 export function runAndTokenMounts(): JsonObject[] {
-  return [
-    { name: RUN_VOLUME, mountPath: RUN_DIR },
-    { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
-  ];
+  return [{ ...MOUNTS.run }, { ...MOUNTS.token }];
 }
 
 export function runVolume(): JsonObject {
-  return { name: RUN_VOLUME, emptyDir: {} };
+  return { name: MOUNTS.run.name, emptyDir: {} };
 }
 
 export function tokenVolume(): JsonObject {
   return {
-    name: TOKEN_VOLUME,
+    name: MOUNTS.token.name,
     projected: {
       sources: [
         {
@@ -256,10 +241,10 @@ export function injectPodTemplate(
 
 /** `--tls-secret`, or the Secret an earlier injection wired (so injecting again keeps TLS on). */
 function templateTls(spec: JsonObject, options: InjectOptions, at: string): TemplateTls | undefined {
-  const existing = (arrayAt(spec, 'volumes') ?? []).find((v) => containerName(v) === TLS_VOLUME);
+  const existing = (arrayAt(spec, 'volumes') ?? []).find((v) => containerName(v) === MOUNTS.tls.name);
   const existingSecret = isObject(existing) ? stringAt(objectAt(existing, 'secret'), 'secretName') : undefined;
   if (existing !== undefined && existingSecret === undefined) {
-    throw new InjectError(`${at}: volume ${TLS_VOLUME} already exists and is not a Secret volume; rename it`);
+    throw new InjectError(`${at}: volume ${MOUNTS.tls.name} already exists and is not a Secret volume; rename it`);
   }
   const secret = options.tlsSecret ?? existingSecret;
   return secret === undefined ? undefined : { secret };
@@ -319,18 +304,18 @@ function ensureVolumes(
   change: (what: string) => void,
 ): void {
   const volumes = childArray(spec, 'volumes');
-  const run = volumes.find((v) => containerName(v) === RUN_VOLUME);
+  const run = volumes.find((v) => containerName(v) === MOUNTS.run.name);
   if (run === undefined) {
     volumes.push(runVolume());
-    change(`volume ${RUN_VOLUME} (emptyDir: the group environment file, shared by bootstrap and the engine)`);
+    change(`volume ${MOUNTS.run.name} (emptyDir: the group environment file, shared by bootstrap and the engine)`);
   } else if (!isObject(run) || !isObject(run.emptyDir)) {
-    throw new InjectError(`${at}: volume ${RUN_VOLUME} already exists and is not an emptyDir; rename it`);
+    throw new InjectError(`${at}: volume ${MOUNTS.run.name} already exists and is not an emptyDir; rename it`);
   }
-  const token = volumes.find((v) => containerName(v) === TOKEN_VOLUME);
+  const token = volumes.find((v) => containerName(v) === MOUNTS.token.name);
   if (token === undefined) {
     volumes.push(tokenVolume());
     change(
-      `volume ${TOKEN_VOLUME} (projected service-account token, audience ${TOKEN_AUDIENCE}: members prove who they are to the coordinator)`,
+      `volume ${MOUNTS.token.name} (projected service-account token, audience ${TOKEN_AUDIENCE}: members prove who they are to the coordinator)`,
     );
   } else {
     const sources = arrayAt(objectAt(isObject(token) ? token : undefined, 'projected'), 'sources') ?? [];
@@ -339,7 +324,7 @@ function ensureVolumes(
     );
     if (!hasOurs) {
       throw new InjectError(
-        `${at}: volume ${TOKEN_VOLUME} already exists and is not a projected token with audience ${TOKEN_AUDIENCE}; rename it`,
+        `${at}: volume ${MOUNTS.token.name} already exists and is not a projected token with audience ${TOKEN_AUDIENCE}; rename it`,
       );
     }
   }
@@ -432,7 +417,7 @@ function ensureInitContainers(
     change(`${hadCoordinator ? 'updated' : 'added'} native sidecar ${COORDINATOR_CONTAINER} (${how})`);
   }
   change(
-    `${hadBootstrap ? 'updated' : 'added'} init container ${BOOTSTRAP_CONTAINER} (joins the group and writes ${RUN_DIR}/group.env before the engine starts)`,
+    `${hadBootstrap ? 'updated' : 'added'} init container ${BOOTSTRAP_CONTAINER} (joins the group and writes ${MOUNTS.run.mountPath}/group.env before the engine starts)`,
   );
 }
 
