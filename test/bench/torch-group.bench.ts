@@ -31,16 +31,17 @@
  * Budgets (issue "Recovery that cannot be fooled"): formation ≤ 0.5×, recovery ≤ 0.15×, stopped ≤ 0.05× of
  * torchrun's (4 agents); they are for the default (warm) and are reported for cold beside it. The load average is
  * printed with every round: engineers share this 2-core machine, so only ratios within a round mean much. With all
- * 4 members on 2 cores, formation is bound by CPU work rather than by waits: lockstep spends ~9.4 CPU-s (4 torch
- * imports of ~1.6 s, 5 node start-ups of ~0.5 s) where torchrun's 4 agents spend ~13.6 (4 agents and 4 workers
- * each importing torch), so on a quiet machine the formation ratio tends to ~0.65 whether warm or cold; the warm
- * standby's gain (the import overlapping the barrier) would show where the members have CPUs of their own.
+ * 4 members on 2 cores, formation is bound by CPU work rather than by waits, so each round also reads the CPU seconds
+ * every process of the side (and its children) had spent when the group formed (`torch.formation-cpu` rows): torchrun's
+ * 4 agents import torch twice per member (agent and worker), lockstep once per member plus its own Node processes, so
+ * the CPU ratio is above 0.5 whatever lockstep does, and the time ratio follows it on a quiet 2-core machine. The warm
+ * standby's gain (the import overlapping the barrier) shows where the members have CPUs of their own.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, PYTHON, type Running, start, torchrunAgentArgs } from './processes.js';
+import { freePort, PYTHON, type Running, start, torchrunAgentArgs, treeCpuSeconds } from './processes.js';
 import { type Bench, type BenchRow, median } from './report.js';
 
 const TORCHRUN = '/usr/bin/torchrun';
@@ -71,6 +72,8 @@ interface Round {
   formationMs: number;
   recoveryMs: number;
   stoppedMs: number;
+  /** CPU seconds the side's processes (and their children) had spent when the group formed */
+  formationCpuS: number;
   load: number;
   /** how the side recovered, in words (from its own output), printed with the round */
   how: string;
@@ -292,6 +295,7 @@ async function round(side: Side, root: string, worker: string): Promise<Round> {
       throw new Error(`${String(err)}\n${group.procs.map((p) => p.out().slice(-1500)).join('\n---\n')}`);
     });
     const formationMs = Math.max(...[...first.values()].map((w) => w.at)) - group.t0;
+    const formationCpuS = treeCpuSeconds(group.procs.map((p) => p.child.pid ?? -1));
     const formedAt = performance.now();
     await new Promise((r) => setTimeout(r, Math.max(0, HEALTHY_MS - (performance.now() - formedAt))));
     const firstPids = group.lines.pids();
@@ -307,7 +311,7 @@ async function round(side: Side, root: string, worker: string): Promise<Round> {
     const generation = checkNext(side, next);
     const how =
       side === 'torchrun' || side === 'torchrun1' ? `${generation}; ${torchrunHow(group, logStart)}` : generation;
-    return { formationMs, recoveryMs, stoppedMs, load, how };
+    return { formationMs, recoveryMs, stoppedMs, formationCpuS, load, how };
   } finally {
     await stopGroup(group);
     rmSync(dir, { recursive: true, force: true });
@@ -346,7 +350,7 @@ const bench: Bench = async ({ root, quick, log }) => {
         const got = await round(side, root, worker);
         results[side].push(got);
         log(
-          `round ${r + 1} ${SIDE_NAMES[side]}: formation ${s(got.formationMs)}, recovery ${s(got.recoveryMs)}, stopped ${s(got.stoppedMs)} (load ${got.load.toFixed(1)}; ${got.how})`,
+          `round ${r + 1} ${SIDE_NAMES[side]}: formation ${s(got.formationMs)}, recovery ${s(got.recoveryMs)}, stopped ${s(got.stoppedMs)}, ${got.formationCpuS.toFixed(1)} CPU-s to form (load ${got.load.toFixed(1)}; ${got.how})`,
         );
       }
     }
@@ -399,6 +403,20 @@ const bench: Bench = async ({ root, quick, log }) => {
         data,
       });
     }
+  }
+  // What formation cost in CPU: where a side has fewer cores than busy processes, its formation time is this work
+  // divided by the cores, so the time ratio cannot go below this ratio (shown, no budget).
+  const cpu = (side: Side) => median(results[side].map((x) => x.formationCpuS));
+  for (const side of ['cold', 'warm'] as const) {
+    rows.push({
+      id: `torch.formation-cpu.${side}`,
+      what: `CPU seconds spent by every process of the side until the group formed (informative): lockstep ${side}`,
+      budget: '',
+      measured: `${cpu(side).toFixed(2)} CPU-s (median of ${rounds} rounds)`,
+      peer: `torchrun, 4 agents: ${cpu('torchrun').toFixed(2)} CPU-s; 1 agent: ${cpu('torchrun1').toFixed(2)} CPU-s`,
+      ratio: cpu(side) / cpu('torchrun'),
+      data: { mine: results[side].map((x) => x.formationCpuS), peer: results.torchrun.map((x) => x.formationCpuS) },
+    });
   }
   return rows;
 };
