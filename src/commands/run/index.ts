@@ -98,10 +98,17 @@ export type RunFlags = FlagValues<typeof runFlags>;
 export type RunRun = CommandRun<{ flags: RunFlags; command: string[]; rankFromCli: boolean }>;
 
 const runEngineProcess: RunRun = async ({ flags, command, rankFromCli }, env) => {
-  const [{ runRun }, { createLogger }] = await Promise.all([import('./run.js'), import('../../log.js')]);
+  const [{ startStandby }, { createLogger }] = await Promise.all([import('./standby.js'), import('../../log.js')]);
   // the engine owns stdout; lockstep's own lines go to stderr
   const log = createLogger({ level: flags.logLevel, to: 'stderr', component: 'run' });
-  await runRun(command, flags, rankFromCli, env, log);
+  // the standby's imports start before the group protocol's modules load (standby.ts)
+  const warm = await startStandby(command, flags, env, log);
+  try {
+    const { runRun } = await import('./run.js');
+    await runRun(command, flags, rankFromCli, env, log, warm);
+  } finally {
+    warm?.close();
+  }
 };
 
 export function runCommand(env: NodeJS.ProcessEnv, run: RunRun = runEngineProcess): Command {

@@ -4,9 +4,6 @@
  * the coordinator. Exits with the engine's status.
  */
 
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { EngineError, selectEngine } from '../../../leader/engines/index.js';
 import { type EnvOverride, engineEnvironment, groupView } from '../../../leader/environment.js';
 import { attachSession, type MemberTls } from '../../../leader/member/client.js';
@@ -22,11 +19,9 @@ import { expandArgs } from '../../../leader/run/expand.js';
 import { defaultHealthProbe, HealthCheckError, type HealthSpec, parseHealthCheck } from '../../../leader/run/health.js';
 import { type ProbeChecks, ProbeEndpoint, parseEngineCheck } from '../../../leader/run/probe-proxy.js';
 import { EngineSupervisor, type MemberConnection, splitAddress } from '../../../leader/run/supervisor.js';
-import { defaultWarmImports, rendezvousGate, WarmPool, warmPlan } from '../../../leader/run/warm.js';
-import { WARM_LAUNCHER_PY } from '../../../leader/run/warm-launcher.js';
+import { rendezvousGate, type WarmPool } from '../../../leader/run/warm.js';
 import { CliError, usageError } from '../../cli/errors.js';
 import { DomainError, errorMessage } from '../../errors.js';
-import { writeFileAtomic } from '../../fs/atomic-file.js';
 import type { Logger } from '../../log.js';
 import { joinAndWrite, plan } from '../bootstrap/run.js';
 import type { RunFlags } from './index.js';
@@ -61,44 +56,6 @@ function probeEndpoint(options: RunFlags, processEnv: NodeJS.ProcessEnv, log: Lo
     checks,
     onFailure: (probe, reason) => log.warn({ probe, reason }, 'the engine fails its own probe: answering it as failed'),
   });
-}
-
-/** The standby script: bootstrap's (bin/lockstep-warm.py), else written beside the environment file now. */
-async function warmScript(envFile: string): Promise<string> {
-  const installed = join(dirname(envFile), 'bin', 'lockstep-warm.py');
-  if (existsSync(installed)) return installed;
-  const own = join(dirname(envFile), '.lockstep-warm.py');
-  await mkdir(dirname(own), { recursive: true });
-  await writeFileAtomic(own, WARM_LAUNCHER_PY);
-  return own;
-}
-
-/** The warm standby for this command, or undefined when it starts cold (not Python, --shell, --no-warm, --cold). */
-async function warmPool(
-  argv: readonly string[],
-  options: RunFlags,
-  processEnv: NodeJS.ProcessEnv,
-  log: Logger,
-): Promise<WarmPool | undefined> {
-  if (options.warm === false || options.cold === true || options.shell) return undefined;
-  const planned = warmPlan(argv);
-  if (!planned) return undefined;
-  let script: string;
-  try {
-    script = await warmScript(options.envFile);
-  } catch (err) {
-    log.warn({ err: String(err) }, 'cannot write the warm standby script: engines start cold');
-    return undefined;
-  }
-  const engine = selectEngine(options.engine, argv).name;
-  const imports = options.warmImport
-    ? options.warmImport
-        .split(',')
-        .map((m) => m.trim())
-        .filter((m) => m !== '')
-    : defaultWarmImports(engine, planned);
-  log.info({ python: planned.python, imports }, 'a warm standby keeps the next engine process ready');
-  return new WarmPool({ plan: planned, script, imports, env: { ...processEnv }, log });
 }
 
 /** The health checks of an engine: the flags over the engine's defaults (health.ts). Bad flags are usage errors. */
@@ -178,6 +135,8 @@ export async function runRun(
   rankFromCli: boolean,
   processEnv: NodeJS.ProcessEnv,
   log: Logger,
+  /** the warm standby, already starting (standby.ts), or undefined for cold starts */
+  warm: WarmPool | undefined,
   facts?: PodFacts,
 ): Promise<number> {
   if (argv.length === 0) throw usageError('no command: use lockstep run [options] -- <command> [args…]');
@@ -237,7 +196,6 @@ export async function runRun(
     log.info({ port }, 'serving the liveness/startup probes');
   }
   try {
-    const warm = await warmPool(argv, options, processEnv, log);
     const reportOverrides = overrideReporter(log);
     const supervisor = new EngineSupervisor({
       warm,
