@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseNvidiaSmiXml, readXml, runNvidiaSmi } from '../../../agent/discovery/nvidia-smi.js';
 import { h100HgxNvidiaSmiXml } from '../../cluster/nodes/h100-hgx-model.js';
 import { FIXTURES } from '../../cluster/nodes/index.js';
+import { processesMentioning } from '../../support/procfs.js';
 import { describeRecorded, itRecorded } from '../../support/recorded.js';
 
 const XML_DIR = join(FIXTURES, 'nvidia-smi-xml');
@@ -228,32 +229,20 @@ describe('runNvidiaSmi', () => {
     chmodSync(path, 0o755);
     return path;
   }
-  /** Whether a process still runs whose command line holds `marker`. */
-  function running(marker: string): boolean {
-    return readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry))
-      .some((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-        } catch {
-          return false;
-        }
-      });
-  }
 
   it('a wrapper whose child hangs: the timeout kills the child too, and the call ends at the timeout', async () => {
     // the child holds the output pipe: killing only the wrapper would leave the call waiting for the child's 30 s
     const smi = wrapper('smi-hang', 'sleep 30.123 & wait');
     const r = await runNvidiaSmi(smi, 300);
     expect(r).toEqual({ ok: false, missing: false, error: `${smi} -q -x timed out after 300 ms` });
-    expect(running('30.123')).toBe(false);
+    expect(processesMentioning('30.123').length > 0).toBe(false);
   });
 
   it('children left behind by a wrapper that exited are killed, and its answer is kept', async () => {
     const smi = wrapper('smi-stray', 'sleep 30.456 & echo "<nvidia_smi_log/>"; exit 0');
     const r = await runNvidiaSmi(smi, 20_000);
     expect(r).toEqual({ ok: true, xml: '<nvidia_smi_log/>\n' });
-    expect(running('30.456')).toBe(false);
+    expect(processesMentioning('30.456').length > 0).toBe(false);
   });
 
   it('a failure is reported with the exit code and the first lines it printed', async () => {

@@ -3,7 +3,7 @@
  * commands get one (table), that the one it returns is already starting and takes the epoch warm, and that a `run`
  * refused after the standby started (a usage error found later) leaves no interpreter behind.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { EXIT } from '../../../src/cli/exit-codes.js';
 import { startStandby } from '../../../src/commands/run/standby.js';
 import { silentLogger } from '../../../src/log.js';
 import { killAll, lockstep } from '../../leader/support/processes.js';
+import { processesMentioning } from '../../support/procfs.js';
 
 const PYTHON = '/usr/bin/python3';
 const pools: WarmPool[] = [];
@@ -30,20 +31,6 @@ function envFileInNewDir(): string {
 }
 
 const defaults = { warm: true, cold: false, shell: false, engine: 'auto' as const, warmImport: 'json' };
-
-/** Pids of live processes whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false; // exited while we looked
-      }
-    })
-    .map(Number);
-}
 
 describe('startStandby', () => {
   it.each([
