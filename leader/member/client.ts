@@ -375,10 +375,14 @@ export class MemberSession {
     setImmediate(warmStopCodec).unref();
   }
 
-  /** Reports the engine's state; resolves when the coordinator acknowledged it or after `waitMs`. */
-  reportEngine(event: Omit<EngineEvent, 'epoch'>, waitMs = 0): Promise<void> {
+  /**
+   * Reports the engine's state; resolves when the coordinator acknowledged it or after `waitMs`. The event names the
+   * epoch of the engine it is about, never the session's current one: an engine of epoch N can be reported stopped
+   * after the Release of N+1 arrived, and stamped N+1 it would read as a loss of the new epoch.
+   */
+  reportEngine(event: EngineEvent, waitMs = 0): Promise<void> {
     this.engineState = event.state;
-    const sent = this.write({ kind: 'engine', engine: { ...event, epoch: this.epoch } });
+    const sent = this.write({ kind: 'engine', engine: event });
     if (!sent || waitMs <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, waitMs);

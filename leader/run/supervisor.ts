@@ -215,7 +215,7 @@ export class EngineSupervisor {
     } catch (err) {
       const message = errorMessage(err);
       log.error({ err: message }, 'cannot start the engine');
-      await this.report({ state: 'ENGINE_EXITED', exitCode: 127, signal: '', message }, 1000);
+      await this.report({ state: 'ENGINE_EXITED', exitCode: 127, signal: '', message, epoch: release.epoch }, 1000);
       return;
     }
     this.engine = engine;
@@ -235,7 +235,7 @@ export class EngineSupervisor {
       return;
     }
     if (pid !== undefined) this.watch(engine, pid, command.health ?? DEFAULT_HEALTH);
-    await this.report({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });
+    await this.report({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '', epoch: release.epoch });
     void engine.wait().then((exit) => {
       if (this.engine !== engine || engine.stopping) return;
       this.enqueue(async () => {
@@ -253,7 +253,13 @@ export class EngineSupervisor {
           });
         // the coordinator first: every other engine of the group waits for this word to be stopped
         const reported = this.report(
-          { state: 'ENGINE_EXITED', exitCode: exit.code ?? status, signal: exit.signal ?? '', message: '' },
+          {
+            state: 'ENGINE_EXITED',
+            exitCode: exit.code ?? status,
+            signal: exit.signal ?? '',
+            message: '',
+            epoch: release.epoch,
+          },
           1000,
         );
         log.info({ code: exit.code, signal: exit.signal, status, epoch: release.epoch }, 'engine exited');
@@ -315,8 +321,11 @@ export class EngineSupervisor {
     this.health = undefined;
   }
 
-  /** Stops the engine's whole tree and tells the coordinator. */
-  private async stopEngine(reason: string, graceMs: number): Promise<void> {
+  /**
+   * Stops the engine's whole tree and tells the coordinator, naming `epoch` (the stopped engine's, by default): the
+   * report can go out after the next epoch's Release arrived, and it must not read as a loss of that epoch.
+   */
+  private async stopEngine(reason: string, graceMs: number, epoch = this.engineEpoch): Promise<void> {
     const engine = this.engine;
     this.engine = undefined;
     this.unwatch();
@@ -332,15 +341,20 @@ export class EngineSupervisor {
       );
     }
     // the coordinator first (the next epoch waits for every engine stopped), then the record of an engine now gone
-    const reported = this.report({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason });
+    const reported = this.report({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason, epoch });
     await clearEngineRecord(this.recordPath);
     await reported;
   }
 
   private async onStop(stop: Stop): Promise<void> {
+    if (this.engine?.running && stop.epoch < this.engineEpoch) {
+      // a Stop of an epoch this engine outlived (the stream keeps order, so only a coordinator bug sends one)
+      this.options.log.warn({ epoch: stop.epoch, running: this.engineEpoch }, 'ignored a Stop of an earlier epoch');
+      return;
+    }
     this.lastStop = stop.reason;
     // the signal first (stopEngine sends it before its first await), then the words about it
-    const stopped = this.stopEngine(stop.reason, stop.gracePeriodMs);
+    const stopped = this.stopEngine(stop.reason, stop.gracePeriodMs, stop.epoch);
     // the next epoch is coming: its standby starts now if it has not yet
     this.prepareStandby(0);
     this.options.log.warn({ epoch: stop.epoch, reason: stop.reason }, 'the coordinator stops the engine');
@@ -410,11 +424,14 @@ export class EngineSupervisor {
     }
     const status = exited ? exitStatus(await exited) : 143;
     await clearEngineRecord(this.recordPath).catch(() => undefined);
-    await this.report({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason }, 200);
+    await this.report(
+      { state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: reason, epoch: this.engineEpoch },
+      200,
+    );
     this.finish(status === 0 ? 0 : status);
   }
 
-  private report(event: Omit<EngineEvent, 'epoch'>, waitMs = 0): Promise<void> {
+  private report(event: EngineEvent, waitMs = 0): Promise<void> {
     return this.session?.reportEngine(event, waitMs) ?? Promise.resolve();
   }
 

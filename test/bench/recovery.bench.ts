@@ -194,7 +194,7 @@ async function lockstepInProcess(root: string, size: number, reps: number): Prom
           const list = stops.get(s.epoch) ?? [];
           list.push(performance.now());
           stops.set(s.epoch, list);
-          void session.reportEngine({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: '' });
+          void session.reportEngine({ state: 'ENGINE_STOPPED', exitCode: 0, signal: '', message: '', epoch: s.epoch });
         },
         onRelease: (r) => {
           if (r.epoch <= epoch) return;
@@ -202,20 +202,21 @@ async function lockstepInProcess(root: string, size: number, reps: number): Prom
           const list = releases.get(r.epoch) ?? [];
           list.push(performance.now());
           releases.set(r.epoch, list);
-          void session.reportEngine({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });
+          void session.reportEngine({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '', epoch: r.epoch });
         },
       });
       sessions.push(session);
     }
     // every run session attached and running before the first kill
     await new Promise((r) => setTimeout(r, 500));
-    for (const s of sessions) await s.reportEngine({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });
     let epoch = joined[0]!.release.epoch;
+    for (const s of sessions)
+      await s.reportEngine({ state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '', epoch });
     const samples: Sample[] = [];
     for (let r = 0; r < reps; r++) {
       const victim = sessions[1 + (r % (size - 1))]!;
       const t0 = performance.now();
-      await victim.reportEngine({ state: 'ENGINE_EXITED', exitCode: 137, signal: 'SIGKILL', message: '' });
+      await victim.reportEngine({ state: 'ENGINE_EXITED', exitCode: 137, signal: 'SIGKILL', message: '', epoch });
       await until('every member stopped', () => (stops.get(epoch)?.length ?? 0) === size, 30_000);
       const next = epoch + 1;
       await until(`epoch ${next}`, () => (releases.get(next)?.length ?? 0) === size, 30_000);

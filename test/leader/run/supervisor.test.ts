@@ -29,13 +29,13 @@ const log = createLogger({ level: 'error', to: 'stderr' });
 
 class FakeSession implements SupervisedSession {
   handlers: SessionHandlers = {};
-  readonly reports: Array<Omit<EngineEvent, 'epoch'>> = [];
+  readonly reports: EngineEvent[] = [];
   closed = false;
-  constructor(private readonly onReport?: (event: Omit<EngineEvent, 'epoch'>) => void) {}
+  constructor(private readonly onReport?: (event: EngineEvent) => void) {}
   keep(_epoch: number, handlers: SessionHandlers): void {
     this.handlers = handlers;
   }
-  reportEngine(event: Omit<EngineEvent, 'epoch'>): Promise<void> {
+  reportEngine(event: EngineEvent): Promise<void> {
     this.reports.push(event);
     this.onReport?.(event);
     return Promise.resolve();
@@ -124,7 +124,7 @@ function harness(
     connect?: (signal: AbortSignal) => Promise<MemberConnection>;
     reconnectHangs?: boolean;
     enginePid?: number;
-    onReport?: (event: Omit<EngineEvent, 'epoch'>) => void;
+    onReport?: (event: EngineEvent) => void;
     warm?: SupervisorOptions['warm'];
     nextStandbyDelayMs?: number;
   } = {},
@@ -263,6 +263,54 @@ describe('EngineSupervisor', () => {
     h.engines[1]!.exit({ code: 0, signal: null });
     expect(await h.exit).toBe(0);
     expect(states(session)).toEqual(['ENGINE_RUNNING', 'ENGINE_STOPPED', 'ENGINE_RUNNING', 'ENGINE_EXITED']);
+  });
+
+  it("every report names its engine's epoch, even when it goes out after the next epoch's Release", async () => {
+    const h = harness();
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(1));
+    await until('engine 1', () => h.engines.length === 1);
+    await until('running', () => states(session).includes('ENGINE_RUNNING'));
+    // the engine is killed; the coordinator's Stop of epoch 1 and its Release of epoch 2 then arrive in one read (a
+    // member whose engine died does not hold the next epoch back), so the Stop is answered after epoch 2 opened
+    h.engines[0]!.exit({ code: null, signal: 'SIGKILL' });
+    await until('exit report', () => states(session).includes('ENGINE_EXITED'));
+    session.handlers.onStop?.({ epoch: 1, reason: 'rank 1: engine killed by SIGKILL', gracePeriodMs: 0 });
+    session.handlers.onRelease?.(release(2));
+    await until('engine 2 running', () => session.reports.some((r) => r.state === 'ENGINE_RUNNING' && r.epoch === 2));
+    // and a running engine of epoch 2 stopped by the Release of epoch 3 is reported as epoch 2's
+    session.handlers.onRelease?.(release(3));
+    await until('engine 3 running', () => session.reports.some((r) => r.state === 'ENGINE_RUNNING' && r.epoch === 3));
+    expect(session.reports.map((r) => [r.state, r.epoch])).toEqual([
+      ['ENGINE_RUNNING', 1],
+      ['ENGINE_EXITED', 1],
+      ['ENGINE_STOPPED', 1],
+      ['ENGINE_RUNNING', 2],
+      ['ENGINE_STOPPED', 2],
+      ['ENGINE_RUNNING', 3],
+    ]);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    await h.exit;
+    expect(session.reports.at(-1)).toMatchObject({ state: 'ENGINE_STOPPED', epoch: 3 });
+  });
+
+  it('a Stop of an epoch the running engine outlived is ignored', async () => {
+    const h = harness();
+    await until('a session', () => h.sessions.length === 1);
+    const session = h.sessions[0]!;
+    session.handlers.onRelease?.(release(2));
+    await until('running', () => states(session).includes('ENGINE_RUNNING'));
+    session.handlers.onStop?.({ epoch: 1, reason: 'late', gracePeriodMs: 0 });
+    await tick();
+    await tick();
+    expect(h.engines[0]!.running).toBe(true);
+    expect(states(session)).toEqual(['ENGINE_RUNNING']);
+    session.handlers.onStop?.({ epoch: 2, reason: 'rank 0 lost', gracePeriodMs: 0 });
+    await until('stopped', () => states(session).includes('ENGINE_STOPPED'));
+    expect(h.engines[0]!.running).toBe(false);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    await h.exit;
   });
 
   it('an engine that fails is reported with its status and run waits for the group', async () => {
