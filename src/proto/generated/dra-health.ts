@@ -27,12 +27,6 @@ export const HealthStatus = { UNKNOWN: "UNKNOWN", HEALTHY: "HEALTHY", UNHEALTHY:
 
 export type HealthStatus = typeof HealthStatus[keyof typeof HealthStatus];
 
-export namespace HealthStatus {
-  export type UNKNOWN = typeof HealthStatus.UNKNOWN;
-  export type HEALTHY = typeof HealthStatus.HEALTHY;
-  export type UNHEALTHY = typeof HealthStatus.UNHEALTHY;
-}
-
 /** Empty: the kubelet asks for every device of the driver. */
 export interface NodeWatchResourcesRequest {
 }

@@ -32,12 +32,6 @@ export const Role = {
 
 export type Role = typeof Role[keyof typeof Role];
 
-export namespace Role {
-  export type ROLE_UNSPECIFIED = typeof Role.ROLE_UNSPECIFIED;
-  export type ROLE_BOOTSTRAP = typeof Role.ROLE_BOOTSTRAP;
-  export type ROLE_RUN = typeof Role.ROLE_RUN;
-}
-
 export const EngineState = {
   ENGINE_STATE_UNSPECIFIED: "ENGINE_STATE_UNSPECIFIED",
   ENGINE_STARTING: "ENGINE_STARTING",
@@ -47,14 +41,6 @@ export const EngineState = {
 } as const;
 
 export type EngineState = typeof EngineState[keyof typeof EngineState];
-
-export namespace EngineState {
-  export type ENGINE_STATE_UNSPECIFIED = typeof EngineState.ENGINE_STATE_UNSPECIFIED;
-  export type ENGINE_STARTING = typeof EngineState.ENGINE_STARTING;
-  export type ENGINE_RUNNING = typeof EngineState.ENGINE_RUNNING;
-  export type ENGINE_EXITED = typeof EngineState.ENGINE_EXITED;
-  export type ENGINE_STOPPED = typeof EngineState.ENGINE_STOPPED;
-}
 
 export interface Device {
   /** e.g. "gpu-0", or a GPU UUID */
