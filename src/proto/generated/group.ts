@@ -32,6 +32,7 @@ export const Role = {
 
 export type Role = typeof Role[keyof typeof Role];
 
+/** The engine's life as the member's run wrapper sees it. */
 export const EngineState = {
   ENGINE_STATE_UNSPECIFIED: "ENGINE_STATE_UNSPECIFIED",
   ENGINE_STARTING: "ENGINE_STARTING",
@@ -42,6 +43,7 @@ export const EngineState = {
 
 export type EngineState = typeof EngineState[keyof typeof EngineState];
 
+/** An accelerator the member brings, for the group status and the workload's rank checks. */
 export interface Device {
   /** e.g. "gpu-0", or a GPU UUID */
   id: string;
@@ -49,11 +51,14 @@ export interface Device {
   kind: string;
 }
 
+/** Who joins: the pod, where it runs, and what it brings. */
 export interface MemberIdentity {
+  /** the pod name: unique in its namespace and stable across container restarts (the member's id) */
   pod: string;
   namespace: string;
   /** the pod IP other members reach this one at */
   ip: string;
+  /** the Kubernetes node, for the status and the pod actions of recovery */
   node: string;
   /** the rank the workload fixes (LWS worker index, StatefulSet/JobSet ordinal, --rank); absent = any free rank */
   rankHint?:
@@ -61,6 +66,7 @@ export interface MemberIdentity {
     | undefined;
   /** where rank_hint came from, for error messages: "LWS_WORKER_INDEX", "ordinal of web-3", "--rank" */
   rankSource: string;
+  /** the accelerators allocated to the pod */
   devices: Device[];
   /** group and size as the member sees them (may be empty/0): a mismatch with the coordinator is refused */
   group: string;
@@ -69,27 +75,35 @@ export interface MemberIdentity {
   hostname: string;
 }
 
+/** A member asks to be admitted (bootstrap, or run when it rejoins a coordinator that went away). */
 export interface JoinRequest {
+  /** the newest version the member speaks */
   protocolVersion: number;
   member:
     | MemberIdentity
     | undefined;
   /** projected service-account token (audience lockstep), checked with a TokenReview */
   token: string;
+  /** which program joins */
   role: Role;
   /** the last epoch this member ran (0 = none): a coordinator that restarted without an API continues above it */
   lastEpoch: number;
 }
 
+/** The member is admitted: its rank, the group it is in, and how to attach its sessions. */
 export interface JoinReply {
   /** the version both sides speak */
   protocolVersion: number;
+  /** the id the member's sessions and Status requests name (its pod name) */
   memberId: string;
+  /** 0-based; rank 0 hosts the engine's rendezvous */
   rank: number;
   /** false when the rank was picked from the free ones and may still move before the release */
   rankFinal: boolean;
+  /** the group as the coordinator knows it */
   group: string;
   groupSize: number;
+  /** how often a run session sends its heartbeat; the coordinator's timeout is a multiple of it */
   heartbeatIntervalMs: number;
   /** current epoch; 0 while the group has never been released */
   epoch: number;
@@ -100,71 +114,111 @@ export interface JoinReply {
   sessionSecret: string;
 }
 
+/** What a member sends on its session. */
 export interface MemberMessage {
   /** always the first message of a session */
-  attach?: Attach | undefined;
-  heartbeat?: Heartbeat | undefined;
+  attach?:
+    | Attach
+    | undefined;
+  /** run only: the member is alive (its engine may still hang: that is what engine health checks find) */
+  heartbeat?:
+    | Heartbeat
+    | undefined;
+  /** run only: the engine started, exited or was stopped */
   engine?: EngineEvent | undefined;
 }
 
+/** The first message of a session: which member, which program, and the proof of its Join. */
 export interface Attach {
+  /** JoinReply.member_id */
   memberId: string;
+  /** bootstrap waits for the release; run keeps the session across epochs */
   role: Role;
   /** the epoch the member already runs (0 = none): no release is resent for it */
   epoch: number;
+  /** JoinReply.protocol_version */
   protocolVersion: number;
   /** JoinReply.session_secret of the member's latest Join: an attach without it is refused (UNAUTHENTICATED) */
   sessionSecret: string;
 }
 
+/** Sent every JoinReply.heartbeat_interval_ms by run: a member silent past the coordinator's timeout is lost (hung). */
 export interface Heartbeat {
+  /** the newest epoch released to this session */
   epoch: number;
+  /** counts up from 1 within a session */
   sequence: number;
+  /** the state of the last engine event the member reported */
   engine: EngineState;
 }
 
+/** An engine started, exited or was stopped. The coordinator answers each with an Ack. */
 export interface EngineEvent {
+  /**
+   * the epoch of the engine this event is about, which need not be the newest released to the session: a stop can be
+   * reported after the next Release arrived. Events about an earlier epoch than the group's change no decision;
+   * 0 (no engine has run yet) counts as the current epoch.
+   */
   epoch: number;
   state: EngineState;
   /** exit status when state is ENGINE_EXITED and the engine exited by itself */
   exitCode: number;
   /** signal name when it was killed by one */
   signal: string;
+  /**
+   * why, in words: the Stop's reason, the failed health check, the end of a traceback (cleaned and capped by the
+   * coordinator)
+   */
   message: string;
 }
 
+/** What the coordinator sends on a session. */
 export interface CoordinatorMessage {
+  /** the barrier's state, while the member waits and whenever the group's state changes */
   progress?: Progress | undefined;
   release?:
     | Release
     | undefined;
   /** since protocol 1, acted on since recovery */
-  stop?: Stop | undefined;
+  stop?:
+    | Stop
+    | undefined;
+  /** an EngineEvent was received and recorded */
   ack?: Ack | undefined;
 }
 
+/** How far the barrier is, and the group's state. */
 export interface Progress {
+  /** members admitted so far, out of size */
   joined: number;
   size: number;
+  /** the ranks nobody holds yet, for "waiting for rank 3" messages */
   missingRanks: number[];
   /** Forming | Running | Recovering | Failed */
   state: string;
+  /** the newest epoch opened (0 while forming) */
   epoch: number;
 }
 
+/** One member of a released group, as every engine's environment lists it. */
 export interface MemberInfo {
   rank: number;
   pod: string;
+  /** where the other members reach it (the pod IP) */
   ip: string;
   node: string;
+  /** its stable DNS name, when it has one */
   hostname: string;
+  /** how many accelerators of each kind it brings */
   gpus: number;
   tpus: number;
 }
 
 /** The barrier opens: start the engine of this epoch with this group. */
 export interface Release {
+  /** increases at every release, across coordinator restarts */
   epoch: number;
+  /** the group's name and namespace, and how many members it has (WORLD_SIZE for one process per member) */
   group: string;
   namespace: string;
   size: number;
@@ -186,41 +240,57 @@ export interface Release_ExtraEnvEntry {
 /** Stop the engine of `epoch` (recovery): the member stops it within grace_period_ms and waits for the next Release. */
 export interface Stop {
   epoch: number;
+  /** which member was lost and how, for the engine's log and the group status */
   reason: string;
+  /** 0: the member's own --grace-period */
   gracePeriodMs: number;
 }
 
+/** The answer to an EngineEvent. */
 export interface Ack {
+  /** reserved: 0 (a member has one event in flight at a time) */
   sequence: number;
 }
 
 /** Without a member's credentials Status answers with counts only (no pods, addresses, nodes or reasons). */
 export interface StatusRequest {
+  /** JoinReply.member_id and JoinReply.session_secret of the asking member (both empty: counts only) */
   memberId: string;
   sessionSecret: string;
 }
 
+/** One member in the group's status. */
 export interface MemberStatus {
   rank: number;
   pod: string;
   node: string;
+  /** the pod IP */
   address: string;
+  /** released in the current epoch */
   ready: boolean;
   /** Joined | Released | Running | Exited | Lost */
   state: string;
+  /** why it is not ready, when it is not */
   reason: string;
 }
 
+/** The group's status, as the leader pod's annotation publishes it. */
 export interface StatusReply {
+  /** the coordinator's version */
   protocolVersion: number;
   group: string;
   namespace: string;
   size: number;
+  /** the newest epoch opened */
   epoch: number;
+  /** Forming | Running | Recovering | Failed */
   state: string;
   members: MemberStatus[];
+  /** epochs opened after a loss */
   restarts: number;
+  /** why the last loss happened, in words */
   lastReason: string;
+  /** when the state last changed (RFC 3339) */
   lastChange: string;
   /** counts, for callers that are not members (members and last_reason are empty for them) */
   joined: number;
