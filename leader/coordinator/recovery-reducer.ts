@@ -104,7 +104,8 @@ export interface GroupView {
 
 export type RecoveryEvent = { now: number } & (
   | { kind: 'barrier-complete' }
-  | { kind: 'attach'; id: string; role: Role }
+  /** `epoch`: the epoch the attaching session already runs (0 = none) */
+  | { kind: 'attach'; id: string; role: Role; epoch: number }
   | { kind: 'session-closed'; id: string; role: Role }
   | { kind: 'engine'; id: string; engine: EngineEvent }
   | { kind: 'heartbeat'; id: string }
@@ -126,6 +127,8 @@ export type RecoveryAction =
   | { kind: 'set-group-state'; state: GroupState; reason: string }
   | { kind: 'set-member-state'; id: string; state: MemberState; reason?: string }
   | { kind: 'stop-all'; epoch: number; reason: string; gracePeriodMs: number }
+  /** the same Stop for one member (its run attached after the stop-all went out) */
+  | { kind: 'stop-member'; id: string; epoch: number; reason: string; gracePeriodMs: number }
   | { kind: 'progress-all' }
   | { kind: 'save-epoch'; epoch: number }
   /** open the next epoch and send every member its release */
@@ -217,7 +220,7 @@ class Reduction {
         this.open('group complete', false);
         return;
       case 'attach':
-        this.attached(event.id, event.role);
+        this.attached(event.id, event.role, event.epoch);
         return;
       case 'session-closed':
         this.sessionClosed(event.id, event.role);
@@ -449,13 +452,31 @@ class Reduction {
 
   // ---- signals from the server
 
-  private attached(id: string, role: Role): void {
+  /**
+   * A session attached. A run attaches with no engine running (a restarted one reaped what its predecessor left),
+   * except one that comes with the release of the epoch being stopped: it joined (bootstrap's session, or its own
+   * rejoin), got the release, and attached its run session after the Stop of that epoch went out, so it starts that
+   * epoch's engine and never heard the Stop. It gets the Stop now, and the restart waits for its answer (without
+   * this, a member crashing at once while another hands over from bootstrap to run left the group recovering for
+   * ever, the other's engine running).
+   */
+  private attached(id: string, role: Role, epoch: number): void {
     if (!this.member(id)) return;
     const t = this.track(id);
     if (role === 'ROLE_RUN') t.runSessions++;
     else t.bootSessions++;
-    // a run attaches with no engine running: a restarted one reaped what its predecessor left
-    t.stopped = true;
+    const missedStop =
+      role === 'ROLE_RUN' && this.state.phase === 'Recovering' && epoch > 0 && epoch === this.group.epoch;
+    t.stopped = !missedStop;
+    if (missedStop) {
+      this.actions.push({
+        kind: 'stop-member',
+        id,
+        epoch,
+        reason: this.group.lastReason ?? 'the group is recovering',
+        gracePeriodMs: this.config.stopGraceMs,
+      });
+    }
     this.back(id);
   }
 

@@ -85,7 +85,7 @@ export class RecoveryManager {
   hooks(): CoordinatorHooks {
     return {
       openBarrier: () => this.dispatch({ kind: 'barrier-complete' }),
-      onAttach: (m, role) => this.dispatch({ kind: 'attach', id: m.id, role }),
+      onAttach: (m, role, epoch) => this.dispatch({ kind: 'attach', id: m.id, role, epoch }),
       onSessionClosed: (m, role) => this.dispatch({ kind: 'session-closed', id: m.id, role }),
       onEngineEvent: (m, engine) => this.dispatch({ kind: 'engine', id: m.id, engine }),
       onHeartbeat: (m) => this.dispatch({ kind: 'heartbeat', id: m.id }),
@@ -161,6 +161,12 @@ export class RecoveryManager {
           break;
         case 'stop-all':
           this.broadcast({ kind: 'stop', stop: { epoch: a.epoch, reason: a.reason, gracePeriodMs: a.gracePeriodMs } });
+          break;
+        case 'stop-member':
+          this.server?.sendTo(a.id, {
+            kind: 'stop',
+            stop: { epoch: a.epoch, reason: a.reason, gracePeriodMs: a.gracePeriodMs },
+          });
           break;
         case 'progress-all':
           this.broadcast({ kind: 'progress', progress: table.progress() });

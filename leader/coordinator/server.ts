@@ -72,7 +72,8 @@ export interface CoordinatorHooks {
   /** the barrier opened a new epoch */
   onRelease?(epoch: number): void;
   /** a session attached (after the table noted the member as seen) */
-  onAttach?(member: Member, role: Role): void;
+  /** `epoch`: the epoch the session says it already runs (0 = none) */
+  onAttach?(member: Member, role: Role, epoch: number): void;
   /**
    * The group is whole for the first time. When set, the hook opens the barrier itself (recovery persists the epoch
    * on the API first, so it keeps increasing across coordinator restarts); else the server opens it at once.
@@ -359,7 +360,7 @@ export class CoordinatorServer {
         } else if (!release) {
           this.send(session, { kind: 'progress', progress: table.progress() });
         }
-        this.options.hooks?.onAttach?.(member, session.role);
+        this.options.hooks?.onAttach?.(member, session.role, attach.epoch);
         return;
       }
       const member = table.member(session.memberId);

@@ -118,7 +118,7 @@ class Sim {
   }
 
   attachAll(): void {
-    for (const m of this.members) this.step({ kind: 'attach', id: m.id, role: 'ROLE_RUN' });
+    for (const m of this.members) this.step({ kind: 'attach', id: m.id, role: 'ROLE_RUN', epoch: 0 });
   }
 
   engines(state: 'ENGINE_RUNNING' | 'ENGINE_STOPPED', ids = this.members.map((m) => m.id)): RecoveryAction[] {
@@ -175,7 +175,7 @@ class Sim {
   /** A lost member comes back: a fresh run attaches (its pod is back first when it was gone). */
   back(id: string): void {
     this.step({ kind: 'pod-present', id });
-    this.step({ kind: 'attach', id, role: 'ROLE_RUN' });
+    this.step({ kind: 'attach', id, role: 'ROLE_RUN', epoch: 0 });
   }
 }
 
@@ -368,10 +368,42 @@ describe('recovery reducer: sequences', () => {
     s.advance(20_000);
     s.lose('pod-deleted', 'p2');
     s.engines('ENGINE_STOPPED', ['p0', 'p1', 'p3']);
-    s.step({ kind: 'attach', id: 'p2', role: 'ROLE_RUN' });
+    s.step({ kind: 'attach', id: 'p2', role: 'ROLE_RUN', epoch: 0 });
     expect(s.epoch).toBe(1);
     s.step({ kind: 'pod-present', id: 'p2' });
     expect(s.epoch).toBe(2);
+  });
+
+  it.each([
+    // [what, phase the run attaches in, the epoch it attaches with, whether it is sent the Stop]
+    ['with the release of the epoch being stopped, while recovering', 'Recovering', 1, true],
+    ['with no epoch (a restarted run: it waits for a release), while recovering', 'Recovering', 0, false],
+    ['with the release of the running epoch', 'Running', 1, false],
+  ] as const)('a run that attaches %s', (_what, phase, epoch, stopped) => {
+    const s = new Sim();
+    s.form();
+    s.advance(20_000);
+    if (phase === 'Recovering') {
+      s.lose('engine', 'p1');
+      s.engines('ENGINE_STOPPED', ['p0', 'p3']);
+    }
+    expect(s.phase).toBe(phase);
+    // p2 joined again (bootstrap's session, or its run's rejoin) and attaches its run session only now
+    const actions = s.step({ kind: 'attach', id: 'p2', role: 'ROLE_RUN', epoch });
+    const stops = of(actions, 'stop-member');
+    if (stopped) {
+      expect(stops).toEqual([
+        { kind: 'stop-member', id: 'p2', epoch: 1, reason: s.lastReason, gracePeriodMs: BASE.stopGraceMs },
+      ]);
+      // it starts the epoch's engine from its release: the restart waits for its answer to the Stop
+      expect(s.epoch).toBe(1);
+      s.engines('ENGINE_RUNNING', ['p2']);
+      expect(s.epoch).toBe(1);
+      s.engines('ENGINE_STOPPED', ['p2']);
+    } else {
+      expect(stops).toEqual([]);
+    }
+    expect(s.epoch).toBe(phase === 'Recovering' ? 2 : 1);
   });
 
   it('a container restart reported right after the session broke is the same loss', () => {
