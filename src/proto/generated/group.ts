@@ -134,7 +134,10 @@ export interface Attach {
   memberId: string;
   /** bootstrap waits for the release; run keeps the session across epochs */
   role: Role;
-  /** the epoch the member already runs (0 = none): no release is resent for it */
+  /**
+   * the epoch the member already runs (0 = none): no release is resent for it, and a run attaching while that epoch
+   * is being stopped is sent its Stop
+   */
   epoch: number;
   /** JoinReply.protocol_version */
   protocolVersion: number;
