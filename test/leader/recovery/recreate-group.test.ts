@@ -137,6 +137,20 @@ describe('RecreateGroup recovery', () => {
     const first = [0, 1, 2].map(member);
     await until('epoch 1 running', () => status()?.state === 'Running' && status()?.epoch === 1);
     for (const [i, m] of first.entries()) await m.waitFor(new RegExp(`engine epoch 1 rank ${i}`));
+    // run starts the engine of the release bootstrap's session got while its own session still connects: a member
+    // killed before that session reached the coordinator leaves nothing to notice (in a cluster the pod watch sees the
+    // container die; here no kubelet reports it), so the kill waits until every run session reported its engine
+    await until('every run session attached', () =>
+      [0, 1, 2].every((i) =>
+        coordinator.proc
+          .stdout()
+          .split('\n')
+          .some(
+            (l) =>
+              l.includes('"msg":"engine event"') && l.includes(`"pod":"${NAME}-${i}"`) && l.includes('ENGINE_RUNNING'),
+          ),
+      ),
+    );
 
     // one member dies: the whole group goes, every pod deleted, the leader's last
     first[2]!.killPod();
