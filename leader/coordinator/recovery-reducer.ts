@@ -8,9 +8,10 @@
  *                                                      ▼
  *                                                    Failed (terminal: members' `lockstep run` exit non-zero)
  *
- * A member is lost when its run session breaks, its heartbeats stop (hung), its engine exits with an error or fails a
- * health check (its run stops it and says why), its pod restarts, is deleted, or holds an unhealthy device (the last
- * three come from the pod watch). On a loss every member gets Stop(e); each `lockstep run` stops its engine's whole
+ * A member is lost when its run session breaks, its heartbeats stop (hung), its run does not attach in time after its
+ * release (the engine container never started), its engine exits with an error or fails a health check (its run stops
+ * it and says why), its pod restarts, is deleted, or holds an unhealthy device (the last three come from the pod
+ * watch). On a loss every member gets Stop(e); each `lockstep run` stops its engine's whole
  * process tree and waits. The lost member is back when a fresh run session attaches (or, when it only hung, when it
  * is heard from again) and its pod exists; a member whose device is unhealthy has its pod deleted so it is rescheduled
  * away from the device, while healthy pods stay. With an API, an epoch is persisted before it opens (save-epoch, then
@@ -20,18 +21,28 @@
  * row wait longer (restart-policy.ts).
  */
 import type { GroupState } from '../../src/contract/group-status.js';
+import { formatDuration } from '../../src/text/duration.js';
 import type { EngineEvent, Role } from '../protocol/messages.js';
 import { describeEngineEnd, type MemberState } from './group-table.js';
 import { decideRestart, type RestartPolicyOptions } from './restart-policy.js';
 
 export type RecoveryPolicyName = 'InPlace' | 'RecreateGroup';
 
-export type LossKind = 'session' | 'heartbeat' | 'engine' | 'rejoin' | 'pod-deleted' | 'pod-restarted' | 'device';
+export type LossKind =
+  | 'session'
+  | 'heartbeat'
+  | 'handover'
+  | 'engine'
+  | 'rejoin'
+  | 'pod-deleted'
+  | 'pod-restarted'
+  | 'device';
 
 /** Every way a member can be lost, for tables of tests and the restarts-by-reason metric. */
 export const LOSS_KINDS: readonly LossKind[] = [
   'session',
   'heartbeat',
+  'handover',
   'engine',
   'rejoin',
   'pod-deleted',
@@ -41,6 +52,12 @@ export const LOSS_KINDS: readonly LossKind[] = [
 
 export interface RecoveryConfig extends RestartPolicyOptions {
   heartbeatTimeoutMs: number;
+  /**
+   * How long a released member may go without a run session before it is lost (0 = for ever). Between bootstrap's
+   * exit and the engine container's `lockstep run` a member has no session, so heartbeats cannot notice an engine
+   * container that never starts (an image that cannot be pulled, a command that fails before `lockstep run`).
+   */
+  runAttachTimeoutMs: number;
   policy: RecoveryPolicyName;
   /** grace period the members are told to give their engines (0 = their own --grace-period) */
   stopGraceMs: number;
@@ -62,6 +79,8 @@ interface MemberTrack {
   silent?: boolean;
   /** its pod is deleted and not back yet */
   podGone?: boolean;
+  /** released while none of its run sessions was attached, at this time: its run has until the deadline to attach */
+  awaitingRunSince?: number;
   /** its engine is known not to run (reported stopped/exited, or a fresh run attached) */
   stopped: boolean;
   /** its engine finished its job (exit 0): its run ends cleanly, which is no loss */
@@ -244,6 +263,7 @@ class Reduction {
         return;
       case 'tick':
         this.checkHeartbeats();
+        this.checkHandovers();
         return;
       case 'timer':
         if (this.state.phase === 'Forming') {
@@ -278,6 +298,8 @@ class Reduction {
       return;
     }
     if (kind === 'pod-deleted' || kind === 'device') t.podGone = true;
+    // whatever happens next, the member comes back through a new release: the wait for its run starts again there
+    t.awaitingRunSince = undefined;
     if (t.lostAt === undefined || kind !== 'heartbeat') {
       t.lostAt = this.now;
       t.lastLossAt = this.now;
@@ -423,7 +445,11 @@ class Reduction {
     this.actions.push(restart ? { kind: 'open-epoch', reason, restart } : { kind: 'open-epoch', restart });
     s.phase = 'Running';
     s.runningSince = this.now;
-    for (const m of this.members) this.track(m.id).stopped = false;
+    for (const m of this.members) {
+      const t = this.track(m.id);
+      t.stopped = false;
+      t.awaitingRunSince = t.runSessions === 0 ? this.now : undefined;
+    }
     if (restart) {
       this.log('info', { epoch, size: this.members.length, recoveryMs }, 'group running again');
       this.actions.push({
@@ -463,8 +489,10 @@ class Reduction {
   private attached(id: string, role: Role, epoch: number): void {
     if (!this.member(id)) return;
     const t = this.track(id);
-    if (role === 'ROLE_RUN') t.runSessions++;
-    else t.bootSessions++;
+    if (role === 'ROLE_RUN') {
+      t.runSessions++;
+      t.awaitingRunSince = undefined;
+    } else t.bootSessions++;
     const missedStop =
       role === 'ROLE_RUN' && this.state.phase === 'Recovering' && epoch > 0 && epoch === this.group.epoch;
     t.stopped = !missedStop;
@@ -561,6 +589,26 @@ class Reduction {
       if (silent > timeout) {
         this.lose(m.id, `no heartbeat for ${silent} ms (timeout ${timeout} ms): the member hangs`, 'heartbeat');
       }
+    }
+  }
+
+  /**
+   * A released member whose run has not attached by the deadline is lost: its engine container never started (or its
+   * command failed before `lockstep run`). Without this a group would wait for that engine for ever, shown Running.
+   * The deadline is generous by default: an engine image of many gigabytes is pulled only after bootstrap exits.
+   */
+  private checkHandovers(): void {
+    const limit = this.config.runAttachTimeoutMs;
+    if (limit <= 0 || this.state.phase === 'Forming' || this.state.phase === 'Failed') return;
+    for (const m of this.members) {
+      const t = this.track(m.id);
+      if (t.awaitingRunSince === undefined || t.lostAt !== undefined) continue;
+      if (this.now - t.awaitingRunSince <= limit) continue;
+      this.lose(
+        m.id,
+        `its lockstep run did not attach within ${formatDuration(limit)} of its release: the engine container did not start (image pull, or a command that fails before lockstep run)`,
+        'handover',
+      );
     }
   }
 

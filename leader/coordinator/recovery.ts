@@ -40,6 +40,8 @@ export interface RecoveryOptions extends RestartPolicyOptions {
   table: GroupTable;
   log: Logger;
   heartbeatTimeoutMs: number;
+  /** how long a released member may go without a run session before it is lost (absent or 0: for ever) */
+  runAttachTimeoutMs?: number;
   policy: RecoveryPolicyName;
   /** grace period the members are told to give their engines (0 = their own --grace-period) */
   stopGraceMs?: number;
@@ -70,6 +72,7 @@ export class RecoveryManager {
     this.now = options.now ?? Date.now;
     this.config = {
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      runAttachTimeoutMs: options.runAttachTimeoutMs ?? 0,
       policy: options.policy,
       stopGraceMs: options.stopGraceMs ?? 0,
       persistEpochs: options.actions !== undefined,

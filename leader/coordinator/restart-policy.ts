@@ -4,6 +4,8 @@
  * at once (a one-off crash should cost no waiting); the n-th failure in a row (n ≥ 2: each epoch died before it was
  * healthy) waits initial·2^(n-2), capped; the restart past the budget turns the group Failed.
  */
+import { formatDuration } from '../../src/text/duration.js';
+
 export interface RestartPolicyOptions {
   /** restarts allowed inside one window; 0 = the first failure is terminal */
   budget: number;
@@ -69,10 +71,4 @@ export function decideRestart(
     decision: { kind: 'restart', delayMs: backoffFor(streak, options), count, streak },
     history: [...kept, now],
   };
-}
-
-function formatDuration(ms: number): string {
-  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }

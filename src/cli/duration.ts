@@ -49,22 +49,3 @@ export function readDuration(text: string): DurationResult {
   if (!Number.isFinite(ms)) return refuse(': too long');
   return { ok: true, ms: Math.round(ms) };
 }
-
-/** The shortest text {@link readDuration} reads back as `ms`: 2000 → `2s`, 90000 → `1m30s`, 250 → `250ms`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`not a duration in ms: ${ms}`);
-  if (ms === 0) return '0s';
-  const parts: string[] = [];
-  let rest = ms;
-  for (const [unit, size] of [
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-    ['ms', 1],
-  ] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) parts.push(`${n}${unit}`);
-    rest -= n * size;
-  }
-  return parts.join('');
-}

@@ -20,7 +20,8 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_GROUP_SIZE } from '../contract/names.js';
 import { parseHostPort } from '../net/host-port.js';
-import { formatDuration, MAX_TIMER_MS, readDuration } from './duration.js';
+import { formatDuration } from '../text/duration.js';
+import { MAX_TIMER_MS, readDuration } from './duration.js';
 
 /**
  * Every flag has an environment-variable twin: `--node-name` ↔ `LOCKSTEP_NODE_NAME`. Precedence is the usual one:

@@ -11,9 +11,10 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { defineFlags, type FlagValues, flag } from '../cli/define-flags.js';
-import { formatDuration, MAX_TIMER_MS } from '../cli/duration.js';
+import { MAX_TIMER_MS } from '../cli/duration.js';
 import { collect } from '../cli/options.js';
 import { DRIVER } from '../contract/names.js';
+import { formatDuration } from '../text/duration.js';
 import { OUTPUT_FORMATS, parseOutput, parseSortBy } from './render/output.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DURATION_FORMS, formatDuration, MAX_TIMER_MS, readDuration } from '../../src/cli/duration.js';
+import { DURATION_FORMS, MAX_TIMER_MS, readDuration } from '../../src/cli/duration.js';
 import {
   byteSizeParser,
   commanderOption,
@@ -17,6 +17,7 @@ import {
   parseRank,
 } from '../../src/cli/options.js';
 import { runProgram } from '../../src/cli/run-program.js';
+import { formatDuration } from '../../src/text/duration.js';
 
 function parse(env: NodeJS.ProcessEnv, argv: string[]): Record<string, unknown> {
   const command = new Command('x')

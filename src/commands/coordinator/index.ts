@@ -52,6 +52,13 @@ const coordinatorFlags = defineFlags({
     description: 'a member silent this long is lost',
     default: '2s',
   }),
+  runAttachTimeout: flag.duration({
+    flags: '--run-attach-timeout <duration>',
+    description:
+      'a released member whose `lockstep run` has not attached this long is lost: its engine container did not start (image pull, a failing command); 0s = wait for ever',
+    default: '10m',
+    minMs: 0,
+  }),
   recovery: flag.choice({
     flags: '--recovery <policy>',
     description: 'what a lost member triggers',

@@ -183,6 +183,7 @@ export async function runCoordinator(opts: CoordinatorFlags, env: NodeJS.Process
     authenticate,
     recovery: {
       heartbeatTimeoutMs: opts.heartbeatTimeout,
+      runAttachTimeoutMs: opts.runAttachTimeout,
       policy: opts.recovery,
       budget: opts.restartBudget,
       windowMs: opts.restartWindow,

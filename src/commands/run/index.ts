@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { HEALTH_DEFAULTS } from '../../../leader/run/health.js';
 import { defineFlags, type FlagValues, flag, flaggedCommand } from '../../cli/define-flags.js';
-import { formatDuration } from '../../cli/duration.js';
 import type { CommandRun } from '../../cli/run-program.js';
+import { formatDuration } from '../../text/duration.js';
 import { joinFlags } from '../join-flags.js';
 
 export const ENGINES = ['auto', 'vllm', 'sglang', 'torchrun', 'torch', 'ray', 'jax', 'none'] as const;

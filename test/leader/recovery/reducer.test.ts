@@ -21,6 +21,7 @@ import type { GroupState } from '../../../src/contract/group-status.js';
 
 const BASE: RecoveryConfig = {
   heartbeatTimeoutMs: 1000,
+  runAttachTimeoutMs: 60_000,
   policy: 'InPlace',
   stopGraceMs: 0,
   persistEpochs: false,
@@ -494,5 +495,110 @@ describe('recovery reducer: sequences', () => {
     s.form();
     s.step({ kind: 'shutdown' });
     expect(s.lose('session', 'p1')).toEqual([]);
+  });
+});
+
+describe('recovery reducer: the hand-over from bootstrap to run', () => {
+  const DEADLINE = BASE.runAttachTimeoutMs;
+
+  /** Forms the group the way pods do: bootstraps wait at the barrier, exit after the release, then runs attach. */
+  function formThroughBootstrap(config: RecoveryConfig = BASE, withoutRun: readonly string[] = ['p2']): Sim {
+    const s = new Sim(config);
+    s.advance(0);
+    for (const m of s.members) s.step({ kind: 'attach', id: m.id, role: 'ROLE_BOOTSTRAP', epoch: 0 });
+    s.step({ kind: 'barrier-complete' });
+    expect(s.epoch).toBe(1);
+    for (const m of s.members) s.step({ kind: 'session-closed', id: m.id, role: 'ROLE_BOOTSTRAP' });
+    const running = s.members.map((m) => m.id).filter((id) => !withoutRun.includes(id));
+    for (const id of running) s.step({ kind: 'attach', id, role: 'ROLE_RUN', epoch: 1 });
+    s.engines('ENGINE_RUNNING', running);
+    return s;
+  }
+
+  /** Advances the clock and runs the watchdog, as the shell's interval does. */
+  function tickAfter(s: Sim, ms: number): RecoveryAction[] {
+    s.advance(ms);
+    return s.step({ kind: 'tick' });
+  }
+
+  it.each([
+    // [what, deadline, ms after the release, whether p2's run attached by then, whether p2 is lost]
+    ['a run that never attaches, past the deadline', DEADLINE, DEADLINE + 1, false, true],
+    ['a run that never attaches, at the deadline', DEADLINE, DEADLINE, false, false],
+    ['a run that attached, long after', DEADLINE, 10 * DEADLINE, true, false],
+    ['no deadline (0s), long after', 0, 10 * DEADLINE, false, false],
+  ] as const)('%s', (_what, deadline, after, attached, lost) => {
+    const s = formThroughBootstrap({ ...BASE, runAttachTimeoutMs: deadline });
+    if (attached) s.step({ kind: 'attach', id: 'p2', role: 'ROLE_RUN', epoch: 1 });
+    const actions = tickAfter(s, after);
+    expect(s.members[2]!.state === 'Lost').toBe(lost);
+    expect(s.phase).toBe(lost ? 'Recovering' : 'Running');
+    if (!lost) {
+      expect(actions).toEqual([]);
+      return;
+    }
+    const [marked] = of(actions, 'set-member-state');
+    expect(marked).toMatchObject({ id: 'p2', state: 'Lost' });
+    expect(marked!.reason).toBe(
+      'its lockstep run did not attach within 1m of its release: the engine container did not start (image pull, or a command that fails before lockstep run)',
+    );
+    expect(of(actions, 'stop-all')).toEqual([
+      { kind: 'stop-all', epoch: 1, reason: `rank 2 (pod p2): ${marked!.reason}`, gracePeriodMs: 0 },
+    ]);
+    // counted as its own kind in the restarts-by-reason metric once the group runs again
+    expect(s.state.recoveryKind).toBe('handover');
+  });
+
+  it('the late run is sent the Stop of the epoch it was released for, and the group restarts with it', () => {
+    const s = formThroughBootstrap();
+    tickAfter(s, DEADLINE + 1);
+    s.engines('ENGINE_STOPPED', ['p0', 'p1', 'p3']);
+    expect(s.epoch).toBe(1);
+    // the image was pulled at last: its run starts the engine of the release bootstrap got, and attaches
+    const attached = s.step({ kind: 'attach', id: 'p2', role: 'ROLE_RUN', epoch: 1 });
+    expect(of(attached, 'stop-member').map((a) => a.epoch)).toEqual([1]);
+    expect(s.members[2]!.state).toBe('Joined');
+    const restarted = s.engines('ENGINE_STOPPED', ['p2']);
+    expect(of(restarted, 'recovered')).toEqual([{ kind: 'recovered', ms: 0, loss: 'handover' }]);
+    expect(s.epoch).toBe(2);
+    // its run session stays across epochs: no deadline runs for it any more
+    s.engines('ENGINE_RUNNING');
+    expect(tickAfter(s, 10 * DEADLINE)).toEqual([]);
+  });
+
+  it('while the group already recovers, the deadline marks the member lost without a second Stop', () => {
+    const s = formThroughBootstrap();
+    s.advance(20_000);
+    s.lose('engine', 'p1');
+    s.engines('ENGINE_STOPPED', ['p0', 'p1', 'p3']);
+    expect(s.phase).toBe('Recovering');
+    const actions = tickAfter(s, DEADLINE);
+    expect(s.members[2]!.state).toBe('Lost');
+    expect(of(actions, 'stop-all')).toEqual([]);
+    expect(of(actions, 'event').map((e) => e.reason)).toEqual(['MemberLost']);
+    expect(s.epoch).toBe(1);
+  });
+
+  it('a member lost some other way is not lost again when the deadline passes', () => {
+    const s = formThroughBootstrap();
+    s.lose('pod-deleted', 'p2');
+    expect(tickAfter(s, 10 * DEADLINE)).toEqual([]);
+  });
+
+  it('a member recreated during recovery waits for its run again after the restart', () => {
+    const s = formThroughBootstrap(BASE, []);
+    s.advance(20_000);
+    s.lose('pod-deleted', 'p3');
+    s.step({ kind: 'session-closed', id: 'p3', role: 'ROLE_RUN' });
+    s.engines('ENGINE_STOPPED', ['p0', 'p1', 'p2']);
+    // the new pod's bootstrap joins and waits at the barrier; the restart releases it there
+    s.step({ kind: 'pod-present', id: 'p3' });
+    s.step({ kind: 'attach', id: 'p3', role: 'ROLE_BOOTSTRAP', epoch: 0 });
+    expect(s.epoch).toBe(2);
+    s.step({ kind: 'session-closed', id: 'p3', role: 'ROLE_BOOTSTRAP' });
+    s.engines('ENGINE_RUNNING', ['p0', 'p1', 'p2']);
+    expect(tickAfter(s, DEADLINE)).toEqual([]);
+    const lost = tickAfter(s, 1);
+    expect(of(lost, 'set-member-state')).toMatchObject([{ id: 'p3', state: 'Lost' }]);
   });
 });
