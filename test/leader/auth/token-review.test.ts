@@ -12,7 +12,7 @@ import { checkReview } from '../../../leader/auth/token-review.js';
 import { JoinRefused } from '../../../leader/coordinator/group-table.js';
 import { EXIT } from '../../../src/cli/exit-codes.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
-import { coordinatorKubeconfig, createPod, seedNamespace, writeToken } from '../chaos/group-cluster.js';
+import { clusterCoordinatorArgs, createPod, seedNamespace, writeToken } from '../chaos/group-cluster.js';
 import { killAll, lockstep, type StartedCoordinator, startCoordinator } from '../support/processes.js';
 
 const NS = 'trust';
@@ -26,16 +26,7 @@ beforeAll(async () => {
   for (const p of ['web-0', 'web-1']) createPod(api, NS, p, 'web');
   createPod(api, NS, 'other-1', 'other');
   dir = mkdtempSync(join(tmpdir(), 'lockstep-trust-'));
-  coordinator = await startCoordinator([
-    '--kubeconfig',
-    coordinatorKubeconfig(api, NS),
-    '--pod-name',
-    'web-0',
-    '--namespace',
-    NS,
-    '--group-size',
-    '2',
-  ]);
+  coordinator = await startCoordinator([...clusterCoordinatorArgs(api, NS, 'web-0'), '--group-size', '2']);
 });
 afterAll(async () => {
   killAll();
@@ -189,14 +180,7 @@ describe('one LeaderWorkerSet, two replicas: two groups', () => {
   beforeAll(async () => {
     for (const g of [0, 1]) for (const w of [0, 1]) lwsPod(g, w);
     // no --group, no --group-size: the coordinator reads both from its own pod, as it does in a cluster
-    replica0 = await startCoordinator([
-      '--kubeconfig',
-      coordinatorKubeconfig(api, NS),
-      '--pod-name',
-      `${LWS_NAME}-0`,
-      '--namespace',
-      NS,
-    ]);
+    replica0 = await startCoordinator(clusterCoordinatorArgs(api, NS, `${LWS_NAME}-0`));
   });
 
   const member = (pod: string, rank: number) =>

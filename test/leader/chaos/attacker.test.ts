@@ -26,10 +26,11 @@ import {
   killAll,
   lockstep,
   type Proc,
+  recoveryArgs,
   type StartedCoordinator,
   startCoordinator,
 } from '../support/processes.js';
-import { coordinatorKubeconfig, createPod, groupStatus, seedNamespace, until, writeToken } from './group-cluster.js';
+import { clusterCoordinatorArgs, createPod, groupStatus, seedNamespace, until, writeToken } from './group-cluster.js';
 
 const NS = 'attack';
 const SIZE = 2;
@@ -256,22 +257,12 @@ describe('chaos: an attacker during formation and recovery', () => {
       tokens[r] = writeToken(api, NS, pod(r), work);
     }
     coordinator = await startCoordinator([
-      '--kubeconfig',
-      coordinatorKubeconfig(api, NS),
-      '--pod-name',
-      pod(0),
-      '--namespace',
-      NS,
+      ...clusterCoordinatorArgs(api, NS, pod(0)),
       '--group-size',
       String(SIZE),
       '--master-port',
       String(await freePort()),
-      '--heartbeat-timeout',
-      '1s',
-      '--backoff-initial',
-      '100ms',
-      '--restart-budget',
-      '5',
+      ...recoveryArgs({ heartbeatTimeout: '1s', restartBudget: 5 }),
     ]);
     // the attacker is at work before any member arrives
     attacker = new Attacker(coordinator.address, readFileSync(tokens[1]!, 'utf8'));

@@ -18,12 +18,13 @@ import {
   killAll,
   lockstep,
   type Proc,
+  recoveryArgs,
   type StartedCoordinator,
   startCoordinator,
 } from '../support/processes.js';
 import {
   alive,
-  coordinatorKubeconfig,
+  clusterCoordinatorArgs,
   createPod,
   groupStatus,
   seedNamespace,
@@ -173,24 +174,12 @@ describe.skipIf(!hasTorch())('chaos: a 4-member torch group recovers from every 
     }
     const port = await freePort();
     coordinatorArgs = [
-      '--kubeconfig',
-      coordinatorKubeconfig(api, NS),
-      '--pod-name',
-      pod(0),
-      '--namespace',
-      NS,
+      ...clusterCoordinatorArgs(api, NS, pod(0)),
       '--group-size',
       String(SIZE),
       '--master-port',
       String(await freePort()),
-      '--heartbeat-timeout',
-      '1s',
-      '--backoff-initial',
-      '100ms',
-      '--backoff-max',
-      '1s',
-      '--restart-budget',
-      '20',
+      ...recoveryArgs({ heartbeatTimeout: '1s', backoffMax: '1s', restartBudget: 20 }),
     ];
     coordinator = await startCoordinator(coordinatorArgs, {}, port);
     for (let r = 0; r < SIZE; r++) members[r] = startMember(r);
@@ -302,12 +291,7 @@ describe('chaos: a member that keeps crashing', () => {
       const dir = mkdtempSync(join(tmpdir(), 'lockstep-crash-'));
       for (const r of [0, 1]) createPod(local, 'crash', `crash-${r}`, 'crash');
       const c = await startCoordinator([
-        '--kubeconfig',
-        coordinatorKubeconfig(local, 'crash'),
-        '--pod-name',
-        'crash-0',
-        '--namespace',
-        'crash',
+        ...clusterCoordinatorArgs(local, 'crash', 'crash-0'),
         '--group-size',
         '2',
         '--restart-budget',

@@ -63,6 +63,14 @@ export function coordinatorKubeconfig(api: ApiServer, namespace: string): string
   return api.kubeconfigFor({ serviceAccount: { namespace, name: SERVICE_ACCOUNT } }, namespace);
 }
 
+/**
+ * The flags that run a `lockstep coordinator` as pod `leader` of `namespace`, talking to the API server as the group's
+ * service account (so with exactly the rights the product grants it).
+ */
+export function clusterCoordinatorArgs(api: ApiServer, namespace: string, leader: string): string[] {
+  return ['--kubeconfig', coordinatorKubeconfig(api, namespace), '--pod-name', leader, '--namespace', namespace];
+}
+
 export function groupStatus(api: ApiServer, namespace: string, leader: string): GroupStatus | undefined {
   const pod = api.store.find('pods', leader, namespace) as { metadata: { annotations?: Record<string, string> } };
   return parseGroupStatus(pod?.metadata.annotations?.[ANNOTATION_GROUP_STATUS]);

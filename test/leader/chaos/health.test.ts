@@ -17,6 +17,7 @@ import {
   killAll,
   lockstep,
   type Proc,
+  recoveryArgs,
   type StartedCoordinator,
   startCoordinator,
 } from '../support/processes.js';
@@ -127,12 +128,7 @@ describe('chaos: engines that hang while their wrappers live', () => {
       'hc',
       '--group-size',
       '2',
-      '--heartbeat-timeout',
-      '2s',
-      '--backoff-initial',
-      '100ms',
-      '--restart-budget',
-      '20',
+      ...recoveryArgs({ heartbeatTimeout: '2s', restartBudget: 20 }),
     ]);
     // rank 0 serves HTTP (checked over HTTP); rank 1 is a plain process (process state only)
     members[0] = member(

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionGuard, type GuardedServer } from '../../../leader/coordinator/connection-guard.js';
 import { Coordinator } from '../../../leader/coordinator/coordinator.js';
 import { queryStatus } from '../../../leader/member/client.js';
-import { silentLogger } from '../../../src/log.js';
+import { coordinatorOptions } from '../support/coordinator.js';
 
 const stops: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -16,16 +16,7 @@ afterEach(async () => {
 });
 
 async function start(limits: { handshakeTimeoutMs?: number; maxConnections?: number }) {
-  const coordinator = new Coordinator({
-    group: 'g',
-    namespace: 'ns',
-    size: 2,
-    masterPort: 29500,
-    listen: '127.0.0.1:0',
-    log: silentLogger(),
-    heartbeatIntervalMs: 500,
-    limits,
-  });
+  const coordinator = new Coordinator(coordinatorOptions({ limits }));
   const port = await coordinator.start();
   stops.push(() => coordinator.stop());
   return { coordinator, port };

@@ -16,7 +16,7 @@ import type {
   Role,
 } from '../../../leader/protocol/messages.js';
 import { groupService, PROTOCOL_VERSION } from '../../../leader/protocol/service.js';
-import { silentLogger } from '../../../src/log.js';
+import { coordinatorOptions } from '../support/coordinator.js';
 
 const stops: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -28,16 +28,11 @@ function identity(pod: string, ip: string): MemberIdentity {
 }
 
 async function start(hooks: { closed?: Array<{ pod: string; clean: boolean }> } = {}) {
-  const coordinator = new Coordinator({
-    group: 'g',
-    namespace: 'ns',
-    size: 2,
-    masterPort: 29500,
-    listen: '127.0.0.1:0',
-    log: silentLogger(),
-    heartbeatIntervalMs: 500,
-    hooks: { onSessionClosed: (m, _role, clean) => hooks.closed?.push({ pod: m.id, clean }) },
-  });
+  const coordinator = new Coordinator(
+    coordinatorOptions({
+      hooks: { onSessionClosed: (m, _role, clean) => hooks.closed?.push({ pod: m.id, clean }) },
+    }),
+  );
   const port = await coordinator.start();
   stops.push(() => coordinator.stop());
   return { coordinator, address: `127.0.0.1:${port}` };

@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Coordinator } from '../../../leader/coordinator/coordinator.js';
 import { attachSession, joinGroup, type MemberSession } from '../../../leader/member/client.js';
 import type { EngineEvent, MemberIdentity, Release, Stop } from '../../../leader/protocol/messages.js';
-import { silentLogger } from '../../../src/log.js';
+import { coordinatorOptions } from '../support/coordinator.js';
 
 const stops: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -47,23 +47,18 @@ interface RunMember {
  * in `handingOver` keep bootstrap's session open instead: the test attaches their run session with `attach`.
  */
 async function runningGroup(onRelease: (member: number, release: Release) => void, handingOver: number[] = []) {
-  const coordinator = new Coordinator({
-    group: 'g',
-    namespace: 'ns',
-    size: 2,
-    masterPort: 29500,
-    listen: '127.0.0.1:0',
-    log: silentLogger(),
-    heartbeatIntervalMs: 500,
-    recovery: {
-      heartbeatTimeoutMs: 10_000,
-      policy: 'InPlace',
-      budget: 10,
-      windowMs: 600_000,
-      backoffInitialMs: 100,
-      backoffMaxMs: 1000,
-    },
-  });
+  const coordinator = new Coordinator(
+    coordinatorOptions({
+      recovery: {
+        heartbeatTimeoutMs: 10_000,
+        policy: 'InPlace',
+        budget: 10,
+        windowMs: 600_000,
+        backoffInitialMs: 100,
+        backoffMaxMs: 1000,
+      },
+    }),
+  );
   const port = await coordinator.start();
   stops.push(() => coordinator.stop());
   const joined = await Promise.all(

@@ -13,7 +13,7 @@ import {
   negotiateVersion,
   PROTOCOL_VERSION,
 } from '../../../leader/protocol/service.js';
-import { silentLogger } from '../../../src/log.js';
+import { coordinatorOptions } from '../support/coordinator.js';
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -42,15 +42,7 @@ describe('protocol versions', () => {
   });
 
   it('admits a Join that carries only the pod name and nothing newer', async () => {
-    const coordinator = new Coordinator({
-      group: 'g',
-      namespace: 'ns',
-      size: 2,
-      masterPort: 29500,
-      listen: '127.0.0.1:0',
-      log: silentLogger(),
-      heartbeatIntervalMs: 500,
-    });
+    const coordinator = new Coordinator(coordinatorOptions());
     const port = await coordinator.start();
     stops.push(() => coordinator.stop());
     const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type GroupStatus, parseGroupStatus } from '../../../src/contract/group-status.js';
 import { ANNOTATION_GROUP_STATUS } from '../../../src/contract/names.js';
 import { type ApiServer, startApiServer } from '../../cluster/apiserver/index.js';
-import { killAll, lockstep, type Proc, startCoordinator } from '../support/processes.js';
+import { killAll, lockstep, type Proc, recoveryArgs, startCoordinator } from '../support/processes.js';
 
 let api: ApiServer;
 
@@ -101,10 +101,7 @@ describe('RecreateGroup recovery', () => {
       'none',
       '--recovery',
       'RecreateGroup',
-      '--backoff-initial',
-      '100ms',
-      '--heartbeat-timeout',
-      '2s',
+      ...recoveryArgs({ heartbeatTimeout: '2s' }),
     ];
     const coordinator = await startCoordinator(coordinatorArgs);
     let address = coordinator.address;

@@ -97,6 +97,29 @@ export interface StartedCoordinator {
   address: string;
 }
 
+/**
+ * Coordinator flags for recovery on a test's time scale: a silent member is lost after `heartbeatTimeout`, and the
+ * first restart waits only 100 ms. What is not given stays at the coordinator's default.
+ */
+export function recoveryArgs({
+  heartbeatTimeout,
+  restartBudget,
+  backoffMax,
+}: {
+  heartbeatTimeout: string;
+  restartBudget?: number;
+  backoffMax?: string;
+}): string[] {
+  return [
+    '--heartbeat-timeout',
+    heartbeatTimeout,
+    '--backoff-initial',
+    '100ms',
+    ...(backoffMax === undefined ? [] : ['--backoff-max', backoffMax]),
+    ...(restartBudget === undefined ? [] : ['--restart-budget', String(restartBudget)]),
+  ];
+}
+
 /** Starts `lockstep coordinator` on 127.0.0.1 and waits until it listens. */
 export async function startCoordinator(
   args: readonly string[],
