@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../../cluster/apiserver/index.js';
 import { killAll, lockstep, type Proc, startCoordinator } from '../support/processes.js';
-import { coordinatorKubeconfig, createPod, groupStatus, seedNamespace, until, writeToken } from './group-cluster.js';
+import { clusterCoordinatorArgs, createPod, groupStatus, seedNamespace, until, writeToken } from './group-cluster.js';
 
 const PYTHON = '/usr/bin/python3';
 const NS = 'handover';
@@ -32,12 +32,7 @@ describe('chaos: an engine container that never starts', () => {
       const pod = (r: number) => `ho-${r}`;
       for (const r of [0, 1]) createPod(api, NS, pod(r), 'ho');
       const coordinator = await startCoordinator([
-        '--kubeconfig',
-        coordinatorKubeconfig(api, NS),
-        '--pod-name',
-        pod(0),
-        '--namespace',
-        NS,
+        ...clusterCoordinatorArgs(api, NS, pod(0)),
         '--group-size',
         '2',
         '--heartbeat-timeout',
