@@ -1,7 +1,13 @@
 /**
  * Watches the group's pods on the API and turns what the kubelet and controllers write into member losses: a pod
  * deleted or being deleted, a container restarted, a device gone unhealthy (the agent's lockstep.dev/DevicesHealthy
- * condition, or the kubelet's allocatedResourcesStatus from KEP-4680). Pure classification plus a thin informer shell.
+ * condition, or the kubelet's allocatedResourcesStatus from KEP-4680). It also passes on why a member's containers
+ * wait to start (an image that cannot be pulled), which names the cause when a member's run never attaches. Pure
+ * classification plus a thin informer shell.
+ *
+ * Threat: pod status is written by the kubelet, and by anyone allowed to patch pods/status; a waiting container's
+ * reason and message reach logs, events and the group status, so they pass through cleanText (control characters
+ * replaced, length capped).
  */
 import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
 import type { KubeClient } from '../../src/kube/client.js';
@@ -9,11 +15,13 @@ import { Informer } from '../../src/kube/informer.js';
 import { PODS } from '../../src/kube/resources.js';
 import type { Pod } from '../../src/kube/types.js';
 import type { Logger } from '../../src/log.js';
+import { cleanText } from '../../src/text/untrusted.js';
 import type { LossKind } from './recovery.js';
 
 interface ContainerStatus {
   name: string;
   restartCount?: number;
+  state?: { waiting?: { reason?: string; message?: string } };
   allocatedResourcesStatus?: { name: string; resources?: { resourceID: string; health?: string }[] }[];
 }
 
@@ -36,6 +44,25 @@ export function unhealthyDevices(pod: Pod): string | undefined {
   }
   if (bad.length > 0) return `device unhealthy (allocatedResourcesStatus: ${[...new Set(bad)].join(', ')} Unhealthy)`;
   return undefined;
+}
+
+/** The most of a waiting container's message that is kept: a pull error can quote a whole registry reply. */
+const WAITING_MESSAGE_LIMIT = 300;
+
+/**
+ * Why the pod's app containers are not running yet, as the kubelet says it (`container engine waiting:
+ * ImagePullBackOff (Back-off pulling image "…")`), or undefined when none waits. Init containers are left out: a
+ * member waits on its app containers once bootstrap (an init container) has exited.
+ */
+export function waitingContainers(pod: Pod | undefined): string | undefined {
+  const app = (pod?.status as { containerStatuses?: ContainerStatus[] } | undefined)?.containerStatuses ?? [];
+  const waiting = app.flatMap((c) => {
+    const w = c.state?.waiting;
+    if (!w?.reason) return [];
+    const message = w.message ? ` (${cleanText(w.message, WAITING_MESSAGE_LIMIT)})` : '';
+    return [`container ${cleanText(c.name)} waiting: ${cleanText(w.reason)}${message}`];
+  });
+  return waiting.length > 0 ? waiting.join('; ') : undefined;
 }
 
 function restarts(pod: Pod): Map<string, number> {
@@ -80,6 +107,8 @@ export interface PodWatchOptions {
   isMember: (pod: string) => boolean;
   onLost: (pod: string, reason: string, kind: LossKind) => void;
   onPresent: (pod: string) => void;
+  /** why the member's containers wait to start changed (undefined: none waits any more) */
+  onWaiting?: (pod: string, waiting: string | undefined) => void;
   log: Logger;
 }
 
@@ -99,6 +128,8 @@ export class PodWatch {
       const change = classify(type, pod, previous);
       if (change.kind === 'lost') this.options.onLost(name, change.reason, change.loss);
       else if (change.kind === 'present') this.options.onPresent(name);
+      const waiting = type === 'delete' ? undefined : waitingContainers(pod);
+      if (waiting !== waitingContainers(previous)) this.options.onWaiting?.(name, waiting);
     });
   }
 

@@ -118,6 +118,11 @@ export class RecoveryManager {
     this.dispatch({ kind: 'pod-present', id });
   }
 
+  /** The pod watch saw why the member's containers wait to start (undefined: none waits any more). */
+  podWaiting(id: string, waiting: string | undefined): void {
+    this.dispatch(waiting === undefined ? { kind: 'pod-waiting', id } : { kind: 'pod-waiting', id, waiting });
+  }
+
   /** The reducer's state, for tests and the metrics. */
   get current(): RecoveryState {
     return this.state;

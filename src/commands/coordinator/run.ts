@@ -153,6 +153,7 @@ export async function runCoordinator(opts: CoordinatorFlags, env: NodeJS.Process
             coordinator.publisher?.podBack(pod);
             coordinator.recovery?.podPresent(pod);
           },
+          onWaiting: (pod, waiting) => coordinator.recovery?.podWaiting(pod, waiting),
           log,
         })
       : undefined;

@@ -3,8 +3,8 @@
  * `lockstep run` processes against the test API server. Both pods' bootstraps are released and exit; only rank 0's
  * engine container starts (`lockstep run` wrapping a Python engine); rank 1's stands in for an image that cannot be
  * pulled. Without a deadline the group would show Running for ever with one engine waiting for a peer that never
- * comes. With `--run-attach-timeout` the member is lost after it, the published status says why, rank 0's engine is
- * stopped, and when rank 1's run finally starts the group restarts whole in the next epoch.
+ * comes. With `--run-attach-timeout` the member is lost after it, the published status says why (in the kubelet's
+ * words: the image pull backing off), rank 0's engine is stopped, and when rank 1's run finally starts the group restarts whole in the next epoch.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { clusterCoordinatorArgs, createPod, groupStatus, seedNamespace, until, w
 
 const PYTHON = '/usr/bin/python3';
 const NS = 'handover';
+const PULL_ERROR = 'Back-off pulling image "registry.example/vllm:v9.9"';
 
 /** A Python engine that says which epoch it serves and then sleeps until stopped. */
 const ENGINE =
@@ -49,6 +50,27 @@ describe('chaos: an engine container that never starts', () => {
         ),
       );
       expect(await Promise.all(boots.map((b) => b.exited))).toEqual([0, 0]);
+      // what the kubelet writes while it cannot pull rank 1's engine image
+      api.store.patch(
+        'pods',
+        pod(1),
+        {
+          status: {
+            containerStatuses: [
+              {
+                name: 'engine',
+                ready: false,
+                restartCount: 0,
+                image: 'registry.example/vllm:v9.9',
+                imageID: '',
+                state: { waiting: { reason: 'ImagePullBackOff', message: PULL_ERROR } },
+              },
+            ],
+          },
+        },
+        'merge',
+        { namespace: NS, subresource: 'status' },
+      );
       /** The engine container's `lockstep run`, started from what bootstrap wrote (as the image's entrypoint does). */
       const run = (r: number): Proc =>
         lockstep(
@@ -75,13 +97,15 @@ describe('chaos: an engine container that never starts', () => {
       // rank 1's run never came: after the deadline it is lost, and the status says why
       const lost = JSON.parse(await coordinator.proc.waitFor(/"msg":"member lost"/, 30_000)) as Record<string, unknown>;
       expect(lost).toMatchObject({ pod: pod(1), rank: 1, kind: 'handover' });
-      expect(lost.reason).toMatch(/^its lockstep run did not attach within 3s of its release: the engine container/);
+      expect(lost.reason).toBe(
+        `its lockstep run did not attach within 3s of its release: the engine container did not start (container engine waiting: ImagePullBackOff (${PULL_ERROR}))`,
+      );
       const recovering = await until('a Recovering status naming rank 1', () => {
         const s = groupStatus(api, NS, pod(0));
         return s?.state === 'Recovering' ? s : undefined;
       });
       expect(recovering.epoch).toBe(1);
-      expect(recovering.lastReason).toMatch(/^rank 1 \(pod ho-1\): its lockstep run did not attach within 3s/);
+      expect(recovering.lastReason).toBe(`rank 1 (pod ho-1): ${lost.reason}`);
       expect(recovering.members.find((m) => m.rank === 1)).toMatchObject({ ready: false });
       // the engine that waited for its peer is stopped, and no epoch opens without rank 1
       await leader.waitFor(/"epoch":1,.*the coordinator stops the engine/, 20_000);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { classify, unhealthyDevices } from '../../../leader/coordinator/pod-watch.js';
+import { classify, unhealthyDevices, waitingContainers } from '../../../leader/coordinator/pod-watch.js';
 import type { Pod } from '../../../src/kube/types.js';
+import { isPlainText } from '../../../src/text/untrusted.js';
 
 function pod(over: { uid?: string; deleting?: boolean; status?: Pod['status'] } = {}): Pod {
   return {
@@ -71,5 +72,68 @@ describe('classify (pod watch → member loss)', () => {
   it('a healthy pod (new or recreated) is present', () => {
     expect(classify('add', pod(), undefined)).toEqual({ kind: 'present' });
     expect(classify('update', pod({ uid: 'u2' }), pod())).toEqual({ kind: 'present' });
+  });
+});
+
+/** A container status as the kubelet writes it while the container waits (fields of core/v1 ContainerStateWaiting). */
+const waitingAs = (name: string, reason: string, message?: string) => ({
+  name,
+  restartCount: 0,
+  state: { waiting: message === undefined ? { reason } : { reason, message } },
+});
+
+describe('waitingContainers (why a member’s engine container has not started)', () => {
+  it.each([
+    ['no container status yet', { phase: 'Pending' }, undefined],
+    [
+      'a running container',
+      { containerStatuses: [{ name: 'engine', restartCount: 0, state: { running: { startedAt: 'now' } } }] },
+      undefined,
+    ],
+    [
+      'an image that cannot be pulled',
+      {
+        containerStatuses: [
+          waitingAs('engine', 'ImagePullBackOff', 'Back-off pulling image "registry.example/vllm:v9.9"'),
+        ],
+      },
+      'container engine waiting: ImagePullBackOff (Back-off pulling image "registry.example/vllm:v9.9")',
+    ],
+    [
+      'a missing Secret, and a sidecar still creating',
+      {
+        containerStatuses: [
+          waitingAs('engine', 'CreateContainerConfigError', 'secret "hf-token" not found'),
+          waitingAs('metrics', 'ContainerCreating'),
+        ],
+      },
+      'container engine waiting: CreateContainerConfigError (secret "hf-token" not found); container metrics waiting: ContainerCreating',
+    ],
+    [
+      'only an init container waits (bootstrap has not exited: no release yet)',
+      { initContainerStatuses: [waitingAs('lockstep-bootstrap', 'PodInitializing')] },
+      undefined,
+    ],
+  ] as const)('%s', (_what, status, want) => {
+    expect(waitingContainers(pod({ status: status as Pod['status'] }))).toBe(want);
+  });
+
+  it('hostile status text cannot forge lines, move the cursor or flood a log line', () => {
+    const hostile = pod({
+      status: {
+        containerStatuses: [
+          waitingAs('engine', 'ErrImagePull\u001b[2J', `pull failed\nFAKE LOG LINE ${'x'.repeat(5000)}`),
+        ],
+      },
+    });
+    const text = waitingContainers(hostile)!;
+    expect(isPlainText(text)).toBe(true);
+    expect(text).not.toContain('\u001b');
+    expect(text).toContain('pull failed FAKE LOG LINE');
+    expect(text.length).toBeLessThan(500);
+  });
+
+  it('a deleted or unknown pod has nothing waiting', () => {
+    expect(waitingContainers(undefined)).toBeUndefined();
   });
 });

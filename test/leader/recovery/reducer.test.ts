@@ -549,6 +549,24 @@ describe('recovery reducer: the hand-over from bootstrap to run', () => {
     expect(s.state.recoveryKind).toBe('handover');
   });
 
+  it.each([
+    // [what the pod watch reported, in order; what the reason gives as the cause]
+    [
+      ['container engine waiting: ImagePullBackOff (Back-off pulling image "vllm:v9")'],
+      'container engine waiting: ImagePullBackOff (Back-off pulling image "vllm:v9")',
+    ],
+    [['container engine waiting: ErrImagePull', undefined], 'image pull, or a command that fails before lockstep run'],
+  ] as const)('the loss names why the kubelet has not started the container: %j', (reports, cause) => {
+    const s = formThroughBootstrap();
+    for (const waiting of reports) {
+      s.step(waiting === undefined ? { kind: 'pod-waiting', id: 'p2' } : { kind: 'pod-waiting', id: 'p2', waiting });
+    }
+    const [marked] = of(tickAfter(s, DEADLINE + 1), 'set-member-state');
+    expect(marked!.reason).toBe(
+      `its lockstep run did not attach within 1m of its release: the engine container did not start (${cause})`,
+    );
+  });
+
   it('the late run is sent the Stop of the epoch it was released for, and the group restarts with it', () => {
     const s = formThroughBootstrap();
     tickAfter(s, DEADLINE + 1);
