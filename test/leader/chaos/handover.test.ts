@@ -4,7 +4,8 @@
  * engine container starts (`lockstep run` wrapping a Python engine); rank 1's stands in for an image that cannot be
  * pulled. Without a deadline the group would show Running for ever with one engine waiting for a peer that never
  * comes. With `--run-attach-timeout` the member is lost after it, the published status says why (in the kubelet's
- * words: the image pull backing off), rank 0's engine is stopped, and when rank 1's run finally starts the group restarts whole in the next epoch.
+ * words: the image pull backing off), rank 0's engine is stopped, and when rank 1's run finally starts the group
+ * restarts whole in the next epoch.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
