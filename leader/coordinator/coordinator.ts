@@ -69,6 +69,16 @@ export class Coordinator {
     });
   }
 
+  /**
+   * The pod watch read why a pod of the group that has not joined is held up (undefined: nothing known, or gone): the
+   * members waiting at the barrier and the published status say so.
+   */
+  notJoined(pod: string, why: string | undefined): void {
+    if (!this.table.noteNotJoined(pod, why)) return;
+    this.server.progressChanged();
+    this.publisher?.schedule();
+  }
+
   /** Listens and publishes the initial (Forming) status; returns the bound port. */
   async start(): Promise<number> {
     const port = await this.server.listen(this.options.listen);

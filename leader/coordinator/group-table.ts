@@ -70,6 +70,9 @@ export interface JoinOutcome {
   moved: Member[];
 }
 
+/** Pods whose reason for not joining is spelled out; a group of 64 missing everything still gets a short line. */
+const NOT_JOINED_SHOWN = 4;
+
 export class GroupTable {
   readonly group: string;
   readonly namespace: string;
@@ -86,6 +89,8 @@ export class GroupTable {
   private restartsValue = 0;
   private lastReasonValue: string | undefined;
   private lastChangeValue: number;
+  /** why pods of the group that have not joined are held up, as their status says (the pod watch), by pod */
+  private readonly notJoinedByPod = new Map<string, string>();
   /** time per state and recoveries (the goodput metrics and the status annotation) */
   readonly goodput: GoodputLedger;
 
@@ -224,6 +229,7 @@ export class GroupTable {
       lastSeen: now,
     };
     this.byPod.set(pod, member);
+    this.notJoinedByPod.delete(pod);
     this.touch(now);
     return { member, rejoined: false, moved };
   }
@@ -316,7 +322,27 @@ export class GroupTable {
       missingRanks: missing,
       state: this.stateValue,
       epoch: this.epochValue,
+      notJoined: missing.length > 0 ? this.notJoinedText() : '',
     };
+  }
+
+  /**
+   * Notes why a pod of the group that has not joined is held up (undefined: nothing known, or the pod is gone), as the
+   * pod watch reads its status. Returns whether what members are told changed. A member's own pod is never noted.
+   */
+  noteNotJoined(pod: string, why: string | undefined): boolean {
+    const before = this.notJoinedByPod.get(pod);
+    if (why === undefined || this.byPod.has(pod)) this.notJoinedByPod.delete(pod);
+    else this.notJoinedByPod.set(pod, why);
+    return this.notJoinedByPod.get(pod) !== before;
+  }
+
+  /** The notes in one line, a few pods at most: it rides on every progress message and member status. */
+  private notJoinedText(): string {
+    const notes = [...this.notJoinedByPod].sort(([a], [b]) => a.localeCompare(b));
+    const shown = notes.slice(0, NOT_JOINED_SHOWN).map(([pod, why]) => `pod ${pod}: ${why}`);
+    if (notes.length > NOT_JOINED_SHOWN) shown.push(`and ${notes.length - NOT_JOINED_SHOWN} more pods`);
+    return shown.join('; ');
   }
 
   /** What a member receives when the barrier opens. */

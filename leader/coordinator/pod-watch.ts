@@ -9,6 +9,7 @@
  * reason and message reach logs, events and the group status, so they pass through cleanText (control characters
  * replaced, length capped).
  */
+import { groupOfPod } from '../../src/contract/group-identity.js';
 import { CONDITION_DEVICES_HEALTHY } from '../../src/contract/names.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { Informer } from '../../src/kube/informer.js';
@@ -22,11 +23,19 @@ interface ContainerStatus {
   name: string;
   restartCount?: number;
   state?: { waiting?: { reason?: string; message?: string } };
+  lastState?: { terminated?: { exitCode?: number } };
   allocatedResourcesStatus?: { name: string; resources?: { resourceID: string; health?: string }[] }[];
 }
 
+/** The fields of core/v1 PodStatus read here. */
+interface PodStatusFacts {
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
+}
+
 function containerStatuses(pod: Pod): ContainerStatus[] {
-  const s = pod.status as { containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
+  const s = podStatus(pod);
   return [...(s?.containerStatuses ?? []), ...(s?.initContainerStatuses ?? [])];
 }
 
@@ -50,19 +59,52 @@ export function unhealthyDevices(pod: Pod): string | undefined {
 const WAITING_MESSAGE_LIMIT = 300;
 
 /**
+ * Each waiting container of a list, as the kubelet says it: `container engine waiting: ImagePullBackOff (…)`.
+ * PodInitializing is left out: it only says the init containers have not finished, which is no cause of its own.
+ */
+function describeWaiting(statuses: readonly ContainerStatus[] | undefined, what: string): string[] {
+  return (statuses ?? []).flatMap((c) => {
+    const w = c.state?.waiting;
+    if (!w?.reason || w.reason === 'PodInitializing') return [];
+    const message = w.message ? ` (${cleanText(w.message, WAITING_MESSAGE_LIMIT)})` : '';
+    const exit = c.lastState?.terminated?.exitCode;
+    const last = exit !== undefined && exit !== 0 ? `, last exit code ${exit}` : '';
+    return [`${what} ${cleanText(c.name)} waiting: ${cleanText(w.reason)}${message}${last}`];
+  });
+}
+
+/**
  * Why the pod's app containers are not running yet, as the kubelet says it (`container engine waiting:
  * ImagePullBackOff (Back-off pulling image "…")`), or undefined when none waits. Init containers are left out: a
  * member waits on its app containers once bootstrap (an init container) has exited.
  */
 export function waitingContainers(pod: Pod | undefined): string | undefined {
-  const app = (pod?.status as { containerStatuses?: ContainerStatus[] } | undefined)?.containerStatuses ?? [];
-  const waiting = app.flatMap((c) => {
-    const w = c.state?.waiting;
-    if (!w?.reason) return [];
-    const message = w.message ? ` (${cleanText(w.message, WAITING_MESSAGE_LIMIT)})` : '';
-    return [`container ${cleanText(c.name)} waiting: ${cleanText(w.reason)}${message}`];
-  });
+  const waiting = describeWaiting(podStatus(pod)?.containerStatuses, 'container');
   return waiting.length > 0 ? waiting.join('; ') : undefined;
+}
+
+/**
+ * Why a pod of the group has not joined, when its status shows a cause (pure): not scheduled (`Unschedulable` and the
+ * scheduler's message), being deleted, or a container waiting to start (the lockstep image cannot be pulled,
+ * bootstrap crash-looping). Undefined while nothing is wrong yet (scheduled, bootstrap starting).
+ */
+export function whyNotJoined(pod: Pod): string | undefined {
+  if (pod.metadata.deletionTimestamp) return 'being deleted';
+  const status = podStatus(pod);
+  const scheduled = status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') {
+    const message = scheduled.message ? ` (${cleanText(scheduled.message, WAITING_MESSAGE_LIMIT)})` : '';
+    return `not scheduled: ${cleanText(scheduled.reason ?? 'unknown reason')}${message}`;
+  }
+  const waiting = [
+    ...describeWaiting(status?.initContainerStatuses, 'init container'),
+    ...describeWaiting(status?.containerStatuses, 'container'),
+  ];
+  return waiting.length > 0 ? waiting.join('; ') : undefined;
+}
+
+function podStatus(pod: Pod | undefined): PodStatusFacts | undefined {
+  return pod?.status as PodStatusFacts | undefined;
 }
 
 function restarts(pod: Pod): Map<string, number> {
@@ -109,6 +151,10 @@ export interface PodWatchOptions {
   onPresent: (pod: string) => void;
   /** why the member's containers wait to start changed (undefined: none waits any more) */
   onWaiting?: (pod: string, waiting: string | undefined) => void;
+  /** the group: a pod of it that is no member (yet) may show in its status why it has not joined */
+  group?: string;
+  /** why a pod of the group that has not joined is held up changed (undefined: nothing known, or gone) */
+  onNotJoined?: (pod: string, why: string | undefined) => void;
   log: Logger;
 }
 
@@ -124,7 +170,12 @@ export class PodWatch {
     });
     this.informer.on((type, pod, previous) => {
       const name = pod.metadata.name ?? '';
-      if (!this.options.isMember(name)) return;
+      if (!this.options.isMember(name)) {
+        if (this.options.group === undefined || groupOfPod(pod) !== this.options.group) return;
+        const why = type === 'delete' ? undefined : whyNotJoined(pod);
+        if (type === 'add' || why !== (previous && whyNotJoined(previous))) this.options.onNotJoined?.(name, why);
+        return;
+      }
       const change = classify(type, pod, previous);
       if (change.kind === 'lost') this.options.onLost(name, change.reason, change.loss);
       else if (change.kind === 'present') this.options.onPresent(name);

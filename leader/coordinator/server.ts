@@ -294,6 +294,11 @@ export class CoordinatorServer {
     this.options.onChange?.();
   }
 
+  /** What members are told of the barrier changed outside a Join (the pod watch): tell those waiting, coalesced. */
+  progressChanged(): void {
+    this.scheduleProgress();
+  }
+
   private scheduleProgress(): void {
     if (this.progressTimer) return;
     this.progressTimer = setTimeout(() => {

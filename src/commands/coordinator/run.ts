@@ -154,6 +154,8 @@ export async function runCoordinator(opts: CoordinatorFlags, env: NodeJS.Process
             coordinator.recovery?.podPresent(pod);
           },
           onWaiting: (pod, waiting) => coordinator.recovery?.podWaiting(pod, waiting),
+          group,
+          onNotJoined: (pod, why) => coordinator.notJoined(pod, why),
           log,
         })
       : undefined;

@@ -201,6 +201,12 @@ export interface Progress {
   state: string;
   /** the newest epoch opened (0 while forming) */
   epoch: number;
+  /**
+   * why pods of the group that have not joined are held up, as the API shows their status ("pod vllm-0-1: not
+   * scheduled: Unschedulable (…)"); empty when nothing is known (no API, or nothing wrong yet). Added within
+   * protocol version 1: an older member ignores it.
+   */
+  notJoined: string;
 }
 
 /** One member of a released group, as every engine's environment lists it. */

@@ -141,4 +141,31 @@ describe('GroupTable barrier and epochs', () => {
       'waiting for 0/40 members: missing ranks 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 and 24 more',
     );
   });
+
+  it('says why pods that have not joined are held up, until they join', () => {
+    const t = table(3, { leaderPod: 'web-0' });
+    t.join(identity('web-0'));
+    expect(t.noteNotJoined('web-2', 'not scheduled: Unschedulable (0/4 nodes are available)')).toBe(true);
+    // the same note again changes nothing members are told
+    expect(t.noteNotJoined('web-2', 'not scheduled: Unschedulable (0/4 nodes are available)')).toBe(false);
+    expect(t.noteNotJoined('web-1', 'init container lockstep-bootstrap waiting: ImagePullBackOff')).toBe(true);
+    expect(progressMessage(t.progress())).toBe(
+      'waiting for 1/3 members: missing ranks 1, 2 (pod web-1: init container lockstep-bootstrap waiting: ImagePullBackOff; pod web-2: not scheduled: Unschedulable (0/4 nodes are available))',
+    );
+    expect(t.snapshot().members[0]?.reason).toBe(progressMessage(t.progress()));
+    // a member's own pod is never noted; a pod that joins drops its note
+    expect(t.noteNotJoined('web-0', 'being deleted')).toBe(false);
+    t.join(identity('web-1', { rankHint: 1 }));
+    expect(t.progress().notJoined).toBe('pod web-2: not scheduled: Unschedulable (0/4 nodes are available)');
+    expect(t.noteNotJoined('web-2', undefined)).toBe(true);
+    expect(progressMessage(t.progress())).toBe('waiting for 2/3 members: missing rank 2');
+  });
+
+  it('names a few held-up pods, then how many more', () => {
+    const t = table(8);
+    for (let i = 0; i < 6; i++) t.noteNotJoined(`web-${i}`, 'not scheduled: Unschedulable');
+    expect(t.progress().notJoined).toBe(
+      'pod web-0: not scheduled: Unschedulable; pod web-1: not scheduled: Unschedulable; pod web-2: not scheduled: Unschedulable; pod web-3: not scheduled: Unschedulable; and 2 more pods',
+    );
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, unhealthyDevices, waitingContainers } from '../../../leader/coordinator/pod-watch.js';
+import { classify, unhealthyDevices, waitingContainers, whyNotJoined } from '../../../leader/coordinator/pod-watch.js';
 import type { Pod } from '../../../src/kube/types.js';
 import { isPlainText } from '../../../src/text/untrusted.js';
 
@@ -135,5 +135,65 @@ describe('waitingContainers (why a member’s engine container has not started)'
 
   it('a deleted or unknown pod has nothing waiting', () => {
     expect(waitingContainers(undefined)).toBeUndefined();
+  });
+});
+
+describe('whyNotJoined (what holds up a pod of the group that has not joined)', () => {
+  // shapes of core/v1 PodStatus as the scheduler and the kubelet write them
+  const unschedulable = {
+    phase: 'Pending',
+    conditions: [
+      {
+        type: 'PodScheduled',
+        status: 'False',
+        reason: 'Unschedulable',
+        message: '0/4 nodes are available: 4 Insufficient nvidia.com/gpu. preemption: 0/4 nodes are available',
+      },
+    ],
+  };
+  const initializing = {
+    phase: 'Pending',
+    conditions: [{ type: 'PodScheduled', status: 'True' }],
+    initContainerStatuses: [{ name: 'lockstep-bootstrap', restartCount: 0, state: { running: {} } }],
+    containerStatuses: [waitingAs('engine', 'PodInitializing')],
+  };
+  it.each([
+    [
+      'not scheduled: too few GPUs',
+      unschedulable,
+      'not scheduled: Unschedulable (0/4 nodes are available: 4 Insufficient nvidia.com/gpu. preemption: 0/4 nodes are available)',
+    ],
+    [
+      'the lockstep image cannot be pulled on its node',
+      {
+        phase: 'Pending',
+        initContainerStatuses: [waitingAs('lockstep-bootstrap', 'ErrImagePull', 'rpc error: code = NotFound')],
+        containerStatuses: [waitingAs('engine', 'PodInitializing')],
+      },
+      'init container lockstep-bootstrap waiting: ErrImagePull (rpc error: code = NotFound)',
+    ],
+    [
+      'bootstrap crash-looping',
+      {
+        phase: 'Pending',
+        initContainerStatuses: [
+          {
+            name: 'lockstep-bootstrap',
+            restartCount: 4,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s restarting failed container' } },
+            lastState: { terminated: { exitCode: 3, reason: 'Error' } },
+          },
+        ],
+      },
+      'init container lockstep-bootstrap waiting: CrashLoopBackOff (back-off 1m20s restarting failed container), last exit code 3',
+    ],
+    ['scheduled, bootstrap running: nothing wrong yet', initializing, undefined],
+    ['just created: no status yet', { phase: 'Pending' }, undefined],
+  ] as const)('%s', (_what, status, want) => {
+    expect(whyNotJoined(pod({ status: status as Pod['status'] }))).toBe(want);
+  });
+
+  it('a pod being deleted says so', () => {
+    expect(whyNotJoined(pod({ deleting: true, status: unschedulable as Pod['status'] }))).toBe('being deleted');
   });
 });

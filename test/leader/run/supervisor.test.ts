@@ -381,7 +381,7 @@ describe('EngineSupervisor', () => {
     session.handlers.onRelease?.(release(1));
     await until('engine', () => h.engines.length === 1);
     session.handlers.onStop?.({ epoch: 1, reason: 'group failed: restart budget exhausted', gracePeriodMs: 0 });
-    session.handlers.onProgress?.({ joined: 2, size: 2, missingRanks: [], state: 'Failed', epoch: 1 });
+    session.handlers.onProgress?.({ joined: 2, size: 2, missingRanks: [], state: 'Failed', epoch: 1, notJoined: '' });
     const exit = (await h.exit) as CliError;
     expect(exit.exitCode).toBe(EXIT.groupFailed);
     expect(exit.message).toBe('group g failed: restart budget exhausted');
