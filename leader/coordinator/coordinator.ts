@@ -70,11 +70,11 @@ export class Coordinator {
   }
 
   /**
-   * The pod watch read why a pod of the group that has not joined is held up (undefined: nothing known, or gone): the
-   * members waiting at the barrier and the published status say so.
+   * The pod watch read what holds up a pod of the group (undefined: nothing known, or gone): for a pod that has not
+   * joined or whose member is lost, the members waiting at the barrier and the published status say so.
    */
-  notJoined(pod: string, why: string | undefined): void {
-    if (!this.table.noteNotJoined(pod, why)) return;
+  heldUp(pod: string, why: string | undefined): void {
+    if (!this.table.noteHeldUp(pod, why)) return;
     this.server.progressChanged();
     this.publisher?.schedule();
   }

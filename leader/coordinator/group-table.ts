@@ -89,8 +89,8 @@ export class GroupTable {
   private restartsValue = 0;
   private lastReasonValue: string | undefined;
   private lastChangeValue: number;
-  /** why pods of the group that have not joined are held up, as their status says (the pod watch), by pod */
-  private readonly notJoinedByPod = new Map<string, string>();
+  /** what holds up pods of the group, as their status says (the pod watch), by pod: shown for pods not in the group */
+  private readonly heldUpByPod = new Map<string, string>();
   /** time per state and recoveries (the goodput metrics and the status annotation) */
   readonly goodput: GoodputLedger;
 
@@ -229,7 +229,7 @@ export class GroupTable {
       lastSeen: now,
     };
     this.byPod.set(pod, member);
-    this.notJoinedByPod.delete(pod);
+    this.heldUpByPod.delete(pod);
     this.touch(now);
     return { member, rejoined: false, moved };
   }
@@ -327,20 +327,32 @@ export class GroupTable {
   }
 
   /**
-   * Notes why a pod of the group that has not joined is held up (undefined: nothing known, or the pod is gone), as the
-   * pod watch reads its status. Returns whether what members are told changed. A member's own pod is never noted.
+   * Notes what holds up a pod of the group (undefined: nothing known, or the pod is gone), as the pod watch reads its
+   * status. It is shown for a pod that has not joined and for a lost member's pod (the one that should bring it back):
+   * in progress messages and the group status. Returns whether the note changed.
    */
-  noteNotJoined(pod: string, why: string | undefined): boolean {
-    const before = this.notJoinedByPod.get(pod);
-    if (why === undefined || this.byPod.has(pod)) this.notJoinedByPod.delete(pod);
-    else this.notJoinedByPod.set(pod, why);
-    return this.notJoinedByPod.get(pod) !== before;
+  noteHeldUp(pod: string, why: string | undefined): boolean {
+    const before = this.heldUpByPod.get(pod);
+    if (why === undefined) this.heldUpByPod.delete(pod);
+    else this.heldUpByPod.set(pod, why);
+    return why !== before;
+  }
+
+  /** The note of a pod that is not in the group now (not joined, or its member lost), if any. */
+  private heldUp(pod: string): string | undefined {
+    const member = this.byPod.get(pod);
+    return member === undefined || member.state === 'Lost' ? this.heldUpByPod.get(pod) : undefined;
   }
 
   /** The notes in one line, a few pods at most: it rides on every progress message and member status. */
   private notJoinedText(): string {
-    const notes = [...this.notJoinedByPod].sort(([a], [b]) => a.localeCompare(b));
-    const shown = notes.slice(0, NOT_JOINED_SHOWN).map(([pod, why]) => `pod ${pod}: ${why}`);
+    const notes = [...this.heldUpByPod.keys()]
+      .sort((a, b) => a.localeCompare(b))
+      .flatMap((pod) => {
+        const why = this.heldUp(pod);
+        return why === undefined ? [] : [`pod ${pod}: ${why}`];
+      });
+    const shown = notes.slice(0, NOT_JOINED_SHOWN);
     if (notes.length > NOT_JOINED_SHOWN) shown.push(`and ${notes.length - NOT_JOINED_SHOWN} more pods`);
     return shown.join('; ');
   }
@@ -404,8 +416,11 @@ export class GroupTable {
       const status: GroupMemberStatus = { rank: m.rank, pod: m.id, ready };
       if (m.identity.node) status.node = m.identity.node;
       if (m.identity.ip) status.address = m.identity.ip;
+      const heldUp = this.heldUp(m.id);
       const reason =
-        m.reason ?? (m.state === 'Joined' && missing.length > 0 ? progressMessage(this.progress()) : undefined);
+        m.reason !== undefined && heldUp !== undefined
+          ? `${m.reason}; pod now: ${heldUp}`
+          : (m.reason ?? (m.state === 'Joined' && missing.length > 0 ? progressMessage(this.progress()) : undefined));
       if (!ready && reason) status.reason = reason;
       return status;
     });

@@ -84,11 +84,11 @@ export function waitingContainers(pod: Pod | undefined): string | undefined {
 }
 
 /**
- * Why a pod of the group has not joined, when its status shows a cause (pure): not scheduled (`Unschedulable` and the
+ * What holds up a pod of the group (why it has not joined, or not come back), when its status shows a cause (pure): not scheduled (`Unschedulable` and the
  * scheduler's message), being deleted, or a container waiting to start (the lockstep image cannot be pulled,
  * bootstrap crash-looping). Undefined while nothing is wrong yet (scheduled, bootstrap starting).
  */
-export function whyNotJoined(pod: Pod): string | undefined {
+export function whyHeldUp(pod: Pod): string | undefined {
   if (pod.metadata.deletionTimestamp) return 'being deleted';
   const status = podStatus(pod);
   const scheduled = status?.conditions?.find((c) => c.type === 'PodScheduled');
@@ -153,8 +153,8 @@ export interface PodWatchOptions {
   onWaiting?: (pod: string, waiting: string | undefined) => void;
   /** the group: a pod of it that is no member (yet) may show in its status why it has not joined */
   group?: string;
-  /** why a pod of the group that has not joined is held up changed (undefined: nothing known, or gone) */
-  onNotJoined?: (pod: string, why: string | undefined) => void;
+  /** what holds up a pod of the group (a member's or not) changed (undefined: nothing known, or gone) */
+  onHeldUp?: (pod: string, why: string | undefined) => void;
   log: Logger;
 }
 
@@ -170,12 +170,11 @@ export class PodWatch {
     });
     this.informer.on((type, pod, previous) => {
       const name = pod.metadata.name ?? '';
-      if (!this.options.isMember(name)) {
-        if (this.options.group === undefined || groupOfPod(pod) !== this.options.group) return;
-        const why = type === 'delete' ? undefined : whyNotJoined(pod);
-        if (type === 'add' || why !== (previous && whyNotJoined(previous))) this.options.onNotJoined?.(name, why);
-        return;
-      }
+      const member = this.options.isMember(name);
+      if (!member && (this.options.group === undefined || groupOfPod(pod) !== this.options.group)) return;
+      const why = type === 'delete' ? undefined : whyHeldUp(pod);
+      if (type === 'add' || why !== (previous && whyHeldUp(previous))) this.options.onHeldUp?.(name, why);
+      if (!member) return;
       const change = classify(type, pod, previous);
       if (change.kind === 'lost') this.options.onLost(name, change.reason, change.loss);
       else if (change.kind === 'present') this.options.onPresent(name);

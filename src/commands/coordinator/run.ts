@@ -155,7 +155,7 @@ export async function runCoordinator(opts: CoordinatorFlags, env: NodeJS.Process
           },
           onWaiting: (pod, waiting) => coordinator.recovery?.podWaiting(pod, waiting),
           group,
-          onNotJoined: (pod, why) => coordinator.notJoined(pod, why),
+          onHeldUp: (pod, why) => coordinator.heldUp(pod, why),
           log,
         })
       : undefined;

@@ -35,6 +35,8 @@ import {
 const PYTHON = '/usr/bin/python3';
 const NS = 'chaos';
 const SIZE = 4;
+/** What the scheduler writes on a pod no node can take (PodScheduled=False). */
+const UNSCHEDULABLE = '0/2 nodes are available: 2 Insufficient nvidia.com/gpu.';
 
 function hasTorch(): boolean {
   try {
@@ -232,6 +234,31 @@ describe.skipIf(!hasTorch())('chaos: a 4-member torch group recovers from every 
     // what the kubelet and the controller do: the container ends, a new pod of the same name comes
     await stopped(members[1]!, 'SIGTERM');
     createPod(api, NS, pod(1), 'llm');
+    // the new pod waits for a node first: the status says so beside the loss, until it is scheduled
+    const scheduled = (status: 'True' | 'False') =>
+      api.store.patch(
+        'pods',
+        pod(1),
+        {
+          status: {
+            phase: 'Pending',
+            conditions: [
+              status === 'True'
+                ? { type: 'PodScheduled', status }
+                : { type: 'PodScheduled', status, reason: 'Unschedulable', message: UNSCHEDULABLE },
+            ],
+          },
+        },
+        'merge',
+        { namespace: NS, subresource: 'status' },
+      );
+    scheduled('False');
+    const rank1 = () => groupStatus(api, NS, pod(0))?.members.find((m) => m.rank === 1)?.reason ?? '';
+    await until('the lost member’s reason naming its unschedulable pod', () =>
+      rank1().endsWith(`; pod now: not scheduled: Unschedulable (${UNSCHEDULABLE})`),
+    );
+    scheduled('True');
+    await until('the note gone once the pod is scheduled', () => !rank1().includes('pod now'));
     restartMember(1, true);
     await wholeAgain(epoch);
     // healthy pods are never recreated

@@ -142,30 +142,48 @@ describe('GroupTable barrier and epochs', () => {
     );
   });
 
-  it('says why pods that have not joined are held up, until they join', () => {
+  it('says what holds up pods that have not joined, until they join', () => {
     const t = table(3, { leaderPod: 'web-0' });
     t.join(identity('web-0'));
-    expect(t.noteNotJoined('web-2', 'not scheduled: Unschedulable (0/4 nodes are available)')).toBe(true);
+    expect(t.noteHeldUp('web-2', 'not scheduled: Unschedulable (0/4 nodes are available)')).toBe(true);
     // the same note again changes nothing members are told
-    expect(t.noteNotJoined('web-2', 'not scheduled: Unschedulable (0/4 nodes are available)')).toBe(false);
-    expect(t.noteNotJoined('web-1', 'init container lockstep-bootstrap waiting: ImagePullBackOff')).toBe(true);
+    expect(t.noteHeldUp('web-2', 'not scheduled: Unschedulable (0/4 nodes are available)')).toBe(false);
+    expect(t.noteHeldUp('web-1', 'init container lockstep-bootstrap waiting: ImagePullBackOff')).toBe(true);
     expect(progressMessage(t.progress())).toBe(
       'waiting for 1/3 members: missing ranks 1, 2 (pod web-1: init container lockstep-bootstrap waiting: ImagePullBackOff; pod web-2: not scheduled: Unschedulable (0/4 nodes are available))',
     );
     expect(t.snapshot().members[0]?.reason).toBe(progressMessage(t.progress()));
-    // a member's own pod is never noted; a pod that joins drops its note
-    expect(t.noteNotJoined('web-0', 'being deleted')).toBe(false);
+    // a member's pod is not shown while the member is in the group; a pod that joins drops its note
+    const before = progressMessage(t.progress());
+    t.noteHeldUp('web-0', 'being deleted');
+    expect(progressMessage(t.progress())).toBe(before);
+    t.noteHeldUp('web-0', undefined);
     t.join(identity('web-1', { rankHint: 1 }));
     expect(t.progress().notJoined).toBe('pod web-2: not scheduled: Unschedulable (0/4 nodes are available)');
-    expect(t.noteNotJoined('web-2', undefined)).toBe(true);
+    expect(t.noteHeldUp('web-2', undefined)).toBe(true);
     expect(progressMessage(t.progress())).toBe('waiting for 2/3 members: missing rank 2');
   });
 
   it('names a few held-up pods, then how many more', () => {
     const t = table(8);
-    for (let i = 0; i < 6; i++) t.noteNotJoined(`web-${i}`, 'not scheduled: Unschedulable');
+    for (let i = 0; i < 6; i++) t.noteHeldUp(`web-${i}`, 'not scheduled: Unschedulable');
     expect(t.progress().notJoined).toBe(
       'pod web-0: not scheduled: Unschedulable; pod web-1: not scheduled: Unschedulable; pod web-2: not scheduled: Unschedulable; pod web-3: not scheduled: Unschedulable; and 2 more pods',
     );
+  });
+
+  it('says what holds up the pod that should bring a lost member back', () => {
+    const t = table(2);
+    t.join(identity('web-0', { rankHint: 0 }));
+    t.join(identity('web-1', { rankHint: 1 }));
+    t.openEpoch();
+    t.setMemberState('web-1', 'Lost', 'pod web-1 was deleted');
+    t.noteHeldUp('web-1', 'not scheduled: Unschedulable (0/2 nodes are available)');
+    expect(t.snapshot().members[1]?.reason).toBe(
+      'pod web-1 was deleted; pod now: not scheduled: Unschedulable (0/2 nodes are available)',
+    );
+    expect(t.progress().notJoined).toBe('pod web-1: not scheduled: Unschedulable (0/2 nodes are available)');
+    t.noteHeldUp('web-1', undefined);
+    expect(t.snapshot().members[1]?.reason).toBe('pod web-1 was deleted');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, unhealthyDevices, waitingContainers, whyNotJoined } from '../../../leader/coordinator/pod-watch.js';
+import { classify, unhealthyDevices, waitingContainers, whyHeldUp } from '../../../leader/coordinator/pod-watch.js';
 import type { Pod } from '../../../src/kube/types.js';
 import { isPlainText } from '../../../src/text/untrusted.js';
 
@@ -138,7 +138,7 @@ describe('waitingContainers (why a member’s engine container has not started)'
   });
 });
 
-describe('whyNotJoined (what holds up a pod of the group that has not joined)', () => {
+describe('whyHeldUp (what holds up a pod of the group that has not joined)', () => {
   // shapes of core/v1 PodStatus as the scheduler and the kubelet write them
   const unschedulable = {
     phase: 'Pending',
@@ -190,10 +190,10 @@ describe('whyNotJoined (what holds up a pod of the group that has not joined)', 
     ['scheduled, bootstrap running: nothing wrong yet', initializing, undefined],
     ['just created: no status yet', { phase: 'Pending' }, undefined],
   ] as const)('%s', (_what, status, want) => {
-    expect(whyNotJoined(pod({ status: status as Pod['status'] }))).toBe(want);
+    expect(whyHeldUp(pod({ status: status as Pod['status'] }))).toBe(want);
   });
 
   it('a pod being deleted says so', () => {
-    expect(whyNotJoined(pod({ deleting: true, status: unschedulable as Pod['status'] }))).toBe('being deleted');
+    expect(whyHeldUp(pod({ deleting: true, status: unschedulable as Pod['status'] }))).toBe('being deleted');
   });
 });
