@@ -71,10 +71,12 @@ export class Coordinator {
 
   /**
    * The pod watch read what holds up a pod of the group (undefined: nothing known, or gone): for a pod that has not
-   * joined or whose member is lost, the members waiting at the barrier and the published status say so.
+   * joined or whose member is lost, the members waiting at the barrier and the published status say so; for a
+   * released member whose run never attaches, recovery names it as the cause.
    */
   heldUp(pod: string, why: string | undefined): void {
     if (!this.table.noteHeldUp(pod, why)) return;
+    this.recovery?.podHeldUp(pod, why);
     this.server.progressChanged();
     this.publisher?.schedule();
   }

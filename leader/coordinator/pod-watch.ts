@@ -1,12 +1,12 @@
 /**
  * Watches the group's pods on the API and turns what the kubelet and controllers write into member losses: a pod
  * deleted or being deleted, a container restarted, a device gone unhealthy (the agent's lockstep.dev/DevicesHealthy
- * condition, or the kubelet's allocatedResourcesStatus from KEP-4680). It also passes on why a member's containers
- * wait to start (an image that cannot be pulled), which names the cause when a member's run never attaches. Pure
- * classification plus a thin informer shell.
+ * condition, or the kubelet's allocatedResourcesStatus from KEP-4680). It also passes on what holds up each pod of the
+ * group (not schedulable, an image that cannot be pulled, a crash-looping container), which the waiting members, the
+ * status and recovery name as the cause. Pure classification plus a thin informer shell.
  *
  * Threat: pod status is written by the kubelet, and by anyone allowed to patch pods/status; a waiting container's
- * reason and message reach logs, events and the group status, so they pass through cleanText (control characters
+ * reason and message, and the scheduler's message, reach logs, events and the group status, so they pass through cleanText (control characters
  * replaced, length capped).
  */
 import { groupOfPod } from '../../src/contract/group-identity.js';
@@ -74,19 +74,11 @@ function describeWaiting(statuses: readonly ContainerStatus[] | undefined, what:
 }
 
 /**
- * Why the pod's app containers are not running yet, as the kubelet says it (`container engine waiting:
- * ImagePullBackOff (Back-off pulling image "…")`), or undefined when none waits. Init containers are left out: a
- * member waits on its app containers once bootstrap (an init container) has exited.
- */
-export function waitingContainers(pod: Pod | undefined): string | undefined {
-  const waiting = describeWaiting(podStatus(pod)?.containerStatuses, 'container');
-  return waiting.length > 0 ? waiting.join('; ') : undefined;
-}
-
-/**
- * What holds up a pod of the group (why it has not joined, or not come back), when its status shows a cause (pure): not scheduled (`Unschedulable` and the
- * scheduler's message), being deleted, or a container waiting to start (the lockstep image cannot be pulled,
- * bootstrap crash-looping). Undefined while nothing is wrong yet (scheduled, bootstrap starting).
+ * What holds up a pod of the group, when its status shows a cause (pure): why it has not joined, why a lost member's
+ * replacement has not come back, or why a released member's engine container has not started. Not scheduled
+ * (`Unschedulable` and the scheduler's message), being deleted, or containers waiting to start as the kubelet says it
+ * (`init container lockstep-bootstrap waiting: ErrImagePull (…)`, `container engine waiting: ImagePullBackOff (…)`,
+ * crash-looping with the last exit code). Undefined while nothing is wrong yet (scheduled, bootstrap starting).
  */
 export function whyHeldUp(pod: Pod): string | undefined {
   if (pod.metadata.deletionTimestamp) return 'being deleted';
@@ -149,8 +141,6 @@ export interface PodWatchOptions {
   isMember: (pod: string) => boolean;
   onLost: (pod: string, reason: string, kind: LossKind) => void;
   onPresent: (pod: string) => void;
-  /** why the member's containers wait to start changed (undefined: none waits any more) */
-  onWaiting?: (pod: string, waiting: string | undefined) => void;
   /** the group: a pod of it that is no member (yet) may show in its status why it has not joined */
   group?: string;
   /** what holds up a pod of the group (a member's or not) changed (undefined: nothing known, or gone) */
@@ -178,8 +168,6 @@ export class PodWatch {
       const change = classify(type, pod, previous);
       if (change.kind === 'lost') this.options.onLost(name, change.reason, change.loss);
       else if (change.kind === 'present') this.options.onPresent(name);
-      const waiting = type === 'delete' ? undefined : waitingContainers(pod);
-      if (waiting !== waitingContainers(previous)) this.options.onWaiting?.(name, waiting);
     });
   }
 

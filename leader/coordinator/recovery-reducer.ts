@@ -81,8 +81,8 @@ interface MemberTrack {
   podGone?: boolean;
   /** released while none of its run sessions was attached, at this time: its run has until the deadline to attach */
   awaitingRunSince?: number;
-  /** why its pod's containers wait to start, as the kubelet says (the pod watch) */
-  podWaiting?: string;
+  /** what holds up its pod, as the pod's status says (the pod watch): an engine container waiting to start */
+  podHeldUp?: string;
   /** its engine is known not to run (reported stopped/exited, or a fresh run attached) */
   stopped: boolean;
   /** its engine finished its job (exit 0): its run ends cleanly, which is no loss */
@@ -133,8 +133,8 @@ export type RecoveryEvent = { now: number } & (
   | { kind: 'rejoin'; id: string; released: boolean }
   | { kind: 'loss'; id: string; reason: string; loss: LossKind }
   | { kind: 'pod-present'; id: string }
-  /** why the member's containers wait to start changed (undefined: none waits) */
-  | { kind: 'pod-waiting'; id: string; waiting?: string }
+  /** what holds up the member's pod changed (undefined: nothing) */
+  | { kind: 'pod-held-up'; id: string; why?: string }
   /** the watchdog: every quarter heartbeat timeout */
   | { kind: 'tick' }
   /** the restart timer the reducer armed fired */
@@ -265,8 +265,8 @@ class Reduction {
       case 'pod-present':
         this.podPresent(event.id);
         return;
-      case 'pod-waiting':
-        if (this.member(event.id)) this.track(event.id).podWaiting = event.waiting;
+      case 'pod-held-up':
+        if (this.member(event.id)) this.track(event.id).podHeldUp = event.why;
         return;
       case 'tick':
         this.checkHeartbeats();
@@ -611,7 +611,7 @@ class Reduction {
       const t = this.track(m.id);
       if (t.awaitingRunSince === undefined || t.lostAt !== undefined) continue;
       if (this.now - t.awaitingRunSince <= limit) continue;
-      const why = t.podWaiting ?? 'image pull, or a command that fails before lockstep run';
+      const why = t.podHeldUp ?? 'image pull, or a command that fails before lockstep run';
       this.lose(
         m.id,
         `its lockstep run did not attach within ${formatDuration(limit)} of its release: the engine container did not start (${why})`,

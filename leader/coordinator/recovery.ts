@@ -118,9 +118,9 @@ export class RecoveryManager {
     this.dispatch({ kind: 'pod-present', id });
   }
 
-  /** The pod watch saw why the member's containers wait to start (undefined: none waits any more). */
-  podWaiting(id: string, waiting: string | undefined): void {
-    this.dispatch(waiting === undefined ? { kind: 'pod-waiting', id } : { kind: 'pod-waiting', id, waiting });
+  /** The pod watch read what holds up the member's pod (undefined: nothing any more). */
+  podHeldUp(id: string, why: string | undefined): void {
+    this.dispatch(why === undefined ? { kind: 'pod-held-up', id } : { kind: 'pod-held-up', id, why });
   }
 
   /** The reducer's state, for tests and the metrics. */

@@ -153,7 +153,6 @@ export async function runCoordinator(opts: CoordinatorFlags, env: NodeJS.Process
             coordinator.publisher?.podBack(pod);
             coordinator.recovery?.podPresent(pod);
           },
-          onWaiting: (pod, waiting) => coordinator.recovery?.podWaiting(pod, waiting),
           group,
           onHeldUp: (pod, why) => coordinator.heldUp(pod, why),
           log,

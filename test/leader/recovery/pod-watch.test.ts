@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, unhealthyDevices, waitingContainers, whyHeldUp } from '../../../leader/coordinator/pod-watch.js';
+import { classify, unhealthyDevices, whyHeldUp } from '../../../leader/coordinator/pod-watch.js';
 import type { Pod } from '../../../src/kube/types.js';
 import { isPlainText } from '../../../src/text/untrusted.js';
 
@@ -82,7 +82,7 @@ const waitingAs = (name: string, reason: string, message?: string) => ({
   state: { waiting: message === undefined ? { reason } : { reason, message } },
 });
 
-describe('waitingContainers (why a member’s engine container has not started)', () => {
+describe('whyHeldUp: a released member’s engine container that has not started', () => {
   it.each([
     ['no container status yet', { phase: 'Pending' }, undefined],
     [
@@ -115,7 +115,7 @@ describe('waitingContainers (why a member’s engine container has not started)'
       undefined,
     ],
   ] as const)('%s', (_what, status, want) => {
-    expect(waitingContainers(pod({ status: status as Pod['status'] }))).toBe(want);
+    expect(whyHeldUp(pod({ status: status as Pod['status'] }))).toBe(want);
   });
 
   it('hostile status text cannot forge lines, move the cursor or flood a log line', () => {
@@ -126,19 +126,15 @@ describe('waitingContainers (why a member’s engine container has not started)'
         ],
       },
     });
-    const text = waitingContainers(hostile)!;
+    const text = whyHeldUp(hostile)!;
     expect(isPlainText(text)).toBe(true);
     expect(text).not.toContain('\u001b');
     expect(text).toContain('pull failed FAKE LOG LINE');
     expect(text.length).toBeLessThan(500);
   });
-
-  it('a deleted or unknown pod has nothing waiting', () => {
-    expect(waitingContainers(undefined)).toBeUndefined();
-  });
 });
 
-describe('whyHeldUp (what holds up a pod of the group that has not joined)', () => {
+describe('whyHeldUp: a pod of the group that has not joined', () => {
   // shapes of core/v1 PodStatus as the scheduler and the kubelet write them
   const unschedulable = {
     phase: 'Pending',

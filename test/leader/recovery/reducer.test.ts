@@ -559,7 +559,9 @@ describe('recovery reducer: the hand-over from bootstrap to run', () => {
   ] as const)('the loss names why the kubelet has not started the container: %j', (reports, cause) => {
     const s = formThroughBootstrap();
     for (const waiting of reports) {
-      s.step(waiting === undefined ? { kind: 'pod-waiting', id: 'p2' } : { kind: 'pod-waiting', id: 'p2', waiting });
+      s.step(
+        waiting === undefined ? { kind: 'pod-held-up', id: 'p2' } : { kind: 'pod-held-up', id: 'p2', why: waiting },
+      );
     }
     const [marked] = of(tickAfter(s, DEADLINE + 1), 'set-member-state');
     expect(marked!.reason).toBe(
