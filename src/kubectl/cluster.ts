@@ -47,6 +47,21 @@ export interface ClusterReader {
   list<K extends ReadKind>(kind: K, scope: Scope): Promise<KindMap[K][]>;
 }
 
+/**
+ * Runs a verb's reads at once and, when any fails, throws the first failure in the order they are given, not the
+ * first to arrive: `devices` as someone who may read neither slices nor claims says the same error line every time
+ * (Promise.all would report whichever request the API server answered first).
+ */
+export async function readAll<T extends readonly unknown[] | []>(
+  reads: T,
+): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  const settled = await Promise.allSettled(reads);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [P in keyof T]: Awaited<T[P]>;
+  };
+}
+
 export type ApiFailure = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found' | 'server';
 
 /** An API call that failed, with what kind of failure it was (check's exit code depends on it). */

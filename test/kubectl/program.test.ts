@@ -144,6 +144,24 @@ describe('kubectl lockstep (in-process)', () => {
     ]);
   });
 
+  it.each([
+    // [verb, the kind its error line names: the first of its reads, whichever the API server answers first, prefix]
+    [['devices'], 'resourceslices', ''],
+    [['pods'], 'pods', ''],
+    [['check'], 'resourceslices', 'could not check: '],
+  ] as const)('%j as someone who may read nothing names the same list every time: %s', async (args, first, prefix) => {
+    // the later reads are refused at once, the first one only after them
+    const slowFirst: ClusterReader = {
+      async list<K extends ReadKind>(kind: K): Promise<KindMap[K][]> {
+        if (kind === first) await new Promise((r) => setTimeout(r, 20));
+        throw new ClusterReadError('forbidden', `listing ${kind}: Forbidden: User "bob" cannot list`);
+      },
+    };
+    const r = await run([...args], { connected: { reader: slowFirst } });
+    expect(r.stderr).toBe(`error: ${prefix}listing ${first}: Forbidden: User "bob" cannot list\n`);
+    expect(r.stdout).toBe('');
+  });
+
   it('shows nodes without Node objects when those may not be listed, with a warning', async () => {
     const r = await run(['nodes'], { connected: { reader: fakeReader(cluster(), [], ['nodes']) } });
     expect(r.code).toBe(0);

@@ -1,4 +1,5 @@
 import { EXIT } from '../../cli/exit-codes.js';
+import { readAll } from '../cluster.js';
 import { isWide, type VerbContext, type View } from '../context.js';
 import { findProblems, type Problem } from '../model/check.js';
 import { buildInventory, withTaintRules } from '../model/devices.js';
@@ -26,7 +27,7 @@ const columns = (reasons: ReasonCells): Column<Problem>[] => [
  */
 export async function checkVerb(ctx: VerbContext): Promise<View> {
   const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
-  const [slices, pods, claims, nodes, rules] = await Promise.all([
+  const [slices, pods, claims, nodes, rules] = await readAll([
     ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver) }),
     ctx.reader.list('pods', scope),
     ctx.reader.list('resourceclaims', scope),

@@ -1,4 +1,4 @@
-import { ClusterReadError } from '../cluster.js';
+import { ClusterReadError, readAll } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
 import { deviceKey, type Holder, holdersByDevice } from '../model/claims.js';
 import { buildInventory, type DeviceRecord, isAccelerator, type TaintView, withTaintRules } from '../model/devices.js';
@@ -107,7 +107,7 @@ async function readClaims(ctx: VerbContext): Promise<ResourceClaim[]> {
 
 /** `devices [NODE]`: one request for the slices (by field selector), one for the claims of every namespace. */
 export async function devicesVerb(ctx: VerbContext, node: string | undefined): Promise<View> {
-  const [slices, claims, nodes, rules] = await Promise.all([
+  const [slices, claims, nodes, rules] = await readAll([
     ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver, node) }),
     readClaims(ctx),
     ctx.selector ? readNodes(ctx) : Promise.resolve(undefined),

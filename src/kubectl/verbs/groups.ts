@@ -2,7 +2,7 @@ import { CliError } from '../../cli/errors.js';
 import { groupOfPod } from '../../contract/group-identity.js';
 import { GROUP_STATES, servingFraction } from '../../contract/group-status.js';
 import { LABEL_GROUP } from '../../contract/names.js';
-import { ClusterReadError } from '../cluster.js';
+import { ClusterReadError, readAll } from '../cluster.js';
 import { isWide, type VerbContext, type View } from '../context.js';
 import { toDate } from '../model/devices.js';
 import { buildGroups, type GroupRecord, type MemberRecord } from '../model/groups.js';
@@ -141,7 +141,7 @@ function eventRows(events: readonly Event[], pods: ReadonlySet<string>): EventRo
 /** `group NAME`: the group as `kubectl describe` would show it, members as a table, then its pods' events. */
 export async function groupVerb(ctx: VerbContext, name: string, defaultNamespace: string): Promise<View> {
   const namespace = ctx.namespace ?? defaultNamespace;
-  const [pods, events] = await Promise.all([
+  const [pods, events] = await readAll([
     ctx.reader.list('pods', { namespace, labelSelector: groupSelector(ctx.selector) }),
     ctx.reader.list('events', { namespace, fieldSelector: 'involvedObject.kind=Pod' }).catch((err: unknown) => {
       if (err instanceof ClusterReadError && err.failure === 'forbidden') {

@@ -1,4 +1,4 @@
-import { ClusterReadError } from '../cluster.js';
+import { ClusterReadError, readAll } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
 import { buildInventory, type PublishedInventory } from '../model/devices.js';
 import { buildNodes, type NodeRecord } from '../model/nodes.js';
@@ -59,7 +59,7 @@ function nodeColumns(ctx: VerbContext): Column<NodeRecord>[] {
 }
 
 export async function nodesVerb(ctx: VerbContext): Promise<View> {
-  const [slices, nodes] = await Promise.all([
+  const [slices, nodes] = await readAll([
     ctx.reader.list('resourceslices', { fieldSelector: driverSelector(ctx.driver) }),
     readNodes(ctx),
   ]);

@@ -1,3 +1,4 @@
+import { readAll } from '../cluster.js';
 import type { VerbContext, View } from '../context.js';
 import { buildPods, type PodRecord } from '../model/pods.js';
 import { age } from '../render/age.js';
@@ -45,7 +46,7 @@ function podColumns(ctx: VerbContext): Column<PodRecord>[] {
 
 export async function podsVerb(ctx: VerbContext): Promise<View> {
   const scope = ctx.namespace === undefined ? {} : { namespace: ctx.namespace };
-  const [pods, claims] = await Promise.all([
+  const [pods, claims] = await readAll([
     ctx.reader.list('pods', { ...scope, ...(ctx.selector ? { labelSelector: ctx.selector } : {}) }),
     ctx.reader.list('resourceclaims', scope),
   ]);
