@@ -11,11 +11,11 @@
  * A member is lost when its run session breaks, its heartbeats stop (hung), its run does not attach in time after its
  * release (the engine container never started), its engine exits with an error or fails a health check (its run stops
  * it and says why), its pod restarts, is deleted, or holds an unhealthy device (the last three come from the pod
- * watch). On a loss every member gets Stop(e); each `lockstep run` stops its engine's whole
- * process tree and waits. The lost member is back when a fresh run session attaches (or, when it only hung, when it
- * is heard from again) and its pod exists; a member whose device is unhealthy has its pod deleted so it is rescheduled
- * away from the device, while healthy pods stay. With an API, an epoch is persisted before it opens (save-epoch, then
- * epoch-saved), so epochs keep increasing across coordinator restarts.
+ * watch). On a loss every member gets Stop(e); each `lockstep run` stops its engine's whole process tree and waits.
+ * The lost member is back when a fresh run session attaches (or, when it only hung, when it is heard from again) and
+ * its pod exists; a member whose device is unhealthy has its pod deleted so it is rescheduled away from the device,
+ * while healthy pods stay. With an API, an epoch is persisted before it opens (save-epoch, then epoch-saved), so
+ * epochs keep increasing across coordinator restarts.
  *
  * Backoff: the first failure after a healthy run (an epoch that ran `healthyAfterMs`) restarts at once; failures in a
  * row wait longer (restart-policy.ts).
