@@ -422,6 +422,9 @@ export class GroupTable {
           ? `${m.reason}; pod now: ${heldUp}`
           : (m.reason ?? (m.state === 'Joined' && missing.length > 0 ? progressMessage(this.progress()) : undefined));
       if (!ready && reason) status.reason = reason;
+      // released, its engine not reported yet, and its pod says why (an engine image still pulling, or failing to)
+      const engineHeldUp = m.state === 'Released' ? this.heldUpByPod.get(m.id) : undefined;
+      if (ready && engineHeldUp) status.reason = `engine not started: ${engineHeldUp}`;
       return status;
     });
     const status: GroupStatus = {

@@ -13,7 +13,10 @@ export interface GroupMemberStatus {
   ready: boolean;
   /** false when a device the member holds is unhealthy */
   devicesHealthy?: boolean;
-  /** why the member is not ready, when it is not */
+  /**
+   * why the member is not ready, when it is not; for a ready member released into the epoch whose engine has not
+   * started, what its pod says holds it up (`engine not started: container engine waiting: ImagePullBackOff (…)`)
+   */
   reason?: string;
 }
 

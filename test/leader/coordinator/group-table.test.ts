@@ -186,4 +186,20 @@ describe('GroupTable barrier and epochs', () => {
     t.noteHeldUp('web-1', undefined);
     expect(t.snapshot().members[1]?.reason).toBe('pod web-1 was deleted');
   });
+
+  it('says why a released member’s engine has not started, while its pod says so', () => {
+    const t = table(2);
+    t.join(identity('web-0', { rankHint: 0 }));
+    t.join(identity('web-1', { rankHint: 1 }));
+    t.openEpoch();
+    t.noteHeldUp('web-1', 'container engine waiting: ImagePullBackOff (Back-off pulling image "vllm:v9")');
+    expect(t.snapshot().members[1]).toMatchObject({
+      ready: true,
+      reason: 'engine not started: container engine waiting: ImagePullBackOff (Back-off pulling image "vllm:v9")',
+    });
+    // the barrier is not held up by a released member
+    expect(t.progress().notJoined).toBe('');
+    t.recordEngine('web-1', { epoch: 1, state: 'ENGINE_RUNNING', exitCode: 0, signal: '', message: '' });
+    expect(t.snapshot().members[1]?.reason).toBeUndefined();
+  });
 });
